@@ -1,0 +1,8 @@
+//! Socket.IO v5: the packet codec with binary attachments.
+
+mod packet;
+
+pub use packet::{decode_text, DecodeError, Decoder, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS};
+
+/// The Socket.IO protocol revision (socket.io-client's `protocol`).
+pub const PROTOCOL_VERSION: u32 = 5;

@@ -1,0 +1,423 @@
+//! Socket.IO v5 packets, byte-identical with `socket.io-parser` 4.2.
+//!
+//! Packet data stays JSON text: the codec validates it as the reference decoder does and reads
+//! only the event name, never building a JSON tree. Binary attachments travel beside the text
+//! (`{"_placeholder":true,"num":n}` marks where each one goes).
+
+use std::borrow::Cow;
+
+use crate::json::{self, Kind, Scanner};
+
+/// The seven Socket.IO packet types, with their wire digit as discriminant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketType {
+    /// `0`: connect to a namespace (client) / namespace joined (server, data `{"sid":..}`).
+    Connect = 0,
+    /// `1`: leave a namespace.
+    Disconnect = 1,
+    /// `2`: an event: data is an array, `[name, ...args]`.
+    Event = 2,
+    /// `3`: an acknowledgement: data is the array of answer arguments.
+    Ack = 3,
+    /// `4`: the server refused the namespace connection.
+    ConnectError = 4,
+    /// `5`: an event with binary attachments.
+    BinaryEvent = 5,
+    /// `6`: an acknowledgement with binary attachments.
+    BinaryAck = 6,
+}
+
+impl PacketType {
+    fn from_byte(byte: u8) -> Option<Self> {
+        Some(match byte {
+            b'0' => Self::Connect,
+            b'1' => Self::Disconnect,
+            b'2' => Self::Event,
+            b'3' => Self::Ack,
+            b'4' => Self::ConnectError,
+            b'5' => Self::BinaryEvent,
+            b'6' => Self::BinaryAck,
+            _ => return None,
+        })
+    }
+
+    fn is_binary(self) -> bool {
+        matches!(self, Self::BinaryEvent | Self::BinaryAck)
+    }
+}
+
+/// Event names that the reference parser refuses in an incoming EVENT.
+pub const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+
+/// The most attachments one packet may announce (socket.io-parser's `maxAttachments` default).
+pub const DEFAULT_MAX_ATTACHMENTS: usize = 10;
+
+/// One Socket.IO packet.
+///
+/// `kind` is never `BinaryEvent`/`BinaryAck` in a decoded packet: like the reference decoder,
+/// binary packets come out as `Event`/`Ack` with their `attachments`, and the encoder writes
+/// `Event`/`Ack` with attachments as the binary types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// What the packet means.
+    pub kind: PacketType,
+    /// The namespace, `"/"` for the main one.
+    pub nsp: String,
+    /// The acknowledgement id, for an EVENT expecting an answer and for its ACK.
+    pub id: Option<u64>,
+    /// The data as JSON text, placeholders in place of attachments.
+    pub data: Option<String>,
+    /// Binary attachments, in placeholder order.
+    pub attachments: Vec<Vec<u8>>,
+}
+
+/// Why a Socket.IO packet was refused. Messages are the reference decoder's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The first character is not a packet type digit.
+    #[error("unknown packet type")]
+    UnknownType,
+    /// The attachment count of a binary packet is not a number followed by `-`, or is 0.
+    #[error("Illegal attachments")]
+    IllegalAttachmentCount,
+    /// More attachments announced than the decoder allows.
+    #[error("too many attachments")]
+    TooManyAttachments,
+    /// The ack id does not fit in 64 bits.
+    #[error("invalid ack id")]
+    InvalidAckId,
+    /// The data is not JSON, or not the JSON this packet type requires.
+    #[error("invalid payload")]
+    InvalidPayload,
+    /// A placeholder points to an attachment that does not exist.
+    #[error("illegal attachments")]
+    IllegalPlaceholder,
+    /// A text frame arrived while the attachments of a binary packet were awaited.
+    #[error("got plaintext data when reconstructing a packet")]
+    UnexpectedText,
+    /// A binary frame arrived with no binary packet awaiting attachments.
+    #[error("got binary data when not reconstructing a packet")]
+    UnexpectedBinary,
+}
+
+impl Packet {
+    /// A packet of `kind` on namespace `nsp` with no id, data or attachments.
+    pub fn new(kind: PacketType, nsp: impl Into<String>) -> Self {
+        Packet { kind, nsp: nsp.into(), id: None, data: None, attachments: Vec::new() }
+    }
+
+    /// An EVENT packet whose data is the JSON array text `data`.
+    pub fn event(nsp: impl Into<String>, data: impl Into<String>) -> Self {
+        Packet { data: Some(data.into()), ..Packet::new(PacketType::Event, nsp) }
+    }
+
+    /// Sets the ack id.
+    pub fn with_id(mut self, id: u64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Sets the binary attachments.
+    pub fn with_attachments(mut self, attachments: Vec<Vec<u8>>) -> Self {
+        self.attachments = attachments;
+        self
+    }
+
+    /// The type written on the wire: EVENT/ACK with attachments become BINARY_EVENT/BINARY_ACK.
+    pub fn wire_type(&self) -> PacketType {
+        match self.kind {
+            PacketType::Event if !self.attachments.is_empty() => PacketType::BinaryEvent,
+            PacketType::Ack if !self.attachments.is_empty() => PacketType::BinaryAck,
+            kind => kind,
+        }
+    }
+
+    /// Encodes the text part of the packet; the attachments follow it as binary frames.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(
+            8 + self.nsp.len() + self.data.as_ref().map_or(0, String::len),
+        );
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Appends the text part of the packet to `out`.
+    pub fn encode_into(&self, out: &mut String) {
+        let kind = self.wire_type();
+        out.push((b'0' + kind as u8) as char);
+        if kind.is_binary() {
+            push_u64(out, self.attachments.len() as u64);
+            out.push('-');
+        }
+        if !self.nsp.is_empty() && self.nsp != "/" {
+            out.push_str(&self.nsp);
+            out.push(',');
+        }
+        if let Some(id) = self.id {
+            push_u64(out, id);
+        }
+        if let Some(data) = &self.data {
+            out.push_str(data);
+        }
+    }
+
+    /// The event name of an EVENT: the first array element, a string (or a number, which the
+    /// reference also accepts, as its JSON text). `None` for other packets.
+    pub fn event_name(&self) -> Option<Cow<'_, str>> {
+        if self.kind != PacketType::Event {
+            return None;
+        }
+        first_element(self.data.as_deref()?).map(|(_, name)| name)
+    }
+
+    /// The event arguments after the name, as the JSON text of an array (`[]` if none).
+    pub fn event_args(&self) -> Option<String> {
+        if self.kind != PacketType::Event {
+            return None;
+        }
+        let data = self.data.as_deref()?;
+        let mut scanner = Scanner::new(data);
+        scanner.expect(b'[').ok()?;
+        scanner.skip_value().ok()?;
+        Some(if scanner.eat(b',') {
+            scanner.skip_ws();
+            format!("[{}", &data[scanner.position()..])
+        } else {
+            "[]".to_owned()
+        })
+    }
+}
+
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // digits are ASCII
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// The first element of a JSON array when it is a string (unescaped) or a number (its text).
+fn first_element(data: &str) -> Option<(Kind, Cow<'_, str>)> {
+    let mut scanner = Scanner::new(data);
+    scanner.expect(b'[').ok()?;
+    match scanner.peek_kind().ok()? {
+        Kind::String => Some((Kind::String, scanner.read_string().ok()?)),
+        Kind::Number => Some((Kind::Number, Cow::Borrowed(scanner.read_number().ok()?))),
+        _ => None,
+    }
+}
+
+/// Checks `data` as the reference decoder's `isPayloadValid` does for `kind`.
+fn payload_is_valid(kind: PacketType, data: &str) -> bool {
+    if json::validate(data).is_err() {
+        return false;
+    }
+    let Ok(top) = Scanner::new(data).peek_kind() else { return false };
+    match kind {
+        PacketType::Connect => top == Kind::Object,
+        PacketType::Disconnect => false,
+        PacketType::ConnectError => matches!(top, Kind::Object | Kind::String),
+        PacketType::Ack | PacketType::BinaryAck => top == Kind::Array,
+        PacketType::Event | PacketType::BinaryEvent => match first_element(data) {
+            Some((Kind::Number, _)) => true,
+            Some((_, name)) => !RESERVED_EVENTS.contains(&&*name),
+            None => false,
+        },
+    }
+}
+
+/// Decodes the text part of a packet. A binary packet comes back with `attachments` empty and
+/// the announced count returned beside it; [`Decoder`] collects the attachments.
+pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeError> {
+    let bytes = text.as_bytes();
+    let wire = bytes.first().and_then(|&b| PacketType::from_byte(b)).ok_or(DecodeError::UnknownType)?;
+    let mut i = 1;
+    let mut expected = 0;
+    if wire.is_binary() {
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || bytes.get(i + digits) != Some(&b'-') {
+            return Err(DecodeError::IllegalAttachmentCount);
+        }
+        let count: u64 = text[i..i + digits].parse().unwrap_or(u64::MAX);
+        if count == 0 {
+            return Err(DecodeError::IllegalAttachmentCount);
+        }
+        if count > max_attachments as u64 {
+            return Err(DecodeError::TooManyAttachments);
+        }
+        expected = count as usize;
+        i += digits + 1;
+    }
+    let nsp = if bytes.get(i) == Some(&b'/') {
+        let end = text[i..].find(',').map_or(text.len(), |n| i + n);
+        let nsp = &text[i..end];
+        i = (end + 1).min(text.len());
+        nsp
+    } else {
+        "/"
+    };
+    let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let id = if digits > 0 {
+        let id = text[i..i + digits].parse().map_err(|_| DecodeError::InvalidAckId)?;
+        i += digits;
+        Some(id)
+    } else {
+        None
+    };
+    let data = if i < text.len() {
+        let data = &text[i..];
+        if !payload_is_valid(wire, data) {
+            return Err(DecodeError::InvalidPayload);
+        }
+        Some(data.to_owned())
+    } else {
+        None
+    };
+    let kind = match wire {
+        PacketType::BinaryEvent => PacketType::Event,
+        PacketType::BinaryAck => PacketType::Ack,
+        kind => kind,
+    };
+    Ok((Packet { kind, nsp: nsp.to_owned(), id, data, attachments: Vec::new() }, expected))
+}
+
+/// Reassembles packets from the frames of one connection: a binary packet's text frame is
+/// followed by exactly its attachments, nothing in between.
+#[derive(Debug)]
+pub struct Decoder {
+    max_attachments: usize,
+    pending: Option<(Packet, usize)>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(DEFAULT_MAX_ATTACHMENTS)
+    }
+}
+
+impl Decoder {
+    /// A decoder refusing packets that announce more than `max_attachments` attachments.
+    pub fn new(max_attachments: usize) -> Self {
+        Decoder { max_attachments, pending: None }
+    }
+
+    /// Takes a text frame; returns the packet if it is complete.
+    pub fn decode_text(&mut self, text: &str) -> Result<Option<Packet>, DecodeError> {
+        if self.pending.is_some() {
+            return Err(DecodeError::UnexpectedText);
+        }
+        let (packet, expected) = decode_text(text, self.max_attachments)?;
+        if expected == 0 {
+            return Ok(Some(packet));
+        }
+        self.pending = Some((packet, expected));
+        Ok(None)
+    }
+
+    /// Takes a binary frame; returns the packet once its last attachment arrived.
+    pub fn decode_binary(&mut self, bytes: Vec<u8>) -> Result<Option<Packet>, DecodeError> {
+        let Some((packet, expected)) = self.pending.as_mut() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        packet.attachments.push(bytes);
+        if packet.attachments.len() < *expected {
+            return Ok(None);
+        }
+        let (packet, expected) = self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
+        if let Some(data) = &packet.data {
+            json::check_placeholders(data, expected).map_err(|()| DecodeError::IllegalPlaceholder)?;
+        }
+        Ok(Some(packet))
+    }
+
+    /// Whether attachments of a binary packet are awaited.
+    pub fn is_reconstructing(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Drops a partly received packet (on disconnection).
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(text: &str) -> Result<Packet, DecodeError> {
+        decode_text(text, DEFAULT_MAX_ATTACHMENTS).map(|(p, _)| p)
+    }
+
+    #[test]
+    fn encodes_the_spec_examples() {
+        assert_eq!(Packet::new(PacketType::Connect, "/").encode(), "0");
+        let mut connect = Packet::new(PacketType::Connect, "/admin");
+        connect.data = Some(r#"{"sid":"oSO0OpakMV_3jnilAAAA"}"#.into());
+        assert_eq!(connect.encode(), r#"0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}"#);
+        assert_eq!(Packet::event("/", r#"["foo"]"#).with_id(12).encode(), r#"212["foo"]"#);
+        let bin = Packet::event("/", r#"["baz",{"_placeholder":true,"num":0}]"#).with_attachments(vec![vec![1, 2, 3]]);
+        assert_eq!(bin.encode(), r#"51-["baz",{"_placeholder":true,"num":0}]"#);
+        let mut ack = Packet::new(PacketType::Ack, "/admin").with_id(13).with_attachments(vec![vec![1]]);
+        ack.data = Some(r#"[{"_placeholder":true,"num":0}]"#.into());
+        assert_eq!(ack.encode(), r#"61-/admin,13[{"_placeholder":true,"num":0}]"#);
+    }
+
+    #[test]
+    fn decodes_headers_like_the_reference() {
+        let p = decode(r#"2/chat,42["msg",1]"#).unwrap();
+        assert_eq!((p.kind, p.nsp.as_str(), p.id), (PacketType::Event, "/chat", Some(42)));
+        assert_eq!(p.event_name().as_deref(), Some("msg"));
+        assert_eq!(p.event_args().as_deref(), Some("[1]"));
+        let p = decode("2/chat").unwrap();
+        assert_eq!((p.nsp.as_str(), p.data), ("/chat", None));
+        assert_eq!(decode("2").unwrap().nsp, "/");
+        assert_eq!(decode("1/admin,").unwrap().data, None);
+    }
+
+    #[test]
+    fn validates_payloads_like_the_reference() {
+        assert_eq!(decode("9"), Err(DecodeError::UnknownType));
+        assert_eq!(decode(r#"2["connect"]"#), Err(DecodeError::InvalidPayload));
+        assert_eq!(decode(r#"2["conn\u0065ct"]"#), Err(DecodeError::InvalidPayload));
+        assert_eq!(decode(r#"2[]"#), Err(DecodeError::InvalidPayload));
+        assert_eq!(decode(r#"2[{}]"#), Err(DecodeError::InvalidPayload));
+        assert!(decode(r#"2[1,"x"]"#).is_ok());
+        assert_eq!(decode(r#"2{"a":1}"#), Err(DecodeError::InvalidPayload));
+        assert_eq!(decode(r#"0[]"#), Err(DecodeError::InvalidPayload));
+        assert_eq!(decode(r#"1{}"#), Err(DecodeError::InvalidPayload));
+        assert!(decode(r#"4"nope""#).is_ok());
+        assert!(decode(r#"3/a,1[]"#).is_ok());
+        assert_eq!(decode(r#"2["a""#), Err(DecodeError::InvalidPayload));
+        assert_eq!(decode("50-[\"a\"]"), Err(DecodeError::IllegalAttachmentCount));
+        assert_eq!(decode("5-[\"a\"]"), Err(DecodeError::IllegalAttachmentCount));
+        assert_eq!(decode("511-[\"a\"]"), Err(DecodeError::TooManyAttachments));
+        assert_eq!(decode("299999999999999999999[\"a\"]"), Err(DecodeError::InvalidAckId));
+    }
+
+    #[test]
+    fn reassembles_binary_packets() {
+        let mut decoder = Decoder::default();
+        assert_eq!(decoder.decode_binary(vec![1]), Err(DecodeError::UnexpectedBinary));
+        let header = r#"52-["x",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]"#;
+        assert_eq!(decoder.decode_text(header), Ok(None));
+        assert_eq!(decoder.decode_text("2[\"y\"]"), Err(DecodeError::UnexpectedText));
+        assert_eq!(decoder.decode_binary(vec![1]), Ok(None));
+        let packet = decoder.decode_binary(vec![2]).unwrap().unwrap();
+        assert_eq!(packet.attachments, vec![vec![1], vec![2]]);
+        assert_eq!(packet.kind, PacketType::Event);
+        assert_eq!(packet.encode(), header);
+
+        assert_eq!(decoder.decode_text(r#"51-["x",{"_placeholder":true,"num":3}]"#), Ok(None));
+        assert_eq!(decoder.decode_binary(vec![1]), Err(DecodeError::IllegalPlaceholder));
+        assert!(!decoder.is_reconstructing());
+    }
+}

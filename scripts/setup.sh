@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything wasmio builds and tests with, on a bare Debian machine:
+# Debian packages, the wasm32 Rust target, pinned wasm-bindgen-cli and worker-build, and the
+# pinned JavaScript tools (npm ci). Each step is skipped when what it installs is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== setup: %s\n' "$*"; }
+
+apt_packages=(chromium chromium-driver pkg-config libssl-dev)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+# The CLI must match the wasm-bindgen crate in Cargo.lock exactly.
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+  step "cargo install wasm-bindgen-cli $bindgen_version"
+  # No --locked: the CLI's own lock file pins a crate that is missing from the registry.
+  cargo install wasm-bindgen-cli --version "$bindgen_version" --force
+fi
+
+worker_version=$(awk '/^name = "worker"$/ {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
+if [ -n "$worker_version" ] && [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$worker_version" ]; then
+  step "cargo install worker-build $worker_version"
+  cargo install worker-build --version "$worker_version" --locked --force
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  step "npm ci"
+  npm ci --no-audit --no-fund
+fi
+echo "setup: everything is installed"
