@@ -411,7 +411,7 @@ pub(crate) fn check_placeholders(text: &str, attachments: usize) -> Result<(), (
 }
 
 /// Escapes `value` as a JSON string literal, as `JSON.stringify` does.
-pub(crate) fn write_string(out: &mut String, value: &str) {
+pub fn write_string(out: &mut String, value: &str) {
     out.push('"');
     let mut start = 0;
     for (i, c) in value.char_indices() {
