@@ -84,7 +84,9 @@ pub enum DecodeError {
     /// More attachments announced than the decoder allows.
     #[error("too many attachments")]
     TooManyAttachments,
-    /// The ack id does not fit in 64 bits.
+    /// The ack id is not one the reference would answer with the same digits: a JavaScript
+    /// number does not print it back unchanged, or it is whitespace (the reference reads
+    /// `Number(" ")`, 0).
     #[error("invalid ack id")]
     InvalidAckId,
     /// The data is not JSON, or not the JSON this packet type requires.
@@ -234,6 +236,13 @@ fn payload_is_valid(kind: PacketType, data: &str) -> bool {
     }
 }
 
+/// Whether `n` read as a JavaScript number (`Number(..)`, an f64) prints back as `n`. Both
+/// JavaScript and Rust print a float with the shortest digits that read back as it, so
+/// 72496108904419420 survives although no f64 equals it, and 9007199254740993 does not.
+fn survives_javascript(n: u64) -> bool {
+    n < 1 << f64::MANTISSA_DIGITS || (n as f64).to_string().parse() == Ok(n)
+}
+
 /// Decodes the text part of a packet. A binary packet comes back with `attachments` empty and
 /// the announced count returned beside it; [`Decoder`] collects the attachments.
 pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeError> {
@@ -267,8 +276,15 @@ pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize)
     let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
     let id = if digits > 0 {
         let id = text[i..i + digits].parse().map_err(|_| DecodeError::InvalidAckId)?;
+        if !survives_javascript(id) {
+            // The reference would round it and answer another id.
+            return Err(DecodeError::InvalidAckId);
+        }
         i += digits;
         Some(id)
+    } else if matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        // The reference reads leading whitespace as part of an ack id.
+        return Err(DecodeError::InvalidAckId);
     } else {
         None
     };
@@ -401,6 +417,22 @@ mod tests {
         assert_eq!(decode("5-[\"a\"]"), Err(DecodeError::IllegalAttachmentCount));
         assert_eq!(decode("511-[\"a\"]"), Err(DecodeError::TooManyAttachments));
         assert_eq!(decode("299999999999999999999[\"a\"]"), Err(DecodeError::InvalidAckId));
+    }
+
+    #[test]
+    fn refuses_ack_ids_the_reference_reads_differently() {
+        // socket.io-parser reads `2 ["a"]` as id 0 and `2\n["a"]` too.
+        assert_eq!(decode("2 [\"a\"]"), Err(DecodeError::InvalidAckId));
+        assert_eq!(decode("2/chat,\n[\"a\"]"), Err(DecodeError::InvalidAckId));
+        assert_eq!(decode("21 [\"a\"]").unwrap().id, Some(1));
+        // It reads ids as JavaScript numbers: past 2^53, some print back as other digits.
+        assert_eq!(decode("29007199254740993[\"a\"]"), Err(DecodeError::InvalidAckId));
+        assert_eq!(decode("272496108904419424[\"a\"]"), Err(DecodeError::InvalidAckId));
+        assert_eq!(decode("218446744073709551615[\"a\"]"), Err(DecodeError::InvalidAckId));
+        assert_eq!(decode("272496108904419420[\"a\"]").unwrap().id, Some(72_496_108_904_419_420));
+        assert_eq!(decode("29007199254740994[\"a\"]").unwrap().id, Some(9_007_199_254_740_994));
+        assert_eq!(decode("29007199254740991").unwrap().id, Some(9_007_199_254_740_991));
+        assert_eq!(decode("20[\"a\"]").unwrap().id, Some(0));
     }
 
     #[test]
