@@ -143,6 +143,13 @@ impl Packet {
         }
     }
 
+    /// The packet alone as a long-polling payload.
+    pub fn polling_form(&self) -> String {
+        let mut out = String::with_capacity(self.polling_len());
+        self.write_polling(&mut out);
+        out
+    }
+
     /// The number of bytes [`Packet::write_polling`] appends (for payload size limits).
     pub fn polling_len(&self) -> usize {
         match &self.data {

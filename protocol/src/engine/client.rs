@@ -1,0 +1,531 @@
+//! The client side of one Engine.IO v4 session, sans-IO.
+//!
+//! The driver (the browser client, a test) calls [`ClientSession::open`], performs the
+//! [`ClientTransmit`]s it polls (HTTP requests, WebSocket opens and sends), and feeds back what
+//! happened to each transport by its [`TransportId`], plus the time. Behaviour follows
+//! `engine.io-client` 6.6: server-sent heartbeats with a `pingInterval + pingTimeout`
+//! deadline, polling to WebSocket upgrade by probe (`2probe`/`3probe`), pause and `5`,
+//! and fallback to the next transport when the first one fails to open.
+
+use std::collections::VecDeque;
+
+use super::handshake::Handshake;
+use super::packet::{decode_payload, Data, Frame, Packet, PacketType};
+use super::session::{take_payload, CloseReason, TransportKind};
+
+/// Settings of a client session (socket.io-client's option names in the docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// `transports`, in order of preference (default polling then websocket).
+    pub transports: Vec<TransportKind>,
+    /// `upgrade`: probe for WebSocket after opening over polling (default true).
+    pub upgrade: bool,
+    /// `rememberUpgrade`: open directly over WebSocket if it worked before (default false).
+    pub remember_upgrade: bool,
+    /// `tryAllTransports`: on a failed open, try the next transport (default false).
+    pub try_all_transports: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            upgrade: true,
+            remember_upgrade: false,
+            try_all_transports: false,
+        }
+    }
+}
+
+/// Names one transport instance (one WebSocket, or the polling requests of one transport)
+/// so that the driver can report what happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TransportId(pub u32);
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientTransmit {
+    /// Start a long-polling GET; the query holds `EIO`, `transport` and `sid` (the driver adds
+    /// its own parameters). Answer with `handle_poll_response` or `handle_transport_error`.
+    PollGet {
+        /// The polling transport.
+        id: TransportId,
+        /// `EIO=4&transport=polling[&sid=..]`.
+        query: String,
+    },
+    /// Start a POST with this payload. Answer with `handle_post_done` or `handle_transport_error`.
+    PollPost {
+        /// The polling transport.
+        id: TransportId,
+        /// `EIO=4&transport=polling&sid=..`.
+        query: String,
+        /// The payload to send.
+        body: String,
+    },
+    /// Open a WebSocket. Answer with `handle_websocket_open`, `handle_websocket_frame`,
+    /// `handle_transport_error` or `handle_transport_closed`.
+    OpenWebSocket {
+        /// The new transport.
+        id: TransportId,
+        /// `EIO=4&transport=websocket[&sid=..]`.
+        query: String,
+    },
+    /// Send a frame on a WebSocket.
+    WebSocket {
+        /// The WebSocket.
+        id: TransportId,
+        /// The frame.
+        frame: Frame,
+    },
+    /// Close this WebSocket, or abort the requests of this polling transport.
+    Close {
+        /// The transport to stop.
+        id: TransportId,
+    },
+}
+
+/// What the application sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// The handshake completed.
+    Open(Handshake),
+    /// A message from the server.
+    Message(Data),
+    /// The server pinged (socket.io-client's Manager re-emits it as `ping`).
+    Ping,
+    /// A WebSocket probe answered; the upgrade is under way.
+    Upgrading,
+    /// The session now runs over this transport.
+    Upgrade(TransportKind),
+    /// The probe failed; the session stays on polling.
+    UpgradeError(String),
+    /// The session is over.
+    Close {
+        /// Why, as socket.io-client names it.
+        reason: CloseReason,
+        /// Details, when there are any.
+        description: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    Opening,
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Transport {
+    id: TransportId,
+    kind: TransportKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    None,
+    /// WebSocket opening or `2probe` sent.
+    Sent(TransportId),
+    /// `3probe` received: polling is pausing; `5` goes out once it is idle.
+    Pausing(TransportId),
+}
+
+/// The client side of one Engine.IO session.
+#[derive(Debug)]
+pub struct ClientSession {
+    config: ClientConfig,
+    /// Transports still to try, in order.
+    candidates: VecDeque<TransportKind>,
+    state: State,
+    transport: Option<Transport>,
+    probe: Probe,
+    next_id: u32,
+    handshake: Option<Handshake>,
+    poll_in_flight: bool,
+    post_in_flight: bool,
+    write_buffer: VecDeque<Packet>,
+    ping_deadline: Option<u64>,
+    transmits: VecDeque<ClientTransmit>,
+    events: VecDeque<ClientEvent>,
+}
+
+impl ClientSession {
+    /// A session that has not opened yet. `prior_websocket_success` says whether a WebSocket
+    /// worked for an earlier session (used with `rememberUpgrade`).
+    pub fn new(config: ClientConfig, prior_websocket_success: bool) -> Self {
+        let mut candidates: VecDeque<TransportKind> = config.transports.iter().copied().collect();
+        if config.remember_upgrade && prior_websocket_success && candidates.contains(&TransportKind::WebSocket) {
+            candidates.retain(|&t| t != TransportKind::WebSocket);
+            candidates.push_front(TransportKind::WebSocket);
+        }
+        ClientSession {
+            config,
+            candidates,
+            state: State::Idle,
+            transport: None,
+            probe: Probe::None,
+            next_id: 0,
+            handshake: None,
+            poll_in_flight: false,
+            post_in_flight: false,
+            write_buffer: VecDeque::new(),
+            ping_deadline: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Starts the handshake over the first transport.
+    pub fn open(&mut self) {
+        if self.state == State::Idle {
+            self.state = State::Opening;
+            self.open_next_transport();
+        }
+    }
+
+    /// The handshake, once open.
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.handshake.as_ref()
+    }
+
+    /// The transport carrying the session.
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.transport.map(|t| t.kind)
+    }
+
+    /// Whether the session is open.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Queues a message; it goes out as soon as the transport is writable.
+    pub fn send(&mut self, data: Data) {
+        if self.state != State::Closed {
+            self.write_buffer.push_back(Packet { kind: PacketType::Message, data });
+            self.flush();
+        }
+    }
+
+    /// Closes the session ("forced close"): queued messages are flushed first; over polling a
+    /// `close` packet is posted.
+    pub fn close(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.abandon_probe(None, false);
+        if let (State::Open, Some(t)) = (self.state, self.transport) {
+            match t.kind {
+                TransportKind::Polling => {
+                    // Everything left goes out now, even beside a POST still in flight: the
+                    // session ends either way.
+                    self.write_buffer.push_back(Packet::bare(PacketType::Close));
+                    self.post_in_flight = false;
+                    self.flush_polling(t.id, true);
+                }
+                TransportKind::WebSocket => self.flush(),
+            }
+        }
+        self.finish(CloseReason::ForcedClose, None);
+    }
+
+    /// A poll GET answered with this payload.
+    pub fn handle_poll_response(&mut self, id: TransportId, body: &str, now_ms: u64) {
+        if !self.is_current(id, TransportKind::Polling) {
+            return;
+        }
+        self.poll_in_flight = false;
+        let Ok(packets) = decode_payload(body) else {
+            self.fail(CloseReason::TransportError, Some("parse error".into()));
+            return;
+        };
+        for packet in packets {
+            if self.state == State::Closed {
+                return;
+            }
+            self.on_packet(packet, now_ms);
+        }
+        if self.state == State::Closed {
+            return;
+        }
+        if self.probe_is_pausing() {
+            self.complete_upgrade_if_paused();
+        } else if self.state == State::Open {
+            self.poll(id);
+        }
+    }
+
+    /// A POST finished.
+    pub fn handle_post_done(&mut self, id: TransportId) {
+        if !self.is_current(id, TransportKind::Polling) {
+            return;
+        }
+        self.post_in_flight = false;
+        if self.probe_is_pausing() {
+            self.complete_upgrade_if_paused();
+        } else {
+            self.flush();
+        }
+    }
+
+    /// A WebSocket opened.
+    pub fn handle_websocket_open(&mut self, id: TransportId) {
+        if self.probe == Probe::Sent(id) {
+            self.transmits.push_back(ClientTransmit::WebSocket { id, frame: Packet::text(PacketType::Ping, "probe").into_frame() });
+        }
+    }
+
+    /// A frame arrived on a WebSocket.
+    pub fn handle_websocket_frame(&mut self, id: TransportId, frame: Frame, now_ms: u64) {
+        if self.probe == Probe::Sent(id) {
+            match Packet::decode_frame(frame) {
+                Ok(p) if p.kind == PacketType::Pong && p.data == Data::Text("probe".into()) => {
+                    self.probe = Probe::Pausing(id);
+                    self.events.push_back(ClientEvent::Upgrading);
+                    self.complete_upgrade_if_paused();
+                }
+                _ => self.abandon_probe(Some("probe error"), true),
+            }
+            return;
+        }
+        if !self.is_current(id, TransportKind::WebSocket) {
+            return;
+        }
+        match Packet::decode_frame(frame) {
+            Ok(packet) => self.on_packet(packet, now_ms),
+            Err(_) => self.fail(CloseReason::TransportError, Some("parse error".into())),
+        }
+    }
+
+    /// A transport failed (HTTP error, network error, WebSocket error).
+    pub fn handle_transport_error(&mut self, id: TransportId, description: &str) {
+        self.transport_lost(id, CloseReason::TransportError, description);
+    }
+
+    /// A WebSocket closed.
+    pub fn handle_transport_closed(&mut self, id: TransportId) {
+        self.transport_lost(id, CloseReason::TransportClose, "websocket connection closed");
+    }
+
+    /// The time is now `now_ms`: closes the session when the server missed its heartbeat.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self.ping_deadline.is_some_and(|deadline| now_ms >= deadline) {
+            self.fail(CloseReason::PingTimeout, None);
+        }
+    }
+
+    /// When [`ClientSession::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.ping_deadline
+    }
+
+    /// The next thing to do, if any.
+    pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application, if any.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    fn new_id(&mut self) -> TransportId {
+        self.next_id += 1;
+        TransportId(self.next_id)
+    }
+
+    fn query(&self, kind: TransportKind) -> String {
+        let mut query = format!("EIO=4&transport={}", kind.as_str());
+        if let Some(handshake) = &self.handshake {
+            query.push_str("&sid=");
+            percent_encode_into(&handshake.sid, &mut query);
+        }
+        query
+    }
+
+    fn is_current(&self, id: TransportId, kind: TransportKind) -> bool {
+        self.state != State::Closed && self.transport == Some(Transport { id, kind })
+    }
+
+    fn probe_is_pausing(&self) -> bool {
+        matches!(self.probe, Probe::Pausing(_))
+    }
+
+    fn open_next_transport(&mut self) {
+        let Some(kind) = self.candidates.pop_front() else {
+            self.fail(CloseReason::TransportError, Some("No transports available".into()));
+            return;
+        };
+        let id = self.new_id();
+        self.transport = Some(Transport { id, kind });
+        match kind {
+            TransportKind::Polling => self.poll(id),
+            TransportKind::WebSocket => {
+                let query = self.query(kind);
+                self.transmits.push_back(ClientTransmit::OpenWebSocket { id, query });
+            }
+        }
+    }
+
+    fn poll(&mut self, id: TransportId) {
+        if !self.poll_in_flight {
+            self.poll_in_flight = true;
+            let query = self.query(TransportKind::Polling);
+            self.transmits.push_back(ClientTransmit::PollGet { id, query });
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet, now_ms: u64) {
+        match packet.kind {
+            PacketType::Open if self.state == State::Opening => {
+                let Data::Text(text) = &packet.data else { return };
+                match Handshake::from_json(text) {
+                    Ok(handshake) => self.on_handshake(handshake, now_ms),
+                    Err(error) => self.fail(CloseReason::TransportError, Some(error.to_string())),
+                }
+            }
+            PacketType::Ping if self.state == State::Open => {
+                self.reset_ping_deadline(now_ms);
+                self.write_buffer.push_back(Packet::bare(PacketType::Pong));
+                self.events.push_back(ClientEvent::Ping);
+                self.flush();
+            }
+            PacketType::Message if self.state == State::Open => self.events.push_back(ClientEvent::Message(packet.data)),
+            PacketType::Close => self.fail(CloseReason::TransportClose, Some("transport closed by the server".into())),
+            _ => {}
+        }
+    }
+
+    fn on_handshake(&mut self, handshake: Handshake, now_ms: u64) {
+        let probe_websocket = self.config.upgrade
+            && self.transport() == Some(TransportKind::Polling)
+            && self.config.transports.contains(&TransportKind::WebSocket)
+            && handshake.upgrades.iter().any(|u| u == TransportKind::WebSocket.as_str());
+        self.handshake = Some(handshake.clone());
+        self.state = State::Open;
+        self.candidates.clear();
+        self.reset_ping_deadline(now_ms);
+        self.events.push_back(ClientEvent::Open(handshake));
+        self.flush();
+        if probe_websocket {
+            let id = self.new_id();
+            self.probe = Probe::Sent(id);
+            let query = self.query(TransportKind::WebSocket);
+            self.transmits.push_back(ClientTransmit::OpenWebSocket { id, query });
+        }
+    }
+
+    fn reset_ping_deadline(&mut self, now_ms: u64) {
+        if let Some(h) = &self.handshake {
+            self.ping_deadline = Some(now_ms + h.ping_interval + h.ping_timeout);
+        }
+    }
+
+    fn flush(&mut self) {
+        let Some(t) = self.transport else { return };
+        if self.state != State::Open || self.probe_is_pausing() || self.write_buffer.is_empty() {
+            return;
+        }
+        match t.kind {
+            TransportKind::Polling => self.flush_polling(t.id, false),
+            TransportKind::WebSocket => {
+                for packet in std::mem::take(&mut self.write_buffer) {
+                    self.transmits.push_back(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
+                }
+            }
+        }
+    }
+
+    /// Posts the write buffer in payloads within `maxPayload`; `all` posts every payload now
+    /// (when closing) instead of one at a time.
+    fn flush_polling(&mut self, id: TransportId, all: bool) {
+        let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
+        while !self.post_in_flight && !self.write_buffer.is_empty() {
+            let body = take_payload(&mut self.write_buffer, max);
+            let query = self.query(TransportKind::Polling);
+            self.transmits.push_back(ClientTransmit::PollPost { id, query, body });
+            self.post_in_flight = !all;
+        }
+    }
+
+    fn complete_upgrade_if_paused(&mut self) {
+        let Probe::Pausing(probe) = self.probe else { return };
+        if self.poll_in_flight || self.post_in_flight {
+            return;
+        }
+        self.probe = Probe::None;
+        if let Some(old) = self.transport.replace(Transport { id: probe, kind: TransportKind::WebSocket }) {
+            self.transmits.push_back(ClientTransmit::Close { id: old.id });
+        }
+        self.transmits.push_back(ClientTransmit::WebSocket { id: probe, frame: Packet::bare(PacketType::Upgrade).into_frame() });
+        self.events.push_back(ClientEvent::Upgrade(TransportKind::WebSocket));
+        self.flush();
+    }
+
+    /// Drops the WebSocket probe; `resume` restarts polling if it was pausing for it.
+    fn abandon_probe(&mut self, error: Option<&str>, resume: bool) {
+        let (Probe::Sent(id) | Probe::Pausing(id)) = self.probe else { return };
+        let was_pausing = self.probe_is_pausing();
+        self.probe = Probe::None;
+        self.transmits.push_back(ClientTransmit::Close { id });
+        if let Some(error) = error {
+            self.events.push_back(ClientEvent::UpgradeError(error.to_owned()));
+        }
+        // Polling was pausing for the upgrade: resume it.
+        if let (true, true, State::Open, Some(t)) = (resume, was_pausing, self.state, self.transport) {
+            self.poll(t.id);
+            self.flush();
+        }
+    }
+
+    fn transport_lost(&mut self, id: TransportId, reason: CloseReason, description: &str) {
+        if matches!(self.probe, Probe::Sent(p) | Probe::Pausing(p) if p == id) {
+            self.abandon_probe(Some("probe error"), true);
+            return;
+        }
+        if self.transport.map(|t| t.id) != Some(id) || self.state == State::Closed {
+            return;
+        }
+        if self.state == State::Opening && self.config.try_all_transports && !self.candidates.is_empty() {
+            self.transmits.push_back(ClientTransmit::Close { id });
+            self.poll_in_flight = false;
+            self.open_next_transport();
+            return;
+        }
+        self.fail(reason, Some(description.to_owned()));
+    }
+
+    fn fail(&mut self, reason: CloseReason, description: Option<String>) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.abandon_probe(None, false);
+        if let Some(t) = self.transport {
+            self.transmits.push_back(ClientTransmit::Close { id: t.id });
+        }
+        self.finish(reason, description);
+    }
+
+    fn finish(&mut self, reason: CloseReason, description: Option<String>) {
+        self.state = State::Closed;
+        self.ping_deadline = None;
+        self.write_buffer.clear();
+        self.events.push_back(ClientEvent::Close { reason, description });
+    }
+}
+
+/// Percent-encodes `value` for a query string (unreserved characters stay as they are).
+pub(crate) fn percent_encode_into(value: &str, out: &mut String) {
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+}

@@ -1,0 +1,457 @@
+//! The server side of one Engine.IO v4 session, sans-IO.
+//!
+//! The driver (a Durable Object, a test) creates a [`ServerSession`] at the handshake and then
+//! feeds it what arrives: poll GETs, POST bodies, WebSocket frames, transport closures, and
+//! the time. It polls [`ServerSession::poll_transmit`] for what to write,
+//! [`ServerSession::poll_event`] for what the application sees, and
+//! [`ServerSession::poll_timeout`] for when to call [`ServerSession::handle_timeout`].
+//! Behaviour follows the reference `engine.io` 6.6 server.
+
+use std::collections::VecDeque;
+
+use super::handshake::{Handshake, ServerError};
+use super::packet::{decode_payload, Data, Frame, Packet, PacketType};
+use super::session::{take_payload, CloseReason, TransportKind};
+
+/// How long a poll may be held during an upgrade before a noop releases it (reference: 100 ms).
+const UPGRADE_CHECK_MS: u64 = 100;
+
+/// Settings of a server session (the reference server's option names in the docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `pingInterval`, ms between pings (default 25000).
+    pub ping_interval: u64,
+    /// `pingTimeout`, ms to wait for a pong (default 20000).
+    pub ping_timeout: u64,
+    /// `maxHttpBufferSize`, largest POST body or WebSocket message in bytes (default 1e6).
+    pub max_payload: u64,
+    /// `upgradeTimeout`, ms a probing WebSocket has to complete the upgrade (default 10000).
+    pub upgrade_timeout: u64,
+    /// Whether polling sessions may upgrade to WebSocket.
+    pub allow_upgrades: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            ping_interval: 25_000,
+            ping_timeout: 20_000,
+            max_payload: 1_000_000,
+            upgrade_timeout: 10_000,
+            allow_upgrades: true,
+        }
+    }
+}
+
+/// What the driver must write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerTransmit {
+    /// Answer the held poll GET with this payload (status 200, `text/plain`).
+    PollResponse(String),
+    /// Send a frame on the session's WebSocket.
+    WebSocket(Frame),
+    /// Send a frame on the WebSocket being probed for an upgrade.
+    Probe(Frame),
+    /// Close the session's WebSocket (code 1000, or 1009 when a message was too big).
+    CloseWebSocket {
+        /// The WebSocket close code.
+        code: u16,
+    },
+    /// Close the WebSocket that was being probed; the session goes on over polling.
+    CloseProbe,
+}
+
+/// What the application sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A message from the client.
+    Message(Data),
+    /// A pong arrived: the client is alive.
+    Heartbeat,
+    /// The session moved from polling to WebSocket.
+    Upgraded,
+    /// The session is over; nothing more will be transmitted but what is already queued.
+    Closed(CloseReason),
+}
+
+/// The answer to a poll GET.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PollOutcome {
+    /// Answer now with this payload.
+    Respond(String),
+    /// Hold the request: a [`ServerTransmit::PollResponse`] will answer it.
+    Hold,
+    /// Answer with this error (and the session may have closed).
+    Reject(ServerError),
+}
+
+/// Why a POST was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The body exceeds `maxHttpBufferSize`: answer 413; the session goes on.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The request is not acceptable for this session: answer with the error.
+    #[error("{0}")]
+    Rejected(ServerError),
+}
+
+impl PostError {
+    /// The HTTP status to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            PostError::PayloadTooLarge => 413,
+            PostError::Rejected(error) => error.status(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upgrade {
+    None,
+    /// A WebSocket was opened for this session; waiting for `2probe`, then `5`.
+    Probing { answered: bool, deadline: u64 },
+}
+
+/// The server side of one Engine.IO session.
+#[derive(Debug)]
+pub struct ServerSession {
+    sid: String,
+    config: ServerConfig,
+    transport: TransportKind,
+    upgrade: Upgrade,
+    closed: bool,
+    poll_held: bool,
+    queue: VecDeque<Packet>,
+    next_ping_at: u64,
+    pong_deadline: Option<u64>,
+    /// During an answered probe, when to release a held poll with a noop.
+    release_poll_at: Option<u64>,
+    transmits: VecDeque<ServerTransmit>,
+    events: VecDeque<ServerEvent>,
+}
+
+impl ServerSession {
+    /// Starts a session after a valid handshake request on `transport`; the `open` packet is
+    /// the first thing it transmits (the handshake GET's body, or the first WebSocket frame).
+    pub fn new(sid: impl Into<String>, transport: TransportKind, config: ServerConfig, now_ms: u64) -> Self {
+        let sid = sid.into();
+        let upgrades = if transport == TransportKind::Polling && config.allow_upgrades {
+            vec![TransportKind::WebSocket.as_str().to_owned()]
+        } else {
+            Vec::new()
+        };
+        let handshake = Handshake {
+            sid: sid.clone(),
+            upgrades,
+            ping_interval: config.ping_interval,
+            ping_timeout: config.ping_timeout,
+            max_payload: config.max_payload,
+        };
+        let mut session = ServerSession {
+            sid,
+            next_ping_at: now_ms + config.ping_interval,
+            config,
+            transport,
+            upgrade: Upgrade::None,
+            closed: false,
+            poll_held: false,
+            queue: VecDeque::new(),
+            pong_deadline: None,
+            release_poll_at: None,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        session.enqueue(Packet::text(PacketType::Open, handshake.to_json()));
+        session
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> &str {
+        &self.sid
+    }
+
+    /// The transport currently carrying the session.
+    pub fn transport(&self) -> TransportKind {
+        self.transport
+    }
+
+    /// Whether the session is over.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether a WebSocket upgrade is in progress.
+    pub fn is_upgrading(&self) -> bool {
+        self.upgrade != Upgrade::None
+    }
+
+    /// Queues a message for the client.
+    pub fn send(&mut self, data: Data) {
+        if !self.closed {
+            self.enqueue(Packet { kind: PacketType::Message, data });
+        }
+    }
+
+    /// Closes the session from the server side: a `close` packet is sent, then the transport
+    /// closes.
+    pub fn close(&mut self, reason: CloseReason) {
+        if self.closed {
+            return;
+        }
+        self.enqueue(Packet::bare(PacketType::Close));
+        if self.transport == TransportKind::WebSocket {
+            self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
+        }
+        self.finish(reason);
+    }
+
+    /// A poll GET arrived on this session.
+    pub fn handle_poll(&mut self, now_ms: u64) -> PollOutcome {
+        if self.transport != TransportKind::Polling {
+            return PollOutcome::Reject(ServerError::BadRequest);
+        }
+        if self.poll_held {
+            // The reference answers the second GET with 400 and closes the session.
+            self.release_poll(Packet::bare(PacketType::Noop));
+            self.fail(CloseReason::TransportError);
+            return PollOutcome::Reject(ServerError::BadRequest);
+        }
+        if self.closed && self.queue.is_empty() {
+            return PollOutcome::Reject(ServerError::UnknownSid);
+        }
+        if self.queue.is_empty() {
+            self.poll_held = true;
+            if matches!(self.upgrade, Upgrade::Probing { answered: true, .. }) {
+                // The client pauses polling for the upgrade: like the reference's 100 ms
+                // check, a noop soon releases this poll so that it can send `5`.
+                self.release_poll_at = Some(now_ms + UPGRADE_CHECK_MS);
+            }
+            return PollOutcome::Hold;
+        }
+        PollOutcome::Respond(take_payload(&mut self.queue, self.config.max_payload))
+    }
+
+    /// The held poll GET went away before it was answered.
+    pub fn handle_poll_aborted(&mut self) {
+        if self.poll_held {
+            self.poll_held = false;
+            self.fail(CloseReason::TransportError);
+        }
+    }
+
+    /// A POST with a payload arrived on this session.
+    pub fn handle_post(&mut self, body: &str, now_ms: u64) -> Result<(), PostError> {
+        if body.len() as u64 > self.config.max_payload {
+            return Err(PostError::PayloadTooLarge);
+        }
+        if self.transport != TransportKind::Polling || self.closed {
+            return Err(PostError::Rejected(ServerError::BadRequest));
+        }
+        let Ok(packets) = decode_payload(body) else {
+            self.fail(CloseReason::ParseError);
+            return Err(PostError::Rejected(ServerError::BadRequest));
+        };
+        for packet in packets {
+            if packet.kind == PacketType::Close {
+                self.fail(CloseReason::TransportClose);
+            }
+            if self.closed {
+                break;
+            }
+            self.on_packet(packet, now_ms);
+        }
+        Ok(())
+    }
+
+    /// A WebSocket for this session opened. On a polling session it is a probe for the
+    /// upgrade; refused (`Err`) when upgrades are off or one is already in progress.
+    pub fn handle_websocket_open(&mut self, now_ms: u64) -> Result<(), ServerError> {
+        if self.closed || self.transport != TransportKind::Polling || self.upgrade != Upgrade::None || !self.config.allow_upgrades {
+            return Err(ServerError::BadRequest);
+        }
+        self.upgrade = Upgrade::Probing { answered: false, deadline: now_ms + self.config.upgrade_timeout };
+        Ok(())
+    }
+
+    /// A frame arrived on the session's WebSocket (or on the one being probed).
+    pub fn handle_websocket_frame(&mut self, frame: Frame, now_ms: u64) {
+        if self.closed {
+            return;
+        }
+        let len = match &frame {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(bytes) => bytes.len(),
+        };
+        if len as u64 > self.config.max_payload {
+            // The reference's `ws` closes with 1009 (message too big).
+            if self.transport == TransportKind::WebSocket {
+                self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1009 });
+                self.fail(CloseReason::TransportError);
+            } else {
+                self.abandon_upgrade();
+            }
+            return;
+        }
+        let packet = Packet::decode_frame(frame);
+        if self.transport == TransportKind::Polling {
+            self.on_probe_packet(packet);
+            return;
+        }
+        match packet {
+            Ok(packet) if packet.kind == PacketType::Close => {
+                self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
+                self.fail(CloseReason::TransportClose);
+            }
+            Ok(packet) => self.on_packet(packet, now_ms),
+            Err(_) => {
+                self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
+                self.fail(CloseReason::ParseError);
+            }
+        }
+    }
+
+    /// The session's WebSocket (or the probe) closed or failed.
+    pub fn handle_websocket_closed(&mut self) {
+        if self.transport == TransportKind::WebSocket {
+            self.fail(CloseReason::TransportClose);
+        } else if self.upgrade != Upgrade::None {
+            self.upgrade = Upgrade::None;
+        }
+    }
+
+    /// The time is now `now_ms`: sends a due ping, closes on a missed pong or upgrade deadline.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self.closed {
+            return;
+        }
+        if let Upgrade::Probing { deadline, .. } = self.upgrade {
+            if now_ms >= deadline {
+                self.abandon_upgrade();
+            }
+        }
+        if self.release_poll_at.is_some_and(|at| now_ms >= at) {
+            self.release_poll_at = None;
+            self.release_poll(Packet::bare(PacketType::Noop));
+        }
+        if let Some(deadline) = self.pong_deadline {
+            if now_ms >= deadline {
+                self.fail(CloseReason::PingTimeout);
+                return;
+            }
+        } else if now_ms >= self.next_ping_at {
+            self.enqueue(Packet::bare(PacketType::Ping));
+            self.pong_deadline = Some(now_ms + self.config.ping_timeout);
+        }
+    }
+
+    /// When [`ServerSession::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.closed {
+            return None;
+        }
+        let heartbeat = self.pong_deadline.unwrap_or(self.next_ping_at);
+        let upgrade = match self.upgrade {
+            Upgrade::Probing { deadline, .. } => Some(deadline),
+            Upgrade::None => None,
+        };
+        [Some(heartbeat), upgrade, self.release_poll_at].into_iter().flatten().min()
+    }
+
+    /// The next thing to write, if any.
+    pub fn poll_transmit(&mut self) -> Option<ServerTransmit> {
+        if self.poll_held && !self.queue.is_empty() && self.transport == TransportKind::Polling {
+            self.poll_held = false;
+            return Some(ServerTransmit::PollResponse(take_payload(&mut self.queue, self.config.max_payload)));
+        }
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application, if any.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    fn enqueue(&mut self, packet: Packet) {
+        match self.transport {
+            TransportKind::WebSocket => self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame())),
+            TransportKind::Polling => self.queue.push_back(packet),
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet, now_ms: u64) {
+        match packet.kind {
+            PacketType::Pong => {
+                self.pong_deadline = None;
+                self.next_ping_at = now_ms + self.config.ping_interval;
+                self.events.push_back(ServerEvent::Heartbeat);
+            }
+            PacketType::Message => self.events.push_back(ServerEvent::Message(packet.data)),
+            // v4 heartbeats go server to client: a client ping is a protocol violation.
+            PacketType::Ping => {
+                if self.transport == TransportKind::WebSocket {
+                    self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
+                }
+                self.fail(CloseReason::TransportError);
+            }
+            PacketType::Open | PacketType::Close | PacketType::Upgrade | PacketType::Noop => {}
+        }
+    }
+
+    fn on_probe_packet(&mut self, packet: Result<Packet, super::PacketError>) {
+        let Upgrade::Probing { answered, deadline } = self.upgrade else { return };
+        match packet {
+            Ok(p) if p.kind == PacketType::Ping && p.data == Data::Text("probe".into()) && !answered => {
+                self.transmits.push_back(ServerTransmit::Probe(Packet::text(PacketType::Pong, "probe").into_frame()));
+                self.upgrade = Upgrade::Probing { answered: true, deadline };
+                // Release a held poll so the client's polling transport can pause.
+                self.release_poll(Packet::bare(PacketType::Noop));
+            }
+            Ok(p) if p.kind == PacketType::Upgrade && answered => {
+                self.upgrade = Upgrade::None;
+                self.release_poll_at = None;
+                self.release_poll(Packet::bare(PacketType::Noop));
+                self.transport = TransportKind::WebSocket;
+                for packet in std::mem::take(&mut self.queue) {
+                    self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame()));
+                }
+                self.events.push_back(ServerEvent::Upgraded);
+            }
+            _ => self.abandon_upgrade(),
+        }
+    }
+
+    fn abandon_upgrade(&mut self) {
+        self.release_poll_at = None;
+        if self.upgrade != Upgrade::None {
+            self.upgrade = Upgrade::None;
+            self.transmits.push_back(ServerTransmit::CloseProbe);
+        }
+    }
+
+    /// Answers a held poll with `packet` (used to release it without data).
+    fn release_poll(&mut self, packet: Packet) {
+        self.release_poll_at = None;
+        if self.poll_held {
+            self.poll_held = false;
+            self.transmits.push_back(ServerTransmit::PollResponse(packet.polling_form()));
+        }
+    }
+
+    fn fail(&mut self, reason: CloseReason) {
+        if !self.closed {
+            self.release_poll(Packet::bare(PacketType::Noop));
+            self.queue.clear();
+            self.finish(reason);
+        }
+    }
+
+    fn finish(&mut self, reason: CloseReason) {
+        self.closed = true;
+        self.pong_deadline = None;
+        if self.upgrade != Upgrade::None {
+            self.abandon_upgrade();
+        }
+        self.events.push_back(ServerEvent::Closed(reason));
+    }
+}
