@@ -5,6 +5,41 @@
 //! performs I/O or reads a clock: machines are fed received data, transport events and the
 //! current time in milliseconds, and are polled for what to transmit, what happened and when
 //! to wake them next. The same code runs natively, in the browser and in workerd.
+//!
+//! Socket.IO packets keep their data as JSON text; binary attachments travel beside it:
+//!
+//! ```
+//! use wasmio_protocol::socket::{Decoder, Packet};
+//!
+//! let packet = Packet::event("/chat", r#"["upload",{"_placeholder":true,"num":0}]"#)
+//!     .with_id(7)
+//!     .with_attachments(vec![vec![1, 2, 3]]);
+//! let header = packet.encode();
+//! assert_eq!(header, r#"51-/chat,7["upload",{"_placeholder":true,"num":0}]"#);
+//!
+//! let mut decoder = Decoder::default();
+//! assert_eq!(decoder.decode_text(&header), Ok(None)); // waits for its attachment
+//! let decoded = decoder.decode_binary(vec![1, 2, 3]).unwrap().unwrap();
+//! assert_eq!(decoded.event_name().as_deref(), Some("upload"));
+//! assert_eq!(decoded, packet);
+//! ```
+//!
+//! Engine.IO machines are driven by the caller, which owns the sockets and the clock:
+//!
+//! ```
+//! use wasmio_protocol::engine::{Data, PollOutcome, ServerConfig, ServerEvent, ServerSession, TransportKind};
+//!
+//! let mut session = ServerSession::new("sid", TransportKind::Polling, ServerConfig::default(), 0);
+//! let PollOutcome::Respond(open) = session.handle_poll(0) else { unreachable!() };
+//! assert!(open.starts_with(r#"0{"sid":"sid","upgrades":["websocket"]"#));
+//!
+//! session.handle_post("4hello\x1e4world", 10).unwrap();
+//! assert_eq!(session.poll_event(), Some(ServerEvent::Message(Data::Text("hello".into()))));
+//!
+//! assert_eq!(session.poll_timeout(), Some(25_000)); // the first ping is due then
+//! session.handle_timeout(25_000);
+//! assert_eq!(session.handle_poll(25_000), PollOutcome::Respond("2".into()));
+//! ```
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

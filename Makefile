@@ -1,0 +1,52 @@
+# wasmio: one protocol core, compiled to wasm twice (browser client, Cloudflare edge server).
+# `make demo` and `make test` work on a bare machine: both run `make setup` first.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# worker-build would download these from the internet: point it at the pinned local tools.
+export WASM_BINDGEN_BIN := $(HOME)/.cargo/bin/wasm-bindgen
+export WASM_OPT_BIN := $(CURDIR)/node_modules/.bin/wasm-opt
+export ESBUILD_BIN := $(CURDIR)/node_modules/.bin/esbuild
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+WASM := --target wasm32-unknown-unknown
+
+.PHONY: setup build build-wasm demo test test-protocol fuzz bench
+
+## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
+setup:
+	@bash scripts/setup.sh
+
+## Build every crate for the targets it ships on.
+build: setup build-wasm
+
+build-wasm:
+	cargo build -p wasmio-protocol $(WASM)
+	cargo build -p wasmio-client $(WASM)
+	cd edge-worker && worker-build --release
+
+## Main job: build everything and start the edge worker locally with the demo page.
+demo: build
+	@echo
+	@echo "make demo: the protocol core, the browser client crate and the edge worker bundle are built."
+	@echo "Not there yet: the Socket.IO edge server and the chat page (issue 3), and the"
+	@echo "browser client package (issue 4). Nothing is started until the edge server exists."
+
+## The whole test suite.
+test: setup test-protocol
+	cargo build -p wasmio-protocol $(WASM)
+	cargo build -p wasmio-client $(WASM)
+	cargo build -p wasmio-edge $(WASM)
+
+## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
+test-protocol:
+	cargo test -p wasmio-protocol
+
+## Fuzz every decoder for FUZZ_SECONDS (default 60) each.
+fuzz:
+	@bash scripts/fuzz.sh
+
+## Benchmarks (ratios against the official packages, measured side by side).
+bench: setup
+	bash bench/codec/build.sh
