@@ -64,7 +64,9 @@ pub struct Packet {
     pub kind: PacketType,
     /// The namespace, `"/"` for the main one.
     pub nsp: String,
-    /// The acknowledgement id, for an EVENT expecting an answer and for its ACK.
+    /// The acknowledgement id, for an EVENT expecting an answer and for its ACK. Peers read
+    /// it as a JavaScript number: ids above 2^53 - 1 are not safe to send (the decoder refuses
+    /// those a JavaScript number would not read back unchanged).
     pub id: Option<u64>,
     /// The data as JSON text, placeholders in place of attachments.
     pub data: Option<String>,
