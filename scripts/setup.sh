@@ -26,14 +26,15 @@ fi
 
 # The CLI must match the wasm-bindgen crate in Cargo.lock exactly.
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
-if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen_version" ]; then
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$bindgen_version" ]; then
   step "cargo install wasm-bindgen-cli $bindgen_version"
   # No --locked: the CLI's own lock file pins a crate that is missing from the registry.
   cargo install wasm-bindgen-cli --version "$bindgen_version" --force
 fi
 
 worker_version=$(awk '/^name = "worker"$/ {getline; gsub(/"/, "", $3); print $3; exit}' Cargo.lock)
-if [ -n "$worker_version" ] && [ "$(worker-build --version 2>/dev/null | awk '{print $2}')" != "$worker_version" ]; then
+# `worker-build --version` prints the bare version.
+if [ -n "$worker_version" ] && [ "$(worker-build --version 2>/dev/null | awk '{print $NF}')" != "$worker_version" ]; then
   step "cargo install worker-build $worker_version"
   cargo install worker-build --version "$worker_version" --locked --force
 fi
