@@ -1,18 +1,42 @@
-//! wasmio-edge: the Socket.IO server as a Cloudflare Worker with Durable Objects.
+//! wasmio-edge: Engine.IO / Socket.IO served by a Cloudflare Worker and its Durable Objects.
 //!
-//! The server itself is delivered by the edge server issue. Until then the worker answers
-//! every request with `501 Not Implemented` and says so, so that a deployment of this crate
-//! can never be mistaken for a working Socket.IO endpoint.
+//! The stateless fetch entry ([`fetch`]) validates what the reference server validates
+//! before a session exists, then forwards the request to the Durable Object named by the
+//! session id ([`routing`]), which runs the sans-IO session machines of `wasmio-protocol`
+//! ([`EngineObject`]). No sticky sessions: the sid alone finds the object.
+//!
+//! Today the objects speak Engine.IO (polling, WebSocket with hibernation, upgrade,
+//! heartbeats by alarm) and run the conformance echo application; the Socket.IO layer
+//! (namespaces, rooms, acks) is being built on top (issue 3).
 
-use worker::{event, Context, Env, Request, Response, Result};
+mod config;
+mod engine_object;
+mod http;
+mod routing;
+
+pub use engine_object::EngineObject;
+
+use worker::{event, Context, Env, Method, Request, Response, Result};
+
+use crate::config::Config;
+use crate::routing::Route;
 
 /// Fetch entry of the worker.
 #[event(fetch)]
-pub async fn fetch(_req: Request, _env: Env, _ctx: Context) -> Result<Response> {
-    let body = format!(
-        "wasmio edge server: not built yet (protocol core speaks Engine.IO v{} / Socket.IO v{})\n",
-        wasmio_protocol::engine::PROTOCOL_VERSION,
-        wasmio_protocol::socket::PROTOCOL_VERSION
-    );
-    Ok(Response::ok(body)?.with_status(501))
+pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let config = Config::from_env(&env);
+    let url = req.url()?;
+    if !url.path().starts_with(&config.engine_path) {
+        return Response::error("Not found", 404);
+    }
+    if req.method() == Method::Options {
+        return http::preflight(&req, &config);
+    }
+    match routing::route(&req, &url) {
+        Err(error) => http::engine_error(&req, &config, error),
+        Ok(Route { object }) => {
+            let stub = env.durable_object("ENGINE")?.get_by_name(&object)?;
+            stub.fetch_with_request(req).await
+        }
+    }
 }

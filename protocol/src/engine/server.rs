@@ -148,11 +148,21 @@ impl ServerSession {
             ping_timeout: config.ping_timeout,
             max_payload: config.max_payload,
         };
-        let mut session = ServerSession {
-            sid,
+        let mut session = ServerSession::resume_websocket(sid, config, now_ms);
+        session.transport = transport;
+        session.enqueue(Packet::text(PacketType::Open, handshake.to_json()));
+        session
+    }
+
+    /// Rebuilds a session that was open over WebSocket, from its id alone (after the memory
+    /// of a hibernated Durable Object was dropped). Nothing is sent; heartbeats restart from
+    /// `now_ms`.
+    pub fn resume_websocket(sid: impl Into<String>, config: ServerConfig, now_ms: u64) -> Self {
+        ServerSession {
+            sid: sid.into(),
             next_ping_at: now_ms + config.ping_interval,
             config,
-            transport,
+            transport: TransportKind::WebSocket,
             upgrade: Upgrade::None,
             closed: false,
             poll_held: false,
@@ -161,9 +171,7 @@ impl ServerSession {
             release_poll_at: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-        };
-        session.enqueue(Packet::text(PacketType::Open, handshake.to_json()));
-        session
+        }
     }
 
     /// The session id.

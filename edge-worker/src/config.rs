@@ -1,0 +1,45 @@
+//! Server settings, read from the worker's `[vars]` (see `wrangler.toml`).
+
+use wasmio_protocol::engine::ServerConfig;
+use worker::Env;
+
+/// Settings of one deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path prefix of the Engine.IO endpoint (`path` option; e.g. `/engine.io/`).
+    pub engine_path: String,
+    /// Origins allowed by CORS: empty for none, `*` for any, else a comma-separated list.
+    pub cors_origins: String,
+    /// Engine.IO session settings.
+    pub engine: ServerConfig,
+}
+
+impl Config {
+    /// Reads the settings, falling back to the reference server's defaults.
+    pub fn from_env(env: &Env) -> Config {
+        let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
+        let millis = |name: &str, default: u64| var(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+        let defaults = ServerConfig::default();
+        Config {
+            engine_path: var("ENGINE_PATH").unwrap_or_else(|| "/engine.io/".to_owned()),
+            cors_origins: var("CORS_ORIGINS").unwrap_or_default(),
+            engine: ServerConfig {
+                ping_interval: millis("PING_INTERVAL", defaults.ping_interval),
+                ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),
+                max_payload: millis("MAX_PAYLOAD", defaults.max_payload),
+                ..defaults
+            },
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    pub fn allowed_origin(&self, origin: Option<&str>) -> Option<String> {
+        match (self.cors_origins.as_str(), origin) {
+            ("", _) => None,
+            ("*", Some(origin)) => Some(origin.to_owned()),
+            ("*", None) => Some("*".to_owned()),
+            (list, Some(origin)) if list.split(',').any(|o| o.trim() == origin) => Some(origin.to_owned()),
+            _ => None,
+        }
+    }
+}

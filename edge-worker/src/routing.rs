@@ -1,0 +1,59 @@
+//! From a request to the Durable Object that owns its session: the checks the reference
+//! server makes before a session exists, and the sid format that names the object.
+
+use wasmio_protocol::engine::{ServerError, TransportKind};
+use worker::{Method, Request, Url};
+
+/// The object that serves all new sessions (scaling over several objects comes later).
+const DEFAULT_OBJECT: &str = "0";
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Name of the Durable Object.
+    pub object: String,
+}
+
+/// A session id: `<object name>-<random>`; the object name has no `-`.
+pub fn new_sid(object: &str, random: &str) -> String {
+    format!("{object}-{random}")
+}
+
+/// The object name inside a sid.
+pub fn object_of_sid(sid: &str) -> Option<&str> {
+    let (object, rest) = sid.split_once('-')?;
+    (!object.is_empty() && !rest.is_empty()).then_some(object)
+}
+
+/// The value of query parameter `name`.
+pub fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Whether the request asks for a WebSocket upgrade.
+pub fn is_websocket_upgrade(req: &Request) -> bool {
+    req.headers().get("Upgrade").ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// Validates the request as the reference `engine.io` server's `verify()` and `handshake()` do
+/// and names the object that must serve it.
+pub fn route(req: &Request, url: &Url) -> Result<Route, ServerError> {
+    let transport = query_param(url, "transport").and_then(|t| TransportKind::from_name(&t));
+    let Some(transport) = transport else {
+        return Err(ServerError::UnknownTransport);
+    };
+    if let Some(sid) = query_param(url, "sid") {
+        let object = object_of_sid(&sid).ok_or(ServerError::UnknownSid)?;
+        return Ok(Route { object: object.to_owned() });
+    }
+    if req.method() != Method::Get {
+        return Err(ServerError::BadHandshakeMethod);
+    }
+    if transport == TransportKind::WebSocket && !is_websocket_upgrade(req) {
+        return Err(ServerError::BadRequest);
+    }
+    if query_param(url, "EIO").as_deref() != Some("4") {
+        return Err(ServerError::UnsupportedProtocolVersion);
+    }
+    Ok(Route { object: DEFAULT_OBJECT.to_owned() })
+}
