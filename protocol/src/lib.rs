@@ -47,4 +47,5 @@
 pub mod base64;
 pub mod engine;
 pub mod json;
+pub mod server;
 pub mod socket;

@@ -1,0 +1,437 @@
+//! Snapshots: per Engine.IO session (for WebSocket attachments) and shared (for storage).
+//!
+//! Session snapshot, defaults omitted:
+//! `{"id":session,"q":query,"h":headers,"a":address,"w":false,"t":connect deadline,
+//!   "s":[{"n":nsp,"i":sid,"p":pid,"r":[rooms but its own],"d":data,"u":auth,"at":issued,
+//!         "k":next ack id,"rc":true}],
+//!   "c":[[nsp,auth],..],"b":[header text,expected,[base64 attachments]]}`
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::json::write_string;
+use crate::socket::{decode_text, Packet};
+
+use super::json::{write_binaries, write_string_array, Reader};
+use super::{
+    AckData, Collect, LogEntry, PendingAck, Persisted, Server, SessionInfo, SessionState, Shared, SnapshotError,
+    SocketState,
+};
+
+fn push_u64(out: &mut String, key: &str, n: u64) {
+    out.push_str(key);
+    out.push_str(&n.to_string());
+}
+
+impl Server {
+    /// The snapshot of one Engine.IO session and its sockets, at most
+    /// [`super::Config::max_snapshot_bytes`] long.
+    pub fn session_to_json(&self, session: &str) -> Result<String, SnapshotError> {
+        let s = self.sessions.get(session).ok_or(SnapshotError::UnknownSession)?;
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"id\":");
+        write_string(&mut out, session);
+        if s.info.query != "{}" {
+            out.push_str(",\"q\":");
+            out.push_str(&s.info.query);
+        }
+        if s.info.headers != "{}" {
+            out.push_str(",\"h\":");
+            out.push_str(&s.info.headers);
+        }
+        if !s.info.address.is_empty() {
+            out.push_str(",\"a\":");
+            write_string(&mut out, &s.info.address);
+        }
+        if !s.writable {
+            out.push_str(",\"w\":false");
+        }
+        if let Some(t) = s.connect_deadline {
+            push_u64(&mut out, ",\"t\":", t);
+        }
+        if !s.sockets.is_empty() {
+            out.push_str(",\"s\":[");
+            for (i, (nsp, sid)) in s.sockets.iter().enumerate() {
+                let k = &self.sockets[sid];
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"n\":");
+                write_string(&mut out, nsp);
+                out.push_str(",\"i\":");
+                write_string(&mut out, sid);
+                if let Some(pid) = &k.pid {
+                    out.push_str(",\"p\":");
+                    write_string(&mut out, pid);
+                }
+                if k.rooms.len() > 1 || !k.rooms.contains(sid) {
+                    out.push_str(",\"r\":");
+                    write_string_array(&mut out, k.rooms.iter().filter(|r| *r != sid));
+                }
+                if k.data != "{}" {
+                    out.push_str(",\"d\":");
+                    out.push_str(&k.data);
+                }
+                if k.auth != "{}" {
+                    out.push_str(",\"u\":");
+                    out.push_str(&k.auth);
+                }
+                push_u64(&mut out, ",\"at\":", k.issued);
+                if k.next_ack != 0 {
+                    push_u64(&mut out, ",\"k\":", k.next_ack);
+                }
+                if k.recovered {
+                    out.push_str(",\"rc\":true");
+                }
+                out.push('}');
+            }
+            out.push(']');
+        }
+        if !s.pending.is_empty() {
+            out.push_str(",\"c\":[");
+            for (i, (nsp, auth)) in s.pending.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('[');
+                write_string(&mut out, nsp);
+                out.push(',');
+                out.push_str(auth);
+                out.push(']');
+            }
+            out.push(']');
+        }
+        if let Some((packet, expected)) = &s.partial {
+            let header = Packet { attachments: vec![Vec::new(); *expected], ..packet.clone() }.encode();
+            out.push_str(",\"b\":[");
+            write_string(&mut out, &header);
+            out.push(',');
+            write_binaries(&mut out, &packet.attachments);
+            out.push(']');
+        }
+        out.push('}');
+        let max = self.config.max_snapshot_bytes;
+        if out.len() > max {
+            return Err(SnapshotError::TooLarge { len: out.len(), max });
+        }
+        Ok(out)
+    }
+
+    /// The state shared by all sessions (recovery log, disconnected sessions, pending acks,
+    /// broadcast acks being collected, dynamic namespaces), for Durable Object storage.
+    pub fn shared_to_json(&self) -> String {
+        let sh = &self.shared;
+        let mut out = String::with_capacity(256);
+        push_u64(&mut out, "{\"o\":", sh.next_offset);
+        push_u64(&mut out, ",\"nb\":", sh.next_broadcast);
+        out.push_str(",\"dn\":");
+        write_string_array(&mut out, &sh.dynamic);
+        out.push_str(",\"log\":[");
+        for (i, e) in sh.log.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"o\":");
+            write_string(&mut out, &e.offset);
+            out.push_str(",\"n\":");
+            write_string(&mut out, &e.nsp);
+            out.push_str(",\"r\":");
+            write_string_array(&mut out, &e.rooms);
+            out.push_str(",\"x\":");
+            write_string_array(&mut out, &e.except);
+            out.push_str(",\"d\":");
+            out.push_str(&e.data);
+            out.push_str(",\"b\":");
+            write_binaries(&mut out, &e.attachments);
+            push_u64(&mut out, ",\"t\":", e.emitted_at);
+            out.push('}');
+        }
+        out.push_str("],\"ps\":[");
+        for (i, (pid, p)) in sh.persisted.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"p\":");
+            write_string(&mut out, pid);
+            out.push_str(",\"i\":");
+            write_string(&mut out, &p.sid);
+            out.push_str(",\"n\":");
+            write_string(&mut out, &p.nsp);
+            out.push_str(",\"r\":");
+            write_string_array(&mut out, &p.rooms);
+            out.push_str(",\"d\":");
+            out.push_str(&p.data);
+            push_u64(&mut out, ",\"t\":", p.disconnected_at);
+            out.push('}');
+        }
+        out.push_str("],\"acks\":[");
+        for (i, ((sid, id), a)) in sh.acks.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            write_string(&mut out, sid);
+            out.push_str(&format!(",{id},"));
+            out.push_str(&a.deadline.map_or("null".into(), |d| d.to_string()));
+            out.push(',');
+            out.push_str(&a.broadcast.map_or("null".into(), |d| d.to_string()));
+            out.push(']');
+        }
+        out.push_str("],\"ba\":[");
+        for (i, (id, c)) in sh.collects.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!("{{\"i\":{id},\"e\":{},\"t\":{},\"r\":[", c.expected, c.deadline));
+            for (j, r) in c.responses.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                out.push('[');
+                out.push_str(&r.args);
+                out.push(',');
+                write_binaries(&mut out, &r.attachments);
+                out.push(']');
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// Rebuilds a server from the shared snapshot (`None`: nothing shared yet) and the
+    /// snapshots of its sessions, rebuilding the namespaces and the room index.
+    pub fn restore<'a>(config: super::Config, shared: Option<&str>, sessions: impl IntoIterator<Item = &'a str>) -> Result<Server, SnapshotError> {
+        let mut server = Server::new(config);
+        if let Some(shared) = shared {
+            server.shared = read_shared(shared)?;
+        }
+        for text in sessions {
+            let (id, session, sockets) = read_session(text, server.config.max_attachments)?;
+            for (sid, socket) in sockets {
+                let nsp = server.nsps.entry(socket.nsp.clone()).or_default();
+                nsp.sockets.insert(sid.clone());
+                for room in &socket.rooms {
+                    nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
+                }
+                server.sockets.insert(sid, socket);
+            }
+            server.sessions.insert(id, session);
+        }
+        Ok(server)
+    }
+}
+
+type SessionParts = (String, SessionState, Vec<(String, SocketState)>);
+
+fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, SnapshotError> {
+    let mut r = Reader::new(text);
+    let mut id = None;
+    let mut state = SessionState {
+        info: SessionInfo::default(),
+        writable: true,
+        sockets: BTreeMap::new(),
+        pending: BTreeMap::new(),
+        connect_deadline: None,
+        partial: None,
+    };
+    let mut sockets = Vec::new();
+    r.object(|r, key| {
+        match key {
+            "id" => id = Some(r.string()?),
+            "q" => state.info.query = r.raw()?,
+            "h" => state.info.headers = r.raw()?,
+            "a" => state.info.address = r.string()?,
+            "w" => state.writable = r.bool()?,
+            "t" => state.connect_deadline = r.opt_u64()?,
+            "s" => r.array(|r| {
+                sockets.push(read_socket(r)?);
+                Ok(())
+            })?,
+            "c" => r.array(|r| {
+                let mut pair = (None, None);
+                r.array(|r| {
+                    if pair.0.is_none() {
+                        pair.0 = Some(r.string()?);
+                    } else {
+                        pair.1 = Some(r.raw()?);
+                    }
+                    Ok(())
+                })?;
+                let (Some(nsp), Some(auth)) = pair else { return Err(SnapshotError::Field("c")) };
+                state.pending.insert(nsp, auth);
+                Ok(())
+            })?,
+            "b" => {
+                let mut header = None;
+                let mut attachments = Vec::new();
+                r.array(|r| {
+                    if header.is_none() {
+                        header = Some(r.string()?);
+                    } else {
+                        attachments = r.binaries()?;
+                    }
+                    Ok(())
+                })?;
+                let header = header.ok_or(SnapshotError::Field("b"))?;
+                let (mut packet, expected) = decode_text(&header, max_attachments).map_err(|_| SnapshotError::Field("b"))?;
+                if expected == 0 || attachments.len() >= expected {
+                    return Err(SnapshotError::Field("b"));
+                }
+                packet.attachments = attachments;
+                state.partial = Some((packet, expected));
+            }
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    r.end()?;
+    let id = id.ok_or(SnapshotError::Field("id"))?;
+    let mut out = Vec::new();
+    for (sid, mut socket) in sockets {
+        socket.session = id.clone();
+        socket.rooms.insert(sid.clone());
+        state.sockets.insert(socket.nsp.clone(), sid.clone());
+        out.push((sid, socket));
+    }
+    Ok((id, state, out))
+}
+
+fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotError> {
+    let mut sid = None;
+    let mut s = SocketState {
+        session: String::new(),
+        nsp: String::new(),
+        pid: None,
+        rooms: BTreeSet::new(),
+        data: "{}".into(),
+        auth: "{}".into(),
+        issued: 0,
+        next_ack: 0,
+        recovered: false,
+    };
+    let mut nsp = None;
+    r.object(|r, key| {
+        match key {
+            "n" => nsp = Some(r.string()?),
+            "i" => sid = Some(r.string()?),
+            "p" => s.pid = Some(r.string()?),
+            "r" => s.rooms = r.strings()?.into_iter().collect(),
+            "d" => s.data = r.raw()?,
+            "u" => s.auth = r.raw()?,
+            "at" => s.issued = r.u64()?,
+            "k" => s.next_ack = r.u64()?,
+            "rc" => s.recovered = r.bool()?,
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    s.nsp = nsp.ok_or(SnapshotError::Field("n"))?;
+    Ok((sid.ok_or(SnapshotError::Field("i"))?, s))
+}
+
+fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
+    let mut r = Reader::new(text);
+    let mut sh = Shared::default();
+    r.object(|r, key| {
+        match key {
+            "o" => sh.next_offset = r.u64()?,
+            "nb" => sh.next_broadcast = r.u64()?,
+            "dn" => sh.dynamic = r.strings()?.into_iter().collect(),
+            "log" => r.array(|r| {
+                let mut e = LogEntry {
+                    offset: String::new(),
+                    nsp: String::new(),
+                    rooms: Vec::new(),
+                    except: Vec::new(),
+                    data: String::new(),
+                    attachments: Vec::new(),
+                    emitted_at: 0,
+                };
+                r.object(|r, key| {
+                    match key {
+                        "o" => e.offset = r.string()?,
+                        "n" => e.nsp = r.string()?,
+                        "r" => e.rooms = r.strings()?,
+                        "x" => e.except = r.strings()?,
+                        "d" => e.data = r.raw()?,
+                        "b" => e.attachments = r.binaries()?,
+                        "t" => e.emitted_at = r.u64()?,
+                        _ => r.skip()?,
+                    }
+                    Ok(())
+                })?;
+                sh.log.push_back(e);
+                Ok(())
+            })?,
+            "ps" => r.array(|r| {
+                let mut pid = String::new();
+                let mut p = Persisted { sid: String::new(), nsp: String::new(), rooms: Vec::new(), data: "{}".into(), disconnected_at: 0 };
+                r.object(|r, key| {
+                    match key {
+                        "p" => pid = r.string()?,
+                        "i" => p.sid = r.string()?,
+                        "n" => p.nsp = r.string()?,
+                        "r" => p.rooms = r.strings()?,
+                        "d" => p.data = r.raw()?,
+                        "t" => p.disconnected_at = r.u64()?,
+                        _ => r.skip()?,
+                    }
+                    Ok(())
+                })?;
+                sh.persisted.insert(pid, p);
+                Ok(())
+            })?,
+            "acks" => r.array(|r| {
+                let mut i = 0;
+                let (mut sid, mut id, mut ack) = (String::new(), 0, PendingAck { deadline: None, broadcast: None });
+                r.array(|r| {
+                    match i {
+                        0 => sid = r.string()?,
+                        1 => id = r.u64()?,
+                        2 => ack.deadline = r.opt_u64()?,
+                        3 => ack.broadcast = r.opt_u64()?,
+                        _ => r.skip()?,
+                    }
+                    i += 1;
+                    Ok(())
+                })?;
+                sh.acks.insert((sid, id), ack);
+                Ok(())
+            })?,
+            "ba" => r.array(|r| {
+                let mut id = 0;
+                let mut c = Collect { expected: 0, responses: Vec::new(), deadline: 0 };
+                r.object(|r, key| {
+                    match key {
+                        "i" => id = r.u64()?,
+                        "e" => c.expected = r.u64()? as usize,
+                        "t" => c.deadline = r.u64()?,
+                        "r" => r.array(|r| {
+                            let mut response = AckData { args: String::new(), attachments: Vec::new() };
+                            let mut first = true;
+                            r.array(|r| {
+                                if first {
+                                    response.args = r.raw()?;
+                                    first = false;
+                                } else {
+                                    response.attachments = r.binaries()?;
+                                }
+                                Ok(())
+                            })?;
+                            c.responses.push(response);
+                            Ok(())
+                        })?,
+                        _ => r.skip()?,
+                    }
+                    Ok(())
+                })?;
+                sh.collects.insert(id, c);
+                Ok(())
+            })?,
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    r.end()?;
+    Ok(sh)
+}

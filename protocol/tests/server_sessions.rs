@@ -1,0 +1,681 @@
+//! The Socket.IO server core driven with canned packets and times: namespaces, middlewares'
+//! decisions, rooms, broadcasts, acknowledgements, disconnections, connection state recovery
+//! and the hibernation property (a server rebuilt from its snapshots goes on identically).
+
+use std::rc::Rc;
+
+use wasmio_protocol::engine::{CloseReason, Data};
+use wasmio_protocol::server::{
+    Accept, AckData, AckError, ApiError, Broadcast, Config, ConnectRequest, DisconnectReason, EncodedPacket, Event,
+    Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit,
+};
+
+/// A flattened transmit: (sessions, text, attachments) or a close.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Out {
+    Send(Vec<String>, String, Vec<Vec<u8>>),
+    Close(String),
+}
+
+struct Harness {
+    server: Server,
+    now: u64,
+}
+
+impl Harness {
+    fn new(config: Config) -> Self {
+        Harness { server: Server::new(config), now: 1_000 }
+    }
+
+    fn open(&mut self, session: &str) {
+        self.server.handle_open(session, SessionInfo::default(), self.now).unwrap();
+    }
+
+    fn text(&mut self, session: &str, text: &str) {
+        self.server.handle_message(session, Data::Text(text.into()), self.now);
+    }
+
+    fn binary(&mut self, session: &str, bytes: &[u8]) {
+        self.server.handle_message(session, Data::Binary(bytes.to_vec()), self.now);
+    }
+
+    fn outs(&mut self) -> Vec<Out> {
+        std::iter::from_fn(|| self.server.poll_transmit())
+            .map(|t| match t {
+                Transmit::Packet { sessions, packet } => Out::Send(sessions, packet.text.clone(), packet.attachments.clone()),
+                Transmit::Close { session } => Out::Close(session),
+            })
+            .collect()
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.server.poll_event()).collect()
+    }
+
+    /// The text frames sent to `session`, in order (drains all transmits).
+    fn texts_for(&mut self, session: &str) -> Vec<String> {
+        self.outs()
+            .into_iter()
+            .filter_map(|o| match o {
+                Out::Send(s, text, _) if s.iter().any(|x| x == session) => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Opens `session`, connects it to `nsp` and accepts it as `sid` (pid `p-<sid>`).
+    fn connect(&mut self, session: &str, nsp: &str, sid: &str) {
+        if !self.server.has_session(session) {
+            self.open(session);
+        }
+        let packet = if nsp == "/" { "0".to_owned() } else { format!("0{nsp},") };
+        self.text(session, &packet);
+        let events = self.events();
+        assert!(matches!(&events[..], [Event::ConnectRequest(r)] if r.nsp == nsp), "{events:?}");
+        let pid = self.server.config().recovery.is_some().then(|| format!("p-{sid}"));
+        self.server.accept_connect(session, nsp, Accept { sid: sid.into(), pid, data: None }, self.now).unwrap();
+        self.events();
+        self.outs();
+    }
+}
+
+fn config_with(namespaces: &[&str]) -> Config {
+    Config { namespaces: namespaces.iter().map(|s| s.to_string()).collect(), ..Config::default() }
+}
+
+fn recovery_config() -> Config {
+    Config { recovery: Some(RecoveryConfig::default()), ..Config::default() }
+}
+
+fn sessions(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn connect_is_accepted_after_the_middlewares() {
+    let mut h = Harness::new(Config::default());
+    h.open("e1");
+    h.text("e1", r#"0{"token":"abc"}"#);
+    assert_eq!(
+        h.events(),
+        vec![Event::ConnectRequest(ConnectRequest {
+            session: "e1".into(),
+            nsp: "/".into(),
+            auth: r#"{"token":"abc"}"#.into(),
+            check_namespace: false,
+            run_middlewares: true,
+            recovered: false,
+        })]
+    );
+    assert_eq!(h.outs(), vec![], "nothing is sent before the decision");
+    h.server
+        .accept_connect("e1", "/", Accept { sid: "s1".into(), pid: None, data: Some(r#"{"user":"ann"}"#.into()) }, h.now)
+        .unwrap();
+    assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1"]), r#"0{"sid":"s1"}"#.into(), vec![])]);
+    assert_eq!(
+        h.events(),
+        vec![Event::Connection { session: "e1".into(), nsp: "/".into(), sid: "s1".into(), recovered: false }]
+    );
+    let info = h.server.socket("s1").unwrap();
+    assert_eq!((info.data.as_str(), info.auth.as_str(), info.rooms), (r#"{"user":"ann"}"#, r#"{"token":"abc"}"#, sessions(&["s1"])));
+    // a second decision for the same CONNECT is refused
+    assert_eq!(
+        h.server.accept_connect("e1", "/", Accept { sid: "s2".into(), ..Default::default() }, h.now),
+        Err(ApiError::NoPendingConnect)
+    );
+}
+
+#[test]
+fn connect_is_rejected_with_message_and_data() {
+    let mut h = Harness::new(config_with(&["/", "/admin"]));
+    h.open("e1");
+    h.text("e1", "0/admin,");
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if r.auth == "{}" && r.nsp == "/admin"));
+    h.server.reject_connect("e1", "/admin", "not authorized", Some(r#"{"code":403}"#)).unwrap();
+    assert_eq!(
+        h.outs(),
+        vec![Out::Send(sessions(&["e1"]), r#"4/admin,{"message":"not authorized","data":{"code":403}}"#.into(), vec![])]
+    );
+    h.text("e1", "0");
+    h.events();
+    h.server.reject_connect("e1", "/", "bad \"token\"", None).unwrap();
+    assert_eq!(h.texts_for("e1"), vec![r#"4{"message":"bad \"token\""}"#.to_owned()]);
+    assert!(h.server.socket("s1").is_none());
+    assert!(h.server.has_session("e1"), "a refused CONNECT does not close the session");
+}
+
+#[test]
+fn unknown_namespace_is_invalid() {
+    let mut h = Harness::new(Config::default());
+    h.open("e1");
+    h.text("e1", r#"0/nope,{"a":1}"#);
+    assert_eq!(h.events(), vec![], "no middleware runs for an unknown namespace");
+    assert_eq!(h.texts_for("e1"), vec![r#"4/nope,{"message":"Invalid namespace"}"#.to_owned()]);
+}
+
+#[test]
+fn dynamic_namespaces_are_decided_by_the_driver() {
+    let mut h = Harness::new(Config { dynamic_namespaces: true, ..Config::default() });
+    h.open("e1");
+    h.text("e1", "0/room-42,");
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if r.check_namespace && r.nsp == "/room-42"));
+    h.server.accept_connect("e1", "/room-42", Accept { sid: "s1".into(), ..Default::default() }, h.now).unwrap();
+    assert_eq!(h.texts_for("e1"), vec![r#"0/room-42,{"sid":"s1"}"#.to_owned()]);
+    assert!(matches!(&h.events()[..], [Event::Connection { nsp, .. }] if nsp == "/room-42"));
+    // the namespace now exists: the next client only runs middlewares
+    h.open("e2");
+    h.text("e2", "0/room-42,");
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if !r.check_namespace));
+    // a name no predicate matches
+    h.text("e2", "0/other,");
+    h.events();
+    h.server.refuse_namespace("e2", "/other").unwrap();
+    assert_eq!(h.texts_for("e2"), vec![r#"4/other,{"message":"Invalid namespace"}"#.to_owned()]);
+}
+
+#[test]
+fn rooms_to_except_and_broadcast_from_a_socket() {
+    let mut h = Harness::new(Config::default());
+    for (e, s) in [("e1", "s1"), ("e2", "s2"), ("e3", "s3")] {
+        h.connect(e, "/", s);
+    }
+    h.server.join("s1", ["red"]).unwrap();
+    h.server.join("s2", ["red", "blue"]).unwrap();
+    h.server.join("s3", ["blue"]).unwrap();
+    assert_eq!(h.server.socket("s2").unwrap().rooms, sessions(&["blue", "red", "s2"]));
+
+    let d = h.server.broadcast(&Broadcast::new("/").to("red"), "m", "[1]", vec![], h.now).unwrap();
+    assert_eq!(d.sids, sessions(&["s1", "s2"]));
+    assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1", "e2"]), r#"2["m",1]"#.into(), vec![])]);
+
+    let d = h.server.broadcast(&Broadcast::new("/").to("red").to("blue").except("blue"), "m", "[]", vec![], h.now).unwrap();
+    assert_eq!(d.sids, sessions(&["s1"]));
+
+    // socket.broadcast: everybody but the sender
+    let op = h.server.socket_broadcast("s2").unwrap();
+    let d = h.server.broadcast(&op, "hi", r#"["x"]"#, vec![], h.now).unwrap();
+    assert_eq!(d.sessions, sessions(&["e1", "e3"]));
+    // socket.to(room) from a socket is also "except self"
+    let d = h.server.broadcast(&op.clone().to("blue"), "hi", "[]", vec![], h.now).unwrap();
+    assert_eq!(d.sids, sessions(&["s3"]));
+
+    h.server.leave("s2", "red").unwrap();
+    let d = h.server.broadcast(&Broadcast::new("/").to("red"), "m", "[]", vec![], h.now).unwrap();
+    assert_eq!(d.sids, sessions(&["s1"]));
+    // a room whose last member left is gone
+    h.server.leave("s1", "red").unwrap();
+    assert_eq!(h.server.broadcast(&Broadcast::new("/").to("red"), "m", "[]", vec![], h.now).unwrap().packet, None);
+
+    // fetchSockets / socketsJoin / socketsLeave on a selection
+    h.server.sockets_join(&Broadcast::new("/").except("blue"), &["green"]);
+    let ids: Vec<String> = h.server.fetch_sockets(&Broadcast::new("/").to("green")).into_iter().map(|s| s.sid).collect();
+    assert_eq!(ids, sessions(&["s1"]));
+    h.server.sockets_leave(&Broadcast::new("/"), &["blue"]);
+    assert!(h.server.fetch_sockets(&Broadcast::new("/").to("blue")).is_empty());
+    // namespaces are separate
+    assert!(h.server.fetch_sockets(&Broadcast::new("/chat")).is_empty());
+}
+
+#[test]
+fn volatile_skips_sessions_that_are_not_writable() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    h.connect("e2", "/", "s2");
+    h.server.set_writable("e2", false);
+    let d = h.server.broadcast(&Broadcast::new("/").volatile(), "tick", "[1]", vec![], h.now).unwrap();
+    assert_eq!(d.sessions, sessions(&["e1"]));
+    assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1"]), r#"2["tick",1]"#.into(), vec![])]);
+    // not volatile: everyone
+    h.server.broadcast(&Broadcast::new("/"), "tick", "[2]", vec![], h.now).unwrap();
+    assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1", "e2"]), r#"2["tick",2]"#.into(), vec![])]);
+}
+
+#[test]
+fn a_broadcast_is_encoded_once_for_all_recipients() {
+    let mut h = Harness::new(Config::default());
+    for i in 0..5 {
+        h.connect(&format!("e{i}"), "/", &format!("s{i}"));
+    }
+    let before = h.server.encode_count();
+    let attachment = vec![vec![1u8, 2, 3]];
+    let d = h
+        .server
+        .broadcast(&Broadcast::new("/"), "file", r#"[{"_placeholder":true,"num":0}]"#, attachment.clone(), h.now)
+        .unwrap();
+    assert_eq!(h.server.encode_count(), before + 1);
+    let shared = d.packet.unwrap();
+    let transmits: Vec<Transmit> = std::iter::from_fn(|| h.server.poll_transmit()).collect();
+    assert_eq!(transmits.len(), 1);
+    let Transmit::Packet { sessions: to, packet } = &transmits[0] else { panic!() };
+    assert_eq!(to.len(), 5);
+    assert!(Rc::ptr_eq(packet, &shared), "the recipients share one allocation");
+    assert_eq!(
+        **packet,
+        EncodedPacket { text: r#"51-["file",{"_placeholder":true,"num":0}]"#.into(), attachments: attachment }
+    );
+    assert_eq!(packet.to_engine_data().len(), 2);
+}
+
+#[test]
+fn client_events_and_acks() {
+    let mut h = Harness::new(config_with(&["/", "/chat"]));
+    h.connect("e1", "/chat", "s1");
+    h.text("e1", r#"2/chat,7["hello",{"a":1},2]"#);
+    assert_eq!(
+        h.events(),
+        vec![Event::Message(Message {
+            sid: "s1".into(),
+            nsp: "/chat".into(),
+            name: "hello".into(),
+            args: r#"[{"a":1},2]"#.into(),
+            attachments: vec![],
+            ack: Some(7),
+        })]
+    );
+    h.server.ack("s1", 7, r#"["ok"]"#, vec![]).unwrap();
+    assert_eq!(h.texts_for("e1"), vec![r#"3/chat,7["ok"]"#.to_owned()]);
+    // a binary event arrives in two messages
+    h.text("e1", r#"51-/chat,["up",{"_placeholder":true,"num":0}]"#);
+    assert_eq!(h.events(), vec![]);
+    h.binary("e1", &[9, 9]);
+    assert!(matches!(&h.events()[..], [Event::Message(m)] if m.name == "up" && m.attachments == vec![vec![9, 9]] && m.ack.is_none()));
+}
+
+#[test]
+fn server_emit_with_ack_and_timeout() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    let id = h.server.emit_with_ack("s1", "question", "[1]", vec![], None, h.now).unwrap();
+    assert_eq!(h.texts_for("e1"), vec![r#"20["question",1]"#.to_owned()]);
+    let id2 = h.server.emit_with_ack("s1", "slow", "[]", vec![], Some(5_000), h.now).unwrap();
+    assert_eq!((id, id2), (0, 1));
+    assert_eq!(h.texts_for("e1"), vec![r#"21["slow"]"#.to_owned()]);
+    assert_eq!(h.server.poll_timeout(), Some(h.now + 5_000));
+    h.text("e1", r#"30["answer",{"x":true}]"#);
+    assert_eq!(
+        h.events(),
+        vec![Event::Ack { sid: "s1".into(), id: 0, result: Ok(AckData { args: r#"["answer",{"x":true}]"#.into(), attachments: vec![] }) }]
+    );
+    // unknown ack ids are ignored
+    h.text("e1", r#"39["nobody asked"]"#);
+    assert_eq!(h.events(), vec![]);
+    h.now += 4_999;
+    h.server.handle_timeout(h.now);
+    assert_eq!(h.events(), vec![]);
+    h.now += 1;
+    h.server.handle_timeout(h.now);
+    assert_eq!(h.events(), vec![Event::Ack { sid: "s1".into(), id: 1, result: Err(AckError::Timeout) }]);
+    assert_eq!(AckError::Timeout.to_string(), "operation has timed out");
+    // the late answer is ignored
+    h.text("e1", r#"31["late"]"#);
+    assert_eq!(h.events(), vec![]);
+    assert_eq!(h.server.poll_timeout(), None);
+}
+
+#[test]
+fn broadcast_with_acks_collects_responses() {
+    let mut h = Harness::new(Config::default());
+    for (e, s) in [("e1", "s1"), ("e2", "s2"), ("e3", "s3")] {
+        h.connect(e, "/", s);
+    }
+    // s2 used an ack id already: the broadcast takes one free for everybody
+    h.server.emit_with_ack("s2", "x", "[]", vec![], None, h.now).unwrap();
+    h.outs();
+    let (bid, d) = h.server.broadcast_with_ack(&Broadcast::new("/"), "vote", "[]", vec![], 1_000, h.now).unwrap();
+    assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1", "e2", "e3"]), r#"21["vote"]"#.into(), vec![])]);
+    assert_eq!(d.sids.len(), 3);
+    h.text("e3", r#"31["yes",1]"#);
+    h.text("e1", r#"31["no"]"#);
+    assert_eq!(h.events(), vec![]);
+    h.text("e2", "31[]");
+    assert_eq!(
+        h.events(),
+        vec![Event::BroadcastAck {
+            id: bid,
+            error: None,
+            responses: vec![
+                AckData { args: r#""yes""#.into(), attachments: vec![] },
+                AckData { args: r#""no""#.into(), attachments: vec![] },
+                AckData { args: "null".into(), attachments: vec![] },
+            ],
+        }]
+    );
+    // a timeout hands over what was collected
+    let (bid, _) = h.server.broadcast_with_ack(&Broadcast::new("/"), "vote", "[]", vec![], 1_000, h.now).unwrap();
+    h.text("e1", r#"32[7]"#);
+    h.now += 1_000;
+    assert_eq!(h.server.poll_timeout(), Some(h.now));
+    h.server.handle_timeout(h.now);
+    assert_eq!(
+        h.events(),
+        vec![Event::BroadcastAck { id: bid, error: Some(AckError::Timeout), responses: vec![AckData { args: "7".into(), attachments: vec![] }] }]
+    );
+    h.text("e2", r#"32[8]"#);
+    assert_eq!(h.events(), vec![], "answers after the timeout are dropped");
+    // nobody selected: done at once
+    let (bid, _) = h.server.broadcast_with_ack(&Broadcast::new("/").to("empty"), "vote", "[]", vec![], 1_000, h.now).unwrap();
+    assert_eq!(h.events(), vec![Event::BroadcastAck { id: bid, error: None, responses: vec![] }]);
+}
+
+fn reasons(events: &[Event]) -> Vec<(String, &'static str, Option<Vec<String>>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Disconnecting { sid, reason, rooms, .. } => Some((sid.clone(), reason.as_str(), Some(rooms.clone()))),
+            Event::Disconnect { sid, reason, .. } => Some((sid.clone(), reason.as_str(), None)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn disconnect_reasons_and_rooms_at_disconnecting() {
+    let mut h = Harness::new(config_with(&["/", "/a"]));
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["lobby"]).unwrap();
+    // client namespace disconnect
+    h.text("e1", "1");
+    assert_eq!(
+        reasons(&h.events()),
+        vec![
+            ("s1".into(), "client namespace disconnect", Some(sessions(&["lobby", "s1"]))),
+            ("s1".into(), "client namespace disconnect", None),
+        ]
+    );
+    assert!(h.server.fetch_sockets(&Broadcast::new("/").to("lobby")).is_empty());
+    assert!(h.server.has_session("e1"));
+
+    // server namespace disconnect sends DISCONNECT
+    h.connect("e1", "/a", "s2");
+    h.server.disconnect("s2", false, h.now).unwrap();
+    assert_eq!(h.texts_for("e1"), vec!["1/a,".to_owned()]);
+    assert_eq!(reasons(&h.events())[1], ("s2".into(), "server namespace disconnect", None));
+
+    // transport-level reasons come from the engine
+    h.connect("e1", "/", "s3");
+    h.connect("e1", "/a", "s4");
+    h.server.handle_close("e1", CloseReason::PingTimeout, h.now);
+    let r = reasons(&h.events());
+    assert_eq!(r.iter().filter(|x| x.1 == "ping timeout").count(), 4);
+    assert!(!h.server.has_session("e1"));
+
+    // a packet for a namespace not joined: the client is closed
+    h.connect("e2", "/", "s5");
+    h.text("e2", r#"2/a,["x"]"#);
+    assert_eq!(h.outs(), vec![Out::Close("e2".into())]);
+    assert_eq!(reasons(&h.events())[1], ("s5".into(), "forced server close", None));
+    // the engine's own Closed afterwards is ignored
+    h.server.handle_close("e2", CloseReason::ForcedClose, h.now);
+    assert_eq!(h.events(), vec![]);
+
+    // an undecodable packet: `error`, then "forced close"
+    h.connect("e3", "/", "s6");
+    h.text("e3", "9");
+    let events = h.events();
+    assert!(matches!(&events[0], Event::Error { sid, message } if sid == "s6" && message == "unknown packet type"));
+    assert_eq!(reasons(&events)[1], ("s6".into(), "forced close", None));
+    assert_eq!(h.outs(), vec![Out::Close("e3".into())]);
+
+    // disconnect(true) closes the whole client
+    h.connect("e4", "/", "s7");
+    h.connect("e4", "/a", "s8");
+    h.server.disconnect("s7", true, h.now).unwrap();
+    assert_eq!(
+        h.outs(),
+        vec![Out::Send(sessions(&["e4"]), "1".into(), vec![]), Out::Send(sessions(&["e4"]), "1/a,".into(), vec![]), Out::Close("e4".into())]
+    );
+    assert!(reasons(&h.events()).iter().all(|r| r.1 == "server namespace disconnect"));
+
+    // shutdown
+    h.connect("e5", "/", "s9");
+    h.server.shutdown(h.now);
+    assert_eq!(reasons(&h.events())[0].1, "server shutting down");
+    assert_eq!(h.outs(), vec![Out::Close("e5".into())]);
+    assert_eq!(DisconnectReason::from(CloseReason::TransportError).as_str(), "transport error");
+}
+
+#[test]
+fn connect_timeout_closes_idle_sessions() {
+    let mut h = Harness::new(Config { connect_timeout_ms: 45_000, ..Config::default() });
+    h.open("idle");
+    h.connect("busy", "/", "s1");
+    assert_eq!(h.server.poll_timeout(), Some(h.now + 45_000));
+    h.now += 44_999;
+    h.server.handle_timeout(h.now);
+    assert_eq!(h.outs(), vec![]);
+    h.now += 1;
+    h.server.handle_timeout(h.now);
+    assert_eq!(h.outs(), vec![Out::Close("idle".into())]);
+    assert!(!h.server.has_session("idle"));
+    assert!(h.server.has_session("busy"));
+    assert_eq!(h.server.poll_timeout(), None);
+}
+
+/// Connects e1/s1 with recovery, joins "r", returns the offset of a first broadcast.
+fn recovery_setup(h: &mut Harness) -> String {
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    h.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    h.server.broadcast(&Broadcast::new("/"), "m1", "[]", vec![], h.now).unwrap();
+    let text = h.texts_for("e1").pop().unwrap();
+    // the offset is the last argument
+    let offset = text.trim_start_matches(r#"2["m1",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(text, format!(r#"2["m1","{offset}"]"#));
+    offset
+}
+
+#[test]
+fn recovery_replays_missed_packets() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    h.now += 1_000;
+    h.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[1]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").to("other"), "m3", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").except("r"), "m4", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").volatile(), "m5", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/"), "m6", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.now += 1_000;
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    // skipMiddlewares: no ConnectRequest
+    assert_eq!(
+        h.events(),
+        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = h.texts_for("e2");
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["m2",1,""#));
+    assert!(texts[1].starts_with(r#"2["m6",""#));
+    assert_eq!(texts[2], r#"0{"sid":"s1","pid":"p-s1"}"#);
+    let info = h.server.socket("s1").unwrap();
+    assert!(info.recovered);
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+}
+
+#[test]
+fn recovery_expires_into_a_fresh_session() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::PingTimeout, h.now);
+    h.events();
+    h.now += 120_001;
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered && r.run_middlewares), "{events:?}");
+    h.server.accept_connect("e2", "/", Accept { sid: "s2".into(), pid: Some("p2".into()), data: None }, h.now).unwrap();
+    assert_eq!(h.texts_for("e2"), vec![r#"0{"sid":"s2","pid":"p2"}"#.to_owned()]);
+    assert!(matches!(&h.events()[..], [Event::Connection { recovered: false, .. }]));
+    assert_eq!(h.server.socket("s2").unwrap().rooms, sessions(&["s2"]));
+    // a client namespace disconnect is not recoverable either
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.text("e1", "1");
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert!(matches!(&h.events()[..], [_, _, Event::ConnectRequest(r)] if !r.recovered));
+}
+
+#[test]
+fn recovery_without_skip_middlewares_asks_the_driver() {
+    let mut h = Harness::new(Config {
+        recovery: Some(RecoveryConfig { skip_middlewares: false, ..RecoveryConfig::default() }),
+        ..Config::default()
+    });
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportError, h.now);
+    h.events();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if r.recovered && r.run_middlewares));
+    h.server.accept_connect("e2", "/", Accept { sid: "ignored".into(), pid: Some("x".into()), data: None }, h.now).unwrap();
+    assert_eq!(h.texts_for("e2"), vec![r#"0{"sid":"s1","pid":"p-s1"}"#.to_owned()]);
+}
+
+#[test]
+fn snapshots_respect_the_size_limit() {
+    let mut h = Harness::new(Config { max_snapshot_bytes: 200, ..Config::default() });
+    h.connect("e1", "/", "s1");
+    assert!(h.server.session_to_json("e1").unwrap().len() <= 200);
+    h.server.set_data("s1", &format!(r#"{{"big":"{}"}}"#, "x".repeat(300))).unwrap();
+    assert!(matches!(h.server.session_to_json("e1"), Err(SnapshotError::TooLarge { max: 200, .. })));
+    assert_eq!(h.server.session_to_json("nope"), Err(SnapshotError::UnknownSession));
+    assert!(Server::restore(Config::default(), Some("{"), []).is_err());
+    assert!(Server::restore(Config::default(), None, ["[]"]).is_err());
+}
+
+/// Flattens everything observable after one step.
+fn observe(server: &mut Server) -> (Vec<Out>, Vec<Event>, Option<u64>) {
+    let outs = std::iter::from_fn(|| server.poll_transmit())
+        .map(|t| match t {
+            Transmit::Packet { sessions, packet } => Out::Send(sessions, packet.text.clone(), packet.attachments.clone()),
+            Transmit::Close { session } => Out::Close(session),
+        })
+        .collect();
+    (outs, std::iter::from_fn(|| server.poll_event()).collect(), server.poll_timeout())
+}
+
+/// Rebuilds a server from its snapshots alone.
+fn hibernate(server: &mut Server, config: Config) -> Server {
+    let ids: Vec<String> = server.take_dirty().sessions.into_iter().filter(|s| server.has_session(s)).collect();
+    assert!(!ids.is_empty());
+    let mut snapshots = Vec::new();
+    for id in ["e1", "e2", "e3", "e4"] {
+        if server.has_session(id) {
+            let snapshot = server.session_to_json(id).unwrap();
+            assert!(snapshot.len() <= 2048, "{snapshot}");
+            snapshots.push(snapshot);
+        }
+    }
+    let shared = server.shared_to_json();
+    let woken = Server::restore(config, Some(&shared), snapshots.iter().map(String::as_str)).unwrap();
+    // the woken server snapshots identically
+    for snapshot in &snapshots {
+        let id = snapshot.split('"').nth(3).unwrap();
+        assert_eq!(&woken.session_to_json(id).unwrap(), snapshot);
+    }
+    assert_eq!(woken.shared_to_json(), shared);
+    woken
+}
+
+#[test]
+fn a_server_rebuilt_from_snapshots_behaves_identically() {
+    let config = Config {
+        recovery: Some(RecoveryConfig::default()),
+        namespaces: vec!["/".into(), "/chat".into()],
+        ..Config::default()
+    };
+    let mut h = Harness::new(config.clone());
+    h.connect("e1", "/", "s1");
+    h.connect("e1", "/chat", "s2");
+    h.connect("e2", "/chat", "s3");
+    h.connect("e3", "/", "s4");
+    h.open("e4"); // not joined yet: its connect timeout survives
+    h.server.join("s2", ["room a", "b"]).unwrap();
+    h.server.join("s3", ["room a"]).unwrap();
+    h.server.set_data("s3", r#"{"name":"bob"}"#).unwrap();
+    h.server.set_writable("e3", false);
+    h.server.broadcast(&Broadcast::new("/chat").to("room a"), "msg", r#"["hi"]"#, vec![], h.now).unwrap();
+    h.server.emit_with_ack("s1", "q", "[]", vec![], Some(10_000), h.now).unwrap();
+    let (bid, _) = h.server.broadcast_with_ack(&Broadcast::new("/chat"), "poll", "[]", vec![], 5_000, h.now).unwrap();
+    h.text("e1", r#"3/chat,0["A"]"#); // s2 answers the broadcast, s3 not yet
+    h.text("e2", r#"51-/chat,["up",{"_placeholder":true,"num":0}]"#); // attachment pending
+    h.text("e3", "1"); // s4 leaves /: a session persisted for recovery
+    observe(&mut h.server);
+
+    let mut original = h.server;
+    let mut woken = hibernate(&mut original, config);
+    let now = h.now;
+    type Step = Box<dyn Fn(&mut Server, u64)>;
+    let steps: Vec<Step> = vec![
+        Box::new(|s, now| s.handle_message("e2", Data::Binary(vec![7]), now)),
+        Box::new(|s, now| s.handle_message("e2", Data::Text(r#"3/chat,0["B"]"#.into()), now)),
+        Box::new(|s, now| {
+            s.broadcast(&Broadcast::new("/chat").to("room a").to("b"), "msg", r#"[{"x":1}]"#, vec![], now).unwrap();
+        }),
+        Box::new(|s, now| {
+            let op = s.socket_broadcast("s2").unwrap();
+            s.broadcast(&op, "from s2", "[]", vec![], now).unwrap();
+        }),
+        Box::new(|s, now| {
+            s.broadcast(&Broadcast::new("/").volatile(), "v", "[]", vec![], now).unwrap();
+        }),
+        Box::new(|s, now| s.handle_message("e1", Data::Text(r#"2/chat,4["chat","yo"]"#.into()), now)),
+        Box::new(|s, _| s.ack("s2", 4, r#"["got it"]"#, vec![]).unwrap()),
+        Box::new(|s, now| {
+            s.emit_with_ack("s3", "q2", "[]", vec![], Some(1_000), now).unwrap();
+        }),
+        Box::new(|s, now| s.handle_timeout(now + 1_000)),
+        Box::new(|s, now| s.handle_message("e1", Data::Text(r#"30["late but in time"]"#.into()), now + 2_000)),
+        Box::new(|s, now| s.handle_timeout(now + 45_000)),
+        Box::new(|s, now| s.handle_message("e3", Data::Text("0".into()), now + 46_000)),
+        Box::new(|s, now| s.handle_close("e2", CloseReason::TransportClose, now + 47_000)),
+        Box::new(|s, now| {
+            let d = s.broadcast(&Broadcast::new("/chat").to("room a"), "after", "[]", vec![], now + 47_000).unwrap();
+            assert_eq!(d.sids, vec!["s2".to_owned()]);
+        }),
+    ];
+    let mut seen_broadcast_ack = false;
+    for (i, step) in steps.iter().enumerate() {
+        step(&mut original, now);
+        step(&mut woken, now);
+        let a = observe(&mut original);
+        let b = observe(&mut woken);
+        assert_eq!(a, b, "step {i}");
+        seen_broadcast_ack |= a.1.iter().any(|e| matches!(e, Event::BroadcastAck { id, error: None, responses } if *id == bid && responses.len() == 2));
+        if i == 0 {
+            assert!(matches!(&a.1[..], [Event::Message(m)] if m.attachments == vec![vec![7]]), "{a:?}");
+        }
+    }
+    assert!(seen_broadcast_ack, "the broadcast ack started before the snapshot completed after it");
+    // the recovered session (s4 disconnected by namespace: not recoverable) was asked to middlewares
+    assert!(original.socket("s4").is_none());
+    assert_eq!(original.session_to_json("e1").unwrap(), woken.session_to_json("e1").unwrap());
+    assert_eq!(original.shared_to_json(), woken.shared_to_json());
+}
+
+#[test]
+fn invalid_input_never_panics() {
+    let mut h = Harness::new(recovery_config());
+    h.connect("e1", "/", "s1");
+    for text in ["", "0", "0/x,", "3", "2[\"a\"", "51-[\"a\"]", "4{}", "6", "1/nope,", "0{\"pid\":1}"] {
+        if !h.server.has_session("e1") {
+            h.connect("e1", "/", "s1");
+        }
+        h.text("e1", text);
+        h.server.handle_message("e1", Data::Binary(vec![1]), h.now);
+        h.events();
+        h.outs();
+    }
+    h.server.handle_message("ghost", Data::Text("0".into()), h.now);
+    h.server.handle_close("ghost", CloseReason::TransportClose, h.now);
+    assert_eq!(h.server.emit("ghost", "x", "[]", vec![], h.now), Err(ApiError::UnknownSocket));
+    h.connect("e2", "/", "s2");
+    assert_eq!(h.server.emit("s2", "disconnect", "[]", vec![], h.now), Err(ApiError::ReservedEvent("disconnect".into())));
+    assert_eq!(h.server.emit("s2", "x", "{}", vec![], h.now), Err(ApiError::InvalidArgs));
+    assert_eq!(h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":0}]"#, vec![], h.now), Err(ApiError::InvalidAttachments));
+    assert_eq!(h.server.set_data("s2", "{"), Err(ApiError::InvalidJson));
+}
