@@ -12,7 +12,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup build build-wasm demo test test-protocol fuzz bench
+.PHONY: setup build build-wasm demo conformance test test-protocol test-edge fuzz bench
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
@@ -33,11 +33,21 @@ demo: build
 	@echo "Not there yet: the Socket.IO edge server and the chat page (issue 3), and the"
 	@echo "browser client package (issue 4). Nothing is started until the edge server exists."
 
+## The conformance worker (reference handlers and timings) in the foreground on 127.0.0.1:3000.
+conformance: setup
+	cd edge-worker && ../node_modules/.bin/wrangler dev --env conformance --local --ip 127.0.0.1 --port 3000 \
+		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
+
 ## The whole test suite.
 test: setup test-protocol
 	cargo build -p wasmio-protocol $(WASM)
 	cargo build -p wasmio-client $(WASM)
-	cargo build -p wasmio-edge $(WASM)
+	$(MAKE) test-edge
+
+## Edge worker under real workerd (wrangler dev builds it): raw-frame conformance and the
+## official engine.io-client.
+test-edge:
+	node --test --test-timeout=120000 tests/edge/
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
 test-protocol:

@@ -365,8 +365,9 @@ fn a_second_concurrent_get_closes_the_session() {
     assert_eq!(net.server().handle_poll(0), PollOutcome::Reject(ServerError::BadRequest));
     net.pump();
     assert_eq!(net.server_close(), Some(CloseReason::TransportError));
-    // the first GET was released so the client learns about it
+    // the first GET was answered with a close packet, as the reference does
     assert!(net.held_poll.is_none());
+    assert_eq!(net.poll_bodies.last().map(String::as_str), Some("1"));
     assert_eq!(net.server().handle_poll(0), PollOutcome::Reject(ServerError::UnknownSid));
 }
 

@@ -221,7 +221,6 @@ impl ServerSession {
         }
         if self.poll_held {
             // The reference answers the second GET with 400 and closes the session.
-            self.release_poll(Packet::bare(PacketType::Noop));
             self.fail(CloseReason::TransportError);
             return PollOutcome::Reject(ServerError::BadRequest);
         }
@@ -294,8 +293,7 @@ impl ServerSession {
         if len as u64 > self.config.max_payload {
             // The reference's `ws` closes with 1009 (message too big).
             if self.transport == TransportKind::WebSocket {
-                self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1009 });
-                self.fail(CloseReason::TransportError);
+                self.fail_closing(CloseReason::TransportError, 1009);
             } else {
                 self.abandon_upgrade();
             }
@@ -307,15 +305,9 @@ impl ServerSession {
             return;
         }
         match packet {
-            Ok(packet) if packet.kind == PacketType::Close => {
-                self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
-                self.fail(CloseReason::TransportClose);
-            }
+            Ok(packet) if packet.kind == PacketType::Close => self.fail(CloseReason::TransportClose),
             Ok(packet) => self.on_packet(packet, now_ms),
-            Err(_) => {
-                self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
-                self.fail(CloseReason::ParseError);
-            }
+            Err(_) => self.fail(CloseReason::ParseError),
         }
     }
 
@@ -396,12 +388,7 @@ impl ServerSession {
             }
             PacketType::Message => self.events.push_back(ServerEvent::Message(packet.data)),
             // v4 heartbeats go server to client: a client ping is a protocol violation.
-            PacketType::Ping => {
-                if self.transport == TransportKind::WebSocket {
-                    self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
-                }
-                self.fail(CloseReason::TransportError);
-            }
+            PacketType::Ping => self.fail(CloseReason::TransportError),
             PacketType::Open | PacketType::Close | PacketType::Upgrade | PacketType::Noop => {}
         }
     }
@@ -446,9 +433,21 @@ impl ServerSession {
         }
     }
 
+    /// Ends the session on `reason`; a WebSocket is closed with code 1000.
     fn fail(&mut self, reason: CloseReason) {
+        self.fail_closing(reason, 1000);
+    }
+
+    /// Ends the session on `reason`, closing a WebSocket with `code`.
+    fn fail_closing(&mut self, reason: CloseReason, code: u16) {
         if !self.closed {
-            self.release_poll(Packet::bare(PacketType::Noop));
+            if self.transport == TransportKind::WebSocket {
+                self.transmits.push_back(ServerTransmit::CloseWebSocket { code });
+            }
+            // As the reference: a held poll learns of a close the client asked for with a
+            // noop, of any other end with a `close` packet.
+            let release = if reason == CloseReason::TransportClose { PacketType::Noop } else { PacketType::Close };
+            self.release_poll(Packet::bare(release));
             self.queue.clear();
             self.finish(reason);
         }

@@ -1,0 +1,61 @@
+// Starts the edge worker under `wrangler dev` (real workerd, local DO storage) on a free
+// loopback port, in its own process group, and stops it by that group's id.
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `wrangler dev --env <env>`; resolves once it answers HTTP. */
+export async function startWorker(env) {
+  const port = await freePort();
+  const inspectorPort = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), "wasmio-edge-"));
+  const args = [
+    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
+    "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspectorPort),
+    "--show-interactive-dev-session=false", "--persist-to", persist,
+  ];
+  if (env) args.push("--env", env);
+  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
+    cwd: join(ROOT, "edge-worker"),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {}
+  };
+  const deadline = Date.now() + 240_000; // the first run compiles the worker
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
+    try {
+      await fetch(`${url}/`);
+      return { url, port, stop, log: () => log };
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  stop();
+  throw new Error(`wrangler dev did not start in time:\n${log}`);
+}
