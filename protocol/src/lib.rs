@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 pub mod base64;
+pub mod client;
 pub mod engine;
 pub mod json;
 pub mod server;

@@ -1,0 +1,179 @@
+//! The few JSON reads and writes the client logic needs, on text, without a tree.
+
+use crate::json::{self, Kind, Scanner};
+
+/// The raw texts of the elements of a JSON array, or `None` if `text` is not one.
+pub(crate) fn array_elements(text: &str) -> Option<Vec<&str>> {
+    let mut s = Scanner::new(text);
+    s.expect(b'[').ok()?;
+    let mut out = Vec::new();
+    if !s.eat(b']') {
+        loop {
+            s.peek_kind().ok()?;
+            let start = s.position();
+            s.skip_value().ok()?;
+            out.push(&text[start..s.position()]);
+            if s.eat(b',') {
+                continue;
+            }
+            s.expect(b']').ok()?;
+            break;
+        }
+    }
+    s.expect_end().ok()?;
+    Some(out)
+}
+
+/// The members of a JSON object as (key, raw value text), or `None` if `text` is not one.
+pub(crate) fn object_members(text: &str) -> Option<Vec<(String, &str)>> {
+    let mut s = Scanner::new(text);
+    s.expect(b'{').ok()?;
+    let mut out = Vec::new();
+    if !s.eat(b'}') {
+        loop {
+            let key = s.read_string().ok()?.into_owned();
+            s.expect(b':').ok()?;
+            s.peek_kind().ok()?;
+            let start = s.position();
+            s.skip_value().ok()?;
+            out.push((key, &text[start..s.position()]));
+            if s.eat(b',') {
+                continue;
+            }
+            s.expect(b'}').ok()?;
+            break;
+        }
+    }
+    s.expect_end().ok()?;
+    Some(out)
+}
+
+/// The value of `key` in a JSON object (the last one, as `JSON.parse` keeps).
+pub(crate) fn member<'a>(members: &[(String, &'a str)], key: &str) -> Option<&'a str> {
+    members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+}
+
+/// The unescaped value of a raw JSON string token.
+pub(crate) fn string_value(raw: &str) -> Option<String> {
+    let mut s = Scanner::new(raw);
+    if s.peek_kind().ok()? != Kind::String {
+        return None;
+    }
+    Some(s.read_string().ok()?.into_owned())
+}
+
+/// What `String(value)` gives for a raw JSON value, as `new Error(value)` uses it.
+pub(crate) fn js_to_string(raw: &str) -> String {
+    let mut s = Scanner::new(raw);
+    match s.peek_kind() {
+        Ok(Kind::String) => string_value(raw).unwrap_or_default(),
+        Ok(Kind::Object) => "[object Object]".to_owned(),
+        Ok(Kind::Number) => {
+            let n = json::number_value(raw.trim());
+            if n.fract() == 0.0 && n.abs() < 1e21 {
+                format!("{n:.0}")
+            } else {
+                n.to_string()
+            }
+        }
+        Ok(Kind::Array) => array_elements(raw)
+            .map(|elements| {
+                elements
+                    .iter()
+                    .map(|e| if e.trim() == "null" { String::new() } else { js_to_string(e) })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+        _ => raw.trim().to_owned(),
+    }
+}
+
+/// Whether a raw JSON value is JavaScript-truthy.
+pub(crate) fn truthy(raw: &str) -> bool {
+    let raw = raw.trim();
+    let zero = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && json::number_value(raw) == 0.0;
+    !(zero || matches!(raw, "\"\"" | "false" | "null"))
+}
+
+/// `JSON.stringify(Object.assign({pid, offset}, auth))`: the recovery fields first, members of
+/// `auth` overriding them in place or following them. An `offset` of `None` is `undefined`
+/// (left out unless `auth` sets it). Non-object `auth` adds nothing.
+pub(crate) fn merge_recovery(pid: &str, offset: Option<&str>, auth: Option<&str>) -> String {
+    let mut pid_json = String::new();
+    json::write_string(&mut pid_json, pid);
+    let offset_json = offset.map(|o| {
+        let mut out = String::new();
+        json::write_string(&mut out, o);
+        out
+    });
+    let mut entries: Vec<(String, Option<String>)> =
+        vec![("pid".to_owned(), Some(pid_json)), ("offset".to_owned(), offset_json)];
+    for (key, value) in auth.and_then(object_members).unwrap_or_default() {
+        if key == "__proto__" {
+            // Object.assign sets the prototype: not an own, serialized property
+            continue;
+        }
+        match entries.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = Some(value.to_owned()),
+            None => entries.push((key, Some(value.to_owned()))),
+        }
+    }
+    let mut out = String::from("{");
+    for (key, value) in entries {
+        let Some(value) = value else { continue };
+        if out.len() > 1 {
+            out.push(',');
+        }
+        json::write_string(&mut out, &key);
+        out.push(':');
+        out.push_str(&value);
+    }
+    out.push('}');
+    out
+}
+
+/// `[first, ...rest]` -> `[head, ...rest]` text without `first`, prefixed by `head` if given.
+pub(crate) fn rest_of_array(elements: &[&str], head: Option<&str>) -> String {
+    let mut out = String::from("[");
+    for (i, e) in head.into_iter().chain(elements.iter().copied()).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(e);
+    }
+    out.push(']');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_fields_merge_like_object_assign() {
+        assert_eq!(merge_recovery("p1", Some("o1"), None), r#"{"pid":"p1","offset":"o1"}"#);
+        assert_eq!(merge_recovery("p1", None, Some(r#"{"token":"t"}"#)), r#"{"pid":"p1","token":"t"}"#);
+        assert_eq!(
+            merge_recovery("p1", None, Some(r#"{"offset":"mine","a":[1,{"b":2}],"pid":null}"#)),
+            r#"{"pid":null,"offset":"mine","a":[1,{"b":2}]}"#
+        );
+        assert_eq!(merge_recovery("p\"1", Some("x"), Some("42")), r#"{"pid":"p\"1","offset":"x"}"#);
+    }
+
+    #[test]
+    fn reads_arrays_and_objects() {
+        assert_eq!(array_elements(r#"[ "a" , {"b":[1]} ,3]"#), Some(vec![r#""a""#, r#"{"b":[1]}"#, "3"]));
+        assert_eq!(array_elements("[]"), Some(vec![]));
+        assert_eq!(array_elements("{}"), None);
+        let m = object_members(r#"{"message":"no","data":{"x":1}}"#).unwrap();
+        assert_eq!(member(&m, "data"), Some(r#"{"x":1}"#));
+        assert_eq!(js_to_string(r#""a\nb""#), "a\nb");
+        assert_eq!(js_to_string("5"), "5");
+        assert_eq!(js_to_string("1.5"), "1.5");
+        assert_eq!(js_to_string(r#"{"a":1}"#), "[object Object]");
+        assert!(truthy(r#""x""#) && truthy("1") && !truthy("0") && !truthy(r#""""#) && !truthy("null"));
+        assert_eq!(rest_of_array(&["1", "2"], Some("null")), "[null,1,2]");
+        assert_eq!(rest_of_array(&[], None), "[]");
+    }
+}

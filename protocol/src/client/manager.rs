@@ -1,0 +1,1021 @@
+//! socket.io-client's `Manager`: one engine at a time, namespaces multiplexed over it,
+//! reconnection with backoff; and the `Socket` logic it drives.
+
+use std::collections::VecDeque;
+
+use super::backoff::Backoff;
+use super::json_util::{array_elements, js_to_string, member, merge_recovery, object_members, rest_of_array, string_value, truthy};
+use super::socket::{AckHandle, AckMode, AckTarget, Auth, EmitOptions, PendingAck, QueuedPacket, Received, Socket, SocketId, SocketOptions};
+use super::{AckError, DisconnectReason, EmitError, Event, ManagerError, ManagerEvent, SocketEvent};
+use crate::engine::{ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind};
+use crate::json;
+use crate::socket::{Decoder, Packet, PacketType, RESERVED_EVENTS};
+
+/// The error socket.io-client gives when a CONNECT answer has no `sid`.
+const V2_SERVER: &str = "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)";
+
+/// Transport ids of the manager: the engine generation in the high bits.
+const GENERATION_SHIFT: u32 = 16;
+
+/// The most timers one `handle_timeout` call fires (zero delays cannot spin it forever).
+const MAX_TIMERS_PER_CALL: usize = 1_000;
+
+/// Settings of a manager, with socket.io-client's option names and defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagerConfig {
+    /// The Engine.IO options (`transports`, `upgrade`, `rememberUpgrade`, ...).
+    pub engine: ClientConfig,
+    /// `reconnection` (default true).
+    pub reconnection: bool,
+    /// `reconnectionAttempts`: `None` is `Infinity` (the default; 0 also means Infinity, as
+    /// `opts.reconnectionAttempts || Infinity` reads it).
+    pub reconnection_attempts: Option<u32>,
+    /// `reconnectionDelay` in ms (default 1000; 0 means the default).
+    pub reconnection_delay: u64,
+    /// `reconnectionDelayMax` in ms (default 5000; 0 means the default).
+    pub reconnection_delay_max: u64,
+    /// `randomizationFactor` (default 0.5).
+    pub randomization_factor: f64,
+    /// `timeout`: ms for the engine to open, `None` for `false` (default 20000).
+    pub timeout: Option<u64>,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            engine: ClientConfig::default(),
+            reconnection: true,
+            reconnection_attempts: None,
+            reconnection_delay: 1000,
+            reconnection_delay_max: 5000,
+            randomization_factor: 0.5,
+            timeout: Some(20_000),
+        }
+    }
+}
+
+/// The manager's `_readyState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadyState {
+    /// No engine is open or opening.
+    Closed,
+    /// An engine is opening.
+    Opening,
+    /// The engine is open.
+    Open,
+}
+
+/// The Socket.IO client of one server: socket.io-client's `Manager` with its `Socket`s.
+pub struct Manager {
+    reconnection: bool,
+    reconnection_attempts: Option<u32>,
+    timeout: Option<u64>,
+    engine_config: ClientConfig,
+    random: Box<dyn FnMut() -> f64>,
+    backoff: Backoff,
+    state: ReadyState,
+    engine: Option<ClientSession>,
+    generation: u32,
+    decoder: Decoder,
+    skip_reconnect: bool,
+    reconnecting: bool,
+    /// The pending `open()` was started by a reconnection attempt (its `fn` callback).
+    open_is_reconnect: bool,
+    connect_deadline: Option<u64>,
+    reconnect_at: Option<u64>,
+    prior_websocket_success: bool,
+    sockets: Vec<Socket>,
+    /// Sockets listening to the manager, in subscription order.
+    subscribed: Vec<SocketId>,
+    transmits: VecDeque<ClientTransmit>,
+    events: VecDeque<Event>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("state", &self.state)
+            .field("reconnecting", &self.reconnecting)
+            .field("backoff", &self.backoff)
+            .field("engine", &self.engine)
+            .field("sockets", &self.sockets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// A closed manager. `random` is the driver's `Math.random`, called once per
+    /// reconnection delay. Call [`Manager::open`] to connect (socket.io-client's
+    /// `autoConnect` does it at once).
+    pub fn new(config: ManagerConfig, random: impl FnMut() -> f64 + 'static) -> Self {
+        let delay = if config.reconnection_delay == 0 { 1000 } else { config.reconnection_delay };
+        let delay_max = if config.reconnection_delay_max == 0 { 5000 } else { config.reconnection_delay_max };
+        Manager {
+            reconnection: config.reconnection,
+            reconnection_attempts: config.reconnection_attempts.filter(|&n| n != 0),
+            timeout: config.timeout,
+            engine_config: config.engine,
+            random: Box::new(random),
+            backoff: Backoff::new(delay as f64, delay_max as f64, config.randomization_factor),
+            state: ReadyState::Closed,
+            engine: None,
+            generation: 0,
+            decoder: Decoder::default(),
+            skip_reconnect: !config.reconnection,
+            reconnecting: false,
+            open_is_reconnect: false,
+            connect_deadline: None,
+            reconnect_at: None,
+            prior_websocket_success: false,
+            sockets: Vec::new(),
+            subscribed: Vec::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    // ----- settings -------------------------------------------------------------------
+
+    /// `reconnection(v)`; disabling it also stops a pending reconnection.
+    pub fn set_reconnection(&mut self, reconnection: bool) {
+        self.reconnection = reconnection;
+        if !reconnection {
+            self.skip_reconnect = true;
+        }
+    }
+
+    /// `reconnectionAttempts(v)`, `None` for Infinity.
+    pub fn set_reconnection_attempts(&mut self, attempts: Option<u32>) {
+        self.reconnection_attempts = attempts;
+    }
+
+    /// `reconnectionDelay(v)`.
+    pub fn set_reconnection_delay(&mut self, ms: u64) {
+        self.backoff.set_min(ms as f64);
+    }
+
+    /// `reconnectionDelayMax(v)`.
+    pub fn set_reconnection_delay_max(&mut self, ms: u64) {
+        self.backoff.set_max(ms as f64);
+    }
+
+    /// `randomizationFactor(v)`.
+    pub fn set_randomization_factor(&mut self, factor: f64) {
+        self.backoff.set_jitter(factor);
+    }
+
+    /// `timeout(v)`, `None` for `false`.
+    pub fn set_timeout(&mut self, timeout: Option<u64>) {
+        self.timeout = timeout;
+    }
+
+    /// Whether a WebSocket worked for the last engine (engine.io-client's
+    /// `priorWebsocketSuccess`, used with `rememberUpgrade`).
+    pub fn prior_websocket_success(&self) -> bool {
+        self.prior_websocket_success
+    }
+
+    /// Sets `priorWebsocketSuccess` (it is global in engine.io-client: a driver may share it
+    /// between managers).
+    pub fn set_prior_websocket_success(&mut self, success: bool) {
+        self.prior_websocket_success = success;
+    }
+
+    // ----- state ----------------------------------------------------------------------
+
+    /// `_readyState`.
+    pub fn ready_state(&self) -> ReadyState {
+        self.state
+    }
+
+    /// Whether a reconnection is scheduled or under way (`_reconnecting`).
+    pub fn is_reconnecting(&self) -> bool {
+        self.reconnecting
+    }
+
+    /// The backoff (its `attempts()` is the current reconnection attempt).
+    pub fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
+
+    /// The current (or last) engine session (`manager.engine`).
+    pub fn engine(&self) -> Option<&ClientSession> {
+        self.engine.as_ref()
+    }
+
+    /// The socket with this id.
+    pub fn get_socket(&self, id: SocketId) -> Option<&Socket> {
+        self.sockets.get(id.0 as usize)
+    }
+
+    /// The socket of namespace `nsp`, if one was created.
+    pub fn find_socket(&self, nsp: &str) -> Option<SocketId> {
+        self.sockets.iter().position(|s| s.nsp == nsp).map(|i| SocketId(i as u32))
+    }
+
+    // ----- outputs --------------------------------------------------------------------
+
+    /// The next thing to do on the network. Transport ids are unique across the engines the
+    /// manager creates.
+    pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Manager::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let acks = self.sockets.iter().flat_map(|s| s.acks.values().filter_map(|a| a.deadline));
+        [self.connect_deadline, self.reconnect_at, self.engine.as_ref().and_then(ClientSession::poll_timeout)]
+            .into_iter()
+            .flatten()
+            .chain(acks)
+            .min()
+    }
+
+    // ----- engine inputs --------------------------------------------------------------
+
+    /// A poll GET of the engine answered (see [`ClientSession::handle_poll_response`]).
+    pub fn handle_poll_response(&mut self, id: TransportId, body: &str, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_poll_response(local, body, now_ms);
+            self.pump(now_ms);
+        }
+    }
+
+    /// A POST of the engine finished.
+    pub fn handle_post_done(&mut self, id: TransportId, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_post_done(local);
+            self.pump(now_ms);
+        }
+    }
+
+    /// A WebSocket of the engine opened.
+    pub fn handle_websocket_open(&mut self, id: TransportId, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_websocket_open(local);
+            self.pump(now_ms);
+        }
+    }
+
+    /// A frame arrived on a WebSocket of the engine.
+    pub fn handle_websocket_frame(&mut self, id: TransportId, frame: Frame, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_websocket_frame(local, frame, now_ms);
+            self.pump(now_ms);
+        }
+    }
+
+    /// A transport of the engine failed.
+    pub fn handle_transport_error(&mut self, id: TransportId, description: &str, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_transport_error(local, description);
+            self.pump(now_ms);
+        }
+    }
+
+    /// A WebSocket of the engine closed.
+    pub fn handle_transport_closed(&mut self, id: TransportId, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_transport_closed(local);
+            self.pump(now_ms);
+        }
+    }
+
+    /// The time is now `now_ms`: fires every timer due (connect timeout, reconnection delay,
+    /// acknowledgement timeouts, the engine's heartbeat), earliest first.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        for _ in 0..MAX_TIMERS_PER_CALL {
+            let Some(timer) = self.next_due_timer(now_ms) else { return };
+            match timer {
+                Timer::Connect => {
+                    self.connect_deadline = None;
+                    self.on_open_error(ManagerError::Timeout, now_ms);
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.close();
+                    }
+                }
+                Timer::Reconnect => {
+                    self.reconnect_at = None;
+                    if !self.skip_reconnect {
+                        self.push(ManagerEvent::ReconnectAttempt(self.backoff.attempts()));
+                        self.open_engine(now_ms, true);
+                    }
+                }
+                Timer::Engine => {
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.handle_timeout(now_ms);
+                    }
+                }
+                Timer::Ack(socket, id) => self.on_ack_timeout(socket, id, now_ms),
+            }
+            self.pump(now_ms);
+        }
+    }
+
+    // ----- application calls ----------------------------------------------------------
+
+    /// `open()` / `connect()`: opens an engine unless one is open or opening.
+    pub fn open(&mut self, now_ms: u64) {
+        self.open_engine(now_ms, false);
+        self.pump(now_ms);
+    }
+
+    /// `_close()`: closes the engine for good ("forced close"), no reconnection.
+    pub fn close(&mut self, now_ms: u64) {
+        self.force_close(now_ms);
+        self.pump(now_ms);
+    }
+
+    /// `manager.socket(nsp, opts)`: the socket of namespace `nsp`, created with `options` if
+    /// there is none yet (the options of an existing socket are left as they are). It does
+    /// not connect: call [`Manager::connect_socket`] (what `autoConnect` does).
+    pub fn socket(&mut self, nsp: &str, options: SocketOptions) -> SocketId {
+        if let Some(id) = self.find_socket(nsp) {
+            return id;
+        }
+        self.sockets.push(Socket::new(nsp.to_owned(), options));
+        SocketId(self.sockets.len() as u32 - 1)
+    }
+
+    /// Sets a socket's `auth` (used at its next CONNECT).
+    pub fn set_auth(&mut self, socket: SocketId, auth: Auth) {
+        if let Some(s) = self.sockets.get_mut(socket.0 as usize) {
+            s.auth = auth;
+        }
+    }
+
+    /// `socket.connect()`: subscribes the socket, opens the engine if needed, and sends
+    /// CONNECT once the engine is open.
+    pub fn connect_socket(&mut self, socket: SocketId, now_ms: u64) {
+        let Some(s) = self.sockets.get_mut(socket.0 as usize) else { return };
+        if s.connected {
+            return;
+        }
+        if !s.active {
+            s.active = true;
+            self.subscribed.push(socket);
+        }
+        if !self.reconnecting {
+            self.open_engine(now_ms, false);
+        }
+        if self.state == ReadyState::Open {
+            self.socket_on_open(socket);
+        }
+        self.pump(now_ms);
+    }
+
+    /// The auth JSON text the socket's `auth` function gave (after a
+    /// [`SocketEvent::AuthRequest`]); sends CONNECT with it.
+    pub fn provide_auth(&mut self, socket: SocketId, auth: Option<&str>, now_ms: u64) {
+        if self.sockets.get(socket.0 as usize).is_some() {
+            self.send_connect(socket, auth);
+            self.pump(now_ms);
+        }
+    }
+
+    /// `socket.disconnect()`: sends DISCONNECT if connected, unsubscribes the socket (closing
+    /// the manager if it was the last active one), then reports "io client disconnect".
+    pub fn disconnect_socket(&mut self, socket: SocketId, now_ms: u64) {
+        let Some(s) = self.sockets.get(socket.0 as usize) else { return };
+        let connected = s.connected;
+        if connected {
+            let packet = Packet::new(PacketType::Disconnect, s.nsp.clone());
+            self.write_packet(packet);
+        }
+        self.destroy(socket, now_ms);
+        if connected {
+            self.socket_on_close(socket, DisconnectReason::IoClientDisconnect, None, now_ms);
+        }
+        self.pump(now_ms);
+    }
+
+    /// `socket.emit(...)`: `data` is `[name, ...args]` as JSON text (placeholders where
+    /// `attachments` go). Returns the handle of the acknowledgement callback when
+    /// `options.ack` asks for one; its answer comes as [`SocketEvent::AckResponse`] or
+    /// [`SocketEvent::AckError`]. Sent at once when connected, buffered until connected
+    /// otherwise (volatile emits are dropped when the engine is not open), or queued when
+    /// the socket has `retries`.
+    pub fn emit(
+        &mut self,
+        socket: SocketId,
+        data: &str,
+        attachments: Vec<Vec<u8>>,
+        options: EmitOptions,
+        now_ms: u64,
+    ) -> Result<Option<AckHandle>, EmitError> {
+        let s = self.sockets.get_mut(socket.0 as usize).ok_or(EmitError::UnknownSocket)?;
+        if json::validate(data).is_err() || array_elements(data).is_none_or(|e| e.is_empty()) {
+            return Err(EmitError::InvalidData);
+        }
+        if let Some(name) = Packet::event(String::new(), data).event_name() {
+            if RESERVED_EVENTS.contains(&&*name) {
+                return Err(EmitError::ReservedEvent(name.into_owned()));
+            }
+        }
+        let handle = if s.retries > 0 && !options.volatile {
+            let seq = s.queue_seq;
+            s.queue_seq += 1;
+            s.queued.insert(
+                seq,
+                QueuedPacket { data: data.to_owned(), attachments, options, try_count: 0, pending: false },
+            );
+            s.queue.push_back(seq);
+            self.drain_queue(socket, false, now_ms);
+            (options.ack != AckMode::None).then_some(AckHandle::Queued(seq))
+        } else {
+            let target = (options.ack != AckMode::None).then_some(AckTarget::User);
+            self.emit_packet(socket, data.to_owned(), attachments, options, target, now_ms).map(AckHandle::Id)
+        };
+        self.pump(now_ms);
+        Ok(handle)
+    }
+
+    /// Answers the server's event `ack_id` (the callback of a [`SocketEvent::Event`]) with
+    /// `args`, a JSON array text.
+    pub fn send_ack(
+        &mut self,
+        socket: SocketId,
+        ack_id: u64,
+        args: &str,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) -> Result<(), EmitError> {
+        let s = self.sockets.get(socket.0 as usize).ok_or(EmitError::UnknownSocket)?;
+        if json::validate(args).is_err() || array_elements(args).is_none() {
+            return Err(EmitError::InvalidData);
+        }
+        let mut packet = Packet::new(PacketType::Ack, s.nsp.clone()).with_id(ack_id).with_attachments(attachments);
+        packet.data = Some(args.to_owned());
+        self.write_packet(packet);
+        self.pump(now_ms);
+        Ok(())
+    }
+
+    // ----- engine plumbing ------------------------------------------------------------
+
+    fn engine_for(&mut self, id: TransportId) -> Option<(&mut ClientSession, TransportId)> {
+        if id.0 >> GENERATION_SHIFT != self.generation {
+            return None;
+        }
+        let local = TransportId(id.0 & ((1 << GENERATION_SHIFT) - 1));
+        self.engine.as_mut().map(|e| (e, local))
+    }
+
+    fn external(&self, id: TransportId) -> TransportId {
+        TransportId(self.generation << GENERATION_SHIFT | id.0)
+    }
+
+    fn drain_engine_transmits(&mut self) {
+        while let Some(t) = self.engine.as_mut().and_then(ClientSession::poll_transmit) {
+            let t = match t {
+                ClientTransmit::PollGet { id, query } => ClientTransmit::PollGet { id: self.external(id), query },
+                ClientTransmit::PollPost { id, query, body } => {
+                    ClientTransmit::PollPost { id: self.external(id), query, body }
+                }
+                ClientTransmit::OpenWebSocket { id, query } => {
+                    ClientTransmit::OpenWebSocket { id: self.external(id), query }
+                }
+                ClientTransmit::WebSocket { id, frame } => ClientTransmit::WebSocket { id: self.external(id), frame },
+                ClientTransmit::Close { id } => ClientTransmit::Close { id: self.external(id) },
+            };
+            self.transmits.push_back(t);
+        }
+    }
+
+    /// Moves the engine's transmits out and reacts to its events until it is quiet.
+    fn pump(&mut self, now_ms: u64) {
+        loop {
+            self.drain_engine_transmits();
+            let Some(event) = self.engine.as_mut().and_then(ClientSession::poll_event) else { return };
+            self.on_engine_event(event, now_ms);
+        }
+    }
+
+    fn on_engine_event(&mut self, event: ClientEvent, now_ms: u64) {
+        match event {
+            ClientEvent::Open(_) if self.state == ReadyState::Opening => self.on_open(),
+            ClientEvent::Message(data) if self.state == ReadyState::Open => self.on_data(data, now_ms),
+            ClientEvent::Ping if self.state == ReadyState::Open => self.push(ManagerEvent::Ping),
+            ClientEvent::Upgrade(kind) => {
+                self.prior_websocket_success = kind == TransportKind::WebSocket;
+                if self.state == ReadyState::Open {
+                    self.push(ManagerEvent::Upgrade(kind));
+                }
+            }
+            ClientEvent::Close { reason, description } => {
+                if reason == CloseReason::TransportError {
+                    self.prior_websocket_success = false;
+                }
+                match self.state {
+                    // Before the open, the manager listens to engine errors only (a close
+                    // without error waits for the connect timeout, as in socket.io-client).
+                    ReadyState::Opening if reason == CloseReason::TransportError => {
+                        let error = ManagerError::Transport(description.unwrap_or_else(|| reason.as_str().to_owned()));
+                        self.on_open_error(error, now_ms);
+                    }
+                    ReadyState::Open if reason != CloseReason::ForcedClose => {
+                        if reason == CloseReason::TransportError {
+                            let message = description.clone().unwrap_or_else(|| reason.as_str().to_owned());
+                            self.emit_error(ManagerError::Transport(message));
+                        }
+                        self.on_close(reason.into(), description, now_ms);
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn push(&mut self, event: ManagerEvent) {
+        self.events.push_back(Event::Manager(event));
+    }
+
+    fn push_socket(&mut self, socket: SocketId, event: SocketEvent) {
+        self.events.push_back(Event::Socket { socket, event });
+    }
+
+    fn socket_mut(&mut self, socket: SocketId) -> &mut Socket {
+        &mut self.sockets[socket.0 as usize]
+    }
+
+    /// Encodes a packet onto the engine (nothing if there is no engine, or it is closed).
+    fn write_packet(&mut self, packet: Packet) {
+        let Some(engine) = self.engine.as_mut() else { return };
+        engine.send(Data::Text(packet.encode()));
+        for attachment in packet.attachments {
+            engine.send(Data::Binary(attachment));
+        }
+    }
+
+    // ----- manager lifecycle (manager.js) ---------------------------------------------
+
+    /// `open(fn)`; `reconnect_attempt` stands for the reconnection callback `fn`.
+    fn open_engine(&mut self, now_ms: u64, reconnect_attempt: bool) {
+        if self.state != ReadyState::Closed {
+            return;
+        }
+        // Whatever the previous engine still had to send (its closing) goes first.
+        self.drain_engine_transmits();
+        let mut engine = ClientSession::new(self.engine_config.clone(), self.prior_websocket_success);
+        self.generation = (self.generation + 1) & ((1 << (32 - GENERATION_SHIFT)) - 1);
+        if self.generation == 0 {
+            self.generation = 1;
+        }
+        engine.open();
+        self.engine = Some(engine);
+        self.decoder.reset();
+        self.state = ReadyState::Opening;
+        self.skip_reconnect = false;
+        self.open_is_reconnect = reconnect_attempt;
+        self.connect_deadline = self.timeout.map(|t| now_ms + t);
+    }
+
+    /// `cleanup()`: timers and the decoder's partial packet.
+    fn cleanup(&mut self) {
+        self.connect_deadline = None;
+        self.reconnect_at = None;
+        self.decoder.reset();
+    }
+
+    /// `onopen()` (and the reconnection callback's success path).
+    fn on_open(&mut self) {
+        let reconnect_attempt = std::mem::take(&mut self.open_is_reconnect);
+        self.cleanup();
+        self.state = ReadyState::Open;
+        self.prior_websocket_success = self.engine.as_ref().and_then(ClientSession::transport) == Some(TransportKind::WebSocket);
+        for socket in self.subscribed.clone() {
+            self.socket_on_open(socket);
+        }
+        self.push(ManagerEvent::Open);
+        if reconnect_attempt {
+            let attempt = self.backoff.attempts();
+            self.reconnecting = false;
+            self.backoff.reset();
+            self.push(ManagerEvent::Reconnect(attempt));
+        }
+    }
+
+    /// The `onError` of `open()`: the engine failed (or timed out) before opening.
+    fn on_open_error(&mut self, error: ManagerError, now_ms: u64) {
+        let reconnect_attempt = std::mem::take(&mut self.open_is_reconnect);
+        self.cleanup();
+        self.state = ReadyState::Closed;
+        self.emit_error(error.clone());
+        if reconnect_attempt {
+            self.reconnecting = false;
+            self.reconnect(now_ms);
+            self.push(ManagerEvent::ReconnectError(error));
+        } else if !self.reconnecting && self.reconnection && self.backoff.attempts() == 0 {
+            // maybeReconnectOnOpen
+            self.reconnect(now_ms);
+        }
+    }
+
+    /// The manager's `error` event, seen first by the sockets not connected yet.
+    fn emit_error(&mut self, error: ManagerError) {
+        for socket in self.subscribed.clone() {
+            if !self.socket_mut(socket).connected {
+                self.push_socket(socket, SocketEvent::ConnectError { message: error.to_string(), data: None });
+            }
+        }
+        self.push(ManagerEvent::Error(error));
+    }
+
+    /// `ondata()`: feeds the decoder; a decoding error closes with "parse error".
+    fn on_data(&mut self, data: Data, now_ms: u64) {
+        let decoded = match data {
+            Data::Text(text) => self.decoder.decode_text(&text),
+            Data::Binary(bytes) => self.decoder.decode_binary(bytes),
+        };
+        match decoded {
+            Ok(Some(packet)) => self.on_packet(packet, now_ms),
+            Ok(None) => {}
+            Err(error) => self.on_close(DisconnectReason::ParseError, Some(error.to_string()), now_ms),
+        }
+    }
+
+    /// `_close()`.
+    fn force_close(&mut self, now_ms: u64) {
+        self.skip_reconnect = true;
+        self.reconnecting = false;
+        self.on_close(DisconnectReason::ForcedClose, None, now_ms);
+    }
+
+    /// `onclose(reason, description)`.
+    fn on_close(&mut self, reason: DisconnectReason, description: Option<String>, now_ms: u64) {
+        self.cleanup();
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close();
+        }
+        self.backoff.reset();
+        self.state = ReadyState::Closed;
+        for socket in self.subscribed.clone() {
+            self.socket_on_close(socket, reason, description.clone(), now_ms);
+        }
+        self.push(ManagerEvent::Close { reason, description });
+        if self.reconnection && !self.skip_reconnect {
+            self.reconnect(now_ms);
+        }
+    }
+
+    /// `reconnect()`: schedules the next attempt, or gives up.
+    fn reconnect(&mut self, now_ms: u64) {
+        if self.reconnecting || self.skip_reconnect {
+            return;
+        }
+        if self.reconnection_attempts.is_some_and(|max| self.backoff.attempts() >= max) {
+            self.backoff.reset();
+            self.push(ManagerEvent::ReconnectFailed);
+            self.reconnecting = false;
+        } else {
+            let delay = self.backoff.duration((self.random)());
+            self.reconnecting = true;
+            self.reconnect_at = Some(now_ms + delay);
+        }
+    }
+
+    /// `_destroy(socket)`: closes the manager when no socket is active any more.
+    fn destroy(&mut self, socket: SocketId, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        if s.active {
+            s.active = false;
+            self.subscribed.retain(|&id| id != socket);
+        }
+        if self.sockets.iter().all(|s| !s.active) {
+            self.force_close(now_ms);
+        }
+    }
+
+    fn next_due_timer(&self, now_ms: u64) -> Option<Timer> {
+        let mut best: Option<(u64, Timer)> = None;
+        let mut consider = |at: Option<u64>, timer: Timer| {
+            if let Some(at) = at.filter(|&at| at <= now_ms) {
+                if best.is_none_or(|(b, _)| at < b) {
+                    best = Some((at, timer));
+                }
+            }
+        };
+        consider(self.connect_deadline, Timer::Connect);
+        consider(self.reconnect_at, Timer::Reconnect);
+        consider(self.engine.as_ref().and_then(ClientSession::poll_timeout), Timer::Engine);
+        for (i, s) in self.sockets.iter().enumerate() {
+            for (&id, ack) in &s.acks {
+                consider(ack.deadline, Timer::Ack(SocketId(i as u32), id));
+            }
+        }
+        best.map(|(_, timer)| timer)
+    }
+
+    // ----- sockets (socket.js) --------------------------------------------------------
+
+    /// `socket.onopen()`: sends CONNECT, or asks the driver for the auth first.
+    fn socket_on_open(&mut self, socket: SocketId) {
+        match self.socket_mut(socket).auth.clone() {
+            Auth::Callback => self.push_socket(socket, SocketEvent::AuthRequest),
+            Auth::Json(auth) => self.send_connect(socket, Some(&auth)),
+            Auth::None => self.send_connect(socket, None),
+        }
+    }
+
+    /// `_sendConnectPacket(auth)`: the recovery fields are merged in when there is a `pid`.
+    fn send_connect(&mut self, socket: SocketId, auth: Option<&str>) {
+        let s = self.socket_mut(socket);
+        let data = match &s.pid {
+            Some(pid) => Some(merge_recovery(pid, s.last_offset.as_deref(), auth)),
+            None => auth.map(str::to_owned),
+        };
+        let mut packet = Packet::new(PacketType::Connect, s.nsp.clone());
+        packet.data = data;
+        self.write_packet(packet);
+    }
+
+    /// `socket.onclose(reason, description)`.
+    fn socket_on_close(&mut self, socket: SocketId, reason: DisconnectReason, description: Option<String>, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        s.connected = false;
+        s.sid = None;
+        self.push_socket(socket, SocketEvent::Disconnect { reason, description });
+        // _clearAcks: acks of buffered packets survive; the others are dropped, and those
+        // taking an error are told.
+        let s = self.socket_mut(socket);
+        let cleared: Vec<(u64, PendingAck)> = s
+            .acks
+            .iter()
+            .filter(|(id, _)| !s.send_buffer.iter().any(|p| p.id == Some(**id)))
+            .map(|(&id, &ack)| (id, ack))
+            .collect();
+        for (id, ack) in cleared {
+            self.socket_mut(socket).acks.remove(&id);
+            if ack.with_error {
+                self.ack_error(socket, id, ack.target, AckError::Disconnected, now_ms);
+            }
+        }
+    }
+
+    /// `socket.onpacket(packet)` for the socket of the packet's namespace, if it listens.
+    fn on_packet(&mut self, packet: Packet, now_ms: u64) {
+        let Some(socket) = self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == packet.nsp)
+        else {
+            return;
+        };
+        match packet.kind {
+            PacketType::Connect => {
+                let members = packet.data.as_deref().and_then(object_members).unwrap_or_default();
+                let sid = member(&members, "sid").filter(|raw| truthy(raw));
+                match sid {
+                    Some(sid) => {
+                        let sid = string_value(sid).unwrap_or_else(|| sid.to_owned());
+                        let pid = member(&members, "pid").filter(|raw| truthy(raw)).map(|raw| string_value(raw).unwrap_or_else(|| raw.to_owned()));
+                        self.on_connect(socket, sid, pid, now_ms);
+                    }
+                    None => self.push_socket(socket, SocketEvent::ConnectError { message: V2_SERVER.to_owned(), data: None }),
+                }
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let received = Received {
+                    data: packet.data.unwrap_or_else(|| "[]".to_owned()),
+                    attachments: packet.attachments,
+                    ack_id: packet.id,
+                };
+                if self.socket_mut(socket).connected {
+                    self.emit_event(socket, received);
+                } else {
+                    self.socket_mut(socket).receive_buffer.push(received);
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let Some(id) = packet.id else { return };
+                let Some(ack) = self.socket_mut(socket).acks.remove(&id) else { return };
+                let args = packet.data.unwrap_or_else(|| "[]".to_owned());
+                self.ack_response(socket, id, ack, args, packet.attachments, now_ms);
+            }
+            PacketType::Disconnect => {
+                self.destroy(socket, now_ms);
+                self.socket_on_close(socket, DisconnectReason::IoServerDisconnect, None, now_ms);
+            }
+            PacketType::ConnectError => {
+                self.destroy(socket, now_ms);
+                let (message, data) = match packet.data.as_deref().and_then(object_members) {
+                    Some(members) => (
+                        member(&members, "message").map(js_to_string).unwrap_or_default(),
+                        member(&members, "data").map(str::to_owned),
+                    ),
+                    // a string: `new Error("...".message)`, an empty message
+                    None => (String::new(), None),
+                };
+                self.push_socket(socket, SocketEvent::ConnectError { message, data });
+            }
+        }
+    }
+
+    /// `socket.onconnect(id, pid)`.
+    fn on_connect(&mut self, socket: SocketId, sid: String, pid: Option<String>, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        s.sid = Some(sid);
+        s.recovered = pid.is_some() && s.pid == pid;
+        s.pid = pid;
+        s.connected = true;
+        // emitBuffered
+        for received in std::mem::take(&mut s.receive_buffer) {
+            self.emit_event(socket, received);
+        }
+        for packet in std::mem::take(&mut self.socket_mut(socket).send_buffer) {
+            self.write_packet(packet);
+        }
+        self.drain_queue(socket, true, now_ms);
+        self.push_socket(socket, SocketEvent::Connect);
+    }
+
+    /// `socket.emitEvent(args)`, which also tracks the recovery offset.
+    fn emit_event(&mut self, socket: SocketId, received: Received) {
+        let s = self.socket_mut(socket);
+        // The offset is the last argument when it is a string (with an ack id, the last
+        // argument is the ack callback).
+        if s.pid.is_some() && received.ack_id.is_none() {
+            if let Some(last) = array_elements(&received.data).and_then(|e| e.last().copied()).and_then(string_value) {
+                s.last_offset = Some(last);
+            }
+        }
+        self.push_socket(
+            socket,
+            SocketEvent::Event { data: received.data, attachments: received.attachments, ack_id: received.ack_id },
+        );
+    }
+
+    /// The EVENT part of `socket.emit()`, after the queue: registers the ack, then sends,
+    /// buffers or drops the packet. Returns the ack id.
+    fn emit_packet(
+        &mut self,
+        socket: SocketId,
+        data: String,
+        attachments: Vec<Vec<u8>>,
+        options: EmitOptions,
+        target: Option<AckTarget>,
+        now_ms: u64,
+    ) -> Option<u64> {
+        let (writable, ping_deadline) = match &self.engine {
+            Some(engine) => (engine.is_open(), engine.poll_timeout()),
+            None => (false, None),
+        };
+        let s = self.socket_mut(socket);
+        let mut packet = Packet::event(s.nsp.clone(), data).with_attachments(attachments);
+        let ack_id = target.map(|target| {
+            let id = s.ids;
+            s.ids += 1;
+            let ack = match options.timeout.or(s.ack_timeout) {
+                Some(timeout) => PendingAck { target, with_error: true, deadline: Some(now_ms + timeout) },
+                None => PendingAck { target, with_error: options.ack == AckMode::WithError, deadline: None },
+            };
+            s.acks.insert(id, ack);
+            packet.id = Some(id);
+            id
+        });
+        // _hasPingExpired: a heartbeat deadline passed while timers were throttled
+        let ping_expired = s.connected && ping_deadline.is_none_or(|deadline| now_ms > deadline);
+        let connected = s.connected && !ping_expired;
+        if options.volatile && !writable {
+            // dropped
+        } else if connected {
+            self.write_packet(packet);
+        } else {
+            s.send_buffer.push(packet);
+        }
+        if ping_expired {
+            if let Some(engine) = self.engine.as_mut() {
+                engine.handle_timeout(now_ms);
+            }
+        }
+        ack_id
+    }
+
+    /// `_drainQueue(force)`: sends the head of the retry queue.
+    fn drain_queue(&mut self, socket: SocketId, force: bool, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        if !s.connected {
+            return;
+        }
+        let Some(&seq) = s.queue.front() else { return };
+        let Some(packet) = s.queued.get_mut(&seq) else { return };
+        if packet.pending && !force {
+            return;
+        }
+        packet.pending = true;
+        packet.try_count += 1;
+        let (data, attachments, options) = (packet.data.clone(), packet.attachments.clone(), packet.options);
+        self.emit_packet(socket, data, attachments, options, Some(AckTarget::Queue(seq)), now_ms);
+    }
+
+    /// An ACK arrived for `id`.
+    fn ack_response(&mut self, socket: SocketId, id: u64, ack: PendingAck, args: String, attachments: Vec<Vec<u8>>, now_ms: u64) {
+        match ack.target {
+            AckTarget::User => self.push_socket(
+                socket,
+                SocketEvent::AckResponse { handle: AckHandle::Id(id), args, attachments, with_error: ack.with_error },
+            ),
+            AckTarget::Queue(seq) => {
+                // The queue's callback is `(err, ...responseArgs)`: with `withError` the answer
+                // comes after a null, otherwise the server's first argument is `err`.
+                let elements = array_elements(&args).unwrap_or_default();
+                let outcome = if ack.with_error {
+                    Ok(args.clone())
+                } else {
+                    match elements.first() {
+                        Some(first) if first.trim() == "null" => Ok(rest_of_array(&elements[1..], None)),
+                        Some(first) => Err(QueueError::Value(format!("[{first}]"))),
+                        // `undefined !== null`
+                        None => Err(QueueError::Value("[]".to_owned())),
+                    }
+                };
+                self.queue_callback(socket, seq, outcome, attachments, now_ms);
+            }
+        }
+    }
+
+    /// An acknowledgement failed (timeout, disconnection).
+    fn ack_error(&mut self, socket: SocketId, id: u64, target: AckTarget, error: AckError, now_ms: u64) {
+        match target {
+            AckTarget::User => self.push_socket(socket, SocketEvent::AckError { handle: AckHandle::Id(id), error }),
+            AckTarget::Queue(seq) => {
+                self.queue_callback(socket, seq, Err(QueueError::Ack(error)), Vec::new(), now_ms);
+            }
+        }
+    }
+
+    fn on_ack_timeout(&mut self, socket: SocketId, id: u64, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        let Some(ack) = s.acks.remove(&id) else { return };
+        s.send_buffer.retain(|p| p.id != Some(id));
+        match ack.target {
+            AckTarget::User => self.push_socket(socket, SocketEvent::AckError { handle: AckHandle::Id(id), error: AckError::Timeout }),
+            AckTarget::Queue(seq) => self.queue_callback(socket, seq, Err(QueueError::Ack(AckError::Timeout)), Vec::new(), now_ms),
+        }
+    }
+
+    /// The callback `_addToQueue` appends to a queued packet's arguments.
+    fn queue_callback(
+        &mut self,
+        socket: SocketId,
+        seq: u64,
+        outcome: Result<String, QueueError>,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) {
+        let s = self.socket_mut(socket);
+        let retries = s.retries;
+        let Some(packet) = s.queued.get_mut(&seq) else { return };
+        let (try_count, wants_ack) = (packet.try_count, packet.options.ack != AckMode::None);
+        packet.pending = false;
+        let deliver = match &outcome {
+            Err(_) => try_count > retries,
+            Ok(_) => true,
+        };
+        if deliver {
+            // `this._queue.shift()`: the head, which is this packet
+            if let Some(head) = s.queue.pop_front() {
+                s.queued.remove(&head);
+            }
+            if wants_ack {
+                let handle = AckHandle::Queued(seq);
+                let event = match outcome {
+                    Ok(args) => {
+                        let elements = array_elements(&args).unwrap_or_default();
+                        SocketEvent::AckResponse { handle, args: rest_of_array(&elements, Some("null")), attachments, with_error: false }
+                    }
+                    Err(QueueError::Value(args)) => SocketEvent::AckResponse { handle, args, attachments, with_error: false },
+                    Err(QueueError::Ack(error)) => SocketEvent::AckError { handle, error },
+                };
+                self.push_socket(socket, event);
+            }
+        }
+        self.drain_queue(socket, false, now_ms);
+    }
+}
+
+/// What failed a queued emit's attempt.
+enum QueueError {
+    /// The server answered with a non-null first argument: `[err]` as JSON text.
+    Value(String),
+    /// The acknowledgement failed.
+    Ack(AckError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Connect,
+    Reconnect,
+    Engine,
+    Ack(SocketId, u64),
+}
+
+impl SocketOptions {
+    /// Options with this `auth` JSON object text.
+    pub fn with_auth(auth: impl Into<String>) -> Self {
+        SocketOptions { auth: Auth::Json(auth.into()), ..SocketOptions::default() }
+    }
+}

@@ -1,0 +1,212 @@
+//! The state of one namespace socket; the [`Manager`](super::Manager) drives it.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use crate::socket::Packet;
+
+/// Names a socket of a [`Manager`](super::Manager) (one per namespace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketId(pub u32);
+
+/// The socket's `auth` option.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Auth {
+    /// No auth: the CONNECT packet carries no data (unless recovering).
+    #[default]
+    None,
+    /// An object, as its JSON text.
+    Json(String),
+    /// A function: the manager asks with [`SocketEvent::AuthRequest`](super::SocketEvent)
+    /// each time it connects, the driver answers with
+    /// [`Manager::provide_auth`](super::Manager::provide_auth).
+    Callback,
+}
+
+/// Options of one socket (socket.io-client's `SocketOptions`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SocketOptions {
+    /// `auth`.
+    pub auth: Auth,
+    /// `retries`: how many times an emit is retried until acknowledged (0: no queue).
+    pub retries: u32,
+    /// `ackTimeout`: default timeout in ms of acknowledgements.
+    pub ack_timeout: Option<u64>,
+}
+
+/// The flags of one emit (`socket.volatile.timeout(ms).compress(false).emit(...)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckMode {
+    /// No acknowledgement callback.
+    None,
+    /// A callback taking the answer's arguments (`emit(ev, ..., cb)`).
+    Callback,
+    /// A callback taking an error first (`emitWithAck`, or any callback with a timeout).
+    WithError,
+}
+
+/// How to emit one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmitOptions {
+    /// `volatile`: drop the event rather than buffer it when the connection is not writable.
+    pub volatile: bool,
+    /// `compress` (accepted for completeness; the browser decides).
+    pub compress: bool,
+    /// `timeout(ms)`: the acknowledgement fails with "operation has timed out" after it.
+    pub timeout: Option<u64>,
+    /// Whether an acknowledgement callback was given, and of which kind.
+    pub ack: AckMode,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        EmitOptions { volatile: false, compress: true, timeout: None, ack: AckMode::None }
+    }
+}
+
+/// Names an acknowledgement callback the driver keeps for an emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AckHandle {
+    /// A direct emit: its packet's ack id.
+    Id(u64),
+    /// An emit through the `retries` queue: its sequence number in the queue.
+    Queued(u64),
+}
+
+/// Who waits for an ack id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckTarget {
+    /// The application's callback.
+    User,
+    /// The retry queue's callback for this packet.
+    Queue(u64),
+}
+
+/// A registered acknowledgement (`this.acks[id]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PendingAck {
+    pub(crate) target: AckTarget,
+    /// `withError`: the callback takes an error (or `null`) first.
+    pub(crate) with_error: bool,
+    pub(crate) deadline: Option<u64>,
+}
+
+/// A packet of the `retries` queue (`_queue`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueuedPacket {
+    pub(crate) data: String,
+    pub(crate) attachments: Vec<Vec<u8>>,
+    pub(crate) options: EmitOptions,
+    pub(crate) try_count: u32,
+    pub(crate) pending: bool,
+}
+
+/// An event received before the socket connected (`receiveBuffer`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Received {
+    pub(crate) data: String,
+    pub(crate) attachments: Vec<Vec<u8>>,
+    pub(crate) ack_id: Option<u64>,
+}
+
+/// One namespace socket: its state as socket.io-client's `Socket` exposes it.
+#[derive(Debug)]
+pub struct Socket {
+    pub(crate) nsp: String,
+    pub(crate) auth: Auth,
+    pub(crate) retries: u32,
+    pub(crate) ack_timeout: Option<u64>,
+    /// `subs` exists: listening to the manager.
+    pub(crate) active: bool,
+    pub(crate) connected: bool,
+    pub(crate) recovered: bool,
+    pub(crate) sid: Option<String>,
+    pub(crate) pid: Option<String>,
+    pub(crate) last_offset: Option<String>,
+    pub(crate) ids: u64,
+    pub(crate) acks: BTreeMap<u64, PendingAck>,
+    pub(crate) send_buffer: Vec<Packet>,
+    pub(crate) receive_buffer: Vec<Received>,
+    pub(crate) queue: VecDeque<u64>,
+    pub(crate) queued: HashMap<u64, QueuedPacket>,
+    pub(crate) queue_seq: u64,
+}
+
+impl Socket {
+    pub(crate) fn new(nsp: String, options: SocketOptions) -> Self {
+        Socket {
+            nsp,
+            auth: options.auth,
+            retries: options.retries,
+            ack_timeout: options.ack_timeout,
+            active: false,
+            connected: false,
+            recovered: false,
+            sid: None,
+            pid: None,
+            last_offset: None,
+            ids: 0,
+            acks: BTreeMap::new(),
+            send_buffer: Vec::new(),
+            receive_buffer: Vec::new(),
+            queue: VecDeque::new(),
+            queued: HashMap::new(),
+            queue_seq: 0,
+        }
+    }
+
+    /// The namespace (`nsp`).
+    pub fn nsp(&self) -> &str {
+        &self.nsp
+    }
+
+    /// `id`: the session id the server gave at CONNECT, while connected.
+    pub fn id(&self) -> Option<&str> {
+        self.sid.as_deref()
+    }
+
+    /// `connected`.
+    pub fn connected(&self) -> bool {
+        self.connected
+    }
+
+    /// `disconnected`.
+    pub fn disconnected(&self) -> bool {
+        !self.connected
+    }
+
+    /// `active`: connected, or trying to (will reconnect); false after an explicit disconnect
+    /// by either side or a refused connection.
+    pub fn active(&self) -> bool {
+        self.active
+    }
+
+    /// `recovered`: the last connection restored the previous session (same `pid`).
+    pub fn recovered(&self) -> bool {
+        self.recovered
+    }
+
+    /// The connection-state-recovery session id (`_pid`), if the server gave one.
+    pub fn pid(&self) -> Option<&str> {
+        self.pid.as_deref()
+    }
+
+    /// The offset of the last received event (`_lastOffset`), sent back on reconnection.
+    pub fn last_offset(&self) -> Option<&str> {
+        self.last_offset.as_deref()
+    }
+
+    /// `auth`.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    /// How many packets wait in `sendBuffer` for the connection.
+    pub fn send_buffer_len(&self) -> usize {
+        self.send_buffer.len()
+    }
+
+    /// How many emits wait in the `retries` queue.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+}
