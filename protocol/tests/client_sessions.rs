@@ -52,6 +52,8 @@ struct Net {
     events: Vec<(u64, Event)>,
     /// Namespaces the server refuses, with the CONNECT_ERROR data.
     refuse: HashMap<String, String>,
+    /// Namespaces whose CONNECT the server leaves unanswered.
+    ignore: Vec<String>,
     /// Connection state recovery: the pid the server gives in its CONNECT answers.
     pid: Option<String>,
     connects: u32,
@@ -78,6 +80,7 @@ impl Net {
             received: Vec::new(),
             events: Vec::new(),
             refuse: HashMap::new(),
+            ignore: Vec::new(),
             pid: None,
             connects: 0,
             randoms,
@@ -255,6 +258,7 @@ impl Net {
         let Some(packet) = decoded.expect("the client sends valid packets") else { return };
         self.received.push((sid.to_owned(), packet.clone()));
         match packet.kind {
+            PacketType::Connect if self.ignore.contains(&packet.nsp) => {}
             PacketType::Connect => {
                 let answer = if let Some(data) = self.refuse.get(&packet.nsp) {
                     let mut p = Packet::new(PacketType::ConnectError, packet.nsp.clone());
@@ -925,4 +929,86 @@ fn auth_callback_is_asked_at_every_connection() {
     net.close_from_server();
     net.advance(net.now + 1_000);
     assert_eq!(net.socket_events(s).last(), Some(&SocketEvent::AuthRequest));
+}
+
+#[test]
+fn transport_error_while_open_reports_error_then_close() {
+    let mut net = Net::new(polling_only());
+    net.manager.open(net.now);
+    let main = connected(&mut net, "/");
+    // a socket still waiting for its CONNECT answer sees the error as connect_error
+    net.ignore.push("/slow".into());
+    let slow = net.connect("/slow", SocketOptions::default());
+    net.take_events();
+    let old_poll = net.current().held_poll.take().expect("a held poll");
+    net.randoms(&[0.0]);
+    net.manager.handle_transport_error(old_poll, "xhr poll error", net.now);
+    net.pump();
+    let description = Some("xhr poll error".to_owned());
+    let reason = DisconnectReason::TransportError;
+    assert_eq!(
+        net.take_events(),
+        [
+            Event::Socket { socket: slow, event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None } },
+            Event::Manager(ManagerEvent::Error(ManagerError::Transport("xhr poll error".into()))),
+            Event::Socket { socket: main, event: SocketEvent::Disconnect { reason, description: description.clone() } },
+            Event::Socket { socket: slow, event: SocketEvent::Disconnect { reason, description: description.clone() } },
+            Event::Manager(ManagerEvent::Close { reason, description }),
+        ]
+    );
+    assert_eq!(reason.as_str(), "transport error");
+
+    net.ignore.clear();
+    net.advance(net.now + 1_000);
+    assert!(net.manager.get_socket(main).unwrap().connected() && net.manager.get_socket(slow).unwrap().connected());
+    // transport ids of the new engine differ from the old one's; stale input is ignored
+    let new_poll = net.current().held_poll.expect("the new engine polls");
+    assert_ne!(new_poll, old_poll);
+    net.take_events();
+    net.manager.handle_poll_response(old_poll, "4\u{1e}42[\"ghost\"]", net.now);
+    net.manager.handle_transport_error(old_poll, "late", net.now);
+    net.pump();
+    assert!(net.events.is_empty(), "{:?}", net.events);
+}
+
+#[test]
+fn socket_connects_again_after_a_server_disconnect() {
+    let mut net = Net::new(polling_only());
+    net.manager.open(net.now);
+    let s = connected(&mut net, "/");
+    net.server_send(Packet::new(PacketType::Disconnect, "/"));
+    assert!(!net.manager.get_socket(s).unwrap().active());
+    // `socket.on("disconnect", () => socket.connect())`
+    net.take_events();
+    net.manager.connect_socket(s, net.now);
+    net.pump();
+    assert_eq!(net.handshakes, 2, "a new engine session");
+    assert_eq!(net.manager_events(), [ManagerEvent::Open]);
+    assert_eq!(net.socket_events(s), [SocketEvent::Connect]);
+    assert_eq!(net.manager.get_socket(s).unwrap().id(), Some("/#2"));
+}
+
+#[test]
+fn events_before_the_connect_answer_are_delivered_after_connect() {
+    let mut net = Net::new(polling_only());
+    net.manager.open(net.now);
+    net.ignore.push("/".into());
+    let s = net.connect("/", SocketOptions::default());
+    net.server_send(Packet::event("/", r#"["early"]"#));
+    assert!(net.socket_events(s).is_empty(), "buffered until connected");
+    let mut answer = Packet::new(PacketType::Connect, "/");
+    answer.data = Some(r#"{"sid":"abc"}"#.into());
+    net.server_send(answer);
+    assert_eq!(
+        net.socket_events(s),
+        [SocketEvent::Event { data: r#"["early"]"#.into(), attachments: vec![], ack_id: None }, SocketEvent::Connect]
+    );
+    // a CONNECT answer without sid: a v2 server
+    net.ignore.push("/v2".into());
+    let other = net.connect("/v2", SocketOptions::default());
+    let mut v2 = Packet::new(PacketType::Connect, "/v2");
+    v2.data = Some("{}".into());
+    net.server_send(v2);
+    assert!(matches!(&net.socket_events(other)[..], [SocketEvent::ConnectError { message, data: None }] if message.contains("v2.x")));
+    assert!(!net.manager.get_socket(other).unwrap().connected());
 }
