@@ -349,6 +349,14 @@ impl Manager {
         }
     }
 
+    /// Whether the application has `onAnyOutgoing` listeners on this socket: when on,
+    /// [`SocketEvent::Outgoing`] reports each event packet as it is sent.
+    pub fn set_outgoing_listeners(&mut self, socket: SocketId, enabled: bool) {
+        if let Some(s) = self.sockets.get_mut(socket.0 as usize) {
+            s.notify_outgoing = enabled;
+        }
+    }
+
     /// `socket.connect()`: subscribes the socket, opens the engine if needed, and sends
     /// CONNECT once the engine is open.
     pub fn connect_socket(&mut self, socket: SocketId, now_ms: u64) {
@@ -826,6 +834,7 @@ impl Manager {
             self.emit_event(socket, received);
         }
         for packet in std::mem::take(&mut self.socket_mut(socket).send_buffer) {
+            self.notify_outgoing(socket, &packet);
             self.write_packet(packet);
         }
         self.drain_queue(socket, true, now_ms);
@@ -882,6 +891,7 @@ impl Manager {
         if options.volatile && !writable {
             // dropped
         } else if connected {
+            self.notify_outgoing(socket, &packet);
             self.write_packet(packet);
         } else {
             s.send_buffer.push(packet);
@@ -892,6 +902,14 @@ impl Manager {
             }
         }
         ack_id
+    }
+
+    /// `notifyOutgoingListeners(packet)`.
+    fn notify_outgoing(&mut self, socket: SocketId, packet: &Packet) {
+        if self.socket_mut(socket).notify_outgoing {
+            let data = packet.data.clone().unwrap_or_default();
+            self.push_socket(socket, SocketEvent::Outgoing { data, attachments: packet.attachments.clone() });
+        }
     }
 
     /// `_drainQueue(force)`: sends the head of the retry queue.

@@ -129,6 +129,8 @@ pub struct Socket {
     pub(crate) queue: VecDeque<u64>,
     pub(crate) queued: HashMap<u64, QueuedPacket>,
     pub(crate) queue_seq: u64,
+    /// `onAnyOutgoing` listeners exist: report every event packet sent.
+    pub(crate) notify_outgoing: bool,
 }
 
 impl Socket {
@@ -151,6 +153,7 @@ impl Socket {
             queue: VecDeque::new(),
             queued: HashMap::new(),
             queue_seq: 0,
+            notify_outgoing: false,
         }
     }
 
