@@ -6,8 +6,12 @@ use worker::Env;
 /// Settings of one deployment.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Path prefix of the Engine.IO endpoint (`path` option; e.g. `/engine.io/`).
-    pub engine_path: String,
+    /// Path prefix of the Socket.IO endpoint (`path` option, default `/socket.io/`).
+    pub socketio_path: String,
+    /// Path prefix of the bare Engine.IO echo endpoint, when the deployment has one.
+    pub engine_path: Option<String>,
+    /// The application the Socket.IO objects run (`chat`, `conformance`).
+    pub app: String,
     /// Origins allowed by CORS: empty for none, `*` for any, else a comma-separated list.
     pub cors_origins: String,
     /// Engine.IO session settings.
@@ -21,7 +25,9 @@ impl Config {
         let millis = |name: &str, default: u64| var(name).and_then(|v| v.parse().ok()).unwrap_or(default);
         let defaults = ServerConfig::default();
         Config {
-            engine_path: var("ENGINE_PATH").unwrap_or_else(|| "/engine.io/".to_owned()),
+            socketio_path: var("SOCKETIO_PATH").unwrap_or_else(|| "/socket.io/".to_owned()),
+            engine_path: var("ENGINE_PATH").filter(|p| !p.is_empty()),
+            app: var("APP").unwrap_or_else(|| "chat".to_owned()),
             cors_origins: var("CORS_ORIGINS").unwrap_or_default(),
             engine: ServerConfig {
                 ping_interval: millis("PING_INTERVAL", defaults.ping_interval),

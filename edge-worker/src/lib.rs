@@ -1,42 +1,73 @@
-//! wasmio-edge: Engine.IO / Socket.IO served by a Cloudflare Worker and its Durable Objects.
+//! wasmio-edge: Socket.IO served by a Cloudflare Worker and its Durable Objects.
 //!
 //! The stateless fetch entry ([`fetch`]) validates what the reference server validates
 //! before a session exists, then forwards the request to the Durable Object named by the
-//! session id ([`routing`]), which runs the sans-IO session machines of `wasmio-protocol`
-//! ([`EngineObject`]). No sticky sessions: the sid alone finds the object.
-//!
-//! Today the objects speak Engine.IO (polling, WebSocket with hibernation, upgrade,
-//! heartbeats by alarm) and run the conformance echo application; the Socket.IO layer
-//! (namespaces, rooms, acks) is being built on top (issue 3).
+//! session id ([`routing`]). No sticky sessions: the sid alone finds the object.
+//! [`SocketIoObject`] is the Socket.IO server (Engine.IO sessions, the sans-IO Socket.IO core
+//! of `wasmio-protocol`, the application's handlers declared with [`app`]);
+//! [`EchoObject`] is the bare Engine.IO echo server of the conformance deployment.
+//! Everything else is served from the static assets (`www/`).
 
+pub mod app;
+mod apps;
 mod config;
-mod engine_object;
+mod echo_object;
+mod engine_host;
 mod http;
 mod routing;
+mod socketio_object;
 
-pub use engine_object::EngineObject;
+pub use echo_object::EchoObject;
+pub use socketio_object::SocketIoObject;
 
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 use crate::config::Config;
 use crate::routing::Route;
 
+/// Where the browser client bundle is served, below the Socket.IO path.
+const CLIENT_BUNDLE: &str = "socket.io.js";
+
 /// Fetch entry of the worker.
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = Config::from_env(&env);
-    let url = req.url()?;
-    if !url.path().starts_with(&config.engine_path) {
-        return Response::error("Not found", 404);
-    }
+    let path = req.path();
+    let binding = if config.engine_path.as_deref().is_some_and(|p| path.starts_with(p)) {
+        "ECHO"
+    } else if path == format!("{}{CLIENT_BUNDLE}", config.socketio_path) {
+        return client_bundle(&env, &path).await;
+    } else if path.starts_with(&config.socketio_path) {
+        "SOCKETIO"
+    } else {
+        return static_asset(req, &env).await;
+    };
     if req.method() == Method::Options {
         return http::preflight(&req, &config);
     }
-    match routing::route(&req, &url) {
+    match routing::route(&req, &req.url()?) {
         Err(error) => http::engine_error(&req, &config, error),
-        Ok(Route { object }) => {
-            let stub = env.durable_object("ENGINE")?.get_by_name(&object)?;
-            stub.fetch_with_request(req).await
+        Ok(Route { object }) => env.durable_object(binding)?.get_by_name(&object)?.fetch_with_request(req).await,
+    }
+}
+
+/// The browser client (`<script src="/socket.io/socket.io.js">`), copied into the assets by
+/// the build once the client package is built.
+async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
+    if let Ok(assets) = env.assets("ASSETS") {
+        let response = assets.fetch(format!("https://assets.local{path}"), None).await?;
+        if response.status_code() == 200 {
+            return Ok(response);
         }
+    }
+    let message = "wasmio: the browser client bundle is not built yet (it comes from pkg/, built by `make build` once the browser client exists)\n";
+    Ok(Response::ok(message)?.with_status(404))
+}
+
+/// A file of `www/`, or 404.
+async fn static_asset(req: Request, env: &Env) -> Result<Response> {
+    match env.assets("ASSETS") {
+        Ok(assets) => assets.fetch_request(req).await,
+        Err(_) => Response::error("Not found", 404),
     }
 }

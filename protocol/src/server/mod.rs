@@ -975,6 +975,11 @@ impl Server {
         self.sessions.get(session).map(|s| s.sockets.clone())
     }
 
+    /// What the handshake request of an Engine.IO session told (query, headers, address).
+    pub fn session_info(&self, session: &str) -> Option<SessionInfo> {
+        self.sessions.get(session).map(|s| s.info.clone())
+    }
+
     /// Whether an Engine.IO session is known (open, not closed by the core).
     pub fn has_session(&self, session: &str) -> bool {
         self.sessions.contains_key(session)

@@ -1,5 +1,6 @@
-//! The Durable Object that owns Engine.IO sessions: it moves bytes and time between workerd
-//! (HTTP requests, hibernatable WebSockets, one alarm) and `engine::ServerSession`.
+//! The Engine.IO host inside a Durable Object: it moves bytes and time between workerd (HTTP
+//! requests, hibernatable WebSockets, one alarm) and `engine::ServerSession`, and hands
+//! what the sessions deliver to an [`EngineApp`] (the echo server, the Socket.IO server).
 //!
 //! Polling GETs are held open inside this object until the session has something to send.
 //! WebSockets are accepted with the hibernation API and tagged with their sid, so a woken
@@ -11,17 +12,20 @@ use std::collections::HashMap;
 
 use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
+use wasmio_protocol::json::write_string;
 use wasmio_protocol::engine::{
-    Frame, PollOutcome, PostError, ServerError, ServerEvent, ServerSession, ServerTransmit, TransportKind,
+    CloseReason, Data, Frame, PollOutcome, PostError, ServerError, ServerEvent, ServerSession, ServerTransmit, TransportKind,
 };
 use worker::{
-    durable_object, DurableObject, Env, Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
-    WebSocketPair,
+    Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
 };
 
 use crate::config::Config;
 use crate::http;
 use crate::routing::{is_websocket_upgrade, new_sid, query_param};
+
+/// The request headers kept in `socket.handshake.headers` (each cut to 200 characters).
+const HANDSHAKE_HEADERS: [&str; 3] = ["host", "origin", "user-agent"];
 
 /// Tag of a WebSocket that is probing for an upgrade (beside the sid tag).
 const PROBE_TAG: &str = "probe";
@@ -34,14 +38,15 @@ extern "C" {
 }
 
 /// 20 random base64url characters (120 bits), like the reference `base64id`.
-fn random_id() -> String {
+pub fn random_id() -> String {
     const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bytes = [0u8; 20];
     get_random_values(&mut bytes);
     bytes.iter().map(|b| URL_SAFE[(b & 63) as usize] as char).collect()
 }
 
-fn now_ms() -> u64 {
+/// The current time, ms since the epoch.
+pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()
 }
 
@@ -54,9 +59,30 @@ struct Session {
     probe: Option<WebSocket>,
 }
 
-/// The Engine.IO server object.
-#[durable_object]
-pub struct EngineObject {
+/// What the handshake request tells about the client (socket.io's `handshake`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestInfo {
+    /// The query parameters, a JSON object text.
+    pub query: String,
+    /// The request headers, a JSON object text.
+    pub headers: String,
+    /// The client address (`CF-Connecting-IP`).
+    pub address: String,
+}
+
+/// The application on top of Engine.IO sessions. The host never holds a borrow of its state
+/// while calling it, so it may call [`EngineHost::send`] and [`EngineHost::close`].
+pub trait EngineApp {
+    /// A session completed its handshake.
+    fn on_open(&self, host: &EngineHost, sid: &str, request: RequestInfo);
+    /// A session delivered a message.
+    fn on_message(&self, host: &EngineHost, sid: &str, data: Data);
+    /// A session closed.
+    fn on_close(&self, host: &EngineHost, sid: &str, reason: CloseReason);
+}
+
+/// The Engine.IO sessions of one Durable Object.
+pub struct EngineHost {
     state: State,
     config: Config,
     sessions: RefCell<HashMap<String, Session>>,
@@ -64,82 +90,103 @@ pub struct EngineObject {
     alarm_at: RefCell<Option<u64>>,
 }
 
-impl DurableObject for EngineObject {
-    fn new(state: State, env: Env) -> Self {
-        EngineObject {
-            state,
-            config: Config::from_env(&env),
-            sessions: RefCell::new(HashMap::new()),
-            alarm_at: RefCell::new(None),
+impl EngineHost {
+    /// The host of the object with this state.
+    pub fn new(state: State, config: Config) -> Self {
+        EngineHost { state, config, sessions: RefCell::new(HashMap::new()), alarm_at: RefCell::new(None) }
+    }
+
+    /// The object's state (storage, WebSockets).
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Serves an Engine.IO request forwarded by the fetch entry.
+    pub async fn fetch(&self, req: Request, app: &impl EngineApp) -> Result<Response> {
+        let url = req.url()?;
+        let transport = query_param(&url, "transport").and_then(|t| TransportKind::from_name(&t));
+        match (query_param(&url, "sid"), transport) {
+            (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
+            (None, Some(TransportKind::Polling)) => self.handshake_polling(&req, app),
+            (None, Some(TransportKind::WebSocket)) => self.handshake_websocket(&req, app),
+            (Some(sid), Some(transport)) => self.session_request(req, sid, transport, app).await,
         }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
-        let url = req.url()?;
-        let transport = query_param(&url, "transport").and_then(|t| TransportKind::from_name(&t));
-        let response = match (query_param(&url, "sid"), transport) {
-            (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
-            (None, Some(TransportKind::Polling)) => self.handshake_polling(&req),
-            (None, Some(TransportKind::WebSocket)) => self.handshake_websocket(),
-            (Some(sid), Some(transport)) => self.session_request(req, sid, transport).await,
-        };
-        self.schedule_alarm().await?;
-        response
-    }
-
-    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+    /// A frame arrived on one of the object's WebSockets.
+    pub fn websocket_message(&self, ws: &WebSocket, message: WebSocketIncomingMessage, app: &impl EngineApp) {
         let frame = match message {
             WebSocketIncomingMessage::String(text) => Frame::Text(text),
             WebSocketIncomingMessage::Binary(bytes) => Frame::Binary(bytes),
         };
-        if let Some(sid) = self.websocket_sid(&ws) {
+        if let Some(sid) = self.websocket_sid(ws) {
             let now = now_ms();
             self.with_session(&sid, |s| s.machine.handle_websocket_frame(frame, now));
-            self.drive(&sid);
+            self.drive(&sid, app);
         }
-        self.schedule_alarm().await
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _was_clean: bool) -> Result<()> {
-        self.websocket_gone(&ws);
-        self.schedule_alarm().await
+    /// One of the object's WebSockets closed or failed.
+    pub fn websocket_gone(&self, ws: &WebSocket, app: &impl EngineApp) {
+        let Some(sid) = self.websocket_sid(ws) else { return };
+        // A polling session only has a probe; a WebSocket session only its WebSocket (an
+        // upgraded probe keeps its probe tag, so the tag cannot tell).
+        self.with_session(&sid, |s| {
+            match s.machine.transport() {
+                TransportKind::Polling => s.probe = None,
+                TransportKind::WebSocket => s.websocket = None,
+            }
+            s.machine.handle_websocket_closed();
+        });
+        self.drive(&sid, app);
     }
 
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.websocket_gone(&ws);
-        self.schedule_alarm().await
-    }
-
-    async fn alarm(&self) -> Result<Response> {
+    /// The alarm fired: every session handles the time.
+    pub fn alarm(&self, app: &impl EngineApp) {
         *self.alarm_at.borrow_mut() = None;
         self.restore_websocket_sessions();
         let now = now_ms();
         let sids: Vec<String> = self.sessions.borrow().keys().cloned().collect();
         for sid in sids {
             self.with_session(&sid, |s| s.machine.handle_timeout(now));
-            self.drive(&sid);
+            self.drive(&sid, app);
         }
-        self.schedule_alarm().await?;
-        Response::ok("")
     }
-}
 
-impl EngineObject {
+    /// Queues a message on a session and writes what it can right away.
+    pub fn send(&self, sid: &str, data: Data) {
+        self.with_session(sid, |s| s.machine.send(data));
+        self.flush(sid);
+    }
+
+    /// Closes a session from the server side.
+    pub fn close(&self, sid: &str, reason: CloseReason) {
+        self.with_session(sid, |s| s.machine.close(reason));
+        self.flush(sid);
+    }
+
+    /// The WebSocket carrying a session, if it runs over one.
+    pub fn websocket(&self, sid: &str) -> Option<WebSocket> {
+        self.sessions.borrow().get(sid).and_then(|s| s.websocket.clone())
+    }
+
     fn object_name(&self) -> String {
         self.state.id().name().unwrap_or_else(|| "0".to_owned())
     }
 
-    fn handshake_polling(&self, req: &Request) -> Result<Response> {
+    fn handshake_polling(&self, req: &Request, app: &impl EngineApp) -> Result<Response> {
         let sid = new_sid(&self.object_name(), &random_id());
-        let mut machine = ServerSession::new(sid.clone(), TransportKind::Polling, self.config.engine.clone(), now_ms());
-        let PollOutcome::Respond(open) = machine.handle_poll(now_ms()) else {
+        let now = now_ms();
+        let mut machine = ServerSession::new(sid.clone(), TransportKind::Polling, self.config.engine.clone(), now);
+        let PollOutcome::Respond(open) = machine.handle_poll(now) else {
             return http::engine_error(req, &self.config, ServerError::BadRequest);
         };
-        self.sessions.borrow_mut().insert(sid, Session { machine, held_poll: None, websocket: None, probe: None });
+        self.sessions.borrow_mut().insert(sid.clone(), Session { machine, held_poll: None, websocket: None, probe: None });
+        app.on_open(self, &sid, request_info(req)?);
         http::text(req, &self.config, open)
     }
 
-    fn handshake_websocket(&self) -> Result<Response> {
+    fn handshake_websocket(&self, req: &Request, app: &impl EngineApp) -> Result<Response> {
         let sid = new_sid(&self.object_name(), &random_id());
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[&sid]);
@@ -147,11 +194,18 @@ impl EngineObject {
         self.sessions
             .borrow_mut()
             .insert(sid.clone(), Session { machine, held_poll: None, websocket: Some(pair.server), probe: None });
-        self.drive(&sid);
+        self.flush(&sid);
+        app.on_open(self, &sid, request_info(req)?);
         Response::from_websocket(pair.client)
     }
 
-    async fn session_request(&self, mut req: Request, sid: String, transport: TransportKind) -> Result<Response> {
+    async fn session_request(
+        &self,
+        mut req: Request,
+        sid: String,
+        transport: TransportKind,
+        app: &impl EngineApp,
+    ) -> Result<Response> {
         let config = &self.config;
         let Some(current) = self.sessions.borrow().get(&sid).map(|s| s.machine.transport()) else {
             return http::engine_error(&req, config, ServerError::UnknownSid);
@@ -169,32 +223,29 @@ impl EngineObject {
                 Response::from_websocket(pair.client)
             }
             (TransportKind::Polling, Method::Get) if current == TransportKind::Polling => {
-                match self.with_session(&sid, |s| s.machine.handle_poll(now)) {
-                    Some(PollOutcome::Respond(body)) => {
-                        self.drive(&sid);
-                        http::text(&req, config, body)
-                    }
+                let outcome = self.with_session(&sid, |s| s.machine.handle_poll(now));
+                self.drive(&sid, app);
+                match outcome {
+                    Some(PollOutcome::Respond(body)) => http::text(&req, config, body),
                     Some(PollOutcome::Hold) => {
                         let (sender, receiver) = oneshot::channel();
                         self.with_session(&sid, |s| s.held_poll = Some(sender));
-                        self.drive(&sid);
-                        self.schedule_alarm().await?;
+                        // Something may have been queued meanwhile: answer at once then.
+                        self.flush(&sid);
+                        self.schedule_alarm(None).await?;
                         match receiver.await {
                             Ok(body) => http::text(&req, config, body),
                             Err(_) => http::engine_error(&req, config, ServerError::UnknownSid),
                         }
                     }
-                    Some(PollOutcome::Reject(error)) => {
-                        self.drive(&sid);
-                        http::engine_error(&req, config, error)
-                    }
+                    Some(PollOutcome::Reject(error)) => http::engine_error(&req, config, error),
                     None => http::engine_error(&req, config, ServerError::UnknownSid),
                 }
             }
             (TransportKind::Polling, Method::Post) if current == TransportKind::Polling => {
                 let body = req.text().await?;
                 let outcome = self.with_session(&sid, |s| s.machine.handle_post(&body, now_ms()));
-                self.drive(&sid);
+                self.drive(&sid, app);
                 match outcome {
                     Some(Ok(())) => http::text(&req, config, "ok".to_owned()),
                     Some(Err(PostError::PayloadTooLarge)) => http::status(&req, config, 413),
@@ -210,23 +261,28 @@ impl EngineObject {
         self.sessions.borrow_mut().get_mut(sid).map(f)
     }
 
-    /// Performs everything the session wants to transmit and hands its events to the
-    /// application, until it has nothing left; forgets it once closed.
-    fn drive(&self, sid: &str) {
+    /// Writes everything the session wants to transmit.
+    fn flush(&self, sid: &str) {
+        let mut sessions = self.sessions.borrow_mut();
+        let Some(session) = sessions.get_mut(sid) else { return };
+        while let Some(transmit) = session.machine.poll_transmit() {
+            perform(session, transmit);
+        }
+    }
+
+    /// Writes what the session transmits and hands its events to the application, until it
+    /// has nothing left; forgets it once closed.
+    fn drive(&self, sid: &str, app: &impl EngineApp) {
         loop {
-            let mut sessions = self.sessions.borrow_mut();
-            let Some(session) = sessions.get_mut(sid) else { return };
-            if let Some(transmit) = session.machine.poll_transmit() {
-                perform(session, transmit);
-                continue;
-            }
-            match session.machine.poll_event() {
-                // The conformance application: an Engine.IO echo.
-                Some(ServerEvent::Message(data)) => session.machine.send(data),
-                Some(ServerEvent::Closed(_)) => {}
+            self.flush(sid);
+            let event = self.with_session(sid, |s| s.machine.poll_event());
+            match event.flatten() {
+                Some(ServerEvent::Message(data)) => app.on_message(self, sid, data),
+                Some(ServerEvent::Closed(reason)) => app.on_close(self, sid, reason),
                 Some(ServerEvent::Heartbeat | ServerEvent::Upgraded) => {}
                 None => {
-                    if session.machine.is_closed() {
+                    let mut sessions = self.sessions.borrow_mut();
+                    if sessions.get(sid).is_some_and(|s| s.machine.is_closed()) {
                         sessions.remove(sid);
                     }
                     return;
@@ -244,22 +300,8 @@ impl EngineObject {
         Some(sid)
     }
 
-    fn websocket_gone(&self, ws: &WebSocket) {
-        let Some(sid) = self.websocket_sid(ws) else { return };
-        // A polling session only has a probe; a WebSocket session only its WebSocket (an
-        // upgraded probe keeps its probe tag, so the tag cannot tell).
-        self.with_session(&sid, |s| {
-            match s.machine.transport() {
-                TransportKind::Polling => s.probe = None,
-                TransportKind::WebSocket => s.websocket = None,
-            }
-            s.machine.handle_websocket_closed();
-        });
-        self.drive(&sid);
-    }
-
     /// After a wake-up from hibernation: rebuilds the sessions of the accepted WebSockets.
-    fn restore_websocket_sessions(&self) {
+    pub fn restore_websocket_sessions(&self) {
         let now = now_ms();
         let mut sessions = self.sessions.borrow_mut();
         for ws in self.state.get_websockets() {
@@ -273,10 +315,11 @@ impl EngineObject {
         }
     }
 
-    /// Sets the object's alarm to the earliest deadline of its sessions.
-    async fn schedule_alarm(&self) -> Result<()> {
-        let next = self.sessions.borrow().values().filter_map(|s| s.machine.poll_timeout()).min();
-        let Some(next) = next else { return Ok(()) };
+    /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
+    /// application's own deadline).
+    pub async fn schedule_alarm(&self, extra: Option<u64>) -> Result<()> {
+        let sessions = self.sessions.borrow().values().filter_map(|s| s.machine.poll_timeout()).min();
+        let Some(next) = sessions.into_iter().chain(extra).min() else { return Ok(()) };
         let current = *self.alarm_at.borrow();
         if current.is_some_and(|at| at <= next) {
             return Ok(());
@@ -286,6 +329,35 @@ impl EngineObject {
         let offset = next.saturating_sub(now_ms()) as i64;
         self.state.storage().set_alarm(offset).await
     }
+}
+
+/// The handshake request as socket.io's `handshake` shows it.
+fn request_info(req: &Request) -> Result<RequestInfo> {
+    let mut query = String::from("{");
+    for (i, (key, value)) in req.url()?.query_pairs().enumerate() {
+        if i > 0 {
+            query.push(',');
+        }
+        write_string(&mut query, &key);
+        query.push(':');
+        write_string(&mut query, &value);
+    }
+    query.push('}');
+    // Only a few headers: the handshake travels in a WebSocket attachment of 2 KiB at most.
+    let mut headers = String::from("{");
+    for name in HANDSHAKE_HEADERS {
+        if let Some(value) = req.headers().get(name)? {
+            if headers.len() > 1 {
+                headers.push(',');
+            }
+            write_string(&mut headers, name);
+            headers.push(':');
+            write_string(&mut headers, &value.chars().take(200).collect::<String>());
+        }
+    }
+    headers.push('}');
+    let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_else(|| "127.0.0.1".to_owned());
+    Ok(RequestInfo { query, headers, address })
 }
 
 /// Writes one transmit of a session to its transport.

@@ -1,0 +1,468 @@
+//! The Rust server API: what an application declares, namespace by namespace.
+//!
+//! Handlers are declared up front, not registered inside a connection callback, because a
+//! Durable Object forgets everything between events when it hibernates: the [`App`] is built
+//! again by the object's constructor, so every handler exists again after a wake-up.
+//!
+//! ```ignore
+//! use wasmio_edge::app::{App, ConnectError};
+//!
+//! App::new().namespace("/", |ns| {
+//!     ns.use_connect(|handshake| match handshake.auth::<Token>() {
+//!         Ok(token) if token.valid() => Ok(()),
+//!         _ => Err(ConnectError::new("not authorized").with_data(serde_json::json!({"retry": false}))),
+//!     })
+//!     .on("chat message", |socket, text: String| {
+//!         let id = socket.id().to_owned();
+//!         socket.io().emit("chat message", &serde_json::json!({ "id": id, "text": text }));
+//!     })
+//! });
+//! ```
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
+
+/// Everything a deployment serves: namespaces and their handlers, and server options.
+#[derive(Default)]
+pub struct App {
+    namespaces: Vec<Namespace>,
+    /// `connectionStateRecovery.maxDisconnectionDuration`, when recovery is on.
+    pub(crate) recovery_ms: Option<u64>,
+    /// `connectTimeout`, when not the default.
+    pub(crate) connect_timeout_ms: Option<u64>,
+}
+
+enum Matcher {
+    Name(String),
+    Dynamic(Rc<dyn Fn(&str) -> bool>),
+}
+
+type ConnectMiddleware = Rc<dyn Fn(&mut Handshake) -> Result<(), ConnectError>>;
+type ConnectionHandler = Rc<dyn Fn(&mut Socket)>;
+type EventHandler = Rc<dyn Fn(&mut Socket, Args)>;
+type EventMiddleware = Rc<dyn Fn(&mut Socket, &str, &Args) -> Result<(), EventError>>;
+type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str)>;
+
+/// One namespace (or family of dynamic namespaces) and its handlers.
+pub struct Namespace {
+    matcher: Matcher,
+    connect: Vec<ConnectMiddleware>,
+    connection: Vec<ConnectionHandler>,
+    events: HashMap<String, EventHandler>,
+    event_middlewares: Vec<EventMiddleware>,
+    disconnect: Vec<DisconnectHandler>,
+    rate_limit: Option<RateLimit>,
+}
+
+/// Refuses a connection: the client's `connect_error` gets `message` and `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// `err.message` on the client.
+    pub message: String,
+    /// `err.data` on the client.
+    pub data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// An error with this message and no data.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError { message: message.into(), data: None }
+    }
+
+    /// Adds `err.data`.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// Refuses one event (per-event middleware, type mismatch): the event is dropped and, if
+/// the client awaits an acknowledgement, it is answered `{"error": message}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventError {
+    /// What went wrong.
+    pub message: String,
+}
+
+impl EventError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        EventError { message: message.into() }
+    }
+}
+
+/// A per-socket token bucket: `burst` events at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Bucket size.
+    pub burst: f64,
+    /// Tokens added per second.
+    pub per_second: f64,
+    /// Disconnect a socket that goes over the limit (otherwise its extra events are only
+    /// dropped and counted).
+    pub disconnect: bool,
+}
+
+/// The connection being decided, as connection middlewares see it.
+pub struct Handshake<'a> {
+    /// The namespace asked for.
+    pub nsp: &'a str,
+    /// `handshake.auth`, JSON object text.
+    pub auth: &'a str,
+    /// `handshake.query`, JSON object text.
+    pub query: &'a str,
+    /// `handshake.headers` (host, origin, user-agent), JSON object text.
+    pub headers: &'a str,
+    /// `handshake.address`.
+    pub address: &'a str,
+    pub(crate) data: Option<String>,
+}
+
+impl Handshake<'_> {
+    /// `handshake.auth` as a typed value.
+    pub fn auth<T: DeserializeOwned>(&self) -> Result<T, ConnectError> {
+        serde_json::from_str(self.auth).map_err(|e| ConnectError::new(format!("invalid auth: {e}")))
+    }
+
+    /// Sets `socket.data` for the socket being connected.
+    pub fn set_data<T: Serialize>(&mut self, data: &T) -> Result<(), ConnectError> {
+        let json = serde_json::to_string(data).map_err(|e| ConnectError::new(e.to_string()))?;
+        self.data = Some(json);
+        Ok(())
+    }
+}
+
+/// An event's arguments (after the name): a JSON array text and binary attachments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The arguments, a JSON array text (placeholders stand for attachments).
+    pub json: String,
+    /// Binary attachments, in placeholder order.
+    pub attachments: Vec<Vec<u8>>,
+}
+
+impl Args {
+    /// All arguments as one typed value (a tuple, a `Vec`, a struct of a sequence).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        serde_json::from_str(&self.json).map_err(|e| EventError::new(format!("invalid arguments: {e}")))
+    }
+
+    /// The first argument as a typed value.
+    pub fn first<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        let mut values: Vec<serde_json::Value> = self.parse()?;
+        if values.is_empty() {
+            return Err(EventError::new("missing argument"));
+        }
+        serde_json::from_value(values.swap_remove(0)).map_err(|e| EventError::new(format!("invalid argument: {e}")))
+    }
+}
+
+impl App {
+    /// An application with no namespace yet.
+    pub fn new() -> Self {
+        App::default()
+    }
+
+    /// Declares the namespace `name` (`io.of(name)`).
+    pub fn namespace(mut self, name: impl Into<String>, build: impl FnOnce(Namespace) -> Namespace) -> Self {
+        self.namespaces.push(build(Namespace::new(Matcher::Name(name.into()))));
+        self
+    }
+
+    /// Declares dynamic namespaces: every name `matches` accepts (`io.of(regex or fn)`).
+    pub fn dynamic_namespace(
+        mut self,
+        matches: impl Fn(&str) -> bool + 'static,
+        build: impl FnOnce(Namespace) -> Namespace,
+    ) -> Self {
+        self.namespaces.push(build(Namespace::new(Matcher::Dynamic(Rc::new(matches)))));
+        self
+    }
+
+    /// Turns on connection state recovery for disconnections shorter than `max_ms`.
+    pub fn connection_state_recovery(mut self, max_ms: u64) -> Self {
+        self.recovery_ms = Some(max_ms);
+        self
+    }
+
+    /// Sets `connectTimeout`.
+    pub fn connect_timeout(mut self, ms: u64) -> Self {
+        self.connect_timeout_ms = Some(ms);
+        self
+    }
+
+    /// The static namespace names.
+    pub(crate) fn static_names(&self) -> Vec<String> {
+        self.namespaces
+            .iter()
+            .filter_map(|ns| match &ns.matcher {
+                Matcher::Name(name) => Some(name.clone()),
+                Matcher::Dynamic(_) => None,
+            })
+            .collect()
+    }
+
+    /// Whether dynamic namespaces are declared.
+    pub(crate) fn has_dynamic(&self) -> bool {
+        self.namespaces.iter().any(|ns| matches!(ns.matcher, Matcher::Dynamic(_)))
+    }
+
+    /// The declaration serving namespace `nsp`.
+    pub(crate) fn find(&self, nsp: &str) -> Option<&Namespace> {
+        self.namespaces
+            .iter()
+            .find(|ns| matches!(&ns.matcher, Matcher::Name(name) if name == nsp))
+            .or_else(|| self.namespaces.iter().find(|ns| matches!(&ns.matcher, Matcher::Dynamic(f) if f(nsp))))
+    }
+}
+
+impl Namespace {
+    fn new(matcher: Matcher) -> Self {
+        Namespace {
+            matcher,
+            connect: Vec::new(),
+            connection: Vec::new(),
+            events: HashMap::new(),
+            event_middlewares: Vec::new(),
+            disconnect: Vec::new(),
+            rate_limit: None,
+        }
+    }
+
+    /// Adds a connection middleware (`namespace.use`): run in order; the first error refuses
+    /// the connection with `connect_error`.
+    pub fn use_connect(mut self, middleware: impl Fn(&mut Handshake) -> Result<(), ConnectError> + 'static) -> Self {
+        self.connect.push(Rc::new(middleware));
+        self
+    }
+
+    /// Adds a `connection` handler.
+    pub fn on_connection(mut self, handler: impl Fn(&mut Socket) + 'static) -> Self {
+        self.connection.push(Rc::new(handler));
+        self
+    }
+
+    /// Handles `event` whose first argument deserializes to `T`. A mismatch is refused with
+    /// an [`EventError`] (acknowledged with `{"error": ...}` when the client awaits one).
+    pub fn on<T: DeserializeOwned + 'static>(self, event: &str, handler: impl Fn(&mut Socket, T) + 'static) -> Self {
+        self.on_args(event, move |socket, args| match args.first::<T>() {
+            Ok(value) => handler(socket, value),
+            Err(error) => socket.refuse(&error),
+        })
+    }
+
+    /// Handles `event` with its raw arguments.
+    pub fn on_args(mut self, event: &str, handler: impl Fn(&mut Socket, Args) + 'static) -> Self {
+        self.events.insert(event.to_owned(), Rc::new(handler));
+        self
+    }
+
+    /// Adds a per-event middleware (`socket.use`): an error drops the event.
+    pub fn use_event(
+        mut self,
+        middleware: impl Fn(&mut Socket, &str, &Args) -> Result<(), EventError> + 'static,
+    ) -> Self {
+        self.event_middlewares.push(Rc::new(middleware));
+        self
+    }
+
+    /// Adds a `disconnect` handler; it receives the reason.
+    pub fn on_disconnect(mut self, handler: impl Fn(&mut Socket, &str) + 'static) -> Self {
+        self.disconnect.push(Rc::new(handler));
+        self
+    }
+
+    /// Limits the event rate of each socket.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    pub(crate) fn connect_middlewares(&self) -> &[ConnectMiddleware] {
+        &self.connect
+    }
+
+    pub(crate) fn connection_handlers(&self) -> &[ConnectionHandler] {
+        &self.connection
+    }
+
+    pub(crate) fn event_handler(&self, event: &str) -> Option<&EventHandler> {
+        self.events.get(event)
+    }
+
+    pub(crate) fn event_middlewares(&self) -> &[EventMiddleware] {
+        &self.event_middlewares
+    }
+
+    pub(crate) fn disconnect_handlers(&self) -> &[DisconnectHandler] {
+        &self.disconnect
+    }
+
+    pub(crate) fn limit(&self) -> Option<RateLimit> {
+        self.rate_limit
+    }
+}
+
+/// A connected socket, as handlers see it (socket.io's `socket`).
+pub struct Socket<'a> {
+    pub(crate) server: &'a mut Server,
+    pub(crate) sid: String,
+    pub(crate) nsp: String,
+    pub(crate) ack: Option<u64>,
+    pub(crate) now_ms: u64,
+}
+
+impl<'a> Socket<'a> {
+    /// `socket.id`.
+    pub fn id(&self) -> &str {
+        &self.sid
+    }
+
+    /// The namespace name.
+    pub fn nsp(&self) -> &str {
+        &self.nsp
+    }
+
+    /// `socket.handshake`, rooms and data, as stored.
+    pub fn info(&self) -> Option<SocketInfo> {
+        self.server.socket(&self.sid)
+    }
+
+    /// `socket.emit(event, value)`.
+    pub fn emit<T: Serialize + ?Sized>(&mut self, event: &str, value: &T) {
+        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() });
+    }
+
+    /// `socket.emit(event, ...args)` with raw arguments.
+    pub fn emit_args(&mut self, event: &str, args: Args) {
+        // The socket is connected while its handler runs; a reserved name is a programming error.
+        let _ = self.server.emit(&self.sid, event, &args.json, args.attachments, self.now_ms);
+    }
+
+    /// Whether the client awaits an acknowledgement of the current event.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Answers the current event's acknowledgement with one value (once; later calls do
+    /// nothing).
+    pub fn ack<T: Serialize + ?Sized>(&mut self, value: &T) {
+        self.ack_args(Args { json: one_arg(value), attachments: Vec::new() });
+    }
+
+    /// Answers the current event's acknowledgement with raw arguments.
+    pub fn ack_args(&mut self, args: Args) {
+        if let Some(id) = self.ack.take() {
+            let _ = self.server.ack(&self.sid, id, &args.json, args.attachments);
+        }
+    }
+
+    /// `socket.join(room)`.
+    pub fn join(&mut self, room: &str) {
+        let _ = self.server.join(&self.sid, [room]);
+    }
+
+    /// `socket.leave(room)`.
+    pub fn leave(&mut self, room: &str) {
+        let _ = self.server.leave(&self.sid, room);
+    }
+
+    /// `socket.data` as a typed value.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(&self.server.socket(&self.sid)?.data).ok()
+    }
+
+    /// Sets `socket.data` (it survives hibernation).
+    pub fn set_data<T: Serialize + ?Sized>(&mut self, value: &T) {
+        if let Ok(json) = serde_json::to_string(value) {
+            let _ = self.server.set_data(&self.sid, &json);
+        }
+    }
+
+    /// `socket.broadcast`: every socket of the namespace but this one.
+    pub fn broadcast(&mut self) -> Operator<'_, 'a> {
+        let op = Broadcast::new(self.nsp.clone()).except(self.sid.clone());
+        Operator { socket: self, op }
+    }
+
+    /// `socket.to(room)`: the sockets in `room` but this one.
+    pub fn to(&mut self, room: &str) -> Operator<'_, 'a> {
+        self.broadcast().to(room)
+    }
+
+    /// `io.of(nsp)`: every socket of the namespace, this one included.
+    pub fn io(&mut self) -> Operator<'_, 'a> {
+        let op = Broadcast::new(self.nsp.clone());
+        Operator { socket: self, op }
+    }
+
+    /// `socket.disconnect(close)`.
+    pub fn disconnect(&mut self, close: bool) {
+        let _ = self.server.disconnect(&self.sid, close, self.now_ms);
+    }
+
+    /// Refuses the current event: answers `{"error": message}` if an ack is awaited.
+    pub(crate) fn refuse(&mut self, error: &EventError) {
+        if self.wants_ack() {
+            self.ack(&serde_json::json!({ "error": error.message }));
+        }
+    }
+}
+
+/// A broadcast selection (socket.io's `BroadcastOperator`).
+pub struct Operator<'s, 'a> {
+    socket: &'s mut Socket<'a>,
+    op: Broadcast,
+}
+
+impl Operator<'_, '_> {
+    /// Adds a room to reach.
+    pub fn to(mut self, room: &str) -> Self {
+        self.op = self.op.to(room);
+        self
+    }
+
+    /// Adds a room to skip.
+    pub fn except(mut self, room: &str) -> Self {
+        self.op = self.op.except(room);
+        self
+    }
+
+    /// Skips sockets that cannot take a message right now.
+    pub fn volatile(mut self) -> Self {
+        self.op = self.op.volatile();
+        self
+    }
+
+    /// Only this Durable Object's sockets.
+    pub fn local(mut self) -> Self {
+        self.op = self.op.local();
+        self
+    }
+
+    /// Emits `event` with one value, encoded once for every recipient.
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, value: &T) {
+        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() });
+    }
+
+    /// Emits `event` with raw arguments.
+    pub fn emit_args(self, event: &str, args: Args) {
+        let now = self.socket.now_ms;
+        let _ = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now);
+    }
+
+    /// Makes every selected socket join `room`.
+    pub fn sockets_join(self, room: &str) {
+        self.socket.server.sockets_join(&self.op, &[room]);
+    }
+}
+
+/// `[value]` as JSON text.
+fn one_arg<T: Serialize + ?Sized>(value: &T) -> String {
+    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
+    format!("[{json}]")
+}

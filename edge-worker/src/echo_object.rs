@@ -1,0 +1,60 @@
+//! The bare Engine.IO echo server of the Engine.IO test suite: every message goes back to
+//! its sender.
+
+use wasmio_protocol::engine::{CloseReason, Data};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+
+use crate::config::Config;
+use crate::engine_host::{EngineApp, EngineHost, RequestInfo};
+
+/// The Durable Object of the echo server.
+#[durable_object]
+pub struct EchoObject {
+    host: EngineHost,
+}
+
+/// The application: echo.
+struct Echo;
+
+impl EngineApp for Echo {
+    fn on_open(&self, _host: &EngineHost, _sid: &str, _request: RequestInfo) {}
+
+    fn on_message(&self, host: &EngineHost, sid: &str, data: Data) {
+        host.send(sid, data);
+    }
+
+    fn on_close(&self, _host: &EngineHost, _sid: &str, _reason: CloseReason) {}
+}
+
+impl DurableObject for EchoObject {
+    fn new(state: State, env: Env) -> Self {
+        EchoObject { host: EngineHost::new(state, Config::from_env(&env)) }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        let response = self.host.fetch(req, &Echo).await;
+        self.host.schedule_alarm(None).await?;
+        response
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        self.host.websocket_message(&ws, message, &Echo);
+        self.host.schedule_alarm(None).await
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+        self.host.websocket_gone(&ws, &Echo);
+        self.host.schedule_alarm(None).await
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.host.websocket_gone(&ws, &Echo);
+        self.host.schedule_alarm(None).await
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.host.alarm(&Echo);
+        self.host.schedule_alarm(None).await?;
+        Response::ok("")
+    }
+}

@@ -1,0 +1,299 @@
+//! The Durable Object that is a Socket.IO server: Engine.IO sessions ([`EngineHost`]), the
+//! sans-IO Socket.IO core ([`Server`]) and the application's handlers ([`App`]).
+//!
+//! State that must survive hibernation is written after every event: each WebSocket's
+//! attachment holds its session snapshot, DO storage holds what spans sessions (recovery
+//! log, pending acks). A fresh instance rebuilds the core from them before its first event.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use wasmio_protocol::engine::{CloseReason, Data};
+use wasmio_protocol::server::{Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+
+use crate::app::{Args, EventError, Handshake, RateLimit, Socket};
+use crate::apps;
+use crate::app::App;
+use crate::config::Config;
+use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, RequestInfo};
+
+/// Storage key of the core's shared state.
+const SHARED_KEY: &str = "socketio-shared";
+
+/// A per-socket token bucket (in memory only: a woken object starts with full buckets).
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at_ms: u64,
+}
+
+/// The Socket.IO server object.
+#[durable_object]
+pub struct SocketIoObject {
+    host: EngineHost,
+    app: App,
+    core: RefCell<Server>,
+    restored: Cell<bool>,
+    buckets: RefCell<HashMap<String, Bucket>>,
+    /// Events dropped by rate limits since the object started.
+    dropped: Cell<u64>,
+}
+
+impl DurableObject for SocketIoObject {
+    fn new(state: State, env: Env) -> Self {
+        let config = Config::from_env(&env);
+        let app = apps::build(&config.app);
+        let core = Server::new(core_config(&app));
+        SocketIoObject {
+            host: EngineHost::new(state, config),
+            app,
+            core: RefCell::new(core),
+            restored: Cell::new(false),
+            buckets: RefCell::new(HashMap::new()),
+            dropped: Cell::new(0),
+        }
+    }
+
+    async fn fetch(&self, req: Request) -> Result<Response> {
+        self.restore().await?;
+        let response = self.host.fetch(req, self).await;
+        self.settle().await?;
+        response
+    }
+
+    async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        self.restore().await?;
+        self.host.websocket_message(&ws, message, self);
+        self.settle().await
+    }
+
+    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+        self.restore().await?;
+        self.host.websocket_gone(&ws, self);
+        self.settle().await
+    }
+
+    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
+        self.restore().await?;
+        self.host.websocket_gone(&ws, self);
+        self.settle().await
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.restore().await?;
+        self.host.alarm(self);
+        self.core.borrow_mut().handle_timeout(now_ms());
+        self.pump();
+        self.settle().await?;
+        Response::ok("")
+    }
+}
+
+impl EngineApp for SocketIoObject {
+    fn on_open(&self, _host: &EngineHost, sid: &str, request: RequestInfo) {
+        let info = SessionInfo { query: request.query, headers: request.headers, address: request.address };
+        let _ = self.core.borrow_mut().handle_open(sid, info, now_ms());
+        self.pump();
+    }
+
+    fn on_message(&self, _host: &EngineHost, sid: &str, data: Data) {
+        self.core.borrow_mut().handle_message(sid, data, now_ms());
+        self.pump();
+    }
+
+    fn on_close(&self, _host: &EngineHost, sid: &str, reason: CloseReason) {
+        self.core.borrow_mut().handle_close(sid, reason, now_ms());
+        self.pump();
+    }
+}
+
+fn core_config(app: &App) -> CoreConfig {
+    let defaults = CoreConfig::default();
+    let mut namespaces = app.static_names();
+    if !namespaces.iter().any(|n| n == "/") {
+        namespaces.push("/".to_owned());
+    }
+    CoreConfig {
+        connect_timeout_ms: app.connect_timeout_ms.unwrap_or(defaults.connect_timeout_ms),
+        recovery: app.recovery_ms.map(|ms| RecoveryConfig {
+            max_disconnection_duration_ms: ms,
+            ..RecoveryConfig::default()
+        }),
+        namespaces,
+        dynamic_namespaces: app.has_dynamic(),
+        ..defaults
+    }
+}
+
+impl SocketIoObject {
+    /// Before the first event of this instance: rebuilds the core from the WebSocket
+    /// attachments and storage (a no-op on a brand new object).
+    async fn restore(&self) -> Result<()> {
+        if self.restored.replace(true) {
+            return Ok(());
+        }
+        let shared: Option<String> = self.host.state().storage().get(SHARED_KEY).await?;
+        let mut sessions = Vec::new();
+        for ws in self.host.state().get_websockets() {
+            if let Ok(Some(snapshot)) = ws.deserialize_attachment::<String>() {
+                sessions.push(snapshot);
+            }
+        }
+        if shared.is_none() && sessions.is_empty() {
+            return Ok(());
+        }
+        self.host.restore_websocket_sessions();
+        match Server::restore(core_config(&self.app), shared.as_deref(), sessions.iter().map(String::as_str)) {
+            Ok(core) => *self.core.borrow_mut() = core,
+            Err(error) => worker::console_error!("cannot restore the Socket.IO state: {error}"),
+        }
+        Ok(())
+    }
+
+    /// After an event: persists what changed and sets the alarm.
+    async fn settle(&self) -> Result<()> {
+        let dirty = self.core.borrow_mut().take_dirty();
+        for session in &dirty.sessions {
+            let Some(ws) = self.host.websocket(session) else { continue };
+            match self.core.borrow().session_to_json(session) {
+                Ok(snapshot) => ws.serialize_attachment(snapshot)?,
+                // Gone: nothing to keep.
+                Err(_) if !self.core.borrow().has_session(session) => {}
+                Err(error) => worker::console_error!("session {session} will not survive hibernation: {error}"),
+            }
+        }
+        if dirty.shared {
+            let shared = self.core.borrow().shared_to_json();
+            self.host.state().storage().put(SHARED_KEY, shared).await?;
+        }
+        let deadline = self.core.borrow().poll_timeout();
+        self.host.schedule_alarm(deadline).await
+    }
+
+    /// Runs the core's events through the application and its transmits through Engine.IO,
+    /// until both are empty.
+    fn pump(&self) {
+        loop {
+            let transmit = self.core.borrow_mut().poll_transmit();
+            if let Some(transmit) = transmit {
+                match transmit {
+                    Transmit::Packet { sessions, packet } => {
+                        for session in sessions {
+                            for data in packet.to_engine_data() {
+                                self.host.send(&session, data);
+                            }
+                        }
+                    }
+                    Transmit::Close { session } => self.host.close(&session, CloseReason::ForcedClose),
+                }
+                continue;
+            }
+            let event = self.core.borrow_mut().poll_event();
+            let Some(event) = event else { return };
+            self.dispatch(event);
+        }
+    }
+
+    fn socket<'s>(&self, core: &'s mut Server, sid: String, nsp: String, ack: Option<u64>) -> Socket<'s> {
+        Socket { server: core, sid, nsp, ack, now_ms: now_ms() }
+    }
+
+    fn dispatch(&self, event: Event) {
+        let mut core = self.core.borrow_mut();
+        match event {
+            Event::ConnectRequest(request) => self.decide_connect(&mut core, request),
+            Event::Connection { nsp, sid, .. } => {
+                let Some(ns) = self.app.find(&nsp) else { return };
+                let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
+                for handler in ns.connection_handlers() {
+                    handler(&mut socket);
+                }
+            }
+            Event::Message(message) => self.on_event(&mut core, message),
+            Event::Disconnect { nsp, sid, reason, .. } => {
+                self.buckets.borrow_mut().remove(&sid);
+                let Some(ns) = self.app.find(&nsp) else { return };
+                let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
+                for handler in ns.disconnect_handlers() {
+                    handler(&mut socket, reason.as_str());
+                }
+            }
+            Event::Disconnecting { .. } | Event::Ack { .. } | Event::BroadcastAck { .. } | Event::Error { .. } => {}
+        }
+    }
+
+    fn decide_connect(&self, core: &mut Server, request: ConnectRequest) {
+        let ConnectRequest { session, nsp, auth, run_middlewares, .. } = request;
+        let Some(ns) = self.app.find(&nsp) else {
+            let _ = core.refuse_namespace(&session, &nsp);
+            return;
+        };
+        let info = core.session_info(&session).unwrap_or_default();
+        let mut handshake = Handshake {
+            nsp: &nsp,
+            auth: &auth,
+            query: &info.query,
+            headers: &info.headers,
+            address: &info.address,
+            data: None,
+        };
+        if run_middlewares {
+            for middleware in ns.connect_middlewares() {
+                if let Err(error) = middleware(&mut handshake) {
+                    let data = error.data.map(|d| d.to_string());
+                    let _ = core.reject_connect(&session, &nsp, &error.message, data.as_deref());
+                    return;
+                }
+            }
+        }
+        let accept = Accept {
+            sid: random_id(),
+            pid: core.config().recovery.is_some().then(random_id),
+            data: handshake.data.take(),
+        };
+        let _ = core.accept_connect(&session, &nsp, accept, now_ms());
+    }
+
+    fn on_event(&self, core: &mut Server, message: Message) {
+        let Message { sid, nsp, name, args, attachments, ack } = message;
+        let Some(ns) = self.app.find(&nsp) else { return };
+        if let Some(limit) = ns.limit() {
+            if !self.take_token(&sid, limit) {
+                self.dropped.set(self.dropped.get() + 1);
+                if limit.disconnect {
+                    let _ = core.disconnect(&sid, false, now_ms());
+                }
+                return;
+            }
+        }
+        let args = Args { json: args, attachments };
+        let mut socket = self.socket(core, sid, nsp.clone(), ack);
+        for middleware in ns.event_middlewares() {
+            if let Err(error) = middleware(&mut socket, &name, &args) {
+                socket.refuse(&error);
+                return;
+            }
+        }
+        match ns.event_handler(&name) {
+            Some(handler) => handler(&mut socket, args),
+            None => socket.refuse(&EventError::new(format!("no handler for \"{name}\""))),
+        }
+    }
+
+    /// Takes one token from the socket's bucket; false when it is empty.
+    fn take_token(&self, sid: &str, limit: RateLimit) -> bool {
+        let now = now_ms();
+        let mut buckets = self.buckets.borrow_mut();
+        let bucket = buckets.entry(sid.to_owned()).or_insert(Bucket { tokens: limit.burst, at_ms: now });
+        let refill = (now.saturating_sub(bucket.at_ms)) as f64 / 1000.0 * limit.per_second;
+        bucket.tokens = (bucket.tokens + refill).min(limit.burst);
+        bucket.at_ms = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
