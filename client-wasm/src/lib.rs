@@ -1,14 +1,645 @@
 //! wasmio-client: the browser driver of the wasmio protocol core.
 //!
-//! It moves bytes and time between web-sys transports and the sans-IO machines of
-//! [`wasmio_protocol`]; the drop-in `io()` API lives in the npm package in `pkg/`.
-//! The driver itself is delivered by the browser client issue; today the crate only
-//! reports which Engine.IO and Socket.IO revisions its core speaks.
+//! A [`Driver`] owns one [`wasmio_protocol::client::Manager`] (socket.io-client's `Manager`
+//! with its namespace sockets) and moves bytes and time for it: it performs the
+//! [`ClientTransmit`]s with `fetch` long-polling and `WebSocket`s (binary type
+//! `arraybuffer`), runs the manager's single timer with `setTimeout`, reads the clock with
+//! `Date.now()` and draws the reconnection jitter from `Math.random()`. Every protocol
+//! decision stays in the core.
+//!
+//! The JavaScript side (the `wasmio` npm package in `pkg/`) gives a *host* object whose
+//! `event(kind, socket, a, b, bins, n)` method receives every event, one call per event (see
+//! [`Driver::new`] for the codes). Event data crosses the boundary as JSON text plus an array
+//! of `ArrayBuffer` attachments: the JavaScript side does `JSON.stringify`/`JSON.parse` and
+//! swaps binary values for `{"_placeholder":true,"num":n}` markers, so no JSON library ships
+//! in the wasm and an emit costs one call.
+//!
+//! Callbacks from the browser (WebSocket events, fetch results, the timer) all enter through
+//! one Rust closure, bound per use with a numeric tag (`Function.prototype.bind`), so no
+//! closure is created or freed per request.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket};
+
+use wasmio_protocol::client::{
+    AckHandle, AckMode, Auth, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState, SocketEvent, SocketId,
+    SocketOptions,
+};
+use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Frame, TransportId, TransportKind};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The JavaScript object that receives the driver's events (see [`Driver::new`]).
+    pub type Host;
+
+    #[wasm_bindgen(method)]
+    fn event(this: &Host, kind: u32, socket: u32, a: Option<String>, b: Option<String>, bins: Option<Array>, n: f64);
+
+    /// A JavaScript function (only `bind` is needed).
+    type Callback;
+
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind(this: &Callback, this_arg: &JsValue, tag: f64) -> Callback;
+
+    /// A promise (only `then` is needed).
+    type Thenable;
+
+    #[wasm_bindgen(method, js_name = then)]
+    fn then(this: &Thenable, ok: &Callback, err: &Callback) -> Thenable;
+
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch(url: &str, init: &RequestInit) -> Thenable;
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &Callback, ms: f64) -> JsValue;
+
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(handle: &JsValue);
+}
 
 /// The Socket.IO protocol revision spoken by the core (socket.io-client's `protocol` export).
 #[wasm_bindgen(js_name = protocol)]
 pub fn protocol() -> u32 {
     wasmio_protocol::socket::PROTOCOL_VERSION
+}
+
+// Kinds of the tagged callback (tag = transport id * 8 + kind).
+const CB_WEBSOCKET: u64 = 0;
+const CB_GET_RESPONSE: u64 = 1;
+const CB_GET_TEXT: u64 = 2;
+const CB_GET_FAILED: u64 = 3;
+const CB_POST_RESPONSE: u64 = 4;
+const CB_POST_FAILED: u64 = 5;
+const CB_TIMER: u64 = 6;
+
+// Option flags of `Driver::new`.
+const OPT_UPGRADE: u32 = 1;
+const OPT_REMEMBER_UPGRADE: u32 = 2;
+const OPT_TRY_ALL_TRANSPORTS: u32 = 4;
+const OPT_RECONNECTION: u32 = 8;
+const OPT_WITH_CREDENTIALS: u32 = 16;
+const OPT_TIMESTAMP_POLLING: u32 = 32;
+const OPT_TIMESTAMP_WEBSOCKET: u32 = 64;
+
+// Emit flags of `Driver::emit`.
+const EMIT_VOLATILE: u32 = 1;
+const EMIT_ACK: u32 = 2;
+const EMIT_ACK_WITH_ERROR: u32 = 4;
+const EMIT_NO_COMPRESS: u32 = 8;
+
+/// A live transport of the manager.
+enum Transport {
+    /// A WebSocket.
+    WebSocket(WebSocket),
+    /// The polling requests of one transport: the controller aborts its GET.
+    Polling(AbortController),
+}
+
+struct Inner {
+    manager: Manager,
+    host: Host,
+    /// `http(s)://host:port/path/`.
+    http_base: String,
+    /// `ws(s)://host:port/path/`.
+    ws_base: String,
+    /// The user's `query`, encoded, ending with `&` when not empty.
+    query: String,
+    timestamp_param: String,
+    options: u32,
+    headers: JsValue,
+    transports: HashMap<u32, Transport>,
+    /// The single entry point of browser callbacks.
+    callback: Callback,
+    /// The pending `setTimeout`: its deadline and handle.
+    timer: Option<(u64, JsValue)>,
+    /// Events are being handed to the host: nested calls leave new events to that loop.
+    dispatching: bool,
+    /// Makes timestamps unique within one millisecond.
+    stamps: u32,
+}
+
+/// The driver of one Socket.IO manager (one server connection, many namespaces).
+#[wasm_bindgen]
+pub struct Driver {
+    inner: Rc<RefCell<Inner>>,
+}
+
+fn now() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// A JS number as an optional count/duration: negative, NaN or infinite is `None`.
+fn optional(value: f64) -> Option<u64> {
+    (value.is_finite() && value >= 0.0).then_some(value as u64)
+}
+
+fn to_attachments(bins: Option<Array>) -> Vec<Vec<u8>> {
+    bins.map(|bins| bins.iter().map(|b| b.unchecked_into::<Uint8Array>().to_vec()).collect()).unwrap_or_default()
+}
+
+fn to_buffers(attachments: Vec<Vec<u8>>) -> Option<Array> {
+    (!attachments.is_empty()).then(|| attachments.iter().map(|a| Uint8Array::from(&a[..]).buffer()).collect())
+}
+
+fn ack_number(handle: AckHandle) -> f64 {
+    match handle {
+        AckHandle::Id(id) => (id * 2) as f64,
+        AckHandle::Queued(seq) => (seq * 2 + 1) as f64,
+    }
+}
+
+#[wasm_bindgen]
+impl Driver {
+    /// A closed manager; `host.event(kind, socket, a, b, bins, n)` receives its events:
+    ///
+    /// - manager: 0 `open`, 1 `error(a)`, 2 `ping`, 3 `close(a, b)`, 4 `reconnect(n)`,
+    ///   5 `reconnect_attempt(n)`, 6 `reconnect_error(a)`, 7 `reconnect_failed`,
+    ///   8 the engine's `upgrade(a)`;
+    /// - socket `socket`: 10 `connect`, 11 `connect_error(a, data JSON b)`,
+    ///   12 `disconnect(a, b)`, 13 an event (JSON array `a`, `bins`, ack id `n` or -1),
+    ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
+    ///   taking an error first, 16 an ack error (message `a`, handle `n`), 17 an outgoing
+    ///   event (`a`, `bins`), 18 the auth function must be called.
+    ///
+    /// `http_base`/`ws_base` end with the engine path; `query` is the user's encoded query;
+    /// `transports` is a comma-separated list; `options` holds the flags (1 upgrade,
+    /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 16 withCredentials,
+    /// 32 timestamp polling requests, 64 timestamp WebSocket requests); negative or infinite
+    /// numbers mean "none" (`Infinity` attempts, `timeout: false`); `headers` is the
+    /// `extraHeaders` object for polling requests.
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        host: Host,
+        http_base: String,
+        ws_base: String,
+        query: String,
+        transports: &str,
+        options: u32,
+        reconnection_attempts: f64,
+        reconnection_delay: f64,
+        reconnection_delay_max: f64,
+        randomization_factor: f64,
+        timeout: f64,
+        timestamp_param: String,
+        headers: JsValue,
+    ) -> Driver {
+        let engine = ClientConfig {
+            transports: transports.split(',').filter_map(TransportKind::from_name).collect(),
+            upgrade: options & OPT_UPGRADE != 0,
+            remember_upgrade: options & OPT_REMEMBER_UPGRADE != 0,
+            try_all_transports: options & OPT_TRY_ALL_TRANSPORTS != 0,
+        };
+        let config = ManagerConfig {
+            engine,
+            reconnection: options & OPT_RECONNECTION != 0,
+            reconnection_attempts: optional(reconnection_attempts).map(|n| n.min(u32::MAX as u64) as u32),
+            reconnection_delay: optional(reconnection_delay).unwrap_or(1000),
+            reconnection_delay_max: optional(reconnection_delay_max).unwrap_or(5000),
+            randomization_factor,
+            timeout: optional(timeout),
+        };
+        let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
+            let weak = weak.clone();
+            let closure = Closure::<dyn FnMut(f64, JsValue)>::new(move |tag: f64, value: JsValue| {
+                if let Some(inner) = weak.upgrade() {
+                    on_callback(&inner, tag as u64, value);
+                }
+            });
+            RefCell::new(Inner {
+                manager: Manager::new(config, js_sys::Math::random),
+                host,
+                http_base,
+                ws_base,
+                query,
+                timestamp_param,
+                options,
+                headers,
+                transports: HashMap::new(),
+                callback: closure.into_js_value().unchecked_into(),
+                timer: None,
+                dispatching: false,
+                stamps: 0,
+            })
+        });
+        Driver { inner }
+    }
+
+    /// `manager.open()`.
+    pub fn open(&self) {
+        self.with(|m, now| m.open(now));
+    }
+
+    /// `manager._close()`: closes for good, no reconnection.
+    pub fn close(&self) {
+        self.with(|m, now| m.close(now));
+    }
+
+    /// `manager.socket(nsp, opts)`: the id of the namespace's socket (created if needed).
+    /// `auth` is the JSON text of an `auth` object; `auth_is_function` when it is a function.
+    pub fn socket(&self, nsp: &str, auth: Option<String>, auth_is_function: bool, retries: f64, ack_timeout: f64) -> u32 {
+        let options = SocketOptions {
+            auth: auth_value(auth, auth_is_function),
+            retries: optional(retries).map_or(0, |n| n.min(u32::MAX as u64) as u32),
+            ack_timeout: optional(ack_timeout),
+        };
+        self.inner.borrow_mut().manager.socket(nsp, options).0
+    }
+
+    /// Replaces a socket's `auth` (used at its next CONNECT).
+    pub fn set_auth(&self, socket: u32, auth: Option<String>, auth_is_function: bool) {
+        self.inner.borrow_mut().manager.set_auth(SocketId(socket), auth_value(auth, auth_is_function));
+    }
+
+    /// `socket.connect()`.
+    pub fn connect_socket(&self, socket: u32) {
+        self.with(|m, now| m.connect_socket(SocketId(socket), now));
+    }
+
+    /// `socket.disconnect()`.
+    pub fn disconnect_socket(&self, socket: u32) {
+        self.with(|m, now| m.disconnect_socket(SocketId(socket), now));
+    }
+
+    /// `socket.emit(...)`: `data` is `[name, ...args]` as JSON text, `bins` the attachments
+    /// (`Uint8Array`s) its placeholders point at; `flags`: 1 volatile, 2 with an ack callback,
+    /// 4 the callback takes an error first, 8 no compression; `timeout` in ms or negative.
+    /// Returns the ack handle (reported back with events 14-16), or -1. Throws for a
+    /// reserved event name.
+    pub fn emit(&self, socket: u32, data: &str, bins: Option<Array>, flags: u32, timeout: f64) -> Result<f64, JsError> {
+        let ack = if flags & EMIT_ACK_WITH_ERROR != 0 {
+            AckMode::WithError
+        } else if flags & EMIT_ACK != 0 {
+            AckMode::Callback
+        } else {
+            AckMode::None
+        };
+        let options = EmitOptions {
+            volatile: flags & EMIT_VOLATILE != 0,
+            compress: flags & EMIT_NO_COMPRESS == 0,
+            timeout: optional(timeout),
+            ack,
+        };
+        let attachments = to_attachments(bins);
+        let result = self.with(|m, now| m.emit(SocketId(socket), data, attachments, options, now));
+        match result {
+            Ok(handle) => Ok(handle.map_or(-1.0, ack_number)),
+            Err(error) => Err(JsError::new(&error.to_string())),
+        }
+    }
+
+    /// Answers the server's event `ack_id` with `args`, a JSON array text, and its attachments.
+    pub fn send_ack(&self, socket: u32, ack_id: f64, args: &str, bins: Option<Array>) {
+        let attachments = to_attachments(bins);
+        // The only possible errors are data the JavaScript side never builds (it sends
+        // `JSON.stringify` of an array): nothing to report.
+        let _ = self.with(|m, now| m.send_ack(SocketId(socket), ack_id as u64, args, attachments, now));
+    }
+
+    /// What the `auth` function gave (JSON text), after event 18.
+    pub fn provide_auth(&self, socket: u32, auth: Option<String>) {
+        self.with(|m, now| m.provide_auth(SocketId(socket), auth.as_deref(), now));
+    }
+
+    /// Whether the socket has `onAnyOutgoing` listeners (turns event 17 on).
+    pub fn set_outgoing(&self, socket: u32, enabled: bool) {
+        self.inner.borrow_mut().manager.set_outgoing_listeners(SocketId(socket), enabled);
+    }
+
+    /// `manager.reconnection(v)`.
+    pub fn set_reconnection(&self, enabled: bool) {
+        self.inner.borrow_mut().manager.set_reconnection(enabled);
+    }
+
+    /// `manager.reconnectionAttempts(v)` (`Infinity` for no limit).
+    pub fn set_reconnection_attempts(&self, attempts: f64) {
+        let attempts = optional(attempts).map(|n| n.min(u32::MAX as u64) as u32);
+        self.inner.borrow_mut().manager.set_reconnection_attempts(attempts);
+    }
+
+    /// `manager.reconnectionDelay(v)`.
+    pub fn set_reconnection_delay(&self, ms: f64) {
+        self.inner.borrow_mut().manager.set_reconnection_delay(optional(ms).unwrap_or(0));
+    }
+
+    /// `manager.reconnectionDelayMax(v)`.
+    pub fn set_reconnection_delay_max(&self, ms: f64) {
+        self.inner.borrow_mut().manager.set_reconnection_delay_max(optional(ms).unwrap_or(u64::MAX / 4));
+    }
+
+    /// `manager.randomizationFactor(v)`.
+    pub fn set_randomization_factor(&self, factor: f64) {
+        self.inner.borrow_mut().manager.set_randomization_factor(factor);
+    }
+
+    /// `manager.timeout(v)` (negative for `false`).
+    pub fn set_timeout(&self, ms: f64) {
+        self.inner.borrow_mut().manager.set_timeout(optional(ms));
+    }
+
+    /// The socket's `id` while connected.
+    pub fn socket_id(&self, socket: u32) -> Option<String> {
+        self.inner.borrow().manager.get_socket(SocketId(socket)).and_then(|s| s.id().map(str::to_owned))
+    }
+
+    /// The socket's state bits: 1 connected, 2 active, 4 recovered.
+    pub fn socket_state(&self, socket: u32) -> u32 {
+        let inner = self.inner.borrow();
+        inner.manager.get_socket(SocketId(socket)).map_or(0, |s| {
+            u32::from(s.connected()) | u32::from(s.active()) << 1 | u32::from(s.recovered()) << 2
+        })
+    }
+
+    /// The manager's `_readyState`: 0 closed, 1 opening, 2 open; plus 4 while reconnecting.
+    pub fn state(&self) -> u32 {
+        let inner = self.inner.borrow();
+        let state = match inner.manager.ready_state() {
+            ReadyState::Closed => 0,
+            ReadyState::Opening => 1,
+            ReadyState::Open => 2,
+        };
+        state | u32::from(inner.manager.is_reconnecting()) << 2
+    }
+
+    /// The engine's transport name (`engine.transport.name`), if there is an engine.
+    pub fn transport(&self) -> Option<String> {
+        let inner = self.inner.borrow();
+        inner.manager.engine().and_then(|e| e.transport()).map(|t| t.as_str().to_owned())
+    }
+
+    /// The engine's session id (`engine.id`), once open.
+    pub fn engine_id(&self) -> Option<String> {
+        let inner = self.inner.borrow();
+        inner.manager.engine().and_then(|e| e.handshake()).map(|h| h.sid.clone())
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {
+        let result = f(&mut self.inner.borrow_mut().manager, now());
+        run(&self.inner);
+        result
+    }
+}
+
+fn auth_value(auth: Option<String>, is_function: bool) -> Auth {
+    match (is_function, auth) {
+        (true, _) => Auth::Callback,
+        (false, Some(json)) => Auth::Json(json),
+        (false, None) => Auth::None,
+    }
+}
+
+/// The browser called back: a WebSocket event, a fetch outcome or the timer.
+fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
+    let id = TransportId((tag / 8) as u32);
+    let now = now();
+    {
+        let mut inner = rc.borrow_mut();
+        let inner = &mut *inner;
+        let m = &mut inner.manager;
+        match tag % 8 {
+            CB_WEBSOCKET => {
+                let event: web_sys::Event = value.unchecked_into();
+                match &*event.type_() {
+                    "open" => m.handle_websocket_open(id, now),
+                    "message" => {
+                        let data = event.unchecked_into::<MessageEvent>().data();
+                        let frame = match data.as_string() {
+                            Some(text) => Frame::Text(text),
+                            None => Frame::Binary(Uint8Array::new(&data).to_vec()),
+                        };
+                        m.handle_websocket_frame(id, frame, now);
+                    }
+                    "error" => m.handle_transport_error(id, "websocket error", now),
+                    _ => {
+                        inner.transports.remove(&id.0);
+                        m.handle_transport_closed(id, now);
+                    }
+                }
+            }
+            CB_GET_RESPONSE => {
+                let response: Response = value.unchecked_into();
+                match response.ok().then(|| response.text().ok()).flatten() {
+                    Some(text) => {
+                        let text: Thenable = text.unchecked_into();
+                        let ok = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_TEXT) as f64);
+                        let err = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_FAILED) as f64);
+                        text.then(&ok, &err);
+                    }
+                    None => m.handle_transport_error(id, "xhr poll error", now),
+                }
+            }
+            CB_GET_TEXT => m.handle_poll_response(id, &value.as_string().unwrap_or_default(), now),
+            CB_GET_FAILED => m.handle_transport_error(id, "xhr poll error", now),
+            CB_POST_RESPONSE if value.unchecked_ref::<Response>().ok() => m.handle_post_done(id, now),
+            CB_POST_RESPONSE | CB_POST_FAILED => m.handle_transport_error(id, "xhr post error", now),
+            _ => {
+                inner.timer = None;
+                m.handle_timeout(now);
+            }
+        }
+    }
+    run(rc);
+}
+
+/// Performs what the manager asks, hands its events to the host, and sets the timer.
+fn run(rc: &Rc<RefCell<Inner>>) {
+    loop {
+        let mut inner = rc.borrow_mut();
+        if let Some(transmit) = inner.manager.poll_transmit() {
+            inner.perform(transmit);
+            continue;
+        }
+        if inner.dispatching {
+            break;
+        }
+        let Some(event) = inner.manager.poll_event() else { break };
+        inner.dispatching = true;
+        let host: Host = inner.host.clone().unchecked_into();
+        drop(inner);
+        dispatch(&host, event);
+        rc.borrow_mut().dispatching = false;
+    }
+    rc.borrow_mut().schedule();
+}
+
+fn dispatch(host: &Host, event: Event) {
+    let (kind, socket, a, b, bins, n): (u32, u32, Option<String>, Option<String>, Option<Array>, f64) = match event {
+        Event::Manager(event) => match event {
+            ManagerEvent::Open => (0, 0, None, None, None, 0.0),
+            ManagerEvent::Error(error) => (1, 0, Some(error.to_string()), None, None, 0.0),
+            ManagerEvent::Ping => (2, 0, None, None, None, 0.0),
+            ManagerEvent::Close { reason, description } => (3, 0, Some(reason.as_str().into()), description, None, 0.0),
+            ManagerEvent::Reconnect(attempt) => (4, 0, None, None, None, attempt.into()),
+            ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, None, attempt.into()),
+            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.to_string()), None, None, 0.0),
+            ManagerEvent::ReconnectFailed => (7, 0, None, None, None, 0.0),
+            ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str().into()), None, None, 0.0),
+        },
+        Event::Socket { socket, event } => {
+            let s = socket.0;
+            match event {
+                SocketEvent::Connect => (10, s, None, None, None, 0.0),
+                SocketEvent::ConnectError { message, data } => (11, s, Some(message), data, None, 0.0),
+                SocketEvent::Disconnect { reason, description } => {
+                    (12, s, Some(reason.as_str().into()), description, None, 0.0)
+                }
+                SocketEvent::Event { data, attachments, ack_id } => {
+                    (13, s, Some(data), None, to_buffers(attachments), ack_id.map_or(-1.0, |id| id as f64))
+                }
+                SocketEvent::AckResponse { handle, args, attachments, with_error } => {
+                    (14 + u32::from(with_error), s, Some(args), None, to_buffers(attachments), ack_number(handle))
+                }
+                SocketEvent::AckError { handle, error } => (16, s, Some(error.to_string()), None, None, ack_number(handle)),
+                SocketEvent::Outgoing { data, attachments } => (17, s, Some(data), None, to_buffers(attachments), 0.0),
+                SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
+            }
+        }
+    };
+    host.event(kind, socket, a, b, bins, n);
+}
+
+impl Inner {
+    /// A `t` query parameter: base-36 time plus a counter, unique per request.
+    fn stamp(&mut self) -> String {
+        self.stamps = self.stamps.wrapping_add(1);
+        let mut n = now();
+        let mut digits = Vec::new();
+        while n > 0 {
+            digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
+            n /= 36;
+        }
+        digits.reverse();
+        format!("&{}={}.{}", self.timestamp_param, String::from_utf8_lossy(&digits), self.stamps)
+    }
+
+    fn url(&mut self, websocket: bool, query: &str) -> String {
+        let (base, flag) =
+            if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
+        let mut url = format!("{base}?{}{query}", self.query);
+        if self.options & flag != 0 {
+            url.push_str(&self.stamp());
+        }
+        url
+    }
+
+    fn request(&self, method: &str) -> RequestInit {
+        let init = RequestInit::new();
+        init.set_method(method);
+        if self.options & OPT_WITH_CREDENTIALS != 0 {
+            init.set_credentials(RequestCredentials::Include);
+        }
+        if !self.headers.is_undefined() {
+            init.set_headers(&self.headers);
+        }
+        init
+    }
+
+    fn bound(&self, id: TransportId, kind: u64) -> Callback {
+        self.callback.bind(&JsValue::NULL, (u64::from(id.0) * 8 + kind) as f64)
+    }
+
+    fn perform(&mut self, transmit: ClientTransmit) {
+        match transmit {
+            ClientTransmit::PollGet { id, query } => {
+                let url = self.url(false, &query);
+                let init = self.request("GET");
+                let controller = match self.transports.get(&id.0) {
+                    Some(Transport::Polling(controller)) => controller.clone(),
+                    _ => {
+                        let Ok(controller) = AbortController::new() else {
+                            return self.manager.handle_transport_error(id, "xhr poll error", now());
+                        };
+                        self.transports.insert(id.0, Transport::Polling(controller.clone()));
+                        controller
+                    }
+                };
+                init.set_signal(Some(&controller.signal()));
+                fetch(&url, &init).then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
+            }
+            ClientTransmit::PollPost { id, query, body } => {
+                let url = self.url(false, &query);
+                let init = self.request("POST");
+                init.set_body(&JsValue::from_str(&body));
+                fetch(&url, &init).then(&self.bound(id, CB_POST_RESPONSE), &self.bound(id, CB_POST_FAILED));
+            }
+            ClientTransmit::OpenWebSocket { id, query } => {
+                let url = self.url(true, &query);
+                match WebSocket::new(&url) {
+                    Ok(ws) => {
+                        ws.set_binary_type(BinaryType::Arraybuffer);
+                        let handler = self.bound(id, CB_WEBSOCKET);
+                        let handler = handler.unchecked_ref();
+                        ws.set_onopen(Some(handler));
+                        ws.set_onmessage(Some(handler));
+                        ws.set_onerror(Some(handler));
+                        ws.set_onclose(Some(handler));
+                        self.transports.insert(id.0, Transport::WebSocket(ws));
+                    }
+                    Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
+                }
+            }
+            ClientTransmit::WebSocket { id, frame } => {
+                if let Some(Transport::WebSocket(ws)) = self.transports.get(&id.0) {
+                    // A socket closing under us is reported by its `close` event.
+                    let _ = match frame {
+                        Frame::Text(text) => ws.send_with_str(&text),
+                        Frame::Binary(bytes) => ws.send_with_u8_array(&bytes),
+                    };
+                }
+            }
+            ClientTransmit::Close { id } => match self.transports.remove(&id.0) {
+                Some(Transport::WebSocket(ws)) => {
+                    ws.set_onopen(None);
+                    ws.set_onmessage(None);
+                    ws.set_onerror(None);
+                    ws.set_onclose(None);
+                    let _ = ws.close();
+                }
+                // Only the GET is aborted: a POST in flight (the `close` packet) completes.
+                Some(Transport::Polling(controller)) => controller.abort(),
+                None => {}
+            },
+        }
+    }
+
+    /// Sets `setTimeout` for the manager's next deadline, if it changed.
+    fn schedule(&mut self) {
+        let deadline = self.manager.poll_timeout();
+        if self.timer.as_ref().map(|(at, _)| *at) == deadline {
+            return;
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            clear_timeout(&handle);
+        }
+        if let Some(at) = deadline {
+            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
+            let handle = set_timeout(&self.bound(TransportId(0), CB_TIMER), delay);
+            self.timer = Some((at, handle));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_numbers() {
+        assert_eq!(optional(-1.0), None);
+        assert_eq!(optional(f64::INFINITY), None);
+        assert_eq!(optional(f64::NAN), None);
+        assert_eq!(optional(250.0), Some(250));
+    }
+
+    #[test]
+    fn ack_handles_are_distinct_numbers() {
+        assert_eq!(ack_number(AckHandle::Id(3)), 6.0);
+        assert_eq!(ack_number(AckHandle::Queued(3)), 7.0);
+    }
 }

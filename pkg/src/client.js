@@ -1,0 +1,530 @@
+// The socket.io-client 4.8 API on top of the wasm driver (client-wasm). Protocol decisions
+// (engine sessions, reconnection, acks, buffers, recovery) happen in Rust; this file keeps
+// listeners, turns JS values into JSON text + binary attachments and back, and queues the
+// calls made before the wasm module is ready.
+
+/** The Socket.IO protocol revision. */
+export const protocol = 5;
+
+const RESERVED = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
+
+/** A minimal @socket.io/component-emitter. */
+export class Emitter {
+  on(ev, fn) {
+    const all = this._cb || (this._cb = {});
+    (all["$" + ev] || (all["$" + ev] = [])).push(fn);
+    return this;
+  }
+  once(ev, fn) {
+    const on = (...args) => {
+      this.off(ev, on);
+      fn.apply(this, args);
+    };
+    on.fn = fn;
+    return this.on(ev, on);
+  }
+  off(ev, fn) {
+    if (!this._cb || !arguments.length) {
+      this._cb = {};
+      return this;
+    }
+    const cbs = this._cb["$" + ev];
+    if (!cbs) return this;
+    if (arguments.length === 1) {
+      delete this._cb["$" + ev];
+      return this;
+    }
+    const i = cbs.findIndex((cb) => cb === fn || cb.fn === fn);
+    if (i >= 0) cbs.splice(i, 1);
+    if (!cbs.length) delete this._cb["$" + ev];
+    return this;
+  }
+  emit(ev, ...args) {
+    const cbs = this._cb && this._cb["$" + ev];
+    if (cbs) for (const fn of cbs.slice()) fn.apply(this, args);
+    return this;
+  }
+  listeners(ev) {
+    return (this._cb && this._cb["$" + ev]) || [];
+  }
+  hasListeners(ev) {
+    return this.listeners(ev).length > 0;
+  }
+}
+const E = Emitter.prototype;
+E.addEventListener = E.on;
+E.removeListener = E.removeAllListeners = E.removeEventListener = E.off;
+E.emitReserved = E.emit;
+
+const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+
+/** `[name, ...args]` -> [JSON text with placeholders, Uint8Array attachments or undefined]. */
+function encode(values) {
+  const bins = [];
+  const text = JSON.stringify(values, function (key, value) {
+    const v = this[key]; // before toJSON (Buffer has one)
+    if (!isBinary(v)) return value;
+    bins.push(v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    return { _placeholder: true, num: bins.length - 1 };
+  });
+  return [text, bins.length ? bins : undefined];
+}
+
+/** JSON text + ArrayBuffer attachments -> values. */
+function decode(text, bins) {
+  return JSON.parse(
+    text,
+    bins && ((_, v) => (v && v._placeholder === true && typeof v.num === "number" ? bins[v.num] : v)),
+  );
+}
+
+/** Calls a listener; what it throws is reported without breaking the driver. */
+function guard(fn) {
+  try {
+    fn();
+  } catch (e) {
+    setTimeout(() => {
+      throw e;
+    });
+  }
+}
+
+/** What socket.io-client's `url()` gives: protocol, host, port, path, query, id, href. */
+export function url(uri, path = "", loc) {
+  loc = loc || (typeof location !== "undefined" && location);
+  if (uri == null) uri = loc.protocol + "//" + loc.host;
+  if (typeof uri === "string") {
+    if (uri.charAt(0) === "/") uri = uri.charAt(1) === "/" ? loc.protocol + uri : loc.host + uri;
+    if (!/^(https?|wss?):\/\//.test(uri)) uri = (loc ? loc.protocol + "//" : "https://") + uri;
+    const u = new URL(uri);
+    uri = {
+      source: uri,
+      protocol: u.protocol.slice(0, -1),
+      host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: u.port,
+      path: u.pathname,
+      query: u.search.slice(1),
+    };
+  }
+  const obj = uri;
+  if (!obj.port) obj.port = /^(http|ws)$/.test(obj.protocol) ? "80" : /^(http|ws)s$/.test(obj.protocol) ? "443" : "";
+  obj.path = obj.path || "/";
+  const host = obj.host.indexOf(":") !== -1 ? "[" + obj.host + "]" : obj.host;
+  obj.id = obj.protocol + "://" + host + ":" + obj.port + path;
+  obj.href = obj.protocol + "://" + host + (loc && loc.port === obj.port ? "" : ":" + obj.port);
+  return obj;
+}
+
+const encodeQuery = (q) =>
+  typeof q === "string"
+    ? q.replace(/^\?/, "")
+    : Object.keys(q)
+        .map((k) => encodeURIComponent(k) + "=" + encodeURIComponent(q[k]))
+        .join("&");
+
+/**
+ * Builds the public API on a wasm loader: `load()` resolves to the driver class
+ * (`Driver` of the wasm-bindgen glue), once, the first time a Manager is created.
+ */
+export function client(load) {
+  let ready;
+
+  /** The engine of a manager (`manager.engine`): its transport, id and `upgrade` event. */
+  class Engine extends Emitter {
+    constructor(manager) {
+      super();
+      this._m = manager;
+    }
+    get id() {
+      return (this._m._d && this._m._d.engine_id()) || undefined;
+    }
+    get transport() {
+      return { name: (this._m._d && this._m._d.transport()) || undefined };
+    }
+    get readyState() {
+      return this._m._readyState;
+    }
+  }
+
+  class Manager extends Emitter {
+    constructor(uri, opts) {
+      super();
+      if (uri && typeof uri === "object") {
+        opts = uri;
+        uri = undefined;
+      }
+      opts = opts || {};
+      opts.path = opts.path || "/socket.io";
+      this.opts = opts;
+      this.uri = uri;
+      this.nsps = {};
+      this.engine = new Engine(this);
+      this._q = [];
+      this._byId = [];
+      this._reconnection = opts.reconnection !== false;
+      this._reconnectionAttempts = opts.reconnectionAttempts || Infinity;
+      this._reconnectionDelay = opts.reconnectionDelay || 1000;
+      this._reconnectionDelayMax = opts.reconnectionDelayMax || 5000;
+      this._randomizationFactor = opts.randomizationFactor ?? 0.5;
+      this._timeout = opts.timeout == null ? 20000 : opts.timeout;
+      this._autoConnect = opts.autoConnect !== false;
+      (ready || (ready = load())).then(
+        (Driver) => this._start(Driver),
+        (err) => {
+          this.emitReserved("error", err);
+          for (const nsp in this.nsps) this.nsps[nsp].emitReserved("connect_error", err);
+        },
+      );
+      if (this._autoConnect) this.open();
+    }
+
+    _start(Driver) {
+      const opts = this.opts;
+      const u = url(this.uri);
+      const secure = opts.secure ?? (u.protocol === "https" || u.protocol === "wss");
+      const host = (u.host.indexOf(":") !== -1 ? "[" + u.host + "]" : u.host) +
+        ((secure && u.port !== "443") || (!secure && u.port !== "80") ? ":" + u.port : "");
+      const path = opts.path.replace(/\/$/, "") + (opts.addTrailingSlash !== false ? "/" : "");
+      let query = encodeQuery(opts.query || u.query || "");
+      if (query) query += "&";
+      const transports = (opts.transports || ["polling", "websocket"])
+        .map((t) => (typeof t === "string" ? t : t.name || (t.prototype && t.prototype.name)))
+        .join(",");
+      const ts = opts.timestampRequests;
+      const flags = (opts.upgrade !== false) | (opts.rememberUpgrade ? 2 : 0) | (opts.tryAllTransports ? 4 : 0) |
+        (this._reconnection ? 8 : 0) | (opts.withCredentials ? 16 : 0) | (ts !== false ? 32 : 0) | (ts ? 64 : 0);
+      const d = new Driver(
+        { event: (...a) => guard(() => this._ev(...a)) },
+        (secure ? "https://" : "http://") + host + path,
+        (secure ? "wss://" : "ws://") + host + path,
+        query,
+        transports,
+        flags,
+        this._reconnectionAttempts,
+        this._reconnectionDelay,
+        this._reconnectionDelayMax,
+        this._randomizationFactor,
+        this._timeout === false ? -1 : this._timeout,
+        opts.timestampParam || "t",
+        opts.extraHeaders,
+      );
+      this._d = d;
+      for (const call of this._q.splice(0)) call(d);
+    }
+
+    /** Runs `call(driver)` now, or once the wasm module is ready. */
+    _call(call) {
+      if (this._d) call(this._d);
+      else this._q.push(call);
+    }
+
+    _ev(kind, s, a, b, bins, n) {
+      if (kind >= 10) return this._byId[s]._ev(kind, a, b, bins, n);
+      switch (kind) {
+        case 0:
+          return this.emitReserved("open");
+        case 1:
+          return this.emitReserved("error", new Error(a));
+        case 2:
+          return this.emitReserved("ping");
+        case 3:
+          return this.emitReserved("close", a, description(a, b));
+        case 4:
+          return this.emitReserved("reconnect", n);
+        case 5:
+          return this.emitReserved("reconnect_attempt", n);
+        case 6:
+          return this.emitReserved("reconnect_error", new Error(a));
+        case 7:
+          return this.emitReserved("reconnect_failed");
+        default:
+          return this.engine.emit("upgrade", { name: a });
+      }
+    }
+
+    get _readyState() {
+      return this._d ? ["closed", "opening", "open"][this._d.state() & 3] : "closed";
+    }
+
+    get _reconnecting() {
+      return !!this._d && (this._d.state() & 4) !== 0;
+    }
+
+    _set(field, value, call) {
+      if (value === undefined) return this[field];
+      this[field] = value;
+      this._call(call);
+      return this;
+    }
+    reconnection(v) {
+      return this._set("_reconnection", v === undefined ? v : !!v, (d) => d.set_reconnection(!!v));
+    }
+    reconnectionAttempts(v) {
+      return this._set("_reconnectionAttempts", v, (d) => d.set_reconnection_attempts(v));
+    }
+    reconnectionDelay(v) {
+      return this._set("_reconnectionDelay", v, (d) => d.set_reconnection_delay(v));
+    }
+    reconnectionDelayMax(v) {
+      return this._set("_reconnectionDelayMax", v, (d) => d.set_reconnection_delay_max(v));
+    }
+    randomizationFactor(v) {
+      return this._set("_randomizationFactor", v, (d) => d.set_randomization_factor(v));
+    }
+    timeout(v) {
+      return this._set("_timeout", v, (d) => d.set_timeout(v === false ? -1 : v));
+    }
+
+    /** Opens the connection; `fn(err?)` is called once it opened or failed. */
+    open(fn) {
+      if (fn) {
+        const onOpen = () => {
+          this.off("error", onError);
+          fn();
+        };
+        const onError = (err) => {
+          this.off("open", onOpen);
+          fn(err);
+        };
+        this.once("open", onOpen).once("error", onError);
+      }
+      this._call((d) => d.open());
+      return this;
+    }
+
+    /** The socket of namespace `nsp` (created once per manager). */
+    socket(nsp, opts) {
+      let socket = this.nsps[nsp];
+      if (!socket) {
+        socket = new Socket(this, nsp, opts);
+        this.nsps[nsp] = socket;
+      } else if (this._autoConnect && !socket.active) {
+        socket.connect();
+      }
+      return socket;
+    }
+
+    _close() {
+      this._call((d) => d.close());
+    }
+  }
+  Manager.prototype.connect = Manager.prototype.open;
+  Manager.prototype.close = Manager.prototype.disconnect = Manager.prototype._close;
+
+  const description = (reason, text) =>
+    text == null ? undefined : reason === "transport error" ? new Error(text) : { description: text };
+
+  class Socket extends Emitter {
+    constructor(io, nsp, opts) {
+      super();
+      opts = opts || {};
+      this.io = io;
+      this.nsp = nsp;
+      this.flags = {};
+      this.acks = {};
+      this.auth = opts.auth;
+      this._opts = opts;
+      this._any = [];
+      this._anyOut = [];
+      this._active = false;
+      io._call((d) => {
+        this._s = d.socket(nsp, ...authArgs(this.auth), opts.retries ?? -1, opts.ackTimeout ?? -1);
+        io._byId[this._s] = this;
+      });
+      if (io._autoConnect) this.open();
+    }
+
+    get id() {
+      return (this._s !== undefined && this.io._d.socket_id(this._s)) || undefined;
+    }
+    _state(bit) {
+      return this._s !== undefined && (this.io._d.socket_state(this._s) & bit) !== 0;
+    }
+    get connected() {
+      return this._state(1);
+    }
+    get disconnected() {
+      return !this.connected;
+    }
+    get active() {
+      return this._s === undefined ? this._active : this._state(2);
+    }
+    get recovered() {
+      return this._state(4);
+    }
+
+    connect() {
+      this._active = true;
+      this.io._call((d) => {
+        // the auth object may have been replaced since the socket was created
+        d.set_auth(this._s, ...authArgs(this.auth));
+        d.connect_socket(this._s);
+      });
+      return this;
+    }
+
+    disconnect() {
+      this._active = false;
+      this.io._call((d) => d.disconnect_socket(this._s));
+      return this;
+    }
+
+    send(...args) {
+      return this.emit("message", ...args);
+    }
+
+    emit(ev, ...args) {
+      if (RESERVED.includes(ev)) throw new Error('"' + ev.toString() + '" is a reserved event name');
+      const flags = this.flags;
+      this.flags = {};
+      let f = (flags.volatile ? 1 : 0) | (flags.compress === false ? 8 : 0);
+      const last = args[args.length - 1];
+      const cb = typeof last === "function" ? args.pop() : undefined;
+      if (cb) f |= cb.withError ? 6 : 2;
+      const [text, bins] = encode([ev, ...args]);
+      this.io._call((d) => {
+        const handle = d.emit(this._s, text, bins, f, flags.timeout ?? -1);
+        if (cb && handle >= 0) this.acks[handle] = cb;
+      });
+      return this;
+    }
+
+    emitWithAck(ev, ...args) {
+      return new Promise((resolve, reject) => {
+        const fn = (err, res) => (err ? reject(err) : resolve(res));
+        fn.withError = true;
+        args.push(fn);
+        this.emit(ev, ...args);
+      });
+    }
+
+    get volatile() {
+      this.flags.volatile = true;
+      return this;
+    }
+    timeout(ms) {
+      this.flags.timeout = ms;
+      return this;
+    }
+    compress(compress) {
+      this.flags.compress = compress;
+      return this;
+    }
+
+    onAny(fn) {
+      this._any.push(fn);
+      return this;
+    }
+    prependAny(fn) {
+      this._any.unshift(fn);
+      return this;
+    }
+    offAny(fn) {
+      this._any = fn ? this._any.filter((l) => l !== fn) : [];
+      return this;
+    }
+    listenersAny() {
+      return this._any;
+    }
+    onAnyOutgoing(fn) {
+      this._anyOut.push(fn);
+      return this._outgoing();
+    }
+    prependAnyOutgoing(fn) {
+      this._anyOut.unshift(fn);
+      return this._outgoing();
+    }
+    offAnyOutgoing(fn) {
+      this._anyOut = fn ? this._anyOut.filter((l) => l !== fn) : [];
+      return this._outgoing();
+    }
+    listenersAnyOutgoing() {
+      return this._anyOut;
+    }
+    _outgoing() {
+      const on = this._anyOut.length > 0;
+      this.io._call((d) => d.set_outgoing(this._s, on));
+      return this;
+    }
+
+    _ev(kind, a, b, bins, n) {
+      switch (kind) {
+        case 10:
+          return this.emitReserved("connect");
+        case 11: {
+          const err = new Error(a);
+          if (b != null) err.data = JSON.parse(b);
+          return this.emitReserved("connect_error", err);
+        }
+        case 12:
+          return this.emitReserved("disconnect", a, description(a, b));
+        case 13: {
+          const args = decode(a, bins);
+          if (n >= 0) args.push(this._ack(n));
+          for (const fn of this._any.slice()) fn.apply(this, args);
+          return Emitter.prototype.emit.apply(this, args);
+        }
+        case 14:
+        case 15:
+        case 16: {
+          const cb = this.acks[n];
+          delete this.acks[n];
+          if (!cb) return;
+          if (kind === 16) return cb.call(this, new Error(a));
+          const args = decode(a, bins);
+          return kind === 15 ? cb.call(this, null, ...args) : cb.apply(this, args);
+        }
+        case 17: {
+          const args = decode(a, bins);
+          for (const fn of this._anyOut.slice()) fn.apply(this, args);
+          return;
+        }
+        default:
+          return this.auth((data) => this.io._call((d) => d.provide_auth(this._s, data == null ? undefined : JSON.stringify(data))));
+      }
+    }
+
+    /** The callback answering the server's event `id` (once). */
+    _ack(id) {
+      let sent = false;
+      return (...args) => {
+        if (sent) return;
+        sent = true;
+        const [text, bins] = encode(args);
+        this.io._call((d) => d.send_ack(this._s, id, text, bins));
+      };
+    }
+  }
+  Socket.prototype.open = Socket.prototype.connect;
+  Socket.prototype.close = Socket.prototype.disconnect;
+
+  const authArgs = (auth) =>
+    typeof auth === "function" ? [undefined, true] : [auth == null ? undefined : JSON.stringify(auth), false];
+
+  const cache = {};
+
+  /** `io(uri?, opts?)`: a socket of the namespace in the URI's path, on a cached manager. */
+  function io(uri, opts) {
+    if (typeof uri === "object") {
+      opts = uri;
+      uri = undefined;
+    }
+    opts = opts || {};
+    const parsed = url(uri, opts.path || "/socket.io");
+    const id = parsed.id;
+    const sameNamespace = cache[id] && parsed.path in cache[id].nsps;
+    const fresh = opts.forceNew || opts["force new connection"] || opts.multiplex === false || sameNamespace;
+    let manager;
+    if (fresh) {
+      manager = new Manager(parsed.source, opts);
+    } else {
+      if (!cache[id]) cache[id] = new Manager(parsed.source, opts);
+      manager = cache[id];
+    }
+    if (parsed.query && !opts.query) opts.query = parsed.query;
+    return manager.socket(parsed.path, opts);
+  }
+  Object.assign(io, { Manager, Socket, io, connect: io, protocol });
+
+  return { io, Manager, Socket };
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the browser client: the wasm driver (wasmio-client) -> pkg/wasm/ (ESM glue + wasm,
+# size-optimised), the classic <script> build -> pkg/dist/socket.io.js, copied to
+# www/socket.io/socket.io.js for the edge worker. Needs the wasm32 target, the wasm-bindgen
+# CLI at the version in Cargo.lock, and node_modules (binaryen's wasm-opt, esbuild).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+cargo build --release --target wasm32-unknown-unknown -p wasmio-client
+rm -rf pkg/wasm
+wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name wasmio \
+    target/wasm32-unknown-unknown/release/wasmio_client.wasm
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
+
+# The classic build: one script defining window.io, the wasm inlined.
+node_modules/.bin/esbuild pkg/src/classic.js --bundle --minify --format=iife \
+    --loader:.wasm=binary --target=es2020 --log-level=error --outfile=pkg/dist/socket.io.js
+# The ESM entry minified into one file (what a bundler would ship; measured by the size report).
+node_modules/.bin/esbuild pkg/index.js --bundle --minify --format=esm --target=es2020 \
+    --log-level=warning --outfile=pkg/dist/wasmio.min.mjs
+cp pkg/wasm/wasmio_bg.wasm pkg/dist/wasmio_bg.wasm
+mkdir -p www/socket.io
+cp pkg/dist/socket.io.js www/socket.io/socket.io.js
+ls -l pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js pkg/dist/socket.io.js
