@@ -14,6 +14,9 @@ pub struct Config {
     pub app: String,
     /// Origins allowed by CORS: empty for none, `*` for any, else a comma-separated list.
     pub cors_origins: String,
+    /// Test hooks (`TEST_HOOKS = "1"`): `<socketio path>__forget` makes the Socket.IO object
+    /// drop its memory as an eviction would. Only the conformance deployment sets it.
+    pub test_hooks: bool,
     /// Engine.IO session settings.
     pub engine: ServerConfig,
 }
@@ -29,6 +32,7 @@ impl Config {
             engine_path: var("ENGINE_PATH").filter(|p| !p.is_empty()),
             app: var("APP").unwrap_or_else(|| "chat".to_owned()),
             cors_origins: var("CORS_ORIGINS").unwrap_or_default(),
+            test_hooks: var("TEST_HOOKS").as_deref() == Some("1"),
             engine: ServerConfig {
                 ping_interval: millis("PING_INTERVAL", defaults.ping_interval),
                 ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),

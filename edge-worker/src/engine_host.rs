@@ -35,7 +35,19 @@ extern "C" {
     /// `crypto.getRandomValues`, present in workerd.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]);
+
+    /// The Durable Object state seen through the one method workers-rs does not bind.
+    type AutoResponseState;
+
+    /// `ctx.getWebSocketAutoResponseTimestamp(ws)`: when workerd last answered this socket
+    /// automatically.
+    #[wasm_bindgen(method, js_name = getWebSocketAutoResponseTimestamp)]
+    fn get_websocket_auto_response_timestamp(this: &AutoResponseState, ws: &web_sys::WebSocket) -> Option<js_sys::Date>;
 }
+
+/// The client's pong, and the noop workerd answers it with without waking the object.
+const PONG: &str = "3";
+const NOOP: &str = "6";
 
 /// 20 random base64url characters (120 bits), like the reference `base64id`.
 pub fn random_id() -> String {
@@ -141,16 +153,42 @@ impl EngineHost {
         self.drive(&sid, app);
     }
 
-    /// The alarm fired: every session handles the time.
+    /// Lets workerd answer pongs (`3`) with a noop (`6`) itself, so that heartbeats do not
+    /// wake the object; the alarm reads when the last one came ([`EngineHost::alarm`]).
+    pub fn answer_pongs_automatically(&self) -> Result<()> {
+        let pair = worker::WebSocketRequestResponsePair::new(PONG, NOOP)?;
+        self.state.set_websocket_auto_response(&pair);
+        Ok(())
+    }
+
+    /// The alarm fired: pongs answered by workerd are fed to their sessions, then every
+    /// session handles the time.
     pub fn alarm(&self, app: &impl EngineApp) {
         *self.alarm_at.borrow_mut() = None;
         self.restore_websocket_sessions();
         let now = now_ms();
         let sids: Vec<String> = self.sessions.borrow().keys().cloned().collect();
         for sid in sids {
+            self.with_session(&sid, |s| {
+                let (Some(ping_at), Some(ws)) = (s.machine.awaiting_pong_since(), &s.websocket) else { return };
+                let raw: &web_sys::WebSocket = ws.as_ref();
+                let state: &AutoResponseState = self.state.as_raw().unchecked_ref();
+                let answered = state.get_websocket_auto_response_timestamp(raw);
+                // Fed at the time it came, so that the next ping is due an interval after it.
+                if let Some(at) = answered.map(|date| date.get_time() as u64).filter(|&at| at >= ping_at) {
+                    s.machine.handle_websocket_frame(Frame::Text(PONG.to_owned()), at);
+                }
+            });
             self.with_session(&sid, |s| s.machine.handle_timeout(now));
             self.drive(&sid, app);
         }
+    }
+
+    /// Drops every session from memory, as an eviction from memory would; WebSocket sessions
+    /// come back from their tags at the next event. (Used by the hibernation test hook.)
+    pub fn forget(&self) {
+        self.sessions.borrow_mut().clear();
+        *self.alarm_at.borrow_mut() = None;
     }
 
     /// Queues a message on a session and writes what it can right away.

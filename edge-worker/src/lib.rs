@@ -28,6 +28,11 @@ use crate::routing::Route;
 /// Where the browser client bundle is served, below the Socket.IO path.
 const CLIENT_BUNDLE: &str = "socket.io.js";
 
+/// Test hooks below the Socket.IO path (conformance deployment only): make the Socket.IO
+/// object forget its memory; read how often it was woken.
+pub(crate) const FORGET_HOOK: &str = "__forget";
+pub(crate) const STATS_HOOK: &str = "__stats";
+
 /// Fetch entry of the worker.
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -37,6 +42,10 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         "ECHO"
     } else if path == format!("{}{CLIENT_BUNDLE}", config.socketio_path) {
         return client_bundle(&env, &path).await;
+    } else if config.test_hooks
+        && [FORGET_HOOK, STATS_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
+    {
+        return env.durable_object("SOCKETIO")?.get_by_name(routing::DEFAULT_OBJECT)?.fetch_with_request(req).await;
     } else if path.starts_with(&config.socketio_path) {
         "SOCKETIO"
     } else {

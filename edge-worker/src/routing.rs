@@ -5,7 +5,7 @@ use wasmio_protocol::engine::{ServerError, TransportKind};
 use worker::{Method, Request, Url};
 
 /// The object that serves all new sessions (scaling over several objects comes later).
-const DEFAULT_OBJECT: &str = "0";
+pub const DEFAULT_OBJECT: &str = "0";
 
 /// Where a request goes.
 #[derive(Debug, PartialEq, Eq)]

@@ -38,6 +38,17 @@ pub struct SocketIoObject {
     buckets: RefCell<HashMap<String, Bucket>>,
     /// Events dropped by rate limits since the object started.
     dropped: Cell<u64>,
+    /// How often workerd woke the object, by cause, since it started.
+    wakeups: Cell<Wakeups>,
+    test_hooks: bool,
+}
+
+/// Counts of the events workerd delivered to the object.
+#[derive(Debug, Clone, Copy, Default)]
+struct Wakeups {
+    fetches: u64,
+    websocket_messages: u64,
+    alarms: u64,
 }
 
 impl DurableObject for SocketIoObject {
@@ -45,17 +56,36 @@ impl DurableObject for SocketIoObject {
         let config = Config::from_env(&env);
         let app = apps::build(&config.app);
         let core = Server::new(core_config(&app));
+        let test_hooks = config.test_hooks;
+        let host = EngineHost::new(state, config);
+        if let Err(error) = host.answer_pongs_automatically() {
+            worker::console_error!("pongs will wake the object: {error}");
+        }
         SocketIoObject {
-            host: EngineHost::new(state, config),
+            host,
+            test_hooks,
             app,
             core: RefCell::new(core),
             restored: Cell::new(false),
             buckets: RefCell::new(HashMap::new()),
             dropped: Cell::new(0),
+            wakeups: Cell::new(Wakeups::default()),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        if self.test_hooks && req.path().ends_with(crate::FORGET_HOOK) {
+            self.forget();
+            return Response::ok("forgotten");
+        }
+        if self.test_hooks && req.path().ends_with(crate::STATS_HOOK) {
+            let w = self.wakeups.get();
+            return Response::ok(format!(
+                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"droppedEvents\":{}}}",
+                w.fetches, w.websocket_messages, w.alarms, self.dropped.get()
+            ));
+        }
+        self.count(|w| w.fetches += 1);
         self.restore().await?;
         let response = self.host.fetch(req, self).await;
         self.settle().await?;
@@ -63,6 +93,7 @@ impl DurableObject for SocketIoObject {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
+        self.count(|w| w.websocket_messages += 1);
         self.restore().await?;
         self.host.websocket_message(&ws, message, self);
         self.settle().await
@@ -81,6 +112,7 @@ impl DurableObject for SocketIoObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        self.count(|w| w.alarms += 1);
         self.restore().await?;
         self.host.alarm(self);
         self.core.borrow_mut().handle_timeout(now_ms());
@@ -149,6 +181,21 @@ impl SocketIoObject {
             Err(error) => worker::console_error!("cannot restore the Socket.IO state: {error}"),
         }
         Ok(())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Wakeups)) {
+        let mut wakeups = self.wakeups.get();
+        f(&mut wakeups);
+        self.wakeups.set(wakeups);
+    }
+
+    /// Drops everything held in memory, as an eviction does: the next event rebuilds the
+    /// state from the WebSocket attachments and storage alone.
+    fn forget(&self) {
+        self.host.forget();
+        *self.core.borrow_mut() = Server::new(core_config(&self.app));
+        self.buckets.borrow_mut().clear();
+        self.restored.set(false);
     }
 
     /// After an event: persists what changed and sets the alarm.

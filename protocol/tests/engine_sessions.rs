@@ -332,6 +332,23 @@ fn heartbeats_keep_the_session_alive() {
 }
 
 #[test]
+fn a_pong_answered_by_the_runtime_can_be_fed_later() {
+    let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
+    let mut server = ServerSession::new("s", TransportKind::WebSocket, config, 0);
+    while server.poll_transmit().is_some() {}
+    assert_eq!(server.awaiting_pong_since(), None);
+    server.handle_timeout(300);
+    assert_eq!(server.poll_transmit(), Some(ServerTransmit::WebSocket(Frame::Text("2".into()))));
+    assert_eq!(server.awaiting_pong_since(), Some(300));
+    // the runtime answered the client's pong at 320; the driver learns it at the deadline
+    server.handle_websocket_frame(Frame::Text("3".into()), 500);
+    server.handle_timeout(500);
+    assert!(!server.is_closed());
+    assert_eq!(server.awaiting_pong_since(), None);
+    assert_eq!(server.poll_timeout(), Some(800));
+}
+
+#[test]
 fn server_closes_a_silent_client_after_ping_timeout() {
     let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
     let mut net = Loopback::new(no_upgrade(), config);

@@ -148,21 +148,26 @@ impl ServerSession {
             ping_timeout: config.ping_timeout,
             max_payload: config.max_payload,
         };
-        let mut session = ServerSession::resume_websocket(sid, config, now_ms);
-        session.transport = transport;
+        let mut session = ServerSession::fresh(sid, transport, config, now_ms);
         session.enqueue(Packet::text(PacketType::Open, handshake.to_json()));
         session
     }
 
     /// Rebuilds a session that was open over WebSocket, from its id alone (after the memory
-    /// of a hibernated Durable Object was dropped). Nothing is sent; heartbeats restart from
-    /// `now_ms`.
+    /// of a hibernated Durable Object was dropped). A ping is due at once: the client's
+    /// heartbeat deadline runs from the last ping it got, whose time was forgotten.
     pub fn resume_websocket(sid: impl Into<String>, config: ServerConfig, now_ms: u64) -> Self {
+        let mut session = ServerSession::fresh(sid.into(), TransportKind::WebSocket, config, now_ms);
+        session.next_ping_at = now_ms;
+        session
+    }
+
+    fn fresh(sid: String, transport: TransportKind, config: ServerConfig, now_ms: u64) -> Self {
         ServerSession {
-            sid: sid.into(),
+            sid,
             next_ping_at: now_ms + config.ping_interval,
             config,
-            transport: TransportKind::WebSocket,
+            transport,
             upgrade: Upgrade::None,
             closed: false,
             poll_held: false,
@@ -187,6 +192,13 @@ impl ServerSession {
     /// Whether the session is over.
     pub fn is_closed(&self) -> bool {
         self.closed
+    }
+
+    /// When the unanswered ping went out, if a pong is awaited. A driver whose runtime answers
+    /// pongs itself (workerd's WebSocket auto-response) compares this with the time of the
+    /// last automatic answer and feeds a pong when that is later.
+    pub fn awaiting_pong_since(&self) -> Option<u64> {
+        self.pong_deadline.map(|deadline| deadline - self.config.ping_timeout)
     }
 
     /// Whether a WebSocket upgrade is in progress.

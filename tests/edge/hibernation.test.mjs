@@ -1,0 +1,91 @@
+// Hibernation of the Socket.IO object under real workerd (conformance deployment):
+// - after the object drops all its memory (test hook `__forget`, what an eviction does),
+//   a new state built from the WebSocket attachments and storage alone continues every
+//   session: events, acks, server emits, binary, heartbeats;
+// - pongs are answered by workerd's auto-response and do not wake the object.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import { startWorker } from "./harness.mjs";
+
+const PING_INTERVAL = 300;
+let worker;
+
+before(async () => {
+  worker = await startWorker("conformance");
+});
+after(() => worker?.stop());
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const hook = async (name) => (await fetch(`${worker.url}/socket.io/${name}`)).text();
+const stats = async () => JSON.parse(await hook("__stats"));
+
+function connect(nsp = "/", opts = {}) {
+  const socket = io(`${worker.url}${nsp}`, { transports: ["websocket"], forceNew: true, reconnection: false, ...opts });
+  return new Promise((resolve, reject) => {
+    socket.on("connect", () => resolve(socket));
+    socket.on("connect_error", reject);
+  });
+}
+
+const once = (socket, event) => new Promise((resolve) => socket.once(event, (...args) => resolve(args)));
+
+describe("hibernation", () => {
+  it("continues every session from the stored state alone", async () => {
+    const a = await connect("/", { auth: { user: "a" } });
+    const b = await connect("/custom", { auth: { user: "b" } });
+    const disconnects = [];
+    for (const s of [a, b]) s.on("disconnect", (reason) => disconnects.push(reason));
+    const idBefore = a.id;
+
+    assert.equal(await hook("__forget"), "forgotten");
+
+    // events and server emits
+    a.emit("message", "after", { n: 1 });
+    assert.deepEqual(await once(a, "message-back"), ["after", { n: 1 }]);
+    // acks
+    const acked = await new Promise((resolve) => a.timeout(2000).emit("message-with-ack", 7, "x", (err, ...args) => resolve([err, ...args])));
+    assert.deepEqual(acked, [null, 7, "x"]);
+    // binary
+    a.emit("message", Buffer.from([1, 2, 3]));
+    const [bytes] = await once(a, "message-back");
+    assert.deepEqual([...new Uint8Array(bytes)], [1, 2, 3]);
+    // same socket, same session
+    assert.equal(a.id, idBefore);
+
+    // forget again, then let heartbeats run: the sessions stay open
+    await hook("__forget");
+    await sleep(4 * PING_INTERVAL);
+    assert.equal(a.connected, true);
+    assert.equal(b.connected, true);
+    assert.deepEqual(disconnects, []);
+    a.emit("message", "still");
+    assert.deepEqual(await once(a, "message-back"), ["still"]);
+    a.disconnect();
+    b.disconnect();
+  });
+
+  it("a client that stops answering pings is still timed out after a wake-up", async () => {
+    const a = await connect("/");
+    await hook("__forget");
+    // silence the client's engine: it no longer answers pings
+    a.io.engine.transport.ws.send = () => {};
+    a.io.engine.write = () => {};
+    const [reason] = await once(a, "disconnect");
+    // the server closed the WebSocket after its ping timeout
+    assert.equal(reason, "transport close");
+  });
+
+  it("pongs do not wake the object", async () => {
+    const a = await connect("/");
+    await sleep(PING_INTERVAL); // let the connection settle
+    const before = await stats();
+    await sleep(6 * PING_INTERVAL);
+    const after = await stats();
+    assert.equal(a.connected, true);
+    const alarms = after.alarms - before.alarms;
+    assert.ok(alarms >= 4, `the alarm sent the pings (${alarms} alarms)`);
+    assert.equal(after.websocketMessages - before.websocketMessages, 0, "no message reached the object");
+    a.disconnect();
+  });
+});
