@@ -47,7 +47,8 @@ test: setup test-protocol
 ## Edge worker under real workerd (wrangler dev builds it): raw-frame conformance and the
 ## official engine.io-client.
 test-edge:
-	node --test --test-timeout=120000 tests/edge/
+	cd edge-worker && worker-build --release
+	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/edge/
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
 test-protocol:

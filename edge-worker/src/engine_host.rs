@@ -7,7 +7,7 @@
 //! object finds its sessions again ([`ServerSession::resume_websocket`]). One alarm, set to
 //! the earliest deadline of all sessions, sends the pings of the whole object.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use futures_channel::oneshot;
@@ -100,12 +100,20 @@ pub struct EngineHost {
     sessions: RefCell<HashMap<String, Session>>,
     /// The alarm time currently set, if any.
     alarm_at: RefCell<Option<u64>>,
+    /// Whether workerd answers pongs ([`EngineHost::answer_pongs_automatically`]).
+    auto_pongs: Cell<bool>,
 }
 
 impl EngineHost {
     /// The host of the object with this state.
     pub fn new(state: State, config: Config) -> Self {
-        EngineHost { state, config, sessions: RefCell::new(HashMap::new()), alarm_at: RefCell::new(None) }
+        EngineHost {
+            state,
+            config,
+            sessions: RefCell::new(HashMap::new()),
+            alarm_at: RefCell::new(None),
+            auto_pongs: Cell::new(false),
+        }
     }
 
     /// The object's state (storage, WebSockets).
@@ -158,29 +166,47 @@ impl EngineHost {
     pub fn answer_pongs_automatically(&self) -> Result<()> {
         let pair = worker::WebSocketRequestResponsePair::new(PONG, NOOP)?;
         self.state.set_websocket_auto_response(&pair);
+        self.auto_pongs.set(true);
         Ok(())
     }
 
-    /// The alarm fired: pongs answered by workerd are fed to their sessions, then every
+    /// The alarm fired. With automatic pongs, one alarm per ping interval serves every
+    /// WebSocket session: the pong each one got in time is fed to it, and pings due within
+    /// half an interval go out now, so that all heartbeats share the same alarm. Then every
     /// session handles the time.
     pub fn alarm(&self, app: &impl EngineApp) {
         *self.alarm_at.borrow_mut() = None;
         self.restore_websocket_sessions();
         let now = now_ms();
+        let engine = &self.config.engine;
         let sids: Vec<String> = self.sessions.borrow().keys().cloned().collect();
         for sid in sids {
             self.with_session(&sid, |s| {
-                let (Some(ping_at), Some(ws)) = (s.machine.awaiting_pong_since(), &s.websocket) else { return };
-                let raw: &web_sys::WebSocket = ws.as_ref();
-                let state: &AutoResponseState = self.state.as_raw().unchecked_ref();
-                let answered = state.get_websocket_auto_response_timestamp(raw);
-                // Fed at the time it came, so that the next ping is due an interval after it.
-                if let Some(at) = answered.map(|date| date.get_time() as u64).filter(|&at| at >= ping_at) {
-                    s.machine.handle_websocket_frame(Frame::Text(PONG.to_owned()), at);
+                let Some(ws) = s.websocket.as_ref().filter(|_| self.auto_pongs.get()) else { return };
+                if let Some(ping_at) = s.machine.awaiting_pong_since() {
+                    let state: &AutoResponseState = self.state.as_raw().unchecked_ref();
+                    let answered = state.get_websocket_auto_response_timestamp(ws.as_ref());
+                    let in_time = |at: u64| at >= ping_at && at <= ping_at + engine.ping_timeout;
+                    // Fed as of the ping, so that the next ping is due one interval after it.
+                    if answered.is_some_and(|date| in_time(date.get_time() as u64)) {
+                        s.machine.handle_websocket_frame(Frame::Text(PONG.to_owned()), ping_at);
+                    }
+                }
+                if s.machine.next_ping_at().is_some_and(|at| at <= now + engine.ping_interval / 2) {
+                    s.machine.ping_early(now);
                 }
             });
             self.with_session(&sid, |s| s.machine.handle_timeout(now));
             self.drive(&sid, app);
+        }
+    }
+
+    /// When the object must wake for this session: with automatic pongs, a WebSocket
+    /// session awaiting a pong is checked at its next ping rather than at its pong deadline.
+    fn wake_at(&self, session: &Session) -> Option<u64> {
+        match (self.auto_pongs.get() && session.websocket.is_some(), session.machine.awaiting_pong_since()) {
+            (true, Some(ping_at)) => Some(ping_at + self.config.engine.ping_interval),
+            _ => session.machine.poll_timeout(),
         }
     }
 
@@ -356,7 +382,7 @@ impl EngineHost {
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
     /// application's own deadline).
     pub async fn schedule_alarm(&self, extra: Option<u64>) -> Result<()> {
-        let sessions = self.sessions.borrow().values().filter_map(|s| s.machine.poll_timeout()).min();
+        let sessions = self.sessions.borrow().values().filter_map(|s| self.wake_at(s)).min();
         let Some(next) = sessions.into_iter().chain(extra).min() else { return Ok(()) };
         let current = *self.alarm_at.borrow();
         if current.is_some_and(|at| at <= next) {

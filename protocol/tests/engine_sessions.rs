@@ -349,6 +349,21 @@ fn a_pong_answered_by_the_runtime_can_be_fed_later() {
 }
 
 #[test]
+fn an_early_ping_aligns_the_heartbeat() {
+    let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
+    let mut server = ServerSession::new("s", TransportKind::WebSocket, config, 0);
+    while server.poll_transmit().is_some() {}
+    assert_eq!(server.next_ping_at(), Some(300));
+    server.ping_early(120);
+    assert_eq!(server.poll_transmit(), Some(ServerTransmit::WebSocket(Frame::Text("2".into()))));
+    assert_eq!(server.next_ping_at(), None, "a pong is awaited");
+    server.ping_early(130);
+    assert_eq!(server.poll_transmit(), None, "one ping at a time");
+    server.handle_websocket_frame(Frame::Text("3".into()), 150);
+    assert_eq!(server.next_ping_at(), Some(450));
+}
+
+#[test]
 fn server_closes_a_silent_client_after_ping_timeout() {
     let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
     let mut net = Loopback::new(no_upgrade(), config);

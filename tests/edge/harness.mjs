@@ -46,6 +46,9 @@ export async function startWorker(env) {
       process.kill(-child.pid, "SIGTERM");
     } catch {}
   };
+  // Never leave workerd behind, even when the test process is killed (by a timeout).
+  process.once("exit", stop);
+  for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
   const deadline = Date.now() + 240_000; // the first run compiles the worker
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);

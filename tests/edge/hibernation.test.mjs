@@ -76,16 +76,23 @@ describe("hibernation", () => {
     assert.equal(reason, "transport close");
   });
 
-  it("pongs do not wake the object", async () => {
+  it("pongs do not wake the object, and one alarm per interval serves every socket", async () => {
     const a = await connect("/");
-    await sleep(PING_INTERVAL); // let the connection settle
+    await sleep(PING_INTERVAL / 2);
+    const b = await connect("/"); // out of phase with a at first
+    const pings = { a: 0, b: 0 };
+    a.io.on("ping", () => pings.a++);
+    b.io.on("ping", () => pings.b++);
+    await sleep(2 * PING_INTERVAL); // the heartbeats align
     const before = await stats();
-    await sleep(6 * PING_INTERVAL);
+    await sleep(10 * PING_INTERVAL);
     const after = await stats();
-    assert.equal(a.connected, true);
+    assert.equal(a.connected && b.connected, true);
+    assert.equal(after.websocketMessages - before.websocketMessages, 0, "no pong reached the object");
     const alarms = after.alarms - before.alarms;
-    assert.ok(alarms >= 4, `the alarm sent the pings (${alarms} alarms)`);
-    assert.equal(after.websocketMessages - before.websocketMessages, 0, "no message reached the object");
+    assert.ok(pings.a >= 9 && pings.b >= 9, `both clients were pinged (${pings.a}, ${pings.b})`);
+    assert.ok(alarms <= 12, `${alarms} alarms for 10 intervals and 2 sockets`);
     a.disconnect();
+    b.disconnect();
   });
 });

@@ -352,9 +352,26 @@ impl ServerSession {
                 return;
             }
         } else if now_ms >= self.next_ping_at {
-            self.enqueue(Packet::bare(PacketType::Ping));
-            self.pong_deadline = Some(now_ms + self.config.ping_timeout);
+            self.ping(now_ms);
         }
+    }
+
+    /// Sends the next ping now, ahead of its time, unless a pong is awaited. A driver that
+    /// serves many sessions uses it to align their heartbeats on one timer.
+    pub fn ping_early(&mut self, now_ms: u64) {
+        if !self.closed && self.pong_deadline.is_none() {
+            self.ping(now_ms);
+        }
+    }
+
+    /// When the next ping is due, if no pong is awaited.
+    pub fn next_ping_at(&self) -> Option<u64> {
+        (!self.closed && self.pong_deadline.is_none()).then_some(self.next_ping_at)
+    }
+
+    fn ping(&mut self, now_ms: u64) {
+        self.enqueue(Packet::bare(PacketType::Ping));
+        self.pong_deadline = Some(now_ms + self.config.ping_timeout);
     }
 
     /// When [`ServerSession::handle_timeout`] must be called next.
