@@ -75,3 +75,21 @@ export async function openPage(browser, url) {
   await page.waitForFunction(() => window.ready === true);
   return { page, errors, close: () => context.close() };
 }
+
+/** Stops a server like a crash: engine connections dropped without Socket.IO DISCONNECTs. */
+export function crash(server) {
+  return new Promise((r) => {
+    for (const client of Object.values(server.io.engine.clients)) client.close();
+    server.io.httpServer.close(() => r());
+    server.io.httpServer.closeAllConnections?.();
+  });
+}
+
+/** Resolves when `predicate()` is true (polling every 20 ms), or rejects after `ms`. */
+export async function until(predicate, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for " + predicate);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,171 @@
+// Transports and connection continuity, ESM package in Chromium against socket.io@4.8.4:
+// polling only, WebSocket only, the polling -> WebSocket upgrade, reconnection after the
+// server restarts, and connection state recovery.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { crash, launch, openPage, startIo, startStatic, until } from "./harness.mjs";
+
+let browser, web;
+
+before(async () => {
+  web = await startStatic();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await web?.close();
+});
+
+/** An echo server recording the transport of each connection. */
+const echo = (transports) => (io) =>
+  io.on("connection", (socket) => {
+    transports.push(socket.conn.transport.name);
+    socket.conn.on("upgrade", (t) => transports.push("upgrade:" + t.name));
+    socket.on("echo", (...args) => args.pop()(...args));
+    socket.on("seq", (n) => socket.emit("seq", n));
+  });
+
+/** Connects, echoes text and binary, and reports the client's transport. */
+async function roundTrip(pg, url, opts) {
+  return pg.evaluate(
+    async ([url, opts]) => {
+      const socket = io(url, opts);
+      await new Promise((res) => socket.on("connect", res));
+      const text = await socket.emitWithAck("echo", "héllo ✓", { n: [1, 2] });
+      const bin = await socket.emitWithAck("echo", new Uint8Array([0, 255, 128]));
+      const out = { text, bin: [...new Uint8Array(bin)], transport: socket.io.engine.transport.name };
+      socket.disconnect();
+      return out;
+    },
+    [url, opts],
+  );
+}
+
+describe("transports", () => {
+  test("polling only (binary as base64 in payloads)", async () => {
+    const transports = [];
+    const server = await startIo(echo(transports));
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    const r = await roundTrip(pg, server.url, { transports: ["polling"] });
+    assert.deepEqual(r, { text: "héllo ✓", bin: [0, 255, 128], transport: "polling" });
+    assert.deepEqual(transports, ["polling"]);
+    assert.deepEqual(errors, []);
+    await close();
+    await server.close();
+  });
+
+  test("WebSocket only", async () => {
+    const transports = [];
+    const server = await startIo(echo(transports));
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    const r = await roundTrip(pg, server.url, { transports: ["websocket"] });
+    assert.deepEqual(r, { text: "héllo ✓", bin: [0, 255, 128], transport: "websocket" });
+    assert.deepEqual(transports, ["websocket"]);
+    assert.deepEqual(errors, []);
+    await close();
+    await server.close();
+  });
+
+  test("upgrade from polling to WebSocket without losing or reordering events", async () => {
+    const transports = [];
+    const server = await startIo(echo(transports));
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    const r = await pg.evaluate(async (url) => {
+      const socket = io(url);
+      const upgraded = new Promise((res) => socket.io.engine.on("upgrade", (t) => res(t.name)));
+      const received = [];
+      socket.on("seq", (n) => received.push(n));
+      const first = await new Promise((res) => socket.io.on("open", () => res(socket.io.engine.transport.name)));
+      for (let i = 0; i < 200; i++) socket.emit("seq", i); // spans the upgrade
+      const upgrade = await upgraded;
+      while (received.length < 200) await new Promise((res) => setTimeout(res, 10));
+      const out = { first, upgrade, now: socket.io.engine.transport.name, inOrder: received.every((n, i) => n === i) };
+      socket.disconnect();
+      return out;
+    }, server.url);
+    assert.deepEqual(r, { first: "polling", upgrade: "websocket", now: "websocket", inOrder: true });
+    assert.deepEqual(transports, ["polling", "upgrade:websocket"]);
+    assert.deepEqual(errors, []);
+    await close();
+    await server.close();
+  });
+
+  test("reconnection after the server restarts", async () => {
+    let server = await startIo(echo([]));
+    const { port } = server;
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    await pg.evaluate(async (url) => {
+      const socket = io(url, { reconnectionDelay: 100, reconnectionDelayMax: 200 });
+      window.log = [];
+      socket.on("disconnect", (reason) => log.push("disconnect:" + reason));
+      socket.io.on("reconnect_attempt", (n) => log.push("attempt"));
+      socket.io.on("reconnect", (n) => log.push("reconnect:" + n));
+      socket.on("connect", () => log.push("connect"));
+      window.socket = socket;
+      await new Promise((res) => socket.on("connect", res));
+    }, server.url);
+    await crash(server);
+    await pg.waitForFunction(() => log.includes("disconnect:transport close") && log.includes("attempt"));
+    await new Promise((r) => setTimeout(r, 300)); // a few refused attempts
+    server = await startIo(echo([]), {}, port);
+    await pg.waitForFunction(() => log.filter((l) => l === "connect").length === 2, null, { timeout: 10000 });
+    const r = await pg.evaluate(async () => ({
+      log: log.filter((l, i) => l !== "attempt" || log[i - 1] !== "attempt"),
+      echo: await socket.emitWithAck("echo", "back"),
+      connected: socket.connected,
+    }));
+    assert.equal(r.echo, "back");
+    assert.equal(r.connected, true);
+    assert.deepEqual(r.log.slice(0, 3), ["connect", "disconnect:transport close", "attempt"]);
+    assert.match(r.log.at(-2), /^reconnect:\d+$/);
+    assert.equal(r.log.at(-1), "connect");
+    assert.ok(errors.every((e) => /ERR_CONNECTION_REFUSED/.test(e.message)), String(errors));
+    await pg.evaluate(() => socket.disconnect());
+    await close();
+    await server.close();
+  });
+
+  test("connection state recovery restores the session and missed events", async () => {
+    const serverSockets = [];
+    const server = await startIo(
+      (io) =>
+        io.on("connection", (socket) => {
+          serverSockets.push({ id: socket.id, recovered: socket.recovered });
+          socket.join("room");
+          socket.on("drop", () => socket.conn.close()); // the network drops, no DISCONNECT
+        }),
+      { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } },
+    );
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    await pg.evaluate(async (url) => {
+      const socket = io(url, { reconnectionDelay: 300, reconnectionDelayMax: 300 });
+      window.socket = socket;
+      window.got = [];
+      window.states = [];
+      socket.on("msg", (m) => got.push(m));
+      socket.on("connect", () => states.push([socket.id, socket.recovered]));
+      socket.on("disconnect", (reason) => states.push(reason));
+      await new Promise((res) => socket.on("connect", res));
+    }, server.url);
+    server.io.to("room").emit("msg", "one");
+    await pg.waitForFunction(() => got.length === 1);
+    await pg.evaluate(() => socket.emit("drop"));
+    await pg.waitForFunction(() => states.length === 2);
+    server.io.to("room").emit("msg", "missed"); // while the client is away
+    await pg.waitForFunction(() => states.length === 3, null, { timeout: 10000 });
+    await pg.waitForFunction(() => got.length === 2);
+    const r = await pg.evaluate(() => ({ got, states }));
+    assert.deepEqual(r.got, ["one", "missed"]);
+    assert.equal(r.states[1], "transport close");
+    assert.deepEqual(r.states[2], [r.states[0][0], true]); // same id, recovered
+    assert.deepEqual(serverSockets, [
+      { id: r.states[0][0], recovered: false },
+      { id: r.states[0][0], recovered: true },
+    ]);
+    assert.deepEqual(errors, []);
+    await pg.evaluate(() => socket.disconnect());
+    await close();
+    await server.close();
+  });
+});
