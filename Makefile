@@ -18,20 +18,21 @@ WASM := --target wasm32-unknown-unknown
 setup:
 	@bash scripts/setup.sh
 
-## Build every crate for the targets it ships on.
+## Build everything: the core for wasm, the browser client into pkg/ (and www/socket.io/),
+## the edge worker bundle.
 build: setup build-wasm
 
 build-wasm:
 	cargo build -p wasmio-protocol $(WASM)
-	cargo build -p wasmio-client $(WASM)
+	bash scripts/build-client.sh
 	cd edge-worker && worker-build --release
 
-## Main job: build everything and start the edge worker locally with the demo page.
+## Main job: build everything and start the edge worker (the chat of the seed article with
+## its page) in the foreground on http://127.0.0.1:8787, on local Durable Object storage.
 demo: build
-	@echo
-	@echo "make demo: the protocol core, the browser client crate and the edge worker bundle are built."
-	@echo "Not there yet: the Socket.IO edge server and the chat page (issue 3), and the"
-	@echo "browser client package (issue 4). Nothing is started until the edge server exists."
+	@echo "wasmio chat: open http://127.0.0.1:8787 in two tabs (Ctrl-C stops the worker)"
+	cd edge-worker && WASMIO_PREBUILT=1 ../node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port 8787 \
+		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The conformance worker (reference handlers and timings) in the foreground on 127.0.0.1:3000.
 conformance: setup
