@@ -12,7 +12,8 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup build build-wasm demo conformance test test-protocol test-edge fuzz bench
+.PHONY: setup build build-wasm build-client build-worker demo conformance test test-protocol test-edge \
+	test-client test-e2e fuzz bench
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
@@ -22,9 +23,13 @@ setup:
 ## the edge worker bundle.
 build: setup build-wasm
 
-build-wasm:
+build-wasm: build-client build-worker
 	cargo build -p wasmio-protocol $(WASM)
+
+build-client:
 	bash scripts/build-client.sh
+
+build-worker:
 	cd edge-worker && worker-build --release
 
 ## Main job: build everything and start the edge worker (the chat of the seed article with
@@ -40,20 +45,24 @@ conformance: setup
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
-test: setup test-protocol
-	cargo build -p wasmio-protocol $(WASM)
-	cargo build -p wasmio-client $(WASM)
-	$(MAKE) test-edge
-
-## Edge worker under real workerd (wrangler dev builds it): raw-frame conformance and the
-## official engine.io-client.
-test-edge:
-	cd edge-worker && worker-build --release
-	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/edge/
+test: setup test-protocol build-wasm test-edge test-client test-e2e
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
 test-protocol:
 	cargo test -p wasmio-protocol
+
+## Edge worker under real workerd: Engine.IO and Socket.IO conformance with raw frames, the
+## official engine.io-client and socket.io-client, hibernation.
+test-edge: build-worker
+	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/edge/
+
+## Browser client in real Chromium against the official socket.io server.
+test-client: build-client
+	node --test --test-timeout=180000 tests/client/
+
+## The seed chat page in Chromium, served by the edge worker (client and server are ours).
+test-e2e: build-client build-worker
+	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/e2e/
 
 ## Fuzz every decoder for FUZZ_SECONDS (default 60) each.
 fuzz:

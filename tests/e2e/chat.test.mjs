@@ -1,0 +1,76 @@
+// The main job end to end: the seed article's chat page (www/index.html, which loads
+// /socket.io/socket.io.js and calls io() unchanged) in two real Chromium pages, served by
+// the default edge worker under real workerd. Needs the browser client built (make build).
+import { after, before, it } from "node:test";
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { io } from "socket.io-client";
+import { startWorker } from "../edge/harness.mjs";
+
+const CHROMIUM_ARGS = [
+  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+];
+let worker;
+let browser;
+
+before(async () => {
+  worker = await startWorker();
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+});
+after(async () => {
+  await browser?.close();
+  worker?.stop();
+});
+
+async function openChat() {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${worker.url}/`);
+  await page.waitForFunction(() => window.io && document.readyState === "complete");
+  return { page, errors };
+}
+
+const messages = (page) => page.$$eval("#messages li", (items) => items.map((li) => li.lastChild.textContent));
+
+it("serves the client bundle the page loads", async () => {
+  const res = await fetch(`${worker.url}/socket.io/socket.io.js`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /javascript/);
+});
+
+it("two browser tabs chat through the edge", async () => {
+  const a = await openChat();
+  const b = await openChat();
+  await a.page.fill("#input", "hello from a");
+  await a.page.click("button");
+  await b.page.waitForFunction(() => document.querySelectorAll("#messages li").length >= 1);
+  await b.page.fill("#input", "b answers");
+  await b.page.click("button");
+  for (const { page } of [a, b]) {
+    await page.waitForFunction(() => document.querySelectorAll("#messages li").length >= 2);
+    assert.deepEqual(await messages(page), ["hello from a", "b answers"]);
+  }
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await a.page.close();
+  await b.page.close();
+});
+
+it("every chat message is broadcast to all as { id, text, ts }, official client included", async () => {
+  const official = io(worker.url, { transports: ["websocket"], forceNew: true });
+  await new Promise((resolve) => official.on("connect", resolve));
+  const received = new Promise((resolve) => official.on("chat message", resolve));
+  const { page } = await openChat();
+  await page.fill("#input", "from the browser");
+  await page.click("button");
+  const data = await received;
+  assert.deepEqual(Object.keys(data).sort(), ["id", "text", "ts"]);
+  assert.equal(data.text, "from the browser");
+  assert.equal(typeof data.id, "string");
+  assert.ok(Math.abs(Date.now() - data.ts) < 60_000);
+  official.emit("chat message", "from node");
+  await page.waitForFunction(() => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes("from node")));
+  official.close();
+  await page.close();
+});
