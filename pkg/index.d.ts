@@ -1,0 +1,226 @@
+// Types of the `wasmio` package: the socket.io-client 4.8 API (typed events included).
+
+/** Any map of event names to listener signatures. */
+export interface EventsMap {
+  [event: string]: any;
+}
+/** The untyped default: any event, any arguments. */
+export interface DefaultEventsMap {
+  [event: string]: (...args: any[]) => void;
+}
+/** The event names of a map. */
+export type EventNames<Map extends EventsMap> = keyof Map & (string | symbol);
+/** The arguments of one event of a map. */
+export type EventParams<Map extends EventsMap, Ev extends EventNames<Map>> = Parameters<Map[Ev]>;
+type UntypedListener<T> = [T] extends [never] ? (...args: any[]) => void | Promise<void> : T;
+type ListenerOf<Reserved extends EventsMap, User extends EventsMap, Ev> = UntypedListener<
+  Ev extends EventNames<Reserved> ? Reserved[Ev] : Ev extends EventNames<User> ? User[Ev] : never
+>;
+type AnyName<Reserved extends EventsMap, User extends EventsMap> = EventNames<Reserved> | EventNames<User>;
+type Last<T extends any[]> = T extends [...infer _, infer L] ? L : any;
+type AllButLast<T extends any[]> = T extends [...infer H, infer _] ? H : any[];
+type FirstArg<T> = T extends (arg: infer P, ...args: any[]) => any ? P : any;
+type PrependTimeoutError<T extends any[]> = {
+  [K in keyof T]: T[K] extends (...args: infer P) => infer R ? (err: Error, ...args: P) => R : T[K];
+};
+type DecorateAcknowledgements<E> = {
+  [K in keyof E]: E[K] extends (...args: infer P) => infer R ? (...args: PrependTimeoutError<P>) => R : E[K];
+};
+
+/** The listener and emitter methods (@socket.io/component-emitter). */
+export class Emitter<ListenEvents extends EventsMap, EmitEvents extends EventsMap, ReservedEvents extends EventsMap = {}> {
+  on<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev: Ev, listener: ListenerOf<ReservedEvents, ListenEvents, Ev>): this;
+  once<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev: Ev, listener: ListenerOf<ReservedEvents, ListenEvents, Ev>): this;
+  off<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev?: Ev, listener?: ListenerOf<ReservedEvents, ListenEvents, Ev>): this;
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): this;
+  protected emitReserved<Ev extends EventNames<ReservedEvents>>(ev: Ev, ...args: EventParams<ReservedEvents, Ev>): this;
+  listeners<Ev extends AnyName<ReservedEvents, ListenEvents>>(event: Ev): ListenerOf<ReservedEvents, ListenEvents, Ev>[];
+  hasListeners<Ev extends AnyName<ReservedEvents, ListenEvents>>(event: Ev): boolean;
+  addEventListener<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev: Ev, listener: ListenerOf<ReservedEvents, ListenEvents, Ev>): this;
+  removeListener<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev?: Ev, listener?: ListenerOf<ReservedEvents, ListenEvents, Ev>): this;
+  removeEventListener<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev?: Ev, listener?: ListenerOf<ReservedEvents, ListenEvents, Ev>): this;
+  removeAllListeners<Ev extends AnyName<ReservedEvents, ListenEvents>>(ev?: Ev): this;
+}
+
+/** Engine.IO options the client honours. */
+export interface EngineOptions {
+  /** Host name (with `uri` absent). */
+  host: string;
+  hostname: string;
+  /** Use https/wss. */
+  secure: boolean;
+  port: string | number;
+  /** Extra query parameters of every request. */
+  query: { [key: string]: any } | string;
+  /** `true` adds the timestamp to WebSocket URLs too; `false` removes it from polling. */
+  timestampRequests: boolean;
+  /** The timestamp parameter name (default "t"). */
+  timestampParam: string;
+  /** Transports in order of preference (default ["polling", "websocket"]). */
+  transports: ("polling" | "websocket" | string)[];
+  /** Try the next transport when the first one fails to open (default false). */
+  tryAllTransports: boolean;
+  /** Probe for WebSocket after opening over polling (default true). */
+  upgrade: boolean;
+  /** Open over WebSocket directly when it worked before (default false). */
+  rememberUpgrade: boolean;
+  /** Send cookies cross-origin with polling requests. */
+  withCredentials: boolean;
+  /** Headers of polling requests. */
+  extraHeaders: { [header: string]: string };
+  /** Keep the trailing slash of `path` (default true). */
+  addTrailingSlash: boolean;
+  /** The server path (default "/socket.io"). */
+  path: string;
+}
+
+/** Options of a Manager (socket.io-client's `ManagerOptions`). */
+export interface ManagerOptions extends EngineOptions {
+  /** A new Manager even when one exists for the URL. */
+  forceNew: boolean;
+  /** Share the Manager of the URL between namespaces (default true). */
+  multiplex: boolean;
+  /** Reconnect automatically (default true). */
+  reconnection: boolean;
+  /** Attempts before giving up (default Infinity). */
+  reconnectionAttempts: number;
+  /** First delay between attempts, ms (default 1000). */
+  reconnectionDelay: number;
+  /** Largest delay between attempts, ms (default 5000). */
+  reconnectionDelayMax: number;
+  /** Jitter of the delay (default 0.5). */
+  randomizationFactor: number;
+  /** Ms for a connection to open, or false (default 20000). */
+  timeout: number | false;
+  /** Connect at once (default true). */
+  autoConnect: boolean;
+}
+
+/** Options of one namespace socket. */
+export interface SocketOptions {
+  /** Sent in the CONNECT packet; a function is called at each connection. */
+  auth?: { [key: string]: any } | ((cb: (data: object) => void) => void);
+  /** Retries of each emit until acknowledged. */
+  retries?: number;
+  /** Default acknowledgement timeout, ms. */
+  ackTimeout?: number;
+}
+
+/** Details of a disconnection. */
+export type DisconnectDescription = Error | { description: string; context?: unknown };
+
+/** A connection error; `data` is what the server's middleware attached. */
+export interface ExtendedError extends Error {
+  data?: any;
+}
+
+/** Events of a Socket itself. */
+export interface SocketReservedEvents {
+  connect: () => void;
+  connect_error: (err: ExtendedError) => void;
+  disconnect: (reason: Socket.DisconnectReason, description?: DisconnectDescription) => void;
+}
+
+/** Events of a Manager. */
+export interface ManagerReservedEvents {
+  open: () => void;
+  error: (err: Error) => void;
+  ping: () => void;
+  packet: (packet: any) => void;
+  close: (reason: string, description?: DisconnectDescription) => void;
+  reconnect_failed: () => void;
+  reconnect_attempt: (attempt: number) => void;
+  reconnect_error: (err: Error) => void;
+  reconnect: (attempt: number) => void;
+}
+
+/** The Engine.IO connection of a Manager (`manager.engine`). */
+export interface Engine extends Emitter<{ upgrade: (transport: { name: string }) => void }, {}> {
+  readonly id: string | undefined;
+  readonly transport: { name: string | undefined };
+  readonly readyState: "opening" | "open" | "closed";
+}
+
+/** One connection to a server, multiplexing namespace sockets, with reconnection. */
+export class Manager<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvents extends EventsMap = ListenEvents> extends Emitter<{}, {}, ManagerReservedEvents> {
+  engine: Engine;
+  opts: Partial<ManagerOptions>;
+  nsps: Record<string, Socket>;
+  _readyState: "opening" | "open" | "closed";
+  constructor(opts?: Partial<ManagerOptions>);
+  constructor(uri?: string, opts?: Partial<ManagerOptions>);
+  constructor(uri?: string | Partial<ManagerOptions>, opts?: Partial<ManagerOptions>);
+  reconnection(v: boolean): this;
+  reconnection(): boolean;
+  reconnectionAttempts(v: number): this;
+  reconnectionAttempts(): number;
+  reconnectionDelay(v: number): this;
+  reconnectionDelay(): number;
+  randomizationFactor(v: number): this;
+  randomizationFactor(): number;
+  reconnectionDelayMax(v: number): this;
+  reconnectionDelayMax(): number;
+  timeout(v: number | boolean): this;
+  timeout(): number | boolean;
+  open(fn?: (err?: any) => void): this;
+  connect(fn?: (err?: any) => void): this;
+  socket(nsp: string, opts?: Partial<SocketOptions>): Socket;
+  close(): void;
+  disconnect(): void;
+}
+
+/** A namespace socket: emits and receives events, with acknowledgements. */
+export class Socket<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvents extends EventsMap = ListenEvents> extends Emitter<ListenEvents, EmitEvents, SocketReservedEvents> {
+  readonly io: Manager<ListenEvents, EmitEvents>;
+  /** The session id while connected. */
+  readonly id: string | undefined;
+  readonly connected: boolean;
+  readonly disconnected: boolean;
+  /** Connected or trying to. */
+  readonly active: boolean;
+  /** The last connection restored the previous session (connection state recovery). */
+  readonly recovered: boolean;
+  auth: { [key: string]: any } | ((cb: (data: object) => void) => void);
+  constructor(io: Manager, nsp: string, opts?: Partial<SocketOptions>);
+  connect(): this;
+  open(): this;
+  send(...args: any[]): this;
+  emit<Ev extends EventNames<EmitEvents>>(ev: Ev, ...args: EventParams<EmitEvents, Ev>): this;
+  emitWithAck<Ev extends EventNames<EmitEvents>>(
+    ev: Ev,
+    ...args: AllButLast<EventParams<EmitEvents, Ev>>
+  ): Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>>;
+  disconnect(): this;
+  close(): this;
+  compress(compress: boolean): this;
+  get volatile(): this;
+  timeout(timeout: number): Socket<ListenEvents, DecorateAcknowledgements<EmitEvents>>;
+  onAny(listener: (...args: any[]) => void): this;
+  prependAny(listener: (...args: any[]) => void): this;
+  offAny(listener?: (...args: any[]) => void): this;
+  listenersAny(): ((...args: any[]) => void)[];
+  onAnyOutgoing(listener: (...args: any[]) => void): this;
+  prependAnyOutgoing(listener: (...args: any[]) => void): this;
+  offAnyOutgoing(listener?: (...args: any[]) => void): this;
+  listenersAnyOutgoing(): ((...args: any[]) => void)[];
+}
+
+export declare namespace Socket {
+  /** Why a socket disconnected. */
+  type DisconnectReason =
+    | "io server disconnect"
+    | "io client disconnect"
+    | "ping timeout"
+    | "transport close"
+    | "transport error"
+    | "parse error";
+}
+
+/** `io(uri?, opts?)`: a socket of the URI's namespace, on a (cached) Manager. */
+declare function lookup(opts?: Partial<ManagerOptions & SocketOptions>): Socket;
+declare function lookup(uri?: string, opts?: Partial<ManagerOptions & SocketOptions>): Socket;
+
+/** The Socket.IO protocol revision (5). */
+export declare const protocol: number;
+
+export { lookup as io, lookup as connect, lookup as default };
