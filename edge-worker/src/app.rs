@@ -19,6 +19,7 @@
 //! });
 //! ```
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -314,6 +315,49 @@ pub struct Socket<'a> {
     pub(crate) nsp: String,
     pub(crate) ack: Option<u64>,
     pub(crate) now_ms: u64,
+    /// Broadcasts the other Durable Objects must deliver too (all but `local` ones).
+    pub(crate) relays: &'a RefCell<Vec<Relay>>,
+}
+
+/// A broadcast for the sockets of the other Durable Objects of the deployment.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Relay {
+    /// The namespace.
+    pub nsp: String,
+    /// Rooms to reach (all sockets when empty).
+    pub rooms: Vec<String>,
+    /// Rooms to skip.
+    pub except: Vec<String>,
+    /// Skip sockets that cannot take a message now.
+    pub volatile: bool,
+    /// The event name.
+    pub event: String,
+    /// The arguments, a JSON array text.
+    pub args: String,
+    /// Binary attachments, base64.
+    pub attachments: Vec<String>,
+}
+
+impl Relay {
+    /// The selection, delivered locally by the receiving object.
+    pub fn broadcast(&self) -> Broadcast {
+        let mut op = Broadcast::new(self.nsp.clone()).local();
+        for room in &self.rooms {
+            op = op.to(room.clone());
+        }
+        for room in &self.except {
+            op = op.except(room.clone());
+        }
+        if self.volatile {
+            op = op.volatile();
+        }
+        op
+    }
+
+    /// The attachments as bytes (invalid base64 is dropped).
+    pub fn attachment_bytes(&self) -> Vec<Vec<u8>> {
+        self.attachments.iter().filter_map(|a| wasmio_protocol::base64::decode(a)).collect()
+    }
 }
 
 impl<'a> Socket<'a> {
@@ -449,9 +493,29 @@ impl Operator<'_, '_> {
         self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() });
     }
 
-    /// Emits `event` with raw arguments.
+    /// Emits `event` with raw arguments: to this object's sockets now, and (unless `local`)
+    /// to the other objects' sockets once the handler returns.
     pub fn emit_args(self, event: &str, args: Args) {
         let now = self.socket.now_ms;
+        if !self.op.local {
+            self.socket.relays.borrow_mut().push(Relay {
+                nsp: self.op.nsp.clone(),
+                rooms: self.op.rooms.iter().cloned().collect(),
+                except: self.op.except.iter().cloned().collect(),
+                volatile: self.op.volatile,
+                event: event.to_owned(),
+                args: args.json.clone(),
+                attachments: args
+                    .attachments
+                    .iter()
+                    .map(|a| {
+                        let mut text = String::new();
+                        wasmio_protocol::base64::encode_into(a, &mut text);
+                        text
+                    })
+                    .collect(),
+            });
+        }
         let _ = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now);
     }
 

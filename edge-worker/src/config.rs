@@ -17,6 +17,9 @@ pub struct Config {
     /// Test hooks (`TEST_HOOKS = "1"`): `<socketio path>__forget` makes the Socket.IO object
     /// drop its memory as an eviction would. Only the conformance deployment sets it.
     pub test_hooks: bool,
+    /// How many numbered Durable Objects share new sessions (`SHARDS`, default 1); a
+    /// broadcast reaches the sockets of all of them.
+    pub shards: u32,
     /// Engine.IO session settings.
     pub engine: ServerConfig,
 }
@@ -33,6 +36,7 @@ impl Config {
             app: var("APP").unwrap_or_else(|| "chat".to_owned()),
             cors_origins: var("CORS_ORIGINS").unwrap_or_default(),
             test_hooks: var("TEST_HOOKS").as_deref() == Some("1"),
+            shards: var("SHARDS").and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1),
             engine: ServerConfig {
                 ping_interval: millis("PING_INTERVAL", defaults.ping_interval),
                 ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),

@@ -49,6 +49,13 @@ extern "C" {
 const PONG: &str = "3";
 const NOOP: &str = "6";
 
+/// A random number.
+pub fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    get_random_values(&mut bytes);
+    u32::from_le_bytes(bytes)
+}
+
 /// 20 random base64url characters (120 bits), like the reference `base64id`.
 pub fn random_id() -> String {
     const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

@@ -46,15 +46,19 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         && [FORGET_HOOK, STATS_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
         return env.durable_object("SOCKETIO")?.get_by_name(routing::DEFAULT_OBJECT)?.fetch_with_request(req).await;
-    } else if path.starts_with(&config.socketio_path) {
+    } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
         "SOCKETIO"
+    } else if path.starts_with(&config.socketio_path) {
+        return Response::error("Not found", 404);
     } else {
         return static_asset(req, &env).await;
     };
     if req.method() == Method::Options {
         return http::preflight(&req, &config);
     }
-    match routing::route(&req, &req.url()?) {
+    // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
+    let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
+    match routing::route(&req, &req.url()?, shards, engine_host::random_u32()) {
         Err(error) => http::engine_error(&req, &config, error),
         Ok(Route { object }) => env.durable_object(binding)?.get_by_name(&object)?.fetch_with_request(req).await,
     }

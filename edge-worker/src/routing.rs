@@ -4,7 +4,7 @@
 use wasmio_protocol::engine::{ServerError, TransportKind};
 use worker::{Method, Request, Url};
 
-/// The object that serves all new sessions (scaling over several objects comes later).
+/// The first numbered object (the only one when `SHARDS` is 1).
 pub const DEFAULT_OBJECT: &str = "0";
 
 /// Where a request goes.
@@ -35,9 +35,20 @@ pub fn is_websocket_upgrade(req: &Request) -> bool {
     req.headers().get("Upgrade").ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
+/// The numbered object a new session goes to: the one its `partition` query parameter hashes
+/// to (all sessions of a partition, e.g. a game, share an object), else `random % shards`.
+pub fn shard_for(partition: Option<&str>, shards: u32, random: u32) -> String {
+    let n = match partition {
+        // FNV-1a: stable across deployments and languages.
+        Some(key) => key.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193)),
+        None => random,
+    };
+    (n % shards.max(1)).to_string()
+}
+
 /// Validates the request as the reference `engine.io` server's `verify()` and `handshake()` do
-/// and names the object that must serve it.
-pub fn route(req: &Request, url: &Url) -> Result<Route, ServerError> {
+/// and names the object that must serve it (a new session goes to one of `shards` objects).
+pub fn route(req: &Request, url: &Url, shards: u32, random: u32) -> Result<Route, ServerError> {
     let transport = query_param(url, "transport").and_then(|t| TransportKind::from_name(&t));
     let Some(transport) = transport else {
         return Err(ServerError::UnknownTransport);
@@ -55,5 +66,6 @@ pub fn route(req: &Request, url: &Url) -> Result<Route, ServerError> {
     if query_param(url, "EIO").as_deref() != Some("4") {
         return Err(ServerError::UnsupportedProtocolVersion);
     }
-    Ok(Route { object: DEFAULT_OBJECT.to_owned() })
+    let partition = query_param(url, "partition");
+    Ok(Route { object: shard_for(partition.as_deref(), shards, random) })
 }

@@ -10,13 +10,19 @@ use std::collections::HashMap;
 
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State, WebSocket,
+    WebSocketIncomingMessage,
+};
 
-use crate::app::{Args, EventError, Handshake, RateLimit, Socket};
+use crate::app::{Args, EventError, Handshake, RateLimit, Relay, Socket};
 use crate::apps;
 use crate::app::App;
 use crate::config::Config;
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, RequestInfo};
+
+/// The path of broadcasts relayed between objects.
+const RELAY_PATH: &str = "/__relay";
 
 /// Storage key of the core's shared state.
 const SHARED_KEY: &str = "socketio-shared";
@@ -41,6 +47,12 @@ pub struct SocketIoObject {
     /// How often workerd woke the object, by cause, since it started.
     wakeups: Cell<Wakeups>,
     test_hooks: bool,
+    env: Env,
+    /// This object's name, and how many numbered objects share new sessions.
+    name: String,
+    shards: u32,
+    /// Broadcasts made by handlers, to relay to the other objects before the event ends.
+    relays: RefCell<Vec<Relay>>,
 }
 
 /// Counts of the events workerd delivered to the object.
@@ -57,6 +69,8 @@ impl DurableObject for SocketIoObject {
         let app = apps::build(&config.app);
         let core = Server::new(core_config(&app));
         let test_hooks = config.test_hooks;
+        let shards = config.shards;
+        let name = state.id().name().unwrap_or_default();
         let host = EngineHost::new(state, config);
         if let Err(error) = host.answer_pongs_automatically() {
             worker::console_error!("pongs will wake the object: {error}");
@@ -70,10 +84,24 @@ impl DurableObject for SocketIoObject {
             buckets: RefCell::new(HashMap::new()),
             dropped: Cell::new(0),
             wakeups: Cell::new(Wakeups::default()),
+            env,
+            name,
+            shards,
+            relays: RefCell::new(Vec::new()),
         }
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        if req.path() == RELAY_PATH {
+            // Only other objects reach this path: the fetch entry forwards no such path.
+            let relay: Relay = req.json().await?;
+            self.restore().await?;
+            let attachments = relay.attachment_bytes();
+            let _ = self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now_ms());
+            self.pump();
+            self.settle().await?;
+            return Response::ok("relayed");
+        }
         if self.test_hooks && req.path().ends_with(crate::FORGET_HOOK) {
             self.forget();
             return Response::ok("forgotten");
@@ -214,8 +242,29 @@ impl SocketIoObject {
             let shared = self.core.borrow().shared_to_json();
             self.host.state().storage().put(SHARED_KEY, shared).await?;
         }
+        self.send_relays().await?;
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
+    }
+
+    /// Hands the broadcasts of this event to every other numbered object (each delivers them
+    /// to its own sockets), the role a Redis adapter plays for a Node cluster.
+    async fn send_relays(&self) -> Result<()> {
+        let relays = std::mem::take(&mut *self.relays.borrow_mut());
+        if relays.is_empty() || self.shards <= 1 {
+            return Ok(());
+        }
+        let namespace = self.env.durable_object("SOCKETIO")?;
+        for relay in relays {
+            let body = serde_json::to_string(&relay).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != self.name) {
+                let mut init = RequestInit::new();
+                init.with_method(Method::Post).with_body(Some(body.clone().into()));
+                let request = Request::new_with_init(&format!("https://relay{RELAY_PATH}"), &init)?;
+                namespace.get_by_name(&shard)?.fetch_with_request(request).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Runs the core's events through the application and its transmits through Engine.IO,
@@ -242,8 +291,8 @@ impl SocketIoObject {
         }
     }
 
-    fn socket<'s>(&self, core: &'s mut Server, sid: String, nsp: String, ack: Option<u64>) -> Socket<'s> {
-        Socket { server: core, sid, nsp, ack, now_ms: now_ms() }
+    fn socket<'s>(&'s self, core: &'s mut Server, sid: String, nsp: String, ack: Option<u64>) -> Socket<'s> {
+        Socket { server: core, sid, nsp, ack, now_ms: now_ms(), relays: &self.relays }
     }
 
     fn dispatch(&self, event: Event) {

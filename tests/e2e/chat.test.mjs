@@ -74,3 +74,32 @@ it("every chat message is broadcast to all as { id, text, ts }, official client 
   official.close();
   await page.close();
 });
+
+/** The shard a `partition` query parameter sends a session to (FNV-1a, as the worker). */
+function shardOf(key, shards) {
+  let h = 0x811c9dc5;
+  for (const byte of Buffer.from(key)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h % shards;
+}
+
+it("a broadcast reaches the sockets of every Durable Object", async () => {
+  // one partition key per shard of the default deployment (SHARDS = 4)
+  const keys = [];
+  for (let i = 0; keys.length < 4; i++) {
+    const key = `p${i}`;
+    if (!keys.some((k) => shardOf(k, 4) === shardOf(key, 4))) keys.push(key);
+  }
+  const clients = await Promise.all(
+    keys.map((partition) => {
+      const socket = io(worker.url, { transports: ["websocket"], forceNew: true, query: { partition } });
+      return new Promise((resolve) => socket.on("connect", () => resolve(socket)));
+    }),
+  );
+  // the sid names the object: four different objects
+  const objects = new Set(clients.map((c) => c.io.engine.id.split("-")[0]));
+  assert.equal(objects.size, 4);
+  const got = clients.map((c) => new Promise((resolve) => c.on("chat message", (m) => resolve(m.text))));
+  clients[2].emit("chat message", "to everyone");
+  assert.deepEqual(await Promise.all(got), ["to everyone", "to everyone", "to everyone", "to everyone"]);
+  for (const c of clients) c.close();
+});
