@@ -81,13 +81,15 @@ describe("hibernation", () => {
     await sleep(PING_INTERVAL / 2);
     const b = await connect("/"); // out of phase with a at first
     const pings = { a: 0, b: 0 };
+    const reasons = [];
     a.io.on("ping", () => pings.a++);
     b.io.on("ping", () => pings.b++);
+    for (const s of [a, b]) s.on("disconnect", (reason) => reasons.push(reason));
     await sleep(2 * PING_INTERVAL); // the heartbeats align
     const before = await stats();
     await sleep(10 * PING_INTERVAL);
     const after = await stats();
-    assert.equal(a.connected && b.connected, true);
+    assert.deepEqual(reasons, [], "both sockets stayed connected");
     assert.equal(after.websocketMessages - before.websocketMessages, 0, "no pong reached the object");
     const alarms = after.alarms - before.alarms;
     assert.ok(pings.a >= 9 && pings.b >= 9, `both clients were pinged (${pings.a}, ${pings.b})`);
