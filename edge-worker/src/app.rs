@@ -25,7 +25,10 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+pub use wasmio_protocol::server::AckError;
 use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
+
+use crate::engine_host::EngineHost;
 
 /// Everything a deployment serves: namespaces and their handlers, and server options.
 #[derive(Default)]
@@ -47,6 +50,7 @@ type ConnectionHandler = Rc<dyn Fn(&mut Socket)>;
 type EventHandler = Rc<dyn Fn(&mut Socket, Args)>;
 type EventMiddleware = Rc<dyn Fn(&mut Socket, &str, &Args) -> Result<(), EventError>>;
 type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str)>;
+type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>)>;
 
 /// One namespace (or family of dynamic namespaces) and its handlers.
 pub struct Namespace {
@@ -56,6 +60,7 @@ pub struct Namespace {
     events: HashMap<String, EventHandler>,
     event_middlewares: Vec<EventMiddleware>,
     disconnect: Vec<DisconnectHandler>,
+    acks: HashMap<String, AckHandler>,
     rate_limit: Option<RateLimit>,
 }
 
@@ -230,6 +235,7 @@ impl Namespace {
             events: HashMap::new(),
             event_middlewares: Vec::new(),
             disconnect: Vec::new(),
+            acks: HashMap::new(),
             rate_limit: None,
         }
     }
@@ -277,6 +283,13 @@ impl Namespace {
         self
     }
 
+    /// Declares the acknowledgement handler `name` for [`Socket::emit_with_ack`]: it gets the
+    /// client's answer, or [`AckError::Timeout`].
+    pub fn on_ack(mut self, name: &str, handler: impl Fn(&mut Socket, Result<Args, AckError>) + 'static) -> Self {
+        self.acks.insert(name.to_owned(), Rc::new(handler));
+        self
+    }
+
     /// Limits the event rate of each socket.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
@@ -303,6 +316,10 @@ impl Namespace {
         &self.disconnect
     }
 
+    pub(crate) fn ack_handler(&self, name: &str) -> Option<&AckHandler> {
+        self.acks.get(name)
+    }
+
     pub(crate) fn limit(&self) -> Option<RateLimit> {
         self.rate_limit
     }
@@ -317,6 +334,10 @@ pub struct Socket<'a> {
     pub(crate) now_ms: u64,
     /// Broadcasts the other Durable Objects must deliver too (all but `local` ones).
     pub(crate) relays: &'a RefCell<Vec<Relay>>,
+    /// The Engine.IO sessions, for `volatile` (which skips those that cannot take a message).
+    pub(crate) host: &'a EngineHost,
+    /// Acknowledgements awaited from clients: (socket id, ack id) -> the handler's name.
+    pub(crate) awaited_acks: &'a RefCell<HashMap<(String, u64), String>>,
 }
 
 /// A broadcast for the sockets of the other Durable Objects of the deployment.
@@ -385,6 +406,18 @@ impl<'a> Socket<'a> {
     pub fn emit_args(&mut self, event: &str, args: Args) {
         // The socket is connected while its handler runs; a reserved name is a programming error.
         let _ = self.server.emit(&self.sid, event, &args.json, args.attachments, self.now_ms);
+    }
+
+    /// `socket.timeout(ms).emit(event, value, callback)`: the client's answer (or the timeout)
+    /// goes to the namespace's acknowledgement handler `on_ack` (declared with
+    /// [`Namespace::on_ack`], so that it exists after a wake-up). The link between the emit and
+    /// the handler is kept in memory only: an answer that arrives after the object was evicted
+    /// is dropped.
+    pub fn emit_with_ack<T: Serialize + ?Sized>(&mut self, event: &str, value: &T, timeout_ms: u64, on_ack: &str) {
+        let args = one_arg(value);
+        if let Ok(id) = self.server.emit_with_ack(&self.sid, event, &args, Vec::new(), Some(timeout_ms), self.now_ms) {
+            self.awaited_acks.borrow_mut().insert((self.sid.clone(), id), on_ack.to_owned());
+        }
     }
 
     /// Whether the client awaits an acknowledgement of the current event.
@@ -515,6 +548,11 @@ impl Operator<'_, '_> {
                     })
                     .collect(),
             });
+        }
+        if self.op.volatile {
+            for (session, writable) in self.socket.host.writability() {
+                self.socket.server.set_writable(&session, writable);
+            }
         }
         let _ = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now);
     }

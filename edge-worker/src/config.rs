@@ -46,6 +46,15 @@ impl Config {
         }
     }
 
+    /// Whether a WebSocket from a page of `origin` may connect to `host` (CORS does not
+    /// protect WebSockets): the same origin, or one CORS allows. Requests without an
+    /// `Origin` (not from a browser) may.
+    pub fn websocket_origin_allowed(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else { return true };
+        let same_origin = host.is_some_and(|host| origin.split_once("://").is_some_and(|(_, h)| h == host));
+        same_origin || self.allowed_origin(Some(origin)).is_some()
+    }
+
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
     pub fn allowed_origin(&self, origin: Option<&str>) -> Option<String> {
         match (self.cors_origins.as_str(), origin) {

@@ -236,6 +236,16 @@ impl EngineHost {
         self.flush(sid);
     }
 
+    /// Every session with whether it can take a message now (socket.io's `transport.writable`):
+    /// a WebSocket always, polling only while a GET is held.
+    pub fn writability(&self) -> Vec<(String, bool)> {
+        self.sessions
+            .borrow()
+            .iter()
+            .map(|(sid, s)| (sid.clone(), s.websocket.is_some() || s.held_poll.is_some()))
+            .collect()
+    }
+
     /// The WebSocket carrying a session, if it runs over one.
     pub fn websocket(&self, sid: &str) -> Option<WebSocket> {
         self.sessions.borrow().get(sid).and_then(|s| s.websocket.clone())

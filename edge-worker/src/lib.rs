@@ -20,6 +20,7 @@ mod socketio_object;
 pub use echo_object::EchoObject;
 pub use socketio_object::SocketIoObject;
 
+use wasmio_protocol::engine::ServerError;
 use worker::{event, Context, Env, Method, Request, Response, Result};
 
 use crate::config::Config;
@@ -55,6 +56,12 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     if req.method() == Method::Options {
         return http::preflight(&req, &config);
+    }
+    if routing::is_websocket_upgrade(&req) {
+        let headers = req.headers();
+        if !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
+            return http::engine_error(&req, &config, ServerError::Forbidden);
+        }
     }
     // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
     let shards = if binding == "SOCKETIO" { config.shards } else { 1 };

@@ -53,6 +53,8 @@ pub struct SocketIoObject {
     shards: u32,
     /// Broadcasts made by handlers, to relay to the other objects before the event ends.
     relays: RefCell<Vec<Relay>>,
+    /// Acknowledgements awaited from clients, by (socket id, ack id): the handler's name.
+    awaited_acks: RefCell<HashMap<(String, u64), String>>,
 }
 
 /// Counts of the events workerd delivered to the object.
@@ -88,6 +90,7 @@ impl DurableObject for SocketIoObject {
             name,
             shards,
             relays: RefCell::new(Vec::new()),
+            awaited_acks: RefCell::new(HashMap::new()),
         }
     }
 
@@ -292,7 +295,16 @@ impl SocketIoObject {
     }
 
     fn socket<'s>(&'s self, core: &'s mut Server, sid: String, nsp: String, ack: Option<u64>) -> Socket<'s> {
-        Socket { server: core, sid, nsp, ack, now_ms: now_ms(), relays: &self.relays }
+        Socket {
+            server: core,
+            sid,
+            nsp,
+            ack,
+            now_ms: now_ms(),
+            relays: &self.relays,
+            host: &self.host,
+            awaited_acks: &self.awaited_acks,
+        }
     }
 
     fn dispatch(&self, event: Event) {
@@ -309,13 +321,21 @@ impl SocketIoObject {
             Event::Message(message) => self.on_event(&mut core, message),
             Event::Disconnect { nsp, sid, reason, .. } => {
                 self.buckets.borrow_mut().remove(&sid);
+                self.awaited_acks.borrow_mut().retain(|(socket, _), _| *socket != sid);
                 let Some(ns) = self.app.find(&nsp) else { return };
                 let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
                 for handler in ns.disconnect_handlers() {
                     handler(&mut socket, reason.as_str());
                 }
             }
-            Event::Disconnecting { .. } | Event::Ack { .. } | Event::BroadcastAck { .. } | Event::Error { .. } => {}
+            Event::Ack { sid, id, result } => {
+                let Some(name) = self.awaited_acks.borrow_mut().remove(&(sid.clone(), id)) else { return };
+                let Some(nsp) = core.socket(&sid).map(|s| s.nsp) else { return };
+                let Some(handler) = self.app.find(&nsp).and_then(|ns| ns.ack_handler(&name)).cloned() else { return };
+                let result = result.map(|a| Args { json: a.args, attachments: a.attachments });
+                handler(&mut self.socket(&mut core, sid, nsp, None), result);
+            }
+            Event::Disconnecting { .. } | Event::BroadcastAck { .. } | Event::Error { .. } => {}
         }
     }
 

@@ -5,6 +5,7 @@ import { after, before, it } from "node:test";
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { io } from "socket.io-client";
+import WebSocket from "ws";
 import { startWorker } from "../edge/harness.mjs";
 
 const CHROMIUM_ARGS = [
@@ -102,4 +103,24 @@ it("a broadcast reaches the sockets of every Durable Object", async () => {
   clients[2].emit("chat message", "to everyone");
   assert.deepEqual(await Promise.all(got), ["to everyone", "to everyone", "to everyone", "to everyone"]);
   for (const c of clients) c.close();
+});
+
+it("refuses WebSockets from another origin (CORS does not protect them)", async () => {
+  const url = `${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`;
+  const attempt = (origin) =>
+    new Promise((resolve) => {
+      const ws = new WebSocket(url, { origin });
+      ws.on("open", () => {
+        ws.close();
+        resolve(101);
+      });
+      ws.on("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => resolve([res.statusCode, JSON.parse(body)]));
+      });
+      ws.on("error", () => {});
+    });
+  assert.deepEqual(await attempt("https://evil.example"), [403, { code: 4, message: "Forbidden" }]);
+  assert.equal(await attempt(worker.url), 101);
 });
