@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build --release --target wasm32-unknown-unknown -p wasmio-client
+cargo build --profile client --target wasm32-unknown-unknown -p wasmio-client
 rm -rf pkg/wasm
 wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name wasmio \
-    target/wasm32-unknown-unknown/release/wasmio_client.wasm
+    target/wasm32-unknown-unknown/client/wasmio_client.wasm
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
