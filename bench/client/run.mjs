@@ -169,7 +169,8 @@ async function main() {
     const official = median(samples.official.map((s) => s[key]));
     const ratio = official / ours;
     const gain = better === "higher" ? ours / official : official / ours;
-    const verdict = gain >= 1 ? `${gain.toFixed(2)}x better` : `${(1 / gain).toFixed(2)}x worse`;
+    const verdict =
+      Math.abs(gain - 1) < 0.02 ? "same (within 2%)" : gain > 1 ? `${gain.toFixed(2)}x better` : `${(1 / gain).toFixed(2)}x worse`;
     results.metrics[key] = {
       label,
       better,
