@@ -69,5 +69,6 @@ fuzz:
 	@bash scripts/fuzz.sh
 
 ## Benchmarks (ratios against the official packages, measured side by side).
-bench: setup
+bench: setup build-client
 	bash bench/codec/build.sh
+	bash bench/client/run.sh
