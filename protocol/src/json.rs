@@ -354,9 +354,9 @@ pub fn validate(text: &str) -> Result<(), JsonError> {
     s.expect_end()
 }
 
-/// The value of a JavaScript number token (JSON numbers parse the same way in Rust).
+/// The value of a JavaScript number token, as `Number(token)` reads it.
 pub(crate) fn number_value(token: &str) -> f64 {
-    token.parse().unwrap_or(f64::NAN)
+    crate::number::parse(token)
 }
 
 /// Checks every attachment placeholder in `text` as socket.io-parser's `reconstructPacket`

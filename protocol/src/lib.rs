@@ -48,5 +48,6 @@ pub mod base64;
 pub mod client;
 pub mod engine;
 pub mod json;
+mod number;
 pub mod server;
 pub mod socket;

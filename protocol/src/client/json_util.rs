@@ -68,14 +68,7 @@ pub(crate) fn js_to_string(raw: &str) -> String {
     match s.peek_kind() {
         Ok(Kind::String) => string_value(raw).unwrap_or_default(),
         Ok(Kind::Object) => "[object Object]".to_owned(),
-        Ok(Kind::Number) => {
-            let n = json::number_value(raw.trim());
-            if n.fract() == 0.0 && n.abs() < 1e21 {
-                format!("{n:.0}")
-            } else {
-                n.to_string()
-            }
-        }
+        Ok(Kind::Number) => crate::number::to_js_string(json::number_value(raw.trim())),
         Ok(Kind::Array) => array_elements(raw)
             .map(|elements| {
                 elements

@@ -238,11 +238,11 @@ fn payload_is_valid(kind: PacketType, data: &str) -> bool {
     }
 }
 
-/// Whether `n` read as a JavaScript number (`Number(..)`, an f64) prints back as `n`. Both
-/// JavaScript and Rust print a float with the shortest digits that read back as it, so
+/// Whether `n` read as a JavaScript number (`Number(..)`, an f64) prints back as `n`.
+/// JavaScript prints a float with the shortest digits that read back as it, so
 /// 72496108904419420 survives although no f64 equals it, and 9007199254740993 does not.
 fn survives_javascript(n: u64) -> bool {
-    n < 1 << f64::MANTISSA_DIGITS || (n as f64).to_string().parse() == Ok(n)
+    n < 1 << f64::MANTISSA_DIGITS || crate::number::to_js_string(n as f64).parse() == Ok(n)
 }
 
 /// Decodes the text part of a packet. A binary packet comes back with `attachments` empty and
