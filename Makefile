@@ -56,9 +56,10 @@ test-protocol:
 test-edge: build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/edge/
 
-## Browser client in real Chromium against the official socket.io server.
-test-client: build-client
-	node --test --test-timeout=180000 tests/client/
+## Browser client in real Chromium against the official socket.io server (also in a Web
+## Worker and through a Vite build) and against our edge worker.
+test-client: build-client build-worker
+	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/client/
 
 ## The seed chat page in Chromium, served by the edge worker (client and server are ours).
 test-e2e: build-client build-worker
