@@ -19,7 +19,6 @@
 //! closure is created or freed per request.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Uint8Array};
@@ -113,7 +112,7 @@ struct Inner {
     timestamp_param: String,
     options: u32,
     headers: JsValue,
-    transports: HashMap<u32, Transport>,
+    transports: Vec<(u32, Transport)>,
     /// The single entry point of browser callbacks.
     callback: Callback,
     /// The pending `setTimeout`: its deadline and handle.
@@ -221,7 +220,7 @@ impl Driver {
                 timestamp_param,
                 options,
                 headers,
-                transports: HashMap::new(),
+                transports: Vec::new(),
                 callback: closure.into_js_value().unchecked_into(),
                 timer: None,
                 dispatching: false,
@@ -417,7 +416,7 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
                     }
                     "error" => m.handle_transport_error(id, "websocket error", now),
                     _ => {
-                        inner.transports.remove(&id.0);
+                        inner.transports.retain(|(t, _)| *t != id.0);
                         m.handle_transport_closed(id, now);
                     }
                 }
@@ -505,6 +504,17 @@ fn dispatch(host: &Host, event: Event) {
 }
 
 impl Inner {
+    /// The browser object of transport `id` (a transport has its own id; there are at most two).
+    fn transport(&self, id: u32) -> Option<&Transport> {
+        self.transports.iter().find(|(t, _)| *t == id).map(|(_, t)| t)
+    }
+
+    /// Removes and returns the browser object of transport `id`.
+    fn take_transport(&mut self, id: u32) -> Option<Transport> {
+        let i = self.transports.iter().position(|(t, _)| *t == id)?;
+        Some(self.transports.swap_remove(i).1)
+    }
+
     /// A `t` query parameter: base-36 time plus a counter, unique per request.
     fn stamp(&mut self) -> String {
         self.stamps = self.stamps.wrapping_add(1);
@@ -549,13 +559,13 @@ impl Inner {
             ClientTransmit::PollGet { id, query } => {
                 let url = self.url(false, &query);
                 let init = self.request("GET");
-                let controller = match self.transports.get(&id.0) {
+                let controller = match self.transport(id.0) {
                     Some(Transport::Polling(controller)) => controller.clone(),
                     _ => {
                         let Ok(controller) = AbortController::new() else {
                             return self.manager.handle_transport_error(id, "xhr poll error", now());
                         };
-                        self.transports.insert(id.0, Transport::Polling(controller.clone()));
+                        self.transports.push((id.0, Transport::Polling(controller.clone())));
                         controller
                     }
                 };
@@ -579,13 +589,13 @@ impl Inner {
                         ws.set_onmessage(Some(handler));
                         ws.set_onerror(Some(handler));
                         ws.set_onclose(Some(handler));
-                        self.transports.insert(id.0, Transport::WebSocket(ws));
+                        self.transports.push((id.0, Transport::WebSocket(ws)));
                     }
                     Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
                 }
             }
             ClientTransmit::WebSocket { id, frame } => {
-                if let Some(Transport::WebSocket(ws)) = self.transports.get(&id.0) {
+                if let Some(Transport::WebSocket(ws)) = self.transport(id.0) {
                     // A socket closing under us is reported by its `close` event.
                     let _ = match frame {
                         Frame::Text(text) => ws.send_with_str(&text),
@@ -593,7 +603,7 @@ impl Inner {
                     };
                 }
             }
-            ClientTransmit::Close { id } => match self.transports.remove(&id.0) {
+            ClientTransmit::Close { id } => match self.take_transport(id.0) {
                 Some(Transport::WebSocket(ws)) => {
                     ws.set_onopen(None);
                     ws.set_onmessage(None);

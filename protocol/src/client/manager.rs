@@ -428,10 +428,10 @@ impl Manager {
         let handle = if s.retries > 0 && !options.volatile {
             let seq = s.queue_seq;
             s.queue_seq += 1;
-            s.queued.insert(
+            s.queued.push((
                 seq,
                 QueuedPacket { data: data.to_owned(), attachments, options, try_count: 0, pending: false },
-            );
+            ));
             s.queue.push_back(seq);
             self.drain_queue(socket, false, now_ms);
             (options.ack != AckMode::None).then_some(AckHandle::Queued(seq))
@@ -919,7 +919,7 @@ impl Manager {
             return;
         }
         let Some(&seq) = s.queue.front() else { return };
-        let Some(packet) = s.queued.get_mut(&seq) else { return };
+        let Some(packet) = s.queued.iter_mut().find(|(k, _)| *k == seq).map(|(_, p)| p) else { return };
         if packet.pending && !force {
             return;
         }
@@ -986,7 +986,7 @@ impl Manager {
     ) {
         let s = self.socket_mut(socket);
         let retries = s.retries;
-        let Some(packet) = s.queued.get_mut(&seq) else { return };
+        let Some(packet) = s.queued.iter_mut().find(|(k, _)| *k == seq).map(|(_, p)| p) else { return };
         let (try_count, wants_ack) = (packet.try_count, packet.options.ack != AckMode::None);
         packet.pending = false;
         let deliver = match &outcome {
@@ -996,7 +996,7 @@ impl Manager {
         if deliver {
             // `this._queue.shift()`: the head, which is this packet
             if let Some(head) = s.queue.pop_front() {
-                s.queued.remove(&head);
+                s.queued.retain(|(k, _)| *k != head);
             }
             if wants_ack {
                 let handle = AckHandle::Queued(seq);

@@ -1,6 +1,6 @@
 //! The state of one namespace socket; the [`Manager`](super::Manager) drives it.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::socket::Packet;
 
@@ -127,7 +127,7 @@ pub struct Socket {
     pub(crate) send_buffer: Vec<Packet>,
     pub(crate) receive_buffer: Vec<Received>,
     pub(crate) queue: VecDeque<u64>,
-    pub(crate) queued: HashMap<u64, QueuedPacket>,
+    pub(crate) queued: Vec<(u64, QueuedPacket)>,
     pub(crate) queue_seq: u64,
     /// `onAnyOutgoing` listeners exist: report every event packet sent.
     pub(crate) notify_outgoing: bool,
@@ -151,7 +151,7 @@ impl Socket {
             send_buffer: Vec::new(),
             receive_buffer: Vec::new(),
             queue: VecDeque::new(),
-            queued: HashMap::new(),
+            queued: Vec::new(),
             queue_seq: 0,
             notify_outgoing: false,
         }
