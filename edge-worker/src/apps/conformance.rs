@@ -1,11 +1,34 @@
 //! The reference handlers of the Socket.IO test suite (`../shared/specs`, "Test suite"):
 //! `auth` echo on `/` and `/custom`, `message` -> `message-back`, `message-with-ack`.
+//!
+//! The other namespaces exercise what the test suite does not (tests/edge/socketio.test.mjs):
+//! - `/auth`: a connection middleware that refuses a handshake without `{"token":"secret"}`
+//!   with `connect_error` "not authorized" and `data`;
+//! - `/rooms`: `join` / `leave` a room (acknowledged with the room), `to-room` (room, msg):
+//!   `room-message` to the room's members but the sender (`socket.to(room)`), `to-room-all`
+//!   (room, msg): to every member, the sender included (`io.to(room)`), `broadcast` (msg):
+//!   `broadcast-message` to every socket of the namespace but the sender;
+//! - `/limited` and `/limited-strict`: `ping` -> `pong` with a rate limit of 3 events (0.5
+//!   more per second); over the limit the event is dropped, and `/limited-strict`
+//!   disconnects the socket;
+//! - `/server-disconnect`: `kick` disconnects the socket from the namespace, `close`
+//!   disconnects it and closes the Engine.IO session;
+//! - `/server-ack`: `ask` (value) makes the server emit `question` (value) with an
+//!   acknowledgement (timeout 1000 ms); the client's answer comes back as `answer` (the
+//!   answer's arguments), a timeout as `answer-timeout`.
 
-use crate::app::{App, Args, Socket};
+use serde_json::json;
+
+use crate::app::{AckError, App, Args, ConnectError, RateLimit, Socket};
 
 fn emit_auth(socket: &mut Socket) {
     let auth = socket.info().map(|i| i.auth).unwrap_or_else(|| "{}".to_owned());
     socket.emit_args("auth", Args { json: format!("[{auth}]"), attachments: Vec::new() });
+}
+
+/// `ping` -> `pong` with the same arguments.
+fn pong(socket: &mut Socket, args: Args) {
+    socket.emit_args("pong", args);
 }
 
 /// The conformance application.
@@ -18,4 +41,58 @@ pub fn app() -> App {
                 .on_args("message-with-ack", |socket, args| socket.ack_args(args))
         })
         .namespace("/custom", |ns| ns.on_connection(emit_auth))
+        .namespace("/auth", |ns| {
+            ns.use_connect(|handshake| {
+                let auth: serde_json::Value = handshake.auth()?;
+                if auth.get("token").and_then(|t| t.as_str()) == Some("secret") {
+                    Ok(())
+                } else {
+                    Err(ConnectError::new("not authorized").with_data(json!({ "reason": "bad token", "retry": false })))
+                }
+            })
+            .on_connection(emit_auth)
+        })
+        .namespace("/rooms", |ns| {
+            ns.on("join", |socket, room: String| {
+                socket.join(&room);
+                socket.ack(&room);
+            })
+            .on("leave", |socket, room: String| {
+                socket.leave(&room);
+                socket.ack(&room);
+            })
+            .on_args("to-room", |socket, args| {
+                if let Ok((room, msg)) = args.parse::<(String, serde_json::Value)>() {
+                    socket.to(&room).emit("room-message", &msg);
+                }
+            })
+            .on_args("to-room-all", |socket, args| {
+                if let Ok((room, msg)) = args.parse::<(String, serde_json::Value)>() {
+                    socket.io().to(&room).emit("room-message", &msg);
+                }
+            })
+            .on("broadcast", |socket, msg: serde_json::Value| {
+                socket.broadcast().emit("broadcast-message", &msg);
+            })
+        })
+        .namespace("/limited", |ns| {
+            ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: false }).on_args("ping", pong)
+        })
+        .namespace("/limited-strict", |ns| {
+            ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: true }).on_args("ping", pong)
+        })
+        .namespace("/server-ack", |ns| {
+            ns.on("ask", |socket, value: serde_json::Value| {
+                socket.emit_with_ack("question", &value, 1000, "answered");
+            })
+            .on_ack("answered", |socket, result: Result<Args, AckError>| match result {
+                Ok(args) => socket.emit_args("answer", args),
+                Err(error) => socket.emit("answer-timeout", &format!("{error:?}")),
+            })
+        })
+        .namespace("/server-disconnect", |ns| {
+            ns.on_args("kick", |socket, _| socket.disconnect(false))
+                .on_args("close", |socket, _| socket.disconnect(true))
+                .on_args("ping", pong)
+        })
 }
