@@ -43,7 +43,7 @@ impl DurableObject for EchoObject {
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
-        self.host.websocket_gone(&ws, &Echo);
+        self.host.websocket_closed_by_peer(&ws, &Echo);
         self.host.schedule_alarm(None).await
     }
 

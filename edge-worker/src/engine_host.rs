@@ -153,6 +153,14 @@ impl EngineHost {
         }
     }
 
+    /// The client closed one of the object's WebSockets: the close handshake is completed
+    /// (workerd leaves the answer to the object), then the session learns it.
+    pub fn websocket_closed_by_peer(&self, ws: &WebSocket, app: &impl EngineApp) {
+        // A reply on an already closed socket fails harmlessly.
+        let _ = ws.close(Some(1000), Some("closed"));
+        self.websocket_gone(ws, app);
+    }
+
     /// One of the object's WebSockets closed or failed.
     pub fn websocket_gone(&self, ws: &WebSocket, app: &impl EngineApp) {
         let Some(sid) = self.websocket_sid(ws) else { return };
@@ -288,6 +296,9 @@ impl EngineHost {
         app: &impl EngineApp,
     ) -> Result<Response> {
         let config = &self.config;
+        // A body is read before any answer: workerd breaks the connection of a request whose
+        // body is left unread (the next request on it would fail).
+        let body = if req.method() == Method::Post { Some(req.text().await?) } else { None };
         let Some(current) = self.sessions.borrow().get(&sid).map(|s| s.machine.transport()) else {
             return http::engine_error(&req, config, ServerError::UnknownSid);
         };
@@ -324,8 +335,8 @@ impl EngineHost {
                 }
             }
             (TransportKind::Polling, Method::Post) if current == TransportKind::Polling => {
-                let body = req.text().await?;
-                let outcome = self.with_session(&sid, |s| s.machine.handle_post(&body, now_ms()));
+                let body = body.unwrap_or_default();
+                let outcome = self.with_session(&sid, |s| s.machine.handle_post(&body, now));
                 self.drive(&sid, app);
                 match outcome {
                     Some(Ok(())) => http::text(&req, config, "ok".to_owned()),
@@ -363,7 +374,9 @@ impl EngineHost {
                 Some(ServerEvent::Heartbeat | ServerEvent::Upgraded) => {}
                 None => {
                     let mut sessions = self.sessions.borrow_mut();
-                    if sessions.get(sid).is_some_and(|s| s.machine.is_closed()) {
+                    // A closed polling session stays until its last packets (the close packet
+                    // among them) went out with a poll.
+                    if sessions.get(sid).is_some_and(|s| s.machine.is_closed() && !s.machine.has_queued()) {
                         sessions.remove(sid);
                     }
                     return;

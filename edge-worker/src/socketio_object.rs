@@ -132,7 +132,7 @@ impl DurableObject for SocketIoObject {
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
         self.restore().await?;
-        self.host.websocket_gone(&ws, self);
+        self.host.websocket_closed_by_peer(&ws, self);
         self.settle().await
     }
 

@@ -741,6 +741,18 @@ describe("official socket.io-client 4.8.4", () => {
     root.disconnect();
   });
 
+  test("closes the whole session from the server over polling: nothing queued is lost", async () => {
+    const manager = new Manager(worker.url, { reconnection: false, transports: ["polling"] });
+    const root = manager.socket("/");
+    const closing = manager.socket("/server-disconnect");
+    clients.push(root, closing);
+    await Promise.all([connected(root), connected(closing)]);
+    const rootGone = once(root, "disconnect");
+    closing.emit("close");
+    assert.equal((await once(closing, "disconnect"))[0], "io server disconnect");
+    assert.equal((await rootGone)[0], "io server disconnect");
+  });
+
   test("closes the whole session from the server: every socket sees io server disconnect", async () => {
     const manager = new Manager(worker.url, { reconnection: false, transports: ["websocket"] });
     const root = manager.socket("/");
@@ -777,5 +789,18 @@ describe("official socket.io-client 4.8.4", () => {
     for (let i = 0; i < 5; i++) socket.emit("ping", i);
     assert.equal((await gone)[0], "io server disconnect");
     assert.deepEqual(pongs, [0, 1, 2]);
+  });
+});
+
+describe("WebSocket close handshake", () => {
+  it("answers the client's close frame at once", async () => {
+    const ws = new WebSocket(`${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+    ws.on("error", () => {});
+    await new Promise((resolve) => ws.once("message", resolve)); // the open packet
+    const closed = new Promise((resolve) => ws.once("close", (code) => resolve(code)));
+    const started = Date.now();
+    ws.close(1000);
+    assert.equal(await closed, 1000);
+    assert.ok(Date.now() - started < 1000, `closed after ${Date.now() - started} ms`);
   });
 });

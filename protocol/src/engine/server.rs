@@ -201,6 +201,12 @@ impl ServerSession {
         self.pong_deadline.map(|deadline| deadline - self.config.ping_timeout)
     }
 
+    /// Whether packets wait for a poll (after a close, the session must stay reachable until
+    /// they went out).
+    pub fn has_queued(&self) -> bool {
+        !self.queue.is_empty()
+    }
+
     /// Whether a WebSocket upgrade is in progress.
     pub fn is_upgrading(&self) -> bool {
         self.upgrade != Upgrade::None

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::packet::{Packet, SEPARATOR};
+use super::packet::{Packet, PacketType, SEPARATOR};
 
 /// The transports of Engine.IO v4 that wasmio speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,13 +70,16 @@ impl std::fmt::Display for CloseReason {
 }
 
 /// Takes packets from the front of `queue` into one polling payload of at most `max_bytes`
-/// (always at least one packet, so an oversize packet still goes out alone).
+/// (always at least one packet, so an oversize packet still goes out alone). A `close` packet
+/// never follows data in the same payload, as with the reference (which closes once the data
+/// drained): socket.io-client handles the data a tick later, after a close in the same
+/// payload would already have ended the session.
 pub(crate) fn take_payload(queue: &mut VecDeque<Packet>, max_bytes: u64) -> String {
     let mut out = String::new();
     let mut size = 0u64;
     while let Some(packet) = queue.front() {
         let len = packet.polling_len() as u64 + u64::from(!out.is_empty());
-        if !out.is_empty() && size + len > max_bytes {
+        if !out.is_empty() && (size + len > max_bytes || packet.kind == PacketType::Close) {
             break;
         }
         if !out.is_empty() {
@@ -101,5 +104,13 @@ mod tests {
         assert_eq!(take_payload(&mut queue, 1), "4222");
         assert_eq!(take_payload(&mut queue, 100), "4333\x1e4444");
         assert!(queue.is_empty());
+    }
+
+    #[test]
+    fn a_close_packet_goes_in_a_payload_of_its_own() {
+        let mut queue: VecDeque<Packet> =
+            [Packet::message("a"), Packet::bare(PacketType::Close), Packet::message("b")].into_iter().collect();
+        assert_eq!(take_payload(&mut queue, 100), "4a");
+        assert_eq!(take_payload(&mut queue, 100), "1\x1e4b");
     }
 }
