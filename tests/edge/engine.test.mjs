@@ -5,6 +5,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Socket } from "engine.io-client";
 import WebSocket from "ws";
+import { Agent, request } from "node:http";
 import { startWorker } from "./harness.mjs";
 
 const PING_INTERVAL = 300;
@@ -169,6 +170,31 @@ describe("messages over polling", () => {
     assert.equal(res.status, 413);
     await post(sid, "4still");
     assert.equal(await (await poll(sid)).text(), "4still");
+  });
+
+  it("answers a POST to a closed session without breaking the connection it came on", async () => {
+    // one keep-alive connection carries every request
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method, url, body) =>
+      new Promise((resolve, reject) => {
+        const req = request(url, { method, agent }, (res) => {
+          let text = "";
+          res.on("data", (c) => (text += c));
+          res.on("end", () => resolve([res.statusCode, text]));
+        });
+        req.on("error", reject);
+        req.end(body);
+      });
+    const a = await handshake();
+    const b = await handshake();
+    const url = (sid) => `${base}?EIO=4&transport=polling&sid=${sid}`;
+    assert.deepEqual(await send("POST", url(a.sid), "1"), [200, "ok"]);
+    const [status, body] = await send("POST", url(a.sid), "4after close");
+    assert.equal(status, 400);
+    assert.deepEqual(JSON.parse(body), { code: 1, message: "Session ID unknown" });
+    assert.deepEqual(await send("POST", url(b.sid), "4still fine"), [200, "ok"]);
+    assert.deepEqual(await send("GET", url(b.sid)), [200, "4still fine"]);
+    agent.destroy();
   });
 
   it("keeps other sessions working when one misbehaves", async () => {
