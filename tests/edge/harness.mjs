@@ -43,7 +43,7 @@ export async function startWorker(env) {
   const url = `http://127.0.0.1:${port}`;
   const stop = () => {
     try {
-      process.kill(-child.pid, "SIGTERM");
+      process.kill(-child.pid, "SIGKILL");
     } catch {}
   };
   // Never leave workerd behind, even when the test process is killed (by a timeout).
