@@ -477,6 +477,26 @@ fn client_close_over_polling_posts_a_close_packet() {
 }
 
 #[test]
+fn closing_over_polling_never_overlaps_posts() {
+    let mut net = Loopback::new(no_upgrade(), ServerConfig::default());
+    net.client.send(text("in flight"));
+    let Some(ClientTransmit::PollPost { id, body, .. }) = net.client.poll_transmit() else { panic!("a POST") };
+    assert_eq!(body, "4in flight");
+    net.client.send(text("queued"));
+    net.client.close();
+    // nothing more is posted while the first POST is in flight
+    assert_eq!(net.client.poll_transmit(), None);
+    net.client.handle_post_done(id);
+    let Some(ClientTransmit::PollPost { body, .. }) = net.client.poll_transmit() else { panic!("a POST") };
+    assert_eq!(body, "4queued");
+    net.client.handle_post_done(id);
+    let Some(ClientTransmit::PollPost { body, .. }) = net.client.poll_transmit() else { panic!("a POST") };
+    assert_eq!(body, "1", "the close packet goes alone, last");
+    net.client.handle_post_done(id);
+    assert_eq!(net.client.poll_transmit(), None);
+}
+
+#[test]
 fn server_close_reaches_the_client_on_both_transports() {
     for config in [no_upgrade(), ClientConfig::default()] {
         let mut net = Loopback::new(config, ServerConfig::default());

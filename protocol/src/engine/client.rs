@@ -146,6 +146,8 @@ pub struct ClientSession {
     post_in_flight: bool,
     write_buffer: VecDeque<Packet>,
     ping_deadline: Option<u64>,
+    /// After a close over polling: the transport and the payloads still to post, in order.
+    closing_posts: Option<(TransportId, VecDeque<String>)>,
     transmits: VecDeque<ClientTransmit>,
     events: VecDeque<ClientEvent>,
 }
@@ -171,6 +173,7 @@ impl ClientSession {
             post_in_flight: false,
             write_buffer: VecDeque::new(),
             ping_deadline: None,
+            closing_posts: None,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -222,11 +225,18 @@ impl ClientSession {
         if let (State::Open, Some(t)) = (self.state, self.transport) {
             match t.kind {
                 TransportKind::Polling => {
-                    // Everything left goes out now, even beside a POST still in flight: the
-                    // session ends either way.
+                    // What is left, then the close packet, posted one POST after the other
+                    // (the server refuses overlapping POSTs).
                     self.write_buffer.push_back(Packet::bare(PacketType::Close));
-                    self.post_in_flight = false;
-                    self.flush_polling(t.id, true);
+                    let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
+                    let mut bodies = VecDeque::new();
+                    while !self.write_buffer.is_empty() {
+                        bodies.push_back(take_payload(&mut self.write_buffer, max));
+                    }
+                    self.closing_posts = Some((t.id, bodies));
+                    if !self.post_in_flight {
+                        self.post_next_closing_body();
+                    }
                 }
                 TransportKind::WebSocket => self.flush(),
             }
@@ -262,6 +272,10 @@ impl ClientSession {
 
     /// A POST finished.
     pub fn handle_post_done(&mut self, id: TransportId) {
+        if self.closing_posts.as_ref().is_some_and(|(closing, _)| *closing == id) {
+            self.post_next_closing_body();
+            return;
+        }
         if !self.is_current(id, TransportKind::Polling) {
             return;
         }
@@ -432,7 +446,7 @@ impl ClientSession {
             return;
         }
         match t.kind {
-            TransportKind::Polling => self.flush_polling(t.id, false),
+            TransportKind::Polling => self.flush_polling(t.id),
             TransportKind::WebSocket => {
                 for packet in std::mem::take(&mut self.write_buffer) {
                     self.transmits.push_back(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
@@ -441,15 +455,27 @@ impl ClientSession {
         }
     }
 
-    /// Posts the write buffer in payloads within `maxPayload`; `all` posts every payload now
-    /// (when closing) instead of one at a time.
-    fn flush_polling(&mut self, id: TransportId, all: bool) {
+    /// Posts the write buffer in payloads within `maxPayload`, one POST at a time.
+    fn flush_polling(&mut self, id: TransportId) {
         let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
-        while !self.post_in_flight && !self.write_buffer.is_empty() {
+        if !self.post_in_flight && !self.write_buffer.is_empty() {
             let body = take_payload(&mut self.write_buffer, max);
             let query = self.query(TransportKind::Polling);
             self.transmits.push_back(ClientTransmit::PollPost { id, query, body });
-            self.post_in_flight = !all;
+            self.post_in_flight = true;
+        }
+    }
+
+    /// After a close over polling: posts the next of the last payloads, if any is left.
+    fn post_next_closing_body(&mut self) {
+        let Some((id, bodies)) = self.closing_posts.as_mut() else { return };
+        let id = *id;
+        match bodies.pop_front() {
+            Some(body) => {
+                let query = self.query(TransportKind::Polling);
+                self.transmits.push_back(ClientTransmit::PollPost { id, query, body });
+            }
+            None => self.closing_posts = None,
         }
     }
 
