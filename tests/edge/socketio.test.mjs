@@ -660,6 +660,19 @@ describe("official socket.io-client 4.8.4", () => {
     root.disconnect();
   });
 
+  test("creates dynamic namespaces that match the pattern and refuses the others", async () => {
+    const socket = io(`${worker.url}/dynamic-42`, { forceNew: true, reconnection: false, auth: { n: 42 } });
+    clients.push(socket);
+    const [auth] = await once(socket, "auth");
+    assert.deepEqual(auth, { n: 42 });
+    socket.emit("message", 1, "two");
+    assert.deepEqual(await once(socket, "message-back"), [{ nsp: "/dynamic-42", args: '[1,"two"]' }]);
+    const other = io(`${worker.url}/dynamic-x`, { forceNew: true, reconnection: false });
+    clients.push(other);
+    const [error] = await once(other, "connect_error");
+    assert.equal(error.message, "Invalid namespace");
+  });
+
   test("reports an unknown namespace as connect_error Invalid namespace", async () => {
     const socket = client("/nope");
     const [err] = await once(socket, "connect_error");
@@ -741,29 +754,19 @@ describe("official socket.io-client 4.8.4", () => {
     root.disconnect();
   });
 
-  test("closes the whole session from the server over polling: nothing queued is lost", async () => {
-    const manager = new Manager(worker.url, { reconnection: false, transports: ["polling"] });
-    const root = manager.socket("/");
-    const closing = manager.socket("/server-disconnect");
-    clients.push(root, closing);
-    await Promise.all([connected(root), connected(closing)]);
-    const rootGone = once(root, "disconnect");
-    closing.emit("close");
-    assert.equal((await once(closing, "disconnect"))[0], "io server disconnect");
-    assert.equal((await rootGone)[0], "io server disconnect");
-  });
-
-  test("closes the whole session from the server: every socket sees io server disconnect", async () => {
-    const manager = new Manager(worker.url, { reconnection: false, transports: ["websocket"] });
-    const root = manager.socket("/");
-    const closing = manager.socket("/server-disconnect");
-    clients.push(root, closing);
-    await Promise.all([connected(root), connected(closing)]);
-    const rootGone = once(root, "disconnect");
-    closing.emit("close");
-    assert.equal((await once(closing, "disconnect"))[0], "io server disconnect");
-    assert.equal((await rootGone)[0], "io server disconnect");
-  });
+  for (const transport of ["polling", "websocket"]) {
+    test(`closes the whole session from the server over ${transport}: every socket sees io server disconnect`, async () => {
+      const manager = new Manager(worker.url, { reconnection: false, transports: [transport] });
+      const root = manager.socket("/");
+      const closing = manager.socket("/server-disconnect");
+      clients.push(root, closing);
+      await Promise.all([connected(root), connected(closing)]);
+      const rootGone = once(root, "disconnect");
+      closing.emit("close");
+      assert.equal((await once(closing, "disconnect"))[0], "io server disconnect");
+      assert.equal((await rootGone)[0], "io server disconnect");
+    });
+  }
 
   test("drops events over the rate limit and keeps the socket", async () => {
     const socket = client("/limited", { transports: ["websocket"] });

@@ -41,6 +41,16 @@ pub fn app() -> App {
                 .on_args("message-with-ack", |socket, args| socket.ack_args(args))
         })
         .namespace("/custom", |ns| ns.on_connection(emit_auth))
+        // Dynamic namespaces: every `/dynamic-<n>` exists on first use (`io.of(/^\/dynamic-\d+$/)`).
+        .dynamic_namespace(
+            |name| name.strip_prefix("/dynamic-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+            |ns| {
+                ns.on_connection(emit_auth).on_args("message", |socket, args| {
+                    let nsp = socket.nsp().to_owned();
+                    socket.emit("message-back", &serde_json::json!({ "nsp": nsp, "args": args.json }));
+                })
+            },
+        )
         .namespace("/auth", |ns| {
             ns.use_connect(|handshake| {
                 let auth: serde_json::Value = handshake.auth()?;
