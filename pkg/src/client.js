@@ -57,14 +57,18 @@ E.removeListener = E.removeAllListeners = E.removeEventListener = E.off;
 E.emitReserved = E.emit;
 
 const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
+const isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob; // File too
 
-/** `[name, ...args]` -> [JSON text with placeholders, Uint8Array attachments or undefined]. */
+/**
+ * `[name, ...args]` -> [JSON text with placeholders, attachments or undefined]: Uint8Arrays,
+ * and the Blobs as they are (read by `Socket._send`).
+ */
 function encode(values) {
   const bins = [];
   const text = JSON.stringify(values, function (key, value) {
     const v = this[key]; // before toJSON (Buffer has one)
-    if (!isBinary(v)) return value;
-    bins.push(v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    if (!isBinary(v) && !isBlob(v)) return value;
+    bins.push(isBlob(v) ? v : v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     return { _placeholder: true, num: bins.length - 1 };
   });
   return [text, bins.length ? bins : undefined];
@@ -355,7 +359,7 @@ export function client(load) {
 
     connect() {
       this._active = true;
-      this.io._call((d) => {
+      this._send((d) => {
         // the auth object may have been replaced since the socket was created
         d.set_auth(this._s, ...authArgs(this.auth));
         d.connect_socket(this._s);
@@ -365,8 +369,21 @@ export function client(load) {
 
     disconnect() {
       this._active = false;
-      this.io._call((d) => d.disconnect_socket(this._s));
+      this._send((d) => d.disconnect_socket(this._s));
       return this;
+    }
+
+    /**
+     * Runs `call(driver, bins)` on the driver. Attachments holding a Blob are read first
+     * (asynchronously); meanwhile the socket's later calls wait behind them, in order.
+     */
+    _send(call, bins) {
+      if (!this._p && !bins?.some(isBlob)) return this.io._call((d) => call(d, bins));
+      const read = (bins || []).map((b) => (isBlob(b) ? b.arrayBuffer().then((a) => new Uint8Array(a)) : b));
+      const p = (this._p = Promise.all([this._p, ...read])
+        .then(([, ...bytes]) => this.io._call((d) => call(d, bins && bytes)))
+        .catch((e) => guard(() => { throw e; }))
+        .then(() => p === this._p && (this._p = undefined)));
     }
 
     send(...args) {
@@ -382,10 +399,10 @@ export function client(load) {
       const cb = typeof last === "function" ? args.pop() : undefined;
       if (cb) f |= cb.withError ? 6 : 2;
       const [text, bins] = encode([ev, ...args]);
-      this.io._call((d) => {
+      this._send((d, bins) => {
         const handle = d.emit(this._s, text, bins, f, flags.timeout ?? -1);
         if (cb && handle >= 0) this.acks[handle] = cb;
-      });
+      }, bins);
       return this;
     }
 
@@ -491,7 +508,7 @@ export function client(load) {
         if (sent) return;
         sent = true;
         const [text, bins] = encode(args);
-        this.io._call((d) => d.send_ack(this._s, id, text, bins));
+        this._send((d, bins) => d.send_ack(this._s, id, text, bins), bins);
       };
     }
   }
