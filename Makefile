@@ -13,7 +13,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 WASM := --target wasm32-unknown-unknown
 
 .PHONY: setup build build-wasm build-client build-worker demo conformance test test-protocol test-edge \
-	test-client test-e2e fuzz bench
+	test-client test-e2e test-wasm fuzz bench
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
@@ -45,11 +45,22 @@ conformance: setup
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
-test: setup test-protocol build-wasm test-edge test-client test-e2e
+test: setup test-protocol test-wasm build-wasm test-edge test-client test-e2e
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
 test-protocol:
 	cargo test -p wasmio-protocol
+
+## Browser driver (client-wasm) in headless Chromium with wasm-bindgen-test: refused WebSocket
+## and fetch, reconnection delays, the connect timeout against a peer that never answers
+## (a local listener that accepts and stays silent; its port reaches the tests at build time).
+test-wasm:
+	@silent=$$(mktemp); \
+	python3 -c 'import socket, sys, time; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); \
+		open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(3600)' "$$silent" & pid=$$!; \
+	trap 'kill $$pid; rm -f "$$silent"' EXIT; \
+	for i in $$(seq 100); do [ -s "$$silent" ] && break; sleep 0.1; done; \
+	CHROMEDRIVER=/usr/bin/chromedriver WASMIO_SILENT_PORT=$$(cat "$$silent") cargo test -p wasmio-client $(WASM)
 
 ## Edge worker under real workerd: Engine.IO and Socket.IO conformance with raw frames, the
 ## official engine.io-client and socket.io-client, hibernation.
