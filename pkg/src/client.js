@@ -213,6 +213,10 @@ export function client(load) {
         opts.extraHeaders,
       );
       this._d = d;
+      // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.
+      if (opts.closeOnBeforeunload && typeof addEventListener === "function") {
+        addEventListener("beforeunload", () => d.close(), false);
+      }
       for (const call of this._q.splice(0)) call(d);
     }
 

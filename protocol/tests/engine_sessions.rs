@@ -497,6 +497,21 @@ fn closing_over_polling_never_overlaps_posts() {
 }
 
 #[test]
+fn closing_right_after_a_poll_answer_sends_no_new_poll() {
+    let mut net = Loopback::new(no_upgrade(), ServerConfig::default());
+    // the server answers the held poll; the client asks for the next one and, in the same
+    // turn, closes: only the close packet goes out
+    net.server().send(text("bye"));
+    let id = net.held_poll.take().unwrap();
+    let Some(ServerTransmit::PollResponse(body)) = net.server().poll_transmit() else { panic!() };
+    net.client.handle_poll_response(id, &body, START);
+    net.client.close();
+    let sent: Vec<_> = std::iter::from_fn(|| net.client.poll_transmit()).collect();
+    assert!(sent.iter().all(|t| !matches!(t, ClientTransmit::PollGet { .. })), "{sent:?}");
+    assert!(sent.iter().any(|t| matches!(t, ClientTransmit::PollPost { body, .. } if body == "1")), "{sent:?}");
+}
+
+#[test]
 fn server_close_reaches_the_client_on_both_transports() {
     for config in [no_upgrade(), ClientConfig::default()] {
         let mut net = Loopback::new(config, ServerConfig::default());

@@ -43,6 +43,25 @@ async function roundTrip(pg, url, opts) {
 }
 
 describe("transports", () => {
+  test("closeOnBeforeunload closes the session when the page goes away", async () => {
+    const reasons = [];
+    const server = await startIo((io) => io.on("connection", (socket) => socket.on("disconnect", (r) => reasons.push(r))), {
+      pingInterval: 10_000,
+      pingTimeout: 5_000,
+    });
+    const { page: pg, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    await pg.evaluate(async (url) => {
+      const socket = io(url, { transports: ["polling"], closeOnBeforeunload: true });
+      await new Promise((res) => socket.on("connect", res));
+    }, server.url);
+    await pg.goto("about:blank");
+    // the client said goodbye: the server knows at once, long before a ping timeout
+    await until(() => reasons.length === 1, 3000);
+    assert.deepEqual(reasons, ["transport close"]);
+    await close();
+    await server.close();
+  });
+
   test("polling only (binary as base64 in payloads)", async () => {
     const transports = [];
     const server = await startIo(echo(transports));

@@ -228,6 +228,9 @@ impl ClientSession {
                     // What is left, then the close packet, posted one POST after the other
                     // (the server refuses overlapping POSTs).
                     self.write_buffer.push_back(Packet::bare(PacketType::Close));
+                    // A poll asked for but not sent yet is dropped: sent beside the close packet,
+                    // it could reach the server after the close and be refused.
+                    self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
                     let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
                     let mut bodies = VecDeque::new();
                     while !self.write_buffer.is_empty() {
