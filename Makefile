@@ -81,6 +81,7 @@ fuzz:
 	@bash scripts/fuzz.sh
 
 ## Benchmarks (ratios against the official packages, measured side by side).
-bench: setup build-client
+bench: setup build-client build-worker
 	bash bench/codec/build.sh
 	bash bench/client/run.sh
+	bash bench/server/run.sh
