@@ -17,6 +17,7 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { echo, fanout, pipe, seq } from "./driver.mjs";
+import { freePort } from "../../tests/edge/harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const ROUNDS = Number(process.env.ROUNDS || 5);
@@ -25,17 +26,6 @@ const SERVER_CPU = process.env.SERVER_CPU ?? "1";
 const SERVERS = ["ours", "official", "floor"];
 const HAVE_TASKSET = spawnSync("taskset", ["-V"]).status === 0;
 const children = [];
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Spawns `cmd args` pinned to SERVER_CPU in its own process group. */
 function start(cmd, args, cwd) {
