@@ -15,7 +15,8 @@ pub struct Config {
     /// Origins allowed by CORS: empty for none, `*` for any, else a comma-separated list.
     pub cors_origins: String,
     /// Test hooks (`TEST_HOOKS = "1"`): `<socketio path>__forget` makes the Socket.IO object
-    /// drop its memory as an eviction would. Only the conformance deployment sets it.
+    /// drop its memory as an eviction would, `<socketio path>__stats` tells how often it was
+    /// woken. Only the conformance and edge-cost benchmark deployments set it.
     pub test_hooks: bool,
     /// How many numbered Durable Objects share new sessions (`SHARDS`, default 1); a
     /// broadcast reaches the sockets of all of them.

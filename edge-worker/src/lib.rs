@@ -29,8 +29,9 @@ use crate::routing::Route;
 /// Where the browser client bundle is served, below the Socket.IO path.
 const CLIENT_BUNDLE: &str = "socket.io.js";
 
-/// Test hooks below the Socket.IO path (conformance deployment only): make the Socket.IO
-/// object forget its memory; read how often it was woken.
+/// Test hooks below the Socket.IO path (deployments with `TEST_HOOKS`): make the Socket.IO
+/// object forget its memory; read how often it was woken. They reach numbered object 0, or
+/// the one named by an `object` query parameter.
 pub(crate) const FORGET_HOOK: &str = "__forget";
 pub(crate) const STATS_HOOK: &str = "__stats";
 
@@ -46,7 +47,8 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     } else if config.test_hooks
         && [FORGET_HOOK, STATS_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
-        return env.durable_object("SOCKETIO")?.get_by_name(routing::DEFAULT_OBJECT)?.fetch_with_request(req).await;
+        let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
+        return env.durable_object("SOCKETIO")?.get_by_name(&object)?.fetch_with_request(req).await;
     } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
         "SOCKETIO"
     } else if path.starts_with(&config.socketio_path) {

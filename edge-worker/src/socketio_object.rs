@@ -27,6 +27,9 @@ const RELAY_PATH: &str = "/__relay";
 /// Storage key of the core's shared state.
 const SHARED_KEY: &str = "socketio-shared";
 
+/// Storage key of the wake-up counts (test hooks only, see [`SocketIoObject::count`]).
+const WAKEUPS_KEY: &str = "wasmio-wakeups";
+
 /// A per-socket token bucket (in memory only: a woken object starts with full buckets).
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -44,8 +47,9 @@ pub struct SocketIoObject {
     buckets: RefCell<HashMap<String, Bucket>>,
     /// Events dropped by rate limits since the object started.
     dropped: Cell<u64>,
-    /// How often workerd woke the object, by cause, since it started.
-    wakeups: Cell<Wakeups>,
+    /// How often workerd woke the object, by cause: since it started, or with test hooks
+    /// since it was created (`None` until this instance read them from storage).
+    wakeups: Cell<Option<Wakeups>>,
     test_hooks: bool,
     env: Env,
     /// This object's name, and how many numbered objects share new sessions.
@@ -58,11 +62,13 @@ pub struct SocketIoObject {
 }
 
 /// Counts of the events workerd delivered to the object.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct Wakeups {
     fetches: u64,
     websocket_messages: u64,
     alarms: u64,
+    /// Instances of the object (one more after each eviction) that counted an event.
+    instances: u64,
 }
 
 impl DurableObject for SocketIoObject {
@@ -85,7 +91,7 @@ impl DurableObject for SocketIoObject {
             restored: Cell::new(false),
             buckets: RefCell::new(HashMap::new()),
             dropped: Cell::new(0),
-            wakeups: Cell::new(Wakeups::default()),
+            wakeups: Cell::new(None),
             env,
             name,
             shards,
@@ -110,13 +116,16 @@ impl DurableObject for SocketIoObject {
             return Response::ok("forgotten");
         }
         if self.test_hooks && req.path().ends_with(crate::STATS_HOOK) {
-            let w = self.wakeups.get();
+            let w = match self.wakeups.get() {
+                Some(w) => w,
+                None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),
+            };
             return Response::ok(format!(
-                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"droppedEvents\":{}}}",
-                w.fetches, w.websocket_messages, w.alarms, self.dropped.get()
+                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{}}}",
+                w.fetches, w.websocket_messages, w.alarms, w.instances, self.dropped.get()
             ));
         }
-        self.count(|w| w.fetches += 1);
+        self.count(|w| w.fetches += 1).await?;
         self.restore().await?;
         let response = self.host.fetch(req, self).await;
         self.settle().await?;
@@ -124,7 +133,7 @@ impl DurableObject for SocketIoObject {
     }
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
-        self.count(|w| w.websocket_messages += 1);
+        self.count(|w| w.websocket_messages += 1).await?;
         self.restore().await?;
         self.host.websocket_message(&ws, message, self);
         self.settle().await
@@ -143,7 +152,7 @@ impl DurableObject for SocketIoObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        self.count(|w| w.alarms += 1);
+        self.count(|w| w.alarms += 1).await?;
         self.restore().await?;
         self.host.alarm(self);
         self.core.borrow_mut().handle_timeout(now_ms());
@@ -214,10 +223,25 @@ impl SocketIoObject {
         Ok(())
     }
 
-    fn count(&self, f: impl FnOnce(&mut Wakeups)) {
-        let mut wakeups = self.wakeups.get();
+    /// Counts a wake-up. With test hooks the counts also live in storage, written during the
+    /// wake-up being counted (no extra one): workerd evicts an object 10 s after its last
+    /// event, hibernated WebSockets or not, and an in-memory count would restart each time.
+    async fn count(&self, f: impl FnOnce(&mut Wakeups)) -> Result<()> {
+        let mut wakeups = match self.wakeups.get() {
+            Some(wakeups) => wakeups,
+            None if self.test_hooks => {
+                let stored: Wakeups = self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default();
+                // Another event of this instance may have read them meanwhile.
+                self.wakeups.get().unwrap_or(Wakeups { instances: stored.instances + 1, ..stored })
+            }
+            None => Wakeups { instances: 1, ..Wakeups::default() },
+        };
         f(&mut wakeups);
-        self.wakeups.set(wakeups);
+        self.wakeups.set(Some(wakeups));
+        if self.test_hooks {
+            self.host.state().storage().put(WAKEUPS_KEY, wakeups).await?;
+        }
+        Ok(())
     }
 
     /// Drops everything held in memory, as an eviction does: the next event rebuilds the
@@ -227,6 +251,7 @@ impl SocketIoObject {
         *self.core.borrow_mut() = Server::new(core_config(&self.app));
         self.buckets.borrow_mut().clear();
         self.restored.set(false);
+        self.wakeups.set(None);
     }
 
     /// After an event: persists what changed and sets the alarm.
