@@ -1,0 +1,621 @@
+/**
+ * Benchmark report: BENCHMARKS.md and its plots from the raw results of `make bench`.
+ *
+ *   node bench/report.mjs [--results DIR] [--out DIR]
+ *
+ * Inputs (each optional; a missing one makes its section say "not measured in this run"):
+ *   bench/results/server.json     bash bench/server/run.sh     edge server vs socket.io 4.8.4 vs a JS Durable Object floor
+ *   bench/results/client.json     bash bench/client/run.sh     browser client vs socket.io-client 4.8.4 in Chromium
+ *   bench/results/sizes.json      bash bench/sizes/run.sh      bytes a page loads; the worker upload vs Cloudflare's limit
+ *   bench/results/edge-cost.json  (its own `command`)          Durable Object wake-ups of idle connections
+ *   bench/results/codec.json      bash bench/codec/build.sh    the protocol codec vs socket.io-parser/engine.io-parser
+ * Outputs (under --out, default the repository root):
+ *   BENCHMARKS.md                 one section per part: what was measured, the commands, the machine, date and
+ *                                 commit, tables with ratios against the peer, the goal and whether it is met, plots
+ *   bench/plots/*.svg             hand-written horizontal grouped bar charts (ours / official / floor colours);
+ *                                 SVGs there that this run did not write are removed
+ * Nothing is measured here: the figures are the results' medians. Machine fields that a result does not
+ * record are queried when the report is written, and labelled so.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, homedir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const args = process.argv.slice(2);
+const argValue = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const RESULTS = argValue("--results", join(ROOT, "bench/results"));
+const OUT = argValue("--out", ROOT);
+const PLOTS = join(OUT, "bench/plots");
+const PLOTS_LINK = "bench/plots"; // as linked from BENCHMARKS.md
+
+const COLORS = {
+  ours: "#1f6feb", // blue
+  ours2: "#54aeff",
+  ours3: "#0a3069",
+  official: "#d4a72c", // amber
+  official2: "#9a6700",
+  floor: "#6e7781", // grey
+  limitBar: "#afb8c1", // light grey: a platform limit
+};
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+function readResult(name) {
+  const path = join(RESULTS, `${name}.json`);
+  return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : null;
+}
+
+/** Numbers as in the README tables: 3 significant digits, integers with separators from 1,000. */
+function fmt(v) {
+  if (v === null || v === undefined || Number.isNaN(v)) return "n/a";
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (Number.isInteger(v)) return String(v);
+  return v.toPrecision(3);
+}
+const int = (v) => (v === null || v === undefined ? "n/a" : Math.round(v).toLocaleString("en-US"));
+const x2 = (r) => (r === null || r === undefined || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}x`);
+
+/** How much better ours is than `other` (above 1: better), given which direction is better. */
+function gain(ours, other, higher) {
+  if (ours === null || ours === undefined || other === null || other === undefined || ours === 0 || other === 0) return null;
+  return higher ? ours / other : other / ours;
+}
+
+function verdict(g) {
+  if (g === null) return "n/a";
+  if (Math.abs(g - 1) < 0.02) return "same (within 2%)";
+  return g > 1 ? `${g.toFixed(2)}x better` : `${(1 / g).toFixed(2)}x worse`;
+}
+
+const median = (xs) => {
+  const s = xs.filter((v) => v !== null && v !== undefined).sort((a, b) => a - b);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** "label, unit", unless the label already names its unit as a word. */
+function withUnit(label, unit) {
+  if (!unit) return label;
+  const word = new RegExp(`(^|[\\s(])${unit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}($|[\\s),])`);
+  return word.test(label) ? label : `${label}, ${unit}`;
+}
+const met = (ok) => (ok === null || ok === undefined ? "not evaluated" : ok ? "**met**" : "**not met**");
+const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const table = (head, rows, align) =>
+  [`| ${head.join(" | ")} |`, `|${align.map((a) => (a === "r" ? "---:" : "---")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+
+function quiet(cmd, argv) {
+  try {
+    return execFileSync(cmd, argv, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 20_000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The machine
+
+let queried; // filled once, lazily
+function queryMachine() {
+  if (!queried) {
+    const pkg = (name) => {
+      try {
+        return JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")).version;
+      } catch {
+        return null;
+      }
+    };
+    const chromium = quiet("chromium", ["--version"]);
+    queried = {
+      cpu: cpus()[0]?.model?.trim() ?? null,
+      cores: cpus().length,
+      node: process.version,
+      chromium: chromium ? chromium.replace(/^Chromium\s*/i, "").split(/\s/)[0] : null,
+      wrangler: pkg("wrangler"),
+      rustc: quiet(join(homedir(), ".cargo/bin/rustc"), ["-V"]) ?? quiet("rustc", ["-V"]),
+    };
+    if (queried.rustc) queried.rustc = queried.rustc.replace(/^rustc\s+/, "");
+  }
+  return queried;
+}
+
+/** The machine a result records (its shapes differ), each missing field queried now and marked. */
+function machineOf(result) {
+  const m = { ...(result.machine || {}) };
+  if (!m.cpu && typeof result.cpu === "string") {
+    const [, cores, model] = result.cpu.match(/^(\d+) x (.*)$/) || [null, null, result.cpu];
+    m.cpu = model;
+    if (cores && !m.cores) m.cores = Number(cores);
+  }
+  for (const k of ["node", "chromium", "wrangler", "rustc"]) if (!m[k] && result[k]) m[k] = result[k];
+  if (typeof m.rustc === "string") m.rustc = m.rustc.replace(/^rustc\s+/, "");
+  const now = queryMachine();
+  const fields = [["CPU", "cpu"], ["cores", "cores"], ["node", "node"], ["Chromium", "chromium"], ["wrangler", "wrangler"], ["rustc", "rustc"]];
+  const known = (k) => m[k] !== undefined && m[k] !== null && m[k] !== "?";
+  const recorded = fields.filter(([, k]) => known(k)).map(([name, k]) => `${name} ${m[k]}`);
+  const queriedNow = fields.filter(([, k]) => !known(k)).map(([name, k]) => `${name} ${now[k] ?? "unknown"}`);
+  const later = `not recorded by the run, queried when this report was written: ${queriedNow.join("; ")}`;
+  if (!recorded.length) return later;
+  return recorded.join("; ") + (queriedNow.length ? ` — ${later}` : "");
+}
+
+/** The header lines of a section: date, commit, machine, command(s), rounds. */
+function provenance(result, { part, make = "make bench", rounds, extra = [] }) {
+  const commit = result.commit;
+  const dirty = result.dirty || result.uncommitted_changes_in_benchmarked_paths;
+  const lines = [
+    `- Reproduce: \`${make}\` (everything), or this part alone: \`${result.command || part}\`.`,
+    `- Run: ${result.date || "date not recorded"}, commit \`${commit ? commit.slice(0, 7) : "not recorded"}\`${dirty ? " (with uncommitted changes)" : ""}${result.seconds ? `, ${fmt(result.seconds)} s` : ""}.`,
+    `- Machine: ${machineOf(result)}.`,
+  ];
+  if (rounds !== undefined) {
+    lines.push(
+      `- Method: ${rounds} interleaved rounds, medians${rounds >= 5 ? "" : ` (**fewer than the 5 rounds issue 5 asks for**)`}; every ratio is against a peer measured in the same run.`,
+    );
+  }
+  return [...lines, ...extra].join("\n");
+}
+
+const notMeasured = (title, command, goal) =>
+  [`## ${title}`, "", `Not measured in this run. Reproduce: \`${command}\` (or \`make bench\`).`, "", `Goal (issue 5): ${goal}`, ""].join("\n");
+
+// ---------------------------------------------------------------------------------------------
+// SVG: horizontal grouped bar charts
+
+/**
+ * chart({ title, subtitle, series: [{ key, name, color }], groups: [{ label, unit, higher,
+ * values: { seriesKey: number|null }, format? }], sharedScale, missing })
+ * Each group is a block of bars (one per series) under its label; unless sharedScale, each group
+ * has its own scale from 0 (the value labels carry the numbers). A null value is written out,
+ * not drawn. Returns the SVG text.
+ */
+function chart({ title, subtitle, series, groups, sharedScale = false, missing = "not measured" }) {
+  const W = 860, left = 190, right = 150, barH = 16, gap = 4, groupGap = 14, labelH = 18;
+  const plotW = W - left - right;
+  const legendY = subtitle ? 66 : 50;
+  const legend = [];
+  let lx = 16, ly = legendY;
+  for (const s of series) {
+    const w = 32 + s.name.length * 7; // 12px text, ~7px a character
+    if (lx > 16 && lx + w > W - 16) [lx, ly] = [16, ly + 20];
+    legend.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" rx="2" fill="${s.color}"/><text x="${lx + 16}" y="${ly}" class="legend">${esc(s.name)}</text>`);
+    lx += w;
+  }
+  let y = ly + 26;
+  const parts = [];
+  const maxAll = Math.max(...groups.flatMap((g) => Object.values(g.values).filter((v) => v > 0)), 0);
+  for (const g of groups) {
+    const max = sharedScale ? maxAll : Math.max(...Object.values(g.values).filter((v) => v > 0), 0);
+    const scale = (v) => (max > 0 ? (v / max) * plotW : 0);
+    const better = g.higher === undefined ? "" : g.higher ? " (higher is better)" : " (lower is better)";
+    parts.push(`<text x="16" y="${y + 13}" class="group">${esc(withUnit(g.label, g.unit))}${esc(better)}</text>`);
+    y += labelH + 2;
+    for (const s of series) {
+      if (!(s.key in g.values)) continue;
+      const v = g.values[s.key];
+      parts.push(`<text x="${left - 8}" y="${y + barH - 4}" class="name" text-anchor="end">${esc(s.name)}</text>`);
+      if (v === null || v === undefined) {
+        parts.push(`<text x="${left + 4}" y="${y + barH - 4}" class="missing">${esc(g.missing || missing)}</text>`);
+      } else {
+        const w = Math.max(scale(v), 1);
+        parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" rx="2" fill="${s.color}"><title>${esc(s.name)}: ${esc(fmt(v))} ${esc(g.unit || "")}</title></rect>`);
+        parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + barH - 4}" class="value">${esc(g.format ? g.format(v) : fmt(v))}${g.unit ? " " + esc(g.unit) : ""}</text>`);
+      }
+      y += barH + gap;
+    }
+    y += groupGap;
+  }
+  const H = Math.ceil(y + 8);
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif">`,
+    `<style>.title{font-size:16px;font-weight:600;fill:#1f2328}.subtitle{font-size:12px;fill:#59636e}.group{font-size:13px;font-weight:600;fill:#1f2328}.name,.legend{font-size:12px;fill:#1f2328}.value{font-size:12px;fill:#1f2328;font-variant-numeric:tabular-nums}.missing{font-size:12px;font-style:italic;fill:#59636e}</style>`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="16" y="26" class="title">${esc(title)}</text>`,
+    subtitle ? `<text x="16" y="46" class="subtitle">${esc(subtitle)}</text>` : "",
+    ...legend,
+    ...parts,
+    `</svg>`,
+  ].join("\n") + "\n";
+}
+
+const written = new Set();
+function plot(name, svg, alt) {
+  mkdirSync(PLOTS, { recursive: true });
+  writeFileSync(join(PLOTS, name), svg);
+  written.add(name);
+  return `![${alt}](${PLOTS_LINK}/${name})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+const SERVER_GOAL = "echo p50 and fan-out at least 1.5x better than the official Node server, within 1.2x of the JS floor.";
+/** The metrics the server goal is judged on (keys of the new and the old result shape). */
+const SERVER_GOAL_KEYS = [/(^|\.)echo\.p50_ms$/, /(^|\.)fanout\.deliveries_per_s$/];
+
+/** Results written before `metrics` existed: metrics derived from the medians' keys (WebSocket only). */
+function serverMetrics(r) {
+  if (Array.isArray(r.metrics)) return r.metrics;
+  const units = { ms: "ms", acks_per_s: "acks/s", deliveries_per_s: "deliveries/s", per_s: "/s" };
+  return Object.keys(r.medians.ours).map((key) => {
+    const [scenario, stat] = key.split(".");
+    const unitKey = Object.keys(units).find((u) => stat.endsWith(u));
+    const what = (r.scenarios && r.scenarios[scenario]) || scenario;
+    const statLabel = /^p\d+_ms$/.test(stat) ? stat.replace("_ms", "") : /per_s$/.test(stat) ? "throughput" : stat;
+    return { key, label: `${scenario}: ${what}, ${statLabel}`, group: "WebSocket", unit: units[unitKey] || "", higher: /per_s$/.test(stat) };
+  });
+}
+
+function serverGoal(r, metrics) {
+  const rows = [];
+  let ok = true;
+  for (const m of metrics.filter((m) => SERVER_GOAL_KEYS.some((re) => re.test(m.key)))) {
+    const o = r.medians.ours?.[m.key];
+    if (o === null || o === undefined) continue;
+    const gOff = gain(o, r.medians.official?.[m.key], m.higher);
+    const gFloor = gain(o, r.medians.floor?.[m.key], m.higher);
+    const okOff = gOff === null ? null : gOff >= 1.5;
+    const okFloor = gFloor === null ? null : gFloor >= 1 / 1.2;
+    if (okOff === false || okFloor === false) ok = false;
+    rows.push([`${m.group}: ${m.label}`, verdict(gOff), okOff === null ? "n/a" : okOff ? "yes" : "no", verdict(gFloor), okFloor === null ? "n/a" : okFloor ? "yes" : "no"]);
+  }
+  return { rows, met: rows.length ? ok : null };
+}
+
+function serverSection(r) {
+  if (!r) return { md: notMeasured("Edge server", "bash bench/server/run.sh", SERVER_GOAL), goal: { text: SERVER_GOAL, met: undefined } };
+  const metrics = serverMetrics(r);
+  const labels = { ours: "ours (edge worker)", official: "official socket.io 4.8.4", floor: "JS floor (Durable Object)", ...(r.servers || {}) };
+  const rounds = r.rounds ?? (r.samples?.ours?.length || undefined);
+  const out = [
+    "## Edge server",
+    "",
+    "One Node driver speaks raw Engine.IO v4 / Socket.IO v5 frames to three servers in turn: ours (the edge worker under `wrangler dev`), " +
+      "the official socket.io 4.8.4 Node server, and a minimal hibernatable JavaScript Durable Object echo under `wrangler dev` (the platform floor). " +
+      (r.machine?.taskset ? `The driver and the server are pinned to different cores (server on CPU ${r.machine.server_cpu}). ` : "") +
+      "`n/a`: the server does not support it (the floor speaks WebSocket only).",
+    "",
+    provenance(r, { part: "bash bench/server/run.sh", rounds }),
+    "",
+  ];
+  for (const group of [...new Set(metrics.map((m) => m.group))]) {
+    const ms = metrics.filter((m) => m.group === group);
+    out.push(`### ${group}`, "");
+    out.push(
+      table(
+        ["metric", labels.ours, labels.official, labels.floor, "ours vs official", "ours vs floor"],
+        ms.map((m) => {
+          const [o, f, fl] = ["ours", "official", "floor"].map((s) => r.medians[s]?.[m.key] ?? null);
+          return [`${withUnit(m.label, m.unit)}${m.higher ? " (higher is better)" : ""}`, fmt(o), fmt(f), fmt(fl), verdict(gain(o, f, m.higher)), verdict(gain(o, fl, m.higher))];
+        }),
+        ["l", "r", "r", "r", "l", "l"],
+      ),
+      "",
+    );
+    const slug = group.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+    const svg = chart({
+      title: `Edge server, ${group}: medians of ${rounds ?? "?"} rounds`,
+      subtitle: "Each metric has its own scale from 0; the label says whether higher or lower is better.",
+      series: [
+        { key: "ours", name: labels.ours, color: COLORS.ours },
+        { key: "official", name: labels.official, color: COLORS.official },
+        { key: "floor", name: labels.floor, color: COLORS.floor },
+      ],
+      groups: ms.map((m) => ({
+        label: m.label,
+        unit: m.unit,
+        higher: m.higher,
+        missing: "not supported by this server",
+        values: Object.fromEntries(["ours", "official", "floor"].map((s) => [s, r.medians[s]?.[m.key] ?? null])),
+      })),
+    });
+    out.push(plot(`server-${slug}.svg`, svg, `Edge server, ${group}`), "");
+  }
+  const goal = serverGoal(r, metrics);
+  out.push(`Goal (issue 5): ${SERVER_GOAL} ${met(goal.met)}.`, "");
+  if (goal.rows.length) {
+    out.push(table(["goal metric", "ours vs official", "≥ 1.5x better?", "ours vs floor", "within 1.2x?"], goal.rows, ["l", "l", "l", "l", "l"]), "");
+  }
+  return { md: out.join("\n"), goal: { part: "Edge server", text: SERVER_GOAL, met: goal.met } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client speed
+
+const CLIENT_UNITS = { eventsPerSec: "events/s", acksPerSec: "emits/s", taskMs: "ms", scriptMs: "ms", connectMs: "ms" };
+const CLIENT_GOAL = "no larger than socket.io-client's ESM build (gzip), at least as fast in events/s.";
+
+function clientSection(r, sizes) {
+  if (!r) return { md: notMeasured("Browser client: speed", "bash bench/client/run.sh", CLIENT_GOAL), goal: { text: CLIENT_GOAL, met: undefined } };
+  const ms = Object.entries(r.metrics).map(([key, m]) => ({ key, ...m, higher: m.better === "higher" }));
+  const rows = ms.map((m) => [m.label + (m.higher ? " (higher is better)" : ""), fmt(m.ours.median), fmt(m.official.median), verdict(gain(m.ours.median, m.official.median, m.higher))]);
+  const ev = ms.find((m) => m.key === "eventsPerSec");
+  const speedOk = ev ? ev.ours.median >= ev.official.median : null;
+  const sizeRatio = sizes?.client?.goal?.ratio ?? null;
+  const sizeOk = sizeRatio === null ? null : sizeRatio <= 1;
+  const ok = speedOk === null || sizeOk === null ? (speedOk === false || sizeOk === false ? false : null) : speedOk && sizeOk;
+  const svg = chart({
+    title: `Browser client in Chromium ${r.chromium || ""}: medians of ${r.rounds} rounds`,
+    subtitle: "Each metric has its own scale from 0; the label says whether higher or lower is better.",
+    series: [
+      { key: "ours", name: "ours (wasmio ESM)", color: COLORS.ours },
+      { key: "official", name: "socket.io-client 4.8.4", color: COLORS.official },
+    ],
+    groups: ms.map((m) => ({
+      label: m.label.replace(/, ms$/, ""),
+      unit: CLIENT_UNITS[m.key] ?? "",
+      higher: m.higher,
+      values: { ours: m.ours.median, official: m.official.median },
+    })),
+  });
+  const md = [
+    "## Browser client: speed",
+    "",
+    `Headless Chromium, ${r.server || "the official socket.io 4.8.4 server"}; ours is the \`wasmio\` ESM package, the peer socket.io-client 4.8.4's \`socket.io.esm.min.js\`, each in a fresh browser context; transport: ${r.transport || "WebSocket"}. ` +
+      `Received events: the server emits ${int(r.events)} small events as fast as it can; CPU times are the renderer main thread's (CDP Performance metrics).`,
+    "",
+    provenance(r, { part: "bash bench/client/run.sh", rounds: r.rounds }),
+    "",
+    table(["metric", "ours (wasmio)", "official 4.8.4", "ours vs official"], rows, ["l", "r", "r", "l"]),
+    "",
+    plot("client-speed.svg", svg, "Browser client speed"),
+    "",
+    `Goal (issue 5): ${CLIENT_GOAL} ${met(ok)}: events/s ${ev ? verdict(gain(ev.ours.median, ev.official.median, true)) : "n/a"} (${met(speedOk)}); ` +
+      `size ${sizeRatio === null ? "not measured in this run (see Sizes)" : `${x2(sizeRatio)} the official ESM build gzipped (${met(sizeOk)}, see Sizes)`}.`,
+    "",
+  ].join("\n");
+  return { md, goal: { part: "Browser client", text: CLIENT_GOAL, met: ok } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+const SIZES_GOAL = "the client no larger than socket.io-client's ESM build (gzip); the worker within Cloudflare's free-plan Worker size limit.";
+const ENTRY_COLORS = { ours_esm_min: COLORS.ours, ours_esm: COLORS.ours2, ours_classic: COLORS.ours3, official_esm: COLORS.official, official_umd: COLORS.official2 };
+
+function sizesClient(s) {
+  const c = s.client;
+  const byKey = Object.fromEntries(c.entries.map((e) => [e.key, e]));
+  const rows = [];
+  for (const e of c.entries) {
+    rows.push([e.label, int(e.raw), int(e.gzip), int(e.brotli)]);
+    if (e.files.length > 1) for (const f of e.files) rows.push([`&nbsp;&nbsp;\`${f.path}\``, int(f.raw), int(f.gzip), int(f.brotli)]);
+  }
+  const ratioRows = c.ratios.map((q) => [`${byKey[q.ours].short || q.ours} / ${byKey[q.official].short || q.official}`, x2(q.raw), x2(q.gzip), x2(q.brotli)]);
+  const svg = chart({
+    title: "Browser client: bytes a page loads",
+    subtitle: `Each file compressed on its own (gzip -9, brotli -11); lower is better; ${c.browser_check.verified_in_browser ? `files as requested by Chromium ${c.browser_check.chromium}` : "files from a static walk of the imports"}.`,
+    series: c.entries.map((e) => ({ key: e.key, name: e.short || e.key, color: ENTRY_COLORS[e.key] || COLORS.floor })),
+    groups: ["raw", "gzip", "brotli"].map((k) => ({
+      label: k,
+      unit: "bytes",
+      higher: false,
+      format: int,
+      values: Object.fromEntries(c.entries.map((e) => [e.key, e[k]])),
+    })),
+    sharedScale: true,
+  });
+  return [
+    table(["what", "raw", "gzip", "brotli"], rows, ["l", "r", "r", "r"]),
+    "",
+    table(["ours / official (below 1: ours is smaller)", "raw", "gzip", "brotli"], ratioRows, ["l", "r", "r", "r"]),
+    "",
+    plot("sizes-client.svg", svg, "Browser client sizes"),
+    "",
+    `Client goal: ${c.goal.text}: ${met(c.goal.met)}, ${x2(c.goal.ratio)} (${c.goal.compared}).`,
+  ].join("\n");
+}
+
+function sizesWorker(s) {
+  const w = s.worker;
+  const v = w.versus_limits;
+  const L = w.limits;
+  const rows = w.modules.map((m) => [`\`${m.name}\``, int(m.raw), int(m.gzip)]);
+  rows.push([`**upload** (wrangler: \`${w.wrangler_reported.line}\`)`, int(w.upload.raw), `${int(w.upload.gzip_wrangler_method)} (wrangler's gzip of the modules)`]);
+  const mib = (b) => `${(b / 1048576).toFixed(b % 1048576 ? 2 : 0)} MiB`;
+  const svg = chart({
+    title: "Edge worker upload (wrangler deploy --dry-run) vs Cloudflare's Worker size limit",
+    subtitle: "Lower is better; one scale per group.",
+    series: [
+      { key: "worker", name: "wasmio edge worker", color: COLORS.ours },
+      { key: "limit", name: "Cloudflare's limit", color: COLORS.limitBar },
+    ],
+    groups: [
+      { label: `uncompressed vs the current limit (${mib(v.current_free.limit_bytes)}, Free and Paid)`, unit: "bytes", higher: false, format: int, values: { worker: v.current_free.bytes, limit: v.current_free.limit_bytes } },
+      { label: `gzip vs the former Free limit (${mib(v.former_free.limit_bytes)} compressed)`, unit: "bytes", higher: false, format: int, values: { worker: v.former_free.bytes, limit: v.former_free.limit_bytes } },
+    ],
+  });
+  const ok = v.current_free.within && v.former_free.within;
+  return {
+    ok,
+    md: [
+      `Worker: \`${w.command}\` (${w.env}; no account, nothing uploaded). Uploaded modules (wrangler's outdir without ${w.not_uploaded.map((f) => `\`${f}\``).join(" and ")}):`,
+      "",
+      table(["module", "raw", "gzip -9"], rows, ["l", "r", "r"]),
+      "",
+      `- Current limit: ${L.current.text} — ${L.current.source}. Ours: ${int(v.current_free.bytes)} bytes = ${(100 * v.current_free.fraction).toFixed(1)}% of it.`,
+      `- Former limit (still what wrangler ${s.machine?.wrangler || ""} colours its "Total Upload" line against): ${L.former.text} — ${L.former.source}. Ours: ${int(v.former_free.bytes)} bytes gzip = ${(100 * v.former_free.fraction).toFixed(1)}% of the Free limit.`,
+      "",
+      plot("sizes-worker.svg", svg, "Edge worker size vs limit"),
+      "",
+      `Worker goal: within the free-plan limit: ${met(ok)} (under both the current and the former limit).`,
+    ].join("\n"),
+  };
+}
+
+function sizesSection(s) {
+  if (!s) return { md: notMeasured("Sizes", "bash bench/sizes/run.sh", SIZES_GOAL), goal: { text: SIZES_GOAL, met: undefined } };
+  const worker = sizesWorker(s);
+  const ok = s.client.goal.met && worker.ok;
+  const md = [
+    "## Sizes",
+    "",
+    "Bytes, not time: deterministic, so no rounds or medians. Client: the files a page loads for each build, " +
+      (s.client.browser_check.verified_in_browser ? "as requested by headless Chromium from a loopback server" : "from a static walk of the imports") +
+      `; ${s.client.compression}; ours vs socket.io-client ${s.machine?.socket_io_client || "4.8.4"}'s ESM and UMD builds.`,
+    "",
+    provenance(s, { part: "bash bench/sizes/run.sh" }),
+    "",
+    sizesClient(s),
+    "",
+    worker.md,
+    "",
+  ].join("\n");
+  return { md, goal: { part: "Sizes", text: SIZES_GOAL, met: ok } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Edge cost
+
+const EDGE_GOAL = "idle connections wake the object at most once per ping interval per object, not per socket.";
+const EDGE_ROWS = [
+  ["objects", "Durable Objects"],
+  ["connections", "idle connections"],
+  ["alarms", "alarms"],
+  ["websocket_messages", "WebSocket messages delivered to the object"],
+  ["fetches", "fetches"],
+  ["wakeups", "wake-ups (alarms + messages + fetches)"],
+  ["wakeups_per_connection_hour", "wake-ups per connection-hour"],
+  ["wakeups_per_object_per_ping_interval", "wake-ups per object per ping interval"],
+  ["pings_received", "pings received by the clients"],
+];
+
+function edgeSection(r) {
+  if (!r) return { md: notMeasured("Edge cost: idle wake-ups", "bash bench/edge-cost/run.sh", EDGE_GOAL), goal: { text: EDGE_GOAL, met: undefined } };
+  const servers = Object.keys(r.servers);
+  const label = (k) => r.servers[k].label || k;
+  const value = (k, f) => r.servers[k][f] ?? (f === "connections" ? r.connections : null);
+  const rows = EDGE_ROWS.filter(([f]) => servers.some((k) => value(k, f) !== null && value(k, f) !== undefined)).map(([f, name]) => [name, ...servers.map((k) => fmt(value(k, f)))]);
+  const perInterval = r.servers.ours?.wakeups_per_object_per_ping_interval;
+  const computed = perInterval === undefined || perInterval === null ? null : perInterval <= 1;
+  const ok = typeof r.goal?.met === "boolean" ? r.goal.met : computed;
+  const colors = { ours: COLORS.ours, official: COLORS.official, floor: COLORS.floor };
+  const svg = chart({
+    title: `Edge cost: ${int(r.connections)} idle connections for ${fmt(r.minutes)} min (ping interval ${int(r.ping_interval_ms)} ms)`,
+    subtitle: "Lower is better; one scale per group.",
+    series: servers.map((k) => ({ key: k, name: label(k), color: colors[k] || COLORS.floor })),
+    groups: [
+      { label: "wake-ups per object per ping interval (goal: at most 1)", higher: false, values: Object.fromEntries(servers.map((k) => [k, value(k, "wakeups_per_object_per_ping_interval")])) },
+      { label: "wake-ups per connection-hour", higher: false, values: Object.fromEntries(servers.map((k) => [k, value(k, "wakeups_per_connection_hour")])) },
+    ],
+  });
+  const md = [
+    "## Edge cost: idle wake-ups",
+    "",
+    `${int(r.connections)} idle Socket.IO connections held for ${fmt(r.minutes)} minutes with a ${int(r.ping_interval_ms)} ms ping interval; ` +
+      "what woke the Durable Objects (alarms, WebSocket messages, fetches) is counted for ours and for the JavaScript floor.",
+    "",
+    provenance(r, { part: "bash bench/edge-cost/run.sh" }),
+    "",
+    table(["", ...servers.map(label)], rows, ["l", ...servers.map(() => "r")]),
+    "",
+    plot("edge-cost.svg", svg, "Edge cost: wake-ups"),
+    "",
+    `Goal (issue 5): ${EDGE_GOAL} ${met(ok)}${perInterval !== undefined && perInterval !== null ? ` (ours: ${fmt(perInterval)} wake-ups per object per ping interval)` : ""}.` +
+      (r.goal?.text && r.goal.text !== EDGE_GOAL ? ` As the run states it: "${r.goal.text}".` : ""),
+    "",
+  ].join("\n");
+  return { md, goal: { part: "Edge cost", text: EDGE_GOAL, met: ok } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Codec
+
+const CODEC_GOAL = "at least 2x faster than the official parsers natively, and not slower as wasm (as stated in the README).";
+const FIXTURE_LABELS = {
+  event_small: "small EVENT",
+  event_ack: "EVENT with ack",
+  event_1k_json: "EVENT, 1 KiB JSON",
+  binary_event_2x1k: "EVENT, 2 x 1 KiB binary",
+  polling_payload_10: "polling payload, 10 packets",
+};
+const CODEC_COLUMNS = [
+  ["native", "native", COLORS.ours3],
+  ["wasm", "wasm (in module)", COLORS.ours],
+  ["wasm_per_call", "wasm (per call from JS)", COLORS.ours2],
+  ["official", "official JS", COLORS.official],
+];
+
+function codecSection(r) {
+  if (!r) return { md: notMeasured("Codec", "bash bench/codec/build.sh", CODEC_GOAL), goal: { text: CODEC_GOAL, met: undefined } };
+  const med = r.medians;
+  const ratio = (col, f) => (r.ratios?.[col]?.[f] ?? med.official[f] / med[col][f]);
+  const rows = r.fixtures.map((f) => [
+    FIXTURE_LABELS[f] || f,
+    ...CODEC_COLUMNS.map(([c]) => fmt(med[c]?.[f])),
+    ...["native", "wasm", "wasm_per_call"].map((c) => x2(ratio(c, f))),
+  ]);
+  const nativeOk = r.fixtures.every((f) => ratio("native", f) >= 2);
+  const wasmOk = r.fixtures.every((f) => ratio("wasm", f) >= 1);
+  const perCallOk = r.fixtures.every((f) => ratio("wasm_per_call", f) >= 1);
+  const svg = chart({
+    title: `Codec: encode + decode, ns per op, medians of ${r.harness?.rounds ?? "?"} rounds`,
+    subtitle: "Lower is better; one scale per fixture.",
+    series: CODEC_COLUMNS.map(([key, name, color]) => ({ key, name, color })),
+    groups: r.fixtures.map((f) => ({ label: FIXTURE_LABELS[f] || f, unit: "ns/op", higher: false, values: Object.fromEntries(CODEC_COLUMNS.map(([c]) => [c, med[c]?.[f] ?? null])) })),
+  });
+  const md = [
+    "## Codec",
+    "",
+    "Encode + decode of five fixtures (`bench/codec/fixtures.json`), ns per op: ours natively (Rust), as wasm with the loop inside the module, " +
+      "as wasm called from JavaScript once per frame, and the official `socket.io-parser` / `engine.io-parser` in Node. Ratio = official / ours (above 1: ours is faster).",
+    "",
+    provenance(r, { part: "bash bench/codec/build.sh", rounds: r.harness?.rounds }),
+    "",
+    table(["fixture", ...CODEC_COLUMNS.map(([, n]) => n), "ratio native", "ratio wasm", "ratio wasm/call"], rows, ["l", "r", "r", "r", "r", "r", "r", "r"]),
+    "",
+    plot("codec.svg", svg, "Codec ns per op"),
+    "",
+    `Goal: ${CODEC_GOAL} Natively ≥ 2x on every fixture: ${met(nativeOk)}. As wasm, loop in the module: ${met(wasmOk)}; called from JavaScript once per frame: ${met(perCallOk)}.`,
+    "",
+    ...(r.notes ? ["<details><summary>Notes from the run</summary>", "", "```", ...r.notes, "```", "", "</details>", ""] : []),
+  ].join("\n");
+  return { md, goal: { part: "Codec", text: CODEC_GOAL, met: nativeOk && wasmOk && perCallOk } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The document
+
+function main() {
+  const sizes = readResult("sizes");
+  const sections = [
+    serverSection(readResult("server")),
+    clientSection(readResult("client"), sizes),
+    sizesSection(sizes),
+    edgeSection(readResult("edge-cost")),
+    codecSection(readResult("codec")),
+  ];
+  const summary = table(
+    ["part", "goal (issue 5)", "status"],
+    sections.map((s, i) => {
+      const part = ["Edge server", "Browser client", "Sizes", "Edge cost", "Codec"][i];
+      return [part, s.goal.text, s.goal.met === undefined ? "not measured in this run" : met(s.goal.met)];
+    }),
+    ["l", "l", "l"],
+  );
+  const md = [
+    "# Benchmarks",
+    "",
+    "Written by `node bench/report.mjs` from the raw results in `bench/results/*.json` (`make bench` runs the parts; each section names " +
+      "its own command, machine, date and commit). Every speed figure is a median over interleaved rounds, compared with a peer measured in " +
+      "the same run: the official Socket.IO package or, for the edge, a minimal JavaScript Durable Object (the platform floor). The machine is " +
+      "a shared 2-core one, so differences of a few percent are noise. Nothing here is asserted in tests.",
+    "",
+    summary,
+    "",
+    ...sections.map((s) => s.md),
+  ].join("\n");
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, "BENCHMARKS.md"), md.replace(/\n{3,}/g, "\n\n").trimEnd() + "\n");
+  if (existsSync(PLOTS)) {
+    for (const f of readdirSync(PLOTS)) if (f.endsWith(".svg") && !written.has(f)) rmSync(join(PLOTS, f));
+  }
+  console.log(`wrote ${relative(process.cwd(), join(OUT, "BENCHMARKS.md")) || "BENCHMARKS.md"} and ${written.size} plots in ${relative(process.cwd(), PLOTS) || PLOTS}`);
+}
+
+main();
