@@ -19,7 +19,7 @@
 // Prints a markdown table, writes bench/results/edge-cost.json.
 import { execSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
@@ -297,7 +297,7 @@ async function main() {
         connections: CONNECTIONS,
         ping_interval_ms: PING,
         window_s: seconds,
-        wrangler,
+        machine: { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, node: process.version, wrangler },
         counting:
           "Wake-ups are the events workerd delivered to the object (fetches, WebSocket messages, alarms), counted by the " +
           "object in its own storage during the event (counts survive evictions); end of window minus start. " +
