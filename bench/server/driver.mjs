@@ -1,18 +1,25 @@
-// Load driver for the server benchmark (issue 5): raw Engine.IO v4 / Socket.IO v5 frames over
-// `ws`, WebSocket transport only (`/socket.io/?EIO=4&transport=websocket`), so every server
-// sees exactly the same client. Pings `2` are answered with `3`; CONNECT is `40` (`40/nsp,`),
-// events `42[...]`, acks `42N[...]` -> `43N[...]`.
+// Load driver for the server benchmark (issue 5): raw Engine.IO v4 / Socket.IO v5 frames, over
+// `ws` (`/socket.io/?EIO=4&transport=websocket`) or over HTTP long-polling with node:http
+// (`transport=polling`, no upgrade), so every server sees exactly the same client. Pings `2`
+// are answered with `3`; CONNECT is `40` (`40/nsp,`), events `42[...]`, acks `42N[...]` ->
+// `43N[...]`.
 //
-// Scenarios (each returns plain numbers):
-//   echo(url):     1,000 sequential `message` -> `message-back` round trips, p50/p99 (ms);
-//   seq(url):      1,000 sequential `message-with-ack` emits, round-trip p50/p99 (ms);
-//   pipe(url):     10,000 acked emits with 64 in flight on one socket, acks/s;
-//   fanout(url,n): n sockets of `/rooms` join room "r"; one more socket emits
-//                  `to-room` ("r", {..}) BROADCASTS times, waiting for all n deliveries each
-//                  time: deliveries/s (n / first-send-to-last-delivery, median over the
-//                  broadcasts) and delivery latency p50/p99 over all deliveries.
+// Scenarios (each returns plain numbers; `transport` is "websocket" or "polling"):
+//   echo(url, t):       1,000 sequential `message` -> `message-back` round trips, p50/p99 (ms);
+//   seq(url, t):        1,000 sequential `message-with-ack` emits, round-trip p50/p99 (ms);
+//   pipe(url, t):       10,000 acked emits with 64 in flight on one socket, acks/s;
+//   fanout(url, n, t):  n sockets of `/rooms` join room "r"; one more socket emits
+//                       `to-room` ("r", {..}) BROADCASTS times, waiting for all n deliveries
+//                       each time: deliveries/s (n / first-send-to-last-delivery, median over
+//                       the broadcasts) and delivery latency p50/p99 over all deliveries;
+//   connectLatency(url, t): 200 sequential connects (transport open to the CONNECT ack,
+//                       after 20 warm-up), p50/p99 (ms), each closed once connected;
+//   handshakes(url, t): 1,000 connects with 32 in flight, each closed once connected:
+//                       handshakes/s;
+//   openIdle(url, n, t): n connected idle sockets (for the memory measurement).
 // Latency is measured in this (single-threaded) process, so fan-out latency includes the
 // driver's own time to read n frames.
+import http from "node:http";
 import WebSocket from "ws";
 
 const SEQ = 1_000;
@@ -27,36 +34,31 @@ export function quantile(sorted, q) {
   return sorted[i];
 }
 
-/** One Socket.IO client on one namespace; resolves once CONNECTed. */
-export function connect(base, { nsp = "/", query = "" } = {}) {
-  const url = `${base.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket${query ? "&" + query : ""}`;
+/**
+ * The frame handling shared by both transports: `feed(packet)` takes one Engine.IO packet
+ * (text), answers pings, sends CONNECT after the open packet and routes events and acks.
+ * `send(packet)` is the transport's way out. Resolves `ready` on CONNECT, rejects it on
+ * CONNECT_ERROR.
+ */
+function socketio(nsp, send) {
   const prefix = nsp === "/" ? "" : `${nsp},`;
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    const client = {
-      ws,
-      nextId: 0,
-      acks: new Map(),
-      onEvent: null,
-      emit(json) {
-        ws.send(`42${prefix}${json}`);
-      },
-      emitWithAck(json, cb) {
-        const id = this.nextId++;
-        this.acks.set(id, cb);
-        ws.send(`42${prefix}${id}${json}`);
-      },
-      close() {
-        ws.terminate();
-      },
-    };
-    const timer = setTimeout(() => reject(new Error(`connect timeout ${url}`)), 30_000);
-    ws.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    ws.on("message", (data) => {
-      const s = data.toString();
+  let resolve, reject;
+  const ready = new Promise((res, rej) => ((resolve = res), (reject = rej)));
+  const client = {
+    ready,
+    nextId: 0,
+    acks: new Map(),
+    onEvent: null,
+    emit(json) {
+      send(`42${prefix}${json}`);
+    },
+    emitWithAck(json, cb) {
+      const id = this.nextId++;
+      this.acks.set(id, cb);
+      send(`42${prefix}${id}${json}`);
+    },
+    fail: (e) => reject(e),
+    feed(s) {
       const type = s.charCodeAt(0);
       if (type === 0x34 /* 4: message */) {
         let i = 2;
@@ -74,23 +76,120 @@ export function connect(base, { nsp = "/", query = "" } = {}) {
               cb(s, j);
             }
           } else if (client.onEvent) client.onEvent(s, j);
-        } else if (kind === "0") {
-          clearTimeout(timer);
-          resolve(client);
-        } else if (kind === "4") {
-          clearTimeout(timer);
-          reject(new Error(`connect_error ${s}`));
-        }
-      } else if (type === 0x32 /* 2: ping */) ws.send("3");
-      else if (type === 0x30 /* 0: open */) ws.send(`40${prefix}`);
-    });
+        } else if (kind === "0") resolve(client);
+        else if (kind === "4") reject(new Error(`connect_error ${s}`));
+      } else if (type === 0x32 /* 2: ping */) send("3");
+      else if (type === 0x30 /* 0: open */) send(`40${prefix}`);
+    },
+  };
+  return client;
+}
+
+/** Rejects `promise` after 30 s. */
+function deadline(promise, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`timeout: ${what}`)), 30_000)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** One Socket.IO client over WebSocket only; resolves once CONNECTed. */
+function connectWebSocket(base, nsp) {
+  const url = `${base.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`;
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  const client = socketio(nsp, (packet) => ws.send(packet));
+  client.close = () => ws.terminate();
+  ws.on("error", client.fail);
+  ws.on("message", (data) => client.feed(data.toString()));
+  return deadline(client.ready, url).catch((e) => {
+    ws.terminate();
+    throw e;
   });
+}
+
+// Long-polling clients share one keep-alive pool, as a browser shares its connections.
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+
+/** One HTTP request of a long-polling client: resolves with the status and the body text. */
+function request(url, method, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: body === undefined ? {} : { "content-type": "text/plain;charset=UTF-8" } }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/**
+ * One Socket.IO client over HTTP long-polling only, as engine.io-client does it: one GET
+ * always held, sends buffered while a POST is in flight and then POSTed together (`\x1e`).
+ */
+async function connectPolling(base, nsp) {
+  const url = `${base}/socket.io/?EIO=4&transport=polling`;
+  const open = await request(url, "GET");
+  if (open.status !== 200 || open.text[0] !== "0") throw new Error(`polling handshake: ${open.status} ${open.text}`);
+  const sid = JSON.parse(open.text.split("\x1e")[0].slice(1)).sid;
+  const session = `${url}&sid=${encodeURIComponent(sid)}`;
+  let closed = false;
+  let posting = false;
+  let queue = [];
+  const flush = () => {
+    if (posting || !queue.length) return;
+    posting = true;
+    const body = queue.join("\x1e");
+    queue = [];
+    request(session, "POST", body).then(
+      (r) => {
+        posting = false;
+        if (r.status !== 200 && !closed) client.fail(new Error(`POST ${r.status} ${r.text}`));
+        flush();
+      },
+      (e) => client.fail(e),
+    );
+  };
+  const client = socketio(nsp, (packet) => {
+    queue.push(packet);
+    flush();
+  });
+  const poll = () => {
+    if (closed) return;
+    request(session, "GET").then(
+      (r) => {
+        if (closed) return;
+        if (r.status !== 200) return client.fail(new Error(`GET ${r.status} ${r.text}`));
+        for (const packet of r.text.split("\x1e")) if (packet === "1") closed = true; else client.feed(packet);
+        poll();
+      },
+      (e) => closed || client.fail(e),
+    );
+  };
+  client.close = () => {
+    if (closed) return;
+    queue.push("1");
+    flush();
+    closed = true;
+  };
+  for (const packet of open.text.split("\x1e")) client.feed(packet);
+  poll();
+  return deadline(client.ready, session).catch((e) => {
+    client.close();
+    throw e;
+  });
+}
+
+/** One Socket.IO client on one namespace over `transport` ("websocket" | "polling"). */
+export function connect(base, { nsp = "/", transport = "websocket" } = {}) {
+  return transport === "polling" ? connectPolling(base, nsp) : connectWebSocket(base, nsp);
 }
 
 const ackOnce = (c, json) => new Promise((r) => c.emitWithAck(json, r));
 
-export async function seq(base, query) {
-  const c = await connect(base, { query });
+export async function seq(base, transport) {
+  const c = await connect(base, { transport });
   const payload = JSON.stringify(["message-with-ack", "hello", { n: 1 }]);
   for (let i = 0; i < SEQ_WARMUP; i++) await ackOnce(c, payload);
   const rtt = new Float64Array(SEQ);
@@ -106,8 +205,8 @@ export async function seq(base, query) {
   return { p50_ms: quantile(rtt, 0.5), p99_ms: quantile(rtt, 0.99), per_s: (SEQ / total) * 1000 };
 }
 
-export async function echo(base, query) {
-  const c = await connect(base, { query });
+export async function echo(base, transport) {
+  const c = await connect(base, { transport });
   const payload = JSON.stringify(["message", "hello", { n: 1 }]);
   let wake = null;
   c.onEvent = () => wake();
@@ -128,8 +227,8 @@ export async function echo(base, query) {
   return { p50_ms: quantile(rtt, 0.5), p99_ms: quantile(rtt, 0.99) };
 }
 
-export async function pipe(base, query) {
-  const c = await connect(base, { query });
+export async function pipe(base, transport) {
+  const c = await connect(base, { transport });
   const payload = JSON.stringify(["message-with-ack", "hello", { n: 1 }]);
   const run = (count) =>
     new Promise((resolve) => {
@@ -155,16 +254,11 @@ export async function pipe(base, query) {
   return { acks_per_s: (PIPE / ms) * 1000 };
 }
 
-export async function fanout(base, n, query) {
-  const clients = [];
+export async function fanout(base, n, transport) {
   // Connect in batches so the server's accept path is not the thing measured here.
-  for (let i = 0; i < n; i += 50) {
-    const batch = [];
-    for (let j = i; j < Math.min(n, i + 50); j++) batch.push(connect(base, { nsp: "/rooms", query }));
-    clients.push(...(await Promise.all(batch)));
-  }
+  const clients = await openIdle(base, n, transport, "/rooms");
   await Promise.all(clients.map((c) => ackOnce(c, '["join","r"]')));
-  const sender = await connect(base, { nsp: "/rooms", query });
+  const sender = await connect(base, { nsp: "/rooms", transport });
   const latencies = [];
   const rates = [];
   for (let b = -1; b < BROADCASTS; b++) {
@@ -203,4 +297,48 @@ export async function fanout(base, n, query) {
     p50_ms: quantile(latencies, 0.5),
     p99_ms: quantile(latencies, 0.99),
   };
+}
+
+const CONNECTS = 200;
+const CONNECTS_WARMUP = 20;
+const HANDSHAKES = 1_000;
+const HANDSHAKE_WINDOW = 32;
+
+export async function connectLatency(base, transport) {
+  const once = async () => {
+    const t = performance.now();
+    const c = await connect(base, { transport });
+    const ms = performance.now() - t;
+    c.close();
+    return ms;
+  };
+  for (let i = 0; i < CONNECTS_WARMUP; i++) await once();
+  const ms = new Float64Array(CONNECTS);
+  for (let i = 0; i < CONNECTS; i++) ms[i] = await once();
+  ms.sort();
+  return { p50_ms: quantile(ms, 0.5), p99_ms: quantile(ms, 0.99) };
+}
+
+export async function handshakes(base, transport) {
+  let started = 0;
+  const worker = async () => {
+    while (started < HANDSHAKES) {
+      started++;
+      (await connect(base, { transport })).close();
+    }
+  };
+  const t = performance.now();
+  await Promise.all(Array.from({ length: HANDSHAKE_WINDOW }, worker));
+  return { per_s: (HANDSHAKES / (performance.now() - t)) * 1000 };
+}
+
+/** `n` connected sockets on `nsp`, opened 50 at a time; the caller closes them. */
+export async function openIdle(base, n, transport, nsp = "/") {
+  const clients = [];
+  for (let i = 0; i < n; i += 50) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 50); j++) batch.push(connect(base, { nsp, transport }));
+    clients.push(...(await Promise.all(batch)));
+  }
+  return clients;
 }

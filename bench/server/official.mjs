@@ -7,7 +7,7 @@ import { Server } from "socket.io";
 
 const http = createServer();
 const io = new Server(http, {
-  transports: ["websocket"],
+  transports: ["polling", "websocket"],
   pingInterval: 25000,
   pingTimeout: 20000,
   maxHttpBufferSize: 1e6,
