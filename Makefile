@@ -82,6 +82,4 @@ fuzz:
 
 ## Benchmarks (ratios against the official packages, measured side by side).
 bench: setup build-client build-worker
-	bash bench/codec/build.sh
-	bash bench/client/run.sh
-	bash bench/server/run.sh
+	bash bench/run.sh
