@@ -19,9 +19,11 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
 node_modules/.bin/esbuild pkg/src/classic.js --bundle --minify --format=iife \
     --loader:.wasm=binary --target=es2020 --log-level=error --outfile=pkg/dist/socket.io.js
 # The ESM entry minified into one file (what a bundler would ship; measured by the size report).
+# It loads its wasm from ./wasm/ beside it, as pkg/index.js does.
 node_modules/.bin/esbuild pkg/index.js --bundle --minify --format=esm --target=es2020 \
     --log-level=warning --outfile=pkg/dist/wasmio.min.mjs
-cp pkg/wasm/wasmio_bg.wasm pkg/dist/wasmio_bg.wasm
+mkdir -p pkg/dist/wasm
+cp pkg/wasm/wasmio_bg.wasm pkg/dist/wasm/wasmio_bg.wasm
 mkdir -p www/socket.io
 cp pkg/dist/socket.io.js www/socket.io/socket.io.js
 ls -l pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js pkg/dist/socket.io.js
