@@ -679,3 +679,23 @@ fn invalid_input_never_panics() {
     assert_eq!(h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":0}]"#, vec![], h.now), Err(ApiError::InvalidAttachments));
     assert_eq!(h.server.set_data("s2", "{"), Err(ApiError::InvalidJson));
 }
+
+#[test]
+fn only_changes_to_a_snapshot_mark_its_session_dirty() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    h.server.take_dirty();
+    // a plain event changes nothing a snapshot holds: no snapshot to rewrite
+    h.text("e1", r#"2["message","hello"]"#);
+    h.events();
+    assert!(h.server.take_dirty().sessions.is_empty());
+    // a binary event waiting for its attachment is part of the snapshot, until complete
+    h.text("e1", r#"51-["upload",{"_placeholder":true,"num":0}]"#);
+    assert_eq!(h.server.take_dirty().sessions, sessions(&["e1"]));
+    h.binary("e1", &[1, 2, 3]);
+    assert_eq!(h.server.take_dirty().sessions, sessions(&["e1"]));
+    h.events();
+    // joining a room is
+    h.server.join("s1", ["r"]).unwrap();
+    assert_eq!(h.server.take_dirty().sessions, sessions(&["e1"]));
+}

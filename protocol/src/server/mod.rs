@@ -696,6 +696,8 @@ impl Server {
     pub fn handle_message(&mut self, session: &str, data: Data, now_ms: u64) {
         let max = self.config.max_attachments;
         let Some(s) = self.sessions.get_mut(session) else { return };
+        // A packet still waiting for its attachments is part of the session's snapshot.
+        let mut partial_changed = s.partial.is_some();
         let decoded = match data {
             Data::Text(text) => {
                 if s.partial.is_some() {
@@ -705,6 +707,7 @@ impl Server {
                         Ok((packet, 0)) => Ok(Some(packet)),
                         Ok((packet, expected)) => {
                             s.partial = Some((packet, expected));
+                            partial_changed = true;
                             Ok(None)
                         }
                         Err(e) => Err(e),
@@ -727,7 +730,9 @@ impl Server {
                 }
             },
         };
-        self.dirty.insert(session.to_owned());
+        if partial_changed {
+            self.dirty.insert(session.to_owned());
+        }
         match decoded {
             Ok(None) => {}
             Ok(Some(packet)) => self.on_packet(session, packet, now_ms),
