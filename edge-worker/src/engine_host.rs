@@ -43,6 +43,13 @@ extern "C" {
     /// automatically.
     #[wasm_bindgen(method, js_name = getWebSocketAutoResponseTimestamp)]
     fn get_websocket_auto_response_timestamp(this: &AutoResponseState, ws: &web_sys::WebSocket) -> Option<js_sys::Date>;
+
+    /// A WebSocket seen through `send(string)` with a string already in JavaScript (no copy
+    /// out of wasm memory per call).
+    type JsStringSender;
+
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send(this: &JsStringSender, data: &js_sys::JsString) -> std::result::Result<(), JsValue>;
 }
 
 /// The client's pong, and the noop workerd answers it with without waking the object.
@@ -236,6 +243,30 @@ impl EngineHost {
     pub fn send(&self, sid: &str, data: Data) {
         self.with_session(sid, |s| s.machine.send(data));
         self.flush(sid);
+    }
+
+    /// Sends one text message to many sessions: the WebSocket frame is built and handed to
+    /// JavaScript once, then written to every session that takes it directly; the others
+    /// (polling, upgrading, closing) get it through [`EngineHost::send`].
+    pub fn send_text_to_many(&self, sids: &[String], text: &str) {
+        let mut frame: Option<js_sys::JsString> = None;
+        for sid in sids {
+            let direct: Option<JsStringSender> = self
+                .sessions
+                .borrow()
+                .get(sid)
+                .filter(|s| s.machine.writes_messages_directly())
+                .and_then(|s| s.websocket.as_ref())
+                .map(|ws| ws.as_ref().clone().unchecked_into::<JsStringSender>());
+            match direct {
+                Some(ws) => {
+                    let frame = frame.get_or_insert_with(|| js_sys::JsString::from(format!("4{text}")));
+                    // A failed send means the socket is closing: its close event ends the session.
+                    let _ = ws.send(frame);
+                }
+                None => self.send(sid, Data::Text(text.to_owned())),
+            }
+        }
     }
 
     /// Closes a session from the server side.

@@ -74,7 +74,10 @@ struct Wakeups {
 impl DurableObject for SocketIoObject {
     fn new(state: State, env: Env) -> Self {
         let config = Config::from_env(&env);
-        let app = apps::build(&config.app);
+        let mut app = apps::build(&config.app);
+        if let Some(ms) = config.connect_timeout_ms {
+            app = app.connect_timeout(ms);
+        }
         let core = Server::new(core_config(&app));
         let test_hooks = config.test_hooks;
         let shards = config.shards;
@@ -302,6 +305,9 @@ impl SocketIoObject {
             let transmit = self.core.borrow_mut().poll_transmit();
             if let Some(transmit) = transmit {
                 match transmit {
+                    Transmit::Packet { sessions, packet } if packet.attachments.is_empty() && sessions.len() > 1 => {
+                        self.host.send_text_to_many(&sessions, &packet.text);
+                    }
                     Transmit::Packet { sessions, packet } => {
                         for session in sessions {
                             for data in packet.to_engine_data() {

@@ -658,3 +658,18 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn only_an_idle_open_websocket_session_takes_frames_written_by_the_driver() {
+    let config = ServerConfig::default();
+    let mut ws = ServerSession::new("a", TransportKind::WebSocket, config.clone(), 0);
+    // the open packet is still to be written: a frame written now would overtake it
+    assert!(!ws.writes_messages_directly());
+    while ws.poll_transmit().is_some() {}
+    assert!(ws.writes_messages_directly());
+    ws.close(CloseReason::ForcedClose);
+    assert!(!ws.writes_messages_directly());
+    let mut polling = ServerSession::new("b", TransportKind::Polling, config, 0);
+    while polling.poll_transmit().is_some() {}
+    assert!(!polling.writes_messages_directly());
+}

@@ -194,6 +194,13 @@ impl ServerSession {
         self.closed
     }
 
+    /// Whether a message sent now would go out at once as one WebSocket text frame `4<text>`,
+    /// with nothing queued before it: a driver sending the same message to many sessions may
+    /// then write that frame itself, encoded once, instead of calling [`ServerSession::send`].
+    pub fn writes_messages_directly(&self) -> bool {
+        !self.closed && self.transport == TransportKind::WebSocket && self.transmits.is_empty()
+    }
+
     /// When the unanswered ping went out, if a pong is awaited. A driver whose runtime answers
     /// pongs itself (workerd's WebSocket auto-response) compares this with the time of the
     /// last automatic answer and feeds a pong when that is later.
