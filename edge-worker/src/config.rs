@@ -21,6 +21,9 @@ pub struct Config {
     /// How many numbered Durable Objects share new sessions (`SHARDS`, default 1); a
     /// broadcast reaches the sockets of all of them.
     pub shards: u32,
+    /// The server's `connectTimeout` in ms (`CONNECT_TIMEOUT`), when the deployment overrides
+    /// the application's.
+    pub connect_timeout_ms: Option<u64>,
     /// Engine.IO session settings.
     pub engine: ServerConfig,
 }
@@ -38,6 +41,7 @@ impl Config {
             cors_origins: var("CORS_ORIGINS").unwrap_or_default(),
             test_hooks: var("TEST_HOOKS").as_deref() == Some("1"),
             shards: var("SHARDS").and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1),
+            connect_timeout_ms: var("CONNECT_TIMEOUT").and_then(|v| v.parse().ok()),
             engine: ServerConfig {
                 ping_interval: millis("PING_INTERVAL", defaults.ping_interval),
                 ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),
