@@ -5,28 +5,36 @@
 // `43N[...]`.
 //
 // Scenarios (each returns plain numbers; `transport` is "websocket" or "polling"):
-//   echo(url, t):       1,000 sequential `message` -> `message-back` round trips, p50/p99 (ms);
-//   seq(url, t):        1,000 sequential `message-with-ack` emits, round-trip p50/p99 (ms);
-//   pipe(url, t):       10,000 acked emits with 64 in flight on one socket, acks/s;
+// Counts are SIZES[transport] (WebSocket / polling):
+//   echo(url, t):       1,000 / 200 sequential `message` -> `message-back` round trips (after
+//                       100 / 20 warm-up), p50/p99 (ms);
+//   seq(url, t):        the same with `message-with-ack` emits and their acks;
+//   pipe(url, t):       10,000 / 2,000 acked emits with 64 in flight on one socket, acks/s;
 //   fanout(url, n, t):  n sockets of `/rooms` join room "r"; one more socket emits
-//                       `to-room` ("r", {..}) BROADCASTS times, waiting for all n deliveries
-//                       each time: deliveries/s (n / first-send-to-last-delivery, median over
-//                       the broadcasts) and delivery latency p50/p99 over all deliveries;
-//   connectLatency(url, t): 200 sequential connects (transport open to the CONNECT ack,
-//                       after 20 warm-up), p50/p99 (ms), each closed once connected;
-//   handshakes(url, t): 1,000 connects with 32 in flight, each closed once connected:
+//                       `to-room` ("r", {..}) 5 / 3 times (after one warm-up), waiting for all
+//                       n deliveries each time: deliveries/s (n / first-send-to-last-delivery,
+//                       median over the broadcasts) and delivery latency p50/p99;
+//   connectLatency(url, t): 200 / 50 sequential connects (transport open to the CONNECT ack),
+//                       p50/p99 (ms), each closed once connected;
+//   handshakes(url, t): 1,000 / 200 connects with 32 in flight, each closed once connected:
 //                       handshakes/s;
+//   httpRoundTrip(url): 200 sequential GETs answered 400 (unknown sid): the platform's cost
+//                       of one HTTP request;
 //   openIdle(url, n, t): n connected idle sockets (for the memory measurement).
 // Latency is measured in this (single-threaded) process, so fan-out latency includes the
 // driver's own time to read n frames.
 import http from "node:http";
 import WebSocket from "ws";
 
-const SEQ = 1_000;
-const SEQ_WARMUP = 100;
-const PIPE = 10_000;
+/**
+ * How many of each, per transport: long-polling is run smaller, since every packet there is
+ * an HTTP request, which keeps a whole run of `make bench` within its time budget.
+ */
+export const SIZES = {
+  websocket: { seq: 1_000, seqWarmup: 100, pipe: 10_000, broadcasts: 5, connects: 200, connectsWarmup: 20, handshakes: 1_000, http: 0 },
+  polling: { seq: 200, seqWarmup: 20, pipe: 2_000, broadcasts: 3, connects: 50, connectsWarmup: 5, handshakes: 200, http: 200 },
+};
 const PIPE_WINDOW = 64;
-const BROADCASTS = 5;
 
 export function quantile(sorted, q) {
   if (!sorted.length) return NaN;
@@ -57,7 +65,12 @@ function socketio(nsp, send) {
       this.acks.set(id, cb);
       send(`42${prefix}${id}${json}`);
     },
-    fail: (e) => reject(e),
+    /** The first failure after CONNECT (a scenario that waits in vain reports it). */
+    error: null,
+    fail(e) {
+      client.error ??= e;
+      reject(e);
+    },
     feed(s) {
       const type = s.charCodeAt(0);
       if (type === 0x34 /* 4: message */) {
@@ -109,7 +122,11 @@ function connectWebSocket(base, nsp) {
 // Long-polling clients share one keep-alive pool, as a browser shares its connections.
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 
-/** One HTTP request of a long-polling client: resolves with the status and the body text. */
+/**
+ * One HTTP request of a long-polling client: resolves with the status and the body text. A
+ * request that fails on a kept-alive connection the server had just closed is sent again on a
+ * new one, as browsers do (Node's documented `reusedSocket` pattern).
+ */
 function request(url, method, body) {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: body === undefined ? {} : { "content-type": "text/plain;charset=UTF-8" } }, (res) => {
@@ -119,7 +136,7 @@ function request(url, method, body) {
       res.on("end", () => resolve({ status: res.statusCode, text }));
       res.on("error", reject);
     });
-    req.on("error", reject);
+    req.on("error", (e) => (req.reusedSocket && e.code === "ECONNRESET" ? request(url, method, body).then(resolve, reject) : reject(e)));
     req.end(body);
   });
 }
@@ -133,6 +150,7 @@ async function connectPolling(base, nsp) {
   const open = await request(url, "GET");
   if (open.status !== 200 || open.text[0] !== "0") throw new Error(`polling handshake: ${open.status} ${open.text}`);
   const sid = JSON.parse(open.text.split("\x1e")[0].slice(1)).sid;
+  const opened = performance.now();
   const session = `${url}&sid=${encodeURIComponent(sid)}`;
   let closed = false;
   let posting = false;
@@ -161,7 +179,12 @@ async function connectPolling(base, nsp) {
       (r) => {
         if (closed) return;
         if (r.status !== 200) return client.fail(new Error(`GET ${r.status} ${r.text}`));
-        for (const packet of r.text.split("\x1e")) if (packet === "1") closed = true; else client.feed(packet);
+        for (const packet of r.text.split("\x1e")) {
+          if (packet === "1") {
+            closed = true;
+            client.fail(new Error(`closed by the server ${((performance.now() - opened) / 1000).toFixed(1)} s after the handshake`));
+          } else client.feed(packet);
+        }
         poll();
       },
       (e) => closed || client.fail(e),
@@ -189,9 +212,10 @@ export function connect(base, { nsp = "/", transport = "websocket" } = {}) {
 const ackOnce = (c, json) => new Promise((r) => c.emitWithAck(json, r));
 
 export async function seq(base, transport) {
+  const { seq: SEQ, seqWarmup } = SIZES[transport];
   const c = await connect(base, { transport });
   const payload = JSON.stringify(["message-with-ack", "hello", { n: 1 }]);
-  for (let i = 0; i < SEQ_WARMUP; i++) await ackOnce(c, payload);
+  for (let i = 0; i < seqWarmup; i++) await ackOnce(c, payload);
   const rtt = new Float64Array(SEQ);
   const start = performance.now();
   for (let i = 0; i < SEQ; i++) {
@@ -206,6 +230,7 @@ export async function seq(base, transport) {
 }
 
 export async function echo(base, transport) {
+  const { seq: SEQ, seqWarmup } = SIZES[transport];
   const c = await connect(base, { transport });
   const payload = JSON.stringify(["message", "hello", { n: 1 }]);
   let wake = null;
@@ -215,7 +240,7 @@ export async function echo(base, transport) {
       wake = r;
       c.emit(payload);
     });
-  for (let i = 0; i < SEQ_WARMUP; i++) await once();
+  for (let i = 0; i < seqWarmup; i++) await once();
   const rtt = new Float64Array(SEQ);
   for (let i = 0; i < SEQ; i++) {
     const t = performance.now();
@@ -228,6 +253,7 @@ export async function echo(base, transport) {
 }
 
 export async function pipe(base, transport) {
+  const PIPE = SIZES[transport].pipe;
   const c = await connect(base, { transport });
   const payload = JSON.stringify(["message-with-ack", "hello", { n: 1 }]);
   const run = (count) =>
@@ -246,7 +272,7 @@ export async function pipe(base, transport) {
         c.emitWithAck(payload, onAck);
       }
     });
-  await run(1_000); // warm-up
+  await run(PIPE / 10); // warm-up
   const start = performance.now();
   await run(PIPE);
   const ms = performance.now() - start;
@@ -261,13 +287,17 @@ export async function fanout(base, n, transport) {
   const sender = await connect(base, { nsp: "/rooms", transport });
   const latencies = [];
   const rates = [];
-  for (let b = -1; b < BROADCASTS; b++) {
+  for (let b = -1; b < SIZES[transport].broadcasts; b++) {
     let got = 0;
     let last = 0;
     let t0 = 0;
     const lat = [];
     const all = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`fan-out: ${got}/${n} deliveries`)), 60_000);
+      const timer = setTimeout(() => {
+        const failed = clients.filter((c) => c.error);
+        const why = failed.length ? `; ${failed.length} clients failed, first: ${failed[0].error.message}` : "";
+        reject(new Error(`fan-out: ${got}/${n} deliveries${why}`));
+      }, 60_000);
       for (const c of clients)
         c.onEvent = () => {
           last = performance.now();
@@ -299,9 +329,6 @@ export async function fanout(base, n, transport) {
   };
 }
 
-const CONNECTS = 200;
-const CONNECTS_WARMUP = 20;
-const HANDSHAKES = 1_000;
 const HANDSHAKE_WINDOW = 32;
 
 export async function connectLatency(base, transport) {
@@ -312,14 +339,16 @@ export async function connectLatency(base, transport) {
     c.close();
     return ms;
   };
-  for (let i = 0; i < CONNECTS_WARMUP; i++) await once();
-  const ms = new Float64Array(CONNECTS);
-  for (let i = 0; i < CONNECTS; i++) ms[i] = await once();
+  const { connects, connectsWarmup } = SIZES[transport];
+  for (let i = 0; i < connectsWarmup; i++) await once();
+  const ms = new Float64Array(connects);
+  for (let i = 0; i < connects; i++) ms[i] = await once();
   ms.sort();
   return { p50_ms: quantile(ms, 0.5), p99_ms: quantile(ms, 0.99) };
 }
 
 export async function handshakes(base, transport) {
+  const HANDSHAKES = SIZES[transport].handshakes;
   let started = 0;
   const worker = async () => {
     while (started < HANDSHAKES) {
@@ -341,4 +370,24 @@ export async function openIdle(base, n, transport, nsp = "/") {
     clients.push(...(await Promise.all(batch)));
   }
   return clients;
+}
+
+/**
+ * The platform's cost of one HTTP request: `SIZES.polling.http` sequential GETs of a polling
+ * request with an unknown sid (ours and official answer 400 "Session ID unknown"; ours from
+ * its Durable Object, as the floor does), p50/p99 (ms).
+ */
+export async function httpRoundTrip(base) {
+  const url = `${base}/socket.io/?EIO=4&transport=polling&sid=unknown-0`;
+  const n = SIZES.polling.http;
+  for (let i = 0; i < n / 10; i++) await request(url, "GET");
+  const ms = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const r = await request(url, "GET");
+    if (r.status !== 400) throw new Error(`unknown sid: ${r.status} ${r.text}`);
+    ms[i] = performance.now() - t;
+  }
+  ms.sort();
+  return { p50_ms: quantile(ms, 0.5), p99_ms: quantile(ms, 0.99) };
 }

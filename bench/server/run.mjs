@@ -8,30 +8,36 @@
 // Servers are pinned to core SERVER_CPU (default 1) with taskset, this driver to DRIVER_CPU
 // (default 0, by run.sh).
 //
-// Speed: after one discarded warm-up round, ROUNDS (default 5) rounds run the servers
-// interleaved (ours, official, floor, ours, ...), each server through every scenario of
-// driver.mjs on every transport it supports; figures are medians over the rounds.
-// Memory: ROUNDS more rounds, interleaved the same way, each on freshly started servers (a
-// server that has already freed connections reuses that memory): resident memory (RSS, summed
-// over the server's process tree: wrangler, workerd, or node) with the idle connections open
-// minus before them, per connection, at MEMORY_SMALL (1,000) and MEMORY_LARGE (5,000)
-// WebSocket connections and at MEMORY_SMALL polling connections.
+// ROUNDS (default 5) rounds run the servers interleaved (ours, official, floor, ours, ...),
+// each on a freshly started server (one that has already freed connections reuses that
+// memory), first:
+//   memory: resident memory (RSS, summed over the server's process tree: wrangler + workerd,
+//           or node) with idle connections open minus before them, per connection, at
+//           MEMORY_SMALL (1,000) and MEMORY_LARGE (5,000) WebSocket connections and at
+//           MEMORY_SMALL polling connections;
+// then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
+// driver.mjs on every transport the server supports. Figures are medians over the rounds.
 // Prints a table, writes bench/results/server.json.
 import { execSync, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connectLatency, echo, fanout, handshakes, openIdle, pipe, seq } from "./driver.mjs";
+import { SIZES, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
 import { freePort } from "../../tests/edge/harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const FANOUT = Number(process.env.FANOUT || 1000);
+// Over long-polling every client holds a request open: with 1,000 of them, wrangler dev's
+// local proxy answers some POSTs 503 ("Your worker restarted mid-request", no restart took
+// place), so the polling fan-out room is smaller.
+const FANOUT_POLLING = Number(process.env.FANOUT_POLLING || 500);
 const MEMORY_SMALL = Number(process.env.MEMORY_SMALL || 1000);
 const MEMORY_LARGE = Number(process.env.MEMORY_LARGE || 5000);
 const SERVER_CPU = process.env.SERVER_CPU ?? "1";
-const SERVERS = ["ours", "official", "floor"];
+// BENCH_SERVERS (e.g. "ours,floor") runs a subset, for development.
+const SERVERS = (process.env.BENCH_SERVERS || "ours,official,floor").split(",");
 const LABELS = {
   ours: "ours: wasmio edge worker (wrangler dev)",
   official: "official: socket.io 4.8.4 (Node)",
@@ -98,6 +104,8 @@ async function startWrangler(cwd, env) {
     "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspector),
     "--show-interactive-dev-session=false", "--persist-to", mkdtempSync(join(tmpdir(), "wasmio-bench-")),
+    // Not a log line per request: wrangler's Node process shares the server's core.
+    "--log-level", process.env.WRANGLER_LOG_LEVEL || "warn",
   ];
   if (env) args.push("--env", env);
   const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd);
@@ -160,18 +168,24 @@ const median = (xs) => {
 };
 
 const GROUPS = { websocket: "WebSocket", polling: "long-polling" };
+const fanoutSize = (t) => (t === "polling" ? FANOUT_POLLING : FANOUT);
 const METRICS = [];
 for (const t of ["websocket", "polling"]) {
   const group = GROUPS[t];
+  if (t === "polling")
+    METRICS.push(
+      { key: "polling.http.p50_ms", label: "one HTTP request (GET answered 400 unknown sid) p50", group, unit: "ms", higher: false },
+      { key: "polling.http.p99_ms", label: "one HTTP request (GET answered 400 unknown sid) p99", group, unit: "ms", higher: false },
+    );
   METRICS.push(
     { key: `${t}.echo.p50_ms`, label: "sequential echo round trip (message -> message-back) p50", group, unit: "ms", higher: false },
     { key: `${t}.echo.p99_ms`, label: "sequential echo round trip (message -> message-back) p99", group, unit: "ms", higher: false },
     { key: `${t}.seq.p50_ms`, label: "sequential echo + ack round trip p50", group, unit: "ms", higher: false },
     { key: `${t}.seq.p99_ms`, label: "sequential echo + ack round trip p99", group, unit: "ms", higher: false },
     { key: `${t}.pipe.acks_per_s`, label: "pipelined echo + ack throughput (64 in flight)", group, unit: "acks/s", higher: true },
-    { key: `${t}.fanout.deliveries_per_s`, label: `fan-out to ${FANOUT.toLocaleString("en-US")} clients, deliveries/s`, group, unit: "deliveries/s", higher: true },
-    { key: `${t}.fanout.p50_ms`, label: `fan-out to ${FANOUT.toLocaleString("en-US")} clients, delivery latency p50`, group, unit: "ms", higher: false },
-    { key: `${t}.fanout.p99_ms`, label: `fan-out to ${FANOUT.toLocaleString("en-US")} clients, delivery latency p99`, group, unit: "ms", higher: false },
+    { key: `${t}.fanout.deliveries_per_s`, label: `fan-out to ${fanoutSize(t).toLocaleString("en-US")} clients`, group, unit: "deliveries/s", higher: true },
+    { key: `${t}.fanout.p50_ms`, label: `fan-out to ${fanoutSize(t).toLocaleString("en-US")} clients, delivery latency p50`, group, unit: "ms", higher: false },
+    { key: `${t}.fanout.p99_ms`, label: `fan-out to ${fanoutSize(t).toLocaleString("en-US")} clients, delivery latency p99`, group, unit: "ms", higher: false },
     { key: `${t}.connect.p50_ms`, label: "connect latency (transport open -> CONNECT ack) p50", group, unit: "ms", higher: false },
     { key: `${t}.connect.p99_ms`, label: "connect latency (transport open -> CONNECT ack) p99", group, unit: "ms", higher: false },
     { key: `${t}.handshake.per_s`, label: "handshake rate (32 in flight)", group, unit: "handshakes/s", higher: true },
@@ -194,15 +208,16 @@ for (const [t, n] of MEMORY_POINTS)
 /** One speed round of one server: every scenario on every transport it supports, flat. */
 async function speedRound(server, url) {
   const r = {};
+  const run = (name, scenario) => scenario().catch((e) => Promise.reject(new Error(`${server} ${name}: ${e.stack}`)));
+  const http = await run("http", () => httpRoundTrip(url));
+  Object.assign(r, { "polling.http.p50_ms": http.p50_ms, "polling.http.p99_ms": http.p99_ms });
   for (const t of TRANSPORTS[server]) {
-    const [e, s, p, f, c, h] = [
-      await echo(url, t),
-      await seq(url, t),
-      await pipe(url, t),
-      await fanout(url, FANOUT, t),
-      await connectLatency(url, t),
-      await handshakes(url, t),
-    ];
+    const e = await run(`${t} echo`, () => echo(url, t));
+    const s = await run(`${t} seq`, () => seq(url, t));
+    const p = await run(`${t} pipe`, () => pipe(url, t));
+    const f = await run(`${t} fanout`, () => fanout(url, fanoutSize(t), t));
+    const c = await run(`${t} connect`, () => connectLatency(url, t));
+    const h = await run(`${t} handshakes`, () => handshakes(url, t));
     Object.assign(r, {
       [`${t}.echo.p50_ms`]: e.p50_ms,
       [`${t}.echo.p99_ms`]: e.p99_ms,
@@ -221,64 +236,66 @@ async function speedRound(server, url) {
 }
 
 /** Idle memory per connection on a fresh server: KiB per connection at each memory point. */
-async function memoryRound(server) {
-  const { url, proc } = await startServer(server);
+async function memoryRound(server, url, proc) {
   const r = {};
-  try {
-    for (const t of TRANSPORTS[server]) {
-      // Warm the server up (code paths, the Durable Object) with a few connections first.
-      for (const c of await openIdle(url, 10, t)) c.close();
-      await sleep(2000);
-      const base = treeRss(proc.child.pid);
-      const open = [];
-      for (const [pt, n] of MEMORY_POINTS) {
-        if (pt !== t) continue;
-        open.push(...(await openIdle(url, n - open.length, t)));
-        await sleep(3000);
-        r[`memory.${t}.${n}.kib_per_connection`] = (treeRss(proc.child.pid) - base) / 1024 / n;
-      }
-      for (const c of open) c.close();
-      await sleep(1000);
+  for (const t of TRANSPORTS[server]) {
+    // Warm the server up (code paths, the Durable Object) with a few connections first.
+    for (const c of await openIdle(url, 10, t)) c.close();
+    await sleep(2000);
+    const base = treeRss(proc.child.pid);
+    const open = [];
+    for (const [pt, n] of MEMORY_POINTS) {
+      if (pt !== t) continue;
+      open.push(...(await openIdle(url, n - open.length, t)));
+      await sleep(3000);
+      r[`memory.${t}.${n}.kib_per_connection`] = (treeRss(proc.child.pid) - base) / 1024 / n;
     }
-  } finally {
-    await stop(proc);
+    for (const c of open) c.close();
+    await sleep(1000);
   }
   return r;
+}
+
+/** Unmeasured: JIT and caches warm for the speed scenarios. */
+async function warmUp(server, url) {
+  for (const t of TRANSPORTS[server]) {
+    await echo(url, t);
+    await pipe(url, t);
+  }
 }
 
 async function main() {
   const t0 = Date.now();
   const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(0)} s`;
-  console.error(`starting servers (taskset: ${HAVE_TASKSET ? `servers on CPU ${SERVER_CPU}` : "missing"})`);
-  const running = Object.fromEntries(SERVERS.map((s, i) => [s, null]));
-  await Promise.all(SERVERS.map(async (s) => (running[s] = await startServer(s))));
+  console.error(`taskset: ${HAVE_TASKSET ? `servers on CPU ${SERVER_CPU}` : "missing"}; ${ROUNDS} rounds of ${SERVERS.join(", ")}`);
   const samples = Object.fromEntries(SERVERS.map((s) => [s, []]));
-  for (let round = 0; round <= ROUNDS; round++) {
-    for (const server of SERVERS) {
-      const r = await speedRound(server, running[server].url);
-      if (round > 0) samples[server].push(r); // round 0 is a warm-up
-      const f = (k) => (r[k] === undefined ? "-" : r[k] >= 100 ? r[k].toFixed(0) : r[k].toFixed(3));
-      console.error(
-        `[${elapsed()}] speed round ${round}/${ROUNDS}${round ? "" : " (warm-up)"} ${server}: ` +
-          `ws echo p50 ${f("websocket.echo.p50_ms")} ms, pipe ${f("websocket.pipe.acks_per_s")}/s, fan-out ${f("websocket.fanout.deliveries_per_s")}/s, ` +
-          `handshakes ${f("websocket.handshake.per_s")}/s; polling echo p50 ${f("polling.echo.p50_ms")} ms, fan-out ${f("polling.fanout.deliveries_per_s")}/s`,
-      );
-    }
-  }
-  for (const s of SERVERS) await stop(running[s].proc);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const server of SERVERS) {
-      const r = await memoryRound(server);
-      const i = round - 1;
-      samples[server][i] = { ...samples[server][i], ...r };
-      console.error(
-        `[${elapsed()}] memory round ${round}/${ROUNDS} ${server}: ` +
-          Object.entries(r).map(([k, v]) => `${k.split(".").slice(1, 3).join(" ")}: ${v.toFixed(1)} KiB/conn`).join(", "),
-      );
+      const { url, proc } = await startServer(server);
+      try {
+        const memory = await memoryRound(server, url, proc);
+        await warmUp(server, url);
+        const r = { ...memory, ...(await speedRound(server, url)) };
+        samples[server].push(r);
+        const f = (k) => (r[k] === undefined ? "-" : r[k] >= 100 ? r[k].toFixed(0) : r[k].toFixed(3));
+        console.error(
+          `[${elapsed()}] round ${round}/${ROUNDS} ${server}: ` +
+            `ws echo p50 ${f("websocket.echo.p50_ms")} ms, pipe ${f("websocket.pipe.acks_per_s")}/s, fan-out ${f("websocket.fanout.deliveries_per_s")}/s, ` +
+            `handshakes ${f("websocket.handshake.per_s")}/s, ${f(`memory.websocket.${MEMORY_LARGE}.kib_per_connection`)} KiB/conn; ` +
+            `polling echo p50 ${f("polling.echo.p50_ms")} ms, fan-out ${f("polling.fanout.deliveries_per_s")}/s`,
+        );
+      } catch (e) {
+        const logFile = join(tmpdir(), `wasmio-bench-${server}.log`);
+        writeFileSync(logFile, proc.log());
+        console.error(`${server} failed; its log: ${logFile}`);
+        throw e;
+      } finally {
+        await stop(proc);
+      }
     }
   }
   const medians = Object.fromEntries(
-    SERVERS.map((s) => [s, Object.fromEntries(METRICS.map(({ key }) => [key, median(samples[s].map((r) => r[key] ?? null))]))]),
+    ["ours", "official", "floor"].map((s) => [s, Object.fromEntries(METRICS.map(({ key }) => [key, median((samples[s] ?? []).map((r) => r[key] ?? null))]))]),
   );
   const fmt = (v) => (v === null ? "n/a" : v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toPrecision(3));
   const verdict = (ours, other, higher) => {
@@ -292,7 +309,7 @@ async function main() {
     lines.push("", `${group}:`, "", "| metric | ours | official | floor | ours vs official | ours vs floor |", "|---|---:|---:|---:|---|---|");
     for (const { key, label, unit, higher, group: g } of METRICS) {
       if (g !== group) continue;
-      const [o, f, fl] = SERVERS.map((s) => medians[s][key]);
+      const [o, f, fl] = ["ours", "official", "floor"].map((s) => medians[s][key]);
       lines.push(`| ${label}, ${unit} | ${fmt(o)} | ${fmt(f)} | ${fmt(fl)} | ${verdict(o, f, higher)} | ${verdict(o, fl, higher)} |`);
     }
   }
@@ -311,6 +328,8 @@ async function main() {
         command: "bash bench/server/run.sh",
         machine: { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, node: process.version, wrangler, taskset: HAVE_TASKSET, server_cpu: SERVER_CPU },
         rounds: ROUNDS,
+        fanout_clients: { websocket: FANOUT, polling: FANOUT_POLLING },
+        sizes: SIZES,
         servers: LABELS,
         transports: TRANSPORTS,
         metrics: METRICS,

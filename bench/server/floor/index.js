@@ -5,13 +5,16 @@
 //   `42N["message-with-ack",...]` -> `43N[...]`; `42["message",...]` -> `42["message-back",...]`;
 //   `42/rooms,N["join",room]` -> `43/rooms,N[room]` (the socket joins the one room);
 //   `42/rooms,["to-room",room,msg]` -> `42/rooms,["room-message",msg]` to every other joined socket.
-// Every socket lands on one object (idFromName("floor")), like SHARDS=1 for ours.
+// Every socket lands on one object (idFromName("floor")), like SHARDS=1 for ours. A plain GET
+// of /socket.io/ is answered 400 "Session ID unknown" by the object (the driver's measure of
+// one HTTP request through a Durable Object).
 import { DurableObject } from "cloudflare:workers";
 
 const OPEN = '0{"sid":"floor","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}';
 const ACK_EVENT = '["message-with-ack",';
 const MSG_EVENT = '["message",';
 const ROOMS = "/rooms,";
+const UNKNOWN_SID = '{"code":1,"message":"Session ID unknown"}';
 
 export class FloorObject extends DurableObject {
   constructor(ctx, env) {
@@ -22,6 +25,8 @@ export class FloorObject extends DurableObject {
   }
 
   async fetch(request) {
+    // Any other request is a polling request of a session this floor never has.
+    if (request.headers.get("Upgrade") !== "websocket") return new Response(UNKNOWN_SID, { status: 400 });
     const pair = new WebSocketPair();
     this.ctx.acceptWebSocket(pair[1]);
     pair[1].send(OPEN);
@@ -67,7 +72,8 @@ export class FloorObject extends DurableObject {
 
 export default {
   async fetch(request, env) {
-    if (request.headers.get("Upgrade") !== "websocket") return new Response("floor\n");
+    const path = new URL(request.url).pathname;
+    if (request.headers.get("Upgrade") !== "websocket" && path !== "/socket.io/") return new Response("floor\n");
     return env.FLOOR.get(env.FLOOR.idFromName("floor")).fetch(request);
   },
 };
