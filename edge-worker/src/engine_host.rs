@@ -112,8 +112,11 @@ pub struct EngineHost {
     state: State,
     config: Config,
     sessions: RefCell<HashMap<String, Session>>,
-    /// The alarm time currently set, if any.
+    /// The alarm time currently set, if known: every session's deadline is at or after it.
     alarm_at: RefCell<Option<u64>>,
+    /// Sessions handled since the alarm was last scheduled: only their deadlines can have
+    /// moved, so scheduling looks at them alone, not at every session of the object.
+    touched: RefCell<Vec<String>>,
     /// Whether workerd answers pongs ([`EngineHost::answer_pongs_automatically`]).
     auto_pongs: Cell<bool>,
 }
@@ -126,6 +129,7 @@ impl EngineHost {
             config,
             sessions: RefCell::new(HashMap::new()),
             alarm_at: RefCell::new(None),
+            touched: RefCell::new(Vec::new()),
             auto_pongs: Cell::new(false),
         }
     }
@@ -301,7 +305,7 @@ impl EngineHost {
         let PollOutcome::Respond(open) = machine.handle_poll(now) else {
             return http::engine_error(req, &self.config, ServerError::BadRequest);
         };
-        self.sessions.borrow_mut().insert(sid.clone(), Session { machine, held_poll: None, websocket: None, probe: None });
+        self.add_session(&sid, Session { machine, held_poll: None, websocket: None, probe: None });
         app.on_open(self, &sid, request_info(req)?);
         http::text(req, &self.config, open)
     }
@@ -311,9 +315,7 @@ impl EngineHost {
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[&sid]);
         let machine = ServerSession::new(sid.clone(), TransportKind::WebSocket, self.config.engine.clone(), now_ms());
-        self.sessions
-            .borrow_mut()
-            .insert(sid.clone(), Session { machine, held_poll: None, websocket: Some(pair.server), probe: None });
+        self.add_session(&sid, Session { machine, held_poll: None, websocket: Some(pair.server), probe: None });
         self.flush(&sid);
         app.on_open(self, &sid, request_info(req)?);
         Response::from_websocket(pair.client)
@@ -380,7 +382,13 @@ impl EngineHost {
         }
     }
 
+    fn add_session(&self, sid: &str, session: Session) {
+        self.touched.borrow_mut().push(sid.to_owned());
+        self.sessions.borrow_mut().insert(sid.to_owned(), session);
+    }
+
     fn with_session<T>(&self, sid: &str, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
+        self.touched.borrow_mut().push(sid.to_owned());
         self.sessions.borrow_mut().get_mut(sid).map(f)
     }
 
@@ -441,11 +449,19 @@ impl EngineHost {
     }
 
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
-    /// application's own deadline).
+    /// application's own deadline). Only the sessions handled since the last call are looked
+    /// at, unless the alarm time is unknown (a fresh instance, or the alarm just fired).
     pub async fn schedule_alarm(&self, extra: Option<u64>) -> Result<()> {
-        let sessions = self.sessions.borrow().values().filter_map(|s| self.wake_at(s)).min();
-        let Some(next) = sessions.into_iter().chain(extra).min() else { return Ok(()) };
+        let touched = std::mem::take(&mut *self.touched.borrow_mut());
         let current = *self.alarm_at.borrow();
+        let earliest = {
+            let sessions = self.sessions.borrow();
+            match current {
+                None => sessions.values().filter_map(|s| self.wake_at(s)).min(),
+                Some(_) => touched.iter().filter_map(|sid| sessions.get(sid)).filter_map(|s| self.wake_at(s)).min(),
+            }
+        };
+        let Some(next) = earliest.into_iter().chain(extra).min() else { return Ok(()) };
         if current.is_some_and(|at| at <= next) {
             return Ok(());
         }
