@@ -6,7 +6,8 @@
 //   floor:    a minimal JavaScript hibernatable Durable Object (floor/) in the same
 //             wrangler/workerd: the platform floor (WebSocket only).
 // Servers are pinned to core SERVER_CPU (default 1) with taskset, this driver to DRIVER_CPU
-// (default 0, by run.sh).
+// (default 0, by run.sh). The driver talks to the workerd that runs each worker directly,
+// not through wrangler dev's local proxy (see workerdEntry).
 //
 // ROUNDS (default 5) rounds run the servers interleaved (ours, official, floor, ours, ...),
 // each on a freshly started server (one that has already freed connections reuses that
@@ -29,19 +30,17 @@ import { freePort } from "../../tests/edge/harness.mjs";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const FANOUT = Number(process.env.FANOUT || 1000);
-// Over long-polling every client holds a request open: with 1,000 of them, wrangler dev's
-// local proxy answers some POSTs 503 ("Your worker restarted mid-request", no restart took
-// place), so the polling fan-out room is smaller.
-const FANOUT_POLLING = Number(process.env.FANOUT_POLLING || 500);
+// FANOUT_POLLING (default 1,000): the room size over long-polling.
+const FANOUT_POLLING = Number(process.env.FANOUT_POLLING || 1000);
 const MEMORY_SMALL = Number(process.env.MEMORY_SMALL || 1000);
 const MEMORY_LARGE = Number(process.env.MEMORY_LARGE || 5000);
 const SERVER_CPU = process.env.SERVER_CPU ?? "1";
 // BENCH_SERVERS (e.g. "ours,floor") runs a subset, for development.
 const SERVERS = (process.env.BENCH_SERVERS || "ours,official,floor").split(",");
 const LABELS = {
-  ours: "ours: wasmio edge worker (wrangler dev)",
+  ours: "ours: wasmio edge worker (wrangler dev's workerd)",
   official: "official: socket.io 4.8.4 (Node)",
-  floor: "floor: minimal JS Durable Object (wrangler dev)",
+  floor: "floor: minimal JS Durable Object (wrangler dev's workerd)",
 };
 const TRANSPORTS = { ours: ["websocket", "polling"], official: ["websocket", "polling"], floor: ["websocket"] };
 const HAVE_TASKSET = spawnSync("taskset", ["-V"]).status === 0;
@@ -109,7 +108,37 @@ async function startWrangler(cwd, env) {
   ];
   if (env) args.push("--env", env);
   const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd);
-  return { url: await waitHttp(`http://127.0.0.1:${port}`, proc), proc };
+  const proxied = await waitHttp(`http://127.0.0.1:${port}`, proc);
+  return { url: (await workerdEntry(proc)) ?? proxied, proc };
+}
+
+/**
+ * The socket of the workerd that runs the worker itself. wrangler dev's `--port` is a second
+ * workerd running a proxy, which forwards every request and WebSocket message (a development
+ * convenience Cloudflare's edge does not have: it costs ~2.5 ms per HTTP request here and about
+ * six file descriptors per WebSocket, so 5,000 connections exceed the open-file limit). The
+ * driver talks to the worker's workerd directly; undefined if it cannot be found (no `ss`).
+ */
+async function workerdEntry(proc) {
+  const pids = [...descendants(proc.child.pid)].filter((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of pids) {
+    const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout ?? "";
+    const ports = listening.split("\n").filter((l) => l.includes(`pid=${pid},`)).map((l) => /127\.0\.0\.1:(\d+)/.exec(l)?.[1]);
+    for (const port of ports.filter(Boolean)) {
+      try {
+        // The worker answers its own routes; workerd's other sockets fail or answer 500.
+        if ((await fetch(`http://127.0.0.1:${port}/`)).status < 500) return `http://127.0.0.1:${port}`;
+      } catch {}
+    }
+  }
+  return undefined;
 }
 
 async function startOfficial() {
@@ -131,8 +160,8 @@ function startServer(server) {
   return startWrangler(join(ROOT, "bench/server/floor"));
 }
 
-/** Resident memory of `pid` and all its descendants, in bytes (Linux /proc). */
-function treeRss(pid) {
+/** `pid` and all its descendants (Linux /proc). */
+function descendants(pid) {
   const parents = new Map();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -150,8 +179,13 @@ function treeRss(pid) {
         grew = true;
       }
   }
+  return tree;
+}
+
+/** Resident memory of `pid` and all its descendants, in bytes. */
+function treeRss(pid) {
   let kib = 0;
-  for (const p of tree) {
+  for (const p of descendants(pid)) {
     try {
       kib += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"))?.[1] ?? 0);
     } catch {}
@@ -251,7 +285,7 @@ async function memoryRound(server, url, proc) {
       r[`memory.${t}.${n}.kib_per_connection`] = (treeRss(proc.child.pid) - base) / 1024 / n;
     }
     for (const c of open) c.close();
-    await sleep(1000);
+    await sleep(3000); // the server handles the closes before the speed scenarios
   }
   return r;
 }

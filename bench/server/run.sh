@@ -9,6 +9,12 @@ cd "$(dirname "$0")/../.."
 if [ ! -f edge-worker/build/worker/shim.mjs ]; then
   (cd edge-worker && worker-build --release)
 fi
+# Under wrangler dev every WebSocket passes a local proxy: about six file descriptors per
+# connection across its processes, so 5,000 connections need more than the usual limit.
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 65536 ]; then
+  ulimit -Hn 65536 2>/dev/null && ulimit -n 65536 ||
+    echo "bench/server: cannot raise the open-file limit ($(ulimit -n)); 5,000 connections may fail" >&2
+fi
 if command -v taskset >/dev/null 2>&1; then
   exec taskset -c "${DRIVER_CPU:-0}" node bench/server/run.mjs
 fi
