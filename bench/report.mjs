@@ -168,7 +168,7 @@ const notMeasured = (title, command, goal) =>
 // SVG: horizontal grouped bar charts
 
 /**
- * chart({ title, subtitle, series: [{ key, name, color }], groups: [{ label, unit, higher,
+ * chart({ title, subtitle, series: [{ key, name, short?, color }], groups: [{ label, unit, higher,
  * values: { seriesKey: number|null }, format? }], sharedScale, missing })
  * Each group is a block of bars (one per series) under its label; unless sharedScale, each group
  * has its own scale from 0 (the value labels carry the numbers). A null value is written out,
@@ -198,7 +198,7 @@ function chart({ title, subtitle, series, groups, sharedScale = false, missing =
     for (const s of series) {
       if (!(s.key in g.values)) continue;
       const v = g.values[s.key];
-      parts.push(`<text x="${left - 8}" y="${y + barH - 4}" class="name" text-anchor="end">${esc(s.name)}</text>`);
+      parts.push(`<text x="${left - 8}" y="${y + barH - 4}" class="name" text-anchor="end">${esc(s.short ?? s.name)}</text>`);
       if (v === null || v === undefined) {
         parts.push(`<text x="${left + 4}" y="${y + barH - 4}" class="missing">${esc(g.missing || missing)}</text>`);
       } else {
@@ -277,6 +277,9 @@ function serverSection(r) {
     "",
     "One Node driver speaks raw Engine.IO v4 / Socket.IO v5 frames to three servers in turn: ours (the edge worker under `wrangler dev`), " +
       "the official socket.io 4.8.4 Node server, and a minimal hibernatable JavaScript Durable Object echo under `wrangler dev` (the platform floor). " +
+      "Both workers are reached at the socket of the workerd that runs them, not through the local proxy `wrangler dev` puts in front " +
+      "(a development convenience Cloudflare's edge does not have, which costs about 2.5 ms per HTTP request here and runs out of file " +
+      "descriptors near 3,300 WebSockets). Every round starts each server afresh: idle memory first, then the speed scenarios. " +
       (r.machine?.taskset ? `The driver and the server are pinned to different cores (server on CPU ${r.machine.server_cpu}). ` : "") +
       "`n/a`: the server does not support it (the floor speaks WebSocket only).",
     "",
@@ -302,9 +305,9 @@ function serverSection(r) {
       title: `Edge server, ${group}: medians of ${rounds ?? "?"} rounds`,
       subtitle: "Each metric has its own scale from 0; the label says whether higher or lower is better.",
       series: [
-        { key: "ours", name: labels.ours, color: COLORS.ours },
-        { key: "official", name: labels.official, color: COLORS.official },
-        { key: "floor", name: labels.floor, color: COLORS.floor },
+        { key: "ours", name: labels.ours, short: "ours", color: COLORS.ours },
+        { key: "official", name: labels.official, short: "official 4.8.4", color: COLORS.official },
+        { key: "floor", name: labels.floor, short: "JS floor", color: COLORS.floor },
       ],
       groups: ms.map((m) => ({
         label: m.label,
@@ -498,7 +501,7 @@ function edgeSection(r) {
   const svg = chart({
     title: `Edge cost: ${int(r.connections)} idle connections for ${fmt(r.minutes)} min (ping interval ${int(r.ping_interval_ms)} ms)`,
     subtitle: "Lower is better; one scale per group.",
-    series: servers.map((k) => ({ key: k, name: label(k), color: colors[k] || COLORS.floor })),
+    series: servers.map((k) => ({ key: k, name: label(k), short: k === "ours" ? "ours" : "JS floor", color: colors[k] || COLORS.floor })),
     groups: [
       { label: "wake-ups per object per ping interval (goal: at most 1)", higher: false, values: Object.fromEntries(servers.map((k) => [k, value(k, "wakeups_per_object_per_ping_interval")])) },
       { label: "wake-ups per connection-hour", higher: false, values: Object.fromEntries(servers.map((k) => [k, value(k, "wakeups_per_connection_hour")])) },
@@ -508,7 +511,9 @@ function edgeSection(r) {
     "## Edge cost: idle wake-ups",
     "",
     `${int(r.connections)} idle Socket.IO connections held for ${fmt(r.minutes)} minutes with a ${int(r.ping_interval_ms)} ms ping interval; ` +
-      "what woke the Durable Objects (alarms, WebSocket messages, fetches) is counted for ours and for the JavaScript floor.",
+      "what woke the Durable Objects (alarms, WebSocket messages, fetches) is counted for ours and for the JavaScript floor. " +
+      "`make bench` runs this part in the background alongside the timed parts: it counts events rather than timing them, " +
+      "and its own load (the pings and pongs, every 25 s) is under 1% of a core.",
     "",
     provenance(r, { part: "bash bench/edge-cost/run.sh" }),
     "",
