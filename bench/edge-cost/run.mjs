@@ -17,15 +17,13 @@
 // are left out. Cross-check from the outside: the pings `2` each client received, and for ours
 // the noops `6` workerd's auto-response sent back for the pongs.
 // Prints a markdown table, writes bench/results/edge-cost.json.
-import { execSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { execSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
 import WebSocket from "ws";
-import { freePort } from "../../tests/edge/harness.mjs";
+import { ROOT, startWrangler, wranglerVersion } from "../servers.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const MINUTES = Number(process.env.EDGE_MINUTES || 10);
 const CONNECTIONS = Number(process.env.EDGE_CONNECTIONS || 1000);
 const BATCH = 50;
@@ -34,58 +32,8 @@ const SERVERS = {
   ours: { label: "ours (edge worker, wrangler --env edgecost)", cwd: join(ROOT, "edge-worker"), env: "edgecost", sio: "/socket.io/" },
   floor: { label: "JS floor (naive heartbeat DO)", cwd: join(ROOT, "bench/edge-cost/floor"), env: null, sio: "/" },
 };
-const children = [];
-const tempDirs = [];
-
-function stopAll() {
-  for (const child of children) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {}
-  }
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-}
-process.once("exit", stopAll);
-for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...args) => console.error(...args);
-
-/** `wrangler dev` of the project in `cwd`, detached in its own process group. */
-async function startWrangler(cwd, env) {
-  const port = await freePort();
-  const inspector = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), "wasmio-edgecost-"));
-  tempDirs.push(persist);
-  const args = [
-    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
-    "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspector),
-    "--show-interactive-dev-session=false", "--persist-to", persist,
-  ];
-  if (env) args.push("--env", env);
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
-    cwd,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WASMIO_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  });
-  children.push(child);
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 240_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-    try {
-      await fetch(`${url}/`);
-      return { url, pid: child.pid, log: () => output };
-    } catch {
-      await sleep(250);
-    }
-  }
-  throw new Error(`wrangler dev did not start in time:\n${output}`);
-}
 
 /** One raw Socket.IO client on `/`: resolves once CONNECTed, then answers pings forever. */
 function connect(base) {
@@ -149,6 +97,12 @@ async function readCounts(name, server, objects) {
   return out;
 }
 
+/** `wrangler dev` of server `name` (its process group id is its pid). */
+async function startServer(name) {
+  const { url, proc } = await startWrangler(SERVERS[name].cwd, { env: SERVERS[name].env ?? undefined });
+  return { ...SERVERS[name], url, pid: proc.child.pid, log: proc.log };
+}
+
 const KINDS = ["alarms", "websocketMessages", "fetches", "instances"];
 const diff = (a, b) => Object.fromEntries(KINDS.map((k) => [k, (b[k] ?? 0) - (a[k] ?? 0)]));
 const sum = (counts) => Object.fromEntries(KINDS.map((k) => [k, Object.values(counts).reduce((s, c) => s + c[k], 0)]));
@@ -158,7 +112,7 @@ async function main() {
   log(`edge cost: ${CONNECTIONS} idle connections per server for ${MINUTES} min; starting wrangler dev x2`);
   const names = Object.keys(SERVERS);
   const servers = Object.fromEntries(
-    await Promise.all(names.map(async (name) => [name, { ...SERVERS[name], ...(await startWrangler(SERVERS[name].cwd, SERVERS[name].env)) }])),
+    await Promise.all(names.map(async (name) => [name, await startServer(name)])),
   );
   log(`servers up (${names.map((n) => `${n} ${servers[n].url}, wrangler pgid ${servers[n].pid}`).join("; ")}); connecting`);
 
@@ -280,10 +234,7 @@ async function main() {
     commit = execSync("git rev-parse HEAD", { cwd: ROOT, encoding: "utf8" }).trim();
     dirty = execSync("git status --porcelain -- edge-worker bench/edge-cost", { cwd: ROOT, encoding: "utf8" }).trim() !== "";
   } catch {}
-  let wrangler = "?";
-  try {
-    wrangler = execSync(`${join(ROOT, "node_modules/.bin/wrangler")} --version`, { encoding: "utf8" }).trim().split("\n").pop();
-  } catch {}
+  const wrangler = wranglerVersion();
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(
     join(ROOT, "bench/results/edge-cost.json"),

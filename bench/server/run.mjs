@@ -19,15 +19,13 @@
 // then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
 // driver.mjs on every transport the server supports. Figures are medians over the rounds.
 // Prints a table, writes bench/results/server.json.
-import { execSync, spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { execSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { SIZES, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
-import { freePort } from "../../tests/edge/harness.mjs";
+import { HAVE_TASKSET, ROOT, start, startWrangler as startWranglerDev, stop, wranglerVersion } from "../servers.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const FANOUT = Number(process.env.FANOUT || 1000);
 // FANOUT_POLLING (default 1,000): the room size over long-polling.
@@ -43,73 +41,9 @@ const LABELS = {
   floor: "floor: minimal JS Durable Object (wrangler dev's workerd)",
 };
 const TRANSPORTS = { ours: ["websocket", "polling"], official: ["websocket", "polling"], floor: ["websocket"] };
-const HAVE_TASKSET = spawnSync("taskset", ["-V"]).status === 0;
-const children = [];
-
-/** Spawns `cmd args` pinned to SERVER_CPU in its own process group. */
-function start(cmd, args, cwd) {
-  const [file, argv] = HAVE_TASKSET ? ["taskset", ["-c", SERVER_CPU, cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, {
-    cwd,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WASMIO_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-  });
-  let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
-  children.push(child);
-  return { child, log: () => log };
-}
-
-/** Stops one server started by `start` (its whole process group) and waits for it to exit. */
-async function stop(proc) {
-  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-  const exited = new Promise((r) => proc.child.once("exit", r));
-  try {
-    process.kill(-proc.child.pid, "SIGKILL");
-  } catch {}
-  await exited;
-}
-
-function stopAll() {
-  for (const child of children) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {}
-  }
-}
-process.once("exit", stopAll);
-for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
-
-async function waitHttp(url, proc) {
-  const deadline = Date.now() + 240_000;
-  while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`server exited:\n${proc.log()}`);
-    try {
-      await fetch(`${url}/`);
-      return url;
-    } catch {
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  throw new Error(`server did not start in time:\n${proc.log()}`);
-}
-
 async function startWrangler(cwd, env) {
-  const port = await freePort();
-  const inspector = await freePort();
-  const args = [
-    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
-    "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspector),
-    "--show-interactive-dev-session=false", "--persist-to", mkdtempSync(join(tmpdir(), "wasmio-bench-")),
-    // Not a log line per request: wrangler's Node process shares the server's core.
-    "--log-level", process.env.WRANGLER_LOG_LEVEL || "warn",
-  ];
-  if (env) args.push("--env", env);
-  const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd);
-  const proxied = await waitHttp(`http://127.0.0.1:${port}`, proc);
-  return { url: (await workerdEntry(proc)) ?? proxied, proc };
+  const { url, proc } = await startWranglerDev(cwd, { env, cpu: SERVER_CPU });
+  return { url: (await workerdEntry(proc)) ?? url, proc };
 }
 
 /**
@@ -142,7 +76,7 @@ async function workerdEntry(proc) {
 }
 
 async function startOfficial() {
-  const proc = start(process.execPath, [join(ROOT, "bench/server/official.mjs")], ROOT);
+  const proc = start(process.execPath, [join(ROOT, "bench/server/official.mjs")], ROOT, SERVER_CPU);
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const m = /PORT (\d+)/.exec(proc.log());
@@ -348,10 +282,7 @@ async function main() {
     }
   }
   console.log(lines.join("\n"));
-  let wrangler = "?";
-  try {
-    wrangler = execSync(`${join(ROOT, "node_modules/.bin/wrangler")} --version`, { encoding: "utf8" }).trim().split("\n").pop();
-  } catch {}
+  const wrangler = wranglerVersion();
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(
     join(ROOT, "bench/results/server.json"),

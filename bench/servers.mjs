@@ -1,0 +1,100 @@
+// Local servers for the benchmarks: each in its own process group, optionally pinned to a
+// core, killed (with its temporary storage removed) when the benchmark exits; and the
+// wrangler version the results record.
+import { execSync, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "../tests/edge/harness.mjs";
+
+/** The repository root. */
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+/** Whether `taskset` can pin servers to a core here. */
+export const HAVE_TASKSET = spawnSync("taskset", ["-V"]).status === 0;
+
+const children = [];
+const tempDirs = [];
+process.once("exit", () => {
+  for (const child of children) {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {}
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
+
+/**
+ * Spawns `cmd args` in `cwd`, in its own process group, pinned to core `cpu` when given (and
+ * taskset exists): `{ child, log() }`, the log being its stdout and stderr so far.
+ */
+export function start(cmd, args, cwd, cpu) {
+  const [file, argv] = cpu !== undefined && HAVE_TASKSET ? ["taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, {
+    cwd,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WASMIO_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  });
+  let log = "";
+  child.stdout.on("data", (d) => (log += d));
+  child.stderr.on("data", (d) => (log += d));
+  children.push(child);
+  return { child, log: () => log };
+}
+
+/** Stops one server started by `start` (its whole process group) and waits for it to exit. */
+export async function stop(proc) {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  const exited = new Promise((r) => proc.child.once("exit", r));
+  try {
+    process.kill(-proc.child.pid, "SIGKILL");
+  } catch {}
+  await exited;
+}
+
+/** Resolves with `url` once it answers HTTP; fails if the server exits or takes 4 minutes. */
+export async function waitHttp(url, proc) {
+  const deadline = Date.now() + 240_000;
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) throw new Error(`server exited:\n${proc.log()}`);
+    try {
+      await fetch(`${url}/`);
+      return url;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error(`server did not start in time:\n${proc.log()}`);
+}
+
+/**
+ * `wrangler dev --env env` of the project in `cwd` on a free loopback port, with fresh local
+ * storage, logging warnings only (no line per request: wrangler's Node process may share the
+ * server's core): `{ url, proc }` once it answers.
+ */
+export async function startWrangler(cwd, { env, cpu } = {}) {
+  const port = await freePort();
+  const inspector = await freePort();
+  const persist = mkdtempSync(join(tmpdir(), "wasmio-bench-"));
+  tempDirs.push(persist);
+  const args = [
+    "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
+    "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspector),
+    "--show-interactive-dev-session=false", "--persist-to", persist,
+    "--log-level", process.env.WRANGLER_LOG_LEVEL || "warn",
+  ];
+  if (env) args.push("--env", env);
+  const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd, cpu);
+  return { url: await waitHttp(`http://127.0.0.1:${port}`, proc), proc };
+}
+
+/** The installed wrangler's version, or "?". */
+export function wranglerVersion() {
+  try {
+    return execSync(`${join(ROOT, "node_modules/.bin/wrangler")} --version`, { encoding: "utf8" }).trim().split("\n").pop();
+  } catch {
+    return "?";
+  }
+}
