@@ -383,13 +383,22 @@ impl EngineHost {
     }
 
     fn add_session(&self, sid: &str, session: Session) {
-        self.touched.borrow_mut().push(sid.to_owned());
+        self.touch(sid);
         self.sessions.borrow_mut().insert(sid.to_owned(), session);
     }
 
     fn with_session<T>(&self, sid: &str, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
-        self.touched.borrow_mut().push(sid.to_owned());
+        self.touch(sid);
         self.sessions.borrow_mut().get_mut(sid).map(f)
+    }
+
+    /// Notes that `sid`'s deadlines may have moved (once per run of calls for one session:
+    /// an event handles its session many times in a row).
+    fn touch(&self, sid: &str) {
+        let mut touched = self.touched.borrow_mut();
+        if touched.last().map(String::as_str) != Some(sid) {
+            touched.push(sid.to_owned());
+        }
     }
 
     /// Writes everything the session wants to transmit.

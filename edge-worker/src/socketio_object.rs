@@ -305,7 +305,7 @@ impl SocketIoObject {
             let transmit = self.core.borrow_mut().poll_transmit();
             if let Some(transmit) = transmit {
                 match transmit {
-                    Transmit::Packet { sessions, packet } if packet.attachments.is_empty() && sessions.len() > 1 => {
+                    Transmit::Packet { sessions, packet } if packet.attachments.is_empty() => {
                         self.host.send_text_to_many(&sessions, &packet.text);
                     }
                     Transmit::Packet { sessions, packet } => {
