@@ -43,4 +43,11 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "npm ci"
   npm ci --no-audit --no-fund
 fi
+# The official protocol suites (tests/official) run with their own pinned mocha, chai and ws.
+for suite in tests/official/engine.io-v4 tests/official/socket.io-v5; do
+  if [ ! -f "$suite/node_modules/.package-lock.json" ] || [ "$suite/package-lock.json" -nt "$suite/node_modules/.package-lock.json" ]; then
+    step "npm ci in $suite"
+    (cd "$suite" && npm ci --no-audit --no-fund)
+  fi
+done
 echo "setup: everything is installed"
