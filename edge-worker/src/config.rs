@@ -3,6 +3,17 @@
 use wasmio_protocol::engine::ServerConfig;
 use worker::Env;
 
+/// How WebSocket heartbeats are answered (`HEARTBEAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeartbeatMode {
+    /// workerd answers each pong (`3`) with a noop (`6`) without waking the object; the alarm
+    /// reads when the last answer came (the default: idle sockets cost no wake-ups).
+    Hibernate,
+    /// Pongs reach the object and nothing is sent back: byte for byte what the reference
+    /// server does, at the cost of one wake-up per pong.
+    Strict,
+}
+
 /// Settings of one deployment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -24,6 +35,8 @@ pub struct Config {
     /// The server's `connectTimeout` in ms (`CONNECT_TIMEOUT`), when the deployment overrides
     /// the application's.
     pub connect_timeout_ms: Option<u64>,
+    /// How WebSocket pongs are handled.
+    pub heartbeat: HeartbeatMode,
     /// Engine.IO session settings.
     pub engine: ServerConfig,
 }
@@ -42,6 +55,16 @@ impl Config {
             test_hooks: var("TEST_HOOKS").as_deref() == Some("1"),
             shards: var("SHARDS").and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1),
             connect_timeout_ms: var("CONNECT_TIMEOUT").and_then(|v| v.parse().ok()),
+            heartbeat: match var("HEARTBEAT").as_deref() {
+                Some("strict") => HeartbeatMode::Strict,
+                None | Some("hibernate") => HeartbeatMode::Hibernate,
+                Some(other) => {
+                    worker::console_error!(
+                        "HEARTBEAT = {other:?} is neither \"hibernate\" nor \"strict\": using hibernate"
+                    );
+                    HeartbeatMode::Hibernate
+                }
+            },
             engine: ServerConfig {
                 ping_interval: millis("PING_INTERVAL", defaults.ping_interval),
                 ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),

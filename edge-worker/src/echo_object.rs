@@ -2,7 +2,9 @@
 //! its sender.
 
 use wasmio_protocol::engine::{CloseReason, Data};
-use worker::{durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
+};
 
 use crate::config::Config;
 use crate::engine_host::{EngineApp, EngineHost, RequestInfo};
@@ -22,6 +24,8 @@ impl EngineApp for Echo {
     fn on_message(&self, host: &EngineHost, sid: &str, data: Data) {
         host.send(sid, data);
     }
+
+    fn on_upgrade(&self, _host: &EngineHost, _sid: &str) {}
 
     fn on_close(&self, _host: &EngineHost, _sid: &str, _reason: CloseReason) {}
 }

@@ -12,17 +12,17 @@ use std::collections::HashMap;
 
 use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
-use wasmio_protocol::json::write_string;
 use wasmio_protocol::engine::{
-    CloseReason, Data, Frame, PollOutcome, PostError, ServerError, ServerEvent, ServerSession, ServerTransmit, TransportKind,
+    CloseReason, Data, Frame, PollOutcome, PostError, ServerError, ServerEvent, ServerSession, ServerTransmit,
+    TransportKind,
 };
-use worker::{
-    Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair,
-};
+use wasmio_protocol::json::write_string;
+use worker::{Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
 use crate::config::Config;
 use crate::http;
-use crate::routing::{is_websocket_upgrade, new_sid, query_param};
+use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_param};
+use crate::OBJECT_HEADER;
 
 /// The request headers kept in `socket.handshake.headers` (each cut to 200 characters).
 const HANDSHAKE_HEADERS: [&str; 3] = ["host", "origin", "user-agent"];
@@ -42,7 +42,8 @@ extern "C" {
     /// `ctx.getWebSocketAutoResponseTimestamp(ws)`: when workerd last answered this socket
     /// automatically.
     #[wasm_bindgen(method, js_name = getWebSocketAutoResponseTimestamp)]
-    fn get_websocket_auto_response_timestamp(this: &AutoResponseState, ws: &web_sys::WebSocket) -> Option<js_sys::Date>;
+    fn get_websocket_auto_response_timestamp(this: &AutoResponseState, ws: &web_sys::WebSocket)
+        -> Option<js_sys::Date>;
 
     /// A WebSocket seen through `send(string)` with a string already in JavaScript (no copy
     /// out of wasm memory per call).
@@ -79,10 +80,19 @@ pub fn now_ms() -> u64 {
 /// One session and the transports it owns in this object.
 struct Session {
     machine: ServerSession,
-    /// The held poll GET, answered through this channel.
-    held_poll: Option<oneshot::Sender<String>>,
+    /// The held poll GET, answered through this channel (a payload, or an error).
+    held_poll: Option<oneshot::Sender<std::result::Result<String, ServerError>>>,
     websocket: Option<WebSocket>,
     probe: Option<WebSocket>,
+}
+
+impl Session {
+    /// Once the upgrade completed, the probe is the session's WebSocket.
+    fn adopt_probe(&mut self) {
+        if self.websocket.is_none() && self.machine.transport() == TransportKind::WebSocket {
+            self.websocket = self.probe.take();
+        }
+    }
 }
 
 /// What the handshake request tells about the client (socket.io's `handshake`).
@@ -103,6 +113,9 @@ pub trait EngineApp {
     fn on_open(&self, host: &EngineHost, sid: &str, request: RequestInfo);
     /// A session delivered a message.
     fn on_message(&self, host: &EngineHost, sid: &str, data: Data);
+    /// A session moved from polling to its WebSocket: what the application persists for it
+    /// must now travel with that WebSocket.
+    fn on_upgrade(&self, host: &EngineHost, sid: &str);
     /// A session closed.
     fn on_close(&self, host: &EngineHost, sid: &str, reason: CloseReason);
 }
@@ -294,12 +307,8 @@ impl EngineHost {
         self.sessions.borrow().get(sid).and_then(|s| s.websocket.clone())
     }
 
-    fn object_name(&self) -> String {
-        self.state.id().name().unwrap_or_else(|| "0".to_owned())
-    }
-
     fn handshake_polling(&self, req: &Request, app: &impl EngineApp) -> Result<Response> {
-        let sid = new_sid(&self.object_name(), &random_id());
+        let sid = new_sid(&object_name(req)?, &random_id());
         let now = now_ms();
         let mut machine = ServerSession::new(sid.clone(), TransportKind::Polling, self.config.engine.clone(), now);
         let PollOutcome::Respond(open) = machine.handle_poll(now) else {
@@ -311,7 +320,7 @@ impl EngineHost {
     }
 
     fn handshake_websocket(&self, req: &Request, app: &impl EngineApp) -> Result<Response> {
-        let sid = new_sid(&self.object_name(), &random_id());
+        let sid = new_sid(&object_name(req)?, &random_id());
         let pair = WebSocketPair::new()?;
         self.state.accept_websocket_with_tags(&pair.server, &[&sid]);
         let machine = ServerSession::new(sid.clone(), TransportKind::WebSocket, self.config.engine.clone(), now_ms());
@@ -341,7 +350,11 @@ impl EngineHost {
                 let pair = WebSocketPair::new()?;
                 let accepted = self.with_session(&sid, |s| s.machine.handle_websocket_open(now));
                 if accepted != Some(Ok(())) {
-                    return http::engine_error(&req, config, ServerError::BadRequest);
+                    // As the reference: a WebSocket for a session that is already upgraded
+                    // or upgrading is accepted, then closed at once.
+                    pair.server.accept()?;
+                    pair.server.close(Some(1000), Some("the session already has a WebSocket"))?;
+                    return Response::from_websocket(pair.client);
                 }
                 self.state.accept_websocket_with_tags(&pair.server, &[&sid, PROBE_TAG]);
                 self.with_session(&sid, |s| s.probe = Some(pair.server));
@@ -359,7 +372,8 @@ impl EngineHost {
                         self.flush(&sid);
                         self.schedule_alarm(None).await?;
                         match receiver.await {
-                            Ok(body) => http::text(&req, config, body),
+                            Ok(Ok(body)) => http::text(&req, config, body),
+                            Ok(Err(error)) => http::engine_error(&req, config, error),
                             Err(_) => http::engine_error(&req, config, ServerError::UnknownSid),
                         }
                     }
@@ -419,7 +433,11 @@ impl EngineHost {
             match event.flatten() {
                 Some(ServerEvent::Message(data)) => app.on_message(self, sid, data),
                 Some(ServerEvent::Closed(reason)) => app.on_close(self, sid, reason),
-                Some(ServerEvent::Heartbeat | ServerEvent::Upgraded) => {}
+                Some(ServerEvent::Upgraded) => {
+                    self.with_session(sid, Session::adopt_probe);
+                    app.on_upgrade(self, sid);
+                }
+                Some(ServerEvent::Heartbeat) => {}
                 None => {
                     let mut sessions = self.sessions.borrow_mut();
                     // A closed polling session stays until its last packets (the close packet
@@ -440,6 +458,14 @@ impl EngineHost {
             self.restore_websocket_sessions();
         }
         Some(sid)
+    }
+
+    /// The object's name as its WebSocket sessions' ids tell it, if it has any.
+    pub fn name_from_sessions(&self) -> Option<String> {
+        self.state.get_websockets().iter().find_map(|ws| {
+            let tags = self.state.get_tags(ws);
+            tags.iter().find(|t| *t != PROBE_TAG).and_then(|sid| object_of_sid(sid)).map(str::to_owned)
+        })
     }
 
     /// After a wake-up from hibernation: rebuilds the sessions of the accepted WebSockets.
@@ -479,6 +505,13 @@ impl EngineHost {
         let offset = next.saturating_sub(now_ms()) as i64;
         self.state.storage().set_alarm(offset).await
     }
+}
+
+/// The name of this object, as the fetch entry told it ([`OBJECT_HEADER`]).
+pub fn object_name(req: &Request) -> Result<String> {
+    req.headers()
+        .get(OBJECT_HEADER)?
+        .ok_or_else(|| worker::Error::RustError(format!("a request reached the object without {OBJECT_HEADER}")))
 }
 
 /// The handshake request as socket.io's `handshake` shows it.
@@ -524,14 +557,17 @@ fn perform(session: &mut Session, transmit: ServerTransmit) {
     match transmit {
         ServerTransmit::PollResponse(body) => {
             if let Some(held) = session.held_poll.take() {
-                let _ = held.send(body);
+                // An error means the GET went away: nobody is left to answer.
+                let _ = held.send(Ok(body));
+            }
+        }
+        ServerTransmit::PollRejected(error) => {
+            if let Some(held) = session.held_poll.take() {
+                let _ = held.send(Err(error));
             }
         }
         ServerTransmit::WebSocket(frame) => {
-            if session.websocket.is_none() && session.machine.transport() == TransportKind::WebSocket {
-                // The upgrade just completed: the probe is now the session's WebSocket.
-                session.websocket = session.probe.take();
-            }
+            session.adopt_probe();
             send(&session.websocket, frame);
         }
         ServerTransmit::Probe(frame) => send(&session.probe, frame),

@@ -1,8 +1,8 @@
 //! wasmio-edge: Socket.IO served by a Cloudflare Worker and its Durable Objects.
 //!
-//! The stateless fetch entry ([`fetch`]) validates what the reference server validates
+//! The stateless fetch entry (`fetch`) validates what the reference server validates
 //! before a session exists, then forwards the request to the Durable Object named by the
-//! session id ([`routing`]). No sticky sessions: the sid alone finds the object.
+//! session id (module `routing`). No sticky sessions: the sid alone finds the object.
 //! [`SocketIoObject`] is the Socket.IO server (Engine.IO sessions, the sans-IO Socket.IO core
 //! of `wasmio-protocol`, the application's handlers declared with [`app`]);
 //! [`EchoObject`] is the bare Engine.IO echo server of the conformance deployment.
@@ -35,6 +35,11 @@ const CLIENT_BUNDLE: &str = "socket.io.js";
 pub(crate) const FORGET_HOOK: &str = "__forget";
 pub(crate) const STATS_HOOK: &str = "__stats";
 
+/// The header by which the fetch entry tells an object its own name (it mints sids from it).
+/// An instance woken by an alarm or a hibernated WebSocket has no name in its id, so the
+/// Socket.IO object also keeps the name in storage ([`SocketIoObject`]).
+pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
+
 /// Fetch entry of the worker.
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -48,7 +53,7 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         && [FORGET_HOOK, STATS_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
         let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
-        return env.durable_object("SOCKETIO")?.get_by_name(&object)?.fetch_with_request(req).await;
+        return forward(&env, "SOCKETIO", &object, req).await;
     } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
         "SOCKETIO"
     } else if path.starts_with(&config.socketio_path) {
@@ -69,8 +74,16 @@ pub async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
     match routing::route(&req, &req.url()?, shards, engine_host::random_u32()) {
         Err(error) => http::engine_error(&req, &config, error),
-        Ok(Route { object }) => env.durable_object(binding)?.get_by_name(&object)?.fetch_with_request(req).await,
+        Ok(Route { object }) => forward(&env, binding, &object, req).await,
     }
+}
+
+/// Hands a request to the named object of `binding`, telling it its name ([`OBJECT_HEADER`],
+/// set here whatever the client sent).
+async fn forward(env: &Env, binding: &str, object: &str, req: Request) -> Result<Response> {
+    let mut req = req.clone_mut()?;
+    req.headers_mut()?.set(OBJECT_HEADER, object)?;
+    env.durable_object(binding)?.get_by_name(object)?.fetch_with_request(req).await
 }
 
 /// The browser client (`<script src="/socket.io/socket.io.js">`), copied into the assets by

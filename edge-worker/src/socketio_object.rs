@@ -9,16 +9,18 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use wasmio_protocol::engine::{CloseReason, Data};
-use wasmio_protocol::server::{Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit};
+use wasmio_protocol::server::{
+    Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
+};
 use worker::{
     durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State, WebSocket,
     WebSocketIncomingMessage,
 };
 
+use crate::app::App;
 use crate::app::{Args, EventError, Handshake, RateLimit, Relay, Socket};
 use crate::apps;
-use crate::app::App;
-use crate::config::Config;
+use crate::config::{Config, HeartbeatMode};
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, RequestInfo};
 
 /// The path of broadcasts relayed between objects.
@@ -26,6 +28,9 @@ const RELAY_PATH: &str = "/__relay";
 
 /// Storage key of the core's shared state.
 const SHARED_KEY: &str = "socketio-shared";
+
+/// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
+const NAME_KEY: &str = "object-name";
 
 /// Storage key of the wake-up counts (test hooks only, see [`SocketIoObject::count`]).
 const WAKEUPS_KEY: &str = "wasmio-wakeups";
@@ -52,8 +57,9 @@ pub struct SocketIoObject {
     wakeups: Cell<Option<Wakeups>>,
     test_hooks: bool,
     env: Env,
-    /// This object's name, and how many numbered objects share new sessions.
-    name: String,
+    /// This object's name (from the fetch entry's header, else from storage), and how many
+    /// numbered objects share new sessions.
+    name: RefCell<Option<String>>,
     shards: u32,
     /// Broadcasts made by handlers, to relay to the other objects before the event ends.
     relays: RefCell<Vec<Relay>>,
@@ -81,10 +87,12 @@ impl DurableObject for SocketIoObject {
         let core = Server::new(core_config(&app));
         let test_hooks = config.test_hooks;
         let shards = config.shards;
-        let name = state.id().name().unwrap_or_default();
+        let heartbeat = config.heartbeat;
         let host = EngineHost::new(state, config);
-        if let Err(error) = host.answer_pongs_automatically() {
-            worker::console_error!("pongs will wake the object: {error}");
+        if heartbeat == HeartbeatMode::Hibernate {
+            if let Err(error) = host.answer_pongs_automatically() {
+                worker::console_error!("pongs will wake the object: {error}");
+            }
         }
         SocketIoObject {
             host,
@@ -96,7 +104,7 @@ impl DurableObject for SocketIoObject {
             dropped: Cell::new(0),
             wakeups: Cell::new(None),
             env,
-            name,
+            name: RefCell::new(None),
             shards,
             relays: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
@@ -108,8 +116,10 @@ impl DurableObject for SocketIoObject {
             // Only other objects reach this path: the fetch entry forwards no such path.
             let relay: Relay = req.json().await?;
             self.restore().await?;
+            self.learn_name(&req).await?;
             let attachments = relay.attachment_bytes();
-            let _ = self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now_ms());
+            let _ =
+                self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now_ms());
             self.pump();
             self.settle().await?;
             return Response::ok("relayed");
@@ -125,11 +135,16 @@ impl DurableObject for SocketIoObject {
             };
             return Response::ok(format!(
                 "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{}}}",
-                w.fetches, w.websocket_messages, w.alarms, w.instances, self.dropped.get()
+                w.fetches,
+                w.websocket_messages,
+                w.alarms,
+                w.instances,
+                self.dropped.get()
             ));
         }
         self.count(|w| w.fetches += 1).await?;
         self.restore().await?;
+        self.learn_name(&req).await?;
         let response = self.host.fetch(req, self).await;
         self.settle().await?;
         response
@@ -177,6 +192,10 @@ impl EngineApp for SocketIoObject {
         self.pump();
     }
 
+    fn on_upgrade(&self, _host: &EngineHost, sid: &str) {
+        self.core.borrow_mut().handle_upgrade(sid);
+    }
+
     fn on_close(&self, _host: &EngineHost, sid: &str, reason: CloseReason) {
         self.core.borrow_mut().handle_close(sid, reason, now_ms());
         self.pump();
@@ -191,10 +210,9 @@ fn core_config(app: &App) -> CoreConfig {
     }
     CoreConfig {
         connect_timeout_ms: app.connect_timeout_ms.unwrap_or(defaults.connect_timeout_ms),
-        recovery: app.recovery_ms.map(|ms| RecoveryConfig {
-            max_disconnection_duration_ms: ms,
-            ..RecoveryConfig::default()
-        }),
+        recovery: app
+            .recovery_ms
+            .map(|ms| RecoveryConfig { max_disconnection_duration_ms: ms, ..RecoveryConfig::default() }),
         namespaces,
         dynamic_namespaces: app.has_dynamic(),
         ..defaults
@@ -207,6 +225,11 @@ impl SocketIoObject {
     async fn restore(&self) -> Result<()> {
         if self.restored.replace(true) {
             return Ok(());
+        }
+        if self.name.borrow().is_none() {
+            let stored: Option<String> = self.host.state().storage().get(NAME_KEY).await?;
+            // State written before the name was stored: every sid of this object starts with it.
+            *self.name.borrow_mut() = stored.or_else(|| self.host.name_from_sessions());
         }
         let shared: Option<String> = self.host.state().storage().get(SHARED_KEY).await?;
         let mut sessions = Vec::new();
@@ -222,6 +245,17 @@ impl SocketIoObject {
         match Server::restore(core_config(&self.app), shared.as_deref(), sessions.iter().map(String::as_str)) {
             Ok(core) => *self.core.borrow_mut() = core,
             Err(error) => worker::console_error!("cannot restore the Socket.IO state: {error}"),
+        }
+        Ok(())
+    }
+
+    /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
+    /// an alarm or a WebSocket message learns it from there.
+    async fn learn_name(&self, req: &Request) -> Result<()> {
+        let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
+        if self.name.borrow().as_deref() != Some(name.as_str()) {
+            self.host.state().storage().put(NAME_KEY, &name).await?;
+            *self.name.borrow_mut() = Some(name);
         }
         Ok(())
     }
@@ -285,12 +319,18 @@ impl SocketIoObject {
         if relays.is_empty() || self.shards <= 1 {
             return Ok(());
         }
+        let Some(name) = self.name.borrow().clone() else {
+            // Never relay without knowing which object is this one: it would deliver twice here.
+            return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
+        };
         let namespace = self.env.durable_object("SOCKETIO")?;
         for relay in relays {
             let body = serde_json::to_string(&relay).map_err(|e| worker::Error::RustError(e.to_string()))?;
-            for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != self.name) {
+            for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name) {
+                let headers = worker::Headers::new();
+                headers.set(crate::OBJECT_HEADER, &shard)?;
                 let mut init = RequestInit::new();
-                init.with_method(Method::Post).with_body(Some(body.clone().into()));
+                init.with_method(Method::Post).with_headers(headers).with_body(Some(body.clone().into()));
                 let request = Request::new_with_init(&format!("https://relay{RELAY_PATH}"), &init)?;
                 namespace.get_by_name(&shard)?.fetch_with_request(request).await?;
             }

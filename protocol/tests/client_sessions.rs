@@ -7,8 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use wasmio_protocol::client::{
-    AckError, AckHandle, AckMode, Auth, Backoff, DisconnectReason, EmitError, EmitOptions, Event, Manager, ManagerConfig,
-    ManagerError, ManagerEvent, ReadyState, SocketEvent, SocketId, SocketOptions,
+    AckError, AckHandle, AckMode, Auth, Backoff, DisconnectReason, EmitError, EmitOptions, Event, Manager,
+    ManagerConfig, ManagerError, ManagerEvent, ReadyState, SocketEvent, SocketId, SocketOptions,
 };
 use wasmio_protocol::engine::{
     ClientConfig, ClientTransmit, CloseReason, Data, PollOutcome, ServerConfig, ServerEvent, ServerSession,
@@ -68,7 +68,8 @@ impl Net {
     fn with_server(config: ManagerConfig, server_config: ServerConfig) -> Self {
         let randoms: Rc<RefCell<VecDeque<f64>>> = Rc::default();
         let source = randoms.clone();
-        let manager = Manager::new(config, move || source.borrow_mut().pop_front().expect("a random number was supplied"));
+        let manager =
+            Manager::new(config, move || source.borrow_mut().pop_front().expect("a random number was supplied"));
         Net {
             now: START,
             manager,
@@ -190,7 +191,8 @@ impl Net {
         self.handshakes += 1;
         let sid = format!("eio-{}", self.handshakes);
         let session = ServerSession::new(sid.clone(), transport, self.server_config.clone(), self.now);
-        self.conns.insert(sid.clone(), ServerConn { session, held_poll: None, websocket: None, decoder: Decoder::default() });
+        self.conns
+            .insert(sid.clone(), ServerConn { session, held_poll: None, websocket: None, decoder: Decoder::default() });
         sid
     }
 
@@ -231,6 +233,11 @@ impl Net {
             ServerTransmit::PollResponse(body) => {
                 if let Some(id) = conn.held_poll.take() {
                     self.manager.handle_poll_response(id, &body, now);
+                }
+            }
+            ServerTransmit::PollRejected(error) => {
+                if let Some(id) = conn.held_poll.take() {
+                    self.manager.handle_transport_error(id, &error.to_string(), now);
                 }
             }
             ServerTransmit::WebSocket(frame) | ServerTransmit::Probe(frame) => {
@@ -422,7 +429,10 @@ fn namespaces_are_multiplexed_over_one_engine_session() {
         net.socket_events(admin),
         [SocketEvent::Event { data: r#"["news",{"n":1}]"#.into(), attachments: vec![], ack_id: None }]
     );
-    assert_eq!(net.socket_events(main), [SocketEvent::Event { data: r#"["hello"]"#.into(), attachments: vec![], ack_id: None }]);
+    assert_eq!(
+        net.socket_events(main),
+        [SocketEvent::Event { data: r#"["hello"]"#.into(), attachments: vec![], ack_id: None }]
+    );
 
     net.manager.emit(admin, r#"["to admin",1]"#, vec![], EmitOptions::default(), net.now).unwrap();
     net.pump();
@@ -446,9 +456,19 @@ fn emits_with_and_without_acknowledgements() {
     assert_eq!(
         net.socket_events(s),
         [
-            SocketEvent::AckResponse { handle: AckHandle::Id(0), args: r#"["a",2]"#.into(), attachments: vec![], with_error: false },
+            SocketEvent::AckResponse {
+                handle: AckHandle::Id(0),
+                args: r#"["a",2]"#.into(),
+                attachments: vec![],
+                with_error: false
+            },
             // emitWithAck: the callback takes an error first
-            SocketEvent::AckResponse { handle: AckHandle::Id(1), args: r#"["b"]"#.into(), attachments: vec![], with_error: true },
+            SocketEvent::AckResponse {
+                handle: AckHandle::Id(1),
+                args: r#"["b"]"#.into(),
+                attachments: vec![],
+                with_error: true
+            },
         ]
     );
 
@@ -488,7 +508,12 @@ fn acknowledgements_time_out() {
     // with a timeout, callbacks take an error first
     assert_eq!(
         net.socket_events(s),
-        [SocketEvent::AckResponse { handle: answered.unwrap(), args: "[1]".into(), attachments: vec![], with_error: true }]
+        [SocketEvent::AckResponse {
+            handle: answered.unwrap(),
+            args: "[1]".into(),
+            attachments: vec![],
+            with_error: true
+        }]
     );
     net.take_events();
     assert_eq!(net.manager.poll_timeout(), Some(t0 + 500));
@@ -519,7 +544,9 @@ fn emits_are_buffered_until_connected_and_volatile_ones_dropped() {
     let s = net.manager.socket("/", SocketOptions::default());
     // not connected, no engine: buffered; volatile: dropped
     net.manager.emit(s, r#"["early",1]"#, vec![], EmitOptions::default(), net.now).unwrap();
-    net.manager.emit(s, r#"["gone"]"#, vec![], EmitOptions { volatile: true, ..EmitOptions::default() }, net.now).unwrap();
+    net.manager
+        .emit(s, r#"["gone"]"#, vec![], EmitOptions { volatile: true, ..EmitOptions::default() }, net.now)
+        .unwrap();
     net.manager.emit(s, r#"["echo","early"]"#, vec![], ack(), net.now).unwrap();
     assert_eq!(net.manager.get_socket(s).unwrap().send_buffer_len(), 2);
     assert!(net.manager.poll_transmit().is_none(), "nothing is sent before connecting");
@@ -533,12 +560,19 @@ fn emits_are_buffered_until_connected_and_volatile_ones_dropped() {
         net.socket_events(s),
         [
             SocketEvent::Connect,
-            SocketEvent::AckResponse { handle: AckHandle::Id(0), args: r#"["early"]"#.into(), attachments: vec![], with_error: false },
+            SocketEvent::AckResponse {
+                handle: AckHandle::Id(0),
+                args: r#"["early"]"#.into(),
+                attachments: vec![],
+                with_error: false
+            },
         ]
     );
 
     // connected: volatile emits go out
-    net.manager.emit(s, r#"["live"]"#, vec![], EmitOptions { volatile: true, ..EmitOptions::default() }, net.now).unwrap();
+    net.manager
+        .emit(s, r#"["live"]"#, vec![], EmitOptions { volatile: true, ..EmitOptions::default() }, net.now)
+        .unwrap();
     net.pump();
     assert_eq!(net.received_encoded().last().unwrap(), r#"2["live"]"#);
 
@@ -547,7 +581,9 @@ fn emits_are_buffered_until_connected_and_volatile_ones_dropped() {
     net.randoms(&[0.0]);
     net.close_from_server();
     assert!(net.manager.get_socket(s).unwrap().disconnected());
-    net.manager.emit(s, r#"["lost"]"#, vec![], EmitOptions { volatile: true, ..EmitOptions::default() }, net.now).unwrap();
+    net.manager
+        .emit(s, r#"["lost"]"#, vec![], EmitOptions { volatile: true, ..EmitOptions::default() }, net.now)
+        .unwrap();
     net.manager.emit(s, r#"["kept"]"#, vec![], EmitOptions::default(), net.now).unwrap();
     let before = net.received.len();
     net.advance(net.now + 1_000);
@@ -560,7 +596,10 @@ fn server_disconnect_ends_the_socket_without_reconnection() {
     let mut net = Net::new(polling_only());
     net.manager.open(net.now);
     let s = connected(&mut net, "/");
-    let pending = net.manager.emit(s, r#"["silent"]"#, vec![], EmitOptions { ack: AckMode::WithError, ..EmitOptions::default() }, net.now).unwrap();
+    let pending = net
+        .manager
+        .emit(s, r#"["silent"]"#, vec![], EmitOptions { ack: AckMode::WithError, ..EmitOptions::default() }, net.now)
+        .unwrap();
     net.manager.emit(s, r#"["silent"]"#, vec![], ack(), net.now).unwrap();
     net.pump();
     net.take_events();
@@ -573,9 +612,15 @@ fn server_disconnect_ends_the_socket_without_reconnection() {
         [
             // the last active socket is gone: the manager closes
             Event::Manager(ManagerEvent::Close { reason: DisconnectReason::ForcedClose, description: None }),
-            Event::Socket { socket: s, event: SocketEvent::Disconnect { reason: DisconnectReason::IoServerDisconnect, description: None } },
+            Event::Socket {
+                socket: s,
+                event: SocketEvent::Disconnect { reason: DisconnectReason::IoServerDisconnect, description: None }
+            },
             // callbacks taking an error are told; plain callbacks are forgotten
-            Event::Socket { socket: s, event: SocketEvent::AckError { handle: pending.unwrap(), error: AckError::Disconnected } },
+            Event::Socket {
+                socket: s,
+                event: SocketEvent::AckError { handle: pending.unwrap(), error: AckError::Disconnected }
+            },
         ]
     );
     assert_eq!(DisconnectReason::IoServerDisconnect.as_str(), "io server disconnect");
@@ -598,7 +643,10 @@ fn client_disconnect_sends_disconnect_and_closes_the_manager() {
     assert_eq!(net.received_encoded().last().unwrap(), "1/chat,");
     assert_eq!(
         net.take_events(),
-        [Event::Socket { socket: chat, event: SocketEvent::Disconnect { reason: DisconnectReason::IoClientDisconnect, description: None } }]
+        [Event::Socket {
+            socket: chat,
+            event: SocketEvent::Disconnect { reason: DisconnectReason::IoClientDisconnect, description: None }
+        }]
     );
     assert_eq!(net.manager.ready_state(), ReadyState::Open, "another socket is still active");
 
@@ -609,7 +657,10 @@ fn client_disconnect_sends_disconnect_and_closes_the_manager() {
         net.take_events(),
         [
             Event::Manager(ManagerEvent::Close { reason: DisconnectReason::ForcedClose, description: None }),
-            Event::Socket { socket: main, event: SocketEvent::Disconnect { reason: DisconnectReason::IoClientDisconnect, description: None } },
+            Event::Socket {
+                socket: main,
+                event: SocketEvent::Disconnect { reason: DisconnectReason::IoClientDisconnect, description: None }
+            },
         ]
     );
     assert!(net.current().session.is_closed(), "the engine session was closed");
@@ -632,8 +683,17 @@ fn reconnects_with_backoff_delays() {
     assert_eq!(
         net.take_events(),
         [
-            Event::Socket { socket: s, event: SocketEvent::Disconnect { reason: DisconnectReason::TransportClose, description: Some("transport closed by the server".into()) } },
-            Event::Manager(ManagerEvent::Close { reason: DisconnectReason::TransportClose, description: Some("transport closed by the server".into()) }),
+            Event::Socket {
+                socket: s,
+                event: SocketEvent::Disconnect {
+                    reason: DisconnectReason::TransportClose,
+                    description: Some("transport closed by the server".into())
+                }
+            },
+            Event::Manager(ManagerEvent::Close {
+                reason: DisconnectReason::TransportClose,
+                description: Some("transport closed by the server".into())
+            }),
         ]
     );
     assert!(net.manager.get_socket(s).unwrap().active(), "still active: it will reconnect");
@@ -647,7 +707,10 @@ fn reconnects_with_backoff_delays() {
         net.take_events(),
         [
             Event::Manager(ManagerEvent::ReconnectAttempt(1)),
-            Event::Socket { socket: s, event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None } },
+            Event::Socket {
+                socket: s,
+                event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None }
+            },
             Event::Manager(ManagerEvent::Error(failed.clone())),
             Event::Manager(ManagerEvent::ReconnectError(failed.clone())),
         ]
@@ -705,7 +768,11 @@ fn gives_up_after_reconnection_attempts() {
         net.manager_event_times(|e| matches!(e, ManagerEvent::Error(_))),
         [START + 3_000, START + 3_000 + 1_000 + 3_000, START + 3_000 + 1_000 + 3_000 + 2_000 + 3_000]
     );
-    let connect_errors = net.socket_events(s).iter().filter(|e| matches!(e, SocketEvent::ConnectError { message, .. } if message == "timeout")).count();
+    let connect_errors = net
+        .socket_events(s)
+        .iter()
+        .filter(|e| matches!(e, SocketEvent::ConnectError { message, .. } if message == "timeout"))
+        .count();
     assert_eq!(connect_errors, 3);
     assert_eq!(net.manager.ready_state(), ReadyState::Closed);
     assert!(!net.manager.is_reconnecting());
@@ -767,7 +834,9 @@ fn refused_namespace_reports_connect_error() {
 
 #[test]
 fn binary_attachments_travel_both_ways() {
-    for (config, transport) in [(polling_only(), TransportKind::Polling), (ManagerConfig::default(), TransportKind::WebSocket)] {
+    for (config, transport) in
+        [(polling_only(), TransportKind::Polling), (ManagerConfig::default(), TransportKind::WebSocket)]
+    {
         let mut net = Net::new(config);
         net.manager.open(net.now);
         let s = connected(&mut net, "/");
@@ -792,7 +861,9 @@ fn binary_attachments_travel_both_ways() {
             }]
         );
         net.take_events();
-        net.server_send(Packet::event("/", r#"["file",{"_placeholder":true,"num":0}]"#).with_attachments(vec![vec![0xff; 5]]));
+        net.server_send(
+            Packet::event("/", r#"["file",{"_placeholder":true,"num":0}]"#).with_attachments(vec![vec![0xff; 5]]),
+        );
         assert_eq!(
             net.socket_events(s),
             [SocketEvent::Event {
@@ -820,8 +891,17 @@ fn undecodable_packets_close_with_parse_error_and_reconnect() {
     assert_eq!(
         net.take_events(),
         [
-            Event::Socket { socket: s, event: SocketEvent::Disconnect { reason: DisconnectReason::ParseError, description: Some("unknown packet type".into()) } },
-            Event::Manager(ManagerEvent::Close { reason: DisconnectReason::ParseError, description: Some("unknown packet type".into()) }),
+            Event::Socket {
+                socket: s,
+                event: SocketEvent::Disconnect {
+                    reason: DisconnectReason::ParseError,
+                    description: Some("unknown packet type".into())
+                }
+            },
+            Event::Manager(ManagerEvent::Close {
+                reason: DisconnectReason::ParseError,
+                description: Some("unknown packet type".into())
+            }),
         ]
     );
     // the engine session was closed by the client
@@ -864,13 +944,21 @@ fn retries_resend_until_acknowledged() {
 
     // unanswered: tried 1 + 2 retries times, then the callback gets the timeout
     net.advance(net.now + 3_000);
-    assert_eq!(net.received_encoded()[before..], [r#"20["silent",1]"#, r#"21["silent",1]"#, r#"22["silent",1]"#, r#"23["echo",2]"#]);
+    assert_eq!(
+        net.received_encoded()[before..],
+        [r#"20["silent",1]"#, r#"21["silent",1]"#, r#"22["silent",1]"#, r#"23["echo",2]"#]
+    );
     assert_eq!(
         net.socket_events(s),
         [
             SocketEvent::AckError { handle: AckHandle::Queued(0), error: AckError::Timeout },
             // the queue's callbacks are `(err, ...args)`
-            SocketEvent::AckResponse { handle: AckHandle::Queued(1), args: "[null,2]".into(), attachments: vec![], with_error: false },
+            SocketEvent::AckResponse {
+                handle: AckHandle::Queued(1),
+                args: "[null,2]".into(),
+                attachments: vec![],
+                with_error: false
+            },
         ]
     );
     assert_eq!(net.manager.get_socket(s).unwrap().queue_len(), 0);
@@ -907,7 +995,9 @@ fn missed_heartbeat_disconnects_with_ping_timeout() {
     net.host = Host::BlackHole;
     net.conns.clear();
     net.advance(net.now + 600);
-    assert!(net.socket_events(s).contains(&SocketEvent::Disconnect { reason: DisconnectReason::PingTimeout, description: None }));
+    assert!(net
+        .socket_events(s)
+        .contains(&SocketEvent::Disconnect { reason: DisconnectReason::PingTimeout, description: None }));
 }
 
 #[test]
@@ -949,7 +1039,10 @@ fn transport_error_while_open_reports_error_then_close() {
     assert_eq!(
         net.take_events(),
         [
-            Event::Socket { socket: slow, event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None } },
+            Event::Socket {
+                socket: slow,
+                event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None }
+            },
             Event::Manager(ManagerEvent::Error(ManagerError::Transport("xhr poll error".into()))),
             Event::Socket { socket: main, event: SocketEvent::Disconnect { reason, description: description.clone() } },
             Event::Socket { socket: slow, event: SocketEvent::Disconnect { reason, description: description.clone() } },
@@ -1009,7 +1102,9 @@ fn events_before_the_connect_answer_are_delivered_after_connect() {
     let mut v2 = Packet::new(PacketType::Connect, "/v2");
     v2.data = Some("{}".into());
     net.server_send(v2);
-    assert!(matches!(&net.socket_events(other)[..], [SocketEvent::ConnectError { message, data: None }] if message.contains("v2.x")));
+    assert!(
+        matches!(&net.socket_events(other)[..], [SocketEvent::ConnectError { message, data: None }] if message.contains("v2.x"))
+    );
     assert!(!net.manager.get_socket(other).unwrap().connected());
 }
 
@@ -1022,14 +1117,19 @@ fn outgoing_listeners_see_packets_when_they_are_sent() {
     assert!(net.socket_events(s).is_empty(), "not sent yet");
     net.manager.connect_socket(s, net.now);
     net.pump();
-    net.manager.emit(s, r#"["now",{"_placeholder":true,"num":0}]"#, vec![vec![1]], EmitOptions::default(), net.now).unwrap();
+    net.manager
+        .emit(s, r#"["now",{"_placeholder":true,"num":0}]"#, vec![vec![1]], EmitOptions::default(), net.now)
+        .unwrap();
     net.pump();
     assert_eq!(
         net.socket_events(s),
         [
             SocketEvent::Outgoing { data: r#"["buffered"]"#.into(), attachments: vec![] },
             SocketEvent::Connect,
-            SocketEvent::Outgoing { data: r#"["now",{"_placeholder":true,"num":0}]"#.into(), attachments: vec![vec![1]] },
+            SocketEvent::Outgoing {
+                data: r#"["now",{"_placeholder":true,"num":0}]"#.into(),
+                attachments: vec![vec![1]]
+            },
         ]
     );
 }

@@ -5,8 +5,9 @@ use std::collections::VecDeque;
 
 use proptest::prelude::*;
 use wasmio_protocol::engine::{
-    ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, Packet, PacketType, PollOutcome,
-    PostError, ServerConfig, ServerError, ServerEvent, ServerSession, ServerTransmit, TransportId, TransportKind,
+    ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, Packet, PacketType,
+    PollOutcome, PostError, ServerConfig, ServerError, ServerEvent, ServerSession, ServerTransmit, TransportId,
+    TransportKind,
 };
 
 /// The time at which every loopback starts.
@@ -105,7 +106,8 @@ impl Loopback {
             ClientTransmit::PollGet { id, query } => {
                 if self.server.is_none() {
                     assert_eq!(query, "EIO=4&transport=polling");
-                    self.server = Some(ServerSession::new("sid-1", TransportKind::Polling, self.server_config.clone(), now));
+                    self.server =
+                        Some(ServerSession::new("sid-1", TransportKind::Polling, self.server_config.clone(), now));
                 } else {
                     assert_eq!(query, "EIO=4&transport=polling&sid=sid-1");
                 }
@@ -128,7 +130,8 @@ impl Loopback {
             ClientTransmit::OpenWebSocket { id, query } => {
                 if self.server.is_none() {
                     assert_eq!(query, "EIO=4&transport=websocket");
-                    self.server = Some(ServerSession::new("sid-1", TransportKind::WebSocket, self.server_config.clone(), now));
+                    self.server =
+                        Some(ServerSession::new("sid-1", TransportKind::WebSocket, self.server_config.clone(), now));
                     self.websocket = Some(id);
                     self.client.handle_websocket_open(id);
                 } else {
@@ -170,6 +173,10 @@ impl Loopback {
             ServerTransmit::PollResponse(body) => {
                 let id = self.held_poll.take().expect("a poll was held");
                 self.answer_poll(id, body);
+            }
+            ServerTransmit::PollRejected(error) => {
+                let id = self.held_poll.take().expect("a poll was held");
+                self.client.handle_transport_error(id, &error.to_string());
             }
             ServerTransmit::WebSocket(frame) | ServerTransmit::Probe(frame) => {
                 let id = self.websocket.expect("a WebSocket is open");
@@ -450,6 +457,21 @@ fn a_bad_probe_is_closed_and_polling_goes_on() {
     assert!(!server.is_upgrading());
     server.send(text("still here"));
     assert_eq!(server.handle_poll(0), PollOutcome::Respond("4still here".into()));
+}
+
+#[test]
+fn a_poll_held_when_the_upgrade_completes_is_refused() {
+    let mut server = ServerSession::new("s", TransportKind::Polling, ServerConfig::default(), 0);
+    assert!(matches!(server.handle_poll(0), PollOutcome::Respond(_)));
+    server.handle_websocket_open(0).unwrap();
+    server.handle_websocket_frame(Frame::Text("2probe".into()), 0);
+    assert_eq!(server.poll_transmit(), Some(ServerTransmit::Probe(Frame::Text("3probe".into()))));
+    // A GET that raced the client's `5` (a client that paused polling sends none).
+    assert_eq!(server.handle_poll(10), PollOutcome::Hold);
+    server.handle_websocket_frame(Frame::Text("5".into()), 20);
+    assert_eq!(server.poll_transmit(), Some(ServerTransmit::PollRejected(ServerError::BadRequest)));
+    assert_eq!(server.transport(), TransportKind::WebSocket);
+    assert_eq!(server.handle_poll(30), PollOutcome::Reject(ServerError::BadRequest));
 }
 
 #[test]

@@ -21,17 +21,22 @@ export function freePort() {
   });
 }
 
-/** Starts `wrangler dev --env <env>`; resolves once it answers HTTP. */
-export async function startWorker(env) {
-  const port = await freePort();
+/**
+ * Starts `wrangler dev --env <env>`; resolves once it answers HTTP. `vars` override the
+ * environment's `[vars]`; `persist` is the Durable Object storage folder (a new one by
+ * default: pass the one of a stopped worker to restart on its state); `port` the port to listen
+ * on (a free one by default: pass a stopped worker's so that its clients reconnect).
+ */
+export async function startWorker(env, { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port } = {}) {
+  port ??= await freePort();
   const inspectorPort = await freePort();
-  const persist = mkdtempSync(join(tmpdir(), "wasmio-edge-"));
   const args = [
     "dev", "--local", "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-ip", "127.0.0.1", "--inspector-port", String(inspectorPort),
     "--show-interactive-dev-session=false", "--persist-to", persist,
   ];
   if (env) args.push("--env", env);
+  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: join(ROOT, "edge-worker"),
     detached: true,
@@ -42,10 +47,13 @@ export async function startWorker(env) {
   child.stdout.on("data", (d) => (log += d));
   child.stderr.on("data", (d) => (log += d));
   const url = `http://127.0.0.1:${port}`;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  /** Kills the whole process group (workerd included); resolves once wrangler has exited. */
   const stop = () => {
     try {
       process.kill(-child.pid, "SIGKILL");
     } catch {}
+    return exited;
   };
   // Never leave workerd behind, even when the test process is killed (by a timeout).
   process.once("exit", stop);
@@ -55,7 +63,7 @@ export async function startWorker(env) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
     try {
       await fetch(`${url}/`);
-      return { url, port, stop, log: () => log };
+      return { url, port, stop, persist, log: () => log };
     } catch {
       await new Promise((r) => setTimeout(r, 250));
     }

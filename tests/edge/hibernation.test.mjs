@@ -12,7 +12,8 @@ const PING_INTERVAL = 300;
 let worker;
 
 before(async () => {
-  worker = await startWorker("conformance");
+  // The conformance env answers pongs strictly; hibernation is the default deployments' mode.
+  worker = await startWorker("conformance", { vars: { HEARTBEAT: "hibernate" } });
 });
 after(() => worker?.stop());
 

@@ -43,7 +43,9 @@ pub fn app() -> App {
         .namespace("/custom", |ns| ns.on_connection(emit_auth))
         // Dynamic namespaces: every `/dynamic-<n>` exists on first use (`io.of(/^\/dynamic-\d+$/)`).
         .dynamic_namespace(
-            |name| name.strip_prefix("/dynamic-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+            |name| {
+                name.strip_prefix("/dynamic-").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            },
             |ns| {
                 ns.on_connection(emit_auth).on_args("message", |socket, args| {
                     let nsp = socket.nsp().to_owned();

@@ -48,6 +48,10 @@ impl Default for ServerConfig {
 pub enum ServerTransmit {
     /// Answer the held poll GET with this payload (status 200, `text/plain`).
     PollResponse(String),
+    /// Answer the held poll GET with this error: it arrived after the client paused polling
+    /// for an upgrade that has now completed (the reference answers a GET after the upgrade
+    /// with 400 too).
+    PollRejected(ServerError),
     /// Send a frame on the session's WebSocket.
     WebSocket(Frame),
     /// Send a frame on the WebSocket being probed for an upgrade.
@@ -110,7 +114,10 @@ impl PostError {
 enum Upgrade {
     None,
     /// A WebSocket was opened for this session; waiting for `2probe`, then `5`.
-    Probing { answered: bool, deadline: u64 },
+    Probing {
+        answered: bool,
+        deadline: u64,
+    },
 }
 
 /// The server side of one Engine.IO session.
@@ -299,7 +306,11 @@ impl ServerSession {
     /// A WebSocket for this session opened. On a polling session it is a probe for the
     /// upgrade; refused (`Err`) when upgrades are off or one is already in progress.
     pub fn handle_websocket_open(&mut self, now_ms: u64) -> Result<(), ServerError> {
-        if self.closed || self.transport != TransportKind::Polling || self.upgrade != Upgrade::None || !self.config.allow_upgrades {
+        if self.closed
+            || self.transport != TransportKind::Polling
+            || self.upgrade != Upgrade::None
+            || !self.config.allow_upgrades
+        {
             return Err(ServerError::BadRequest);
         }
         self.upgrade = Upgrade::Probing { answered: false, deadline: now_ms + self.config.upgrade_timeout };
@@ -359,13 +370,11 @@ impl ServerSession {
             self.release_poll_at = None;
             self.release_poll(Packet::bare(PacketType::Noop));
         }
-        if let Some(deadline) = self.pong_deadline {
-            if now_ms >= deadline {
-                self.fail(CloseReason::PingTimeout);
-                return;
-            }
-        } else if now_ms >= self.next_ping_at {
-            self.ping(now_ms);
+        match self.pong_deadline {
+            Some(deadline) if now_ms >= deadline => self.fail(CloseReason::PingTimeout),
+            Some(_) => {}
+            None if now_ms >= self.next_ping_at => self.ping(now_ms),
+            None => {}
         }
     }
 
@@ -447,7 +456,11 @@ impl ServerSession {
             Ok(p) if p.kind == PacketType::Upgrade && answered => {
                 self.upgrade = Upgrade::None;
                 self.release_poll_at = None;
-                self.release_poll(Packet::bare(PacketType::Noop));
+                // The poll held when the probe was answered was released then, and a client
+                // sends `5` only once its last poll came back: a GET held now came after it.
+                if std::mem::take(&mut self.poll_held) {
+                    self.transmits.push_back(ServerTransmit::PollRejected(ServerError::BadRequest));
+                }
                 self.transport = TransportKind::WebSocket;
                 for packet in std::mem::take(&mut self.queue) {
                     self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame()));

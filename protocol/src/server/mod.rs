@@ -748,6 +748,14 @@ impl Server {
         }
     }
 
+    /// The Engine.IO session upgraded to WebSocket: its snapshot must be written where the
+    /// driver keeps WebSocket sessions (so [`Server::take_dirty`] lists it).
+    pub fn handle_upgrade(&mut self, session: &str) {
+        if self.sessions.contains_key(session) {
+            self.dirty.insert(session.to_owned());
+        }
+    }
+
     /// The Engine.IO session closed (the reason the engine reported). Its sockets disconnect
     /// with the same reason. Sessions the core closed itself are ignored.
     pub fn handle_close(&mut self, session: &str, reason: CloseReason, now_ms: u64) {
@@ -851,7 +859,13 @@ impl Server {
 
     /// Refuses a pending CONNECT as a middleware error does: CONNECT_ERROR
     /// `{"message":..,"data":..}` (`data` omitted when `None`).
-    pub fn reject_connect(&mut self, session: &str, nsp: &str, message: &str, data: Option<&str>) -> Result<(), ApiError> {
+    pub fn reject_connect(
+        &mut self,
+        session: &str,
+        nsp: &str,
+        message: &str,
+        data: Option<&str>,
+    ) -> Result<(), ApiError> {
         if data.is_some_and(|d| crate::json::validate(d).is_err()) {
             return Err(ApiError::InvalidJson);
         }
@@ -884,7 +898,14 @@ impl Server {
     /// `socket.emit(event, ...args)`: `args` is a JSON array text, placeholders referring to
     /// `attachments`. With recovery enabled it is logged with an offset, as the reference
     /// routes it through the adapter.
-    pub fn emit(&mut self, sid: &str, event: &str, args: &str, attachments: Vec<Vec<u8>>, now_ms: u64) -> Result<Option<Rc<EncodedPacket>>, ApiError> {
+    pub fn emit(
+        &mut self,
+        sid: &str,
+        event: &str,
+        args: &str,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) -> Result<Option<Rc<EncodedPacket>>, ApiError> {
         let nsp = self.socket_state(sid)?.nsp.clone();
         let op = Broadcast::new(nsp).to(sid);
         Ok(self.broadcast(&op, event, args, attachments, now_ms)?.packet)
@@ -892,13 +913,23 @@ impl Server {
 
     /// `socket.timeout(ms).emitWithAck(event, ...args)` (no timeout when `None`): returns the ack
     /// id; the answer comes as [`Event::Ack`].
-    pub fn emit_with_ack(&mut self, sid: &str, event: &str, args: &str, attachments: Vec<Vec<u8>>, timeout_ms: Option<u64>, now_ms: u64) -> Result<u64, ApiError> {
+    pub fn emit_with_ack(
+        &mut self,
+        sid: &str,
+        event: &str,
+        args: &str,
+        attachments: Vec<Vec<u8>>,
+        timeout_ms: Option<u64>,
+        now_ms: u64,
+    ) -> Result<u64, ApiError> {
         let socket = self.socket_state(sid)?;
         let (nsp, session, id) = (socket.nsp.clone(), socket.session.clone(), socket.next_ack);
         let data = build_data(event, args, &attachments, None)?;
         let packet = Packet { kind: PacketType::Event, nsp, id: Some(id), data: Some(data), attachments };
         self.socket_mut(sid).next_ack = id + 1;
-        self.shared.acks.insert((sid.to_owned(), id), PendingAck { deadline: timeout_ms.map(|t| now_ms + t), broadcast: None });
+        self.shared
+            .acks
+            .insert((sid.to_owned(), id), PendingAck { deadline: timeout_ms.map(|t| now_ms + t), broadcast: None });
         self.shared_dirty = true;
         let encoded = self.encode(&packet);
         self.transmits.push_back(Transmit::Packet { sessions: vec![session], packet: encoded });
@@ -1000,7 +1031,14 @@ impl Server {
     /// `io.of(nsp).to(..).except(..).emit(event, ...args)`: encodes once, queues one
     /// [`Transmit::Packet`] for all recipients, logs it for recovery (event without ack, not
     /// volatile) with its offset appended as the last argument.
-    pub fn broadcast(&mut self, op: &Broadcast, event: &str, args: &str, attachments: Vec<Vec<u8>>, now_ms: u64) -> Result<Delivery, ApiError> {
+    pub fn broadcast(
+        &mut self,
+        op: &Broadcast,
+        event: &str,
+        args: &str,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) -> Result<Delivery, ApiError> {
         check_event(event)?;
         check_args(args, &attachments)?;
         let offset = match self.config.recovery.is_some() && !op.volatile {
@@ -1033,7 +1071,15 @@ impl Server {
     /// `...timeout(ms).emitWithAck(event, ...args)` on a selection: every recipient gets the
     /// same packet and ack id; [`Event::BroadcastAck`] comes when all answered or at the
     /// timeout. Returns the broadcast id and the delivery.
-    pub fn broadcast_with_ack(&mut self, op: &Broadcast, event: &str, args: &str, attachments: Vec<Vec<u8>>, timeout_ms: u64, now_ms: u64) -> Result<(u64, Delivery), ApiError> {
+    pub fn broadcast_with_ack(
+        &mut self,
+        op: &Broadcast,
+        event: &str,
+        args: &str,
+        attachments: Vec<Vec<u8>>,
+        timeout_ms: u64,
+        now_ms: u64,
+    ) -> Result<(u64, Delivery), ApiError> {
         check_event(event)?;
         let data = build_data(event, args, &attachments, None)?;
         let sids = self.select(op);
@@ -1045,12 +1091,16 @@ impl Server {
             self.shared.acks.insert((sid.clone(), ack_id), PendingAck { deadline: None, broadcast: Some(bid) });
         }
         self.shared_dirty = true;
-        let packet = Packet { kind: PacketType::Event, nsp: op.nsp.clone(), id: Some(ack_id), data: Some(data), attachments };
+        let packet =
+            Packet { kind: PacketType::Event, nsp: op.nsp.clone(), id: Some(ack_id), data: Some(data), attachments };
         let delivery = self.deliver(op, sids, &packet);
         if delivery.sids.is_empty() {
             self.events.push_back(Event::BroadcastAck { id: bid, error: None, responses: Vec::new() });
         } else {
-            self.shared.collects.insert(bid, Collect { expected: delivery.sids.len(), responses: Vec::new(), deadline: now_ms + timeout_ms });
+            self.shared.collects.insert(
+                bid,
+                Collect { expected: delivery.sids.len(), responses: Vec::new(), deadline: now_ms + timeout_ms },
+            );
         }
         Ok((bid, delivery))
     }
@@ -1211,7 +1261,10 @@ impl Server {
         let pid = string_member(auth, "pid")?;
         let offset = string_member(auth, "offset")?;
         let p = self.shared.persisted.get(&pid)?;
-        if p.nsp != nsp || p.disconnected_at + recovery.max_disconnection_duration_ms < now_ms || self.sockets.contains_key(&p.sid) {
+        if p.nsp != nsp
+            || p.disconnected_at + recovery.max_disconnection_duration_ms < now_ms
+            || self.sockets.contains_key(&p.sid)
+        {
             return None;
         }
         let index = self.shared.log.iter().position(|e| e.offset == offset)?;
@@ -1229,10 +1282,20 @@ impl Server {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn do_connect(&mut self, session: &str, nsp: &str, auth: String, r: Restored, data: Option<String>, recovered: bool, now_ms: u64) {
+    fn do_connect(
+        &mut self,
+        session: &str,
+        nsp: &str,
+        auth: String,
+        r: Restored,
+        data: Option<String>,
+        recovered: bool,
+        now_ms: u64,
+    ) {
         // the reference sends the missed packets from the Socket constructor, before CONNECT
         for (missed, attachments) in r.missed {
-            let packet = Packet { kind: PacketType::Event, nsp: nsp.to_owned(), id: None, data: Some(missed), attachments };
+            let packet =
+                Packet { kind: PacketType::Event, nsp: nsp.to_owned(), id: None, data: Some(missed), attachments };
             self.send_packet(session, &packet);
         }
         let pid = self.config.recovery.is_some().then_some(r.pid);
@@ -1269,7 +1332,12 @@ impl Server {
         let mut packet = Packet::new(PacketType::Connect, nsp);
         packet.data = Some(body);
         self.send_packet(session, &packet);
-        self.events.push_back(Event::Connection { session: session.to_owned(), nsp: nsp.to_owned(), sid: r.sid, recovered });
+        self.events.push_back(Event::Connection {
+            session: session.to_owned(),
+            nsp: nsp.to_owned(),
+            sid: r.sid,
+            recovered,
+        });
     }
 
     fn on_socket_packet(&mut self, sid: &str, packet: Packet, now_ms: u64) {
@@ -1302,7 +1370,11 @@ impl Server {
                         collect.responses.push(AckData { args: first_element(&args), attachments: packet.attachments });
                         if collect.responses.len() == collect.expected {
                             let collect = self.shared.collects.remove(&bid).expect("collect");
-                            self.events.push_back(Event::BroadcastAck { id: bid, error: None, responses: collect.responses });
+                            self.events.push_back(Event::BroadcastAck {
+                                id: bid,
+                                error: None,
+                                responses: collect.responses,
+                            });
                         }
                     }
                 }
@@ -1333,7 +1405,13 @@ impl Server {
         if let (Some(_), Some(pid), true) = (&self.config.recovery, &socket.pid, reason.is_recoverable()) {
             self.shared.persisted.insert(
                 pid.clone(),
-                Persisted { sid: sid.to_owned(), nsp: socket.nsp.clone(), rooms, data: socket.data.clone(), disconnected_at: now_ms },
+                Persisted {
+                    sid: sid.to_owned(),
+                    nsp: socket.nsp.clone(),
+                    rooms,
+                    data: socket.data.clone(),
+                    disconnected_at: now_ms,
+                },
             );
             self.shared_dirty = true;
         }
@@ -1355,7 +1433,12 @@ impl Server {
             s.sockets.remove(&socket.nsp);
         }
         self.dirty.insert(socket.session.clone());
-        self.events.push_back(Event::Disconnect { session: socket.session, nsp: socket.nsp, sid: sid.to_owned(), reason });
+        self.events.push_back(Event::Disconnect {
+            session: socket.session,
+            nsp: socket.nsp,
+            sid: sid.to_owned(),
+            reason,
+        });
     }
 
     /// The core closes the session: sockets disconnect with `reason`, the driver closes it.
@@ -1438,7 +1521,9 @@ impl Server {
         let threshold = now_ms.saturating_sub(recovery.max_disconnection_duration_ms);
         let before = (self.shared.persisted.len(), self.shared.log.len());
         self.shared.persisted.retain(|_, p| p.disconnected_at >= threshold);
-        while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold) || self.shared.log.len() > recovery.max_log_len {
+        while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
+            || self.shared.log.len() > recovery.max_log_len
+        {
             self.shared.log.pop_front();
         }
         self.shared_dirty |= before != (self.shared.persisted.len(), self.shared.log.len());

@@ -1,0 +1,72 @@
+// Chat clients for the lifecycle tests: the official socket.io-client 4.8.4 on each transport
+// path, a count of every `chat message` each one receives, and the exactly-once check.
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+
+/** The three ways a client reaches the server. */
+export const PATHS = {
+  "polling then upgrade": {},
+  "websocket only": { transports: ["websocket"] },
+  "polling only": { transports: ["polling"] },
+};
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when `predicate()` holds, polling every 50 ms; rejects after `ms` with `what`. */
+export async function until(predicate, ms, what) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+/**
+ * `perPath` clients on each transport path, connected (and upgraded where they upgrade).
+ * Each records what it receives, its disconnects and its connect errors.
+ */
+export async function connectClients(url, perPath, options = {}) {
+  const clients = [];
+  for (const [path, transportOptions] of Object.entries(PATHS)) {
+    for (let i = 0; i < perPath; i++) {
+      const socket = io(url, { forceNew: true, ...transportOptions, ...options });
+      const client = { path, socket, received: [], disconnects: [], connectErrors: [] };
+      socket.on("chat message", (message) => client.received.push(message.text));
+      socket.on("disconnect", (reason) => client.disconnects.push(reason));
+      socket.on("connect_error", (error) => client.connectErrors.push(error.message));
+      clients.push(client);
+    }
+  }
+  await until(() => clients.every((c) => c.socket.connected), 20_000, "every client to connect");
+  await until(
+    () => clients.every((c) => c.path !== "polling then upgrade" || c.socket.io.engine.transport.name === "websocket"),
+    20_000,
+    "the upgrades",
+  );
+  return clients;
+}
+
+/**
+ * Every client emits one `chat message` tagged `<round>:<index>`; resolves once every client
+ * received every message of the round, and checks each arrived exactly once.
+ */
+export async function chatRound(clients, round, waitMs = 20_000) {
+  const expected = clients.map((_, i) => `${round}:${i}`);
+  clients.forEach((c, i) => c.socket.emit("chat message", `${round}:${i}`));
+  const ofRound = (c) => c.received.filter((t) => typeof t === "string" && t.startsWith(`${round}:`));
+  try {
+    await until(() => clients.every((c) => ofRound(c).length >= expected.length), waitMs, `round ${round}`);
+  } catch (error) {
+    const report = clients.map((c) => `${c.path}: ${ofRound(c).length}/${expected.length} ${c.disconnects.join(",")}`);
+    throw new Error(`${error.message}\n${report.join("\n")}`);
+  }
+  await sleep(500); // a duplicate would arrive about as late as the slowest delivery
+  for (const c of clients) {
+    assert.deepEqual([...ofRound(c)].sort(), [...expected].sort(), `${c.path}: every message of round ${round} exactly once`);
+  }
+}
+
+/** Closes every client. */
+export function closeAll(clients) {
+  for (const c of clients) c.socket.close();
+}

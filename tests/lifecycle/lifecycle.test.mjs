@@ -1,0 +1,81 @@
+// The chat deployment (default env: 4 shards, socket.io's timings) through the platform's
+// lifecycle under real workerd, with official socket.io-client 4.8.4 clients on every
+// transport path (polling then upgrade, WebSocket only, polling only):
+// - a real idle eviction (no test hook: the clients stay silent until workerd has dropped
+//   the objects' memory, which `__stats` proves by counting instances);
+// - a restart of workerd on its persisted state, as a redeploy or a crash does;
+// after each, chat works in both directions, every message exactly once.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker } from "../edge/harness.mjs";
+import { chatRound, closeAll, connectClients, sleep, until } from "./chat.mjs";
+
+// How long the clients stay silent: local workerd evicts an idle object about 10 s after its
+// last event (measured: see the closing note); the first ping comes at 25 s.
+const IDLE_MS = 30_000;
+const SHARDS = 4;
+const VARS = { TEST_HOOKS: "1" };
+
+const workers = [];
+after(() => Promise.all(workers.map((w) => w.stop())));
+
+async function start(options) {
+  const worker = await startWorker(undefined, { vars: VARS, ...options });
+  workers.push(worker);
+  return worker;
+}
+
+/** How many instances each numbered object has had (one more after each eviction). */
+async function instances(url) {
+  const counts = [];
+  for (let n = 0; n < SHARDS; n++) {
+    counts.push(JSON.parse(await (await fetch(`${url}/socket.io/__stats?object=${n}`)).text()).instances);
+  }
+  return counts;
+}
+
+describe("lifecycle of the chat deployment", () => {
+  it("survives a real idle eviction on every transport path, exactly once, with no disconnect", async () => {
+    const worker = await start();
+    const clients = await connectClients(worker.url, 2);
+    try {
+      await chatRound(clients, "before");
+      const before = await instances(worker.url);
+      await sleep(IDLE_MS);
+      const afterIdle = await instances(worker.url);
+      console.log(`instances per object before the idle wait ${before}, after ${afterIdle}`);
+      assert.ok(afterIdle.some((n, i) => n > before[i]), `no object was evicted in ${IDLE_MS} ms`);
+      await chatRound(clients, "after-eviction");
+      for (const c of clients) {
+        assert.deepEqual(c.disconnects, [], `${c.path}: no disconnect`);
+        assert.deepEqual(c.connectErrors, [], `${c.path}: no connect error`);
+      }
+    } finally {
+      closeAll(clients);
+    }
+  });
+
+  it("goes on after a restart of workerd on its persisted state", async () => {
+    let worker = await start();
+    const { port, persist } = worker;
+    const clients = await connectClients(worker.url, 2);
+    try {
+      await chatRound(clients, "before");
+      await worker.stop();
+      worker = await start({ port, persist });
+      // Sessions alive before the restart are closed visibly and reconnect on their own.
+      await until(() => clients.every((c) => c.socket.connected && c.disconnects.length > 0), 30_000, "the reconnections");
+      // 21 new clients (7 per transport path) connect at once right after the restart.
+      const newcomers = await Promise.all(Array.from({ length: 7 }, () => connectClients(worker.url, 1)));
+      const everyone = [...clients, ...newcomers.flat()];
+      await chatRound(everyone, "after-restart");
+      for (const c of newcomers.flat()) {
+        assert.deepEqual(c.connectErrors, [], `${c.path}: a new client connects with no error`);
+        assert.deepEqual(c.disconnects, [], `${c.path}: a new client is not disconnected`);
+      }
+      closeAll(newcomers.flat());
+    } finally {
+      closeAll(clients);
+    }
+  });
+});
