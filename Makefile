@@ -12,8 +12,8 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup build build-wasm build-client build-worker demo conformance test test-protocol test-edge \
-	test-client test-e2e test-wasm fuzz bench
+.PHONY: setup build build-wasm build-client build-worker demo conformance test lint test-protocol test-edge \
+	test-official test-lifecycle test-client test-e2e test-wasm fuzz bench
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
@@ -45,7 +45,15 @@ conformance: setup
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
-test: setup test-protocol test-wasm build-wasm test-edge test-client test-e2e
+test: setup lint test-protocol test-wasm build-wasm test-official test-edge test-lifecycle test-client test-e2e
+
+## Formatting, clippy and rustdoc, warnings as errors (the wasm crates checked for wasm32).
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p wasmio-protocol --all-targets -- -D warnings
+	cargo clippy -p wasmio-edge -p wasmio-client $(WASM) -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-protocol
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-edge -p wasmio-client $(WASM)
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
 test-protocol:
@@ -66,6 +74,16 @@ test-wasm:
 ## official engine.io-client and socket.io-client, hibernation.
 test-edge: build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/edge/
+
+## The official Engine.IO v4 (25 tests) and Socket.IO v5 (32 tests) suites, unmodified, against
+## the conformance worker (tests/official: the copies are checked against their checksums).
+test-official: build-worker
+	WASMIO_PREBUILT=1 node --test --test-timeout=300000 tests/official/official.test.mjs
+
+## The chat deployment through a real idle eviction and a restart of workerd on its persisted
+## state, with official clients on every transport path.
+test-lifecycle: build-worker
+	WASMIO_PREBUILT=1 node --test --test-timeout=300000 tests/lifecycle/
 
 ## Browser client in real Chromium against the official socket.io server (also in a Web
 ## Worker and through a Vite build) and against our edge worker.

@@ -27,8 +27,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortController, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket};
 
 use wasmio_protocol::client::{
-    AckHandle, AckMode, Auth, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState, SocketEvent, SocketId,
-    SocketOptions,
+    AckHandle, AckMode, Auth, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState, SocketEvent,
+    SocketId, SocketOptions,
 };
 use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Frame, TransportId, TransportKind};
 
@@ -242,7 +242,14 @@ impl Driver {
 
     /// `manager.socket(nsp, opts)`: the id of the namespace's socket (created if needed).
     /// `auth` is the JSON text of an `auth` object; `auth_is_function` when it is a function.
-    pub fn socket(&self, nsp: &str, auth: Option<String>, auth_is_function: bool, retries: f64, ack_timeout: f64) -> u32 {
+    pub fn socket(
+        &self,
+        nsp: &str,
+        auth: Option<String>,
+        auth_is_function: bool,
+        retries: f64,
+        ack_timeout: f64,
+    ) -> u32 {
         let options = SocketOptions {
             auth: auth_value(auth, auth_is_function),
             retries: optional(retries).map_or(0, |n| n.min(u32::MAX as u64) as u32),
@@ -350,9 +357,10 @@ impl Driver {
     /// The socket's state bits: 1 connected, 2 active, 4 recovered.
     pub fn socket_state(&self, socket: u32) -> u32 {
         let inner = self.inner.borrow();
-        inner.manager.get_socket(SocketId(socket)).map_or(0, |s| {
-            u32::from(s.connected()) | u32::from(s.active()) << 1 | u32::from(s.recovered()) << 2
-        })
+        inner
+            .manager
+            .get_socket(SocketId(socket))
+            .map_or(0, |s| u32::from(s.connected()) | u32::from(s.active()) << 1 | u32::from(s.recovered()) << 2)
     }
 
     /// The manager's `_readyState`: 0 closed, 1 opening, 2 open; plus 4 while reconnecting.
@@ -494,7 +502,9 @@ fn dispatch(host: &Host, event: Event) {
                 SocketEvent::AckResponse { handle, args, attachments, with_error } => {
                     (14 + u32::from(with_error), s, Some(args), None, to_buffers(attachments), ack_number(handle))
                 }
-                SocketEvent::AckError { handle, error } => (16, s, Some(error.to_string()), None, None, ack_number(handle)),
+                SocketEvent::AckError { handle, error } => {
+                    (16, s, Some(error.to_string()), None, None, ack_number(handle))
+                }
                 SocketEvent::Outgoing { data, attachments } => (17, s, Some(data), None, to_buffers(attachments), 0.0),
                 SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
             }

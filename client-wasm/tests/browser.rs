@@ -71,7 +71,14 @@ impl Recorder {
         let log = events.clone();
         let closure = Closure::<dyn FnMut(u32, u32, JsValue, JsValue, JsValue, f64)>::new(
             move |kind, socket, a: JsValue, b: JsValue, _bins, n| {
-                log.borrow_mut().push(Ev { at: js_sys::Date::now(), kind, socket, a: a.as_string(), b: b.as_string(), n });
+                log.borrow_mut().push(Ev {
+                    at: js_sys::Date::now(),
+                    kind,
+                    socket,
+                    a: a.as_string(),
+                    b: b.as_string(),
+                    n,
+                });
             },
         );
         let host = js_sys::Object::new();
@@ -113,7 +120,17 @@ async fn sleep(ms: i32) {
 }
 
 /// A driver for `http://{addr}/socket.io/` as `pkg/src/client.js` builds it.
-fn driver(host: Host, addr: &str, transports: &str, options: u32, attempts: f64, delay: f64, max: f64, jitter: f64, timeout: f64) -> Driver {
+fn driver(
+    host: Host,
+    addr: &str,
+    transports: &str,
+    options: u32,
+    attempts: f64,
+    delay: f64,
+    max: f64,
+    jitter: f64,
+    timeout: f64,
+) -> Driver {
     Driver::new(
         host,
         format!("http://{addr}/socket.io/"),
@@ -165,7 +182,17 @@ async fn refused_websocket_reports_error_and_connect_error() {
 #[wasm_bindgen_test]
 async fn refused_polling_reports_xhr_poll_error() {
     let rec = Recorder::new();
-    let d = driver(rec.host(), REFUSED, "polling,websocket", OPT_UPGRADE | OPT_TIMESTAMP_POLLING, 0.0, 1000.0, 5000.0, 0.5, 20000.0);
+    let d = driver(
+        rec.host(),
+        REFUSED,
+        "polling,websocket",
+        OPT_UPGRADE | OPT_TIMESTAMP_POLLING,
+        0.0,
+        1000.0,
+        5000.0,
+        0.5,
+        20000.0,
+    );
     d.open();
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("xhr poll error"));
@@ -210,7 +237,11 @@ async fn reconnection_attempts_follow_the_configured_delays() {
     for (i, (failure, attempt)) in failures.iter().zip(&attempts).enumerate() {
         let expected = [150.0, 300.0, 400.0, 400.0][i];
         let gap = attempt.at - failure.at;
-        assert!(gap >= expected - 5.0 && gap < expected + 250.0, "attempt {}: {gap} ms after the failure, expected {expected}", i + 1);
+        assert!(
+            gap >= expected - 5.0 && gap < expected + 250.0,
+            "attempt {}: {gap} ms after the failure, expected {expected}",
+            i + 1
+        );
     }
     assert!(total >= 1250.0, "four delays took {total} ms");
     sleep(900).await;
@@ -244,7 +275,17 @@ async fn reconnection_jitter_and_setters() {
 #[wasm_bindgen_test]
 async fn close_cancels_the_pending_reconnection() {
     let rec = Recorder::new();
-    let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE | OPT_RECONNECTION, f64::INFINITY, 600.0, 600.0, 0.0, 20000.0);
+    let d = driver(
+        rec.host(),
+        REFUSED,
+        "websocket",
+        OPT_UPGRADE | OPT_RECONNECTION,
+        f64::INFINITY,
+        600.0,
+        600.0,
+        0.0,
+        20000.0,
+    );
     d.open();
     rec.until(ERROR, 5000.0).await;
     assert_eq!(d.state() & 4, 4, "reconnecting after the failure");
@@ -264,7 +305,17 @@ async fn connect_timeout_fires_against_a_silent_peer() {
     let port = option_env!("WASMIO_SILENT_PORT")
         .expect("build with WASMIO_SILENT_PORT set to a port that accepts and never answers (make test-wasm does)");
     let rec = Recorder::new();
-    let d = driver(rec.host(), &format!("127.0.0.1:{port}"), "websocket", OPT_UPGRADE | OPT_RECONNECTION, 1.0, 300.0, 300.0, 0.0, 700.0);
+    let d = driver(
+        rec.host(),
+        &format!("127.0.0.1:{port}"),
+        "websocket",
+        OPT_UPGRADE | OPT_RECONNECTION,
+        1.0,
+        300.0,
+        300.0,
+        0.0,
+        700.0,
+    );
     let nsp = d.socket("/", None, false, -1.0, -1.0);
     let start = js_sys::Date::now();
     d.connect_socket(nsp);

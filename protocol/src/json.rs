@@ -177,9 +177,7 @@ impl<'a> Scanner<'a> {
                     escaped = true;
                     self.pos += 1;
                     match b.get(self.pos) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
-                            self.pos += 1
-                        }
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 1,
                         Some(b'u') => {
                             let hex = b.get(self.pos + 1..self.pos + 5);
                             if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {

@@ -27,8 +27,8 @@ const DEFAULT_CASES: usize = 3000;
 /// What mutations insert or substitute: characters that steer the header parsers, JSON
 /// structure, the payload separator, and whitespace that JavaScript's `Number()` trims.
 const MUTATION_CHARS: &[char] = &[
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '/', ',', '[', ']', '{', '}', '"', '\\',
-    ' ', 'b', '\x1e', '.', 'e', 'x', '\t', '\n', '\u{a0}', '\u{feff}', '\u{2028}', 'é', '😀',
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '-', '/', ',', '[', ']', '{', '}', '"', '\\', ' ', 'b', '\x1e',
+    '.', 'e', 'x', '\t', '\n', '\u{a0}', '\u{feff}', '\u{2028}', 'é', '😀',
 ];
 
 /// Extra mutation characters for Engine.IO payloads: base64 letters, padding, URL-safe digits.
@@ -37,8 +37,29 @@ const BASE64_CHARS: &[char] = &['A', 'z', '7', '+', '=', '_'];
 /// Characters that strings favour besides printable ASCII: JSON escapes, control characters,
 /// non-ASCII and astral characters, JavaScript-only whitespace.
 const SPECIAL_CHARS: &[char] = &[
-    '"', '\\', '/', ',', '\n', '\r', '\t', '\u{0}', '\u{8}', '\u{c}', '\u{1f}', '\u{7f}', 'é', '中',
-    '€', '\u{a0}', '\u{2028}', '\u{2029}', '\u{feff}', '\u{ffff}', '😀', '𝄞', '\u{10ffff}',
+    '"',
+    '\\',
+    '/',
+    ',',
+    '\n',
+    '\r',
+    '\t',
+    '\u{0}',
+    '\u{8}',
+    '\u{c}',
+    '\u{1f}',
+    '\u{7f}',
+    'é',
+    '中',
+    '€',
+    '\u{a0}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{feff}',
+    '\u{ffff}',
+    '😀',
+    '𝄞',
+    '\u{10ffff}',
 ];
 
 /// Event names close to the reserved ones, or common.
@@ -212,13 +233,7 @@ impl Rng {
 
     fn string(&mut self, max_len: usize) -> String {
         (0..self.index(max_len + 1))
-            .map(|_| {
-                if self.chance(70) {
-                    char::from(b' ' + self.below(95) as u8)
-                } else {
-                    self.pick(SPECIAL_CHARS)
-                }
-            })
+            .map(|_| if self.chance(70) { char::from(b' ' + self.below(95) as u8) } else { self.pick(SPECIAL_CHARS) })
             .collect()
     }
 
@@ -691,10 +706,10 @@ fn check_engine_case(packet: &engine::Packet, answer: &Value, found: &mut Diverg
     );
     let ours_from_frame = official_frame.map(engine::Packet::decode_frame);
     let ours_from_polling = official_polling.map(engine::Packet::decode_text);
-    let ours_equal = found.check(
-        ours_from_frame == Some(Ok(packet.clone())) && ours_from_polling == Some(Ok(packet.clone())),
-        || format!("we decode the official {answer} as {ours_from_frame:?} / {ours_from_polling:?}"),
-    );
+    let ours_equal = found
+        .check(ours_from_frame == Some(Ok(packet.clone())) && ours_from_polling == Some(Ok(packet.clone())), || {
+            format!("we decode the official {answer} as {ours_from_frame:?} / {ours_from_polling:?}")
+        });
     (identical, theirs_equal && ours_equal)
 }
 

@@ -42,7 +42,9 @@ impl Harness {
     fn outs(&mut self) -> Vec<Out> {
         std::iter::from_fn(|| self.server.poll_transmit())
             .map(|t| match t {
-                Transmit::Packet { sessions, packet } => Out::Send(sessions, packet.text.clone(), packet.attachments.clone()),
+                Transmit::Packet { sessions, packet } => {
+                    Out::Send(sessions, packet.text.clone(), packet.attachments.clone())
+                }
                 Transmit::Close { session } => Out::Close(session),
             })
             .collect()
@@ -109,7 +111,12 @@ fn connect_is_accepted_after_the_middlewares() {
     );
     assert_eq!(h.outs(), vec![], "nothing is sent before the decision");
     h.server
-        .accept_connect("e1", "/", Accept { sid: "s1".into(), pid: None, data: Some(r#"{"user":"ann"}"#.into()) }, h.now)
+        .accept_connect(
+            "e1",
+            "/",
+            Accept { sid: "s1".into(), pid: None, data: Some(r#"{"user":"ann"}"#.into()) },
+            h.now,
+        )
         .unwrap();
     assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1"]), r#"0{"sid":"s1"}"#.into(), vec![])]);
     assert_eq!(
@@ -117,7 +124,10 @@ fn connect_is_accepted_after_the_middlewares() {
         vec![Event::Connection { session: "e1".into(), nsp: "/".into(), sid: "s1".into(), recovered: false }]
     );
     let info = h.server.socket("s1").unwrap();
-    assert_eq!((info.data.as_str(), info.auth.as_str(), info.rooms), (r#"{"user":"ann"}"#, r#"{"token":"abc"}"#, sessions(&["s1"])));
+    assert_eq!(
+        (info.data.as_str(), info.auth.as_str(), info.rooms),
+        (r#"{"user":"ann"}"#, r#"{"token":"abc"}"#, sessions(&["s1"]))
+    );
     // a second decision for the same CONNECT is refused
     assert_eq!(
         h.server.accept_connect("e1", "/", Accept { sid: "s2".into(), ..Default::default() }, h.now),
@@ -134,7 +144,11 @@ fn connect_is_rejected_with_message_and_data() {
     h.server.reject_connect("e1", "/admin", "not authorized", Some(r#"{"code":403}"#)).unwrap();
     assert_eq!(
         h.outs(),
-        vec![Out::Send(sessions(&["e1"]), r#"4/admin,{"message":"not authorized","data":{"code":403}}"#.into(), vec![])]
+        vec![Out::Send(
+            sessions(&["e1"]),
+            r#"4/admin,{"message":"not authorized","data":{"code":403}}"#.into(),
+            vec![]
+        )]
     );
     h.text("e1", "0");
     h.events();
@@ -188,7 +202,8 @@ fn rooms_to_except_and_broadcast_from_a_socket() {
     assert_eq!(d.sids, sessions(&["s1", "s2"]));
     assert_eq!(h.outs(), vec![Out::Send(sessions(&["e1", "e2"]), r#"2["m",1]"#.into(), vec![])]);
 
-    let d = h.server.broadcast(&Broadcast::new("/").to("red").to("blue").except("blue"), "m", "[]", vec![], h.now).unwrap();
+    let d =
+        h.server.broadcast(&Broadcast::new("/").to("red").to("blue").except("blue"), "m", "[]", vec![], h.now).unwrap();
     assert_eq!(d.sids, sessions(&["s1"]));
 
     // socket.broadcast: everybody but the sender
@@ -208,7 +223,8 @@ fn rooms_to_except_and_broadcast_from_a_socket() {
 
     // fetchSockets / socketsJoin / socketsLeave on a selection
     h.server.sockets_join(&Broadcast::new("/").except("blue"), &["green"]);
-    let ids: Vec<String> = h.server.fetch_sockets(&Broadcast::new("/").to("green")).into_iter().map(|s| s.sid).collect();
+    let ids: Vec<String> =
+        h.server.fetch_sockets(&Broadcast::new("/").to("green")).into_iter().map(|s| s.sid).collect();
     assert_eq!(ids, sessions(&["s1"]));
     h.server.sockets_leave(&Broadcast::new("/"), &["blue"]);
     assert!(h.server.fetch_sockets(&Broadcast::new("/").to("blue")).is_empty());
@@ -278,7 +294,9 @@ fn client_events_and_acks() {
     h.text("e1", r#"51-/chat,["up",{"_placeholder":true,"num":0}]"#);
     assert_eq!(h.events(), vec![]);
     h.binary("e1", &[9, 9]);
-    assert!(matches!(&h.events()[..], [Event::Message(m)] if m.name == "up" && m.attachments == vec![vec![9, 9]] && m.ack.is_none()));
+    assert!(
+        matches!(&h.events()[..], [Event::Message(m)] if m.name == "up" && m.attachments == vec![vec![9, 9]] && m.ack.is_none())
+    );
 }
 
 #[test]
@@ -294,7 +312,11 @@ fn server_emit_with_ack_and_timeout() {
     h.text("e1", r#"30["answer",{"x":true}]"#);
     assert_eq!(
         h.events(),
-        vec![Event::Ack { sid: "s1".into(), id: 0, result: Ok(AckData { args: r#"["answer",{"x":true}]"#.into(), attachments: vec![] }) }]
+        vec![Event::Ack {
+            sid: "s1".into(),
+            id: 0,
+            result: Ok(AckData { args: r#"["answer",{"x":true}]"#.into(), attachments: vec![] })
+        }]
     );
     // unknown ack ids are ignored
     h.text("e1", r#"39["nobody asked"]"#);
@@ -348,12 +370,17 @@ fn broadcast_with_acks_collects_responses() {
     h.server.handle_timeout(h.now);
     assert_eq!(
         h.events(),
-        vec![Event::BroadcastAck { id: bid, error: Some(AckError::Timeout), responses: vec![AckData { args: "7".into(), attachments: vec![] }] }]
+        vec![Event::BroadcastAck {
+            id: bid,
+            error: Some(AckError::Timeout),
+            responses: vec![AckData { args: "7".into(), attachments: vec![] }]
+        }]
     );
     h.text("e2", r#"32[8]"#);
     assert_eq!(h.events(), vec![], "answers after the timeout are dropped");
     // nobody selected: done at once
-    let (bid, _) = h.server.broadcast_with_ack(&Broadcast::new("/").to("empty"), "vote", "[]", vec![], 1_000, h.now).unwrap();
+    let (bid, _) =
+        h.server.broadcast_with_ack(&Broadcast::new("/").to("empty"), "vote", "[]", vec![], 1_000, h.now).unwrap();
     assert_eq!(h.events(), vec![Event::BroadcastAck { id: bid, error: None, responses: vec![] }]);
 }
 
@@ -361,7 +388,9 @@ fn reasons(events: &[Event]) -> Vec<(String, &'static str, Option<Vec<String>>)>
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Disconnecting { sid, reason, rooms, .. } => Some((sid.clone(), reason.as_str(), Some(rooms.clone()))),
+            Event::Disconnecting { sid, reason, rooms, .. } => {
+                Some((sid.clone(), reason.as_str(), Some(rooms.clone())))
+            }
             Event::Disconnect { sid, reason, .. } => Some((sid.clone(), reason.as_str(), None)),
             _ => None,
         })
@@ -422,7 +451,11 @@ fn disconnect_reasons_and_rooms_at_disconnecting() {
     h.server.disconnect("s7", true, h.now).unwrap();
     assert_eq!(
         h.outs(),
-        vec![Out::Send(sessions(&["e4"]), "1".into(), vec![]), Out::Send(sessions(&["e4"]), "1/a,".into(), vec![]), Out::Close("e4".into())]
+        vec![
+            Out::Send(sessions(&["e4"]), "1".into(), vec![]),
+            Out::Send(sessions(&["e4"]), "1/a,".into(), vec![]),
+            Out::Close("e4".into())
+        ]
     );
     assert!(reasons(&h.events()).iter().all(|r| r.1 == "server namespace disconnect"));
 
@@ -531,7 +564,9 @@ fn recovery_without_skip_middlewares_asks_the_driver() {
     h.open("e2");
     h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
     assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if r.recovered && r.run_middlewares));
-    h.server.accept_connect("e2", "/", Accept { sid: "ignored".into(), pid: Some("x".into()), data: None }, h.now).unwrap();
+    h.server
+        .accept_connect("e2", "/", Accept { sid: "ignored".into(), pid: Some("x".into()), data: None }, h.now)
+        .unwrap();
     assert_eq!(h.texts_for("e2"), vec![r#"0{"sid":"s1","pid":"p-s1"}"#.to_owned()]);
 }
 
@@ -551,7 +586,9 @@ fn snapshots_respect_the_size_limit() {
 fn observe(server: &mut Server) -> (Vec<Out>, Vec<Event>, Option<u64>) {
     let outs = std::iter::from_fn(|| server.poll_transmit())
         .map(|t| match t {
-            Transmit::Packet { sessions, packet } => Out::Send(sessions, packet.text.clone(), packet.attachments.clone()),
+            Transmit::Packet { sessions, packet } => {
+                Out::Send(sessions, packet.text.clone(), packet.attachments.clone())
+            }
             Transmit::Close { session } => Out::Close(session),
         })
         .collect();
@@ -645,7 +682,9 @@ fn a_server_rebuilt_from_snapshots_behaves_identically() {
         let a = observe(&mut original);
         let b = observe(&mut woken);
         assert_eq!(a, b, "step {i}");
-        seen_broadcast_ack |= a.1.iter().any(|e| matches!(e, Event::BroadcastAck { id, error: None, responses } if *id == bid && responses.len() == 2));
+        seen_broadcast_ack |= a.1.iter().any(
+            |e| matches!(e, Event::BroadcastAck { id, error: None, responses } if *id == bid && responses.len() == 2),
+        );
         if i == 0 {
             assert!(matches!(&a.1[..], [Event::Message(m)] if m.attachments == vec![vec![7]]), "{a:?}");
         }
@@ -674,9 +713,15 @@ fn invalid_input_never_panics() {
     h.server.handle_close("ghost", CloseReason::TransportClose, h.now);
     assert_eq!(h.server.emit("ghost", "x", "[]", vec![], h.now), Err(ApiError::UnknownSocket));
     h.connect("e2", "/", "s2");
-    assert_eq!(h.server.emit("s2", "disconnect", "[]", vec![], h.now), Err(ApiError::ReservedEvent("disconnect".into())));
+    assert_eq!(
+        h.server.emit("s2", "disconnect", "[]", vec![], h.now),
+        Err(ApiError::ReservedEvent("disconnect".into()))
+    );
     assert_eq!(h.server.emit("s2", "x", "{}", vec![], h.now), Err(ApiError::InvalidArgs));
-    assert_eq!(h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":0}]"#, vec![], h.now), Err(ApiError::InvalidAttachments));
+    assert_eq!(
+        h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":0}]"#, vec![], h.now),
+        Err(ApiError::InvalidAttachments)
+    );
     assert_eq!(h.server.set_data("s2", "{"), Err(ApiError::InvalidJson));
 }
 

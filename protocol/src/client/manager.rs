@@ -4,10 +4,17 @@
 use std::collections::VecDeque;
 
 use super::backoff::Backoff;
-use super::json_util::{array_elements, js_to_string, member, merge_recovery, object_members, rest_of_array, string_value, truthy};
-use super::socket::{AckHandle, AckMode, AckTarget, Auth, EmitOptions, PendingAck, QueuedPacket, Received, Socket, SocketId, SocketOptions};
+use super::json_util::{
+    array_elements, js_to_string, member, merge_recovery, object_members, rest_of_array, string_value, truthy,
+};
+use super::socket::{
+    AckHandle, AckMode, AckTarget, Auth, EmitOptions, PendingAck, QueuedPacket, Received, Socket, SocketId,
+    SocketOptions,
+};
 use super::{AckError, DisconnectReason, EmitError, Event, ManagerError, ManagerEvent, SocketEvent};
-use crate::engine::{ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind};
+use crate::engine::{
+    ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind,
+};
 use crate::json;
 use crate::socket::{Decoder, Packet, PacketType, RESERVED_EVENTS};
 
@@ -596,7 +603,8 @@ impl Manager {
         let reconnect_attempt = std::mem::take(&mut self.open_is_reconnect);
         self.cleanup();
         self.state = ReadyState::Open;
-        self.prior_websocket_success = self.engine.as_ref().and_then(ClientSession::transport) == Some(TransportKind::WebSocket);
+        self.prior_websocket_success =
+            self.engine.as_ref().and_then(ClientSession::transport) == Some(TransportKind::WebSocket);
         for socket in self.subscribed.clone() {
             self.socket_on_open(socket);
         }
@@ -744,7 +752,13 @@ impl Manager {
     }
 
     /// `socket.onclose(reason, description)`.
-    fn socket_on_close(&mut self, socket: SocketId, reason: DisconnectReason, description: Option<String>, now_ms: u64) {
+    fn socket_on_close(
+        &mut self,
+        socket: SocketId,
+        reason: DisconnectReason,
+        description: Option<String>,
+        now_ms: u64,
+    ) {
         let s = self.socket_mut(socket);
         s.connected = false;
         s.sid = None;
@@ -779,10 +793,13 @@ impl Manager {
                 match sid {
                     Some(sid) => {
                         let sid = string_value(sid).unwrap_or_else(|| sid.to_owned());
-                        let pid = member(&members, "pid").filter(|raw| truthy(raw)).map(|raw| string_value(raw).unwrap_or_else(|| raw.to_owned()));
+                        let pid = member(&members, "pid")
+                            .filter(|raw| truthy(raw))
+                            .map(|raw| string_value(raw).unwrap_or_else(|| raw.to_owned()));
                         self.on_connect(socket, sid, pid, now_ms);
                     }
-                    None => self.push_socket(socket, SocketEvent::ConnectError { message: V2_SERVER.to_owned(), data: None }),
+                    None => self
+                        .push_socket(socket, SocketEvent::ConnectError { message: V2_SERVER.to_owned(), data: None }),
                 }
             }
             PacketType::Event | PacketType::BinaryEvent => {
@@ -930,7 +947,15 @@ impl Manager {
     }
 
     /// An ACK arrived for `id`.
-    fn ack_response(&mut self, socket: SocketId, id: u64, ack: PendingAck, args: String, attachments: Vec<Vec<u8>>, now_ms: u64) {
+    fn ack_response(
+        &mut self,
+        socket: SocketId,
+        id: u64,
+        ack: PendingAck,
+        args: String,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) {
         match ack.target {
             AckTarget::User => self.push_socket(
                 socket,
@@ -970,8 +995,12 @@ impl Manager {
         let Some(ack) = s.acks.remove(&id) else { return };
         s.send_buffer.retain(|p| p.id != Some(id));
         match ack.target {
-            AckTarget::User => self.push_socket(socket, SocketEvent::AckError { handle: AckHandle::Id(id), error: AckError::Timeout }),
-            AckTarget::Queue(seq) => self.queue_callback(socket, seq, Err(QueueError::Ack(AckError::Timeout)), Vec::new(), now_ms),
+            AckTarget::User => {
+                self.push_socket(socket, SocketEvent::AckError { handle: AckHandle::Id(id), error: AckError::Timeout })
+            }
+            AckTarget::Queue(seq) => {
+                self.queue_callback(socket, seq, Err(QueueError::Ack(AckError::Timeout)), Vec::new(), now_ms)
+            }
         }
     }
 
@@ -1003,9 +1032,16 @@ impl Manager {
                 let event = match outcome {
                     Ok(args) => {
                         let elements = array_elements(&args).unwrap_or_default();
-                        SocketEvent::AckResponse { handle, args: rest_of_array(&elements, Some("null")), attachments, with_error: false }
+                        SocketEvent::AckResponse {
+                            handle,
+                            args: rest_of_array(&elements, Some("null")),
+                            attachments,
+                            with_error: false,
+                        }
                     }
-                    Err(QueueError::Value(args)) => SocketEvent::AckResponse { handle, args, attachments, with_error: false },
+                    Err(QueueError::Value(args)) => {
+                        SocketEvent::AckResponse { handle, args, attachments, with_error: false }
+                    }
                     Err(QueueError::Ack(error)) => SocketEvent::AckError { handle, error },
                 };
                 self.push_socket(socket, event);

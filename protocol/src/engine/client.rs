@@ -293,7 +293,10 @@ impl ClientSession {
     /// A WebSocket opened.
     pub fn handle_websocket_open(&mut self, id: TransportId) {
         if self.probe == Probe::Sent(id) {
-            self.transmits.push_back(ClientTransmit::WebSocket { id, frame: Packet::text(PacketType::Ping, "probe").into_frame() });
+            self.transmits.push_back(ClientTransmit::WebSocket {
+                id,
+                frame: Packet::text(PacketType::Ping, "probe").into_frame(),
+            });
         }
     }
 
@@ -412,7 +415,9 @@ impl ClientSession {
                 self.events.push_back(ClientEvent::Ping);
                 self.flush();
             }
-            PacketType::Message if self.state == State::Open => self.events.push_back(ClientEvent::Message(packet.data)),
+            PacketType::Message if self.state == State::Open => {
+                self.events.push_back(ClientEvent::Message(packet.data))
+            }
             PacketType::Close => self.fail(CloseReason::TransportClose, Some("transport closed by the server".into())),
             _ => {}
         }
@@ -491,7 +496,8 @@ impl ClientSession {
         if let Some(old) = self.transport.replace(Transport { id: probe, kind: TransportKind::WebSocket }) {
             self.transmits.push_back(ClientTransmit::Close { id: old.id });
         }
-        self.transmits.push_back(ClientTransmit::WebSocket { id: probe, frame: Packet::bare(PacketType::Upgrade).into_frame() });
+        self.transmits
+            .push_back(ClientTransmit::WebSocket { id: probe, frame: Packet::bare(PacketType::Upgrade).into_frame() });
         self.events.push_back(ClientEvent::Upgrade(TransportKind::WebSocket));
         self.flush();
     }

@@ -100,7 +100,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an object, calling `f` with each key; `f` must consume the value.
-    pub(crate) fn object(&mut self, mut f: impl FnMut(&mut Self, &str) -> Result<(), SnapshotError>) -> Result<(), SnapshotError> {
+    pub(crate) fn object(
+        &mut self,
+        mut f: impl FnMut(&mut Self, &str) -> Result<(), SnapshotError>,
+    ) -> Result<(), SnapshotError> {
         self.s.expect(b'{')?;
         if self.s.eat(b'}') {
             return Ok(());
@@ -117,7 +120,10 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads an array, calling `f` for each element; `f` must consume it.
-    pub(crate) fn array(&mut self, mut f: impl FnMut(&mut Self) -> Result<(), SnapshotError>) -> Result<(), SnapshotError> {
+    pub(crate) fn array(
+        &mut self,
+        mut f: impl FnMut(&mut Self) -> Result<(), SnapshotError>,
+    ) -> Result<(), SnapshotError> {
         self.s.expect(b'[')?;
         if self.s.eat(b']') {
             return Ok(());

@@ -200,7 +200,11 @@ impl Server {
 
     /// Rebuilds a server from the shared snapshot (`None`: nothing shared yet) and the
     /// snapshots of its sessions, rebuilding the namespaces and the room index.
-    pub fn restore<'a>(config: super::Config, shared: Option<&str>, sessions: impl IntoIterator<Item = &'a str>) -> Result<Server, SnapshotError> {
+    pub fn restore<'a>(
+        config: super::Config,
+        shared: Option<&str>,
+        sessions: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Server, SnapshotError> {
         let mut server = Server::new(config);
         if let Some(shared) = shared {
             server.shared = read_shared(shared)?;
@@ -273,7 +277,8 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
                     Ok(())
                 })?;
                 let header = header.ok_or(SnapshotError::Field("b"))?;
-                let (mut packet, expected) = decode_text(&header, max_attachments).map_err(|_| SnapshotError::Field("b"))?;
+                let (mut packet, expected) =
+                    decode_text(&header, max_attachments).map_err(|_| SnapshotError::Field("b"))?;
                 if expected == 0 || attachments.len() >= expected {
                     return Err(SnapshotError::Field("b"));
                 }
@@ -365,7 +370,13 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
             })?,
             "ps" => r.array(|r| {
                 let mut pid = String::new();
-                let mut p = Persisted { sid: String::new(), nsp: String::new(), rooms: Vec::new(), data: "{}".into(), disconnected_at: 0 };
+                let mut p = Persisted {
+                    sid: String::new(),
+                    nsp: String::new(),
+                    rooms: Vec::new(),
+                    data: "{}".into(),
+                    disconnected_at: 0,
+                };
                 r.object(|r, key| {
                     match key {
                         "p" => pid = r.string()?,

@@ -139,9 +139,7 @@ impl Packet {
 
     /// Encodes the text part of the packet; the attachments follow it as binary frames.
     pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(
-            8 + self.nsp.len() + self.data.as_ref().map_or(0, String::len),
-        );
+        let mut out = String::with_capacity(8 + self.nsp.len() + self.data.as_ref().map_or(0, String::len));
         self.encode_into(&mut out);
         out
     }
