@@ -209,10 +209,12 @@ impl EngineHost {
         Ok(())
     }
 
-    /// The alarm fired. With automatic pongs, one alarm per ping interval serves every
-    /// WebSocket session: the pong each one got in time is fed to it, and pings due within
-    /// half an interval go out now, so that all heartbeats share the same alarm. Then every
-    /// session handles the time.
+    /// The alarm fired (set for the earliest deadline of all sessions: a ping, a pong
+    /// deadline). With automatic pongs, the pong each WebSocket session got in time is fed to
+    /// it first; then pings due within half an interval go out now, so that all heartbeats
+    /// share one alarm per cycle (the pong deadline of a round is the next round's ping
+    /// time when pingTimeout >= pingInterval / 2). Then every session handles the time, and one
+    /// that missed its pong is closed.
     pub fn alarm(&self, app: &impl EngineApp) {
         *self.alarm_at.borrow_mut() = None;
         self.restore_websocket_sessions();
@@ -237,15 +239,6 @@ impl EngineHost {
             });
             self.with_session(&sid, |s| s.machine.handle_timeout(now));
             self.drive(&sid, app);
-        }
-    }
-
-    /// When the object must wake for this session: with automatic pongs, a WebSocket
-    /// session awaiting a pong is checked at its next ping rather than at its pong deadline.
-    fn wake_at(&self, session: &Session) -> Option<u64> {
-        match (self.auto_pongs.get() && session.websocket.is_some(), session.machine.awaiting_pong_since()) {
-            (true, Some(ping_at)) => Some(ping_at + self.config.engine.ping_interval),
-            _ => session.machine.poll_timeout(),
         }
     }
 
@@ -300,6 +293,11 @@ impl EngineHost {
             .iter()
             .map(|(sid, s)| (sid.clone(), s.websocket.is_some() || s.held_poll.is_some()))
             .collect()
+    }
+
+    /// How many sessions are open (not yet closed) in this instance's memory.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.borrow().values().filter(|s| !s.machine.is_closed()).count()
     }
 
     /// The WebSocket carrying a session, if it runs over one.
@@ -492,8 +490,10 @@ impl EngineHost {
         let earliest = {
             let sessions = self.sessions.borrow();
             match current {
-                None => sessions.values().filter_map(|s| self.wake_at(s)).min(),
-                Some(_) => touched.iter().filter_map(|sid| sessions.get(sid)).filter_map(|s| self.wake_at(s)).min(),
+                None => sessions.values().filter_map(|s| s.machine.poll_timeout()).min(),
+                Some(_) => {
+                    touched.iter().filter_map(|sid| sessions.get(sid)).filter_map(|s| s.machine.poll_timeout()).min()
+                }
             }
         };
         let Some(next) = earliest.into_iter().chain(extra).min() else { return Ok(()) };

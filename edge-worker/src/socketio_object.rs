@@ -129,17 +129,19 @@ impl DurableObject for SocketIoObject {
             return Response::ok("forgotten");
         }
         if self.test_hooks && req.path().ends_with(crate::STATS_HOOK) {
+            self.restore().await?;
             let w = match self.wakeups.get() {
                 Some(w) => w,
                 None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),
             };
             return Response::ok(format!(
-                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{}}}",
+                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{},\"openSessions\":{}}}",
                 w.fetches,
                 w.websocket_messages,
                 w.alarms,
                 w.instances,
-                self.dropped.get()
+                self.dropped.get(),
+                self.host.open_sessions()
             ));
         }
         self.count(|w| w.fetches += 1).await?;
