@@ -22,9 +22,14 @@ use crate::app::{Args, EventError, Handshake, RateLimit, Relay, Socket};
 use crate::apps;
 use crate::config::{Config, HeartbeatMode};
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, RequestInfo};
+use crate::routing::{new_sid, object_of_sid};
 
 /// The path of broadcasts relayed between objects.
 const RELAY_PATH: &str = "/__relay";
+
+/// The path by which an object asks another for a disconnected session to recover
+/// ([`Server::export_recovery`]).
+const RECOVER_PATH: &str = "/__recover";
 
 /// Storage key of the core's shared state.
 const SHARED_KEY: &str = "socketio-shared";
@@ -34,6 +39,14 @@ const NAME_KEY: &str = "object-name";
 
 /// Storage key of the wake-up counts (test hooks only, see [`SocketIoObject::count`]).
 const WAKEUPS_KEY: &str = "wasmio-wakeups";
+
+/// What [`RECOVER_PATH`] is asked.
+#[derive(serde::Deserialize)]
+struct RecoveryAsk {
+    pid: String,
+    offset: String,
+    nsp: String,
+}
 
 /// A per-socket token bucket (in memory only: a woken object starts with full buckets).
 #[derive(Debug, Clone, Copy)]
@@ -63,6 +76,9 @@ pub struct SocketIoObject {
     shards: u32,
     /// Broadcasts made by handlers, to relay to the other objects before the event ends.
     relays: RefCell<Vec<Relay>>,
+    /// CONNECTs asking to recover a session that another object holds, to ask it for before
+    /// the event ends.
+    remote_recoveries: RefCell<Vec<ConnectRequest>>,
     /// Acknowledgements awaited from clients, by (socket id, ack id): the handler's name.
     awaited_acks: RefCell<HashMap<(String, u64), String>>,
 }
@@ -107,6 +123,7 @@ impl DurableObject for SocketIoObject {
             name: RefCell::new(None),
             shards,
             relays: RefCell::new(Vec::new()),
+            remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
         }
     }
@@ -123,6 +140,18 @@ impl DurableObject for SocketIoObject {
             self.pump();
             self.settle().await?;
             return Response::ok("relayed");
+        }
+        if req.path() == RECOVER_PATH {
+            // Only other objects reach this path, as for relays.
+            let ask: RecoveryAsk = req.json().await?;
+            self.restore().await?;
+            self.learn_name(&req).await?;
+            let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.offset, &ask.nsp, now_ms());
+            self.settle().await?;
+            return match exported {
+                Some(session) => Response::ok(session),
+                None => Response::error("not recoverable here", 404),
+            };
         }
         if self.test_hooks && req.path().ends_with(crate::FORGET_HOOK) {
             self.forget();
@@ -293,8 +322,10 @@ impl SocketIoObject {
         self.wakeups.set(None);
     }
 
-    /// After an event: persists what changed and sets the alarm.
+    /// After an event: finishes the CONNECTs waiting for another object, persists what
+    /// changed and sets the alarm.
     async fn settle(&self) -> Result<()> {
+        self.recover_remote().await?;
         let dirty = self.core.borrow_mut().take_dirty();
         for session in &dirty.sessions {
             let Some(ws) = self.host.websocket(session) else { continue };
@@ -325,17 +356,47 @@ impl SocketIoObject {
             // Never relay without knowing which object is this one: it would deliver twice here.
             return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
         };
-        let namespace = self.env.durable_object("SOCKETIO")?;
         for relay in relays {
             let body = serde_json::to_string(&relay).map_err(|e| worker::Error::RustError(e.to_string()))?;
             for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name) {
-                let headers = worker::Headers::new();
-                headers.set(crate::OBJECT_HEADER, &shard)?;
-                let mut init = RequestInit::new();
-                init.with_method(Method::Post).with_headers(headers).with_body(Some(body.clone().into()));
-                let request = Request::new_with_init(&format!("https://relay{RELAY_PATH}"), &init)?;
-                namespace.get_by_name(&shard)?.fetch_with_request(request).await?;
+                self.post_to_object(&shard, RELAY_PATH, body.clone()).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
+    async fn post_to_object(&self, object: &str, path: &str, body: String) -> Result<Response> {
+        let headers = worker::Headers::new();
+        headers.set(crate::OBJECT_HEADER, object)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+        let request = Request::new_with_init(&format!("https://object{path}"), &init)?;
+        self.env.durable_object("SOCKETIO")?.get_by_name(object)?.fetch_with_request(request).await
+    }
+
+    /// Asks the objects named by the recovery ids of this event's CONNECTs for the sessions
+    /// they hold, then decides those CONNECTs: recovered when the session came, fresh if not.
+    async fn recover_remote(&self) -> Result<()> {
+        let requests = std::mem::take(&mut *self.remote_recoveries.borrow_mut());
+        for request in requests {
+            let from = request.recover_from.clone().expect("deferred for a recovery");
+            let holder = object_of_sid(&from.pid).unwrap_or_default().to_owned();
+            let ask = serde_json::json!({ "pid": from.pid, "offset": from.offset, "nsp": request.nsp }).to_string();
+            match self.post_to_object(&holder, RECOVER_PATH, ask).await {
+                Ok(mut answer) if answer.status_code() == 200 => {
+                    let exported = answer.text().await?;
+                    if let Err(error) =
+                        self.core.borrow_mut().import_recovery(&request.session, &request.nsp, &exported)
+                    {
+                        worker::console_error!("object {holder} exported an unreadable session: {error}");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => worker::console_error!("object {holder} could not be asked for a session: {error}"),
+            }
+            self.decide_connect_here(&mut self.core.borrow_mut(), request);
+            self.pump();
         }
         Ok(())
     }
@@ -412,7 +473,19 @@ impl SocketIoObject {
         }
     }
 
+    /// Decides a CONNECT, unless its recovery id names another object: that one is asked
+    /// first ([`SocketIoObject::recover_remote`]).
     fn decide_connect(&self, core: &mut Server, request: ConnectRequest) {
+        let holder = request.recover_from.as_ref().and_then(|from| object_of_sid(&from.pid));
+        if holder.is_some_and(|holder| self.name.borrow().as_deref() != Some(holder)) {
+            self.remote_recoveries.borrow_mut().push(request);
+            return;
+        }
+        self.decide_connect_here(core, request);
+    }
+
+    /// Runs the namespace's middlewares on a CONNECT, then accepts or refuses it.
+    fn decide_connect_here(&self, core: &mut Server, request: ConnectRequest) {
         let ConnectRequest { session, nsp, auth, run_middlewares, .. } = request;
         let Some(ns) = self.app.find(&nsp) else {
             let _ = core.refuse_namespace(&session, &nsp);
@@ -436,9 +509,12 @@ impl SocketIoObject {
                 }
             }
         }
+        // A recovery id names this object, so that a reconnection landing on another object
+        // finds the session here.
+        let object = self.name.borrow().clone().unwrap_or_default();
         let accept = Accept {
             sid: random_id(),
-            pid: core.config().recovery.is_some().then(random_id),
+            pid: core.config().recovery.is_some().then(|| new_sid(&object, &random_id())),
             data: handshake.data.take(),
         };
         let _ = core.accept_connect(&session, &nsp, accept, now_ms());

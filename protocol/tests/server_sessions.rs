@@ -107,6 +107,7 @@ fn connect_is_accepted_after_the_middlewares() {
             check_namespace: false,
             run_middlewares: true,
             recovered: false,
+            recover_from: None,
         })]
     );
     assert_eq!(h.outs(), vec![], "nothing is sent before the decision");
@@ -526,6 +527,45 @@ fn recovery_replays_missed_packets() {
     let info = h.server.socket("s1").unwrap();
     assert!(info.recovered);
     assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+}
+
+#[test]
+fn recovery_moves_to_the_server_the_client_reconnects_to() {
+    let mut a = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut a);
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let args = r#"[1,{"_placeholder":true,"num":0}]"#;
+    a.server.broadcast(&Broadcast::new("/").to("r"), "missed", args, vec![vec![7, 8]], a.now).unwrap();
+    a.outs();
+    // The client reconnects to another server, which does not hold its session.
+    let mut b = Harness::new(recovery_config());
+    b.open("e9");
+    b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    assert!(!request.recovered);
+    let from = request.recover_from.clone().expect("the pid to ask for");
+    assert_eq!((from.pid.as_str(), from.offset.as_str()), ("p-s1", offset.as_str()));
+    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/other", a.now), None, "another namespace");
+    let exported = a.server.export_recovery(&from.pid, &from.offset, "/", a.now).expect("recoverable on a");
+    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/", a.now), None, "recovered once");
+    b.server.import_recovery("e9", "/", &exported).unwrap();
+    b.server
+        .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
+        .unwrap();
+    assert_eq!(
+        b.events(),
+        vec![Event::Connection { session: "e9".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let outs = b.outs();
+    let [Out::Send(_, missed, attachments), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
+    assert!(missed.starts_with(r#"51-["missed",1,{"_placeholder":true,"num":0},""#), "{missed}");
+    assert_eq!(attachments, &vec![vec![7u8, 8]]);
+    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#);
+    let info = b.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    assert!(b.server.import_recovery("e9", "/", "{}").is_err(), "an export without a session is refused");
 }
 
 #[test]

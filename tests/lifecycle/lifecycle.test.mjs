@@ -55,6 +55,43 @@ describe("lifecycle of the chat deployment", () => {
     }
   });
 
+  it("recovers cut connections on whichever object the reconnection reaches, nothing missed or doubled", async () => {
+    const worker = await start();
+    const clients = await connectClients(worker.url, 2);
+    const [sender] = await connectClients(worker.url, 1).then((all) => {
+      closeAll(all.slice(1));
+      return all;
+    });
+    try {
+      await chatRound(clients, "before");
+      const objectOf = (c) => c.socket.io.engine.id.split("-")[0];
+      const objectsBefore = clients.map(objectOf);
+      // Cut every receiver's transport, and send while they are away.
+      for (const c of clients) c.socket.io.engine.close();
+      const texts = [];
+      for (let i = 0; i < 10; i++) {
+        texts.push(`while-away:${i}`);
+        sender.socket.emit("chat message", `while-away:${i}`);
+        await sleep(30);
+      }
+      await until(() => clients.every((c) => c.socket.connected), 20_000, "the reconnections");
+      for (const c of clients) assert.equal(c.socket.recovered, true, `${c.path}: the connection state was recovered`);
+      const moved = clients.filter((c, i) => objectOf(c) !== objectsBefore[i]).length;
+      console.log(`${moved} of ${clients.length} reconnections reached another object than before`);
+      assert.ok(moved > 0, "at least one reconnection reached another object");
+      await until(() => clients.every((c) => texts.every((t) => c.received.includes(t))), 10_000, "the missed messages");
+      await sleep(500);
+      for (const c of clients) {
+        const got = c.received.filter((t) => typeof t === "string" && t.startsWith("while-away:"));
+        assert.deepEqual(got, texts, `${c.path}: every message sent while away, once and in order`);
+        assert.deepEqual(c.connectErrors, [], `${c.path}: no connect error`);
+      }
+      await chatRound(clients, "after");
+    } finally {
+      closeAll([...clients, sender]);
+    }
+  });
+
   it("goes on after a restart of workerd on its persisted state", async () => {
     let worker = await start();
     const { port, persist } = worker;

@@ -58,7 +58,10 @@
 //! - A second CONNECT to a namespace whose connection is still pending is ignored.
 
 mod json;
+mod recovery;
 mod snapshot;
+
+pub use recovery::RecoveryRef;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -263,6 +266,9 @@ pub struct ConnectRequest {
     /// The session would be recovered (`socket.recovered`): the socket id, pid, rooms and data
     /// come from the previous session.
     pub recovered: bool,
+    /// The CONNECT asks to recover a session this server does not hold: another server may
+    /// (see [`Server::import_recovery`]).
+    pub recover_from: Option<RecoveryRef>,
 }
 
 /// The driver's acceptance of a CONNECT.
@@ -613,6 +619,7 @@ struct Shared {
 }
 
 /// A restored session for a CONNECT carrying `pid` and `offset`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Restored {
     sid: String,
     pid: String,
@@ -635,6 +642,9 @@ pub struct Server {
     encodes: u64,
     dirty: BTreeSet<String>,
     shared_dirty: bool,
+    /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
+    /// namespace): never persisted, they are used within the event that imported them.
+    imports: BTreeMap<(String, String), Restored>,
 }
 
 impl Server {
@@ -651,6 +661,7 @@ impl Server {
             encodes: 0,
             dirty: BTreeSet::new(),
             shared_dirty: false,
+            imports: BTreeMap::new(),
         }
     }
 
@@ -828,7 +839,8 @@ impl Server {
         }
         let s = self.sessions.get(session).ok_or(ApiError::UnknownSession)?;
         let auth = s.pending.get(nsp).ok_or(ApiError::NoPendingConnect)?.clone();
-        let restored = self.try_restore(nsp, &auth, now_ms);
+        let restored = self.try_restore(session, nsp, &auth, now_ms);
+        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
         if restored.is_none() {
             if self.sockets.contains_key(&accept.sid) {
                 return Err(ApiError::DuplicateSocketId);
@@ -872,6 +884,7 @@ impl Server {
         let s = self.sessions.get_mut(session).ok_or(ApiError::UnknownSession)?;
         s.pending.remove(nsp).ok_or(ApiError::NoPendingConnect)?;
         self.dirty.insert(session.to_owned());
+        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
         let mut body = String::from("{\"message\":");
         write_string(&mut body, message);
         if let Some(data) = data {
@@ -1235,15 +1248,21 @@ impl Server {
             self.connect_error(session, &nsp, "{\"message\":\"Invalid namespace\"}".into());
             return;
         }
-        let restorable = self.try_restore(&nsp, &auth, now_ms).is_some();
+        let restorable = self.try_restore(session, &nsp, &auth, now_ms).is_some();
         let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares) && restorable;
         if known && skip {
-            let restored = self.try_restore(&nsp, &auth, now_ms).expect("restorable");
+            let restored = self.try_restore(session, &nsp, &auth, now_ms).expect("restorable");
             self.do_connect(session, &nsp, auth, restored, None, true, now_ms);
             return;
         }
         self.sessions.get_mut(session).expect("session").pending.insert(nsp.clone(), auth.clone());
         self.dirty.insert(session.to_owned());
+        let recover_from = match (&self.config.recovery, restorable) {
+            (Some(_), false) => string_member(&auth, "pid")
+                .zip(string_member(&auth, "offset"))
+                .map(|(pid, offset)| RecoveryRef { pid, offset }),
+            _ => None,
+        };
         self.events.push_back(Event::ConnectRequest(ConnectRequest {
             session: session.to_owned(),
             nsp,
@@ -1251,16 +1270,26 @@ impl Server {
             check_namespace: !known,
             run_middlewares: !skip,
             recovered: restorable,
+            recover_from,
         }));
     }
 
     /// adapter.restoreSession: the session persisted for `auth.pid`, unexpired, with the
     /// packets sent after `auth.offset` that it should have received.
-    fn try_restore(&self, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
-        let recovery = self.config.recovery.as_ref()?;
+    /// A session exported by another server for this CONNECT counts too.
+    fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
+        if let Some(imported) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
+            return (!self.sockets.contains_key(&imported.sid)).then(|| imported.clone());
+        }
         let pid = string_member(auth, "pid")?;
         let offset = string_member(auth, "offset")?;
-        let p = self.shared.persisted.get(&pid)?;
+        self.restorable(&pid, &offset, nsp, now_ms)
+    }
+
+    /// The session persisted for `pid` in `nsp`, unexpired, with the packets after `offset`.
+    fn restorable(&self, pid: &str, offset: &str, nsp: &str, now_ms: u64) -> Option<Restored> {
+        let recovery = self.config.recovery.as_ref()?;
+        let p = self.shared.persisted.get(pid)?;
         if p.nsp != nsp
             || p.disconnected_at + recovery.max_disconnection_duration_ms < now_ms
             || self.sockets.contains_key(&p.sid)
@@ -1278,7 +1307,7 @@ impl Server {
             .filter(|e| p.rooms.iter().all(|r| !e.except.contains(r)))
             .map(|e| (e.data.clone(), e.attachments.clone()))
             .collect();
-        Some(Restored { sid: p.sid.clone(), pid, rooms: p.rooms.clone(), data: p.data.clone(), missed })
+        Some(Restored { sid: p.sid.clone(), pid: pid.to_owned(), rooms: p.rooms.clone(), data: p.data.clone(), missed })
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -1,0 +1,97 @@
+//! Connection state recovery across servers: a client whose reconnection lands on another
+//! server (another Durable Object) than the one that holds its disconnected session.
+//!
+//! The recovery id (`pid`) names the server that issued it (the driver chooses the pid, see
+//! [`super::Accept`]). When a CONNECT asks for a pid this server does not hold,
+//! [`super::ConnectRequest::recover_from`] tells the driver, which asks the issuing server
+//! for [`Server::export_recovery`] — the session's id, rooms, data and the packets it missed,
+//! removed there so that it is recovered once — and hands the answer to
+//! [`Server::import_recovery`] before accepting the CONNECT as usual: the socket comes back
+//! with its id, rooms and data, and the missed packets are sent before its CONNECT packet.
+
+use crate::json::write_string;
+
+use super::json::{write_binaries, write_string_array, Reader};
+use super::{Restored, Server, SnapshotError};
+
+/// The recovery a CONNECT asks for, as its `auth` carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveryRef {
+    /// The recovery id of the previous session.
+    pub pid: String,
+    /// The offset of the last packet the client received.
+    pub offset: String,
+}
+
+impl Server {
+    /// The session disconnected under `pid` in `nsp`, with the packets after `offset` it
+    /// missed, as JSON text for [`Server::import_recovery`] on the server the client reached;
+    /// `None` when it cannot be recovered (unknown, expired, offset no longer in the log).
+    /// The session is no longer recoverable here afterwards.
+    pub fn export_recovery(&mut self, pid: &str, offset: &str, nsp: &str, now_ms: u64) -> Option<String> {
+        let restored = self.restorable(pid, offset, nsp, now_ms)?;
+        self.shared.persisted.remove(pid);
+        self.shared_dirty = true;
+        let mut out = String::from("{\"i\":");
+        write_string(&mut out, &restored.sid);
+        out.push_str(",\"p\":");
+        write_string(&mut out, &restored.pid);
+        out.push_str(",\"r\":");
+        write_string_array(&mut out, &restored.rooms);
+        out.push_str(",\"d\":");
+        out.push_str(&restored.data);
+        out.push_str(",\"m\":[");
+        for (i, (data, attachments)) in restored.missed.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            out.push_str(data);
+            out.push(',');
+            write_binaries(&mut out, attachments);
+            out.push(']');
+        }
+        out.push_str("]}");
+        Some(out)
+    }
+
+    /// Takes a session exported by another server for the pending CONNECT of `session` to
+    /// `nsp`: the next [`Server::accept_connect`] of that CONNECT recovers it.
+    pub fn import_recovery(&mut self, session: &str, nsp: &str, exported: &str) -> Result<(), SnapshotError> {
+        let mut restored = Restored {
+            sid: String::new(),
+            pid: String::new(),
+            rooms: Vec::new(),
+            data: "{}".into(),
+            missed: Vec::new(),
+        };
+        Reader::new(exported).object(|r, key| {
+            match key {
+                "i" => restored.sid = r.string()?,
+                "p" => restored.pid = r.string()?,
+                "r" => restored.rooms = r.strings()?,
+                "d" => restored.data = r.raw()?,
+                "m" => r.array(|r| {
+                    let (mut data, mut attachments, mut first) = (String::new(), Vec::new(), true);
+                    r.array(|r| {
+                        if std::mem::take(&mut first) {
+                            data = r.raw()?;
+                        } else {
+                            attachments = r.binaries()?;
+                        }
+                        Ok(())
+                    })?;
+                    restored.missed.push((data, attachments));
+                    Ok(())
+                })?,
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
+        if restored.sid.is_empty() || restored.pid.is_empty() {
+            return Err(SnapshotError::Field("i"));
+        }
+        self.imports.insert((session.to_owned(), nsp.to_owned()), restored);
+        Ok(())
+    }
+}
