@@ -458,6 +458,11 @@ impl EngineHost {
         Some(sid)
     }
 
+    /// The session id a WebSocket of this object is tagged with.
+    pub fn tagged_sid(&self, ws: &WebSocket) -> Option<String> {
+        self.state.get_tags(ws).into_iter().find(|t| t != PROBE_TAG)
+    }
+
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
     pub fn name_from_sessions(&self) -> Option<String> {
         self.state.get_websockets().iter().find_map(|ws| {

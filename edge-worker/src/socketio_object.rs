@@ -34,6 +34,10 @@ const RECOVER_PATH: &str = "/__recover";
 /// Storage key of the core's shared state.
 const SHARED_KEY: &str = "socketio-shared";
 
+/// Storage key prefix of the live records of connected sockets (`live:<recovery id>`), see
+/// [`wasmio_protocol::server::Dirty::live`].
+const LIVE_PREFIX: &str = "live:";
+
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
 
@@ -262,20 +266,53 @@ impl SocketIoObject {
             // State written before the name was stored: every sid of this object starts with it.
             *self.name.borrow_mut() = stored.or_else(|| self.host.name_from_sessions());
         }
-        let shared: Option<String> = self.host.state().storage().get(SHARED_KEY).await?;
-        let mut sessions = Vec::new();
+        let storage = self.host.state().storage();
+        let shared: Option<String> = storage.get(SHARED_KEY).await?;
+        let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
+        let mut core = match Server::restore(core_config(&self.app), shared.as_deref(), []) {
+            Ok(core) => core,
+            Err(error) => {
+                worker::console_error!("the shared Socket.IO state is unreadable, recovery log lost: {error}");
+                Server::new(core_config(&self.app))
+            }
+        };
+        // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
+        // is closed with a close packet, so that its client reconnects (and recovers).
+        self.host.restore_websocket_sessions();
+        let mut lost = Vec::new();
         for ws in self.host.state().get_websockets() {
-            if let Ok(Some(snapshot)) = ws.deserialize_attachment::<String>() {
-                sessions.push(snapshot);
+            let Some(sid) = self.host.tagged_sid(&ws) else { continue };
+            let restored = match ws.deserialize_attachment::<String>() {
+                Ok(Some(snapshot)) => core.restore_session(&snapshot).map_err(|e| e.to_string()),
+                Ok(None) => Err("no snapshot".to_owned()),
+                Err(error) => Err(error.to_string()),
+            };
+            match restored {
+                Ok(id) if id == sid => {}
+                Ok(id) => lost.push((sid, format!("its WebSocket carries the snapshot of {id}"))),
+                Err(error) => lost.push((sid, error)),
             }
         }
-        if shared.is_none() && sessions.is_empty() {
-            return Ok(());
+        // Sockets connected before a restart, whose WebSockets are gone, become recoverable.
+        let records: Vec<(String, String)> = live
+            .entries()
+            .into_iter()
+            .filter_map(|entry| {
+                let pair: js_sys::Array = entry.ok()?.into();
+                let key = pair.get(0).as_string()?;
+                Some((key.strip_prefix(LIVE_PREFIX)?.to_owned(), pair.get(1).as_string().unwrap_or_default()))
+            })
+            .collect();
+        let unreadable =
+            core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
+        *self.core.borrow_mut() = core;
+        for pid in unreadable {
+            worker::console_error!("the live record of recovery id {pid} is unreadable: dropped");
+            storage.delete(&format!("{LIVE_PREFIX}{pid}")).await?;
         }
-        self.host.restore_websocket_sessions();
-        match Server::restore(core_config(&self.app), shared.as_deref(), sessions.iter().map(String::as_str)) {
-            Ok(core) => *self.core.borrow_mut() = core,
-            Err(error) => worker::console_error!("cannot restore the Socket.IO state: {error}"),
+        for (sid, why) in lost {
+            worker::console_error!("session {sid} could not be restored ({why}): closed, its client reconnects");
+            self.host.close(&sid, CloseReason::ForcedClose);
         }
         Ok(())
     }
@@ -340,6 +377,13 @@ impl SocketIoObject {
             let shared = self.core.borrow().shared_to_json();
             self.host.state().storage().put(SHARED_KEY, shared).await?;
         }
+        for (pid, record) in dirty.live {
+            let key = format!("{LIVE_PREFIX}{pid}");
+            match record {
+                Some(record) => self.host.state().storage().put(&key, record).await?,
+                None => self.host.state().storage().delete(&key).await.map(drop)?,
+            }
+        }
         self.send_relays().await?;
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
@@ -359,7 +403,13 @@ impl SocketIoObject {
         for relay in relays {
             let body = serde_json::to_string(&relay).map_err(|e| worker::Error::RustError(e.to_string()))?;
             for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name) {
-                self.post_to_object(&shard, RELAY_PATH, body.clone()).await?;
+                let mut answer = self.post_to_object(&shard, RELAY_PATH, body.clone()).await?;
+                // Read to the end: an unread answer keeps the subrequest open, and with it both
+                // objects (neither is ever evicted).
+                let text = answer.text().await?;
+                if answer.status_code() != 200 {
+                    worker::console_error!("object {shard} refused a relayed broadcast: {text}");
+                }
             }
         }
         Ok(())

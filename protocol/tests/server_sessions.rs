@@ -569,6 +569,44 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
 }
 
 #[test]
+fn sockets_lost_in_a_restart_are_recoverable_from_their_live_records() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    // What the driver keeps in storage while the socket is connected.
+    let live = h.server.take_dirty().live;
+    let [(pid, Some(record))] = &live[..] else { panic!("{live:?}") };
+    assert_eq!(pid, "p-s1");
+    let shared = h.server.shared_to_json();
+    // A restart: the session and its WebSocket are gone, storage remains.
+    let mut restarted = Harness::new(recovery_config());
+    restarted.server = Server::restore(recovery_config(), Some(&shared), []).unwrap();
+    restarted.now = h.now + 5_000;
+    let unreadable = restarted.server.adopt_orphans([(pid.as_str(), record.as_str()), ("p-bad", "{")], restarted.now);
+    assert_eq!(unreadable, vec!["p-bad".to_owned()]);
+    assert_eq!(restarted.server.take_dirty().live, vec![("p-s1".to_owned(), None)], "its record is deleted");
+    restarted.server.broadcast(&Broadcast::new("/").to("r"), "after", "[]", vec![], restarted.now).unwrap();
+    restarted.open("e2");
+    restarted.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert_eq!(
+        restarted.events(),
+        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = restarted.texts_for("e2");
+    assert!(texts[0].starts_with(r#"2["after",""#), "{texts:?}");
+    assert_eq!(texts[1], r#"0{"sid":"s1","pid":"p-s1"}"#);
+    let info = restarted.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    // A socket that is still connected is left alone.
+    let mut alive = Harness::new(recovery_config());
+    alive.connect("e1", "/", "s1");
+    let live = alive.server.take_dirty().live;
+    let (pid, record) = (&live[0].0, live[0].1.clone().unwrap());
+    assert_eq!(alive.server.adopt_orphans([(pid.as_str(), record.as_str())], alive.now), Vec::<String>::new());
+    assert!(alive.server.take_dirty().live.is_empty());
+    assert!(alive.server.socket("s1").is_some());
+}
+
+#[test]
 fn recovery_expires_into_a_fresh_session() {
     let mut h = Harness::new(recovery_config());
     let offset = recovery_setup(&mut h);

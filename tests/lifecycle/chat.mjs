@@ -22,14 +22,25 @@ export async function until(predicate, ms, what) {
 }
 
 /**
- * `perPath` clients on each transport path, connected (and upgraded where they upgrade).
- * Each records what it receives, its disconnects and its connect errors.
+ * A `partition` query value that places new sessions on numbered object `object` of `shards`
+ * (the fetch entry hashes it with 32-bit FNV-1a, see edge-worker/src/routing.rs).
  */
-export async function connectClients(url, perPath, options = {}) {
+export function partitionFor(object, shards) {
+  const fnv1a = (key) => [...Buffer.from(key)].reduce((h, b) => Math.imul(h ^ b, 0x01000193) >>> 0, 0x811c9dc5);
+  for (let i = 0; ; i++) if (fnv1a(`p${i}`) % shards === object) return `p${i}`;
+}
+
+/**
+ * `perPath` clients on each transport path, connected (and upgraded where they upgrade).
+ * Each records what it receives, its disconnects and its connect errors. `placement`, if
+ * given, maps a path to the `partition` its clients use.
+ */
+export async function connectClients(url, perPath, options = {}, placement = {}) {
   const clients = [];
   for (const [path, transportOptions] of Object.entries(PATHS)) {
     for (let i = 0; i < perPath; i++) {
-      const socket = io(url, { forceNew: true, ...transportOptions, ...options });
+      const query = placement[path] ? { query: { partition: placement[path] } } : {};
+      const socket = io(url, { forceNew: true, ...transportOptions, ...options, ...query });
       const client = { path, socket, received: [], disconnects: [], connectErrors: [] };
       socket.on("chat message", (message) => client.received.push(message.text));
       socket.on("disconnect", (reason) => client.disconnects.push(reason));

@@ -61,6 +61,7 @@ mod json;
 mod recovery;
 mod snapshot;
 
+use recovery::live_record;
 pub use recovery::RecoveryRef;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -535,6 +536,10 @@ pub struct Dirty {
     pub sessions: Vec<String>,
     /// Whether [`Server::shared_to_json`] changed.
     pub shared: bool,
+    /// With recovery on, the record of each connected socket whose id, rooms or data changed,
+    /// by recovery id, to keep in storage; `None` once it disconnected (delete it). After a
+    /// restart, [`Server::adopt_orphans`] makes the sockets of these records recoverable.
+    pub live: Vec<(String, Option<String>)>,
 }
 
 // ---- state ----
@@ -642,6 +647,8 @@ pub struct Server {
     encodes: u64,
     dirty: BTreeSet<String>,
     shared_dirty: bool,
+    /// Sockets whose live record changed, by recovery id: their socket id.
+    live_dirty: BTreeMap<String, String>,
     /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
     /// namespace): never persisted, they are used within the event that imported them.
     imports: BTreeMap<(String, String), Restored>,
@@ -661,6 +668,7 @@ impl Server {
             encodes: 0,
             dirty: BTreeSet::new(),
             shared_dirty: false,
+            live_dirty: BTreeMap::new(),
             imports: BTreeMap::new(),
         }
     }
@@ -988,6 +996,7 @@ impl Server {
         }
         self.socket_state(sid)?;
         self.socket_mut(sid).data = data.to_owned();
+        self.note_live(sid);
         Ok(())
     }
 
@@ -1172,9 +1181,18 @@ impl Server {
 
     /// Which snapshots changed since the last call.
     pub fn take_dirty(&mut self) -> Dirty {
+        let live = std::mem::take(&mut self.live_dirty)
+            .into_iter()
+            .map(|(pid, sid)| {
+                let record =
+                    self.sockets.get(&sid).filter(|s| s.pid.as_ref() == Some(&pid)).map(|s| live_record(&sid, s));
+                (pid, record)
+            })
+            .collect();
         Dirty {
             sessions: std::mem::take(&mut self.dirty).into_iter().collect(),
             shared: std::mem::replace(&mut self.shared_dirty, false),
+            live,
         }
     }
 
@@ -1343,6 +1361,7 @@ impl Server {
             },
         );
         self.nsps.entry(nsp.to_owned()).or_default().sockets.insert(r.sid.clone());
+        self.note_live(&r.sid);
         for room in r.rooms {
             self.add_room(&r.sid, room);
         }
@@ -1491,10 +1510,12 @@ impl Server {
         if socket.rooms.insert(room.clone()) {
             let nsp = socket.nsp.clone();
             self.nsps.entry(nsp).or_default().rooms.entry(room).or_default().insert(sid.to_owned());
+            self.note_live(sid);
         }
     }
 
     fn del_room(&mut self, sid: &str, room: &str) {
+        self.note_live(sid);
         let socket = self.socket_mut(sid);
         socket.rooms.remove(room);
         let nsp = socket.nsp.clone();

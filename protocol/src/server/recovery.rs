@@ -8,11 +8,17 @@
 //! removed there so that it is recovered once — and hands the answer to
 //! [`Server::import_recovery`] before accepting the CONNECT as usual: the socket comes back
 //! with its id, rooms and data, and the missed packets are sent before its CONNECT packet.
+//!
+//! A restart loses the sockets that were connected (their WebSockets are gone, and no
+//! disconnection was recorded). With recovery on, the server therefore keeps a live record of
+//! each connected socket ([`super::Dirty::live`], for storage); after a restart,
+//! [`Server::adopt_orphans`] turns the records of sockets that did not come back into
+//! recoverable sessions, disconnected at that moment.
 
 use crate::json::write_string;
 
 use super::json::{write_binaries, write_string_array, Reader};
-use super::{Restored, Server, SnapshotError};
+use super::{Persisted, Restored, Server, SnapshotError, SocketState};
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +29,73 @@ pub struct RecoveryRef {
     pub offset: String,
 }
 
+/// The live record of connected socket `sid`: what recovering it needs.
+pub(super) fn live_record(sid: &str, socket: &SocketState) -> String {
+    let mut out = String::from("{\"i\":");
+    write_string(&mut out, sid);
+    out.push_str(",\"n\":");
+    write_string(&mut out, &socket.nsp);
+    out.push_str(",\"r\":");
+    write_string_array(&mut out, &socket.rooms);
+    out.push_str(",\"d\":");
+    out.push_str(&socket.data);
+    out.push('}');
+    out
+}
+
 impl Server {
+    /// Notes that the live record of socket `sid` changed (with recovery on).
+    pub(super) fn note_live(&mut self, sid: &str) {
+        if self.config.recovery.is_none() {
+            return;
+        }
+        if let Some(pid) = self.sockets.get(sid).and_then(|s| s.pid.clone()) {
+            self.live_dirty.insert(pid, sid.to_owned());
+        }
+    }
+
+    /// After a restart: the live records found in storage, as (recovery id, record). Each
+    /// socket that is not connected now becomes recoverable as if it had
+    /// disconnected at `now_ms`, and its record is to be deleted ([`super::Dirty::live`]).
+    /// Returns the recovery ids whose record could not be read (deleted as well).
+    pub fn adopt_orphans<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = (&'a str, &'a str)>,
+        now_ms: u64,
+    ) -> Vec<String> {
+        let mut unreadable = Vec::new();
+        for (pid, record) in records {
+            let mut p = Persisted {
+                sid: String::new(),
+                nsp: String::new(),
+                rooms: Vec::new(),
+                data: "{}".into(),
+                disconnected_at: now_ms,
+            };
+            let read = Reader::new(record).object(|r, key| {
+                match key {
+                    "i" => p.sid = r.string()?,
+                    "n" => p.nsp = r.string()?,
+                    "r" => p.rooms = r.strings()?,
+                    "d" => p.data = r.raw()?,
+                    _ => r.skip()?,
+                }
+                Ok(())
+            });
+            if self.sockets.contains_key(&p.sid) {
+                continue;
+            }
+            if read.is_ok() && !p.sid.is_empty() && !p.nsp.is_empty() && self.config.recovery.is_some() {
+                self.live_dirty.insert(pid.to_owned(), p.sid.clone());
+                self.shared.persisted.insert(pid.to_owned(), p);
+                self.shared_dirty = true;
+            } else {
+                unreadable.push(pid.to_owned());
+            }
+        }
+        unreadable
+    }
+
     /// The session disconnected under `pid` in `nsp`, with the packets after `offset` it
     /// missed, as JSON text for [`Server::import_recovery`] on the server the client reached;
     /// `None` when it cannot be recovered (unknown, expired, offset no longer in the log).

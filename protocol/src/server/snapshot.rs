@@ -210,18 +210,25 @@ impl Server {
             server.shared = read_shared(shared)?;
         }
         for text in sessions {
-            let (id, session, sockets) = read_session(text, server.config.max_attachments)?;
-            for (sid, socket) in sockets {
-                let nsp = server.nsps.entry(socket.nsp.clone()).or_default();
-                nsp.sockets.insert(sid.clone());
-                for room in &socket.rooms {
-                    nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
-                }
-                server.sockets.insert(sid, socket);
-            }
-            server.sessions.insert(id, session);
+            server.restore_session(text)?;
         }
         Ok(server)
+    }
+
+    /// Adds one session from its [`Server::session_to_json`] text (restores are per session:
+    /// one that fails leaves the others and the server as they were). Returns its id.
+    pub fn restore_session(&mut self, text: &str) -> Result<String, SnapshotError> {
+        let (id, session, sockets) = read_session(text, self.config.max_attachments)?;
+        for (sid, socket) in sockets {
+            let nsp = self.nsps.entry(socket.nsp.clone()).or_default();
+            nsp.sockets.insert(sid.clone());
+            for room in &socket.rooms {
+                nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
+            }
+            self.sockets.insert(sid, socket);
+        }
+        self.sessions.insert(id.clone(), session);
+        Ok(id)
     }
 }
 
