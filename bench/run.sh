@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark of issue 5, then BENCHMARKS.md and its plots: `make bench` runs this after
+# Every benchmark (issues 5 and 9), then BENCHMARKS.md and its plots: `make bench` runs this after
 # building the client and the worker. Each part prints its own progress; this prints which
 # part runs and the time so far.
 #
@@ -7,11 +7,11 @@
 # Object wake-ups) runs in the background from the start, alongside the other parts: it counts
 # events rather than timing them, and its load (a few thousand pings and pongs every 25 s) is
 # under 1% of one core. The timed parts run one after the other, never two at once.
-# BENCH_PARTS (default "edge-cost sizes codec client server") picks the parts to run again;
+# BENCH_PARTS (default "edge-cost sizes codec client server delivery") picks the parts to run again;
 # the report always uses every result file in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parts=(${BENCH_PARTS:-edge-cost sizes codec client server})
+parts=(${BENCH_PARTS:-edge-cost sizes codec client server delivery})
 start=$SECONDS
 log() { echo "=== bench $* ($((SECONDS - start)) s)" >&2; }
 
@@ -29,6 +29,7 @@ for part in "${parts[@]}"; do
     codec) log "codec"; bash bench/codec/build.sh ;;
     client) log "client"; bash bench/client/run.sh ;;
     server) log "server"; bash bench/server/run.sh ;;
+    delivery) log "delivery"; bash bench/delivery/run.sh ;;
     *) echo "bench/run.sh: unknown part '$part'" >&2; exit 2 ;;
   esac
 done

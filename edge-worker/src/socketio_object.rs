@@ -44,12 +44,24 @@ const NAME_KEY: &str = "object-name";
 /// Storage key of the wake-up counts (test hooks only, see [`SocketIoObject::count`]).
 const WAKEUPS_KEY: &str = "wasmio-wakeups";
 
-/// What [`RECOVER_PATH`] is asked.
-#[derive(serde::Deserialize)]
+/// How many times a recovery request is sent on after sessions that moved more than once.
+const MAX_RECOVERY_HOPS: u32 = 4;
+
+/// What [`RECOVER_PATH`] is asked: the session of `pid` in `nsp`, missed packets after
+/// `offset`, for object `from`; `hops` counts how often the question was sent on.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct RecoveryAsk {
     pid: String,
     offset: String,
     nsp: String,
+    from: String,
+    hops: u32,
+}
+
+impl RecoveryAsk {
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain strings and numbers serialize")
+    }
 }
 
 /// A per-socket token bucket (in memory only: a woken object starts with full buckets).
@@ -150,11 +162,19 @@ impl DurableObject for SocketIoObject {
             let ask: RecoveryAsk = req.json().await?;
             self.restore().await?;
             self.learn_name(&req).await?;
-            let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.offset, &ask.nsp, now_ms());
+            let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.offset, &ask.nsp, &ask.from, now_ms());
+            let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
             self.settle().await?;
-            return match exported {
-                Some(session) => Response::ok(session),
-                None => Response::error("not recoverable here", 404),
+            return match (exported, moved_to) {
+                (Some(session), _) => Response::ok(session),
+                // The session moved on after an earlier recovery: ask where it went.
+                (None, Some(next)) if ask.hops < MAX_RECOVERY_HOPS && next != ask.from => {
+                    let onward = RecoveryAsk { hops: ask.hops + 1, ..ask };
+                    let mut answer = self.post_to_object(&next, RECOVER_PATH, onward.to_json()).await?;
+                    let body = answer.text().await?;
+                    Ok(Response::ok(body)?.with_status(answer.status_code()))
+                }
+                (None, _) => Response::error("not recoverable here", 404),
             };
         }
         if self.test_hooks && req.path().ends_with(crate::FORGET_HOOK) {
@@ -432,17 +452,20 @@ impl SocketIoObject {
         for request in requests {
             let from = request.recover_from.clone().expect("deferred for a recovery");
             let holder = object_of_sid(&from.pid).unwrap_or_default().to_owned();
-            let ask = serde_json::json!({ "pid": from.pid, "offset": from.offset, "nsp": request.nsp }).to_string();
-            match self.post_to_object(&holder, RECOVER_PATH, ask).await {
-                Ok(mut answer) if answer.status_code() == 200 => {
+            let me = self.name.borrow().clone().unwrap_or_default();
+            let ask = RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me, hops: 0 };
+            match self.post_to_object(&holder, RECOVER_PATH, ask.to_json()).await {
+                Ok(mut answer) => {
+                    // Read whatever the status: an unread answer keeps the subrequest open.
                     let exported = answer.text().await?;
-                    if let Err(error) =
-                        self.core.borrow_mut().import_recovery(&request.session, &request.nsp, &exported)
-                    {
-                        worker::console_error!("object {holder} exported an unreadable session: {error}");
+                    if answer.status_code() == 200 {
+                        let imported =
+                            self.core.borrow_mut().import_recovery(&request.session, &request.nsp, &exported);
+                        if let Err(error) = imported {
+                            worker::console_error!("object {holder} exported an unreadable session: {error}");
+                        }
                     }
                 }
-                Ok(_) => {}
                 Err(error) => worker::console_error!("object {holder} could not be asked for a session: {error}"),
             }
             self.decide_connect_here(&mut self.core.borrow_mut(), request);

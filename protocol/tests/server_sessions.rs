@@ -547,9 +547,9 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     assert!(!request.recovered);
     let from = request.recover_from.clone().expect("the pid to ask for");
     assert_eq!((from.pid.as_str(), from.offset.as_str()), ("p-s1", offset.as_str()));
-    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/other", a.now), None, "another namespace");
-    let exported = a.server.export_recovery(&from.pid, &from.offset, "/", a.now).expect("recoverable on a");
-    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/", a.now), None, "recovered once");
+    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/other", "b", a.now), None, "another namespace");
+    let exported = a.server.export_recovery(&from.pid, &from.offset, "/", "b", a.now).expect("recoverable on a");
+    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/", "b", a.now), None, "recovered once");
     b.server.import_recovery("e9", "/", &exported).unwrap();
     b.server
         .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
@@ -562,7 +562,10 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     let [Out::Send(_, missed, attachments), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
     assert!(missed.starts_with(r#"51-["missed",1,{"_placeholder":true,"num":0},""#), "{missed}");
     assert_eq!(attachments, &vec![vec![7u8, 8]]);
-    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#);
+    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#, "the same pid: the client tells a recovery by it");
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"), "a later reconnection asking a is sent on to b");
+    let a_restored = Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap();
+    assert_eq!(a_restored.moved_to("p-s1"), Some("b"), "and a remembers it through hibernation");
     let info = b.server.socket("s1").unwrap();
     assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
     assert!(b.server.import_recovery("e9", "/", "{}").is_err(), "an export without a session is refused");

@@ -101,7 +101,9 @@ describe("lifecycle of the chat deployment", () => {
         await sleep(30);
       }
       await until(() => clients.every((c) => c.socket.connected), 20_000, "the reconnections");
-      for (const c of clients) assert.equal(c.socket.recovered, true, `${c.path}: the connection state was recovered`);
+      for (const c of clients) {
+        assert.equal(c.socket.recovered, true, `${c.path}: the connection state was recovered\n${serverErrors(worker)}`);
+      }
       const moved = clients.filter((c, i) => objectOf(c) !== objectsBefore[i]).length;
       console.log(`${moved} of ${clients.length} reconnections reached another object than before`);
       assert.ok(moved > 0, "at least one reconnection reached another object");

@@ -278,7 +278,7 @@ pub struct Accept {
     /// The new socket id (ignored for a recovered session, which keeps its id).
     pub sid: String,
     /// The new recovery session id; required when recovery is enabled (ignored for a recovered
-    /// session).
+    /// session, which keeps its id: the client tells a recovery by the same pid).
     pub pid: Option<String>,
     /// `socket.data` as set by the middlewares, a JSON text (`{}`, or the recovered data, when
     /// `None`).
@@ -621,6 +621,9 @@ struct Shared {
     collects: BTreeMap<u64, Collect>,
     next_broadcast: u64,
     dynamic: BTreeSet<String>,
+    /// pid -> (the server a session was exported to, when): a later reconnection that asks
+    /// here is sent on there.
+    moved: BTreeMap<String, (String, u64)>,
 }
 
 /// A restored session for a CONNECT carrying `pid` and `offset`.
@@ -1569,14 +1572,15 @@ impl Server {
     fn prune(&mut self, now_ms: u64) {
         let Some(recovery) = &self.config.recovery else { return };
         let threshold = now_ms.saturating_sub(recovery.max_disconnection_duration_ms);
-        let before = (self.shared.persisted.len(), self.shared.log.len());
+        let before = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
         self.shared.persisted.retain(|_, p| p.disconnected_at >= threshold);
+        self.shared.moved.retain(|_, (_, at)| *at >= threshold);
         while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
             || self.shared.log.len() > recovery.max_log_len
         {
             self.shared.log.pop_front();
         }
-        self.shared_dirty |= before != (self.shared.persisted.len(), self.shared.log.len());
+        self.shared_dirty |= before != (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
     }
 }
 

@@ -5,7 +5,9 @@
 //! [`super::Accept`]). When a CONNECT asks for a pid this server does not hold,
 //! [`super::ConnectRequest::recover_from`] tells the driver, which asks the issuing server
 //! for [`Server::export_recovery`] — the session's id, rooms, data and the packets it missed,
-//! removed there so that it is recovered once — and hands the answer to
+//! removed there so that it is recovered once (a later reconnection asking there is sent on,
+//! [`Server::moved_to`]: the pid stays, since the client tells a recovery by it) — and hands
+//! the answer to
 //! [`Server::import_recovery`] before accepting the CONNECT as usual: the socket comes back
 //! with its id, rooms and data, and the missed packets are sent before its CONNECT packet.
 //!
@@ -97,12 +99,14 @@ impl Server {
     }
 
     /// The session disconnected under `pid` in `nsp`, with the packets after `offset` it
-    /// missed, as JSON text for [`Server::import_recovery`] on the server the client reached;
-    /// `None` when it cannot be recovered (unknown, expired, offset no longer in the log).
-    /// The session is no longer recoverable here afterwards.
-    pub fn export_recovery(&mut self, pid: &str, offset: &str, nsp: &str, now_ms: u64) -> Option<String> {
+    /// missed, as JSON text for [`Server::import_recovery`] on server `to`, which the client
+    /// reached; `None` when it cannot be recovered here (unknown, expired, offset no longer in
+    /// the log: see [`Server::moved_to`]). The session is no longer recoverable here
+    /// afterwards; it keeps its pid, and a later reconnection asking here is sent on to `to`.
+    pub fn export_recovery(&mut self, pid: &str, offset: &str, nsp: &str, to: &str, now_ms: u64) -> Option<String> {
         let restored = self.restorable(pid, offset, nsp, now_ms)?;
         self.shared.persisted.remove(pid);
+        self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
         self.shared_dirty = true;
         let mut out = String::from("{\"i\":");
         write_string(&mut out, &restored.sid);
@@ -125,6 +129,12 @@ impl Server {
         }
         out.push_str("]}");
         Some(out)
+    }
+
+    /// The server the session of `pid` was last exported to (for a client that reconnects
+    /// again, with the same pid, after its session moved).
+    pub fn moved_to(&self, pid: &str) -> Option<&str> {
+        self.shared.moved.get(pid).map(|(to, _)| to.as_str())
     }
 
     /// Takes a session exported by another server for the pending CONNECT of `session` to

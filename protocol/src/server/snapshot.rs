@@ -125,6 +125,18 @@ impl Server {
         push_u64(&mut out, ",\"nb\":", sh.next_broadcast);
         out.push_str(",\"dn\":");
         write_string_array(&mut out, &sh.dynamic);
+        out.push_str(",\"mv\":[");
+        for (i, (pid, (to, at))) in sh.moved.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            write_string(&mut out, pid);
+            out.push(',');
+            write_string(&mut out, to);
+            out.push_str(&format!(",{at}]"));
+        }
+        out.push(']');
         out.push_str(",\"log\":[");
         for (i, e) in sh.log.iter().enumerate() {
             if i > 0 {
@@ -349,6 +361,21 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
             "o" => sh.next_offset = r.u64()?,
             "nb" => sh.next_broadcast = r.u64()?,
             "dn" => sh.dynamic = r.strings()?.into_iter().collect(),
+            "mv" => r.array(|r| {
+                let (mut i, mut pid, mut to, mut at) = (0, String::new(), String::new(), 0);
+                r.array(|r| {
+                    match i {
+                        0 => pid = r.string()?,
+                        1 => to = r.string()?,
+                        2 => at = r.u64()?,
+                        _ => r.skip()?,
+                    }
+                    i += 1;
+                    Ok(())
+                })?;
+                sh.moved.insert(pid, (to, at));
+                Ok(())
+            })?,
             "log" => r.array(|r| {
                 let mut e = LogEntry {
                     offset: String::new(),

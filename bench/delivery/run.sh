@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Delivery under drops: DELIVERY_CLIENTS (default 50) socket.io-client 4.8.4 receivers, their
+# transports cut at random about twice each, while one sender emits DELIVERY_MESSAGES
+# (default 300) chat messages over DELIVERY_SECONDS (default 15); the share delivered and the
+# duplicates for the edge worker (`wrangler dev`, chat app, 4 shards), the official socket.io
+# 4.8.4 server, and the official server with connection state recovery. Servers on CPU 1, the
+# driver on CPU 0 (taskset, when present). Prints tables, writes bench/results/delivery.json.
+# The open-file limit is left as it is (wrangler dev's proxy costs about six descriptors per
+# WebSocket). Builds the worker when build/ is missing.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export PATH="$HOME/.cargo/bin:$PATH"
+# worker-build would download these from the internet: the pinned local tools (as the Makefile).
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
+if [ ! -f edge-worker/build/worker/shim.mjs ]; then
+  (cd edge-worker && worker-build --release)
+fi
+if command -v taskset >/dev/null 2>&1; then
+  exec taskset -c "${DRIVER_CPU:-0}" node bench/delivery/run.mjs
+fi
+exec node bench/delivery/run.mjs
