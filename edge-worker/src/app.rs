@@ -355,6 +355,9 @@ pub struct Relay {
     pub event: String,
     /// The arguments, a JSON array text.
     pub args: String,
+    /// The (origin, sequence) the sending object logged it under for recovery: every object
+    /// logs it under the same, so that offsets mean the same everywhere.
+    pub logged: Option<(String, u64)>,
     /// Binary attachments, base64.
     pub attachments: Vec<String>,
 }
@@ -371,6 +374,9 @@ impl Relay {
         }
         if self.volatile {
             op = op.volatile();
+        }
+        if let Some((origin, seq)) = &self.logged {
+            op = op.relayed(origin.clone(), *seq);
         }
         op
     }
@@ -530,31 +536,37 @@ impl Operator<'_, '_> {
     /// to the other objects' sockets once the handler returns.
     pub fn emit_args(self, event: &str, args: Args) {
         let now = self.socket.now_ms;
-        if !self.op.local {
-            self.socket.relays.borrow_mut().push(Relay {
-                nsp: self.op.nsp.clone(),
-                rooms: self.op.rooms.iter().cloned().collect(),
-                except: self.op.except.iter().cloned().collect(),
-                volatile: self.op.volatile,
-                event: event.to_owned(),
-                args: args.json.clone(),
-                attachments: args
-                    .attachments
-                    .iter()
-                    .map(|a| {
-                        let mut text = String::new();
-                        wasmio_protocol::base64::encode_into(a, &mut text);
-                        text
-                    })
-                    .collect(),
-            });
-        }
         if self.op.volatile {
             for (session, writable) in self.socket.host.writability() {
                 self.socket.server.set_writable(&session, writable);
             }
         }
-        let _ = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now);
+        let relay = (!self.op.local).then(|| Relay {
+            nsp: self.op.nsp.clone(),
+            rooms: self.op.rooms.iter().cloned().collect(),
+            except: self.op.except.iter().cloned().collect(),
+            volatile: self.op.volatile,
+            event: event.to_owned(),
+            args: args.json.clone(),
+            logged: None,
+            attachments: args
+                .attachments
+                .iter()
+                .map(|a| {
+                    let mut text = String::new();
+                    wasmio_protocol::base64::encode_into(a, &mut text);
+                    text
+                })
+                .collect(),
+        });
+        match self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now) {
+            Ok(delivery) => {
+                if let Some(relay) = relay {
+                    self.socket.relays.borrow_mut().push(Relay { logged: delivery.logged, ..relay });
+                }
+            }
+            Err(error) => worker::console_error!("broadcast of {event:?} refused: {error}"),
+        }
     }
 
     /// Makes every selected socket join `room`.

@@ -151,8 +151,11 @@ impl DurableObject for SocketIoObject {
             self.restore().await?;
             self.learn_name(&req).await?;
             let attachments = relay.attachment_bytes();
-            let _ =
+            let delivered =
                 self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now_ms());
+            if let Err(error) = delivered {
+                worker::console_error!("a relayed broadcast of {:?} was refused: {error}", relay.event);
+            }
             self.pump();
             self.settle().await?;
             return Response::ok("relayed");
@@ -162,7 +165,7 @@ impl DurableObject for SocketIoObject {
             let ask: RecoveryAsk = req.json().await?;
             self.restore().await?;
             self.learn_name(&req).await?;
-            let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.offset, &ask.nsp, &ask.from, now_ms());
+            let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
             let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
             self.settle().await?;
             return match (exported, moved_to) {
@@ -286,6 +289,7 @@ impl SocketIoObject {
             // State written before the name was stored: every sid of this object starts with it.
             *self.name.borrow_mut() = stored.or_else(|| self.host.name_from_sessions());
         }
+        let origin = self.name.borrow().clone().unwrap_or_default();
         let storage = self.host.state().storage();
         let shared: Option<String> = storage.get(SHARED_KEY).await?;
         let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
@@ -325,6 +329,7 @@ impl SocketIoObject {
             .collect();
         let unreadable =
             core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
+        core.set_origin(&origin);
         *self.core.borrow_mut() = core;
         for pid in unreadable {
             worker::console_error!("the live record of recovery id {pid} is unreadable: dropped");
@@ -343,6 +348,7 @@ impl SocketIoObject {
         let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
         if self.name.borrow().as_deref() != Some(name.as_str()) {
             self.host.state().storage().put(NAME_KEY, &name).await?;
+            self.core.borrow_mut().set_origin(&name);
             *self.name.borrow_mut() = Some(name);
         }
         Ok(())
@@ -445,13 +451,19 @@ impl SocketIoObject {
         self.env.durable_object("SOCKETIO")?.get_by_name(object)?.fetch_with_request(request).await
     }
 
-    /// Asks the objects named by the recovery ids of this event's CONNECTs for the sessions
-    /// they hold, then decides those CONNECTs: recovered when the session came, fresh if not.
+    /// Asks the objects that hold the sessions this event's CONNECTs want to recover for them,
+    /// then decides those CONNECTs: recovered when the session came, fresh if not.
     async fn recover_remote(&self) -> Result<()> {
         let requests = std::mem::take(&mut *self.remote_recoveries.borrow_mut());
         for request in requests {
             let from = request.recover_from.clone().expect("deferred for a recovery");
-            let holder = object_of_sid(&from.pid).unwrap_or_default().to_owned();
+            let holder = self.holder_elsewhere(&self.core.borrow(), &request);
+            let Some(holder) = holder else {
+                // It came back here meanwhile.
+                self.decide_connect_here(&mut self.core.borrow_mut(), request);
+                self.pump();
+                continue;
+            };
             let me = self.name.borrow().clone().unwrap_or_default();
             let ask = RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me, hops: 0 };
             match self.post_to_object(&holder, RECOVER_PATH, ask.to_json()).await {
@@ -549,12 +561,24 @@ impl SocketIoObject {
     /// Decides a CONNECT, unless its recovery id names another object: that one is asked
     /// first ([`SocketIoObject::recover_remote`]).
     fn decide_connect(&self, core: &mut Server, request: ConnectRequest) {
-        let holder = request.recover_from.as_ref().and_then(|from| object_of_sid(&from.pid));
-        if holder.is_some_and(|holder| self.name.borrow().as_deref() != Some(holder)) {
+        if self.holder_elsewhere(core, &request).is_some() {
             self.remote_recoveries.borrow_mut().push(request);
             return;
         }
         self.decide_connect_here(core, request);
+    }
+
+    /// The object that holds the session a CONNECT asks to recover, when not this one: the one
+    /// its pid names, or, for a session that moved on from here, the one it moved to.
+    fn holder_elsewhere(&self, core: &Server, request: &ConnectRequest) -> Option<String> {
+        let from = request.recover_from.as_ref()?;
+        let named = object_of_sid(&from.pid)?;
+        let me = self.name.borrow();
+        let holder = match me.as_deref() == Some(named) {
+            true => core.moved_to(&from.pid)?,
+            false => named,
+        };
+        (me.as_deref() != Some(holder)).then(|| holder.to_owned())
     }
 
     /// Runs the namespace's middlewares on a CONNECT, then accepts or refuses it.

@@ -6,8 +6,8 @@ use std::rc::Rc;
 
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
-    Accept, AckData, AckError, ApiError, Broadcast, Config, ConnectRequest, DisconnectReason, EncodedPacket, Event,
-    Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit,
+    Accept, AckData, AckError, ApiError, Broadcast, Config, ConnectRequest, Delivery, DisconnectReason, EncodedPacket,
+    Event, Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit,
 };
 
 /// A flattened transmit: (sessions, text, attachments) or a close.
@@ -531,15 +531,35 @@ fn recovery_replays_missed_packets() {
 
 #[test]
 fn recovery_moves_to_the_server_the_client_reconnects_to() {
+    // Two servers relaying their broadcasts to each other, as Durable Objects do.
     let mut a = Harness::new(recovery_config());
-    let offset = recovery_setup(&mut a);
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    let relay = |b: &mut Harness, delivery: Delivery, event: &str, args: &str, attachments: Vec<Vec<u8>>| {
+        let (origin, seq) = delivery.logged.expect("logged for recovery");
+        let op = Broadcast::new("/").to("r").relayed(origin, seq);
+        b.server.broadcast(&op, event, args, attachments, b.now).unwrap();
+        b.outs();
+    };
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    let first = a.server.broadcast(&Broadcast::new("/").to("r"), "m1", "[]", vec![], a.now).unwrap();
+    let text = a.texts_for("e1").pop().unwrap();
+    let offset = text.trim_start_matches(r#"2["m1",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(offset, "a:1");
+    relay(&mut b, first, "m1", "[]", vec![]);
     a.server.handle_close("e1", CloseReason::TransportClose, a.now);
     a.events();
     let args = r#"[1,{"_placeholder":true,"num":0}]"#;
-    a.server.broadcast(&Broadcast::new("/").to("r"), "missed", args, vec![vec![7, 8]], a.now).unwrap();
+    let missed = a.server.broadcast(&Broadcast::new("/").to("r"), "missed", args, vec![vec![7, 8]], a.now).unwrap();
     a.outs();
-    // The client reconnects to another server, which does not hold its session.
-    let mut b = Harness::new(recovery_config());
+    // b logs it too, and once only however often it is relayed.
+    let again = missed.clone();
+    relay(&mut b, missed, "missed", args, vec![vec![7, 8]]);
+    relay(&mut b, again, "missed", args, vec![vec![7, 8]]);
+    // The client reconnects to b, which does not hold its session.
     b.open("e9");
     b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
     let events = b.events();
@@ -547,9 +567,9 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     assert!(!request.recovered);
     let from = request.recover_from.clone().expect("the pid to ask for");
     assert_eq!((from.pid.as_str(), from.offset.as_str()), ("p-s1", offset.as_str()));
-    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/other", "b", a.now), None, "another namespace");
-    let exported = a.server.export_recovery(&from.pid, &from.offset, "/", "b", a.now).expect("recoverable on a");
-    assert_eq!(a.server.export_recovery(&from.pid, &from.offset, "/", "b", a.now), None, "recovered once");
+    assert_eq!(a.server.export_recovery(&from.pid, "/other", "b", a.now), None, "another namespace");
+    let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).expect("held by a");
+    assert_eq!(a.server.export_recovery(&from.pid, "/", "b", a.now), None, "exported once");
     b.server.import_recovery("e9", "/", &exported).unwrap();
     b.server
         .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
@@ -560,7 +580,7 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     );
     let outs = b.outs();
     let [Out::Send(_, missed, attachments), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
-    assert!(missed.starts_with(r#"51-["missed",1,{"_placeholder":true,"num":0},""#), "{missed}");
+    assert_eq!(missed, r#"51-["missed",1,{"_placeholder":true,"num":0},"a:2"]"#, "from b's own log, once");
     assert_eq!(attachments, &vec![vec![7u8, 8]]);
     assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#, "the same pid: the client tells a recovery by it");
     assert_eq!(a.server.moved_to("p-s1"), Some("b"), "a later reconnection asking a is sent on to b");
@@ -569,6 +589,23 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     let info = b.server.socket("s1").unwrap();
     assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
     assert!(b.server.import_recovery("e9", "/", "{}").is_err(), "an export without a session is refused");
+}
+
+#[test]
+fn a_hole_in_the_log_refuses_recovery_rather_than_losing_packets() {
+    let mut h = Harness::new(recovery_config());
+    h.server.set_origin("a");
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    // A relayed broadcast whose predecessor from its origin never arrived.
+    h.server.broadcast(&Broadcast::new("/").relayed("c", 1), "c1", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").relayed("c", 3), "c3", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{events:?}");
 }
 
 #[test]

@@ -58,6 +58,7 @@
 //! - A second CONNECT to a namespace whose connection is still pending is ignored.
 
 mod json;
+mod offsets;
 mod recovery;
 mod snapshot;
 
@@ -460,12 +461,21 @@ pub struct Broadcast {
     /// Only the sockets of this server: a driver relaying broadcasts to other Durable Objects
     /// must not relay this one. The core itself only knows local sockets.
     pub local: bool,
+    /// A broadcast another server logged, relayed here with the (origin, sequence) it was
+    /// logged under there ([`Delivery::logged`]): logged here under the same, and applied once.
+    pub relayed: Option<(String, u64)>,
 }
 
 impl Broadcast {
     /// All sockets of namespace `nsp`.
     pub fn new(nsp: impl Into<String>) -> Self {
         Broadcast { nsp: nsp.into(), ..Default::default() }
+    }
+
+    /// A broadcast another server logged under (`origin`, `seq`), relayed here.
+    pub fn relayed(mut self, origin: impl Into<String>, seq: u64) -> Self {
+        self.relayed = Some((origin.into(), seq));
+        self
     }
 
     /// `to(room)` / `in(room)`: add a target room.
@@ -502,6 +512,8 @@ pub struct Delivery {
     pub sessions: Vec<String>,
     /// The packet, encoded once; `None` when nobody was selected.
     pub packet: Option<Rc<EncodedPacket>>,
+    /// The (origin, sequence) the broadcast was logged under for recovery, to relay with it.
+    pub logged: Option<(String, u64)>,
 }
 
 /// A connected socket as `fetchSockets()` describes it.
@@ -579,7 +591,12 @@ struct Namespace {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LogEntry {
+    /// The offset the recipients got: the log's position as a vector of the last sequence of
+    /// each origin (see `offsets.rs`).
     offset: String,
+    /// The server that logged the broadcast first, and its sequence there.
+    origin: String,
+    seq: u64,
     nsp: String,
     rooms: Vec<String>,
     except: Vec<String>,
@@ -624,6 +641,8 @@ struct Shared {
     /// pid -> (the server a session was exported to, when): a later reconnection that asks
     /// here is sent on there.
     moved: BTreeMap<String, (String, u64)>,
+    /// The last sequence logged here from each origin (the position the next offset names).
+    seen: BTreeMap<String, u64>,
 }
 
 /// A restored session for a CONNECT carrying `pid` and `offset`.
@@ -650,6 +669,9 @@ pub struct Server {
     encodes: u64,
     dirty: BTreeSet<String>,
     shared_dirty: bool,
+    /// This server's name among the servers that relay broadcasts to each other: the origin
+    /// of what it logs ([`Server::set_origin`]).
+    origin: String,
     /// Sockets whose live record changed, by recovery id: their socket id.
     live_dirty: BTreeMap<String, String>,
     /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
@@ -671,6 +693,7 @@ impl Server {
             encodes: 0,
             dirty: BTreeSet::new(),
             shared_dirty: false,
+            origin: String::new(),
             live_dirty: BTreeMap::new(),
             imports: BTreeMap::new(),
         }
@@ -1066,18 +1089,28 @@ impl Server {
     ) -> Result<Delivery, ApiError> {
         check_event(event)?;
         check_args(args, &attachments)?;
-        let offset = match self.config.recovery.is_some() && !op.volatile {
-            true => {
-                let offset = format!("{:x}-{:x}", now_ms, self.shared.next_offset);
-                self.shared.next_offset += 1;
-                Some(offset)
+        let logged = match (&op.relayed, self.config.recovery.is_some() && !op.volatile) {
+            (_, false) => None,
+            // A relay seen before (sent again): applied once.
+            (Some((origin, seq)), true) if self.shared.seen.get(origin).is_some_and(|last| last >= seq) => {
+                return Ok(Delivery { sids: Vec::new(), sessions: Vec::new(), packet: None, logged: None });
             }
-            false => None,
+            (Some(relayed), true) => Some(relayed.clone()),
+            (None, true) => {
+                self.shared.next_offset += 1;
+                Some((self.origin.clone(), self.shared.next_offset))
+            }
         };
+        let offset = logged.as_ref().map(|(origin, seq)| {
+            self.shared.seen.insert(origin.clone(), *seq);
+            offsets::encode(&self.shared.seen)
+        });
         let data = build_data(event, args, &attachments, offset.as_deref())?;
-        if let Some(offset) = offset {
+        if let (Some(offset), Some((origin, seq))) = (offset, logged.clone()) {
             self.shared.log.push_back(LogEntry {
                 offset,
+                origin,
+                seq,
                 nsp: op.nsp.clone(),
                 rooms: op.rooms.iter().cloned().collect(),
                 except: op.except.iter().cloned().collect(),
@@ -1090,7 +1123,7 @@ impl Server {
         }
         let sids = self.select(op);
         let packet = Packet { kind: PacketType::Event, nsp: op.nsp.clone(), id: None, data: Some(data), attachments };
-        Ok(self.deliver(op, sids, &packet))
+        Ok(Delivery { logged, ..self.deliver(op, sids, &packet) })
     }
 
     /// `...timeout(ms).emitWithAck(event, ...args)` on a selection: every recipient gets the
@@ -1297,37 +1330,35 @@ impl Server {
 
     /// adapter.restoreSession: the session persisted for `auth.pid`, unexpired, with the
     /// packets sent after `auth.offset` that it should have received.
-    /// A session exported by another server for this CONNECT counts too.
+    /// A session exported by another server for this CONNECT counts too, with the packets
+    /// it missed taken from this server's own log.
     fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
+        let offset = string_member(auth, "offset")?;
         if let Some(imported) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
-            return (!self.sockets.contains_key(&imported.sid)).then(|| imported.clone());
+            if self.sockets.contains_key(&imported.sid) {
+                return None;
+            }
+            let missed = self.missed_since(&offset, nsp, &imported.rooms)?;
+            return Some(Restored { missed, ..imported.clone() });
         }
         let pid = string_member(auth, "pid")?;
-        let offset = string_member(auth, "offset")?;
         self.restorable(&pid, &offset, nsp, now_ms)
+    }
+
+    /// The session persisted for `pid` in `nsp`, if unexpired and not connected again.
+    fn persisted_for(&self, pid: &str, nsp: &str, now_ms: u64) -> Option<&Persisted> {
+        let recovery = self.config.recovery.as_ref()?;
+        let p = self.shared.persisted.get(pid)?;
+        let live = p.nsp == nsp
+            && p.disconnected_at + recovery.max_disconnection_duration_ms >= now_ms
+            && !self.sockets.contains_key(&p.sid);
+        live.then_some(p)
     }
 
     /// The session persisted for `pid` in `nsp`, unexpired, with the packets after `offset`.
     fn restorable(&self, pid: &str, offset: &str, nsp: &str, now_ms: u64) -> Option<Restored> {
-        let recovery = self.config.recovery.as_ref()?;
-        let p = self.shared.persisted.get(pid)?;
-        if p.nsp != nsp
-            || p.disconnected_at + recovery.max_disconnection_duration_ms < now_ms
-            || self.sockets.contains_key(&p.sid)
-        {
-            return None;
-        }
-        let index = self.shared.log.iter().position(|e| e.offset == offset)?;
-        let missed = self
-            .shared
-            .log
-            .iter()
-            .skip(index + 1)
-            .filter(|e| e.nsp == nsp)
-            .filter(|e| e.rooms.is_empty() || p.rooms.iter().any(|r| e.rooms.contains(r)))
-            .filter(|e| p.rooms.iter().all(|r| !e.except.contains(r)))
-            .map(|e| (e.data.clone(), e.attachments.clone()))
-            .collect();
+        let p = self.persisted_for(pid, nsp, now_ms)?;
+        let missed = self.missed_since(offset, nsp, &p.rooms)?;
         Some(Restored { sid: p.sid.clone(), pid: pid.to_owned(), rooms: p.rooms.clone(), data: p.data.clone(), missed })
     }
 
@@ -1559,13 +1590,13 @@ impl Server {
             .cloned()
             .collect();
         if sids.is_empty() {
-            return Delivery { sids, sessions, packet: None };
+            return Delivery { sids, sessions, packet: None, logged: None };
         }
         let encoded = self.encode(packet);
         if !sessions.is_empty() {
             self.transmits.push_back(Transmit::Packet { sessions: sessions.clone(), packet: encoded.clone() });
         }
-        Delivery { sids, sessions, packet: Some(encoded) }
+        Delivery { sids, sessions, packet: Some(encoded), logged: None }
     }
 
     /// Drops expired recovery state and keeps the log within its bound.

@@ -4,12 +4,12 @@
 //! The recovery id (`pid`) names the server that issued it (the driver chooses the pid, see
 //! [`super::Accept`]). When a CONNECT asks for a pid this server does not hold,
 //! [`super::ConnectRequest::recover_from`] tells the driver, which asks the issuing server
-//! for [`Server::export_recovery`] — the session's id, rooms, data and the packets it missed,
-//! removed there so that it is recovered once (a later reconnection asking there is sent on,
+//! for [`Server::export_recovery`] — the session's id, rooms and data, removed there so that it is recovered once (a later reconnection asking there is sent on,
 //! [`Server::moved_to`]: the pid stays, since the client tells a recovery by it) — and hands
 //! the answer to
 //! [`Server::import_recovery`] before accepting the CONNECT as usual: the socket comes back
-//! with its id, rooms and data, and the missed packets are sent before its CONNECT packet.
+//! with its id, rooms and data, and the packets it missed, found in this server's own log
+//! (see `offsets.rs`), are sent before its CONNECT packet.
 //!
 //! A restart loses the sockets that were connected (their WebSockets are gone, and no
 //! disconnection was recorded). With recovery on, the server therefore keeps a live record of
@@ -19,7 +19,7 @@
 
 use crate::json::write_string;
 
-use super::json::{write_binaries, write_string_array, Reader};
+use super::json::{write_string_array, Reader};
 use super::{Persisted, Restored, Server, SnapshotError, SocketState};
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
@@ -98,36 +98,26 @@ impl Server {
         unreadable
     }
 
-    /// The session disconnected under `pid` in `nsp`, with the packets after `offset` it
-    /// missed, as JSON text for [`Server::import_recovery`] on server `to`, which the client
-    /// reached; `None` when it cannot be recovered here (unknown, expired, offset no longer in
-    /// the log: see [`Server::moved_to`]). The session is no longer recoverable here
-    /// afterwards; it keeps its pid, and a later reconnection asking here is sent on to `to`.
-    pub fn export_recovery(&mut self, pid: &str, offset: &str, nsp: &str, to: &str, now_ms: u64) -> Option<String> {
-        let restored = self.restorable(pid, offset, nsp, now_ms)?;
+    /// The session disconnected under `pid` in `nsp` (its socket id, rooms and data), as JSON
+    /// text for [`Server::import_recovery`] on server `to`, which the client reached; `None`
+    /// when it is not held here (unknown, expired: see [`Server::moved_to`]). The packets it
+    /// missed come from `to`'s own log (offsets mean the same on every server). The session
+    /// is no longer recoverable here afterwards; it keeps its pid, and a later reconnection
+    /// asking here is sent on to `to`.
+    pub fn export_recovery(&mut self, pid: &str, nsp: &str, to: &str, now_ms: u64) -> Option<String> {
+        let p = self.persisted_for(pid, nsp, now_ms)?.clone();
         self.shared.persisted.remove(pid);
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
         self.shared_dirty = true;
         let mut out = String::from("{\"i\":");
-        write_string(&mut out, &restored.sid);
+        write_string(&mut out, &p.sid);
         out.push_str(",\"p\":");
-        write_string(&mut out, &restored.pid);
+        write_string(&mut out, pid);
         out.push_str(",\"r\":");
-        write_string_array(&mut out, &restored.rooms);
+        write_string_array(&mut out, &p.rooms);
         out.push_str(",\"d\":");
-        out.push_str(&restored.data);
-        out.push_str(",\"m\":[");
-        for (i, (data, attachments)) in restored.missed.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            out.push_str(data);
-            out.push(',');
-            write_binaries(&mut out, attachments);
-            out.push(']');
-        }
-        out.push_str("]}");
+        out.push_str(&p.data);
+        out.push('}');
         Some(out)
     }
 

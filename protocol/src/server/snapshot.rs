@@ -12,6 +12,7 @@ use crate::json::write_string;
 use crate::socket::{decode_text, Packet};
 
 use super::json::{write_binaries, write_string_array, Reader};
+use super::offsets::legacy_entry;
 use super::{
     AckData, Collect, LogEntry, PendingAck, Persisted, Server, SessionInfo, SessionState, Shared, SnapshotError,
     SocketState,
@@ -125,6 +126,16 @@ impl Server {
         push_u64(&mut out, ",\"nb\":", sh.next_broadcast);
         out.push_str(",\"dn\":");
         write_string_array(&mut out, &sh.dynamic);
+        out.push_str(",\"sv\":[");
+        for (i, (origin, seq)) in sh.seen.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            write_string(&mut out, origin);
+            out.push_str(&format!(",{seq}]"));
+        }
+        out.push(']');
         out.push_str(",\"mv\":[");
         for (i, (pid, (to, at))) in sh.moved.iter().enumerate() {
             if i > 0 {
@@ -144,6 +155,9 @@ impl Server {
             }
             out.push_str("{\"o\":");
             write_string(&mut out, &e.offset);
+            out.push_str(",\"g\":");
+            write_string(&mut out, &e.origin);
+            push_u64(&mut out, ",\"q\":", e.seq);
             out.push_str(",\"n\":");
             write_string(&mut out, &e.nsp);
             out.push_str(",\"r\":");
@@ -361,6 +375,20 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
             "o" => sh.next_offset = r.u64()?,
             "nb" => sh.next_broadcast = r.u64()?,
             "dn" => sh.dynamic = r.strings()?.into_iter().collect(),
+            "sv" => r.array(|r| {
+                let (mut i, mut origin, mut seq) = (0, String::new(), 0);
+                r.array(|r| {
+                    match i {
+                        0 => origin = r.string()?,
+                        1 => seq = r.u64()?,
+                        _ => r.skip()?,
+                    }
+                    i += 1;
+                    Ok(())
+                })?;
+                sh.seen.insert(origin, seq);
+                Ok(())
+            })?,
             "mv" => r.array(|r| {
                 let (mut i, mut pid, mut to, mut at) = (0, String::new(), String::new(), 0);
                 r.array(|r| {
@@ -379,6 +407,8 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
             "log" => r.array(|r| {
                 let mut e = LogEntry {
                     offset: String::new(),
+                    origin: String::new(),
+                    seq: 0,
                     nsp: String::new(),
                     rooms: Vec::new(),
                     except: Vec::new(),
@@ -389,6 +419,8 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
                 r.object(|r, key| {
                     match key {
                         "o" => e.offset = r.string()?,
+                        "g" => e.origin = r.string()?,
+                        "q" => e.seq = r.u64()?,
                         "n" => e.nsp = r.string()?,
                         "r" => e.rooms = r.strings()?,
                         "x" => e.except = r.strings()?,
@@ -399,6 +431,10 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
                     }
                     Ok(())
                 })?;
+                if e.seq == 0 {
+                    // Written by the previous version: its own counter, in the offset.
+                    (e.origin, e.seq) = legacy_entry(&e.offset).ok_or(SnapshotError::Field("o"))?;
+                }
                 sh.log.push_back(e);
                 Ok(())
             })?,
@@ -478,5 +514,12 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
         Ok(())
     })?;
     r.end()?;
+    if sh.seen.is_empty() {
+        // Written by the previous version: the position its log reached.
+        for e in &sh.log {
+            let last = sh.seen.entry(e.origin.clone()).or_default();
+            *last = (*last).max(e.seq);
+        }
+    }
     Ok(sh)
 }
