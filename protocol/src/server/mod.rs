@@ -1092,7 +1092,7 @@ impl Server {
         let logged = match (&op.relayed, self.config.recovery.is_some() && !op.volatile) {
             (_, false) => None,
             // A relay seen before (sent again): applied once.
-            (Some((origin, seq)), true) if self.shared.seen.get(origin).is_some_and(|last| last >= seq) => {
+            (Some((origin, seq)), true) if self.shared.log.iter().any(|e| e.seq == *seq && e.origin == *origin) => {
                 return Ok(Delivery { sids: Vec::new(), sessions: Vec::new(), packet: None, logged: None });
             }
             (Some(relayed), true) => Some(relayed.clone()),
@@ -1102,7 +1102,8 @@ impl Server {
             }
         };
         let offset = logged.as_ref().map(|(origin, seq)| {
-            self.shared.seen.insert(origin.clone(), *seq);
+            let last = self.shared.seen.entry(origin.clone()).or_default();
+            *last = (*last).max(*seq);
             offsets::encode(&self.shared.seen)
         });
         let data = build_data(event, args, &attachments, offset.as_deref())?;
