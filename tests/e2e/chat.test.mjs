@@ -30,6 +30,8 @@ async function openChat() {
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`${worker.url}/`);
   await page.waitForFunction(() => window.io && document.readyState === "complete");
+  // Connected before it chats: what is sent before a tab connects does not reach it.
+  await page.waitForFunction(() => typeof socket !== "undefined" && socket.connected);
   return { page, errors };
 }
 
