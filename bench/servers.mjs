@@ -2,7 +2,7 @@
 // core, killed (with its temporary storage removed) when the benchmark exits; and the
 // wrangler version the results record.
 import { execSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,4 +97,55 @@ export function wranglerVersion() {
   } catch {
     return "?";
   }
+}
+
+/**
+ * The socket of the workerd that runs the worker itself. wrangler dev's `--port` is a second
+ * workerd running a proxy, which forwards every request and WebSocket message (a development
+ * convenience Cloudflare's edge does not have: it costs ~2.5 ms per HTTP request here and about
+ * six file descriptors per WebSocket, so 5,000 connections exceed the open-file limit). The
+ * driver talks to the worker's workerd directly; undefined if it cannot be found (no `ss`).
+ */
+export async function workerdEntry(proc) {
+  const pids = [...descendants(proc.child.pid)].filter((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
+    } catch {
+      return false;
+    }
+  });
+  for (const pid of pids) {
+    const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout ?? "";
+    const ports = listening.split("\n").filter((l) => l.includes(`pid=${pid},`)).map((l) => /127\.0\.0\.1:(\d+)/.exec(l)?.[1]);
+    for (const port of ports.filter(Boolean)) {
+      try {
+        // The worker answers its own routes; workerd's other sockets fail or answer 500.
+        if ((await fetch(`http://127.0.0.1:${port}/`)).status < 500) return `http://127.0.0.1:${port}`;
+      } catch {}
+    }
+  }
+  return undefined;
+}
+
+/** `pid` and all its descendants (Linux /proc). */
+export function descendants(pid) {
+  const parents = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {} // the process exited meanwhile
+  }
+  const tree = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [child, parent] of parents)
+      if (tree.has(parent) && !tree.has(child)) {
+        tree.add(child);
+        grew = true;
+      }
+  }
+  return tree;
 }

@@ -19,12 +19,12 @@
 // then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
 // driver.mjs on every transport the server supports. Figures are medians over the rounds.
 // Prints a table, writes bench/results/server.json.
-import { execSync, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { execSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SIZES, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
-import { HAVE_TASKSET, ROOT, start, startWrangler as startWranglerDev, stop, wranglerVersion } from "../servers.mjs";
+import { HAVE_TASKSET, ROOT, descendants, start, startWrangler as startWranglerDev, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const FANOUT = Number(process.env.FANOUT || 1000);
@@ -46,34 +46,6 @@ async function startWrangler(cwd, env) {
   return { url: (await workerdEntry(proc)) ?? url, proc };
 }
 
-/**
- * The socket of the workerd that runs the worker itself. wrangler dev's `--port` is a second
- * workerd running a proxy, which forwards every request and WebSocket message (a development
- * convenience Cloudflare's edge does not have: it costs ~2.5 ms per HTTP request here and about
- * six file descriptors per WebSocket, so 5,000 connections exceed the open-file limit). The
- * driver talks to the worker's workerd directly; undefined if it cannot be found (no `ss`).
- */
-async function workerdEntry(proc) {
-  const pids = [...descendants(proc.child.pid)].filter((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
-    } catch {
-      return false;
-    }
-  });
-  for (const pid of pids) {
-    const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout ?? "";
-    const ports = listening.split("\n").filter((l) => l.includes(`pid=${pid},`)).map((l) => /127\.0\.0\.1:(\d+)/.exec(l)?.[1]);
-    for (const port of ports.filter(Boolean)) {
-      try {
-        // The worker answers its own routes; workerd's other sockets fail or answer 500.
-        if ((await fetch(`http://127.0.0.1:${port}/`)).status < 500) return `http://127.0.0.1:${port}`;
-      } catch {}
-    }
-  }
-  return undefined;
-}
 
 async function startOfficial() {
   const proc = start(process.execPath, [join(ROOT, "bench/server/official.mjs")], ROOT, SERVER_CPU);
@@ -94,27 +66,6 @@ function startServer(server) {
   return startWrangler(join(ROOT, "bench/server/floor"));
 }
 
-/** `pid` and all its descendants (Linux /proc). */
-function descendants(pid) {
-  const parents = new Map();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-    } catch {} // the process exited meanwhile
-  }
-  const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [child, parent] of parents)
-      if (tree.has(parent) && !tree.has(child)) {
-        tree.add(child);
-        grew = true;
-      }
-  }
-  return tree;
-}
 
 /** Resident memory of `pid` and all its descendants, in bytes. */
 function treeRss(pid) {
