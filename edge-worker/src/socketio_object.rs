@@ -44,6 +44,14 @@ const NAME_KEY: &str = "object-name";
 /// Storage key of the wake-up counts (test hooks only, see [`SocketIoObject::count`]).
 const WAKEUPS_KEY: &str = "wasmio-wakeups";
 
+/// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum RelayBody {
+    Batch(Vec<Relay>),
+    One(Relay),
+}
+
 /// How many times a recovery request is sent on after sessions that moved more than once.
 const MAX_RECOVERY_HOPS: u32 = 4;
 
@@ -92,6 +100,8 @@ pub struct SocketIoObject {
     shards: u32,
     /// Broadcasts made by handlers, to relay to the other objects before the event ends.
     relays: RefCell<Vec<Relay>>,
+    /// Whether an event is relaying broadcasts now (the others leave theirs to it).
+    relaying: Cell<bool>,
     /// CONNECTs asking to recover a session that another object holds, to ask it for before
     /// the event ends.
     remote_recoveries: RefCell<Vec<ConnectRequest>>,
@@ -139,6 +149,7 @@ impl DurableObject for SocketIoObject {
             name: RefCell::new(None),
             shards,
             relays: RefCell::new(Vec::new()),
+            relaying: Cell::new(false),
             remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
         }
@@ -147,14 +158,20 @@ impl DurableObject for SocketIoObject {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         if req.path() == RELAY_PATH {
             // Only other objects reach this path: the fetch entry forwards no such path.
-            let relay: Relay = req.json().await?;
+            let relays = match req.json::<RelayBody>().await? {
+                RelayBody::Batch(relays) => relays,
+                RelayBody::One(relay) => vec![relay], // from an object still running the previous version
+            };
             self.restore().await?;
             self.learn_name(&req).await?;
-            let attachments = relay.attachment_bytes();
-            let delivered =
-                self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now_ms());
-            if let Err(error) = delivered {
-                worker::console_error!("a relayed broadcast of {:?} was refused: {error}", relay.event);
+            for relay in relays {
+                let attachments = relay.attachment_bytes();
+                let now = now_ms();
+                let delivered =
+                    self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now);
+                if let Err(error) = delivered {
+                    worker::console_error!("a relayed broadcast of {:?} was refused: {error}", relay.event);
+                }
             }
             self.pump();
             self.settle().await?;
@@ -415,30 +432,46 @@ impl SocketIoObject {
         self.host.schedule_alarm(deadline).await
     }
 
-    /// Hands the broadcasts of this event to every other numbered object (each delivers them
-    /// to its own sockets), the role a Redis adapter plays for a Node cluster.
+    /// Hands the broadcasts made so far to every other numbered object (each delivers them to
+    /// its own sockets), the role a Redis adapter plays for a Node cluster. One event at a time
+    /// relays, in the order the broadcasts were made, all that is waiting in one request per
+    /// object: a broadcast never overtakes an earlier one of this object on its way to another
+    /// (recovery offsets rely on that), however events interleave while relays are in flight.
     async fn send_relays(&self) -> Result<()> {
-        let relays = std::mem::take(&mut *self.relays.borrow_mut());
-        if relays.is_empty() || self.shards <= 1 {
+        if self.shards <= 1 {
+            self.relays.borrow_mut().clear();
             return Ok(());
         }
+        if self.relays.borrow().is_empty() || self.relaying.replace(true) {
+            return Ok(()); // nothing to relay, or the event relaying now takes these too
+        }
+        let sent = self.relay_queued().await;
+        self.relaying.set(false);
+        sent
+    }
+
+    /// Relays what is queued until nothing is (see [`SocketIoObject::send_relays`]).
+    async fn relay_queued(&self) -> Result<()> {
         let Some(name) = self.name.borrow().clone() else {
             // Never relay without knowing which object is this one: it would deliver twice here.
             return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
         };
-        for relay in relays {
-            let body = serde_json::to_string(&relay).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        loop {
+            let batch = std::mem::take(&mut *self.relays.borrow_mut());
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let body = serde_json::to_string(&batch).map_err(|e| worker::Error::RustError(e.to_string()))?;
             for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name) {
                 let mut answer = self.post_to_object(&shard, RELAY_PATH, body.clone()).await?;
                 // Read to the end: an unread answer keeps the subrequest open, and with it both
                 // objects (neither is ever evicted).
                 let text = answer.text().await?;
                 if answer.status_code() != 200 {
-                    worker::console_error!("object {shard} refused a relayed broadcast: {text}");
+                    worker::console_error!("object {shard} refused relayed broadcasts: {text}");
                 }
             }
         }
-        Ok(())
     }
 
     /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
