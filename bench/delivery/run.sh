@@ -9,14 +9,7 @@
 # WebSocket). Builds the worker when build/ is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="$HOME/.cargo/bin:$PATH"
-# worker-build would download these from the internet: the pinned local tools (as the Makefile).
-export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
-export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
-export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
-if [ ! -f edge-worker/build/worker/shim.mjs ]; then
-  (cd edge-worker && worker-build --release)
-fi
+source bench/worker-build.sh
 if command -v taskset >/dev/null 2>&1; then
   exec taskset -c "${DRIVER_CPU:-0}" node bench/delivery/run.mjs
 fi

@@ -6,12 +6,5 @@
 # bench/results/edge-cost.json. Builds the worker when build/ is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-export PATH="$HOME/.cargo/bin:$PATH"
-# worker-build would download these from the internet: the pinned local tools (as the Makefile).
-export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
-export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
-export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
-if [ ! -f edge-worker/build/worker/shim.mjs ]; then
-  (cd edge-worker && worker-build --release)
-fi
+source bench/worker-build.sh
 exec node bench/edge-cost/run.mjs
