@@ -1092,7 +1092,11 @@ impl Server {
         let logged = match (&op.relayed, self.config.recovery.is_some() && !op.volatile) {
             (_, false) => None,
             // A relay seen before (sent again): applied once.
-            (Some((origin, seq)), true) if self.shared.log.iter().any(|e| e.seq == *seq && e.origin == *origin) => {
+            // (A sequence past the last one seen from its origin is new without a look at the log.)
+            (Some((origin, seq)), true)
+                if self.shared.seen.get(origin).is_some_and(|last| last >= seq)
+                    && self.shared.log.iter().any(|e| e.seq == *seq && e.origin == *origin) =>
+            {
                 return Ok(Delivery { sids: Vec::new(), sessions: Vec::new(), packet: None, logged: None });
             }
             (Some(relayed), true) => Some(relayed.clone()),
@@ -1222,7 +1226,7 @@ impl Server {
             .into_iter()
             .map(|(pid, sid)| {
                 let record =
-                    self.sockets.get(&sid).filter(|s| s.pid.as_ref() == Some(&pid)).map(|s| live_record(&sid, s));
+                    self.sockets.get(&sid).filter(|s| s.pid.as_ref() == Some(&pid)).map(|s| live_record(&pid, &sid, s));
                 (pid, record)
             })
             .collect();

@@ -17,9 +17,8 @@
 //! [`Server::adopt_orphans`] turns the records of sockets that did not come back into
 //! recoverable sessions, disconnected at that moment.
 
-use crate::json::write_string;
-
-use super::json::{write_string_array, Reader};
+use super::json::Reader;
+use super::snapshot::{read_persisted, write_persisted};
 use super::{Persisted, Restored, Server, SnapshotError, SocketState};
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
@@ -31,17 +30,17 @@ pub struct RecoveryRef {
     pub offset: String,
 }
 
-/// The live record of connected socket `sid`: what recovering it needs.
-pub(super) fn live_record(sid: &str, socket: &SocketState) -> String {
-    let mut out = String::from("{\"i\":");
-    write_string(&mut out, sid);
-    out.push_str(",\"n\":");
-    write_string(&mut out, &socket.nsp);
-    out.push_str(",\"r\":");
-    write_string_array(&mut out, &socket.rooms);
-    out.push_str(",\"d\":");
-    out.push_str(&socket.data);
-    out.push('}');
+/// The live record of connected socket `sid` (recovery id `pid`): what recovering it needs.
+pub(super) fn live_record(pid: &str, sid: &str, socket: &SocketState) -> String {
+    let p = Persisted {
+        sid: sid.to_owned(),
+        nsp: socket.nsp.clone(),
+        rooms: socket.rooms.iter().cloned().collect(),
+        data: socket.data.clone(),
+        disconnected_at: 0,
+    };
+    let mut out = String::new();
+    write_persisted(&mut out, pid, &p);
     out
 }
 
@@ -67,33 +66,18 @@ impl Server {
     ) -> Vec<String> {
         let mut unreadable = Vec::new();
         for (pid, record) in records {
-            let mut p = Persisted {
-                sid: String::new(),
-                nsp: String::new(),
-                rooms: Vec::new(),
-                data: "{}".into(),
-                disconnected_at: now_ms,
+            let read = read_persisted(&mut Reader::new(record)).ok().map(|(_, p)| p);
+            let Some(mut p) = read.filter(|p| !p.sid.is_empty() && !p.nsp.is_empty()) else {
+                unreadable.push(pid.to_owned());
+                continue;
             };
-            let read = Reader::new(record).object(|r, key| {
-                match key {
-                    "i" => p.sid = r.string()?,
-                    "n" => p.nsp = r.string()?,
-                    "r" => p.rooms = r.strings()?,
-                    "d" => p.data = r.raw()?,
-                    _ => r.skip()?,
-                }
-                Ok(())
-            });
-            if self.sockets.contains_key(&p.sid) {
+            if self.sockets.contains_key(&p.sid) || self.config.recovery.is_none() {
                 continue;
             }
-            if read.is_ok() && !p.sid.is_empty() && !p.nsp.is_empty() && self.config.recovery.is_some() {
-                self.live_dirty.insert(pid.to_owned(), p.sid.clone());
-                self.shared.persisted.insert(pid.to_owned(), p);
-                self.shared_dirty = true;
-            } else {
-                unreadable.push(pid.to_owned());
-            }
+            p.disconnected_at = now_ms;
+            self.live_dirty.insert(pid.to_owned(), p.sid.clone());
+            self.shared.persisted.insert(pid.to_owned(), p);
+            self.shared_dirty = true;
         }
         unreadable
     }
@@ -109,15 +93,8 @@ impl Server {
         self.shared.persisted.remove(pid);
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
         self.shared_dirty = true;
-        let mut out = String::from("{\"i\":");
-        write_string(&mut out, &p.sid);
-        out.push_str(",\"p\":");
-        write_string(&mut out, pid);
-        out.push_str(",\"r\":");
-        write_string_array(&mut out, &p.rooms);
-        out.push_str(",\"d\":");
-        out.push_str(&p.data);
-        out.push('}');
+        let mut out = String::new();
+        write_persisted(&mut out, pid, &p);
         Some(out)
     }
 
@@ -130,39 +107,12 @@ impl Server {
     /// Takes a session exported by another server for the pending CONNECT of `session` to
     /// `nsp`: the next [`Server::accept_connect`] of that CONNECT recovers it.
     pub fn import_recovery(&mut self, session: &str, nsp: &str, exported: &str) -> Result<(), SnapshotError> {
-        let mut restored = Restored {
-            sid: String::new(),
-            pid: String::new(),
-            rooms: Vec::new(),
-            data: "{}".into(),
-            missed: Vec::new(),
-        };
-        Reader::new(exported).object(|r, key| {
-            match key {
-                "i" => restored.sid = r.string()?,
-                "p" => restored.pid = r.string()?,
-                "r" => restored.rooms = r.strings()?,
-                "d" => restored.data = r.raw()?,
-                "m" => r.array(|r| {
-                    let (mut data, mut attachments, mut first) = (String::new(), Vec::new(), true);
-                    r.array(|r| {
-                        if std::mem::take(&mut first) {
-                            data = r.raw()?;
-                        } else {
-                            attachments = r.binaries()?;
-                        }
-                        Ok(())
-                    })?;
-                    restored.missed.push((data, attachments));
-                    Ok(())
-                })?,
-                _ => r.skip()?,
-            }
-            Ok(())
-        })?;
-        if restored.sid.is_empty() || restored.pid.is_empty() {
+        let (pid, p) = read_persisted(&mut Reader::new(exported))?;
+        if p.sid.is_empty() || pid.is_empty() {
             return Err(SnapshotError::Field("i"));
         }
+        // The packets it missed come from this server's own log, at accept time.
+        let restored = Restored { sid: p.sid, pid, rooms: p.rooms, data: p.data, missed: Vec::new() };
         self.imports.insert((session.to_owned(), nsp.to_owned()), restored);
         Ok(())
     }

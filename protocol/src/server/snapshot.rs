@@ -176,18 +176,7 @@ impl Server {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str("{\"p\":");
-            write_string(&mut out, pid);
-            out.push_str(",\"i\":");
-            write_string(&mut out, &p.sid);
-            out.push_str(",\"n\":");
-            write_string(&mut out, &p.nsp);
-            out.push_str(",\"r\":");
-            write_string_array(&mut out, &p.rooms);
-            out.push_str(",\"d\":");
-            out.push_str(&p.data);
-            push_u64(&mut out, ",\"t\":", p.disconnected_at);
-            out.push('}');
+            write_persisted(&mut out, pid, p);
         }
         out.push_str("],\"acks\":[");
         for (i, ((sid, id), a)) in sh.acks.iter().enumerate() {
@@ -367,6 +356,44 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
     Ok((sid.ok_or(SnapshotError::Field("i"))?, s))
 }
 
+/// One disconnected (or, as a live record, connected) session:
+/// `{"p":pid,"i":sid,"n":nsp,"r":[rooms],"d":data,"t":disconnected at}`. The same text is an
+/// entry of the shared snapshot, a live record in storage and a recovery export.
+pub(super) fn write_persisted(out: &mut String, pid: &str, p: &Persisted) {
+    out.push_str("{\"p\":");
+    write_string(out, pid);
+    out.push_str(",\"i\":");
+    write_string(out, &p.sid);
+    out.push_str(",\"n\":");
+    write_string(out, &p.nsp);
+    out.push_str(",\"r\":");
+    write_string_array(out, &p.rooms);
+    out.push_str(",\"d\":");
+    out.push_str(&p.data);
+    push_u64(out, ",\"t\":", p.disconnected_at);
+    out.push('}');
+}
+
+/// Reads what [`write_persisted`] wrote (absent fields keep their defaults).
+pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), SnapshotError> {
+    let mut pid = String::new();
+    let mut p =
+        Persisted { sid: String::new(), nsp: String::new(), rooms: Vec::new(), data: "{}".into(), disconnected_at: 0 };
+    r.object(|r, key| {
+        match key {
+            "p" => pid = r.string()?,
+            "i" => p.sid = r.string()?,
+            "n" => p.nsp = r.string()?,
+            "r" => p.rooms = r.strings()?,
+            "d" => p.data = r.raw()?,
+            "t" => p.disconnected_at = r.u64()?,
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    Ok((pid, p))
+}
+
 fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
     let mut r = Reader::new(text);
     let mut sh = Shared::default();
@@ -439,26 +466,7 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
                 Ok(())
             })?,
             "ps" => r.array(|r| {
-                let mut pid = String::new();
-                let mut p = Persisted {
-                    sid: String::new(),
-                    nsp: String::new(),
-                    rooms: Vec::new(),
-                    data: "{}".into(),
-                    disconnected_at: 0,
-                };
-                r.object(|r, key| {
-                    match key {
-                        "p" => pid = r.string()?,
-                        "i" => p.sid = r.string()?,
-                        "n" => p.nsp = r.string()?,
-                        "r" => p.rooms = r.strings()?,
-                        "d" => p.data = r.raw()?,
-                        "t" => p.disconnected_at = r.u64()?,
-                        _ => r.skip()?,
-                    }
-                    Ok(())
-                })?;
+                let (pid, p) = read_persisted(r)?;
                 sh.persisted.insert(pid, p);
                 Ok(())
             })?,
