@@ -1,20 +1,22 @@
-//! The Engine.IO host inside a Durable Object: it moves bytes and time between workerd (HTTP
-//! requests, hibernatable WebSockets, one alarm) and `engine::ServerSession`, and hands
-//! what the sessions deliver to an [`EngineApp`] (the echo server, the Socket.IO server).
+//! The Engine.IO host inside a Durable Object: a thin adapter between workerd (HTTP requests,
+//! hibernatable WebSockets, one alarm) and the core's [`Endpoint`], which owns the sessions,
+//! their timers and every lifecycle rule. The host reads the clock once per input, carries
+//! out the endpoint's outputs on the runtime's objects, and hands the sessions' events to an
+//! [`EngineApp`] (the echo server, the Socket.IO server).
 //!
 //! Polling GETs are held open inside this object until the session has something to send.
 //! WebSockets are accepted with the hibernation API and tagged with their sid, so a woken
-//! object finds its sessions again ([`ServerSession::resume_websocket`]). One alarm, set to
-//! the earliest deadline of all sessions, sends the pings of the whole object.
+//! object finds its sessions again ([`Endpoint::resume_websocket`]). One alarm, set to the
+//! earliest deadline of all sessions, sends the pings of the whole object.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasmio_protocol::engine::{
-    CloseReason, Data, Frame, PollOutcome, PostError, ServerError, ServerEvent, ServerSession, ServerTransmit,
-    TransportKind,
+    Channel, CloseReason, Data, Endpoint, Frame, Output, PollOutcome, PostError, ServerError, ServerEvent,
+    SessionHandle, TransportKind,
 };
 use wasmio_protocol::json::write_string;
 use worker::{Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
@@ -77,24 +79,6 @@ pub fn now_ms() -> u64 {
     worker::Date::now().as_millis()
 }
 
-/// One session and the transports it owns in this object.
-struct Session {
-    machine: ServerSession,
-    /// The held poll GET, answered through this channel (a payload, or an error).
-    held_poll: Option<oneshot::Sender<std::result::Result<String, ServerError>>>,
-    websocket: Option<WebSocket>,
-    probe: Option<WebSocket>,
-}
-
-impl Session {
-    /// Once the upgrade completed, the probe is the session's WebSocket.
-    fn adopt_probe(&mut self) {
-        if self.websocket.is_none() && self.machine.transport() == TransportKind::WebSocket {
-            self.websocket = self.probe.take();
-        }
-    }
-}
-
 /// What the handshake request tells about the client (socket.io's `handshake`).
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
@@ -120,16 +104,39 @@ pub trait EngineApp {
     fn on_close(&self, host: &EngineHost, sid: &str, reason: CloseReason);
 }
 
-/// The Engine.IO sessions of one Durable Object.
+/// What this object holds for one session of the endpoint: its id, and the runtime objects
+/// the endpoint's outputs are carried out on.
+struct Transports {
+    sid: String,
+    websocket: Option<WebSocket>,
+    probe: Option<WebSocket>,
+    /// The held poll GET, answered through this channel (a payload, or an error).
+    held_poll: Option<oneshot::Sender<std::result::Result<String, ServerError>>>,
+}
+
+impl Transports {
+    fn new(sid: &str) -> Self {
+        Transports { sid: sid.to_owned(), websocket: None, probe: None, held_poll: None }
+    }
+
+    fn channel(&mut self, channel: Channel) -> &mut Option<WebSocket> {
+        match channel {
+            Channel::Transport => &mut self.websocket,
+            Channel::Probe => &mut self.probe,
+        }
+    }
+}
+
+/// The Engine.IO sessions of one Durable Object: the core's [`Endpoint`] and the WebSockets
+/// and held requests its outputs are carried out on.
 pub struct EngineHost {
     state: State,
     config: Config,
-    sessions: RefCell<HashMap<String, Session>>,
-    /// The alarm time currently set, if known: every session's deadline is at or after it.
-    alarm_at: RefCell<Option<u64>>,
-    /// Sessions handled since the alarm was last scheduled: only their deadlines can have
-    /// moved, so scheduling looks at them alone, not at every session of the object.
-    touched: RefCell<Vec<String>>,
+    endpoint: RefCell<Endpoint>,
+    transports: RefCell<HashMap<SessionHandle, Transports>>,
+    /// Events carried out of the endpoint while no application was at hand (a send or close
+    /// the application asked for), delivered at the next [`EngineHost::drive`].
+    pending_events: RefCell<VecDeque<(String, ServerEvent)>>,
     /// Whether workerd answers pongs ([`EngineHost::answer_pongs_automatically`]).
     auto_pongs: Cell<bool>,
 }
@@ -138,11 +145,11 @@ impl EngineHost {
     /// The host of the object with this state.
     pub fn new(state: State, config: Config) -> Self {
         EngineHost {
+            endpoint: RefCell::new(Endpoint::new(config.engine.clone())),
             state,
             config,
-            sessions: RefCell::new(HashMap::new()),
-            alarm_at: RefCell::new(None),
-            touched: RefCell::new(Vec::new()),
+            transports: RefCell::new(HashMap::new()),
+            pending_events: RefCell::new(VecDeque::new()),
             auto_pongs: Cell::new(false),
         }
     }
@@ -158,8 +165,7 @@ impl EngineHost {
         let transport = query_param(&url, "transport").and_then(|t| TransportKind::from_name(&t));
         match (query_param(&url, "sid"), transport) {
             (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
-            (None, Some(TransportKind::Polling)) => self.handshake_polling(&req, app),
-            (None, Some(TransportKind::WebSocket)) => self.handshake_websocket(&req, app),
+            (None, Some(kind)) => self.handshake(&req, kind, app),
             (Some(sid), Some(transport)) => self.session_request(req, sid, transport, app).await,
         }
     }
@@ -170,10 +176,9 @@ impl EngineHost {
             WebSocketIncomingMessage::String(text) => Frame::Text(text),
             WebSocketIncomingMessage::Binary(bytes) => Frame::Binary(bytes),
         };
-        if let Some(sid) = self.websocket_sid(ws) {
-            let now = now_ms();
-            self.with_session(&sid, |s| s.machine.handle_websocket_frame(frame, now));
-            self.drive(&sid, app);
+        if let Some(handle) = self.websocket_handle(ws) {
+            self.endpoint.borrow_mut().handle_websocket_frame(handle, frame, now_ms());
+            self.drive(app);
         }
     }
 
@@ -187,17 +192,21 @@ impl EngineHost {
 
     /// One of the object's WebSockets closed or failed.
     pub fn websocket_gone(&self, ws: &WebSocket, app: &impl EngineApp) {
-        let Some(sid) = self.websocket_sid(ws) else { return };
+        let Some(handle) = self.websocket_handle(ws) else { return };
+        let mut endpoint = self.endpoint.borrow_mut();
         // A polling session only has a probe; a WebSocket session only its WebSocket (an
         // upgraded probe keeps its probe tag, so the tag cannot tell).
-        self.with_session(&sid, |s| {
-            match s.machine.transport() {
-                TransportKind::Polling => s.probe = None,
-                TransportKind::WebSocket => s.websocket = None,
+        if let (Some(kind), Some(transports)) =
+            (endpoint.transport(handle), self.transports.borrow_mut().get_mut(&handle))
+        {
+            match kind {
+                TransportKind::Polling => transports.probe = None,
+                TransportKind::WebSocket => transports.websocket = None,
             }
-            s.machine.handle_websocket_closed();
-        });
-        self.drive(&sid, app);
+        }
+        endpoint.handle_websocket_closed(handle, now_ms());
+        drop(endpoint);
+        self.drive(app);
     }
 
     /// Lets workerd answer pongs (`3`) with a noop (`6`) itself, so that heartbeats do not
@@ -209,123 +218,121 @@ impl EngineHost {
         Ok(())
     }
 
-    /// The alarm fired (set for the earliest deadline of all sessions: a ping, a pong
-    /// deadline). With automatic pongs, the pong each WebSocket session got in time is fed to
-    /// it first; then pings due within half an interval go out now, so that all heartbeats
-    /// share one alarm per cycle (the pong deadline of a round is the next round's ping
-    /// time when pingTimeout >= pingInterval / 2). Then every session handles the time, and one
-    /// that missed its pong is closed.
+    /// The alarm fired: the endpoint visits the sessions with a deadline near
+    /// ([`Endpoint::handle_alarm`]), told when workerd last answered each one's pong.
     pub fn alarm(&self, app: &impl EngineApp) {
-        *self.alarm_at.borrow_mut() = None;
         self.restore_websocket_sessions();
-        let now = now_ms();
-        let engine = &self.config.engine;
-        let sids: Vec<String> = self.sessions.borrow().keys().cloned().collect();
-        for sid in sids {
-            self.with_session(&sid, |s| {
-                let Some(ws) = s.websocket.as_ref().filter(|_| self.auto_pongs.get()) else { return };
-                if let Some(ping_at) = s.machine.awaiting_pong_since() {
-                    let state: &AutoResponseState = self.state.as_raw().unchecked_ref();
-                    let answered = state.get_websocket_auto_response_timestamp(ws.as_ref());
-                    let in_time = |at: u64| at >= ping_at && at <= ping_at + engine.ping_timeout;
-                    // Fed as of the ping, so that the next ping is due one interval after it.
-                    if answered.is_some_and(|date| in_time(date.get_time() as u64)) {
-                        s.machine.handle_websocket_frame(Frame::Text(PONG.to_owned()), ping_at);
-                    }
-                }
-                if s.machine.next_ping_at().is_some_and(|at| at <= now + engine.ping_interval / 2) {
-                    s.machine.ping_early(now);
-                }
-            });
-            self.with_session(&sid, |s| s.machine.handle_timeout(now));
-            self.drive(&sid, app);
-        }
+        let raw: &AutoResponseState = self.state.as_raw().unchecked_ref();
+        let transports = self.transports.borrow();
+        let auto_pong_at = |handle: SessionHandle| {
+            let ws = transports.get(&handle)?.websocket.as_ref().filter(|_| self.auto_pongs.get())?;
+            raw.get_websocket_auto_response_timestamp(ws.as_ref()).map(|date| date.get_time() as u64)
+        };
+        self.endpoint.borrow_mut().handle_alarm(now_ms(), auto_pong_at);
+        drop(transports);
+        self.drive(app);
     }
 
     /// Drops every session from memory, as an eviction from memory would; WebSocket sessions
     /// come back from their tags at the next event. (Used by the hibernation test hook.)
     pub fn forget(&self) {
-        self.sessions.borrow_mut().clear();
-        *self.alarm_at.borrow_mut() = None;
+        *self.endpoint.borrow_mut() = Endpoint::new(self.config.engine.clone());
+        self.transports.borrow_mut().clear();
+        self.pending_events.borrow_mut().clear();
     }
 
     /// Queues a message on a session and writes what it can right away.
     pub fn send(&self, sid: &str, data: Data) {
-        self.with_session(sid, |s| s.machine.send(data));
-        self.flush(sid);
+        let mut endpoint = self.endpoint.borrow_mut();
+        if let Some(handle) = endpoint.lookup(sid) {
+            endpoint.send(handle, data, now_ms());
+        }
+        drop(endpoint);
+        self.carry_out();
     }
 
     /// Sends one text message to many sessions: the WebSocket frame is built and handed to
     /// JavaScript once, then written to every session that takes it directly; the others
-    /// (polling, upgrading, closing) get it through [`EngineHost::send`].
+    /// (polling, upgrading, closing) get it through the endpoint.
     pub fn send_text_to_many(&self, sids: &[String], text: &str) {
         let mut frame: Option<js_sys::JsString> = None;
+        let now = now_ms();
+        let mut endpoint = self.endpoint.borrow_mut();
+        let transports = self.transports.borrow();
         for sid in sids {
-            let direct: Option<JsStringSender> = self
-                .sessions
-                .borrow()
-                .get(sid)
-                .filter(|s| s.machine.writes_messages_directly())
-                .and_then(|s| s.websocket.as_ref())
-                .map(|ws| ws.as_ref().clone().unchecked_into::<JsStringSender>());
+            let Some(handle) = endpoint.lookup(sid) else { continue };
+            let direct = transports
+                .get(&handle)
+                .and_then(|t| t.websocket.as_ref())
+                .filter(|_| endpoint.writes_messages_directly(handle));
             match direct {
                 Some(ws) => {
                     let frame = frame.get_or_insert_with(|| js_sys::JsString::from(format!("4{text}")));
+                    let ws: &JsStringSender = ws.as_ref().unchecked_ref();
                     // A failed send means the socket is closing: its close event ends the session.
                     let _ = ws.send(frame);
                 }
-                None => self.send(sid, Data::Text(text.to_owned())),
+                None => endpoint.send(handle, Data::Text(text.to_owned()), now),
             }
         }
+        drop((endpoint, transports));
+        self.carry_out();
     }
 
     /// Closes a session from the server side.
     pub fn close(&self, sid: &str, reason: CloseReason) {
-        self.with_session(sid, |s| s.machine.close(reason));
-        self.flush(sid);
+        let mut endpoint = self.endpoint.borrow_mut();
+        if let Some(handle) = endpoint.lookup(sid) {
+            endpoint.close(handle, reason, now_ms());
+        }
+        drop(endpoint);
+        self.carry_out();
     }
 
-    /// Every session with whether it can take a message now (socket.io's `transport.writable`):
-    /// a WebSocket always, polling only while a GET is held.
+    /// Every session with whether it can take a message now (socket.io's `transport.writable`).
     pub fn writability(&self) -> Vec<(String, bool)> {
-        self.sessions
-            .borrow()
-            .iter()
-            .map(|(sid, s)| (sid.clone(), s.websocket.is_some() || s.held_poll.is_some()))
-            .collect()
+        let endpoint = self.endpoint.borrow();
+        endpoint.sessions().map(|(handle, sid)| (sid.to_owned(), endpoint.is_writable(handle))).collect()
     }
 
     /// How many sessions are open (not yet closed) in this instance's memory.
     pub fn open_sessions(&self) -> usize {
-        self.sessions.borrow().values().filter(|s| !s.machine.is_closed()).count()
+        self.endpoint.borrow().open_sessions()
     }
 
     /// The WebSocket carrying a session, if it runs over one.
     pub fn websocket(&self, sid: &str) -> Option<WebSocket> {
-        self.sessions.borrow().get(sid).and_then(|s| s.websocket.clone())
+        let handle = self.endpoint.borrow().lookup(sid)?;
+        self.transports.borrow().get(&handle)?.websocket.clone()
     }
 
-    fn handshake_polling(&self, req: &Request, app: &impl EngineApp) -> Result<Response> {
+    fn handshake(&self, req: &Request, kind: TransportKind, app: &impl EngineApp) -> Result<Response> {
         let sid = new_sid(&object_name(req)?, &random_id());
         let now = now_ms();
-        let mut machine = ServerSession::new(sid.clone(), TransportKind::Polling, self.config.engine.clone(), now);
-        let PollOutcome::Respond(open) = machine.handle_poll(now) else {
+        let Ok(handle) = self.endpoint.borrow_mut().open(sid.clone(), kind, now) else {
             return http::engine_error(req, &self.config, ServerError::BadRequest);
         };
-        self.add_session(&sid, Session { machine, held_poll: None, websocket: None, probe: None });
+        let mut transports = Transports::new(&sid);
+        let response = match kind {
+            TransportKind::WebSocket => {
+                let pair = WebSocketPair::new()?;
+                self.state.accept_websocket_with_tags(&pair.server, &[&sid]);
+                transports.websocket = Some(pair.server);
+                self.transports.borrow_mut().insert(handle, transports);
+                Response::from_websocket(pair.client)
+            }
+            TransportKind::Polling => {
+                self.transports.borrow_mut().insert(handle, transports);
+                match self.endpoint.borrow_mut().handle_poll(handle, now) {
+                    Ok(PollOutcome::Respond(open)) => http::text(req, &self.config, open),
+                    _ => http::engine_error(req, &self.config, ServerError::BadRequest),
+                }
+            }
+        };
+        self.carry_out();
         app.on_open(self, &sid, request_info(req)?);
-        http::text(req, &self.config, open)
-    }
-
-    fn handshake_websocket(&self, req: &Request, app: &impl EngineApp) -> Result<Response> {
-        let sid = new_sid(&object_name(req)?, &random_id());
-        let pair = WebSocketPair::new()?;
-        self.state.accept_websocket_with_tags(&pair.server, &[&sid]);
-        let machine = ServerSession::new(sid.clone(), TransportKind::WebSocket, self.config.engine.clone(), now_ms());
-        self.add_session(&sid, Session { machine, held_poll: None, websocket: Some(pair.server), probe: None });
-        self.flush(&sid);
-        app.on_open(self, &sid, request_info(req)?);
-        Response::from_websocket(pair.client)
+        self.drive(app);
+        response
     }
 
     async fn session_request(
@@ -339,15 +346,18 @@ impl EngineHost {
         // A body is read before any answer: workerd breaks the connection of a request whose
         // body is left unread (the next request on it would fail).
         let body = if req.method() == Method::Post { Some(req.text().await?) } else { None };
-        let Some(current) = self.sessions.borrow().get(&sid).map(|s| s.machine.transport()) else {
+        let lookup = {
+            let endpoint = self.endpoint.borrow();
+            endpoint.lookup(&sid).and_then(|handle| Some((handle, endpoint.transport(handle)?)))
+        };
+        let Some((handle, current)) = lookup else {
             return http::engine_error(&req, config, ServerError::UnknownSid);
         };
         let now = now_ms();
         match (transport, req.method()) {
             (TransportKind::WebSocket, _) if is_websocket_upgrade(&req) => {
                 let pair = WebSocketPair::new()?;
-                let accepted = self.with_session(&sid, |s| s.machine.handle_websocket_open(now));
-                if accepted != Some(Ok(())) {
+                if self.endpoint.borrow_mut().handle_websocket_open(handle, now).is_err() {
                     // As the reference: a WebSocket for a session that is already upgraded
                     // or upgrading is accepted, then closed at once.
                     pair.server.accept()?;
@@ -355,19 +365,28 @@ impl EngineHost {
                     return Response::from_websocket(pair.client);
                 }
                 self.state.accept_websocket_with_tags(&pair.server, &[&sid, PROBE_TAG]);
-                self.with_session(&sid, |s| s.probe = Some(pair.server));
+                if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
+                    transports.probe = Some(pair.server);
+                }
+                self.drive(app);
                 Response::from_websocket(pair.client)
             }
             (TransportKind::Polling, Method::Get) if current == TransportKind::Polling => {
-                let outcome = self.with_session(&sid, |s| s.machine.handle_poll(now));
-                self.drive(&sid, app);
-                match outcome {
-                    Some(PollOutcome::Respond(body)) => http::text(&req, config, body),
-                    Some(PollOutcome::Hold) => {
+                let outcome = self.endpoint.borrow_mut().handle_poll(handle, now);
+                let held = match outcome {
+                    Ok(PollOutcome::Hold) => {
                         let (sender, receiver) = oneshot::channel();
-                        self.with_session(&sid, |s| s.held_poll = Some(sender));
-                        // Something may have been queued meanwhile: answer at once then.
-                        self.flush(&sid);
+                        if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
+                            transports.held_poll = Some(sender);
+                        }
+                        Some(receiver)
+                    }
+                    _ => None,
+                };
+                self.drive(app);
+                match (outcome, held) {
+                    (Ok(PollOutcome::Respond(body)), _) => http::text(&req, config, body),
+                    (Ok(PollOutcome::Hold), Some(receiver)) => {
                         self.schedule_alarm(None).await?;
                         match receiver.await {
                             Ok(Ok(body)) => http::text(&req, config, body),
@@ -375,87 +394,97 @@ impl EngineHost {
                             Err(_) => http::engine_error(&req, config, ServerError::UnknownSid),
                         }
                     }
-                    Some(PollOutcome::Reject(error)) => http::engine_error(&req, config, error),
-                    None => http::engine_error(&req, config, ServerError::UnknownSid),
+                    (Ok(PollOutcome::Reject(error)), _) => http::engine_error(&req, config, error),
+                    _ => http::engine_error(&req, config, ServerError::UnknownSid),
                 }
             }
             (TransportKind::Polling, Method::Post) if current == TransportKind::Polling => {
                 let body = body.unwrap_or_default();
-                let outcome = self.with_session(&sid, |s| s.machine.handle_post(&body, now));
-                self.drive(&sid, app);
+                let outcome = self.endpoint.borrow_mut().handle_post(handle, &body, now);
+                self.drive(app);
                 match outcome {
-                    Some(Ok(())) => http::text(&req, config, "ok".to_owned()),
-                    Some(Err(PostError::PayloadTooLarge)) => http::status(&req, config, 413),
-                    Some(Err(PostError::Rejected(error))) => http::engine_error(&req, config, error),
-                    None => http::engine_error(&req, config, ServerError::UnknownSid),
+                    Ok(()) => http::text(&req, config, "ok".to_owned()),
+                    Err(PostError::PayloadTooLarge) => http::status(&req, config, 413),
+                    Err(PostError::Rejected(error)) => http::engine_error(&req, config, error),
                 }
             }
             _ => http::engine_error(&req, config, ServerError::BadRequest),
         }
     }
 
-    fn add_session(&self, sid: &str, session: Session) {
-        self.touch(sid);
-        self.sessions.borrow_mut().insert(sid.to_owned(), session);
-    }
-
-    fn with_session<T>(&self, sid: &str, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
-        self.touch(sid);
-        self.sessions.borrow_mut().get_mut(sid).map(f)
-    }
-
-    /// Notes that `sid`'s deadlines may have moved (once per run of calls for one session:
-    /// an event handles its session many times in a row).
-    fn touch(&self, sid: &str) {
-        let mut touched = self.touched.borrow_mut();
-        if touched.last().map(String::as_str) != Some(sid) {
-            touched.push(sid.to_owned());
-        }
-    }
-
-    /// Writes everything the session wants to transmit.
-    fn flush(&self, sid: &str) {
-        let mut sessions = self.sessions.borrow_mut();
-        let Some(session) = sessions.get_mut(sid) else { return };
-        while let Some(transmit) = session.machine.poll_transmit() {
-            perform(session, transmit);
-        }
-    }
-
-    /// Writes what the session transmits and hands its events to the application, until it
-    /// has nothing left; forgets it once closed.
-    fn drive(&self, sid: &str, app: &impl EngineApp) {
+    /// Carries out the endpoint's outputs and hands the events to the application, until
+    /// nothing is left (the application's calls may produce more).
+    fn drive(&self, app: &impl EngineApp) {
         loop {
-            self.flush(sid);
-            let event = self.with_session(sid, |s| s.machine.poll_event());
-            match event.flatten() {
-                Some(ServerEvent::Message(data)) => app.on_message(self, sid, data),
-                Some(ServerEvent::Closed(reason)) => app.on_close(self, sid, reason),
-                Some(ServerEvent::Upgraded) => {
-                    self.with_session(sid, Session::adopt_probe);
-                    app.on_upgrade(self, sid);
+            self.carry_out();
+            let Some((sid, event)) = self.pending_events.borrow_mut().pop_front() else { return };
+            match event {
+                ServerEvent::Message(data) => app.on_message(self, &sid, data),
+                ServerEvent::Upgraded => app.on_upgrade(self, &sid),
+                ServerEvent::Closed(reason) => app.on_close(self, &sid, reason),
+                ServerEvent::Heartbeat => {}
+            }
+        }
+    }
+
+    /// Carries out the endpoint's outputs; events wait in `pending_events`.
+    fn carry_out(&self) {
+        loop {
+            let Some(output) = self.endpoint.borrow_mut().poll_output() else { return };
+            let mut transports = self.transports.borrow_mut();
+            match output {
+                Output::Send { handle, channel, frame } => {
+                    let Some(ws) = transports.get_mut(&handle).and_then(|t| t.channel(channel).as_ref()) else {
+                        continue;
+                    };
+                    // A failed send means the socket is closing: its close event ends the session.
+                    let _ = match frame {
+                        Frame::Text(text) => ws.send_with_str(text),
+                        Frame::Binary(bytes) => ws.send_with_bytes(bytes),
+                    };
                 }
-                Some(ServerEvent::Heartbeat) => {}
-                None => {
-                    let mut sessions = self.sessions.borrow_mut();
-                    // A closed polling session stays until its last packets (the close packet
-                    // among them) went out with a poll.
-                    if sessions.get(sid).is_some_and(|s| s.machine.is_closed() && !s.machine.has_queued()) {
-                        sessions.remove(sid);
+                Output::AnswerPoll { handle, answer } => {
+                    let Some(held) = transports.get_mut(&handle).and_then(|t| t.held_poll.take()) else { continue };
+                    let delivered_packets = answer.is_ok();
+                    if held.send(answer).is_err() && delivered_packets {
+                        // The GET went away: its packets are lost with it, so the session
+                        // ends (a recovering socket gets them back when it reconnects).
+                        drop(transports);
+                        self.endpoint.borrow_mut().handle_poll_aborted(handle, now_ms());
                     }
-                    return;
+                }
+                Output::CloseWebSocket { handle, channel, code, reason } => {
+                    if let Some(ws) = transports.get_mut(&handle).and_then(|t| t.channel(channel).take()) {
+                        // Closing a socket the peer already closed fails harmlessly.
+                        let _ = ws.close(Some(code), Some(reason));
+                    }
+                }
+                Output::PromoteProbe { handle } => {
+                    if let Some(t) = transports.get_mut(&handle) {
+                        t.websocket = t.probe.take();
+                    }
+                }
+                Output::Event { handle, event } => {
+                    if let Some(t) = transports.get(&handle) {
+                        self.pending_events.borrow_mut().push_back((t.sid.clone(), event));
+                    }
+                }
+                Output::Removed { handle } => {
+                    transports.remove(&handle);
                 }
             }
         }
     }
 
-    fn websocket_sid(&self, ws: &WebSocket) -> Option<String> {
-        let tags = self.state.get_tags(ws);
-        let sid = tags.into_iter().find(|t| t != PROBE_TAG)?;
-        if !self.sessions.borrow().contains_key(&sid) {
+    /// The session a WebSocket of this object carries (or probes for), rebuilt from the
+    /// WebSocket's tag when this instance does not know it.
+    fn websocket_handle(&self, ws: &WebSocket) -> Option<SessionHandle> {
+        let sid = self.tagged_sid(ws)?;
+        let known = self.endpoint.borrow().lookup(&sid);
+        known.or_else(|| {
             self.restore_websocket_sessions();
-        }
-        Some(sid)
+            self.endpoint.borrow().lookup(&sid)
+        })
     }
 
     /// The session id a WebSocket of this object is tagged with.
@@ -474,41 +503,30 @@ impl EngineHost {
     /// After a wake-up from hibernation: rebuilds the sessions of the accepted WebSockets.
     pub fn restore_websocket_sessions(&self) {
         let now = now_ms();
-        let mut sessions = self.sessions.borrow_mut();
         for ws in self.state.get_websockets() {
-            let Some(sid) = self.state.get_tags(&ws).into_iter().find(|t| t != PROBE_TAG) else { continue };
-            sessions.entry(sid.clone()).or_insert_with(|| Session {
-                machine: ServerSession::resume_websocket(sid, self.config.engine.clone(), now),
-                held_poll: None,
-                websocket: Some(ws),
-                probe: None,
-            });
+            let Some(sid) = self.tagged_sid(&ws) else { continue };
+            if self.endpoint.borrow().lookup(&sid).is_some() {
+                continue;
+            }
+            let handle = self.endpoint.borrow_mut().resume_websocket(&sid, now);
+            let mut transports = Transports::new(&sid);
+            transports.websocket = Some(ws);
+            self.transports.borrow_mut().insert(handle, transports);
         }
+        self.carry_out();
     }
 
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
-    /// application's own deadline). Only the sessions handled since the last call are looked
-    /// at, unless the alarm time is unknown (a fresh instance, or the alarm just fired).
+    /// application's own deadline), when that is earlier than the alarm already set.
     pub async fn schedule_alarm(&self, extra: Option<u64>) -> Result<()> {
-        let touched = std::mem::take(&mut *self.touched.borrow_mut());
-        let current = *self.alarm_at.borrow();
-        let earliest = {
-            let sessions = self.sessions.borrow();
-            match current {
-                None => sessions.values().filter_map(|s| s.machine.poll_timeout()).min(),
-                Some(_) => {
-                    touched.iter().filter_map(|sid| sessions.get(sid)).filter_map(|s| s.machine.poll_timeout()).min()
-                }
-            }
-        };
-        let Some(next) = earliest.into_iter().chain(extra).min() else { return Ok(()) };
-        if current.is_some_and(|at| at <= next) {
-            return Ok(());
-        }
-        *self.alarm_at.borrow_mut() = Some(next);
+        let Some(at) = self.endpoint.borrow_mut().alarm_to_set(extra) else { return Ok(()) };
         // An i64 is an offset from now for workers-rs.
-        let offset = next.saturating_sub(now_ms()) as i64;
-        self.state.storage().set_alarm(offset).await
+        let offset = at.saturating_sub(now_ms()) as i64;
+        let set = self.state.storage().set_alarm(offset).await;
+        if set.is_err() {
+            self.endpoint.borrow_mut().alarm_lost();
+        }
+        set
     }
 }
 
@@ -546,45 +564,4 @@ fn request_info(req: &Request) -> Result<RequestInfo> {
     headers.push('}');
     let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_else(|| "127.0.0.1".to_owned());
     Ok(RequestInfo { query, headers, address })
-}
-
-/// Writes one transmit of a session to its transport.
-fn perform(session: &mut Session, transmit: ServerTransmit) {
-    let send = |ws: &Option<WebSocket>, frame: Frame| {
-        if let Some(ws) = ws {
-            // A failed send means the socket is closing: its close event ends the session.
-            let _ = match frame {
-                Frame::Text(text) => ws.send_with_str(text),
-                Frame::Binary(bytes) => ws.send_with_bytes(bytes),
-            };
-        }
-    };
-    match transmit {
-        ServerTransmit::PollResponse(body) => {
-            if let Some(held) = session.held_poll.take() {
-                // An error means the GET went away: nobody is left to answer.
-                let _ = held.send(Ok(body));
-            }
-        }
-        ServerTransmit::PollRejected(error) => {
-            if let Some(held) = session.held_poll.take() {
-                let _ = held.send(Err(error));
-            }
-        }
-        ServerTransmit::WebSocket(frame) => {
-            session.adopt_probe();
-            send(&session.websocket, frame);
-        }
-        ServerTransmit::Probe(frame) => send(&session.probe, frame),
-        ServerTransmit::CloseWebSocket { code } => {
-            if let Some(ws) = session.websocket.take().or_else(|| session.probe.take()) {
-                let _ = ws.close(Some(code), Some("closed by the server"));
-            }
-        }
-        ServerTransmit::CloseProbe => {
-            if let Some(ws) = session.probe.take() {
-                let _ = ws.close(Some(1000), Some("upgrade abandoned"));
-            }
-        }
-    }
 }

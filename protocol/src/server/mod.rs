@@ -61,9 +61,11 @@ mod json;
 mod offsets;
 mod recovery;
 mod snapshot;
+mod timers;
 
 use recovery::live_record;
 pub use recovery::RecoveryRef;
+use timers::{Timer, Timers};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -677,6 +679,8 @@ pub struct Server {
     /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
     /// namespace): never persisted, they are used within the event that imported them.
     imports: BTreeMap<(String, String), Restored>,
+    /// Every deadline of the state above, by time.
+    timers: Timers,
 }
 
 impl Server {
@@ -696,6 +700,7 @@ impl Server {
             origin: String::new(),
             live_dirty: BTreeMap::new(),
             imports: BTreeMap::new(),
+            timers: Timers::default(),
         }
     }
 
@@ -722,6 +727,7 @@ impl Server {
                 partial: None,
             },
         );
+        self.timers.set(Timer::Connect(session.to_owned()), now_ms + self.config.connect_timeout_ms);
         self.dirty.insert(session.to_owned());
         Ok(())
     }
@@ -809,45 +815,46 @@ impl Server {
         }
     }
 
-    /// Time passed: connect timeouts, ack timeouts, pruning of the recovery state.
+    /// Time passed: connect timeouts, ack timeouts, pruning of the recovery state. Only the
+    /// timers that are due are visited.
     pub fn handle_timeout(&mut self, now_ms: u64) {
-        let due: Vec<String> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.connect_deadline.is_some_and(|d| d <= now_ms))
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in due {
-            let s = self.sessions.get_mut(&id).expect("session");
-            s.connect_deadline = None;
-            self.dirty.insert(id.clone());
-            if s.sockets.is_empty() {
-                self.close_session(&id, DisconnectReason::ForcedServerClose, now_ms);
+        for timer in self.timers.take_due(now_ms) {
+            match timer {
+                Timer::Connect(id) => {
+                    let Some(s) = self.sessions.get_mut(&id) else { continue };
+                    if s.connect_deadline.is_none_or(|d| d > now_ms) {
+                        continue;
+                    }
+                    s.connect_deadline = None;
+                    self.dirty.insert(id.clone());
+                    if s.sockets.is_empty() {
+                        self.close_session(&id, DisconnectReason::ForcedServerClose, now_ms);
+                    }
+                }
+                Timer::Ack(sid, id) => {
+                    let key = (sid, id);
+                    let due = |a: &PendingAck| a.broadcast.is_none() && a.deadline.is_some_and(|d| d <= now_ms);
+                    if !self.shared.acks.get(&key).is_some_and(due) {
+                        continue;
+                    }
+                    self.shared.acks.remove(&key);
+                    self.shared_dirty = true;
+                    self.events.push_back(Event::Ack { sid: key.0, id: key.1, result: Err(AckError::Timeout) });
+                }
+                Timer::Collect(id) => {
+                    if self.shared.collects.get(&id).is_none_or(|c| c.deadline > now_ms) {
+                        continue;
+                    }
+                    let collect = self.shared.collects.remove(&id).expect("collect");
+                    self.shared.acks.retain(|_, a| a.broadcast != Some(id));
+                    self.shared_dirty = true;
+                    self.events.push_back(Event::BroadcastAck {
+                        id,
+                        error: Some(AckError::Timeout),
+                        responses: collect.responses,
+                    });
+                }
             }
-        }
-        let due: Vec<(String, u64)> = self
-            .shared
-            .acks
-            .iter()
-            .filter(|(_, a)| a.broadcast.is_none() && a.deadline.is_some_and(|d| d <= now_ms))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in due {
-            self.shared.acks.remove(&key);
-            self.shared_dirty = true;
-            self.events.push_back(Event::Ack { sid: key.0, id: key.1, result: Err(AckError::Timeout) });
-        }
-        let due: Vec<u64> =
-            self.shared.collects.iter().filter(|(_, c)| c.deadline <= now_ms).map(|(id, _)| *id).collect();
-        for id in due {
-            let collect = self.shared.collects.remove(&id).expect("collect");
-            self.shared.acks.retain(|_, a| a.broadcast != Some(id));
-            self.shared_dirty = true;
-            self.events.push_back(Event::BroadcastAck {
-                id,
-                error: Some(AckError::Timeout),
-                responses: collect.responses,
-            });
         }
         self.prune(now_ms);
     }
@@ -974,9 +981,11 @@ impl Server {
         let data = build_data(event, args, &attachments, None)?;
         let packet = Packet { kind: PacketType::Event, nsp, id: Some(id), data: Some(data), attachments };
         self.socket_mut(sid).next_ack = id + 1;
-        self.shared
-            .acks
-            .insert((sid.to_owned(), id), PendingAck { deadline: timeout_ms.map(|t| now_ms + t), broadcast: None });
+        let deadline = timeout_ms.map(|t| now_ms + t);
+        self.shared.acks.insert((sid.to_owned(), id), PendingAck { deadline, broadcast: None });
+        if let Some(at) = deadline {
+            self.timers.set(Timer::Ack(sid.to_owned(), id), at);
+        }
         self.shared_dirty = true;
         let encoded = self.encode(&packet);
         self.transmits.push_back(Transmit::Packet { sessions: vec![session], packet: encoded });
@@ -1164,6 +1173,7 @@ impl Server {
                 bid,
                 Collect { expected: delivery.sids.len(), responses: Vec::new(), deadline: now_ms + timeout_ms },
             );
+            self.timers.set(Timer::Collect(bid), now_ms + timeout_ms);
         }
         Ok((bid, delivery))
     }
@@ -1214,10 +1224,7 @@ impl Server {
 
     /// When to call [`Server::handle_timeout`] next (connect and ack deadlines).
     pub fn poll_timeout(&self) -> Option<u64> {
-        let connects = self.sessions.values().filter_map(|s| s.connect_deadline);
-        let acks = self.shared.acks.values().filter_map(|a| a.deadline);
-        let collects = self.shared.collects.values().map(|c| c.deadline);
-        connects.chain(acks).chain(collects).min()
+        self.timers.next()
     }
 
     /// Which snapshots changed since the last call.
@@ -1408,6 +1415,7 @@ impl Server {
         let s = self.sessions.get_mut(session).expect("session");
         s.sockets.insert(nsp.to_owned(), r.sid.clone());
         s.connect_deadline = None;
+        self.timers.cancel(&Timer::Connect(session.to_owned()));
         self.dirty.insert(session.to_owned());
         let mut body = String::from("{\"sid\":");
         write_string(&mut body, &r.sid);
@@ -1444,6 +1452,7 @@ impl Server {
             PacketType::Ack => {
                 let Some(id) = packet.id else { return };
                 let Some(pending) = self.shared.acks.remove(&(sid.to_owned(), id)) else { return };
+                self.timers.cancel(&Timer::Ack(sid.to_owned(), id));
                 self.shared_dirty = true;
                 let args = packet.data.unwrap_or_else(|| "[]".into());
                 match pending.broadcast {
@@ -1457,6 +1466,7 @@ impl Server {
                         collect.responses.push(AckData { args: first_element(&args), attachments: packet.attachments });
                         if collect.responses.len() == collect.expected {
                             let collect = self.shared.collects.remove(&bid).expect("collect");
+                            self.timers.cancel(&Timer::Collect(bid));
                             self.events.push_back(Event::BroadcastAck {
                                 id: bid,
                                 error: None,

@@ -13,6 +13,7 @@ use crate::socket::{decode_text, Packet};
 
 use super::json::{write_binaries, write_string_array, Reader};
 use super::offsets::legacy_entry;
+use super::timers::Timer;
 use super::{
     AckData, Collect, LogEntry, PendingAck, Persisted, Server, SessionInfo, SessionState, Shared, SnapshotError,
     SocketState,
@@ -223,6 +224,14 @@ impl Server {
         let mut server = Server::new(config);
         if let Some(shared) = shared {
             server.shared = read_shared(shared)?;
+            for (key, ack) in &server.shared.acks {
+                if let (Some(at), None) = (ack.deadline, ack.broadcast) {
+                    server.timers.set(Timer::Ack(key.0.clone(), key.1), at);
+                }
+            }
+            for (id, collect) in &server.shared.collects {
+                server.timers.set(Timer::Collect(*id), collect.deadline);
+            }
         }
         for text in sessions {
             server.restore_session(text)?;
@@ -241,6 +250,9 @@ impl Server {
                 nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
             }
             self.sockets.insert(sid, socket);
+        }
+        if let Some(at) = session.connect_deadline {
+            self.timers.set(Timer::Connect(id.clone()), at);
         }
         self.sessions.insert(id.clone(), session);
         Ok(id)

@@ -1,0 +1,479 @@
+//! The Engine.IO endpoint: every server session of one process (a Durable Object instance),
+//! sans-IO, in the manner of quinn-proto's `Endpoint`.
+//!
+//! It owns the session table (integer [`SessionHandle`]s, with the sid index beside it), the
+//! timer table (each session's next deadline in a sorted set: the next one is found without
+//! a scan, and an alarm visits only the sessions that are due), and one output queue that
+//! the driver empties with [`Endpoint::poll_output`]: frames and closes for a session's
+//! WebSockets, answers to held polls, application events, the end of a session. The driver
+//! keeps only what the runtime must hold (WebSocket objects, the held GET's responder), reads
+//! the clock once per input, and sets its one alarm at [`Endpoint::alarm_to_set`].
+//!
+//! Lifecycle rules live here once: a polled session closed by the server is dropped after
+//! [`CLOSED_SESSION_TTL_MS`] when its client never polls its last packets; the probe of an
+//! upgrade becomes the session's transport when the upgrade completes; after an eviction a
+//! WebSocket session is rebuilt from its id ([`Endpoint::resume_websocket`]).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use super::handshake::ServerError;
+use super::packet::{Data, Frame};
+use super::server::{PollOutcome, PostError, ServerConfig, ServerEvent, ServerSession, ServerTransmit};
+use super::session::{CloseReason, TransportKind};
+
+/// How long a closed session waits for a poll that takes its last packets (the `close` packet
+/// among them) before it is dropped: socket.io's `closeTimeout`.
+pub const CLOSED_SESSION_TTL_MS: u64 = 30_000;
+
+/// A session of an [`Endpoint`]. A handle is never reused for another session of the same
+/// endpoint: after its session ended, every call with it is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionHandle {
+    index: u32,
+    generation: u32,
+}
+
+/// Which WebSocket of a session an output is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The WebSocket carrying the session.
+    Transport,
+    /// The WebSocket opened to upgrade a polling session, until the upgrade completes.
+    Probe,
+}
+
+/// What the driver must carry out, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write a frame on one of the session's WebSockets.
+    Send {
+        /// The session.
+        handle: SessionHandle,
+        /// Which of its WebSockets.
+        channel: Channel,
+        /// The frame.
+        frame: Frame,
+    },
+    /// Answer the session's held poll GET: a payload (200), or an error status.
+    AnswerPoll {
+        /// The session.
+        handle: SessionHandle,
+        /// The body, or the error to answer with.
+        answer: Result<String, ServerError>,
+    },
+    /// Close one of the session's WebSockets.
+    CloseWebSocket {
+        /// The session.
+        handle: SessionHandle,
+        /// Which of its WebSockets.
+        channel: Channel,
+        /// The WebSocket close code.
+        code: u16,
+        /// The close reason the peer sees.
+        reason: &'static str,
+    },
+    /// The upgrade completed: the probe WebSocket is now the session's transport.
+    PromoteProbe {
+        /// The session.
+        handle: SessionHandle,
+    },
+    /// The application sees this event of the session.
+    Event {
+        /// The session.
+        handle: SessionHandle,
+        /// The event (a heartbeat is not reported).
+        event: ServerEvent,
+    },
+    /// The session left the table: the driver drops what it holds for it.
+    Removed {
+        /// The session.
+        handle: SessionHandle,
+    },
+}
+
+/// Why an input for a session was refused before reaching it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// No session has this id or handle (never opened, or already ended).
+    #[error("unknown session")]
+    UnknownSession,
+    /// A session with this id exists already.
+    #[error("a session with this id exists")]
+    DuplicateSid,
+}
+
+#[derive(Debug)]
+struct Entry {
+    generation: u32,
+    machine: ServerSession,
+    /// The deadline this session has in the timer table.
+    deadline: Option<u64>,
+    /// Whether the driver holds a WebSocket carrying the session.
+    websocket: bool,
+    /// Whether the driver holds a probe WebSocket.
+    probe: bool,
+    /// Whether the driver holds a poll GET of the session.
+    poll_held: bool,
+    /// When the session was first seen closed with packets still waiting for a poll.
+    closed_at: Option<u64>,
+}
+
+/// Every server session of one process, its timers and its outputs.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: ServerConfig,
+    slots: Vec<Option<Entry>>,
+    /// Per slot, the generation its next session gets.
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    by_sid: HashMap<String, SessionHandle>,
+    timers: BTreeSet<(u64, SessionHandle)>,
+    outputs: VecDeque<Output>,
+    /// The alarm the driver was last told to set, while it has not fired.
+    alarm_at: Option<u64>,
+}
+
+impl Endpoint {
+    /// An endpoint with no session, whose sessions use `config`.
+    pub fn new(config: ServerConfig) -> Self {
+        Endpoint {
+            config,
+            slots: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            by_sid: HashMap::new(),
+            timers: BTreeSet::new(),
+            outputs: VecDeque::new(),
+            alarm_at: None,
+        }
+    }
+
+    /// The settings of the sessions.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Opens a session after a valid handshake request on `transport`. Over polling, the
+    /// driver then answers the handshake GET with [`Endpoint::handle_poll`]; over WebSocket,
+    /// the `open` frame is the first output.
+    pub fn open(
+        &mut self,
+        sid: impl Into<String>,
+        transport: TransportKind,
+        now_ms: u64,
+    ) -> Result<SessionHandle, EndpointError> {
+        let sid = sid.into();
+        let machine = ServerSession::new(sid, transport, self.config.clone(), now_ms);
+        self.insert(machine, transport == TransportKind::WebSocket, now_ms)
+    }
+
+    /// Rebuilds a session that was open over WebSocket, from its id, after the process
+    /// forgot it (an eviction from memory); a session still known keeps its state.
+    pub fn resume_websocket(&mut self, sid: &str, now_ms: u64) -> SessionHandle {
+        if let Some(handle) = self.by_sid.get(sid) {
+            return *handle;
+        }
+        let machine = ServerSession::resume_websocket(sid, self.config.clone(), now_ms);
+        self.insert(machine, true, now_ms).expect("the sid is not in the table")
+    }
+
+    /// The handle of the session with this id.
+    pub fn lookup(&self, sid: &str) -> Option<SessionHandle> {
+        self.by_sid.get(sid).copied()
+    }
+
+    /// The id of a session.
+    pub fn sid(&self, handle: SessionHandle) -> Option<&str> {
+        self.entry(handle).map(|e| e.machine.sid())
+    }
+
+    /// The transport currently carrying a session.
+    pub fn transport(&self, handle: SessionHandle) -> Option<TransportKind> {
+        self.entry(handle).map(|e| e.machine.transport())
+    }
+
+    /// Whether a message sent to the session now would leave at once (socket.io's
+    /// `transport.writable`): a WebSocket always, polling only while a GET is held.
+    pub fn is_writable(&self, handle: SessionHandle) -> bool {
+        self.entry(handle).is_some_and(|e| !e.machine.is_closed() && (e.websocket || e.poll_held))
+    }
+
+    /// Whether a message sent now would go out as one WebSocket frame `4<text>` with nothing
+    /// before it: a driver sending the same text to many sessions may write that frame
+    /// itself, encoded once ([`Endpoint::send`] otherwise).
+    pub fn writes_messages_directly(&self, handle: SessionHandle) -> bool {
+        self.entry(handle).is_some_and(|e| e.websocket && e.machine.writes_messages_directly())
+    }
+
+    /// The sessions in the table, with their ids.
+    pub fn sessions(&self) -> impl Iterator<Item = (SessionHandle, &str)> {
+        self.by_sid.iter().map(|(sid, handle)| (*handle, sid.as_str()))
+    }
+
+    /// How many sessions are open (not closed).
+    pub fn open_sessions(&self) -> usize {
+        self.slots.iter().flatten().filter(|e| !e.machine.is_closed()).count()
+    }
+
+    /// A poll GET arrived. On [`PollOutcome::Hold`] the driver keeps the request until an
+    /// [`Output::AnswerPoll`] for this session.
+    pub fn handle_poll(&mut self, handle: SessionHandle, now_ms: u64) -> Result<PollOutcome, EndpointError> {
+        let entry = self.entry_mut(handle)?;
+        let outcome = entry.machine.handle_poll(now_ms);
+        if outcome == PollOutcome::Hold {
+            entry.poll_held = true;
+        }
+        self.after(handle, now_ms);
+        Ok(outcome)
+    }
+
+    /// The poll GET went away (the client left): while held, or with an answer the driver
+    /// could not deliver. As in the reference, the session ends with a transport error; the
+    /// packets of a lost answer are not sent again here, but a socket with connection state
+    /// recovery gets them back when it reconnects.
+    pub fn handle_poll_aborted(&mut self, handle: SessionHandle, now_ms: u64) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.poll_held = false;
+            entry.machine.handle_poll_aborted();
+            entry.machine.close(CloseReason::TransportError);
+            self.after(handle, now_ms);
+        }
+    }
+
+    /// A POST with this body arrived.
+    pub fn handle_post(&mut self, handle: SessionHandle, body: &str, now_ms: u64) -> Result<(), PostError> {
+        let entry = self.entry_mut(handle).map_err(|_| PostError::Rejected(ServerError::UnknownSid))?;
+        let result = entry.machine.handle_post(body, now_ms);
+        self.after(handle, now_ms);
+        result
+    }
+
+    /// A WebSocket asks to upgrade the session. `Ok`: the driver accepts it as the session's
+    /// probe. `Err`: the session has a WebSocket or an upgrade already (the reference accepts
+    /// such a WebSocket and closes it at once), or upgrades are off.
+    pub fn handle_websocket_open(&mut self, handle: SessionHandle, now_ms: u64) -> Result<(), ServerError> {
+        let entry = self.entry_mut(handle).map_err(|_| ServerError::UnknownSid)?;
+        entry.machine.handle_websocket_open(now_ms)?;
+        entry.probe = true;
+        self.after(handle, now_ms);
+        Ok(())
+    }
+
+    /// A frame arrived on the session's WebSocket or probe.
+    pub fn handle_websocket_frame(&mut self, handle: SessionHandle, frame: Frame, now_ms: u64) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.machine.handle_websocket_frame(frame, now_ms);
+            self.after(handle, now_ms);
+        }
+    }
+
+    /// The session's WebSocket closed or failed (its probe while it polls).
+    pub fn handle_websocket_closed(&mut self, handle: SessionHandle, now_ms: u64) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            match entry.machine.transport() {
+                TransportKind::Polling => entry.probe = false,
+                TransportKind::WebSocket => entry.websocket = false,
+            }
+            entry.machine.handle_websocket_closed();
+            self.after(handle, now_ms);
+        }
+    }
+
+    /// Queues a message for the session.
+    pub fn send(&mut self, handle: SessionHandle, data: Data, now_ms: u64) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.machine.send(data);
+            self.after(handle, now_ms);
+        }
+    }
+
+    /// Closes the session from the server side (a `close` packet, then the transport).
+    pub fn close(&mut self, handle: SessionHandle, reason: CloseReason, now_ms: u64) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.machine.close(reason);
+            self.after(handle, now_ms);
+        }
+    }
+
+    /// When the next deadline of any session is (a ping, a pong deadline, an upgrade check,
+    /// the end of a closed session), found without a scan.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// The time the driver must set its alarm to, if it must change: the earliest of the
+    /// sessions' deadlines and `extra` (the application's own), when it is earlier than the
+    /// alarm set before (or none is set). The driver sets it, or the endpoint must be told
+    /// with [`Endpoint::alarm_lost`].
+    pub fn alarm_to_set(&mut self, extra: Option<u64>) -> Option<u64> {
+        let next = self.poll_timeout().into_iter().chain(extra).min()?;
+        if self.alarm_at.is_some_and(|at| at <= next) {
+            return None;
+        }
+        self.alarm_at = Some(next);
+        Some(next)
+    }
+
+    /// The alarm the endpoint asked for may not be set (an error setting it, a new process):
+    /// the next [`Endpoint::alarm_to_set`] asks again.
+    pub fn alarm_lost(&mut self) {
+        self.alarm_at = None;
+    }
+
+    /// The alarm fired at `now_ms`. Only sessions with a deadline within half a ping interval
+    /// are visited: for each, a pong the runtime answered by itself in time
+    /// (`auto_pong_at`, the time of its last automatic answer, for sessions on a WebSocket)
+    /// counts as the client's pong; a ping due within that half interval goes out now, so
+    /// that heartbeats share one alarm per cycle; then the session handles the time (a
+    /// missed pong closes it).
+    pub fn handle_alarm(&mut self, now_ms: u64, mut auto_pong_at: impl FnMut(SessionHandle) -> Option<u64>) {
+        self.alarm_at = None;
+        let horizon = now_ms + self.config.ping_interval / 2;
+        let visited: Vec<SessionHandle> =
+            self.timers.iter().take_while(|(at, _)| *at <= horizon).map(|(_, handle)| *handle).collect();
+        let ping_timeout = self.config.ping_timeout;
+        for handle in visited {
+            let Ok(entry) = self.entry_mut(handle) else { continue };
+            if let Some(ping_at) = entry.machine.awaiting_pong_since().filter(|_| entry.websocket) {
+                let in_time = |at: u64| at >= ping_at && at <= ping_at + ping_timeout;
+                if auto_pong_at(handle).is_some_and(in_time) {
+                    // Fed as of the ping, so that the next ping is due one interval after it.
+                    entry.machine.handle_websocket_frame(Frame::Text("3".to_owned()), ping_at);
+                }
+            }
+            if entry.machine.next_ping_at().is_some_and(|at| at <= horizon) {
+                entry.machine.ping_early(now_ms);
+            }
+            entry.machine.handle_timeout(now_ms);
+            self.after(handle, now_ms);
+        }
+    }
+
+    /// The next thing the driver must carry out.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    fn insert(&mut self, machine: ServerSession, websocket: bool, now_ms: u64) -> Result<SessionHandle, EndpointError> {
+        if self.by_sid.contains_key(machine.sid()) {
+            return Err(EndpointError::DuplicateSid);
+        }
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.generations[index as usize];
+        let handle = SessionHandle { index, generation };
+        self.by_sid.insert(machine.sid().to_owned(), handle);
+        self.slots[index as usize] = Some(Entry {
+            generation,
+            machine,
+            deadline: None,
+            websocket,
+            probe: false,
+            poll_held: false,
+            closed_at: None,
+        });
+        self.after(handle, now_ms);
+        Ok(handle)
+    }
+
+    fn entry(&self, handle: SessionHandle) -> Option<&Entry> {
+        self.slots.get(handle.index as usize)?.as_ref().filter(|e| e.generation == handle.generation)
+    }
+
+    fn entry_mut(&mut self, handle: SessionHandle) -> Result<&mut Entry, EndpointError> {
+        self.slots
+            .get_mut(handle.index as usize)
+            .and_then(Option::as_mut)
+            .filter(|e| e.generation == handle.generation)
+            .ok_or(EndpointError::UnknownSession)
+    }
+
+    /// Moves what the session produced to the output queue, updates its deadline, and drops
+    /// it once it is over.
+    fn after(&mut self, handle: SessionHandle, now_ms: u64) {
+        let Some(entry) = self.slots.get_mut(handle.index as usize).and_then(Option::as_mut) else { return };
+        if entry.machine.transport() == TransportKind::WebSocket && !entry.websocket && entry.probe {
+            entry.websocket = true;
+            entry.probe = false;
+            self.outputs.push_back(Output::PromoteProbe { handle });
+        }
+        while let Some(transmit) = entry.machine.poll_transmit() {
+            let output = match transmit {
+                ServerTransmit::PollResponse(body) => {
+                    entry.poll_held = false;
+                    Output::AnswerPoll { handle, answer: Ok(body) }
+                }
+                ServerTransmit::PollRejected(error) => {
+                    entry.poll_held = false;
+                    Output::AnswerPoll { handle, answer: Err(error) }
+                }
+                ServerTransmit::WebSocket(frame) => Output::Send { handle, channel: Channel::Transport, frame },
+                ServerTransmit::Probe(frame) => Output::Send { handle, channel: Channel::Probe, frame },
+                ServerTransmit::CloseWebSocket { code } => {
+                    let channel = match (entry.websocket, entry.probe) {
+                        (true, _) => Channel::Transport,
+                        (false, true) => Channel::Probe,
+                        // The WebSocket is already gone (it closed first).
+                        (false, false) => continue,
+                    };
+                    entry.websocket = false;
+                    entry.probe = false;
+                    Output::CloseWebSocket { handle, channel, code, reason: "closed by the server" }
+                }
+                ServerTransmit::CloseProbe => {
+                    entry.probe = false;
+                    Output::CloseWebSocket { handle, channel: Channel::Probe, code: 1000, reason: "upgrade abandoned" }
+                }
+            };
+            self.outputs.push_back(output);
+        }
+        while let Some(event) = entry.machine.poll_event() {
+            if event != ServerEvent::Heartbeat {
+                self.outputs.push_back(Output::Event { handle, event });
+            }
+        }
+        let deadline = if entry.machine.is_closed() {
+            if !entry.machine.has_queued() {
+                self.remove(handle);
+                return;
+            }
+            let closed_at = *entry.closed_at.get_or_insert(now_ms);
+            if now_ms >= closed_at + CLOSED_SESSION_TTL_MS {
+                self.remove(handle);
+                return;
+            }
+            Some(closed_at + CLOSED_SESSION_TTL_MS)
+        } else {
+            entry.machine.poll_timeout()
+        };
+        if entry.deadline != deadline {
+            if let Some(old) = entry.deadline {
+                self.timers.remove(&(old, handle));
+            }
+            if let Some(new) = deadline {
+                self.timers.insert((new, handle));
+            }
+            entry.deadline = deadline;
+        }
+    }
+
+    fn remove(&mut self, handle: SessionHandle) {
+        let Some(entry) = self.slots[handle.index as usize].take() else { return };
+        if let Some(at) = entry.deadline {
+            self.timers.remove(&(at, handle));
+        }
+        self.by_sid.remove(entry.machine.sid());
+        self.generations[handle.index as usize] = entry.generation.wrapping_add(1);
+        self.free.push(handle.index);
+        if entry.poll_held {
+            self.outputs.push_back(Output::AnswerPoll { handle, answer: Err(ServerError::UnknownSid) });
+        }
+        self.outputs.push_back(Output::Removed { handle });
+    }
+}

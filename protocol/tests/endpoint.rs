@@ -1,0 +1,264 @@
+//! The Engine.IO endpoint (the session table, the timer table, the output queue) driven as a
+//! Durable Object drives it: inputs with the time, outputs carried out in order, the alarm
+//! set where the endpoint asks. Every lifecycle rule of the endpoint is checked here
+//! deterministically: heartbeats on one alarm, dead peers closed at their deadline, closed
+//! sessions dropped, the upgrade's probe promoted, eviction (a new endpoint) and resume.
+
+use wasmio_protocol::engine::{
+    Channel, CloseReason, Data, Endpoint, Frame, Output, PollOutcome, ServerConfig, ServerError, ServerEvent,
+    SessionHandle, TransportKind, CLOSED_SESSION_TTL_MS,
+};
+
+const START: u64 = 1_000_000;
+
+fn config() -> ServerConfig {
+    ServerConfig { ping_interval: 25_000, ping_timeout: 20_000, ..ServerConfig::default() }
+}
+
+fn drain(endpoint: &mut Endpoint) -> Vec<Output> {
+    std::iter::from_fn(|| endpoint.poll_output()).collect()
+}
+
+fn text(s: &str) -> Frame {
+    Frame::Text(s.to_owned())
+}
+
+/// Whether `outputs` has a ping for `handle` on its WebSocket.
+fn pinged(outputs: &[Output], handle: SessionHandle) -> bool {
+    outputs.iter().any(|o| matches!(o, Output::Send { handle: h, frame, .. } if *h == handle && *frame == text("2")))
+}
+
+#[test]
+fn a_websocket_session_sends_open_first_and_pings_on_the_alarm() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("s1", TransportKind::WebSocket, START).unwrap();
+    let outputs = drain(&mut endpoint);
+    assert!(
+        matches!(&outputs[..], [Output::Send { channel: Channel::Transport, frame: Frame::Text(open), .. }] if open.starts_with("0{\"sid\":\"s1\""))
+    );
+    assert_eq!(endpoint.poll_timeout(), Some(START + 25_000));
+    assert_eq!(endpoint.alarm_to_set(None), Some(START + 25_000));
+    // An alarm already set at that time is not asked for again; an earlier extra deadline is.
+    assert_eq!(endpoint.alarm_to_set(None), None);
+    assert_eq!(endpoint.alarm_to_set(Some(START + 5)), Some(START + 5));
+    endpoint.handle_alarm(START + 25_000, |_| None);
+    assert!(pinged(&drain(&mut endpoint), handle));
+    // The pong deadline is the next one.
+    assert_eq!(endpoint.poll_timeout(), Some(START + 45_000));
+}
+
+#[test]
+fn a_peer_that_never_answers_is_closed_at_its_pong_deadline() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("dead", TransportKind::WebSocket, START).unwrap();
+    drain(&mut endpoint);
+    endpoint.handle_alarm(START + 25_000, |_| None);
+    drain(&mut endpoint);
+    endpoint.handle_alarm(START + 44_999, |_| None);
+    assert!(drain(&mut endpoint).is_empty(), "not closed before the deadline");
+    endpoint.handle_alarm(START + 45_000, |_| None);
+    let outputs = drain(&mut endpoint);
+    assert_eq!(
+        outputs,
+        vec![
+            Output::CloseWebSocket { handle, channel: Channel::Transport, code: 1000, reason: "closed by the server" },
+            Output::Event { handle, event: ServerEvent::Closed(CloseReason::PingTimeout) },
+            Output::Removed { handle },
+        ]
+    );
+    assert_eq!(endpoint.lookup("dead"), None);
+    assert_eq!(endpoint.poll_timeout(), None);
+}
+
+#[test]
+fn a_pong_answered_by_the_runtime_counts_and_heartbeats_share_one_alarm() {
+    let mut endpoint = Endpoint::new(config());
+    let a = endpoint.open("a", TransportKind::WebSocket, START).unwrap();
+    let b = endpoint.open("b", TransportKind::WebSocket, START + 5_000).unwrap();
+    drain(&mut endpoint);
+    // a's ping is due; b's is within half an interval, so it goes out on the same alarm.
+    endpoint.handle_alarm(START + 25_000, |_| None);
+    let outputs = drain(&mut endpoint);
+    assert!(pinged(&outputs, a) && pinged(&outputs, b));
+    // Both pong deadlines are at the same time: one alarm serves both.
+    assert_eq!(endpoint.poll_timeout(), Some(START + 45_000));
+    // The runtime answered both pongs in time.
+    endpoint.handle_alarm(START + 45_000, |_| Some(START + 25_050));
+    let outputs = drain(&mut endpoint);
+    assert!(!outputs.iter().any(|o| matches!(o, Output::Event { .. })), "nobody closed: {outputs:?}");
+    // The next ping is one interval after the last: within half an interval of this alarm,
+    // it went out now.
+    assert!(pinged(&outputs, a) && pinged(&outputs, b));
+    // A pong the runtime answered before the ping does not count.
+    endpoint.handle_alarm(START + 65_000, |handle| (handle == b).then_some(START + 45_010));
+    let outputs = drain(&mut endpoint);
+    assert!(outputs.contains(&Output::Event { handle: a, event: ServerEvent::Closed(CloseReason::PingTimeout) }));
+    assert!(!outputs.contains(&Output::Event { handle: b, event: ServerEvent::Closed(CloseReason::PingTimeout) }));
+}
+
+#[test]
+fn an_alarm_visits_only_the_sessions_that_are_due() {
+    let mut endpoint = Endpoint::new(config());
+    let handles: Vec<SessionHandle> = (0..1_000u64)
+        .map(|i| endpoint.open(format!("s{i}"), TransportKind::WebSocket, START + i * 100).unwrap())
+        .collect();
+    drain(&mut endpoint);
+    assert_eq!(endpoint.poll_timeout(), Some(START + 25_000));
+    // At START + 25,000 the horizon is 12,500 ms on: sessions opened up to then are pinged.
+    endpoint.handle_alarm(START + 25_000, |_| None);
+    let outputs = drain(&mut endpoint);
+    let pinged_count = handles.iter().filter(|h| pinged(&outputs, **h)).count();
+    assert_eq!(pinged_count, 126);
+    assert_eq!(outputs.len(), 126, "nothing but the pings: {:?}", &outputs[..3]);
+}
+
+#[test]
+fn a_closed_polling_session_never_polled_again_is_dropped_after_the_close_timeout() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    assert!(matches!(endpoint.handle_poll(handle, START), Ok(PollOutcome::Respond(_))));
+    drain(&mut endpoint);
+    endpoint.close(handle, CloseReason::ForcedClose, START + 10);
+    assert_eq!(
+        drain(&mut endpoint),
+        vec![Output::Event { handle, event: ServerEvent::Closed(CloseReason::ForcedClose) }]
+    );
+    // The close packet waits for a poll that never comes.
+    assert_eq!(endpoint.poll_timeout(), Some(START + 10 + CLOSED_SESSION_TTL_MS));
+    endpoint.handle_alarm(START + 10 + CLOSED_SESSION_TTL_MS, |_| None);
+    assert_eq!(drain(&mut endpoint), vec![Output::Removed { handle }]);
+    assert_eq!(endpoint.lookup("p"), None);
+}
+
+#[test]
+fn a_closed_polling_session_polled_once_more_gets_its_close_packet_then_goes() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    drain(&mut endpoint);
+    endpoint.close(handle, CloseReason::ForcedClose, START + 10);
+    drain(&mut endpoint);
+    assert_eq!(endpoint.handle_poll(handle, START + 20), Ok(PollOutcome::Respond("1".to_owned())));
+    assert_eq!(drain(&mut endpoint), vec![Output::Removed { handle }]);
+}
+
+#[test]
+fn a_held_poll_is_answered_through_the_output_queue_and_makes_the_session_writable() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    assert!(!endpoint.is_writable(handle));
+    assert_eq!(endpoint.handle_poll(handle, START + 1), Ok(PollOutcome::Hold));
+    assert!(endpoint.is_writable(handle));
+    endpoint.send(handle, Data::Text("hi".into()), START + 2);
+    assert_eq!(drain(&mut endpoint), vec![Output::AnswerPoll { handle, answer: Ok("4hi".to_owned()) }]);
+    assert!(!endpoint.is_writable(handle));
+}
+
+#[test]
+fn a_poll_answer_that_could_not_be_delivered_ends_the_session() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    endpoint.handle_poll(handle, START + 1).unwrap();
+    endpoint.send(handle, Data::Text("lost".into()), START + 2);
+    drain(&mut endpoint);
+    endpoint.handle_poll_aborted(handle, START + 3);
+    let outputs = drain(&mut endpoint);
+    assert!(outputs.contains(&Output::Event { handle, event: ServerEvent::Closed(CloseReason::TransportError) }));
+}
+
+#[test]
+fn an_upgrade_promotes_the_probe_before_anything_is_written_on_it() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("u", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    assert_eq!(endpoint.handle_websocket_open(handle, START + 1), Ok(()));
+    // A second WebSocket while probing is refused (the host accepts and closes it).
+    assert_eq!(endpoint.handle_websocket_open(handle, START + 1), Err(ServerError::BadRequest));
+    endpoint.send(handle, Data::Text("queued".into()), START + 2);
+    drain(&mut endpoint);
+    endpoint.handle_websocket_frame(handle, text("2probe"), START + 3);
+    assert_eq!(drain(&mut endpoint), vec![Output::Send { handle, channel: Channel::Probe, frame: text("3probe") }]);
+    endpoint.handle_websocket_frame(handle, text("5"), START + 4);
+    assert_eq!(
+        drain(&mut endpoint),
+        vec![
+            Output::PromoteProbe { handle },
+            Output::Send { handle, channel: Channel::Transport, frame: text("4queued") },
+            Output::Event { handle, event: ServerEvent::Upgraded },
+        ]
+    );
+    assert_eq!(endpoint.transport(handle), Some(TransportKind::WebSocket));
+    assert!(endpoint.writes_messages_directly(handle));
+    // The upgraded session's WebSocket closing ends it.
+    endpoint.handle_websocket_closed(handle, START + 5);
+    assert_eq!(
+        drain(&mut endpoint),
+        vec![
+            Output::Event { handle, event: ServerEvent::Closed(CloseReason::TransportClose) },
+            Output::Removed { handle }
+        ]
+    );
+}
+
+#[test]
+fn an_abandoned_probe_is_closed_and_the_session_goes_on_polling() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("u", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    endpoint.handle_websocket_open(handle, START + 1).unwrap();
+    drain(&mut endpoint);
+    assert_eq!(endpoint.poll_timeout(), Some(START + 1 + config().upgrade_timeout));
+    endpoint.handle_alarm(START + 1 + config().upgrade_timeout, |_| None);
+    let outputs = drain(&mut endpoint);
+    assert!(outputs.contains(&Output::CloseWebSocket {
+        handle,
+        channel: Channel::Probe,
+        code: 1000,
+        reason: "upgrade abandoned"
+    }));
+    assert_eq!(endpoint.transport(handle), Some(TransportKind::Polling));
+}
+
+#[test]
+fn a_handle_is_never_reused_for_another_session() {
+    let mut endpoint = Endpoint::new(config());
+    let old = endpoint.open("old", TransportKind::WebSocket, START).unwrap();
+    endpoint.handle_websocket_closed(old, START + 1);
+    drain(&mut endpoint);
+    let new = endpoint.open("new", TransportKind::WebSocket, START + 2).unwrap();
+    drain(&mut endpoint);
+    assert_ne!(old, new);
+    // A late call with the old handle reaches nobody.
+    endpoint.send(old, Data::Text("stale".into()), START + 3);
+    endpoint.close(old, CloseReason::ForcedClose, START + 3);
+    assert!(drain(&mut endpoint).is_empty());
+    assert_eq!(endpoint.sid(new), Some("new"));
+    assert_eq!(endpoint.sid(old), None);
+    assert!(endpoint.open("new", TransportKind::Polling, START + 4).is_err(), "one session per sid");
+}
+
+#[test]
+fn after_an_eviction_a_resumed_websocket_session_is_pinged_at_once_and_chats_on() {
+    let mut endpoint = Endpoint::new(config());
+    endpoint.open("ws", TransportKind::WebSocket, START).unwrap();
+    drain(&mut endpoint);
+    // The instance is evicted: its memory is gone; workerd keeps the WebSocket and its tag.
+    drop(endpoint);
+    let mut endpoint = Endpoint::new(config());
+    let resumed = endpoint.resume_websocket("ws", START + 60_000);
+    assert_eq!(endpoint.resume_websocket("ws", START + 60_001), resumed, "resumed once");
+    // The ping is due now (the client's deadline runs from a ping whose time was forgotten).
+    assert_eq!(endpoint.alarm_to_set(None), Some(START + 60_000));
+    endpoint.handle_websocket_frame(resumed, text("4hello"), START + 60_000);
+    assert_eq!(
+        drain(&mut endpoint),
+        vec![Output::Event { handle: resumed, event: ServerEvent::Message(Data::Text("hello".into())) }]
+    );
+    endpoint.send(resumed, Data::Text("back".into()), START + 60_001);
+    assert_eq!(
+        drain(&mut endpoint),
+        vec![Output::Send { handle: resumed, channel: Channel::Transport, frame: text("4back") }]
+    );
+}
