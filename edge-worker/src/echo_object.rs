@@ -2,16 +2,19 @@
 //! its sender.
 
 use wasmio_protocol::engine::{CloseReason, Data};
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage,
-};
+use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::config::Config;
+use crate::durable::{hosted_durable_object, Hosted};
 use crate::engine_host::{EngineApp, EngineHost, RequestInfo};
 
-/// The Durable Object of the echo server.
-#[durable_object]
-pub struct EchoObject {
+hosted_durable_object!(
+    /// The Durable Object of the echo server.
+    EchoObject => EchoServer
+);
+
+/// The echo server's state.
+pub struct EchoServer {
     host: EngineHost,
 }
 
@@ -30,9 +33,13 @@ impl EngineApp for Echo {
     fn on_close(&self, _host: &EngineHost, _sid: &str, _reason: CloseReason) {}
 }
 
-impl DurableObject for EchoObject {
+impl Hosted for EchoServer {
     fn new(state: State, env: Env) -> Self {
-        EchoObject { host: EngineHost::new(state, Config::from_env(&env)) }
+        EchoServer { host: EngineHost::new(state, Config::from_env(&env)) }
+    }
+
+    fn host(&self) -> &EngineHost {
+        &self.host
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {

@@ -21,7 +21,7 @@ use wasmio_protocol::engine::{
 use wasmio_protocol::json::write_string;
 use worker::{Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
-use crate::config::Config;
+use crate::config::{Config, HeartbeatMode};
 use crate::http;
 use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_param};
 use crate::OBJECT_HEADER;
@@ -127,6 +127,9 @@ impl Transports {
     }
 }
 
+/// What feeds the events of a WebSocket accepted without hibernation to the object.
+type DeliverEvents = Box<dyn Fn(WebSocket)>;
+
 /// The Engine.IO sessions of one Durable Object: the core's [`Endpoint`] and the WebSockets
 /// and held requests its outputs are carried out on.
 pub struct EngineHost {
@@ -139,6 +142,11 @@ pub struct EngineHost {
     pending_events: RefCell<VecDeque<(String, ServerEvent)>>,
     /// Whether workerd answers pongs ([`EngineHost::answer_pongs_automatically`]).
     auto_pongs: Cell<bool>,
+    /// With strict heartbeats, WebSockets are accepted without hibernation and their events
+    /// reach the object through this ([`EngineHost::deliver_standard_websocket_events`]).
+    deliver_events: RefCell<Option<DeliverEvents>>,
+    /// The session id of each WebSocket accepted without hibernation (they have no tags).
+    standard_sids: js_sys::WeakMap,
 }
 
 impl EngineHost {
@@ -151,7 +159,38 @@ impl EngineHost {
             transports: RefCell::new(HashMap::new()),
             pending_events: RefCell::new(VecDeque::new()),
             auto_pongs: Cell::new(false),
+            deliver_events: RefCell::new(None),
+            standard_sids: js_sys::WeakMap::new(),
         }
+    }
+
+    /// With strict heartbeats, WebSockets are accepted without hibernation, so that a dead
+    /// peer closed by the alarm loses its connection at once (workerd releases a hibernatable
+    /// one only when it is closed in its own event); `deliver` then receives each accepted
+    /// WebSocket, to feed its events to the object's handlers.
+    pub fn deliver_standard_websocket_events(&self, deliver: impl Fn(WebSocket) + 'static) {
+        if self.config.heartbeat == HeartbeatMode::Strict {
+            *self.deliver_events.borrow_mut() = Some(Box::new(deliver));
+        }
+    }
+
+    /// Accepts a WebSocket of session `sid` (tagged `tags` beside the sid when hibernatable).
+    fn accept(&self, ws: &WebSocket, sid: &str, tags: &[&str]) -> Result<()> {
+        match &*self.deliver_events.borrow() {
+            Some(deliver) => {
+                ws.accept()?;
+                // Binary messages as bytes (workerd's standard default is a Blob).
+                let raw: &web_sys::WebSocket = ws.as_ref();
+                raw.set_binary_type(web_sys::BinaryType::Arraybuffer);
+                self.standard_sids.set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
+                deliver(ws.clone());
+            }
+            None => {
+                let all: Vec<&str> = std::iter::once(sid).chain(tags.iter().copied()).collect();
+                self.state.accept_websocket_with_tags(ws, &all);
+            }
+        }
+        Ok(())
     }
 
     /// The object's state (storage, WebSockets).
@@ -316,7 +355,7 @@ impl EngineHost {
         let response = match kind {
             TransportKind::WebSocket => {
                 let pair = WebSocketPair::new()?;
-                self.state.accept_websocket_with_tags(&pair.server, &[&sid]);
+                self.accept(&pair.server, &sid, &[])?;
                 transports.websocket = Some(pair.server);
                 self.transports.borrow_mut().insert(handle, transports);
                 Response::from_websocket(pair.client)
@@ -364,7 +403,7 @@ impl EngineHost {
                     pair.server.close(Some(1000), Some("the session already has a WebSocket"))?;
                     return Response::from_websocket(pair.client);
                 }
-                self.state.accept_websocket_with_tags(&pair.server, &[&sid, PROBE_TAG]);
+                self.accept(&pair.server, &sid, &[PROBE_TAG])?;
                 if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
                     transports.probe = Some(pair.server);
                 }
@@ -487,8 +526,11 @@ impl EngineHost {
         })
     }
 
-    /// The session id a WebSocket of this object is tagged with.
+    /// The session id of a WebSocket of this object (its tag when hibernatable).
     pub fn tagged_sid(&self, ws: &WebSocket) -> Option<String> {
+        if let Some(sid) = self.standard_sids.get(ws.as_ref().unchecked_ref()).as_string() {
+            return Some(sid);
+        }
         self.state.get_tags(ws).into_iter().find(|t| t != PROBE_TAG)
     }
 

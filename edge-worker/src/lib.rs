@@ -11,6 +11,7 @@
 pub mod app;
 mod apps;
 mod config;
+mod durable;
 mod echo_object;
 mod engine_host;
 mod http;

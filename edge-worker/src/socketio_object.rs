@@ -12,15 +12,13 @@ use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
 };
-use worker::{
-    durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, State, WebSocket,
-    WebSocketIncomingMessage,
-};
+use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
 use crate::app::{Args, EventError, Handshake, RateLimit, Relay, Socket};
 use crate::apps;
 use crate::config::{Config, HeartbeatMode};
+use crate::durable::{hosted_durable_object, Hosted};
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, RequestInfo};
 use crate::routing::{new_sid, object_of_sid};
 
@@ -41,7 +39,7 @@ const LIVE_PREFIX: &str = "live:";
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
 
-/// Storage key of the wake-up counts (test hooks only, see [`SocketIoObject::count`]).
+/// Storage key of the wake-up counts (test hooks only, see [`SocketIoServer::count`]).
 const WAKEUPS_KEY: &str = "wasmio-wakeups";
 
 /// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
@@ -79,9 +77,13 @@ struct Bucket {
     at_ms: u64,
 }
 
-/// The Socket.IO server object.
-#[durable_object]
-pub struct SocketIoObject {
+hosted_durable_object!(
+    /// The Socket.IO server object.
+    SocketIoObject => SocketIoServer
+);
+
+/// The Socket.IO server's state.
+pub struct SocketIoServer {
     host: EngineHost,
     app: App,
     core: RefCell<Server>,
@@ -119,7 +121,7 @@ struct Wakeups {
     instances: u64,
 }
 
-impl DurableObject for SocketIoObject {
+impl Hosted for SocketIoServer {
     fn new(state: State, env: Env) -> Self {
         let config = Config::from_env(&env);
         let mut app = apps::build(&config.app);
@@ -136,7 +138,7 @@ impl DurableObject for SocketIoObject {
                 worker::console_error!("pongs will wake the object: {error}");
             }
         }
-        SocketIoObject {
+        SocketIoServer {
             host,
             test_hooks,
             app,
@@ -153,6 +155,10 @@ impl DurableObject for SocketIoObject {
             remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
         }
+    }
+
+    fn host(&self) -> &EngineHost {
+        &self.host
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -255,7 +261,7 @@ impl DurableObject for SocketIoObject {
     }
 }
 
-impl EngineApp for SocketIoObject {
+impl EngineApp for SocketIoServer {
     fn on_open(&self, _host: &EngineHost, sid: &str, request: RequestInfo) {
         let info = SessionInfo { query: request.query, headers: request.headers, address: request.address };
         let _ = self.core.borrow_mut().handle_open(sid, info, now_ms());
@@ -294,7 +300,7 @@ fn core_config(app: &App) -> CoreConfig {
     }
 }
 
-impl SocketIoObject {
+impl SocketIoServer {
     /// Before the first event of this instance: rebuilds the core from the WebSocket
     /// attachments and storage (a no-op on a brand new object).
     async fn restore(&self) -> Result<()> {
@@ -450,7 +456,7 @@ impl SocketIoObject {
         sent
     }
 
-    /// Relays what is queued until nothing is (see [`SocketIoObject::send_relays`]).
+    /// Relays what is queued until nothing is (see [`SocketIoServer::send_relays`]).
     async fn relay_queued(&self) -> Result<()> {
         let Some(name) = self.name.borrow().clone() else {
             // Never relay without knowing which object is this one: it would deliver twice here.
@@ -592,7 +598,7 @@ impl SocketIoObject {
     }
 
     /// Decides a CONNECT, unless its recovery id names another object: that one is asked
-    /// first ([`SocketIoObject::recover_remote`]).
+    /// first ([`SocketIoServer::recover_remote`]).
     fn decide_connect(&self, core: &mut Server, request: ConnectRequest) {
         if self.holder_elsewhere(core, &request).is_some() {
             self.remote_recoveries.borrow_mut().push(request);
