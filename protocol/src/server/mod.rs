@@ -1551,6 +1551,7 @@ impl Server {
             self.close_socket(&sid, reason, now_ms);
         }
         self.sessions.remove(session);
+        self.timers.cancel(&Timer::Connect(session.to_owned()));
         self.dirty.insert(session.to_owned());
     }
 
