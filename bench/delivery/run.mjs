@@ -174,18 +174,36 @@ const bump = (counts, key) => (counts[key] = (counts[key] ?? 0) + 1);
  */
 function receiver(url, path, causes) {
   const socket = io(url, { forceNew: true, ...PATHS[path] });
-  const r = { path, socket, counts: new Uint32Array(MESSAGES), other: 0, reconnects: 0, connectErrors: 0, recovered: 0, cuts: 0, skipped: 0 };
-  socket.on("chat message", (message) => {
+  const r = { path, socket, counts: new Uint32Array(MESSAGES), other: 0, reconnects: 0, connectErrors: 0, recovered: 0, cuts: 0, skipped: 0, timeline: [], offsets: {}, firstOffsets: [] };
+  const at = () => Math.round(performance.now());
+  socket.on("chat message", (message, offset) => {
     const i = messageIndex(message?.text);
-    if (i === undefined) r.other++;
-    else r.counts[i]++;
+    if (i === undefined) return r.other++;
+    r.counts[i]++;
+    // The recovery offsets of a message received more than once, for the diagnostics.
+    if (r.counts[i] > 1) (r.offsets[i] ??= []).push(offset);
+    else r.firstOffsets[i] = offset;
+    // Runs of consecutive messages received, for the diagnostics.
+    const last = r.timeline.at(-1);
+    const engine = socket.io.engine;
+    const via = `${engine?.id?.split("-")[0]}/${engine?.id?.slice(-4)}/${engine?.transport?.name}`;
+    if (last?.[1] === "got" && last[3] === i - 1 && last[4] === via) last[3] = i;
+    else r.timeline.push([at(), "got", i, i, via]);
   });
-  socket.on("connect", () => socket.recovered && r.recovered++);
+  socket.io.on("open", () => r.timeline.push([at(), "engine open", socket.io.engine?.id?.slice(-4)]));
+  socket.io.on("close", (reason) => r.timeline.push([at(), "engine close", reason]));
+  socket.on("connect", () => {
+    if (socket.recovered) r.recovered++;
+    r.timeline.push([at(), socket.recovered ? "recovered" : "connect", socket.io.engine?.id?.split("-")[0]]);
+  });
   socket.on("connect_error", (error) => {
     r.connectErrors++;
     bump(causes.connectErrors, error?.message ?? String(error));
   });
-  socket.on("disconnect", (reason) => bump(causes.disconnects, reason));
+  socket.on("disconnect", (reason) => {
+    bump(causes.disconnects, reason);
+    r.timeline.push([at(), reason]);
+  });
   socket.io.on("reconnect", () => r.reconnects++);
   return r;
 }
@@ -228,6 +246,49 @@ function tally(receivers) {
 }
 
 const sum = (receivers, key) => receivers.reduce((s, r) => s + r[key], 0);
+
+/** The receivers that got the most duplicates (at most `n`): which, and what happened to them. */
+function duplicated(receivers, t0, n = 5) {
+  return receivers
+    .map((r) => ({ r, dups: r.counts.reduce((s, c) => s + Math.max(0, c - 1), 0) }))
+    .filter(({ dups }) => dups > 0)
+    .sort((a, b) => b.dups - a.dups)
+    .slice(0, n)
+    .map(({ r, dups }) => ({
+      path: r.path,
+      duplicates: dups,
+      twice: [...r.counts.keys()].filter((i) => r.counts[i] > 1).join(","),
+      offsets: Object.entries(r.offsets).slice(0, 3).map(([i, later]) => [Number(i), r.firstOffsets[i], ...later]),
+      timeline: r.timeline.map(([t, ...what]) => [t - t0, ...what]),
+    }));
+}
+
+/** The receivers that missed the most (at most `n`): what happened to them, times in ms from `t0`. */
+function incomplete(receivers, t0, n = 5) {
+  const missing = (r) => {
+    const ranges = [];
+    r.counts.forEach((count, i) => {
+      if (count) return;
+      const last = ranges.at(-1);
+      if (last && last[1] === i - 1) last[1] = i;
+      else ranges.push([i, i]);
+    });
+    return ranges;
+  };
+  return receivers
+    .map((r) => ({ r, got: r.counts.filter((c) => c).length }))
+    .filter(({ got }) => got < MESSAGES)
+    .sort((a, b) => a.got - b.got)
+    .slice(0, n)
+    .map(({ r, got }) => ({
+      path: r.path,
+      got,
+      cuts: r.cuts,
+      reconnects: r.reconnects,
+      missing: missing(r).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(","),
+      timeline: r.timeline.map(([t, ...what]) => [t - t0, ...what]),
+    }));
+}
 
 /** Starts `server`, measures it, stops it: its results, or `{ error }`. */
 async function measureServer(server, schedule, elapsed) {
@@ -315,6 +376,10 @@ async function measure(url, schedule) {
       disconnect_reasons: causes.disconnects,
       connect_error_messages: causes.connectErrors,
       by_path: byPath,
+      // The receivers that missed the most: times in ms from the first message (every
+      // INTERVAL_MS ms one), connects with their object, disconnects with their reason.
+      most_missed: incomplete(receivers, t0),
+      most_duplicated: duplicated(receivers, t0),
     };
   } finally {
     for (const t of timers) clearTimeout(t);

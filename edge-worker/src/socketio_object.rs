@@ -190,6 +190,8 @@ impl Hosted for SocketIoServer {
             self.learn_name(&req).await?;
             let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
             let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
+            // A socket still connected here under that pid was taken over: its session closes.
+            self.pump();
             self.settle().await?;
             return match (exported, moved_to) {
                 (Some(session), _) => Response::ok(session),

@@ -530,6 +530,105 @@ fn recovery_replays_missed_packets() {
 }
 
 #[test]
+fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_connected() {
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    // Broadcast before the socket connects: not its to receive.
+    let before = a.server.broadcast(&Broadcast::new("/"), "before", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = before.logged.clone().unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "before", "[]", vec![], b.now).unwrap();
+    a.connect("e1", "/", "s1");
+    // Its transport closes before any broadcast reached it: the client has a pid, no offset.
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let missed = a.server.broadcast(&Broadcast::new("/"), "missed", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = missed.logged.clone().unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "missed", "[]", vec![], b.now).unwrap();
+    a.outs();
+    b.outs();
+    // Same server: recovered, with the packet sent since it connected and not the one before.
+    let mut same = Harness {
+        server: Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap(),
+        now: a.now,
+    };
+    same.server.set_origin("a");
+    same.open("e2");
+    same.text("e2", r#"0{"pid":"p-s1"}"#);
+    assert_eq!(
+        same.events(),
+        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = same.texts_for("e2");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+    // Another server: the holder's export carries the position, the new server's log the packets.
+    b.open("e9");
+    b.text("e9", r#"0{"pid":"p-s1"}"#);
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let from = request.recover_from.clone().expect("the pid to ask for, without an offset");
+    assert_eq!(from.offset, "");
+    let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).unwrap();
+    b.server.import_recovery("e9", "/", &exported).unwrap();
+    b.server.accept_connect("e9", "/", Accept { sid: "x".into(), pid: Some("p-x".into()), data: None }, b.now).unwrap();
+    assert!(matches!(&b.events()[..], [Event::Connection { recovered: true, .. }]));
+    let texts = b.texts_for("e9");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+}
+
+#[test]
+fn a_reconnection_takes_over_its_socket_before_the_old_transport_is_seen_closed() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    // The client's transport closed, but this server has not seen it yet: its socket is still
+    // connected when the reconnection's CONNECT arrives, and a broadcast went to it meanwhile.
+    h.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Disconnect { session, reason, .. }
+            if session == "e1" && *reason == DisconnectReason::TransportClose)),
+        "the old socket disconnects as if its transport closed: {events:?}"
+    );
+    assert!(events.contains(&Event::Connection {
+        session: "e2".into(),
+        nsp: "/".into(),
+        sid: "s1".into(),
+        recovered: true
+    }));
+    let outs = h.outs();
+    assert!(outs.contains(&Out::Close("e1".into())), "the old session is closed: {outs:?}");
+    let texts: Vec<&String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Send(to, text, _) if to == &["e2"] => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["m2",""#), "the packet the old transport lost is replayed");
+    assert_eq!(texts[1], r#"0{"sid":"s1","pid":"p-s1"}"#);
+}
+
+#[test]
+fn a_recovery_asked_of_another_server_takes_over_a_socket_still_connected_there() {
+    let mut a = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    recovery_setup(&mut a);
+    // The holder has not seen the transport close; the reconnection reached another server.
+    let exported = a.server.export_recovery("p-s1", "/", "b", a.now).expect("taken over, then exported");
+    assert!(exported.contains("\"s1\""), "{exported}");
+    assert!(a.server.socket("s1").is_none());
+    assert!(a.outs().contains(&Out::Close("e1".into())));
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"));
+}
+
+#[test]
 fn recovery_moves_to_the_server_the_client_reconnects_to() {
     // Two servers relaying their broadcasts to each other, as Durable Objects do.
     let mut a = Harness::new(recovery_config());

@@ -583,6 +583,10 @@ struct SocketState {
     issued: u64,
     next_ack: u64,
     recovered: bool,
+    /// With recovery on, the log position when it connected: the offset a reconnection that
+    /// received no broadcast (so has no offset to send) recovers from. `None` in snapshots
+    /// written before it was kept.
+    since: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -614,6 +618,8 @@ struct Persisted {
     rooms: Vec<String>,
     data: String,
     disconnected_at: u64,
+    /// The socket's `since` (see `SocketState`).
+    since: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -655,6 +661,8 @@ struct Restored {
     rooms: Vec<String>,
     data: String,
     missed: Vec<(String, Vec<Vec<u8>>)>,
+    /// The persisted session's `since` (see `SocketState`).
+    since: Option<String>,
 }
 
 /// The Socket.IO server core: every namespace, socket and room of one server (one Durable
@@ -903,6 +911,7 @@ impl Server {
                     rooms: Vec::new(),
                     data: "{}".into(),
                     missed: Vec::new(),
+                    since: None,
                 };
                 self.do_connect(session, nsp, auth, fresh, accept.data, false, now_ms)
             }
@@ -1314,6 +1323,9 @@ impl Server {
             self.connect_error(session, &nsp, "{\"message\":\"Invalid namespace\"}".into());
             return;
         }
+        if let Some(pid) = self.config.recovery.as_ref().and_then(|_| string_member(&auth, "pid")) {
+            self.take_over(&pid, &nsp, session, now_ms);
+        }
         let restorable = self.try_restore(session, &nsp, &auth, now_ms).is_some();
         let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares) && restorable;
         if known && skip {
@@ -1324,9 +1336,9 @@ impl Server {
         self.sessions.get_mut(session).expect("session").pending.insert(nsp.clone(), auth.clone());
         self.dirty.insert(session.to_owned());
         let recover_from = match (&self.config.recovery, restorable) {
+            // A client that received no broadcast has no offset: the holder knows its since.
             (Some(_), false) => string_member(&auth, "pid")
-                .zip(string_member(&auth, "offset"))
-                .map(|(pid, offset)| RecoveryRef { pid, offset }),
+                .map(|pid| RecoveryRef { pid, offset: string_member(&auth, "offset").unwrap_or_default() }),
             _ => None,
         };
         self.events.push_back(Event::ConnectRequest(ConnectRequest {
@@ -1344,17 +1356,20 @@ impl Server {
     /// packets sent after `auth.offset` that it should have received.
     /// A session exported by another server for this CONNECT counts too, with the packets
     /// it missed taken from this server's own log.
+    /// Without `auth.offset` (a client that received no broadcast before it lost its
+    /// connection), the packets missed since the socket connected.
     fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
-        let offset = string_member(auth, "offset")?;
+        let offset = string_member(auth, "offset");
         if let Some(imported) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
             if self.sockets.contains_key(&imported.sid) {
                 return None;
             }
+            let offset = offset.or_else(|| imported.since.clone())?;
             let missed = self.missed_since(&offset, nsp, &imported.rooms)?;
             return Some(Restored { missed, ..imported.clone() });
         }
         let pid = string_member(auth, "pid")?;
-        self.restorable(&pid, &offset, nsp, now_ms)
+        self.restorable(&pid, offset, nsp, now_ms)
     }
 
     /// The session persisted for `pid` in `nsp`, if unexpired and not connected again.
@@ -1367,11 +1382,20 @@ impl Server {
         live.then_some(p)
     }
 
-    /// The session persisted for `pid` in `nsp`, unexpired, with the packets after `offset`.
-    fn restorable(&self, pid: &str, offset: &str, nsp: &str, now_ms: u64) -> Option<Restored> {
+    /// The session persisted for `pid` in `nsp`, unexpired, with the packets after `offset`
+    /// (after its `since` without one).
+    fn restorable(&self, pid: &str, offset: Option<String>, nsp: &str, now_ms: u64) -> Option<Restored> {
         let p = self.persisted_for(pid, nsp, now_ms)?;
-        let missed = self.missed_since(offset, nsp, &p.rooms)?;
-        Some(Restored { sid: p.sid.clone(), pid: pid.to_owned(), rooms: p.rooms.clone(), data: p.data.clone(), missed })
+        let offset = offset.or_else(|| p.since.clone())?;
+        let missed = self.missed_since(&offset, nsp, &p.rooms)?;
+        Some(Restored {
+            sid: p.sid.clone(),
+            pid: pid.to_owned(),
+            rooms: p.rooms.clone(),
+            data: p.data.clone(),
+            missed,
+            since: p.since.clone(),
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1404,6 +1428,9 @@ impl Server {
                 issued: now_ms,
                 next_ack: 0,
                 recovered,
+                // It received every broadcast logged so far (a recovered socket through the
+                // missed packets sent above).
+                since: self.config.recovery.is_some().then(|| offsets::encode(&self.shared.seen)),
             },
         );
         self.nsps.entry(nsp.to_owned()).or_default().sockets.insert(r.sid.clone());
@@ -1508,6 +1535,7 @@ impl Server {
                     rooms,
                     data: socket.data.clone(),
                     disconnected_at: now_ms,
+                    since: socket.since.clone(),
                 },
             );
             self.shared_dirty = true;
@@ -1539,7 +1567,7 @@ impl Server {
     }
 
     /// The core closes the session: sockets disconnect with `reason`, the driver closes it.
-    fn close_session(&mut self, session: &str, reason: DisconnectReason, now_ms: u64) {
+    pub(super) fn close_session(&mut self, session: &str, reason: DisconnectReason, now_ms: u64) {
         self.transmits.push_back(Transmit::Close { session: session.to_owned() });
         self.remove_session(session, reason, now_ms);
     }

@@ -38,6 +38,7 @@ pub(super) fn live_record(pid: &str, sid: &str, socket: &SocketState) -> String 
         rooms: socket.rooms.iter().cloned().collect(),
         data: socket.data.clone(),
         disconnected_at: 0,
+        since: socket.since.clone(),
     };
     let mut out = String::new();
     write_persisted(&mut out, pid, &p);
@@ -85,10 +86,14 @@ impl Server {
     /// The session disconnected under `pid` in `nsp` (its socket id, rooms and data), as JSON
     /// text for [`Server::import_recovery`] on server `to`, which the client reached; `None`
     /// when it is not held here (unknown, expired: see [`Server::moved_to`]). The packets it
-    /// missed come from `to`'s own log (offsets mean the same on every server). The session
+    /// missed come from `to`'s own log (offsets mean the same on every server). A socket
+    /// still connected here under `pid` is taken over first (see `take_over`). The session
     /// is no longer recoverable here afterwards; it keeps its pid, and a later reconnection
     /// asking here is sent on to `to`.
     pub fn export_recovery(&mut self, pid: &str, nsp: &str, to: &str, now_ms: u64) -> Option<String> {
+        if self.config.recovery.is_some() {
+            self.take_over(pid, nsp, "", now_ms);
+        }
         let p = self.persisted_for(pid, nsp, now_ms)?.clone();
         self.shared.persisted.remove(pid);
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
@@ -96,6 +101,23 @@ impl Server {
         let mut out = String::new();
         write_persisted(&mut out, pid, &p);
         Some(out)
+    }
+
+    /// A socket still connected under `pid` in `nsp`, in another Engine.IO session than
+    /// `session`, whose client asks to recover it: the client reconnected (only it knows its
+    /// pid, and it reconnects once its transport closed), so that session is dead though this
+    /// server has not seen its transport close yet (a busy object may see the close after the
+    /// reconnection). It is closed now as if its transport had closed, which makes the socket
+    /// recoverable at once instead of lost to a race.
+    pub(super) fn take_over(&mut self, pid: &str, nsp: &str, session: &str, now_ms: u64) {
+        let old = self
+            .sockets
+            .values()
+            .find(|s| s.pid.as_deref() == Some(pid) && s.nsp == nsp && s.session != session)
+            .map(|s| s.session.clone());
+        if let Some(old) = old {
+            self.close_session(&old, super::DisconnectReason::TransportClose, now_ms);
+        }
     }
 
     /// The server the session of `pid` was last exported to (for a client that reconnects
@@ -112,7 +134,7 @@ impl Server {
             return Err(SnapshotError::Field("i"));
         }
         // The packets it missed come from this server's own log, at accept time.
-        let restored = Restored { sid: p.sid, pid, rooms: p.rooms, data: p.data, missed: Vec::new() };
+        let restored = Restored { sid: p.sid, pid, rooms: p.rooms, data: p.data, missed: Vec::new(), since: p.since };
         self.imports.insert((session.to_owned(), nsp.to_owned()), restored);
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! Session snapshot, defaults omitted:
 //! `{"id":session,"q":query,"h":headers,"a":address,"w":false,"t":connect deadline,
 //!   "s":[{"n":nsp,"i":sid,"p":pid,"r":[rooms but its own],"d":data,"u":auth,"at":issued,
-//!         "k":next ack id,"rc":true}],
+//!         "k":next ack id,"rc":true,"o":log position when it connected}],
 //!   "c":[[nsp,auth],..],"b":[header text,expected,[base64 attachments]]}`
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,6 +83,10 @@ impl Server {
                 }
                 if k.recovered {
                     out.push_str(",\"rc\":true");
+                }
+                if let Some(since) = &k.since {
+                    out.push_str(",\"o\":");
+                    write_string(&mut out, since);
                 }
                 out.push('}');
             }
@@ -347,6 +351,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
         issued: 0,
         next_ack: 0,
         recovered: false,
+        since: None,
     };
     let mut nsp = None;
     r.object(|r, key| {
@@ -360,6 +365,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
             "at" => s.issued = r.u64()?,
             "k" => s.next_ack = r.u64()?,
             "rc" => s.recovered = r.bool()?,
+            "o" => s.since = Some(r.string()?),
             _ => r.skip()?,
         }
         Ok(())
@@ -369,7 +375,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
 }
 
 /// One disconnected (or, as a live record, connected) session:
-/// `{"p":pid,"i":sid,"n":nsp,"r":[rooms],"d":data,"t":disconnected at}`. The same text is an
+/// `{"p":pid,"i":sid,"n":nsp,"r":[rooms],"d":data,"t":disconnected at,"o":since}`. The same text is an
 /// entry of the shared snapshot, a live record in storage and a recovery export.
 pub(super) fn write_persisted(out: &mut String, pid: &str, p: &Persisted) {
     out.push_str("{\"p\":");
@@ -383,14 +389,24 @@ pub(super) fn write_persisted(out: &mut String, pid: &str, p: &Persisted) {
     out.push_str(",\"d\":");
     out.push_str(&p.data);
     push_u64(out, ",\"t\":", p.disconnected_at);
+    if let Some(since) = &p.since {
+        out.push_str(",\"o\":");
+        write_string(out, since);
+    }
     out.push('}');
 }
 
 /// Reads what [`write_persisted`] wrote (absent fields keep their defaults).
 pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), SnapshotError> {
     let mut pid = String::new();
-    let mut p =
-        Persisted { sid: String::new(), nsp: String::new(), rooms: Vec::new(), data: "{}".into(), disconnected_at: 0 };
+    let mut p = Persisted {
+        sid: String::new(),
+        nsp: String::new(),
+        rooms: Vec::new(),
+        data: "{}".into(),
+        disconnected_at: 0,
+        since: None,
+    };
     r.object(|r, key| {
         match key {
             "p" => pid = r.string()?,
@@ -399,6 +415,7 @@ pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), Snap
             "r" => p.rooms = r.strings()?,
             "d" => p.data = r.raw()?,
             "t" => p.disconnected_at = r.u64()?,
+            "o" => p.since = Some(r.string()?),
             _ => r.skip()?,
         }
         Ok(())
