@@ -708,6 +708,33 @@ fn a_hole_in_the_log_refuses_recovery_rather_than_losing_packets() {
 }
 
 #[test]
+fn packets_pruned_from_the_log_refuse_recovery_rather_than_losing_them() {
+    // The log keeps 2 entries: what the socket missed no longer fits.
+    let config =
+        Config { recovery: Some(RecoveryConfig { max_log_len: 2, ..RecoveryConfig::default() }), ..Config::default() };
+    for relayed_origin in [false, true] {
+        let mut h = Harness::new(config.clone());
+        h.server.set_origin("a");
+        let offset = recovery_setup(&mut h);
+        h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+        h.events();
+        for i in 1..=3 {
+            let op = match relayed_origin {
+                // An origin its offset does not name (it began later), pruned at the front.
+                true => Broadcast::new("/").relayed("c", i),
+                false => Broadcast::new("/"),
+            };
+            h.server.broadcast(&op, "m", "[]", vec![], h.now).unwrap();
+        }
+        h.outs();
+        h.open("e2");
+        h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+        let events = h.events();
+        assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{relayed_origin}: {events:?}");
+    }
+}
+
+#[test]
 fn sockets_lost_in_a_restart_are_recoverable_from_their_live_records() {
     let mut h = Harness::new(recovery_config());
     let offset = recovery_setup(&mut h);

@@ -62,8 +62,9 @@ impl Server {
     }
 
     /// The packets of `nsp` logged after the position `offset` names that a socket in `rooms`
-    /// should have received, in log order; `None` when the log cannot tell (unknown offset, or
-    /// entries missing in between).
+    /// should have received, in log order; `None` when the log cannot tell (unknown offset,
+    /// entries missing in between, or pruned after the position: as the reference, a session
+    /// whose packets expired is not recovered rather than recovered with a gap).
     pub(super) fn missed_since(
         &self,
         offset: &str,
@@ -74,8 +75,9 @@ impl Server {
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
         for e in &self.shared.log {
-            // An origin the client's position does not name began after it: from its first entry.
-            let expected = next.entry(e.origin.as_str()).or_insert(e.seq);
+            // An origin the client's position does not name began after it: from its first
+            // sequence, which must still be in the log.
+            let expected = next.entry(e.origin.as_str()).or_insert(1);
             if e.seq < *expected {
                 continue; // received already
             }
@@ -90,6 +92,10 @@ impl Server {
                 missed.push((e.data.clone(), e.attachments.clone()));
             }
         }
-        Some(missed)
+        // Entries logged here and since pruned (too old, or past the log's bound) may be
+        // missed too: every sequence up to the last seen of each origin must have been found.
+        let complete =
+            self.shared.seen.iter().all(|(origin, last)| next.get(origin.as_str()).is_some_and(|n| n > last));
+        complete.then_some(missed)
     }
 }
