@@ -262,3 +262,109 @@ fn after_an_eviction_a_resumed_websocket_session_is_pinged_at_once_and_chats_on(
         vec![Output::Send { handle: resumed, channel: Channel::Transport, frame: text("4back") }]
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What a polling-then-upgrading client and the application do to one session.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Send,
+        Poll,
+        ProbeOpen,
+        ProbePing,
+        Upgrade,
+        ProbeClosed,
+        Alarm(u64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            3 => Just(Step::Send),
+            3 => Just(Step::Poll),
+            1 => Just(Step::ProbeOpen),
+            1 => Just(Step::ProbePing),
+            1 => Just(Step::Upgrade),
+            1 => Just(Step::ProbeClosed),
+            1 => (0u64..200).prop_map(Step::Alarm),
+        ]
+    }
+
+    /// The messages an output carries to the client.
+    fn messages(output: &Output) -> Vec<String> {
+        match output {
+            Output::AnswerPoll { answer: Ok(body), .. } => {
+                body.split('\x1e').filter_map(|p| p.strip_prefix('4')).map(str::to_owned).collect()
+            }
+            Output::Send { frame: Frame::Text(text), .. } => {
+                text.strip_prefix('4').map(str::to_owned).into_iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever the interleaving of sends, polls and the upgrade's steps, a message leaves
+        /// the endpoint at most once, and every message leaves while the session is open.
+        #[test]
+        fn a_message_is_written_at_most_once_and_never_dropped_while_open(steps in proptest::collection::vec(step(), 1..60)) {
+            let mut endpoint = Endpoint::new(config());
+            let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+            endpoint.handle_poll(handle, START).unwrap();
+            drain(&mut endpoint);
+            let mut now = START;
+            let mut sent = 0u32;
+            let mut written: Vec<String> = Vec::new();
+            for step in steps {
+                now += 1;
+                match step {
+                    Step::Send => {
+                        endpoint.send(handle, Data::Text(format!("m{sent}")), now);
+                        sent += 1;
+                    }
+                    Step::Poll => {
+                        if let Ok(PollOutcome::Respond(body)) = endpoint.handle_poll(handle, now) {
+                            written.extend(messages(&Output::AnswerPoll { handle, answer: Ok(body) }));
+                        }
+                    }
+                    Step::ProbeOpen => {
+                        let _ = endpoint.handle_websocket_open(handle, now);
+                    }
+                    Step::ProbePing => endpoint.handle_websocket_frame(handle, text("2probe"), now),
+                    Step::Upgrade => endpoint.handle_websocket_frame(handle, text("5"), now),
+                    Step::ProbeClosed => {
+                        if endpoint.transport(handle) == Some(TransportKind::Polling) {
+                            endpoint.handle_websocket_closed(handle, now);
+                        }
+                    }
+                    Step::Alarm(ms) => {
+                        now += ms;
+                        endpoint.handle_alarm(now, |_| None);
+                    }
+                }
+                for output in drain(&mut endpoint) {
+                    written.extend(messages(&output));
+                }
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for m in &written {
+                prop_assert!(seen.insert(m.clone()), "{m} written twice: {written:?}");
+            }
+            // While the session is open, what was not written yet waits for the next poll
+            // (one is not held now) or went out on the WebSocket.
+            if endpoint.open_sessions() == 1 {
+                if endpoint.transport(handle) == Some(TransportKind::Polling) && !endpoint.is_writable(handle) {
+                    if let Ok(PollOutcome::Respond(body)) = endpoint.handle_poll(handle, now + 1) {
+                        written.extend(messages(&Output::AnswerPoll { handle, answer: Ok(body) }));
+                    }
+                }
+                let all: std::collections::BTreeSet<String> = (0..sent).map(|i| format!("m{i}")).collect();
+                let got: std::collections::BTreeSet<String> = written.into_iter().collect();
+                prop_assert_eq!(got, all);
+            }
+        }
+    }
+}
