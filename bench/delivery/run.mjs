@@ -35,7 +35,7 @@
 // that got every message, the sender's own copy of the broadcast, the figures by path, the
 // disconnect reasons and connect error messages, and how long the receivers took to connect
 // at first and to be all connected again after the last message.
-// Prints tables, writes bench/results/delivery.json.
+// Prints tables, writes bench/results/delivery.json (delivery-<N>.json for another N than 50).
 //
 // File descriptors: wrangler dev's proxy costs about six per WebSocket across its processes,
 // and this driver one or two per receiver (at N = 1,000, one workerd peaked at ~10,400 and
@@ -56,6 +56,8 @@ const CUTS = Number(process.env.DELIVERY_CUTS || 2);
 const GRACE_MS = Number(process.env.DELIVERY_GRACE_MS || 5000);
 const SEED = Number(process.env.DELIVERY_SEED || 1);
 const SERVER_CPU = process.env.SERVER_CPU ?? "1";
+// The default run is the report's; a larger one is kept beside it.
+const RESULT_FILE = CLIENTS === 50 ? "delivery.json" : `delivery-${CLIENTS}.json`;
 // DELIVERY_SERVERS (e.g. "ours") runs a subset, for development.
 const SERVERS = (process.env.DELIVERY_SERVERS || "ours,official,recovery").split(",");
 const LABELS = {
@@ -467,12 +469,15 @@ async function main() {
   } catch {}
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });
   writeFileSync(
-    join(ROOT, "bench/results/delivery.json"),
+    join(ROOT, "bench/results", RESULT_FILE),
     JSON.stringify(
       {
         date: new Date().toISOString(),
         commit,
-        command: "bash bench/delivery/run.sh",
+        command: [
+          ...Object.entries(process.env).filter(([k]) => k.startsWith("DELIVERY_")).map(([k, v]) => `${k}=${v}`).sort(),
+          "bash bench/delivery/run.sh",
+        ].join(" "),
         machine: {
           cpu: cpus()[0]?.model ?? "?",
           cores: cpus().length,
@@ -504,7 +509,7 @@ async function main() {
       2,
     ) + "\n",
   );
-  log(`wrote bench/results/delivery.json in ${elapsed()}`);
+  log(`wrote bench/results/${RESULT_FILE} in ${elapsed()}`);
   if (Object.values(results).some((r) => r.error)) process.exitCode = 1;
 }
 
