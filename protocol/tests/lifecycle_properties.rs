@@ -124,8 +124,9 @@ struct World {
     /// Chat ids in broadcast order; when each offset was emitted.
     broadcasts: Vec<u64>,
     emitted: BTreeMap<String, u64>,
-    /// How many broadcasts were made before each pid was issued.
+    /// How many broadcasts were made before each pid was issued, and when.
     issued: BTreeMap<String, usize>,
+    issued_at: BTreeMap<String, u64>,
     /// Reconnections not recovered without a reason.
     unexcused: Vec<String>,
 }
@@ -173,6 +174,7 @@ impl World {
             broadcasts: Vec::new(),
             emitted: BTreeMap::new(),
             issued: BTreeMap::new(),
+            issued_at: BTreeMap::new(),
             unexcused: Vec::new(),
         }
     }
@@ -404,7 +406,8 @@ impl World {
                 let pid = format!("p{}", self.next_id);
                 let accept = Accept { sid: format!("s{}", self.next_id), pid: Some(pid.clone()), data: None };
                 self.server.accept_connect(&request.session, &request.nsp, accept, self.now).unwrap();
-                self.issued.insert(pid, self.broadcasts.len());
+                self.issued.insert(pid.clone(), self.broadcasts.len());
+                self.issued_at.insert(pid, self.now);
             }
             Event::Message(message) if message.name == "chat" => {
                 let op = Broadcast::new("/");
@@ -419,20 +422,17 @@ impl World {
         }
     }
 
-    /// A CONNECT carrying a pid is not recovered: records it unless the protocol allows that.
+    /// A CONNECT carrying a pid is not recovered: records it unless the protocol allows that
+    /// (its offset, or the position its socket connected at, expired). A socket the server
+    /// still holds is taken over; a client without an offset recovers from its position.
     fn excuse(&mut self, session: &str, auth: &str) {
         let auth: Value = serde_json::from_str(auth).unwrap();
         let Some(pid) = auth["pid"].as_str() else { return };
         let max = RecoveryConfig::default().max_disconnection_duration_ms;
-        // the server has not yet learnt that the old transport is gone
-        let open = |session: &str| self.conns.get(session).is_some_and(|conn| !conn.session.is_closed());
-        let sockets = self.server.fetch_sockets(&Broadcast::new("/"));
-        let still_connected = sockets.iter().any(|s| s.pid.as_deref() == Some(pid) && open(&s.session));
-        let excused = still_connected
-            || match auth["offset"].as_str() {
-                None => true,
-                Some(offset) => self.emitted.get(offset).is_some_and(|&at| self.now > at + max),
-            };
+        let excused = match auth["offset"].as_str() {
+            None => self.issued_at.get(pid).is_some_and(|&at| self.now > at + max),
+            Some(offset) => self.emitted.get(offset).is_some_and(|&at| self.now > at + max),
+        };
         if !excused {
             self.unexcused.push(format!("at {} ms, session {session} with {auth}", self.now));
         }
