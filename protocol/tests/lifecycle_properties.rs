@@ -2,7 +2,7 @@
 //! Durable Object that runs the server.
 //!
 //! The model: one simulated object runs the Socket.IO core ([`Server`], connection state recovery
-//! on) and an Engine.IO [`ServerSession`] per session, driven as edge-worker drives them: every
+//! on) and the Engine.IO [`Endpoint`], driven as edge-worker drives them: every
 //! CONNECT is accepted with a fresh socket id and pid, every `chat` event is broadcast to `/`.
 //! Two to four real client machines ([`Manager`]), each WebSocket-only, polling-only, or polling
 //! then upgrading, reach it through a network of messages in flight that proptest delivers a few
@@ -40,8 +40,8 @@ use wasmio_protocol::client::{
     EmitOptions, Event as ClientEvent, Manager, ManagerConfig, SocketEvent, SocketId, SocketOptions,
 };
 use wasmio_protocol::engine::{
-    ClientConfig, ClientTransmit, CloseReason, Frame, PollOutcome, ServerConfig, ServerEvent, ServerSession,
-    ServerTransmit, TransportId, TransportKind,
+    Channel, ClientConfig, ClientTransmit, CloseReason, Endpoint, Frame, Output, PollOutcome, ServerConfig,
+    ServerEvent, SessionHandle, TransportId, TransportKind,
 };
 use wasmio_protocol::server::{Accept, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit};
 
@@ -98,9 +98,10 @@ struct Client {
     seen: Vec<Seen>,
 }
 
-/// One Engine.IO session of the object, with the transports it holds.
+/// What the object holds for one Engine.IO session of its endpoint: the transports its outputs
+/// are carried out on, and its WebSocket's attachment.
 struct Conn {
-    session: ServerSession,
+    sid: String,
     held_poll: Option<Link>,
     websocket: Option<Link>,
     probe: Option<Link>,
@@ -111,7 +112,8 @@ struct Conn {
 struct World {
     now: u64,
     server: Server,
-    conns: BTreeMap<String, Conn>,
+    endpoint: Endpoint,
+    conns: BTreeMap<SessionHandle, Conn>,
     clients: Vec<Client>,
     wire: VecDeque<Wire>,
     /// Transports cut on the client side: what is written on them is lost.
@@ -164,6 +166,7 @@ impl World {
         World {
             now: 1_000,
             server: Server::new(Config { recovery: Some(RecoveryConfig::default()), ..Config::default() }),
+            endpoint: Endpoint::new(ServerConfig::default()),
             conns: BTreeMap::new(),
             clients,
             wire: VecDeque::new(),
@@ -229,19 +232,23 @@ impl World {
             return;
         }
         let fail = Wire::Down(link, Down::Failed);
+        let lookup = |endpoint: &Endpoint, query: &str| sid_of(query).and_then(|sid| endpoint.lookup(&sid));
         match transmit {
             ClientTransmit::PollGet { query, .. } => {
-                let sid = sid_of(&query).unwrap_or_else(|| self.handshake(TransportKind::Polling));
-                let Some(conn) = self.conns.get_mut(&sid) else { return self.wire.push_back(fail) };
-                match conn.session.handle_poll(now) {
-                    PollOutcome::Respond(body) => self.wire.push_back(Wire::Down(link, Down::Poll(body))),
-                    PollOutcome::Hold => conn.held_poll = Some(link),
-                    PollOutcome::Reject(_) => self.wire.push_back(fail),
+                let handle = match sid_of(&query) {
+                    Some(_) => lookup(&self.endpoint, &query),
+                    None => Some(self.handshake(TransportKind::Polling)),
+                };
+                match handle.map(|h| (h, self.endpoint.handle_poll(h, now))) {
+                    Some((_, Ok(PollOutcome::Respond(body)))) => {
+                        self.wire.push_back(Wire::Down(link, Down::Poll(body)))
+                    }
+                    Some((h, Ok(PollOutcome::Hold))) => self.conns.get_mut(&h).unwrap().held_poll = Some(link),
+                    _ => self.wire.push_back(fail),
                 }
             }
             ClientTransmit::PollPost { query, body, .. } => {
-                let sid = sid_of(&query).expect("a POST names its session");
-                match self.conns.get_mut(&sid).map(|conn| conn.session.handle_post(&body, now)) {
+                match lookup(&self.endpoint, &query).map(|h| self.endpoint.handle_post(h, &body, now)) {
                     Some(Ok(())) => self.wire.push_back(Wire::Down(link, Down::PostDone)),
                     _ => self.wire.push_back(fail),
                 }
@@ -249,14 +256,14 @@ impl World {
             ClientTransmit::OpenWebSocket { query, .. } => match sid_of(&query) {
                 None => {
                     self.wire.push_back(Wire::Down(link, Down::Opened));
-                    let sid = self.handshake(TransportKind::WebSocket);
-                    self.conns.get_mut(&sid).unwrap().websocket = Some(link);
+                    let handle = self.handshake(TransportKind::WebSocket);
+                    self.conns.get_mut(&handle).unwrap().websocket = Some(link);
                 }
-                Some(sid) => {
-                    let conn = self.conns.get_mut(&sid);
-                    match conn.and_then(|conn| conn.session.handle_websocket_open(now).is_ok().then_some(conn)) {
-                        Some(conn) => {
-                            conn.probe = Some(link);
+                Some(_) => {
+                    let handle = lookup(&self.endpoint, &query);
+                    match handle.filter(|h| self.endpoint.handle_websocket_open(*h, now).is_ok()) {
+                        Some(h) => {
+                            self.conns.get_mut(&h).unwrap().probe = Some(link);
                             self.wire.push_back(Wire::Down(link, Down::Opened));
                         }
                         None => self.wire.push_back(fail),
@@ -265,8 +272,8 @@ impl World {
             },
             ClientTransmit::WebSocket { frame, .. } => {
                 let on = |l: Option<Link>| l == Some(link);
-                if let Some(conn) = self.conns.values_mut().find(|conn| on(conn.websocket) || on(conn.probe)) {
-                    conn.session.handle_websocket_frame(frame, now);
+                if let Some((h, _)) = self.conns.iter().find(|(_, conn)| on(conn.websocket) || on(conn.probe)) {
+                    self.endpoint.handle_websocket_frame(*h, frame, now);
                 }
             }
             ClientTransmit::Close { .. } => self.lose(|l| *l == link),
@@ -276,25 +283,25 @@ impl World {
 
     /// The object sees the transports matching `gone` end: a WebSocket closed, a poll aborted.
     fn lose(&mut self, gone: impl Fn(&Link) -> bool) {
-        for conn in self.conns.values_mut() {
+        for (handle, conn) in &mut self.conns {
             let take = |link: &mut Option<Link>| link.take_if(|l| gone(l)).is_some();
             if take(&mut conn.websocket) | take(&mut conn.probe) {
-                conn.session.handle_websocket_closed();
+                self.endpoint.handle_websocket_closed(*handle, self.now);
             }
             if take(&mut conn.held_poll) {
-                conn.session.handle_poll_aborted();
+                self.endpoint.handle_poll_aborted(*handle, self.now);
             }
         }
     }
 
-    fn handshake(&mut self, kind: TransportKind) -> String {
+    fn handshake(&mut self, kind: TransportKind) -> SessionHandle {
         self.next_id += 1;
         let sid = format!("e{}", self.next_id);
-        let session = ServerSession::new(sid.clone(), kind, ServerConfig::default(), self.now);
-        let conn = Conn { session, held_poll: None, websocket: None, probe: None, attachment: None };
-        self.conns.insert(sid.clone(), conn);
+        let handle = self.endpoint.open(sid.clone(), kind, self.now).unwrap();
         self.server.handle_open(&sid, SessionInfo::default(), self.now).unwrap();
-        sid
+        let conn = Conn { sid, held_poll: None, websocket: None, probe: None, attachment: None };
+        self.conns.insert(handle, conn);
+        handle
     }
 
     /// What the object did on a transport reaches the client, unless the transport was cut.
@@ -335,21 +342,14 @@ impl World {
         }
     }
 
-    /// Runs the engine sessions and the core until nothing moves, then settles.
+    /// Carries out the endpoint's outputs and runs the core until nothing moves, then settles.
     fn run_server(&mut self) {
         let now = self.now;
         for _ in 0..10_000 {
             let mut moved = false;
-            for (sid, conn) in &mut self.conns {
-                while let Some(event) = conn.session.poll_event() {
-                    moved = true;
-                    match event {
-                        ServerEvent::Message(data) => self.server.handle_message(sid, data, now),
-                        ServerEvent::Closed(reason) => self.server.handle_close(sid, reason, now),
-                        ServerEvent::Upgraded => self.server.handle_upgrade(sid),
-                        ServerEvent::Heartbeat => {}
-                    }
-                }
+            while let Some(output) = self.endpoint.poll_output() {
+                moved = true;
+                self.carry_out(output);
             }
             while let Some(event) = self.server.poll_event() {
                 moved = true;
@@ -359,33 +359,16 @@ impl World {
                 moved = true;
                 match transmit {
                     Transmit::Packet { sessions, packet } => {
-                        for (_, conn) in self.conns.iter_mut().filter(|(id, _)| sessions.contains(id)) {
-                            packet.to_engine_data().into_iter().for_each(|data| conn.session.send(data));
+                        let handles: Vec<SessionHandle> =
+                            sessions.iter().filter_map(|sid| self.endpoint.lookup(sid)).collect();
+                        for handle in handles {
+                            packet.to_engine_data().into_iter().for_each(|data| self.endpoint.send(handle, data, now));
                         }
                     }
                     Transmit::Close { session } => {
-                        if let Some(conn) = self.conns.get_mut(&session) {
-                            conn.session.close(CloseReason::ForcedClose);
+                        if let Some(handle) = self.endpoint.lookup(&session) {
+                            self.endpoint.close(handle, CloseReason::ForcedClose, now);
                         }
-                    }
-                }
-            }
-            for conn in self.conns.values_mut() {
-                if conn.websocket.is_none() && conn.session.transport() == TransportKind::WebSocket {
-                    conn.websocket = conn.probe.take();
-                }
-                while let Some(transmit) = conn.session.poll_transmit() {
-                    moved = true;
-                    let (link, down) = match transmit {
-                        ServerTransmit::PollResponse(body) => (conn.held_poll.take(), Down::Poll(body)),
-                        ServerTransmit::PollRejected(_) => (conn.held_poll.take(), Down::Failed),
-                        ServerTransmit::WebSocket(frame) => (conn.websocket, Down::Frame(frame)),
-                        ServerTransmit::Probe(frame) => (conn.probe, Down::Frame(frame)),
-                        ServerTransmit::CloseWebSocket { .. } => (conn.websocket.take(), Down::Closed),
-                        ServerTransmit::CloseProbe => (conn.probe.take(), Down::Closed),
-                    };
-                    if let Some(link) = link {
-                        self.wire.push_back(Wire::Down(link, down));
                     }
                 }
             }
@@ -394,6 +377,60 @@ impl World {
             }
         }
         panic!("the server never settles");
+    }
+
+    /// One output of the endpoint, as edge-worker's `EngineHost` carries it out.
+    fn carry_out(&mut self, output: Output) {
+        let now = self.now;
+        let down = |conn: &mut Conn, channel: Channel| match channel {
+            Channel::Transport => conn.websocket,
+            Channel::Probe => conn.probe,
+        };
+        let (link, down) = match output {
+            Output::Send { handle, channel, frame } => {
+                (self.conns.get_mut(&handle).and_then(|c| down(c, channel)), Down::Frame(frame))
+            }
+            Output::AnswerPoll { handle, answer } => {
+                let down = match answer {
+                    Ok(body) => Down::Poll(body),
+                    Err(_) => Down::Failed,
+                };
+                (self.conns.get_mut(&handle).and_then(|c| c.held_poll.take()), down)
+            }
+            Output::CloseWebSocket { handle, channel, .. } => {
+                let conn = self.conns.get_mut(&handle);
+                let link = conn.and_then(|c| match channel {
+                    Channel::Transport => c.websocket.take(),
+                    Channel::Probe => c.probe.take(),
+                });
+                (link, Down::Closed)
+            }
+            Output::PromoteProbe { handle } => {
+                let conn = self.conns.get_mut(&handle).unwrap();
+                conn.websocket = conn.probe.take();
+                return;
+            }
+            Output::Event { handle, event } => {
+                let sid = self.conns[&handle].sid.clone();
+                match event {
+                    ServerEvent::Message(data) => self.server.handle_message(&sid, data, now),
+                    ServerEvent::Closed(reason) => self.server.handle_close(&sid, reason, now),
+                    ServerEvent::Upgraded => self.server.handle_upgrade(&sid),
+                    ServerEvent::Heartbeat => {}
+                }
+                return;
+            }
+            Output::Removed { handle } => {
+                let conn = self.conns.remove(&handle).unwrap();
+                // Whatever the object still held for it goes (a WebSocket it did not close).
+                let left = [(conn.held_poll, Down::Failed), (conn.websocket, Down::Closed), (conn.probe, Down::Closed)];
+                self.wire.extend(left.into_iter().filter_map(|(link, down)| Some(Wire::Down(link?, down))));
+                return;
+            }
+        };
+        if let Some(link) = link {
+            self.wire.push_back(Wire::Down(link, down));
+        }
     }
 
     /// The application, as edge-worker's: accepts every CONNECT, broadcasts every `chat`.
@@ -442,9 +479,11 @@ impl World {
     fn settle(&mut self) {
         let dirty = self.server.take_dirty();
         for id in &dirty.sessions {
-            let websocket =
-                |conn: &&mut Conn| conn.websocket.is_some() && conn.session.transport() == TransportKind::WebSocket;
-            let Some(conn) = self.conns.get_mut(id).filter(websocket) else { continue };
+            let Some(handle) = self.endpoint.lookup(id) else { continue };
+            let on_websocket = self.endpoint.transport(handle) == Some(TransportKind::WebSocket);
+            let Some(conn) = self.conns.get_mut(&handle).filter(|conn| conn.websocket.is_some() && on_websocket) else {
+                continue;
+            };
             match self.server.session_to_json(id) {
                 Ok(snapshot) => conn.attachment = Some(snapshot),
                 Err(_) if !self.server.has_session(id) => {}
@@ -471,15 +510,17 @@ impl World {
         assert_eq!(stored, self.server.shared_to_json(), "the stored shared snapshot is current");
         let mut server = Server::restore(config, self.shared.as_deref(), []).expect("the shared snapshot reads");
         let mut kept = BTreeMap::new();
-        for (sid, conn) in std::mem::take(&mut self.conns) {
-            if !restart && conn.session.transport() == TransportKind::WebSocket && conn.websocket.is_some() {
+        let mut endpoint = Endpoint::new(ServerConfig::default());
+        for (handle, conn) in std::mem::take(&mut self.conns) {
+            let on_websocket = self.endpoint.transport(handle) == Some(TransportKind::WebSocket);
+            if !restart && on_websocket && conn.websocket.is_some() {
+                let sid = conn.sid.clone();
                 let current = self.server.session_to_json(&sid).ok();
                 assert_eq!(conn.attachment, current, "the attachment of WebSocket session {sid} is current");
                 // (the edge closes a WebSocket it cannot restore; here, every one must be)
                 let restored = conn.attachment.as_deref().map(|text| server.restore_session(text));
                 assert_eq!(restored, Some(Ok(sid.clone())), "WebSocket session {sid} is restored from its attachment");
-                let session = ServerSession::resume_websocket(sid.clone(), ServerConfig::default(), now);
-                kept.insert(sid, Conn { session, ..conn });
+                kept.insert(endpoint.resume_websocket(&sid, now), Conn { probe: None, held_poll: None, ..conn });
                 continue;
             }
             // what lived in memory only is gone: its requests fail, its WebSockets close
@@ -488,7 +529,7 @@ impl World {
         }
         let unreadable = server.adopt_orphans(self.live.iter().map(|(pid, r)| (pid.as_str(), r.as_str())), now);
         assert_eq!(unreadable, Vec::<String>::new());
-        (self.server, self.conns) = (server, kept);
+        (self.server, self.endpoint, self.conns) = (server, endpoint, kept);
         self.run_server();
     }
 
@@ -508,8 +549,7 @@ impl World {
 
     fn next_timer(&self) -> Option<u64> {
         let clients = self.clients.iter().filter_map(|c| c.manager.poll_timeout());
-        let sessions = self.conns.values().filter_map(|c| c.session.poll_timeout());
-        clients.chain(sessions).chain(self.server.poll_timeout()).min()
+        clients.chain(self.endpoint.poll_timeout()).chain(self.server.poll_timeout()).min()
     }
 
     /// Fires what is due now: the clients' timers, then the object's alarm.
@@ -521,7 +561,7 @@ impl World {
                 self.client_drain(c);
             }
         }
-        self.conns.values_mut().for_each(|conn| conn.session.handle_timeout(now));
+        self.endpoint.handle_alarm(now, |_| None);
         self.server.handle_timeout(now);
         self.run_server();
     }
