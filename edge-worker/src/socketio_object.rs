@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
+    Unpersisted, Write, LIVE_PREFIX, SHARED_KEY,
 };
 use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
@@ -28,13 +29,6 @@ const RELAY_PATH: &str = "/__relay";
 /// The path by which an object asks another for a disconnected session to recover
 /// ([`Server::export_recovery`]).
 const RECOVER_PATH: &str = "/__recover";
-
-/// Storage key of the core's shared state.
-const SHARED_KEY: &str = "socketio-shared";
-
-/// Storage key prefix of the live records of connected sockets (`live:<recovery id>`), see
-/// [`wasmio_protocol::server::Dirty::live`].
-const LIVE_PREFIX: &str = "live:";
 
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
@@ -414,26 +408,21 @@ impl SocketIoServer {
     /// changed and sets the alarm.
     async fn settle(&self) -> Result<()> {
         self.recover_remote().await?;
-        let dirty = self.core.borrow_mut().take_dirty();
-        for session in &dirty.sessions {
-            let Some(ws) = self.host.websocket(session) else { continue };
-            match self.core.borrow().session_to_json(session) {
-                Ok(snapshot) => ws.serialize_attachment(snapshot)?,
-                // Gone: nothing to keep.
-                Err(_) if !self.core.borrow().has_session(session) => {}
-                Err(error) => worker::console_error!("session {session} will not survive hibernation: {error}"),
+        let (writes, unpersisted) = self.core.borrow_mut().take_writes();
+        let storage = self.host.state().storage();
+        for write in writes {
+            match write {
+                Write::Attachment { session, snapshot } => {
+                    if let Some(ws) = self.host.websocket(&session) {
+                        ws.serialize_attachment(snapshot)?;
+                    }
+                }
+                Write::Put { key, value } => storage.put(&key, value).await?,
+                Write::Delete { key } => storage.delete(&key).await.map(drop)?,
             }
         }
-        if dirty.shared {
-            let shared = self.core.borrow().shared_to_json();
-            self.host.state().storage().put(SHARED_KEY, shared).await?;
-        }
-        for (pid, record) in dirty.live {
-            let key = format!("{LIVE_PREFIX}{pid}");
-            match record {
-                Some(record) => self.host.state().storage().put(&key, record).await?,
-                None => self.host.state().storage().delete(&key).await.map(drop)?,
-            }
+        for Unpersisted { session, error } in unpersisted {
+            worker::console_error!("session {session} will not survive hibernation: {error}");
         }
         self.send_relays().await?;
         let deadline = self.core.borrow().poll_timeout();

@@ -13,8 +13,8 @@
 //!
 //! Across an eviction the object keeps what the edge keeps (`restore()` and `settle()` in
 //! edge-worker/src/socketio_object.rs): per WebSocket, its session id and the snapshot last
-//! written for the sessions [`Server::take_dirty`] listed; in storage, the shared snapshot and the
-//! live records of connected sockets. The core is rebuilt from those, the WebSocket sessions are
+//! written as [`Server::take_writes`] said; in storage, the shared snapshot and the live records
+//! of connected sockets. The core is rebuilt from those, the WebSocket sessions are
 //! resumed; polling sessions are lost (their requests fail). A restart loses the WebSockets too.
 //!
 //! Checked after 100 s more of working network (every client reconnects, the sessions of cut
@@ -28,7 +28,7 @@
 //!   offset yet, the old socket still connected on the server, or the offset expired;
 //! - the session each client holds at the end is complete (every broadcast since its pid was
 //!   issued) and the server knows its socket;
-//! - at each eviction, what was persisted is what memory held (`take_dirty` missed nothing) and
+//! - at each eviction, what was persisted is what memory held (`take_writes` missed nothing) and
 //!   every WebSocket session is restored from its attachment; storage holds a live record for
 //!   exactly the sockets the server holds.
 
@@ -43,7 +43,9 @@ use wasmio_protocol::engine::{
     Channel, ClientConfig, ClientTransmit, CloseReason, Endpoint, Frame, Output, PollOutcome, ServerConfig,
     ServerEvent, SessionHandle, TransportId, TransportKind,
 };
-use wasmio_protocol::server::{Accept, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit};
+use wasmio_protocol::server::{
+    Accept, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit, Write, LIVE_PREFIX, SHARED_KEY,
+};
 
 #[derive(Debug, Clone, Copy)]
 enum Action {
@@ -118,9 +120,8 @@ struct World {
     wire: VecDeque<Wire>,
     /// Transports cut on the client side: what is written on them is lost.
     dead: BTreeSet<Link>,
-    /// Storage: the shared snapshot, the live records by pid.
-    shared: Option<String>,
-    live: BTreeMap<String, String>,
+    /// The object's storage, written as [`Server::take_writes`] says.
+    storage: BTreeMap<String, String>,
     /// Source of ids (random in the edge), never reused.
     next_id: u64,
     /// Chat ids in broadcast order; when each offset was emitted.
@@ -171,8 +172,7 @@ impl World {
             clients,
             wire: VecDeque::new(),
             dead: BTreeSet::new(),
-            shared: None,
-            live: BTreeMap::new(),
+            storage: BTreeMap::new(),
             next_id: 0,
             broadcasts: Vec::new(),
             emitted: BTreeMap::new(),
@@ -477,27 +477,20 @@ impl World {
 
     /// After each input, what the edge persists: WebSocket attachments, shared state, live records.
     fn settle(&mut self) {
-        let dirty = self.server.take_dirty();
-        for id in &dirty.sessions {
-            let Some(handle) = self.endpoint.lookup(id) else { continue };
-            let on_websocket = self.endpoint.transport(handle) == Some(TransportKind::WebSocket);
-            let Some(conn) = self.conns.get_mut(&handle).filter(|conn| conn.websocket.is_some() && on_websocket) else {
-                continue;
-            };
-            match self.server.session_to_json(id) {
-                Ok(snapshot) => conn.attachment = Some(snapshot),
-                Err(_) if !self.server.has_session(id) => {}
-                Err(error) => panic!("session {id} would not survive an eviction: {error}"),
+        let (writes, unpersisted) = self.server.take_writes();
+        assert_eq!(unpersisted, Vec::new(), "every session survives an eviction");
+        for write in writes {
+            match write {
+                Write::Attachment { session, snapshot } => {
+                    let Some(handle) = self.endpoint.lookup(&session) else { continue };
+                    let on_websocket = self.endpoint.transport(handle) == Some(TransportKind::WebSocket);
+                    if let Some(conn) = self.conns.get_mut(&handle).filter(|c| c.websocket.is_some() && on_websocket) {
+                        conn.attachment = Some(snapshot);
+                    }
+                }
+                Write::Put { key, value } => drop(self.storage.insert(key, value)),
+                Write::Delete { key } => drop(self.storage.remove(&key)),
             }
-        }
-        if dirty.shared {
-            self.shared = Some(self.server.shared_to_json());
-        }
-        for (pid, record) in dirty.live {
-            match record {
-                Some(record) => self.live.insert(pid, record),
-                None => self.live.remove(&pid),
-            };
         }
     }
 
@@ -505,10 +498,11 @@ impl World {
     fn evict(&mut self, restart: bool) {
         let now = self.now;
         let config = self.server.config().clone();
-        // what was persisted is what memory held: `take_dirty` missed nothing
-        let stored = self.shared.clone().unwrap_or_else(|| Server::new(config.clone()).shared_to_json());
+        // what was persisted is what memory held: `take_writes` missed nothing
+        let shared = self.storage.get(SHARED_KEY);
+        let stored = shared.cloned().unwrap_or_else(|| Server::new(config.clone()).shared_to_json());
         assert_eq!(stored, self.server.shared_to_json(), "the stored shared snapshot is current");
-        let mut server = Server::restore(config, self.shared.as_deref(), []).expect("the shared snapshot reads");
+        let mut server = Server::restore(config, shared.map(String::as_str), []).expect("the shared snapshot reads");
         let mut kept = BTreeMap::new();
         let mut endpoint = Endpoint::new(ServerConfig::default());
         for (handle, conn) in std::mem::take(&mut self.conns) {
@@ -527,7 +521,7 @@ impl World {
             let lost = [(conn.held_poll, Down::Failed), (conn.websocket, Down::Closed), (conn.probe, Down::Closed)];
             self.wire.extend(lost.into_iter().filter_map(|(link, down)| Some(Wire::Down(link?, down))));
         }
-        let unreadable = server.adopt_orphans(self.live.iter().map(|(pid, r)| (pid.as_str(), r.as_str())), now);
+        let unreadable = server.adopt_orphans(self.live().map(|(pid, r)| (pid, r.as_str())), now);
         assert_eq!(unreadable, Vec::<String>::new());
         (self.server, self.endpoint, self.conns) = (server, endpoint, kept);
         self.run_server();
@@ -545,6 +539,11 @@ impl World {
             self.clients[c].manager.handle_transport_error(TransportId(id), "cut", self.now);
         }
         self.client_drain(c);
+    }
+
+    /// The live records in storage, by pid.
+    fn live(&self) -> impl Iterator<Item = (&str, &String)> {
+        self.storage.iter().filter_map(|(key, record)| Some((key.strip_prefix(LIVE_PREFIX)?, record)))
     }
 
     fn next_timer(&self) -> Option<u64> {
@@ -587,7 +586,7 @@ impl World {
         prop_assert_eq!(order.len(), self.broadcasts.len(), "a chat was broadcast twice");
         let sockets = self.server.fetch_sockets(&Broadcast::new("/"));
         let pids: BTreeSet<&str> = sockets.iter().filter_map(|s| s.pid.as_deref()).collect();
-        prop_assert_eq!(self.live.keys().map(String::as_str).collect::<BTreeSet<_>>(), pids, "live records in storage");
+        prop_assert_eq!(self.live().map(|(pid, _)| pid).collect::<BTreeSet<_>>(), pids, "live records in storage");
         for (c, client) in self.clients.iter().enumerate().filter(|(_, c)| c.opened) {
             let socket = client.manager.get_socket(client.socket).unwrap();
             prop_assert!(socket.connected(), "client {} is not connected at the end: {:?}", c, client.seen);

@@ -39,7 +39,8 @@
 //!   binary packet). Meant for the WebSocket attachment, whose limit in workerd is 2 KiB: the
 //!   snapshot fails with [`SnapshotError::TooLarge`] beyond [`Config::max_snapshot_bytes`]
 //!   (2048 by default) — keep `data`, auth and the headers passed in [`SessionInfo`] small.
-//!   [`Server::take_dirty`] tells which sessions changed since it was last called.
+//!   [`Server::take_dirty`] tells which sessions changed since it was last called, and
+//!   [`Server::take_writes`] turns that into the writes the driver carries out.
 //! - [`Server::shared_to_json`]: what spans sessions, for Durable Object storage: the recovery
 //!   log (sent packets with their offsets), disconnected sessions awaiting recovery, pending
 //!   acknowledgements with their deadlines, broadcast acknowledgements being collected, and the
@@ -62,10 +63,12 @@ mod offsets;
 mod recovery;
 mod snapshot;
 mod timers;
+mod writes;
 
 use recovery::live_record;
 pub use recovery::RecoveryRef;
 use timers::{Timer, Timers};
+pub use writes::{Unpersisted, Write, LIVE_PREFIX, SHARED_KEY};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;

@@ -1,0 +1,79 @@
+//! The persist decisions: after each input, what the driver writes so that a new instance of
+//! the server (after an eviction or a restart) continues every session where it was.
+//!
+//! Each Engine.IO session's snapshot travels with its WebSocket (a hibernatable WebSocket's
+//! attachment, read back with [`Server::restore_session`]); what spans sessions goes to
+//! storage under [`SHARED_KEY`] (read back with [`Server::restore`]) and, with recovery on, a
+//! live record per connected socket under [`LIVE_PREFIX`] (read back with
+//! [`Server::adopt_orphans`]).
+
+use super::{Server, SnapshotError};
+
+/// Storage key of the shared snapshot (recovery log, persisted sessions, pending acks).
+pub const SHARED_KEY: &str = "socketio-shared";
+
+/// Storage key prefix of the live record of each connected socket: `live:<recovery id>`.
+pub const LIVE_PREFIX: &str = "live:";
+
+/// One write for the driver to carry out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// The snapshot of this Engine.IO session, to keep with its WebSocket (a session without
+    /// one keeps nothing: it cannot outlive the instance).
+    Attachment {
+        /// The Engine.IO session id.
+        session: String,
+        /// Its snapshot ([`Server::session_to_json`]).
+        snapshot: String,
+    },
+    /// Put this value under this storage key.
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Delete this storage key.
+    Delete {
+        /// The key.
+        key: String,
+    },
+}
+
+/// A session whose state will not survive an eviction, and why (its snapshot is too large).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpersisted {
+    /// The Engine.IO session id.
+    pub session: String,
+    /// Why its snapshot could not be written.
+    pub error: SnapshotError,
+}
+
+impl Server {
+    /// The writes that make what changed since the last call durable, in order; and the
+    /// sessions whose snapshot could not be written (the driver reports them).
+    pub fn take_writes(&mut self) -> (Vec<Write>, Vec<Unpersisted>) {
+        let dirty = self.take_dirty();
+        let mut writes = Vec::new();
+        let mut unpersisted = Vec::new();
+        for session in dirty.sessions {
+            match self.session_to_json(&session) {
+                Ok(snapshot) => writes.push(Write::Attachment { session, snapshot }),
+                // Gone: nothing to keep.
+                Err(_) if !self.has_session(&session) => {}
+                Err(error) => unpersisted.push(Unpersisted { session, error }),
+            }
+        }
+        if dirty.shared {
+            writes.push(Write::Put { key: SHARED_KEY.to_owned(), value: self.shared_to_json() });
+        }
+        for (pid, record) in dirty.live {
+            let key = format!("{LIVE_PREFIX}{pid}");
+            writes.push(match record {
+                Some(value) => Write::Put { key, value },
+                None => Write::Delete { key },
+            });
+        }
+        (writes, unpersisted)
+    }
+}
