@@ -80,9 +80,11 @@ test-edge: build-worker
 test-official: build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=300000 tests/official/official.test.mjs
 
-## The chat deployment through a real idle eviction and a restart of workerd on its persisted
-## state, with official clients on every transport path.
+## The chat deployment through a real idle eviction, a restart of workerd on its persisted
+## state and an upgrade from the previous version's build (built once into target/previous/),
+## with official clients on every transport path.
 test-lifecycle: build-worker
+	bash scripts/build-previous-worker.sh $$(cat tests/lifecycle/PREVIOUS_VERSION) >/dev/null
 	WASMIO_PREBUILT=1 node --test --test-timeout=300000 tests/lifecycle/
 
 ## Browser client in real Chromium against the official socket.io server (also in a Web

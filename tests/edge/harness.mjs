@@ -25,9 +25,13 @@ export function freePort() {
  * Starts `wrangler dev --env <env>`; resolves once it answers HTTP. `vars` override the
  * environment's `[vars]`; `persist` is the Durable Object storage folder (a new one by
  * default: pass the one of a stopped worker to restart on its state); `port` the port to listen
- * on (a free one by default: pass a stopped worker's so that its clients reconnect).
+ * on (a free one by default: pass a stopped worker's so that its clients reconnect); `dir` the
+ * worker's folder (this checkout's edge-worker/ by default, another version's for an upgrade).
  */
-export async function startWorker(env, { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port } = {}) {
+export async function startWorker(
+  env,
+  { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port, dir = join(ROOT, "edge-worker") } = {},
+) {
   port ??= await freePort();
   const inspectorPort = await freePort();
   const args = [
@@ -38,7 +42,7 @@ export async function startWorker(env, { vars = {}, persist = mkdtempSync(join(t
   if (env) args.push("--env", env);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
-    cwd: join(ROOT, "edge-worker"),
+    cwd: dir,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },

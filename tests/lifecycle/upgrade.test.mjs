@@ -1,0 +1,49 @@
+// A new version on the previous version's state: the chat deployment of an earlier commit
+// (PREVIOUS, built once by scripts/build-previous-worker.sh) serves official clients on every
+// transport path, then stops, and this checkout's build starts on the same persisted state and
+// port, as a `wrangler deploy` of new code does. The clients reconnect by themselves and must
+// recover their sessions (written by the old code: recovery log, live records), then chat
+// exactly once in both directions.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startWorker } from "../edge/harness.mjs";
+import { chatRound, closeAll, connectClients, until } from "./chat.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+// The previous version (tests/lifecycle/PREVIOUS_VERSION): the last commit before the state
+// gained the position a socket connected at (`since`); its snapshots, live records and log are
+// what this version must read. Move it forward when the persisted format changes again.
+const PREVIOUS = readFileSync(join(ROOT, "tests/lifecycle/PREVIOUS_VERSION"), "utf8").trim();
+const VARS = { TEST_HOOKS: "1" };
+
+const workers = [];
+after(() => Promise.all(workers.map((w) => w.stop())));
+
+describe("an upgrade of the chat deployment", () => {
+  it("goes on from the previous version's persisted state: sessions recovered, nothing lost or doubled", async () => {
+    // Built by `make test-lifecycle` beforehand (this finds it built).
+    const previous = execFileSync("bash", ["scripts/build-previous-worker.sh", PREVIOUS], { cwd: ROOT, encoding: "utf8" }).trim();
+    let worker = await startWorker(undefined, { vars: VARS, dir: previous });
+    workers.push(worker);
+    const { port, persist } = worker;
+    const clients = await connectClients(worker.url, 2);
+    try {
+      await chatRound(clients, "old-version");
+      await worker.stop();
+      worker = await startWorker(undefined, { vars: VARS, port, persist });
+      workers.push(worker);
+      await until(() => clients.every((c) => c.socket.connected && c.disconnects.length > 0), 30_000, "the reconnections");
+      for (const c of clients) {
+        assert.equal(c.socket.recovered, true, `${c.path}: recovered on the new version\n${worker.log()}`);
+        assert.deepEqual(c.connectErrors, [], `${c.path}: no connect error`);
+      }
+      await chatRound(clients, "new-version");
+    } finally {
+      closeAll(clients);
+    }
+  });
+});
