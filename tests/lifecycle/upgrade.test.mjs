@@ -37,9 +37,10 @@ describe("an upgrade of the chat deployment", () => {
       worker = await startWorker(undefined, { vars: VARS, port, persist });
       workers.push(worker);
       await until(() => clients.every((c) => c.socket.connected && c.disconnects.length > 0), 30_000, "the reconnections");
+      // (A reconnection attempt made while no worker listens fails and is retried: connect
+      // errors are expected here, as in any redeploy.)
       for (const c of clients) {
         assert.equal(c.socket.recovered, true, `${c.path}: recovered on the new version\n${worker.log()}`);
-        assert.deepEqual(c.connectErrors, [], `${c.path}: no connect error`);
       }
       await chatRound(clients, "new-version");
     } finally {
