@@ -25,7 +25,7 @@ use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-pub use wasmio_protocol::server::AckError;
+pub use wasmio_protocol::server::{AckError, ApiError};
 use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
 
 use crate::engine_host::EngineHost;
@@ -444,9 +444,10 @@ impl<'a> Socket<'a> {
         }
     }
 
-    /// `socket.join(room)`.
-    pub fn join(&mut self, room: &str) {
-        let _ = self.server.join(&self.sid, [room]);
+    /// `socket.join(room)`. A room named after another socket's id is refused
+    /// ([`ApiError::RoomIsSocketId`]): its member would receive that socket's private emits.
+    pub fn join(&mut self, room: &str) -> Result<(), ApiError> {
+        self.server.join(&self.sid, [room])
     }
 
     /// `socket.leave(room)`.

@@ -69,6 +69,7 @@ impl Config {
                 ping_interval: millis("PING_INTERVAL", defaults.ping_interval),
                 ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),
                 max_payload: millis("MAX_PAYLOAD", defaults.max_payload),
+                max_sessions: millis("MAX_SESSIONS", defaults.max_sessions as u64) as usize,
                 ..defaults
             },
         }
@@ -87,8 +88,8 @@ impl Config {
     pub fn allowed_origin(&self, origin: Option<&str>) -> Option<String> {
         match (self.cors_origins.as_str(), origin) {
             ("", _) => None,
-            ("*", Some(origin)) => Some(origin.to_owned()),
-            ("*", None) => Some("*".to_owned()),
+            // As socket.io's `cors: { origin: "*" }`: any origin, without credentials.
+            ("*", _) => Some("*".to_owned()),
             (list, Some(origin)) if list.split(',').any(|o| o.trim() == origin) => Some(origin.to_owned()),
             _ => None,
         }

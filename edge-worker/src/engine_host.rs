@@ -15,8 +15,8 @@ use std::collections::{HashMap, VecDeque};
 use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasmio_protocol::engine::{
-    Channel, CloseReason, Data, Endpoint, Frame, Output, PollOutcome, PostError, ServerError, ServerEvent,
-    SessionHandle, TransportKind,
+    Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, PollOutcome, PostError, ServerError,
+    ServerEvent, SessionHandle, TransportKind,
 };
 use wasmio_protocol::json::write_string;
 use worker::{Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
@@ -348,8 +348,13 @@ impl EngineHost {
     fn handshake(&self, req: &Request, kind: TransportKind, app: &impl EngineApp) -> Result<Response> {
         let sid = new_sid(&object_name(req)?, &random_id());
         let now = now_ms();
-        let Ok(handle) = self.endpoint.borrow_mut().open(sid.clone(), kind, now) else {
-            return http::engine_error(req, &self.config, ServerError::BadRequest);
+        let handle = match self.endpoint.borrow_mut().open(sid.clone(), kind, now) {
+            Ok(handle) => handle,
+            // The object is full: another time, or another object (a new handshake).
+            Err(EndpointError::Full) => return http::status(req, &self.config, 503),
+            Err(EndpointError::DuplicateSid | EndpointError::UnknownSession) => {
+                return http::engine_error(req, &self.config, ServerError::BadRequest)
+            }
         };
         let mut transports = Transports::new(&sid);
         let response = match kind {
@@ -382,16 +387,37 @@ impl EngineHost {
         app: &impl EngineApp,
     ) -> Result<Response> {
         let config = &self.config;
-        // A body is read before any answer: workerd breaks the connection of a request whose
-        // body is left unread (the next request on it would fail).
-        let body = if req.method() == Method::Post { Some(req.text().await?) } else { None };
         let lookup = {
             let endpoint = self.endpoint.borrow();
             endpoint.lookup(&sid).and_then(|handle| Some((handle, endpoint.transport(handle)?)))
         };
+        let is_post = req.method() == Method::Post;
+        // A POST is known before its body is read: a second one meanwhile is an overlap.
+        let begun = match lookup {
+            Some((handle, _)) if is_post => Some(self.endpoint.borrow_mut().begin_post(handle, now_ms())),
+            _ => None,
+        };
+        // A body is read before any answer: workerd breaks the connection of a request whose
+        // body is left unread (the next request on it would fail).
+        let body = match is_post {
+            true => match req.text().await {
+                Ok(body) => Some(body),
+                Err(error) => {
+                    if let Some((handle, _)) = lookup.filter(|_| begun == Some(Ok(()))) {
+                        self.endpoint.borrow_mut().handle_post_aborted(handle);
+                    }
+                    return Err(error);
+                }
+            },
+            false => None,
+        };
         let Some((handle, current)) = lookup else {
             return http::engine_error(&req, config, ServerError::UnknownSid);
         };
+        if let Some(Err(error)) = begun {
+            self.drive(app);
+            return http::engine_error(&req, config, error);
+        }
         let now = now_ms();
         match (transport, req.method()) {
             (TransportKind::WebSocket, _) if is_websocket_upgrade(&req) => {

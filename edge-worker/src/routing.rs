@@ -25,6 +25,11 @@ pub fn object_of_sid(sid: &str) -> Option<&str> {
     (!object.is_empty() && !rest.is_empty()).then_some(object)
 }
 
+/// Whether `name` is one of the `shards` numbered objects (`0`, `1`, ...: canonical decimal).
+pub fn is_numbered_object(name: &str, shards: u32) -> bool {
+    name.parse::<u32>().is_ok_and(|n| n < shards.max(1) && n.to_string() == name)
+}
+
 /// The value of query parameter `name`.
 pub fn query_param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
@@ -54,7 +59,8 @@ pub fn route(req: &Request, url: &Url, shards: u32, random: u32) -> Result<Route
         return Err(ServerError::UnknownTransport);
     };
     if let Some(sid) = query_param(url, "sid") {
-        let object = object_of_sid(&sid).ok_or(ServerError::UnknownSid)?;
+        // Only a numbered object of this deployment: never create an object a client names.
+        let object = object_of_sid(&sid).filter(|o| is_numbered_object(o, shards)).ok_or(ServerError::UnknownSid)?;
         return Ok(Route { object: object.to_owned() });
     }
     if req.method() != Method::Get {

@@ -5,8 +5,8 @@
 //! sessions dropped, the upgrade's probe promoted, eviction (a new endpoint) and resume.
 
 use wasmio_protocol::engine::{
-    Channel, CloseReason, Data, Endpoint, Frame, Output, PollOutcome, ServerConfig, ServerError, ServerEvent,
-    SessionHandle, TransportKind, CLOSED_SESSION_TTL_MS,
+    Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, PollOutcome, ServerConfig, ServerError,
+    ServerEvent, SessionHandle, TransportKind, CLOSED_SESSION_TTL_MS,
 };
 
 const START: u64 = 1_000_000;
@@ -261,6 +261,45 @@ fn after_an_eviction_a_resumed_websocket_session_is_pinged_at_once_and_chats_on(
         drain(&mut endpoint),
         vec![Output::Send { handle: resumed, channel: Channel::Transport, frame: text("4back") }]
     );
+}
+
+#[test]
+fn an_overlapping_post_is_refused_and_ends_the_session_as_the_reference_does() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    drain(&mut endpoint);
+    assert_eq!(endpoint.begin_post(handle, START + 1), Ok(()));
+    // A second POST while the first one's body is read.
+    assert_eq!(endpoint.begin_post(handle, START + 2), Err(ServerError::BadRequest));
+    assert!(drain(&mut endpoint)
+        .contains(&Output::Event { handle, event: ServerEvent::Closed(CloseReason::TransportError) }));
+    // One after the other is fine.
+    let other = endpoint.open("q", TransportKind::Polling, START).unwrap();
+    for at in [START + 3, START + 4] {
+        assert_eq!(endpoint.begin_post(other, at), Ok(()));
+        assert_eq!(endpoint.handle_post(other, "4hi", at), Ok(()));
+    }
+    // A POST whose body never came does not count as in progress.
+    assert_eq!(endpoint.begin_post(other, START + 5), Ok(()));
+    endpoint.handle_post_aborted(other);
+    assert_eq!(endpoint.begin_post(other, START + 6), Ok(()));
+}
+
+#[test]
+fn a_full_endpoint_refuses_handshakes_but_keeps_its_sessions() {
+    let mut endpoint = Endpoint::new(ServerConfig { max_sessions: 2, ..config() });
+    let a = endpoint.open("a", TransportKind::WebSocket, START).unwrap();
+    endpoint.open("b", TransportKind::Polling, START).unwrap();
+    assert_eq!(endpoint.open("c", TransportKind::Polling, START), Err(EndpointError::Full));
+    // A session resumed after an eviction is not a new one.
+    let mut woken = Endpoint::new(ServerConfig { max_sessions: 1, ..config() });
+    woken.resume_websocket("a", START);
+    woken.resume_websocket("z", START);
+    assert_eq!(woken.open_sessions(), 2);
+    // Room again once a session ended.
+    endpoint.handle_websocket_closed(a, START + 1);
+    assert!(endpoint.open("c", TransportKind::Polling, START + 2).is_ok());
 }
 
 mod properties {

@@ -941,6 +941,40 @@ fn a_server_rebuilt_from_snapshots_behaves_identically() {
 }
 
 #[test]
+fn a_room_named_after_another_socket_is_refused_so_private_emits_stay_private() {
+    let mut h = Harness::new(recovery_config());
+    h.connect("e1", "/", "s1");
+    h.connect("e2", "/", "s2");
+    h.connect("e3", "/", "s3");
+    assert_eq!(h.server.join("s2", ["s1", "lobby"]), Err(ApiError::RoomIsSocketId("s1".into())));
+    assert!(!h.server.socket("s2").unwrap().rooms.contains(&"lobby".to_owned()), "nothing joined");
+    // Nor the id of a socket that disconnected and may come back (its session is recoverable).
+    h.server.handle_close("e3", CloseReason::TransportClose, h.now);
+    h.events();
+    assert_eq!(h.server.join("s2", ["s3"]), Err(ApiError::RoomIsSocketId("s3".into())));
+    h.server.join("s2", ["lobby", "s2"]).unwrap();
+    h.outs();
+    h.server.emit("s1", "secret", "[]", vec![], h.now).unwrap();
+    let outs = h.outs();
+    assert!(matches!(&outs[..], [Out::Send(to, ..)] if to == &["e1"]), "only s1's session: {outs:?}");
+}
+
+#[test]
+fn a_stale_snapshot_naming_an_existing_session_or_socket_is_refused_alone() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    let snapshot = h.server.session_to_json("e1").unwrap();
+    // The same session again, and another session claiming the same socket.
+    assert_eq!(h.server.restore_session(&snapshot), Err(SnapshotError::Duplicate("e1".into())));
+    let other = snapshot.replace("\"e1\"", "\"e9\"");
+    assert_eq!(h.server.restore_session(&other), Err(SnapshotError::Duplicate("s1".into())));
+    // The server goes on as it was.
+    h.server.emit("s1", "still", "[]", vec![], h.now).unwrap();
+    assert_eq!(h.texts_for("e1"), vec![r#"2["still"]"#.to_owned()]);
+    assert!(!h.server.has_session("e9"));
+}
+
+#[test]
 fn invalid_input_never_panics() {
     let mut h = Harness::new(recovery_config());
     h.connect("e1", "/", "s1");

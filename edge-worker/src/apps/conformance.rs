@@ -65,9 +65,9 @@ pub fn app() -> App {
             .on_connection(emit_auth)
         })
         .namespace("/rooms", |ns| {
-            ns.on("join", |socket, room: String| {
-                socket.join(&room);
-                socket.ack(&room);
+            ns.on("join", |socket, room: String| match socket.join(&room) {
+                Ok(()) => socket.ack(&room),
+                Err(error) => socket.ack(&json!({ "error": error.to_string() })),
             })
             .on("leave", |socket, room: String| {
                 socket.leave(&room);

@@ -100,6 +100,9 @@ pub enum EndpointError {
     /// A session with this id exists already.
     #[error("a session with this id exists")]
     DuplicateSid,
+    /// The endpoint holds [`ServerConfig::max_sessions`] sessions already (answer 503).
+    #[error("too many sessions")]
+    Full,
 }
 
 #[derive(Debug)]
@@ -114,6 +117,8 @@ struct Entry {
     probe: bool,
     /// Whether the driver holds a poll GET of the session.
     poll_held: bool,
+    /// Whether a POST of the session is being read ([`Endpoint::begin_post`]).
+    post_in_flight: bool,
     /// When the session was first seen closed with packets still waiting for a poll.
     closed_at: Option<u64>,
 }
@@ -153,7 +158,8 @@ impl Endpoint {
         &self.config
     }
 
-    /// Opens a session after a valid handshake request on `transport`. Over polling, the
+    /// Opens a session after a valid handshake request on `transport` (refused past
+    /// [`ServerConfig::max_sessions`]). Over polling, the
     /// driver then answers the handshake GET with [`Endpoint::handle_poll`]; over WebSocket,
     /// the `open` frame is the first output.
     pub fn open(
@@ -162,6 +168,9 @@ impl Endpoint {
         transport: TransportKind,
         now_ms: u64,
     ) -> Result<SessionHandle, EndpointError> {
+        if self.by_sid.len() >= self.config.max_sessions {
+            return Err(EndpointError::Full);
+        }
         let sid = sid.into();
         let machine = ServerSession::new(sid, transport, self.config.clone(), now_ms);
         self.insert(machine, transport == TransportKind::WebSocket, now_ms)
@@ -240,9 +249,31 @@ impl Endpoint {
         }
     }
 
-    /// A POST with this body arrived.
+    /// A POST arrived, before its body is read: refused (`Err`, answer 400) when another POST
+    /// of the session is still in progress, which ends the session as the reference does
+    /// ("data request overlap from client"): the two bodies could be handled out of order.
+    /// Then [`Endpoint::handle_post`] with the body, or [`Endpoint::handle_post_aborted`].
+    pub fn begin_post(&mut self, handle: SessionHandle, now_ms: u64) -> Result<(), ServerError> {
+        let entry = self.entry_mut(handle).map_err(|_| ServerError::UnknownSid)?;
+        if std::mem::replace(&mut entry.post_in_flight, true) {
+            entry.machine.handle_transport_error();
+            self.after(handle, now_ms);
+            return Err(ServerError::BadRequest);
+        }
+        Ok(())
+    }
+
+    /// The body of the POST in progress could not be read (the client went away).
+    pub fn handle_post_aborted(&mut self, handle: SessionHandle) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.post_in_flight = false;
+        }
+    }
+
+    /// The POST in progress (or one that did not [`Endpoint::begin_post`]) has this body.
     pub fn handle_post(&mut self, handle: SessionHandle, body: &str, now_ms: u64) -> Result<(), PostError> {
         let entry = self.entry_mut(handle).map_err(|_| PostError::Rejected(ServerError::UnknownSid))?;
+        entry.post_in_flight = false;
         let result = entry.machine.handle_post(body, now_ms);
         self.after(handle, now_ms);
         result
@@ -376,6 +407,7 @@ impl Endpoint {
             websocket,
             probe: false,
             poll_held: false,
+            post_in_flight: false,
             closed_at: None,
         });
         self.after(handle, now_ms);

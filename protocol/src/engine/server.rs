@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub upgrade_timeout: u64,
     /// Whether polling sessions may upgrade to WebSocket.
     pub allow_upgrades: bool,
+    /// Most sessions one [`super::Endpoint`] holds: a handshake past it is refused (default
+    /// 10,000, below workerd's 32,768 hibernatable WebSockets per Durable Object).
+    pub max_sessions: usize,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +42,7 @@ impl Default for ServerConfig {
             max_payload: 1_000_000,
             upgrade_timeout: 10_000,
             allow_upgrades: true,
+            max_sessions: 10_000,
         }
     }
 }
@@ -269,6 +273,12 @@ impl ServerSession {
             return PollOutcome::Hold;
         }
         PollOutcome::Respond(take_payload(&mut self.queue, self.config.max_payload))
+    }
+
+    /// The transport failed (as the reference, a second POST while one is in progress, "data
+    /// request overlap from client"): the session ends with a transport error.
+    pub fn handle_transport_error(&mut self) {
+        self.fail(CloseReason::TransportError);
     }
 
     /// The held poll GET went away before it was answered.

@@ -427,6 +427,9 @@ pub enum ApiError {
     /// Placeholders do not match the attachments.
     #[error("placeholders do not match the attachments")]
     InvalidAttachments,
+    /// The room is another socket's id: joining it would receive that socket's messages.
+    #[error("room {0:?} is the id of another socket")]
+    RoomIsSocketId(String),
 }
 
 /// Why a snapshot could not be written or read.
@@ -449,6 +452,9 @@ pub enum SnapshotError {
     /// A field has the wrong type or is missing.
     #[error("invalid snapshot field: {0}")]
     Field(&'static str),
+    /// The snapshot names a session or socket the server has already (a stale snapshot).
+    #[error("session or socket {0:?} exists already")]
+    Duplicate(String),
 }
 
 /// A selection of sockets in one namespace (socket.io's `BroadcastOperator`).
@@ -973,6 +979,8 @@ impl Server {
         now_ms: u64,
     ) -> Result<Option<Rc<EncodedPacket>>, ApiError> {
         let nsp = self.socket_state(sid)?.nsp.clone();
+        // The socket's own room has no other member: `join` refuses rooms named after a
+        // socket, connected or recoverable.
         let op = Broadcast::new(nsp).to(sid);
         Ok(self.broadcast(&op, event, args, attachments, now_ms)?.packet)
     }
@@ -1021,10 +1029,19 @@ impl Server {
     }
 
     /// `socket.join(rooms)`.
+    /// A room named after another socket's id (connected, or disconnected and recoverable)
+    /// is refused, and nothing is joined then: its member would receive that socket's private
+    /// emits, which travel through its own room.
     pub fn join<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, sid: &str, rooms: I) -> Result<(), ApiError> {
         self.socket_state(sid)?;
+        let rooms: Vec<String> = rooms.into_iter().map(Into::into).collect();
+        let is_socket =
+            |room: &String| self.sockets.contains_key(room) || self.shared.persisted.values().any(|p| p.sid == *room);
+        if let Some(room) = rooms.iter().find(|room| *room != sid && is_socket(room)) {
+            return Err(ApiError::RoomIsSocketId(room.clone()));
+        }
         for room in rooms {
-            self.add_room(sid, room.into());
+            self.add_room(sid, room);
         }
         Ok(())
     }

@@ -247,6 +247,14 @@ impl Server {
     /// one that fails leaves the others and the server as they were). Returns its id.
     pub fn restore_session(&mut self, text: &str) -> Result<String, SnapshotError> {
         let (id, session, sockets) = read_session(text, self.config.max_attachments)?;
+        // A stale snapshot may name a session or socket that exists already: refused whole.
+        if self.sessions.contains_key(&id) {
+            return Err(SnapshotError::Duplicate(id));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some((sid, _)) = sockets.iter().find(|(sid, _)| self.sockets.contains_key(sid) || !seen.insert(sid)) {
+            return Err(SnapshotError::Duplicate(sid.clone()));
+        }
         for (sid, socket) in sockets {
             let nsp = self.nsps.entry(socket.nsp.clone()).or_default();
             nsp.sockets.insert(sid.clone());

@@ -1,0 +1,148 @@
+// Bad input against real workerd (the `conformance` environment): each offender gets the
+// reference server's kind of answer (a 400 or 503 status, an acknowledged error), while a
+// witness session on the same object keeps echoing and the object is not reset (its instance
+// count, read with the `__stats` test hook, does not change).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { io } from "socket.io-client";
+import { startWorker } from "./harness.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** One HTTP request on its own connection; `body` may be a function writing it in parts. */
+function http(method, url, { body, headers = {}, ms = 5000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers, agent: false, signal: AbortSignal.timeout(ms) }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    if (typeof body === "function") body(req);
+    else req.end(body);
+  });
+}
+
+/** A polling handshake: the new session's id. */
+async function handshake(base) {
+  const res = await http("GET", `${base}?EIO=4&transport=polling`);
+  assert.equal(res.status, 200, res.body);
+  return JSON.parse(res.body.slice(1)).sid;
+}
+
+/** The witness: an official client on `/` that must keep echoing. */
+async function witness(url) {
+  const socket = io(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  return {
+    socket,
+    async echoes(tag) {
+      const back = new Promise((resolve) => socket.once("message-back", resolve));
+      socket.emit("message", tag);
+      assert.equal(await Promise.race([back, sleep(3000).then(() => "no answer")]), tag);
+      assert.ok(socket.connected, "the witness is still connected");
+    },
+  };
+}
+
+async function instances(url) {
+  const res = await http("GET", `${url}/socket.io/__stats`);
+  return JSON.parse(res.body).instances;
+}
+
+describe("hostile input", () => {
+  let worker;
+  let base;
+  let w;
+  let before0;
+  before(async () => {
+    worker = await startWorker("conformance");
+    base = `${worker.url}/socket.io/`;
+    w = await witness(worker.url);
+    before0 = await instances(worker.url);
+  });
+  after(async () => {
+    w?.socket.close();
+    assert.equal(await instances(worker.url), before0, "the object was never reset");
+    await worker?.stop();
+  });
+
+  it("a sid that names no numbered object gets 400 Session ID unknown", async () => {
+    for (const sid of ["zz-x", "00-x", "1-x", "-x", "0x1-x"]) {
+      const res = await http("GET", `${base}?EIO=4&transport=polling&sid=${sid}`);
+      assert.equal(res.status, 400, sid);
+      assert.deepEqual(JSON.parse(res.body), { code: 1, message: "Session ID unknown" }, sid);
+    }
+    await w.echoes("after bad sids");
+  });
+
+  it("a POST while another one of the session is in progress gets 400 and ends the session", async () => {
+    const sid = await handshake(base);
+    const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
+    let finish;
+    const first = http("POST", url, {
+      headers: { "Content-Type": "text/plain;charset=UTF-8", "Transfer-Encoding": "chunked" },
+      body: (req) => {
+        req.write("40");
+        finish = () => req.end();
+      },
+    });
+    await sleep(300); // the first body is being read
+    const second = await http("POST", url, { body: "40" });
+    assert.equal(second.status, 400);
+    finish();
+    assert.equal((await first).status, 400, "the session is over for the first one too");
+    const poll = await http("GET", url);
+    assert.equal(poll.status, 400);
+    await w.echoes("after overlapping POSTs");
+  });
+
+  it("a room named after another socket's id is refused with an error", async () => {
+    const a = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"] });
+    const b = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"] });
+    try {
+      await Promise.all([a, b].map((s) => new Promise((r) => s.once("connect", r))));
+      const answer = await b.timeout(3000).emitWithAck("join", a.id);
+      assert.deepEqual(answer, { error: `room "${a.id}" is the id of another socket` });
+      assert.equal(await b.timeout(3000).emitWithAck("join", "lobby"), "lobby", "other rooms still join");
+    } finally {
+      a.close();
+      b.close();
+    }
+    await w.echoes("after a room named after a socket");
+  });
+
+  it('CORS_ORIGINS="*" allows any origin without credentials, as socket.io\'s cors option', async () => {
+    const res = await http("GET", `${base}?EIO=4&transport=polling`, { headers: { Origin: "https://evil.example" } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers["access-control-allow-origin"], "*");
+    assert.equal(res.headers["access-control-allow-credentials"], undefined);
+  });
+});
+
+describe("a full object", () => {
+  it("answers handshakes 503 past MAX_SESSIONS, and its sessions go on", async () => {
+    const worker = await startWorker("conformance", { vars: { MAX_SESSIONS: "2" } });
+    try {
+      const base = `${worker.url}/socket.io/`;
+      const w = await witness(worker.url);
+      await handshake(base);
+      const refused = await http("GET", `${base}?EIO=4&transport=polling`);
+      assert.equal(refused.status, 503);
+      const official = io(worker.url, { forceNew: true, reconnection: false });
+      const error = await new Promise((resolve) => official.once("connect_error", resolve));
+      assert.match(error.message, /xhr poll error/, "the official client sees the refusal");
+      official.close();
+      await w.echoes("while full");
+      w.socket.close();
+    } finally {
+      await worker.stop();
+    }
+  });
+});
