@@ -460,11 +460,11 @@ impl<'a> Socket<'a> {
         serde_json::from_str(&self.server.socket(&self.sid)?.data).ok()
     }
 
-    /// Sets `socket.data` (it survives hibernation).
-    pub fn set_data<T: Serialize + ?Sized>(&mut self, value: &T) {
-        if let Ok(json) = serde_json::to_string(value) {
-            let _ = self.server.set_data(&self.sid, &json);
-        }
+    /// Sets `socket.data` (it survives hibernation): refused when it could not be kept
+    /// ([`ApiError::StateTooLarge`]: the session's snapshot has a size limit).
+    pub fn set_data<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ApiError> {
+        let json = serde_json::to_string(value).map_err(|_| ApiError::InvalidJson)?;
+        self.server.set_data(&self.sid, &json)
     }
 
     /// `socket.broadcast`: every socket of the namespace but this one.

@@ -816,11 +816,25 @@ fn recovery_without_skip_middlewares_asks_the_driver() {
 
 #[test]
 fn snapshots_respect_the_size_limit() {
-    let mut h = Harness::new(Config { max_snapshot_bytes: 200, ..Config::default() });
+    let mut h = Harness::new(Config { max_snapshot_bytes: 600, ..Config::default() });
     h.connect("e1", "/", "s1");
-    assert!(h.server.session_to_json("e1").unwrap().len() <= 200);
-    h.server.set_data("s1", &format!(r#"{{"big":"{}"}}"#, "x".repeat(300))).unwrap();
-    assert!(matches!(h.server.session_to_json("e1"), Err(SnapshotError::TooLarge { max: 200, .. })));
+    assert!(h.server.session_to_json("e1").unwrap().len() <= 600);
+    // `data` that could not be kept across hibernation is refused, and the old one stays.
+    h.server.set_data("s1", r#"{"small":1}"#).unwrap();
+    let big = format!(r#"{{"big":"{}"}}"#, "x".repeat(700));
+    assert!(matches!(h.server.set_data("s1", &big), Err(ApiError::StateTooLarge { max: 600, .. })));
+    assert_eq!(h.server.socket("s1").unwrap().data, r#"{"small":1}"#);
+    assert!(h.server.session_to_json("e1").is_ok());
+    // So is a CONNECT whose auth could not be: CONNECT_ERROR, and the session goes on.
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"token":"{}"}}"#, "x".repeat(700)));
+    assert!(h.events().is_empty());
+    let texts = h.texts_for("e2");
+    assert!(
+        matches!(&texts[..], [t] if t.starts_with(r#"4{"message":"auth too large","data":{"limit":"#)),
+        "{texts:?}"
+    );
+    h.connect("e2", "/", "s2");
     assert_eq!(h.server.session_to_json("nope"), Err(SnapshotError::UnknownSession));
     assert!(Server::restore(Config::default(), Some("{"), []).is_err());
     assert!(Server::restore(Config::default(), None, ["[]"]).is_err());

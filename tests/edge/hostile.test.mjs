@@ -118,6 +118,20 @@ describe("hostile input", () => {
     await w.echoes("after a room named after a socket");
   });
 
+  it("a CONNECT whose auth could not be kept across hibernation gets CONNECT_ERROR auth too large", async () => {
+    const token = "x".repeat(3000); // a large JWT
+    const socket = io(worker.url, { forceNew: true, transports: ["websocket"], auth: { token }, reconnection: false });
+    try {
+      const error = await new Promise((resolve) => socket.once("connect_error", resolve));
+      assert.equal(error.message, "auth too large");
+      assert.equal(typeof error.data.limit, "number");
+      assert.ok(error.data.limit < token.length);
+    } finally {
+      socket.close();
+    }
+    await w.echoes("after an oversized auth");
+  });
+
   it('CORS_ORIGINS="*" allows any origin without credentials, as socket.io\'s cors option', async () => {
     const res = await http("GET", `${base}?EIO=4&transport=polling`, { headers: { Origin: "https://evil.example" } });
     assert.equal(res.status, 200);

@@ -81,6 +81,10 @@ use json::{array_inner, first_element, is_json_of, string_member};
 
 /// `connectTimeout` default: 45 s.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 45_000;
+/// Room kept in a session's snapshot for a socket's fixed fields (ids, pid, counters, its
+/// connect position) beside its namespace, auth and data.
+const SOCKET_SNAPSHOT_RESERVE: usize = 256;
+
 /// The WebSocket attachment limit of workerd, the default [`Config::max_snapshot_bytes`].
 pub const DEFAULT_MAX_SNAPSHOT_BYTES: usize = 2048;
 /// The message of a timed-out acknowledgement.
@@ -427,6 +431,15 @@ pub enum ApiError {
     /// Placeholders do not match the attachments.
     #[error("placeholders do not match the attachments")]
     InvalidAttachments,
+    /// `socket.data` would make its session's snapshot larger than
+    /// [`Config::max_snapshot_bytes`]: it could not be kept across hibernation.
+    #[error("socket state of {len} bytes exceeds the limit of {max}")]
+    StateTooLarge {
+        /// The snapshot's length with it.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The room is another socket's id: joining it would receive that socket's messages.
     #[error("room {0:?} is the id of another socket")]
     RoomIsSocketId(String),
@@ -1058,8 +1071,13 @@ impl Server {
         if crate::json::validate(data).is_err() {
             return Err(ApiError::InvalidJson);
         }
-        self.socket_state(sid)?;
-        self.socket_mut(sid).data = data.to_owned();
+        let session = self.socket_state(sid)?.session.clone();
+        let old = std::mem::replace(&mut self.socket_mut(sid).data, data.to_owned());
+        // `data` travels in the session's snapshot: refused if it could not be kept.
+        if let Err(SnapshotError::TooLarge { len, max }) = self.session_to_json(&session) {
+            self.socket_mut(sid).data = old;
+            return Err(ApiError::StateTooLarge { len, max });
+        }
         self.note_live(sid);
         Ok(())
     }
@@ -1341,6 +1359,19 @@ impl Server {
         let known = self.is_known(&nsp);
         if !known && !self.config.dynamic_namespaces {
             self.connect_error(session, &nsp, "{\"message\":\"Invalid namespace\"}".into());
+            return;
+        }
+        // The socket's auth travels in its session's snapshot: one that could not be kept
+        // across hibernation is refused now rather than lost at the next eviction.
+        let used = self.session_to_json(session).map_or(usize::MAX, |snapshot| snapshot.len());
+        let needed = used.saturating_add(auth.len() + nsp.len() + SOCKET_SNAPSHOT_RESERVE);
+        if needed > self.config.max_snapshot_bytes {
+            let mut body = String::from("{\"message\":\"auth too large\",\"data\":{\"limit\":");
+            body.push_str(
+                &self.config.max_snapshot_bytes.saturating_sub(used + nsp.len() + SOCKET_SNAPSHOT_RESERVE).to_string(),
+            );
+            body.push_str("}}");
+            self.connect_error(session, &nsp, body);
             return;
         }
         if let Some(pid) = self.config.recovery.as_ref().and_then(|_| string_member(&auth, "pid")) {
