@@ -735,6 +735,22 @@ fn packets_pruned_from_the_log_refuse_recovery_rather_than_losing_them() {
 }
 
 #[test]
+fn the_log_keeps_within_its_byte_bound() {
+    let config = Config {
+        recovery: Some(RecoveryConfig { max_log_bytes: 1_000, ..RecoveryConfig::default() }),
+        ..Config::default()
+    };
+    let mut h = Harness::new(config);
+    let big = format!(r#"["{}"]"#, "x".repeat(300));
+    for i in 0..10 {
+        h.server.broadcast(&Broadcast::new("/"), &format!("m{i}"), &big, vec![], h.now).unwrap();
+    }
+    let shared = h.server.shared_to_json();
+    let kept: Vec<usize> = (0..10).filter(|i| shared.contains(&format!(r#""d":["m{i}""#))).collect();
+    assert_eq!(kept, vec![7, 8, 9], "the newest three of about 320 bytes each: {shared}");
+}
+
+#[test]
 fn sockets_lost_in_a_restart_are_recoverable_from_their_live_records() {
     let mut h = Harness::new(recovery_config());
     let offset = recovery_setup(&mut h);

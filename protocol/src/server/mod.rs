@@ -131,11 +131,19 @@ pub struct RecoveryConfig {
     pub skip_middlewares: bool,
     /// Most packets the log keeps (oldest dropped first); the reference has no such bound.
     pub max_log_len: usize,
+    /// Most bytes of packets (data and attachments) the log keeps, oldest dropped first
+    /// (default 1 MB): the log travels in one storage value, which workerd caps at 2 MB.
+    pub max_log_bytes: usize,
 }
 
 impl Default for RecoveryConfig {
     fn default() -> Self {
-        RecoveryConfig { max_disconnection_duration_ms: 120_000, skip_middlewares: true, max_log_len: 1000 }
+        RecoveryConfig {
+            max_disconnection_duration_ms: 120_000,
+            skip_middlewares: true,
+            max_log_len: 1000,
+            max_log_bytes: 1_000_000,
+        }
     }
 }
 
@@ -631,6 +639,13 @@ struct LogEntry {
     data: String,
     attachments: Vec<Vec<u8>>,
     emitted_at: u64,
+}
+
+impl LogEntry {
+    /// What it weighs in the log: its packet's data and attachments.
+    fn size(&self) -> usize {
+        self.data.len() + self.attachments.iter().map(Vec::len).sum::<usize>()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1701,10 +1716,12 @@ impl Server {
         let before = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
         self.shared.persisted.retain(|_, p| p.disconnected_at >= threshold);
         self.shared.moved.retain(|_, (_, at)| *at >= threshold);
+        let mut bytes: usize = self.shared.log.iter().map(LogEntry::size).sum();
         while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
             || self.shared.log.len() > recovery.max_log_len
+            || bytes > recovery.max_log_bytes
         {
-            self.shared.log.pop_front();
+            bytes -= self.shared.log.pop_front().map_or(0, |e| e.size());
         }
         self.shared_dirty |= before != (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
     }
