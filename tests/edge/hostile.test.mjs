@@ -160,3 +160,33 @@ describe("a full object", () => {
     }
   });
 });
+
+describe("the chat deployment", () => {
+  it("drops a flooding client's messages past its rate limit, and the others chat on", async () => {
+    const worker = await startWorker(undefined, { vars: { TEST_HOOKS: "1" } });
+    const query = { partition: "flood" }; // both on one object
+    const flooder = io(worker.url, { forceNew: true, transports: ["websocket"], query });
+    const witness = io(worker.url, { forceNew: true, transports: ["websocket"], query });
+    try {
+      await Promise.all([flooder, witness].map((s) => new Promise((r) => s.once("connect", r))));
+      const received = [];
+      witness.on("chat message", (m) => received.push(m.text));
+      for (let i = 0; i < 500; i++) flooder.emit("chat message", `flood-${i}`);
+      await sleep(2000);
+      const flood = received.filter((t) => t.startsWith("flood-")).length;
+      // A burst of 60, then 30 a second.
+      assert.ok(flood >= 60 && flood < 200, `${flood} of 500 went through`);
+      const object = flooder.io.engine.id.split("-")[0];
+      const stats = JSON.parse((await http("GET", `${worker.url}/socket.io/__stats?object=${object}`)).body);
+      assert.equal(stats.droppedEvents, 500 - flood);
+      witness.emit("chat message", "still here");
+      await sleep(500);
+      assert.ok(received.includes("still here"), "the witness chats on");
+      assert.ok(flooder.connected, "the flooder is not disconnected, only limited");
+    } finally {
+      flooder.close();
+      witness.close();
+      await worker.stop();
+    }
+  });
+});

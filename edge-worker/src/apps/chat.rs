@@ -1,18 +1,23 @@
 //! The chat server of the seed article: every `chat message` is broadcast to everyone as
 //! `{ id, text, ts }`. Connection state recovery is on: a client cut off for up to two
-//! minutes gets the messages it missed, whichever object its reconnection reaches.
+//! minutes gets the messages it missed, whichever object its reconnection reaches. Each socket
+//! may send 30 messages a second (bursts of 60): more are dropped and counted, so that one
+//! client cannot make the object relay without end.
 
 use serde_json::json;
 
-use crate::app::App;
+use crate::app::{App, RateLimit};
 use crate::engine_host::now_ms;
 
 /// The chat application.
 pub fn app() -> App {
     App::new().connection_state_recovery(120_000).namespace("/", |ns| {
-        ns.on("chat message", |socket, text: serde_json::Value| {
-            let id = socket.id().to_owned();
-            socket.io().emit("chat message", &json!({ "id": id, "text": text, "ts": now_ms() }));
-        })
+        ns.rate_limit(RateLimit { burst: 60.0, per_second: 30.0, disconnect: false }).on(
+            "chat message",
+            |socket, text: serde_json::Value| {
+                let id = socket.id().to_owned();
+                socket.io().emit("chat message", &json!({ "id": id, "text": text, "ts": now_ms() }));
+            },
+        )
     })
 }
