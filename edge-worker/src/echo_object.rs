@@ -6,7 +6,7 @@ use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncoming
 
 use crate::config::Config;
 use crate::durable::{hosted_durable_object, Hosted};
-use crate::engine_host::{EngineApp, EngineHost, RequestInfo};
+use crate::engine_host::{EngineApp, EngineHost, OpenRefused, RequestInfo};
 
 hosted_durable_object!(
     /// The Durable Object of the echo server.
@@ -22,7 +22,9 @@ pub struct EchoServer {
 struct Echo;
 
 impl EngineApp for Echo {
-    fn on_open(&self, _host: &EngineHost, _sid: &str, _request: RequestInfo) {}
+    fn on_open(&self, _host: &EngineHost, _sid: &str, _request: RequestInfo) -> Result<(), OpenRefused> {
+        Ok(())
+    }
 
     fn on_message(&self, host: &EngineHost, sid: &str, data: Data) {
         host.send(sid, data);

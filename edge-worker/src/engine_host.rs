@@ -90,11 +90,17 @@ pub struct RequestInfo {
     pub address: String,
 }
 
+/// Why the application refused a new session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session refused: {0}")]
+pub struct OpenRefused(pub String);
+
 /// The application on top of Engine.IO sessions. The host never holds a borrow of its state
 /// while calling it, so it may call [`EngineHost::send`] and [`EngineHost::close`].
 pub trait EngineApp {
-    /// A session completed its handshake.
-    fn on_open(&self, host: &EngineHost, sid: &str, request: RequestInfo);
+    /// A session completed its handshake; refused, the handshake is answered 400 and the
+    /// session ends.
+    fn on_open(&self, host: &EngineHost, sid: &str, request: RequestInfo) -> std::result::Result<(), OpenRefused>;
     /// A session delivered a message.
     fn on_message(&self, host: &EngineHost, sid: &str, data: Data);
     /// A session moved from polling to its WebSocket: what the application persists for it
@@ -356,6 +362,13 @@ impl EngineHost {
                 return http::engine_error(req, &self.config, ServerError::BadRequest)
             }
         };
+        // Decided before anything is sent: a refused session gets 400, not an open packet.
+        if let Err(refused) = app.on_open(self, &sid, request_info(req)?) {
+            worker::console_warn!("{refused}");
+            self.endpoint.borrow_mut().close(handle, CloseReason::ForcedClose, now);
+            self.carry_out();
+            return http::engine_error(req, &self.config, ServerError::BadRequest);
+        }
         let mut transports = Transports::new(&sid);
         let response = match kind {
             TransportKind::WebSocket => {
@@ -374,7 +387,6 @@ impl EngineHost {
             }
         };
         self.carry_out();
-        app.on_open(self, &sid, request_info(req)?);
         self.drive(app);
         response
     }

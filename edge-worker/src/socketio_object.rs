@@ -20,7 +20,7 @@ use crate::app::{Args, EventError, Handshake, RateLimit, Relay, Socket};
 use crate::apps;
 use crate::config::{Config, HeartbeatMode};
 use crate::durable::{hosted_durable_object, Hosted};
-use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, RequestInfo};
+use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::routing::{new_sid, object_of_sid};
 
 /// The path of broadcasts relayed between objects.
@@ -258,10 +258,11 @@ impl Hosted for SocketIoServer {
 }
 
 impl EngineApp for SocketIoServer {
-    fn on_open(&self, _host: &EngineHost, sid: &str, request: RequestInfo) {
+    fn on_open(&self, _host: &EngineHost, sid: &str, request: RequestInfo) -> std::result::Result<(), OpenRefused> {
         let info = SessionInfo { query: request.query, headers: request.headers, address: request.address };
-        let _ = self.core.borrow_mut().handle_open(sid, info, now_ms());
+        let opened = self.core.borrow_mut().handle_open(sid, info, now_ms());
         self.pump();
+        opened.map_err(|error| OpenRefused(error.to_string()))
     }
 
     fn on_message(&self, _host: &EngineHost, sid: &str, data: Data) {

@@ -851,6 +851,11 @@ fn snapshots_respect_the_size_limit() {
         "{texts:?}"
     );
     h.connect("e2", "/", "s2");
+    // A handshake whose query leaves no room for a socket is refused, and leaves nothing.
+    let query = format!(r#"{{"token":"{}"}}"#, "x".repeat(500));
+    let info = SessionInfo { query, ..SessionInfo::default() };
+    assert!(matches!(h.server.handle_open("e3", info, h.now), Err(ApiError::StateTooLarge { max: 600, .. })));
+    assert!(!h.server.has_session("e3"));
     assert_eq!(h.server.session_to_json("nope"), Err(SnapshotError::UnknownSession));
     assert!(Server::restore(Config::default(), Some("{"), []).is_err());
     assert!(Server::restore(Config::default(), None, ["[]"]).is_err());

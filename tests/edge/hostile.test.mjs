@@ -132,6 +132,15 @@ describe("hostile input", () => {
     await w.echoes("after an oversized auth");
   });
 
+  it("a handshake whose query could not be kept across hibernation gets 400", async () => {
+    const res = await http("GET", `${base}?EIO=4&transport=polling&token=${"x".repeat(2500)}`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(JSON.parse(res.body), { code: 3, message: "Bad request" });
+    const ok = await http("GET", `${base}?EIO=4&transport=polling&token=${"x".repeat(200)}`);
+    assert.equal(ok.status, 200, "a usual token fits");
+    await w.echoes("after an oversized query");
+  });
+
   it('CORS_ORIGINS="*" allows any origin without credentials, as socket.io\'s cors option', async () => {
     const res = await http("GET", `${base}?EIO=4&transport=polling`, { headers: { Origin: "https://evil.example" } });
     assert.equal(res.status, 200);

@@ -756,7 +756,9 @@ impl Server {
 
     // ---- inputs ----
 
-    /// An Engine.IO session is open: it has `connectTimeout` to join a namespace.
+    /// An Engine.IO session is open: it has `connectTimeout` to join a namespace. Refused
+    /// ([`ApiError::StateTooLarge`]) when its query and headers leave no room in its snapshot
+    /// for a socket.
     pub fn handle_open(&mut self, session: &str, info: SessionInfo, now_ms: u64) -> Result<(), ApiError> {
         if !is_json_of(&info.query, Kind::Object) || !is_json_of(&info.headers, Kind::Object) {
             return Err(ApiError::InvalidJson);
@@ -772,6 +774,13 @@ impl Server {
                 partial: None,
             },
         );
+        // The handshake's query and headers travel in the session's snapshot, with room left
+        // for a socket: a session that could not be kept across hibernation is refused now.
+        let used = self.session_to_json(session).map_or(usize::MAX, |snapshot| snapshot.len());
+        if used.saturating_add(SOCKET_SNAPSHOT_RESERVE) > self.config.max_snapshot_bytes {
+            self.sessions.remove(session);
+            return Err(ApiError::StateTooLarge { len: used, max: self.config.max_snapshot_bytes });
+        }
         self.timers.set(Timer::Connect(session.to_owned()), now_ms + self.config.connect_timeout_ms);
         self.dirty.insert(session.to_owned());
         Ok(())
