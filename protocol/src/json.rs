@@ -357,6 +357,10 @@ pub(crate) fn number_value(token: &str) -> f64 {
     crate::number::parse(token)
 }
 
+/// The longest `num` token of an attachment placeholder that is read (a longer one is not a
+/// valid `num`: stricter than the reference, which reads any length).
+const MAX_PLACEHOLDER_NUM_LEN: usize = 64;
+
 /// Checks every attachment placeholder in `text` as socket.io-parser's `reconstructPacket`
 /// does: an object whose `_placeholder` is `true` must have a numeric `num` in
 /// `0..attachments`. Placeholders nested inside a valid placeholder are replaced whole and
@@ -379,7 +383,9 @@ pub(crate) fn check_placeholders(text: &str, attachments: usize) -> Result<(), (
                         "_placeholder" => frame.placeholder = matches!(value, Scalar::True),
                         "num" => {
                             frame.num = match value {
-                                Scalar::Number(n) => Some(number_value(n)),
+                                // Read exactly, as `Number(..)`: bounded, so that a packet of
+                                // huge numbers cannot buy big-integer work by the megabyte.
+                                Scalar::Number(n) if n.len() <= MAX_PLACEHOLDER_NUM_LEN => Some(number_value(n)),
                                 _ => None,
                             }
                         }
@@ -478,6 +484,13 @@ mod tests {
         assert_eq!(check_placeholders(nested, 1), Ok(()));
         let nested_bad = r#"[{"y":{"x":{"_placeholder":true,"num":7}}}]"#;
         assert_eq!(check_placeholders(nested_bad, 1), Err(()));
+        // `num` is read as `Number(..)` reads it, up to 64 characters.
+        let num = |n: &str| format!(r#"[{{"_placeholder":true,"num":{n}}}]"#);
+        assert_eq!(check_placeholders(&num("0.99999999999999999999"), 1), Err(()), "rounds to 1");
+        assert_eq!(check_placeholders(&num("1e-400"), 1), Ok(()), "rounds to 0");
+        let long = format!("0.{}", "0".repeat(62));
+        assert_eq!(check_placeholders(&num(&long), 1), Ok(()), "64 characters");
+        assert_eq!(check_placeholders(&num(&format!("{long}0")), 1), Err(()), "65 characters");
     }
 
     #[test]
