@@ -70,6 +70,7 @@ impl Config {
                 ping_timeout: millis("PING_TIMEOUT", defaults.ping_timeout),
                 max_payload: millis("MAX_PAYLOAD", defaults.max_payload),
                 max_sessions: millis("MAX_SESSIONS", defaults.max_sessions as u64) as usize,
+                max_queued_bytes: millis("MAX_QUEUED_BYTES", defaults.max_queued_bytes),
                 ..defaults
             },
         }

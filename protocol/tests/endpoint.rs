@@ -302,6 +302,37 @@ fn a_full_endpoint_refuses_handshakes_but_keeps_its_sessions() {
     assert!(endpoint.open("c", TransportKind::Polling, START + 2).is_ok());
 }
 
+#[test]
+fn a_polling_client_that_falls_too_far_behind_is_closed() {
+    let mut endpoint = Endpoint::new(ServerConfig { max_queued_bytes: 200, ..config() });
+    let handle = endpoint.open("slow", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    let message = || Data::Text("x".repeat(30));
+    // Polled in time: never more than 200 bytes wait (the open packet is about 110).
+    for i in 0..10 {
+        endpoint.send(handle, message(), START + i);
+        endpoint.send(handle, message(), START + i);
+        assert!(matches!(endpoint.handle_poll(handle, START + i), Ok(PollOutcome::Respond(_))));
+    }
+    assert!(drain(&mut endpoint).is_empty(), "still open");
+    // Not polled: the seventh message of 31 bytes is past the bound.
+    for i in 0..6 {
+        endpoint.send(handle, message(), START + 20 + i);
+    }
+    assert!(drain(&mut endpoint).is_empty(), "still open at 186 bytes");
+    for i in 6..7 {
+        endpoint.send(handle, message(), START + 20 + i);
+    }
+    // Its next poll learns the session is gone (400), and the client reconnects.
+    assert_eq!(
+        drain(&mut endpoint),
+        vec![
+            Output::Event { handle, event: ServerEvent::Closed(CloseReason::TransportError) },
+            Output::Removed { handle }
+        ]
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

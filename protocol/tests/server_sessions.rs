@@ -841,6 +841,12 @@ fn snapshots_respect_the_size_limit() {
     assert!(matches!(h.server.set_data("s1", &big), Err(ApiError::StateTooLarge { max: 600, .. })));
     assert_eq!(h.server.socket("s1").unwrap().data, r#"{"small":1}"#);
     assert!(h.server.session_to_json("e1").is_ok());
+    // So are rooms (their number and names), refused whole.
+    let long = "r".repeat(100);
+    let rooms: Vec<String> = (0..8).map(|i| format!("{long}{i}")).collect();
+    assert!(matches!(h.server.join("s1", rooms), Err(ApiError::StateTooLarge { max: 600, .. })));
+    assert_eq!(h.server.socket("s1").unwrap().rooms, vec!["s1".to_owned()], "nothing joined");
+    h.server.join("s1", ["lobby"]).unwrap();
     // So is a CONNECT whose auth could not be: CONNECT_ERROR, and the session goes on.
     h.open("e2");
     h.text("e2", &format!(r#"0{{"token":"{}"}}"#, "x".repeat(700)));

@@ -141,6 +141,22 @@ describe("hostile input", () => {
     await w.echoes("after an oversized query");
   });
 
+  it("joins that would overflow the session's snapshot are refused with an error, others go on", async () => {
+    const socket = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"] });
+    try {
+      await new Promise((r) => socket.once("connect", r));
+      const answers = [];
+      for (let i = 0; i < 20; i++) answers.push(await socket.timeout(3000).emitWithAck("join", `${"r".repeat(150)}${i}`));
+      const refused = answers.filter((a) => typeof a === "object");
+      assert.ok(refused.length > 0 && refused.length < 20, `${refused.length} of 20 refused`);
+      assert.match(refused[0].error, /^socket state of \d+ bytes exceeds the limit of 2048$/);
+      assert.ok(socket.connected);
+    } finally {
+      socket.close();
+    }
+    await w.echoes("after too many rooms");
+  });
+
   it('CORS_ORIGINS="*" allows any origin without credentials, as socket.io\'s cors option', async () => {
     const res = await http("GET", `${base}?EIO=4&transport=polling`, { headers: { Origin: "https://evil.example" } });
     assert.equal(res.status, 200);

@@ -32,6 +32,10 @@ pub struct ServerConfig {
     /// Most sessions one [`super::Endpoint`] holds: a handshake past it is refused (default
     /// 10,000, below workerd's 32,768 hibernatable WebSockets per Durable Object).
     pub max_sessions: usize,
+    /// Most bytes a polling session keeps queued for a client that does not poll them
+    /// (default 4 MB): past it the session ends with a transport error, its client reconnects
+    /// (and recovers what it missed, with connection state recovery).
+    pub max_queued_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +47,7 @@ impl Default for ServerConfig {
             upgrade_timeout: 10_000,
             allow_upgrades: true,
             max_sessions: 10_000,
+            max_queued_bytes: 4_000_000,
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct ServerSession {
     closed: bool,
     poll_held: bool,
     queue: VecDeque<Packet>,
+    /// What the queued packets weigh in a polling payload.
+    queued_bytes: u64,
     next_ping_at: u64,
     pong_deadline: Option<u64>,
     /// During an answered probe, when to release a held poll with a noop.
@@ -183,6 +190,7 @@ impl ServerSession {
             closed: false,
             poll_held: false,
             queue: VecDeque::new(),
+            queued_bytes: 0,
             pong_deadline: None,
             release_poll_at: None,
             transmits: VecDeque::new(),
@@ -272,7 +280,7 @@ impl ServerSession {
             }
             return PollOutcome::Hold;
         }
-        PollOutcome::Respond(take_payload(&mut self.queue, self.config.max_payload))
+        PollOutcome::Respond(self.take_queued_payload())
     }
 
     /// The transport failed (as the reference, a second POST while one is in progress, "data
@@ -423,7 +431,7 @@ impl ServerSession {
     pub fn poll_transmit(&mut self) -> Option<ServerTransmit> {
         if self.poll_held && !self.queue.is_empty() && self.transport == TransportKind::Polling {
             self.poll_held = false;
-            return Some(ServerTransmit::PollResponse(take_payload(&mut self.queue, self.config.max_payload)));
+            return Some(ServerTransmit::PollResponse(self.take_queued_payload()));
         }
         self.transmits.pop_front()
     }
@@ -436,8 +444,22 @@ impl ServerSession {
     fn enqueue(&mut self, packet: Packet) {
         match self.transport {
             TransportKind::WebSocket => self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame())),
-            TransportKind::Polling => self.queue.push_back(packet),
+            TransportKind::Polling => {
+                self.queued_bytes += packet.polling_len() as u64;
+                self.queue.push_back(packet);
+                if self.queued_bytes > self.config.max_queued_bytes {
+                    // A client this far behind would hold the object's memory: it reconnects.
+                    self.fail(CloseReason::TransportError);
+                }
+            }
         }
+    }
+
+    /// The next polling payload, from the front of the queue.
+    fn take_queued_payload(&mut self) -> String {
+        let payload = take_payload(&mut self.queue, self.config.max_payload);
+        self.queued_bytes = self.queue.iter().map(|p| p.polling_len() as u64).sum();
+        payload
     }
 
     fn on_packet(&mut self, packet: Packet, now_ms: u64) {
@@ -472,6 +494,7 @@ impl ServerSession {
                     self.transmits.push_back(ServerTransmit::PollRejected(ServerError::BadRequest));
                 }
                 self.transport = TransportKind::WebSocket;
+                self.queued_bytes = 0;
                 for packet in std::mem::take(&mut self.queue) {
                     self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame()));
                 }
@@ -514,6 +537,7 @@ impl ServerSession {
             let release = if reason == CloseReason::TransportClose { PacketType::Noop } else { PacketType::Close };
             self.release_poll(Packet::bare(release));
             self.queue.clear();
+            self.queued_bytes = 0;
             self.finish(reason);
         }
     }

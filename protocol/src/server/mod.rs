@@ -439,8 +439,8 @@ pub enum ApiError {
     /// Placeholders do not match the attachments.
     #[error("placeholders do not match the attachments")]
     InvalidAttachments,
-    /// `socket.data` would make its session's snapshot larger than
-    /// [`Config::max_snapshot_bytes`]: it could not be kept across hibernation.
+    /// `socket.data` or rooms would make the session's snapshot larger than
+    /// [`Config::max_snapshot_bytes`]: they could not be kept across hibernation.
     #[error("socket state of {len} bytes exceeds the limit of {max}")]
     StateTooLarge {
         /// The snapshot's length with it.
@@ -1068,17 +1068,28 @@ impl Server {
     /// `socket.join(rooms)`.
     /// A room named after another socket's id (connected, or disconnected and recoverable)
     /// is refused, and nothing is joined then: its member would receive that socket's private
-    /// emits, which travel through its own room.
+    /// emits, which travel through its own room. So are rooms that would make the session's
+    /// snapshot too large to keep across hibernation ([`ApiError::StateTooLarge`]): this
+    /// bounds the rooms per socket and their names.
     pub fn join<I: IntoIterator<Item = S>, S: Into<String>>(&mut self, sid: &str, rooms: I) -> Result<(), ApiError> {
-        self.socket_state(sid)?;
-        let rooms: Vec<String> = rooms.into_iter().map(Into::into).collect();
+        let socket = self.socket_state(sid)?;
+        let session = socket.session.clone();
+        let mut added: Vec<String> = rooms.into_iter().map(Into::into).filter(|r| !socket.rooms.contains(r)).collect();
+        added.dedup();
         let is_socket =
             |room: &String| self.sockets.contains_key(room) || self.shared.persisted.values().any(|p| p.sid == *room);
-        if let Some(room) = rooms.iter().find(|room| *room != sid && is_socket(room)) {
+        if let Some(room) = added.iter().find(|room| *room != sid && is_socket(room)) {
             return Err(ApiError::RoomIsSocketId(room.clone()));
         }
-        for room in rooms {
-            self.add_room(sid, room);
+        for room in &added {
+            self.add_room(sid, room.clone());
+        }
+        // Rooms travel in the session's snapshot: a join it could not keep is refused whole.
+        if let Err(SnapshotError::TooLarge { len, max }) = self.session_to_json(&session) {
+            for room in &added {
+                self.del_room(sid, room);
+            }
+            return Err(ApiError::StateTooLarge { len, max });
         }
         Ok(())
     }
