@@ -1016,6 +1016,29 @@ fn a_stale_snapshot_naming_an_existing_session_or_socket_is_refused_alone() {
 }
 
 #[test]
+fn a_packet_whose_attachments_weigh_too_much_closes_its_session_alone() {
+    let mut h = Harness::new(Config { max_attachment_bytes: 1_000, ..Config::default() });
+    h.connect("e1", "/", "s1");
+    h.connect("e2", "/", "s2");
+    let header =
+        r#"53-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#;
+    h.text("e1", header);
+    h.binary("e1", &[0; 600]);
+    assert!(h.outs().is_empty() && h.events().is_empty(), "600 of 1,000 bytes: still reassembling");
+    h.binary("e1", &[0; 600]);
+    let events = h.events();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Error { message, .. } if message == "attachments too large")),
+        "{events:?}"
+    );
+    assert!(h.outs().contains(&Out::Close("e1".into())));
+    // Within the bound, on another session: delivered.
+    h.text("e2", r#"51-["up",{"_placeholder":true,"num":0}]"#);
+    h.binary("e2", &[1; 900]);
+    assert!(matches!(&h.events()[..], [Event::Message(m)] if m.attachments == vec![vec![1; 900]]));
+}
+
+#[test]
 fn invalid_input_never_panics() {
     let mut h = Harness::new(recovery_config());
     h.connect("e1", "/", "s1");

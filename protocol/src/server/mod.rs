@@ -107,6 +107,10 @@ pub struct Config {
     pub max_snapshot_bytes: usize,
     /// socket.io-parser's `maxAttachments` for incoming packets.
     pub max_attachments: usize,
+    /// Most bytes of attachments one incoming packet may carry in all (default 1 MB, one
+    /// `maxHttpBufferSize`): what a session holds while a packet is reassembled. The
+    /// reference bounds each attachment only.
+    pub max_attachment_bytes: usize,
 }
 
 impl Default for Config {
@@ -118,6 +122,7 @@ impl Default for Config {
             dynamic_namespaces: false,
             max_snapshot_bytes: DEFAULT_MAX_SNAPSHOT_BYTES,
             max_attachments: crate::socket::DEFAULT_MAX_ATTACHMENTS,
+            max_attachment_bytes: 1_000_000,
         }
     }
 }
@@ -799,7 +804,7 @@ impl Server {
 
     /// An Engine.IO message arrived on `session`. Unknown sessions are ignored.
     pub fn handle_message(&mut self, session: &str, data: Data, now_ms: u64) {
-        let max = self.config.max_attachments;
+        let (max, max_bytes) = (self.config.max_attachments, self.config.max_attachment_bytes);
         let Some(s) = self.sessions.get_mut(session) else { return };
         // A packet still waiting for its attachments is part of the session's snapshot.
         let mut partial_changed = s.partial.is_some();
@@ -821,6 +826,12 @@ impl Server {
             }
             Data::Binary(bytes) => match s.partial.as_mut() {
                 None => Err(DecodeError::UnexpectedBinary),
+                Some((packet, _))
+                    if packet.attachments.iter().map(Vec::len).sum::<usize>() + bytes.len() > max_bytes =>
+                {
+                    s.partial = None;
+                    Err(DecodeError::AttachmentsTooLarge)
+                }
                 Some((packet, expected)) => {
                     packet.attachments.push(bytes);
                     if packet.attachments.len() < *expected {

@@ -103,6 +103,9 @@ pub enum DecodeError {
     /// A binary frame arrived with no binary packet awaiting attachments.
     #[error("got binary data when not reconstructing a packet")]
     UnexpectedBinary,
+    /// The attachments of one packet weigh more than the server keeps for one packet.
+    #[error("attachments too large")]
+    AttachmentsTooLarge,
 }
 
 impl Packet {
