@@ -13,7 +13,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 WASM := --target wasm32-unknown-unknown
 
 .PHONY: setup build build-wasm build-client build-worker demo conformance test lint test-protocol test-edge \
-	test-official test-lifecycle test-client test-e2e test-wasm fuzz bench
+	test-official test-lifecycle test-client test-e2e test-wasm fuzz test-fuzz bench
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
@@ -45,7 +45,7 @@ conformance: setup
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
-test: setup lint test-protocol test-wasm build-wasm test-official test-edge test-lifecycle test-client test-e2e
+test: setup lint test-protocol test-fuzz test-wasm build-wasm test-official test-edge test-lifecycle test-client test-e2e
 
 ## Formatting, clippy and rustdoc, warnings as errors (the wasm crates checked for wasm32).
 lint:
@@ -99,6 +99,10 @@ test-e2e: build-client build-worker
 ## Fuzz every decoder for FUZZ_SECONDS (default 60) each.
 fuzz:
 	@bash scripts/fuzz.sh
+
+## Every fuzz target for a short smoke time (`make fuzz` runs them longer).
+test-fuzz:
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
 
 ## Benchmarks (ratios against the official packages, measured side by side).
 bench: setup build-client build-worker

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Fuzzes the wasmio-protocol decoders (protocol/fuzz) with cargo-fuzz on the nightly toolchain:
+# Fuzzes the wasmio-protocol decoders and state machines (protocol/fuzz: the server endpoint and
+# core through evictions and mutated snapshots, the client Manager) with cargo-fuzz on the
+# nightly toolchain:
 # each target for FUZZ_SECONDS (default 60). Prints the executions of each and whether it
 # crashed; exits non-zero if one did. Crashing inputs land in protocol/fuzz/artifacts/<target>/.
 set -euo pipefail
 
 seconds="${FUZZ_SECONDS:-60}"
-targets=(socket_packet engine_packet engine_payload handshake json)
+targets=(socket_packet engine_packet engine_payload handshake json server_lifecycle client_manager)
 cd "$(dirname "$0")/../protocol"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then

@@ -39,6 +39,12 @@ if [ -n "$worker_version" ] && [ "$(worker-build --version 2>/dev/null | awk '{p
   cargo install worker-build --version "$worker_version" --locked --force
 fi
 
+# The fuzz smoke of `make test` (scripts/fuzz.sh): cargo-fuzz, on the machine's nightly toolchain.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  step "cargo install cargo-fuzz 0.13.2"
+  cargo install cargo-fuzz --version 0.13.2 --locked
+fi
+
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   step "npm ci"
   npm ci --no-audit --no-fund
