@@ -6,6 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "script.rs"]
+mod script;
 use wasmio_protocol::client::{EmitOptions, Manager, ManagerConfig, SocketOptions};
 use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
 
@@ -14,15 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let sockets = [manager.socket("/", SocketOptions::default()), manager.socket("/chat", SocketOptions::default())];
     let mut ids: Vec<TransportId> = Vec::new();
     let mut now = 1_000u64;
-    let mut rest = data;
-    while let [op, who, tail @ ..] = rest {
-        let end = tail.iter().position(|&b| b == 0xff).unwrap_or(tail.len());
-        let chunk = &tail[..end];
-        rest = tail.get(end + 1..).unwrap_or(&[]);
+    for script::Step { op, who, chunk } in script::steps(data) {
         let text = String::from_utf8_lossy(chunk).into_owned();
-        let id = ids.get(*who as usize % ids.len().max(1)).copied();
-        let socket = sockets[*who as usize % 2];
-        now += u64::from(*op >> 4) * 1_009;
+        let id = ids.get(who as usize % ids.len().max(1)).copied();
+        let socket = sockets[who as usize % 2];
+        now += u64::from(op >> 4) * 1_009;
         match op % 10 {
             0 => manager.connect_socket(socket, now),
             1 => {
@@ -39,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
                 if manager.poll_timeout().is_some_and(|at| at <= now) {
                     manager.handle_timeout(now);
                 }
-                if *who == 0 {
+                if who == 0 {
                     manager.disconnect_socket(socket, now);
                 }
             }

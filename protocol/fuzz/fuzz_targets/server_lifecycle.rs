@@ -7,6 +7,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+
+#[path = "script.rs"]
+mod script;
 use wasmio_protocol::engine::{CloseReason, Data, Endpoint, Frame, Output, ServerConfig, ServerEvent, TransportKind};
 use wasmio_protocol::server::{Accept, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit, Write};
 
@@ -21,14 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let mut sids: Vec<String> = Vec::new();
     let mut next = 0u32;
     // Each step: an opcode byte, a session byte, then a chunk up to the next 0xFF.
-    let mut rest = data;
-    while let [op, who, tail @ ..] = rest {
-        let end = tail.iter().position(|&b| b == 0xff).unwrap_or(tail.len());
-        let chunk = &tail[..end];
-        rest = tail.get(end + 1..).unwrap_or(&[]);
+    for script::Step { op, who, chunk } in script::steps(data) {
         let text = String::from_utf8_lossy(chunk).into_owned();
-        let handle = sids.get(*who as usize % sids.len().max(1)).and_then(|sid| endpoint.lookup(sid));
-        now += u64::from(*op >> 4) * 997;
+        let handle = sids.get(who as usize % sids.len().max(1)).and_then(|sid| endpoint.lookup(sid));
+        now += u64::from(op >> 4) * 997;
         match op % 12 {
             0 | 1 => {
                 next += 1;

@@ -693,6 +693,8 @@ struct Shared {
     moved: BTreeMap<String, (String, u64)>,
     /// The last sequence logged here from each origin (the position the next offset names).
     seen: BTreeMap<String, u64>,
+    /// What the log weighs ([`LogEntry::size`] summed): kept up to date, not persisted.
+    log_bytes: usize,
 }
 
 /// A restored session for a CONNECT carrying `pid` and `offset`.
@@ -1214,6 +1216,7 @@ impl Server {
         });
         let data = build_data(event, args, &attachments, offset.as_deref())?;
         if let (Some(offset), Some((origin, seq))) = (offset, logged.clone()) {
+            self.shared.log_bytes += data.len() + attachments.iter().map(Vec::len).sum::<usize>();
             self.shared.log.push_back(LogEntry {
                 offset,
                 origin,
@@ -1747,12 +1750,11 @@ impl Server {
         let before = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
         self.shared.persisted.retain(|_, p| p.disconnected_at >= threshold);
         self.shared.moved.retain(|_, (_, at)| *at >= threshold);
-        let mut bytes: usize = self.shared.log.iter().map(LogEntry::size).sum();
         while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
             || self.shared.log.len() > recovery.max_log_len
-            || bytes > recovery.max_log_bytes
+            || self.shared.log_bytes > recovery.max_log_bytes
         {
-            bytes -= self.shared.log.pop_front().map_or(0, |e| e.size());
+            self.shared.log_bytes -= self.shared.log.pop_front().map_or(0, |e| e.size());
         }
         self.shared_dirty |= before != (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
     }

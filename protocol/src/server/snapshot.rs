@@ -499,6 +499,7 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
                     // Written by the previous version: its own counter, in the offset.
                     (e.origin, e.seq) = legacy_entry(&e.offset).ok_or(SnapshotError::Field("o"))?;
                 }
+                sh.log_bytes += e.size();
                 sh.log.push_back(e);
                 Ok(())
             })?,
