@@ -409,18 +409,21 @@ impl EngineHost {
             Some((handle, _)) if is_post => Some(self.endpoint.borrow_mut().begin_post(handle, now_ms())),
             _ => None,
         };
-        // A body is read before any answer: workerd breaks the connection of a request whose
-        // body is left unread (the next request on it would fail).
+        // A body is read (bounded) before any answer: workerd breaks the connection of a
+        // request whose body is left unread. Nobody's body is kept but an open session's.
+        let posting = lookup.filter(|_| begun == Some(Ok(()))).map(|(handle, _)| handle);
         let body = match is_post {
-            true => match req.text().await {
-                Ok(body) => Some(body),
-                Err(error) => {
-                    if let Some((handle, _)) = lookup.filter(|_| begun == Some(Ok(()))) {
-                        self.endpoint.borrow_mut().handle_post_aborted(handle);
-                    }
-                    return Err(error);
+            true => {
+                let read = http::read_body(&mut req, config.engine.max_payload, posting.is_some()).await;
+                if let (Some(handle), Ok(http::Body::TooLarge) | Err(_)) = (posting, &read) {
+                    self.endpoint.borrow_mut().handle_post_aborted(handle);
                 }
-            },
+                match read? {
+                    http::Body::Complete(body) => Some(body),
+                    http::Body::Drained => None,
+                    http::Body::TooLarge => return http::status(&req, config, 413),
+                }
+            }
             false => None,
         };
         let Some((handle, current)) = lookup else {

@@ -1,5 +1,6 @@
 //! HTTP responses as the reference server writes them: errors, CORS, polling bodies.
 
+use futures_util::StreamExt;
 use wasmio_protocol::engine::ServerError;
 use worker::{Headers, Request, Response, Result};
 
@@ -45,4 +46,46 @@ pub fn preflight(req: &Request, config: &Config) -> Result<Response> {
         headers.set("Access-Control-Allow-Headers", &requested)?;
     }
     Ok(Response::empty()?.with_status(204).with_headers(headers))
+}
+
+/// A POST body read with a bound, the way engine.io counts while the body streams in.
+pub enum Body {
+    /// The whole body, when it was kept (invalid UTF-8 is replaced, as a text decoder does).
+    Complete(String),
+    /// The body was read to its end and dropped chunk by chunk (nobody wanted it).
+    Drained,
+    /// The body is longer than the bound: reading stopped there (the answer is 413).
+    TooLarge,
+}
+
+/// Reads `req`'s body, holding at most `limit` bytes: a `Content-Length` above the limit is
+/// refused before any byte is read, a chunked body as soon as it passes the limit. With
+/// `keep: false` the bytes are dropped as they come (the connection stays usable for the
+/// next request, which workerd would break if the body were left unread).
+pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body> {
+    let declared = req.headers().get("Content-Length")?.and_then(|n| n.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(Body::TooLarge);
+    }
+    let mut stream = match req.stream() {
+        Ok(stream) => stream,
+        // No body at all reads as an empty one.
+        Err(_) => return Ok(if keep { Body::Complete(String::new()) } else { Body::Drained }),
+    };
+    let mut kept = Vec::new();
+    let mut length = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        length += chunk.len() as u64;
+        if length > limit {
+            return Ok(Body::TooLarge);
+        }
+        if keep {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    Ok(match keep {
+        true => Body::Complete(String::from_utf8(kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
+        false => Body::Drained,
+    })
 }

@@ -75,3 +75,33 @@ export async function startWorker(
   stop();
   throw new Error(`wrangler dev did not start in time:\n${log}`);
 }
+
+/**
+ * Starts the built worker on workerd through Miniflare's API, without `wrangler dev`'s proxy,
+ * which holds every answer until the request's body has fully arrived: tests of answers given
+ * before a body ends need workerd's own behaviour. No static assets; `vars` are the worker's
+ * variables. Resolves to `{ url, stop }`.
+ */
+export async function startWorkerd(vars) {
+  const { Miniflare } = await import("miniflare");
+  const build = join(ROOT, "edge-worker/build");
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: await freePort(),
+    modules: true,
+    scriptPath: join(build, "worker/shim.mjs"),
+    modulesRoot: build,
+    modulesRules: [
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+    ],
+    compatibilityDate: "2026-04-01",
+    durableObjects: {
+      SOCKETIO: { className: "SocketIoObject", useSQLite: true },
+      ECHO: { className: "EchoObject", useSQLite: true },
+    },
+    bindings: vars,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, stop: () => mf.dispose() };
+}

@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { io } from "socket.io-client";
-import { startWorker } from "./harness.mjs";
+import { startWorker, startWorkerd } from "./harness.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -163,6 +163,91 @@ describe("hostile input", () => {
     assert.equal(res.headers["access-control-allow-origin"], "*");
     assert.equal(res.headers["access-control-allow-credentials"], undefined);
   });
+});
+
+describe("POST bodies, on workerd without wrangler's proxy (it holds answers until a body ends)", () => {
+  let worker;
+  let base;
+  let w;
+  let before0;
+  before(async () => {
+    worker = await startWorkerd({
+      APP: "conformance", SOCKETIO_PATH: "/socket.io/", TEST_HOOKS: "1", MAX_PAYLOAD: "1000000",
+    });
+    base = `${worker.url}/socket.io/`;
+    w = await witness(worker.url);
+    before0 = await instances(worker.url);
+  });
+  after(async () => {
+    w?.socket.close();
+    assert.equal(await instances(worker.url), before0, "the object was never reset");
+    await worker?.stop();
+  });
+
+  it("a POST declaring more than maxPayload gets 413 before its body is read, and the session goes on", async () => {
+    const sid = await handshake(base);
+    const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
+    let written = 0;
+    const res = await http("POST", url, {
+      headers: { "Content-Type": "text/plain;charset=UTF-8", "Content-Length": String(100_000_000) },
+      body: (req) => {
+        req.on("error", () => {}); // the server may stop reading: the rest of the body is refused
+        req.write("4" + "x".repeat(65_535), () => (written += 65_536));
+      },
+    });
+    assert.equal(res.status, 413);
+    assert.ok(written <= 65_536, "nothing past the first write was needed for the answer");
+    assert.equal((await http("POST", url, { body: "40" })).status, 200, "the session takes the next POST");
+    await w.echoes("after a declared oversize body");
+  });
+
+  it("a chunked POST gets 413 as soon as it passes maxPayload, holding no more than that", async () => {
+    const sid = await handshake(base);
+    const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
+    let written = 0;
+    let stopped = false;
+    const res = await http("POST", url, {
+      headers: { "Content-Type": "text/plain;charset=UTF-8", "Transfer-Encoding": "chunked" },
+      ms: 30_000,
+      body: (req) => {
+        req.on("error", () => {});
+        req.on("response", () => (stopped = true));
+        const chunk = "4" + "x".repeat(65_535);
+        const more = () => {
+          // Up to 100 MB, unless the answer comes first.
+          while (!stopped && written < 100_000_000) {
+            written += chunk.length;
+            if (!req.write(chunk)) return req.once("drain", more);
+          }
+          req.end();
+        };
+        more();
+      },
+    });
+    assert.equal(res.status, 413);
+    assert.ok(written < 20_000_000, `the answer came after ${written} bytes, not at the end of 100 MB`);
+    assert.equal((await http("POST", url, { body: "40" })).status, 200, "the session takes the next POST");
+    await w.echoes("after a chunked oversize body");
+  });
+
+  it("a POST to an unknown session gets 400 with its body dropped as it comes", async () => {
+    const body = "4" + "x".repeat(500_000);
+    for (let i = 0; i < 5; i++) {
+      const res = await http("POST", `${base}?EIO=4&transport=polling&sid=0-unknown${i}`, { body });
+      assert.equal(res.status, 400);
+      assert.deepEqual(JSON.parse(res.body), { code: 1, message: "Session ID unknown" });
+    }
+    const big = await http("POST", `${base}?EIO=4&transport=polling&sid=0-unknown`, {
+      headers: { "Content-Length": String(50_000_000) },
+      body: (req) => {
+        req.on("error", () => {});
+        req.write("4");
+      },
+    });
+    assert.equal(big.status, 413, "an unknown session's oversize body is not read either");
+    await w.echoes("after bodies for unknown sessions");
+  });
+
 });
 
 describe("a full object", () => {
