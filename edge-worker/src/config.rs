@@ -71,6 +71,8 @@ impl Config {
                 max_payload: millis("MAX_PAYLOAD", defaults.max_payload),
                 max_sessions: millis("MAX_SESSIONS", defaults.max_sessions as u64) as usize,
                 max_queued_bytes: millis("MAX_QUEUED_BYTES", defaults.max_queued_bytes),
+                max_packets_per_payload: millis("MAX_PACKETS_PER_PAYLOAD", defaults.max_packets_per_payload as u64)
+                    as usize,
                 ..defaults
             },
         }

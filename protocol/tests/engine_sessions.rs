@@ -423,6 +423,17 @@ fn oversize_post_gets_413_and_the_session_goes_on() {
 }
 
 #[test]
+fn a_post_of_too_many_packets_gets_413_and_none_of_them_is_handled() {
+    let config = ServerConfig { max_packets_per_payload: 3, ..ServerConfig::default() };
+    let mut server = ServerSession::new("s", TransportKind::Polling, config, 0);
+    assert_eq!(server.handle_post("4a\x1e4b\x1e4c\x1e4d", 0), Err(PostError::PayloadTooLarge));
+    assert_eq!(server.poll_event(), None);
+    assert_eq!(server.handle_post("4a\x1e4b\x1e4c", 0), Ok(()));
+    let events: Vec<_> = std::iter::from_fn(|| server.poll_event()).collect();
+    assert_eq!(events, ["a", "b", "c"].map(|m| ServerEvent::Message(text(m))));
+}
+
+#[test]
 fn undecodable_post_closes_with_parse_error() {
     let mut server = ServerSession::new("s", TransportKind::Polling, ServerConfig::default(), 0);
     assert_eq!(server.handle_post("4a\x1ezz", 0), Err(PostError::Rejected(ServerError::BadRequest)));

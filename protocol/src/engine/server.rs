@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use super::handshake::{Handshake, ServerError};
-use super::packet::{decode_payload, Data, Frame, Packet, PacketType};
+use super::packet::{decode_payload, Data, Frame, Packet, PacketType, SEPARATOR};
 use super::session::{take_payload, CloseReason, TransportKind};
 
 /// How long a poll may be held during an upgrade before a noop releases it (reference: 100 ms).
@@ -36,6 +36,11 @@ pub struct ServerConfig {
     /// (default 4 MB): past it the session ends with a transport error, its client reconnects
     /// (and recovers what it missed, with connection state recovery).
     pub max_queued_bytes: u64,
+    /// Most packets one POST body may carry (default 2,000): a body of a million bytes holds
+    /// up to 47,000 empty messages, each an event for the application. socket.io-client
+    /// sends what waited while it was offline in one body, bounded by `max_payload` bytes
+    /// only: the default leaves room for that. Past it the POST gets 413.
+    pub max_packets_per_payload: usize,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +53,7 @@ impl Default for ServerConfig {
             allow_upgrades: true,
             max_sessions: 10_000,
             max_queued_bytes: 4_000_000,
+            max_packets_per_payload: 2_000,
         }
     }
 }
@@ -101,7 +107,8 @@ pub enum PollOutcome {
 /// Why a POST was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PostError {
-    /// The body exceeds `maxHttpBufferSize`: answer 413; the session goes on.
+    /// The body exceeds `maxHttpBufferSize`, or holds more packets than
+    /// [`ServerConfig::max_packets_per_payload`]: answer 413; the session goes on.
     #[error("payload too large")]
     PayloadTooLarge,
     /// The request is not acceptable for this session: answer with the error.
@@ -299,7 +306,8 @@ impl ServerSession {
 
     /// A POST with a payload arrived on this session.
     pub fn handle_post(&mut self, body: &str, now_ms: u64) -> Result<(), PostError> {
-        if body.len() as u64 > self.config.max_payload {
+        let packets = body.bytes().filter(|&b| b == SEPARATOR as u8).count() + 1;
+        if body.len() as u64 > self.config.max_payload || packets > self.config.max_packets_per_payload {
             return Err(PostError::PayloadTooLarge);
         }
         if self.transport != TransportKind::Polling || self.closed {
