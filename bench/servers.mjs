@@ -74,7 +74,7 @@ export async function waitHttp(url, proc) {
  * storage, logging warnings only (no line per request: wrangler's Node process may share the
  * server's core): `{ url, proc }` once it answers.
  */
-export async function startWrangler(cwd, { env, cpu } = {}) {
+export async function startWrangler(cwd, { env, cpu, vars = {} } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(join(tmpdir(), "wasmio-bench-"));
@@ -86,6 +86,7 @@ export async function startWrangler(cwd, { env, cpu } = {}) {
     "--log-level", process.env.WRANGLER_LOG_LEVEL || "warn",
   ];
   if (env) args.push("--env", env);
+  for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd, cpu);
   return { url: await waitHttp(`http://127.0.0.1:${port}`, proc), proc };
 }

@@ -156,7 +156,10 @@ async function startOfficial(recovery) {
  * under a thousand polling clients) unless DELIVERY_VIA_PROXY=1.
  */
 async function startOurs() {
-  const { url, proc } = await startWrangler(join(ROOT, "edge-worker"), { cpu: SERVER_CPU });
+  const { url, proc } = await startWrangler(join(ROOT, "edge-worker"), {
+    cpu: SERVER_CPU,
+    vars: { MAX_HANDSHAKES_PER_MINUTE: "0" }, // every receiver connects from one loopback address
+  });
   const direct = process.env.DELIVERY_VIA_PROXY === "1" ? undefined : await workerdEntry(proc);
   return { url: direct ?? url, proc, via: direct ? "workerd directly" : "wrangler dev's proxy" };
 }

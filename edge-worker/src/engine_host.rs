@@ -354,8 +354,13 @@ impl EngineHost {
     fn handshake(&self, req: &Request, kind: TransportKind, app: &impl EngineApp) -> Result<Response> {
         let sid = new_sid(&object_name(req)?, &random_id());
         let now = now_ms();
-        let handle = match self.endpoint.borrow_mut().open(sid.clone(), kind, now) {
+        let info = request_info(req)?;
+        let admitted = self.endpoint.borrow_mut().admit(&info.address, now);
+        let handle = match admitted.and_then(|()| self.endpoint.borrow_mut().open(sid.clone(), kind, now)) {
             Ok(handle) => handle,
+            Err(EndpointError::TooManyHandshakes { retry_after_ms }) => {
+                return http::too_many_requests(req, &self.config, retry_after_ms.div_ceil(1000))
+            }
             // The object is full: another time, or another object (a new handshake).
             Err(EndpointError::Full) => return http::status(req, &self.config, 503),
             Err(EndpointError::DuplicateSid | EndpointError::UnknownSession) => {
@@ -363,7 +368,7 @@ impl EngineHost {
             }
         };
         // Decided before anything is sent: a refused session gets 400, not an open packet.
-        if let Err(refused) = app.on_open(self, &sid, request_info(req)?) {
+        if let Err(refused) = app.on_open(self, &sid, info) {
             worker::console_warn!("{refused}");
             self.endpoint.borrow_mut().close(handle, CloseReason::ForcedClose, now);
             self.carry_out();

@@ -31,6 +31,13 @@ pub fn status(req: &Request, config: &Config, status: u16) -> Result<Response> {
     Ok(Response::empty()?.with_status(status).with_headers(cors_headers(req, config)?))
 }
 
+/// 429 with `Retry-After` (seconds), to a client that made too many handshakes.
+pub fn too_many_requests(req: &Request, config: &Config, retry_after_s: u64) -> Result<Response> {
+    let headers = cors_headers(req, config)?;
+    headers.set("Retry-After", &retry_after_s.to_string())?;
+    Ok(Response::empty()?.with_status(429).with_headers(headers))
+}
+
 /// A polling response carrying an Engine.IO payload (or `ok` for a POST).
 pub fn text(req: &Request, config: &Config, body: String) -> Result<Response> {
     let headers = cors_headers(req, config)?;

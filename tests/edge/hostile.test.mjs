@@ -283,6 +283,32 @@ describe("a full object", () => {
   });
 });
 
+describe("a client past its handshakes per minute", () => {
+  it("gets 429 with Retry-After, and the sessions it opened go on", async () => {
+    const worker = await startWorker("conformance", { vars: { MAX_HANDSHAKES_PER_MINUTE: "3" } });
+    try {
+      const base = `${worker.url}/socket.io/`;
+      const w = await witness(worker.url); // the first of the three
+      const sid = await handshake(base);
+      await handshake(base);
+      const refused = await http("GET", `${base}?EIO=4&transport=polling`);
+      assert.equal(refused.status, 429);
+      const retry = Number(refused.headers["retry-after"]);
+      assert.ok(retry > 0 && retry <= 60, `Retry-After: ${retry}`);
+      const official = io(worker.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
+      const error = await new Promise((resolve) => official.once("connect_error", resolve));
+      assert.match(error.message, /websocket error/, "the official client sees the refusal");
+      official.close();
+      const poll = await http("POST", `${base}?EIO=4&transport=polling&sid=${sid}`, { body: "40" });
+      assert.equal(poll.status, 200, "an admitted session goes on");
+      await w.echoes("past the budget");
+      w.socket.close();
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
 describe("the chat deployment", () => {
   it("drops a flooding client's messages past its rate limit, and the others chat on", async () => {
     const worker = await startWorker(undefined, { vars: { TEST_HOOKS: "1" } });

@@ -17,6 +17,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use super::handshake::ServerError;
+use super::handshake_budget::HandshakeBudget;
 use super::packet::{Data, Frame};
 use super::server::{PollOutcome, PostError, ServerConfig, ServerEvent, ServerSession, ServerTransmit};
 use super::session::{CloseReason, TransportKind};
@@ -103,6 +104,13 @@ pub enum EndpointError {
     /// The endpoint holds [`ServerConfig::max_sessions`] sessions already (answer 503).
     #[error("too many sessions")]
     Full,
+    /// The client made [`ServerConfig::max_handshakes_per_minute`] handshakes this minute
+    /// already (answer 429); it may try again after `retry_after_ms`.
+    #[error("too many handshakes: try again in {retry_after_ms} ms")]
+    TooManyHandshakes {
+        /// Until the client's budget is renewed, ms.
+        retry_after_ms: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -136,13 +144,13 @@ pub struct Endpoint {
     outputs: VecDeque<Output>,
     /// The alarm the driver was last told to set, while it has not fired.
     alarm_at: Option<u64>,
+    handshakes: HandshakeBudget,
 }
 
 impl Endpoint {
     /// An endpoint with no session, whose sessions use `config`.
     pub fn new(config: ServerConfig) -> Self {
         Endpoint {
-            config,
             slots: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
@@ -150,12 +158,20 @@ impl Endpoint {
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             alarm_at: None,
+            handshakes: HandshakeBudget::new(config.max_handshakes_per_minute),
+            config,
         }
     }
 
     /// The settings of the sessions.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Counts a handshake request of `client` (its IP address), before [`Endpoint::open`]:
+    /// refused past [`ServerConfig::max_handshakes_per_minute`].
+    pub fn admit(&mut self, client: &str, now_ms: u64) -> Result<(), EndpointError> {
+        self.handshakes.spend(client, now_ms).map_err(|retry_after_ms| EndpointError::TooManyHandshakes { retry_after_ms })
     }
 
     /// Opens a session after a valid handshake request on `transport` (refused past

@@ -3,6 +3,7 @@
 mod client;
 mod endpoint;
 mod handshake;
+mod handshake_budget;
 mod packet;
 mod server;
 mod session;

@@ -41,6 +41,9 @@ pub struct ServerConfig {
     /// sends what waited while it was offline in one body, bounded by `max_payload` bytes
     /// only: the default leaves room for that. Past it the POST gets 413.
     pub max_packets_per_payload: usize,
+    /// Most handshakes one client (its IP address at the edge) may make per minute on one
+    /// [`super::Endpoint`] (default 120; 0: no limit). Past it the handshake is refused.
+    pub max_handshakes_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             max_sessions: 10_000,
             max_queued_bytes: 4_000_000,
             max_packets_per_payload: 2_000,
+            max_handshakes_per_minute: 120,
         }
     }
 }
