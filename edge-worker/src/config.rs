@@ -35,6 +35,9 @@ pub struct Config {
     /// The server's `connectTimeout` in ms (`CONNECT_TIMEOUT`), when the deployment overrides
     /// the application's.
     pub connect_timeout_ms: Option<u64>,
+    /// How long a binary packet may wait for its attachments, ms (`ATTACHMENT_TIMEOUT`,
+    /// default 30 s): past it the session is closed.
+    pub attachment_timeout_ms: Option<u64>,
     /// How WebSocket pongs are handled.
     pub heartbeat: HeartbeatMode,
     /// Engine.IO session settings.
@@ -55,6 +58,7 @@ impl Config {
             test_hooks: var("TEST_HOOKS").as_deref() == Some("1"),
             shards: var("SHARDS").and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1),
             connect_timeout_ms: var("CONNECT_TIMEOUT").and_then(|v| v.parse().ok()),
+            attachment_timeout_ms: var("ATTACHMENT_TIMEOUT").and_then(|v| v.parse().ok()),
             heartbeat: match var("HEARTBEAT").as_deref() {
                 Some("strict") => HeartbeatMode::Strict,
                 None | Some("hibernate") => HeartbeatMode::Hibernate,

@@ -340,6 +340,11 @@ impl EngineHost {
         endpoint.sessions().map(|(handle, sid)| (sid.to_owned(), endpoint.is_writable(handle))).collect()
     }
 
+    /// The deployment's settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// How many sessions are open (not yet closed) in this instance's memory.
     pub fn open_sessions(&self) -> usize {
         self.endpoint.borrow().open_sessions()

@@ -122,7 +122,7 @@ impl Hosted for SocketIoServer {
         if let Some(ms) = config.connect_timeout_ms {
             app = app.connect_timeout(ms);
         }
-        let core = Server::new(core_config(&app));
+        let core = Server::new(core_config(&app, &config));
         let test_hooks = config.test_hooks;
         let shards = config.shards;
         let heartbeat = config.heartbeat;
@@ -280,7 +280,7 @@ impl EngineApp for SocketIoServer {
     }
 }
 
-fn core_config(app: &App) -> CoreConfig {
+fn core_config(app: &App, config: &Config) -> CoreConfig {
     let defaults = CoreConfig::default();
     let mut namespaces = app.static_names();
     if !namespaces.iter().any(|n| n == "/") {
@@ -293,6 +293,7 @@ fn core_config(app: &App) -> CoreConfig {
             .map(|ms| RecoveryConfig { max_disconnection_duration_ms: ms, ..RecoveryConfig::default() }),
         namespaces,
         dynamic_namespaces: app.has_dynamic(),
+        attachment_timeout_ms: config.attachment_timeout_ms.unwrap_or(defaults.attachment_timeout_ms),
         ..defaults
     }
 }
@@ -313,11 +314,11 @@ impl SocketIoServer {
         let storage = self.host.state().storage();
         let shared: Option<String> = storage.get(SHARED_KEY).await?;
         let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
-        let mut core = match Server::restore(core_config(&self.app), shared.as_deref(), []) {
+        let mut core = match Server::restore(core_config(&self.app, self.host.config()), shared.as_deref(), []) {
             Ok(core) => core,
             Err(error) => {
                 worker::console_error!("the shared Socket.IO state is unreadable, recovery log lost: {error}");
-                Server::new(core_config(&self.app))
+                Server::new(core_config(&self.app, self.host.config()))
             }
         };
         // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
@@ -399,7 +400,7 @@ impl SocketIoServer {
     /// state from the WebSocket attachments and storage alone.
     fn forget(&self) {
         self.host.forget();
-        *self.core.borrow_mut() = Server::new(core_config(&self.app));
+        *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
         self.buckets.borrow_mut().clear();
         self.restored.set(false);
         self.wakeups.set(None);

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, AckData, AckError, ApiError, Broadcast, Config, ConnectRequest, Delivery, DisconnectReason, EncodedPacket,
-    Event, Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit,
+    Event, Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit, ATTACHMENT_TIMEOUT,
 };
 
 /// A flattened transmit: (sessions, text, attachments) or a close.
@@ -1085,4 +1085,41 @@ fn only_changes_to_a_snapshot_mark_its_session_dirty() {
     // joining a room is
     h.server.join("s1", ["r"]).unwrap();
     assert_eq!(h.server.take_dirty().sessions, sessions(&["e1"]));
+}
+
+#[test]
+fn a_packet_whose_attachments_never_come_closes_its_session_in_time_even_across_a_restore() {
+    let mut h = Harness::new(Config { attachment_timeout_ms: 5_000, ..Config::default() });
+    h.connect("e1", "/", "s1");
+    h.text("e1", r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#);
+    h.binary("e1", &[7; 10]);
+    assert_eq!(h.server.poll_timeout(), Some(h.now + 5_000));
+    // The object is evicted and rebuilt from the session's snapshot: the deadline goes along.
+    let snapshot = h.server.session_to_json("e1").unwrap();
+    let mut restored = Harness::new(Config { attachment_timeout_ms: 5_000, ..Config::default() });
+    restored.now = h.now;
+    restored.server.restore_session(&snapshot).unwrap();
+    restored.now += 4_999;
+    restored.server.handle_timeout(restored.now);
+    assert!(restored.events().is_empty() && restored.outs().is_empty(), "not yet");
+    restored.now += 1;
+    restored.server.handle_timeout(restored.now);
+    let events = restored.events();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Error { message, .. } if message == ATTACHMENT_TIMEOUT)),
+        "{events:?}"
+    );
+    assert!(restored.outs().contains(&Out::Close("e1".into())));
+}
+
+#[test]
+fn a_packet_whose_attachments_come_in_time_cancels_its_deadline() {
+    let mut h = Harness::new(Config { attachment_timeout_ms: 5_000, ..Config::default() });
+    h.connect("e1", "/", "s1");
+    h.text("e1", r#"51-["up",{"_placeholder":true,"num":0}]"#);
+    h.binary("e1", &[7; 10]);
+    assert!(matches!(&h.events()[..], [Event::Message(_)]));
+    h.now += 10_000;
+    h.server.handle_timeout(h.now);
+    assert!(h.events().is_empty() && h.outs().is_empty(), "the session goes on");
 }

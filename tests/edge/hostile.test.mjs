@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { io } from "socket.io-client";
+import { WebSocket } from "ws";
 import { startWorker, startWorkerd } from "./harness.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -302,6 +303,39 @@ describe("a client past its handshakes per minute", () => {
       const poll = await http("POST", `${base}?EIO=4&transport=polling&sid=${sid}`, { body: "40" });
       assert.equal(poll.status, 200, "an admitted session goes on");
       await w.echoes("past the budget");
+      w.socket.close();
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
+describe("a binary packet whose attachments never come", () => {
+  it("closes its session after ATTACHMENT_TIMEOUT, while the client answers every ping", async () => {
+    const worker = await startWorker("conformance", { vars: { ATTACHMENT_TIMEOUT: "1000" } });
+    try {
+      const w = await witness(worker.url);
+      const ws = new WebSocket(`${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+      const frames = [];
+      let connected;
+      const ready = new Promise((resolve) => (connected = resolve));
+      ws.on("message", (data) => {
+        const text = data.toString();
+        frames.push(text);
+        if (text.startsWith("0")) ws.send("40");
+        if (text.startsWith("40")) connected();
+        if (text === "2") ws.send("3"); // alive: only the missing attachments may end it
+      });
+      await ready;
+      const sent = Date.now();
+      ws.send('451-["message",{"_placeholder":true,"num":0}]');
+      const closed = await Promise.race([
+        new Promise((resolve) => ws.once("close", () => resolve(Date.now() - sent))),
+        sleep(5000).then(() => "still open"),
+      ]);
+      assert.equal(typeof closed, "number", "the session was closed");
+      assert.ok(closed >= 900, `closed after ${closed} ms: the attachments had their time`);
+      await w.echoes("after a packet without its attachments");
       w.socket.close();
     } finally {
       await worker.stop();

@@ -171,7 +171,9 @@ impl Endpoint {
     /// Counts a handshake request of `client` (its IP address), before [`Endpoint::open`]:
     /// refused past [`ServerConfig::max_handshakes_per_minute`].
     pub fn admit(&mut self, client: &str, now_ms: u64) -> Result<(), EndpointError> {
-        self.handshakes.spend(client, now_ms).map_err(|retry_after_ms| EndpointError::TooManyHandshakes { retry_after_ms })
+        self.handshakes
+            .spend(client, now_ms)
+            .map_err(|retry_after_ms| EndpointError::TooManyHandshakes { retry_after_ms })
     }
 
     /// Opens a session after a valid handshake request on `transport` (refused past

@@ -111,6 +111,10 @@ pub struct Config {
     /// `maxHttpBufferSize`): what a session holds while a packet is reassembled. The
     /// reference bounds each attachment only.
     pub max_attachment_bytes: usize,
+    /// How long a binary packet may wait for its attachments (default 30 s): past it the
+    /// session is closed (its sockets get `error` "attachments not received in time"), so no
+    /// session holds a partial packet for ever. The reference has no such bound.
+    pub attachment_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -123,9 +127,13 @@ impl Default for Config {
             max_snapshot_bytes: DEFAULT_MAX_SNAPSHOT_BYTES,
             max_attachments: crate::socket::DEFAULT_MAX_ATTACHMENTS,
             max_attachment_bytes: 1_000_000,
+            attachment_timeout_ms: 30_000,
         }
     }
 }
+
+/// The `error` a socket gets when its packet's attachments did not arrive in time.
+pub const ATTACHMENT_TIMEOUT: &str = "attachments not received in time";
 
 /// `connectionStateRecovery` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -604,6 +612,8 @@ struct SessionState {
     connect_deadline: Option<u64>,
     /// A binary packet awaiting attachments, with the announced count.
     partial: Option<(Packet, usize)>,
+    /// When the partial packet's attachments are due ([`Config::attachment_timeout_ms`]).
+    partial_deadline: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -779,6 +789,7 @@ impl Server {
                 pending: BTreeMap::new(),
                 connect_deadline: Some(now_ms + self.config.connect_timeout_ms),
                 partial: None,
+                partial_deadline: None,
             },
         );
         // The handshake's query and headers travel in the session's snapshot, with room left
@@ -819,6 +830,7 @@ impl Server {
                         Ok((packet, 0)) => Ok(Some(packet)),
                         Ok((packet, expected)) => {
                             s.partial = Some((packet, expected));
+                            s.partial_deadline = Some(now_ms + self.config.attachment_timeout_ms);
                             partial_changed = true;
                             Ok(None)
                         }
@@ -849,21 +861,27 @@ impl Server {
             },
         };
         if partial_changed {
+            match (&s.partial, s.partial_deadline) {
+                (Some(_), Some(at)) => self.timers.set(Timer::Reassembly(session.to_owned()), at),
+                _ => self.timers.cancel(&Timer::Reassembly(session.to_owned())),
+            }
             self.dirty.insert(session.to_owned());
         }
         match decoded {
             Ok(None) => {}
             Ok(Some(packet)) => self.on_packet(session, packet, now_ms),
-            Err(error) => {
-                // client.onerror: every socket gets `error`, then the connection is closed,
-                // which Engine.IO reports as "forced close".
-                let sids: Vec<String> = self.sessions[session].sockets.values().cloned().collect();
-                for sid in sids {
-                    self.events.push_back(Event::Error { sid, message: error.to_string() });
-                }
-                self.close_session(session, DisconnectReason::ForcedClose, now_ms);
-            }
+            Err(error) => self.fail_session(session, &error.to_string(), now_ms),
         }
+    }
+
+    /// client.onerror: every socket of the session gets `error`, then the connection is
+    /// closed, which Engine.IO reports as "forced close".
+    fn fail_session(&mut self, session: &str, message: &str, now_ms: u64) {
+        let sids: Vec<String> = self.sessions[session].sockets.values().cloned().collect();
+        for sid in sids {
+            self.events.push_back(Event::Error { sid, message: message.to_owned() });
+        }
+        self.close_session(session, DisconnectReason::ForcedClose, now_ms);
     }
 
     /// The Engine.IO session upgraded to WebSocket: its snapshot must be written where the
@@ -896,6 +914,12 @@ impl Server {
                     self.dirty.insert(id.clone());
                     if s.sockets.is_empty() {
                         self.close_session(&id, DisconnectReason::ForcedServerClose, now_ms);
+                    }
+                }
+                Timer::Reassembly(id) => {
+                    let due = |s: &SessionState| s.partial.is_some() && s.partial_deadline.is_some_and(|d| d <= now_ms);
+                    if self.sessions.get(&id).is_some_and(due) {
+                        self.fail_session(&id, ATTACHMENT_TIMEOUT, now_ms);
                     }
                 }
                 Timer::Ack(sid, id) => {

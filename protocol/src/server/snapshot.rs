@@ -113,6 +113,9 @@ impl Server {
             out.push(',');
             write_binaries(&mut out, &packet.attachments);
             out.push(']');
+            if let Some(at) = s.partial_deadline {
+                push_u64(&mut out, ",\"bt\":", at);
+            }
         }
         out.push('}');
         let max = self.config.max_snapshot_bytes;
@@ -266,6 +269,9 @@ impl Server {
         if let Some(at) = session.connect_deadline {
             self.timers.set(Timer::Connect(id.clone()), at);
         }
+        if let (Some(_), Some(at)) = (&session.partial, session.partial_deadline) {
+            self.timers.set(Timer::Reassembly(id.clone()), at);
+        }
         self.sessions.insert(id.clone(), session);
         Ok(id)
     }
@@ -282,6 +288,7 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
         sockets: BTreeMap::new(),
         pending: BTreeMap::new(),
         connect_deadline: None,
+        partial_deadline: None,
         partial: None,
     };
     let mut sockets = Vec::new();
@@ -293,6 +300,7 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
             "a" => state.info.address = r.string()?,
             "w" => state.writable = r.bool()?,
             "t" => state.connect_deadline = r.opt_u64()?,
+            "bt" => state.partial_deadline = r.opt_u64()?,
             "s" => r.array(|r| {
                 sockets.push(read_socket(r)?);
                 Ok(())

@@ -1,4 +1,5 @@
-//! The server's timer table: connect timeouts, ack timeouts and broadcast-ack collections,
+//! The server's timer table: connect timeouts, ack timeouts, broadcast-ack collections and
+//! attachments waited for,
 //! sorted by deadline so that the next one is found, and the due ones taken, without a scan
 //! of the sessions and acks.
 //!
@@ -17,6 +18,8 @@ pub(super) enum Timer {
     Ack(String, u64),
     /// The collection of a broadcast's acks.
     Collect(u64),
+    /// A session's binary packet waiting for its attachments.
+    Reassembly(String),
 }
 
 /// Deadlines by time, and by timer.
