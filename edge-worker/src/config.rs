@@ -77,8 +77,10 @@ impl Config {
                 max_queued_bytes: millis("MAX_QUEUED_BYTES", defaults.max_queued_bytes),
                 max_packets_per_payload: millis("MAX_PACKETS_PER_PAYLOAD", defaults.max_packets_per_payload as u64)
                     as usize,
-                max_handshakes_per_minute: millis("MAX_HANDSHAKES_PER_MINUTE", defaults.max_handshakes_per_minute.into())
-                    as u32,
+                max_handshakes_per_minute: millis(
+                    "MAX_HANDSHAKES_PER_MINUTE",
+                    defaults.max_handshakes_per_minute.into(),
+                ) as u32,
                 ..defaults
             },
         }

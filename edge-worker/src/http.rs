@@ -61,17 +61,19 @@ pub enum Body {
     Complete(String),
     /// The body was read to its end and dropped chunk by chunk (nobody wanted it).
     Drained,
-    /// The body is longer than the bound: reading stopped there (the answer is 413).
+    /// The body is longer than the bound (the answer is 413); none of it is held.
     TooLarge,
 }
 
-/// Reads `req`'s body, holding at most `limit` bytes: a `Content-Length` above the limit is
-/// refused before any byte is read, a chunked body as soon as it passes the limit. With
-/// `keep: false` the bytes are dropped as they come (the connection stays usable for the
-/// next request, which workerd would break if the body were left unread).
+/// Reads `req`'s body, holding at most `limit` bytes. A longer body is read to its end and
+/// dropped as it comes, up to [`DRAIN_FACTOR`] times `limit`, so that the connection stays
+/// usable for the next request (workerd, and the proxy of `wrangler dev`, break a connection
+/// whose request body is left unread); past that, or with a `Content-Length` past that, reading
+/// stops at once. With `keep: false` the bytes are dropped as they come, whatever their length.
 pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body> {
+    let drain_limit = limit.saturating_mul(DRAIN_FACTOR);
     let declared = req.headers().get("Content-Length")?.and_then(|n| n.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
+    if declared.is_some_and(|n| n > drain_limit) {
         return Ok(Body::TooLarge);
     }
     let mut stream = match req.stream() {
@@ -84,15 +86,23 @@ pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         length += chunk.len() as u64;
-        if length > limit {
+        if length > drain_limit {
             return Ok(Body::TooLarge);
         }
-        if keep {
+        if length > limit {
+            kept = Vec::new();
+        } else if keep {
             kept.extend_from_slice(&chunk);
         }
     }
-    Ok(match keep {
-        true => Body::Complete(String::from_utf8(kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())),
-        false => Body::Drained,
+    Ok(match (length > limit, keep) {
+        (true, _) => Body::TooLarge,
+        (false, true) => Body::Complete(
+            String::from_utf8(kept).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
+        (false, false) => Body::Drained,
     })
 }
+
+/// How many times the body limit an oversize body is read (and dropped) before its answer.
+pub const DRAIN_FACTOR: u64 = 4;

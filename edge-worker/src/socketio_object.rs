@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
-    Unpersisted, Write, LIVE_PREFIX, SHARED_KEY,
+    Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY,
 };
 use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
@@ -22,6 +22,9 @@ use crate::config::{Config, HeartbeatMode};
 use crate::durable::{hosted_durable_object, Hosted};
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::routing::{new_sid, object_of_sid};
+
+/// Most keys one storage call may put or delete (workerd's limit).
+const STORAGE_BATCH: usize = 128;
 
 /// The path of broadcasts relayed between objects.
 const RELAY_PATH: &str = "/__relay";
@@ -313,12 +316,19 @@ impl SocketIoServer {
         let origin = self.name.borrow().clone().unwrap_or_default();
         let storage = self.host.state().storage();
         let shared: Option<String> = storage.get(SHARED_KEY).await?;
+        let mut parts = Vec::new();
+        for prefix in [LOG_PREFIX, PERSISTED_PREFIX, ACK_PREFIX] {
+            let listed = storage.list_with_options(worker::ListOptions::new().prefix(prefix)).await?;
+            parts.extend(string_entries(&listed));
+        }
         let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
-        let mut core = match Server::restore(core_config(&self.app, self.host.config()), shared.as_deref(), []) {
+        let config = core_config(&self.app, self.host.config());
+        let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+        let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {
             Ok(core) => core,
             Err(error) => {
                 worker::console_error!("the shared Socket.IO state is unreadable, recovery log lost: {error}");
-                Server::new(core_config(&self.app, self.host.config()))
+                Server::new(config)
             }
         };
         // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
@@ -339,14 +349,9 @@ impl SocketIoServer {
             }
         }
         // Sockets connected before a restart, whose WebSockets are gone, become recoverable.
-        let records: Vec<(String, String)> = live
-            .entries()
+        let records: Vec<(String, String)> = string_entries(&live)
             .into_iter()
-            .filter_map(|entry| {
-                let pair: js_sys::Array = entry.ok()?.into();
-                let key = pair.get(0).as_string()?;
-                Some((key.strip_prefix(LIVE_PREFIX)?.to_owned(), pair.get(1).as_string().unwrap_or_default()))
-            })
+            .filter_map(|(key, record)| Some((key.strip_prefix(LIVE_PREFIX)?.to_owned(), record)))
             .collect();
         let unreadable =
             core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
@@ -412,6 +417,9 @@ impl SocketIoServer {
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
         let storage = self.host.state().storage();
+        // Puts and deletes touch distinct keys: each kind goes in batches of workerd's most
+        // keys per call, written atomically.
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         for write in writes {
             match write {
                 Write::Attachment { session, snapshot } => {
@@ -419,9 +427,19 @@ impl SocketIoServer {
                         ws.serialize_attachment(snapshot)?;
                     }
                 }
-                Write::Put { key, value } => storage.put(&key, value).await?,
-                Write::Delete { key } => storage.delete(&key).await.map(drop)?,
+                Write::Put { key, value } => puts.push((key, value)),
+                Write::Delete { key } => deletes.push(key),
             }
+        }
+        for batch in puts.chunks(STORAGE_BATCH) {
+            let values = js_sys::Object::new();
+            for (key, value) in batch {
+                js_sys::Reflect::set(&values, &key.into(), &value.into())?;
+            }
+            storage.put_multiple_raw(values).await?;
+        }
+        for batch in deletes.chunks(STORAGE_BATCH) {
+            storage.delete_multiple(batch.to_vec()).await?;
         }
         for Unpersisted { session, error } in unpersisted {
             worker::console_error!("session {session} will not survive hibernation: {error}");
@@ -690,4 +708,16 @@ impl SocketIoServer {
             false
         }
     }
+}
+
+/// The (key, text value) pairs of a storage listing; values that are not text are skipped.
+fn string_entries(listed: &js_sys::Map) -> Vec<(String, String)> {
+    listed
+        .entries()
+        .into_iter()
+        .filter_map(|entry| {
+            let pair: js_sys::Array = entry.ok()?.into();
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
 }

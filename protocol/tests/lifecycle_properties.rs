@@ -499,10 +499,10 @@ impl World {
         let now = self.now;
         let config = self.server.config().clone();
         // what was persisted is what memory held: `take_writes` missed nothing
-        let shared = self.storage.get(SHARED_KEY);
-        let stored = shared.cloned().unwrap_or_else(|| Server::new(config.clone()).shared_to_json());
-        assert_eq!(stored, self.server.shared_to_json(), "the stored shared snapshot is current");
-        let mut server = Server::restore(config, shared.map(String::as_str), []).expect("the shared snapshot reads");
+        let header = self.storage.get(SHARED_KEY).map(String::as_str);
+        let parts = self.storage.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+        let mut server = Server::restore_stored(config, header, parts, []).expect("the stored shared state reads");
+        assert_eq!(server.shared_to_json(), self.server.shared_to_json(), "the stored shared state is current");
         let mut kept = BTreeMap::new();
         let mut endpoint = Endpoint::new(ServerConfig::default());
         for (handle, conn) in std::mem::take(&mut self.conns) {

@@ -189,6 +189,30 @@ fn dynamic_namespaces_are_decided_by_the_driver() {
 }
 
 #[test]
+fn a_dynamic_namespace_nobody_uses_is_forgotten_and_asked_for_again() {
+    let config = Config { dynamic_namespaces: true, ..recovery_config() };
+    let mut h = Harness::new(config);
+    // Left by a client disconnect (not recoverable): forgotten at once.
+    for i in 0..50 {
+        h.connect(&format!("e{i}"), &format!("/room-{i}"), &format!("s{i}"));
+        h.text(&format!("e{i}"), &format!("1/room-{i},"));
+        h.events();
+    }
+    assert!(h.server.shared_to_json().contains(r#""dn":[]"#), "{}", h.server.shared_to_json());
+    // Left by a lost connection (recoverable): kept while its session may come back.
+    h.connect("lost", "/room-x", "sx");
+    h.server.handle_close("lost", CloseReason::TransportClose, h.now);
+    h.events();
+    assert!(h.server.shared_to_json().contains(r#""dn":["/room-x"]"#));
+    h.now += RecoveryConfig::default().max_disconnection_duration_ms + 1;
+    h.server.handle_timeout(h.now);
+    assert!(h.server.shared_to_json().contains(r#""dn":[]"#), "{}", h.server.shared_to_json());
+    h.open("again");
+    h.text("again", "0/room-1,");
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if r.check_namespace), "asked again");
+}
+
+#[test]
 fn rooms_to_except_and_broadcast_from_a_socket() {
     let mut h = Harness::new(Config::default());
     for (e, s) in [("e1", "s1"), ("e2", "s2"), ("e3", "s3")] {

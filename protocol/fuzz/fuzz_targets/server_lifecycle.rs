@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let mut server = Server::new(config.clone());
     // What the WebSockets keep (the last snapshot of each WebSocket session), and storage.
     let mut attachments: std::collections::BTreeMap<String, String> = Default::default();
-    let mut shared: Option<String> = None;
+    let mut storage: std::collections::BTreeMap<String, String> = Default::default();
     let mut now = 1_000u64;
     let mut sids: Vec<String> = Vec::new();
     let mut next = 0u32;
@@ -55,7 +55,9 @@ fuzz_target!(|data: &[u8]| {
             }
             9 => {
                 // An eviction: the core comes back from what it asked to keep.
-                server = Server::restore(config.clone(), shared.as_deref(), attachments.values().map(String::as_str))
+                let header = storage.get(wasmio_protocol::server::SHARED_KEY).map(String::as_str);
+                let parts = storage.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                server = Server::restore_stored(config.clone(), header, parts, attachments.values().map(String::as_str))
                     .expect("what the core wrote reads back");
                 endpoint = Endpoint::new(ServerConfig::default());
                 for sid in &sids {
@@ -84,8 +86,8 @@ fuzz_target!(|data: &[u8]| {
                         attachments.insert(session, snapshot);
                     }
                 }
-                Write::Put { key, value } if key == wasmio_protocol::server::SHARED_KEY => shared = Some(value),
-                Write::Put { .. } | Write::Delete { .. } => {}
+                Write::Put { key, value } => drop(storage.insert(key, value)),
+                Write::Delete { key } => drop(storage.remove(&key)),
             }
         }
         // A WebSocket that is gone takes its attachment with it.

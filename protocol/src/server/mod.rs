@@ -62,11 +62,14 @@ mod json;
 mod offsets;
 mod recovery;
 mod snapshot;
+mod stored;
 mod timers;
 mod writes;
 
 use recovery::live_record;
 pub use recovery::RecoveryRef;
+use stored::StoredShared;
+pub use stored::{ACK_PREFIX, LOG_PREFIX, PERSISTED_PREFIX};
 use timers::{Timer, Timers};
 pub use writes::{Unpersisted, Write, LIVE_PREFIX, SHARED_KEY};
 
@@ -642,6 +645,8 @@ struct Namespace {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LogEntry {
+    /// Its place in the log of this server, for ever (its storage key, see `stored.rs`).
+    key: u64,
     /// The offset the recipients got: the log's position as a vector of the last sequence of
     /// each origin (see `offsets.rs`).
     offset: String,
@@ -705,6 +710,8 @@ struct Shared {
     seen: BTreeMap<String, u64>,
     /// What the log weighs ([`LogEntry::size`] summed): kept up to date, not persisted.
     log_bytes: usize,
+    /// The key of the last entry logged ([`LogEntry::key`]).
+    next_log_key: u64,
 }
 
 /// A restored session for a CONNECT carrying `pid` and `offset`.
@@ -728,6 +735,8 @@ pub struct Server {
     sockets: BTreeMap<String, SocketState>,
     nsps: BTreeMap<String, Namespace>,
     shared: Shared,
+    /// What storage holds of `shared`.
+    stored: StoredShared,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     encodes: u64,
@@ -754,6 +763,7 @@ impl Server {
             sockets: BTreeMap::new(),
             nsps: BTreeMap::new(),
             shared: Shared::default(),
+            stored: StoredShared::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             encodes: 0,
@@ -1241,7 +1251,9 @@ impl Server {
         let data = build_data(event, args, &attachments, offset.as_deref())?;
         if let (Some(offset), Some((origin, seq))) = (offset, logged.clone()) {
             self.shared.log_bytes += data.len() + attachments.iter().map(Vec::len).sum::<usize>();
+            self.shared.next_log_key += 1;
             self.shared.log.push_back(LogEntry {
+                key: self.shared.next_log_key,
                 offset,
                 origin,
                 seq,
@@ -1671,6 +1683,7 @@ impl Server {
             n.sockets.remove(sid);
             if n.sockets.is_empty() {
                 self.nsps.remove(&socket.nsp);
+                self.prune_dynamic();
             }
         }
         self.sockets.remove(sid);
@@ -1768,6 +1781,15 @@ impl Server {
     }
 
     /// Drops expired recovery state and keeps the log within its bound.
+    /// Forgets the dynamic namespaces that no socket uses and no recoverable session names (a
+    /// later CONNECT asks the application again): they would pile up in the shared state.
+    fn prune_dynamic(&mut self) {
+        let (nsps, persisted) = (&self.nsps, &self.shared.persisted);
+        let before = self.shared.dynamic.len();
+        self.shared.dynamic.retain(|name| nsps.contains_key(name) || persisted.values().any(|p| &p.nsp == name));
+        self.shared_dirty |= before != self.shared.dynamic.len();
+    }
+
     fn prune(&mut self, now_ms: u64) {
         let Some(recovery) = &self.config.recovery else { return };
         let threshold = now_ms.saturating_sub(recovery.max_disconnection_duration_ms);
@@ -1780,7 +1802,11 @@ impl Server {
         {
             self.shared.log_bytes -= self.shared.log.pop_front().map_or(0, |e| e.size());
         }
-        self.shared_dirty |= before != (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
+        let after = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
+        if after.0 != before.0 {
+            self.prune_dynamic();
+        }
+        self.shared_dirty |= before != after;
     }
 }
 

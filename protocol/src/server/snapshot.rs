@@ -126,58 +126,18 @@ impl Server {
     }
 
     /// The state shared by all sessions (recovery log, disconnected sessions, pending acks,
-    /// broadcast acks being collected, dynamic namespaces), for Durable Object storage.
+    /// broadcast acks being collected, dynamic namespaces) as one text: what
+    /// [`Server::restore`] reads. Storage keeps it in parts ([`Server::take_writes`]).
     pub fn shared_to_json(&self) -> String {
         let sh = &self.shared;
         let mut out = String::with_capacity(256);
-        push_u64(&mut out, "{\"o\":", sh.next_offset);
-        push_u64(&mut out, ",\"nb\":", sh.next_broadcast);
-        out.push_str(",\"dn\":");
-        write_string_array(&mut out, &sh.dynamic);
-        out.push_str(",\"sv\":[");
-        for (i, (origin, seq)) in sh.seen.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            write_string(&mut out, origin);
-            out.push_str(&format!(",{seq}]"));
-        }
-        out.push(']');
-        out.push_str(",\"mv\":[");
-        for (i, (pid, (to, at))) in sh.moved.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            write_string(&mut out, pid);
-            out.push(',');
-            write_string(&mut out, to);
-            out.push_str(&format!(",{at}]"));
-        }
-        out.push(']');
+        self.write_shared_header(&mut out);
         out.push_str(",\"log\":[");
         for (i, e) in sh.log.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str("{\"o\":");
-            write_string(&mut out, &e.offset);
-            out.push_str(",\"g\":");
-            write_string(&mut out, &e.origin);
-            push_u64(&mut out, ",\"q\":", e.seq);
-            out.push_str(",\"n\":");
-            write_string(&mut out, &e.nsp);
-            out.push_str(",\"r\":");
-            write_string_array(&mut out, &e.rooms);
-            out.push_str(",\"x\":");
-            write_string_array(&mut out, &e.except);
-            out.push_str(",\"d\":");
-            out.push_str(&e.data);
-            out.push_str(",\"b\":");
-            write_binaries(&mut out, &e.attachments);
-            push_u64(&mut out, ",\"t\":", e.emitted_at);
-            out.push('}');
+            write_log_entry(&mut out, e);
         }
         out.push_str("],\"ps\":[");
         for (i, (pid, p)) in sh.persisted.iter().enumerate() {
@@ -193,13 +153,57 @@ impl Server {
             }
             out.push('[');
             write_string(&mut out, sid);
-            out.push_str(&format!(",{id},"));
-            out.push_str(&a.deadline.map_or("null".into(), |d| d.to_string()));
+            push_u64(&mut out, ",", *id);
             out.push(',');
-            out.push_str(&a.broadcast.map_or("null".into(), |d| d.to_string()));
+            write_ack(&mut out, a);
             out.push(']');
         }
-        out.push_str("],\"ba\":[");
+        out.push_str("]}");
+        out
+    }
+
+    /// The shared state but the log, the disconnected sessions and the acks, which storage
+    /// keeps one per key: `{"o","nb","dn","sv","mv","ba","lk"}`.
+    pub(super) fn shared_header_to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        self.write_shared_header(&mut out);
+        out.push('}');
+        out
+    }
+
+    /// `{"o":..,"nb":..,"dn":..,"sv":..,"mv":..,"ba":..,"lk":..` (left open).
+    fn write_shared_header(&self, out: &mut String) {
+        let sh = &self.shared;
+        push_u64(out, "{\"o\":", sh.next_offset);
+        push_u64(out, ",\"nb\":", sh.next_broadcast);
+        push_u64(out, ",\"lk\":", sh.next_log_key);
+        out.push_str(",\"dn\":");
+        write_string_array(out, &sh.dynamic);
+        out.push_str(",\"sv\":[");
+        for (i, (origin, seq)) in sh.seen.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            write_string(out, origin);
+            push_u64(out, ",", *seq);
+            out.push(']');
+        }
+        out.push(']');
+        out.push_str(",\"mv\":[");
+        for (i, (pid, (to, at))) in sh.moved.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            write_string(out, pid);
+            out.push(',');
+            write_string(out, to);
+            push_u64(out, ",", *at);
+            out.push(']');
+        }
+        out.push(']');
+        out.push_str(",\"ba\":[");
         for (i, (id, c)) in sh.collects.iter().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -212,13 +216,12 @@ impl Server {
                 out.push('[');
                 out.push_str(&r.args);
                 out.push(',');
-                write_binaries(&mut out, &r.attachments);
+                write_binaries(out, &r.attachments);
                 out.push(']');
             }
             out.push_str("]}");
         }
-        out.push_str("]}");
-        out
+        out.push(']');
     }
 
     /// Rebuilds a server from the shared snapshot (`None`: nothing shared yet) and the
@@ -228,17 +231,25 @@ impl Server {
         shared: Option<&str>,
         sessions: impl IntoIterator<Item = &'a str>,
     ) -> Result<Server, SnapshotError> {
+        let shared = shared.map(read_shared).transpose()?.unwrap_or_default();
+        Server::from_shared(config, shared, sessions)
+    }
+
+    /// A server with this shared state and these sessions (see [`Server::restore`]).
+    pub(super) fn from_shared<'a>(
+        config: super::Config,
+        shared: Shared,
+        sessions: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Server, SnapshotError> {
         let mut server = Server::new(config);
-        if let Some(shared) = shared {
-            server.shared = read_shared(shared)?;
-            for (key, ack) in &server.shared.acks {
-                if let (Some(at), None) = (ack.deadline, ack.broadcast) {
-                    server.timers.set(Timer::Ack(key.0.clone(), key.1), at);
-                }
+        server.shared = shared;
+        for (key, ack) in &server.shared.acks {
+            if let (Some(at), None) = (ack.deadline, ack.broadcast) {
+                server.timers.set(Timer::Ack(key.0.clone(), key.1), at);
             }
-            for (id, collect) in &server.shared.collects {
-                server.timers.set(Timer::Collect(*id), collect.deadline);
-            }
+        }
+        for (id, collect) in &server.shared.collects {
+            server.timers.set(Timer::Collect(*id), collect.deadline);
         }
         for text in sessions {
             server.restore_session(text)?;
@@ -439,7 +450,7 @@ pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), Snap
     Ok((pid, p))
 }
 
-fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
+pub(super) fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
     let mut r = Reader::new(text);
     let mut sh = Shared::default();
     r.object(|r, key| {
@@ -476,37 +487,9 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
                 sh.moved.insert(pid, (to, at));
                 Ok(())
             })?,
+            "lk" => sh.next_log_key = r.u64()?,
             "log" => r.array(|r| {
-                let mut e = LogEntry {
-                    offset: String::new(),
-                    origin: String::new(),
-                    seq: 0,
-                    nsp: String::new(),
-                    rooms: Vec::new(),
-                    except: Vec::new(),
-                    data: String::new(),
-                    attachments: Vec::new(),
-                    emitted_at: 0,
-                };
-                r.object(|r, key| {
-                    match key {
-                        "o" => e.offset = r.string()?,
-                        "g" => e.origin = r.string()?,
-                        "q" => e.seq = r.u64()?,
-                        "n" => e.nsp = r.string()?,
-                        "r" => e.rooms = r.strings()?,
-                        "x" => e.except = r.strings()?,
-                        "d" => e.data = r.raw()?,
-                        "b" => e.attachments = r.binaries()?,
-                        "t" => e.emitted_at = r.u64()?,
-                        _ => r.skip()?,
-                    }
-                    Ok(())
-                })?;
-                if e.seq == 0 {
-                    // Written by the previous version: its own counter, in the offset.
-                    (e.origin, e.seq) = legacy_entry(&e.offset).ok_or(SnapshotError::Field("o"))?;
-                }
+                let e = read_log_entry(r)?;
                 sh.log_bytes += e.size();
                 sh.log.push_back(e);
                 Ok(())
@@ -568,6 +551,7 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
         Ok(())
     })?;
     r.end()?;
+    number_unkeyed_entries(&mut sh);
     if sh.seen.is_empty() {
         // Written by the previous version: the position its log reached.
         for e in &sh.log {
@@ -576,4 +560,81 @@ fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
         }
     }
     Ok(sh)
+}
+
+/// Gives the log entries written without a key (by a previous version) the next ones.
+pub(super) fn number_unkeyed_entries(sh: &mut Shared) {
+    let last = sh.log.iter().map(|e| e.key).max().unwrap_or(0);
+    sh.next_log_key = sh.next_log_key.max(last);
+    for e in sh.log.iter_mut().filter(|e| e.key == 0) {
+        sh.next_log_key += 1;
+        e.key = sh.next_log_key;
+    }
+}
+
+/// One recovery-log entry: `{"k":key,"o":offset,"g":origin,"q":seq,"n":nsp,"r":[rooms],
+/// "x":[except],"d":data,"b":[attachments],"t":emitted at}`.
+pub(super) fn write_log_entry(out: &mut String, e: &LogEntry) {
+    push_u64(out, "{\"k\":", e.key);
+    out.push_str(",\"o\":");
+    write_string(out, &e.offset);
+    out.push_str(",\"g\":");
+    write_string(out, &e.origin);
+    push_u64(out, ",\"q\":", e.seq);
+    out.push_str(",\"n\":");
+    write_string(out, &e.nsp);
+    out.push_str(",\"r\":");
+    write_string_array(out, &e.rooms);
+    out.push_str(",\"x\":");
+    write_string_array(out, &e.except);
+    out.push_str(",\"d\":");
+    out.push_str(&e.data);
+    out.push_str(",\"b\":");
+    write_binaries(out, &e.attachments);
+    push_u64(out, ",\"t\":", e.emitted_at);
+    out.push('}');
+}
+
+/// Reads what [`write_log_entry`] wrote (an entry of a previous version has no key: 0).
+pub(super) fn read_log_entry(r: &mut Reader) -> Result<LogEntry, SnapshotError> {
+    let mut e = LogEntry {
+        key: 0,
+        offset: String::new(),
+        origin: String::new(),
+        seq: 0,
+        nsp: String::new(),
+        rooms: Vec::new(),
+        except: Vec::new(),
+        data: String::new(),
+        attachments: Vec::new(),
+        emitted_at: 0,
+    };
+    r.object(|r, key| {
+        match key {
+            "k" => e.key = r.u64()?,
+            "o" => e.offset = r.string()?,
+            "g" => e.origin = r.string()?,
+            "q" => e.seq = r.u64()?,
+            "n" => e.nsp = r.string()?,
+            "r" => e.rooms = r.strings()?,
+            "x" => e.except = r.strings()?,
+            "d" => e.data = r.raw()?,
+            "b" => e.attachments = r.binaries()?,
+            "t" => e.emitted_at = r.u64()?,
+            _ => r.skip()?,
+        }
+        Ok(())
+    })?;
+    if e.seq == 0 {
+        // Written by the previous version: its own counter, in the offset.
+        (e.origin, e.seq) = legacy_entry(&e.offset).ok_or(SnapshotError::Field("o"))?;
+    }
+    Ok(e)
+}
+
+/// A pending ack's state: `[deadline,broadcast]` (`null` for none).
+pub(super) fn write_ack(out: &mut String, a: &PendingAck) {
+    out.push_str(&a.deadline.map_or("null".into(), |d| d.to_string()));
+    out.push(',');
+    out.push_str(&a.broadcast.map_or("null".into(), |d| d.to_string()));
 }

@@ -3,13 +3,15 @@
 //!
 //! Each Engine.IO session's snapshot travels with its WebSocket (a hibernatable WebSocket's
 //! attachment, read back with [`Server::restore_session`]); what spans sessions goes to
-//! storage under [`SHARED_KEY`] (read back with [`Server::restore`]) and, with recovery on, a
+//! storage under [`SHARED_KEY`] and the keys `stored.rs` lays out (read back with
+//! [`Server::restore_stored`]) and, with recovery on, a
 //! live record per connected socket under [`LIVE_PREFIX`] (read back with
 //! [`Server::adopt_orphans`]).
 
 use super::{Server, SnapshotError};
 
-/// Storage key of the shared snapshot (recovery log, persisted sessions, pending acks).
+/// Storage key of the shared state's header (the rest has a key per part, see
+/// [`super::LOG_PREFIX`]).
 pub const SHARED_KEY: &str = "socketio-shared";
 
 /// Storage key prefix of the live record of each connected socket: `live:<recovery id>`.
@@ -65,7 +67,7 @@ impl Server {
             }
         }
         if dirty.shared {
-            writes.push(Write::Put { key: SHARED_KEY.to_owned(), value: self.shared_to_json() });
+            self.shared_writes(&mut writes);
         }
         for (pid, record) in dirty.live {
             let key = format!("{LIVE_PREFIX}{pid}");
