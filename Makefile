@@ -55,9 +55,11 @@ lint:
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-protocol
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-edge -p wasmio-client $(WASM)
 
-## Protocol core: unit, property, machine scenario and differential tests (needs node_modules).
+## Protocol core: unit, property, machine scenario and differential tests (needs node_modules);
+## the edge worker's own unit tests (rate-limit buckets), natively.
 test-protocol:
 	cargo test -p wasmio-protocol
+	cargo test -p wasmio-edge --lib
 
 ## Browser driver (client-wasm) in headless Chromium with wasm-bindgen-test: refused WebSocket
 ## and fetch, reconnection delays, the connect timeout against a peer that never answers

@@ -101,7 +101,8 @@ impl EventError {
     }
 }
 
-/// A per-socket token bucket: `burst` events at once, refilled at `per_second`.
+/// A token bucket on a namespace's incoming events: `burst` events at once, refilled at
+/// `per_second`, one bucket per [`RateKey`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateLimit {
     /// Bucket size.
@@ -111,6 +112,22 @@ pub struct RateLimit {
     /// Disconnect a socket that goes over the limit (otherwise its extra events are only
     /// dropped and counted).
     pub disconnect: bool,
+    /// Whose events share a bucket.
+    pub key: RateKey,
+}
+
+/// Whose events share a rate-limit bucket. A bucket that stays short for longer than an idle
+/// object lives is kept in storage: hibernation or a restart does not refill it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateKey {
+    /// Each socket has its own (a reconnection, with a new socket id, starts a new one).
+    Socket,
+    /// Every socket from one client address (`CF-Connecting-IP`) on this object: reconnecting
+    /// or opening more sockets does not refill it.
+    Address,
+    /// Every socket whose `socket.data` has this member with the same value (a user id set by
+    /// a connect middleware); a socket without it has its own.
+    DataMember(&'static str),
 }
 
 /// The connection being decided, as connection middlewares see it.

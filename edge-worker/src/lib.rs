@@ -15,6 +15,7 @@ mod durable;
 mod echo_object;
 mod engine_host;
 mod http;
+mod rate_limits;
 mod routing;
 mod socketio_object;
 

@@ -16,11 +16,12 @@ use wasmio_protocol::server::{
 use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
-use crate::app::{Args, EventError, Handshake, RateLimit, Relay, Socket};
+use crate::app::{Args, EventError, Handshake, RateKey, Relay, Socket};
 use crate::apps;
 use crate::config::{Config, HeartbeatMode};
 use crate::durable::{hosted_durable_object, Hosted};
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
+use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
 use crate::routing::{new_sid, object_of_sid};
 
 /// Most keys one storage call may put or delete (workerd's limit).
@@ -67,13 +68,6 @@ impl RecoveryAsk {
     }
 }
 
-/// A per-socket token bucket (in memory only: a woken object starts with full buckets).
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    at_ms: u64,
-}
-
 hosted_durable_object!(
     /// The Socket.IO server object.
     SocketIoObject => SocketIoServer
@@ -85,7 +79,8 @@ pub struct SocketIoServer {
     app: App,
     core: RefCell<Server>,
     restored: Cell<bool>,
-    buckets: RefCell<HashMap<String, Bucket>>,
+    /// The rate limits' buckets.
+    rate_limits: RefCell<Buckets>,
     /// Events dropped by rate limits since the object started.
     dropped: Cell<u64>,
     /// How often workerd woke the object, by cause: since it started, or with test hooks
@@ -141,7 +136,7 @@ impl Hosted for SocketIoServer {
             app,
             core: RefCell::new(core),
             restored: Cell::new(false),
-            buckets: RefCell::new(HashMap::new()),
+            rate_limits: RefCell::new(Buckets::default()),
             dropped: Cell::new(0),
             wakeups: Cell::new(None),
             env,
@@ -322,6 +317,8 @@ impl SocketIoServer {
             parts.extend(string_entries(&listed));
         }
         let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
+        let rates = storage.list_with_options(worker::ListOptions::new().prefix(RATE_PREFIX)).await?;
+        self.rate_limits.borrow_mut().restore(string_entries(&rates), now_ms());
         let config = core_config(&self.app, self.host.config());
         let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
         let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {
@@ -406,7 +403,7 @@ impl SocketIoServer {
     fn forget(&self) {
         self.host.forget();
         *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
-        self.buckets.borrow_mut().clear();
+        self.rate_limits.borrow_mut().clear();
         self.restored.set(false);
         self.wakeups.set(None);
     }
@@ -429,6 +426,12 @@ impl SocketIoServer {
                 }
                 Write::Put { key, value } => puts.push((key, value)),
                 Write::Delete { key } => deletes.push(key),
+            }
+        }
+        for (key, value) in self.rate_limits.borrow_mut().take_writes() {
+            match value {
+                Some(value) => puts.push((key, value)),
+                None => deletes.push(key),
             }
         }
         for batch in puts.chunks(STORAGE_BATCH) {
@@ -589,7 +592,7 @@ impl SocketIoServer {
             }
             Event::Message(message) => self.on_event(&mut core, message),
             Event::Disconnect { nsp, sid, reason, .. } => {
-                self.buckets.borrow_mut().remove(&sid);
+                self.rate_limits.borrow_mut().forget_socket(&nsp, &sid);
                 self.awaited_acks.borrow_mut().retain(|(socket, _), _| *socket != sid);
                 let Some(ns) = self.app.find(&nsp) else { return };
                 let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
@@ -671,7 +674,16 @@ impl SocketIoServer {
         let Message { sid, nsp, name, args, attachments, ack } = message;
         let Some(ns) = self.app.find(&nsp) else { return };
         if let Some(limit) = ns.limit() {
-            if !self.take_token(&sid, limit) {
+            let key = match limit.key {
+                RateKey::Socket => bucket_key(&limit, &nsp, &sid, "", ""),
+                _ => {
+                    let info = core.socket(&sid);
+                    let (address, data) =
+                        info.as_ref().map_or(("", "{}"), |i| (i.info.address.as_str(), i.data.as_str()));
+                    bucket_key(&limit, &nsp, &sid, address, data)
+                }
+            };
+            if !self.rate_limits.borrow_mut().take(&key, &limit, now_ms()) {
                 self.dropped.set(self.dropped.get() + 1);
                 if limit.disconnect {
                     let _ = core.disconnect(&sid, false, now_ms());
@@ -690,22 +702,6 @@ impl SocketIoServer {
         match ns.event_handler(&name) {
             Some(handler) => handler(&mut socket, args),
             None => socket.refuse(&EventError::new(format!("no handler for \"{name}\""))),
-        }
-    }
-
-    /// Takes one token from the socket's bucket; false when it is empty.
-    fn take_token(&self, sid: &str, limit: RateLimit) -> bool {
-        let now = now_ms();
-        let mut buckets = self.buckets.borrow_mut();
-        let bucket = buckets.entry(sid.to_owned()).or_insert(Bucket { tokens: limit.burst, at_ms: now });
-        let refill = (now.saturating_sub(bucket.at_ms)) as f64 / 1000.0 * limit.per_second;
-        bucket.tokens = (bucket.tokens + refill).min(limit.burst);
-        bucket.at_ms = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            true
-        } else {
-            false
         }
     }
 }

@@ -343,6 +343,36 @@ describe("a binary packet whose attachments never come", () => {
   });
 });
 
+describe("a rate limit by client address (3 at once, then 1 a minute)", () => {
+  it("is refilled neither by new sockets nor by a restart of workerd on its storage", async () => {
+    let worker = await startWorker("conformance");
+    /** Sends `n` pings on a new socket over `transports`; how many pongs came back. */
+    const pings = async (n, transports) => {
+      const socket = io(`${worker.url}/limited-by-address`, { forceNew: true, transports });
+      await new Promise((r) => socket.once("connect", r));
+      let pongs = 0;
+      socket.on("pong", () => pongs++);
+      for (let i = 0; i < n; i++) socket.emit("ping", i);
+      await sleep(1000);
+      socket.close();
+      return pongs;
+    };
+    try {
+      assert.equal(await pings(5, ["websocket"]), 3, "the burst");
+      assert.equal(await pings(2, ["polling"]), 0, "another socket of the same address draws from the same bucket");
+      const { port, persist } = worker;
+      await worker.stop();
+      worker = await startWorker("conformance", { port, persist });
+      assert.equal(await pings(2, ["polling", "websocket"]), 0, "after a restart, the bucket is as it was");
+      const w = await witness(worker.url);
+      await w.echoes("the other namespaces are not limited");
+      w.socket.close();
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
 describe("the chat deployment", () => {
   it("drops a flooding client's messages past its rate limit, and the others chat on", async () => {
     const worker = await startWorker(undefined, { vars: { TEST_HOOKS: "1" } });

@@ -6,13 +6,13 @@
 
 use serde_json::json;
 
-use crate::app::{App, RateLimit};
+use crate::app::{App, RateKey, RateLimit};
 use crate::engine_host::now_ms;
 
 /// The chat application.
 pub fn app() -> App {
     App::new().connection_state_recovery(120_000).namespace("/", |ns| {
-        ns.rate_limit(RateLimit { burst: 60.0, per_second: 30.0, disconnect: false }).on(
+        ns.rate_limit(RateLimit { burst: 60.0, per_second: 30.0, disconnect: false, key: RateKey::Socket }).on(
             "chat message",
             |socket, text: serde_json::Value| {
                 let id = socket.id().to_owned();

@@ -19,7 +19,7 @@
 
 use serde_json::json;
 
-use crate::app::{AckError, App, Args, ConnectError, RateLimit, Socket};
+use crate::app::{AckError, App, Args, ConnectError, RateKey, RateLimit, Socket};
 
 fn emit_auth(socket: &mut Socket) {
     let auth = socket.info().map(|i| i.auth).unwrap_or_else(|| "{}".to_owned());
@@ -88,10 +88,18 @@ pub fn app() -> App {
             })
         })
         .namespace("/limited", |ns| {
-            ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: false }).on_args("ping", pong)
+            ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: false, key: RateKey::Socket })
+                .on_args("ping", pong)
+        })
+        .namespace("/limited-by-address", |ns| {
+            // Three at once, then one a minute, per client address: kept across reconnections,
+            // evictions and restarts.
+            let limit = RateLimit { burst: 3.0, per_second: 1.0 / 60.0, disconnect: false, key: RateKey::Address };
+            ns.rate_limit(limit).on_args("ping", pong)
         })
         .namespace("/limited-strict", |ns| {
-            ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: true }).on_args("ping", pong)
+            ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: true, key: RateKey::Socket })
+                .on_args("ping", pong)
         })
         .namespace("/server-ack", |ns| {
             ns.on("ask", |socket, value: serde_json::Value| {
