@@ -11,6 +11,7 @@
 use std::rc::{Rc, Weak};
 
 use futures_util::StreamExt;
+use wasm_bindgen::JsCast;
 use worker::{Env, Error, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebsocketEvent};
 
 use crate::engine_host::EngineHost;
@@ -104,6 +105,15 @@ fn deliver_events<T: Hosted>(object: Weak<T>, ws: WebSocket) {
         while let Some(event) = events.next().await {
             let Some(object) = object.upgrade() else { return };
             let handled = match event {
+                Ok(WebsocketEvent::Message(message))
+                    if too_big(&message, object.host().config().engine.max_payload) =>
+                {
+                    // As the reference's `ws`, before the message is copied into wasm memory.
+                    if let Err(error) = ws.close(Some(1009), Some("message too big")) {
+                        worker::console_error!("a WebSocket with a message too big could not be closed: {error}");
+                    }
+                    object.websocket_error(ws.clone(), Error::RustError("message too big".into())).await
+                }
                 Ok(WebsocketEvent::Message(message)) => {
                     let message = match message.text() {
                         Some(text) => WebSocketIncomingMessage::String(text),
@@ -122,4 +132,15 @@ fn deliver_events<T: Hosted>(object: Weak<T>, ws: WebSocket) {
             }
         }
     });
+}
+
+/// Whether a message is longer than `max_payload` bytes, told from its JS value (a string's
+/// UTF-8 length is at least its length in UTF-16 units).
+fn too_big(message: &worker::MessageEvent, max_payload: u64) -> bool {
+    let data = AsRef::<web_sys::MessageEvent>::as_ref(message).data();
+    let size = match data.dyn_ref::<js_sys::JsString>() {
+        Some(text) => text.length(),
+        None => data.dyn_ref::<js_sys::ArrayBuffer>().map_or(0, js_sys::ArrayBuffer::byte_length),
+    };
+    u64::from(size) > max_payload
 }

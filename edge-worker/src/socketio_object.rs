@@ -208,13 +208,14 @@ impl Hosted for SocketIoServer {
                 None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),
             };
             return Response::ok(format!(
-                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{},\"openSessions\":{}}}",
+                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{},\"openSessions\":{},\"wasmMemoryBytes\":{}}}",
                 w.fetches,
                 w.websocket_messages,
                 w.alarms,
                 w.instances,
                 self.dropped.get(),
-                self.host.open_sessions()
+                self.host.open_sessions(),
+                wasm_memory_bytes()
             ));
         }
         self.count(|w| w.fetches += 1).await?;
@@ -716,4 +717,12 @@ fn string_entries(listed: &js_sys::Map) -> Vec<(String, String)> {
             Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
         })
         .collect()
+}
+
+/// The size of this instance's wasm memory (it grows, and never shrinks).
+fn wasm_memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    return core::arch::wasm32::memory_size(0) * 65_536;
+    #[cfg(not(target_arch = "wasm32"))]
+    0
 }

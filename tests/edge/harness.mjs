@@ -84,13 +84,13 @@ export async function startWorker(
  */
 export async function startWorkerd(vars) {
   const { Miniflare } = await import("miniflare");
-  const build = join(ROOT, "edge-worker/build");
+  const dir = join(ROOT, "edge-worker");
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: await freePort(),
     modules: true,
-    scriptPath: join(build, "worker/shim.mjs"),
-    modulesRoot: build,
+    scriptPath: join(dir, "js/entry.mjs"), // wrangler.toml's main
+    modulesRoot: dir,
     modulesRules: [
       { type: "CompiledWasm", include: ["**/*.wasm"] },
       { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },

@@ -373,6 +373,37 @@ describe("a rate limit by client address (3 at once, then 1 a minute)", () => {
   });
 });
 
+describe("a WebSocket message larger than maxPayload", () => {
+  for (const heartbeat of ["hibernate", "strict"]) {
+    it(`is refused with close 1009 before it reaches wasm memory (${heartbeat} WebSockets)`, async () => {
+      const worker = await startWorker("conformance", { vars: { HEARTBEAT: heartbeat } });
+      try {
+        const w = await witness(worker.url);
+        const stats = async () => {
+          const object = w.socket.io.engine.id.split("-")[0];
+          return JSON.parse((await http("GET", `${worker.url}/socket.io/__stats?object=${object}`)).body);
+        };
+        const before = await stats();
+        for (const message of ["4" + "x".repeat(30 * 2 ** 20), new Uint8Array(30 * 2 ** 20)]) {
+          const ws = new WebSocket(`${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+          await new Promise((resolve) => ws.once("message", resolve)); // the open packet
+          const closed = new Promise((resolve) => ws.once("close", (code, reason) => resolve([code, String(reason)])));
+          ws.send(message);
+          assert.deepEqual(await closed, [1009, "message too big"]);
+        }
+        await w.echoes("after messages of 30 MiB");
+        const after = await stats();
+        assert.equal(after.instances, before.instances, "the object was not reset");
+        const grown = after.wasmMemoryBytes - before.wasmMemoryBytes;
+        assert.ok(grown < 2 ** 20, `wasm memory grew by ${grown} bytes`);
+        w.socket.close();
+      } finally {
+        await worker.stop();
+      }
+    });
+  }
+});
+
 describe("the chat deployment", () => {
   it("drops a flooding client's messages past its rate limit, and the others chat on", async () => {
     const worker = await startWorker(undefined, { vars: { TEST_HOOKS: "1" } });
