@@ -1,7 +1,8 @@
 //! HTTP responses as the reference server writes them: errors, CORS, polling bodies.
 
-use futures_util::StreamExt;
+use wasm_bindgen::JsCast;
 use wasmio_protocol::engine::ServerError;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Headers, Request, Response, Result};
 
 use crate::config::Config;
@@ -76,23 +77,31 @@ pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body
     if declared.is_some_and(|n| n > drain_limit) {
         return Ok(Body::TooLarge);
     }
-    let mut stream = match req.stream() {
-        Ok(stream) => stream,
-        // No body at all reads as an empty one.
-        Err(_) => return Ok(if keep { Body::Complete(String::new()) } else { Body::Drained }),
+    // No body at all reads as an empty one.
+    let Some(stream) = req.inner().body() else {
+        return Ok(if keep { Body::Complete(String::new()) } else { Body::Drained });
     };
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
     let mut kept = Vec::new();
     let mut length = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        length += chunk.len() as u64;
+    loop {
+        let step = JsFuture::from(reader.read()).await?;
+        if js_sys::Reflect::get(&step, &"done".into())?.is_truthy() {
+            break;
+        }
+        // Each chunk's length is read on the JS side: only bytes that are kept enter wasm.
+        let chunk: js_sys::Uint8Array = js_sys::Reflect::get(&step, &"value".into())?.unchecked_into();
+        length += u64::from(chunk.byte_length());
         if length > drain_limit {
+            reader.release_lock();
             return Ok(Body::TooLarge);
         }
         if length > limit {
             kept = Vec::new();
         } else if keep {
-            kept.extend_from_slice(&chunk);
+            let start = kept.len();
+            kept.resize(start + chunk.byte_length() as usize, 0);
+            chunk.copy_to(&mut kept[start..]);
         }
     }
     Ok(match (length > limit, keep) {

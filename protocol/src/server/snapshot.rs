@@ -107,6 +107,13 @@ impl Server {
             out.push(']');
         }
         if let Some((packet, expected)) = &s.partial {
+            // Its attachments go in base64 (4 characters per 3 bytes): a snapshot that cannot
+            // fit is refused before they are encoded (each attachment frame asks again).
+            let encoded = packet.attachments.iter().map(|a| a.len().div_ceil(3) * 4).sum::<usize>();
+            let max = self.config.max_snapshot_bytes;
+            if out.len() + encoded > max {
+                return Err(SnapshotError::TooLarge { len: out.len() + encoded, max });
+            }
             let header = Packet { attachments: vec![Vec::new(); *expected], ..packet.clone() }.encode();
             out.push_str(",\"b\":[");
             write_string(&mut out, &header);
