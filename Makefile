@@ -51,7 +51,7 @@ test: setup lint test-protocol test-fuzz test-wasm build-wasm test-official test
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p wasmio-protocol --all-targets -- -D warnings
-	cargo clippy -p wasmio-edge -p wasmio-client $(WASM) -- -D warnings
+	cargo clippy -p wasmio-edge -p wasmio-edge-worker -p wasmio-client $(WASM) -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-protocol
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-edge -p wasmio-client $(WASM)
 

@@ -84,13 +84,13 @@ export async function startWorker(
  */
 export async function startWorkerd(vars) {
   const { Miniflare } = await import("miniflare");
-  const dir = join(ROOT, "edge-worker");
+  const build = join(ROOT, "edge-worker/build");
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: await freePort(),
     modules: true,
-    scriptPath: join(dir, "js/entry.mjs"), // wrangler.toml's main
-    modulesRoot: dir,
+    scriptPath: join(build, "worker/shim.mjs"), // wrangler.toml's main
+    modulesRoot: build,
     modulesRules: [
       { type: "CompiledWasm", include: ["**/*.wasm"] },
       { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },

@@ -6,8 +6,8 @@
 
 use serde_json::json;
 
-use crate::app::{App, RateKey, RateLimit};
-use crate::engine_host::now_ms;
+use wasmio_edge::app::{App, RateKey, RateLimit};
+use wasmio_edge::now_ms;
 
 /// The chat application.
 pub fn app() -> App {

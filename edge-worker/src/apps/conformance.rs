@@ -19,7 +19,7 @@
 
 use serde_json::json;
 
-use crate::app::{AckError, App, Args, ConnectError, RateKey, RateLimit, Socket};
+use wasmio_edge::app::{AckError, App, Args, ConnectError, RateKey, RateLimit, Socket};
 
 fn emit_auth(socket: &mut Socket) {
     let auth = socket.info().map(|i| i.auth).unwrap_or_else(|| "{}".to_owned());

@@ -5,13 +5,8 @@ use wasmio_protocol::engine::{CloseReason, Data};
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::config::Config;
-use crate::durable::{hosted_durable_object, Hosted};
+use crate::durable::Hosted;
 use crate::engine_host::{EngineApp, EngineHost, OpenRefused, RequestInfo};
-
-hosted_durable_object!(
-    /// The Durable Object of the echo server.
-    EchoObject => EchoServer
-);
 
 /// The echo server's state.
 pub struct EchoServer {
@@ -35,11 +30,14 @@ impl EngineApp for Echo {
     fn on_close(&self, _host: &EngineHost, _sid: &str, _reason: CloseReason) {}
 }
 
-impl Hosted for EchoServer {
-    fn new(state: State, env: Env) -> Self {
+impl EchoServer {
+    /// The state of a new instance of the echo object.
+    pub fn new(state: State, env: Env) -> Self {
         EchoServer { host: EngineHost::new(state, Config::from_env(&env)) }
     }
+}
 
+impl Hosted for EchoServer {
     fn host(&self) -> &EngineHost {
         &self.host
     }

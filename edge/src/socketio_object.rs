@@ -17,9 +17,8 @@ use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSock
 
 use crate::app::App;
 use crate::app::{Args, EventError, Handshake, RateKey, Relay, Socket};
-use crate::apps;
 use crate::config::{Config, HeartbeatMode};
-use crate::durable::{hosted_durable_object, Hosted};
+use crate::durable::Hosted;
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
 use crate::routing::{new_sid, object_of_sid};
@@ -68,12 +67,8 @@ impl RecoveryAsk {
     }
 }
 
-hosted_durable_object!(
-    /// The Socket.IO server object.
-    SocketIoObject => SocketIoServer
-);
-
-/// The Socket.IO server's state.
+/// The state of the Socket.IO server object: Engine.IO sessions, the Socket.IO core of
+/// `wasmio-protocol` and the application's handlers.
 pub struct SocketIoServer {
     host: EngineHost,
     app: App,
@@ -113,10 +108,11 @@ struct Wakeups {
     instances: u64,
 }
 
-impl Hosted for SocketIoServer {
-    fn new(state: State, env: Env) -> Self {
+impl SocketIoServer {
+    /// The state of a new instance of the object serving `app` ([`crate::deployment`]
+    /// declares the Durable Object class around it).
+    pub fn new(state: State, env: Env, mut app: App) -> Self {
         let config = Config::from_env(&env);
-        let mut app = apps::build(&config.app);
         if let Some(ms) = config.connect_timeout_ms {
             app = app.connect_timeout(ms);
         }
@@ -148,7 +144,9 @@ impl Hosted for SocketIoServer {
             awaited_acks: RefCell::new(HashMap::new()),
         }
     }
+}
 
+impl Hosted for SocketIoServer {
     fn host(&self) -> &EngineHost {
         &self.host
     }

@@ -21,8 +21,6 @@ pub struct Config {
     pub socketio_path: String,
     /// Path prefix of the bare Engine.IO echo endpoint, when the deployment has one.
     pub engine_path: Option<String>,
-    /// The application the Socket.IO objects run (`chat`, `conformance`).
-    pub app: String,
     /// Origins allowed by CORS: empty for none, `*` for any, else a comma-separated list.
     pub cors_origins: String,
     /// Test hooks (`TEST_HOOKS = "1"`): `<socketio path>__forget` makes the Socket.IO object
@@ -53,7 +51,6 @@ impl Config {
         Config {
             socketio_path: var("SOCKETIO_PATH").unwrap_or_else(|| "/socket.io/".to_owned()),
             engine_path: var("ENGINE_PATH").filter(|p| !p.is_empty()),
-            app: var("APP").unwrap_or_else(|| "chat".to_owned()),
             cors_origins: var("CORS_ORIGINS").unwrap_or_default(),
             test_hooks: var("TEST_HOOKS").as_deref() == Some("1"),
             shards: var("SHARDS").and_then(|v| v.parse().ok()).filter(|&n| n >= 1).unwrap_or(1),

@@ -1,0 +1,162 @@
+//! wasmio-edge: Socket.IO served by a Cloudflare Worker and its Durable Objects, as a library.
+//!
+//! A deployment is a `cdylib` crate that declares its Worker with [`deployment!`], given a
+//! function that builds its [`app::App`] (its namespaces and handlers):
+//!
+//! ```ignore
+//! use wasmio_edge::app::App;
+//!
+//! fn app(_env: &worker::Env) -> App {
+//!     App::new().namespace("/", |ns| {
+//!         ns.on("chat message", |socket, text: String| socket.io().emit("chat message", &text))
+//!     })
+//! }
+//!
+//! wasmio_edge::deployment!(app);
+//! ```
+//!
+//! The stateless fetch entry ([`serve`]) validates what the reference server validates
+//! before a session exists, then forwards the request to the Durable Object named by the
+//! session id (module `routing`). No sticky sessions: the sid alone finds the object. The
+//! `SocketIoObject` class ([`SocketIoServer`]) is the Socket.IO server (Engine.IO sessions,
+//! the sans-IO Socket.IO core of `wasmio-protocol`, the application's handlers); the
+//! `EchoObject` class ([`EchoServer`]) is a bare Engine.IO echo server (`ENGINE_PATH`).
+//! Everything else is served from the static assets (the `ASSETS` binding).
+
+pub mod app;
+mod config;
+#[doc(hidden)] // the glue `deployment!` expands to, not an API
+pub mod durable;
+mod echo_object;
+mod engine_host;
+mod http;
+mod rate_limits;
+mod routing;
+mod socketio_object;
+
+pub use echo_object::EchoServer;
+pub use engine_host::now_ms;
+pub use socketio_object::SocketIoServer;
+
+use wasmio_protocol::engine::ServerError;
+use worker::{Env, Method, Request, Response, Result};
+
+use crate::config::Config;
+use crate::routing::Route;
+
+/// Where the browser client bundle is served, below the Socket.IO path.
+const CLIENT_BUNDLE: &str = "socket.io.js";
+
+/// Test hooks below the Socket.IO path (deployments with `TEST_HOOKS`): make the Socket.IO
+/// object forget its memory; read how often it was woken. They reach numbered object 0, or
+/// the one named by an `object` query parameter.
+pub(crate) const FORGET_HOOK: &str = "__forget";
+pub(crate) const STATS_HOOK: &str = "__stats";
+
+/// The header by which the fetch entry tells an object its own name (it mints sids from it).
+/// An instance woken by an alarm or a hibernated WebSocket has no name in its id, so the
+/// Socket.IO object also keeps the name in storage ([`SocketIoServer`]).
+pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
+
+/// Declares a deployment's Worker: its fetch entry ([`serve`]) and its Durable Object classes
+/// `SocketIoObject` (the Socket.IO server of the [`app::App`] that `$app`, a function of the
+/// Worker's `worker::Env`, builds) and `EchoObject` (the Engine.IO echo of `ENGINE_PATH`),
+/// as `wrangler.toml` binds them (`SOCKETIO`, and `ECHO` when used). The crate depends on
+/// `worker` and `wasm-bindgen` too (the declarations use them).
+#[macro_export]
+macro_rules! deployment {
+    ($app:expr) => {
+        /// The Worker's fetch entry.
+        #[::worker::event(fetch)]
+        pub async fn fetch(
+            req: ::worker::Request,
+            env: ::worker::Env,
+            _ctx: ::worker::Context,
+        ) -> ::worker::Result<::worker::Response> {
+            $crate::serve(req, env).await
+        }
+
+        $crate::hosted_durable_object!(
+            /// The Socket.IO server object.
+            SocketIoObject => $crate::SocketIoServer,
+            |state, env| {
+                let app = ($app)(&env);
+                $crate::SocketIoServer::new(state, env, app)
+            }
+        );
+
+        $crate::hosted_durable_object!(
+            /// The Engine.IO echo object.
+            EchoObject => $crate::EchoServer,
+            $crate::EchoServer::new
+        );
+    };
+}
+
+/// The Worker's fetch entry: validates what needs no session, then forwards the request to
+/// the Durable Object its sid names (or to a new session's object); serves the browser client
+/// bundle and the static assets.
+pub async fn serve(req: Request, env: Env) -> Result<Response> {
+    let config = Config::from_env(&env);
+    let path = req.path();
+    let binding = if config.engine_path.as_deref().is_some_and(|p| path.starts_with(p)) {
+        "ECHO"
+    } else if path == format!("{}{CLIENT_BUNDLE}", config.socketio_path) {
+        return client_bundle(&env, &path).await;
+    } else if config.test_hooks
+        && [FORGET_HOOK, STATS_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
+    {
+        let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
+        return forward(&env, "SOCKETIO", &object, req).await;
+    } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
+        "SOCKETIO"
+    } else if path.starts_with(&config.socketio_path) {
+        return Response::error("Not found", 404);
+    } else {
+        return static_asset(req, &env).await;
+    };
+    if req.method() == Method::Options {
+        return http::preflight(&req, &config);
+    }
+    if routing::is_websocket_upgrade(&req) {
+        let headers = req.headers();
+        if !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
+            return http::engine_error(&req, &config, ServerError::Forbidden);
+        }
+    }
+    // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
+    let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
+    match routing::route(&req, &req.url()?, shards, engine_host::random_u32()) {
+        Err(error) => http::engine_error(&req, &config, error),
+        Ok(Route { object }) => forward(&env, binding, &object, req).await,
+    }
+}
+
+/// Hands a request to the named object of `binding`, telling it its name ([`OBJECT_HEADER`],
+/// set here whatever the client sent).
+async fn forward(env: &Env, binding: &str, object: &str, req: Request) -> Result<Response> {
+    let mut req = req.clone_mut()?;
+    req.headers_mut()?.set(OBJECT_HEADER, object)?;
+    env.durable_object(binding)?.get_by_name(object)?.fetch_with_request(req).await
+}
+
+/// The browser client (`<script src="/socket.io/socket.io.js">`), copied into the assets by
+/// the build once the client package is built.
+async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
+    if let Ok(assets) = env.assets("ASSETS") {
+        let response = assets.fetch(format!("https://assets.local{path}"), None).await?;
+        if response.status_code() == 200 {
+            return Ok(response);
+        }
+    }
+    let message = "wasmio: the browser client bundle is not built yet (it comes from pkg/, built by `make build` once the browser client exists)\n";
+    Ok(Response::ok(message)?.with_status(404))
+}
+
+/// A file of `www/`, or 404.
+async fn static_asset(req: Request, env: &Env) -> Result<Response> {
+    match env.assets("ASSETS") {
+        Ok(assets) => assets.fetch_request(req).await,
+        Err(_) => Response::error("Not found", 404),
+    }
+}

@@ -1,0 +1,22 @@
+//! A Socket.IO server of your own, on wasmio-edge: rooms and messages, with connection state
+//! recovery (a client cut off for up to two minutes gets what it missed).
+
+use wasmio_edge::app::App;
+use worker::Env;
+
+/// The application: its namespaces and handlers (`env` holds the Worker's bindings).
+fn app(_env: &Env) -> App {
+    App::new().connection_state_recovery(120_000).namespace("/", |ns| {
+        ns.on("join", |socket, room: String| {
+            if socket.join(&room).is_ok() {
+                let id = socket.id().to_owned();
+                socket.to(&room).emit("joined", &id);
+            }
+        })
+        .on("say", |socket, text: String| {
+            socket.broadcast().emit("said", &text);
+        })
+    })
+}
+
+wasmio_edge::deployment!(app);
