@@ -46,11 +46,32 @@ enum Matcher {
 }
 
 type ConnectMiddleware = Rc<dyn Fn(&mut Handshake) -> Result<(), ConnectError>>;
-type ConnectionHandler = Rc<dyn Fn(&mut Socket)>;
-type EventHandler = Rc<dyn Fn(&mut Socket, Args)>;
+type ConnectionHandler = Rc<dyn Fn(&mut Socket) -> HandlerResult>;
+type EventHandler = Rc<dyn Fn(&mut Socket, Args) -> HandlerResult>;
 type EventMiddleware = Rc<dyn Fn(&mut Socket, &str, &Args) -> Result<(), EventError>>;
-type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str)>;
-type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>)>;
+type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str) -> HandlerResult>;
+type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>) -> HandlerResult>;
+
+/// What a handler returns. An error is logged and, for an event whose client awaits an
+/// acknowledgement, answers it with `{"error": message}`; the object goes on.
+pub type HandlerResult = Result<(), HandlerError>;
+
+/// Why a handler failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HandlerError {
+    /// The handler refused the event (or its arguments did not deserialize).
+    #[error("{}", .0.message)]
+    Event(EventError),
+    /// A server operation failed: the socket is gone, a reserved event name, state too large.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl From<EventError> for HandlerError {
+    fn from(error: EventError) -> Self {
+        HandlerError::Event(error)
+    }
+}
 
 /// One namespace (or family of dynamic namespaces) and its handlers.
 pub struct Namespace {
@@ -265,22 +286,23 @@ impl Namespace {
     }
 
     /// Adds a `connection` handler.
-    pub fn on_connection(mut self, handler: impl Fn(&mut Socket) + 'static) -> Self {
+    pub fn on_connection(mut self, handler: impl Fn(&mut Socket) -> HandlerResult + 'static) -> Self {
         self.connection.push(Rc::new(handler));
         self
     }
 
     /// Handles `event` whose first argument deserializes to `T`. A mismatch is refused with
     /// an [`EventError`] (acknowledged with `{"error": ...}` when the client awaits one).
-    pub fn on<T: DeserializeOwned + 'static>(self, event: &str, handler: impl Fn(&mut Socket, T) + 'static) -> Self {
-        self.on_args(event, move |socket, args| match args.first::<T>() {
-            Ok(value) => handler(socket, value),
-            Err(error) => socket.refuse(&error),
-        })
+    pub fn on<T: DeserializeOwned + 'static>(
+        self,
+        event: &str,
+        handler: impl Fn(&mut Socket, T) -> HandlerResult + 'static,
+    ) -> Self {
+        self.on_args(event, move |socket, args| handler(socket, args.first::<T>()?))
     }
 
     /// Handles `event` with its raw arguments.
-    pub fn on_args(mut self, event: &str, handler: impl Fn(&mut Socket, Args) + 'static) -> Self {
+    pub fn on_args(mut self, event: &str, handler: impl Fn(&mut Socket, Args) -> HandlerResult + 'static) -> Self {
         self.events.insert(event.to_owned(), Rc::new(handler));
         self
     }
@@ -295,14 +317,18 @@ impl Namespace {
     }
 
     /// Adds a `disconnect` handler; it receives the reason.
-    pub fn on_disconnect(mut self, handler: impl Fn(&mut Socket, &str) + 'static) -> Self {
+    pub fn on_disconnect(mut self, handler: impl Fn(&mut Socket, &str) -> HandlerResult + 'static) -> Self {
         self.disconnect.push(Rc::new(handler));
         self
     }
 
     /// Declares the acknowledgement handler `name` for [`Socket::emit_with_ack`]: it gets the
     /// client's answer, or [`AckError::Timeout`].
-    pub fn on_ack(mut self, name: &str, handler: impl Fn(&mut Socket, Result<Args, AckError>) + 'static) -> Self {
+    pub fn on_ack(
+        mut self,
+        name: &str,
+        handler: impl Fn(&mut Socket, Result<Args, AckError>) -> HandlerResult + 'static,
+    ) -> Self {
         self.acks.insert(name.to_owned(), Rc::new(handler));
         self
     }
@@ -421,14 +447,14 @@ impl<'a> Socket<'a> {
     }
 
     /// `socket.emit(event, value)`.
-    pub fn emit<T: Serialize + ?Sized>(&mut self, event: &str, value: &T) {
-        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() });
+    pub fn emit<T: Serialize + ?Sized>(&mut self, event: &str, value: &T) -> Result<(), ApiError> {
+        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() })
     }
 
-    /// `socket.emit(event, ...args)` with raw arguments.
-    pub fn emit_args(&mut self, event: &str, args: Args) {
-        // The socket is connected while its handler runs; a reserved name is a programming error.
-        let _ = self.server.emit(&self.sid, event, &args.json, args.attachments, self.now_ms);
+    /// `socket.emit(event, ...args)` with raw arguments. Refused for a reserved event name or
+    /// a socket that is gone.
+    pub fn emit_args(&mut self, event: &str, args: Args) -> Result<(), ApiError> {
+        self.server.emit(&self.sid, event, &args.json, args.attachments, self.now_ms).map(drop)
     }
 
     /// `socket.timeout(ms).emit(event, value, callback)`: the client's answer (or the timeout)
@@ -436,11 +462,17 @@ impl<'a> Socket<'a> {
     /// [`Namespace::on_ack`], so that it exists after a wake-up). The link between the emit and
     /// the handler is kept in memory only: an answer that arrives after the object was evicted
     /// is dropped.
-    pub fn emit_with_ack<T: Serialize + ?Sized>(&mut self, event: &str, value: &T, timeout_ms: u64, on_ack: &str) {
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &mut self,
+        event: &str,
+        value: &T,
+        timeout_ms: u64,
+        on_ack: &str,
+    ) -> Result<(), ApiError> {
         let args = one_arg(value);
-        if let Ok(id) = self.server.emit_with_ack(&self.sid, event, &args, Vec::new(), Some(timeout_ms), self.now_ms) {
-            self.awaited_acks.borrow_mut().insert((self.sid.clone(), id), on_ack.to_owned());
-        }
+        let id = self.server.emit_with_ack(&self.sid, event, &args, Vec::new(), Some(timeout_ms), self.now_ms)?;
+        self.awaited_acks.borrow_mut().insert((self.sid.clone(), id), on_ack.to_owned());
+        Ok(())
     }
 
     /// Whether the client awaits an acknowledgement of the current event.
@@ -448,16 +480,17 @@ impl<'a> Socket<'a> {
         self.ack.is_some()
     }
 
-    /// Answers the current event's acknowledgement with one value (once; later calls do
-    /// nothing).
-    pub fn ack<T: Serialize + ?Sized>(&mut self, value: &T) {
-        self.ack_args(Args { json: one_arg(value), attachments: Vec::new() });
+    /// Answers the current event's acknowledgement with one value (once; later calls, and
+    /// calls for an event without one, do nothing).
+    pub fn ack<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ApiError> {
+        self.ack_args(Args { json: one_arg(value), attachments: Vec::new() })
     }
 
     /// Answers the current event's acknowledgement with raw arguments.
-    pub fn ack_args(&mut self, args: Args) {
-        if let Some(id) = self.ack.take() {
-            let _ = self.server.ack(&self.sid, id, &args.json, args.attachments);
+    pub fn ack_args(&mut self, args: Args) -> Result<(), ApiError> {
+        match self.ack.take() {
+            Some(id) => self.server.ack(&self.sid, id, &args.json, args.attachments),
+            None => Ok(()),
         }
     }
 
@@ -468,8 +501,8 @@ impl<'a> Socket<'a> {
     }
 
     /// `socket.leave(room)`.
-    pub fn leave(&mut self, room: &str) {
-        let _ = self.server.leave(&self.sid, room);
+    pub fn leave(&mut self, room: &str) -> Result<(), ApiError> {
+        self.server.leave(&self.sid, room)
     }
 
     /// `socket.data` as a typed value.
@@ -502,14 +535,14 @@ impl<'a> Socket<'a> {
     }
 
     /// `socket.disconnect(close)`.
-    pub fn disconnect(&mut self, close: bool) {
-        let _ = self.server.disconnect(&self.sid, close, self.now_ms);
+    pub fn disconnect(&mut self, close: bool) -> Result<(), ApiError> {
+        self.server.disconnect(&self.sid, close, self.now_ms)
     }
 
     /// Refuses the current event: answers `{"error": message}` if an ack is awaited.
-    pub(crate) fn refuse(&mut self, error: &EventError) {
-        if self.wants_ack() {
-            self.ack(&serde_json::json!({ "error": error.message }));
+    pub(crate) fn refuse(&mut self, message: &str) {
+        if let Err(error) = self.ack(&serde_json::json!({ "error": message })) {
+            worker::console_warn!("the refusal of an event of socket {} was not sent: {error}", self.sid);
         }
     }
 }
@@ -546,13 +579,14 @@ impl Operator<'_, '_> {
     }
 
     /// Emits `event` with one value, encoded once for every recipient.
-    pub fn emit<T: Serialize + ?Sized>(self, event: &str, value: &T) {
-        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() });
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, value: &T) -> Result<(), ApiError> {
+        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() })
     }
 
     /// Emits `event` with raw arguments: to this object's sockets now, and (unless `local`)
-    /// to the other objects' sockets once the handler returns.
-    pub fn emit_args(self, event: &str, args: Args) {
+    /// to the other objects' sockets once the handler returns. Refused for a reserved event
+    /// name or arguments that are not a JSON array.
+    pub fn emit_args(self, event: &str, args: Args) -> Result<(), ApiError> {
         let now = self.socket.now_ms;
         if self.op.volatile {
             for (session, writable) in self.socket.host.writability() {
@@ -577,14 +611,11 @@ impl Operator<'_, '_> {
                 })
                 .collect(),
         });
-        match self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now) {
-            Ok(delivery) => {
-                if let Some(relay) = relay {
-                    self.socket.relays.borrow_mut().push(Relay { logged: delivery.logged, ..relay });
-                }
-            }
-            Err(error) => worker::console_error!("broadcast of {event:?} refused: {error}"),
+        let delivery = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now)?;
+        if let Some(relay) = relay {
+            self.socket.relays.borrow_mut().push(Relay { logged: delivery.logged, ..relay });
         }
+        Ok(())
     }
 
     /// Makes every selected socket join `room`.

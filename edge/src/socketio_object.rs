@@ -16,7 +16,7 @@ use wasmio_protocol::server::{
 use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
-use crate::app::{Args, EventError, Handshake, RateKey, Relay, Socket};
+use crate::app::{Args, Handshake, RateKey, Relay, Socket};
 use crate::config::{Config, HeartbeatMode};
 use crate::durable::Hosted;
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
@@ -586,7 +586,9 @@ impl SocketIoServer {
                 let Some(ns) = self.app.find(&nsp) else { return };
                 let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
                 for handler in ns.connection_handlers() {
-                    handler(&mut socket);
+                    if let Err(error) = handler(&mut socket) {
+                        worker::console_error!("a connection handler of {nsp} failed: {error}");
+                    }
                 }
             }
             Event::Message(message) => self.on_event(&mut core, message),
@@ -596,7 +598,9 @@ impl SocketIoServer {
                 let Some(ns) = self.app.find(&nsp) else { return };
                 let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
                 for handler in ns.disconnect_handlers() {
-                    handler(&mut socket, reason.as_str());
+                    if let Err(error) = handler(&mut socket, reason.as_str()) {
+                        worker::console_error!("a disconnect handler of {nsp} failed: {error}");
+                    }
                 }
             }
             Event::Ack { sid, id, result } => {
@@ -604,7 +608,9 @@ impl SocketIoServer {
                 let Some(nsp) = core.socket(&sid).map(|s| s.nsp) else { return };
                 let Some(handler) = self.app.find(&nsp).and_then(|ns| ns.ack_handler(&name)).cloned() else { return };
                 let result = result.map(|a| Args { json: a.args, attachments: a.attachments });
-                handler(&mut self.socket(&mut core, sid, nsp, None), result);
+                if let Err(error) = handler(&mut self.socket(&mut core, sid, nsp.clone(), None), result) {
+                    worker::console_error!("the acknowledgement handler {name:?} of {nsp} failed: {error}");
+                }
             }
             Event::Disconnecting { .. } | Event::BroadcastAck { .. } | Event::Error { .. } => {}
         }
@@ -637,7 +643,9 @@ impl SocketIoServer {
     fn decide_connect_here(&self, core: &mut Server, request: ConnectRequest) {
         let ConnectRequest { session, nsp, auth, run_middlewares, .. } = request;
         let Some(ns) = self.app.find(&nsp) else {
-            let _ = core.refuse_namespace(&session, &nsp);
+            if let Err(error) = core.refuse_namespace(&session, &nsp) {
+                worker::console_warn!("the CONNECT to {nsp} could not be refused: {error}");
+            }
             return;
         };
         let info = core.session_info(&session).unwrap_or_default();
@@ -653,7 +661,9 @@ impl SocketIoServer {
             for middleware in ns.connect_middlewares() {
                 if let Err(error) = middleware(&mut handshake) {
                     let data = error.data.map(|d| d.to_string());
-                    let _ = core.reject_connect(&session, &nsp, &error.message, data.as_deref());
+                    if let Err(error) = core.reject_connect(&session, &nsp, &error.message, data.as_deref()) {
+                        worker::console_warn!("the CONNECT to {nsp} could not be refused: {error}");
+                    }
                     return;
                 }
             }
@@ -666,7 +676,10 @@ impl SocketIoServer {
             pid: core.config().recovery.is_some().then(|| new_sid(&object, &random_id())),
             data: handshake.data.take(),
         };
-        let _ = core.accept_connect(&session, &nsp, accept, now_ms());
+        // Refused when the session went away meanwhile, or with state too large to keep.
+        if let Err(error) = core.accept_connect(&session, &nsp, accept, now_ms()) {
+            worker::console_warn!("the CONNECT to {nsp} was not accepted: {error}");
+        }
     }
 
     fn on_event(&self, core: &mut Server, message: Message) {
@@ -685,7 +698,9 @@ impl SocketIoServer {
             if !self.rate_limits.borrow_mut().take(&key, &limit, now_ms()) {
                 self.dropped.set(self.dropped.get() + 1);
                 if limit.disconnect {
-                    let _ = core.disconnect(&sid, false, now_ms());
+                    if let Err(error) = core.disconnect(&sid, false, now_ms()) {
+                        worker::console_warn!("socket {sid} over its rate limit could not be disconnected: {error}");
+                    }
                 }
                 return;
             }
@@ -694,13 +709,16 @@ impl SocketIoServer {
         let mut socket = self.socket(core, sid, nsp.clone(), ack);
         for middleware in ns.event_middlewares() {
             if let Err(error) = middleware(&mut socket, &name, &args) {
-                socket.refuse(&error);
+                socket.refuse(&error.message);
                 return;
             }
         }
-        match ns.event_handler(&name) {
-            Some(handler) => handler(&mut socket, args),
-            None => socket.refuse(&EventError::new(format!("no handler for \"{name}\""))),
+        // An event nobody handles is dropped silently, as socket.io does (an awaited ack
+        // times out on the client).
+        let Some(handler) = ns.event_handler(&name) else { return };
+        if let Err(error) = handler(&mut socket, args) {
+            worker::console_warn!("the handler of {name:?} in {nsp} failed: {error}");
+            socket.refuse(&error.to_string());
         }
     }
 }

@@ -64,6 +64,33 @@ async function instances(url) {
   return JSON.parse(res.body).instances;
 }
 
+/**
+ * Runs `offend({ worker, base, w })` on a conformance worker of its own started with `vars`,
+ * with a witness connected first; then the witness must still echo and the object must not
+ * have been reset. Stops the worker.
+ */
+async function onOwnWorker(vars, offend) {
+  const worker = await startWorker("conformance", { vars });
+  try {
+    const w = await witness(worker.url);
+    const before = await instances(worker.url);
+    await offend({ worker, base: `${worker.url}/socket.io/`, w });
+    await w.echoes("after the offender");
+    assert.equal(await instances(worker.url), before, "the object was never reset");
+    w.socket.close();
+  } finally {
+    await worker.stop();
+  }
+}
+
+/** How the official client, connecting over `transports`, sees a refused handshake. */
+async function officialRefusal(url, transports) {
+  const official = io(url, { forceNew: true, reconnection: false, transports });
+  const error = await new Promise((resolve) => official.once("connect_error", resolve));
+  official.close();
+  return error.message;
+}
+
 describe("hostile input", () => {
   let worker;
   let base;
@@ -269,63 +296,39 @@ describe("POST bodies, on workerd without wrangler's proxy (it holds answers unt
 
 describe("a full object", () => {
   it("answers handshakes 503 past MAX_SESSIONS, and its sessions go on", async () => {
-    const worker = await startWorker("conformance", { vars: { MAX_SESSIONS: "2" } });
-    try {
-      const base = `${worker.url}/socket.io/`;
-      const w = await witness(worker.url);
-      await handshake(base);
+    await onOwnWorker({ MAX_SESSIONS: "2" }, async ({ worker, base }) => {
+      await handshake(base); // the second, beside the witness
       const refused = await http("GET", `${base}?EIO=4&transport=polling`);
       assert.equal(refused.status, 503);
-      const official = io(worker.url, { forceNew: true, reconnection: false });
-      const error = await new Promise((resolve) => official.once("connect_error", resolve));
-      assert.match(error.message, /xhr poll error/, "the official client sees the refusal");
-      official.close();
-      await w.echoes("while full");
-      w.socket.close();
-    } finally {
-      await worker.stop();
-    }
+      assert.match(await officialRefusal(worker.url, ["polling"]), /xhr poll error/);
+    });
   });
 });
 
 describe("a client past its handshakes per minute", () => {
   it("gets 429 with Retry-After, and the sessions it opened go on", async () => {
-    const worker = await startWorker("conformance", { vars: { MAX_HANDSHAKES_PER_MINUTE: "3" } });
-    try {
-      const base = `${worker.url}/socket.io/`;
-      const w = await witness(worker.url); // the first of the three
-      const sid = await handshake(base);
+    await onOwnWorker({ MAX_HANDSHAKES_PER_MINUTE: "3" }, async ({ worker, base }) => {
+      const sid = await handshake(base); // the witness was the first of the three
       await handshake(base);
       const refused = await http("GET", `${base}?EIO=4&transport=polling`);
       assert.equal(refused.status, 429);
       const retry = Number(refused.headers["retry-after"]);
       assert.ok(retry > 0 && retry <= 60, `Retry-After: ${retry}`);
-      const official = io(worker.url, { forceNew: true, reconnection: false, transports: ["websocket"] });
-      const error = await new Promise((resolve) => official.once("connect_error", resolve));
-      assert.match(error.message, /websocket error/, "the official client sees the refusal");
-      official.close();
-      const poll = await http("POST", `${base}?EIO=4&transport=polling&sid=${sid}`, { body: "40" });
-      assert.equal(poll.status, 200, "an admitted session goes on");
-      await w.echoes("past the budget");
-      w.socket.close();
-    } finally {
-      await worker.stop();
-    }
+      assert.match(await officialRefusal(worker.url, ["websocket"]), /websocket error/);
+      const post = await http("POST", `${base}?EIO=4&transport=polling&sid=${sid}`, { body: "40" });
+      assert.equal(post.status, 200, "an admitted session goes on");
+    });
   });
 });
 
 describe("a binary packet whose attachments never come", () => {
   it("closes its session after ATTACHMENT_TIMEOUT, while the client answers every ping", async () => {
-    const worker = await startWorker("conformance", { vars: { ATTACHMENT_TIMEOUT: "1000" } });
-    try {
-      const w = await witness(worker.url);
+    await onOwnWorker({ ATTACHMENT_TIMEOUT: "1000" }, async ({ worker }) => {
       const ws = new WebSocket(`${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
-      const frames = [];
       let connected;
       const ready = new Promise((resolve) => (connected = resolve));
       ws.on("message", (data) => {
         const text = data.toString();
-        frames.push(text);
         if (text.startsWith("0")) ws.send("40");
         if (text.startsWith("40")) connected();
         if (text === "2") ws.send("3"); // alive: only the missing attachments may end it
@@ -339,11 +342,7 @@ describe("a binary packet whose attachments never come", () => {
       ]);
       assert.equal(typeof closed, "number", "the session was closed");
       assert.ok(closed >= 900, `closed after ${closed} ms: the attachments had their time`);
-      await w.echoes("after a packet without its attachments");
-      w.socket.close();
-    } finally {
-      await worker.stop();
-    }
+    });
   });
 });
 
@@ -380,14 +379,11 @@ describe("a rate limit by client address (3 at once, then 1 a minute)", () => {
 describe("a WebSocket message larger than maxPayload", () => {
   for (const heartbeat of ["hibernate", "strict"]) {
     it(`is refused with close 1009 before it reaches wasm memory (${heartbeat} WebSockets)`, async () => {
-      const worker = await startWorker("conformance", { vars: { HEARTBEAT: heartbeat } });
-      try {
-        const w = await witness(worker.url);
-        const stats = async () => {
-          const object = w.socket.io.engine.id.split("-")[0];
-          return JSON.parse((await http("GET", `${worker.url}/socket.io/__stats?object=${object}`)).body);
-        };
-        const before = await stats();
+      await onOwnWorker({ HEARTBEAT: heartbeat }, async ({ worker, w }) => {
+        const object = w.socket.io.engine.id.split("-")[0];
+        const memory = async () =>
+          JSON.parse((await http("GET", `${worker.url}/socket.io/__stats?object=${object}`)).body).wasmMemoryBytes;
+        const before = await memory();
         for (const message of ["4" + "x".repeat(30 * 2 ** 20), new Uint8Array(30 * 2 ** 20)]) {
           const ws = new WebSocket(`${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
           await new Promise((resolve) => ws.once("message", resolve)); // the open packet
@@ -395,15 +391,9 @@ describe("a WebSocket message larger than maxPayload", () => {
           ws.send(message);
           assert.deepEqual(await closed, [1009, "message too big"]);
         }
-        await w.echoes("after messages of 30 MiB");
-        const after = await stats();
-        assert.equal(after.instances, before.instances, "the object was not reset");
-        const grown = after.wasmMemoryBytes - before.wasmMemoryBytes;
+        const grown = (await memory()) - before;
         assert.ok(grown < 2 ** 20, `wasm memory grew by ${grown} bytes`);
-        w.socket.close();
-      } finally {
-        await worker.stop();
-      }
+      });
     });
   }
 });

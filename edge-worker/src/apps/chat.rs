@@ -16,7 +16,7 @@ pub fn app() -> App {
             "chat message",
             |socket, text: serde_json::Value| {
                 let id = socket.id().to_owned();
-                socket.io().emit("chat message", &json!({ "id": id, "text": text, "ts": now_ms() }));
+                Ok(socket.io().emit("chat message", &json!({ "id": id, "text": text, "ts": now_ms() }))?)
             },
         )
     })

@@ -19,16 +19,16 @@
 
 use serde_json::json;
 
-use wasmio_edge::app::{AckError, App, Args, ConnectError, RateKey, RateLimit, Socket};
+use wasmio_edge::app::{AckError, App, Args, ConnectError, HandlerResult, RateKey, RateLimit, Socket};
 
-fn emit_auth(socket: &mut Socket) {
+fn emit_auth(socket: &mut Socket) -> HandlerResult {
     let auth = socket.info().map(|i| i.auth).unwrap_or_else(|| "{}".to_owned());
-    socket.emit_args("auth", Args { json: format!("[{auth}]"), attachments: Vec::new() });
+    Ok(socket.emit_args("auth", Args { json: format!("[{auth}]"), attachments: Vec::new() })?)
 }
 
 /// `ping` -> `pong` with the same arguments.
-fn pong(socket: &mut Socket, args: Args) {
-    socket.emit_args("pong", args);
+fn pong(socket: &mut Socket, args: Args) -> HandlerResult {
+    Ok(socket.emit_args("pong", args)?)
 }
 
 /// The conformance application.
@@ -37,8 +37,8 @@ pub fn app() -> App {
         .connect_timeout(1000)
         .namespace("/", |ns| {
             ns.on_connection(emit_auth)
-                .on_args("message", |socket, args| socket.emit_args("message-back", args))
-                .on_args("message-with-ack", |socket, args| socket.ack_args(args))
+                .on_args("message", |socket, args| Ok(socket.emit_args("message-back", args)?))
+                .on_args("message-with-ack", |socket, args| Ok(socket.ack_args(args)?))
         })
         .namespace("/custom", |ns| ns.on_connection(emit_auth))
         // Dynamic namespaces: every `/dynamic-<n>` exists on first use (`io.of(/^\/dynamic-\d+$/)`).
@@ -49,7 +49,7 @@ pub fn app() -> App {
             |ns| {
                 ns.on_connection(emit_auth).on_args("message", |socket, args| {
                     let nsp = socket.nsp().to_owned();
-                    socket.emit("message-back", &serde_json::json!({ "nsp": nsp, "args": args.json }));
+                    Ok(socket.emit("message-back", &serde_json::json!({ "nsp": nsp, "args": args.json }))?)
                 })
             },
         )
@@ -65,27 +65,24 @@ pub fn app() -> App {
             .on_connection(emit_auth)
         })
         .namespace("/rooms", |ns| {
-            ns.on("join", |socket, room: String| match socket.join(&room) {
-                Ok(()) => socket.ack(&room),
-                Err(error) => socket.ack(&json!({ "error": error.to_string() })),
+            ns.on("join", |socket, room: String| {
+                // A refused join is an error: the client's ack gets {"error": ...}.
+                socket.join(&room)?;
+                Ok(socket.ack(&room)?)
             })
             .on("leave", |socket, room: String| {
-                socket.leave(&room);
-                socket.ack(&room);
+                socket.leave(&room)?;
+                Ok(socket.ack(&room)?)
             })
             .on_args("to-room", |socket, args| {
-                if let Ok((room, msg)) = args.parse::<(String, serde_json::Value)>() {
-                    socket.to(&room).emit("room-message", &msg);
-                }
+                let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
+                Ok(socket.to(&room).emit("room-message", &msg)?)
             })
             .on_args("to-room-all", |socket, args| {
-                if let Ok((room, msg)) = args.parse::<(String, serde_json::Value)>() {
-                    socket.io().to(&room).emit("room-message", &msg);
-                }
+                let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
+                Ok(socket.io().to(&room).emit("room-message", &msg)?)
             })
-            .on("broadcast", |socket, msg: serde_json::Value| {
-                socket.broadcast().emit("broadcast-message", &msg);
-            })
+            .on("broadcast", |socket, msg: serde_json::Value| Ok(socket.broadcast().emit("broadcast-message", &msg)?))
         })
         .namespace("/limited", |ns| {
             ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: false, key: RateKey::Socket })
@@ -103,16 +100,16 @@ pub fn app() -> App {
         })
         .namespace("/server-ack", |ns| {
             ns.on("ask", |socket, value: serde_json::Value| {
-                socket.emit_with_ack("question", &value, 1000, "answered");
+                Ok(socket.emit_with_ack("question", &value, 1000, "answered")?)
             })
             .on_ack("answered", |socket, result: Result<Args, AckError>| match result {
-                Ok(args) => socket.emit_args("answer", args),
-                Err(error) => socket.emit("answer-timeout", &format!("{error:?}")),
+                Ok(args) => Ok(socket.emit_args("answer", args)?),
+                Err(error) => Ok(socket.emit("answer-timeout", &format!("{error:?}"))?),
             })
         })
         .namespace("/server-disconnect", |ns| {
-            ns.on_args("kick", |socket, _| socket.disconnect(false))
-                .on_args("close", |socket, _| socket.disconnect(true))
+            ns.on_args("kick", |socket, _| Ok(socket.disconnect(false)?))
+                .on_args("close", |socket, _| Ok(socket.disconnect(true)?))
                 .on_args("ping", pong)
         })
 }

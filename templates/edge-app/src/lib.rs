@@ -8,14 +8,11 @@ use worker::Env;
 fn app(_env: &Env) -> App {
     App::new().connection_state_recovery(120_000).namespace("/", |ns| {
         ns.on("join", |socket, room: String| {
-            if socket.join(&room).is_ok() {
-                let id = socket.id().to_owned();
-                socket.to(&room).emit("joined", &id);
-            }
+            socket.join(&room)?; // an error answers the client's ack, if it asked for one
+            let id = socket.id().to_owned();
+            Ok(socket.to(&room).emit("joined", &id)?)
         })
-        .on("say", |socket, text: String| {
-            socket.broadcast().emit("said", &text);
-        })
+        .on("say", |socket, text: String| Ok(socket.broadcast().emit("said", &text)?))
     })
 }
 
