@@ -424,6 +424,18 @@ impl Relay {
         op
     }
 
+    /// Attachments as a relay carries them (base64).
+    pub fn encode_attachments(attachments: &[Vec<u8>]) -> Vec<String> {
+        attachments
+            .iter()
+            .map(|bytes| {
+                let mut text = String::new();
+                wasmio_protocol::base64::encode_into(bytes, &mut text);
+                text
+            })
+            .collect()
+    }
+
     /// The attachments as bytes (invalid base64 is dropped).
     pub fn attachment_bytes(&self) -> Vec<Vec<u8>> {
         self.attachments.iter().filter_map(|a| wasmio_protocol::base64::decode(a)).collect()
@@ -601,15 +613,7 @@ impl Operator<'_, '_> {
             event: event.to_owned(),
             args: args.json.clone(),
             logged: None,
-            attachments: args
-                .attachments
-                .iter()
-                .map(|a| {
-                    let mut text = String::new();
-                    wasmio_protocol::base64::encode_into(a, &mut text);
-                    text
-                })
-                .collect(),
+            attachments: Relay::encode_attachments(&args.attachments),
         });
         let delivery = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now)?;
         if let Some(relay) = relay {

@@ -28,6 +28,7 @@ mod config;
 #[doc(hidden)] // the glue `deployment!` expands to, not an API
 pub mod durable;
 mod echo_object;
+mod emitter;
 mod engine_host;
 mod http;
 mod rate_limits;
@@ -35,6 +36,7 @@ mod routing;
 mod socketio_object;
 
 pub use echo_object::EchoServer;
+pub use emitter::{EmitError, Emitter};
 pub use engine_host::now_ms;
 pub use socketio_object::SocketIoServer;
 
@@ -108,6 +110,8 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     {
         let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
         return forward(&env, "SOCKETIO", &object, req).await;
+    } else if path == format!("{}{}", config.socketio_path, emitter::EMIT_PATH) {
+        return emitter::serve_emit(req, &env, &config).await;
     } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
         "SOCKETIO"
     } else if path.starts_with(&config.socketio_path) {

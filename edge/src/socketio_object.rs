@@ -13,21 +13,19 @@ use wasmio_protocol::server::{
     Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
     Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY,
 };
-use worker::{Env, Method, Request, RequestInit, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
 use crate::app::{Args, Handshake, RateKey, Relay, Socket};
 use crate::config::{Config, HeartbeatMode};
 use crate::durable::Hosted;
+use crate::emitter::{post_to_object, RELAY_PATH};
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
 use crate::routing::{new_sid, object_of_sid};
 
 /// Most keys one storage call may put or delete (workerd's limit).
 const STORAGE_BATCH: usize = 128;
-
-/// The path of broadcasts relayed between objects.
-const RELAY_PATH: &str = "/__relay";
 
 /// The path by which an object asks another for a disconnected session to recover
 /// ([`Server::export_recovery`]).
@@ -481,26 +479,29 @@ impl SocketIoServer {
                 return Ok(());
             }
             let body = serde_json::to_string(&batch).map_err(|e| worker::Error::RustError(e.to_string()))?;
-            for shard in (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name) {
-                let mut answer = self.post_to_object(&shard, RELAY_PATH, body.clone()).await?;
-                // Read to the end: an unread answer keeps the subrequest open, and with it both
-                // objects (neither is ever evicted).
-                let text = answer.text().await?;
-                if answer.status_code() != 200 {
-                    worker::console_error!("object {shard} refused relayed broadcasts: {text}");
+            // To every other object at once; each gets this event's batches in order.
+            let sends = (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name).map(|shard| {
+                let body = body.clone();
+                async move {
+                    let mut answer = self.post_to_object(&shard, RELAY_PATH, body).await?;
+                    // Read to the end: an unread answer keeps the subrequest open, and with it
+                    // both objects (neither is ever evicted).
+                    let text = answer.text().await?;
+                    if answer.status_code() != 200 {
+                        worker::console_error!("object {shard} refused relayed broadcasts: {text}");
+                    }
+                    Ok::<(), worker::Error>(())
                 }
+            });
+            for sent in futures_util::future::join_all(sends).await {
+                sent?;
             }
         }
     }
 
     /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
     async fn post_to_object(&self, object: &str, path: &str, body: String) -> Result<Response> {
-        let headers = worker::Headers::new();
-        headers.set(crate::OBJECT_HEADER, object)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
-        let request = Request::new_with_init(&format!("https://object{path}"), &init)?;
-        self.env.durable_object("SOCKETIO")?.get_by_name(object)?.fetch_with_request(request).await
+        post_to_object(&self.env, object, path, body).await
     }
 
     /// Asks the objects that hold the sessions this event's CONNECTs want to recover for them,

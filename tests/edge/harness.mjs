@@ -26,11 +26,12 @@ export function freePort() {
  * environment's `[vars]`; `persist` is the Durable Object storage folder (a new one by
  * default: pass the one of a stopped worker to restart on its state); `port` the port to listen
  * on (a free one by default: pass a stopped worker's so that its clients reconnect); `dir` the
- * worker's folder (this checkout's edge-worker/ by default, another version's for an upgrade).
+ * worker's folder (this checkout's edge-worker/ by default, another version's for an upgrade);
+ * `testScheduled` lets `GET /__scheduled` run the worker's cron handler.
  */
 export async function startWorker(
   env,
-  { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port, dir = join(ROOT, "edge-worker") } = {},
+  { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port, dir = join(ROOT, "edge-worker"), testScheduled = false } = {},
 ) {
   port ??= await freePort();
   const inspectorPort = await freePort();
@@ -40,6 +41,7 @@ export async function startWorker(
     "--show-interactive-dev-session=false", "--persist-to", persist,
   ];
   if (env) args.push("--env", env);
+  if (testScheduled) args.push("--test-scheduled"); // GET /__scheduled runs the cron handler
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, {
     cwd: dir,
