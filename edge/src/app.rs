@@ -50,6 +50,7 @@ type ConnectionHandler = Rc<dyn Fn(&mut Socket) -> HandlerResult>;
 type EventHandler = Rc<dyn Fn(&mut Socket, Args) -> HandlerResult>;
 type EventMiddleware = Rc<dyn Fn(&mut Socket, &str, &Args) -> Result<(), EventError>>;
 type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str) -> HandlerResult>;
+type DisconnectingHandler = Rc<dyn Fn(&mut Socket, &Leaving) -> HandlerResult>;
 type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>) -> HandlerResult>;
 
 /// What a handler returns. An error is logged and, for an event whose client awaits an
@@ -80,6 +81,7 @@ pub struct Namespace {
     connection: Vec<ConnectionHandler>,
     events: HashMap<String, EventHandler>,
     event_middlewares: Vec<EventMiddleware>,
+    disconnecting: Vec<DisconnectingHandler>,
     disconnect: Vec<DisconnectHandler>,
     acks: HashMap<String, AckHandler>,
     rate_limit: Option<RateLimit>,
@@ -180,6 +182,23 @@ impl Handshake<'_> {
     }
 }
 
+/// What a `disconnecting` handler sees of the socket that is leaving.
+pub struct Leaving<'l> {
+    /// Why it leaves (`transport close`, `client namespace disconnect`, ...).
+    pub reason: &'l str,
+    /// The rooms it was in, its own id included.
+    pub rooms: &'l [String],
+    /// Its `socket.data`, JSON text.
+    pub data: &'l str,
+}
+
+impl Leaving<'_> {
+    /// `socket.data` as a typed value.
+    pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self.data).ok()
+    }
+}
+
 /// An event's arguments (after the name): a JSON array text and binary attachments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
@@ -272,6 +291,7 @@ impl Namespace {
             connection: Vec::new(),
             events: HashMap::new(),
             event_middlewares: Vec::new(),
+            disconnecting: Vec::new(),
             disconnect: Vec::new(),
             acks: HashMap::new(),
             rate_limit: None,
@@ -316,6 +336,13 @@ impl Namespace {
         self
     }
 
+    /// Adds a `disconnecting` handler: the socket is leaving, and [`Leaving`] still shows its
+    /// rooms and data ("user X left room Y" presence). Emits to its rooms reach the others.
+    pub fn on_disconnecting(mut self, handler: impl Fn(&mut Socket, &Leaving) -> HandlerResult + 'static) -> Self {
+        self.disconnecting.push(Rc::new(handler));
+        self
+    }
+
     /// Adds a `disconnect` handler; it receives the reason.
     pub fn on_disconnect(mut self, handler: impl Fn(&mut Socket, &str) -> HandlerResult + 'static) -> Self {
         self.disconnect.push(Rc::new(handler));
@@ -341,6 +368,10 @@ impl Namespace {
 
     pub(crate) fn connect_middlewares(&self) -> &[ConnectMiddleware] {
         &self.connect
+    }
+
+    pub(crate) fn disconnecting_handlers(&self) -> &[DisconnectingHandler] {
+        &self.disconnecting
     }
 
     pub(crate) fn connection_handlers(&self) -> &[ConnectionHandler] {

@@ -16,7 +16,7 @@ use wasmio_protocol::server::{
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
-use crate::app::{Args, Handshake, RateKey, Relay, Socket};
+use crate::app::{Args, Handshake, Leaving, RateKey, Relay, Socket};
 use crate::config::{Config, HeartbeatMode};
 use crate::durable::Hosted;
 use crate::emitter::{post_to_object, RELAY_PATH};
@@ -613,7 +613,17 @@ impl SocketIoServer {
                     worker::console_error!("the acknowledgement handler {name:?} of {nsp} failed: {error}");
                 }
             }
-            Event::Disconnecting { .. } | Event::BroadcastAck { .. } | Event::Error { .. } => {}
+            Event::Disconnecting { nsp, sid, reason, rooms, data, .. } => {
+                let Some(ns) = self.app.find(&nsp) else { return };
+                let leaving = Leaving { reason: reason.as_str(), rooms: &rooms, data: &data };
+                let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
+                for handler in ns.disconnecting_handlers() {
+                    if let Err(error) = handler(&mut socket, &leaving) {
+                        worker::console_error!("a disconnecting handler of {nsp} failed: {error}");
+                    }
+                }
+            }
+            Event::BroadcastAck { .. } | Event::Error { .. } => {}
         }
     }
 

@@ -768,6 +768,29 @@ describe("official socket.io-client 4.8.4", () => {
     });
   }
 
+  for (const [how, leave] of [
+    ["closes its connection", (socket) => socket.io.engine.close()],
+    ["disconnects", (socket) => socket.disconnect()],
+  ]) {
+    test(`a disconnecting handler sees the rooms and data of a socket that ${how}`, async () => {
+      const stays = client("/rooms", { transports: ["websocket"] });
+      const goes = client("/rooms", { transports: ["polling"] });
+      await Promise.all([connected(stays), connected(goes)]);
+      for (const socket of [stays, goes]) {
+        assert.equal(await socket.timeout(2000).emitWithAck("join", "lobby"), "lobby");
+      }
+      assert.equal(await goes.timeout(2000).emitWithAck("join", "games"), "games");
+      assert.equal(await goes.timeout(2000).emitWithAck("set-name", "bob"), "bob");
+      const left = record(stays, "left");
+      const first = once(stays, "left");
+      leave(goes);
+      await first;
+      await sleep(200); // and nothing more
+      const reason = how === "disconnects" ? "client namespace disconnect" : "transport close";
+      assert.deepEqual(left, [{ room: "lobby", name: "bob", reason }], "only the room they share, with the name");
+    });
+  }
+
   test("drops events over the rate limit and keeps the socket", async () => {
     const socket = client("/limited", { transports: ["websocket"] });
     await connected(socket);

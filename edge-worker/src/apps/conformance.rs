@@ -83,6 +83,19 @@ pub fn app() -> App {
                 Ok(socket.io().to(&room).emit("room-message", &msg)?)
             })
             .on("broadcast", |socket, msg: serde_json::Value| Ok(socket.broadcast().emit("broadcast-message", &msg)?))
+            .on("set-name", |socket, name: String| {
+                socket.set_data(&json!({ "name": name }))?;
+                Ok(socket.ack(&name)?)
+            })
+            // Presence: the others of each room hear who left it.
+            .on_disconnecting(|socket, leaving| {
+                let name = leaving.data::<serde_json::Value>().and_then(|d| d.get("name").cloned());
+                let id = socket.id().to_owned();
+                for room in leaving.rooms.iter().filter(|room| **room != id) {
+                    socket.to(room).emit("left", &json!({ "room": room, "name": name, "reason": leaving.reason }))?;
+                }
+                Ok(())
+            })
         })
         .namespace("/limited", |ns| {
             ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: false, key: RateKey::Socket })

@@ -403,6 +403,8 @@ pub enum Event {
         reason: DisconnectReason,
         /// The rooms it was still in, its own included.
         rooms: Vec<String>,
+        /// Its `socket.data`, JSON text.
+        data: String,
     },
     /// A socket left (`disconnect`).
     Disconnect {
@@ -1661,6 +1663,7 @@ impl Server {
             sid: sid.to_owned(),
             reason,
             rooms: rooms.clone(),
+            data: socket.data.clone(),
         });
         if let (Some(_), Some(pid), true) = (&self.config.recovery, &socket.pid, reason.is_recoverable()) {
             self.shared.persisted.insert(
