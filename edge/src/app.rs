@@ -165,6 +165,12 @@ pub struct Handshake<'a> {
     pub headers: &'a str,
     /// `handshake.address`.
     pub address: &'a str,
+    /// The handshake's `Cookie` header. Kept in memory only, so absent when the object was
+    /// evicted between the handshake and this CONNECT (clients send it at once), and absent
+    /// when longer than 4 KB.
+    pub cookie: Option<&'a str>,
+    /// The handshake's `Authorization` header, kept as `cookie` is.
+    pub authorization: Option<&'a str>,
     pub(crate) data: Option<String>,
 }
 

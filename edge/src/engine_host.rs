@@ -88,7 +88,23 @@ pub struct RequestInfo {
     pub headers: String,
     /// The client address (`CF-Connecting-IP`).
     pub address: String,
+    /// The `Cookie` and `Authorization` headers, when sent and not longer than
+    /// [`MAX_CREDENTIAL_LEN`]: kept in memory only, for connect middlewares.
+    pub credentials: Credentials,
 }
+
+/// The `Cookie` and `Authorization` headers of a handshake.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// `Cookie`.
+    pub cookie: Option<String>,
+    /// `Authorization`.
+    pub authorization: Option<String>,
+}
+
+/// The longest `Cookie` or `Authorization` header kept for connect middlewares (a longer one
+/// is dropped, with a warning): what every session may hold in memory.
+pub const MAX_CREDENTIAL_LEN: usize = 4096;
 
 /// Why the application refused a new session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -656,5 +672,15 @@ fn request_info(req: &Request) -> Result<RequestInfo> {
     }
     headers.push('}');
     let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_else(|| "127.0.0.1".to_owned());
-    Ok(RequestInfo { query, headers, address })
+    let credential = |name: &str| -> Result<Option<String>> {
+        Ok(req.headers().get(name)?.filter(|value| {
+            let kept = value.len() <= MAX_CREDENTIAL_LEN;
+            if !kept {
+                worker::console_warn!("a {name} header of {} bytes was not kept for connect middlewares", value.len());
+            }
+            kept
+        }))
+    };
+    let credentials = Credentials { cookie: credential("Cookie")?, authorization: credential("Authorization")? };
+    Ok(RequestInfo { query, headers, address, credentials })
 }

@@ -20,7 +20,7 @@ use crate::app::{Args, Handshake, Leaving, RateKey, Relay, Socket};
 use crate::config::{Config, HeartbeatMode};
 use crate::durable::Hosted;
 use crate::emitter::{post_to_object, RELAY_PATH};
-use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused, RequestInfo};
+use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
 use crate::routing::{new_sid, object_of_sid};
 
@@ -94,6 +94,9 @@ pub struct SocketIoServer {
     remote_recoveries: RefCell<Vec<ConnectRequest>>,
     /// Acknowledgements awaited from clients, by (socket id, ack id): the handler's name.
     awaited_acks: RefCell<HashMap<(String, u64), String>>,
+    /// The `Cookie` and `Authorization` of each session's handshake, in memory only (the
+    /// session snapshot has no room for them), while the session lives.
+    credentials: RefCell<HashMap<String, Credentials>>,
 }
 
 /// Counts of the events workerd delivered to the object.
@@ -140,6 +143,7 @@ impl SocketIoServer {
             relaying: Cell::new(false),
             remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
+            credentials: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -256,6 +260,9 @@ impl EngineApp for SocketIoServer {
     fn on_open(&self, _host: &EngineHost, sid: &str, request: RequestInfo) -> std::result::Result<(), OpenRefused> {
         let info = SessionInfo { query: request.query, headers: request.headers, address: request.address };
         let opened = self.core.borrow_mut().handle_open(sid, info, now_ms());
+        if opened.is_ok() && request.credentials != Credentials::default() {
+            self.credentials.borrow_mut().insert(sid.to_owned(), request.credentials);
+        }
         self.pump();
         opened.map_err(|error| OpenRefused(error.to_string()))
     }
@@ -270,6 +277,7 @@ impl EngineApp for SocketIoServer {
     }
 
     fn on_close(&self, _host: &EngineHost, sid: &str, reason: CloseReason) {
+        self.credentials.borrow_mut().remove(sid);
         self.core.borrow_mut().handle_close(sid, reason, now_ms());
         self.pump();
     }
@@ -401,6 +409,7 @@ impl SocketIoServer {
         self.host.forget();
         *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
         self.rate_limits.borrow_mut().clear();
+        self.credentials.borrow_mut().clear();
         self.restored.set(false);
         self.wakeups.set(None);
     }
@@ -660,12 +669,15 @@ impl SocketIoServer {
             return;
         };
         let info = core.session_info(&session).unwrap_or_default();
+        let credentials = self.credentials.borrow().get(&session).cloned().unwrap_or_default();
         let mut handshake = Handshake {
             nsp: &nsp,
             auth: &auth,
             query: &info.query,
             headers: &info.headers,
             address: &info.address,
+            cookie: credentials.cookie.as_deref(),
+            authorization: credentials.authorization.as_deref(),
             data: None,
         };
         if run_middlewares {

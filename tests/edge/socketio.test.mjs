@@ -791,6 +791,17 @@ describe("official socket.io-client 4.8.4", () => {
     });
   }
 
+  for (const transports of [["polling"], ["websocket"]]) {
+    test(`connect middlewares read the handshake's Cookie and Authorization over ${transports}`, async () => {
+      for (const extraHeaders of [{ Cookie: "theme=dark; session=abc" }, { Authorization: "Bearer t0ken" }]) {
+        await connected(client("/credentials", { transports, extraHeaders }));
+      }
+      const refused = client("/credentials", { transports, extraHeaders: { Cookie: "session=other" } });
+      const error = await once(refused, "connect_error");
+      assert.equal(error[0].message, "no credentials");
+    });
+  }
+
   test("drops events over the rate limit and keeps the socket", async () => {
     const socket = client("/limited", { transports: ["websocket"] });
     await connected(socket);

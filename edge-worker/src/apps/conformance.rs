@@ -64,6 +64,16 @@ pub fn app() -> App {
             })
             .on_connection(emit_auth)
         })
+        .namespace("/credentials", |ns| {
+            // The handshake's Cookie or Authorization header decides.
+            ns.use_connect(|handshake| {
+                let cookie = handshake.cookie.is_some_and(|c| c.split("; ").any(|kv| kv == "session=abc"));
+                match cookie || handshake.authorization == Some("Bearer t0ken") {
+                    true => Ok(()),
+                    false => Err(ConnectError::new("no credentials")),
+                }
+            })
+        })
         .namespace("/rooms", |ns| {
             ns.on("join", |socket, room: String| {
                 // A refused join is an error: the client's ack gets {"error": ...}.
