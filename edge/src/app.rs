@@ -28,6 +28,7 @@ use serde::Serialize;
 pub use wasmio_protocol::server::{AckError, ApiError};
 use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
 
+use crate::context::{Context, HandlerFuture};
 use crate::engine_host::EngineHost;
 
 /// Everything a deployment serves: namespaces and their handlers, and server options.
@@ -52,6 +53,16 @@ type EventMiddleware = Rc<dyn Fn(&mut Socket, &str, &Args) -> Result<(), EventEr
 type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str) -> HandlerResult>;
 type DisconnectingHandler = Rc<dyn Fn(&mut Socket, &Leaving) -> HandlerResult>;
 type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>) -> HandlerResult>;
+type AsyncEventHandler = Rc<dyn Fn(Context, Args) -> HandlerFuture>;
+
+/// How an event is handled.
+#[derive(Clone)]
+pub(crate) enum EventHandling {
+    /// At once, with the socket.
+    Now(EventHandler),
+    /// By a future the object awaits before the event ends.
+    Awaited(AsyncEventHandler),
+}
 
 /// What a handler returns. An error is logged and, for an event whose client awaits an
 /// acknowledgement, answers it with `{"error": message}`; the object goes on.
@@ -66,6 +77,24 @@ pub enum HandlerError {
     /// A server operation failed: the socket is gone, a reserved event name, state too large.
     #[error(transparent)]
     Api(#[from] ApiError),
+    /// The object went away while an async handler awaited.
+    #[error("the object went away during the handler")]
+    ObjectGone,
+    /// A binding of the Worker failed (KV, D1, storage, ...).
+    #[error("{0}")]
+    Binding(String),
+}
+
+impl From<worker::Error> for HandlerError {
+    fn from(error: worker::Error) -> Self {
+        HandlerError::Binding(error.to_string())
+    }
+}
+
+impl From<worker::KvError> for HandlerError {
+    fn from(error: worker::KvError) -> Self {
+        HandlerError::Binding(error.to_string())
+    }
 }
 
 impl From<EventError> for HandlerError {
@@ -79,7 +108,7 @@ pub struct Namespace {
     matcher: Matcher,
     connect: Vec<ConnectMiddleware>,
     connection: Vec<ConnectionHandler>,
-    events: HashMap<String, EventHandler>,
+    events: HashMap<String, EventHandling>,
     event_middlewares: Vec<EventMiddleware>,
     disconnecting: Vec<DisconnectingHandler>,
     disconnect: Vec<DisconnectHandler>,
@@ -329,7 +358,31 @@ impl Namespace {
 
     /// Handles `event` with its raw arguments.
     pub fn on_args(mut self, event: &str, handler: impl Fn(&mut Socket, Args) -> HandlerResult + 'static) -> Self {
-        self.events.insert(event.to_owned(), Rc::new(handler));
+        self.events.insert(event.to_owned(), EventHandling::Now(Rc::new(handler)));
+        self
+    }
+
+    /// Handles `event`, whose first argument deserializes to `T`, with an async handler: it
+    /// gets a [`Context`] (the Worker's bindings, storage, the socket) and may await.
+    ///
+    /// ```ignore
+    /// ns.on_async("remember", |ctx, note: String| async move {
+    ///     ctx.env().kv("NOTES")?.put(ctx.id(), note)?.execute().await?;
+    ///     Ok(ctx.socket(|socket| socket.ack(&"kept"))??)
+    /// })
+    /// ```
+    pub fn on_async<T, F, Fut>(mut self, event: &str, handler: F) -> Self
+    where
+        T: DeserializeOwned + 'static,
+        F: Fn(Context, T) -> Fut + 'static,
+        Fut: std::future::Future<Output = HandlerResult> + 'static,
+    {
+        let handler = Rc::new(handler);
+        let run = move |context: Context, args: Args| -> HandlerFuture {
+            let handler = handler.clone();
+            Box::pin(async move { handler(context, args.first::<T>()?).await })
+        };
+        self.events.insert(event.to_owned(), EventHandling::Awaited(Rc::new(run)));
         self
     }
 
@@ -384,7 +437,7 @@ impl Namespace {
         &self.connection
     }
 
-    pub(crate) fn event_handler(&self, event: &str) -> Option<&EventHandler> {
+    pub(crate) fn event_handler(&self, event: &str) -> Option<&EventHandling> {
         self.events.get(event)
     }
 

@@ -22,6 +22,8 @@ use crate::engine_host::EngineHost;
 /// [`worker::DurableObject`], which `hosted_durable_object!` declares for it.
 #[allow(async_fn_in_trait)] // single-threaded: no Send bound is wanted
 pub trait Hosted: 'static {
+    /// Called once the state is behind its `Rc` (an object may keep a weak reference to it).
+    fn started(self: &Rc<Self>) {}
     /// The object's Engine.IO host.
     fn host(&self) -> &EngineHost;
     /// An HTTP request reached the object.
@@ -173,6 +175,7 @@ async fn refuse_too_big<T: Hosted>(object: &T, ws: WebSocket) -> Result<()> {
 /// WebSockets to it.
 pub fn start<T: Hosted>(object: T) -> Rc<T> {
     let object = Rc::new(object);
+    object.started();
     let weak = Rc::downgrade(&object);
     object.host().deliver_standard_websocket_events(move |ws| deliver_events(weak.clone(), ws));
     object

@@ -25,6 +25,7 @@
 
 pub mod app;
 mod config;
+mod context;
 #[doc(hidden)] // the glue `deployment!` expands to, not an API
 pub mod durable;
 mod echo_object;
@@ -35,6 +36,7 @@ mod rate_limits;
 mod routing;
 mod socketio_object;
 
+pub use context::{Context, HandlerFuture};
 pub use echo_object::EchoServer;
 pub use emitter::{EmitError, Emitter};
 pub use engine_host::now_ms;

@@ -7,6 +7,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::{Rc, Weak};
 
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
@@ -16,8 +17,9 @@ use wasmio_protocol::server::{
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
-use crate::app::{Args, Handshake, Leaving, RateKey, Relay, Socket};
+use crate::app::{Args, EventHandling, Handshake, Leaving, RateKey, Relay, Socket};
 use crate::config::{Config, HeartbeatMode};
+use crate::context::{task, Context, Task};
 use crate::durable::Hosted;
 use crate::emitter::{post_to_object, RELAY_PATH};
 use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
@@ -97,6 +99,10 @@ pub struct SocketIoServer {
     /// The `Cookie` and `Authorization` of each session's handshake, in memory only (the
     /// session snapshot has no room for them), while the session lives.
     credentials: RefCell<HashMap<String, Credentials>>,
+    /// This object, for the contexts of async handlers.
+    me: RefCell<Weak<SocketIoServer>>,
+    /// Async handlers' futures, awaited before the event that queued them ends.
+    tasks: RefCell<Vec<Task>>,
 }
 
 /// Counts of the events workerd delivered to the object.
@@ -144,11 +150,56 @@ impl SocketIoServer {
             remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
             credentials: RefCell::new(HashMap::new()),
+            me: RefCell::new(Weak::new()),
+            tasks: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The object's storage.
+    pub(crate) fn storage(&self) -> worker::Storage {
+        self.host.state().storage()
+    }
+
+    /// Runs `f` on socket `sid` of `nsp` (with the acknowledgement still awaited in `ack`),
+    /// then delivers what it did.
+    pub(crate) fn with_socket<R>(
+        &self,
+        sid: &str,
+        nsp: &str,
+        ack: &Cell<Option<u64>>,
+        f: impl FnOnce(&mut Socket) -> R,
+    ) -> R {
+        let result = {
+            let mut core = self.core.borrow_mut();
+            let mut socket = self.socket(&mut core, sid.to_owned(), nsp.to_owned(), ack.take());
+            let result = f(&mut socket);
+            ack.set(socket.ack);
+            result
+        };
+        self.pump();
+        result
+    }
+
+    /// Awaits the async handlers' futures, in the order their events came, until none is
+    /// left (a handler's effects may queue more).
+    async fn run_tasks(&self) {
+        loop {
+            let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+            if tasks.is_empty() {
+                return;
+            }
+            for task in tasks {
+                task.await;
+            }
         }
     }
 }
 
 impl Hosted for SocketIoServer {
+    fn started(self: &Rc<Self>) {
+        *self.me.borrow_mut() = Rc::downgrade(self);
+    }
+
     fn host(&self) -> &EngineHost {
         &self.host
     }
@@ -417,6 +468,7 @@ impl SocketIoServer {
     /// After an event: finishes the CONNECTs waiting for another object, persists what
     /// changed and sets the alarm.
     async fn settle(&self) -> Result<()> {
+        self.run_tasks().await;
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
         let storage = self.host.state().storage();
@@ -738,10 +790,25 @@ impl SocketIoServer {
         }
         // An event nobody handles is dropped silently, as socket.io does (an awaited ack
         // times out on the client).
-        let Some(handler) = ns.event_handler(&name) else { return };
-        if let Err(error) = handler(&mut socket, args) {
-            worker::console_warn!("the handler of {name:?} in {nsp} failed: {error}");
-            socket.refuse(&error.to_string());
+        match ns.event_handler(&name) {
+            None => {}
+            Some(EventHandling::Now(handler)) => {
+                if let Err(error) = handler(&mut socket, args) {
+                    worker::console_warn!("the handler of {name:?} in {nsp} failed: {error}");
+                    socket.refuse(&error.to_string());
+                }
+            }
+            Some(EventHandling::Awaited(handler)) => {
+                let context = Context {
+                    object: self.me.borrow().clone(),
+                    env: self.env.clone(),
+                    sid: socket.sid.clone(),
+                    nsp: nsp.clone(),
+                    ack: Rc::new(Cell::new(socket.ack.take())),
+                };
+                let future = handler(context.clone(), args);
+                self.tasks.borrow_mut().push(task(&context, name, future));
+            }
         }
     }
 }

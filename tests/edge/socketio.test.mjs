@@ -802,6 +802,20 @@ describe("official socket.io-client 4.8.4", () => {
     });
   }
 
+  test("async handlers await the Worker's KV and the object's storage, and answer acks", async () => {
+    const writer = client("/async", { transports: ["websocket"] });
+    const reader = client("/async", { transports: ["polling"] });
+    await Promise.all([connected(writer), connected(reader)]);
+    assert.equal(await writer.timeout(3000).emitWithAck("remember", "milk"), "kept");
+    assert.equal(await reader.timeout(3000).emitWithAck("recall", writer.id), "milk", "KV is shared");
+    assert.equal(await reader.timeout(3000).emitWithAck("recall", "nobody"), null);
+    const first = await writer.timeout(3000).emitWithAck("count", null);
+    assert.equal(await reader.timeout(3000).emitWithAck("count", null), first + 1, "storage counts on");
+    const refused = await writer.timeout(3000).emitWithAck("recall", { not: "a string" });
+    assert.match(refused.error, /^invalid argument/, "an error answers the ack");
+    assert.ok(writer.connected && reader.connected);
+  });
+
   test("drops events over the rate limit and keeps the socket", async () => {
     const socket = client("/limited", { transports: ["websocket"] });
     await connected(socket);

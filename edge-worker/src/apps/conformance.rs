@@ -74,6 +74,24 @@ pub fn app() -> App {
                 }
             })
         })
+        // Async handlers with the Worker's bindings (the NOTES KV namespace) and the object's
+        // storage.
+        .namespace("/async", |ns| {
+            ns.on_async("remember", |ctx, note: String| async move {
+                ctx.env().kv("NOTES")?.put(ctx.id(), note)?.execute().await?;
+                Ok(ctx.socket(|socket| socket.ack(&"kept"))??)
+            })
+            .on_async("recall", |ctx, key: String| async move {
+                let note = ctx.env().kv("NOTES")?.get(&key).text().await?;
+                Ok(ctx.socket(|socket| socket.ack(&note))??)
+            })
+            .on_async("count", |ctx, _: serde_json::Value| async move {
+                let storage = ctx.storage()?;
+                let count = storage.get::<u64>("conformance-count").await?.unwrap_or(0) + 1;
+                storage.put("conformance-count", count).await?;
+                Ok(ctx.socket(|socket| socket.ack(&count))??)
+            })
+        })
         .namespace("/rooms", |ns| {
             ns.on("join", |socket, room: String| {
                 // A refused join is an error: the client's ack gets {"error": ...}.

@@ -1,0 +1,76 @@
+//! Async handlers: a handler that awaits (a KV lookup, a D1 query, a Queue send) gets a
+//! [`Context`] instead of a borrowed socket. The Socket.IO object queues the handler's future
+//! and awaits it before the event that started it ends (its effects are persisted with that
+//! event's); each socket operation after an await reaches the object's state again, so no
+//! borrow of it is held across an await, and no state lives only in the future: what must
+//! outlive an eviction goes to `socket.data`, storage, or the Worker's bindings.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+
+use worker::Env;
+
+use crate::app::{HandlerError, HandlerResult, Socket};
+use crate::socketio_object::SocketIoServer;
+
+/// A handler's future, queued by the object.
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()>>>;
+
+/// What an async handler returns.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult>>>;
+
+/// The context of an async event handler: the Worker's bindings, the object's storage, and
+/// its socket, reached again for each operation.
+#[derive(Clone)]
+pub struct Context {
+    pub(crate) object: Weak<SocketIoServer>,
+    pub(crate) env: Env,
+    pub(crate) sid: String,
+    pub(crate) nsp: String,
+    /// The acknowledgement the client awaits, until it is answered.
+    pub(crate) ack: Rc<Cell<Option<u64>>>,
+}
+
+impl Context {
+    /// The Worker's bindings: KV, D1, R2, Queues, secrets, service bindings.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The Durable Object's own storage.
+    pub fn storage(&self) -> Result<worker::Storage, HandlerError> {
+        Ok(self.object()?.storage())
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> &str {
+        &self.sid
+    }
+
+    /// Runs `f` on the socket (emit, join, ack, data, broadcasts): what it does is delivered
+    /// at once. Fails when the object went away meanwhile.
+    pub fn socket<R>(&self, f: impl FnOnce(&mut Socket) -> R) -> Result<R, HandlerError> {
+        let object = self.object()?;
+        Ok(object.with_socket(&self.sid, &self.nsp, &self.ack, f))
+    }
+
+    fn object(&self) -> Result<Rc<SocketIoServer>, HandlerError> {
+        self.object.upgrade().ok_or(HandlerError::ObjectGone)
+    }
+}
+
+/// The task of an async handler's `future` for `context`: an error is logged and answers the
+/// client's acknowledgement, if it awaits one and the handler did not answer it.
+pub(crate) fn task(context: &Context, name: String, future: HandlerFuture) -> Task {
+    let (object, sid, nsp, ack) =
+        (context.object.clone(), context.sid.clone(), context.nsp.clone(), context.ack.clone());
+    Box::pin(async move {
+        let Err(error) = future.await else { return };
+        worker::console_warn!("the handler of {name:?} in {nsp} failed: {error}");
+        if let Some(object) = object.upgrade() {
+            object.with_socket(&sid, &nsp, &ack, |socket| socket.refuse(&error.to_string()));
+        }
+    })
+}
