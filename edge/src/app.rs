@@ -28,7 +28,7 @@ use serde::Serialize;
 pub use wasmio_protocol::server::{AckError, ApiError};
 use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
 
-use crate::context::{Context, HandlerFuture};
+use crate::context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 use crate::engine_host::EngineHost;
 
 /// Everything a deployment serves: namespaces and their handlers, and server options.
@@ -54,6 +54,7 @@ type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str) -> HandlerResult>;
 type DisconnectingHandler = Rc<dyn Fn(&mut Socket, &Leaving) -> HandlerResult>;
 type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>) -> HandlerResult>;
 type AsyncEventHandler = Rc<dyn Fn(Context, Args) -> HandlerFuture>;
+pub(crate) type AsyncConnectMiddleware = Rc<dyn Fn(ConnectContext) -> ConnectFuture>;
 
 /// How an event is handled.
 #[derive(Clone)]
@@ -107,6 +108,7 @@ impl From<EventError> for HandlerError {
 pub struct Namespace {
     matcher: Matcher,
     connect: Vec<ConnectMiddleware>,
+    connect_async: Vec<AsyncConnectMiddleware>,
     connection: Vec<ConnectionHandler>,
     events: HashMap<String, EventHandling>,
     event_middlewares: Vec<EventMiddleware>,
@@ -323,6 +325,7 @@ impl Namespace {
         Namespace {
             matcher,
             connect: Vec::new(),
+            connect_async: Vec::new(),
             connection: Vec::new(),
             events: HashMap::new(),
             event_middlewares: Vec::new(),
@@ -337,6 +340,29 @@ impl Namespace {
     /// the connection with `connect_error`.
     pub fn use_connect(mut self, middleware: impl Fn(&mut Handshake) -> Result<(), ConnectError> + 'static) -> Self {
         self.connect.push(Rc::new(middleware));
+        self
+    }
+
+    /// Adds an async connection middleware, run after the others: it may await the Worker's
+    /// bindings (a token in KV, a user in D1); an error refuses the connection with
+    /// `connect_error`.
+    ///
+    /// ```ignore
+    /// ns.use_connect_async(|handshake| async move {
+    ///     let token = handshake.auth::<Token>()?.token;
+    ///     let kv = handshake.env().kv("TOKENS").map_err(|e| ConnectError::new(e.to_string()))?;
+    ///     match kv.get(&token).text().await {
+    ///         Ok(Some(user)) => handshake.set_data(&user),
+    ///         _ => Err(ConnectError::new("not authorized")),
+    ///     }
+    /// })
+    /// ```
+    pub fn use_connect_async<F, Fut>(mut self, middleware: F) -> Self
+    where
+        F: Fn(ConnectContext) -> Fut + 'static,
+        Fut: std::future::Future<Output = Result<(), ConnectError>> + 'static,
+    {
+        self.connect_async.push(Rc::new(move |context| -> ConnectFuture { Box::pin(middleware(context)) }));
         self
     }
 
@@ -431,6 +457,10 @@ impl Namespace {
 
     pub(crate) fn disconnecting_handlers(&self) -> &[DisconnectingHandler] {
         &self.disconnecting
+    }
+
+    pub(crate) fn async_connect_middlewares(&self) -> &[AsyncConnectMiddleware] {
+        &self.connect_async
     }
 
     pub(crate) fn connection_handlers(&self) -> &[ConnectionHandler] {

@@ -5,14 +5,16 @@
 //! borrow of it is held across an await, and no state lives only in the future: what must
 //! outlive an eviction goes to `socket.data`, storage, or the Worker's bindings.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use worker::Env;
 
-use crate::app::{HandlerError, HandlerResult, Socket};
+use crate::app::{ConnectError, HandlerError, HandlerResult, Handshake, Socket};
 use crate::socketio_object::SocketIoServer;
 
 /// A handler's future, queued by the object.
@@ -73,4 +75,65 @@ pub(crate) fn task(context: &Context, name: String, future: HandlerFuture) -> Ta
             object.with_socket(&sid, &nsp, &ack, |socket| socket.refuse(&error.to_string()));
         }
     })
+}
+
+/// What an async connection middleware returns.
+pub type ConnectFuture = Pin<Box<dyn Future<Output = Result<(), ConnectError>>>>;
+
+/// The handshake as an async connection middleware sees it, with the Worker's bindings.
+#[derive(Clone)]
+pub struct ConnectContext {
+    env: Env,
+    /// The namespace asked for.
+    pub nsp: String,
+    /// `handshake.auth`, JSON object text.
+    pub auth: String,
+    /// `handshake.query`, JSON object text.
+    pub query: String,
+    /// `handshake.headers` (host, origin, user-agent), JSON object text.
+    pub headers: String,
+    /// `handshake.address`.
+    pub address: String,
+    /// The handshake's `Cookie` header (see [`Handshake::cookie`]).
+    pub cookie: Option<String>,
+    /// The handshake's `Authorization` header.
+    pub authorization: Option<String>,
+    data: Rc<RefCell<Option<String>>>,
+}
+
+impl ConnectContext {
+    pub(crate) fn of(handshake: &Handshake, env: &Env) -> Self {
+        ConnectContext {
+            env: env.clone(),
+            nsp: handshake.nsp.to_owned(),
+            auth: handshake.auth.to_owned(),
+            query: handshake.query.to_owned(),
+            headers: handshake.headers.to_owned(),
+            address: handshake.address.to_owned(),
+            cookie: handshake.cookie.map(str::to_owned),
+            authorization: handshake.authorization.map(str::to_owned),
+            data: Rc::new(RefCell::new(handshake.data.clone())),
+        }
+    }
+
+    /// The Worker's bindings: KV, D1, secrets, service bindings.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// `handshake.auth` as a typed value.
+    pub fn auth<T: DeserializeOwned>(&self) -> Result<T, ConnectError> {
+        serde_json::from_str(&self.auth).map_err(|e| ConnectError::new(format!("invalid auth: {e}")))
+    }
+
+    /// Sets `socket.data` for the socket being connected.
+    pub fn set_data<T: Serialize>(&self, data: &T) -> Result<(), ConnectError> {
+        let json = serde_json::to_string(data).map_err(|e| ConnectError::new(e.to_string()))?;
+        *self.data.borrow_mut() = Some(json);
+        Ok(())
+    }
+
+    pub(crate) fn take_data(&self) -> Option<String> {
+        self.data.borrow_mut().take()
+    }
 }

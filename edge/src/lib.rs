@@ -36,7 +36,7 @@ mod rate_limits;
 mod routing;
 mod socketio_object;
 
-pub use context::{Context, HandlerFuture};
+pub use context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 pub use echo_object::EchoServer;
 pub use emitter::{EmitError, Emitter};
 pub use engine_host::now_ms;

@@ -17,9 +17,9 @@ use wasmio_protocol::server::{
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
-use crate::app::{Args, EventHandling, Handshake, Leaving, RateKey, Relay, Socket};
+use crate::app::{Args, ConnectError, EventHandling, Handshake, Leaving, RateKey, Relay, Socket};
 use crate::config::{Config, HeartbeatMode};
-use crate::context::{task, Context, Task};
+use crate::context::{task, ConnectContext, Context, Task};
 use crate::durable::Hosted;
 use crate::emitter::{post_to_object, RELAY_PATH};
 use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
@@ -735,24 +735,50 @@ impl SocketIoServer {
         if run_middlewares {
             for middleware in ns.connect_middlewares() {
                 if let Err(error) = middleware(&mut handshake) {
-                    let data = error.data.map(|d| d.to_string());
-                    if let Err(error) = core.reject_connect(&session, &nsp, &error.message, data.as_deref()) {
-                        worker::console_warn!("the CONNECT to {nsp} could not be refused: {error}");
-                    }
+                    reject_connect(core, &session, &nsp, error);
                     return;
                 }
             }
+            let awaited = ns.async_connect_middlewares();
+            if !awaited.is_empty() {
+                // The async middlewares decide once awaited, before the event ends.
+                let context = ConnectContext::of(&handshake, &self.env);
+                let (object, awaited) = (self.me.borrow().clone(), awaited.to_vec());
+                self.tasks.borrow_mut().push(Box::pin(async move {
+                    let mut refused = None;
+                    for middleware in awaited {
+                        if let Err(error) = middleware(context.clone()).await {
+                            refused = Some(error);
+                            break;
+                        }
+                    }
+                    let Some(object) = object.upgrade() else { return };
+                    match refused {
+                        Some(error) => reject_connect(&mut object.core.borrow_mut(), &session, &nsp, error),
+                        None => {
+                            object.accept_connect(&mut object.core.borrow_mut(), &session, &nsp, context.take_data())
+                        }
+                    }
+                    object.pump();
+                }));
+                return;
+            }
         }
+        self.accept_connect(core, &session, &nsp, handshake.data.take());
+    }
+
+    /// Accepts a CONNECT whose middlewares passed.
+    fn accept_connect(&self, core: &mut Server, session: &str, nsp: &str, data: Option<String>) {
         // A recovery id names this object, so that a reconnection landing on another object
         // finds the session here.
         let object = self.name.borrow().clone().unwrap_or_default();
         let accept = Accept {
             sid: random_id(),
             pid: core.config().recovery.is_some().then(|| new_sid(&object, &random_id())),
-            data: handshake.data.take(),
+            data,
         };
         // Refused when the session went away meanwhile, or with state too large to keep.
-        if let Err(error) = core.accept_connect(&session, &nsp, accept, now_ms()) {
+        if let Err(error) = core.accept_connect(session, nsp, accept, now_ms()) {
             worker::console_warn!("the CONNECT to {nsp} was not accepted: {error}");
         }
     }
@@ -831,4 +857,12 @@ fn wasm_memory_bytes() -> usize {
     return core::arch::wasm32::memory_size(0) * 65_536;
     #[cfg(not(target_arch = "wasm32"))]
     0
+}
+
+/// Refuses a CONNECT a middleware refused: `connect_error` with its message and data.
+fn reject_connect(core: &mut Server, session: &str, nsp: &str, error: ConnectError) {
+    let data = error.data.map(|d| d.to_string());
+    if let Err(error) = core.reject_connect(session, nsp, &error.message, data.as_deref()) {
+        worker::console_warn!("the CONNECT to {nsp} could not be refused: {error}");
+    }
 }

@@ -802,7 +802,7 @@ describe("official socket.io-client 4.8.4", () => {
     });
   }
 
-  test("async handlers await the Worker's KV and the object's storage, and answer acks", async () => {
+  test("async handlers and connection middlewares await the Worker's KV and the object's storage", async () => {
     const writer = client("/async", { transports: ["websocket"] });
     const reader = client("/async", { transports: ["polling"] });
     await Promise.all([connected(writer), connected(reader)]);
@@ -811,6 +811,13 @@ describe("official socket.io-client 4.8.4", () => {
     assert.equal(await reader.timeout(3000).emitWithAck("recall", "nobody"), null);
     const first = await writer.timeout(3000).emitWithAck("count", null);
     assert.equal(await reader.timeout(3000).emitWithAck("count", null), first + 1, "storage counts on");
+    // An async connection middleware: the token must name a note in KV.
+    for (const transports of [["polling"], ["websocket"]]) {
+      const member = client("/kv-auth", { transports, auth: { token: writer.id } });
+      assert.deepEqual(await once(member, "welcome"), ["milk"], "its data came from KV");
+      const stranger = client("/kv-auth", { transports, auth: { token: "nobody" } });
+      assert.equal((await once(stranger, "connect_error"))[0].message, "not authorized");
+    }
     const refused = await writer.timeout(3000).emitWithAck("recall", { not: "a string" });
     assert.match(refused.error, /^invalid argument/, "an error answers the ack");
     assert.ok(writer.connected && reader.connected);

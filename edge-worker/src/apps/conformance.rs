@@ -92,6 +92,21 @@ pub fn app() -> App {
                 Ok(ctx.socket(|socket| socket.ack(&count))??)
             })
         })
+        // An async connection middleware: the token in `auth` must name a note in NOTES.
+        .namespace("/kv-auth", |ns| {
+            ns.use_connect_async(|handshake| async move {
+                let token: String = handshake.auth::<serde_json::Value>()?["token"].as_str().unwrap_or("").to_owned();
+                let notes = handshake.env().kv("NOTES").map_err(|e| ConnectError::new(e.to_string()))?;
+                match notes.get(&token).text().await {
+                    Ok(Some(user)) => handshake.set_data(&json!({ "user": user })),
+                    _ => Err(ConnectError::new("not authorized")),
+                }
+            })
+            .on_connection(|socket| {
+                let user = socket.data::<serde_json::Value>().and_then(|d| d.get("user").cloned());
+                Ok(socket.emit("welcome", &user)?)
+            })
+        })
         .namespace("/rooms", |ns| {
             ns.on("join", |socket, room: String| {
                 // A refused join is an error: the client's ack gets {"error": ...}.
