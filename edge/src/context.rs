@@ -20,6 +20,33 @@ use crate::socketio_object::SocketIoServer;
 /// A handler's future, queued by the object.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()>>>;
 
+/// The async handlers' futures of an object, awaited before the event that queued them ends.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    queue: RefCell<Vec<Task>>,
+}
+
+impl Tasks {
+    /// Queues a future.
+    pub(crate) fn push(&self, task: Task) {
+        self.queue.borrow_mut().push(task);
+    }
+
+    /// Awaits the queued futures, in the order their events came, until none is left (a
+    /// handler's effects may queue more).
+    pub(crate) async fn run(&self) {
+        loop {
+            let tasks = std::mem::take(&mut *self.queue.borrow_mut());
+            if tasks.is_empty() {
+                return;
+            }
+            for task in tasks {
+                task.await;
+            }
+        }
+    }
+}
+
 /// What an async handler returns.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = HandlerResult>>>;
 

@@ -33,6 +33,7 @@ mod emitter;
 mod engine_host;
 mod http;
 mod rate_limits;
+mod relays;
 mod routing;
 mod socketio_object;
 

@@ -17,13 +17,14 @@ use wasmio_protocol::server::{
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::App;
-use crate::app::{Args, ConnectError, EventHandling, Handshake, Leaving, RateKey, Relay, Socket};
+use crate::app::{Args, ConnectError, EventHandling, Handshake, Leaving, RateKey, Socket};
 use crate::config::{Config, HeartbeatMode};
-use crate::context::{task, ConnectContext, Context, Task};
+use crate::context::{task, ConnectContext, Context, Tasks};
 use crate::durable::Hosted;
 use crate::emitter::{post_to_object, RELAY_PATH};
 use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
+use crate::relays::{RelayBody, Relays};
 use crate::routing::{new_sid, object_of_sid};
 
 /// Most keys one storage call may put or delete (workerd's limit).
@@ -38,14 +39,6 @@ const NAME_KEY: &str = "object-name";
 
 /// Storage key of the wake-up counts (test hooks only, see [`SocketIoServer::count`]).
 const WAKEUPS_KEY: &str = "wasmio-wakeups";
-
-/// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
-enum RelayBody {
-    Batch(Vec<Relay>),
-    One(Relay),
-}
 
 /// How many times a recovery request is sent on after sessions that moved more than once.
 const MAX_RECOVERY_HOPS: u32 = 4;
@@ -83,14 +76,10 @@ pub struct SocketIoServer {
     wakeups: Cell<Option<Wakeups>>,
     test_hooks: bool,
     env: Env,
-    /// This object's name (from the fetch entry's header, else from storage), and how many
-    /// numbered objects share new sessions.
+    /// This object's name (from the fetch entry's header, else from storage).
     name: RefCell<Option<String>>,
-    shards: u32,
-    /// Broadcasts made by handlers, to relay to the other objects before the event ends.
-    relays: RefCell<Vec<Relay>>,
-    /// Whether an event is relaying broadcasts now (the others leave theirs to it).
-    relaying: Cell<bool>,
+    /// Broadcasts for the other objects of the deployment.
+    relays: Relays,
     /// CONNECTs asking to recover a session that another object holds, to ask it for before
     /// the event ends.
     remote_recoveries: RefCell<Vec<ConnectRequest>>,
@@ -102,7 +91,7 @@ pub struct SocketIoServer {
     /// This object, for the contexts of async handlers.
     me: RefCell<Weak<SocketIoServer>>,
     /// Async handlers' futures, awaited before the event that queued them ends.
-    tasks: RefCell<Vec<Task>>,
+    tasks: Tasks,
 }
 
 /// Counts of the events workerd delivered to the object.
@@ -144,14 +133,12 @@ impl SocketIoServer {
             wakeups: Cell::new(None),
             env,
             name: RefCell::new(None),
-            shards,
-            relays: RefCell::new(Vec::new()),
-            relaying: Cell::new(false),
+            relays: Relays::new(shards),
             remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(HashMap::new()),
             credentials: RefCell::new(HashMap::new()),
             me: RefCell::new(Weak::new()),
-            tasks: RefCell::new(Vec::new()),
+            tasks: Tasks::default(),
         }
     }
 
@@ -179,20 +166,6 @@ impl SocketIoServer {
         self.pump();
         result
     }
-
-    /// Awaits the async handlers' futures, in the order their events came, until none is
-    /// left (a handler's effects may queue more).
-    async fn run_tasks(&self) {
-        loop {
-            let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-            if tasks.is_empty() {
-                return;
-            }
-            for task in tasks {
-                task.await;
-            }
-        }
-    }
 }
 
 impl Hosted for SocketIoServer {
@@ -207,10 +180,7 @@ impl Hosted for SocketIoServer {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         if req.path() == RELAY_PATH {
             // Only other objects reach this path: the fetch entry forwards no such path.
-            let relays = match req.json::<RelayBody>().await? {
-                RelayBody::Batch(relays) => relays,
-                RelayBody::One(relay) => vec![relay], // from an object still running the previous version
-            };
+            let relays = req.json::<RelayBody>().await?.into_relays();
             self.restore().await?;
             self.learn_name(&req).await?;
             for relay in relays {
@@ -468,7 +438,7 @@ impl SocketIoServer {
     /// After an event: finishes the CONNECTs waiting for another object, persists what
     /// changed and sets the alarm.
     async fn settle(&self) -> Result<()> {
-        self.run_tasks().await;
+        self.tasks.run().await;
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
         let storage = self.host.state().storage();
@@ -505,59 +475,10 @@ impl SocketIoServer {
         for Unpersisted { session, error } in unpersisted {
             worker::console_error!("session {session} will not survive hibernation: {error}");
         }
-        self.send_relays().await?;
+        let name = self.name.borrow().clone();
+        self.relays.send(&self.env, name).await?;
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
-    }
-
-    /// Hands the broadcasts made so far to every other numbered object (each delivers them to
-    /// its own sockets), the role a Redis adapter plays for a Node cluster. One event at a time
-    /// relays, in the order the broadcasts were made, all that is waiting in one request per
-    /// object: a broadcast never overtakes an earlier one of this object on its way to another
-    /// (recovery offsets rely on that), however events interleave while relays are in flight.
-    async fn send_relays(&self) -> Result<()> {
-        if self.shards <= 1 {
-            self.relays.borrow_mut().clear();
-            return Ok(());
-        }
-        if self.relays.borrow().is_empty() || self.relaying.replace(true) {
-            return Ok(()); // nothing to relay, or the event relaying now takes these too
-        }
-        let sent = self.relay_queued().await;
-        self.relaying.set(false);
-        sent
-    }
-
-    /// Relays what is queued until nothing is (see [`SocketIoServer::send_relays`]).
-    async fn relay_queued(&self) -> Result<()> {
-        let Some(name) = self.name.borrow().clone() else {
-            // Never relay without knowing which object is this one: it would deliver twice here.
-            return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
-        };
-        loop {
-            let batch = std::mem::take(&mut *self.relays.borrow_mut());
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let body = serde_json::to_string(&batch).map_err(|e| worker::Error::RustError(e.to_string()))?;
-            // To every other object at once; each gets this event's batches in order.
-            let sends = (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name).map(|shard| {
-                let body = body.clone();
-                async move {
-                    let mut answer = self.post_to_object(&shard, RELAY_PATH, body).await?;
-                    // Read to the end: an unread answer keeps the subrequest open, and with it
-                    // both objects (neither is ever evicted).
-                    let text = answer.text().await?;
-                    if answer.status_code() != 200 {
-                        worker::console_error!("object {shard} refused relayed broadcasts: {text}");
-                    }
-                    Ok::<(), worker::Error>(())
-                }
-            });
-            for sent in futures_util::future::join_all(sends).await {
-                sent?;
-            }
-        }
     }
 
     /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
@@ -634,7 +555,7 @@ impl SocketIoServer {
             nsp,
             ack,
             now_ms: now_ms(),
-            relays: &self.relays,
+            relays: self.relays.queue(),
             host: &self.host,
             awaited_acks: &self.awaited_acks,
         }
@@ -744,7 +665,7 @@ impl SocketIoServer {
                 // The async middlewares decide once awaited, before the event ends.
                 let context = ConnectContext::of(&handshake, &self.env);
                 let (object, awaited) = (self.me.borrow().clone(), awaited.to_vec());
-                self.tasks.borrow_mut().push(Box::pin(async move {
+                self.tasks.push(Box::pin(async move {
                     let mut refused = None;
                     for middleware in awaited {
                         if let Err(error) = middleware(context.clone()).await {
@@ -833,7 +754,7 @@ impl SocketIoServer {
                     ack: Rc::new(Cell::new(socket.ack.take())),
                 };
                 let future = handler(context.clone(), args);
-                self.tasks.borrow_mut().push(task(&context, name, future));
+                self.tasks.push(task(&context, name, future));
             }
         }
     }

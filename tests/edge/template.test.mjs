@@ -4,7 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
@@ -23,8 +23,12 @@ describe("the template of a user's own server", () => {
     assert.notEqual(pointed, manifest, "the template names the library by path");
     writeFileSync(join(dir, "Cargo.toml"), pointed);
     copyFileSync(join(ROOT, "Cargo.lock"), join(dir, "Cargo.lock")); // the versions tested here
-    // The dependencies built for this repository's worker are reused (same versions, profile).
+    // The dependencies built for this repository's worker are reused (same versions, profile);
+    // worker-build uses the tools `make setup` installed, as the Makefile tells it (offline).
     process.env.CARGO_TARGET_DIR ??= join(ROOT, "target");
+    process.env.WASM_BINDGEN_BIN ??= join(homedir(), ".cargo/bin/wasm-bindgen");
+    process.env.WASM_OPT_BIN ??= join(ROOT, "node_modules/.bin/wasm-opt");
+    process.env.ESBUILD_BIN ??= join(ROOT, "node_modules/.bin/esbuild");
     worker = await startWorker(undefined, { dir });
   });
   after(async () => {
