@@ -28,6 +28,7 @@ use serde::Serialize;
 pub use wasmio_protocol::server::{AckError, ApiError};
 use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
 
+use crate::awaited_acks::AwaitedAcks;
 use crate::context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 use crate::engine_host::EngineHost;
 
@@ -500,7 +501,7 @@ pub struct Socket<'a> {
     /// The Engine.IO sessions, for `volatile` (which skips those that cannot take a message).
     pub(crate) host: &'a EngineHost,
     /// Acknowledgements awaited from clients: (socket id, ack id) -> the handler's name.
-    pub(crate) awaited_acks: &'a RefCell<HashMap<(String, u64), String>>,
+    pub(crate) awaited_acks: &'a RefCell<AwaitedAcks>,
 }
 
 /// A broadcast for the sockets of the other Durable Objects of the deployment.
@@ -592,8 +593,8 @@ impl<'a> Socket<'a> {
     /// `socket.timeout(ms).emit(event, value, callback)`: the client's answer (or the timeout)
     /// goes to the namespace's acknowledgement handler `on_ack` (declared with
     /// [`Namespace::on_ack`], so that it exists after a wake-up). The link between the emit and
-    /// the handler is kept in memory only: an answer that arrives after the object was evicted
-    /// is dropped.
+    /// the handler is kept in storage too: an answer that arrives after the object was evicted
+    /// or restarted still reaches it.
     pub fn emit_with_ack<T: Serialize + ?Sized>(
         &mut self,
         event: &str,
@@ -603,7 +604,7 @@ impl<'a> Socket<'a> {
     ) -> Result<(), ApiError> {
         let args = one_arg(value);
         let id = self.server.emit_with_ack(&self.sid, event, &args, Vec::new(), Some(timeout_ms), self.now_ms)?;
-        self.awaited_acks.borrow_mut().insert((self.sid.clone(), id), on_ack.to_owned());
+        self.awaited_acks.borrow_mut().insert(&self.sid, id, on_ack);
         Ok(())
     }
 

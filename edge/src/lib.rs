@@ -24,6 +24,7 @@
 //! Everything else is served from the static assets (the `ASSETS` binding).
 
 pub mod app;
+mod awaited_acks;
 mod config;
 mod context;
 #[doc(hidden)] // the glue `deployment!` expands to, not an API

@@ -18,6 +18,7 @@ use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncoming
 
 use crate::app::App;
 use crate::app::{Args, ConnectError, EventHandling, Handshake, Leaving, RateKey, Socket};
+use crate::awaited_acks::{AwaitedAcks, AWAITED_PREFIX};
 use crate::config::{Config, HeartbeatMode};
 use crate::context::{task, ConnectContext, Context, Tasks};
 use crate::durable::Hosted;
@@ -84,7 +85,7 @@ pub struct SocketIoServer {
     /// the event ends.
     remote_recoveries: RefCell<Vec<ConnectRequest>>,
     /// Acknowledgements awaited from clients, by (socket id, ack id): the handler's name.
-    awaited_acks: RefCell<HashMap<(String, u64), String>>,
+    awaited_acks: RefCell<AwaitedAcks>,
     /// The `Cookie` and `Authorization` of each session's handshake, in memory only (the
     /// session snapshot has no room for them), while the session lives.
     credentials: RefCell<HashMap<String, Credentials>>,
@@ -135,7 +136,7 @@ impl SocketIoServer {
             name: RefCell::new(None),
             relays: Relays::new(shards),
             remote_recoveries: RefCell::new(Vec::new()),
-            awaited_acks: RefCell::new(HashMap::new()),
+            awaited_acks: RefCell::new(AwaitedAcks::default()),
             credentials: RefCell::new(HashMap::new()),
             me: RefCell::new(Weak::new()),
             tasks: Tasks::default(),
@@ -345,6 +346,8 @@ impl SocketIoServer {
         let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
         let rates = storage.list_with_options(worker::ListOptions::new().prefix(RATE_PREFIX)).await?;
         self.rate_limits.borrow_mut().restore(string_entries(&rates), now_ms());
+        let awaited = storage.list_with_options(worker::ListOptions::new().prefix(AWAITED_PREFIX)).await?;
+        self.awaited_acks.borrow_mut().restore(string_entries(&awaited));
         let config = core_config(&self.app, self.host.config());
         let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
         let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {
@@ -431,6 +434,7 @@ impl SocketIoServer {
         *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
         self.rate_limits.borrow_mut().clear();
         self.credentials.borrow_mut().clear();
+        self.awaited_acks.borrow_mut().clear();
         self.restored.set(false);
         self.wakeups.set(None);
     }
@@ -456,7 +460,8 @@ impl SocketIoServer {
                 Write::Delete { key } => deletes.push(key),
             }
         }
-        for (key, value) in self.rate_limits.borrow_mut().take_writes() {
+        let awaited = self.awaited_acks.borrow_mut().take_writes();
+        for (key, value) in self.rate_limits.borrow_mut().take_writes().into_iter().chain(awaited) {
             match value {
                 Some(value) => puts.push((key, value)),
                 None => deletes.push(key),
@@ -577,7 +582,7 @@ impl SocketIoServer {
             Event::Message(message) => self.on_event(&mut core, message),
             Event::Disconnect { nsp, sid, reason, .. } => {
                 self.rate_limits.borrow_mut().forget_socket(&nsp, &sid);
-                self.awaited_acks.borrow_mut().retain(|(socket, _), _| *socket != sid);
+                self.awaited_acks.borrow_mut().forget_socket(&sid);
                 let Some(ns) = self.app.find(&nsp) else { return };
                 let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
                 for handler in ns.disconnect_handlers() {
@@ -587,7 +592,7 @@ impl SocketIoServer {
                 }
             }
             Event::Ack { sid, id, result } => {
-                let Some(name) = self.awaited_acks.borrow_mut().remove(&(sid.clone(), id)) else { return };
+                let Some(name) = self.awaited_acks.borrow_mut().take(&sid, id) else { return };
                 let Some(nsp) = core.socket(&sid).map(|s| s.nsp) else { return };
                 let Some(handler) = self.app.find(&nsp).and_then(|ns| ns.ack_handler(&name)).cloned() else { return };
                 let result = result.map(|a| Args { json: a.args, attachments: a.attachments });

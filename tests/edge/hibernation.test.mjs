@@ -33,6 +33,18 @@ function connect(nsp = "/", opts = {}) {
 const once = (socket, event) => new Promise((resolve) => socket.once(event, (...args) => resolve(args)));
 
 describe("hibernation", () => {
+  it("an acknowledgement answered after the object forgot its memory reaches its handler", async () => {
+    const socket = await connect("/server-ack");
+    const question = once(socket, "question");
+    socket.emit("ask", "across");
+    const [value, ack] = await question;
+    assert.equal(await hook("__forget"), "forgotten");
+    const answer = once(socket, "answer");
+    ack({ got: value });
+    assert.deepEqual(await Promise.race([answer, sleep(3000).then(() => "no answer")]), [{ got: "across" }]);
+    socket.close();
+  });
+
   it("continues every session from the stored state alone", async () => {
     const a = await connect("/", { auth: { user: "a" } });
     const b = await connect("/custom", { auth: { user: "b" } });
