@@ -54,6 +54,7 @@ lint:
 	cargo clippy -p wasmio-edge -p wasmio-edge-worker -p wasmio-client $(WASM) -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-protocol
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-edge -p wasmio-client $(WASM)
+	cargo package --quiet --allow-dirty -p wasmio-protocol -p wasmio-edge
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules);
 ## the edge worker's own unit tests (rate-limit buckets), natively.
