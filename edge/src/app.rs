@@ -55,6 +55,7 @@ type DisconnectHandler = Rc<dyn Fn(&mut Socket, &str) -> HandlerResult>;
 type DisconnectingHandler = Rc<dyn Fn(&mut Socket, &Leaving) -> HandlerResult>;
 type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>) -> HandlerResult>;
 type AsyncEventHandler = Rc<dyn Fn(Context, Args) -> HandlerFuture>;
+pub(crate) type AsyncDisconnectHandler = Rc<dyn Fn(Context, String) -> HandlerFuture>;
 pub(crate) type AsyncConnectMiddleware = Rc<dyn Fn(ConnectContext) -> ConnectFuture>;
 
 /// How an event is handled.
@@ -115,6 +116,7 @@ pub struct Namespace {
     event_middlewares: Vec<EventMiddleware>,
     disconnecting: Vec<DisconnectingHandler>,
     disconnect: Vec<DisconnectHandler>,
+    disconnect_async: Vec<AsyncDisconnectHandler>,
     acks: HashMap<String, AckHandler>,
     rate_limit: Option<RateLimit>,
 }
@@ -332,6 +334,7 @@ impl Namespace {
             event_middlewares: Vec::new(),
             disconnecting: Vec::new(),
             disconnect: Vec::new(),
+            disconnect_async: Vec::new(),
             acks: HashMap::new(),
             rate_limit: None,
         }
@@ -429,6 +432,18 @@ impl Namespace {
         self
     }
 
+    /// Adds an async `disconnect` handler: it receives a [`Context`] (the socket is gone, but
+    /// its rooms can still be reached through [`Socket::to`]) and the reason, and may await.
+    pub fn on_disconnect_async<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Context, String) -> Fut + 'static,
+        Fut: std::future::Future<Output = HandlerResult> + 'static,
+    {
+        self.disconnect_async
+            .push(Rc::new(move |context, reason| -> HandlerFuture { Box::pin(handler(context, reason)) }));
+        self
+    }
+
     /// Adds a `disconnect` handler; it receives the reason.
     pub fn on_disconnect(mut self, handler: impl Fn(&mut Socket, &str) -> HandlerResult + 'static) -> Self {
         self.disconnect.push(Rc::new(handler));
@@ -458,6 +473,10 @@ impl Namespace {
 
     pub(crate) fn disconnecting_handlers(&self) -> &[DisconnectingHandler] {
         &self.disconnecting
+    }
+
+    pub(crate) fn async_disconnect_handlers(&self) -> &[AsyncDisconnectHandler] {
+        &self.disconnect_async
     }
 
     pub(crate) fn async_connect_middlewares(&self) -> &[AsyncConnectMiddleware] {

@@ -143,6 +143,17 @@ impl SocketIoServer {
         }
     }
 
+    /// The context of an async handler for socket `sid` of `nsp`.
+    fn context(&self, sid: &str, nsp: &str, ack: Option<u64>) -> Context {
+        Context {
+            object: self.me.borrow().clone(),
+            env: self.env.clone(),
+            sid: sid.to_owned(),
+            nsp: nsp.to_owned(),
+            ack: Rc::new(Cell::new(ack)),
+        }
+    }
+
     /// The object's storage.
     pub(crate) fn storage(&self) -> worker::Storage {
         self.host.state().storage()
@@ -590,6 +601,11 @@ impl SocketIoServer {
                         worker::console_error!("a disconnect handler of {nsp} failed: {error}");
                     }
                 }
+                for handler in ns.async_disconnect_handlers() {
+                    let context = self.context(&socket.sid, &nsp, None);
+                    let future = handler(context.clone(), reason.as_str().to_owned());
+                    self.tasks.push(task(&context, "disconnect".to_owned(), future));
+                }
             }
             Event::Ack { sid, id, result } => {
                 let Some(name) = self.awaited_acks.borrow_mut().take(&sid, id) else { return };
@@ -751,13 +767,7 @@ impl SocketIoServer {
                 }
             }
             Some(EventHandling::Awaited(handler)) => {
-                let context = Context {
-                    object: self.me.borrow().clone(),
-                    env: self.env.clone(),
-                    sid: socket.sid.clone(),
-                    nsp: nsp.clone(),
-                    ack: Rc::new(Cell::new(socket.ack.take())),
-                };
+                let context = self.context(&socket.sid, &nsp, socket.ack.take());
                 let future = handler(context.clone(), args);
                 self.tasks.push(task(&context, name, future));
             }

@@ -818,6 +818,13 @@ describe("official socket.io-client 4.8.4", () => {
       const stranger = client("/kv-auth", { transports, auth: { token: "nobody" } });
       assert.equal((await once(stranger, "connect_error"))[0].message, "not authorized");
     }
+    // An async disconnect handler wrote why a socket left.
+    const leaver = client("/async", { transports: ["websocket"] });
+    await connected(leaver);
+    const leaverId = leaver.id;
+    leaver.disconnect();
+    await sleep(500);
+    assert.equal(await reader.timeout(3000).emitWithAck("recall", `left:${leaverId}`), "client namespace disconnect");
     const refused = await writer.timeout(3000).emitWithAck("recall", { not: "a string" });
     assert.match(refused.error, /^invalid argument/, "an error answers the ack");
     assert.ok(writer.connected && reader.connected);

@@ -85,6 +85,11 @@ pub fn app() -> App {
                 let note = ctx.env().kv("NOTES")?.get(&key).text().await?;
                 Ok(ctx.socket(|socket| socket.ack(&note))??)
             })
+            // Why each socket left, kept in NOTES under `left:<socket id>`.
+            .on_disconnect_async(|ctx, reason| async move {
+                ctx.env().kv("NOTES")?.put(&format!("left:{}", ctx.id()), reason)?.execute().await?;
+                Ok(())
+            })
             .on_async("count", |ctx, _: serde_json::Value| async move {
                 let storage = ctx.storage()?;
                 let count = storage.get::<u64>("conformance-count").await?.unwrap_or(0) + 1;
