@@ -65,6 +65,27 @@ async function instances(url) {
 }
 
 /**
+ * Around the tests of a `describe`: a worker from `start()`, a witness connected first (both
+ * handed to `set`), and, after them, the check that the object was never reset.
+ */
+function witnessed(start, set) {
+  let worker;
+  let w;
+  let before0;
+  before(async () => {
+    worker = await start();
+    w = await witness(worker.url);
+    before0 = await instances(worker.url);
+    set({ worker, base: `${worker.url}/socket.io/`, w });
+  });
+  after(async () => {
+    w?.socket.close();
+    assert.equal(await instances(worker.url), before0, "the object was never reset");
+    await worker?.stop();
+  });
+}
+
+/**
  * Runs `offend({ worker, base, w })` on a conformance worker of its own started with `vars`,
  * with a witness connected first; then the witness must still echo and the object must not
  * have been reset. Stops the worker.
@@ -95,18 +116,7 @@ describe("hostile input", () => {
   let worker;
   let base;
   let w;
-  let before0;
-  before(async () => {
-    worker = await startWorker("conformance");
-    base = `${worker.url}/socket.io/`;
-    w = await witness(worker.url);
-    before0 = await instances(worker.url);
-  });
-  after(async () => {
-    w?.socket.close();
-    assert.equal(await instances(worker.url), before0, "the object was never reset");
-    await worker?.stop();
-  });
+  witnessed(() => startWorker("conformance"), (f) => ({ worker, base, w } = f));
 
   it("a sid that names no numbered object gets 400 Session ID unknown", async () => {
     for (const sid of ["zz-x", "00-x", "1-x", "-x", "0x1-x"]) {
@@ -213,23 +223,10 @@ describe("hostile input", () => {
 });
 
 describe("POST bodies, on workerd without wrangler's proxy (it holds answers until a body ends)", () => {
-  let worker;
   let base;
   let w;
-  let before0;
-  before(async () => {
-    worker = await startWorkerd({
-      APP: "conformance", SOCKETIO_PATH: "/socket.io/", TEST_HOOKS: "1", MAX_PAYLOAD: "1000000",
-    });
-    base = `${worker.url}/socket.io/`;
-    w = await witness(worker.url);
-    before0 = await instances(worker.url);
-  });
-  after(async () => {
-    w?.socket.close();
-    assert.equal(await instances(worker.url), before0, "the object was never reset");
-    await worker?.stop();
-  });
+  const vars = { APP: "conformance", SOCKETIO_PATH: "/socket.io/", TEST_HOOKS: "1", MAX_PAYLOAD: "1000000" };
+  witnessed(() => startWorkerd(vars), (f) => ({ base, w } = f));
 
   it("a POST declaring more than maxPayload gets 413 before its body is read, and the session goes on", async () => {
     const sid = await handshake(base);

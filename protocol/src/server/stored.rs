@@ -49,16 +49,21 @@ impl Server {
     pub(super) fn shared_writes(&mut self, writes: &mut Vec<Write>) {
         let sh = &self.shared;
         let stored = &mut self.stored;
-        let logged: BTreeSet<u64> = sh.log.iter().map(|e| e.key).collect();
-        for gone in stored.log.difference(&logged) {
-            writes.push(Write::Delete { key: log_key(*gone) });
+        // The log grows at its back and is pruned at its front, with increasing keys: what
+        // storage lacks is the newest entries, what it has too many of the oldest.
+        let first = sh.log.front().map_or(u64::MAX, |e| e.key);
+        let kept = stored.log.split_off(&first);
+        for gone in std::mem::replace(&mut stored.log, kept) {
+            writes.push(Write::Delete { key: log_key(gone) });
         }
-        for e in sh.log.iter().filter(|e| !stored.log.contains(&e.key)) {
+        let last = stored.log.last().copied().unwrap_or(0);
+        let new = sh.log.iter().rev().take_while(|e| e.key > last).count();
+        for e in sh.log.iter().skip(sh.log.len() - new) {
             let mut value = String::with_capacity(e.data.len() + 128);
             write_log_entry(&mut value, e);
             writes.push(Write::Put { key: log_key(e.key), value });
+            stored.log.insert(e.key);
         }
-        stored.log = logged;
         for pid in stored.persisted.keys().filter(|pid| !sh.persisted.contains_key(*pid)) {
             writes.push(Write::Delete { key: format!("{PERSISTED_PREFIX}{pid}") });
         }
