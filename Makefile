@@ -91,7 +91,8 @@ test-lifecycle: build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=300000 tests/lifecycle/
 
 ## Browser client in real Chromium against the official socket.io server (also in a Web
-## Worker and through a Vite build) and against our edge worker.
+## Worker, and `npm pack`ed, installed and built into fresh Vite and webpack 5 apps) and
+## against our edge worker.
 test-client: build-client build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/client/
 

@@ -1,0 +1,128 @@
+// The package as users get it: `npm pack` in pkg/ makes the tarball, which is `npm install`ed
+// (offline: the package has no dependencies) into fresh copies of tests/client/apps/vite and
+// tests/client/apps/webpack. Each app is built with its bundler's Node API (Vite 8, webpack 5,
+// from the repository's node_modules), served statically and opened in Chromium, where it
+// connects to the official socket.io@4.8.4 server with its auth and gets an ack.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import { cp, lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, extname, join, normalize } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { build } from "vite";
+import webpack from "webpack";
+import { launch, openPage, startIo } from "./harness.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+const run = promisify(execFile);
+
+let browser, server, tmp, tarball;
+const seen = [];
+const webs = [];
+
+/** Serves `dir` on a free loopback port. */
+async function serve(dir) {
+  const http = createServer(async (req, res) => {
+    let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (path.endsWith("/")) path += "index.html";
+    const file = normalize(join(dir, path));
+    if (!file.startsWith(dir)) return res.writeHead(404).end();
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => http.listen(0, "127.0.0.1", r));
+  const web = { url: `http://127.0.0.1:${http.address().port}`, close: () => new Promise((r) => http.close(r)) };
+  webs.push(web);
+  return web;
+}
+
+/** `vite build` of the app in `app` (no config file); returns the output directory. */
+async function viteBuild(app) {
+  await build({ root: app, logLevel: "warn" });
+  return join(app, "dist");
+}
+
+/** `webpack` run in `app` with its webpack.config.js (the CLI's context is its cwd). */
+async function webpackBuild(app) {
+  const config = (await import(pathToFileURL(join(app, "webpack.config.js")))).default;
+  const compiler = webpack({ context: app, ...config });
+  const stats = await new Promise((resolve, reject) => compiler.run((e, s) => (e ? reject(e) : resolve(s))));
+  await new Promise((r) => compiler.close(r));
+  const { errors, warnings } = stats.toJson({ all: false, errors: true, warnings: true });
+  assert.deepEqual(errors.map((e) => e.message), [], "webpack errors");
+  assert.deepEqual(warnings.map((w) => w.message), [], "webpack warnings");
+  return config.output.path;
+}
+
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), "wasmio-packaging-"));
+  browser = await launch();
+  server = await startIo((io) =>
+    io.on("connection", (socket) => {
+      seen.push(socket.handshake.auth);
+      socket.on("echo", (...args) => args.pop()(...args));
+    }),
+  );
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  for (const web of webs) await web.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and the classic build", async () => {
+  const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: join(ROOT, "pkg") });
+  const [{ filename, files, size }] = JSON.parse(stdout);
+  const paths = files.map((f) => f.path);
+  for (const file of ["package.json", "index.js", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "README.md"]) {
+    assert.ok(paths.includes(file), `${file} packed: ${paths}`);
+  }
+  assert.ok(size > 0);
+  tarball = join(tmp, filename);
+});
+
+for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "webpack 5", webpackBuild]]) {
+  describe(`a fresh ${name} app with the packed wasmio installed`, () => {
+    let web;
+
+    test(`npm install of the tarball and the ${name} build, the wasm emitted as an asset`, async () => {
+      assert.ok(tarball, "npm pack succeeded");
+      const app = join(tmp, key);
+      await cp(join(ROOT, "tests/client/apps", key), app, { recursive: true });
+      await run("npm", ["install", tarball, "--offline", "--no-audit", "--no-fund", "--no-package-lock"], { cwd: app });
+      const installed = join(app, "node_modules/wasmio");
+      assert.equal((await lstat(installed)).isSymbolicLink(), false, "a real install, not a link");
+      assert.equal(JSON.parse(await readFile(join(installed, "package.json"), "utf8")).name, "wasmio");
+
+      const out = await bundle(app);
+      const wasm = await readFile(join(ROOT, "pkg/wasm/wasmio_bg.wasm"));
+      const emitted = (await readdir(out, { recursive: true })).filter((f) => f.endsWith(".wasm"));
+      assert.equal(emitted.length, 1, `one wasm asset: ${emitted}`);
+      assert.ok(wasm.equals(await readFile(join(out, emitted[0]))), "the emitted wasm is the package's");
+      web = await serve(out);
+    });
+
+    test(`the ${name} build connects to socket.io 4.8.4 with its auth and gets an ack`, async () => {
+      assert.ok(web, "the build succeeded");
+      const { page, errors, close } = await openPage(browser, `${web.url}/?server=${encodeURIComponent(server.url)}`);
+      const r = await page.evaluate(() => window.result);
+      await close();
+      assert.equal(typeof r.id, "string");
+      assert.equal(r.ack, "bundled ✓");
+      assert.deepEqual(r.bin, [1, 2]);
+      assert.ok(["polling", "websocket"].includes(r.transport));
+      assert.ok(seen.some((auth) => auth.from === key), `auth { from: "${key}" } seen: ${JSON.stringify(seen)}`);
+      assert.deepEqual(errors, []);
+    });
+  });
+}
