@@ -19,7 +19,7 @@
 //! });
 //! ```
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -31,6 +31,7 @@ use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
 use crate::awaited_acks::AwaitedAcks;
 use crate::context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 use crate::engine_host::EngineHost;
+pub use crate::local_io::LocalIo;
 
 /// Everything a deployment serves: namespaces and their handlers, and server options.
 #[derive(Default)]
@@ -57,6 +58,7 @@ type AckHandler = Rc<dyn Fn(&mut Socket, Result<Args, AckError>) -> HandlerResul
 type AsyncEventHandler = Rc<dyn Fn(Context, Args) -> HandlerFuture>;
 pub(crate) type AsyncDisconnectHandler = Rc<dyn Fn(Context, String) -> HandlerFuture>;
 pub(crate) type AsyncConnectMiddleware = Rc<dyn Fn(ConnectContext) -> ConnectFuture>;
+pub(crate) type ServerSideHandler = Rc<dyn Fn(&mut LocalIo, Args) -> Result<serde_json::Value, HandlerError>>;
 
 /// How an event is handled.
 #[derive(Clone)]
@@ -86,6 +88,15 @@ pub enum HandlerError {
     /// A binding of the Worker failed (KV, D1, storage, ...).
     #[error("{0}")]
     Binding(String),
+    /// An operation over the deployment's objects failed ([`crate::EmitError`]).
+    #[error("{0}")]
+    Cluster(String),
+}
+
+impl From<crate::EmitError> for HandlerError {
+    fn from(error: crate::EmitError) -> Self {
+        HandlerError::Cluster(error.to_string())
+    }
 }
 
 impl From<worker::Error> for HandlerError {
@@ -118,6 +129,7 @@ pub struct Namespace {
     disconnect: Vec<DisconnectHandler>,
     disconnect_async: Vec<AsyncDisconnectHandler>,
     acks: HashMap<String, AckHandler>,
+    server_side: HashMap<String, ServerSideHandler>,
     rate_limit: Option<RateLimit>,
 }
 
@@ -249,6 +261,12 @@ pub struct Args {
 }
 
 impl Args {
+    /// One value as the only argument.
+    pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Args, ApiError> {
+        let json = serde_json::to_string(value).map_err(|_| ApiError::InvalidJson)?;
+        Ok(Args { json: format!("[{json}]"), attachments: Vec::new() })
+    }
+
     /// All arguments as one typed value (a tuple, a `Vec`, a struct of a sequence).
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, EventError> {
         serde_json::from_str(&self.json).map_err(|e| EventError::new(format!("invalid arguments: {e}")))
@@ -336,6 +354,7 @@ impl Namespace {
             disconnect: Vec::new(),
             disconnect_async: Vec::new(),
             acks: HashMap::new(),
+            server_side: HashMap::new(),
             rate_limit: None,
         }
     }
@@ -461,6 +480,18 @@ impl Namespace {
         self
     }
 
+    /// Handles `event` sent by [`crate::Emitter::server_side_emit`] (socket.io's
+    /// `io.on(event)` for `serverSideEmit`): the handler runs on each object with its own
+    /// sockets ([`LocalIo`]), and what it returns is that object's answer.
+    pub fn on_server_side(
+        mut self,
+        event: &str,
+        handler: impl Fn(&mut LocalIo, Args) -> Result<serde_json::Value, HandlerError> + 'static,
+    ) -> Self {
+        self.server_side.insert(event.to_owned(), Rc::new(handler));
+        self
+    }
+
     /// Limits the event rate of each socket.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
@@ -503,6 +534,10 @@ impl Namespace {
         self.acks.get(name)
     }
 
+    pub(crate) fn server_side_handler(&self, event: &str) -> Option<&ServerSideHandler> {
+        self.server_side.get(event)
+    }
+
     pub(crate) fn limit(&self) -> Option<RateLimit> {
         self.rate_limit
     }
@@ -521,10 +556,12 @@ pub struct Socket<'a> {
     pub(crate) host: &'a EngineHost,
     /// Acknowledgements awaited from clients: (socket id, ack id) -> the handler's name.
     pub(crate) awaited_acks: &'a RefCell<AwaitedAcks>,
+    /// Set when sockets join rooms, in a deployment of many objects (see the room directory).
+    pub(crate) joined: Option<&'a Cell<bool>>,
 }
 
 /// A broadcast for the sockets of the other Durable Objects of the deployment.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Relay {
     /// The namespace.
     pub nsp: String,
@@ -649,7 +686,15 @@ impl<'a> Socket<'a> {
     /// `socket.join(room)`. A room named after another socket's id is refused
     /// ([`ApiError::RoomIsSocketId`]): its member would receive that socket's private emits.
     pub fn join(&mut self, room: &str) -> Result<(), ApiError> {
-        self.server.join(&self.sid, [room])
+        self.server.join(&self.sid, [room])?;
+        self.note_join();
+        Ok(())
+    }
+
+    fn note_join(&self) {
+        if let Some(joined) = self.joined {
+            joined.set(true);
+        }
     }
 
     /// `socket.leave(room)`.
@@ -765,6 +810,7 @@ impl Operator<'_, '_> {
     /// Makes every selected socket join `room`.
     pub fn sockets_join(self, room: &str) {
         self.socket.server.sockets_join(&self.op, &[room]);
+        self.socket.note_join();
     }
 }
 

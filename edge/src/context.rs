@@ -16,6 +16,7 @@ use worker::Env;
 
 use crate::app::{ConnectError, HandlerError, HandlerResult, Handshake, Socket};
 use crate::socketio_object::SocketIoServer;
+use crate::Emitter;
 
 /// A handler's future, queued by the object.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()>>>;
@@ -30,6 +31,11 @@ impl Tasks {
     /// Queues a future.
     pub(crate) fn push(&self, task: Task) {
         self.queue.borrow_mut().push(task);
+    }
+
+    /// Whether no future is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.borrow().is_empty()
     }
 
     /// Awaits the queued futures, in the order their events came, until none is left (a
@@ -83,6 +89,13 @@ impl Context {
     pub fn socket<R>(&self, f: impl FnOnce(&mut Socket) -> R) -> Result<R, HandlerError> {
         let object = self.object()?;
         Ok(object.with_socket(&self.sid, &self.nsp, &self.ack, f))
+    }
+
+    /// `io.of(<this namespace>)` over the whole deployment: broadcasts and socket.io's adapter
+    /// operations (`fetch_sockets`, `sockets_join`, `emit_with_ack`, `server_side_emit`, ...)
+    /// reaching the sockets of every object ([`Emitter`]).
+    pub fn io(&self) -> Result<Emitter<'_>, HandlerError> {
+        Ok(Emitter::within(&self.env, self.object()?, &self.nsp))
     }
 
     fn object(&self) -> Result<Rc<SocketIoServer>, HandlerError> {

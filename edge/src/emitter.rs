@@ -1,28 +1,51 @@
 //! Emitting from outside any socket, as socket.io's `@socket.io/redis-emitter` does: from the
 //! Worker's fetch handler, a cron trigger, a queue consumer, or (with `EMIT_SECRET` set) an
-//! external backend through `POST <SOCKETIO_PATH>__emit`. The broadcast goes to every
-//! numbered object of the deployment at once, each delivering it to its own sockets, by the
-//! relay path the objects use among themselves.
+//! external backend through `POST <SOCKETIO_PATH>__emit`; and socket.io's adapter operations
+//! over every object of the deployment (module `cluster`). A broadcast goes to the numbered
+//! objects its selection reaches at once, each delivering it to its own sockets, by the relay
+//! path the objects use among themselves.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
 
 use futures_util::future::join_all;
 use serde::Serialize;
+use wasmio_protocol::server::ApiError;
 use wasmio_protocol::socket::RESERVED_EVENTS;
 use worker::{Env, Method, Request, RequestInit, Response};
 
 use crate::app::{Args, Relay};
+use crate::cluster::{
+    objects_for, post_with_retry, AckResponses, ClusterAnswer, ClusterOp, ClusterRequest, RemoteSocket, CLUSTER_PATH,
+};
 use crate::config::Config;
+use crate::socketio_object::SocketIoServer;
 
 /// The path of broadcasts relayed to an object.
 pub(crate) const RELAY_PATH: &str = "/__relay";
 
-/// A broadcast to the sockets of a deployment, made outside any socket:
-/// `Emitter::new(&env).to("room").emit("event", &data).await`.
+/// The sockets of a deployment, reached from outside any socket (socket.io's `io` on a
+/// server of a cluster): `Emitter::new(&env).to("room").emit("event", &data).await`, and the
+/// adapter operations (`fetch_sockets`, `sockets_join`, `sockets_leave`,
+/// `disconnect_sockets`, `server_side_emit`, `emit_with_ack`). A selection with rooms reaches
+/// only the objects holding their members; each object is asked at once, retried when it
+/// fails, and reported in the error when it still does.
+///
+/// ```ignore
+/// let emitter = Emitter::new(&env).of("/chat");
+/// emitter.to("lobby").emit("notice", "maintenance at noon").await?;
+/// let present = emitter.to("lobby").fetch_sockets().await?;
+/// let votes = emitter.to("lobby").emit_with_ack("vote?", &(), 5_000).await?;
+/// ```
 pub struct Emitter<'e> {
     env: &'e Env,
     relay: Relay,
+    /// The object of the handler whose emitter this is ([`crate::Context::io`]): its own
+    /// sockets are reached directly, and `server_side_emit` skips it.
+    local: Option<Rc<SocketIoServer>>,
 }
 
-/// Why an [`Emitter`] broadcast failed.
+/// Why an [`Emitter`] operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
     /// The event name is one socket.io reserves (`connect`, `disconnect`, ...).
@@ -31,33 +54,36 @@ pub enum EmitError {
     /// The arguments are not a JSON array.
     #[error("the arguments are not a JSON array")]
     InvalidArgs,
-    /// These objects did not take the broadcast (their sockets did not get it).
-    #[error("objects {objects:?} did not take the broadcast: {message}")]
+    /// These objects did not take the operation (their sockets are not reached) after retries.
+    #[error("objects {objects:?} did not take the operation: {message}")]
     NotDelivered {
         /// The numbered objects that failed.
         objects: Vec<String>,
         /// What the first of them answered.
         message: String,
     },
-    /// The deployment has no `SOCKETIO` Durable Object binding.
-    #[error("no SOCKETIO binding: {0}")]
-    Binding(String),
+    /// An object answered something that is not an answer to the operation.
+    #[error("object {object} answered {answer:?}")]
+    BadAnswer {
+        /// The numbered object.
+        object: String,
+        /// Its answer.
+        answer: String,
+    },
+    /// The operation of this object's own sockets failed.
+    #[error(transparent)]
+    Api(#[from] ApiError),
 }
 
 impl<'e> Emitter<'e> {
     /// An emitter to every socket of namespace `/` of the deployment whose bindings `env` holds.
     pub fn new(env: &'e Env) -> Self {
-        let relay = Relay {
-            nsp: "/".to_owned(),
-            rooms: Vec::new(),
-            except: Vec::new(),
-            volatile: false,
-            event: String::new(),
-            args: String::new(),
-            logged: None,
-            attachments: Vec::new(),
-        };
-        Emitter { env, relay }
+        Emitter { env, relay: Relay { nsp: "/".to_owned(), ..Relay::default() }, local: None }
+    }
+
+    /// The emitter of a handler running in `object`.
+    pub(crate) fn within(env: &'e Env, object: Rc<SocketIoServer>, nsp: &str) -> Self {
+        Emitter { local: Some(object), ..Emitter::new(env).of(nsp) }
     }
 
     /// The namespace to reach (`io.of(nsp)`).
@@ -86,45 +112,171 @@ impl<'e> Emitter<'e> {
 
     /// Emits `event` with one value.
     pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, value: &T) -> Result<(), EmitError> {
-        let json = serde_json::to_string(value).map_err(|_| EmitError::InvalidArgs)?;
-        self.emit_args(event, Args { json: format!("[{json}]"), attachments: Vec::new() }).await
+        self.emit_args(event, Args::one(value).map_err(|_| EmitError::InvalidArgs)?).await
     }
 
-    /// Emits `event` with raw arguments, to every object at once; returns once each took it.
+    /// Emits `event` with raw arguments; returns once every object reached took it. From a
+    /// handler ([`crate::Context::io`]) the other objects get it with the event's other
+    /// broadcasts, in order, when the handler is done.
     pub async fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
-        if RESERVED_EVENTS.contains(&event) {
-            return Err(EmitError::ReservedEvent(event.to_owned()));
-        }
-        if !matches!(serde_json::from_str::<serde_json::Value>(&args.json), Ok(serde_json::Value::Array(_))) {
-            return Err(EmitError::InvalidArgs);
-        }
+        check(event, &args)?;
         let attachments = Relay::encode_attachments(&args.attachments);
         let relay = Relay { event: event.to_owned(), args: args.json, attachments, ..self.relay.clone() };
-        let body = serde_json::to_string(&[relay]).map_err(|_| EmitError::InvalidArgs)?;
-        let shards = Config::from_env(self.env).shards;
-        let sends = (0..shards).map(|n| {
-            let body = body.clone();
-            async move {
-                let object = n.to_string();
-                let answer = match post_to_object(self.env, &object, RELAY_PATH, body).await {
-                    Ok(mut answer) => match answer.text().await {
-                        Ok(_) if answer.status_code() == 200 => Ok(()),
-                        Ok(text) => Err(text),
-                        Err(error) => Err(error.to_string()),
-                    },
-                    Err(error) => Err(error.to_string()),
-                };
-                answer.map_err(|message| (object, message))
-            }
-        });
-        let failed: Vec<(String, String)> = join_all(sends).await.into_iter().filter_map(Result::err).collect();
-        match failed.first() {
-            None => Ok(()),
-            Some((_, message)) => Err(EmitError::NotDelivered {
-                message: message.clone(),
-                objects: failed.into_iter().map(|(object, _)| object).collect(),
-            }),
+        if let Some(object) = &self.local {
+            return Ok(object.broadcast_from_here(relay)?);
         }
+        let body = serde_json::to_string(&[&relay]).map_err(|_| EmitError::InvalidArgs)?;
+        let objects = self.objects().await;
+        let sends = objects.iter().map(|object| post_with_retry(self.env, object, RELAY_PATH, body.clone()));
+        let answers = join_all(sends).await;
+        failures(objects.into_iter().zip(answers)).map(drop)
+    }
+
+    /// `emitWithAck` to the selection with a timeout: the first argument of every recipient's
+    /// answer, and whether some did not answer within `timeout_ms`.
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        value: &T,
+        timeout_ms: u64,
+    ) -> Result<AckResponses, EmitError> {
+        let args = Args::one(value).map_err(|_| EmitError::InvalidArgs)?;
+        check(event, &args)?;
+        let attachments = Relay::encode_attachments(&args.attachments);
+        let op = ClusterOp::EmitWithAck { event: event.to_owned(), args: args.json, attachments, timeout_ms };
+        let mut collected = AckResponses::default();
+        for answer in self.request(op, false).await? {
+            if let ClusterAnswer::Responses { responses, timed_out } = answer {
+                collected.responses.extend(responses);
+                collected.timed_out |= timed_out;
+            }
+        }
+        Ok(collected)
+    }
+
+    /// `fetchSockets()`: the sockets of the selection, on every object.
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, EmitError> {
+        let answers = self.request(ClusterOp::FetchSockets, false).await?;
+        Ok(answers
+            .into_iter()
+            .flat_map(|answer| match answer {
+                ClusterAnswer::Sockets { sockets } => sockets,
+                _ => Vec::new(),
+            })
+            .collect())
+    }
+
+    /// `socketsJoin(rooms)`: every socket of the selection joins `rooms`.
+    pub async fn sockets_join(&self, rooms: &[&str]) -> Result<(), EmitError> {
+        let rooms = rooms.iter().map(|r| (*r).to_owned()).collect();
+        self.request(ClusterOp::Join { rooms }, false).await.map(drop)
+    }
+
+    /// `socketsLeave(rooms)`: every socket of the selection leaves `rooms`.
+    pub async fn sockets_leave(&self, rooms: &[&str]) -> Result<(), EmitError> {
+        let rooms = rooms.iter().map(|r| (*r).to_owned()).collect();
+        self.request(ClusterOp::Leave { rooms }, false).await.map(drop)
+    }
+
+    /// `disconnectSockets(close)`: every socket of the selection is disconnected (with its
+    /// whole connection when `close`).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), EmitError> {
+        self.request(ClusterOp::Disconnect { close }, false).await.map(drop)
+    }
+
+    /// `serverSideEmit(event, value, callback)`: runs the namespace's server-side handler of
+    /// `event` ([`crate::app::Namespace::on_server_side`]) on every other object (every
+    /// object, from outside them) and returns their answers.
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        value: &T,
+    ) -> Result<Vec<serde_json::Value>, EmitError> {
+        let args = Args::one(value).map_err(|_| EmitError::InvalidArgs)?;
+        check(event, &args)?;
+        let op = ClusterOp::ServerSide { event: event.to_owned(), args: args.json };
+        let answers = self.request(op, true).await?;
+        Ok(answers
+            .into_iter()
+            .flat_map(|answer| match answer {
+                ClusterAnswer::Responses { responses, .. } => responses,
+                _ => Vec::new(),
+            })
+            .collect())
+    }
+
+    /// The objects the selection reaches.
+    async fn objects(&self) -> BTreeSet<String> {
+        objects_for(self.env, Config::from_env(self.env).shards, &self.relay.nsp, &self.relay.rooms).await
+    }
+
+    /// Asks every object the selection reaches (this one directly, and only the others when
+    /// `others_only`) to apply `op`, at once; their answers.
+    async fn request(&self, op: ClusterOp, others_only: bool) -> Result<Vec<ClusterAnswer>, EmitError> {
+        let request = ClusterRequest {
+            nsp: self.relay.nsp.clone(),
+            rooms: self.relay.rooms.clone(),
+            except: self.relay.except.clone(),
+            op,
+        };
+        let mut objects = self.objects().await;
+        let local = match &self.local {
+            Some(object) => {
+                // This object's broadcasts made before go first: the others see them in order.
+                object.relay_now().await;
+                let here = object.name().is_some_and(|me| objects.remove(&me));
+                here.then_some(object).filter(|_| !others_only)
+            }
+            None => None,
+        };
+        let body = serde_json::to_string(&request).map_err(|_| EmitError::InvalidArgs)?;
+        let remote =
+            join_all(objects.iter().map(|object| post_with_retry(self.env, object, CLUSTER_PATH, body.clone())));
+        let here = async {
+            match local {
+                Some(object) => Some(object.apply_cluster(request.clone()).await),
+                None => None,
+            }
+        };
+        let (answers, here) = futures_util::future::join(remote, here).await;
+        let mut parsed = Vec::with_capacity(answers.len() + 1);
+        for (object, text) in failures(objects.into_iter().zip(answers))? {
+            let answer = serde_json::from_str(&text).map_err(|_| EmitError::BadAnswer { object, answer: text })?;
+            parsed.push(answer);
+        }
+        parsed.extend(here);
+        Ok(parsed)
+    }
+}
+
+/// Refuses a reserved event name or arguments that are not a JSON array.
+fn check(event: &str, args: &Args) -> Result<(), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    if !matches!(serde_json::from_str::<serde_json::Value>(&args.json), Ok(serde_json::Value::Array(_))) {
+        return Err(EmitError::InvalidArgs);
+    }
+    Ok(())
+}
+
+/// The answers of the objects, or the objects that failed (after retries).
+fn failures(
+    answers: impl Iterator<Item = (String, Result<String, String>)>,
+) -> Result<Vec<(String, String)>, EmitError> {
+    let (mut ok, mut failed) = (Vec::new(), Vec::new());
+    for (object, answer) in answers {
+        match answer {
+            Ok(text) => ok.push((object, text)),
+            Err(message) => failed.push((object, message)),
+        }
+    }
+    match failed.first() {
+        None => Ok(ok),
+        Some((_, message)) => Err(EmitError::NotDelivered {
+            message: message.clone(),
+            objects: failed.into_iter().map(|(object, _)| object).collect(),
+        }),
     }
 }
 

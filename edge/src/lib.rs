@@ -25,6 +25,7 @@
 
 pub mod app;
 mod awaited_acks;
+mod cluster;
 mod config;
 mod context;
 #[doc(hidden)] // the glue `deployment!` expands to, not an API
@@ -33,11 +34,14 @@ mod echo_object;
 mod emitter;
 mod engine_host;
 mod http;
+mod local_io;
 mod rate_limits;
 mod relays;
+mod room_directory;
 mod routing;
 mod socketio_object;
 
+pub use cluster::{AckResponses, RemoteHandshake, RemoteSocket};
 pub use context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 pub use echo_object::EchoServer;
 pub use emitter::{EmitError, Emitter};
@@ -54,10 +58,12 @@ use crate::routing::Route;
 const CLIENT_BUNDLE: &str = "socket.io.js";
 
 /// Test hooks below the Socket.IO path (deployments with `TEST_HOOKS`): make the Socket.IO
-/// object forget its memory; read how often it was woken. They reach numbered object 0, or
-/// the one named by an `object` query parameter.
+/// object forget its memory; read how often it was woken; make it refuse (503) the next
+/// `times` requests of other objects (relays, cluster operations). They reach numbered
+/// object 0, or the one named by an `object` query parameter.
 pub(crate) const FORGET_HOOK: &str = "__forget";
 pub(crate) const STATS_HOOK: &str = "__stats";
+pub(crate) const FAIL_HOOK: &str = "__fail";
 
 /// The header by which the fetch entry tells an object its own name (it mints sids from it).
 /// An instance woken by an alarm or a hibernated WebSocket has no name in its id, so the
@@ -110,7 +116,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     } else if path == format!("{}{CLIENT_BUNDLE}", config.socketio_path) {
         return client_bundle(&env, &path).await;
     } else if config.test_hooks
-        && [FORGET_HOOK, STATS_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
+        && [FORGET_HOOK, STATS_HOOK, FAIL_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
         let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
         return forward(&env, "SOCKETIO", &object, req).await;

@@ -2,11 +2,15 @@
 //! delivering them to its own sockets: the role a Redis adapter plays for a Node cluster.
 
 use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
 
+use futures_util::future::join_all;
 use worker::{Env, Result};
 
 use crate::app::Relay;
-use crate::emitter::{post_to_object, RELAY_PATH};
+use crate::cluster::{holders_of, post_with_retry, reached};
+use crate::emitter::RELAY_PATH;
+use crate::room_directory::RoomKey;
 
 /// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
 #[derive(serde::Deserialize)]
@@ -33,7 +37,7 @@ pub(crate) struct Relays {
     queue: RefCell<Vec<Relay>>,
     relaying: Cell<bool>,
     /// How many numbered objects the deployment has.
-    shards: u32,
+    pub(crate) shards: u32,
 }
 
 impl Relays {
@@ -64,7 +68,9 @@ impl Relays {
         sent
     }
 
-    /// Relays what is queued until nothing is.
+    /// Relays what is queued until nothing is: each broadcast to the objects its selection
+    /// reaches (for rooms, those that hold members, from the room directory), each object's
+    /// share in one request, all objects at once; a failed object is retried, then reported.
     async fn send_queued(&self, env: &Env, name: Option<String>) -> Result<()> {
         let Some(name) = name else {
             // Never relay without knowing which object is this one: it would deliver twice here.
@@ -75,23 +81,29 @@ impl Relays {
             if batch.is_empty() {
                 return Ok(());
             }
-            let body = serde_json::to_string(&batch).map_err(|e| worker::Error::RustError(e.to_string()))?;
-            // To every other object at once; each gets this event's batches in order.
-            let sends = (0..self.shards).map(|n| n.to_string()).filter(|n| *n != name).map(|shard| {
-                let body = body.clone();
-                async move {
-                    let mut answer = post_to_object(env, &shard, RELAY_PATH, body).await?;
-                    // Read to the end: an unread answer keeps the subrequest open, and with it
-                    // both objects (neither is ever evicted).
-                    let text = answer.text().await?;
-                    if answer.status_code() != 200 {
-                        worker::console_error!("object {shard} refused relayed broadcasts: {text}");
+            let rooms: BTreeSet<RoomKey> = batch
+                .iter()
+                .flat_map(|relay| relay.rooms.iter().map(|room| (relay.nsp.clone(), room.clone())))
+                .collect();
+            let holders = holders_of(env, self.shards, &rooms).await;
+            let mut shares: BTreeMap<String, Vec<&Relay>> = BTreeMap::new();
+            for relay in &batch {
+                for object in reached(self.shards, &relay.nsp, &relay.rooms, &holders) {
+                    if object != name {
+                        shares.entry(object).or_default().push(relay);
                     }
-                    Ok::<(), worker::Error>(())
                 }
+            }
+            // Each object gets this event's broadcasts in order, in one request.
+            let sends = shares.into_iter().map(|(object, share)| async move {
+                let body = serde_json::to_string(&share).expect("relays serialize");
+                post_with_retry(env, &object, RELAY_PATH, body)
+                    .await
+                    .map_err(|error| format!("object {object}: {error}"))
             });
-            for sent in futures_util::future::join_all(sends).await {
-                sent?;
+            let failed: Vec<String> = join_all(sends).await.into_iter().filter_map(|sent| sent.err()).collect();
+            if !failed.is_empty() {
+                return Err(worker::Error::RustError(format!("broadcasts not relayed to {}", failed.join("; "))));
             }
         }
     }

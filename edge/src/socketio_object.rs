@@ -16,9 +16,10 @@ use wasmio_protocol::server::{
 };
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
-use crate::app::App;
+use crate::app::{App, Relay};
 use crate::app::{Args, ConnectError, EventHandling, Handshake, Leaving, RateKey, Socket};
 use crate::awaited_acks::{AwaitedAcks, AWAITED_PREFIX};
+use crate::cluster::{AckCollections, ClusterRequest, CLUSTER_PATH};
 use crate::config::{Config, HeartbeatMode};
 use crate::context::{task, ConnectContext, Context, Tasks};
 use crate::durable::Hosted;
@@ -26,6 +27,7 @@ use crate::emitter::{post_to_object, RELAY_PATH};
 use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
 use crate::relays::{RelayBody, Relays};
+use crate::room_directory::{Holdings, DIRECTORY_PATH};
 use crate::routing::{new_sid, object_of_sid};
 
 /// Most keys one storage call may put or delete (workerd's limit).
@@ -65,8 +67,8 @@ impl RecoveryAsk {
 /// `wasmio-protocol` and the application's handlers.
 pub struct SocketIoServer {
     host: EngineHost,
-    app: App,
-    core: RefCell<Server>,
+    pub(crate) app: App,
+    pub(crate) core: RefCell<Server>,
     restored: Cell<bool>,
     /// The rate limits' buckets.
     rate_limits: RefCell<Buckets>,
@@ -93,6 +95,18 @@ pub struct SocketIoServer {
     me: RefCell<Weak<SocketIoServer>>,
     /// Async handlers' futures, awaited before the event that queued them ends.
     tasks: Tasks,
+    /// The rooms the room directory knows this object holds.
+    holdings: Holdings,
+    /// Cluster broadcasts with acknowledgements waiting for their recipients.
+    pub(crate) collections: AckCollections,
+    /// Whether sockets joined rooms since the room directory was last told: until it is, what
+    /// the event sends is held back ([`SocketIoServer::pump`]), so that a client told it
+    /// joined gets every broadcast to the room, from any object, from then on.
+    joined: Cell<bool>,
+    /// What is held back meanwhile, in order.
+    held_back: RefCell<Vec<Transmit>>,
+    /// How many requests of other objects to refuse still (test hooks only).
+    failures_to_inject: Cell<u32>,
 }
 
 /// Counts of the events workerd delivered to the object.
@@ -103,6 +117,9 @@ struct Wakeups {
     alarms: u64,
     /// Instances of the object (one more after each eviction) that counted an event.
     instances: u64,
+    /// Batches of broadcasts relayed to it by other objects.
+    #[serde(default)]
+    relays: u64,
 }
 
 impl SocketIoServer {
@@ -140,6 +157,11 @@ impl SocketIoServer {
             credentials: RefCell::new(HashMap::new()),
             me: RefCell::new(Weak::new()),
             tasks: Tasks::default(),
+            holdings: Holdings::default(),
+            collections: AckCollections::default(),
+            joined: Cell::new(false),
+            held_back: RefCell::new(Vec::new()),
+            failures_to_inject: Cell::new(0),
         }
     }
 
@@ -190,9 +212,19 @@ impl Hosted for SocketIoServer {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
+        // Only other objects reach the paths below: the fetch entry forwards none of them.
+        if req.path() == DIRECTORY_PATH {
+            return crate::room_directory::serve(&self.storage(), &req.text().await?).await;
+        }
+        if [RELAY_PATH, CLUSTER_PATH].contains(&req.path().as_str()) && self.failures_to_inject.get() > 0 {
+            self.failures_to_inject.set(self.failures_to_inject.get() - 1);
+            return Response::error("failure injected by the test hook", 503);
+        }
         if req.path() == RELAY_PATH {
-            // Only other objects reach this path: the fetch entry forwards no such path.
             let relays = req.json::<RelayBody>().await?.into_relays();
+            if self.test_hooks {
+                self.count(|w| w.relays += 1).await?;
+            }
             self.restore().await?;
             self.learn_name(&req).await?;
             for relay in relays {
@@ -207,6 +239,14 @@ impl Hosted for SocketIoServer {
             self.pump();
             self.settle().await?;
             return Response::ok("relayed");
+        }
+        if req.path() == CLUSTER_PATH {
+            let request: ClusterRequest = req.json().await?;
+            self.restore().await?;
+            self.learn_name(&req).await?;
+            let answer = self.apply_cluster(request).await;
+            self.settle().await?;
+            return Response::from_json(&answer);
         }
         if req.path() == RECOVER_PATH {
             // Only other objects reach this path, as for relays.
@@ -234,6 +274,11 @@ impl Hosted for SocketIoServer {
             self.forget();
             return Response::ok("forgotten");
         }
+        if self.test_hooks && req.path().ends_with(crate::FAIL_HOOK) {
+            let times = crate::routing::query_param(&req.url()?, "times").and_then(|t| t.parse().ok()).unwrap_or(1);
+            self.failures_to_inject.set(times);
+            return Response::ok("failing");
+        }
         if self.test_hooks && req.path().ends_with(crate::STATS_HOOK) {
             self.restore().await?;
             let w = match self.wakeups.get() {
@@ -241,11 +286,12 @@ impl Hosted for SocketIoServer {
                 None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),
             };
             return Response::ok(format!(
-                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"droppedEvents\":{},\"openSessions\":{},\"wasmMemoryBytes\":{}}}",
+                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"relays\":{},\"droppedEvents\":{},\"openSessions\":{},\"wasmMemoryBytes\":{}}}",
                 w.fetches,
                 w.websocket_messages,
                 w.alarms,
                 w.instances,
+                w.relays,
                 self.dropped.get(),
                 self.host.open_sessions(),
                 wasm_memory_bytes()
@@ -446,6 +492,7 @@ impl SocketIoServer {
         self.rate_limits.borrow_mut().clear();
         self.credentials.borrow_mut().clear();
         self.awaited_acks.borrow_mut().clear();
+        self.holdings.clear();
         self.restored.set(false);
         self.wakeups.set(None);
     }
@@ -453,6 +500,12 @@ impl SocketIoServer {
     /// After an event: finishes the CONNECTs waiting for another object, persists what
     /// changed and sets the alarm.
     async fn settle(&self) -> Result<()> {
+        if !self.tasks.is_empty() {
+            // Handlers may await for long (acknowledgements, other objects, bindings): the
+            // heartbeats and timers due meanwhile need the alarm set now.
+            let deadline = self.core.borrow().poll_timeout();
+            self.host.schedule_alarm(deadline).await?;
+        }
         self.tasks.run().await;
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
@@ -491,10 +544,69 @@ impl SocketIoServer {
         for Unpersisted { session, error } in unpersisted {
             worker::console_error!("session {session} will not survive hibernation: {error}");
         }
-        let name = self.name.borrow().clone();
-        self.relays.send(&self.env, name).await?;
+        self.sync_holdings().await;
+        self.relay_now().await;
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
+    }
+
+    /// Tells the room directory which rooms this object holds now (in a deployment of many
+    /// objects), then sends what was held back meanwhile.
+    async fn sync_holdings(&self) {
+        if self.relays.shards > 1 {
+            let (held, name) = (self.core.borrow().held_rooms(), self.name());
+            let synced = match name {
+                Some(name) => self.holdings.sync(&self.env, &self.storage(), &name, held).await,
+                None => Err("this object does not know its name".to_owned()),
+            };
+            if let Err(error) = synced {
+                worker::console_error!("the room directory was not told this object's rooms: {error}");
+            }
+        }
+        if self.joined.replace(false) {
+            for transmit in std::mem::take(&mut *self.held_back.borrow_mut()) {
+                self.transmit(transmit);
+            }
+        }
+    }
+
+    /// Relays the broadcasts queued for the other objects now.
+    pub(crate) async fn relay_now(&self) {
+        if let Err(error) = self.relays.send(&self.env, self.name()).await {
+            worker::console_error!("{error}");
+        }
+    }
+
+    /// This object's name, when known.
+    pub(crate) fn name(&self) -> Option<String> {
+        self.name.borrow().clone()
+    }
+
+    /// Notes that sockets joined rooms ([`SocketIoServer::joined`]).
+    pub(crate) fn note_join(&self) {
+        if self.relays.shards > 1 {
+            self.joined.set(true);
+        }
+    }
+
+    /// Broadcasts to this object's sockets a broadcast made here outside a socket handler
+    /// ([`crate::Context::io`]), and queues it for the other objects.
+    pub(crate) fn broadcast_from_here(
+        &self,
+        relay: Relay,
+    ) -> std::result::Result<(), wasmio_protocol::server::ApiError> {
+        let mut selection = relay.broadcast();
+        selection.local = false;
+        let delivery = self.core.borrow_mut().broadcast(
+            &selection,
+            &relay.event,
+            &relay.args,
+            relay.attachment_bytes(),
+            now_ms(),
+        )?;
+        self.relays.queue().borrow_mut().push(Relay { logged: delivery.logged, ..relay });
+        self.pump();
+        Ok(())
     }
 
     /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
@@ -539,28 +651,36 @@ impl SocketIoServer {
 
     /// Runs the core's events through the application and its transmits through Engine.IO,
     /// until both are empty.
-    fn pump(&self) {
+    pub(crate) fn pump(&self) {
         loop {
             let transmit = self.core.borrow_mut().poll_transmit();
             if let Some(transmit) = transmit {
-                match transmit {
-                    Transmit::Packet { sessions, packet } if packet.attachments.is_empty() => {
-                        self.host.send_text_to_many(&sessions, &packet.text);
-                    }
-                    Transmit::Packet { sessions, packet } => {
-                        for session in sessions {
-                            for data in packet.to_engine_data() {
-                                self.host.send(&session, data);
-                            }
-                        }
-                    }
-                    Transmit::Close { session } => self.host.close(&session, CloseReason::ForcedClose),
+                match self.joined.get() {
+                    true => self.held_back.borrow_mut().push(transmit),
+                    false => self.transmit(transmit),
                 }
                 continue;
             }
             let event = self.core.borrow_mut().poll_event();
             let Some(event) = event else { return };
             self.dispatch(event);
+        }
+    }
+
+    /// Writes a transmit of the core.
+    fn transmit(&self, transmit: Transmit) {
+        match transmit {
+            Transmit::Packet { sessions, packet } if packet.attachments.is_empty() => {
+                self.host.send_text_to_many(&sessions, &packet.text);
+            }
+            Transmit::Packet { sessions, packet } => {
+                for session in sessions {
+                    for data in packet.to_engine_data() {
+                        self.host.send(&session, data);
+                    }
+                }
+            }
+            Transmit::Close { session } => self.host.close(&session, CloseReason::ForcedClose),
         }
     }
 
@@ -574,6 +694,7 @@ impl SocketIoServer {
             relays: self.relays.queue(),
             host: &self.host,
             awaited_acks: &self.awaited_acks,
+            joined: (self.relays.shards > 1).then_some(&self.joined),
         }
     }
 
@@ -626,7 +747,8 @@ impl SocketIoServer {
                     }
                 }
             }
-            Event::BroadcastAck { .. } | Event::Error { .. } => {}
+            Event::BroadcastAck { id, error, responses } => self.collections.resolve(id, responses, error.is_some()),
+            Event::Error { .. } => {}
         }
     }
 
@@ -715,7 +837,8 @@ impl SocketIoServer {
         // finds the session here.
         let object = self.name.borrow().clone().unwrap_or_default();
         let accept = Accept {
-            sid: random_id(),
+            // Named after this object too: `to(socket id)` from another object reaches it alone.
+            sid: new_sid(&object, &random_id()),
             pid: core.config().recovery.is_some().then(|| new_sid(&object, &random_id())),
             data,
         };

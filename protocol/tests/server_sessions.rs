@@ -1147,3 +1147,26 @@ fn a_packet_whose_attachments_come_in_time_cancels_its_deadline() {
     h.server.handle_timeout(h.now);
     assert!(h.events().is_empty() && h.outs().is_empty(), "the session goes on");
 }
+
+#[test]
+fn held_rooms_are_those_of_connected_and_recoverable_sockets_but_own_ids() {
+    let mut h = Harness::new(recovery_config());
+    h.connect("e1", "/", "s1");
+    h.connect("e2", "/", "s2");
+    h.server.join("s1", ["blue", "both"]).unwrap();
+    h.server.join("s2", ["both"]).unwrap();
+    let held = |h: &Harness| h.server.held_rooms().into_iter().map(|(n, r)| format!("{n}{r}")).collect::<Vec<_>>();
+    assert_eq!(held(&h), ["/blue", "/both"]);
+    h.server.leave("s1", "blue").unwrap();
+    assert_eq!(held(&h), ["/both"]);
+    h.server.join("s1", ["blue"]).unwrap();
+    // s1's transport drops: its rooms stay held while it can recover.
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    assert_eq!(held(&h), ["/blue", "/both"]);
+    // Past the recovery window nothing of s1 is held any more.
+    h.now += recovery_config().recovery.unwrap().max_disconnection_duration_ms + 1;
+    h.server.handle_timeout(h.now);
+    h.server.leave("s2", "both").unwrap();
+    assert_eq!(held(&h), Vec::<String>::new());
+}

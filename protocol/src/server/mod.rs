@@ -58,6 +58,7 @@
 //! - Offsets of the recovery log are `<emitted at, hex>-<sequence, hex>`, not `yeast()` ids.
 //! - A second CONNECT to a namespace whose connection is still pending is ignored.
 
+mod holdings;
 mod json;
 mod offsets;
 mod recovery;

@@ -1,0 +1,171 @@
+//! Which numbered objects hold members of a room: kept by directory objects (instances of the
+//! Socket.IO class named `rooms:<bucket>`, a room's bucket being a hash of its namespace and
+//! name), so that a broadcast to a room goes only to the objects that hold its members.
+//!
+//! Each numbered object tells the directory when it starts or stops holding a room
+//! ([`Holdings::sync`], after every event whose changes alter the set); senders look the holders
+//! up before relaying ([`lookup`]). Everything lives in storage: directories and holdings
+//! survive eviction and restarts.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::future::join_all;
+use worker::{Env, Response, Storage};
+
+use crate::cluster::post_with_retry;
+
+/// The path of directory requests, between objects only.
+pub(crate) const DIRECTORY_PATH: &str = "/__rooms";
+
+/// How many directory objects share the rooms.
+const BUCKETS: u32 = 16;
+
+/// Storage key prefix, in a directory object, of a room's holders.
+const HOLDERS_PREFIX: &str = "holders:";
+
+/// Storage key, in a numbered object, of the rooms the directory knows it holds.
+const HOLDINGS_KEY: &str = "room-holdings";
+
+/// A room of a namespace: (namespace, room).
+pub(crate) type RoomKey = (String, String);
+
+/// What a directory object is asked.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum DirectoryRequest {
+    /// `holder` now holds the rooms of `add` and no longer those of `remove`.
+    Update { holder: String, add: Vec<RoomKey>, remove: Vec<RoomKey> },
+    /// The holders of each room, in the order asked.
+    Lookup { rooms: Vec<RoomKey> },
+}
+
+/// The directory object of a room.
+fn directory_of(room: &RoomKey) -> String {
+    let bytes = room.0.bytes().chain([0]).chain(room.1.bytes());
+    // FNV-1a, as `routing::shard_for`.
+    let hash = bytes.fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("rooms:{}", hash % BUCKETS)
+}
+
+/// Groups rooms by directory object.
+fn by_directory(rooms: impl IntoIterator<Item = RoomKey>) -> BTreeMap<String, Vec<RoomKey>> {
+    let mut grouped: BTreeMap<String, Vec<RoomKey>> = BTreeMap::new();
+    for room in rooms {
+        grouped.entry(directory_of(&room)).or_default().push(room);
+    }
+    grouped
+}
+
+/// The numbered objects holding members of each room, asked of their directories at once.
+pub(crate) async fn lookup(env: &Env, rooms: &BTreeSet<RoomKey>) -> Result<BTreeMap<RoomKey, Vec<String>>, String> {
+    let asks = by_directory(rooms.iter().cloned()).into_iter().map(|(directory, rooms)| async move {
+        let body = serde_json::to_string(&DirectoryRequest::Lookup { rooms: rooms.clone() }).expect("strings");
+        let answer = post_with_retry(env, &directory, DIRECTORY_PATH, body).await?;
+        let holders: Vec<Vec<String>> = serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+        Ok::<_, String>(rooms.into_iter().zip(holders).collect::<Vec<_>>())
+    });
+    let mut found = BTreeMap::new();
+    for answer in join_all(asks).await {
+        found.extend(answer?);
+    }
+    Ok(found)
+}
+
+/// Serves a directory request, in a directory object.
+pub(crate) async fn serve(storage: &Storage, body: &str) -> worker::Result<Response> {
+    let request: DirectoryRequest = match serde_json::from_str(body) {
+        Ok(request) => request,
+        Err(error) => return Response::error(format!("invalid directory request: {error}"), 400),
+    };
+    match request {
+        DirectoryRequest::Lookup { rooms } => {
+            let mut holders = Vec::with_capacity(rooms.len());
+            for room in &rooms {
+                holders.push(read_holders(storage, room).await?);
+            }
+            Response::from_json(&holders)
+        }
+        DirectoryRequest::Update { holder, add, remove } => {
+            // Storage calls hold the object's input gate: no other request interleaves
+            // between a read and its write.
+            for (room, adding) in add.iter().map(|r| (r, true)).chain(remove.iter().map(|r| (r, false))) {
+                let mut holders = read_holders(storage, room).await?;
+                let had = holders.contains(&holder);
+                match (adding, had) {
+                    (true, false) => holders.push(holder.clone()),
+                    (false, true) => holders.retain(|h| *h != holder),
+                    _ => continue,
+                }
+                let key = holders_key(room);
+                match holders.is_empty() {
+                    true => storage.delete(&key).await.map(drop)?,
+                    false => storage.put(&key, &holders).await?,
+                }
+            }
+            Response::ok("updated")
+        }
+    }
+}
+
+fn holders_key((nsp, room): &RoomKey) -> String {
+    format!("{HOLDERS_PREFIX}{nsp}\u{0}{room}")
+}
+
+async fn read_holders(storage: &Storage, room: &RoomKey) -> worker::Result<Vec<String>> {
+    Ok(storage.get::<Vec<String>>(&holders_key(room)).await?.unwrap_or_default())
+}
+
+/// The rooms the directory knows a numbered object holds (read from storage once per instance).
+#[derive(Default)]
+pub(crate) struct Holdings {
+    registered: RefCell<Option<BTreeSet<RoomKey>>>,
+}
+
+impl Holdings {
+    /// Forgets what was read from storage, as an eviction does.
+    pub(crate) fn clear(&self) {
+        self.registered.borrow_mut().take();
+    }
+
+    /// Tells the directories what changed between the rooms registered for object `me` and
+    /// `held`, then keeps `held` as registered. On a failure the registered set stays as it was:
+    /// the next event tries again.
+    pub(crate) async fn sync(
+        &self,
+        env: &Env,
+        storage: &Storage,
+        me: &str,
+        held: BTreeSet<RoomKey>,
+    ) -> Result<(), String> {
+        let known = self.registered.borrow().clone();
+        let registered = match known {
+            Some(registered) => registered,
+            None => {
+                storage.get::<BTreeSet<RoomKey>>(HOLDINGS_KEY).await.map_err(|e| e.to_string())?.unwrap_or_default()
+            }
+        };
+        if registered == held {
+            *self.registered.borrow_mut() = Some(registered);
+            return Ok(());
+        }
+        let add = by_directory(held.difference(&registered).cloned());
+        let mut remove = by_directory(registered.difference(&held).cloned());
+        let directories: BTreeSet<String> = add.keys().chain(remove.keys()).cloned().collect();
+        let updates = directories.into_iter().map(|directory| {
+            let request = DirectoryRequest::Update {
+                holder: me.to_owned(),
+                add: add.get(&directory).cloned().unwrap_or_default(),
+                remove: remove.remove(&directory).unwrap_or_default(),
+            };
+            let body = serde_json::to_string(&request).expect("strings");
+            async move { post_with_retry(env, &directory, DIRECTORY_PATH, body).await }
+        });
+        for updated in join_all(updates).await {
+            updated?;
+        }
+        storage.put(HOLDINGS_KEY, &held).await.map_err(|e| e.to_string())?;
+        *self.registered.borrow_mut() = Some(held);
+        Ok(())
+    }
+}

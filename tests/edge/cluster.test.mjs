@@ -1,0 +1,152 @@
+// socket.io's adapter operations across the Durable Objects of a deployment of 16
+// (wasmio_edge::Context::io, the conformance app's `/cluster` namespace), with the official
+// client on every transport path: fetchSockets, socketsJoin / socketsLeave, disconnectSockets,
+// serverSideEmit with answers, a broadcast with acknowledgements collected from every object
+// (and its timeout), a room's broadcast reaching only the objects that hold its members (a
+// count of relays, from the test hooks' statistics), and an object that fails being retried,
+// then reported to the caller.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import { startWorker } from "./harness.mjs";
+
+const SHARDS = 16;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The numbered object a `partition` query parameter sends a new session to (FNV-1a, as the worker). */
+function objectOf(key) {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(key)) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash % SHARDS;
+}
+
+/** A partition key whose sessions go to object `n`. */
+function partitionOf(n) {
+  for (let i = 0; ; i++) if (objectOf(`p${i}`) === n) return `p${i}`;
+}
+
+describe("cluster-wide operations over 16 objects", () => {
+  let worker;
+  const sockets = [];
+  let a, b, c; // a: object 3 (polling then WebSocket), b: object 7 (WebSocket only), c: object 11 (polling only)
+
+  /** A socket of /cluster on object `n`, named `name`. */
+  async function member(n, name, transports) {
+    const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) } });
+    sockets.push(socket);
+    await new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    });
+    assert.equal(await socket.timeout(3000).emitWithAck("set-name", name), name);
+    return socket;
+  }
+
+  const ask = (socket, event, arg = {}) => socket.timeout(8000).emitWithAck(event, arg);
+  const stats = async (n) => (await fetch(`${worker.url}/socket.io/__stats?object=${n}`)).json();
+  const relays = async () => Promise.all([...Array(SHARDS).keys()].map(async (n) => (await stats(n)).relays));
+  const names = (list) => list.map((s) => s.data.name).sort();
+
+  before(async () => {
+    // socket.io's default heartbeat: workerd delivers a WebSocket's messages one at a time, so
+    // the asker's pongs wait for its handler, which awaits acknowledgements for up to 3 s.
+    const vars = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000" };
+    worker = await startWorker("conformance", { vars });
+    a = await member(3, "ann", ["polling", "websocket"]);
+    b = await member(7, "bob", ["websocket"]);
+    c = await member(11, "cyd", ["polling"]);
+    assert.deepEqual([a, b, c].map((s) => s.id.split("-")[0]), ["3", "7", "11"], "socket ids name their objects");
+    for (const s of [a, b]) assert.equal(await s.timeout(3000).emitWithAck("join", "duo"), "duo");
+  });
+  after(async () => {
+    sockets.forEach((s) => s.close());
+    await worker?.stop();
+  });
+
+  it("a broadcast to a room of 2 members among 16 objects costs at most 2 relays, to the members' objects", async () => {
+    const before = await relays();
+    const heard = [a, b].map((s) => new Promise((resolve) => s.once("room-message", resolve)));
+    let outsiderHeard = false;
+    c.on("room-message", () => (outsiderHeard = true));
+    a.emit("to-room", "duo", "hi duo");
+    assert.deepEqual(await Promise.all(heard), ["hi duo", "hi duo"]);
+    await sleep(300);
+    c.off("room-message");
+    assert.equal(outsiderHeard, false, "a socket outside the room hears nothing");
+    const spent = (await relays()).map((count, n) => count - before[n]);
+    const total = spent.reduce((x, y) => x + y, 0);
+    assert.ok(total <= 2, `relays per object: ${spent}`);
+    assert.equal(spent[7], 1, `object 7 holds bob: ${spent}`);
+    assert.deepEqual(spent.filter((_, n) => n !== 7), Array(SHARDS - 1).fill(0), `relays per object: ${spent}`);
+  });
+
+  it("fetchSockets gathers the sockets of every object, all of them or a room's", async () => {
+    assert.deepEqual(names(await ask(c, "fetch")), ["ann", "bob", "cyd"]);
+    const duo = await ask(c, "fetch", { room: "duo" });
+    assert.deepEqual(names(duo), ["ann", "bob"]);
+    assert.ok(duo.every((s) => s.rooms.includes("duo") && s.rooms.includes(s.id)), JSON.stringify(duo));
+    assert.deepEqual(names(await ask(a, "fetch", { except: "duo" })), ["cyd"]);
+  });
+
+  it("socketsJoin and socketsLeave change the rooms of sockets on other objects", async () => {
+    assert.equal(await ask(c, "join-all", { room: "duo", rooms: ["club"] }), "joined");
+    assert.deepEqual(names(await ask(c, "fetch", { room: "club" })), ["ann", "bob"]);
+    // The joined sockets get the room's broadcasts from a third object.
+    const heard = [a, b].map((s) => new Promise((resolve) => s.once("room-message", resolve)));
+    c.emit("to-room", "club", "welcome to the club");
+    assert.deepEqual(await Promise.all(heard), ["welcome to the club", "welcome to the club"]);
+    assert.equal(await ask(a, "leave-all", { rooms: ["club"] }), "left");
+    assert.deepEqual(await ask(c, "fetch", { room: "club" }), []);
+  });
+
+  it("serverSideEmit runs the handler of every other object and returns their answers", async () => {
+    const answers = await ask(a, "census", null);
+    assert.equal(answers.length, SHARDS - 1, JSON.stringify(answers));
+    const counted = answers.reduce((sum, answer) => sum + answer.sockets, 0);
+    assert.equal(counted, 2, `bob and cyd, on other objects than ann's: ${JSON.stringify(answers)}`);
+  });
+
+  it("a broadcast with acknowledgements collects the answers of every object's sockets, or times out", async () => {
+    b.on("question", (asker, callback) => callback(`bob answers ${asker === a.id ? "ann" : asker}`));
+    c.on("question", (asker, callback) => callback(`cyd answers ${asker === a.id ? "ann" : asker}`));
+    // dee shares ann's object: answers from the asker's own object count too.
+    const d = await member(3, "dee", ["websocket"]);
+    d.on("question", (asker, callback) => callback(`dee answers ${asker === a.id ? "ann" : asker}`));
+    const all = await ask(a, "poll", { except: a.id, timeout: 3000 });
+    d.close();
+    assert.deepEqual({ ...all, responses: all.responses.sort() }, {
+      responses: ["bob answers ann", "cyd answers ann", "dee answers ann"],
+      timedOut: false,
+    });
+    c.off("question");
+    c.on("question", () => {}); // never answers
+    const started = Date.now();
+    const partial = await ask(a, "poll", { except: a.id, timeout: 1000 });
+    assert.deepEqual(partial, { responses: ["bob answers ann"], timedOut: true });
+    assert.ok(Date.now() - started >= 900, "the timeout was waited for");
+    b.off("question");
+    c.off("question");
+  });
+
+  it("a failing object is retried, then reported to the caller", async () => {
+    // Object 7 refuses the next 2 requests of other objects: the third attempt passes.
+    assert.equal((await fetch(`${worker.url}/socket.io/__fail?object=7&times=2`)).status, 200);
+    const heard = new Promise((resolve) => b.once("room-message", resolve));
+    a.emit("to-room", "duo", "despite failures");
+    assert.equal(await heard, "despite failures");
+    // Refusing more than the attempts: the operation fails and names the object.
+    await fetch(`${worker.url}/socket.io/__fail?object=7&times=10`);
+    const failed = await ask(c, "fetch", { room: "duo" });
+    assert.match(failed.error, /objects \["7"\] did not take the operation/);
+    await fetch(`${worker.url}/socket.io/__fail?object=7&times=0`);
+    assert.deepEqual(names(await ask(c, "fetch", { room: "duo" })), ["ann", "bob"]);
+  });
+
+  it("disconnectSockets disconnects a room's sockets on every object", async () => {
+    const gone = [a, b].map((s) => new Promise((resolve) => s.once("disconnect", resolve)));
+    assert.equal(await ask(c, "disconnect-all", { room: "duo" }), "disconnecting");
+    assert.deepEqual(await Promise.all(gone), ["io server disconnect", "io server disconnect"]);
+    assert.equal(c.connected, true, "a socket outside the room stays");
+    assert.deepEqual(names(await ask(c, "fetch")), ["cyd"]);
+  });
+});
