@@ -37,9 +37,11 @@ mod http;
 mod local_io;
 mod rate_limits;
 mod relays;
+mod remote_recovery;
 mod room_directory;
 mod routing;
 mod socketio_object;
+mod test_hooks;
 
 pub use cluster::{AckResponses, RemoteHandshake, RemoteSocket};
 pub use context::{ConnectContext, ConnectFuture, Context, HandlerFuture};

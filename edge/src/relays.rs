@@ -7,10 +7,69 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::join_all;
 use worker::{Env, Result};
 
-use crate::app::Relay;
 use crate::cluster::{holders_of, post_with_retry, reached};
 use crate::emitter::RELAY_PATH;
 use crate::room_directory::RoomKey;
+use wasmio_protocol::server::Broadcast;
+
+/// A broadcast for the sockets of the other Durable Objects of the deployment.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Relay {
+    /// The namespace.
+    pub nsp: String,
+    /// Rooms to reach (all sockets when empty).
+    pub rooms: Vec<String>,
+    /// Rooms to skip.
+    pub except: Vec<String>,
+    /// Skip sockets that cannot take a message now.
+    pub volatile: bool,
+    /// The event name.
+    pub event: String,
+    /// The arguments, a JSON array text.
+    pub args: String,
+    /// The (origin, sequence) the sending object logged it under for recovery: every object
+    /// logs it under the same, so that offsets mean the same everywhere.
+    pub logged: Option<(String, u64)>,
+    /// Binary attachments, base64.
+    pub attachments: Vec<String>,
+}
+
+impl Relay {
+    /// The selection, delivered locally by the receiving object.
+    pub fn broadcast(&self) -> Broadcast {
+        let mut op = Broadcast::new(self.nsp.clone()).local();
+        for room in &self.rooms {
+            op = op.to(room.clone());
+        }
+        for room in &self.except {
+            op = op.except(room.clone());
+        }
+        if self.volatile {
+            op = op.volatile();
+        }
+        if let Some((origin, seq)) = &self.logged {
+            op = op.relayed(origin.clone(), *seq);
+        }
+        op
+    }
+
+    /// Attachments as a relay carries them (base64).
+    pub fn encode_attachments(attachments: &[Vec<u8>]) -> Vec<String> {
+        attachments
+            .iter()
+            .map(|bytes| {
+                let mut text = String::new();
+                wasmio_protocol::base64::encode_into(bytes, &mut text);
+                text
+            })
+            .collect()
+    }
+
+    /// The attachments as bytes (invalid base64 is dropped).
+    pub fn attachment_bytes(&self) -> Vec<Vec<u8>> {
+        self.attachments.iter().filter_map(|a| wasmio_protocol::base64::decode(a)).collect()
+    }
+}
 
 /// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
 #[derive(serde::Deserialize)]

@@ -23,103 +23,65 @@ use crate::cluster::{AckCollections, ClusterRequest, CLUSTER_PATH};
 use crate::config::{Config, HeartbeatMode};
 use crate::context::{task, ConnectContext, Context, Tasks};
 use crate::durable::Hosted;
-use crate::emitter::{post_to_object, RELAY_PATH};
+use crate::emitter::RELAY_PATH;
 use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
 use crate::relays::{RelayBody, Relays};
+use crate::remote_recovery::RECOVER_PATH;
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
-use crate::routing::{new_sid, object_of_sid};
+use crate::routing::new_sid;
+use crate::test_hooks::Wakeups;
 
 /// Most keys one storage call may put or delete (workerd's limit).
 const STORAGE_BATCH: usize = 128;
 
-/// The path by which an object asks another for a disconnected session to recover
-/// ([`Server::export_recovery`]).
-const RECOVER_PATH: &str = "/__recover";
-
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
-
-/// Storage key of the wake-up counts (test hooks only, see [`SocketIoServer::count`]).
-const WAKEUPS_KEY: &str = "wasmio-wakeups";
-
-/// How many times a recovery request is sent on after sessions that moved more than once.
-const MAX_RECOVERY_HOPS: u32 = 4;
-
-/// What [`RECOVER_PATH`] is asked: the session of `pid` in `nsp`, missed packets after
-/// `offset`, for object `from`; `hops` counts how often the question was sent on.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct RecoveryAsk {
-    pid: String,
-    offset: String,
-    nsp: String,
-    from: String,
-    hops: u32,
-}
-
-impl RecoveryAsk {
-    fn to_json(&self) -> String {
-        serde_json::to_string(self).expect("plain strings and numbers serialize")
-    }
-}
 
 /// The state of the Socket.IO server object: Engine.IO sessions, the Socket.IO core of
 /// `wasmio-protocol` and the application's handlers.
 pub struct SocketIoServer {
-    host: EngineHost,
+    pub(crate) host: EngineHost,
     pub(crate) app: App,
     pub(crate) core: RefCell<Server>,
-    restored: Cell<bool>,
+    pub(crate) restored: Cell<bool>,
     /// The rate limits' buckets.
-    rate_limits: RefCell<Buckets>,
+    pub(crate) rate_limits: RefCell<Buckets>,
     /// Events dropped by rate limits since the object started.
-    dropped: Cell<u64>,
+    pub(crate) dropped: Cell<u64>,
     /// How often workerd woke the object, by cause: since it started, or with test hooks
     /// since it was created (`None` until this instance read them from storage).
-    wakeups: Cell<Option<Wakeups>>,
-    test_hooks: bool,
-    env: Env,
+    pub(crate) wakeups: Cell<Option<Wakeups>>,
+    pub(crate) test_hooks: bool,
+    pub(crate) env: Env,
     /// This object's name (from the fetch entry's header, else from storage).
-    name: RefCell<Option<String>>,
+    pub(crate) name: RefCell<Option<String>>,
     /// Broadcasts for the other objects of the deployment.
-    relays: Relays,
+    pub(crate) relays: Relays,
     /// CONNECTs asking to recover a session that another object holds, to ask it for before
     /// the event ends.
-    remote_recoveries: RefCell<Vec<ConnectRequest>>,
+    pub(crate) remote_recoveries: RefCell<Vec<ConnectRequest>>,
     /// Acknowledgements awaited from clients, by (socket id, ack id): the handler's name.
-    awaited_acks: RefCell<AwaitedAcks>,
+    pub(crate) awaited_acks: RefCell<AwaitedAcks>,
     /// The `Cookie` and `Authorization` of each session's handshake, in memory only (the
     /// session snapshot has no room for them), while the session lives.
-    credentials: RefCell<HashMap<String, Credentials>>,
+    pub(crate) credentials: RefCell<HashMap<String, Credentials>>,
     /// This object, for the contexts of async handlers.
-    me: RefCell<Weak<SocketIoServer>>,
+    pub(crate) me: RefCell<Weak<SocketIoServer>>,
     /// Async handlers' futures, awaited before the event that queued them ends.
-    tasks: Tasks,
+    pub(crate) tasks: Tasks,
     /// The rooms the room directory knows this object holds.
-    holdings: Holdings,
+    pub(crate) holdings: Holdings,
     /// Cluster broadcasts with acknowledgements waiting for their recipients.
     pub(crate) collections: AckCollections,
     /// Whether sockets joined rooms since the room directory was last told: until it is, what
     /// the event sends is held back ([`SocketIoServer::pump`]), so that a client told it
     /// joined gets every broadcast to the room, from any object, from then on.
-    joined: Cell<bool>,
+    pub(crate) joined: Cell<bool>,
     /// What is held back meanwhile, in order.
-    held_back: RefCell<Vec<Transmit>>,
+    pub(crate) held_back: RefCell<Vec<Transmit>>,
     /// How many requests of other objects to refuse still (test hooks only).
-    failures_to_inject: Cell<u32>,
-}
-
-/// Counts of the events workerd delivered to the object.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
-struct Wakeups {
-    fetches: u64,
-    websocket_messages: u64,
-    alarms: u64,
-    /// Instances of the object (one more after each eviction) that counted an event.
-    instances: u64,
-    /// Batches of broadcasts relayed to it by other objects.
-    #[serde(default)]
-    relays: u64,
+    pub(crate) failures_to_inject: Cell<u32>,
 }
 
 impl SocketIoServer {
@@ -216,8 +178,7 @@ impl Hosted for SocketIoServer {
         if req.path() == DIRECTORY_PATH {
             return crate::room_directory::serve(&self.storage(), &req.text().await?).await;
         }
-        if [RELAY_PATH, CLUSTER_PATH].contains(&req.path().as_str()) && self.failures_to_inject.get() > 0 {
-            self.failures_to_inject.set(self.failures_to_inject.get() - 1);
+        if [RELAY_PATH, CLUSTER_PATH].contains(&req.path().as_str()) && self.test_hooks && self.inject_failure() {
             return Response::error("failure injected by the test hook", 503);
         }
         if req.path() == RELAY_PATH {
@@ -249,53 +210,12 @@ impl Hosted for SocketIoServer {
             return Response::from_json(&answer);
         }
         if req.path() == RECOVER_PATH {
-            // Only other objects reach this path, as for relays.
-            let ask: RecoveryAsk = req.json().await?;
-            self.restore().await?;
-            self.learn_name(&req).await?;
-            let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
-            let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
-            // A socket still connected here under that pid was taken over: its session closes.
-            self.pump();
-            self.settle().await?;
-            return match (exported, moved_to) {
-                (Some(session), _) => Response::ok(session),
-                // The session moved on after an earlier recovery: ask where it went.
-                (None, Some(next)) if ask.hops < MAX_RECOVERY_HOPS && next != ask.from => {
-                    let onward = RecoveryAsk { hops: ask.hops + 1, ..ask };
-                    let mut answer = self.post_to_object(&next, RECOVER_PATH, onward.to_json()).await?;
-                    let body = answer.text().await?;
-                    Ok(Response::ok(body)?.with_status(answer.status_code()))
-                }
-                (None, _) => Response::error("not recoverable here", 404),
-            };
+            return self.serve_recovery(req).await;
         }
-        if self.test_hooks && req.path().ends_with(crate::FORGET_HOOK) {
-            self.forget();
-            return Response::ok("forgotten");
-        }
-        if self.test_hooks && req.path().ends_with(crate::FAIL_HOOK) {
-            let times = crate::routing::query_param(&req.url()?, "times").and_then(|t| t.parse().ok()).unwrap_or(1);
-            self.failures_to_inject.set(times);
-            return Response::ok("failing");
-        }
-        if self.test_hooks && req.path().ends_with(crate::STATS_HOOK) {
-            self.restore().await?;
-            let w = match self.wakeups.get() {
-                Some(w) => w,
-                None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),
-            };
-            return Response::ok(format!(
-                "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"relays\":{},\"droppedEvents\":{},\"openSessions\":{},\"wasmMemoryBytes\":{}}}",
-                w.fetches,
-                w.websocket_messages,
-                w.alarms,
-                w.instances,
-                w.relays,
-                self.dropped.get(),
-                self.host.open_sessions(),
-                wasm_memory_bytes()
-            ));
+        if self.test_hooks {
+            if let Some(answer) = self.serve_test_hook(&req).await {
+                return answer;
+            }
         }
         self.count(|w| w.fetches += 1).await?;
         self.restore().await?;
@@ -362,7 +282,7 @@ impl EngineApp for SocketIoServer {
     }
 }
 
-fn core_config(app: &App, config: &Config) -> CoreConfig {
+pub(crate) fn core_config(app: &App, config: &Config) -> CoreConfig {
     let defaults = CoreConfig::default();
     let mut namespaces = app.static_names();
     if !namespaces.iter().any(|n| n == "/") {
@@ -383,7 +303,7 @@ fn core_config(app: &App, config: &Config) -> CoreConfig {
 impl SocketIoServer {
     /// Before the first event of this instance: rebuilds the core from the WebSocket
     /// attachments and storage (a no-op on a brand new object).
-    async fn restore(&self) -> Result<()> {
+    pub(crate) async fn restore(&self) -> Result<()> {
         if self.restored.replace(true) {
             return Ok(());
         }
@@ -453,7 +373,7 @@ impl SocketIoServer {
 
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
     /// an alarm or a WebSocket message learns it from there.
-    async fn learn_name(&self, req: &Request) -> Result<()> {
+    pub(crate) async fn learn_name(&self, req: &Request) -> Result<()> {
         let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
         if self.name.borrow().as_deref() != Some(name.as_str()) {
             self.host.state().storage().put(NAME_KEY, &name).await?;
@@ -463,43 +383,9 @@ impl SocketIoServer {
         Ok(())
     }
 
-    /// Counts a wake-up. With test hooks the counts also live in storage, written during the
-    /// wake-up being counted (no extra one): workerd evicts an object 10 s after its last
-    /// event, hibernated WebSockets or not, and an in-memory count would restart each time.
-    async fn count(&self, f: impl FnOnce(&mut Wakeups)) -> Result<()> {
-        let mut wakeups = match self.wakeups.get() {
-            Some(wakeups) => wakeups,
-            None if self.test_hooks => {
-                let stored: Wakeups = self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default();
-                // Another event of this instance may have read them meanwhile.
-                self.wakeups.get().unwrap_or(Wakeups { instances: stored.instances + 1, ..stored })
-            }
-            None => Wakeups { instances: 1, ..Wakeups::default() },
-        };
-        f(&mut wakeups);
-        self.wakeups.set(Some(wakeups));
-        if self.test_hooks {
-            self.host.state().storage().put(WAKEUPS_KEY, wakeups).await?;
-        }
-        Ok(())
-    }
-
-    /// Drops everything held in memory, as an eviction does: the next event rebuilds the
-    /// state from the WebSocket attachments and storage alone.
-    fn forget(&self) {
-        self.host.forget();
-        *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
-        self.rate_limits.borrow_mut().clear();
-        self.credentials.borrow_mut().clear();
-        self.awaited_acks.borrow_mut().clear();
-        self.holdings.clear();
-        self.restored.set(false);
-        self.wakeups.set(None);
-    }
-
     /// After an event: finishes the CONNECTs waiting for another object, persists what
     /// changed and sets the alarm.
-    async fn settle(&self) -> Result<()> {
+    pub(crate) async fn settle(&self) -> Result<()> {
         if !self.tasks.is_empty() {
             // Handlers may await for long (acknowledgements, other objects, bindings): the
             // heartbeats and timers due meanwhile need the alarm set now.
@@ -606,46 +492,6 @@ impl SocketIoServer {
         )?;
         self.relays.queue().borrow_mut().push(Relay { logged: delivery.logged, ..relay });
         self.pump();
-        Ok(())
-    }
-
-    /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
-    async fn post_to_object(&self, object: &str, path: &str, body: String) -> Result<Response> {
-        post_to_object(&self.env, object, path, body).await
-    }
-
-    /// Asks the objects that hold the sessions this event's CONNECTs want to recover for them,
-    /// then decides those CONNECTs: recovered when the session came, fresh if not.
-    async fn recover_remote(&self) -> Result<()> {
-        let requests = std::mem::take(&mut *self.remote_recoveries.borrow_mut());
-        for request in requests {
-            let from = request.recover_from.clone().expect("deferred for a recovery");
-            let holder = self.holder_elsewhere(&self.core.borrow(), &request);
-            let Some(holder) = holder else {
-                // It came back here meanwhile.
-                self.decide_connect_here(&mut self.core.borrow_mut(), request);
-                self.pump();
-                continue;
-            };
-            let me = self.name.borrow().clone().unwrap_or_default();
-            let ask = RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me, hops: 0 };
-            match self.post_to_object(&holder, RECOVER_PATH, ask.to_json()).await {
-                Ok(mut answer) => {
-                    // Read whatever the status: an unread answer keeps the subrequest open.
-                    let exported = answer.text().await?;
-                    if answer.status_code() == 200 {
-                        let imported =
-                            self.core.borrow_mut().import_recovery(&request.session, &request.nsp, &exported);
-                        if let Err(error) = imported {
-                            worker::console_error!("object {holder} exported an unreadable session: {error}");
-                        }
-                    }
-                }
-                Err(error) => worker::console_error!("object {holder} could not be asked for a session: {error}"),
-            }
-            self.decide_connect_here(&mut self.core.borrow_mut(), request);
-            self.pump();
-        }
         Ok(())
     }
 
@@ -762,21 +608,8 @@ impl SocketIoServer {
         self.decide_connect_here(core, request);
     }
 
-    /// The object that holds the session a CONNECT asks to recover, when not this one: the one
-    /// its pid names, or, for a session that moved on from here, the one it moved to.
-    fn holder_elsewhere(&self, core: &Server, request: &ConnectRequest) -> Option<String> {
-        let from = request.recover_from.as_ref()?;
-        let named = object_of_sid(&from.pid)?;
-        let me = self.name.borrow();
-        let holder = match me.as_deref() == Some(named) {
-            true => core.moved_to(&from.pid)?,
-            false => named,
-        };
-        (me.as_deref() != Some(holder)).then(|| holder.to_owned())
-    }
-
     /// Runs the namespace's middlewares on a CONNECT, then accepts or refuses it.
-    fn decide_connect_here(&self, core: &mut Server, request: ConnectRequest) {
+    pub(crate) fn decide_connect_here(&self, core: &mut Server, request: ConnectRequest) {
         let ConnectRequest { session, nsp, auth, run_middlewares, .. } = request;
         let Some(ns) = self.app.find(&nsp) else {
             if let Err(error) = core.refuse_namespace(&session, &nsp) {
@@ -908,14 +741,6 @@ fn string_entries(listed: &js_sys::Map) -> Vec<(String, String)> {
             Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
         })
         .collect()
-}
-
-/// The size of this instance's wasm memory (it grows, and never shrinks).
-fn wasm_memory_bytes() -> usize {
-    #[cfg(target_arch = "wasm32")]
-    return core::arch::wasm32::memory_size(0) * 65_536;
-    #[cfg(not(target_arch = "wasm32"))]
-    0
 }
 
 /// Refuses a CONNECT a middleware refused: `connect_error` with its message and data.

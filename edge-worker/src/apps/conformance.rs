@@ -15,7 +15,7 @@
 //!   disconnects it and closes the Engine.IO session;
 //! - `/server-ack`: `ask` (value) makes the server emit `question` (value) with an
 //!   acknowledgement (timeout 1000 ms); the client's answer comes back as `answer` (the
-//!   answer's arguments), a timeout as `answer-timeout`;
+//!   answer's arguments), a timeout as `answer-timeout`; `ask-later` the same with 120 s;
 //! - `/cluster`: socket.io's adapter operations over every object of the deployment
 //!   ([`cluster`]).
 
@@ -165,6 +165,10 @@ pub fn app() -> App {
         .namespace("/server-ack", |ns| {
             ns.on("ask", |socket, value: serde_json::Value| {
                 Ok(socket.emit_with_ack("question", &value, 1000, "answered")?)
+            })
+            // An answer that may come after the object was evicted or restarted.
+            .on("ask-later", |socket, value: serde_json::Value| {
+                Ok(socket.emit_with_ack("question", &value, 120_000, "answered")?)
             })
             .on_ack("answered", |socket, result: Result<Args, AckError>| match result {
                 Ok(args) => Ok(socket.emit_args("answer", args)?),

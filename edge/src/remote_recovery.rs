@@ -1,0 +1,113 @@
+//! Connection state recovery across objects: a reconnection that lands on another object than
+//! the one holding its session asks that one for it ([`Server::export_recovery`]), which sends
+//! the question on when the session moved again.
+
+use wasmio_protocol::server::{ConnectRequest, Server};
+use worker::{Request, Response, Result};
+
+use crate::emitter::post_to_object;
+use crate::engine_host::now_ms;
+use crate::routing::object_of_sid;
+use crate::socketio_object::SocketIoServer;
+
+/// The path by which an object asks another for a disconnected session to recover
+/// ([`Server::export_recovery`]).
+pub(crate) const RECOVER_PATH: &str = "/__recover";
+
+/// How many times a recovery request is sent on after sessions that moved more than once.
+const MAX_RECOVERY_HOPS: u32 = 4;
+
+/// What [`RECOVER_PATH`] is asked: the session of `pid` in `nsp`, missed packets after
+/// `offset`, for object `from`; `hops` counts how often the question was sent on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RecoveryAsk {
+    pid: String,
+    offset: String,
+    nsp: String,
+    from: String,
+    hops: u32,
+}
+
+impl RecoveryAsk {
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain strings and numbers serialize")
+    }
+}
+
+impl SocketIoServer {
+    /// Answers another object's [`RecoveryAsk`].
+    pub(crate) async fn serve_recovery(&self, mut req: Request) -> Result<Response> {
+        let ask: RecoveryAsk = req.json().await?;
+        self.restore().await?;
+        self.learn_name(&req).await?;
+        let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
+        let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
+        // A socket still connected here under that pid was taken over: its session closes.
+        self.pump();
+        self.settle().await?;
+        match (exported, moved_to) {
+            (Some(session), _) => Response::ok(session),
+            // The session moved on after an earlier recovery: ask where it went.
+            (None, Some(next)) if ask.hops < MAX_RECOVERY_HOPS && next != ask.from => {
+                let onward = RecoveryAsk { hops: ask.hops + 1, ..ask };
+                let mut answer = self.post_to_object(&next, RECOVER_PATH, onward.to_json()).await?;
+                let body = answer.text().await?;
+                Ok(Response::ok(body)?.with_status(answer.status_code()))
+            }
+            (None, _) => Response::error("not recoverable here", 404),
+        }
+    }
+
+    /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
+    async fn post_to_object(&self, object: &str, path: &str, body: String) -> Result<Response> {
+        post_to_object(&self.env, object, path, body).await
+    }
+
+    /// Asks the objects that hold the sessions this event's CONNECTs want to recover for them,
+    /// then decides those CONNECTs: recovered when the session came, fresh if not.
+    pub(crate) async fn recover_remote(&self) -> Result<()> {
+        let requests = std::mem::take(&mut *self.remote_recoveries.borrow_mut());
+        for request in requests {
+            let from = request.recover_from.clone().expect("deferred for a recovery");
+            let holder = self.holder_elsewhere(&self.core.borrow(), &request);
+            let Some(holder) = holder else {
+                // It came back here meanwhile.
+                self.decide_connect_here(&mut self.core.borrow_mut(), request);
+                self.pump();
+                continue;
+            };
+            let me = self.name.borrow().clone().unwrap_or_default();
+            let ask = RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me, hops: 0 };
+            match self.post_to_object(&holder, RECOVER_PATH, ask.to_json()).await {
+                Ok(mut answer) => {
+                    // Read whatever the status: an unread answer keeps the subrequest open.
+                    let exported = answer.text().await?;
+                    if answer.status_code() == 200 {
+                        let imported =
+                            self.core.borrow_mut().import_recovery(&request.session, &request.nsp, &exported);
+                        if let Err(error) = imported {
+                            worker::console_error!("object {holder} exported an unreadable session: {error}");
+                        }
+                    }
+                }
+                Err(error) => worker::console_error!("object {holder} could not be asked for a session: {error}"),
+            }
+            self.decide_connect_here(&mut self.core.borrow_mut(), request);
+            self.pump();
+        }
+        Ok(())
+    }
+
+    /// The object that holds the session a CONNECT asks to recover, when not this one: the one
+    /// its pid names, or, for a session that moved on from here, the one it moved to.
+    pub(crate) fn holder_elsewhere(&self, core: &Server, request: &ConnectRequest) -> Option<String> {
+        let from = request.recover_from.as_ref()?;
+        let named = object_of_sid(&from.pid)?;
+        let me = self.name.borrow();
+        let holder = match me.as_deref() == Some(named) {
+            true => core.moved_to(&from.pid)?,
+            false => named,
+        };
+        (me.as_deref() != Some(holder)).then(|| holder.to_owned())
+    }
+}

@@ -1,0 +1,112 @@
+//! Test hooks (deployments with `TEST_HOOKS`): how often workerd woke an object, an eviction
+//! on demand, and failures of an object's requests from other objects.
+
+use worker::{Request, Response, Result};
+
+use crate::socketio_object::{core_config, SocketIoServer};
+use wasmio_protocol::server::Server;
+
+/// Storage key of the wake-up counts (test hooks only, see [`SocketIoServer::count`]).
+const WAKEUPS_KEY: &str = "wasmio-wakeups";
+
+/// Counts of the events workerd delivered to the object.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Wakeups {
+    pub(crate) fetches: u64,
+    pub(crate) websocket_messages: u64,
+    pub(crate) alarms: u64,
+    /// Instances of the object (one more after each eviction) that counted an event.
+    pub(crate) instances: u64,
+    /// Batches of broadcasts relayed to it by other objects.
+    #[serde(default)]
+    pub(crate) relays: u64,
+}
+
+impl SocketIoServer {
+    /// Serves a test hook, if `req` asks for one.
+    pub(crate) async fn serve_test_hook(&self, req: &Request) -> Option<Result<Response>> {
+        let path = req.path();
+        if path.ends_with(crate::FORGET_HOOK) {
+            self.forget();
+            return Some(Response::ok("forgotten"));
+        }
+        if path.ends_with(crate::FAIL_HOOK) {
+            let times = req.url().ok().and_then(|url| crate::routing::query_param(&url, "times"));
+            self.failures_to_inject.set(times.and_then(|t| t.parse().ok()).unwrap_or(1));
+            return Some(Response::ok("failing"));
+        }
+        if path.ends_with(crate::STATS_HOOK) {
+            return Some(self.stats().await);
+        }
+        None
+    }
+
+    /// Whether a request of another object is to be refused (see [`crate::FAIL_HOOK`]).
+    pub(crate) fn inject_failure(&self) -> bool {
+        let left = self.failures_to_inject.get();
+        self.failures_to_inject.set(left.saturating_sub(1));
+        left > 0
+    }
+
+    /// The wake-up counts and the object's sizes, as JSON.
+    async fn stats(&self) -> Result<Response> {
+        self.restore().await?;
+        let w = match self.wakeups.get() {
+            Some(w) => w,
+            None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),
+        };
+        Response::ok(format!(
+            "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"relays\":{},\"droppedEvents\":{},\"openSessions\":{},\"wasmMemoryBytes\":{}}}",
+            w.fetches,
+            w.websocket_messages,
+            w.alarms,
+            w.instances,
+            w.relays,
+            self.dropped.get(),
+            self.host.open_sessions(),
+            wasm_memory_bytes()
+        ))
+    }
+
+    /// Counts a wake-up. With test hooks the counts also live in storage, written during the
+    /// wake-up being counted (no extra one): workerd evicts an object 10 s after its last
+    /// event, hibernated WebSockets or not, and an in-memory count would restart each time.
+    pub(crate) async fn count(&self, f: impl FnOnce(&mut Wakeups)) -> Result<()> {
+        let mut wakeups = match self.wakeups.get() {
+            Some(wakeups) => wakeups,
+            None if self.test_hooks => {
+                let stored: Wakeups = self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default();
+                // Another event of this instance may have read them meanwhile.
+                self.wakeups.get().unwrap_or(Wakeups { instances: stored.instances + 1, ..stored })
+            }
+            None => Wakeups { instances: 1, ..Wakeups::default() },
+        };
+        f(&mut wakeups);
+        self.wakeups.set(Some(wakeups));
+        if self.test_hooks {
+            self.host.state().storage().put(WAKEUPS_KEY, wakeups).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops everything held in memory, as an eviction does: the next event rebuilds the
+    /// state from the WebSocket attachments and storage alone.
+    fn forget(&self) {
+        self.host.forget();
+        *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
+        self.rate_limits.borrow_mut().clear();
+        self.credentials.borrow_mut().clear();
+        self.awaited_acks.borrow_mut().clear();
+        self.holdings.clear();
+        self.restored.set(false);
+        self.wakeups.set(None);
+    }
+}
+
+/// The size of this instance's wasm memory (it grows, and never shrinks).
+fn wasm_memory_bytes() -> usize {
+    #[cfg(target_arch = "wasm32")]
+    return core::arch::wasm32::memory_size(0) * 65_536;
+    #[cfg(not(target_arch = "wasm32"))]
+    0
+}

@@ -1,0 +1,117 @@
+// The library's state beyond the chat through the platform's lifecycle under real workerd: the
+// conformance deployment on 4 objects with socket.io's timings, official socket.io-client 4.8.4
+// clients on every transport path (polling then upgrade, WebSocket only, polling only), each
+// on an object of its own.
+// - A real idle eviction (no test hook): afterwards a room's broadcasts still reach every member
+//   on every object exactly once (the room directory and the objects' holdings come back from
+//   storage), fetchSockets still finds them, an acknowledgement the server awaited since
+//   before the eviction still reaches its handler, and an async handler works in the new instance.
+// - A restart of workerd on its persisted state: the clients reconnect, join again, and the
+//   room's broadcasts reach each of them exactly once.
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import { startWorker } from "../edge/harness.mjs";
+import { PATHS, partitionFor, sleep, until } from "./chat.mjs";
+
+const IDLE_MS = 30_000; // see lifecycle.test.mjs
+const SHARDS = 4;
+const VARS = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000", CONNECT_TIMEOUT: "45000" };
+
+const workers = [];
+after(() => Promise.all(workers.map((w) => w.stop())));
+
+async function start(options) {
+  const worker = await startWorker("conformance", { vars: VARS, ...options });
+  workers.push(worker);
+  return worker;
+}
+
+/** A socket of `nsp` on object `object` over `transports`, recording what it hears. */
+function client(url, nsp, object, options) {
+  const socket = io(`${url}${nsp}`, { forceNew: true, ...options, query: { partition: partitionFor(object, SHARDS) } });
+  const record = { socket, heard: [], disconnects: [] };
+  socket.on("room-message", (text) => record.heard.push(text));
+  socket.on("disconnect", (reason) => record.disconnects.push(reason));
+  return record;
+}
+
+/** How many instances each numbered object has had. */
+async function instances(url) {
+  const counts = [];
+  for (let n = 0; n < SHARDS; n++) counts.push((await (await fetch(`${url}/socket.io/__stats?object=${n}`)).json()).instances);
+  return counts;
+}
+
+/** Each member says `round` to the room; every member hears every line once, the outsider none. */
+async function roomRound(members, outsider, round) {
+  const lines = members.map((_, i) => `${round}:${i}`);
+  members.forEach((m, i) => m.socket.emit("to-room", "r", lines[i]));
+  const heardRound = (m) => m.heard.filter((t) => t.startsWith(`${round}:`));
+  await until(() => members.every((m) => heardRound(m).length >= lines.length), 10_000, `the ${round} round`);
+  await sleep(300);
+  for (const m of members) assert.deepEqual(heardRound(m).sort(), lines, `${round}: every line once`);
+  assert.deepEqual(heardRound(outsider), [], `${round}: the outsider hears nothing`);
+}
+
+describe("rooms, acknowledgements and async handlers through the lifecycle", () => {
+  it("survive a real idle eviction and a restart of workerd, on every transport path", async () => {
+    let worker = await start();
+    const { port, persist } = worker;
+    // One member per transport path, each on its own object; an outsider beside the WebSocket one.
+    const members = Object.values(PATHS).map((options, i) => client(worker.url, "/cluster", i + 1, options));
+    const outsider = client(worker.url, "/cluster", 2, PATHS["websocket only"]);
+    const asked = client(worker.url, "/server-ack", 2, PATHS["websocket only"]);
+    const noted = client(worker.url, "/async", 2, PATHS["websocket only"]);
+    const everyone = [...members, outsider, asked, noted];
+    try {
+      await until(() => everyone.every((c) => c.socket.connected), 20_000, "every client to connect");
+      const join = (m) => m.socket.timeout(5000).emitWithAck("join", "r");
+      for (const m of members) assert.equal(await join(m), "r");
+      // Joining again after each reconnection, as an application does on `connect`.
+      for (const m of members) m.socket.on("connect", () => m.socket.emit("join", "r"));
+      await roomRound(members, outsider, "before");
+      assert.equal(await noted.socket.timeout(5000).emitWithAck("remember", "kept before the eviction"), "kept");
+
+      // The server asks with a 120 s acknowledgement; the client answers only after the eviction.
+      const question = new Promise((resolve) => asked.socket.once("question", (value, callback) => resolve(callback)));
+      const answer = new Promise((resolve) => asked.socket.once("answer", (...args) => resolve(args)));
+      asked.socket.emit("ask-later", "still there?");
+      const callback = await question;
+
+      const before = await instances(worker.url);
+      let afterIdle;
+      for (let wait = 1; wait <= 2; wait++) {
+        await sleep(IDLE_MS);
+        afterIdle = await instances(worker.url);
+        console.log(`instances per object before the idle wait ${before}, after ${wait * IDLE_MS} ms ${afterIdle}`);
+        if (afterIdle[2] > before[2]) break;
+      }
+      assert.ok(afterIdle[2] > before[2], "the object of the WebSocket clients was evicted");
+
+      callback("yes, after the eviction");
+      assert.deepEqual(await answer, ["yes, after the eviction"], "the awaited acknowledgement reached its handler");
+      await roomRound(members, outsider, "after-eviction");
+      const found = await outsider.socket.timeout(8000).emitWithAck("fetch", { room: "r" });
+      assert.deepEqual(found.map((s) => s.id).sort(), members.map((m) => m.socket.id).sort(), "fetchSockets finds the room");
+      const noteId = noted.socket.id;
+      assert.equal(await noted.socket.timeout(5000).emitWithAck("recall", noteId), "kept before the eviction");
+      for (const c of everyone) assert.deepEqual(c.disconnects, [], "no disconnect through the eviction");
+
+      await worker.stop();
+      worker = await start({ port, persist });
+      await until(() => everyone.every((c) => c.socket.connected && c.disconnects.length > 0), 30_000, "the reconnections");
+      // The members joined again on `connect`: wait until the room holds all three.
+      let inRoom = [];
+      const deadline = Date.now() + 10_000;
+      while (inRoom.length < members.length && Date.now() < deadline) {
+        inRoom = await outsider.socket.timeout(8000).emitWithAck("fetch", { room: "r" });
+        if (inRoom.length < members.length) await sleep(200);
+      }
+      assert.equal(inRoom.length, members.length, "every member is in the room again");
+      await roomRound(members, outsider, "after-restart");
+    } finally {
+      everyone.forEach((c) => c.socket.close());
+    }
+  });
+});
