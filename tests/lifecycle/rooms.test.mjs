@@ -16,7 +16,9 @@ import { PATHS, partitionFor, sleep, until } from "./chat.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
-const VARS = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000", CONNECT_TIMEOUT: "45000" };
+// The default heartbeat (`hibernate`): with `strict`, the conformance default, WebSockets are not
+// hibernatable and their object is never evicted.
+const VARS = { SHARDS: String(SHARDS), HEARTBEAT: "hibernate", PING_INTERVAL: "25000", PING_TIMEOUT: "20000", CONNECT_TIMEOUT: "45000" };
 
 const workers = [];
 after(() => Promise.all(workers.map((w) => w.stop())));
