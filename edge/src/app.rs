@@ -28,6 +28,7 @@ use serde::Serialize;
 pub use wasmio_protocol::server::{AckError, ApiError};
 use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
 
+pub use crate::args::{Args, Bytes};
 use crate::awaited_acks::AwaitedAcks;
 use crate::context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 use crate::engine_host::EngineHost;
@@ -252,37 +253,6 @@ impl Leaving<'_> {
     }
 }
 
-/// An event's arguments (after the name): a JSON array text and binary attachments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Args {
-    /// The arguments, a JSON array text (placeholders stand for attachments).
-    pub json: String,
-    /// Binary attachments, in placeholder order.
-    pub attachments: Vec<Vec<u8>>,
-}
-
-impl Args {
-    /// One value as the only argument.
-    pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Args, ApiError> {
-        let json = serde_json::to_string(value).map_err(|_| ApiError::InvalidJson)?;
-        Ok(Args { json: format!("[{json}]"), attachments: Vec::new() })
-    }
-
-    /// All arguments as one typed value (a tuple, a `Vec`, a struct of a sequence).
-    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, EventError> {
-        serde_json::from_str(&self.json).map_err(|e| EventError::new(format!("invalid arguments: {e}")))
-    }
-
-    /// The first argument as a typed value.
-    pub fn first<T: DeserializeOwned>(&self) -> Result<T, EventError> {
-        let mut values: Vec<serde_json::Value> = self.parse()?;
-        if values.is_empty() {
-            return Err(EventError::new("missing argument"));
-        }
-        serde_json::from_value(values.swap_remove(0)).map_err(|e| EventError::new(format!("invalid argument: {e}")))
-    }
-}
-
 impl App {
     /// An application with no namespace yet.
     pub fn new() -> Self {
@@ -403,7 +373,7 @@ impl Namespace {
         event: &str,
         handler: impl Fn(&mut Socket, T) -> HandlerResult + 'static,
     ) -> Self {
-        self.on_args(event, move |socket, args| handler(socket, args.first::<T>()?))
+        self.on_args(event, move |socket, args| handler(socket, args.typed::<T>()?))
     }
 
     /// Handles `event` with its raw arguments.
@@ -430,7 +400,7 @@ impl Namespace {
         let handler = Rc::new(handler);
         let run = move |context: Context, args: Args| -> HandlerFuture {
             let handler = handler.clone();
-            Box::pin(async move { handler(context, args.first::<T>()?).await })
+            Box::pin(async move { handler(context, args.typed::<T>()?).await })
         };
         self.events.insert(event.to_owned(), EventHandling::Awaited(Rc::new(run)));
         self
@@ -579,7 +549,7 @@ impl<'a> Socket<'a> {
 
     /// `socket.emit(event, value)`.
     pub fn emit<T: Serialize + ?Sized>(&mut self, event: &str, value: &T) -> Result<(), ApiError> {
-        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() })
+        self.emit_args(event, Args::one(value)?)
     }
 
     /// `socket.emit(event, ...args)` with raw arguments. Refused for a reserved event name or
@@ -600,8 +570,9 @@ impl<'a> Socket<'a> {
         timeout_ms: u64,
         on_ack: &str,
     ) -> Result<(), ApiError> {
-        let args = one_arg(value);
-        let id = self.server.emit_with_ack(&self.sid, event, &args, Vec::new(), Some(timeout_ms), self.now_ms)?;
+        let args = Args::one(value)?;
+        let id =
+            self.server.emit_with_ack(&self.sid, event, &args.json, args.attachments, Some(timeout_ms), self.now_ms)?;
         self.awaited_acks.borrow_mut().insert(&self.sid, id, on_ack);
         Ok(())
     }
@@ -614,7 +585,7 @@ impl<'a> Socket<'a> {
     /// Answers the current event's acknowledgement with one value (once; later calls, and
     /// calls for an event without one, do nothing).
     pub fn ack<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ApiError> {
-        self.ack_args(Args { json: one_arg(value), attachments: Vec::new() })
+        self.ack_args(Args::one(value)?)
     }
 
     /// Answers the current event's acknowledgement with raw arguments.
@@ -719,7 +690,7 @@ impl Operator<'_, '_> {
 
     /// Emits `event` with one value, encoded once for every recipient.
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, value: &T) -> Result<(), ApiError> {
-        self.emit_args(event, Args { json: one_arg(value), attachments: Vec::new() })
+        self.emit_args(event, Args::one(value)?)
     }
 
     /// Emits `event` with raw arguments: to this object's sockets now, and (unless `local`)
@@ -754,10 +725,4 @@ impl Operator<'_, '_> {
         self.socket.server.sockets_join(&self.op, &[room]);
         self.socket.note_join();
     }
-}
-
-/// `[value]` as JSON text.
-fn one_arg<T: Serialize + ?Sized>(value: &T) -> String {
-    let json = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
-    format!("[{json}]")
 }

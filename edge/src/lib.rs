@@ -24,6 +24,7 @@
 //! Everything else is served from the static assets (the `ASSETS` binding).
 
 pub mod app;
+mod args;
 mod awaited_acks;
 mod cluster;
 mod config;

@@ -614,6 +614,32 @@ function record(socket, event) {
 describe("official socket.io-client 4.8.4", () => {
   afterEach(closeClients);
 
+  for (const transports of [["polling"], ["websocket"]]) {
+    test(`typed handlers take every argument, and bytes travel as binary both ways, over ${transports}`, async () => {
+      const socket = client("/typed", { transports });
+      await connected(socket);
+      assert.deepEqual(await socket.timeout(2000).emitWithAck("move", 3, 4, "here"), { x: 3, y: 4, label: "here" });
+      assert.deepEqual(await socket.timeout(2000).emitWithAck("move", 5, 6), { x: 5, y: 6, label: null }, "a missing argument is null");
+      const refused = await socket.timeout(2000).emitWithAck("move", "three", 4);
+      assert.match(refused.error, /invalid arguments/, "a wrong type answers the ack with an error");
+
+      const file = once(socket, "file");
+      const acked = new Promise((resolve) => socket.emit("upload", "a.bin", Buffer.from([1, 2, 3]), (...args) => resolve(args)));
+      const [length, echoed] = await acked;
+      assert.equal(length, 3);
+      assert.ok(Buffer.isBuffer(echoed), `the bytes come back as binary, not ${JSON.stringify(echoed)}`);
+      assert.deepEqual([...echoed], [1, 2, 3]);
+      const [sent] = await file;
+      assert.equal(sent.name, "a.bin");
+      assert.ok(Buffer.isBuffer(sent.data), "a Bytes field of an emitted struct is an attachment");
+      assert.deepEqual([...sent.data], [3, 2, 1]);
+
+      const fromAsync = await new Promise((resolve) => socket.emit("upload-async", "b", Buffer.from([9]), (...a) => resolve(a)));
+      assert.equal(fromAsync[0], 1);
+      assert.deepEqual([...fromAsync[1]], [9]);
+    });
+  }
+
   for (const transports of [["polling"], ["websocket"], ["polling", "websocket"]]) {
     test(`connects, echoes, acks and carries binary over ${transports.join(" then ")}`, async () => {
       const socket = client("/", { transports, auth: { user: "alice", n: 1 } });

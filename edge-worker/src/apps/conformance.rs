@@ -16,12 +16,15 @@
 //! - `/server-ack`: `ask` (value) makes the server emit `question` (value) with an
 //!   acknowledgement (timeout 1000 ms); the client's answer comes back as `answer` (the
 //!   answer's arguments), a timeout as `answer-timeout`; `ask-later` the same with 120 s;
+//! - `/typed`: typed handlers over every argument, with binary arguments ([`typed`]);
 //! - `/cluster`: socket.io's adapter operations over every object of the deployment
 //!   ([`cluster`]).
 
 use serde_json::json;
 
-use wasmio_edge::app::{AckError, App, Args, ConnectError, HandlerResult, Namespace, RateKey, RateLimit, Socket};
+use wasmio_edge::app::{
+    AckError, App, Args, Bytes, ConnectError, HandlerResult, Namespace, RateKey, RateLimit, Socket,
+};
 use wasmio_edge::Context;
 
 fn emit_auth(socket: &mut Socket) -> HandlerResult {
@@ -181,6 +184,34 @@ pub fn app() -> App {
                 .on_args("ping", pong)
         })
         .namespace("/cluster", cluster)
+        .namespace("/typed", typed)
+}
+
+/// A file as `/typed` sends it back: its bytes go as a binary attachment.
+#[derive(serde::Serialize)]
+struct File {
+    name: String,
+    data: Bytes,
+}
+
+/// `/typed`: handlers typed over every argument, bytes as attachments both ways:
+/// - `move` (x, y, label?): acknowledged with `{x, y, label}`;
+/// - `upload` (name, bytes): `file` `{name, data: <the bytes reversed>}` back, acknowledged with
+///   (length, <the bytes>) as two arguments;
+/// - `upload-async`: the same acknowledgement from an async handler.
+fn typed(ns: Namespace) -> Namespace {
+    ns.on("move", |socket, (x, y, label): (i32, i32, Option<String>)| {
+        Ok(socket.ack(&json!({ "x": x, "y": y, "label": label }))?)
+    })
+    .on("upload", |socket, (name, data): (String, Bytes)| {
+        let reversed = Bytes(data.0.iter().rev().copied().collect());
+        socket.emit("file", &File { name, data: reversed })?;
+        Ok(socket.ack_args(Args::many(&(data.0.len(), data))?)?)
+    })
+    .on_async("upload-async", |ctx, (_, data): (String, Bytes)| async move {
+        ctx.socket(|socket| socket.ack_args(Args::many(&(data.0.len(), data))?))??;
+        Ok(())
+    })
 }
 
 /// The selection an operation of `/cluster` asks for: `{"room": ..., "except": ...}`.

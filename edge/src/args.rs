@@ -1,0 +1,232 @@
+//! An event's arguments, typed: a handler's parameter takes the first argument, or every
+//! argument when it is a tuple; [`Bytes`] travel as binary attachments both ways.
+//!
+//! ```ignore
+//! ns.on("move", |socket, (x, y): (i32, i32)| Ok(socket.ack(&(x + y))?))
+//!   .on("upload", |socket, (name, file): (String, Bytes)| {
+//!       Ok(socket.to("watchers").emit("uploaded", &Upload { name, file })?) // file: an attachment
+//!   })
+//! ```
+
+use std::cell::RefCell;
+
+use serde::de::{DeserializeOwned, Visitor};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use wasmio_protocol::server::ApiError;
+
+use crate::app::EventError;
+
+thread_local! {
+    /// The attachments of the arguments being serialized ([`Args::one`], [`Args::many`]).
+    static OUTGOING: RefCell<Option<Vec<Vec<u8>>>> = const { RefCell::new(None) };
+}
+
+/// An event's arguments (after the name): a JSON array text and binary attachments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// The arguments, a JSON array text (placeholders stand for attachments).
+    pub json: String,
+    /// Binary attachments, in placeholder order.
+    pub attachments: Vec<Vec<u8>>,
+}
+
+impl Args {
+    /// One value as the only argument; the [`Bytes`] in it become attachments.
+    pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Args, ApiError> {
+        encode(|| serde_json::to_string(&[value]))
+    }
+
+    /// A value that serializes to a sequence (a tuple), each element an argument:
+    /// `Args::many(&("text", 42, Bytes(vec![1, 2])))` is `emit(event, "text", 42, <binary>)`.
+    pub fn many<T: Serialize + ?Sized>(values: &T) -> Result<Args, ApiError> {
+        let args = encode(|| serde_json::to_string(values))?;
+        match args.json.starts_with('[') {
+            true => Ok(args),
+            false => Err(ApiError::InvalidJson),
+        }
+    }
+
+    /// All arguments as one typed value (a tuple, a `Vec`, a struct of a sequence).
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        T::deserialize(Value::Array(self.values()?)).map_err(invalid)
+    }
+
+    /// The first argument as a typed value.
+    pub fn first<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        T::deserialize(self.values()?.into_iter().next().unwrap_or(Value::Null)).map_err(invalid)
+    }
+
+    /// The arguments as a handler's parameter takes them: every argument for a tuple (missing
+    /// ones are `null`, extra ones ignored), the first one for any other type.
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        T::deserialize(Handed(self.values()?)).map_err(invalid)
+    }
+
+    /// The arguments as JSON values, each attachment placeholder replaced by its bytes (an
+    /// array of numbers, which a [`Bytes`] or a `Vec<u8>` reads).
+    fn values(&self) -> Result<Vec<Value>, EventError> {
+        let mut values: Vec<Value> = serde_json::from_str(&self.json).map_err(invalid)?;
+        for value in &mut values {
+            self.fill(value);
+        }
+        Ok(values)
+    }
+
+    fn fill(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
+                let bytes = map.get("num").and_then(Value::as_u64).and_then(|n| self.attachments.get(n as usize));
+                if let Some(bytes) = bytes {
+                    *value = Value::Array(bytes.iter().map(|b| Value::from(*b)).collect());
+                }
+            }
+            Value::Object(map) => map.values_mut().for_each(|v| self.fill(v)),
+            Value::Array(list) => list.iter_mut().for_each(|v| self.fill(v)),
+            _ => {}
+        }
+    }
+}
+
+fn invalid(error: serde_json::Error) -> EventError {
+    EventError::new(format!("invalid arguments: {error}"))
+}
+
+/// Serializes with the [`Bytes`] met collected as attachments.
+fn encode(serialize: impl FnOnce() -> serde_json::Result<String>) -> Result<Args, ApiError> {
+    let outer = OUTGOING.with(|o| o.borrow_mut().replace(Vec::new()));
+    let json = serialize();
+    let attachments = OUTGOING.with(|o| std::mem::replace(&mut *o.borrow_mut(), outer)).unwrap_or_default();
+    Ok(Args { json: json.map_err(|_| ApiError::InvalidJson)?, attachments })
+}
+
+/// Binary data: a binary attachment of the packet (an `ArrayBuffer` / `Buffer` for the client),
+/// not a JSON array of numbers. Read from an attachment or from an array of numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let num = OUTGOING.with(|o| {
+            o.borrow_mut().as_mut().map(|attachments| {
+                attachments.push(self.0.clone());
+                attachments.len() - 1
+            })
+        });
+        match num {
+            Some(num) => {
+                let mut placeholder = serializer.serialize_struct("Placeholder", 2)?;
+                placeholder.serialize_field("_placeholder", &true)?;
+                placeholder.serialize_field("num", &num)?;
+                placeholder.end()
+            }
+            // Outside `Args` (socket.data, storage): plain bytes.
+            None => serializer.serialize_bytes(&self.0),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<u8>::deserialize(deserializer).map(Bytes)
+    }
+}
+
+/// The arguments handed to a typed parameter ([`Args::typed`]).
+struct Handed(Vec<Value>);
+
+impl Handed {
+    fn first(self) -> Value {
+        self.0.into_iter().next().unwrap_or(Value::Null)
+    }
+
+    fn exactly(mut self, len: usize) -> Value {
+        self.0.resize(len, Value::Null);
+        Value::Array(self.0)
+    }
+}
+
+/// Forwards `deserialize_*` methods to the first argument.
+macro_rules! to_first {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Self::Error> {
+                self.first().$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for Handed {
+    type Error = serde_json::Error;
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Self::Error> {
+        self.exactly(len).deserialize_tuple(len, visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.exactly(len).deserialize_tuple_struct(name, len, visitor)
+    }
+
+    to_first! {
+        deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16(); deserialize_i32();
+        deserialize_i64(); deserialize_i128(); deserialize_u8(); deserialize_u16(); deserialize_u32();
+        deserialize_u64(); deserialize_u128(); deserialize_f32(); deserialize_f64(); deserialize_char();
+        deserialize_str(); deserialize_string(); deserialize_bytes(); deserialize_byte_buf();
+        deserialize_option(); deserialize_unit(); deserialize_unit_struct(name: &'static str);
+        deserialize_newtype_struct(name: &'static str); deserialize_seq(); deserialize_map();
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier(); deserialize_ignored_any();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(json: &str, attachments: Vec<Vec<u8>>) -> Args {
+        Args { json: json.to_owned(), attachments }
+    }
+
+    #[test]
+    fn a_tuple_takes_every_argument_other_types_the_first() {
+        let given = args(r#"[1, 2, "three"]"#, Vec::new());
+        assert_eq!(given.typed::<(i32, i32, String)>().unwrap(), (1, 2, "three".to_owned()));
+        assert_eq!(given.typed::<i32>().unwrap(), 1);
+        // Missing arguments are null (an Option), extra ones ignored.
+        assert_eq!(given.typed::<(i32, i32, String, Option<bool>)>().unwrap().3, None);
+        assert_eq!(given.typed::<(i32,)>().unwrap(), (1,));
+        assert_eq!(args("[[1, 2]]", Vec::new()).typed::<Vec<i32>>().unwrap(), vec![1, 2]);
+        assert_eq!(args("[]", Vec::new()).typed::<Option<String>>().unwrap(), None);
+        assert!(given.typed::<(String, i32)>().is_err(), "a wrong type is an error");
+    }
+
+    #[test]
+    fn attachments_are_read_as_bytes_and_bytes_are_written_as_attachments() {
+        let given = args(r#"["f", {"_placeholder": true, "num": 0}]"#, vec![vec![1, 2, 3]]);
+        assert_eq!(given.typed::<(String, Bytes)>().unwrap(), ("f".to_owned(), Bytes(vec![1, 2, 3])));
+        assert_eq!(given.typed::<(String, Vec<u8>)>().unwrap().1, vec![1, 2, 3]);
+
+        #[derive(Serialize)]
+        struct Upload {
+            name: &'static str,
+            data: Bytes,
+        }
+        let sent = Args::one(&Upload { name: "f", data: Bytes(vec![9, 8]) }).unwrap();
+        assert_eq!(sent.json, r#"[{"name":"f","data":{"_placeholder":true,"num":0}}]"#);
+        assert_eq!(sent.attachments, vec![vec![9, 8]]);
+        let many = Args::many(&(Bytes(vec![1]), "x", Bytes(vec![2]))).unwrap();
+        assert_eq!(many.json, r#"[{"_placeholder":true,"num":0},"x",{"_placeholder":true,"num":1}]"#);
+        assert_eq!(many.attachments, vec![vec![1], vec![2]]);
+        assert_eq!(Args::many(&"not a sequence"), Err(ApiError::InvalidJson));
+        // Outside Args, bytes stay plain JSON.
+        assert_eq!(serde_json::to_string(&Bytes(vec![1, 2])).unwrap(), "[1,2]");
+    }
+}
