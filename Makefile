@@ -20,7 +20,7 @@ setup:
 	@bash scripts/setup.sh
 
 ## Build everything: the core for wasm, the browser client into pkg/ (and www/socket.io/),
-## the edge worker bundle.
+## the bundles of the two deployments of the edge library (deployments/chat, deployments/conformance).
 build: setup build-wasm
 
 build-wasm: build-client build-worker
@@ -30,18 +30,19 @@ build-client:
 	bash scripts/build-client.sh
 
 build-worker:
-	cd edge-worker && worker-build --release
+	cd deployments/chat && worker-build --release
+	cd deployments/conformance && worker-build --release
 
 ## Main job: build everything and start the edge worker (the chat of the seed article with
 ## its page) in the foreground on http://127.0.0.1:8787, on local Durable Object storage.
 demo: build
 	@echo "wasmio chat: open http://127.0.0.1:8787 in two tabs (Ctrl-C stops the worker)"
-	cd edge-worker && WASMIO_PREBUILT=1 ../node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port 8787 \
+	cd deployments/chat && WASMIO_PREBUILT=1 ../../node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port 8787 \
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The conformance worker (reference handlers and timings) in the foreground on 127.0.0.1:3000.
 conformance: setup
-	cd edge-worker && ../node_modules/.bin/wrangler dev --env conformance --local --ip 127.0.0.1 --port 3000 \
+	cd deployments/conformance && ../../node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port 3000 \
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
@@ -51,16 +52,21 @@ test: setup lint test-protocol test-fuzz test-wasm build-wasm test-official test
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p wasmio-protocol --all-targets -- -D warnings
-	cargo clippy -p wasmio-edge -p wasmio-edge-worker -p wasmio-client $(WASM) -- -D warnings
+	cargo clippy -p wasmio-edge -p wasmio-chat -p wasmio-conformance -p wasmio-client $(WASM) -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-protocol
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-edge -p wasmio-client $(WASM)
-	cargo package --quiet --allow-dirty -p wasmio-protocol -p wasmio-edge
+	@# cargo verifies wasmio-edge against the wasmio-protocol just packaged, but takes a package
+	@# of an unchanged version for unchanged: drop what it unpacked and built of it before (our
+	@# unpublished crates only; the verification builds in a target folder of its own).
+	rm -rf $(HOME)/.cargo/registry/src/*/wasmio-protocol-* $(HOME)/.cargo/registry/cache/*/wasmio-protocol-* \
+		target/packaged/debug/.fingerprint/wasmio-*
+	cargo package --quiet --allow-dirty --target-dir target/packaged -p wasmio-protocol -p wasmio-edge
 
 ## Protocol core: unit, property, machine scenario and differential tests (needs node_modules);
-## the edge worker's own unit tests (rate-limit buckets), natively.
+## the edge library's unit tests (rate-limit buckets, typed arguments) and doc tests, natively.
 test-protocol:
 	cargo test -p wasmio-protocol
-	cargo test -p wasmio-edge --lib
+	cargo test -p wasmio-edge
 
 ## Browser driver (client-wasm) in headless Chromium with wasm-bindgen-test: refused WebSocket
 ## and fetch, reconnection delays, the connect timeout against a peer that never answers

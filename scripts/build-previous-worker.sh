@@ -2,7 +2,8 @@
 # Builds the edge worker of an earlier commit (the "previous version" of the upgrade test,
 # tests/lifecycle/upgrade.test.mjs) into target/previous/<commit>/, once: its sources come from
 # git (`git archive`), its Cargo build goes to target/previous/cargo (not the main build's
-# target, whose final wasm file it would overwrite). Prints the folder of its edge-worker/.
+# target, whose final wasm file it would overwrite). Prints the folder of its chat deployment
+# (deployments/chat/, or edge-worker/ in versions before the deployments were split).
 # Run from the repository root with the Makefile's environment (the pinned build tools).
 set -euo pipefail
 commit="$1"
@@ -15,10 +16,12 @@ if ! git cat-file -e "$commit^{commit}" 2>/dev/null; then
   [ -z "${CI:-}" ] || exit 1
   exit 0
 fi
-if [ ! -f "$dir/edge-worker/build/worker/shim.mjs" ]; then
+chat="deployments/chat"
+git cat-file -e "$commit:$chat" 2>/dev/null || chat="edge-worker"
+if [ ! -f "$dir/$chat/build/worker/shim.mjs" ]; then
   rm -rf "$dir"
   mkdir -p "$dir"
   git archive "$commit" | tar -x -C "$dir"
-  (cd "$dir/edge-worker" && CARGO_TARGET_DIR="$root/target/previous/cargo" worker-build --release) >&2
+  (cd "$dir/$chat" && CARGO_TARGET_DIR="$root/target/previous/cargo" worker-build --release) >&2
 fi
-echo "$dir/edge-worker"
+echo "$dir/$chat"

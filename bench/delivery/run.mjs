@@ -6,7 +6,7 @@
 //   recovery: the same with `connectionStateRecovery: { maxDisconnectionDuration: 120000 }`.
 // Each server is started fresh, pinned to core SERVER_CPU (default 1; run.sh pins this driver
 // to DRIVER_CPU, default 0), measured, and stopped by its process group, one after the other.
-// Ours runs the bundle already in edge-worker/build/ (WASMIO_PREBUILT=1, no build here); its
+// Ours runs the bundle already in deployments/chat/build/ (WASMIO_PREBUILT=1, no build here); its
 // fingerprint is recorded, and since wrangler dev reloads the worker (closing every connection)
 // when that bundle changes, a measurement during which it changed is taken again (twice at most).
 //
@@ -116,12 +116,12 @@ function openFileLimit() {
 }
 
 /**
- * The worker bundle in edge-worker/build/ (the working tree may differ from the commit): the
+ * The worker bundle in deployments/chat/build/ (the working tree may differ from the commit): the
  * first 16 hex digits of its wasm's SHA-256 and its modification time, or null.
  */
 function workerBuild() {
   try {
-    const wasm = join(ROOT, "edge-worker/build/index_bg.wasm");
+    const wasm = join(ROOT, "deployments/chat/build/index_bg.wasm");
     const sha256 = createHash("sha256").update(readFileSync(wasm)).digest("hex").slice(0, 16);
     return { wasm_sha256: sha256, built: statSync(wasm).mtime.toISOString() };
   } catch {
@@ -156,7 +156,7 @@ async function startOfficial(recovery) {
  * under a thousand polling clients) unless DELIVERY_VIA_PROXY=1.
  */
 async function startOurs() {
-  const { url, proc } = await startWrangler(join(ROOT, "edge-worker"), {
+  const { url, proc } = await startWrangler(join(ROOT, "deployments/chat"), {
     cpu: SERVER_CPU,
     vars: { MAX_HANDSHAKES_PER_MINUTE: "0" }, // every receiver connects from one loopback address
   });
@@ -447,7 +447,7 @@ async function main() {
   const results = {};
   for (const server of SERVERS) {
     if (!LABELS[server]) throw new Error(`unknown server '${server}' (ours, official, recovery)`);
-    // wrangler dev reloads the worker when edge-worker/build/ changes, closing every
+    // wrangler dev reloads the worker when deployments/chat/build/ changes, closing every
     // connection: a measurement of ours during which the bundle changed is taken again, on the
     // new bundle, up to REBUILD_RETRIES times.
     for (let attempt = 0; ; attempt++) {

@@ -29,7 +29,7 @@ const CONNECTIONS = Number(process.env.EDGE_CONNECTIONS || 1000);
 const BATCH = 50;
 const PROGRESS_MS = 30_000;
 const SERVERS = {
-  ours: { label: "ours (edge worker, wrangler --env edgecost)", cwd: join(ROOT, "edge-worker"), env: "edgecost", sio: "/socket.io/" },
+  ours: { label: "ours (edge worker, wrangler --env edgecost)", cwd: join(ROOT, "deployments/chat"), env: "edgecost", sio: "/socket.io/" },
   floor: { label: "JS floor (naive heartbeat DO)", cwd: join(ROOT, "bench/edge-cost/floor"), env: null, sio: "/" },
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -232,7 +232,7 @@ async function main() {
   let dirty = null;
   try {
     commit = execSync("git rev-parse HEAD", { cwd: ROOT, encoding: "utf8" }).trim();
-    dirty = execSync("git status --porcelain -- edge-worker bench/edge-cost", { cwd: ROOT, encoding: "utf8" }).trim() !== "";
+    dirty = execSync("git status --porcelain -- deployments/chat edge bench/edge-cost", { cwd: ROOT, encoding: "utf8" }).trim() !== "";
   } catch {}
   const wrangler = wranglerVersion();
   mkdirSync(join(ROOT, "bench/results"), { recursive: true });

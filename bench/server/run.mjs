@@ -61,7 +61,7 @@ async function startOfficial() {
 
 /** Starts one server of SERVERS: `{ url, proc }`. */
 function startServer(server) {
-  if (server === "ours") return startWrangler(join(ROOT, "edge-worker"), "bench");
+  if (server === "ours") return startWrangler(join(ROOT, "deployments/conformance"), "bench");
   if (server === "official") return startOfficial();
   return startWrangler(join(ROOT, "bench/server/floor"));
 }

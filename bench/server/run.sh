@@ -6,8 +6,8 @@
 # Prints a table, writes bench/results/server.json. Builds the worker when build/ is missing.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if [ ! -f edge-worker/build/worker/shim.mjs ]; then
-  (cd edge-worker && worker-build --release)
+if [ ! -f deployments/conformance/build/worker/shim.mjs ]; then
+  (cd deployments/conformance && worker-build --release)
 fi
 # Under wrangler dev every WebSocket passes a local proxy: about six file descriptors per
 # connection across its processes, so 5,000 connections need more than the usual limit.

@@ -14,7 +14,7 @@
 // skips the browser and falls back to a static walk of the module's imports).
 // Ratios are ours / official (below 1 = smaller than the official client).
 //
-// Worker: `wrangler deploy --dry-run --outdir <tmp>` in edge-worker/ (top-level environment,
+// Worker: `wrangler deploy --dry-run --outdir <tmp>` in deployments/chat/ (top-level environment,
 // no account needed, nothing uploaded), wrangler's own "Total Upload: X KiB / gzip: Y KiB" and
 // the outdir's modules measured here, against Cloudflare's documented Worker size limits.
 import { execFileSync, spawnSync } from "node:child_process";
@@ -264,7 +264,7 @@ function wranglerDryRun() {
   // No credentials are given: a dry run needs none, and nothing may try to log in.
   delete env.CLOUDFLARE_API_TOKEN;
   delete env.CLOUDFLARE_ACCOUNT_ID;
-  const r = spawnSync(join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: join(ROOT, "edge-worker"), env, encoding: "utf8" });
+  const r = spawnSync(join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: join(ROOT, "deployments/chat"), env, encoding: "utf8" });
   const out = (r.stdout + "\n" + r.stderr).replace(/\x1b\[[0-9;]*m/g, "");
   try {
     if (r.status !== 0 || !/--dry-run: exiting now/.test(out)) throw new Error(`wrangler dry run failed (${r.status}):\n${out}`);
@@ -278,7 +278,7 @@ function wranglerDryRun() {
     const bufs = modules.map((f) => readFileSync(join(outdir, f)));
     const all = Buffer.concat(bufs);
     return {
-      command: `cd edge-worker && WASMIO_PREBUILT=1 WRANGLER_SEND_METRICS=false ../node_modules/.bin/wrangler ${args.join(" ").replace(outdir, "<tmp>")}`,
+      command: `cd deployments/chat && WASMIO_PREBUILT=1 WRANGLER_SEND_METRICS=false ../../node_modules/.bin/wrangler ${args.join(" ").replace(outdir, "<tmp>")}`,
       env: "the top-level environment: the chat app",
       wrangler_reported: { total_upload_kib: Number(m[1]), gzip_kib: Number(m[2]), line: m[0] },
       modules: modules.map((f, i) => ({ name: f.replace(/^[0-9a-f]{40}-/, ""), ...compressed(bufs[i]) })),
@@ -347,7 +347,7 @@ function tool(cmd, args, opts = {}) {
 
 async function main() {
   const t0 = Date.now();
-  for (const f of ["pkg/wasm/wasmio_bg.wasm", "pkg/dist/wasmio.min.mjs", "pkg/dist/socket.io.js", "edge-worker/build/worker/shim.mjs"]) {
+  for (const f of ["pkg/wasm/wasmio_bg.wasm", "pkg/dist/wasmio.min.mjs", "pkg/dist/socket.io.js", "deployments/chat/build/worker/shim.mjs"]) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run bash bench/sizes/run.sh (it builds what is missing)`);
   }
   const client = await clientSizes();
@@ -368,7 +368,7 @@ async function main() {
       socket_io_client: JSON.parse(readFileSync(join(ROOT, "node_modules/socket.io-client/package.json"), "utf8")).version,
     },
     built: Object.fromEntries(
-      ["pkg/wasm/wasmio_bg.wasm", "pkg/dist/wasmio.min.mjs", "pkg/dist/socket.io.js", "edge-worker/build/index_bg.wasm"].map((f) => [
+      ["pkg/wasm/wasmio_bg.wasm", "pkg/dist/wasmio.min.mjs", "pkg/dist/socket.io.js", "deployments/chat/build/index_bg.wasm"].map((f) => [
         f, statSync(join(ROOT, f)).mtime.toISOString(),
       ]),
     ),

@@ -10,7 +10,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 if [ ! -f pkg/wasm/wasmio_bg.wasm ] || [ ! -f pkg/dist/wasmio.min.mjs ] || [ ! -f pkg/dist/socket.io.js ]; then
     bash scripts/build-client.sh
 fi
-if [ ! -f edge-worker/build/worker/shim.mjs ]; then
-    (cd edge-worker && worker-build --release)
+if [ ! -f deployments/chat/build/worker/shim.mjs ]; then
+    (cd deployments/chat && worker-build --release)
 fi
 exec node bench/sizes/run.mjs

@@ -4,19 +4,27 @@
 //! Durable Object forgets everything between events when it hibernates: the [`App`] is built
 //! again by the object's constructor, so every handler exists again after a wake-up.
 //!
-//! ```ignore
+//! ```
 //! use wasmio_edge::app::{App, ConnectError};
 //!
-//! App::new().namespace("/", |ns| {
+//! #[derive(serde::Deserialize)]
+//! struct Token {
+//!     token: String,
+//! }
+//!
+//! let app = App::new().namespace("/", |ns| {
 //!     ns.use_connect(|handshake| match handshake.auth::<Token>() {
-//!         Ok(token) if token.valid() => Ok(()),
+//!         Ok(auth) if auth.token == "secret" => Ok(()),
 //!         _ => Err(ConnectError::new("not authorized").with_data(serde_json::json!({"retry": false}))),
 //!     })
 //!     .on("chat message", |socket, text: String| {
 //!         let id = socket.id().to_owned();
-//!         socket.io().emit("chat message", &serde_json::json!({ "id": id, "text": text }));
+//!         Ok(socket.io().emit("chat message", &serde_json::json!({ "id": id, "text": text }))?)
 //!     })
+//!     // A tuple takes every argument: `socket.emit("move", 3, 4)`.
+//!     .on("move", |socket, (x, y): (i32, i32)| Ok(socket.ack(&(x + y))?))
 //! });
+//! # drop(app);
 //! ```
 
 use std::cell::{Cell, RefCell};
@@ -341,15 +349,20 @@ impl Namespace {
     /// bindings (a token in KV, a user in D1); an error refuses the connection with
     /// `connect_error`.
     ///
-    /// ```ignore
-    /// ns.use_connect_async(|handshake| async move {
-    ///     let token = handshake.auth::<Token>()?.token;
-    ///     let kv = handshake.env().kv("TOKENS").map_err(|e| ConnectError::new(e.to_string()))?;
-    ///     match kv.get(&token).text().await {
-    ///         Ok(Some(user)) => handshake.set_data(&user),
-    ///         _ => Err(ConnectError::new("not authorized")),
-    ///     }
-    /// })
+    /// ```
+    /// # use wasmio_edge::app::{App, ConnectError};
+    /// # #[derive(serde::Deserialize)]
+    /// # struct Token { token: String }
+    /// App::new().namespace("/", |ns| {
+    ///     ns.use_connect_async(|handshake| async move {
+    ///         let token = handshake.auth::<Token>()?.token;
+    ///         let kv = handshake.env().kv("TOKENS").map_err(|e| ConnectError::new(e.to_string()))?;
+    ///         match kv.get(&token).text().await {
+    ///             Ok(Some(user)) => handshake.set_data(&user), // socket.data
+    ///             _ => Err(ConnectError::new("not authorized")),
+    ///         }
+    ///     })
+    /// });
     /// ```
     pub fn use_connect_async<F, Fut>(mut self, middleware: F) -> Self
     where
@@ -366,8 +379,10 @@ impl Namespace {
         self
     }
 
-    /// Handles `event` whose first argument deserializes to `T`. A mismatch is refused with
-    /// an [`EventError`] (acknowledged with `{"error": ...}` when the client awaits one).
+    /// Handles `event` whose arguments deserialize to `T`: every argument for a tuple (missing
+    /// ones `null`), the first one for any other type ([`Args::typed`]); [`Bytes`] read binary
+    /// attachments. A mismatch is refused with an [`EventError`] (acknowledged with
+    /// `{"error": ...}` when the client awaits one).
     pub fn on<T: DeserializeOwned + 'static>(
         self,
         event: &str,
@@ -382,14 +397,23 @@ impl Namespace {
         self
     }
 
-    /// Handles `event`, whose first argument deserializes to `T`, with an async handler: it
-    /// gets a [`Context`] (the Worker's bindings, storage, the socket) and may await.
+    /// Handles `event`, whose arguments deserialize to `T` (as for [`Namespace::on`]), with an
+    /// async handler: it gets a [`Context`] (the Worker's bindings, storage, the socket, the
+    /// deployment's other objects) and may await.
     ///
-    /// ```ignore
-    /// ns.on_async("remember", |ctx, note: String| async move {
-    ///     ctx.env().kv("NOTES")?.put(ctx.id(), note)?.execute().await?;
-    ///     Ok(ctx.socket(|socket| socket.ack(&"kept"))??)
-    /// })
+    /// ```
+    /// # use wasmio_edge::app::App;
+    /// App::new().namespace("/", |ns| {
+    ///     ns.on_async("remember", |ctx, note: String| async move {
+    ///         ctx.env().kv("NOTES")?.put(ctx.id(), note)?.execute().await?;
+    ///         Ok(ctx.socket(|socket| socket.ack(&"kept"))??)
+    ///     })
+    ///     .on_async("who", |ctx, room: String| async move {
+    ///         let members = ctx.io()?.to(&room).fetch_sockets().await?; // on every object
+    ///         let ids: Vec<String> = members.into_iter().map(|s| s.id).collect();
+    ///         Ok(ctx.socket(|socket| socket.ack(&ids))??)
+    ///     })
+    /// });
     /// ```
     pub fn on_async<T, F, Fut>(mut self, event: &str, handler: F) -> Self
     where
@@ -454,6 +478,20 @@ impl Namespace {
     /// Handles `event` sent by [`crate::Emitter::server_side_emit`] (socket.io's
     /// `io.on(event)` for `serverSideEmit`): the handler runs on each object with its own
     /// sockets ([`LocalIo`]), and what it returns is that object's answer.
+    ///
+    /// ```
+    /// # use wasmio_edge::app::App;
+    /// App::new().namespace("/", |ns| {
+    ///     // Each object counts its own sockets ...
+    ///     ns.on_server_side("census", |local, _args| Ok(serde_json::json!(local.sockets(None).len())))
+    ///         // ... and a handler adds up the other objects' answers.
+    ///         .on_async("census", |ctx, _: ()| async move {
+    ///             let counts = ctx.io()?.server_side_emit("census", &()).await?;
+    ///             let others: u64 = counts.iter().filter_map(|c| c.as_u64()).sum();
+    ///             Ok(ctx.socket(|socket| socket.ack(&others))??)
+    ///         })
+    /// });
+    /// ```
     pub fn on_server_side(
         mut self,
         event: &str,

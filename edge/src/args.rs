@@ -1,11 +1,30 @@
 //! An event's arguments, typed: a handler's parameter takes the first argument, or every
 //! argument when it is a tuple; [`Bytes`] travel as binary attachments both ways.
 //!
-//! ```ignore
-//! ns.on("move", |socket, (x, y): (i32, i32)| Ok(socket.ack(&(x + y))?))
-//!   .on("upload", |socket, (name, file): (String, Bytes)| {
-//!       Ok(socket.to("watchers").emit("uploaded", &Upload { name, file })?) // file: an attachment
-//!   })
+//! ```
+//! use wasmio_edge::app::{App, Args, Bytes};
+//!
+//! #[derive(serde::Serialize)]
+//! struct Upload {
+//!     name: String,
+//!     file: Bytes, // sent as a binary attachment
+//! }
+//!
+//! App::new().namespace("/", |ns| {
+//!     ns.on("move", |socket, (x, y): (i32, i32)| Ok(socket.ack(&(x + y))?))
+//!         .on("upload", |socket, (name, file): (String, Bytes)| {
+//!             Ok(socket.to("watchers").emit("uploaded", &Upload { name, file })?)
+//!         })
+//! });
+//!
+//! // `socket.emit("upload", "a.bin", new Uint8Array([1, 2]))` arrives as:
+//! let args = Args { json: r#"["a.bin",{"_placeholder":true,"num":0}]"#.into(), attachments: vec![vec![1, 2]] };
+//! assert_eq!(args.typed::<(String, Bytes)>().unwrap(), ("a.bin".to_owned(), Bytes(vec![1, 2])));
+//! assert_eq!(args.typed::<String>().unwrap(), "a.bin"); // not a tuple: the first argument
+//!
+//! let sent = Args::one(&Upload { name: "b".into(), file: Bytes(vec![3]) }).unwrap();
+//! assert_eq!(sent.json, r#"[{"name":"b","file":{"_placeholder":true,"num":0}}]"#);
+//! assert_eq!(sent.attachments, vec![vec![3]]);
 //! ```
 
 use std::cell::RefCell;

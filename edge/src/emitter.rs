@@ -31,11 +31,16 @@ pub(crate) const RELAY_PATH: &str = "/__relay";
 /// only the objects holding their members; each object is asked at once, retried when it
 /// fails, and reported in the error when it still does.
 ///
-/// ```ignore
-/// let emitter = Emitter::new(&env).of("/chat");
-/// emitter.to("lobby").emit("notice", "maintenance at noon").await?;
-/// let present = emitter.to("lobby").fetch_sockets().await?;
-/// let votes = emitter.to("lobby").emit_with_ack("vote?", &(), 5_000).await?;
+/// ```no_run
+/// # use wasmio_edge::{EmitError, Emitter};
+/// # async fn cron(env: &worker::Env) -> Result<(), EmitError> {
+/// let lobby = || Emitter::new(env).of("/chat").to("lobby");
+/// lobby().emit("notice", "maintenance at noon").await?;
+/// let present = lobby().fetch_sockets().await?; // every object's members of the room
+/// let votes = lobby().emit_with_ack("vote?", &(), 5_000).await?;
+/// println!("{} present, {} votes, late: {}", present.len(), votes.responses.len(), votes.timed_out);
+/// # Ok(())
+/// # }
 /// ```
 pub struct Emitter<'e> {
     env: &'e Env,

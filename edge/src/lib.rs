@@ -3,16 +3,17 @@
 //! A deployment is a `cdylib` crate that declares its Worker with [`deployment!`], given a
 //! function that builds its [`app::App`] (its namespaces and handlers):
 //!
-//! ```ignore
+//! ```no_run
 //! use wasmio_edge::app::App;
 //!
 //! fn app(_env: &worker::Env) -> App {
 //!     App::new().namespace("/", |ns| {
-//!         ns.on("chat message", |socket, text: String| socket.io().emit("chat message", &text))
+//!         ns.on("chat message", |socket, text: String| Ok(socket.io().emit("chat message", &text)?))
 //!     })
 //! }
 //!
 //! wasmio_edge::deployment!(app);
+//! # fn main() {}
 //! ```
 //!
 //! The stateless fetch entry ([`serve`]) validates what the reference server validates

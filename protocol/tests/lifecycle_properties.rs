@@ -2,7 +2,7 @@
 //! Durable Object that runs the server.
 //!
 //! The model: one simulated object runs the Socket.IO core ([`Server`], connection state recovery
-//! on) and the Engine.IO [`Endpoint`], driven as edge-worker drives them: every
+//! on) and the Engine.IO [`Endpoint`], driven as the edge library drives them: every
 //! CONNECT is accepted with a fresh socket id and pid, every `chat` event is broadcast to `/`.
 //! Two to four real client machines ([`Manager`]), each WebSocket-only, polling-only, or polling
 //! then upgrading, reach it through a network of messages in flight that proptest delivers a few
@@ -12,7 +12,7 @@
 //! reconnection delays, expiry of the recovery log), the object is evicted or restarted.
 //!
 //! Across an eviction the object keeps what the edge keeps (`restore()` and `settle()` in
-//! edge-worker/src/socketio_object.rs): per WebSocket, its session id and the snapshot last
+//! edge/src/socketio_object.rs): per WebSocket, its session id and the snapshot last
 //! written as [`Server::take_writes`] said; in storage, the shared snapshot and the live records
 //! of connected sockets. The core is rebuilt from those, the WebSocket sessions are
 //! resumed; polling sessions are lost (their requests fail). A restart loses the WebSockets too.
@@ -379,7 +379,7 @@ impl World {
         panic!("the server never settles");
     }
 
-    /// One output of the endpoint, as edge-worker's `EngineHost` carries it out.
+    /// One output of the endpoint, as the edge library's `EngineHost` carries it out.
     fn carry_out(&mut self, output: Output) {
         let now = self.now;
         let down = |conn: &mut Conn, channel: Channel| match channel {
@@ -433,7 +433,7 @@ impl World {
         }
     }
 
-    /// The application, as edge-worker's: accepts every CONNECT, broadcasts every `chat`.
+    /// The application, as the chat deployment's: accepts every CONNECT, broadcasts every `chat`.
     fn on_event(&mut self, event: Event) {
         match event {
             Event::ConnectRequest(request) => {

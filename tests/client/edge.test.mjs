@@ -1,7 +1,7 @@
 // Our client against our server: the ESM package in Chromium (page served by the static
 // server, so every request is cross-origin) against the edge worker under `wrangler dev`
 // with the `conformance` environment (reference handlers, CORS "*", ping 300/200 ms).
-// Set WASMIO_PREBUILT=1 after `cd edge-worker && worker-build --release` to skip the build.
+// Set WASMIO_PREBUILT=1 after `make build-worker` to skip the build.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, openPage, startStatic } from "./harness.mjs";

@@ -1,6 +1,7 @@
 // Emitting from outside any socket (wasmio_edge::Emitter, socket.io's redis-emitter): the
-// authenticated HTTP endpoint `POST /socket.io/__emit` for an external backend, and a cron
-// trigger of the deployment. Four objects share the sockets: a broadcast reaches all of them.
+// authenticated HTTP endpoint `POST /socket.io/__emit` for an external backend, a queue
+// consumer and a cron trigger of the deployment. Four objects share the sockets: a broadcast
+// reaches every object that holds members of its room.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
@@ -63,6 +64,14 @@ describe("emitting from outside any socket", () => {
     assert.equal(reserved.status, 400);
     assert.match(await reserved.text(), /reserved/);
     assert.equal((await emit("not an object")).status, 400);
+  });
+
+  it("a queue consumer emits a job to a room through the emitter", async () => {
+    const reader = await member("jobs", ["websocket"]);
+    const heard = new Promise((resolve) => reader.once("job-done", resolve));
+    const job = { room: "jobs", event: "job-done", value: { n: 7 } };
+    assert.equal(await reader.timeout(3000).emitWithAck("enqueue", job), "queued");
+    assert.deepEqual(await Promise.race([heard, sleep(10_000).then(() => "no job")]), { n: 7 });
   });
 
   it("a cron trigger of the deployment emits to a room through the emitter", async () => {

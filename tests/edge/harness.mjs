@@ -22,17 +22,34 @@ export function freePort() {
 }
 
 /**
+ * The deployment folder and wrangler environment of each environment name the tests use: the
+ * conformance deployment (its `bench` environment too), the chat deployment (the default, and
+ * its `edgecost` environment).
+ */
+const DEPLOYMENTS = {
+  conformance: ["deployments/conformance", undefined],
+  bench: ["deployments/conformance", "bench"],
+  edgecost: ["deployments/chat", "edgecost"],
+  chat: ["deployments/chat", undefined],
+};
+
+/**
  * Starts `wrangler dev --env <env>`; resolves once it answers HTTP. `vars` override the
  * environment's `[vars]`; `persist` is the Durable Object storage folder (a new one by
  * default: pass the one of a stopped worker to restart on its state); `port` the port to listen
  * on (a free one by default: pass a stopped worker's so that its clients reconnect); `dir` the
- * worker's folder (this checkout's edge-worker/ by default, another version's for an upgrade);
+ * worker's folder (by default the deployment of `env`, see DEPLOYMENTS; another version's for
+ * an upgrade, whose `env` is then passed to wrangler as it is);
  * `testScheduled` lets `GET /__scheduled` run the worker's cron handler.
  */
 export async function startWorker(
   env,
-  { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port, dir = join(ROOT, "edge-worker"), testScheduled = false } = {},
+  { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port, dir, testScheduled = false } = {},
 ) {
+  if (!dir) {
+    const [folder, wranglerEnv] = DEPLOYMENTS[env ?? "chat"];
+    [dir, env] = [join(ROOT, folder), wranglerEnv];
+  }
   port ??= await freePort();
   const inspectorPort = await freePort();
   const args = [
@@ -81,12 +98,12 @@ export async function startWorker(
 /**
  * Starts the built worker on workerd through Miniflare's API, without `wrangler dev`'s proxy,
  * which holds every answer until the request's body has fully arrived: tests of answers given
- * before a body ends need workerd's own behaviour. No static assets; `vars` are the worker's
- * variables. Resolves to `{ url, stop }`.
+ * before a body ends need workerd's own behaviour. The conformance deployment's build, no static
+ * assets; `vars` are the worker's variables. Resolves to `{ url, stop }`.
  */
 export async function startWorkerd(vars) {
   const { Miniflare } = await import("miniflare");
-  const build = join(ROOT, "edge-worker/build");
+  const build = join(ROOT, "deployments/conformance/build");
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: await freePort(),

@@ -225,7 +225,7 @@ describe("hostile input", () => {
 describe("POST bodies, on workerd without wrangler's proxy (it holds answers until a body ends)", () => {
   let base;
   let w;
-  const vars = { APP: "conformance", SOCKETIO_PATH: "/socket.io/", TEST_HOOKS: "1", MAX_PAYLOAD: "1000000" };
+  const vars = { SOCKETIO_PATH: "/socket.io/", TEST_HOOKS: "1", MAX_PAYLOAD: "1000000" };
   witnessed(() => startWorkerd(vars), (f) => ({ base, w } = f));
 
   it("a POST declaring more than maxPayload gets 413 before its body is read, and the session goes on", async () => {

@@ -1,7 +1,7 @@
 // Socket.IO v5 conformance of the edge worker (the `conformance` environment: the reference
 // handlers of the protocol's test suite on `/` and `/custom`, connectTimeout 1000,
 // pingInterval 300, pingTimeout 200, plus the extra namespaces of
-// edge-worker/src/apps/conformance.rs), driven first with raw HTTP long-polling requests and
+// deployments/conformance/src/lib.rs), driven first with raw HTTP long-polling requests and
 // raw WebSocket frames, then with the official socket.io-client 4.8.
 import { after, afterEach, before, describe, it } from "node:test";
 import assert from "node:assert/strict";

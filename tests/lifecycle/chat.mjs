@@ -23,7 +23,7 @@ export async function until(predicate, ms, what) {
 
 /**
  * A `partition` query value that places new sessions on numbered object `object` of `shards`
- * (the fetch entry hashes it with 32-bit FNV-1a, see edge-worker/src/routing.rs).
+ * (the fetch entry hashes it with 32-bit FNV-1a, see edge/src/routing.rs).
  */
 export function partitionFor(object, shards) {
   const fnv1a = (key) => [...Buffer.from(key)].reduce((h, b) => Math.imul(h ^ b, 0x01000193) >>> 0, 0x811c9dc5);

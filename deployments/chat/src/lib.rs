@@ -3,6 +3,9 @@
 //! minutes gets the messages it missed, whichever object its reconnection reaches. Each socket
 //! may send 30 messages a second (bursts of 60): more are dropped and counted, so that one
 //! client cannot make the object relay without end.
+//!
+//! `make demo` serves it with the page of `www/` under `wrangler dev`; `wrangler deploy` in
+//! this folder deploys it.
 
 use serde_json::json;
 
@@ -10,7 +13,7 @@ use wasmio_edge::app::{App, RateKey, RateLimit};
 use wasmio_edge::now_ms;
 
 /// The chat application.
-pub fn app() -> App {
+fn app(_env: &worker::Env) -> App {
     App::new().connection_state_recovery(120_000).namespace("/", |ns| {
         ns.rate_limit(RateLimit { burst: 60.0, per_second: 30.0, disconnect: false, key: RateKey::Socket }).on(
             "chat message",
@@ -21,3 +24,5 @@ pub fn app() -> App {
         )
     })
 }
+
+wasmio_edge::deployment!(app);

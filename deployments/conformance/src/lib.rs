@@ -1,4 +1,5 @@
-//! The reference handlers of the Socket.IO test suite (`../shared/specs`, "Test suite"):
+//! The conformance deployment (`make conformance`): the reference handlers of the Socket.IO
+//! test suite (`../shared/specs`, "Test suite"):
 //! `auth` echo on `/` and `/custom`, `message` -> `message-back`, `message-with-ack`.
 //!
 //! The other namespaces exercise what the test suite does not (tests/edge/socketio.test.mjs):
@@ -7,7 +8,8 @@
 //! - `/rooms`: `join` / `leave` a room (acknowledged with the room), `to-room` (room, msg):
 //!   `room-message` to the room's members but the sender (`socket.to(room)`), `to-room-all`
 //!   (room, msg): to every member, the sender included (`io.to(room)`), `broadcast` (msg):
-//!   `broadcast-message` to every socket of the namespace but the sender;
+//!   `broadcast-message` to every socket of the namespace but the sender, `enqueue` ({room,
+//!   event, value}): a job for the `JOBS` queue, whose consumer emits it to the room;
 //! - `/limited` and `/limited-strict`: `ping` -> `pong` with a rate limit of 3 events (0.5
 //!   more per second); over the limit the event is dropped, and `/limited-strict`
 //!   disconnects the socket;
@@ -16,16 +18,16 @@
 //! - `/server-ack`: `ask` (value) makes the server emit `question` (value) with an
 //!   acknowledgement (timeout 1000 ms); the client's answer comes back as `answer` (the
 //!   answer's arguments), a timeout as `answer-timeout`; `ask-later` the same with 120 s;
-//! - `/typed`: typed handlers over every argument, with binary arguments ([`typed`]);
+//! - `/typed`: typed handlers over every argument, with binary arguments ([`typed::typed`]);
 //! - `/cluster`: socket.io's adapter operations over every object of the deployment
-//!   ([`cluster`]).
+//!   ([`cluster::cluster`]).
 
 use serde_json::json;
 
-use wasmio_edge::app::{
-    AckError, App, Args, Bytes, ConnectError, HandlerResult, Namespace, RateKey, RateLimit, Socket,
-};
-use wasmio_edge::Context;
+use wasmio_edge::app::{AckError, App, Args, ConnectError, HandlerError, HandlerResult, RateKey, RateLimit, Socket};
+
+mod cluster;
+mod typed;
 
 fn emit_auth(socket: &mut Socket) -> HandlerResult {
     let auth = socket.info().map(|i| i.auth).unwrap_or_else(|| "{}".to_owned());
@@ -37,8 +39,62 @@ fn pong(socket: &mut Socket, args: Args) -> HandlerResult {
     Ok(socket.emit_args("pong", args)?)
 }
 
+wasmio_edge::deployment!(app);
+
+/// A job of the `JOBS` queue: `event` with `value` for the sockets of `room` in `/rooms`.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct Job {
+    /// The room of `/rooms` to reach.
+    pub room: String,
+    /// The event name.
+    pub event: String,
+    /// Its one argument.
+    pub value: serde_json::Value,
+}
+
+/// The queue consumer: emits each job (its JSON text: a queue carries a `serde_json` map as a
+/// JS `Map`, which would arrive empty) with [`wasmio_edge::Emitter`]; a job not emitted is
+/// retried by the queue.
+#[worker::event(queue)]
+pub async fn consume(
+    batch: worker::MessageBatch<String>,
+    env: worker::Env,
+    _ctx: worker::Context,
+) -> worker::Result<()> {
+    use worker::MessageExt;
+    for message in batch.messages()? {
+        let job: Job = match serde_json::from_str(message.body()) {
+            Ok(job) => job,
+            Err(error) => {
+                worker::console_error!("an unreadable job was dropped: {error}");
+                message.ack();
+                continue;
+            }
+        };
+        match wasmio_edge::Emitter::new(&env).of("/rooms").to(&job.room).emit(&job.event, &job.value).await {
+            Ok(()) => message.ack(),
+            Err(error) => {
+                worker::console_error!("the job for room {} was not emitted: {error}", job.room);
+                message.retry();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A cron trigger (a `[triggers] crons` schedule, or `GET /__scheduled` under
+/// `wrangler dev --test-scheduled`) tells the sockets of room `clock` in namespace `/rooms`
+/// the time: a broadcast made outside any socket, with [`wasmio_edge::Emitter`].
+#[worker::event(scheduled)]
+pub async fn scheduled(_event: worker::ScheduledEvent, env: worker::Env, _ctx: worker::ScheduleContext) {
+    let tick = wasmio_edge::Emitter::new(&env).of("/rooms").to("clock");
+    if let Err(error) = tick.emit("tick", &wasmio_edge::now_ms()).await {
+        worker::console_error!("the clock's tick was not emitted: {error}");
+    }
+}
+
 /// The conformance application.
-pub fn app() -> App {
+fn app(_env: &worker::Env) -> App {
     App::new()
         .connect_timeout(1000)
         .namespace("/", |ns| {
@@ -137,6 +193,12 @@ pub fn app() -> App {
                 Ok(socket.io().to(&room).emit("room-message", &msg)?)
             })
             .on("broadcast", |socket, msg: serde_json::Value| Ok(socket.broadcast().emit("broadcast-message", &msg)?))
+            // A job for the queue consumer (`consume`), which emits it to its room.
+            .on_async("enqueue", |ctx, job: Job| async move {
+                let text = serde_json::to_string(&job).map_err(|e| HandlerError::Binding(e.to_string()))?;
+                ctx.env().queue("JOBS")?.send(&text).await?;
+                Ok(ctx.socket(|socket| socket.ack(&"queued"))??)
+            })
             .on("set-name", |socket, name: String| {
                 socket.set_data(&json!({ "name": name }))?;
                 Ok(socket.ack(&name)?)
@@ -183,122 +245,6 @@ pub fn app() -> App {
                 .on_args("close", |socket, _| Ok(socket.disconnect(true)?))
                 .on_args("ping", pong)
         })
-        .namespace("/cluster", cluster)
-        .namespace("/typed", typed)
-}
-
-/// A file as `/typed` sends it back: its bytes go as a binary attachment.
-#[derive(serde::Serialize)]
-struct File {
-    name: String,
-    data: Bytes,
-}
-
-/// `/typed`: handlers typed over every argument, bytes as attachments both ways:
-/// - `move` (x, y, label?): acknowledged with `{x, y, label}`;
-/// - `upload` (name, bytes): `file` `{name, data: <the bytes reversed>}` back, acknowledged with
-///   (length, <the bytes>) as two arguments;
-/// - `upload-async`: the same acknowledgement from an async handler.
-fn typed(ns: Namespace) -> Namespace {
-    ns.on("move", |socket, (x, y, label): (i32, i32, Option<String>)| {
-        Ok(socket.ack(&json!({ "x": x, "y": y, "label": label }))?)
-    })
-    .on("upload", |socket, (name, data): (String, Bytes)| {
-        let reversed = Bytes(data.0.iter().rev().copied().collect());
-        socket.emit("file", &File { name, data: reversed })?;
-        Ok(socket.ack_args(Args::many(&(data.0.len(), data))?)?)
-    })
-    .on_async("upload-async", |ctx, (_, data): (String, Bytes)| async move {
-        ctx.socket(|socket| socket.ack_args(Args::many(&(data.0.len(), data))?))??;
-        Ok(())
-    })
-}
-
-/// The selection an operation of `/cluster` asks for: `{"room": ..., "except": ...}`.
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-struct Selection {
-    room: Option<String>,
-    except: Option<String>,
-    /// The rooms to join or leave.
-    rooms: Vec<String>,
-    /// `disconnectSockets(close)`.
-    close: bool,
-    /// Milliseconds to wait for acknowledgements.
-    timeout: u64,
-}
-
-impl Selection {
-    fn io<'c>(&self, ctx: &'c Context) -> Result<wasmio_edge::Emitter<'c>, wasmio_edge::app::HandlerError> {
-        let mut io = ctx.io()?;
-        if let Some(room) = &self.room {
-            io = io.to(room);
-        }
-        if let Some(room) = &self.except {
-            io = io.except(room);
-        }
-        Ok(io)
-    }
-}
-
-/// `/cluster`: each event takes a [`Selection`] and runs an adapter operation over every object
-/// of the deployment, answering the client's acknowledgement with its result (an error answers
-/// `{"error": message}`):
-/// - `join` (room): the socket joins a room; `set-name` (name): `socket.data.name`;
-/// - `fetch`: `fetchSockets()` -> `[{id, rooms, data}]`;
-/// - `join-all` / `leave-all`: `socketsJoin(rooms)` / `socketsLeave(rooms)`;
-/// - `disconnect-all`: `disconnectSockets(close)`;
-/// - `poll`: `timeout(ms).emitWithAck("question", <the asker's id>)` -> `{responses, timedOut}`;
-/// - `to-room`: (room, msg) `room-message` to the room's members on every object;
-/// - `census`: `serverSideEmit("census")` -> each other object's `{sockets}` count of `/cluster`.
-fn cluster(ns: Namespace) -> Namespace {
-    ns.on("join", |socket, room: String| {
-        socket.join(&room)?;
-        Ok(socket.ack(&room)?)
-    })
-    .on("set-name", |socket, name: String| {
-        socket.set_data(&json!({ "name": name }))?;
-        Ok(socket.ack(&name)?)
-    })
-    .on_args("to-room", |socket, args| {
-        let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
-        Ok(socket.io().to(&room).emit("room-message", &msg)?)
-    })
-    .on_async("fetch", |ctx, selection: Selection| async move {
-        let sockets = selection.io(&ctx)?.fetch_sockets().await?;
-        let list: Vec<_> = sockets.iter().map(|s| json!({ "id": s.id, "rooms": s.rooms, "data": s.data })).collect();
-        ctx.socket(|socket| socket.ack(&list))??;
-        Ok(())
-    })
-    .on_async("join-all", |ctx, selection: Selection| async move {
-        let rooms: Vec<&str> = selection.rooms.iter().map(String::as_str).collect();
-        selection.io(&ctx)?.sockets_join(&rooms).await?;
-        ctx.socket(|socket| socket.ack(&"joined"))??;
-        Ok(())
-    })
-    .on_async("leave-all", |ctx, selection: Selection| async move {
-        let rooms: Vec<&str> = selection.rooms.iter().map(String::as_str).collect();
-        selection.io(&ctx)?.sockets_leave(&rooms).await?;
-        ctx.socket(|socket| socket.ack(&"left"))??;
-        Ok(())
-    })
-    .on_async("disconnect-all", |ctx, selection: Selection| async move {
-        // Answered first: the asker may be among the sockets disconnected.
-        ctx.socket(|socket| socket.ack(&"disconnecting"))??;
-        selection.io(&ctx)?.disconnect_sockets(selection.close).await?;
-        Ok(())
-    })
-    .on_async("poll", |ctx, selection: Selection| async move {
-        let asker = ctx.id().to_owned();
-        let collected = selection.io(&ctx)?.emit_with_ack("question", &asker, selection.timeout).await?;
-        let answer = json!({ "responses": collected.responses, "timedOut": collected.timed_out });
-        ctx.socket(|socket| socket.ack(&answer))??;
-        Ok(())
-    })
-    .on_async("census", |ctx, _: serde_json::Value| async move {
-        let counts = ctx.io()?.server_side_emit("census", &()).await?;
-        ctx.socket(|socket| socket.ack(&counts))??;
-        Ok(())
-    })
-    .on_server_side("census", |local, _| Ok(json!({ "sockets": local.sockets(None).len() })))
+        .namespace("/cluster", cluster::cluster)
+        .namespace("/typed", typed::typed)
 }
