@@ -134,16 +134,29 @@ export interface ManagerReservedEvents {
   reconnect: (attempt: number) => void;
 }
 
-/** The Engine.IO connection of a Manager (`manager.engine`). */
-export interface Engine extends Emitter<{ upgrade: (transport: { name: string }) => void }, {}> {
+/** The events of a Manager's engine. */
+export interface EngineEvents {
+  upgrade: (transport: { name: string }) => void;
+  heartbeat: () => void;
+  close: (reason: string, description?: DisconnectDescription) => void;
+}
+
+/**
+ * The Engine.IO connection of a Manager (`manager.engine`, from its first connection; a new
+ * one for each reconnection attempt).
+ */
+export interface Engine extends Emitter<EngineEvents, {}> {
   readonly id: string | undefined;
   readonly transport: { name: string | undefined };
   readonly readyState: "opening" | "open" | "closed";
+  /** Ends the connection as if it was lost (`forced close`): the manager reconnects. */
+  close(): this;
 }
 
 /** One connection to a server, multiplexing namespace sockets, with reconnection. */
 export class Manager<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvents extends EventsMap = ListenEvents> extends Emitter<{}, {}, ManagerReservedEvents> {
-  engine: Engine;
+  /** Undefined until the first connection (with `autoConnect: false`, until `connect()`). */
+  engine: Engine | undefined;
   opts: Partial<ManagerOptions>;
   nsps: Record<string, Socket>;
   _readyState: "opening" | "open" | "closed";

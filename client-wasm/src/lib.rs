@@ -27,8 +27,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortController, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket};
 
 use wasmio_protocol::client::{
-    AckHandle, AckMode, Auth, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState, SocketEvent,
-    SocketId, SocketOptions,
+    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState,
+    SocketEvent, SocketId, SocketOptions,
 };
 use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Frame, TransportId, TransportKind};
 
@@ -39,6 +39,11 @@ extern "C" {
 
     #[wasm_bindgen(method)]
     fn event(this: &Host, kind: u32, socket: u32, a: Option<String>, b: Option<String>, bins: Option<Array>, n: f64);
+
+    /// The user's `query` as it is now (`manager.opts.query`, which the application may change
+    /// between connections), encoded, ending with `&` when not empty.
+    #[wasm_bindgen(method)]
+    fn query(this: &Host) -> String;
 
     /// A JavaScript function (only `bind` is needed).
     type Callback;
@@ -107,7 +112,8 @@ struct Inner {
     http_base: String,
     /// `ws(s)://host:port/path/`.
     ws_base: String,
-    /// The user's `query`, encoded, ending with `&` when not empty.
+    /// The user's `query` (from [`Host::query`] at each handshake), encoded, ending with `&`
+    /// when not empty.
     query: String,
     timestamp_param: String,
     options: u32,
@@ -164,9 +170,11 @@ impl Driver {
     ///   12 `disconnect(a, b)`, 13 an event (JSON array `a`, `bins`, ack id `n` or -1),
     ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
     ///   taking an error first, 16 an ack error (message `a`, handle `n`), 17 an outgoing
-    ///   event (`a`, `bins`), 18 the auth function must be called.
+    ///   event (`a`, `bins`), 18 the auth function must be called, 19 an ack callback taking
+    ///   no error was dropped (handle `n`).
     ///
-    /// `http_base`/`ws_base` end with the engine path; `query` is the user's encoded query;
+    /// `host.query()` gives the user's encoded query at each handshake. `http_base`/`ws_base`
+    /// end with the engine path;
     /// `transports` is a comma-separated list; `options` holds the flags (1 upgrade,
     /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 16 withCredentials,
     /// 32 timestamp polling requests, 64 timestamp WebSocket requests); negative or infinite
@@ -178,7 +186,6 @@ impl Driver {
         host: Host,
         http_base: String,
         ws_base: String,
-        query: String,
         transports: &str,
         options: u32,
         reconnection_attempts: f64,
@@ -216,7 +223,7 @@ impl Driver {
                 host,
                 http_base,
                 ws_base,
-                query,
+                query: String::new(),
                 timestamp_param,
                 options,
                 headers,
@@ -240,27 +247,27 @@ impl Driver {
         self.with(|m, now| m.close(now));
     }
 
-    /// `manager.socket(nsp, opts)`: the id of the namespace's socket (created if needed).
-    /// `auth` is the JSON text of an `auth` object; `auth_is_function` when it is a function.
-    pub fn socket(
-        &self,
-        nsp: &str,
-        auth: Option<String>,
-        auth_is_function: bool,
-        retries: f64,
-        ack_timeout: f64,
-    ) -> u32 {
+    /// `manager.engine.close()` (`forced close`), or the page going `offline` (`transport
+    /// close`, "network connection lost"): the connection ends as if lost, and the manager
+    /// reconnects unless reconnection is off.
+    pub fn close_engine(&self, offline: bool) {
+        let (reason, description) = match offline {
+            true => (DisconnectReason::TransportClose, Some("network connection lost".to_owned())),
+            false => (DisconnectReason::ForcedClose, None),
+        };
+        self.with(|m, now| m.close_engine(reason, description, now));
+    }
+
+    /// `manager.socket(nsp, opts)`: the id of the namespace's socket (created if needed). Its
+    /// `auth` is asked of the host at each CONNECT (event 18, answered with
+    /// [`Driver::provide_auth`]): `socket.auth` may change between connections.
+    pub fn socket(&self, nsp: &str, retries: f64, ack_timeout: f64) -> u32 {
         let options = SocketOptions {
-            auth: auth_value(auth, auth_is_function),
+            auth: Auth::Callback,
             retries: optional(retries).map_or(0, |n| n.min(u32::MAX as u64) as u32),
             ack_timeout: optional(ack_timeout),
         };
         self.inner.borrow_mut().manager.socket(nsp, options).0
-    }
-
-    /// Replaces a socket's `auth` (used at its next CONNECT).
-    pub fn set_auth(&self, socket: u32, auth: Option<String>, auth_is_function: bool) {
-        self.inner.borrow_mut().manager.set_auth(SocketId(socket), auth_value(auth, auth_is_function));
     }
 
     /// `socket.connect()`.
@@ -393,14 +400,6 @@ impl Driver {
     }
 }
 
-fn auth_value(auth: Option<String>, is_function: bool) -> Auth {
-    match (is_function, auth) {
-        (true, _) => Auth::Callback,
-        (false, Some(json)) => Auth::Json(json),
-        (false, None) => Auth::None,
-    }
-}
-
 /// The browser called back: a WebSocket event, a fetch outcome or the timer.
 fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
     let id = TransportId((tag / 8) as u32);
@@ -455,22 +454,23 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
 }
 
 /// Performs what the manager asks, hands its events to the host, and sets the timer.
+/// Events go first, as socket.io-client emits them before any I/O they lead to: a
+/// `reconnect_attempt` listener changes the query before the attempt's handshake is sent.
 fn run(rc: &Rc<RefCell<Inner>>) {
     loop {
         let mut inner = rc.borrow_mut();
-        if let Some(transmit) = inner.manager.poll_transmit() {
-            inner.perform(transmit);
-            continue;
+        if !inner.dispatching {
+            if let Some(event) = inner.manager.poll_event() {
+                inner.dispatching = true;
+                let host: Host = inner.host.clone().unchecked_into();
+                drop(inner);
+                dispatch(&host, event);
+                rc.borrow_mut().dispatching = false;
+                continue;
+            }
         }
-        if inner.dispatching {
-            break;
-        }
-        let Some(event) = inner.manager.poll_event() else { break };
-        inner.dispatching = true;
-        let host: Host = inner.host.clone().unchecked_into();
-        drop(inner);
-        dispatch(&host, event);
-        rc.borrow_mut().dispatching = false;
+        let Some(transmit) = inner.manager.poll_transmit() else { break };
+        inner.perform(transmit);
     }
     rc.borrow_mut().schedule();
 }
@@ -507,6 +507,7 @@ fn dispatch(host: &Host, event: Event) {
                 }
                 SocketEvent::Outgoing { data, attachments } => (17, s, Some(data), None, to_buffers(attachments), 0.0),
                 SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
+                SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(handle)),
             }
         }
     };
@@ -539,6 +540,10 @@ impl Inner {
     }
 
     fn url(&mut self, websocket: bool, query: &str) -> String {
+        if !query.contains("sid=") {
+            // A handshake: the query as the application has it now.
+            self.query = self.host.query();
+        }
         let (base, flag) =
             if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
         let mut url = format!("{base}?{}{query}", self.query);

@@ -83,6 +83,9 @@ impl Recorder {
         );
         let host = js_sys::Object::new();
         js_sys::Reflect::set(&host, &"event".into(), closure.as_ref()).unwrap();
+        // No user query (`host.query()` is read at each handshake).
+        let query = js_sys::Function::new_no_args("return ''");
+        js_sys::Reflect::set(&host, &"query".into(), &query).unwrap();
         Recorder { events, _closure: closure, host: host.into() }
     }
 
@@ -135,7 +138,6 @@ fn driver(
         host,
         format!("http://{addr}/socket.io/"),
         format!("ws://{addr}/socket.io/"),
-        String::new(),
         transports,
         options,
         attempts,
@@ -160,7 +162,7 @@ fn protocol_is_socket_io_revision_5() {
 async fn refused_websocket_reports_error_and_connect_error() {
     let rec = Recorder::new();
     let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE, f64::INFINITY, 1000.0, 5000.0, 0.5, 20000.0);
-    let nsp = d.socket("/", None, false, -1.0, -1.0);
+    let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
     d.connect_socket(nsp);
     assert_eq!(d.state() & 3, 1, "opening right after connect()");
@@ -316,7 +318,7 @@ async fn connect_timeout_fires_against_a_silent_peer() {
         0.0,
         700.0,
     );
-    let nsp = d.socket("/", None, false, -1.0, -1.0);
+    let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
     d.connect_socket(nsp);
     let error = rec.until(ERROR, 5000.0).await;

@@ -133,11 +133,19 @@ const encodeQuery = (q) =>
 export function client(load) {
   let ready;
 
-  /** The engine of a manager (`manager.engine`): its transport, id and `upgrade` event. */
+  /**
+   * The engine of a manager (`manager.engine`, from its first connection on): its id,
+   * transport and state, `close()` (the connection ends as if lost, the manager reconnects),
+   * and the events `upgrade`, `heartbeat` and `close`.
+   */
   class Engine extends Emitter {
     constructor(manager) {
       super();
       this._m = manager;
+    }
+    close() {
+      this._m._call((d) => d.close_engine(false));
+      return this;
     }
     get id() {
       return (this._m._d && this._m._d.engine_id()) || undefined;
@@ -162,7 +170,7 @@ export function client(load) {
       this.opts = opts;
       this.uri = uri;
       this.nsps = {};
-      this.engine = new Engine(this);
+      this.engine = undefined; // until the first connection, as socket.io-client
       this._q = [];
       this._byId = [];
       this._reconnection = opts.reconnection !== false;
@@ -189,8 +197,6 @@ export function client(load) {
       const host = (u.host.indexOf(":") !== -1 ? "[" + u.host + "]" : u.host) +
         ((secure && u.port !== "443") || (!secure && u.port !== "80") ? ":" + u.port : "");
       const path = opts.path.replace(/\/$/, "") + (opts.addTrailingSlash !== false ? "/" : "");
-      let query = encodeQuery(opts.query || u.query || "");
-      if (query) query += "&";
       const transports = (opts.transports || ["polling", "websocket"])
         .map((t) => (typeof t === "string" ? t : t.name || (t.prototype && t.prototype.name)))
         .join(",");
@@ -198,10 +204,17 @@ export function client(load) {
       const flags = (opts.upgrade !== false) | (opts.rememberUpgrade ? 2 : 0) | (opts.tryAllTransports ? 4 : 0) |
         (this._reconnection ? 8 : 0) | (opts.withCredentials ? 16 : 0) | (ts !== false ? 32 : 0) | (ts ? 64 : 0);
       const d = new Driver(
-        { event: (...a) => guard(() => this._ev(...a)) },
+        {
+          event: (...a) => guard(() => this._ev(...a)),
+          // Read at each handshake: the application may change `manager.opts.query` between
+          // connections (a refreshed token on `reconnect_attempt`).
+          query: () => {
+            const query = encodeQuery(this.opts.query || u.query || "");
+            return query && query + "&";
+          },
+        },
         (secure ? "https://" : "http://") + host + path,
         (secure ? "wss://" : "ws://") + host + path,
-        query,
         transports,
         flags,
         this._reconnectionAttempts,
@@ -216,6 +229,11 @@ export function client(load) {
       // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.
       if (opts.closeOnBeforeunload && typeof addEventListener === "function") {
         addEventListener("beforeunload", () => d.close(), false);
+      }
+      // As engine.io-client: the network going away ends the connection at once (not at the
+      // next missed heartbeat), and the manager reconnects.
+      if (u.host !== "localhost" && typeof addEventListener === "function") {
+        addEventListener("offline", () => d.close_engine(true), false);
       }
       for (const call of this._q.splice(0)) call(d);
     }
@@ -232,21 +250,25 @@ export function client(load) {
         case 0:
           return this.emitReserved("open");
         case 1:
-          return this.emitReserved("error", new Error(a));
+          return this.emitReserved("error", failure(a));
         case 2:
+          this.engine?.emit("heartbeat");
           return this.emitReserved("ping");
         case 3:
+          this.engine?.emit("close", a, description(a, b));
           return this.emitReserved("close", a, description(a, b));
         case 4:
           return this.emitReserved("reconnect", n);
         case 5:
+          // Each attempt opens a new engine, as socket.io-client's: the last one's listeners stay behind.
+          this.engine = new Engine(this);
           return this.emitReserved("reconnect_attempt", n);
         case 6:
-          return this.emitReserved("reconnect_error", new Error(a));
+          return this.emitReserved("reconnect_error", failure(a));
         case 7:
           return this.emitReserved("reconnect_failed");
         default:
-          return this.engine.emit("upgrade", { name: a });
+          return this.engine?.emit("upgrade", { name: a });
       }
     }
 
@@ -285,6 +307,7 @@ export function client(load) {
 
     /** Opens the connection; `fn(err?)` is called once it opened or failed. */
     open(fn) {
+      this.engine = this.engine || new Engine(this);
       if (fn) {
         const onOpen = () => {
           this.off("error", onError);
@@ -319,8 +342,12 @@ export function client(load) {
   Manager.prototype.connect = Manager.prototype.open;
   Manager.prototype.close = Manager.prototype.disconnect = Manager.prototype._close;
 
+  /** An error of the transport as engine.io-client's `TransportError`: type, description, context. */
+  const transportError = (text) => Object.assign(new Error(text), { type: "TransportError", description: text, context: undefined });
+  /** A connection failure: a TransportError for the transports' errors, else an Error. */
+  const failure = (text) => (/^(xhr poll|xhr post|websocket) error$/.test(text) ? transportError(text) : new Error(text));
   const description = (reason, text) =>
-    text == null ? undefined : reason === "transport error" ? new Error(text) : { description: text };
+    text == null ? undefined : reason === "transport error" ? transportError(text) : { description: text };
 
   class Socket extends Emitter {
     constructor(io, nsp, opts) {
@@ -336,7 +363,9 @@ export function client(load) {
       this._anyOut = [];
       this._active = false;
       io._call((d) => {
-        this._s = d.socket(nsp, ...authArgs(this.auth), opts.retries ?? -1, opts.ackTimeout ?? -1);
+        // `auth` is asked for at each CONNECT (kind 18): a value replaced since, or a function,
+        // gives what a reconnection sends.
+        this._s = d.socket(nsp, opts.retries ?? -1, opts.ackTimeout ?? -1);
         io._byId[this._s] = this;
       });
       if (io._autoConnect) this.open();
@@ -363,11 +392,8 @@ export function client(load) {
 
     connect() {
       this._active = true;
-      this._send((d) => {
-        // the auth object may have been replaced since the socket was created
-        d.set_auth(this._s, ...authArgs(this.auth));
-        d.connect_socket(this._s);
-      });
+      this.io.engine = this.io.engine || new Engine(this.io);
+      this._send((d) => d.connect_socket(this._s));
       return this;
     }
 
@@ -473,7 +499,7 @@ export function client(load) {
         case 10:
           return this.emitReserved("connect");
         case 11: {
-          const err = new Error(a);
+          const err = failure(a);
           if (b != null) err.data = JSON.parse(b);
           return this.emitReserved("connect_error", err);
         }
@@ -500,8 +526,13 @@ export function client(load) {
           for (const fn of this._anyOut.slice()) fn.apply(this, args);
           return;
         }
-        default:
-          return this.auth((data) => this.io._call((d) => d.provide_auth(this._s, data == null ? undefined : JSON.stringify(data))));
+        case 19:
+          delete this.acks[n];
+          return;
+        default: {
+          const provide = (data) => this.io._call((d) => d.provide_auth(this._s, data == null ? undefined : JSON.stringify(data)));
+          return typeof this.auth === "function" ? this.auth(provide) : provide(this.auth);
+        }
       }
     }
 
@@ -518,9 +549,6 @@ export function client(load) {
   }
   Socket.prototype.open = Socket.prototype.connect;
   Socket.prototype.close = Socket.prototype.disconnect;
-
-  const authArgs = (auth) =>
-    typeof auth === "function" ? [undefined, true] : [auth == null ? undefined : JSON.stringify(auth), false];
 
   const cache = {};
 

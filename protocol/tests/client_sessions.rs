@@ -600,7 +600,7 @@ fn server_disconnect_ends_the_socket_without_reconnection() {
         .manager
         .emit(s, r#"["silent"]"#, vec![], EmitOptions { ack: AckMode::WithError, ..EmitOptions::default() }, net.now)
         .unwrap();
-    net.manager.emit(s, r#"["silent"]"#, vec![], ack(), net.now).unwrap();
+    let plain = net.manager.emit(s, r#"["silent"]"#, vec![], ack(), net.now).unwrap();
     net.pump();
     net.take_events();
 
@@ -616,11 +616,12 @@ fn server_disconnect_ends_the_socket_without_reconnection() {
                 socket: s,
                 event: SocketEvent::Disconnect { reason: DisconnectReason::IoServerDisconnect, description: None }
             },
-            // callbacks taking an error are told; plain callbacks are forgotten
+            // callbacks taking an error are told; plain callbacks are forgotten (never called)
             Event::Socket {
                 socket: s,
                 event: SocketEvent::AckError { handle: pending.unwrap(), error: AckError::Disconnected }
             },
+            Event::Socket { socket: s, event: SocketEvent::AckDropped { handle: plain.unwrap() } },
         ]
     );
     assert_eq!(DisconnectReason::IoServerDisconnect.as_str(), "io server disconnect");

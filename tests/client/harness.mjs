@@ -9,9 +9,17 @@ import { chromium } from "playwright-core";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
-const MOUNTS = { "/pkg/": join(ROOT, "pkg"), "/pages/": join(ROOT, "tests/client/pages"), "/socket.io/": join(ROOT, "www/socket.io") };
+const MOUNTS = {
+  "/pkg/": join(ROOT, "pkg"),
+  "/pages/": join(ROOT, "tests/client/pages"),
+  "/socket.io/": join(ROOT, "www/socket.io"),
+  "/official/": join(ROOT, "node_modules/socket.io-client/dist"),
+};
 
-/** Serves /pkg/, /pages/ and /socket.io/ (the classic build) from the repository. */
+/**
+ * Serves /pkg/, /pages/, /socket.io/ (the classic build) and /official/ (the official
+ * socket.io-client 4.8.4 builds) from the repository.
+ */
 export async function startStatic() {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, "http://x").pathname);

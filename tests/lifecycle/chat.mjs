@@ -81,3 +81,33 @@ export async function chatRound(clients, round, waitMs = 20_000) {
 export function closeAll(clients) {
   for (const c of clients) c.socket.close();
 }
+
+/** How many instances each of the `shards` numbered objects has had (one more after each eviction). */
+export async function instances(url, shards) {
+  const counts = [];
+  for (let n = 0; n < shards; n++) {
+    const stats = await (await fetch(`${url}/socket.io/__stats?object=${n}`)).json();
+    console.log(`object ${n}: ${JSON.stringify(stats)}`);
+    counts.push(stats.instances);
+  }
+  return counts;
+}
+
+/**
+ * Stays silent `idleMs` (twice at most) until workerd has evicted each of the numbered objects
+ * `evicted` (their instance counts grew); fails if it did not. Reading the counts is an event
+ * too (it keeps an object 10 s longer), so they are read only after each wait; the second wait
+ * covers a loaded machine's slower eviction.
+ */
+export async function awaitEviction(url, shards, evicted, idleMs) {
+  const before = await instances(url, shards);
+  const done = (after) => evicted.every((n) => after[n] > before[n]);
+  let after;
+  for (let wait = 1; wait <= 2; wait++) {
+    await sleep(idleMs);
+    after = await instances(url, shards);
+    console.log(`instances per object before the idle wait ${before}, after ${wait * idleMs} ms ${after}`);
+    if (done(after)) break;
+  }
+  assert.ok(done(after), `objects ${evicted} were evicted: instances ${before} before, ${after} after`);
+}

@@ -8,7 +8,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { startWorker } from "../edge/harness.mjs";
-import { chatRound, closeAll, connectClients, partitionFor, sleep, until } from "./chat.mjs";
+import { awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until } from "./chat.mjs";
 
 // How long the clients stay silent: local workerd evicts an idle object about 10 s after its
 // last event (measured: see the closing note); the first ping comes at 25 s.
@@ -34,17 +34,6 @@ const serverErrors = (worker) =>
     .filter((line) => /error|could not|unreadable/i.test(line))
     .join("\n");
 
-/** How many instances each numbered object has had (one more after each eviction). */
-async function instances(url) {
-  const counts = [];
-  for (let n = 0; n < SHARDS; n++) {
-    const stats = JSON.parse(await (await fetch(`${url}/socket.io/__stats?object=${n}`)).text());
-    console.log(`object ${n}: ${JSON.stringify(stats)}`);
-    counts.push(stats.instances);
-  }
-  return counts;
-}
-
 describe("lifecycle of the chat deployment", () => {
   it("survives a real idle eviction on every transport path, exactly once, with no disconnect", async () => {
     const worker = await start();
@@ -61,17 +50,7 @@ describe("lifecycle of the chat deployment", () => {
     assert.deepEqual(clients.map(objectOf), [1, 1, 2, 2, 3, 3], "each path on its own object");
     try {
       await chatRound(clients, "before");
-      const before = await instances(worker.url);
-      // Reading the counts is an event too (it keeps an object 10 s longer), so they are read
-      // only after each wait; a second wait covers a loaded machine's slower eviction.
-      let afterIdle;
-      for (let wait = 1; wait <= 2; wait++) {
-        await sleep(IDLE_MS);
-        afterIdle = await instances(worker.url);
-        console.log(`instances per object before the idle wait ${before}, after ${wait * IDLE_MS} ms ${afterIdle}`);
-        if (afterIdle[1] > before[1] && afterIdle[2] > before[2]) break;
-      }
-      assert.ok(afterIdle[1] > before[1] && afterIdle[2] > before[2], "the WebSocket objects were evicted");
+      await awaitEviction(worker.url, SHARDS, [1, 2], IDLE_MS); // the WebSocket clients' objects
       await chatRound(clients, "after-eviction");
       for (const c of clients) {
         assert.deepEqual(c.disconnects, [], `${c.path}: no disconnect\n${serverErrors(worker)}`);

@@ -12,7 +12,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startWorker } from "../edge/harness.mjs";
-import { PATHS, partitionFor, sleep, until } from "./chat.mjs";
+import { PATHS, awaitEviction, partitionFor, sleep, until } from "./chat.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
@@ -36,13 +36,6 @@ function client(url, nsp, object, options) {
   socket.on("room-message", (text) => record.heard.push(text));
   socket.on("disconnect", (reason) => record.disconnects.push(reason));
   return record;
-}
-
-/** How many instances each numbered object has had. */
-async function instances(url) {
-  const counts = [];
-  for (let n = 0; n < SHARDS; n++) counts.push((await (await fetch(`${url}/socket.io/__stats?object=${n}`)).json()).instances);
-  return counts;
 }
 
 /** Each member says `round` to the room; every member hears every line once, the outsider none. */
@@ -81,15 +74,7 @@ describe("rooms, acknowledgements and async handlers through the lifecycle", () 
       asked.socket.emit("ask-later", "still there?");
       const callback = await question;
 
-      const before = await instances(worker.url);
-      let afterIdle;
-      for (let wait = 1; wait <= 2; wait++) {
-        await sleep(IDLE_MS);
-        afterIdle = await instances(worker.url);
-        console.log(`instances per object before the idle wait ${before}, after ${wait * IDLE_MS} ms ${afterIdle}`);
-        if (afterIdle[2] > before[2]) break;
-      }
-      assert.ok(afterIdle[2] > before[2], "the object of the WebSocket clients was evicted");
+      await awaitEviction(worker.url, SHARDS, [2], IDLE_MS); // the WebSocket clients' object
 
       callback("yes, after the eviction");
       assert.deepEqual(await answer, ["yes, after the eviction"], "the awaited acknowledgement reached its handler");

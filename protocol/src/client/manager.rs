@@ -338,6 +338,16 @@ impl Manager {
         self.pump(now_ms);
     }
 
+    /// `manager.engine.close()`, or the network going away: the engine closes as if its
+    /// connection was lost (`reason`, `description`); the sockets are told and the manager
+    /// reconnects, unless reconnection is off. Nothing happens without an open engine.
+    pub fn close_engine(&mut self, reason: DisconnectReason, description: Option<String>, now_ms: u64) {
+        if self.state != ReadyState::Closed {
+            self.on_close(reason, description, now_ms);
+        }
+        self.pump(now_ms);
+    }
+
     /// `manager.socket(nsp, opts)`: the socket of namespace `nsp`, created with `options` if
     /// there is none yet (the options of an existing socket are left as they are). It does
     /// not connect: call [`Manager::connect_socket`] (what `autoConnect` does).
@@ -774,8 +784,12 @@ impl Manager {
             .collect();
         for (id, ack) in cleared {
             self.socket_mut(socket).acks.remove(&id);
-            if ack.with_error {
-                self.ack_error(socket, id, ack.target, AckError::Disconnected, now_ms);
+            match (ack.with_error, ack.target) {
+                (true, _) => self.ack_error(socket, id, ack.target, AckError::Disconnected, now_ms),
+                (false, AckTarget::User) => {
+                    self.push_socket(socket, SocketEvent::AckDropped { handle: AckHandle::Id(id) })
+                }
+                (false, _) => {}
             }
         }
     }

@@ -195,6 +195,12 @@ pub enum SocketEvent {
         /// Why.
         error: AckError,
     },
+    /// An acknowledgement callback that takes no error was dropped (its socket disconnected
+    /// before the answer came): forget it, do not call it.
+    AckDropped {
+        /// Which emit.
+        handle: AckHandle,
+    },
     /// An event packet goes out now (for `onAnyOutgoing` listeners, reported only after
     /// [`Manager::set_outgoing_listeners`]): call them with the array elements.
     Outgoing {
