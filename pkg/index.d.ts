@@ -19,7 +19,8 @@ type ListenerOf<Reserved extends EventsMap, User extends EventsMap, Ev> = Untype
 type AnyName<Reserved extends EventsMap, User extends EventsMap> = EventNames<Reserved> | EventNames<User>;
 type Last<T extends any[]> = T extends [...infer _, infer L] ? L : any;
 type AllButLast<T extends any[]> = T extends [...infer H, infer _] ? H : any[];
-type FirstArg<T> = T extends (arg: infer P, ...args: any[]) => any ? P : any;
+/** The value an acknowledgement resolves with: its first argument that is not the error. */
+type FirstNonErrorArg<T> = T extends (...args: infer P) => any ? (P[0] extends Error ? P[1] : P[0]) : any;
 type PrependTimeoutError<T extends any[]> = {
   [K in keyof T]: T[K] extends (...args: infer P) => infer R ? (err: Error, ...args: P) => R : T[K];
 };
@@ -44,12 +45,8 @@ export class Emitter<ListenEvents extends EventsMap, EmitEvents extends EventsMa
 
 /** Engine.IO options the client honours. */
 export interface EngineOptions {
-  /** Host name (with `uri` absent). */
-  host: string;
-  hostname: string;
-  /** Use https/wss. */
+  /** Use https/wss (default: from the URI). */
   secure: boolean;
-  port: string | number;
   /** Extra query parameters of every request. */
   query: { [key: string]: any } | string;
   /** `true` adds the timestamp to WebSocket URLs too; `false` removes it from polling. */
@@ -68,6 +65,18 @@ export interface EngineOptions {
   withCredentials: boolean;
   /** Headers of polling requests. */
   extraHeaders: { [header: string]: string };
+  /** WebSocket subprotocols offered with the WebSocket transport. */
+  protocols: string | string[];
+  /** Ms after which a polling request fails ("xhr poll error"). */
+  requestTimeout: number;
+  /** Options of one transport over the ones above: `extraHeaders` and `requestTimeout` for
+   *  `polling`, `protocols` for `websocket`. */
+  transportOptions: {
+    polling?: { extraHeaders?: { [header: string]: string }; requestTimeout?: number };
+    websocket?: { protocols?: string | string[] };
+  };
+  /** Close the connection cleanly when the page unloads (default false). */
+  closeOnBeforeunload: boolean;
   /** Keep the trailing slash of `path` (default true). */
   addTrailingSlash: boolean;
   /** The server path (default "/socket.io"). */
@@ -126,7 +135,6 @@ export interface ManagerReservedEvents {
   open: () => void;
   error: (err: Error) => void;
   ping: () => void;
-  packet: (packet: any) => void;
   close: (reason: string, description?: DisconnectDescription) => void;
   reconnect_failed: () => void;
   reconnect_attempt: (attempt: number) => void;
@@ -202,7 +210,7 @@ export class Socket<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvent
   emitWithAck<Ev extends EventNames<EmitEvents>>(
     ev: Ev,
     ...args: AllButLast<EventParams<EmitEvents, Ev>>
-  ): Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>>;
+  ): Promise<FirstNonErrorArg<Last<EventParams<EmitEvents, Ev>>>>;
   disconnect(): this;
   close(): this;
   compress(compress: boolean): this;
@@ -226,7 +234,8 @@ export declare namespace Socket {
     | "ping timeout"
     | "transport close"
     | "transport error"
-    | "parse error";
+    | "parse error"
+    | "forced close";
 }
 
 /** `io(uri?, opts?)`: a socket of the URI's namespace, on a (cached) Manager. */

@@ -24,7 +24,9 @@ use std::rc::{Rc, Weak};
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket};
+use web_sys::{
+    AbortController, AbortSignal, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket,
+};
 
 use wasmio_protocol::client::{
     AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState,
@@ -118,6 +120,10 @@ struct Inner {
     timestamp_param: String,
     options: u32,
     headers: JsValue,
+    /// WebSocket subprotocols (`protocols`: a string or an array of them), or undefined.
+    protocols: JsValue,
+    /// `requestTimeout` of polling requests, ms.
+    request_timeout: Option<u64>,
     transports: Vec<(u32, Transport)>,
     /// The single entry point of browser callbacks.
     callback: Callback,
@@ -179,7 +185,8 @@ impl Driver {
     /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 16 withCredentials,
     /// 32 timestamp polling requests, 64 timestamp WebSocket requests); negative or infinite
     /// numbers mean "none" (`Infinity` attempts, `timeout: false`); `headers` is the
-    /// `extraHeaders` object for polling requests.
+    /// `extraHeaders` object for polling requests; `protocols` the WebSocket subprotocols (a
+    /// string or an array); `request_timeout` aborts a polling request after that many ms.
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -195,6 +202,8 @@ impl Driver {
         timeout: f64,
         timestamp_param: String,
         headers: JsValue,
+        protocols: JsValue,
+        request_timeout: f64,
     ) -> Driver {
         let engine = ClientConfig {
             transports: transports.split(',').filter_map(TransportKind::from_name).collect(),
@@ -227,6 +236,8 @@ impl Driver {
                 timestamp_param,
                 options,
                 headers,
+                protocols,
+                request_timeout: optional(request_timeout),
                 transports: Vec::new(),
                 callback: closure.into_js_value().unchecked_into(),
                 timer: None,
@@ -562,7 +573,18 @@ impl Inner {
         if !self.headers.is_undefined() {
             init.set_headers(&self.headers);
         }
+        if let Some(ms) = self.request_timeout {
+            init.set_signal(Some(&AbortSignal::timeout_with_f64(ms as f64)));
+        }
         init
+    }
+
+    /// The signal of a polling GET: its transport's controller, and `requestTimeout`.
+    fn get_signal(&self, controller: &AbortController) -> AbortSignal {
+        match self.request_timeout {
+            Some(ms) => AbortSignal::any(&Array::of2(&controller.signal(), &AbortSignal::timeout_with_f64(ms as f64))),
+            None => controller.signal(),
+        }
     }
 
     fn bound(&self, id: TransportId, kind: u64) -> Callback {
@@ -584,7 +606,7 @@ impl Inner {
                         controller
                     }
                 };
-                init.set_signal(Some(&controller.signal()));
+                init.set_signal(Some(&self.get_signal(&controller)));
                 fetch(&url, &init).then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
             }
             ClientTransmit::PollPost { id, query, body } => {
@@ -595,7 +617,12 @@ impl Inner {
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);
-                match WebSocket::new(&url) {
+                let opened = match (self.protocols.as_string(), self.protocols.is_undefined()) {
+                    (Some(protocol), _) => WebSocket::new_with_str(&url, &protocol),
+                    (None, true) => WebSocket::new(&url),
+                    (None, false) => WebSocket::new_with_str_sequence(&url, &self.protocols),
+                };
+                match opened {
                     Ok(ws) => {
                         ws.set_binary_type(BinaryType::Arraybuffer);
                         let handler = self.bound(id, CB_WEBSOCKET);

@@ -147,6 +147,8 @@ fn driver(
         timeout,
         "t".into(),
         JsValue::UNDEFINED,
+        JsValue::UNDEFINED,
+        -1.0,
     )
 }
 

@@ -223,7 +223,12 @@ export function client(load) {
         this._randomizationFactor,
         this._timeout === false ? -1 : this._timeout,
         opts.timestampParam || "t",
-        opts.extraHeaders,
+        // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
+        opts.extraHeaders || opts.transportOptions?.polling?.extraHeaders
+          ? { ...opts.extraHeaders, ...opts.transportOptions?.polling?.extraHeaders }
+          : undefined,
+        opts.transportOptions?.websocket?.protocols ?? opts.protocols,
+        opts.transportOptions?.polling?.requestTimeout ?? opts.requestTimeout ?? -1,
       );
       this._d = d;
       // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.

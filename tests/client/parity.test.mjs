@@ -3,28 +3,43 @@
 // (the same page script runs on each): the engine object (created on the first connection,
 // `close()` as a dropped connection), `socket.auth` and `io.opts.query` changed before an
 // automatic reconnection, acknowledgement callbacks dropped on disconnect, transport errors'
-// fields, and the browser going offline.
+// fields, the browser going offline, and the options `path`, `withCredentials`, `extraHeaders`,
+// `transportOptions`, `protocols`, `requestTimeout`, `timestampRequests`, `multiplex`,
+// `upgrade`, with `prependAny`/`offAny`.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
 
-let browser, web, server;
+let browser, web, server, custom, slow, wildcard;
+
+/** The handlers of every test server. */
+function handlers(io) {
+  io.on("connection", (socket) => {
+    socket.on("whoami", (cb) => cb([socket.handshake.auth.token, socket.handshake.query.v]));
+    socket.on("handshake", (cb) => {
+      const { headers, query } = socket.handshake;
+      cb({ token: headers["x-token"], poll: headers["x-poll"], protocol: headers["sec-websocket-protocol"], t: query.t });
+    });
+    socket.on("silent", () => {});
+    socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
+  });
+}
 
 before(async () => {
   web = await startStatic();
   browser = await launch();
-  server = await startIo((io) =>
-    io.on("connection", (socket) => {
-      socket.on("whoami", (cb) => cb([socket.handshake.auth.token, socket.handshake.query.v]));
-      socket.on("silent", () => {});
-    }),
-  );
+  server = await startIo(handlers);
+  custom = await startIo(handlers, { path: "/custom" });
+  // Answers every HTTP request of the handshake after 1 s.
+  slow = await startIo(handlers, { allowRequest: (req, callback) => setTimeout(() => callback(null, true), 1000) });
+  // CORS for any origin without credentials: a request made with credentials is refused.
+  wildcard = await startIo(handlers, { cors: { origin: "*" } });
 });
 
 after(async () => {
   await browser?.close();
-  await server?.close();
+  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close()]);
   await web?.close();
 });
 
@@ -131,6 +146,100 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         { arg: closed, expected: /ERR_CONNECTION_REFUSED/ },
       );
       assert.deepEqual(r, { message: "xhr poll error", type: "TransportError", description: true, context: true });
+    });
+
+    test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
+      const r = await run(
+        async ({ url, customUrl, wildcardUrl }) => {
+          const ask = async (uri, opts) => {
+            const socket = io(uri, { forceNew: true, transports: ["polling"], ...opts });
+            await new Promise((res, rej) => socket.on("connect", res).on("connect_error", rej));
+            const seen = await socket.emitWithAck("handshake");
+            socket.disconnect();
+            return seen;
+          };
+          return {
+            path: await ask(customUrl, { path: "/custom" }),
+            // The wildcard server's CORS answer is refused to a request with credentials.
+            plain: await ask(wildcardUrl, {}).then(() => "connected"),
+            credentials: await ask(wildcardUrl, { withCredentials: true, reconnection: false }).then(
+              () => "connected",
+              (err) => err.message,
+            ),
+            headers: await ask(url, { extraHeaders: { "x-token": "abc" } }),
+            transportOptions: await ask(url, { transportOptions: { polling: { extraHeaders: { "x-poll": "yes" } } } }),
+            noTimestamps: await ask(url, { timestampRequests: false }),
+          };
+        },
+        { arg: { url: server.url, customUrl: custom.url, wildcardUrl: wildcard.url }, expected: /CORS|ERR_FAILED/ },
+      );
+      assert.equal(typeof r.path.t, "string", "a polling handshake carries `t`");
+      assert.equal(r.plain, "connected");
+      assert.equal(r.credentials, "xhr poll error", "sent with credentials");
+      assert.equal(r.headers.token, "abc");
+      assert.equal(r.transportOptions.poll, "yes");
+      assert.equal(r.noTimestamps.t, undefined);
+    });
+
+    test("protocols are offered on the WebSocket; requestTimeout fails a slow polling handshake", async () => {
+      const r = await run(
+        async ({ url, slowUrl }) => {
+          const socket = io(url, { forceNew: true, transports: ["websocket"], protocols: ["chat.v1"] });
+          await new Promise((res) => socket.on("connect", res));
+          const protocol = (await socket.emitWithAck("handshake")).protocol;
+          socket.disconnect();
+          const slowSocket = io(slowUrl, { forceNew: true, transports: ["polling"], reconnection: false, requestTimeout: 200 });
+          const err = await new Promise((res) => slowSocket.on("connect_error", res));
+          slowSocket.disconnect();
+          const patient = io(slowUrl, { forceNew: true, transports: ["polling"], reconnection: false, requestTimeout: 5000 });
+          await new Promise((res, rej) => patient.on("connect", res).on("connect_error", rej));
+          patient.disconnect();
+          return { protocol, timedOut: err.message };
+        },
+        { arg: { url: server.url, slowUrl: slow.url }, expected: /ERR_|Failed to load/ },
+      );
+      assert.deepEqual(r, { protocol: "chat.v1", timedOut: "xhr poll error" });
+    });
+
+    test("multiplex: false makes a manager per call; upgrade: false stays on polling", async () => {
+      const r = await run(async (url) => {
+        const a = io(url, { multiplex: false, upgrade: false });
+        const b = io(url, { multiplex: false, upgrade: false });
+        await Promise.all([a, b].map((s) => new Promise((res) => s.on("connect", res))));
+        await new Promise((res) => setTimeout(res, 500)); // an upgrade would have happened by now
+        const out = { separate: a.io !== b.io, transports: [a.io.engine.transport.name, b.io.engine.transport.name] };
+        a.disconnect();
+        b.disconnect();
+        return out;
+      });
+      assert.deepEqual(r, { separate: true, transports: ["polling", "polling"] });
+    });
+
+    test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true });
+        const calls = [];
+        const last = (ev) => calls.push("last " + ev);
+        const first = (ev) => calls.push("first " + ev);
+        socket.onAny(last);
+        socket.prependAny(first);
+        await new Promise((res) => socket.on("connect", res));
+        const next = (ev) => new Promise((res) => socket.once(ev, res));
+        socket.emit("ping-me");
+        await next("second");
+        socket.offAny(first);
+        socket.emit("ping-me");
+        await next("second");
+        socket.offAny();
+        socket.emit("ping-me");
+        await next("second");
+        socket.disconnect();
+        return { calls, left: socket.listenersAny().length };
+      });
+      assert.deepEqual(r, {
+        calls: ["first first", "last first", "first second", "last second", "last first", "last second"],
+        left: 0,
+      });
     });
 
     test("the browser going offline ends the connection at once; back online, the socket reconnects", async () => {
