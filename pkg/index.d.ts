@@ -202,6 +202,10 @@ export class Socket<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvent
   /** The last connection restored the previous session (connection state recovery). */
   readonly recovered: boolean;
   auth: { [key: string]: any } | ((cb: (data: object) => void) => void);
+  /** The emits waiting for the connection; assigning `[]` drops them. */
+  sendBuffer: Array<{ type: number; nsp: string; data: any[]; options?: { compress?: boolean } }>;
+  /** The events received before the socket connected. */
+  readonly receiveBuffer: any[][];
   constructor(io: Manager, nsp: string, opts?: Partial<SocketOptions>);
   connect(): this;
   open(): this;

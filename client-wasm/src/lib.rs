@@ -175,8 +175,8 @@ impl Driver {
     /// - socket `socket`: 10 `connect`, 11 `connect_error(a, data JSON b)`,
     ///   12 `disconnect(a, b)`, 13 an event (JSON array `a`, `bins`, ack id `n` or -1),
     ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
-    ///   taking an error first, 16 an ack error (message `a`, handle `n`), 17 an outgoing
-    ///   event (`a`, `bins`), 18 the auth function must be called, 19 an ack callback taking
+    ///   taking an error first, 16 an ack error (message `a`, handle `n`), 18 the auth
+    ///   function must be called, 19 an ack callback taking
     ///   no error was dropped (handle `n`).
     ///
     /// `host.query()` gives the user's encoded query at each handshake. `http_base`/`ws_base`
@@ -331,9 +331,22 @@ impl Driver {
         self.with(|m, now| m.provide_auth(SocketId(socket), auth.as_deref(), now));
     }
 
-    /// Whether the socket has `onAnyOutgoing` listeners (turns event 17 on).
-    pub fn set_outgoing(&self, socket: u32, enabled: bool) {
-        self.inner.borrow_mut().manager.set_outgoing_listeners(SocketId(socket), enabled);
+    /// `socket.sendBuffer = []`: drops the emits waiting for the connection.
+    pub fn clear_send_buffer(&self, socket: u32) {
+        self.inner.borrow_mut().manager.clear_send_buffer(SocketId(socket));
+    }
+
+    /// `socket.receiveBuffer`: `[JSON text, attachments or undefined]` per event received
+    /// before the socket connected.
+    pub fn receive_buffer(&self, socket: u32) -> Array {
+        let inner = self.inner.borrow();
+        let Some(s) = inner.manager.get_socket(SocketId(socket)) else { return Array::new() };
+        s.receive_buffer()
+            .map(|(data, attachments)| {
+                let bins = to_buffers(attachments.to_vec()).map_or(JsValue::UNDEFINED, JsValue::from);
+                JsValue::from(Array::of2(&JsValue::from_str(data), &bins))
+            })
+            .collect()
     }
 
     /// `manager.reconnection(v)`.
@@ -516,7 +529,9 @@ fn dispatch(host: &Host, event: Event) {
                 SocketEvent::AckError { handle, error } => {
                     (16, s, Some(error.to_string()), None, None, ack_number(handle))
                 }
-                SocketEvent::Outgoing { data, attachments } => (17, s, Some(data), None, to_buffers(attachments), 0.0),
+                // Never enabled by this driver: the JavaScript side tells `onAnyOutgoing`
+                // listeners itself, with the caller's own arguments.
+                SocketEvent::Outgoing { .. } => return,
                 SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
                 SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(handle)),
             }

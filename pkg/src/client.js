@@ -366,6 +366,7 @@ export function client(load) {
       this._opts = opts;
       this._any = [];
       this._anyOut = [];
+      this._buffer = []; // sendBuffer: the emits waiting for the connection, as socket.io-client's packets
       this._active = false;
       io._call((d) => {
         // `auth` is asked for at each CONNECT (kind 18): a value replaced since, or a function,
@@ -393,6 +394,22 @@ export function client(load) {
     }
     get recovered() {
       return this._state(4);
+    }
+
+    /** The emits waiting for the connection (`{ type, nsp, data, options }`). */
+    get sendBuffer() {
+      return this._buffer;
+    }
+    /** `socket.sendBuffer = []` drops them; a subset assigned is sent again in its order. */
+    set sendBuffer(kept) {
+      this._buffer = [];
+      this._send((d) => d.clear_send_buffer(this._s));
+      for (const p of kept || []) this.emit(...p.data, ...(p._cb ? [p._cb] : []));
+    }
+    /** The events received before the socket connected (`[name, ...args]` each). */
+    get receiveBuffer() {
+      if (this._s === undefined || !this.io._d) return [];
+      return this.io._d.receive_buffer(this._s).map(([text, bins]) => decode(text, bins));
     }
 
     connect() {
@@ -433,7 +450,14 @@ export function client(load) {
       const last = args[args.length - 1];
       const cb = typeof last === "function" ? args.pop() : undefined;
       if (cb) f |= cb.withError ? 6 : 2;
-      const [text, bins] = encode([ev, ...args]);
+      const data = [ev, ...args];
+      // As socket.io-client: outgoing listeners hear an emit, with the caller's own arguments,
+      // when it goes out: now, or from sendBuffer once connected; a volatile one never buffers.
+      if (this.connected) this._notifyOutgoing(data);
+      else if (!flags.volatile) {
+        this._buffer.push({ type: 2, nsp: this.nsp, data, options: { compress: flags.compress !== false }, _cb: cb });
+      }
+      const [text, bins] = encode(data);
       this._send((d, bins) => {
         const handle = d.emit(this._s, text, bins, f, flags.timeout ?? -1);
         if (cb && handle >= 0) this.acks[handle] = cb;
@@ -480,28 +504,28 @@ export function client(load) {
     }
     onAnyOutgoing(fn) {
       this._anyOut.push(fn);
-      return this._outgoing();
+      return this;
     }
     prependAnyOutgoing(fn) {
       this._anyOut.unshift(fn);
-      return this._outgoing();
+      return this;
     }
     offAnyOutgoing(fn) {
       this._anyOut = fn ? this._anyOut.filter((l) => l !== fn) : [];
-      return this._outgoing();
+      return this;
     }
     listenersAnyOutgoing() {
       return this._anyOut;
     }
-    _outgoing() {
-      const on = this._anyOut.length > 0;
-      this.io._call((d) => d.set_outgoing(this._s, on));
-      return this;
+    _notifyOutgoing(data) {
+      for (const fn of this._anyOut.slice()) fn.apply(this, data);
     }
 
     _ev(kind, a, b, bins, n) {
       switch (kind) {
         case 10:
+          // The core sends the buffered emits as it connects: their listeners hear them first.
+          for (const p of this._buffer.splice(0)) this._notifyOutgoing(p.data);
           return this.emitReserved("connect");
         case 11: {
           const err = failure(a);
@@ -525,11 +549,6 @@ export function client(load) {
           if (kind === 16) return cb.call(this, new Error(a));
           const args = decode(a, bins);
           return kind === 15 ? cb.call(this, null, ...args) : cb.apply(this, args);
-        }
-        case 17: {
-          const args = decode(a, bins);
-          for (const fn of this._anyOut.slice()) fn.apply(this, args);
-          return;
         }
         case 19:
           delete this.acks[n];

@@ -3,7 +3,7 @@
 // (the same page script runs on each): the engine object (created on the first connection,
 // `close()` as a dropped connection), `socket.auth` and `io.opts.query` changed before an
 // automatic reconnection, acknowledgement callbacks dropped on disconnect, transport errors'
-// fields, the browser going offline, and the options `path`, `withCredentials`, `extraHeaders`,
+// fields, the browser going offline, sendBuffer / receiveBuffer and onAnyOutgoing, and the options `path`, `withCredentials`, `extraHeaders`,
 // `transportOptions`, `protocols`, `requestTimeout`, `timestampRequests`, `multiplex`,
 // `upgrade`, with `prependAny`/`offAny`.
 import { after, before, describe, test } from "node:test";
@@ -23,6 +23,9 @@ function handlers(io) {
     });
     socket.on("silent", () => {});
     socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
+    const notes = [];
+    socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
+    socket.on("notes", (cb) => cb(notes));
   });
 }
 
@@ -215,6 +218,38 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, { separate: true, transports: ["polling", "polling"] });
     });
 
+    test("sendBuffer holds emits made while disconnected, [] drops them; onAnyOutgoing hears the caller's own arguments", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, autoConnect: false });
+        const bytes = new Uint8Array([1, 2]);
+        const out = [];
+        socket.onAnyOutgoing((ev, ...args) => out.push([ev, ...args.map((a) => (a === bytes ? "the same Uint8Array" : a))]));
+        socket.emit("note", 1);
+        socket.emit("note", 2);
+        const buffered = socket.sendBuffer.map((p) => p.data);
+        socket.sendBuffer = [];
+        socket.volatile.emit("note", "volatile: dropped while disconnected");
+        socket.emit("note", bytes);
+        const waiting = socket.sendBuffer.length;
+        const heardBeforeConnect = out.length;
+        socket.connect();
+        await new Promise((res) => socket.on("connect", res));
+        const receiveBuffer = socket.receiveBuffer;
+        const notes = await socket.emitWithAck("notes");
+        socket.disconnect();
+        return { buffered, waiting, heardBeforeConnect, out, notes, left: socket.sendBuffer.length, receiveBuffer };
+      });
+      assert.deepEqual(r, {
+        buffered: [["note", 1], ["note", 2]],
+        waiting: 1,
+        heardBeforeConnect: 0,
+        out: [["note", "the same Uint8Array"], ["notes"]],
+        notes: [[[1, 2]]],
+        left: 0,
+        receiveBuffer: [],
+      });
+    });
+
     test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true });
@@ -260,7 +295,7 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
           socket.disconnect();
           return seen;
         });
-      } });
+      }, expected: /ERR_INTERNET_DISCONNECTED/ }); // an attempt made while offline fails
       assert.deepEqual(r, [["connect"], ["disconnect", "transport close", "network connection lost"], ["connect"]]);
     });
   });

@@ -338,6 +338,12 @@ impl Manager {
         self.pump(now_ms);
     }
 
+    /// `socket.sendBuffer = []`: drops the packets waiting for the connection (their
+    /// acknowledgements, if any, still time out).
+    pub fn clear_send_buffer(&mut self, socket: SocketId) {
+        self.socket_mut(socket).send_buffer.clear();
+    }
+
     /// `manager.engine.close()`, or the network going away: the engine closes as if its
     /// connection was lost (`reason`, `description`); the sockets are told and the manager
     /// reconnects, unless reconnection is off. Nothing happens without an open engine.

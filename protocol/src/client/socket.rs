@@ -208,6 +208,12 @@ impl Socket {
         self.send_buffer.len()
     }
 
+    /// `receiveBuffer`: the events received before the socket connected, as
+    /// (`[name, ...args]` JSON text, attachments), delivered when it connects.
+    pub fn receive_buffer(&self) -> impl Iterator<Item = (&str, &[Vec<u8>])> {
+        self.receive_buffer.iter().map(|r| (r.data.as_str(), r.attachments.as_slice()))
+    }
+
     /// How many emits wait in the `retries` queue.
     pub fn queue_len(&self) -> usize {
         self.queue.len()
