@@ -135,6 +135,8 @@ export interface ManagerReservedEvents {
   open: () => void;
   error: (err: Error) => void;
   ping: () => void;
+  /** A Socket.IO packet received and decoded. */
+  packet: (packet: { type: number; nsp: string; data?: any; id?: number }) => void;
   close: (reason: string, description?: DisconnectDescription) => void;
   reconnect_failed: () => void;
   reconnect_attempt: (attempt: number) => void;
@@ -145,8 +147,21 @@ export interface ManagerReservedEvents {
 /** The events of a Manager's engine. */
 export interface EngineEvents {
   upgrade: (transport: { name: string }) => void;
+  upgrading: (transport: { name: string }) => void;
   heartbeat: () => void;
   close: (reason: string, description?: DisconnectDescription) => void;
+  /** An Engine.IO packet received. */
+  packet: (packet: EnginePacket) => void;
+  /** An Engine.IO packet created to be sent. */
+  packetCreate: (packet: EnginePacket) => void;
+  /** The write buffer was written out. */
+  drain: () => void;
+}
+
+/** An Engine.IO packet, as engine.io-client's events carry it. */
+export interface EnginePacket {
+  type: "open" | "close" | "ping" | "pong" | "message" | "upgrade" | "noop";
+  data?: string | ArrayBuffer;
 }
 
 /**

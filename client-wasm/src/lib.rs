@@ -32,7 +32,7 @@ use wasmio_protocol::client::{
     AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState,
     SocketEvent, SocketId, SocketOptions,
 };
-use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Frame, TransportId, TransportKind};
+use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Data, Frame, TransportId, TransportKind};
 
 #[wasm_bindgen]
 extern "C" {
@@ -171,7 +171,10 @@ impl Driver {
     ///
     /// - manager: 0 `open`, 1 `error(a)`, 2 `ping`, 3 `close(a, b)`, 4 `reconnect(n)`,
     ///   5 `reconnect_attempt(n)`, 6 `reconnect_error(a)`, 7 `reconnect_failed`,
-    ///   8 the engine's `upgrade(a)`;
+    ///   8 the engine's `upgrade(a)`, 9 the engine's `packet` (`n` 0: type `a`, text `b` or
+    ///   binary `bins`), `packetCreate` (`n` 1, the same), `drain` (`n` 2), `upgrading`
+    ///   (`n` 3, transport `a`), 30 the manager's `packet` (type in `socket`, namespace `a`,
+    ///   JSON data `b`, `bins`, id `n` or -1): 9 and 30 only after [`Driver::report_packets`];
     /// - socket `socket`: 10 `connect`, 11 `connect_error(a, data JSON b)`,
     ///   12 `disconnect(a, b)`, 13 an event (JSON array `a`, `bins`, ack id `n` or -1),
     ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
@@ -329,6 +332,12 @@ impl Driver {
     /// What the `auth` function gave (JSON text), after event 18.
     pub fn provide_auth(&self, socket: u32, auth: Option<String>) {
         self.with(|m, now| m.provide_auth(SocketId(socket), auth.as_deref(), now));
+    }
+
+    /// Reports packets from now on (events 9 and 30): the JavaScript side turns it on once
+    /// a `packet`, `packetCreate` or `drain` listener is added.
+    pub fn report_packets(&self) {
+        self.inner.borrow_mut().manager.report_packets(true);
     }
 
     /// `socket.sendBuffer = []`: drops the emits waiting for the connection.
@@ -511,6 +520,19 @@ fn dispatch(host: &Host, event: Event) {
             ManagerEvent::ReconnectError(error) => (6, 0, Some(error.to_string()), None, None, 0.0),
             ManagerEvent::ReconnectFailed => (7, 0, None, None, None, 0.0),
             ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str().into()), None, None, 0.0),
+            ManagerEvent::EnginePacket { created, packet } => {
+                let (text, bins) = match packet.data {
+                    Data::Text(text) => (Some(text), None),
+                    Data::Binary(bytes) => (None, to_buffers(vec![bytes])),
+                };
+                (9, 0, Some(packet.kind.name().into()), text, bins, f64::from(u8::from(created)))
+            }
+            ManagerEvent::Drain => (9, 0, None, None, None, 2.0),
+            ManagerEvent::Upgrading => (9, 0, Some(TransportKind::WebSocket.as_str().into()), None, None, 3.0),
+            ManagerEvent::Packet(packet) => {
+                let id = packet.id.map_or(-1.0, |id| id as f64);
+                (30, packet.kind as u32, Some(packet.nsp), packet.data, to_buffers(packet.attachments), id)
+            }
         },
         Event::Socket { socket, event } => {
             let s = socket.0;

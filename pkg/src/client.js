@@ -136,12 +136,17 @@ export function client(load) {
   /**
    * The engine of a manager (`manager.engine`, from its first connection on): its id,
    * transport and state, `close()` (the connection ends as if lost, the manager reconnects),
-   * and the events `upgrade`, `heartbeat` and `close`.
+   * and the events `upgrade`, `upgrading`, `heartbeat`, `close`, `packet`, `packetCreate`
+   * and `drain` (the last three reported by the driver once a listener asks for them).
    */
   class Engine extends Emitter {
     constructor(manager) {
       super();
       this._m = manager;
+    }
+    on(ev, fn) {
+      if (ev === "packet" || ev === "packetCreate" || ev === "drain") this._m._reportPackets();
+      return super.on(ev, fn);
     }
     close() {
       this._m._call((d) => d.close_engine(false));
@@ -243,6 +248,19 @@ export function client(load) {
       for (const call of this._q.splice(0)) call(d);
     }
 
+    on(ev, fn) {
+      if (ev === "packet") this._reportPackets();
+      return super.on(ev, fn);
+    }
+
+    /** Has the driver report packets (an event per packet: only once someone listens). */
+    _reportPackets() {
+      if (!this._reporting) {
+        this._reporting = true;
+        this._call((d) => d.report_packets());
+      }
+    }
+
     /** Runs `call(driver)` now, or once the wasm module is ready. */
     _call(call) {
       if (this._d) call(this._d);
@@ -250,8 +268,16 @@ export function client(load) {
     }
 
     _ev(kind, s, a, b, bins, n) {
-      if (kind >= 10) return this._byId[s]._ev(kind, a, b, bins, n);
+      if (kind >= 10 && kind < 30) return this._byId[s]._ev(kind, a, b, bins, n);
       switch (kind) {
+        case 9:
+          return this._engineEvent(a, b, bins, n);
+        case 30: {
+          const packet = { type: s, nsp: a };
+          if (b != null) packet.data = decode(b, bins);
+          if (n >= 0) packet.id = n;
+          return this.emitReserved("packet", packet);
+        }
         case 0:
           return this.emitReserved("open");
         case 1:
@@ -275,6 +301,17 @@ export function client(load) {
         default:
           return this.engine?.emit("upgrade", { name: a });
       }
+    }
+
+    /** The engine's `packet`, `packetCreate`, `drain` and `upgrading` events (kind 9). */
+    _engineEvent(type, text, bins, n) {
+      const engine = this.engine;
+      if (!engine) return;
+      if (n === 2) return engine.emit("drain");
+      if (n === 3) return engine.emit("upgrading", { name: type });
+      const packet = { type };
+      if (text != null || bins) packet.data = text != null ? text : bins[0];
+      return engine.emit(n === 1 ? "packetCreate" : "packet", packet);
     }
 
     get _readyState() {

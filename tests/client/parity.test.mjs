@@ -6,7 +6,7 @@
 // fields, the browser going offline, sendBuffer / receiveBuffer and onAnyOutgoing, and the options `path`, `withCredentials`, `extraHeaders`,
 // `transportOptions`, `protocols`, `requestTimeout`, `timestampRequests`, `multiplex`,
 // `upgrade`, with `prependAny`/`offAny`.
-import { after, before, describe, test } from "node:test";
+import { after, before, describe, test as nodeTest } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
@@ -22,6 +22,7 @@ function handlers(io) {
       cb({ token: headers["x-token"], poll: headers["x-poll"], protocol: headers["sec-websocket-protocol"], t: query.t });
     });
     socket.on("silent", () => {});
+    socket.on("echo", (...args) => args.pop()(...args));
     socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
     const notes = [];
     socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
@@ -45,6 +46,9 @@ after(async () => {
   await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close()]);
   await web?.close();
 });
+
+/** Every test fails after 20 s rather than hanging the file. */
+const test = (name, fn) => nodeTest(name, { timeout: 20_000 }, fn);
 
 const CLIENTS = { wasmio: "/pages/esm.html", "socket.io-client": "/pages/official.html" };
 
@@ -247,6 +251,42 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         notes: [[[1, 2]]],
         left: 0,
         receiveBuffer: [],
+      });
+    });
+
+    test("the manager's packet event and the engine's packet, packetCreate, drain and upgrading events", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true });
+        const decoded = [];
+        const engine = { received: new Set(), created: new Set(), drains: 0, upgrading: [] };
+        socket.io.on("packet", (p) => decoded.push([p.type, p.nsp, Array.isArray(p.data) ? p.data[0] : typeof p.data, p.id]));
+        socket.io.engine.on("packet", (p) => engine.received.add(p.type));
+        socket.io.engine.on("packetCreate", (p) => engine.created.add(p.type + ":" + typeof p.data));
+        socket.io.engine.on("drain", () => engine.drains++);
+        socket.io.engine.on("upgrading", (transport) => engine.upgrading.push(transport.name));
+        const upgraded = new Promise((res) => socket.io.engine.once("upgrade", res));
+        await new Promise((res) => socket.on("connect", res));
+        await upgraded;
+        // A plain callback: socket.io-client emits `packet` a tick late, after an ack taking an
+        // error has put its `null` first into the packet's data.
+        const echoed = await new Promise((res) => socket.emit("echo", "x", res));
+        socket.disconnect();
+        return {
+          echoed,
+          decoded,
+          received: ["open", "message"].filter((t) => engine.received.has(t)),
+          created: [...engine.created].sort(),
+          drained: engine.drains > 0,
+          upgrading: engine.upgrading,
+        };
+      });
+      assert.deepEqual(r, {
+        echoed: "x",
+        decoded: [[0, "/", "object", undefined], [3, "/", "x", 0]],
+        received: ["open", "message"],
+        created: ["message:string"],
+        drained: true,
+        upgrading: ["websocket"],
       });
     });
 

@@ -96,6 +96,8 @@ pub struct Manager {
     subscribed: Vec<SocketId>,
     transmits: VecDeque<ClientTransmit>,
     events: VecDeque<Event>,
+    /// Whether packets are reported ([`Manager::report_packets`]).
+    report_packets: bool,
 }
 
 impl std::fmt::Debug for Manager {
@@ -138,6 +140,18 @@ impl Manager {
             subscribed: Vec::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            report_packets: false,
+        }
+    }
+
+    /// Reports the packets from now on, of this engine and the next ones: the manager's
+    /// `packet` ([`ManagerEvent::Packet`]), the engine's `packet`, `packetCreate` and `drain`
+    /// ([`ManagerEvent::EnginePacket`], [`ManagerEvent::Drain`]). Off by default: each report
+    /// copies its packet.
+    pub fn report_packets(&mut self, on: bool) {
+        self.report_packets = on;
+        if let Some(engine) = self.engine.as_mut() {
+            engine.report_packets(on);
         }
     }
 
@@ -532,6 +546,9 @@ impl Manager {
             ClientEvent::Open(_) if self.state == ReadyState::Opening => self.on_open(),
             ClientEvent::Message(data) if self.state == ReadyState::Open => self.on_data(data, now_ms),
             ClientEvent::Ping if self.state == ReadyState::Open => self.push(ManagerEvent::Ping),
+            ClientEvent::Upgrading => self.push(ManagerEvent::Upgrading),
+            ClientEvent::Packet { created, packet } => self.push(ManagerEvent::EnginePacket { created, packet }),
+            ClientEvent::Drain => self.push(ManagerEvent::Drain),
             ClientEvent::Upgrade(kind) => {
                 self.prior_websocket_success = kind == TransportKind::WebSocket;
                 if self.state == ReadyState::Open {
@@ -598,6 +615,7 @@ impl Manager {
         if self.generation == 0 {
             self.generation = 1;
         }
+        engine.report_packets(self.report_packets);
         engine.open();
         self.engine = Some(engine);
         self.decoder.reset();
@@ -666,7 +684,12 @@ impl Manager {
             Data::Binary(bytes) => self.decoder.decode_binary(bytes),
         };
         match decoded {
-            Ok(Some(packet)) => self.on_packet(packet, now_ms),
+            Ok(Some(packet)) => {
+                if self.report_packets {
+                    self.push(ManagerEvent::Packet(packet.clone()));
+                }
+                self.on_packet(packet, now_ms)
+            }
             Ok(None) => {}
             Err(error) => self.on_close(DisconnectReason::ParseError, Some(error.to_string()), now_ms),
         }

@@ -146,6 +146,21 @@ pub enum ManagerEvent {
     ReconnectFailed,
     /// The engine's `upgrade` event (`manager.engine.on("upgrade")`).
     Upgrade(TransportKind),
+    /// The engine's `upgrading` event: a WebSocket probe answered, the upgrade starts.
+    Upgrading,
+    /// The engine's `packet` (received) or `packetCreate` (`created`) event; reported only
+    /// after [`Manager::report_packets`].
+    EnginePacket {
+        /// Created to be sent, else received.
+        created: bool,
+        /// The Engine.IO packet.
+        packet: crate::engine::Packet,
+    },
+    /// The engine's `drain`: its write buffer was written out (with packets reported).
+    Drain,
+    /// The manager's `packet`: a Socket.IO packet received and decoded (with packets
+    /// reported).
+    Packet(crate::socket::Packet),
 }
 
 /// What one namespace socket reports.

@@ -99,6 +99,17 @@ pub enum ClientEvent {
     Upgrade(TransportKind),
     /// The probe failed; the session stays on polling.
     UpgradeError(String),
+    /// A packet received (`created: false`) or created to be sent (`created: true`), for
+    /// engine.io-client's `packet` / `packetCreate` events; reported only after
+    /// [`ClientSession::report_packets`].
+    Packet {
+        /// Whether it was created here (else received).
+        created: bool,
+        /// The packet.
+        packet: Packet,
+    },
+    /// The write buffer was written out (engine.io-client's `drain`); reported with packets.
+    Drain,
     /// The session is over.
     Close {
         /// Why, as socket.io-client names it.
@@ -145,6 +156,8 @@ pub struct ClientSession {
     poll_in_flight: bool,
     post_in_flight: bool,
     write_buffer: VecDeque<Packet>,
+    /// Whether packets are reported ([`ClientEvent::Packet`], [`ClientEvent::Drain`]).
+    report_packets: bool,
     ping_deadline: Option<u64>,
     /// After a close over polling: the transport and the payloads still to post, in order.
     closing_posts: Option<(TransportId, VecDeque<String>)>,
@@ -172,6 +185,7 @@ impl ClientSession {
             poll_in_flight: false,
             post_in_flight: false,
             write_buffer: VecDeque::new(),
+            report_packets: false,
             ping_deadline: None,
             closing_posts: None,
             transmits: VecDeque::new(),
@@ -210,9 +224,24 @@ impl ClientSession {
     /// Queues a message; it goes out as soon as the transport is writable.
     pub fn send(&mut self, data: Data) {
         if self.state != State::Closed {
-            self.write_buffer.push_back(Packet { kind: PacketType::Message, data });
+            self.queue(Packet { kind: PacketType::Message, data });
             self.flush();
         }
+    }
+
+    /// Reports every packet received and created, and each drained write buffer, from now on
+    /// (engine.io-client's `packet`, `packetCreate` and `drain` events; off by default: each
+    /// report copies its packet).
+    pub fn report_packets(&mut self, on: bool) {
+        self.report_packets = on;
+    }
+
+    /// Queues a packet for the write buffer.
+    fn queue(&mut self, packet: Packet) {
+        if self.report_packets {
+            self.events.push_back(ClientEvent::Packet { created: true, packet: packet.clone() });
+        }
+        self.write_buffer.push_back(packet);
     }
 
     /// Closes the session ("forced close"): queued messages are flushed first; over polling a
@@ -227,7 +256,7 @@ impl ClientSession {
                 TransportKind::Polling => {
                     // What is left, then the close packet, posted one POST after the other
                     // (the server refuses overlapping POSTs).
-                    self.write_buffer.push_back(Packet::bare(PacketType::Close));
+                    self.queue(Packet::bare(PacketType::Close));
                     // A poll asked for but not sent yet is dropped: sent beside the close packet,
                     // it could reach the server after the close and be refused.
                     self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
@@ -285,8 +314,17 @@ impl ClientSession {
         self.post_in_flight = false;
         if self.probe_is_pausing() {
             self.complete_upgrade_if_paused();
+        } else if self.write_buffer.is_empty() {
+            self.drained();
         } else {
             self.flush();
+        }
+    }
+
+    /// The write buffer was written out.
+    fn drained(&mut self) {
+        if self.report_packets {
+            self.events.push_back(ClientEvent::Drain);
         }
     }
 
@@ -401,6 +439,9 @@ impl ClientSession {
     }
 
     fn on_packet(&mut self, packet: Packet, now_ms: u64) {
+        if self.report_packets {
+            self.events.push_back(ClientEvent::Packet { created: false, packet: packet.clone() });
+        }
         match packet.kind {
             PacketType::Open if self.state == State::Opening => {
                 let Data::Text(text) = &packet.data else { return };
@@ -411,7 +452,7 @@ impl ClientSession {
             }
             PacketType::Ping if self.state == State::Open => {
                 self.reset_ping_deadline(now_ms);
-                self.write_buffer.push_back(Packet::bare(PacketType::Pong));
+                self.queue(Packet::bare(PacketType::Pong));
                 self.events.push_back(ClientEvent::Ping);
                 self.flush();
             }
@@ -459,6 +500,7 @@ impl ClientSession {
                 for packet in std::mem::take(&mut self.write_buffer) {
                     self.transmits.push_back(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
                 }
+                self.drained();
             }
         }
     }

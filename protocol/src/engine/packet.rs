@@ -37,6 +37,19 @@ impl PacketType {
         })
     }
 
+    /// The type's name, as engine.io-client's packets carry it (`"message"`, `"ping"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Close => "close",
+            Self::Ping => "ping",
+            Self::Pong => "pong",
+            Self::Message => "message",
+            Self::Upgrade => "upgrade",
+            Self::Noop => "noop",
+        }
+    }
+
     /// The wire digit of this type.
     pub fn as_char(self) -> char {
         (b'0' + self as u8) as char
