@@ -13,7 +13,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 WASM := --target wasm32-unknown-unknown
 
 .PHONY: setup build build-wasm build-client build-worker demo conformance test lint test-protocol test-edge \
-	test-official test-lifecycle test-client test-e2e test-wasm fuzz test-fuzz bench
+	test-official test-lifecycle test-client test-e2e test-wasm fuzz test-fuzz bench size
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
@@ -113,6 +113,11 @@ fuzz:
 ## Every fuzz target for a short smoke time (`make fuzz` runs them longer).
 test-fuzz:
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
+
+## The browser client's bytes against socket.io-client and its budget, and the wasm's top
+## consumers (twiggy).
+size: setup build-client
+	bash scripts/size-report.sh
 
 ## Benchmarks (ratios against the official packages, measured side by side).
 bench: setup build-client build-worker

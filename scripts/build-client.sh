@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Builds the browser client: the wasm driver (wasmio-client) -> pkg/wasm/ (ESM glue + wasm,
 # size-optimised), the classic <script> build -> pkg/dist/socket.io.js, copied to
-# www/socket.io/socket.io.js for the edge worker. Needs the wasm32 target, the wasm-bindgen
-# CLI at the version in Cargo.lock, and node_modules (binaryen's wasm-opt, esbuild).
+# www/socket.io/socket.io.js for the edge worker. Needs the pinned nightly toolchain with
+# rust-src (file rust-nightly), the wasm-bindgen CLI at the version in Cargo.lock, and
+# node_modules (binaryen's wasm-opt, esbuild); `make setup` installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-cargo build --profile client --target wasm32-unknown-unknown -p wasmio-client
+# The standard library rebuilt for size, its panics aborting at once (no formatting, no
+# unwinding code): the bytes a page loads are what the client costs (measured in the README).
+RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" cargo +"$(cat rust-nightly)" build \
+    --profile client --target wasm32-unknown-unknown -p wasmio-client \
+    -Zbuild-std=std,panic_abort --target-dir target/client-std
 rm -rf pkg/wasm
 wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name wasmio \
-    target/wasm32-unknown-unknown/client/wasmio_client.wasm
+    target/client-std/wasm32-unknown-unknown/client/wasmio_client.wasm
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm

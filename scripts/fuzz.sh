@@ -1,27 +1,27 @@
 #!/usr/bin/env bash
 # Fuzzes the wasmio-protocol decoders and state machines (protocol/fuzz: the server endpoint and
 # core through evictions and mutated snapshots, the client Manager) with cargo-fuzz on the
-# nightly toolchain:
-# each target for FUZZ_SECONDS (default 60). Prints the executions of each and whether it
-# crashed; exits non-zero if one did. Crashing inputs land in protocol/fuzz/artifacts/<target>/.
+# pinned nightly toolchain (file rust-nightly): each target for FUZZ_SECONDS (default 60).
+# Prints the executions of each and whether it crashed; exits non-zero if one did. Crashing inputs land in protocol/fuzz/artifacts/<target>/.
 set -euo pipefail
 
 seconds="${FUZZ_SECONDS:-60}"
 targets=(socket_packet engine_packet engine_payload handshake json server_lifecycle client_manager)
 cd "$(dirname "$0")/../protocol"
+nightly=$(cat ../rust-nightly)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --version 0.13.2 --locked
 fi
 
 # The crate forbids unsafe code, so AddressSanitizer has nothing to find: run without it, faster.
-cargo +nightly fuzz build --sanitizer none
+cargo +"$nightly" fuzz build --sanitizer none
 
 crashed=0
 for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus/$target" "fuzz/artifacts/$target"
   log="fuzz/artifacts/$target/fuzz.log"
-  if cargo +nightly fuzz run "$target" --sanitizer none "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
+  if cargo +"$nightly" fuzz run "$target" --sanitizer none "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
     -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
     status="no crash"
   else

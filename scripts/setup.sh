@@ -39,7 +39,15 @@ if [ -n "$worker_version" ] && [ "$(worker-build --version 2>/dev/null | awk '{p
   cargo install worker-build --version "$worker_version" --locked --force
 fi
 
-# The fuzz smoke of `make test` (scripts/fuzz.sh): cargo-fuzz, on the machine's nightly toolchain.
+# The pinned nightly (file rust-nightly): the browser client's build rebuilds std for size
+# (rust-src), and the fuzz smoke of `make test` (scripts/fuzz.sh) runs on it.
+nightly=$(cat rust-nightly)
+if ! rustup component list --installed --toolchain "$nightly" 2>/dev/null | grep -q '^rust-src'; then
+  step "rustup toolchain install $nightly (minimal, rust-src)"
+  rustup toolchain install "$nightly" --profile minimal --component rust-src
+fi
+
+# The fuzz smoke of `make test` (scripts/fuzz.sh): cargo-fuzz.
 if ! cargo fuzz --version >/dev/null 2>&1; then
   step "cargo install cargo-fuzz 0.13.2"
   cargo install cargo-fuzz --version 0.13.2 --locked
