@@ -1,0 +1,243 @@
+//! Namespace CONNECTs: the driver's decisions (accept, reject, refuse a namespace), and the
+//! core's side of a CONNECT (the request to the driver, a recoverable session restored, the
+//! socket created and told).
+
+use super::*;
+
+impl Server {
+    /// Accepts a pending CONNECT: the socket joins the namespace (and its own room), CONNECT
+    /// `{"sid":..,"pid":..}` is sent (after the missed packets of a recovered session).
+    pub fn accept_connect(&mut self, session: &str, nsp: &str, accept: Accept, now_ms: u64) -> Result<(), ApiError> {
+        if let Some(data) = &accept.data {
+            if crate::json::validate(data).is_err() {
+                return Err(ApiError::InvalidJson);
+            }
+        }
+        let s = self.sessions.get(session).ok_or(ApiError::UnknownSession)?;
+        let auth = s.pending.get(nsp).ok_or(ApiError::NoPendingConnect)?.clone();
+        let restored = self.try_restore(session, nsp, &auth, now_ms);
+        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
+        if restored.is_none() {
+            if self.sockets.contains_key(&accept.sid) {
+                return Err(ApiError::DuplicateSocketId);
+            }
+            if self.config.recovery.is_some() && accept.pid.is_none() {
+                return Err(ApiError::MissingPid);
+            }
+        }
+        self.sessions.get_mut(session).expect("session").pending.remove(nsp);
+        if !self.is_known(nsp) && self.shared.dynamic.insert(nsp.to_owned()) {
+            self.shared_dirty = true;
+        }
+        match restored {
+            Some(r) => self.do_connect(session, nsp, auth, r, accept.data, true, now_ms),
+            None => {
+                let fresh = Restored {
+                    sid: accept.sid,
+                    pid: accept.pid.unwrap_or_default(),
+                    rooms: Vec::new(),
+                    data: "{}".into(),
+                    missed: Vec::new(),
+                    since: None,
+                };
+                self.do_connect(session, nsp, auth, fresh, accept.data, false, now_ms)
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a pending CONNECT as a middleware error does: CONNECT_ERROR
+    /// `{"message":..,"data":..}` (`data` omitted when `None`).
+    pub fn reject_connect(
+        &mut self,
+        session: &str,
+        nsp: &str,
+        message: &str,
+        data: Option<&str>,
+    ) -> Result<(), ApiError> {
+        if data.is_some_and(|d| crate::json::validate(d).is_err()) {
+            return Err(ApiError::InvalidJson);
+        }
+        let s = self.sessions.get_mut(session).ok_or(ApiError::UnknownSession)?;
+        s.pending.remove(nsp).ok_or(ApiError::NoPendingConnect)?;
+        self.dirty.insert(session.to_owned());
+        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
+        let mut body = String::from("{\"message\":");
+        write_string(&mut body, message);
+        if let Some(data) = data {
+            body.push_str(",\"data\":");
+            body.push_str(data);
+        }
+        body.push('}');
+        self.connect_error(session, nsp, body);
+        Ok(())
+    }
+
+    /// Refuses a pending CONNECT to a namespace no dynamic predicate matched: CONNECT_ERROR
+    /// `{"message":"Invalid namespace"}`.
+    pub fn refuse_namespace(&mut self, session: &str, nsp: &str) -> Result<(), ApiError> {
+        let s = self.sessions.get_mut(session).ok_or(ApiError::UnknownSession)?;
+        s.pending.remove(nsp).ok_or(ApiError::NoPendingConnect)?;
+        self.dirty.insert(session.to_owned());
+        self.connect_error(session, nsp, "{\"message\":\"Invalid namespace\"}".into());
+        Ok(())
+    }
+
+    pub(super) fn on_connect(&mut self, session: &str, nsp: String, auth: String, now_ms: u64) {
+        let known = self.is_known(&nsp);
+        if !known && !self.config.dynamic_namespaces {
+            self.connect_error(session, &nsp, "{\"message\":\"Invalid namespace\"}".into());
+            return;
+        }
+        // The socket's auth travels in its session's snapshot: one that could not be kept
+        // across hibernation is refused now rather than lost at the next eviction.
+        let used = self.session_to_json(session).map_or(usize::MAX, |snapshot| snapshot.len());
+        let needed = used.saturating_add(auth.len() + nsp.len() + SOCKET_SNAPSHOT_RESERVE);
+        if needed > self.config.max_snapshot_bytes {
+            let mut body = String::from("{\"message\":\"auth too large\",\"data\":{\"limit\":");
+            body.push_str(
+                &self.config.max_snapshot_bytes.saturating_sub(used + nsp.len() + SOCKET_SNAPSHOT_RESERVE).to_string(),
+            );
+            body.push_str("}}");
+            self.connect_error(session, &nsp, body);
+            return;
+        }
+        if let Some(pid) = self.config.recovery.as_ref().and_then(|_| string_member(&auth, "pid")) {
+            self.take_over(&pid, &nsp, session, now_ms);
+        }
+        let restorable = self.try_restore(session, &nsp, &auth, now_ms).is_some();
+        let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares) && restorable;
+        if known && skip {
+            let restored = self.try_restore(session, &nsp, &auth, now_ms).expect("restorable");
+            self.do_connect(session, &nsp, auth, restored, None, true, now_ms);
+            return;
+        }
+        self.sessions.get_mut(session).expect("session").pending.insert(nsp.clone(), auth.clone());
+        self.dirty.insert(session.to_owned());
+        let recover_from = match (&self.config.recovery, restorable) {
+            // A client that received no broadcast has no offset: the holder knows its since.
+            (Some(_), false) => string_member(&auth, "pid")
+                .map(|pid| RecoveryRef { pid, offset: string_member(&auth, "offset").unwrap_or_default() }),
+            _ => None,
+        };
+        self.events.push_back(Event::ConnectRequest(ConnectRequest {
+            session: session.to_owned(),
+            nsp,
+            auth,
+            check_namespace: !known,
+            run_middlewares: !skip,
+            recovered: restorable,
+            recover_from,
+        }));
+    }
+
+    /// adapter.restoreSession: the session persisted for `auth.pid`, unexpired, with the
+    /// packets sent after `auth.offset` that it should have received.
+    /// A session exported by another server for this CONNECT counts too, with the packets
+    /// it missed taken from this server's own log.
+    /// Without `auth.offset` (a client that received no broadcast before it lost its
+    /// connection), the packets missed since the socket connected.
+    pub(super) fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
+        let offset = string_member(auth, "offset");
+        if let Some(imported) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
+            if self.sockets.contains_key(&imported.sid) {
+                return None;
+            }
+            let offset = offset.or_else(|| imported.since.clone())?;
+            let missed = self.missed_since(&offset, nsp, &imported.rooms)?;
+            return Some(Restored { missed, ..imported.clone() });
+        }
+        let pid = string_member(auth, "pid")?;
+        self.restorable(&pid, offset, nsp, now_ms)
+    }
+
+    /// The session persisted for `pid` in `nsp`, if unexpired and not connected again.
+    pub(super) fn persisted_for(&self, pid: &str, nsp: &str, now_ms: u64) -> Option<&Persisted> {
+        let recovery = self.config.recovery.as_ref()?;
+        let p = self.shared.persisted.get(pid)?;
+        let live = p.nsp == nsp
+            && p.disconnected_at + recovery.max_disconnection_duration_ms >= now_ms
+            && !self.sockets.contains_key(&p.sid);
+        live.then_some(p)
+    }
+
+    /// The session persisted for `pid` in `nsp`, unexpired, with the packets after `offset`
+    /// (after its `since` without one).
+    pub(super) fn restorable(&self, pid: &str, offset: Option<String>, nsp: &str, now_ms: u64) -> Option<Restored> {
+        let p = self.persisted_for(pid, nsp, now_ms)?;
+        let offset = offset.or_else(|| p.since.clone())?;
+        let missed = self.missed_since(&offset, nsp, &p.rooms)?;
+        Some(Restored {
+            sid: p.sid.clone(),
+            pid: pid.to_owned(),
+            rooms: p.rooms.clone(),
+            data: p.data.clone(),
+            missed,
+            since: p.since.clone(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn do_connect(
+        &mut self,
+        session: &str,
+        nsp: &str,
+        auth: String,
+        r: Restored,
+        data: Option<String>,
+        recovered: bool,
+        now_ms: u64,
+    ) {
+        // the reference sends the missed packets from the Socket constructor, before CONNECT
+        for (missed, attachments) in r.missed {
+            let packet =
+                Packet { kind: PacketType::Event, nsp: nsp.to_owned(), id: None, data: Some(missed), attachments };
+            self.send_packet(session, &packet);
+        }
+        let pid = self.config.recovery.is_some().then_some(r.pid);
+        self.sockets.insert(
+            r.sid.clone(),
+            SocketState {
+                session: session.to_owned(),
+                nsp: nsp.to_owned(),
+                pid: pid.clone(),
+                rooms: BTreeSet::new(),
+                data: data.unwrap_or(r.data),
+                auth,
+                issued: now_ms,
+                next_ack: 0,
+                recovered,
+                // It received every broadcast logged so far (a recovered socket through the
+                // missed packets sent above).
+                since: self.config.recovery.is_some().then(|| offsets::encode(&self.shared.seen)),
+            },
+        );
+        self.nsps.entry(nsp.to_owned()).or_default().sockets.insert(r.sid.clone());
+        self.note_live(&r.sid);
+        for room in r.rooms {
+            self.add_room(&r.sid, room);
+        }
+        self.add_room(&r.sid, r.sid.clone());
+        let s = self.sessions.get_mut(session).expect("session");
+        s.sockets.insert(nsp.to_owned(), r.sid.clone());
+        s.connect_deadline = None;
+        self.timers.cancel(&Timer::Connect(session.to_owned()));
+        self.dirty.insert(session.to_owned());
+        let mut body = String::from("{\"sid\":");
+        write_string(&mut body, &r.sid);
+        if let Some(pid) = &pid {
+            body.push_str(",\"pid\":");
+            write_string(&mut body, pid);
+        }
+        body.push('}');
+        let mut packet = Packet::new(PacketType::Connect, nsp);
+        packet.data = Some(body);
+        self.send_packet(session, &packet);
+        self.events.push_back(Event::Connection {
+            session: session.to_owned(),
+            nsp: nsp.to_owned(),
+            sid: r.sid,
+            recovered,
+        });
+    }
+}
