@@ -1,0 +1,331 @@
+//! socket.js, for the manager's sockets: CONNECT and its answer, the packets of a socket,
+//! emits with their acknowledgements and timeouts, the send and receive buffers, the retry
+//! queue, and the end of a socket.
+
+use super::*;
+
+impl Manager {
+    /// `socket.onopen()`: sends CONNECT, or asks the driver for the auth first.
+    pub(super) fn socket_on_open(&mut self, socket: SocketId) {
+        match self.socket_mut(socket).auth.clone() {
+            Auth::Callback => self.push_socket(socket, SocketEvent::AuthRequest),
+            Auth::Json(auth) => self.send_connect(socket, Some(&auth)),
+            Auth::None => self.send_connect(socket, None),
+        }
+    }
+
+    /// `_sendConnectPacket(auth)`: the recovery fields are merged in when there is a `pid`.
+    pub(super) fn send_connect(&mut self, socket: SocketId, auth: Option<&str>) {
+        let s = self.socket_mut(socket);
+        let data = match &s.pid {
+            Some(pid) => Some(merge_recovery(pid, s.last_offset.as_deref(), auth)),
+            None => auth.map(str::to_owned),
+        };
+        let mut packet = Packet::new(PacketType::Connect, s.nsp.clone());
+        packet.data = data;
+        self.write_packet(packet);
+    }
+
+    /// `socket.onclose(reason, description)`.
+    pub(super) fn socket_on_close(
+        &mut self,
+        socket: SocketId,
+        reason: DisconnectReason,
+        description: Option<String>,
+        now_ms: u64,
+    ) {
+        let s = self.socket_mut(socket);
+        s.connected = false;
+        s.sid = None;
+        self.push_socket(socket, SocketEvent::Disconnect { reason, description });
+        // _clearAcks: acks of buffered packets survive; the others are dropped, and those
+        // taking an error are told.
+        let s = self.socket_mut(socket);
+        let cleared: Vec<(u64, PendingAck)> = s
+            .acks
+            .iter()
+            .filter(|(id, _)| !s.send_buffer.iter().any(|p| p.id == Some(**id)))
+            .map(|(&id, &ack)| (id, ack))
+            .collect();
+        for (id, ack) in cleared {
+            self.socket_mut(socket).acks.remove(&id);
+            match (ack.with_error, ack.target) {
+                (true, _) => self.ack_error(socket, id, ack.target, AckError::Disconnected, now_ms),
+                (false, AckTarget::User) => {
+                    self.push_socket(socket, SocketEvent::AckDropped { handle: AckHandle::Id(id) })
+                }
+                (false, _) => {}
+            }
+        }
+    }
+
+    /// `socket.onpacket(packet)` for the socket of the packet's namespace, if it listens.
+    pub(super) fn on_packet(&mut self, packet: Packet, now_ms: u64) {
+        let Some(socket) = self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == packet.nsp)
+        else {
+            return;
+        };
+        match packet.kind {
+            PacketType::Connect => {
+                let members = packet.data.as_deref().and_then(object_members).unwrap_or_default();
+                let sid = member(&members, "sid").filter(|raw| truthy(raw));
+                match sid {
+                    Some(sid) => {
+                        let sid = string_value(sid).unwrap_or_else(|| sid.to_owned());
+                        let pid = member(&members, "pid")
+                            .filter(|raw| truthy(raw))
+                            .map(|raw| string_value(raw).unwrap_or_else(|| raw.to_owned()));
+                        self.on_connect(socket, sid, pid, now_ms);
+                    }
+                    None => self
+                        .push_socket(socket, SocketEvent::ConnectError { message: V2_SERVER.to_owned(), data: None }),
+                }
+            }
+            PacketType::Event | PacketType::BinaryEvent => {
+                let received = Received {
+                    data: packet.data.unwrap_or_else(|| "[]".to_owned()),
+                    attachments: packet.attachments,
+                    ack_id: packet.id,
+                };
+                if self.socket_mut(socket).connected {
+                    self.emit_event(socket, received);
+                } else {
+                    self.socket_mut(socket).receive_buffer.push(received);
+                }
+            }
+            PacketType::Ack | PacketType::BinaryAck => {
+                let Some(id) = packet.id else { return };
+                let Some(ack) = self.socket_mut(socket).acks.remove(&id) else { return };
+                let args = packet.data.unwrap_or_else(|| "[]".to_owned());
+                self.ack_response(socket, id, ack, args, packet.attachments, now_ms);
+            }
+            PacketType::Disconnect => {
+                self.destroy(socket, now_ms);
+                self.socket_on_close(socket, DisconnectReason::IoServerDisconnect, None, now_ms);
+            }
+            PacketType::ConnectError => {
+                self.destroy(socket, now_ms);
+                let (message, data) = match packet.data.as_deref().and_then(object_members) {
+                    Some(members) => (
+                        member(&members, "message").map(js_to_string).unwrap_or_default(),
+                        member(&members, "data").map(str::to_owned),
+                    ),
+                    // a string: `new Error("...".message)`, an empty message
+                    None => (String::new(), None),
+                };
+                self.push_socket(socket, SocketEvent::ConnectError { message, data });
+            }
+        }
+    }
+
+    /// `socket.onconnect(id, pid)`.
+    pub(super) fn on_connect(&mut self, socket: SocketId, sid: String, pid: Option<String>, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        s.sid = Some(sid);
+        s.recovered = pid.is_some() && s.pid == pid;
+        s.pid = pid;
+        s.connected = true;
+        // emitBuffered
+        for received in std::mem::take(&mut s.receive_buffer) {
+            self.emit_event(socket, received);
+        }
+        for packet in std::mem::take(&mut self.socket_mut(socket).send_buffer) {
+            self.notify_outgoing(socket, &packet);
+            self.write_packet(packet);
+        }
+        self.drain_queue(socket, true, now_ms);
+        self.push_socket(socket, SocketEvent::Connect);
+    }
+
+    /// `socket.emitEvent(args)`, which also tracks the recovery offset.
+    pub(super) fn emit_event(&mut self, socket: SocketId, received: Received) {
+        let s = self.socket_mut(socket);
+        // The offset is the last argument when it is a string (with an ack id, the last
+        // argument is the ack callback).
+        if s.pid.is_some() && received.ack_id.is_none() {
+            if let Some(last) = array_elements(&received.data).and_then(|e| e.last().copied()).and_then(string_value) {
+                s.last_offset = Some(last);
+            }
+        }
+        self.push_socket(
+            socket,
+            SocketEvent::Event { data: received.data, attachments: received.attachments, ack_id: received.ack_id },
+        );
+    }
+
+    /// The EVENT part of `socket.emit()`, after the queue: registers the ack, then sends,
+    /// buffers or drops the packet. Returns the ack id.
+    pub(super) fn emit_packet(
+        &mut self,
+        socket: SocketId,
+        data: String,
+        attachments: Vec<Vec<u8>>,
+        options: EmitOptions,
+        target: Option<AckTarget>,
+        now_ms: u64,
+    ) -> Option<u64> {
+        let (writable, ping_deadline) = match &self.engine {
+            Some(engine) => (engine.is_open(), engine.poll_timeout()),
+            None => (false, None),
+        };
+        let s = self.socket_mut(socket);
+        let mut packet = Packet::event(s.nsp.clone(), data).with_attachments(attachments);
+        let ack_id = target.map(|target| {
+            let id = s.ids;
+            s.ids += 1;
+            let ack = match options.timeout.or(s.ack_timeout) {
+                Some(timeout) => PendingAck { target, with_error: true, deadline: Some(now_ms + timeout) },
+                None => PendingAck { target, with_error: options.ack == AckMode::WithError, deadline: None },
+            };
+            s.acks.insert(id, ack);
+            packet.id = Some(id);
+            id
+        });
+        // _hasPingExpired: a heartbeat deadline passed while timers were throttled
+        let ping_expired = s.connected && ping_deadline.is_none_or(|deadline| now_ms > deadline);
+        let connected = s.connected && !ping_expired;
+        if options.volatile && !writable {
+            // dropped
+        } else if connected {
+            self.notify_outgoing(socket, &packet);
+            self.write_packet(packet);
+        } else {
+            s.send_buffer.push(packet);
+        }
+        if ping_expired {
+            if let Some(engine) = self.engine.as_mut() {
+                engine.handle_timeout(now_ms);
+            }
+        }
+        ack_id
+    }
+
+    /// `notifyOutgoingListeners(packet)`.
+    pub(super) fn notify_outgoing(&mut self, socket: SocketId, packet: &Packet) {
+        if self.socket_mut(socket).notify_outgoing {
+            let data = packet.data.clone().unwrap_or_default();
+            self.push_socket(socket, SocketEvent::Outgoing { data, attachments: packet.attachments.clone() });
+        }
+    }
+
+    /// `_drainQueue(force)`: sends the head of the retry queue.
+    pub(super) fn drain_queue(&mut self, socket: SocketId, force: bool, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        if !s.connected {
+            return;
+        }
+        let Some(&seq) = s.queue.front() else { return };
+        let Some(packet) = s.queued.iter_mut().find(|(k, _)| *k == seq).map(|(_, p)| p) else { return };
+        if packet.pending && !force {
+            return;
+        }
+        packet.pending = true;
+        packet.try_count += 1;
+        let (data, attachments, options) = (packet.data.clone(), packet.attachments.clone(), packet.options);
+        self.emit_packet(socket, data, attachments, options, Some(AckTarget::Queue(seq)), now_ms);
+    }
+
+    /// An ACK arrived for `id`.
+    pub(super) fn ack_response(
+        &mut self,
+        socket: SocketId,
+        id: u64,
+        ack: PendingAck,
+        args: String,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) {
+        match ack.target {
+            AckTarget::User => self.push_socket(
+                socket,
+                SocketEvent::AckResponse { handle: AckHandle::Id(id), args, attachments, with_error: ack.with_error },
+            ),
+            AckTarget::Queue(seq) => {
+                // The queue's callback is `(err, ...responseArgs)`: with `withError` the answer
+                // comes after a null, otherwise the server's first argument is `err`.
+                let elements = array_elements(&args).unwrap_or_default();
+                let outcome = if ack.with_error {
+                    Ok(args.clone())
+                } else {
+                    match elements.first() {
+                        Some(first) if first.trim() == "null" => Ok(rest_of_array(&elements[1..], None)),
+                        Some(first) => Err(QueueError::Value(format!("[{first}]"))),
+                        // `undefined !== null`
+                        None => Err(QueueError::Value("[]".to_owned())),
+                    }
+                };
+                self.queue_callback(socket, seq, outcome, attachments, now_ms);
+            }
+        }
+    }
+
+    /// An acknowledgement failed (timeout, disconnection).
+    pub(super) fn ack_error(&mut self, socket: SocketId, id: u64, target: AckTarget, error: AckError, now_ms: u64) {
+        match target {
+            AckTarget::User => self.push_socket(socket, SocketEvent::AckError { handle: AckHandle::Id(id), error }),
+            AckTarget::Queue(seq) => {
+                self.queue_callback(socket, seq, Err(QueueError::Ack(error)), Vec::new(), now_ms);
+            }
+        }
+    }
+
+    pub(super) fn on_ack_timeout(&mut self, socket: SocketId, id: u64, now_ms: u64) {
+        let s = self.socket_mut(socket);
+        let Some(ack) = s.acks.remove(&id) else { return };
+        s.send_buffer.retain(|p| p.id != Some(id));
+        match ack.target {
+            AckTarget::User => {
+                self.push_socket(socket, SocketEvent::AckError { handle: AckHandle::Id(id), error: AckError::Timeout })
+            }
+            AckTarget::Queue(seq) => {
+                self.queue_callback(socket, seq, Err(QueueError::Ack(AckError::Timeout)), Vec::new(), now_ms)
+            }
+        }
+    }
+
+    /// The callback `_addToQueue` appends to a queued packet's arguments.
+    pub(super) fn queue_callback(
+        &mut self,
+        socket: SocketId,
+        seq: u64,
+        outcome: Result<String, QueueError>,
+        attachments: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) {
+        let s = self.socket_mut(socket);
+        let retries = s.retries;
+        let Some(packet) = s.queued.iter_mut().find(|(k, _)| *k == seq).map(|(_, p)| p) else { return };
+        let (try_count, wants_ack) = (packet.try_count, packet.options.ack != AckMode::None);
+        packet.pending = false;
+        let deliver = match &outcome {
+            Err(_) => try_count > retries,
+            Ok(_) => true,
+        };
+        if deliver {
+            // `this._queue.shift()`: the head, which is this packet
+            if let Some(head) = s.queue.pop_front() {
+                s.queued.retain(|(k, _)| *k != head);
+            }
+            if wants_ack {
+                let handle = AckHandle::Queued(seq);
+                let event = match outcome {
+                    Ok(args) => {
+                        let elements = array_elements(&args).unwrap_or_default();
+                        SocketEvent::AckResponse {
+                            handle,
+                            args: rest_of_array(&elements, Some("null")),
+                            attachments,
+                            with_error: false,
+                        }
+                    }
+                    Err(QueueError::Value(args)) => {
+                        SocketEvent::AckResponse { handle, args, attachments, with_error: false }
+                    }
+                    Err(QueueError::Ack(error)) => SocketEvent::AckError { handle, error },
+                };
+                self.push_socket(socket, event);
+            }
+        }
+        self.drain_queue(socket, false, now_ms);
+    }
+}
