@@ -762,7 +762,7 @@ impl Manager {
         consider(self.reconnect_at, Timer::Reconnect);
         consider(self.engine.as_ref().and_then(ClientSession::poll_timeout), Timer::Engine);
         for (i, s) in self.sockets.iter().enumerate() {
-            for (&id, ack) in &s.acks {
+            for (&id, ack) in s.acks.iter() {
                 consider(ack.deadline, Timer::Ack(SocketId(i as u32), id));
             }
         }

@@ -1,6 +1,6 @@
 //! The state of one namespace socket; the [`Manager`](super::Manager) drives it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::socket::Packet;
 
@@ -81,6 +81,37 @@ pub(crate) enum AckTarget {
     Queue(u64),
 }
 
+/// The registered acknowledgements of a socket by id (`this.acks`): a vector sorted by id
+/// (ids only grow, so an insert appends), smaller in the browser client than a `BTreeMap`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AckTable(Vec<(u64, PendingAck)>);
+
+impl AckTable {
+    /// Registers `ack` under `id`, replacing one already there.
+    pub(crate) fn insert(&mut self, id: u64, ack: PendingAck) {
+        match self.0.binary_search_by_key(&id, |(k, _)| *k) {
+            Ok(i) => self.0[i].1 = ack,
+            Err(i) => self.0.insert(i, (id, ack)),
+        }
+    }
+
+    /// Takes the acknowledgement of `id` out.
+    pub(crate) fn remove(&mut self, id: &u64) -> Option<PendingAck> {
+        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// The acknowledgements, by increasing id.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&u64, &PendingAck)> {
+        self.0.iter().map(|(id, ack)| (id, ack))
+    }
+
+    /// The acknowledgements, by increasing id.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &PendingAck> {
+        self.0.iter().map(|(_, ack)| ack)
+    }
+}
+
 /// A registered acknowledgement (`this.acks[id]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PendingAck {
@@ -123,7 +154,7 @@ pub struct Socket {
     pub(crate) pid: Option<String>,
     pub(crate) last_offset: Option<String>,
     pub(crate) ids: u64,
-    pub(crate) acks: BTreeMap<u64, PendingAck>,
+    pub(crate) acks: AckTable,
     pub(crate) send_buffer: Vec<Packet>,
     pub(crate) receive_buffer: Vec<Received>,
     pub(crate) queue: VecDeque<u64>,
@@ -147,7 +178,7 @@ impl Socket {
             pid: None,
             last_offset: None,
             ids: 0,
-            acks: BTreeMap::new(),
+            acks: AckTable::default(),
             send_buffer: Vec::new(),
             receive_buffer: Vec::new(),
             queue: VecDeque::new(),
