@@ -9,6 +9,7 @@
  *   bench/results/sizes.json      bash bench/sizes/run.sh      bytes a page loads; the worker upload vs Cloudflare's limit
  *   bench/results/edge-cost.json  (its own `command`)          Durable Object wake-ups of idle connections
  *   bench/results/codec.json      bash bench/codec/build.sh    the protocol codec vs socket.io-parser/engine.io-parser
+ *   bench/results/core.json       bash bench/core/run.sh       the server core per event, natively
  * Outputs (under --out, default the repository root):
  *   BENCHMARKS.md                 one section per part: what was measured, the commands, the machine, date and
  *                                 commit, tables with ratios against the peer, the goal and whether it is met, plots
@@ -584,6 +585,40 @@ function codecSection(r) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Core, natively (issue 13)
+
+const CORE_GOAL = "measured (issue 13): the core's cost per event, apart from the glue around it.";
+
+function coreSection(r, server) {
+  if (!r) return { md: notMeasured("Core, natively", "bash bench/core/run.sh", CORE_GOAL), goal: { text: CORE_GOAL, met: undefined } };
+  const ns = r.ns_per_op;
+  const edgeEcho = server?.medians?.ours?.["websocket.echo.p50_ms"];
+  const share = edgeEcho ? ` An echo costs the core ${fmt(ns.echo)} ns of the ${fmt(edgeEcho * 1e6)} ns the edge worker's echo takes at p50 in the server benchmark (${((100 * ns.echo) / (edgeEcho * 1e6)).toFixed(2)}%): the rest is the glue, workerd and the network.` : "";
+  const md = [
+    "## Core, natively",
+    "",
+    "The Socket.IO server core (`wasmio_protocol::server::Server`) driven as the Durable Object drives it, natively, with no I/O: the input, " +
+      "the core's events and transmits drained, and the snapshot writes taken, as the object's `settle` does after every event.",
+    "",
+    provenance(r, { part: "bash bench/core/run.sh", rounds: r.rounds }),
+    "",
+    table(
+      ["operation", "ns per op"],
+      [
+        ["echo: a client event in, an emit back to the socket", fmt(ns.echo)],
+        ["broadcast to 1,000 sockets (encoded once)", fmt(ns.broadcast_1000)],
+        ["server emit with an acknowledgement, and the answer in", fmt(ns.ack)],
+      ],
+      ["l", "r"],
+    ),
+    "",
+    `Medians of ${r.rounds} rounds.${share}`,
+    "",
+  ].join("\n");
+  return { md, goal: { part: "Core, natively", text: CORE_GOAL, met: true } };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Delivery under drops (issue 9)
 
 const DELIVERY_GOAL = "100% of the messages delivered and 0 duplicates to receivers whose transports are cut at random.";
@@ -641,12 +676,13 @@ function main() {
     sizesSection(sizes),
     edgeSection(readResult("edge-cost")),
     codecSection(readResult("codec")),
+    coreSection(readResult("core"), readResult("server")),
     deliverySection([readResult("delivery"), readResult("delivery-1000")].filter(Boolean)),
   ];
   const summary = table(
     ["part", "goal", "status"],
     sections.map((s, i) => {
-      const part = ["Edge server", "Browser client", "Sizes", "Edge cost", "Codec", "Delivery under drops"][i];
+      const part = ["Edge server", "Browser client", "Sizes", "Edge cost", "Codec", "Core, natively", "Delivery under drops"][i];
       return [part, s.goal.text, s.goal.met === undefined ? "not measured in this run" : met(s.goal.met)];
     }),
     ["l", "l", "l"],

@@ -7,11 +7,11 @@
 # Object wake-ups) runs in the background from the start, alongside the other parts: it counts
 # events rather than timing them, and its load (a few thousand pings and pongs every 25 s) is
 # under 1% of one core. The timed parts run one after the other, never two at once.
-# BENCH_PARTS (default "edge-cost sizes codec client server delivery") picks the parts to run again;
+# BENCH_PARTS (default "edge-cost sizes codec core client server delivery") picks the parts to run again;
 # the report always uses every result file in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-parts=(${BENCH_PARTS:-edge-cost sizes codec client server delivery})
+parts=(${BENCH_PARTS:-edge-cost sizes codec core client server delivery})
 start=$SECONDS
 log() { echo "=== bench $* ($((SECONDS - start)) s)" >&2; }
 
@@ -27,6 +27,7 @@ for part in "${parts[@]}"; do
       edge_pid=$! ;;
     sizes) log "sizes"; bash bench/sizes/run.sh ;;
     codec) log "codec"; bash bench/codec/build.sh ;;
+    core) log "core"; bash bench/core/run.sh ;;
     client) log "client"; bash bench/client/run.sh ;;
     server) log "server"; bash bench/server/run.sh ;;
     delivery) log "delivery"; bash bench/delivery/run.sh ;;
