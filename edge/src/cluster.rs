@@ -264,7 +264,7 @@ impl SocketIoServer {
             }
             ClusterOp::ServerSide { event, args } => self.server_side(&request.nsp, &event, args),
             ClusterOp::EmitWithAck { event, args, attachments, timeout_ms } => {
-                let attachments = Relay { attachments, ..Relay::default() }.attachment_bytes();
+                let attachments = Relay::decode_attachments(&attachments);
                 let sent =
                     self.core.borrow_mut().broadcast_with_ack(&selection, &event, &args, attachments, timeout_ms, now);
                 match sent {

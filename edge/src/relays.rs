@@ -67,7 +67,12 @@ impl Relay {
 
     /// The attachments as bytes (invalid base64 is dropped).
     pub fn attachment_bytes(&self) -> Vec<Vec<u8>> {
-        self.attachments.iter().filter_map(|a| wasmio_protocol::base64::decode(a)).collect()
+        Relay::decode_attachments(&self.attachments)
+    }
+
+    /// Attachments carried as base64 (between objects), as bytes; invalid base64 is dropped.
+    pub fn decode_attachments(attachments: &[String]) -> Vec<Vec<u8>> {
+        attachments.iter().filter_map(|a| wasmio_protocol::base64::decode(a)).collect()
     }
 }
 
