@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser client: the wasm driver (wasmio-client) -> pkg/wasm/ (ESM glue + wasm,
-# size-optimised), the classic <script> build -> pkg/dist/socket.io.js, copied to
-# www/socket.io/socket.io.js for the edge worker. Needs the pinned nightly toolchain with
+# size-optimised), the classic <script> build -> pkg/dist/socket.io.js and its socket.io.wasm,
+# copied to www/socket.io/ for the edge worker. Needs the pinned nightly toolchain with
 # rust-src (file rust-nightly), the wasm-bindgen CLI at the version in Cargo.lock, and
 # node_modules (binaryen's wasm-opt, esbuild); `make setup` installs them.
 set -euo pipefail
@@ -20,9 +20,10 @@ node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-t
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
 
-# The classic build: one script defining window.io, the wasm inlined.
+# The classic build: a script defining window.io, and its wasm beside it (socket.io.wasm).
 node_modules/.bin/esbuild pkg/src/classic.js --bundle --minify --format=iife \
-    --loader:.wasm=binary --target=es2020 --log-level=error --outfile=pkg/dist/socket.io.js
+    --target=es2020 --log-level=error --outfile=pkg/dist/socket.io.js
+cp pkg/wasm/wasmio_bg.wasm pkg/dist/socket.io.wasm
 # The ESM entry minified into one file (what a bundler would ship; measured by the size report).
 # It loads its wasm from ./wasm/ beside it, as pkg/index.js does.
 node_modules/.bin/esbuild pkg/index.js --bundle --minify --format=esm --target=es2020 \
@@ -30,5 +31,5 @@ node_modules/.bin/esbuild pkg/index.js --bundle --minify --format=esm --target=e
 mkdir -p pkg/dist/wasm
 cp pkg/wasm/wasmio_bg.wasm pkg/dist/wasm/wasmio_bg.wasm
 mkdir -p www/socket.io
-cp pkg/dist/socket.io.js www/socket.io/socket.io.js
+cp pkg/dist/socket.io.js pkg/dist/socket.io.wasm www/socket.io/
 ls -l pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js pkg/dist/socket.io.js

@@ -58,8 +58,8 @@ use worker::{Env, Method, Request, Response, Result};
 use crate::config::Config;
 use crate::routing::Route;
 
-/// Where the browser client bundle is served, below the Socket.IO path.
-const CLIENT_BUNDLE: &str = "socket.io.js";
+/// The browser client's classic build and its wasm, served below the Socket.IO path.
+const CLIENT_FILES: [&str; 2] = ["socket.io.js", "socket.io.wasm"];
 
 /// Test hooks below the Socket.IO path (deployments with `TEST_HOOKS`): make the Socket.IO
 /// object forget its memory; read how often it was woken; make it refuse (503) the next
@@ -117,7 +117,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     let path = req.path();
     let binding = if config.engine_path.as_deref().is_some_and(|p| path.starts_with(p)) {
         "ECHO"
-    } else if path == format!("{}{CLIENT_BUNDLE}", config.socketio_path) {
+    } else if CLIENT_FILES.iter().any(|file| path == format!("{}{file}", config.socketio_path)) {
         return client_bundle(&env, &path).await;
     } else if config.test_hooks
         && [FORGET_HOOK, STATS_HOOK, FAIL_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
@@ -158,8 +158,8 @@ async fn forward(env: &Env, binding: &str, object: &str, req: Request) -> Result
     env.durable_object(binding)?.get_by_name(object)?.fetch_with_request(req).await
 }
 
-/// The browser client (`<script src="/socket.io/socket.io.js">`), copied into the assets by
-/// the build once the client package is built.
+/// The browser client (`<script src="/socket.io/socket.io.js">` and the `socket.io.wasm` it
+/// fetches), copied into the assets by the build once the client package is built.
 async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
     if let Ok(assets) = env.assets("ASSETS") {
         let response = assets.fetch(format!("https://assets.local{path}"), None).await?;

@@ -1,5 +1,6 @@
-// The classic build, as `<script src="/socket.io/socket.io.js">` loads it (one file, wasm
-// inlined), exposes window.io like socket.io-client's bundle and talks to socket.io@4.8.4.
+// The classic build, as `<script src="/socket.io/socket.io.js">` loads it (the script fetches
+// socket.io.wasm from beside itself), exposes window.io like socket.io-client's bundle and
+// talks to socket.io@4.8.4.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
@@ -26,9 +27,15 @@ test("<script src> defines window.io and connects", async () => {
     await new Promise((res) => socket.on("connect", res));
     const echo = await socket.emitWithAck("echo", { hi: [1, new Uint8Array([5])] });
     socket.disconnect();
-    return { api, hi: echo.hi[0], bin: [...new Uint8Array(echo.hi[1])] };
+    const fetched = performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname);
+    return { api, hi: echo.hi[0], bin: [...new Uint8Array(echo.hi[1])], wasm: fetched.filter((p) => p.endsWith(".wasm")) };
   }, server.url);
-  assert.deepEqual(r, { api: ["function", "function", "function", true, 5], hi: 1, bin: [5] });
+  assert.deepEqual(r, {
+    api: ["function", "function", "function", true, 5],
+    hi: 1,
+    bin: [5],
+    wasm: ["/socket.io/socket.io.wasm"],
+  });
   assert.deepEqual(errors, []);
   await close();
 });

@@ -12,3 +12,8 @@ test("the ESM client's gzip bytes stay within the budget", () => {
     `${s.ours} B gzip (${JSON.stringify(s.files)}) is over the budget of ${s.budget} B; ${s.ratio.toFixed(2)}x socket.io-client's ${s.official} B`,
   );
 });
+
+test("the classic build loads at most 10% more than the ESM entry", () => {
+  const s = clientSizes();
+  assert.ok(s.classic <= 1.1 * s.ours, `classic ${s.classic} B gzip, ESM ${s.ours} B`);
+});

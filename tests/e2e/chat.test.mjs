@@ -37,10 +37,14 @@ async function openChat() {
 
 const messages = (page) => page.$$eval("#messages li", (items) => items.map((li) => li.lastChild.textContent));
 
-it("serves the client bundle the page loads", async () => {
+it("serves the client bundle the page loads, and its wasm", async () => {
   const res = await fetch(`${worker.url}/socket.io/socket.io.js`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type"), /javascript/);
+  const wasm = await fetch(`${worker.url}/socket.io/socket.io.wasm`);
+  assert.equal(wasm.status, 200);
+  assert.match(wasm.headers.get("content-type"), /application\/wasm/);
+  assert.deepEqual([...new Uint8Array(await wasm.arrayBuffer()).slice(0, 4)], [0, 97, 115, 109], "a wasm module");
 });
 
 it("two browser tabs chat through the edge", async () => {
