@@ -84,7 +84,7 @@ test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and t
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: join(ROOT, "pkg") });
   const [{ filename, files, size }] = JSON.parse(stdout);
   const paths = files.map((f) => f.path);
-  for (const file of ["package.json", "index.js", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "README.md"]) {
+  for (const file of ["package.json", "index.js", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
     assert.ok(paths.includes(file), `${file} packed: ${paths}`);
   }
   assert.ok(size > 0);
