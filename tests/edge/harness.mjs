@@ -42,7 +42,21 @@ const DEPLOYMENTS = {
  * an upgrade, whose `env` is then passed to wrangler as it is);
  * `testScheduled` lets `GET /__scheduled` run the worker's cron handler.
  */
-export async function startWorker(
+export async function startWorker(env, options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startWranglerOnce(env, options);
+    } catch (error) {
+      // wrangler 4.86 restarts its custom build once at start-up ("The file src changed"); on
+      // a loaded machine the restarted workerd can find the port still held by the first one,
+      // and wrangler exits. That start is tried again (the same port, when one was asked for).
+      if (attempt >= 3 || !/Address already in use/.test(error.message)) throw error;
+    }
+  }
+}
+
+/** One start of `wrangler dev` (see [`startWorker`]). */
+async function startWranglerOnce(
   env,
   { vars = {}, persist = mkdtempSync(join(tmpdir(), "wasmio-edge-")), port, dir, testScheduled = false } = {},
 ) {
@@ -83,7 +97,10 @@ export async function startWorker(
   for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
   const deadline = Date.now() + 240_000; // the first run compiles the worker
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${log}`);
+    if (child.exitCode !== null) {
+      await stop(); // what is left of its process group (a workerd)
+      throw new Error(`wrangler dev exited:\n${log}`);
+    }
     try {
       await fetch(`${url}/`);
       return { url, port, stop, persist, log: () => log };
