@@ -551,9 +551,6 @@ fn dispatch(host: &Host, event: Event) {
                 SocketEvent::AckError { handle, error } => {
                     (16, s, Some(error.to_string()), None, None, ack_number(handle))
                 }
-                // Never enabled by this driver: the JavaScript side tells `onAnyOutgoing`
-                // listeners itself, with the caller's own arguments.
-                SocketEvent::Outgoing { .. } => return,
                 SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
                 SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(handle)),
             }

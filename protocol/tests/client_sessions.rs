@@ -1108,29 +1108,3 @@ fn events_before_the_connect_answer_are_delivered_after_connect() {
     );
     assert!(!net.manager.get_socket(other).unwrap().connected());
 }
-
-#[test]
-fn outgoing_listeners_see_packets_when_they_are_sent() {
-    let mut net = Net::new(polling_only());
-    let s = net.manager.socket("/", SocketOptions::default());
-    net.manager.set_outgoing_listeners(s, true);
-    net.manager.emit(s, r#"["buffered"]"#, vec![], EmitOptions::default(), net.now).unwrap();
-    assert!(net.socket_events(s).is_empty(), "not sent yet");
-    net.manager.connect_socket(s, net.now);
-    net.pump();
-    net.manager
-        .emit(s, r#"["now",{"_placeholder":true,"num":0}]"#, vec![vec![1]], EmitOptions::default(), net.now)
-        .unwrap();
-    net.pump();
-    assert_eq!(
-        net.socket_events(s),
-        [
-            SocketEvent::Outgoing { data: r#"["buffered"]"#.into(), attachments: vec![] },
-            SocketEvent::Connect,
-            SocketEvent::Outgoing {
-                data: r#"["now",{"_placeholder":true,"num":0}]"#.into(),
-                attachments: vec![vec![1]]
-            },
-        ]
-    );
-}

@@ -381,21 +381,6 @@ impl Manager {
         SocketId(self.sockets.len() as u32 - 1)
     }
 
-    /// Sets a socket's `auth` (used at its next CONNECT).
-    pub fn set_auth(&mut self, socket: SocketId, auth: Auth) {
-        if let Some(s) = self.sockets.get_mut(socket.0 as usize) {
-            s.auth = auth;
-        }
-    }
-
-    /// Whether the application has `onAnyOutgoing` listeners on this socket: when on,
-    /// [`SocketEvent::Outgoing`] reports each event packet as it is sent.
-    pub fn set_outgoing_listeners(&mut self, socket: SocketId, enabled: bool) {
-        if let Some(s) = self.sockets.get_mut(socket.0 as usize) {
-            s.notify_outgoing = enabled;
-        }
-    }
-
     /// `socket.connect()`: subscribes the socket, opens the engine if needed, and sends
     /// CONNECT once the engine is open.
     pub fn connect_socket(&mut self, socket: SocketId, now_ms: u64) {

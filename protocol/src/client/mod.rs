@@ -216,14 +216,6 @@ pub enum SocketEvent {
         /// Which emit.
         handle: AckHandle,
     },
-    /// An event packet goes out now (for `onAnyOutgoing` listeners, reported only after
-    /// [`Manager::set_outgoing_listeners`]): call them with the array elements.
-    Outgoing {
-        /// `[name, ...args]` as JSON text.
-        data: String,
-        /// The binary attachments.
-        attachments: Vec<Vec<u8>>,
-    },
     /// The socket's `auth` is a function: call it and pass what it gives to
     /// [`Manager::provide_auth`].
     AuthRequest,

@@ -160,8 +160,6 @@ pub struct Socket {
     pub(crate) queue: VecDeque<u64>,
     pub(crate) queued: Vec<(u64, QueuedPacket)>,
     pub(crate) queue_seq: u64,
-    /// `onAnyOutgoing` listeners exist: report every event packet sent.
-    pub(crate) notify_outgoing: bool,
 }
 
 impl Socket {
@@ -184,7 +182,6 @@ impl Socket {
             queue: VecDeque::new(),
             queued: Vec::new(),
             queue_seq: 0,
-            notify_outgoing: false,
         }
     }
 

@@ -130,7 +130,6 @@ impl Manager {
             self.emit_event(socket, received);
         }
         for packet in std::mem::take(&mut self.socket_mut(socket).send_buffer) {
-            self.notify_outgoing(socket, &packet);
             self.write_packet(packet);
         }
         self.drain_queue(socket, true, now_ms);
@@ -187,7 +186,6 @@ impl Manager {
         if options.volatile && !writable {
             // dropped
         } else if connected {
-            self.notify_outgoing(socket, &packet);
             self.write_packet(packet);
         } else {
             s.send_buffer.push(packet);
@@ -198,14 +196,6 @@ impl Manager {
             }
         }
         ack_id
-    }
-
-    /// `notifyOutgoingListeners(packet)`.
-    pub(super) fn notify_outgoing(&mut self, socket: SocketId, packet: &Packet) {
-        if self.socket_mut(socket).notify_outgoing {
-            let data = packet.data.clone().unwrap_or_default();
-            self.push_socket(socket, SocketEvent::Outgoing { data, attachments: packet.attachments.clone() });
-        }
     }
 
     /// `_drainQueue(force)`: sends the head of the retry queue.
