@@ -27,7 +27,7 @@
 //! # drop(app);
 //! ```
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -565,8 +565,6 @@ pub struct Socket<'a> {
     pub(crate) host: &'a EngineHost,
     /// Acknowledgements awaited from clients: (socket id, ack id) -> the handler's name.
     pub(crate) awaited_acks: &'a RefCell<AwaitedAcks>,
-    /// Set when sockets join rooms, in a deployment of many objects (see the room directory).
-    pub(crate) joined: Option<&'a Cell<bool>>,
 }
 
 impl<'a> Socket<'a> {
@@ -637,15 +635,7 @@ impl<'a> Socket<'a> {
     /// `socket.join(room)`. A room named after another socket's id is refused
     /// ([`ApiError::RoomIsSocketId`]): its member would receive that socket's private emits.
     pub fn join(&mut self, room: &str) -> Result<(), ApiError> {
-        self.server.join(&self.sid, [room])?;
-        self.note_join();
-        Ok(())
-    }
-
-    fn note_join(&self) {
-        if let Some(joined) = self.joined {
-            joined.set(true);
-        }
+        self.server.join(&self.sid, [room])
     }
 
     /// `socket.leave(room)`.
@@ -761,6 +751,5 @@ impl Operator<'_, '_> {
     /// Makes every selected socket join `room`.
     pub fn sockets_join(self, room: &str) {
         self.socket.server.sockets_join(&self.op, &[room]);
-        self.socket.note_join();
     }
 }

@@ -250,7 +250,6 @@ impl SocketIoServer {
             ClusterOp::Join { rooms } => {
                 let rooms: Vec<&str> = rooms.iter().map(String::as_str).collect();
                 self.core.borrow_mut().sockets_join(&selection, &rooms);
-                self.note_join();
                 ClusterAnswer::Done
             }
             ClusterOp::Leave { rooms } => {

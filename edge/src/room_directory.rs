@@ -7,7 +7,7 @@
 //! up before relaying ([`lookup`]). Everything lives in storage: directories and holdings
 //! survive eviction and restarts.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::future::join_all;
@@ -120,23 +120,32 @@ async fn read_holders(storage: &Storage, room: &RoomKey) -> worker::Result<Vec<S
 #[derive(Default)]
 pub(crate) struct Holdings {
     registered: RefCell<Option<BTreeSet<RoomKey>>>,
+    /// The core's [`rooms_version`](wasmio_protocol::server::Server::rooms_version) when the
+    /// directories were last told: until it moves, there is nothing to tell them.
+    synced_version: Cell<Option<u64>>,
 }
 
 impl Holdings {
     /// Forgets what was read from storage, as an eviction does.
     pub(crate) fn clear(&self) {
         self.registered.borrow_mut().take();
+        self.synced_version.set(None);
+    }
+
+    /// Whether the directories know the rooms held at the core's `version`.
+    pub(crate) fn is_synced(&self, version: u64) -> bool {
+        self.synced_version.get() == Some(version)
     }
 
     /// Tells the directories what changed between the rooms registered for object `me` and
-    /// `held`, then keeps `held` as registered. On a failure the registered set stays as it was:
-    /// the next event tries again.
+    /// `held` (the core's held rooms at `version`), then keeps `held` as registered. On a
+    /// failure the registered set stays as it was: the next event tries again.
     pub(crate) async fn sync(
         &self,
         env: &Env,
         storage: &Storage,
         me: &str,
-        held: BTreeSet<RoomKey>,
+        (version, held): (u64, BTreeSet<RoomKey>),
     ) -> Result<(), String> {
         let known = self.registered.borrow().clone();
         let registered = match known {
@@ -147,6 +156,7 @@ impl Holdings {
         };
         if registered == held {
             *self.registered.borrow_mut() = Some(registered);
+            self.synced_version.set(Some(version));
             return Ok(());
         }
         let add = by_directory(held.difference(&registered).cloned());
@@ -166,6 +176,7 @@ impl Holdings {
         }
         storage.put(HOLDINGS_KEY, &held).await.map_err(|e| e.to_string())?;
         *self.registered.borrow_mut() = Some(held);
+        self.synced_version.set(Some(version));
         Ok(())
     }
 }

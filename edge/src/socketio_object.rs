@@ -74,11 +74,8 @@ pub struct SocketIoServer {
     pub(crate) holdings: Holdings,
     /// Cluster broadcasts with acknowledgements waiting for their recipients.
     pub(crate) collections: AckCollections,
-    /// Whether sockets joined rooms since the room directory was last told: until it is, what
-    /// the event sends is held back ([`SocketIoServer::pump`]), so that a client told it
-    /// joined gets every broadcast to the room, from any object, from then on.
-    pub(crate) joined: Cell<bool>,
-    /// What is held back meanwhile, in order.
+    /// What the object sends while the room directory does not know the rooms it holds
+    /// ([`SocketIoServer::holding_back`]), in order, until the event's `settle` told it.
     pub(crate) held_back: RefCell<Vec<Transmit>>,
     /// How many requests of other objects to refuse still (test hooks only).
     pub(crate) failures_to_inject: Cell<u32>,
@@ -121,7 +118,6 @@ impl SocketIoServer {
             tasks: Tasks::default(),
             holdings: Holdings::default(),
             collections: AckCollections::default(),
-            joined: Cell::new(false),
             held_back: RefCell::new(Vec::new()),
             failures_to_inject: Cell::new(0),
         }
@@ -439,9 +435,10 @@ impl SocketIoServer {
     /// Tells the room directory which rooms this object holds now (in a deployment of many
     /// objects), then sends what was held back meanwhile.
     async fn sync_holdings(&self) {
-        if self.relays.shards > 1 {
-            let (held, name) = (self.core.borrow().held_rooms(), self.name());
-            let synced = match name {
+        let version = self.core.borrow().rooms_version();
+        if self.relays.shards > 1 && !self.holdings.is_synced(version) {
+            let held = (version, self.core.borrow().held_rooms());
+            let synced = match self.name() {
                 Some(name) => self.holdings.sync(&self.env, &self.storage(), &name, held).await,
                 None => Err("this object does not know its name".to_owned()),
             };
@@ -449,10 +446,9 @@ impl SocketIoServer {
                 worker::console_error!("the room directory was not told this object's rooms: {error}");
             }
         }
-        if self.joined.replace(false) {
-            for transmit in std::mem::take(&mut *self.held_back.borrow_mut()) {
-                self.transmit(transmit);
-            }
+        // Told or not (a failure is retried at the next event), nothing waits longer.
+        for transmit in std::mem::take(&mut *self.held_back.borrow_mut()) {
+            self.transmit(transmit);
         }
     }
 
@@ -468,11 +464,12 @@ impl SocketIoServer {
         self.name.borrow().clone()
     }
 
-    /// Notes that sockets joined rooms ([`SocketIoServer::joined`]).
-    pub(crate) fn note_join(&self) {
-        if self.relays.shards > 1 {
-            self.joined.set(true);
-        }
+    /// Whether what the object sends waits for the room directory: in a deployment of many
+    /// objects, while the rooms held here changed since it was told (a room gained its first
+    /// member here, say), so that a client told it joined gets every broadcast to the room,
+    /// from any object, from then on.
+    fn holding_back(&self) -> bool {
+        self.relays.shards > 1 && !self.holdings.is_synced(self.core.borrow().rooms_version())
     }
 
     /// Broadcasts to this object's sockets a broadcast made here outside a socket handler
@@ -501,7 +498,7 @@ impl SocketIoServer {
         loop {
             let transmit = self.core.borrow_mut().poll_transmit();
             if let Some(transmit) = transmit {
-                match self.joined.get() {
+                match self.holding_back() {
                     true => self.held_back.borrow_mut().push(transmit),
                     false => self.transmit(transmit),
                 }
@@ -540,7 +537,6 @@ impl SocketIoServer {
             relays: self.relays.queue(),
             host: &self.host,
             awaited_acks: &self.awaited_acks,
-            joined: (self.relays.shards > 1).then_some(&self.joined),
         }
     }
 

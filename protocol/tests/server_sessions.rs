@@ -1154,15 +1154,20 @@ fn held_rooms_are_those_of_connected_and_recoverable_sockets_but_own_ids() {
     h.connect("e1", "/", "s1");
     h.connect("e2", "/", "s2");
     h.server.join("s1", ["blue", "both"]).unwrap();
+    let version = h.server.rooms_version();
     h.server.join("s2", ["both"]).unwrap();
+    assert_eq!(h.server.rooms_version(), version, "a second member of a held room changes nothing held");
     let held = |h: &Harness| h.server.held_rooms().into_iter().map(|(n, r)| format!("{n}{r}")).collect::<Vec<_>>();
     assert_eq!(held(&h), ["/blue", "/both"]);
     h.server.leave("s1", "blue").unwrap();
+    assert!(h.server.rooms_version() > version, "a room no longer held");
     assert_eq!(held(&h), ["/both"]);
     h.server.join("s1", ["blue"]).unwrap();
     // s1's transport drops: its rooms stay held while it can recover.
+    let version = h.server.rooms_version();
     h.server.handle_close("e1", CloseReason::TransportClose, h.now);
     h.events();
+    assert!(h.server.rooms_version() > version, "a recoverable session came");
     assert_eq!(held(&h), ["/blue", "/both"]);
     // Past the recovery window nothing of s1 is held any more.
     h.now += recovery_config().recovery.unwrap().max_disconnection_duration_ms + 1;

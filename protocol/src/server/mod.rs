@@ -339,6 +339,8 @@ pub struct Server {
     imports: BTreeMap<(String, String), Restored>,
     /// Every deadline of the state above, by time.
     timers: Timers,
+    /// See [`Server::rooms_version`].
+    rooms_version: u64,
 }
 
 impl Server {
@@ -360,6 +362,7 @@ impl Server {
             live_dirty: BTreeMap::new(),
             imports: BTreeMap::new(),
             timers: Timers::default(),
+            rooms_version: 0,
         }
     }
 
@@ -732,6 +735,7 @@ impl Server {
                 },
             );
             self.shared_dirty = true;
+            self.rooms_version += 1;
         }
         for room in &socket.rooms {
             self.del_room(sid, room);
@@ -792,6 +796,9 @@ impl Server {
         let threshold = now_ms.saturating_sub(recovery.max_disconnection_duration_ms);
         let before = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
         self.shared.persisted.retain(|_, p| p.disconnected_at >= threshold);
+        if self.shared.persisted.len() != before.0 {
+            self.rooms_version += 1;
+        }
         self.shared.moved.retain(|_, (_, at)| *at >= threshold);
         while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
             || self.shared.log.len() > recovery.max_log_len

@@ -79,6 +79,7 @@ impl Server {
             self.live_dirty.insert(pid.to_owned(), p.sid.clone());
             self.shared.persisted.insert(pid.to_owned(), p);
             self.shared_dirty = true;
+            self.rooms_version += 1;
         }
         unreadable
     }
@@ -96,6 +97,7 @@ impl Server {
         }
         let p = self.persisted_for(pid, nsp, now_ms)?.clone();
         self.shared.persisted.remove(pid);
+        self.rooms_version += 1;
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
         self.shared_dirty = true;
         let mut out = String::new();

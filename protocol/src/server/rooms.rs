@@ -211,7 +211,11 @@ impl Server {
         let socket = self.socket_mut(sid);
         if socket.rooms.insert(room.clone()) {
             let nsp = socket.nsp.clone();
-            self.nsps.entry(nsp).or_default().rooms.entry(room).or_default().insert(sid.to_owned());
+            let members = self.nsps.entry(nsp).or_default().rooms.entry(room).or_default();
+            if members.is_empty() {
+                self.rooms_version += 1; // a room held here now
+            }
+            members.insert(sid.to_owned());
             self.note_live(sid);
         }
     }
@@ -226,6 +230,7 @@ impl Server {
                 members.remove(sid);
                 if members.is_empty() {
                     n.rooms.remove(room);
+                    self.rooms_version += 1;
                 }
             }
         }
@@ -265,6 +270,12 @@ impl Server {
             self.transmits.push_back(Transmit::Packet { sessions: sessions.clone(), packet: encoded.clone() });
         }
         Delivery { sids, sessions, packet: Some(encoded), logged: None }
+    }
+
+    /// Changes when [`Server::held_rooms`] may have changed (a room gained its first member or
+    /// lost its last, a recoverable session came or went): a driver recomputes them only then.
+    pub fn rooms_version(&self) -> u64 {
+        self.rooms_version
     }
 
     /// Every (namespace, room) that a connected socket or a recoverable session of this server
