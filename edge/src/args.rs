@@ -87,8 +87,10 @@ impl Args {
     /// array of numbers, which a [`Bytes`] or a `Vec<u8>` reads).
     fn values(&self) -> Result<Vec<Value>, EventError> {
         let mut values: Vec<Value> = serde_json::from_str(&self.json).map_err(invalid)?;
-        for value in &mut values {
-            self.fill(value);
+        if !self.attachments.is_empty() {
+            for value in &mut values {
+                self.fill(value);
+            }
         }
         Ok(values)
     }

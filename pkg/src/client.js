@@ -404,6 +404,7 @@ export function client(load) {
       this._any = [];
       this._anyOut = [];
       this._buffer = []; // sendBuffer: the emits waiting for the connection, as socket.io-client's packets
+      this._connected = false; // as the last connect / disconnect event told, read by emit() without a call into wasm
       this._active = false;
       io._call((d) => {
         // `auth` is asked for at each CONNECT (kind 18): a value replaced since, or a function,
@@ -490,7 +491,7 @@ export function client(load) {
       const data = [ev, ...args];
       // As socket.io-client: outgoing listeners hear an emit, with the caller's own arguments,
       // when it goes out: now, or from sendBuffer once connected; a volatile one never buffers.
-      if (this.connected) this._notifyOutgoing(data);
+      if (this._connected) this._notifyOutgoing(data);
       else if (!flags.volatile) {
         this._buffer.push({ type: 2, nsp: this.nsp, data, options: { compress: flags.compress !== false }, _cb: cb });
       }
@@ -561,6 +562,7 @@ export function client(load) {
     _ev(kind, a, b, bins, n) {
       switch (kind) {
         case 10:
+          this._connected = true;
           // The core sends the buffered emits as it connects: their listeners hear them first.
           for (const p of this._buffer.splice(0)) this._notifyOutgoing(p.data);
           return this.emitReserved("connect");
@@ -570,6 +572,7 @@ export function client(load) {
           return this.emitReserved("connect_error", err);
         }
         case 12:
+          this._connected = false;
           return this.emitReserved("disconnect", a, description(a, b));
         case 13: {
           const args = decode(a, bins);
