@@ -17,15 +17,17 @@ const MOUNTS = {
 };
 
 /**
- * Serves /pkg/, /pages/, /socket.io/ (the classic build) and /official/ (the official
- * socket.io-client 4.8.4 builds) from the repository.
+ * Serves `mounts` (URL prefix -> folder; `index.html` for a path ending in `/`) on a free
+ * loopback port. By default /pkg/, /pages/, /socket.io/ (the classic build) and /official/
+ * (the official socket.io-client 4.8.4 builds) from the repository.
  */
-export async function startStatic() {
+export async function startStatic(mounts = MOUNTS) {
   const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-    const mount = Object.keys(MOUNTS).find((m) => path.startsWith(m));
-    const file = mount && normalize(join(MOUNTS[mount], path.slice(mount.length)));
-    if (!file || !file.startsWith(MOUNTS[mount])) return res.writeHead(404).end();
+    let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    if (path.endsWith("/")) path += "index.html";
+    const mount = Object.keys(mounts).find((m) => path.startsWith(m));
+    const file = mount && normalize(join(mounts[mount], path.slice(mount.length)));
+    if (!file || !file.startsWith(mounts[mount])) return res.writeHead(404).end();
     try {
       const body = await readFile(file);
       res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);

@@ -6,43 +6,21 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createServer } from "node:http";
-import { cp, lstat, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, extname, join, normalize } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { build } from "vite";
 import webpack from "webpack";
-import { launch, openPage, startIo } from "./harness.mjs";
+import { launch, openPage, startIo, startStatic } from "./harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
 const run = promisify(execFile);
 
 let browser, server, tmp, tarball;
 const seen = [];
 const webs = [];
-
-/** Serves `dir` on a free loopback port. */
-async function serve(dir) {
-  const http = createServer(async (req, res) => {
-    let path = decodeURIComponent(new URL(req.url, "http://x").pathname);
-    if (path.endsWith("/")) path += "index.html";
-    const file = normalize(join(dir, path));
-    if (!file.startsWith(dir)) return res.writeHead(404).end();
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((r) => http.listen(0, "127.0.0.1", r));
-  const web = { url: `http://127.0.0.1:${http.address().port}`, close: () => new Promise((r) => http.close(r)) };
-  webs.push(web);
-  return web;
-}
 
 /** `vite build` of the app in `app` (no config file); returns the output directory. */
 async function viteBuild(app) {
@@ -91,6 +69,9 @@ test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and t
   tarball = join(tmp, filename);
 });
 
+/** Where each app's entry module goes (the shared tests/client/apps/app.js). */
+const ENTRIES = { vite: "main.js", webpack: "src/index.js" };
+
 for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "webpack 5", webpackBuild]]) {
   describe(`a fresh ${name} app with the packed wasmio installed`, () => {
     let web;
@@ -99,6 +80,8 @@ for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "web
       assert.ok(tarball, "npm pack succeeded");
       const app = join(tmp, key);
       await cp(join(ROOT, "tests/client/apps", key), app, { recursive: true });
+      await mkdir(dirname(join(app, ENTRIES[key])), { recursive: true });
+      await cp(join(ROOT, "tests/client/apps/app.js"), join(app, ENTRIES[key]));
       await run("npm", ["install", tarball, "--offline", "--no-audit", "--no-fund", "--no-package-lock"], { cwd: app });
       const installed = join(app, "node_modules/wasmio");
       assert.equal((await lstat(installed)).isSymbolicLink(), false, "a real install, not a link");
@@ -109,12 +92,13 @@ for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "web
       const emitted = (await readdir(out, { recursive: true })).filter((f) => f.endsWith(".wasm"));
       assert.equal(emitted.length, 1, `one wasm asset: ${emitted}`);
       assert.ok(wasm.equals(await readFile(join(out, emitted[0]))), "the emitted wasm is the package's");
-      web = await serve(out);
+      web = await startStatic({ "/": out });
+      webs.push(web);
     });
 
     test(`the ${name} build connects to socket.io 4.8.4 with its auth and gets an ack`, async () => {
       assert.ok(web, "the build succeeded");
-      const { page, errors, close } = await openPage(browser, `${web.url}/?server=${encodeURIComponent(server.url)}`);
+      const { page, errors, close } = await openPage(browser, `${web.url}/?server=${encodeURIComponent(server.url)}&from=${key}`);
       const r = await page.evaluate(() => window.result);
       await close();
       assert.equal(typeof r.id, "string");

@@ -1,8 +1,10 @@
-// An app as a user writes it: the package imported by name, bundled by Vite.
+// The app as a user writes it, the same for each bundler (tests/client/packaging.test.mjs
+// copies it to each app's entry: vite/main.js, webpack/src/index.js): the package imported
+// by name; the page's query names the server and the bundler (sent as auth).
 import { io } from "wasmio";
 
-const server = new URLSearchParams(location.search).get("server");
-const socket = io(server, { auth: { from: "vite" } });
+const query = new URLSearchParams(location.search);
+const socket = io(query.get("server"), { auth: { from: query.get("from") } });
 
 window.result = new Promise((resolve, reject) => {
   socket.on("connect_error", reject);
