@@ -42,6 +42,12 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn event(this: &Host, kind: u32, socket: u32, a: Option<String>, b: Option<String>, bins: Option<Array>, n: f64);
 
+    /// An event 13, 14 or 15 without attachments whose JSON text is the last `tail` UTF-16
+    /// units of the WebSocket text frame just received (`frame.slice(-tail)`): the text stays
+    /// the JavaScript string it arrived as, never copied out of the wasm memory.
+    #[wasm_bindgen(method, js_name = frameEvent)]
+    fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, tail: u32, n: f64);
+
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.
     #[wasm_bindgen(method)]
@@ -75,14 +81,18 @@ pub fn protocol() -> u32 {
     wasmio_protocol::socket::PROTOCOL_VERSION
 }
 
-// Kinds of the tagged callback (tag = transport id * 8 + kind).
-const CB_WEBSOCKET: u64 = 0;
-const CB_GET_RESPONSE: u64 = 1;
-const CB_GET_TEXT: u64 = 2;
-const CB_GET_FAILED: u64 = 3;
-const CB_POST_RESPONSE: u64 = 4;
-const CB_POST_FAILED: u64 = 5;
-const CB_TIMER: u64 = 6;
+// Kinds of the tagged callback (tag = transport id * CB_KINDS + kind).
+const CB_WS_OPEN: u64 = 0;
+const CB_WS_MESSAGE: u64 = 1;
+const CB_WS_ERROR: u64 = 2;
+const CB_WS_CLOSE: u64 = 3;
+const CB_GET_RESPONSE: u64 = 4;
+const CB_GET_TEXT: u64 = 5;
+const CB_GET_FAILED: u64 = 6;
+const CB_POST_RESPONSE: u64 = 7;
+const CB_POST_FAILED: u64 = 8;
+const CB_TIMER: u64 = 9;
+const CB_KINDS: u64 = 16;
 
 // Option flags of `Driver::new`.
 const OPT_UPGRADE: u32 = 1;
@@ -133,6 +143,8 @@ struct Inner {
     dispatching: bool,
     /// Makes timestamps unique within one millisecond.
     stamps: u32,
+    /// The WebSocket text frame being handled: the JavaScript string and its copy.
+    frame: Option<(JsValue, String)>,
 }
 
 /// The driver of one Socket.IO manager (one server connection, many namespaces).
@@ -246,6 +258,7 @@ impl Driver {
                 timer: None,
                 dispatching: false,
                 stamps: 0,
+                frame: None,
             })
         });
         Driver { inner }
@@ -435,31 +448,28 @@ impl Driver {
 
 /// The browser called back: a WebSocket event, a fetch outcome or the timer.
 fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
-    let id = TransportId((tag / 8) as u32);
+    let id = TransportId((tag / CB_KINDS) as u32);
     let now = now();
     {
         let mut inner = rc.borrow_mut();
         let inner = &mut *inner;
         let m = &mut inner.manager;
-        match tag % 8 {
-            CB_WEBSOCKET => {
-                let event: web_sys::Event = value.unchecked_into();
-                match &*event.type_() {
-                    "open" => m.handle_websocket_open(id, now),
-                    "message" => {
-                        let data = event.unchecked_into::<MessageEvent>().data();
-                        let frame = match data.as_string() {
-                            Some(text) => Frame::Text(text),
-                            None => Frame::Binary(Uint8Array::new(&data).to_vec()),
-                        };
-                        m.handle_websocket_frame(id, frame, now);
+        match tag % CB_KINDS {
+            CB_WS_OPEN => m.handle_websocket_open(id, now),
+            CB_WS_MESSAGE => {
+                let data = value.unchecked_into::<MessageEvent>().data();
+                match data.as_string() {
+                    Some(text) => {
+                        m.handle_websocket_text(id, &text, now);
+                        inner.frame = Some((data, text));
                     }
-                    "error" => m.handle_transport_error(id, "websocket error", now),
-                    _ => {
-                        inner.transports.retain(|(t, _)| *t != id.0);
-                        m.handle_transport_closed(id, now);
-                    }
+                    None => m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now),
                 }
+            }
+            CB_WS_ERROR => m.handle_transport_error(id, "websocket error", now),
+            CB_WS_CLOSE => {
+                inner.transports.retain(|(t, _)| *t != id.0);
+                m.handle_transport_closed(id, now);
             }
             CB_GET_RESPONSE => {
                 let response: Response = value.unchecked_into();
@@ -484,6 +494,7 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
         }
     }
     run(rc);
+    rc.borrow_mut().frame = None;
 }
 
 /// Performs what the manager asks, hands its events to the host, and sets the timer.
@@ -496,9 +507,12 @@ fn run(rc: &Rc<RefCell<Inner>>) {
             if let Some(event) = inner.manager.poll_event() {
                 inner.dispatching = true;
                 let host: Host = inner.host.clone().unchecked_into();
+                let frame = inner.frame.take();
                 drop(inner);
-                dispatch(&host, event);
-                rc.borrow_mut().dispatching = false;
+                dispatch(&host, event, frame.as_ref());
+                let mut inner = rc.borrow_mut();
+                inner.dispatching = false;
+                inner.frame = frame;
                 continue;
             }
         }
@@ -508,7 +522,30 @@ fn run(rc: &Rc<RefCell<Inner>>) {
     rc.borrow_mut().schedule();
 }
 
-fn dispatch(host: &Host, event: Event) {
+/// The length in UTF-16 units (JavaScript's `length`) of `text`.
+fn utf16_len(text: &str) -> u32 {
+    text.bytes().map(|b| u32::from(b & 0xc0 != 0x80) + u32::from(b >= 0xf0)).sum()
+}
+
+/// Hands an event to the host: JSON text that is the end of the WebSocket frame being handled
+/// goes as that part of the frame's own string ([`Host::frame_event`]), anything else copied.
+fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
+    if let (Some((js_frame, text)), Event::Socket { socket, event }) = (frame, &event) {
+        let in_frame = |data: &str| !data.is_empty() && text.ends_with(data);
+        match event {
+            SocketEvent::Event { data, attachments, ack_id } if attachments.is_empty() && in_frame(data) => {
+                let n = ack_id.map_or(-1.0, |id| id as f64);
+                return host.frame_event(13, socket.0, js_frame, utf16_len(data), n);
+            }
+            SocketEvent::AckResponse { handle, args, attachments, with_error }
+                if attachments.is_empty() && in_frame(args) =>
+            {
+                let kind = 14 + u32::from(*with_error);
+                return host.frame_event(kind, socket.0, js_frame, utf16_len(args), ack_number(*handle));
+            }
+            _ => {}
+        }
+    }
     let (kind, socket, a, b, bins, n): (u32, u32, Option<String>, Option<String>, Option<Array>, f64) = match event {
         Event::Manager(event) => match event {
             ManagerEvent::Open => (0, 0, None, None, None, 0.0),
@@ -622,7 +659,7 @@ impl Inner {
     }
 
     fn bound(&self, id: TransportId, kind: u64) -> Callback {
-        self.callback.bind(&JsValue::NULL, (u64::from(id.0) * 8 + kind) as f64)
+        self.callback.bind(&JsValue::NULL, (u64::from(id.0) * CB_KINDS + kind) as f64)
     }
 
     fn perform(&mut self, transmit: ClientTransmit) {
@@ -659,12 +696,10 @@ impl Inner {
                 match opened {
                     Ok(ws) => {
                         ws.set_binary_type(BinaryType::Arraybuffer);
-                        let handler = self.bound(id, CB_WEBSOCKET);
-                        let handler = handler.unchecked_ref();
-                        ws.set_onopen(Some(handler));
-                        ws.set_onmessage(Some(handler));
-                        ws.set_onerror(Some(handler));
-                        ws.set_onclose(Some(handler));
+                        ws.set_onopen(Some(self.bound(id, CB_WS_OPEN).unchecked_ref()));
+                        ws.set_onmessage(Some(self.bound(id, CB_WS_MESSAGE).unchecked_ref()));
+                        ws.set_onerror(Some(self.bound(id, CB_WS_ERROR).unchecked_ref()));
+                        ws.set_onclose(Some(self.bound(id, CB_WS_CLOSE).unchecked_ref()));
                         self.transports.push((id.0, Transport::WebSocket(ws)));
                     }
                     Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),

@@ -82,14 +82,19 @@ function decode(text, bins) {
   );
 }
 
+/** Reports what a listener threw without breaking the driver. */
+function rethrow(e) {
+  setTimeout(() => {
+    throw e;
+  });
+}
+
 /** Calls a listener; what it throws is reported without breaking the driver. */
 function guard(fn) {
   try {
     fn();
   } catch (e) {
-    setTimeout(() => {
-      throw e;
-    });
+    rethrow(e);
   }
 }
 
@@ -101,13 +106,15 @@ export function url(uri, path = "", loc) {
     if (uri.charAt(0) === "/") uri = uri.charAt(1) === "/" ? loc.protocol + uri : loc.host + uri;
     if (!/^(https?|wss?):\/\//.test(uri)) uri = (loc ? loc.protocol + "//" : "https://") + uri;
     const u = new URL(uri);
+    // Path and query as written (URL percent-encodes them): "/café" is the namespace "/café".
+    const [, path = "", query = ""] = /^[^:]+:\/\/[^/?#]*([^?#]*)(?:\?([^#]*))?/.exec(uri) || [];
     uri = {
       source: uri,
       protocol: u.protocol.slice(0, -1),
       host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
       port: u.port,
-      path: u.pathname,
-      query: u.search.slice(1),
+      path,
+      query,
     };
   }
   const obj = uri;
@@ -211,6 +218,14 @@ export function client(load) {
       const d = new Driver(
         {
           event: (...a) => guard(() => this._ev(...a)),
+          // The hot path: an event or ack answer whose JSON is the end of the WebSocket frame.
+          frameEvent: (kind, s, frame, tail, n) => {
+            try {
+              this._byId[s]._ev(kind, frame.slice(-tail), null, undefined, n);
+            } catch (e) {
+              rethrow(e);
+            }
+          },
           // Read at each handshake: the application may change `manager.opts.query` between
           // connections (a refreshed token on `reconnect_attempt`).
           query: () => {
@@ -577,7 +592,7 @@ export function client(load) {
         case 13: {
           const args = decode(a, bins);
           if (n >= 0) args.push(this._ack(n));
-          for (const fn of this._any.slice()) fn.apply(this, args);
+          if (this._any.length) for (const fn of this._any.slice()) fn.apply(this, args);
           return Emitter.prototype.emit.apply(this, args);
         }
         case 14:

@@ -86,6 +86,36 @@ describe("transports", () => {
     await server.close();
   });
 
+  // Received JSON reaches the page as the part of the frame it arrived in (no copy): the
+  // offsets must count UTF-16 units as JavaScript does, astral characters being two.
+  test("non-ASCII namespaces, events and ack answers arrive intact on both transports", async () => {
+    const text = "😀 héllo ✓ 𝄞";
+    const server = await startIo((io) =>
+      io.of("/café-😀").on("connection", (socket) => {
+        socket.emit("hi", text, { [text]: [text, 1] });
+        socket.on("echo", (...args) => args.pop()(...args, text));
+      }),
+    );
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    for (const transports of [["polling"], ["websocket"]]) {
+      const r = await pg.evaluate(
+        async ([url, transports]) => {
+          const socket = io(url + "/café-😀", { transports, forceNew: true });
+          const hi = await new Promise((res) => socket.on("hi", (...args) => res(args)));
+          const echoed = await socket.emitWithAck("echo", "ñ😀", [2, "𝄞"]);
+          const out = { hi, echoed, transport: socket.io.engine.transport.name };
+          socket.disconnect();
+          return out;
+        },
+        [server.url, transports],
+      );
+      assert.deepEqual(r, { hi: [text, { [text]: [text, 1] }], echoed: "ñ😀", transport: transports[0] });
+    }
+    assert.deepEqual(errors, []);
+    await close();
+    await server.close();
+  });
+
   test("upgrade from polling to WebSocket without losing or reordering events", async () => {
     const transports = [];
     const server = await startIo(echo(transports));

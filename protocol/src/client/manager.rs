@@ -293,6 +293,14 @@ impl Manager {
         }
     }
 
+    /// A text frame arrived on a WebSocket of the engine (borrowed: the driver keeps it).
+    pub fn handle_websocket_text(&mut self, id: TransportId, text: &str, now_ms: u64) {
+        if let Some((engine, local)) = self.engine_for(id) {
+            engine.handle_websocket_text(local, text, now_ms);
+            self.pump(now_ms);
+        }
+    }
+
     /// A transport of the engine failed.
     pub fn handle_transport_error(&mut self, id: TransportId, description: &str, now_ms: u64) {
         if let Some((engine, local)) = self.engine_for(id) {

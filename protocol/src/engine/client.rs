@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 
 use super::handshake::Handshake;
-use super::packet::{decode_payload, Data, Frame, Packet, PacketType};
+use super::packet::{decode_payload, Data, Frame, Packet, PacketError, PacketType};
 use super::session::{take_payload, CloseReason, TransportKind};
 
 /// Settings of a client session (socket.io-client's option names in the docs).
@@ -340,8 +340,18 @@ impl ClientSession {
 
     /// A frame arrived on a WebSocket.
     pub fn handle_websocket_frame(&mut self, id: TransportId, frame: Frame, now_ms: u64) {
+        self.on_websocket_packet(id, Packet::decode_frame(frame), now_ms);
+    }
+
+    /// A text frame arrived on a WebSocket (as [`ClientSession::handle_websocket_frame`],
+    /// borrowed: the driver may keep the text).
+    pub fn handle_websocket_text(&mut self, id: TransportId, text: &str, now_ms: u64) {
+        self.on_websocket_packet(id, Packet::decode_text(text), now_ms);
+    }
+
+    fn on_websocket_packet(&mut self, id: TransportId, packet: Result<Packet, PacketError>, now_ms: u64) {
         if self.probe == Probe::Sent(id) {
-            match Packet::decode_frame(frame) {
+            match packet {
                 Ok(p) if p.kind == PacketType::Pong && p.data == Data::Text("probe".into()) => {
                     self.probe = Probe::Pausing(id);
                     self.events.push_back(ClientEvent::Upgrading);
@@ -354,7 +364,7 @@ impl ClientSession {
         if !self.is_current(id, TransportKind::WebSocket) {
             return;
         }
-        match Packet::decode_frame(frame) {
+        match packet {
             Ok(packet) => self.on_packet(packet, now_ms),
             Err(_) => self.fail(CloseReason::TransportError, Some("parse error".into())),
         }
