@@ -234,6 +234,8 @@ impl Driver {
             reconnection_delay_max: optional(reconnection_delay_max).unwrap_or(5000),
             randomization_factor,
             timeout: optional(timeout),
+            // The page parses every payload with `JSON.parse`: that is its one scan.
+            defer_json_validation: true,
         };
         let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
             let weak = weak.clone();
@@ -340,6 +342,12 @@ impl Driver {
         // The only possible errors are data the JavaScript side never builds (it sends
         // `JSON.stringify` of an array): nothing to report.
         let _ = self.with(|m, now| m.send_ack(SocketId(socket), ack_id as u64, args, attachments, now));
+    }
+
+    /// The JSON of the event or ack answer just handed to the host does not parse: the
+    /// connection closes with "parse error" (the core checked only its start).
+    pub fn invalid_payload(&self) {
+        self.with(|m, now| m.handle_invalid_payload(now));
     }
 
     /// What the `auth` function gave (JSON text), after event 18.

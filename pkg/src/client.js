@@ -276,6 +276,18 @@ export function client(load) {
       }
     }
 
+    /**
+     * Received JSON -> values; JSON that does not parse (the core checks only its start)
+     * closes the connection with "parse error", as socket.io-client's decoder error does.
+     */
+    _decode(text, bins) {
+      try {
+        return decode(text, bins);
+      } catch {
+        this._d.invalid_payload();
+      }
+    }
+
     /** Runs `call(driver)` now, or once the wasm module is ready. */
     _call(call) {
       if (this._d) call(this._d);
@@ -289,7 +301,7 @@ export function client(load) {
           return this._engineEvent(a, b, bins, n);
         case 30: {
           const packet = { type: s, nsp: a };
-          if (b != null) packet.data = decode(b, bins);
+          if (b != null && (packet.data = this._decode(b, bins)) === undefined) return;
           if (n >= 0) packet.id = n;
           return this.emitReserved("packet", packet);
         }
@@ -462,7 +474,13 @@ export function client(load) {
     /** The events received before the socket connected (`[name, ...args]` each). */
     get receiveBuffer() {
       if (this._s === undefined || !this.io._d) return [];
-      return this.io._d.receive_buffer(this._s).map(([text, bins]) => decode(text, bins));
+      return this.io._d.receive_buffer(this._s).flatMap(([text, bins]) => {
+        try {
+          return [decode(text, bins)];
+        } catch {
+          return []; // refused with "parse error" when it is delivered
+        }
+      });
     }
 
     connect() {
@@ -590,7 +608,8 @@ export function client(load) {
           this._connected = false;
           return this.emitReserved("disconnect", a, description(a, b));
         case 13: {
-          const args = decode(a, bins);
+          const args = this.io._decode(a, bins);
+          if (!args) return;
           if (n >= 0) args.push(this._ack(n));
           if (this._any.length) for (const fn of this._any.slice()) fn.apply(this, args);
           return Emitter.prototype.emit.apply(this, args);
@@ -602,7 +621,9 @@ export function client(load) {
           delete this.acks[n];
           if (!cb) return;
           if (kind === 16) return cb.call(this, new Error(a));
-          const args = decode(a, bins);
+          const args = this.io._decode(a, bins);
+          // Unparsable: the connection closed, as for any callback pending at a disconnect.
+          if (!args) return kind === 15 && cb.call(this, new Error("socket has been disconnected"));
           return kind === 15 ? cb.call(this, null, ...args) : cb.apply(this, args);
         }
         case 19:

@@ -927,6 +927,40 @@ fn undecodable_packets_close_with_parse_error_and_reconnect() {
 }
 
 #[test]
+fn deferred_json_is_reported_as_received_and_refused_by_the_application() {
+    let config = ManagerConfig { defer_json_validation: true, ..polling_only() };
+    let mut net = Net::new(config);
+    net.manager.open(net.now);
+    let s = connected(&mut net, "/");
+    net.take_events();
+    // not JSON after its start: handed on as it came, for the application to parse
+    net.current().session.send(Data::Text(r#"2["tick",1,}"#.into()));
+    net.pump();
+    assert_eq!(
+        net.socket_events(s),
+        [SocketEvent::Event { data: r#"["tick",1,}"#.into(), attachments: vec![], ack_id: None }]
+    );
+    // its start is still checked: a reserved name is refused by the core
+    net.randoms(&[0.0; 4]);
+    net.current().session.send(Data::Text(r#"2["connect"]"#.into()));
+    net.pump();
+    assert!(net.socket_events(s).contains(&SocketEvent::Disconnect {
+        reason: DisconnectReason::ParseError,
+        description: Some("invalid payload".into()),
+    }));
+    net.advance(net.now + 5_000);
+    assert!(net.manager.get_socket(s).unwrap().connected(), "reconnected");
+    net.take_events();
+    // the application's JSON.parse failed: the connection ends as if the core had found it
+    net.manager.handle_invalid_payload(net.now);
+    net.pump();
+    assert!(net.socket_events(s).contains(&SocketEvent::Disconnect {
+        reason: DisconnectReason::ParseError,
+        description: Some("invalid payload".into()),
+    }));
+}
+
+#[test]
 fn retries_resend_until_acknowledged() {
     let mut net = Net::new(polling_only());
     net.manager.open(net.now);

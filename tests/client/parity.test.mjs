@@ -24,6 +24,8 @@ function handlers(io) {
     socket.on("silent", () => {});
     socket.on("echo", (...args) => args.pop()(...args));
     socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
+    // An event whose JSON breaks off after its name.
+    socket.on("send-bad-json", () => socket.conn.write('2["tick",1,}'));
     const notes = [];
     socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
     socket.on("notes", (cb) => cb(notes));
@@ -68,6 +70,26 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         await close();
       }
     }
+
+    test("JSON that does not parse closes with parse error, on both transports, and the listener never runs", async () => {
+      const r = await run(async (url) => {
+        const out = [];
+        for (const transports of [["polling"], ["websocket"]]) {
+          const socket = io(url, { forceNew: true, transports, reconnection: false });
+          await new Promise((res) => socket.on("connect", res));
+          const ticks = [];
+          socket.on("tick", (...args) => ticks.push(args));
+          const reason = new Promise((res) => socket.on("disconnect", res));
+          socket.emit("send-bad-json");
+          out.push({ reason: await reason, ticks });
+        }
+        return out;
+      });
+      assert.deepEqual(r, [
+        { reason: "parse error", ticks: [] },
+        { reason: "parse error", ticks: [] },
+      ]);
+    });
 
     test("autoConnect: false has no engine until connect(); then its id, transport and state", async () => {
       const r = await run(async (url) => {

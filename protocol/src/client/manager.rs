@@ -16,7 +16,7 @@ use crate::engine::{
     ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind,
 };
 use crate::json;
-use crate::socket::{Decoder, Packet, PacketType, RESERVED_EVENTS};
+use crate::socket::{DecodeError, Decoder, Packet, PacketType, RESERVED_EVENTS};
 
 mod sockets;
 
@@ -47,6 +47,10 @@ pub struct ManagerConfig {
     pub randomization_factor: f64,
     /// `timeout`: ms for the engine to open, `None` for `false` (default 20000).
     pub timeout: Option<u64>,
+    /// The JSON of received events and ack answers is checked only at its start (an array,
+    /// the event name): the application parses it anyway and reports bad JSON with
+    /// [`Manager::handle_invalid_payload`] (default `false`: the core checks all of it).
+    pub defer_json_validation: bool,
 }
 
 impl Default for ManagerConfig {
@@ -59,6 +63,7 @@ impl Default for ManagerConfig {
             reconnection_delay_max: 5000,
             randomization_factor: 0.5,
             timeout: Some(20_000),
+            defer_json_validation: false,
         }
     }
 }
@@ -131,7 +136,10 @@ impl Manager {
             state: ReadyState::Closed,
             engine: None,
             generation: 0,
-            decoder: Decoder::default(),
+            decoder: match config.defer_json_validation {
+                true => Decoder::default().defer_json_validation(),
+                false => Decoder::default(),
+            },
             skip_reconnect: !config.reconnection,
             reconnecting: false,
             open_is_reconnect: false,
@@ -298,6 +306,16 @@ impl Manager {
         if let Some((engine, local)) = self.engine_for(id) {
             engine.handle_websocket_text(local, text, now_ms);
             self.pump(now_ms);
+        }
+    }
+
+    /// The application could not parse the JSON of the event or ack answer just reported
+    /// (with [`ManagerConfig::defer_json_validation`]): the connection closes with
+    /// "parse error", as when the core finds bad JSON itself.
+    pub fn handle_invalid_payload(&mut self, now_ms: u64) {
+        if self.state == ReadyState::Open {
+            let description = DecodeError::InvalidPayload.to_string();
+            self.on_close(DisconnectReason::ParseError, Some(description), now_ms);
         }
     }
 

@@ -220,9 +220,12 @@ fn first_element(data: &str) -> Option<(Kind, Cow<'_, str>)> {
     }
 }
 
-/// Checks `data` as the reference decoder's `isPayloadValid` does for `kind`.
-fn payload_is_valid(kind: PacketType, data: &str) -> bool {
-    if json::validate(data).is_err() {
+/// Checks `data` as the reference decoder's `isPayloadValid` does for `kind`. With
+/// `defer_json`, the JSON text of an EVENT or ACK is checked only at its start (an array, the
+/// event name): its receiver parses it anyway.
+fn payload_is_valid(kind: PacketType, data: &str, defer_json: bool) -> bool {
+    let deferred = defer_json && matches!(kind, PacketType::Event | PacketType::Ack);
+    if !deferred && json::validate(data).is_err() {
         return false;
     }
     let Ok(top) = Scanner::new(data).peek_kind() else { return false };
@@ -249,6 +252,10 @@ fn survives_javascript(n: u64) -> bool {
 /// Decodes the text part of a packet. A binary packet comes back with `attachments` empty and
 /// the announced count returned beside it; [`Decoder`] collects the attachments.
 pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize), DecodeError> {
+    decode_text_with(text, max_attachments, false)
+}
+
+fn decode_text_with(text: &str, max_attachments: usize, defer_json: bool) -> Result<(Packet, usize), DecodeError> {
     let bytes = text.as_bytes();
     let wire = bytes.first().and_then(|&b| PacketType::from_byte(b)).ok_or(DecodeError::UnknownType)?;
     let mut i = 1;
@@ -293,7 +300,7 @@ pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize)
     };
     let data = if i < text.len() {
         let data = &text[i..];
-        if !payload_is_valid(wire, data) {
+        if !payload_is_valid(wire, data, defer_json) {
             return Err(DecodeError::InvalidPayload);
         }
         Some(data.to_owned())
@@ -313,6 +320,7 @@ pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize)
 #[derive(Debug)]
 pub struct Decoder {
     max_attachments: usize,
+    defer_json: bool,
     pending: Option<(Packet, usize)>,
 }
 
@@ -325,7 +333,16 @@ impl Default for Decoder {
 impl Decoder {
     /// A decoder refusing packets that announce more than `max_attachments` attachments.
     pub fn new(max_attachments: usize) -> Self {
-        Decoder { max_attachments, pending: None }
+        Decoder { max_attachments, defer_json: false, pending: None }
+    }
+
+    /// Leaves the JSON text of EVENT and ACK packets without attachments to their receiver,
+    /// checking only its start (an array, the event name): for a receiver that parses it
+    /// anyway, and treats bad JSON as a decoding error (the browser client: the JS engine's
+    /// `JSON.parse` is its one scan of each payload).
+    pub fn defer_json_validation(mut self) -> Self {
+        self.defer_json = true;
+        self
     }
 
     /// Takes a text frame; returns the packet if it is complete.
@@ -333,7 +350,7 @@ impl Decoder {
         if self.pending.is_some() {
             return Err(DecodeError::UnexpectedText);
         }
-        let (packet, expected) = decode_text(text, self.max_attachments)?;
+        let (packet, expected) = decode_text_with(text, self.max_attachments, self.defer_json)?;
         if expected == 0 {
             return Ok(Some(packet));
         }
