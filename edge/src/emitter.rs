@@ -19,6 +19,7 @@ use crate::cluster::{
     objects_for, post_with_retry, AckResponses, ClusterAnswer, ClusterOp, ClusterRequest, RemoteSocket, CLUSTER_PATH,
 };
 use crate::config::Config;
+use crate::object_stats::ObjectStats;
 use crate::socketio_object::SocketIoServer;
 
 /// The path of broadcasts relayed to an object.
@@ -208,6 +209,33 @@ impl<'e> Emitter<'e> {
                 _ => Vec::new(),
             })
             .collect())
+    }
+
+    /// What each numbered object the selection reaches (every one without [`Emitter::to`])
+    /// holds (sessions, sockets, rooms) and how often workerd woke its current instance, in
+    /// the order of their names. For an operations view: serve it from a fetch entry of your
+    /// own, behind authentication ([`crate::deployment`]'s `fetch =` form).
+    ///
+    /// ```no_run
+    /// # async fn ops(env: &worker::Env) -> Result<(), wasmio_edge::EmitError> {
+    /// for stats in wasmio_edge::Emitter::new(env).object_stats().await? {
+    ///     println!("object {}: {} sessions, {} rooms", stats.object, stats.sessions, stats.rooms.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn object_stats(&self) -> Result<Vec<ObjectStats>, EmitError> {
+        let mut stats: Vec<ObjectStats> = self
+            .request(ClusterOp::Stats, false)
+            .await?
+            .into_iter()
+            .filter_map(|answer| match answer {
+                ClusterAnswer::Stats { stats } => Some(stats),
+                _ => None,
+            })
+            .collect();
+        stats.sort_by_key(|s| s.object.parse::<u64>().unwrap_or(u64::MAX));
+        Ok(stats)
     }
 
     /// The objects the selection reaches.
