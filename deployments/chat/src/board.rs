@@ -38,6 +38,13 @@ struct BoardMeta {
     bytes: u64,
 }
 
+/// The answer to `sync`: the drawing as one binary attachment (`serde_json::json!` would make
+/// the bytes a JSON array of numbers).
+#[derive(serde::Serialize)]
+struct Drawing {
+    strokes: Bytes,
+}
+
 /// The storage key of a board's [`BoardMeta`].
 fn meta_key(room: &str) -> String {
     format!("demo-board:{room}")
@@ -93,8 +100,8 @@ async fn stored_batches(storage: &worker::Storage, room: &str) -> Result<Vec<(St
 async fn sync(ctx: Context, _: serde_json::Value) -> HandlerResult {
     let member = ctx.socket(|socket| Member::of(socket))??;
     let batches = stored_batches(&ctx.storage()?, &member.room).await?;
-    let strokes = Bytes(batches.into_iter().flat_map(|(_, bytes)| bytes).collect());
-    Ok(ctx.socket(|socket| socket.ack(&serde_json::json!({ "strokes": strokes })))??)
+    let drawing = Drawing { strokes: Bytes(batches.into_iter().flat_map(|(_, bytes)| bytes).collect()) };
+    Ok(ctx.socket(|socket| socket.ack(&drawing))??)
 }
 
 /// `draw(batch)`: kept, then sent to the room's other boards.
