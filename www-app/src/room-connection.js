@@ -1,12 +1,13 @@
-// One joined room: its own connection (a Manager whose `partition` query keeps the room on
-// one Durable Object), multiplexing the room's chat (`/chat`) and whiteboard (`/board`).
+// One joined room: its own connection (`forceNew`, with a `partition` query that keeps the
+// room on one Durable Object), multiplexing the room's chat (`/chat`) and whiteboard
+// (`/board`) over one Manager.
 //
 // Resync, as the seed article describes it: connection state recovery when the server still
 // has the session (`socket.recovered`: the missed events were replayed by the server), and in
 // any case a `sync` with the last message number seen (`since`): the server answers with the
 // messages after it (a replay) or, when it no longer keeps them all, its whole history (a
 // snapshot). Messages are kept by number, so one replayed twice is shown once.
-import { Manager } from "wasmio";
+import { io } from "wasmio";
 
 /** How often the ping latency is measured (ms). */
 const LATENCY_EVERY = 5000;
@@ -30,9 +31,9 @@ export class RoomConnection extends EventTarget {
     this.lastResync = null;
     this.lastTypingSent = 0;
     this.typingTimer = undefined;
-    this.manager = new Manager(location.origin, { query: { partition: `room:${room}` } });
     const auth = { name, room };
-    this.chat = this.manager.socket("/chat", { auth });
+    this.chat = io(`${location.origin}/chat`, { forceNew: true, query: { partition: `room:${room}` }, auth });
+    this.manager = this.chat.io;
     this.board = this.manager.socket("/board", { auth });
     this.manager.on("reconnect_attempt", () => {
       this.reconnects += 1;
