@@ -138,6 +138,8 @@ describe("the demo app in Chromium", () => {
       const chat = window.demo.rooms.get("cut").connection.chat;
       return chat.connected && chat.recovered;
     });
+    // Linus saw her leave with the transport, and come back with the recovered socket.
+    await waitMembers(linus.page, ["Ada", "Linus (you)"]);
     await say(linus.page, "after");
     await ada.page.waitForFunction(() => document.querySelectorAll("#messages .text").length >= 7);
     assert.deepEqual(await texts(ada.page), ["before", "missed 1", "missed 2", "missed 3", "missed 4", "missed 5", "after"]);
