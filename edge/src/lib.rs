@@ -94,14 +94,14 @@ pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
 ///     App::new()
 /// }
 ///
-/// async fn fetch(req: Request, env: Env) -> Result<Response> {
+/// async fn routes(req: Request, env: Env) -> Result<Response> {
 ///     match req.path().as_str() {
 ///         "/health" => Response::ok("ok"),
 ///         _ => wasmio_edge::serve(req, env).await,
 ///     }
 /// }
 ///
-/// wasmio_edge::deployment!(app, fetch = fetch);
+/// wasmio_edge::deployment!(app, fetch = routes);
 /// # fn main() {}
 /// ```
 #[macro_export]
