@@ -357,8 +357,7 @@ pub(crate) async fn serve_emit(mut req: Request, env: &Env, config: &Config) -> 
     if req.method() != Method::Post {
         return Response::error("Method not allowed", 405);
     }
-    let given = req.headers().get("Authorization")?.unwrap_or_default();
-    if !same_bytes(given.as_bytes(), format!("Bearer {secret}").as_bytes()) {
+    if !crate::http::bearer_matches(&req, &secret)? {
         return Response::error("Unauthorized", 401);
     }
     let body = match crate::http::read_body(&mut req, config.engine.max_payload, true).await? {
@@ -382,9 +381,4 @@ pub(crate) async fn serve_emit(mut req: Request, env: &Env, config: &Config) -> 
         Err(error @ (EmitError::ReservedEvent(_) | EmitError::InvalidArgs)) => Response::error(error.to_string(), 400),
         Err(error) => Response::error(error.to_string(), 502),
     }
-}
-
-/// Compares two byte strings in a time that does not depend on where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

@@ -51,6 +51,7 @@ pub use context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 pub use echo_object::EchoServer;
 pub use emitter::{EmitError, Emitter};
 pub use engine_host::now_ms;
+pub use http::bearer_matches;
 pub use object_stats::{EventCounts, ObjectStats, RoomStats};
 pub use socketio_object::SocketIoServer;
 

@@ -7,7 +7,7 @@
 //! development, a variable (`make demo` passes one). Without it the endpoint answers 404; with
 //! another token, 401. Every other request goes to the library's fetch entry.
 
-use wasmio_edge::{now_ms, Emitter};
+use wasmio_edge::{bearer_matches, now_ms, Emitter};
 use worker::{Env, Method, Request, Response, Result};
 
 /// The endpoint's path.
@@ -25,8 +25,7 @@ pub async fn fetch(req: Request, env: Env) -> Result<Response> {
     if req.method() != Method::Get {
         return Response::error("Method not allowed", 405);
     }
-    let given = req.headers().get("Authorization")?.unwrap_or_default();
-    if !same_bytes(given.as_bytes(), format!("Bearer {token}").as_bytes()) {
+    if !bearer_matches(&req, &token)? {
         return Response::error("Unauthorized", 401);
     }
     match Emitter::new(&env).object_stats().await {
@@ -37,9 +36,4 @@ pub async fn fetch(req: Request, env: Env) -> Result<Response> {
         }
         Err(error) => Response::error(format!("the objects did not answer: {error}"), 502),
     }
-}
-
-/// Compares two byte strings in a time that does not depend on where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
