@@ -12,16 +12,17 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 
 WASM := --target wasm32-unknown-unknown
 
-.PHONY: setup build build-wasm build-client build-worker demo conformance test lint test-protocol test-edge \
-	test-official test-lifecycle test-client test-e2e test-wasm fuzz test-fuzz bench size
+.PHONY: setup build build-wasm build-client build-worker build-app demo conformance test lint test-protocol test-edge \
+	test-official test-lifecycle test-client test-e2e test-demo test-wasm fuzz test-fuzz bench size screenshots
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
 setup:
 	@bash scripts/setup.sh
 
 ## Build everything: the core for wasm, the browser client into pkg/ (and www/socket.io/),
-## the bundles of the two deployments of the edge library (deployments/chat, deployments/conformance).
-build: setup build-wasm
+## the bundles of the two deployments of the edge library (deployments/chat, deployments/conformance),
+## the demo app (www-app/, bundled by Vite into www/app/).
+build: setup build-wasm build-app
 
 build-wasm: build-client build-worker
 	cargo build -p wasmio-protocol $(WASM)
@@ -33,12 +34,23 @@ build-worker:
 	cd deployments/chat && worker-build --release
 	cd deployments/conformance && worker-build --release
 
+## The demo app (www-app/: a Vite app importing the wasmio package of pkg/) into www/app/,
+## which the chat deployment serves at /app/.
+build-app: build-client
+	node_modules/.bin/vite build www-app
+
+## The operations view's token for `make demo` (local development only; a deployment sets the
+## Worker secret: `wrangler secret put OPS_TOKEN`).
+OPS_TOKEN ?= wasmio-local-ops
+
 ## Main job: build everything and start the edge worker (the chat of the seed article with
-## its page) in the foreground on http://127.0.0.1:8787, on local Durable Object storage.
+## its page, and the demo app) in the foreground on http://127.0.0.1:8787, on local Durable
+## Object storage.
 demo: build
-	@echo "wasmio chat: open http://127.0.0.1:8787 in two tabs (Ctrl-C stops the worker)"
+	@echo "wasmio: the seed chat at http://127.0.0.1:8787/ (open it in two tabs), the demo app at"
+	@echo "http://127.0.0.1:8787/app/, its operations view at http://127.0.0.1:8787/app/ops/ (token: $(OPS_TOKEN)); Ctrl-C stops the worker"
 	cd deployments/chat && WASMIO_PREBUILT=1 ../../node_modules/.bin/wrangler dev --local --ip 127.0.0.1 --port 8787 \
-		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
+		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false --var OPS_TOKEN:$(OPS_TOKEN)
 
 ## The conformance worker (reference handlers and timings) in the foreground on 127.0.0.1:3000.
 conformance: setup
@@ -46,7 +58,8 @@ conformance: setup
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
-test: setup lint test-protocol test-fuzz test-wasm build-wasm test-official test-edge test-lifecycle test-client test-e2e
+test: setup lint test-protocol test-fuzz test-wasm build-wasm test-official test-edge test-lifecycle test-client test-e2e \
+	test-demo
 
 ## Formatting, clippy and rustdoc, warnings as errors (the wasm crates checked for wasm32).
 lint:
@@ -105,6 +118,16 @@ test-client: build-client build-worker
 ## The seed chat page in Chromium, served by the edge worker (client and server are ours).
 test-e2e: build-client build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/e2e/
+
+## The demo app in Chromium (several browser contexts) against the chat deployment: rooms,
+## presence, typing, the shared whiteboard, a reload, a cut transport; its server's checks and
+## the operations endpoint.
+test-demo: build-worker build-app
+	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/demo/
+
+## The demo app's pictures in docs/ (chat, whiteboard, operations view), taken in Chromium.
+screenshots: setup build-worker build-app
+	WASMIO_PREBUILT=1 node scripts/screenshots.mjs
 
 ## Fuzz every decoder for FUZZ_SECONDS (default 60) each.
 fuzz:

@@ -57,8 +57,9 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   step "npm ci"
   npm ci --no-audit --no-fund
 fi
-# The official protocol suites (tests/official) run with their own pinned mocha, chai and ws.
-for suite in tests/official/engine.io-v4 tests/official/socket.io-v5; do
+# The official protocol suites (tests/official) run with their own pinned mocha, chai and ws;
+# the demo app (www-app) has its own package.json, whose only dependency is ../pkg (a link).
+for suite in tests/official/engine.io-v4 tests/official/socket.io-v5 www-app; do
   if [ ! -f "$suite/node_modules/.package-lock.json" ] || [ "$suite/package-lock.json" -nt "$suite/node_modules/.package-lock.json" ]; then
     step "npm ci in $suite"
     (cd "$suite" && npm ci --no-audit --no-fund)

@@ -19,6 +19,7 @@ use worker::{Delay, Env};
 use crate::app::{Args, Relay};
 use crate::emitter::post_to_object;
 use crate::engine_host::now_ms;
+use crate::object_stats::ObjectStats;
 use crate::room_directory::{lookup, RoomKey};
 use crate::routing::{is_numbered_object, object_of_sid};
 use crate::socketio_object::SocketIoServer;
@@ -151,6 +152,8 @@ pub(crate) enum ClusterOp {
         event: String,
         args: String,
     },
+    /// The object's [`ObjectStats`] (the selection aside).
+    Stats,
 }
 
 /// One object's answer to a [`ClusterRequest`].
@@ -160,6 +163,7 @@ pub(crate) enum ClusterAnswer {
     Sockets { sockets: Vec<RemoteSocket> },
     Done,
     Responses { responses: Vec<serde_json::Value>, timed_out: bool },
+    Stats { stats: ObjectStats },
 }
 
 /// A socket of any object, as `fetchSockets()` describes it.
@@ -262,6 +266,7 @@ impl SocketIoServer {
                 ClusterAnswer::Done
             }
             ClusterOp::ServerSide { event, args } => self.server_side(&request.nsp, &event, args),
+            ClusterOp::Stats => ClusterAnswer::Stats { stats: self.object_stats().await },
             ClusterOp::EmitWithAck { event, args, attachments, timeout_ms } => {
                 let attachments = Relay::decode_attachments(&attachments);
                 let sent =

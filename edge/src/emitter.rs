@@ -19,6 +19,7 @@ use crate::cluster::{
     objects_for, post_with_retry, AckResponses, ClusterAnswer, ClusterOp, ClusterRequest, RemoteSocket, CLUSTER_PATH,
 };
 use crate::config::Config;
+use crate::object_stats::ObjectStats;
 use crate::socketio_object::SocketIoServer;
 
 /// The path of broadcasts relayed to an object.
@@ -210,6 +211,33 @@ impl<'e> Emitter<'e> {
             .collect())
     }
 
+    /// What each numbered object the selection reaches (every one without [`Emitter::to`])
+    /// holds (sessions, sockets, rooms) and how often workerd woke its current instance, in
+    /// the order of their names. For an operations view: serve it from a fetch entry of your
+    /// own, behind authentication ([`crate::deployment`]'s `fetch =` form).
+    ///
+    /// ```no_run
+    /// # async fn ops(env: &worker::Env) -> Result<(), wasmio_edge::EmitError> {
+    /// for stats in wasmio_edge::Emitter::new(env).object_stats().await? {
+    ///     println!("object {}: {} sessions, {} rooms", stats.object, stats.sessions, stats.rooms.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn object_stats(&self) -> Result<Vec<ObjectStats>, EmitError> {
+        let mut stats: Vec<ObjectStats> = self
+            .request(ClusterOp::Stats, false)
+            .await?
+            .into_iter()
+            .filter_map(|answer| match answer {
+                ClusterAnswer::Stats { stats } => Some(stats),
+                _ => None,
+            })
+            .collect();
+        stats.sort_by_key(|s| s.object.parse::<u64>().unwrap_or(u64::MAX));
+        Ok(stats)
+    }
+
     /// The objects the selection reaches.
     async fn objects(&self) -> BTreeSet<String> {
         objects_for(self.env, Config::from_env(self.env).shards, &self.relay.nsp, &self.relay.rooms).await
@@ -329,8 +357,7 @@ pub(crate) async fn serve_emit(mut req: Request, env: &Env, config: &Config) -> 
     if req.method() != Method::Post {
         return Response::error("Method not allowed", 405);
     }
-    let given = req.headers().get("Authorization")?.unwrap_or_default();
-    if !same_bytes(given.as_bytes(), format!("Bearer {secret}").as_bytes()) {
+    if !crate::http::bearer_matches(&req, &secret)? {
         return Response::error("Unauthorized", 401);
     }
     let body = match crate::http::read_body(&mut req, config.engine.max_payload, true).await? {
@@ -354,9 +381,4 @@ pub(crate) async fn serve_emit(mut req: Request, env: &Env, config: &Config) -> 
         Err(error @ (EmitError::ReservedEvent(_) | EmitError::InvalidArgs)) => Response::error(error.to_string(), 400),
         Err(error) => Response::error(error.to_string(), 502),
     }
-}
-
-/// Compares two byte strings in a time that does not depend on where they differ.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }

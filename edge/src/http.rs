@@ -7,6 +7,16 @@ use worker::{Headers, Request, Response, Result};
 
 use crate::config::Config;
 
+/// Whether `req` carries `Authorization: Bearer <secret>`, compared in a time that does not
+/// depend on where a wrong token differs: for endpoints behind a secret (`EMIT_SECRET`, or a
+/// deployment's own behind [`crate::deployment`]'s `fetch =` form).
+pub fn bearer_matches(req: &Request, secret: &str) -> Result<bool> {
+    let given = req.headers().get("Authorization")?.unwrap_or_default();
+    let expected = format!("Bearer {secret}");
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    Ok(a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0)
+}
+
 fn cors_headers(req: &Request, config: &Config) -> Result<Headers> {
     let headers = Headers::new();
     let origin = req.headers().get("Origin")?;

@@ -37,6 +37,7 @@ mod emitter;
 mod engine_host;
 mod http;
 mod local_io;
+mod object_stats;
 mod rate_limits;
 mod relays;
 mod remote_recovery;
@@ -50,6 +51,8 @@ pub use context::{ConnectContext, ConnectFuture, Context, HandlerFuture};
 pub use echo_object::EchoServer;
 pub use emitter::{EmitError, Emitter};
 pub use engine_host::now_ms;
+pub use http::bearer_matches;
+pub use object_stats::{EventCounts, ObjectStats, RoomStats};
 pub use socketio_object::SocketIoServer;
 
 use wasmio_protocol::engine::ServerError;
@@ -79,9 +82,35 @@ pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
 /// Worker's `worker::Env`, builds) and `EchoObject` (the Engine.IO echo of `ENGINE_PATH`),
 /// as `wrangler.toml` binds them (`SOCKETIO`, and `ECHO` when used). The crate depends on
 /// `worker` and `wasm-bindgen` too (the declarations use them).
+///
+/// `deployment!(app, fetch = my_fetch)` makes `my_fetch`, an `async fn(worker::Request,
+/// worker::Env) -> worker::Result<worker::Response>`, the fetch entry instead: it serves the
+/// routes of its own (an operations endpoint, say) and hands every other request to [`serve`].
+///
+/// ```no_run
+/// use wasmio_edge::app::App;
+/// use worker::{Env, Request, Response, Result};
+///
+/// fn app(_env: &Env) -> App {
+///     App::new()
+/// }
+///
+/// async fn routes(req: Request, env: Env) -> Result<Response> {
+///     match req.path().as_str() {
+///         "/health" => Response::ok("ok"),
+///         _ => wasmio_edge::serve(req, env).await,
+///     }
+/// }
+///
+/// wasmio_edge::deployment!(app, fetch = routes);
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! deployment {
     ($app:expr) => {
+        $crate::deployment!($app, fetch = $crate::serve);
+    };
+    ($app:expr, fetch = $fetch:expr) => {
         /// The Worker's fetch entry.
         #[::worker::event(fetch)]
         pub async fn fetch(
@@ -89,7 +118,7 @@ macro_rules! deployment {
             env: ::worker::Env,
             _ctx: ::worker::Context,
         ) -> ::worker::Result<::worker::Response> {
-            $crate::serve(req, env).await
+            ($fetch)(req, env).await
         }
 
         $crate::hosted_durable_object!(

@@ -79,6 +79,8 @@ pub struct SocketIoServer {
     pub(crate) held_back: RefCell<Vec<Transmit>>,
     /// How many requests of other objects to refuse still (test hooks only).
     pub(crate) failures_to_inject: Cell<u32>,
+    /// When this instance started (ms since the epoch), for [`crate::ObjectStats`].
+    pub(crate) started_ms: u64,
 }
 
 impl SocketIoServer {
@@ -120,6 +122,7 @@ impl SocketIoServer {
             collections: AckCollections::default(),
             held_back: RefCell::new(Vec::new()),
             failures_to_inject: Cell::new(0),
+            started_ms: now_ms(),
         }
     }
 
