@@ -234,8 +234,9 @@ impl Driver {
             reconnection_delay_max: optional(reconnection_delay_max).unwrap_or(5000),
             randomization_factor,
             timeout: optional(timeout),
-            // The page parses every payload with `JSON.parse`: that is its one scan.
-            defer_json_validation: true,
+            // The page writes and parses every payload (JSON.stringify, JSON.parse): the
+            // only scans of it.
+            application_json: true,
         };
         let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
             let weak = weak.clone();

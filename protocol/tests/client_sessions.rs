@@ -928,7 +928,7 @@ fn undecodable_packets_close_with_parse_error_and_reconnect() {
 
 #[test]
 fn deferred_json_is_reported_as_received_and_refused_by_the_application() {
-    let config = ManagerConfig { defer_json_validation: true, ..polling_only() };
+    let config = ManagerConfig { application_json: true, ..polling_only() };
     let mut net = Net::new(config);
     net.manager.open(net.now);
     let s = connected(&mut net, "/");
@@ -951,6 +951,10 @@ fn deferred_json_is_reported_as_received_and_refused_by_the_application() {
     net.advance(net.now + 5_000);
     assert!(net.manager.get_socket(s).unwrap().connected(), "reconnected");
     net.take_events();
+    // emits are the application's JSON.stringify output: only their name is read
+    let reserved = net.manager.emit(s, r#"["connect",1]"#, vec![], EmitOptions::default(), net.now);
+    assert_eq!(reserved, Err(EmitError::ReservedEvent("connect".into())));
+    assert_eq!(net.manager.emit(s, "[]", vec![], EmitOptions::default(), net.now), Err(EmitError::InvalidData));
     // the application's JSON.parse failed: the connection ends as if the core had found it
     net.manager.handle_invalid_payload(net.now);
     net.pump();

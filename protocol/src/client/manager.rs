@@ -16,7 +16,7 @@ use crate::engine::{
     ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind,
 };
 use crate::json;
-use crate::socket::{DecodeError, Decoder, Packet, PacketType, RESERVED_EVENTS};
+use crate::socket::{event_name, DecodeError, Decoder, Packet, PacketType, RESERVED_EVENTS};
 
 mod sockets;
 
@@ -47,10 +47,12 @@ pub struct ManagerConfig {
     pub randomization_factor: f64,
     /// `timeout`: ms for the engine to open, `None` for `false` (default 20000).
     pub timeout: Option<u64>,
-    /// The JSON of received events and ack answers is checked only at its start (an array,
-    /// the event name): the application parses it anyway and reports bad JSON with
-    /// [`Manager::handle_invalid_payload`] (default `false`: the core checks all of it).
-    pub defer_json_validation: bool,
+    /// The application's JSON engine writes the JSON it emits and parses the JSON it
+    /// receives (the browser client: `JSON.stringify` and `JSON.parse`), so the core scans
+    /// neither: it checks an emit's or a received event's start (an array, the event name),
+    /// and the application reports received JSON that does not parse with
+    /// [`Manager::handle_invalid_payload`]. Default `false`: the core checks all of it.
+    pub application_json: bool,
 }
 
 impl Default for ManagerConfig {
@@ -63,7 +65,7 @@ impl Default for ManagerConfig {
             reconnection_delay_max: 5000,
             randomization_factor: 0.5,
             timeout: Some(20_000),
-            defer_json_validation: false,
+            application_json: false,
         }
     }
 }
@@ -91,6 +93,8 @@ pub struct Manager {
     engine: Option<ClientSession>,
     generation: u32,
     decoder: Decoder,
+    /// [`ManagerConfig::application_json`].
+    application_json: bool,
     skip_reconnect: bool,
     reconnecting: bool,
     /// The pending `open()` was started by a reconnection attempt (its `fn` callback).
@@ -136,7 +140,8 @@ impl Manager {
             state: ReadyState::Closed,
             engine: None,
             generation: 0,
-            decoder: match config.defer_json_validation {
+            application_json: config.application_json,
+            decoder: match config.application_json {
                 true => Decoder::default().defer_json_validation(),
                 false => Decoder::default(),
             },
@@ -310,7 +315,7 @@ impl Manager {
     }
 
     /// The application could not parse the JSON of the event or ack answer just reported
-    /// (with [`ManagerConfig::defer_json_validation`]): the connection closes with
+    /// (with [`ManagerConfig::application_json`]): the connection closes with
     /// "parse error", as when the core finds bad JSON itself.
     pub fn handle_invalid_payload(&mut self, now_ms: u64) {
         if self.state == ReadyState::Open {
@@ -466,11 +471,15 @@ impl Manager {
         options: EmitOptions,
         now_ms: u64,
     ) -> Result<Option<AckHandle>, EmitError> {
+        let valid = match self.application_json {
+            true => data.starts_with('[') && data.len() > 2,
+            false => json::validate(data).is_ok() && array_elements(data).is_some_and(|e| !e.is_empty()),
+        };
         let s = self.sockets.get_mut(socket.0 as usize).ok_or(EmitError::UnknownSocket)?;
-        if json::validate(data).is_err() || array_elements(data).is_none_or(|e| e.is_empty()) {
+        if !valid {
             return Err(EmitError::InvalidData);
         }
-        if let Some(name) = Packet::event(String::new(), data).event_name() {
+        if let Some(name) = event_name(data) {
             if RESERVED_EVENTS.contains(&&*name) {
                 return Err(EmitError::ReservedEvent(name.into_owned()));
             }
@@ -503,8 +512,12 @@ impl Manager {
         attachments: Vec<Vec<u8>>,
         now_ms: u64,
     ) -> Result<(), EmitError> {
+        let valid = match self.application_json {
+            true => args.starts_with('['),
+            false => json::validate(args).is_ok() && array_elements(args).is_some(),
+        };
         let s = self.sockets.get(socket.0 as usize).ok_or(EmitError::UnknownSocket)?;
-        if json::validate(args).is_err() || array_elements(args).is_none() {
+        if !valid {
             return Err(EmitError::InvalidData);
         }
         let mut packet = Packet::new(PacketType::Ack, s.nsp.clone()).with_id(ack_id).with_attachments(attachments);

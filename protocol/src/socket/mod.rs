@@ -2,7 +2,9 @@
 
 mod packet;
 
-pub use packet::{decode_text, DecodeError, Decoder, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS};
+pub use packet::{
+    decode_text, event_name, DecodeError, Decoder, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
+};
 
 /// The Socket.IO protocol revision (socket.io-client's `protocol`).
 pub const PROTOCOL_VERSION: u32 = 5;

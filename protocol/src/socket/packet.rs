@@ -173,7 +173,7 @@ impl Packet {
         if self.kind != PacketType::Event {
             return None;
         }
-        first_element(self.data.as_deref()?).map(|(_, name)| name)
+        event_name(self.data.as_deref()?)
     }
 
     /// The event arguments after the name, as the JSON text of an array (`[]` if none).
@@ -207,6 +207,12 @@ fn push_u64(out: &mut String, mut n: u64) {
     }
     // digits are ASCII
     out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// The event name in an EVENT's data `[name, ...args]`: the first element, a string (or a
+/// number, which the reference also accepts, as its JSON text). Reads only that element.
+pub fn event_name(data: &str) -> Option<Cow<'_, str>> {
+    first_element(data).map(|(_, name)| name)
 }
 
 /// The first element of a JSON array when it is a string (unescaped) or a number (its text).
