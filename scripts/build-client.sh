@@ -18,7 +18,7 @@ wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name wasmio \
     target/client-std/wasm32-unknown-unknown/client/wasmio_client.wasm
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
+    --converge --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
 
 # The classic build: a script defining window.io, and its wasm beside it (socket.io.wasm).
 node_modules/.bin/esbuild pkg/src/classic.js --bundle --minify --format=iife \

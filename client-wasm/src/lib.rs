@@ -267,25 +267,28 @@ impl Driver {
         Driver { inner }
     }
 
-    /// `manager.open()`.
-    pub fn open(&self) {
-        self.with(|m, now| m.open(now));
-    }
-
-    /// `manager._close()`: closes for good, no reconnection.
-    pub fn close(&self) {
-        self.with(|m, now| m.close(now));
-    }
-
-    /// `manager.engine.close()` (`forced close`), or the page going `offline` (`transport
-    /// close`, "network connection lost"): the connection ends as if lost, and the manager
-    /// reconnects unless reconnection is off.
-    pub fn close_engine(&self, offline: bool) {
-        let (reason, description) = match offline {
-            true => (DisconnectReason::TransportClose, Some("network connection lost".to_owned())),
-            false => (DisconnectReason::ForcedClose, None),
-        };
-        self.with(|m, now| m.close_engine(reason, description, now));
+    /// What the page asks, one export for all (`socket` for 6 to 8): 0 `manager.open()`,
+    /// 1 `manager._close()` (for good, no reconnection), 2 `engine.close()` (`forced close`:
+    /// the manager reconnects unless reconnection is off), 3 the page went `offline`
+    /// (`transport close`, "network connection lost"), 4 report packets from now on (events
+    /// 9 and 30, once a `packet`, `packetCreate` or `drain` listener is added), 5 the JSON
+    /// just handed to the host does not parse (the connection closes with "parse error"),
+    /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`.
+    pub fn control(&self, op: u32, socket: u32) {
+        let socket = SocketId(socket);
+        match op {
+            4 => self.inner.borrow_mut().manager.report_packets(true),
+            8 => self.inner.borrow_mut().manager.clear_send_buffer(socket),
+            _ => self.with(|m, now| match op {
+                0 => m.open(now),
+                1 => m.close(now),
+                2 => m.close_engine(DisconnectReason::ForcedClose, None, now),
+                3 => m.close_engine(DisconnectReason::TransportClose, Some("network connection lost".to_owned()), now),
+                5 => m.handle_invalid_payload(now),
+                6 => m.connect_socket(socket, now),
+                _ => m.disconnect_socket(socket, now),
+            }),
+        }
     }
 
     /// `manager.socket(nsp, opts)`: the id of the namespace's socket (created if needed). Its
@@ -298,16 +301,6 @@ impl Driver {
             ack_timeout: optional(ack_timeout),
         };
         self.inner.borrow_mut().manager.socket(nsp, options).0
-    }
-
-    /// `socket.connect()`.
-    pub fn connect_socket(&self, socket: u32) {
-        self.with(|m, now| m.connect_socket(SocketId(socket), now));
-    }
-
-    /// `socket.disconnect()`.
-    pub fn disconnect_socket(&self, socket: u32) {
-        self.with(|m, now| m.disconnect_socket(SocketId(socket), now));
     }
 
     /// `socket.emit(...)`: `data` is `[name, ...args]` as JSON text, `bins` the attachments
@@ -345,26 +338,9 @@ impl Driver {
         let _ = self.with(|m, now| m.send_ack(SocketId(socket), ack_id as u64, args, attachments, now));
     }
 
-    /// The JSON of the event or ack answer just handed to the host does not parse: the
-    /// connection closes with "parse error" (the core checked only its start).
-    pub fn invalid_payload(&self) {
-        self.with(|m, now| m.handle_invalid_payload(now));
-    }
-
     /// What the `auth` function gave (JSON text), after event 18.
     pub fn provide_auth(&self, socket: u32, auth: Option<String>) {
         self.with(|m, now| m.provide_auth(SocketId(socket), auth.as_deref(), now));
-    }
-
-    /// Reports packets from now on (events 9 and 30): the JavaScript side turns it on once
-    /// a `packet`, `packetCreate` or `drain` listener is added.
-    pub fn report_packets(&self) {
-        self.inner.borrow_mut().manager.report_packets(true);
-    }
-
-    /// `socket.sendBuffer = []`: drops the emits waiting for the connection.
-    pub fn clear_send_buffer(&self, socket: u32) {
-        self.inner.borrow_mut().manager.clear_send_buffer(SocketId(socket));
     }
 
     /// `socket.receiveBuffer`: `[JSON text, attachments or undefined]` per event received
@@ -380,40 +356,31 @@ impl Driver {
             .collect()
     }
 
-    /// `manager.reconnection(v)`.
-    pub fn set_reconnection(&self, enabled: bool) {
-        self.inner.borrow_mut().manager.set_reconnection(enabled);
+    /// Changes a manager option: 0 `reconnection(v)` (0 or 1), 1 `reconnectionAttempts(v)`
+    /// (`Infinity` for no limit), 2 `reconnectionDelay(v)`, 3 `reconnectionDelayMax(v)`,
+    /// 4 `randomizationFactor(v)`, 5 `timeout(v)` (negative for `false`).
+    pub fn set_option(&self, option: u32, value: f64) {
+        let m = &mut self.inner.borrow_mut().manager;
+        match option {
+            0 => m.set_reconnection(value != 0.0),
+            1 => m.set_reconnection_attempts(optional(value).map(|n| n.min(u32::MAX as u64) as u32)),
+            2 => m.set_reconnection_delay(optional(value).unwrap_or(0)),
+            3 => m.set_reconnection_delay_max(optional(value).unwrap_or(u64::MAX / 4)),
+            4 => m.set_randomization_factor(value),
+            _ => m.set_timeout(optional(value)),
+        }
     }
 
-    /// `manager.reconnectionAttempts(v)` (`Infinity` for no limit).
-    pub fn set_reconnection_attempts(&self, attempts: f64) {
-        let attempts = optional(attempts).map(|n| n.min(u32::MAX as u64) as u32);
-        self.inner.borrow_mut().manager.set_reconnection_attempts(attempts);
-    }
-
-    /// `manager.reconnectionDelay(v)`.
-    pub fn set_reconnection_delay(&self, ms: f64) {
-        self.inner.borrow_mut().manager.set_reconnection_delay(optional(ms).unwrap_or(0));
-    }
-
-    /// `manager.reconnectionDelayMax(v)`.
-    pub fn set_reconnection_delay_max(&self, ms: f64) {
-        self.inner.borrow_mut().manager.set_reconnection_delay_max(optional(ms).unwrap_or(u64::MAX / 4));
-    }
-
-    /// `manager.randomizationFactor(v)`.
-    pub fn set_randomization_factor(&self, factor: f64) {
-        self.inner.borrow_mut().manager.set_randomization_factor(factor);
-    }
-
-    /// `manager.timeout(v)` (negative for `false`).
-    pub fn set_timeout(&self, ms: f64) {
-        self.inner.borrow_mut().manager.set_timeout(optional(ms));
-    }
-
-    /// The socket's `id` while connected.
-    pub fn socket_id(&self, socket: u32) -> Option<String> {
-        self.inner.borrow().manager.get_socket(SocketId(socket)).and_then(|s| s.id().map(str::to_owned))
+    /// A name the page reads: 0 the engine's transport (`engine.transport.name`), 1 the
+    /// engine's session id (`engine.id`, once open), 2 socket `socket`'s `id` while connected.
+    pub fn name(&self, what: u32, socket: u32) -> Option<String> {
+        let inner = self.inner.borrow();
+        let m = &inner.manager;
+        match what {
+            0 => m.engine().and_then(|e| e.transport()).map(|t| t.as_str().to_owned()),
+            1 => m.engine().and_then(|e| e.handshake()).map(|h| h.sid.clone()),
+            _ => m.get_socket(SocketId(socket)).and_then(|s| s.id().map(str::to_owned)),
+        }
     }
 
     /// The socket's state bits: 1 connected, 2 active, 4 recovered.
@@ -434,18 +401,6 @@ impl Driver {
             ReadyState::Open => 2,
         };
         state | u32::from(inner.manager.is_reconnecting()) << 2
-    }
-
-    /// The engine's transport name (`engine.transport.name`), if there is an engine.
-    pub fn transport(&self) -> Option<String> {
-        let inner = self.inner.borrow();
-        inner.manager.engine().and_then(|e| e.transport()).map(|t| t.as_str().to_owned())
-    }
-
-    /// The engine's session id (`engine.id`), once open.
-    pub fn engine_id(&self) -> Option<String> {
-        let inner = self.inner.borrow();
-        inner.manager.engine().and_then(|e| e.handshake()).map(|h| h.sid.clone())
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {

@@ -166,7 +166,7 @@ async fn refused_websocket_reports_error_and_connect_error() {
     let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE, f64::INFINITY, 1000.0, 5000.0, 0.5, 20000.0);
     let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
-    d.connect_socket(nsp);
+    d.control(6, nsp);
     assert_eq!(d.state() & 3, 1, "opening right after connect()");
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("websocket error"));
@@ -179,7 +179,7 @@ async fn refused_websocket_reports_error_and_connect_error() {
     assert_eq!(kinds, [CONNECT_ERROR, ERROR], "{:?}", rec.events());
     assert_eq!(d.state(), 0, "closed, not reconnecting");
     assert_eq!(d.socket_state(nsp) & 1, 0, "not connected");
-    assert_eq!(d.socket_id(nsp), None);
+    assert_eq!(d.name(2, nsp), None);
 }
 
 /// A refused long-polling handshake (`fetch` rejects): `error("xhr poll error")`.
@@ -197,7 +197,7 @@ async fn refused_polling_reports_xhr_poll_error() {
         0.5,
         20000.0,
     );
-    d.open();
+    d.control(0, 0);
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("xhr poll error"));
     sleep(300).await;
@@ -213,7 +213,7 @@ async fn reconnection_attempts_follow_the_configured_delays() {
     let rec = Recorder::new();
     let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE | OPT_RECONNECTION, 4.0, 150.0, 400.0, 0.0, 20000.0);
     let start = js_sys::Date::now();
-    d.open();
+    d.control(0, 0);
     rec.until(RECONNECT_FAILED, 8000.0).await;
     sleep(50).await;
     let total = js_sys::Date::now() - start;
@@ -259,11 +259,11 @@ async fn reconnection_attempts_follow_the_configured_delays() {
 async fn reconnection_jitter_and_setters() {
     let rec = Recorder::new();
     let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE | OPT_RECONNECTION, 1.0, 5000.0, 5000.0, 0.0, 20000.0);
-    d.set_reconnection_attempts(3.0);
-    d.set_reconnection_delay(200.0);
-    d.set_reconnection_delay_max(10000.0);
-    d.set_randomization_factor(0.5);
-    d.open();
+    d.set_option(1, 3.0);
+    d.set_option(2, 200.0);
+    d.set_option(3, 10000.0);
+    d.set_option(4, 0.5);
+    d.control(0, 0);
     rec.until(RECONNECT_FAILED, 8000.0).await;
     let failures = rec.of(ERROR);
     let attempts = rec.of(RECONNECT_ATTEMPT);
@@ -290,10 +290,10 @@ async fn close_cancels_the_pending_reconnection() {
         0.0,
         20000.0,
     );
-    d.open();
+    d.control(0, 0);
     rec.until(ERROR, 5000.0).await;
     assert_eq!(d.state() & 4, 4, "reconnecting after the failure");
-    d.close();
+    d.control(1, 0);
     sleep(1200).await;
     assert!(rec.of(RECONNECT_ATTEMPT).is_empty(), "{:?}", rec.events());
     let closes = rec.of(CLOSE);
@@ -322,7 +322,7 @@ async fn connect_timeout_fires_against_a_silent_peer() {
     );
     let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
-    d.connect_socket(nsp);
+    d.control(6, nsp);
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("timeout"), "{:?}", rec.events());
     let elapsed = error.at - start;

@@ -156,14 +156,14 @@ export function client(load) {
       return super.on(ev, fn);
     }
     close() {
-      this._m._call((d) => d.close_engine(false));
+      this._m._call((d) => d.control(2, 0)); // engine.close()
       return this;
     }
     get id() {
-      return (this._m._d && this._m._d.engine_id()) || undefined;
+      return (this._m._d && this._m._d.name(1, 0)) || undefined;
     }
     get transport() {
-      return { name: (this._m._d && this._m._d.transport()) || undefined };
+      return { name: (this._m._d && this._m._d.name(0, 0)) || undefined };
     }
     get readyState() {
       return this._m._readyState;
@@ -253,12 +253,12 @@ export function client(load) {
       this._d = d;
       // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.
       if (opts.closeOnBeforeunload && typeof addEventListener === "function") {
-        addEventListener("beforeunload", () => d.close(), false);
+        addEventListener("beforeunload", () => d.control(1, 0), false);
       }
       // As engine.io-client: the network going away ends the connection at once (not at the
       // next missed heartbeat), and the manager reconnects.
       if (u.host !== "localhost" && typeof addEventListener === "function") {
-        addEventListener("offline", () => d.close_engine(true), false);
+        addEventListener("offline", () => d.control(3, 0), false);
       }
       for (const call of this._q.splice(0)) call(d);
     }
@@ -272,7 +272,7 @@ export function client(load) {
     _reportPackets() {
       if (!this._reporting) {
         this._reporting = true;
-        this._call((d) => d.report_packets());
+        this._call((d) => d.control(4, 0));
       }
     }
 
@@ -284,7 +284,7 @@ export function client(load) {
       try {
         return decode(text, bins);
       } catch {
-        this._d.invalid_payload();
+        this._d.control(5, 0);
       }
     }
 
@@ -349,29 +349,29 @@ export function client(load) {
       return !!this._d && (this._d.state() & 4) !== 0;
     }
 
-    _set(field, value, call) {
+    _set(field, value, option, driverValue = value) {
       if (value === undefined) return this[field];
       this[field] = value;
-      this._call(call);
+      this._call((d) => d.set_option(option, +driverValue));
       return this;
     }
     reconnection(v) {
-      return this._set("_reconnection", v === undefined ? v : !!v, (d) => d.set_reconnection(!!v));
+      return this._set("_reconnection", v === undefined ? v : !!v, 0);
     }
     reconnectionAttempts(v) {
-      return this._set("_reconnectionAttempts", v, (d) => d.set_reconnection_attempts(v));
+      return this._set("_reconnectionAttempts", v, 1);
     }
     reconnectionDelay(v) {
-      return this._set("_reconnectionDelay", v, (d) => d.set_reconnection_delay(v));
+      return this._set("_reconnectionDelay", v, 2);
     }
     reconnectionDelayMax(v) {
-      return this._set("_reconnectionDelayMax", v, (d) => d.set_reconnection_delay_max(v));
+      return this._set("_reconnectionDelayMax", v, 3);
     }
     randomizationFactor(v) {
-      return this._set("_randomizationFactor", v, (d) => d.set_randomization_factor(v));
+      return this._set("_randomizationFactor", v, 4);
     }
     timeout(v) {
-      return this._set("_timeout", v, (d) => d.set_timeout(v === false ? -1 : v));
+      return this._set("_timeout", v, 5, v === false ? -1 : v);
     }
 
     /** Opens the connection; `fn(err?)` is called once it opened or failed. */
@@ -388,7 +388,7 @@ export function client(load) {
         };
         this.once("open", onOpen).once("error", onError);
       }
-      this._call((d) => d.open());
+      this._call((d) => d.control(0, 0));
       return this;
     }
 
@@ -405,7 +405,7 @@ export function client(load) {
     }
 
     _close() {
-      this._call((d) => d.close());
+      this._call((d) => d.control(1, 0));
     }
   }
   Manager.prototype.connect = Manager.prototype.open;
@@ -443,7 +443,7 @@ export function client(load) {
     }
 
     get id() {
-      return (this._s !== undefined && this.io._d.socket_id(this._s)) || undefined;
+      return (this._s !== undefined && this.io._d.name(2, this._s)) || undefined;
     }
     _state(bit) {
       return this._s !== undefined && (this.io._d.socket_state(this._s) & bit) !== 0;
@@ -468,7 +468,7 @@ export function client(load) {
     /** `socket.sendBuffer = []` drops them; a subset assigned is sent again in its order. */
     set sendBuffer(kept) {
       this._buffer = [];
-      this._send((d) => d.clear_send_buffer(this._s));
+      this._send((d) => d.control(8, this._s));
       for (const p of kept || []) this.emit(...p.data, ...(p._cb ? [p._cb] : []));
     }
     /** The events received before the socket connected (`[name, ...args]` each). */
@@ -486,13 +486,13 @@ export function client(load) {
     connect() {
       this._active = true;
       this.io.engine = this.io.engine || new Engine(this.io);
-      this._send((d) => d.connect_socket(this._s));
+      this._send((d) => d.control(6, this._s));
       return this;
     }
 
     disconnect() {
       this._active = false;
-      this._send((d) => d.disconnect_socket(this._s));
+      this._send((d) => d.control(7, this._s));
       return this;
     }
 
