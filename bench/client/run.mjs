@@ -8,7 +8,10 @@
 //       for them (CDP Performance.getMetrics TaskDuration / ScriptDuration deltas, thread
 //       CPU ticks);
 //   (b) 1,000 sequential emitWithAck round trips: emits/s;
-//   (c) navigation start -> `connect` (module load, wasm compile for ours, handshake).
+//   (c) navigation start -> `connect` (module load, wasm compile for ours, handshake);
+//   (d) once, not timed: the calls between JavaScript and wasm per received event and per
+//       emitWithAck round trip, counted by a copy of the wasm-bindgen glue whose imports and
+//       exports count their calls (served under /counted/).
 // Throughput runs on the upgraded transport (WebSocket) after an unmeasured warm-up in the
 // same page. Prints a table, writes bench/results/client.json.
 import { execSync } from "node:child_process";
@@ -28,6 +31,7 @@ const CLIENTS = ["ours", "official"];
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
 const FILES = {
   "/pkg/": join(ROOT, "pkg"),
+  "/counted/": join(ROOT, "pkg"),
   "/bench/": join(ROOT, "bench/client"),
   "/official/": join(ROOT, "node_modules/socket.io-client/dist"),
 };
@@ -39,7 +43,8 @@ function startStatic() {
     const file = mount && normalize(join(FILES[mount], path.slice(mount.length)));
     if (!file || !file.startsWith(FILES[mount])) return res.writeHead(404).end();
     try {
-      const body = await readFile(file);
+      let body = await readFile(file);
+      if (path === "/counted/wasm/wasmio.js") body = countingGlue(body.toString());
       res.writeHead(200, { "content-type": TYPES[extname(file)] || "application/octet-stream" }).end(body);
     } catch {
       res.writeHead(404).end();
@@ -58,6 +63,52 @@ function startIo() {
     socket.on("echo", (i, _text, cb) => cb(i));
   });
   return new Promise((r) => http.listen(0, "127.0.0.1", () => r({ io, http })));
+}
+
+/**
+ * The wasm-bindgen glue with every import (wasm -> JS) and export (JS -> wasm) counting its calls
+ * in `globalThis.__calls`; throws if the glue no longer has the shape this expects.
+ */
+function countingGlue(glue) {
+  const wrap = (prefix) =>
+    `Object.fromEntries(Object.entries(%).map(([k, f]) => [k, typeof f !== "function" ? f : function (...a) {` +
+    ` const c = (globalThis.__calls ||= {}); c["${prefix}" + k] = (c["${prefix}" + k] || 0) + 1; return f.apply(this, a); }]))`;
+  const edits = [
+    ['"./wasmio_bg.js": import0,', `"./wasmio_bg.js": ${wrap("wasm->js ").replace("%", "import0")},`],
+    ["wasm = instance.exports;", `wasm = ${wrap("js->wasm ").replace("%", "instance.exports")};`],
+  ];
+  for (const [from, to] of edits) {
+    if (!glue.includes(from)) throw new Error(`bench/client: the wasm-bindgen glue has no \`${from}\` to count calls at`);
+    glue = glue.replace(from, to);
+  }
+  return glue;
+}
+
+/** Calls between JavaScript and wasm per received event and per emitWithAck round trip. */
+async function countCrossings(browser, webUrl, ioUrl) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${webUrl}/bench/page.html?client=counted&server=${encodeURIComponent(ioUrl)}`);
+    await page.waitForFunction(() => window.ready === true);
+    await page.evaluate(() => window.upgraded);
+    const count = (run, n) =>
+      page.evaluate(
+        async ([run, n]) => {
+          globalThis.__calls = {};
+          await window[run](n);
+          return globalThis.__calls;
+        },
+        [run, n],
+      );
+    const summary = (calls, n) => ({
+      total: Object.values(calls).reduce((a, b) => a + b, 0) / n,
+      byFunction: Object.fromEntries(Object.entries(calls).map(([k, v]) => [k.replace(/_[0-9a-f]{16}\b/g, ""), v / n])),
+    });
+    return { receivedEvent: summary(await count("flood", EVENTS), EVENTS), ackRoundTrip: summary(await count("acks", ACKS), ACKS) };
+  } finally {
+    await context.close();
+  }
 }
 
 const median = (xs) => {
@@ -130,6 +181,7 @@ async function main() {
   });
   const samples = { ours: [], official: [] };
   const t0 = Date.now();
+  let crossings;
   try {
     for (let round = 0; round <= ROUNDS; round++) {
       for (const client of CLIENTS) {
@@ -138,6 +190,7 @@ async function main() {
       }
       process.stderr.write(round === 0 ? "warm-up done\n" : `round ${round}/${ROUNDS}\n`);
     }
+    crossings = await countCrossings(browser, webUrl, ioUrl);
   } finally {
     await browser.close().catch(() => {});
     io.close();
@@ -158,6 +211,7 @@ async function main() {
     transport: "websocket (after the polling -> websocket upgrade)",
     wasmBytes: (await readFile(join(ROOT, "pkg/wasm/wasmio_bg.wasm"))).length,
     seconds: Math.round((Date.now() - t0) / 1000),
+    crossings,
     metrics: {},
   };
   const lines = [
@@ -185,6 +239,10 @@ async function main() {
   await writeFile(join(ROOT, "bench/results/client.json"), JSON.stringify(results, null, 2) + "\n");
   console.log(`Client benchmark: ${ROUNDS} interleaved rounds, medians; Chromium ${version}, ${results.cpu}`);
   console.log(lines.join("\n"));
+  console.log(
+    `Calls between JavaScript and wasm (ours, counted): ${crossings.receivedEvent.total.toFixed(2)} per received event, ` +
+      `${crossings.ackRoundTrip.total.toFixed(2)} per emitWithAck round trip`,
+  );
   console.log(`(${results.seconds} s; raw samples in bench/results/client.json)`);
 }
 

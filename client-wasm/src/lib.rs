@@ -186,7 +186,7 @@ impl Driver {
     ///   8 the engine's `upgrade(a)`, 9 the engine's `packet` (`n` 0: type `a`, text `b` or
     ///   binary `bins`), `packetCreate` (`n` 1, the same), `drain` (`n` 2), `upgrading`
     ///   (`n` 3, transport `a`), 30 the manager's `packet` (type in `socket`, namespace `a`,
-    ///   JSON data `b`, `bins`, id `n` or -1): 9 and 30 only after [`Driver::report_packets`];
+    ///   JSON data `b`, `bins`, id `n` or -1): 9 and 30 only after [`Driver::control`] 4;
     /// - socket `socket`: 10 `connect`, 11 `connect_error(a, data JSON b)`,
     ///   12 `disconnect(a, b)`, 13 an event (JSON array `a`, `bins`, ack id `n` or -1),
     ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
