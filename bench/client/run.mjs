@@ -103,7 +103,12 @@ async function countCrossings(browser, webUrl, ioUrl) {
       );
     const summary = (calls, n) => ({
       total: Object.values(calls).reduce((a, b) => a + b, 0) / n,
-      byFunction: Object.fromEntries(Object.entries(calls).map(([k, v]) => [k.replace(/_[0-9a-f]{16}\b/g, ""), v / n])),
+      byFunction: Object.fromEntries(
+        Object.entries(calls).map(([k, v]) => [
+          k.replace(/_[0-9a-f]{16}(?=_|$)/g, "").replace(/wasm_bindgen_+convert__closures.*/, "browser callback (closure)"),
+          v / n,
+        ]),
+      ),
     });
     return { receivedEvent: summary(await count("flood", EVENTS), EVENTS), ackRoundTrip: summary(await count("acks", ACKS), ACKS) };
   } finally {
