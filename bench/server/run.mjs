@@ -4,7 +4,7 @@
 //             SHARDS=1, pingInterval 25 s);
 //   official: socket.io 4.8.4 on Node (official.mjs), polling and WebSocket;
 //   floor:    a minimal JavaScript hibernatable Durable Object (floor/) in the same
-//             wrangler/workerd: the platform floor (WebSocket only).
+//             wrangler/workerd: the platform floor (WebSocket and long-polling).
 // Servers are pinned to core SERVER_CPU (default 1) with taskset, this driver to DRIVER_CPU
 // (default 0, by run.sh). The driver talks to the workerd that runs each worker directly,
 // not through wrangler dev's local proxy (see workerdEntry).
@@ -40,7 +40,7 @@ const LABELS = {
   official: "official: socket.io 4.8.4 (Node)",
   floor: "floor: minimal JS Durable Object (wrangler dev's workerd)",
 };
-const TRANSPORTS = { ours: ["websocket", "polling"], official: ["websocket", "polling"], floor: ["websocket"] };
+const TRANSPORTS = { ours: ["websocket", "polling"], official: ["websocket", "polling"], floor: ["websocket", "polling"] };
 async function startWrangler(cwd, env) {
   const { url, proc } = await startWranglerDev(cwd, { env, cpu: SERVER_CPU });
   return { url: (await workerdEntry(proc)) ?? url, proc };
