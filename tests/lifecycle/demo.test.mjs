@@ -10,7 +10,8 @@
 // 3. a restart of workerd on its persisted state (same folder, same port): the members
 //    reconnect by themselves and recover, history (in order, none twice) and drawing are
 //    intact, the members who came back are listed once, the one who did not is not listed,
-//    and what is said and drawn next reaches everyone exactly once.
+//    and what is said and drawn next reaches everyone exactly once; clearing the board clears
+//    it for everyone and in storage.
 // The polling-only member of step 1 leaves before the idle wait: an object with a polling
 // client always has a request in flight and is never evicted (docs/ARCHITECTURE.md, "As built
 // (edge)"), and a room has one object. Polling-only members join after the eviction instead,
@@ -74,10 +75,11 @@ function join(url, name, path) {
   const manager = new Manager(url, { ...PATHS[path], query: { partition: `room:${ROOM}` } });
   const auth = { name, room: ROOM };
   const m = { name, path, manager, chat: manager.socket("/chat", { auth }), board: manager.socket("/board", { auth }) };
-  Object.assign(m, { messages: [], presence: [], strokes: [], disconnects: [], connectErrors: [] });
+  Object.assign(m, { messages: [], presence: [], strokes: [], clears: 0, disconnects: [], connectErrors: [] });
   m.chat.on("message", (message) => m.messages.push(message));
   m.chat.on("presence", (event) => m.presence.push(event));
   m.board.on("draw", (batch) => m.strokes.push(Buffer.from(batch).toString("hex")));
+  m.board.on("clear", () => (m.clears += 1));
   for (const socket of [m.chat, m.board]) {
     socket.on("disconnect", (reason) => m.disconnects.push(`${socket.nsp} ${reason}`));
     socket.on("connect_error", (error) => m.connectErrors.push(`${socket.nsp} ${error.message}`));
@@ -233,6 +235,9 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     present = present.filter((p) => p !== m);
   };
   after(() => all.forEach((m) => [m.chat, m.board].forEach((s) => s.disconnect())));
+  /** The steps passed so far: each step goes on from the state the previous one left. */
+  let passed = 0;
+  const previousPassed = (n) => assert.equal(passed, n, "the previous step passed (this one goes on from its state)");
 
   it("before: members on every path join one object, chat and draw", { timeout: 120_000 }, async () => {
     worker = await start();
@@ -252,9 +257,11 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     await until(() => [ada, bob, gus].every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Cyd")), 10_000, "Cyd's leave");
     await checkResync(bob, present, "after Cyd left");
     assert.equal(await opsMembers(worker.url, object), 3, "the operations view counts the three members left");
+    passed = 1;
   });
 
   it("after a real idle eviction: history, drawing and presence from a new instance, on every path", { timeout: 150_000 }, async () => {
+    previousPassed(1);
     const [ada, bob, gus] = present;
     await awaitEviction(worker.url, object);
     for (const m of [ada, bob, gus]) {
@@ -285,9 +292,11 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     await checkResync(ada, present, "after the eviction's rounds");
     assert.equal(await opsMembers(worker.url, object), present.length, "the operations view counts the members");
     for (const m of present) assert.deepEqual(m.connectErrors, [], `${m.name}: no connect error`);
+    passed = 2;
   });
 
   it("after a restart of workerd on its persisted state: members come back once, the absent one is not listed", { timeout: 150_000 }, async () => {
+    previousPassed(2);
     const { port, persist } = worker;
     const eve = present.find((m) => m.name === "Eve");
     const heardBefore = new Map(present.map((m) => [m, m.presence.length]));
@@ -301,16 +310,17 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
       assert.equal(m.chat.recovered, true, `${m.name} (${m.path}): its chat socket recovered after the restart`);
       assert.ok(m.disconnects.every((d) => /transport (close|error)/.test(d)), `${m.name}: ${m.disconnects}`);
     }
-    // The members who came back are announced (`join`) to those back before them, once; Eve is
-    // never announced. No `leave` comes for her either: her connection died with workerd, so no
+    // Each member who came back is announced (`join`) to every other once: live to those back
+    // before it, in the recovery's replay of what they missed to those back after. Eve is never
+    // announced. No `leave` comes for her either: her connection died with workerd, so no
     // `disconnecting` handler ran (the new workerd only finds her live record, kept for a
     // recovery within 2 minutes). What tells the others she is gone is `sync`'s member list,
     // which the app asks for at each connection, and every client reconnects after a restart.
     for (const m of present) {
       const since = names(m.presence.slice(heardBefore.get(m)));
       console.log(`${m.name} (${m.path}) heard after the restart: ${since.join(", ")}`);
-      assert.equal(new Set(since).size, since.length, `${m.name}: each return announced once: ${since}`);
-      assert.ok(since.every((e) => e.startsWith("join ") && e !== "join Eve" && e !== `join ${m.name}`), `${m.name}: ${since}`);
+      const others = present.filter((p) => p !== m).map((p) => `join ${p.name}`);
+      assert.deepEqual([...since].sort(), others.sort(), `${m.name}: each return announced once, Eve's never`);
     }
     // Each member that came back is listed once; Eve is not.
     for (const m of present) await checkResync(m, present, `after the restart (${m.name}, ${m.path})`);
@@ -320,5 +330,12 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     await checkResync(present[0], present, "after the restart's rounds");
     assert.equal(await opsMembers(worker.url, object), present.length, "the operations view counts the members who came back");
     assert.deepEqual(eve.messages.filter((x) => x.text.startsWith("after-restart:")), [], "Eve is gone");
+    // Clearing the board after the restart is for everyone, once; the kept drawing is emptied.
+    present[0].board.emit("clear");
+    await until(() => present.every((m) => m.clears >= 1), 10_000, "the clear");
+    drawn.length = 0;
+    await drawRound([present[1]], present, "after-clear");
+    for (const m of present) assert.equal(m.clears, 1, `${m.name}: the board cleared once`);
+    await checkResync(present[2], present, "after the clear");
   });
 });
