@@ -4,9 +4,10 @@
 // WebSocket only, polling only), all in one room, hence on its one object (`partition`):
 // 1. before: members join, chat, draw;
 // 2. a real idle eviction of the room's object (no test hook: the members stay silent until
-//    the operations endpoint shows a new instance of it): new members on every path get the
-//    whole history and drawing from storage, the member list is the connected members each
-//    once, new messages and strokes reach every member exactly once;
+//    the operations endpoint shows a new instance of it): a WebSocket cut is announced as a
+//    leave by an instance that never saw it connect; new members on every path get the whole history and drawing from storage,
+//    the member list is the connected members each once, new messages and strokes reach
+//    every member exactly once;
 // 3. a restart of workerd on its persisted state (same folder, same port): the members
 //    reconnect by themselves and recover, history (in order, none twice) and drawing are
 //    intact, the members who came back are listed once, the one who did not is not listed,
@@ -254,7 +255,7 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     await drawRound([ada, bob, cyd, gus, ada], present, "before");
     // Cyd leaves (a polling client would keep the object from being evicted): the others hear it.
     leave(cyd);
-    await until(() => [ada, bob, gus].every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Cyd")), 10_000, "Cyd's leave");
+    await until(() => present.every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Cyd")), 10_000, "Cyd's leave");
     await checkResync(bob, present, "after Cyd left");
     assert.equal(await opsMembers(worker.url, object), 3, "the operations view counts the three members left");
     passed = 1;
@@ -274,6 +275,7 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     gus.manager.engine.close();
     present = present.filter((m) => m !== gus);
     await until(() => [ada, bob].every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Gus")), 10_000, "Gus's leave");
+    await checkResync(bob, present, "after the eviction and Gus's leave");
     // New members on every path, each getting everything from storage.
     const dan = await enter("Dan", "polling only");
     await checkResync(dan, present, "after the eviction, a polling member");
@@ -283,9 +285,9 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     await checkResync(fay, present, "after the eviction, an upgraded member");
     assert.deepEqual([dan, eve, fay].map(objectOf), [object, object, object], "on the room's object");
     await until(() => ada.presence.length >= 8 && bob.presence.length >= 7, 10_000, "the arrivals");
-    const since = ["join Dan", "join Eve", "join Fay"];
-    assert.deepEqual(names(ada.presence), ["join Bob", "join Cyd", "join Gus", "leave Cyd", "leave Gus", ...since]);
-    assert.deepEqual(names(bob.presence), ["join Cyd", "join Gus", "leave Cyd", "leave Gus", ...since]);
+    const since = ["leave Cyd", "leave Gus", "join Dan", "join Eve", "join Fay"];
+    assert.deepEqual(names(ada.presence), ["join Bob", "join Cyd", "join Gus", ...since]);
+    assert.deepEqual(names(bob.presence), ["join Cyd", "join Gus", ...since]);
     await chatRound(present, present, "after-eviction");
     await drawRound([dan, eve, fay, ada, bob], present, "after-eviction");
     await burst(present, "burst-after-eviction");
@@ -338,4 +340,57 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     for (const m of present) assert.equal(m.clears, 1, `${m.name}: the board cleared once`);
     await checkResync(present[2], present, "after the clear");
   });
+});
+
+// A member whose client falls silent with its WebSocket open (a laptop closed, a network gone:
+// no close reaches workerd) must be closed by the heartbeat (pingInterval + pingTimeout after
+// the ping it did not answer) and announced as leaving, and `sync` must stop listing it. With
+// HEARTBEAT=hibernate it is not when the object is evicted between the ping and the pong
+// deadline (local workerd evicts 10 s after the last event, before the 20 s pingTimeout): the
+// instance the deadline alarm wakes rebuilds the session from its attachment alone, with no
+// ping awaiting an answer and a new ping due at once (ServerSession::resume_websocket), so
+// it pings again and the silent member stays listed, indefinitely (observed: still listed
+// after 90 s with socket.io's timings; with HEARTBEAT=strict, which keeps the object in
+// memory, the same member is closed and announced 45 s after it fell silent). A bug of the
+// library's heartbeat (protocol/src/engine), not of the demo: `todo` until it is fixed.
+// Short timings here (ping every 5 s, 14 s to answer) so that the eviction falls between a
+// ping and its deadline, in about 20 s.
+describe("a member fallen silent in a hibernated room", () => {
+  it(
+    "is closed by the heartbeat and announced as leaving",
+    { timeout: 90_000, todo: "a session rebuilt after an eviction forgets the ping awaiting its pong (library heartbeat)" },
+    async () => {
+      const silentWorker = await startWorker("chat", { vars: { ...VARS, PING_INTERVAL: "5000", PING_TIMEOUT: "14000" } });
+      workers.push(silentWorker);
+      const room = "quiet";
+      const member = (name) => {
+        const manager = new Manager(silentWorker.url, { transports: ["websocket"], query: { partition: `room:${room}` } });
+        const chat = manager.socket("/chat", { auth: { name, room } });
+        const m = { name, manager, chat, presence: [] };
+        chat.on("presence", (event) => m.presence.push(event));
+        return m;
+      };
+      const ivy = member("Ivy");
+      const hal = member("Hal");
+      try {
+        await until(() => ivy.chat.connected && hal.chat.connected, 20_000, "Ivy and Hal to join");
+        const object = hal.manager.engine.id.split("-")[0];
+        const startedBefore = (await ops(silentWorker.url)).find((o) => o.object === object).instanceStartedMs;
+        // Hal sends nothing from now on, pongs included, and does not reconnect.
+        hal.manager.reconnection(false);
+        hal.manager.engine._sendPacket = () => {};
+        const silentAt = Date.now();
+        const left = () => ivy.presence.some((p) => p.event === "leave" && p.name === "Hal");
+        // Ping at most 5 s after Hal's last pong, its deadline 14 s later, the alarm on time.
+        await until(left, 30_000, "Hal's leave").catch(() => {});
+        const home = (await ops(silentWorker.url)).find((o) => o.object === object);
+        console.log(`Hal silent ${Date.now() - silentAt} ms; instance started ${startedBefore}, now ${home.instanceStartedMs}; Ivy heard ${names(ivy.presence)}`);
+        const { members } = await ivy.chat.timeout(ACK_MS).emitWithAck("sync", null);
+        assert.ok(left(), "Ivy heard Hal leave");
+        assert.deepEqual(members.map((m) => m.name), ["Ivy"], "only Ivy is listed");
+      } finally {
+        for (const m of [ivy, hal]) m.chat.disconnect();
+      }
+    },
+  );
 });
