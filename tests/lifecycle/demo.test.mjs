@@ -5,9 +5,9 @@
 // 1. before: members join, chat, draw;
 // 2. a real idle eviction of the room's object (no test hook: the members stay silent until
 //    the operations endpoint shows a new instance of it): a WebSocket cut is announced as a
-//    leave by an instance that never saw it connect; new members on every path get the whole history and drawing from storage,
-//    the member list is the connected members each once, new messages and strokes reach
-//    every member exactly once;
+//    leave by an instance that never saw it connect; new members on every path get the whole
+//    history and drawing from storage, the member list is the connected members each once,
+//    new messages and strokes (one by one and in bursts) reach every member exactly once;
 // 3. a restart of workerd on its persisted state (same folder, same port): the members
 //    reconnect by themselves and recover, history (in order, none twice) and drawing are
 //    intact, the members who came back are listed once, the one who did not is not listed,
@@ -19,6 +19,8 @@
 // and one stays through the restart. After the restart no `leave` is sent for the member who
 // did not come back (no handler can run for a connection that died with workerd); the server's
 // member list (`sync`, asked at each connection) and the operations view leave her out.
+// Last, marked `todo` (a library bug, see there): a member fallen silent with its WebSocket
+// open in a hibernated room must be closed by the heartbeat and announced as leaving.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
@@ -62,7 +64,8 @@ async function awaitEviction(url, object) {
   for (let wait = 1; wait <= 2; wait++) {
     await sleep(IDLE_MS);
     after = await of();
-    console.log(`object ${object}: instance started ${before.instanceStartedMs}, after ${wait * IDLE_MS} ms idle ${after.instanceStartedMs} ${JSON.stringify(after.events)}`);
+    const events = JSON.stringify(after.events);
+    console.log(`object ${object}: instance started ${before.instanceStartedMs}, after ${wait * IDLE_MS} ms idle ${after.instanceStartedMs} ${events}`);
     if (after.instanceStartedMs > before.instanceStartedMs) break;
   }
   assert.ok(after.instanceStartedMs > before.instanceStartedMs, `object ${object} was evicted: ${JSON.stringify({ before, after })}`);
@@ -384,7 +387,8 @@ describe("a member fallen silent in a hibernated room", () => {
         // Ping at most 5 s after Hal's last pong, its deadline 14 s later, the alarm on time.
         await until(left, 30_000, "Hal's leave").catch(() => {});
         const home = (await ops(silentWorker.url)).find((o) => o.object === object);
-        console.log(`Hal silent ${Date.now() - silentAt} ms; instance started ${startedBefore}, now ${home.instanceStartedMs}; Ivy heard ${names(ivy.presence)}`);
+        const instances = `instance started ${startedBefore}, now ${home.instanceStartedMs}`;
+        console.log(`Hal silent ${Date.now() - silentAt} ms; ${instances}; Ivy heard ${names(ivy.presence)}`);
         const { members } = await ivy.chat.timeout(ACK_MS).emitWithAck("sync", null);
         assert.ok(left(), "Ivy heard Hal leave");
         assert.deepEqual(members.map((m) => m.name), ["Ivy"], "only Ivy is listed");
