@@ -31,6 +31,10 @@ const HANDSHAKE_HEADERS: [&str; 3] = ["host", "origin", "user-agent"];
 
 /// Tag of a WebSocket that is probing for an upgrade (beside the sid tag).
 const PROBE_TAG: &str = "probe";
+/// The tag telling when a hibernatable WebSocket was accepted (`accepted@<ms>`): a session
+/// rebuilt after an eviction knows since when its client was alive even if it never answered
+/// a ping (no sid has an `@`).
+const ACCEPTED_TAG: &str = "accepted@";
 
 #[wasm_bindgen]
 extern "C" {
@@ -208,7 +212,8 @@ impl EngineHost {
                 deliver(ws.clone());
             }
             None => {
-                let all: Vec<&str> = std::iter::once(sid).chain(tags.iter().copied()).collect();
+                let accepted = format!("{ACCEPTED_TAG}{}", now_ms());
+                let all: Vec<&str> = [sid, &accepted].into_iter().chain(tags.iter().copied()).collect();
                 self.state.accept_websocket_with_tags(ws, &all);
             }
         }
@@ -283,15 +288,29 @@ impl EngineHost {
     /// ([`Endpoint::handle_alarm`]), told when workerd last answered each one's pong.
     pub fn alarm(&self, app: &impl EngineApp) {
         self.restore_websocket_sessions();
-        let raw: &AutoResponseState = self.state.as_raw().unchecked_ref();
         let transports = self.transports.borrow();
-        let auto_pong_at = |handle: SessionHandle| {
-            let ws = transports.get(&handle)?.websocket.as_ref().filter(|_| self.auto_pongs.get())?;
-            raw.get_websocket_auto_response_timestamp(ws.as_ref()).map(|date| date.get_time() as u64)
-        };
+        let auto_pong_at = |handle: SessionHandle| self.auto_pong_at(transports.get(&handle)?.websocket.as_ref()?);
         self.endpoint.borrow_mut().handle_alarm(now_ms(), auto_pong_at);
         drop(transports);
         self.drive(app);
+    }
+
+    /// When the client of `ws` was last known alive, with automatic pongs (without them pongs
+    /// reach the object and nothing here knows): its last pong workerd answered, or else when
+    /// the WebSocket was accepted.
+    fn last_heard(&self, ws: &WebSocket) -> Option<u64> {
+        let accepted = self.state.get_tags(ws).iter().find_map(|t| t.strip_prefix(ACCEPTED_TAG)?.parse().ok());
+        [self.auto_pong_at(ws), accepted].into_iter().flatten().max().filter(|_| self.auto_pongs.get())
+    }
+
+    /// When workerd last answered a pong of `ws` by itself (with automatic pongs only).
+    fn auto_pong_at(&self, ws: &WebSocket) -> Option<u64> {
+        let raw: &AutoResponseState = self.state.as_raw().unchecked_ref();
+        let auto_pongs = self.auto_pongs.get();
+        auto_pongs
+            .then(|| raw.get_websocket_auto_response_timestamp(ws.as_ref()))
+            .flatten()
+            .map(|d| d.get_time() as u64)
     }
 
     /// Drops every session from memory, as an eviction from memory would; WebSocket sessions
@@ -598,14 +617,14 @@ impl EngineHost {
         if let Some(sid) = self.standard_sids.get(ws.as_ref().unchecked_ref()).as_string() {
             return Some(sid);
         }
-        self.state.get_tags(ws).into_iter().find(|t| t != PROBE_TAG)
+        self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))
     }
 
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
     pub fn name_from_sessions(&self) -> Option<String> {
         self.state.get_websockets().iter().find_map(|ws| {
             let tags = self.state.get_tags(ws);
-            tags.iter().find(|t| *t != PROBE_TAG).and_then(|sid| object_of_sid(sid)).map(str::to_owned)
+            tags.iter().find(|t| is_sid_tag(t)).and_then(|sid| object_of_sid(sid)).map(str::to_owned)
         })
     }
 
@@ -617,7 +636,10 @@ impl EngineHost {
             if self.endpoint.borrow().lookup(&sid).is_some() {
                 continue;
             }
-            let handle = self.endpoint.borrow_mut().resume_websocket(&sid, now);
+            // A client silent past its heartbeat is closed, not pinged again by each new
+            // instance (Endpoint::resume_websocket).
+            let last_heard = self.last_heard(&ws);
+            let handle = self.endpoint.borrow_mut().resume_websocket(&sid, now, last_heard);
             let mut transports = Transports::new(&sid);
             transports.websocket = Some(ws);
             self.transports.borrow_mut().insert(handle, transports);
@@ -683,4 +705,9 @@ fn request_info(req: &Request) -> Result<RequestInfo> {
     };
     let credentials = Credentials { cookie: credential("Cookie")?, authorization: credential("Authorization")? };
     Ok(RequestInfo { query, headers, address, credentials })
+}
+
+/// Whether a WebSocket tag is its session's id (not the probe mark or the acceptance time).
+fn is_sid_tag(tag: &str) -> bool {
+    tag != PROBE_TAG && !tag.starts_with(ACCEPTED_TAG)
 }

@@ -247,8 +247,8 @@ fn after_an_eviction_a_resumed_websocket_session_is_pinged_at_once_and_chats_on(
     // The instance is evicted: its memory is gone; workerd keeps the WebSocket and its tag.
     drop(endpoint);
     let mut endpoint = Endpoint::new(config());
-    let resumed = endpoint.resume_websocket("ws", START + 60_000);
-    assert_eq!(endpoint.resume_websocket("ws", START + 60_001), resumed, "resumed once");
+    let resumed = endpoint.resume_websocket("ws", START + 60_000, None);
+    assert_eq!(endpoint.resume_websocket("ws", START + 60_001, None), resumed, "resumed once");
     // The ping is due now (the client's deadline runs from a ping whose time was forgotten).
     assert_eq!(endpoint.alarm_to_set(None), Some(START + 60_000));
     endpoint.handle_websocket_frame(resumed, text("4hello"), START + 60_000);
@@ -261,6 +261,28 @@ fn after_an_eviction_a_resumed_websocket_session_is_pinged_at_once_and_chats_on(
         drain(&mut endpoint),
         vec![Output::Send { handle: resumed, channel: Channel::Transport, frame: text("4back") }]
     );
+}
+
+#[test]
+fn a_resumed_websocket_session_silent_past_its_heartbeat_is_closed_not_pinged_forever() {
+    // An object evicted between each ping and its deadline forgets every ping it sent; what
+    // survives is when workerd last answered the client's pong by itself.
+    let mut endpoint = Endpoint::new(config());
+    let now = START + 120_000;
+    // answered 60 s ago: the ping one interval after it (35 s ago) went unanswered past its 20 s
+    let dead = endpoint.resume_websocket("dead", now, Some(now - 60_000));
+    // answered 30 s ago: within an interval and a timeout (and the slack of a shared alarm)
+    let live = endpoint.resume_websocket("live", now, Some(now - 30_000));
+    // never answered (or no runtime answers): pinged at once, as before
+    let unknown = endpoint.resume_websocket("unknown", now, None);
+    endpoint.handle_alarm(now, |handle| Some(if handle == dead { now - 60_000 } else { now - 30_000 }));
+    let outputs = drain(&mut endpoint);
+    let closed =
+        |handle| outputs.contains(&Output::Event { handle, event: ServerEvent::Closed(CloseReason::PingTimeout) });
+    let pinged = |handle| outputs.contains(&Output::Send { handle, channel: Channel::Transport, frame: text("2") });
+    assert!(closed(dead), "the silent client is closed: {outputs:?}");
+    assert!(!closed(live) && pinged(live), "the live client is pinged: {outputs:?}");
+    assert!(!closed(unknown) && pinged(unknown), "a client of unknown liveness is pinged: {outputs:?}");
 }
 
 #[test]
@@ -294,8 +316,8 @@ fn a_full_endpoint_refuses_handshakes_but_keeps_its_sessions() {
     assert_eq!(endpoint.open("c", TransportKind::Polling, START), Err(EndpointError::Full));
     // A session resumed after an eviction is not a new one.
     let mut woken = Endpoint::new(ServerConfig { max_sessions: 1, ..config() });
-    woken.resume_websocket("a", START);
-    woken.resume_websocket("z", START);
+    woken.resume_websocket("a", START, None);
+    woken.resume_websocket("z", START, None);
     assert_eq!(woken.open_sessions(), 2);
     // Room again once a session ended.
     endpoint.handle_websocket_closed(a, START + 1);

@@ -514,7 +514,7 @@ impl World {
                 // (the edge closes a WebSocket it cannot restore; here, every one must be)
                 let restored = conn.attachment.as_deref().map(|text| server.restore_session(text));
                 assert_eq!(restored, Some(Ok(sid.clone())), "WebSocket session {sid} is restored from its attachment");
-                kept.insert(endpoint.resume_websocket(&sid, now), Conn { probe: None, held_poll: None, ..conn });
+                kept.insert(endpoint.resume_websocket(&sid, now, None), Conn { probe: None, held_poll: None, ..conn });
                 continue;
             }
             // what lived in memory only is gone: its requests fail, its WebSockets close

@@ -196,11 +196,14 @@ impl Endpoint {
 
     /// Rebuilds a session that was open over WebSocket, from its id, after the process
     /// forgot it (an eviction from memory); a session still known keeps its state.
-    pub fn resume_websocket(&mut self, sid: &str, now_ms: u64) -> SessionHandle {
+    /// `last_heard_ms`: when the client was last known alive (its last pong the runtime
+    /// answered, or its WebSocket's acceptance), if the runtime kept it (see
+    /// [`ServerSession::resume_websocket`]: a client silent for too long is closed).
+    pub fn resume_websocket(&mut self, sid: &str, now_ms: u64, last_heard_ms: Option<u64>) -> SessionHandle {
         if let Some(handle) = self.by_sid.get(sid) {
             return *handle;
         }
-        let machine = ServerSession::resume_websocket(sid, self.config.clone(), now_ms);
+        let machine = ServerSession::resume_websocket(sid, self.config.clone(), now_ms, last_heard_ms);
         self.insert(machine, true, now_ms).expect("the sid is not in the table")
     }
 

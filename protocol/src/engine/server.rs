@@ -185,9 +185,31 @@ impl ServerSession {
     /// Rebuilds a session that was open over WebSocket, from its id alone (after the memory
     /// of a hibernated Durable Object was dropped). A ping is due at once: the client's
     /// heartbeat deadline runs from the last ping it got, whose time was forgotten.
-    pub fn resume_websocket(sid: impl Into<String>, config: ServerConfig, now_ms: u64) -> Self {
+    ///
+    /// `last_heard_ms` is when the client was last known alive, if the runtime kept it: its
+    /// last pong (workerd answers pongs itself for hibernatable WebSockets and keeps the
+    /// time), or else when its WebSocket was accepted. Pings reach a client at least once per
+    /// ping interval, so a live one was heard within the last `ping_interval + ping_timeout`
+    /// (plus half an interval, the slack of a shared alarm): a client silent for longer missed
+    /// a ping whose deadline passed, and the session is resumed overdue, to close with "ping
+    /// timeout" at the next [`ServerSession::handle_timeout`]. Without this, an object evicted
+    /// between each ping and its deadline would ping a dead peer forever.
+    pub fn resume_websocket(
+        sid: impl Into<String>,
+        config: ServerConfig,
+        now_ms: u64,
+        last_heard_ms: Option<u64>,
+    ) -> Self {
         let mut session = ServerSession::fresh(sid.into(), TransportKind::WebSocket, config, now_ms);
         session.next_ping_at = now_ms;
+        let c = &session.config;
+        if let Some(heard) = last_heard_ms {
+            // The ping after that went out at most one interval later; its deadline is gone.
+            let missed_ping_at = heard + c.ping_interval;
+            if now_ms >= missed_ping_at + c.ping_timeout + c.ping_interval / 2 {
+                session.pong_deadline = Some(missed_ping_at + c.ping_timeout);
+            }
+        }
         session
     }
 
