@@ -62,7 +62,9 @@ fuzz_target!(|data: &[u8]| {
                 endpoint = Endpoint::new(ServerConfig::default());
                 for sid in &sids {
                     if server.has_session(sid) {
-                        endpoint.resume_websocket(sid, now);
+                        // When the runtime last heard the client: unknown, recent or long ago.
+                        let heard = (now % 3 != 0).then(|| now.saturating_sub(now % 90_000));
+                        endpoint.resume_websocket(sid, now, heard);
                     }
                 }
             }
