@@ -358,44 +358,67 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
 // deadline after that, at most pingInterval + 2 pingTimeout after the last pong.
 // Short timings here (ping every 5 s, 14 s to answer) so that the eviction falls between a
 // ping and its deadline: Hal's leave within about 33 s of his last pong.
+/**
+ * Ivy stays; the `silent` members (name -> transport path) join room `room`, then fall silent
+ * (nothing sent, pongs included; a polling one stops polling too) without reconnecting. Ivy
+ * must hear each of them leave, and be the only member `sync` lists.
+ */
+async function fallSilent(room, silent) {
+  const silentWorker = await startWorker("chat", { vars: { ...VARS, PING_INTERVAL: "5000", PING_TIMEOUT: "14000" } });
+  workers.push(silentWorker);
+  const member = (name, path) => {
+    const manager = new Manager(silentWorker.url, { ...path, query: { partition: `room:${room}` } });
+    const chat = manager.socket("/chat", { auth: { name, room } });
+    const m = { name, path, manager, chat, presence: [] };
+    chat.on("presence", (event) => m.presence.push(event));
+    return m;
+  };
+  const ivy = member("Ivy", PATHS["websocket only"]);
+  const quiet = Object.entries(silent).map(([name, path]) => member(name, path));
+  try {
+    await until(() => ivy.chat.connected, 20_000, "Ivy to join");
+    for (const m of quiet) {
+      // A WebSocket that came by the upgrade from polling was accepted at the upgrade.
+      const upgraded = () => !m.path.transports && m.manager.engine.transport.name === "websocket";
+      await until(() => m.chat.connected && (m.path.transports || upgraded()), 20_000, `${m.name} to join`);
+    }
+    const object = ivy.manager.engine.id.split("-")[0];
+    const startedBefore = (await ops(silentWorker.url)).find((o) => o.object === object).instanceStartedMs;
+    for (const m of quiet) {
+      m.manager.reconnection(false);
+      m.manager.engine._sendPacket = () => {};
+      if (m.manager.engine.transport.name === "polling") m.manager.engine.transport._poll = () => {};
+    }
+    const silentAt = Date.now();
+    const gone = (name) => ivy.presence.some((p) => p.event === "leave" && p.name === name);
+    // A last pong at most 5 s before the silence: the next ping's deadline wakes a new instance
+    // (too early to judge), whose ping's deadline, 14 s on, closes the silent ones.
+    await until(() => quiet.every((m) => gone(m.name)), 50_000, "the leaves").catch(() => {});
+    const home = (await ops(silentWorker.url)).find((o) => o.object === object);
+    const instances = `instance started ${startedBefore}, now ${home.instanceStartedMs}`;
+    console.log(`${Object.keys(silent)} silent ${Date.now() - silentAt} ms; ${instances}; Ivy heard ${names(ivy.presence)}`);
+    const { members } = await ivy.chat.timeout(ACK_MS).emitWithAck("sync", null);
+    for (const m of quiet) assert.ok(gone(m.name), `Ivy heard ${m.name} leave`);
+    assert.deepEqual(members.map((m) => m.name), ["Ivy"], "only Ivy is listed");
+  } finally {
+    for (const m of [ivy, ...quiet]) m.chat.disconnect();
+  }
+}
+
 describe("a member fallen silent in a hibernated room", () => {
+  it("is closed by the heartbeat and announced as leaving (WebSocket only, polling then upgrade)", { timeout: 120_000 }, () =>
+    fallSilent("quiet", { Hal: PATHS["websocket only"], Kim: PATHS["polling then upgrade"] }),
+  );
+
+  // A polling-only client that vanishes stops polling: with no request open, the object is
+  // evicted and its polling session, kept in memory only, goes with it. The next instance
+  // adopts the socket as recoverable (Server::adopt_orphans) without running its
+  // `disconnecting`/`disconnect` handlers, so the room never hears it leave (`sync` no longer
+  // lists it). Left open: adoption should disconnect the socket ("transport close"), which
+  // also changes what members hear after a restart of workerd.
   it(
-    "is closed by the heartbeat and announced as leaving",
-    { timeout: 120_000 },
-    async () => {
-      const silentWorker = await startWorker("chat", { vars: { ...VARS, PING_INTERVAL: "5000", PING_TIMEOUT: "14000" } });
-      workers.push(silentWorker);
-      const room = "quiet";
-      const member = (name) => {
-        const manager = new Manager(silentWorker.url, { transports: ["websocket"], query: { partition: `room:${room}` } });
-        const chat = manager.socket("/chat", { auth: { name, room } });
-        const m = { name, manager, chat, presence: [] };
-        chat.on("presence", (event) => m.presence.push(event));
-        return m;
-      };
-      const ivy = member("Ivy");
-      const hal = member("Hal");
-      try {
-        await until(() => ivy.chat.connected && hal.chat.connected, 20_000, "Ivy and Hal to join");
-        const object = hal.manager.engine.id.split("-")[0];
-        const startedBefore = (await ops(silentWorker.url)).find((o) => o.object === object).instanceStartedMs;
-        // Hal sends nothing from now on, pongs included, and does not reconnect.
-        hal.manager.reconnection(false);
-        hal.manager.engine._sendPacket = () => {};
-        const silentAt = Date.now();
-        const left = () => ivy.presence.some((p) => p.event === "leave" && p.name === "Hal");
-        // Hal's last pong is at most 5 s before he fell silent: the next ping's deadline wakes a new
-        // instance (too early to judge him), whose ping's deadline, 14 s on, closes him.
-        await until(left, 50_000, "Hal's leave").catch(() => {});
-        const home = (await ops(silentWorker.url)).find((o) => o.object === object);
-        const instances = `instance started ${startedBefore}, now ${home.instanceStartedMs}`;
-        console.log(`Hal silent ${Date.now() - silentAt} ms; ${instances}; Ivy heard ${names(ivy.presence)}`);
-        const { members } = await ivy.chat.timeout(ACK_MS).emitWithAck("sync", null);
-        assert.ok(left(), "Ivy heard Hal leave");
-        assert.deepEqual(members.map((m) => m.name), ["Ivy"], "only Ivy is listed");
-      } finally {
-        for (const m of [ivy, hal]) m.chat.disconnect();
-      }
-    },
+    "is closed and announced as leaving (polling only)",
+    { timeout: 120_000, todo: "an evicted polling session is adopted as recoverable without its disconnect handlers" },
+    () => fallSilent("hushed", { Lou: PATHS["polling only"] }),
   );
 });
