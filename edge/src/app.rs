@@ -311,6 +311,14 @@ impl App {
         self.namespaces.iter().any(|ns| matches!(ns.matcher, Matcher::Dynamic(_)))
     }
 
+    /// Whether any namespace has `disconnecting` or `disconnect` handlers: only then is a
+    /// socket lost with an instance's memory worth announcing to the next one.
+    pub(crate) fn has_disconnection_handlers(&self) -> bool {
+        self.namespaces
+            .iter()
+            .any(|ns| !(ns.disconnecting.is_empty() && ns.disconnect.is_empty() && ns.disconnect_async.is_empty()))
+    }
+
     /// The declaration serving namespace `nsp`.
     pub(crate) fn find(&self, nsp: &str) -> Option<&Namespace> {
         self.namespaces

@@ -294,6 +294,7 @@ pub(crate) fn core_config(app: &App, config: &Config) -> CoreConfig {
             .map(|ms| RecoveryConfig { max_disconnection_duration_ms: ms, ..RecoveryConfig::default() }),
         namespaces,
         dynamic_namespaces: app.has_dynamic(),
+        announce_lost_sockets: app.has_disconnection_handlers(),
         attachment_timeout_ms: config.attachment_timeout_ms.unwrap_or(defaults.attachment_timeout_ms),
         ..defaults
     }
@@ -350,7 +351,8 @@ impl SocketIoServer {
                 Err(error) => lost.push((sid, error)),
             }
         }
-        // Sockets connected before a restart, whose WebSockets are gone, become recoverable.
+        // Sockets lost with the previous instance (polling sessions live in memory only; a
+        // restart loses the WebSockets too) disconnect now: their handlers run below.
         let records: Vec<(String, String)> = string_entries(&live)
             .into_iter()
             .filter_map(|(key, record)| Some((key.strip_prefix(LIVE_PREFIX)?.to_owned(), record)))
@@ -359,14 +361,15 @@ impl SocketIoServer {
             core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
         core.set_origin(&origin);
         *self.core.borrow_mut() = core;
-        for pid in unreadable {
-            worker::console_error!("the live record of recovery id {pid} is unreadable: dropped");
-            storage.delete(&format!("{LIVE_PREFIX}{pid}")).await?;
+        for key in unreadable {
+            worker::console_error!("the live record {key} is unreadable: dropped");
+            storage.delete(&format!("{LIVE_PREFIX}{key}")).await?;
         }
         for (sid, why) in lost {
             worker::console_error!("session {sid} could not be restored ({why}): closed, its client reconnects");
             self.host.close(&sid, CloseReason::ForcedClose);
         }
+        self.pump();
         Ok(())
     }
 

@@ -51,6 +51,8 @@ impl SocketIoServer {
     /// The wake-up counts and the object's sizes, as JSON.
     async fn stats(&self) -> Result<Response> {
         self.restore().await?;
+        // (a restore may have disconnected sockets lost with the previous instance)
+        self.settle().await?;
         let w = match self.wakeups.get() {
             Some(w) => w,
             None => self.host.state().storage().get(WAKEUPS_KEY).await?.unwrap_or_default(),

@@ -28,6 +28,9 @@
 //!   offset yet, the old socket still connected on the server, or the offset expired;
 //! - the session each client holds at the end is complete (every broadcast since its pid was
 //!   issued) and the server knows its socket;
+//! - the application sees each socket connect, then disconnect once, even a socket lost with
+//!   the object's memory (a polling session at an eviction, any session at a restart): the
+//!   sockets it saw connect and not disconnect are those the server holds at the end;
 //! - at each eviction, what was persisted is what memory held (`take_writes` missed nothing) and
 //!   every WebSocket session is restored from its attachment; storage holds a live record for
 //!   exactly the sockets the server holds.
@@ -132,6 +135,10 @@ struct World {
     issued_at: BTreeMap<String, u64>,
     /// Reconnections not recovered without a reason.
     unexcused: Vec<String>,
+    /// The sockets the application saw connect and not yet disconnect (`connection` and
+    /// `disconnect` events), and any event out of that order.
+    app_sockets: BTreeSet<String>,
+    app_misordered: Vec<String>,
 }
 
 fn sid_of(query: &str) -> Option<String> {
@@ -179,6 +186,8 @@ impl World {
             issued: BTreeMap::new(),
             issued_at: BTreeMap::new(),
             unexcused: Vec::new(),
+            app_sockets: BTreeSet::new(),
+            app_misordered: Vec::new(),
         }
     }
 
@@ -446,6 +455,12 @@ impl World {
                 self.issued.insert(pid.clone(), self.broadcasts.len());
                 self.issued_at.insert(pid, self.now);
             }
+            Event::Connection { sid, .. } if !self.app_sockets.insert(sid.clone()) => {
+                self.app_misordered.push(format!("{sid} connected twice"));
+            }
+            Event::Disconnect { sid, .. } if !self.app_sockets.remove(&sid) => {
+                self.app_misordered.push(format!("{sid} disconnected while not connected"));
+            }
             Event::Message(message) if message.name == "chat" => {
                 let op = Broadcast::new("/");
                 let delivery = self.server.broadcast(&op, "chat", &message.args, vec![], self.now).unwrap();
@@ -585,6 +600,9 @@ impl World {
         let order: BTreeMap<u64, usize> = self.broadcasts.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         prop_assert_eq!(order.len(), self.broadcasts.len(), "a chat was broadcast twice");
         let sockets = self.server.fetch_sockets(&Broadcast::new("/"));
+        prop_assert!(self.app_misordered.is_empty(), "connection/disconnect events: {:?}", self.app_misordered);
+        let held: BTreeSet<String> = sockets.iter().map(|s| s.sid.clone()).collect();
+        prop_assert_eq!(&self.app_sockets, &held, "sockets the application saw connect and not disconnect");
         let pids: BTreeSet<&str> = sockets.iter().filter_map(|s| s.pid.as_deref()).collect();
         prop_assert_eq!(self.live().map(|(pid, _)| pid).collect::<BTreeSet<_>>(), pids, "live records in storage");
         for (c, client) in self.clients.iter().enumerate().filter(|(_, c)| c.opened) {

@@ -790,6 +790,8 @@ fn sockets_lost_in_a_restart_are_recoverable_from_their_live_records() {
     let unreadable = restarted.server.adopt_orphans([(pid.as_str(), record.as_str()), ("p-bad", "{")], restarted.now);
     assert_eq!(unreadable, vec!["p-bad".to_owned()]);
     assert_eq!(restarted.server.take_dirty().live, vec![("p-s1".to_owned(), None)], "its record is deleted");
+    // Its disconnection handlers run, with the rooms and data it had.
+    assert_eq!(restarted.events(), lost_socket_events("s1", &["r", "s1"], r#"{"n":1}"#));
     restarted.server.broadcast(&Broadcast::new("/").to("r"), "after", "[]", vec![], restarted.now).unwrap();
     restarted.open("e2");
     restarted.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
@@ -810,6 +812,49 @@ fn sockets_lost_in_a_restart_are_recoverable_from_their_live_records() {
     assert_eq!(alive.server.adopt_orphans([(pid.as_str(), record.as_str())], alive.now), Vec::<String>::new());
     assert!(alive.server.take_dirty().live.is_empty());
     assert!(alive.server.socket("s1").is_some());
+}
+
+/// What a socket lost with an earlier instance's memory gets from the next instance.
+fn lost_socket_events(sid: &str, rooms: &[&str], data: &str) -> Vec<Event> {
+    let reason = DisconnectReason::TransportClose;
+    let (session, nsp, sid) = (String::new(), "/".to_owned(), sid.to_owned());
+    let rooms = rooms.iter().map(|r| r.to_string()).collect();
+    vec![
+        Event::Disconnecting {
+            session: session.clone(),
+            nsp: nsp.clone(),
+            sid: sid.clone(),
+            reason,
+            rooms,
+            data: data.into(),
+        },
+        Event::Disconnect { session, nsp, sid, reason },
+    ]
+}
+
+#[test]
+fn sockets_lost_without_recovery_still_get_their_disconnection_events() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    // Without a recovery id, the record is kept under the socket id.
+    let live = h.server.take_dirty().live;
+    let [(key, Some(record))] = &live[..] else { panic!("{live:?}") };
+    assert_eq!(key, "s1");
+    // The instance holding its (polling) session is evicted: the next one adopts the record.
+    let shared = h.server.shared_to_json();
+    let mut next = Server::restore(Config::default(), Some(&shared), []).unwrap();
+    assert!(next.adopt_orphans([(key.as_str(), record.as_str())], h.now + 10_000).is_empty());
+    let events: Vec<Event> = std::iter::from_fn(|| next.poll_event()).collect();
+    assert_eq!(events, lost_socket_events("s1", &["r", "s1"], "{}"));
+    assert_eq!(next.take_dirty().live, vec![("s1".to_owned(), None)], "its record is deleted");
+    assert!(next.socket("s1").is_none() && next.poll_event().is_none(), "and it is not recoverable");
+    // A server that announces nothing keeps no records.
+    let quiet = Config { announce_lost_sockets: false, ..Config::default() };
+    let mut h = Harness::new(quiet);
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    assert!(h.server.take_dirty().live.is_empty());
 }
 
 #[test]

@@ -16,9 +16,11 @@
 // The polling-only member of step 1 leaves before the idle wait: an object with a polling
 // client always has a request in flight and is never evicted (docs/ARCHITECTURE.md, "As built
 // (edge)"), and a room has one object. Polling-only members join after the eviction instead,
-// and one stays through the restart. After the restart no `leave` is sent for the member who
-// did not come back (no handler can run for a connection that died with workerd); the server's
-// member list (`sync`, asked at each connection) and the operations view leave her out.
+// and one stays through the restart. After the restart the new workerd announces every member
+// as leaving (their connections died with the old one; the live record each left in storage
+// lets the new instance run their `disconnecting` handlers), then each member who comes back as
+// joining; the one who does not come back stays gone, and the server's member list (`sync`,
+// asked at each connection) and the operations view leave her out.
 // Last: a member fallen silent with its WebSocket open in a hibernated room is closed by the
 // heartbeat and announced as leaving, although the object is evicted between each ping and
 // its deadline.
@@ -316,17 +318,20 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
       assert.equal(m.chat.recovered, true, `${m.name} (${m.path}): its chat socket recovered after the restart`);
       assert.ok(m.disconnects.every((d) => /transport (close|error)/.test(d)), `${m.name}: ${m.disconnects}`);
     }
-    // Each member who came back is announced (`join`) to every other once: live to those back
-    // before it, in the recovery's replay of what they missed to those back after. Eve is never
-    // announced. No `leave` comes for her either: her connection died with workerd, so no
-    // `disconnecting` handler ran (the new workerd only finds her live record, kept for a
-    // recovery within 2 minutes). What tells the others she is gone is `sync`'s member list,
-    // which the app asks for at each connection, and every client reconnects after a restart.
+    // Every connection died with the old workerd. The new one finds their live records and
+    // runs their `disconnecting` handlers at its first event: every member, Eve included, is
+    // announced as leaving (in the recovery's replay of what they missed). Then each member who
+    // came back is announced (`join`) to every other once: live to those back before it, in
+    // the replay to those back after. Eve's return is never announced.
     for (const m of present) {
       const since = names(m.presence.slice(heardBefore.get(m)));
       console.log(`${m.name} (${m.path}) heard after the restart: ${since.join(", ")}`);
-      const others = present.filter((p) => p !== m).map((p) => `join ${p.name}`);
-      assert.deepEqual([...since].sort(), others.sort(), `${m.name}: each return announced once, Eve's never`);
+      const others = present.filter((p) => p !== m).map((p) => p.name);
+      const expected = [...others.map((n) => `leave ${n}`), "leave Eve", ...others.map((n) => `join ${n}`)];
+      assert.deepEqual([...since].sort(), expected.sort(), `${m.name}: each member left once, each return announced once`);
+      for (const n of others) {
+        assert.ok(since.indexOf(`leave ${n}`) < since.indexOf(`join ${n}`), `${m.name}: ${n} left before coming back`);
+      }
     }
     // Each member that came back is listed once; Eve is not.
     for (const m of present) await checkResync(m, present, `after the restart (${m.name}, ${m.path})`);
@@ -412,13 +417,10 @@ describe("a member fallen silent in a hibernated room", () => {
 
   // A polling-only client that vanishes stops polling: with no request open, the object is
   // evicted and its polling session, kept in memory only, goes with it. The next instance
-  // adopts the socket as recoverable (Server::adopt_orphans) without running its
-  // `disconnecting`/`disconnect` handlers, so the room never hears it leave (`sync` no longer
-  // lists it). Left open: adoption should disconnect the socket ("transport close"), which
-  // also changes what members hear after a restart of workerd.
-  it(
-    "is closed and announced as leaving (polling only)",
-    { timeout: 120_000, todo: "an evicted polling session is adopted as recoverable without its disconnect handlers" },
-    () => fallSilent("hushed", { Lou: PATHS["polling only"] }),
+  // finds the socket's live record and disconnects it ("transport close", Server::adopt_orphans):
+  // its `disconnecting` handler runs there. (It used to be made recoverable silently: the room
+  // never heard Lou leave.)
+  it("is closed and announced as leaving (polling only)", { timeout: 120_000 }, () =>
+    fallSilent("hushed", { Lou: PATHS["polling only"] }),
   );
 });

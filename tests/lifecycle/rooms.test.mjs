@@ -8,11 +8,15 @@
 //   before the eviction still reaches its handler, and an async handler works in the new instance.
 // - A restart of workerd on its persisted state: the clients reconnect, join again, and the
 //   room's broadcasts reach each of them exactly once.
+// - A polling-only client that vanishes in an object then evicted (its polling session, kept
+//   in memory only, goes with the instance) still gets its `disconnecting` handler, from the
+//   next instance: the room hears it leave, although this deployment has no connection state
+//   recovery.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { startWorker } from "../edge/harness.mjs";
-import { PATHS, awaitEviction, partitionFor, sleep, until } from "./chat.mjs";
+import { PATHS, awaitEviction, instances, partitionFor, sleep, until } from "./chat.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
@@ -99,6 +103,41 @@ describe("rooms, acknowledgements and async handlers through the lifecycle", () 
       await roomRound(members, outsider, "after-restart");
     } finally {
       everyone.forEach((c) => c.socket.close());
+    }
+  });
+});
+
+describe("a socket lost with its object's memory", () => {
+  // Short timings, as in demo.test.mjs's silent members: the object is evicted between the
+  // polling session's last ping and that ping's deadline (local workerd evicts 10 s after the
+  // last event), so no instance is there to time the session out.
+  it("is announced as leaving by the next instance (polling only, no recovery)", { timeout: 120_000 }, async () => {
+    const worker = await start({ vars: { ...VARS, PING_INTERVAL: "5000", PING_TIMEOUT: "14000" } });
+    const stays = client(worker.url, "/rooms", 1, PATHS["websocket only"]);
+    const goes = client(worker.url, "/rooms", 1, PATHS["polling only"]);
+    try {
+      await until(() => stays.socket.connected && goes.socket.connected, 20_000, "both to connect");
+      for (const c of [stays, goes]) assert.equal(await c.socket.timeout(5000).emitWithAck("join", "lobby"), "lobby");
+      assert.equal(await goes.socket.timeout(5000).emitWithAck("set-name", "lou"), "lou");
+      const left = [];
+      stays.socket.on("left", (event) => left.push(event));
+      const before = await instances(worker.url, SHARDS);
+      // Lou's client vanishes: nothing more is sent, and it stops polling.
+      goes.socket.io.reconnection(false);
+      goes.socket.io.engine._sendPacket = () => {};
+      goes.socket.io.engine.transport._poll = () => {};
+      const silentAt = Date.now();
+      await until(() => left.length > 0, 60_000, "Lou's leave").catch(() => {});
+      const after = await instances(worker.url, SHARDS);
+      console.log(`left after ${Date.now() - silentAt} ms: ${JSON.stringify(left)}; instances ${before} then ${after}`);
+      assert.ok(after[1] > before[1], "the object was evicted meanwhile");
+      // "transport close": the next instance found Lou's socket lost with the previous one (a
+      // heartbeat timeout in a living instance would say "ping timeout").
+      assert.deepEqual(left, [{ room: "lobby", name: "lou", reason: "transport close" }], "the room heard Lou leave, once");
+      assert.ok(stays.socket.connected);
+      assert.deepEqual(stays.disconnects, []);
+    } finally {
+      for (const c of [stays, goes]) c.socket.close();
     }
   });
 });

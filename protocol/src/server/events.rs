@@ -216,7 +216,8 @@ pub enum Event {
     },
     /// A socket is leaving (`disconnecting`); `rooms` are the rooms it was in.
     Disconnecting {
-        /// Engine.IO session id.
+        /// Engine.IO session id (empty for a socket lost with an earlier instance, see
+        /// [`Server::adopt_orphans`]).
         session: String,
         /// The namespace.
         nsp: String,
@@ -231,7 +232,8 @@ pub enum Event {
     },
     /// A socket left (`disconnect`).
     Disconnect {
-        /// Engine.IO session id.
+        /// Engine.IO session id (empty for a socket lost with an earlier instance, see
+        /// [`Server::adopt_orphans`]).
         session: String,
         /// The namespace.
         nsp: String,
@@ -351,8 +353,10 @@ pub struct Dirty {
     pub sessions: Vec<String>,
     /// Whether [`Server::shared_to_json`] changed.
     pub shared: bool,
-    /// With recovery on, the record of each connected socket whose id, rooms or data changed,
-    /// by recovery id, to keep in storage; `None` once it disconnected (delete it). After a
-    /// restart, [`Server::adopt_orphans`] makes the sockets of these records recoverable.
+    /// The record of each connected socket whose id, rooms or data changed, by record key
+    /// (its recovery id, or its socket id without recovery), to keep in storage; `None` once
+    /// it disconnected (delete it). Kept with recovery on or
+    /// [`super::Config::announce_lost_sockets`]. On a new instance, [`Server::adopt_orphans`]
+    /// disconnects the sockets of these records that did not come back.
     pub live: Vec<(String, Option<String>)>,
 }

@@ -127,6 +127,13 @@ pub struct Config {
     /// session is closed (its sockets get `error` "attachments not received in time"), so no
     /// session holds a partial packet for ever. The reference has no such bound.
     pub attachment_timeout_ms: u64,
+    /// Whether a socket lost with the server's memory (a polling session when its object is
+    /// evicted, every session in a restart) still gets its `disconnecting` and `disconnect`
+    /// events, from the next instance ([`Server::adopt_orphans`]): a record of each
+    /// connected socket is kept in storage for it ([`Dirty::live`]). Default true; a driver
+    /// whose application has no disconnection handlers may turn it off. Recovery keeps these
+    /// records anyway.
+    pub announce_lost_sockets: bool,
 }
 
 impl Default for Config {
@@ -140,6 +147,7 @@ impl Default for Config {
             max_attachments: crate::socket::DEFAULT_MAX_ATTACHMENTS,
             max_attachment_bytes: 1_000_000,
             attachment_timeout_ms: 30_000,
+            announce_lost_sockets: true,
         }
     }
 }
@@ -332,7 +340,8 @@ pub struct Server {
     /// This server's name among the servers that relay broadcasts to each other: the origin
     /// of what it logs ([`Server::set_origin`]).
     origin: String,
-    /// Sockets whose live record changed, by recovery id: their socket id.
+    /// Sockets whose live record changed, by record key ([`SocketState::live_key`]): their
+    /// socket id.
     live_dirty: BTreeMap<String, String>,
     /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
     /// namespace): never persisted, they are used within the event that imported them.
@@ -580,10 +589,9 @@ impl Server {
     pub fn take_dirty(&mut self) -> Dirty {
         let live = std::mem::take(&mut self.live_dirty)
             .into_iter()
-            .map(|(pid, sid)| {
-                let record =
-                    self.sockets.get(&sid).filter(|s| s.pid.as_ref() == Some(&pid)).map(|s| live_record(&pid, &sid, s));
-                (pid, record)
+            .map(|(key, sid)| {
+                let record = self.sockets.get(&sid).filter(|s| s.live_key(&sid) == key).map(|s| live_record(&sid, s));
+                (key, record)
             })
             .collect();
         Dirty {

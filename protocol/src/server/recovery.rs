@@ -12,14 +12,16 @@
 //! (see `offsets.rs`), are sent before its CONNECT packet.
 //!
 //! A restart loses the sockets that were connected (their WebSockets are gone, and no
-//! disconnection was recorded). With recovery on, the server therefore keeps a live record of
-//! each connected socket ([`super::Dirty::live`], for storage); after a restart,
-//! [`Server::adopt_orphans`] turns the records of sockets that did not come back into
-//! recoverable sessions, disconnected at that moment.
+//! disconnection was recorded), and an eviction loses those of polling sessions (kept in memory
+//! only). The server therefore keeps a live record of each connected socket
+//! ([`super::Dirty::live`], for storage; with recovery on or [`super::Config::announce_lost_sockets`]);
+//! the next instance hands them to [`Server::adopt_orphans`], which disconnects the sockets
+//! that did not come back, as if their transport had closed at that moment: their
+//! `disconnecting` and `disconnect` events run, and with recovery on they become recoverable.
 
 use super::json::Reader;
 use super::snapshot::{read_persisted, write_persisted};
-use super::{Persisted, Restored, Server, SnapshotError, SocketState};
+use super::{DisconnectReason, Event, Persisted, Restored, Server, SnapshotError, SocketState};
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +32,8 @@ pub struct RecoveryRef {
     pub offset: String,
 }
 
-/// The live record of connected socket `sid` (recovery id `pid`): what recovering it needs.
-pub(super) fn live_record(pid: &str, sid: &str, socket: &SocketState) -> String {
+/// The live record of connected socket `sid`: what announcing its loss, or recovering it, needs.
+pub(super) fn live_record(sid: &str, socket: &SocketState) -> String {
     let p = Persisted {
         sid: sid.to_owned(),
         nsp: socket.nsp.clone(),
@@ -41,45 +43,73 @@ pub(super) fn live_record(pid: &str, sid: &str, socket: &SocketState) -> String 
         since: socket.since.clone(),
     };
     let mut out = String::new();
-    write_persisted(&mut out, pid, &p);
+    write_persisted(&mut out, socket.pid.as_deref().unwrap_or_default(), &p);
     out
 }
 
+impl SocketState {
+    /// The key of its live record: its recovery id, or its socket id without recovery.
+    pub(super) fn live_key<'a>(&'a self, sid: &'a str) -> &'a str {
+        self.pid.as_deref().unwrap_or(sid)
+    }
+}
+
 impl Server {
-    /// Notes that the live record of socket `sid` changed (with recovery on).
+    /// Whether connected sockets keep a live record in storage.
+    fn keeps_live_records(&self) -> bool {
+        self.config.recovery.is_some() || self.config.announce_lost_sockets
+    }
+
+    /// Notes that the live record of socket `sid` changed.
     pub(super) fn note_live(&mut self, sid: &str) {
-        if self.config.recovery.is_none() {
+        if !self.keeps_live_records() {
             return;
         }
-        if let Some(pid) = self.sockets.get(sid).and_then(|s| s.pid.clone()) {
-            self.live_dirty.insert(pid, sid.to_owned());
+        if let Some(key) = self.sockets.get(sid).map(|s| s.live_key(sid).to_owned()) {
+            self.live_dirty.insert(key, sid.to_owned());
         }
     }
 
-    /// After a restart: the live records found in storage, as (recovery id, record). Each
-    /// socket that is not connected now becomes recoverable as if it had
-    /// disconnected at `now_ms`, and its record is to be deleted ([`super::Dirty::live`]).
-    /// Returns the recovery ids whose record could not be read (deleted as well).
+    /// On a new instance: the live records found in storage, as (record key, record). Each
+    /// socket that is not connected now was lost with the previous instance's memory: it
+    /// disconnects as if its transport had closed at `now_ms` ([`Event::Disconnecting`] with
+    /// its rooms and data, then [`Event::Disconnect`], both with reason `transport close` and
+    /// an empty session id), becomes recoverable with recovery on, and its record is to be
+    /// deleted ([`super::Dirty::live`]). Returns the keys whose record could not be read
+    /// (to delete as well).
     pub fn adopt_orphans<'a>(
         &mut self,
         records: impl IntoIterator<Item = (&'a str, &'a str)>,
         now_ms: u64,
     ) -> Vec<String> {
         let mut unreadable = Vec::new();
-        for (pid, record) in records {
-            let read = read_persisted(&mut Reader::new(record)).ok().map(|(_, p)| p);
-            let Some(mut p) = read.filter(|p| !p.sid.is_empty() && !p.nsp.is_empty()) else {
-                unreadable.push(pid.to_owned());
+        for (key, record) in records {
+            let read = read_persisted(&mut Reader::new(record)).ok();
+            let Some((pid, mut p)) = read.filter(|(_, p)| !p.sid.is_empty() && !p.nsp.is_empty()) else {
+                unreadable.push(key.to_owned());
                 continue;
             };
-            if self.sockets.contains_key(&p.sid) || self.config.recovery.is_none() {
+            if self.sockets.contains_key(&p.sid) {
                 continue;
             }
-            p.disconnected_at = now_ms;
-            self.live_dirty.insert(pid.to_owned(), p.sid.clone());
-            self.shared.persisted.insert(pid.to_owned(), p);
-            self.shared_dirty = true;
-            self.rooms_version += 1;
+            self.live_dirty.insert(key.to_owned(), p.sid.clone());
+            let reason = DisconnectReason::TransportClose;
+            let (session, nsp, sid) = (String::new(), p.nsp.clone(), p.sid.clone());
+            self.events.push_back(Event::Disconnecting {
+                session: session.clone(),
+                nsp: nsp.clone(),
+                sid: sid.clone(),
+                reason,
+                rooms: p.rooms.clone(),
+                data: p.data.clone(),
+            });
+            if self.config.recovery.is_some() && !pid.is_empty() {
+                p.disconnected_at = now_ms;
+                self.shared.persisted.insert(pid, p);
+                self.shared_dirty = true;
+                self.rooms_version += 1;
+            }
+            self.events.push_back(Event::Disconnect { session, nsp, sid, reason });
         }
         unreadable
     }
@@ -118,7 +148,7 @@ impl Server {
             .find(|s| s.pid.as_deref() == Some(pid) && s.nsp == nsp && s.session != session)
             .map(|s| s.session.clone());
         if let Some(old) = old {
-            self.close_session(&old, super::DisconnectReason::TransportClose, now_ms);
+            self.close_session(&old, DisconnectReason::TransportClose, now_ms);
         }
     }
 

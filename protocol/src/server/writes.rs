@@ -4,9 +4,8 @@
 //! Each Engine.IO session's snapshot travels with its WebSocket (a hibernatable WebSocket's
 //! attachment, read back with [`Server::restore_session`]); what spans sessions goes to
 //! storage under [`SHARED_KEY`] and the keys `stored.rs` lays out (read back with
-//! [`Server::restore_stored`]) and, with recovery on, a
-//! live record per connected socket under [`LIVE_PREFIX`] (read back with
-//! [`Server::adopt_orphans`]).
+//! [`Server::restore_stored`]) and a live record per connected socket under [`LIVE_PREFIX`]
+//! (read back with [`Server::adopt_orphans`]).
 
 use super::{Server, SnapshotError};
 
@@ -14,7 +13,8 @@ use super::{Server, SnapshotError};
 /// [`super::LOG_PREFIX`]).
 pub const SHARED_KEY: &str = "socketio-shared";
 
-/// Storage key prefix of the live record of each connected socket: `live:<recovery id>`.
+/// Storage key prefix of the live record of each connected socket: `live:<recovery id>`, or
+/// `live:<socket id>` without recovery.
 pub const LIVE_PREFIX: &str = "live:";
 
 /// One write for the driver to carry out.
@@ -69,8 +69,8 @@ impl Server {
         if dirty.shared {
             self.shared_writes(&mut writes);
         }
-        for (pid, record) in dirty.live {
-            let key = format!("{LIVE_PREFIX}{pid}");
+        for (key, record) in dirty.live {
+            let key = format!("{LIVE_PREFIX}{key}");
             writes.push(match record {
                 Some(value) => Write::Put { key, value },
                 None => Write::Delete { key },
