@@ -269,7 +269,7 @@ function serverGoal(r, metrics) {
 }
 
 const HOT_PATH_GOAL =
-  "every WebSocket metric and idle memory per WebSocket within 1.1x of the JS floor; long-polling echo and fan-out within 1.2x of it.";
+  "every WebSocket metric and idle memory per WebSocket within 1.1x of the JS floor; long-polling echo and fan-out, and the cold wake, within 1.2x of it.";
 
 /** Issue 13: ours against the JS floor, metric by metric (ratio above 1: ours is worse). */
 function hotPathGoal(r, metrics) {
@@ -279,16 +279,19 @@ function hotPathGoal(r, metrics) {
     const polling = m.group === "long-polling";
     if (polling && !/echo|fan-out/.test(m.label)) continue;
     if (m.group === "memory" && !/WebSocket/.test(m.label)) continue;
-    const bound = polling ? 1.2 : 1.1;
+    const bound = polling || m.group === "cold wake" ? 1.2 : 1.1;
     const [o, fl] = ["ours", "floor"].map((s) => r.medians[s]?.[m.key] ?? null);
     const ratio = o === null || fl === null ? null : m.higher ? fl / o : o / fl;
     const within = ratio !== null && ratio <= bound;
     ok = ok && within;
     rows.push([`${m.group}: ${m.label}`, ratio === null ? "n/a" : `${x2(ratio)}`, `${bound}x`, ratio === null ? "not measured" : within ? "yes" : "no"]);
   }
-  // Not measured yet, so the goal is not met whatever the rest says.
-  rows.push(["cold wake: a message to an evicted object until its echo", "n/a", "1.2x", "not measured yet"]);
-  return { rows, met: false, measuredWithin: ok };
+  if (!metrics.some((m) => m.group === "cold wake")) {
+    // A run from before the cold wake was measured: the goal cannot be met.
+    rows.push(["cold wake: a message to an evicted object until its echo", "n/a", "1.2x", "not measured"]);
+    ok = false;
+  }
+  return { rows, met: ok };
 }
 
 function serverSection(r) {
@@ -350,7 +353,7 @@ function serverSection(r) {
   }
   const hot = hotPathGoal(r, metrics);
   out.push(
-    `Goal (issue 13): ${HOT_PATH_GOAL} ${met(hot.met)} (cold wake is not measured yet).`,
+    `Goal (issue 13): ${HOT_PATH_GOAL} ${met(hot.met)}.`,
     "",
     table(["metric", "ours / floor (above 1: ours is worse)", "bound", "within?"], hot.rows, ["l", "r", "r", "l"]),
     "",

@@ -20,7 +20,12 @@
 //                       handshakes/s;
 //   httpRoundTrip(url): 200 sequential GETs answered 400 (unknown sid): the platform's cost
 //                       of one HTTP request;
-//   openIdle(url, n, t): n connected idle sockets (for the memory measurement).
+//   openIdle(url, n, t): n connected idle sockets (for the memory measurement);
+//   coldWake(url, idleMs, started): one WebSocket socket echoes 20 times, stays silent idleMs
+//                       while workerd evicts its object, then times one `message` ->
+//                       `message-back`; `started()` reads when the object's instance
+//                       started, before the silence and after the echo: the sample is of an
+//                       evicted object only if it changed.
 // Latency is measured in this (single-threaded) process, so fan-out latency includes the
 // driver's own time to read n frames.
 import http from "node:http";
@@ -390,4 +395,23 @@ export async function httpRoundTrip(base) {
   }
   ms.sort();
   return { p50_ms: quantile(ms, 0.5), p99_ms: quantile(ms, 0.99) };
+}
+
+export async function coldWake(base, idleMs, started) {
+  const c = await connect(base, { transport: "websocket" });
+  const payload = JSON.stringify(["message", "hello", { n: 1 }]);
+  const once = () =>
+    new Promise((r) => {
+      c.onEvent = r;
+      c.emit(payload);
+    });
+  for (let i = 0; i < 20; i++) await once();
+  const before = await started();
+  await new Promise((r) => setTimeout(r, idleMs));
+  const t = performance.now();
+  await once();
+  const ms = performance.now() - t;
+  const after = await started();
+  c.close();
+  return { ms, evicted: after !== before };
 }

@@ -17,13 +17,17 @@
 //           MEMORY_SMALL (1,000) and MEMORY_LARGE (5,000) WebSocket connections and at
 //           MEMORY_SMALL polling connections;
 // then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
-// driver.mjs on every transport the server supports. Figures are medians over the rounds.
+// driver.mjs on every transport the server supports; last, on the two workers, one cold-wake
+// sample (driver.mjs coldWake: silent COLD_WAKE_IDLE_MS, default 18 s, then one echo timed,
+// counted only if the object was evicted meanwhile, as its instance start tells: ours through
+// the conformance deployment's `/api/objects`, the floor through `/instance`). Figures are
+// medians over the rounds.
 // Prints a table, writes bench/results/server.json.
 import { execSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { SIZES, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
+import { SIZES, coldWake, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
 import { HAVE_TASKSET, ROOT, descendants, start, startWrangler as startWranglerDev, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
@@ -33,6 +37,9 @@ const FANOUT_POLLING = Number(process.env.FANOUT_POLLING || 1000);
 const MEMORY_SMALL = Number(process.env.MEMORY_SMALL || 1000);
 const MEMORY_LARGE = Number(process.env.MEMORY_LARGE || 5000);
 const SERVER_CPU = process.env.SERVER_CPU ?? "1";
+// Silence before each cold-wake sample: local workerd evicts an idle object about 10 s after
+// its last event; ours pings 25 s after the handshake, which would wake it.
+const COLD_WAKE_IDLE_MS = Number(process.env.COLD_WAKE_IDLE_MS || 18_000);
 // BENCH_SERVERS (e.g. "ours,floor") runs a subset, for development.
 const SERVERS = (process.env.BENCH_SERVERS || "ours,official,floor").split(",");
 const LABELS = {
@@ -109,6 +116,14 @@ for (const t of ["websocket", "polling"]) {
     { key: `${t}.connect.p99_ms`, label: "connect latency (transport open -> CONNECT ack) p99", group, unit: "ms", higher: false },
     { key: `${t}.handshake.per_s`, label: "handshake rate (32 in flight)", group, unit: "handshakes/s", higher: true },
   );
+}
+// One sample per round on the workers (Node's server has no eviction).
+METRICS.push({ key: "coldwake.websocket.ms", label: "cold wake: a message to an evicted object until its echo", group: "cold wake", unit: "ms", higher: false });
+/** When the current instance of the one Socket.IO object of `server` at `url` started. */
+async function instanceStarted(server, url) {
+  const path = server === "ours" ? "/api/objects" : "/instance";
+  const answer = await (await fetch(`${url}${path}`)).json();
+  return (server === "ours" ? answer.find((o) => o.object === "0") : answer)?.instanceStartedMs;
 }
 const MEMORY_POINTS = [
   ["websocket", MEMORY_SMALL],
@@ -195,13 +210,19 @@ async function main() {
         const memory = await memoryRound(server, url, proc);
         await warmUp(server, url);
         const r = { ...memory, ...(await speedRound(server, url)) };
+        if (server !== "official") {
+          // Counted only when the echo did wake a new instance (see coldWake).
+          const cold = await coldWake(url, COLD_WAKE_IDLE_MS, () => instanceStarted(server, url));
+          Object.assign(r, { "coldwake.websocket.ms": cold.evicted ? cold.ms : null, "coldwake.websocket.evicted": cold.evicted });
+        }
         samples[server].push(r);
         const f = (k) => (r[k] === undefined ? "-" : r[k] >= 100 ? r[k].toFixed(0) : r[k].toFixed(3));
         console.error(
           `[${elapsed()}] round ${round}/${ROUNDS} ${server}: ` +
             `ws echo p50 ${f("websocket.echo.p50_ms")} ms, pipe ${f("websocket.pipe.acks_per_s")}/s, fan-out ${f("websocket.fanout.deliveries_per_s")}/s, ` +
             `handshakes ${f("websocket.handshake.per_s")}/s, ${f(`memory.websocket.${MEMORY_LARGE}.kib_per_connection`)} KiB/conn; ` +
-            `polling echo p50 ${f("polling.echo.p50_ms")} ms, fan-out ${f("polling.fanout.deliveries_per_s")}/s`,
+            `polling echo p50 ${f("polling.echo.p50_ms")} ms, fan-out ${f("polling.fanout.deliveries_per_s")}/s; ` +
+            `cold wake ${r["coldwake.websocket.evicted"] === false ? "not evicted" : `${f("coldwake.websocket.ms")} ms`}`,
         );
       } catch (e) {
         const logFile = join(tmpdir(), `wasmio-bench-${server}.log`);

@@ -8,6 +8,8 @@
 //   `42N["message-with-ack",...]` -> `43N[...]`; `42["message",...]` -> `42["message-back",...]`;
 //   `42/rooms,N["join",room]` -> `43/rooms,N[room]` (the socket joins the one room);
 //   `42/rooms,["to-room",room,msg]` -> `42/rooms,["room-message",msg]` to every other joined socket.
+// `GET /instance` answers when the object's current instance started (the cold-wake scenario
+// tells an evicted object by it, as it does ours by `/api/objects`).
 // Every socket lands on one object (idFromName("floor")), like SHARDS=1 for ours. A polling
 // request with a sid the object does not know is answered 400 "Session ID unknown" (the
 // driver's measure of one HTTP request through a Durable Object).
@@ -47,11 +49,13 @@ export class FloorObject extends DurableObject {
     this.joined = new Set();
     this.sessions = new Map();
     this.nextSid = 0;
+    this.started = Date.now();
     // After hibernation the in-memory set is gone; the attachments survive.
     for (const ws of ctx.getWebSockets()) if (ws.deserializeAttachment()?.joined) this.joined.add(ws);
   }
 
   async fetch(request) {
+    if (new URL(request.url).pathname === "/instance") return Response.json({ instanceStartedMs: this.started });
     if (request.headers.get("Upgrade") === "websocket") {
       const pair = new WebSocketPair();
       this.ctx.acceptWebSocket(pair[1]);
@@ -130,7 +134,8 @@ export class FloorObject extends DurableObject {
 export default {
   async fetch(request, env) {
     const path = new URL(request.url).pathname;
-    if (request.headers.get("Upgrade") !== "websocket" && path !== "/socket.io/") return new Response("floor\n");
+    const served = path === "/socket.io/" || path === "/instance";
+    if (request.headers.get("Upgrade") !== "websocket" && !served) return new Response("floor\n");
     return env.FLOOR.get(env.FLOOR.idFromName("floor")).fetch(request);
   },
 };

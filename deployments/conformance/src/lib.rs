@@ -21,6 +21,10 @@
 //! - `/typed`: typed handlers over every argument, with binary arguments ([`typed::typed`]);
 //! - `/cluster`: socket.io's adapter operations over every object of the deployment
 //!   ([`cluster::cluster`]).
+//!
+//! `GET /api/objects` answers each Socket.IO object's [`wasmio_edge::ObjectStats`] (when its
+//! instance started, among others): the server benchmark's cold-wake scenario reads it to
+//! tell an evicted object from a warm one, with no test hook in the measured path.
 
 use serde_json::json;
 
@@ -39,7 +43,21 @@ fn pong(socket: &mut Socket, args: Args) -> HandlerResult {
     Ok(socket.emit_args("pong", args)?)
 }
 
-wasmio_edge::deployment!(app);
+wasmio_edge::deployment!(app, fetch = fetch);
+
+/// The path of the objects' statistics.
+const OBJECTS_PATH: &str = "/api/objects";
+
+/// The Worker's fetch entry: the objects' statistics, then the library's entry.
+async fn fetch(req: worker::Request, env: worker::Env) -> worker::Result<worker::Response> {
+    if req.path() != OBJECTS_PATH {
+        return wasmio_edge::serve(req, env).await;
+    }
+    match wasmio_edge::Emitter::new(&env).object_stats().await {
+        Ok(objects) => worker::Response::from_json(&objects),
+        Err(error) => worker::Response::error(format!("the objects did not answer: {error}"), 502),
+    }
+}
 
 /// A job of the `JOBS` queue: `event` with `value` for the sockets of `room` in `/rooms`.
 #[derive(serde::Serialize, serde::Deserialize)]
