@@ -326,7 +326,7 @@ impl Driver {
         let result = self.with(|m, now| m.emit(SocketId(socket), data, attachments, options, now));
         match result {
             Ok(handle) => Ok(handle.map_or(-1.0, ack_number)),
-            Err(error) => Err(JsError::new(&error.to_string())),
+            Err(error) => Err(JsError::new(&error.message())),
         }
     }
 
@@ -513,12 +513,12 @@ fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
     let (kind, socket, a, b, bins, n): (u32, u32, Option<String>, Option<String>, Option<Array>, f64) = match event {
         Event::Manager(event) => match event {
             ManagerEvent::Open => (0, 0, None, None, None, 0.0),
-            ManagerEvent::Error(error) => (1, 0, Some(error.to_string()), None, None, 0.0),
+            ManagerEvent::Error(error) => (1, 0, Some(error.message().to_owned()), None, None, 0.0),
             ManagerEvent::Ping => (2, 0, None, None, None, 0.0),
             ManagerEvent::Close { reason, description } => (3, 0, Some(reason.as_str().into()), description, None, 0.0),
             ManagerEvent::Reconnect(attempt) => (4, 0, None, None, None, attempt.into()),
             ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, None, attempt.into()),
-            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.to_string()), None, None, 0.0),
+            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.message().to_owned()), None, None, 0.0),
             ManagerEvent::ReconnectFailed => (7, 0, None, None, None, 0.0),
             ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str().into()), None, None, 0.0),
             ManagerEvent::EnginePacket { created, packet } => {
@@ -550,7 +550,7 @@ fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
                     (14 + u32::from(with_error), s, Some(args), None, to_buffers(attachments), ack_number(handle))
                 }
                 SocketEvent::AckError { handle, error } => {
-                    (16, s, Some(error.to_string()), None, None, ack_number(handle))
+                    (16, s, Some(error.message().to_owned()), None, None, ack_number(handle))
                 }
                 SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
                 SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(handle)),
@@ -575,14 +575,11 @@ impl Inner {
     /// A `t` query parameter: base-36 time plus a counter, unique per request.
     fn stamp(&mut self) -> String {
         self.stamps = self.stamps.wrapping_add(1);
-        let mut n = now();
-        let mut digits = Vec::new();
-        while n > 0 {
-            digits.push(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % 36) as usize]);
-            n /= 36;
-        }
-        digits.reverse();
-        format!("&{}={}.{}", self.timestamp_param, String::from_utf8_lossy(&digits), self.stamps)
+        let mut stamp = ["&", &self.timestamp_param, "="].concat();
+        push_digits(&mut stamp, now(), 36);
+        stamp.push('.');
+        push_digits(&mut stamp, self.stamps.into(), 10);
+        stamp
     }
 
     fn url(&mut self, websocket: bool, query: &str) -> String {
@@ -592,7 +589,7 @@ impl Inner {
         }
         let (base, flag) =
             if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
-        let mut url = format!("{base}?{}{query}", self.query);
+        let mut url = [base, "?", &self.query, query].concat();
         if self.options & flag != 0 {
             url.push_str(&self.stamp());
         }
@@ -727,4 +724,13 @@ mod tests {
         assert_eq!(ack_number(AckHandle::Id(3)), 6.0);
         assert_eq!(ack_number(AckHandle::Queued(3)), 7.0);
     }
+}
+
+/// Appends the digits of `n` in base `radix` (up to 36, lower case), as JavaScript's
+/// `n.toString(radix)` writes them.
+fn push_digits(out: &mut String, n: u64, radix: u64) {
+    if n >= radix {
+        push_digits(out, n / radix, radix);
+    }
+    out.push(char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % radix) as usize]));
 }

@@ -6,12 +6,22 @@
 use std::borrow::Cow;
 
 /// Why a text is not the JSON the protocol expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("invalid JSON at byte {at}")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonError {
     /// Byte offset where the scanner gave up.
     pub at: usize,
 }
+
+impl JsonError {
+    /// "invalid JSON at byte N" (what [`std::fmt::Display`] writes).
+    pub fn message(&self) -> String {
+        let mut out = String::from("invalid JSON at byte ");
+        crate::number::push_u64(&mut out, self.at as u64);
+        out
+    }
+}
+
+error_from_message!(JsonError);
 
 /// The kind of a JSON value, read from its first byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,7 +442,8 @@ pub fn write_string(out: &mut String, value: &str) {
         };
         out.push_str(&value[start..i]);
         if escape.is_empty() {
-            out.push_str(&format!("\\u{:04x}", c as u32));
+            out.push_str("\\u");
+            crate::number::push_hex(out, c as u32, 4, crate::number::LOWER_HEX);
         } else {
             out.push_str(escape);
         }

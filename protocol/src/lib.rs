@@ -44,6 +44,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+/// `Display` and `Error` for the errors the browser client reports, from their `message()`:
+/// one text per case, read without `core::fmt`, whose formatting machinery would weigh on the
+/// client's bytes.
+macro_rules! error_from_message {
+    ($($error:ty),*) => {$(
+        impl std::fmt::Display for $error {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.message())
+            }
+        }
+
+        impl std::error::Error for $error {}
+    )*};
+}
+
 pub mod base64;
 pub mod client;
 pub mod engine;

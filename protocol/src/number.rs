@@ -342,9 +342,32 @@ pub(crate) fn push_u64(out: &mut String, n: u64) {
     out.push(char::from(b'0' + (n % 10) as u8));
 }
 
+/// Appends the last `width` hexadecimal digits of `n`, with `digits` (`b"0123456789abcdef"` or
+/// upper case): `\u` escapes and percent-encoding, without `core::fmt` (which would weigh on
+/// the browser client's bytes).
+pub(crate) fn push_hex(out: &mut String, n: u32, width: u32, digits: &[u8; 16]) {
+    for shift in (0..width).rev() {
+        out.push(char::from(digits[((n >> (shift * 4)) & 0xf) as usize]));
+    }
+}
+
+/// Lower-case hexadecimal digits, for [`push_hex`].
+pub(crate) const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
+/// Upper-case hexadecimal digits, for [`push_hex`].
+pub(crate) const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_as_escapes_and_percent_encoding_write_them() {
+        let mut out = String::new();
+        push_hex(&mut out, 0x1f, 4, LOWER_HEX);
+        push_hex(&mut out, 0xab, 2, UPPER_HEX);
+        push_hex(&mut out, 0x12345, 4, LOWER_HEX);
+        assert_eq!(out, "001fAB2345");
+    }
 
     fn check_parse(token: &str) {
         let expected: f64 = token.parse().unwrap();

@@ -319,7 +319,7 @@ impl Manager {
     /// "parse error", as when the core finds bad JSON itself.
     pub fn handle_invalid_payload(&mut self, now_ms: u64) {
         if self.state == ReadyState::Open {
-            let description = DecodeError::InvalidPayload.to_string();
+            let description = DecodeError::InvalidPayload.message().to_owned();
             self.on_close(DisconnectReason::ParseError, Some(description), now_ms);
         }
     }
@@ -697,7 +697,7 @@ impl Manager {
     fn emit_error(&mut self, error: ManagerError) {
         for socket in self.subscribed.clone() {
             if !self.socket_mut(socket).connected {
-                self.push_socket(socket, SocketEvent::ConnectError { message: error.to_string(), data: None });
+                self.push_socket(socket, SocketEvent::ConnectError { message: error.message().to_owned(), data: None });
             }
         }
         self.push(ManagerEvent::Error(error));
@@ -717,7 +717,7 @@ impl Manager {
                 self.on_packet(packet, now_ms)
             }
             Ok(None) => {}
-            Err(error) => self.on_close(DisconnectReason::ParseError, Some(error.to_string()), now_ms),
+            Err(error) => self.on_close(DisconnectReason::ParseError, Some(error.message().to_owned()), now_ms),
         }
     }
 

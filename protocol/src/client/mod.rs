@@ -25,6 +25,8 @@ pub use backoff::Backoff;
 pub use manager::{Manager, ManagerConfig, ReadyState};
 pub use socket::{AckHandle, AckMode, Auth, EmitOptions, Socket, SocketId, SocketOptions};
 
+use std::borrow::Cow;
+
 use crate::engine::{CloseReason, TransportKind};
 
 /// Why a socket or the manager closed, with socket.io-client's reason strings.
@@ -85,40 +87,66 @@ impl From<CloseReason> for DisconnectReason {
 
 /// A connection failure, as the manager's `error` / `reconnect_error` events and the
 /// sockets' `connect_error` carry it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ManagerError {
     /// The engine did not open within the manager's `timeout`.
-    #[error("timeout")]
     Timeout,
     /// The engine failed; the text is its description (e.g. "xhr poll error").
-    #[error("{0}")]
     Transport(String),
 }
 
+impl ManagerError {
+    /// socket.io-client's message (what [`std::fmt::Display`] writes).
+    pub fn message(&self) -> &str {
+        match self {
+            ManagerError::Timeout => "timeout",
+            ManagerError::Transport(description) => description,
+        }
+    }
+}
+
 /// Why an acknowledgement callback gets an error instead of an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckError {
     /// No answer within the emit's `timeout` / the socket's `ackTimeout`.
-    #[error("operation has timed out")]
     Timeout,
     /// The socket disconnected before the answer (only for callbacks taking an error).
-    #[error("socket has been disconnected")]
     Disconnected,
 }
 
+impl AckError {
+    /// socket.io-client's message (what [`std::fmt::Display`] writes).
+    pub fn message(&self) -> &'static str {
+        match self {
+            AckError::Timeout => "operation has timed out",
+            AckError::Disconnected => "socket has been disconnected",
+        }
+    }
+}
+
 /// Why an emit or an ack was refused (socket.io-client throws for the first).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmitError {
     /// The event name is one of the reserved ones (`connect`, `disconnect`, ...).
-    #[error("\"{0}\" is a reserved event name")]
     ReservedEvent(String),
     /// The data is not a JSON array (with the event name first, for an emit).
-    #[error("the data must be the JSON text of a non-empty array")]
     InvalidData,
     /// No socket has this id.
-    #[error("unknown socket")]
     UnknownSocket,
 }
+
+impl EmitError {
+    /// The message a JavaScript caller gets thrown (what [`std::fmt::Display`] writes).
+    pub fn message(&self) -> Cow<'static, str> {
+        match self {
+            EmitError::ReservedEvent(name) => ["\"", name, "\" is a reserved event name"].concat().into(),
+            EmitError::InvalidData => "the data must be the JSON text of a non-empty array".into(),
+            EmitError::UnknownSocket => "unknown socket".into(),
+        }
+    }
+}
+
+error_from_message!(ManagerError, AckError, EmitError);
 
 /// What the manager itself reports (socket.io-client's `Manager` events).
 #[derive(Debug, Clone, PartialEq, Eq)]

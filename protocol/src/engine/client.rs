@@ -408,7 +408,8 @@ impl ClientSession {
     }
 
     fn query(&self, kind: TransportKind) -> String {
-        let mut query = format!("EIO=4&transport={}", kind.as_str());
+        let mut query = String::from("EIO=4&transport=");
+        query.push_str(kind.as_str());
         if let Some(handshake) = &self.handshake {
             query.push_str("&sid=");
             percent_encode_into(&handshake.sid, &mut query);
@@ -457,7 +458,7 @@ impl ClientSession {
                 let Data::Text(text) = &packet.data else { return };
                 match Handshake::from_json(text) {
                     Ok(handshake) => self.on_handshake(handshake, now_ms),
-                    Err(error) => self.fail(CloseReason::TransportError, Some(error.to_string())),
+                    Err(error) => self.fail(CloseReason::TransportError, Some(error.message())),
                 }
             }
             PacketType::Ping if self.state == State::Open => {
@@ -612,7 +613,8 @@ pub(crate) fn percent_encode_into(value: &str, out: &mut String) {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             out.push(byte as char);
         } else {
-            out.push_str(&format!("%{byte:02X}"));
+            out.push('%');
+            crate::number::push_hex(out, u32::from(byte), 2, crate::number::UPPER_HEX);
         }
     }
 }

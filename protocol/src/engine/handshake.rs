@@ -18,14 +18,30 @@ pub struct Handshake {
 }
 
 /// Why an `open` packet could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandshakeError {
     /// The data is not JSON.
-    #[error("handshake is not JSON: {0}")]
-    Json(#[from] json::JsonError),
+    Json(json::JsonError),
     /// A field is missing or has the wrong type.
-    #[error("handshake field `{0}` is missing or invalid")]
     Field(&'static str),
+}
+
+impl HandshakeError {
+    /// What went wrong (what [`std::fmt::Display`] writes).
+    pub fn message(&self) -> String {
+        match self {
+            HandshakeError::Json(error) => ["handshake is not JSON: ", &error.message()].concat(),
+            HandshakeError::Field(name) => ["handshake field `", name, "` is missing or invalid"].concat(),
+        }
+    }
+}
+
+error_from_message!(HandshakeError);
+
+impl From<json::JsonError> for HandshakeError {
+    fn from(error: json::JsonError) -> Self {
+        HandshakeError::Json(error)
+    }
 }
 
 impl Handshake {

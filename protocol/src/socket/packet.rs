@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::json::{self, Kind, Scanner};
+use crate::number::push_u64;
 
 /// The seven Socket.IO packet types, with their wire digit as discriminant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,38 +76,48 @@ pub struct Packet {
 }
 
 /// Why a Socket.IO packet was refused. Messages are the reference decoder's.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
     /// The first character is not a packet type digit.
-    #[error("unknown packet type")]
     UnknownType,
     /// The attachment count of a binary packet is not a number followed by `-`, or is 0.
-    #[error("Illegal attachments")]
     IllegalAttachmentCount,
     /// More attachments announced than the decoder allows.
-    #[error("too many attachments")]
     TooManyAttachments,
     /// The ack id is not one the reference would answer with the same digits: a JavaScript
     /// number does not print it back unchanged, or it is whitespace (the reference reads
     /// `Number(" ")`, 0).
-    #[error("invalid ack id")]
     InvalidAckId,
     /// The data is not JSON, or not the JSON this packet type requires.
-    #[error("invalid payload")]
     InvalidPayload,
     /// A placeholder points to an attachment that does not exist.
-    #[error("illegal attachments")]
     IllegalPlaceholder,
     /// A text frame arrived while the attachments of a binary packet were awaited.
-    #[error("got plaintext data when reconstructing a packet")]
     UnexpectedText,
     /// A binary frame arrived with no binary packet awaiting attachments.
-    #[error("got binary data when not reconstructing a packet")]
     UnexpectedBinary,
     /// The attachments of one packet weigh more than the server keeps for one packet.
-    #[error("attachments too large")]
     AttachmentsTooLarge,
 }
+
+impl DecodeError {
+    /// The reference decoder's message (what [`std::fmt::Display`] writes).
+    pub fn message(&self) -> &'static str {
+        match self {
+            DecodeError::UnknownType => "unknown packet type",
+            DecodeError::IllegalAttachmentCount => "Illegal attachments",
+            DecodeError::TooManyAttachments => "too many attachments",
+            DecodeError::InvalidAckId => "invalid ack id",
+            DecodeError::InvalidPayload => "invalid payload",
+            DecodeError::IllegalPlaceholder => "illegal attachments",
+            DecodeError::UnexpectedText => "got plaintext data when reconstructing a packet",
+            DecodeError::UnexpectedBinary => "got binary data when not reconstructing a packet",
+            DecodeError::AttachmentsTooLarge => "attachments too large",
+        }
+    }
+}
+
+error_from_message!(DecodeError);
 
 impl Packet {
     /// A packet of `kind` on namespace `nsp` with no id, data or attachments.
@@ -187,26 +198,11 @@ impl Packet {
         scanner.skip_value().ok()?;
         Some(if scanner.eat(b',') {
             scanner.skip_ws();
-            format!("[{}", &data[scanner.position()..])
+            ["[", &data[scanner.position()..]].concat()
         } else {
             "[]".to_owned()
         })
     }
-}
-
-fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // digits are ASCII
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 /// The event name in an EVENT's data `[name, ...args]`: the first element, a string (or a

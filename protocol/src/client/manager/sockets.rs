@@ -239,7 +239,7 @@ impl Manager {
                 } else {
                     match elements.first() {
                         Some(first) if first.trim() == "null" => Ok(rest_of_array(&elements[1..], None)),
-                        Some(first) => Err(QueueError::Value(format!("[{first}]"))),
+                        Some(first) => Err(QueueError::Value(["[", first, "]"].concat())),
                         // `undefined !== null`
                         None => Err(QueueError::Value("[]".to_owned())),
                     }
