@@ -48,6 +48,12 @@ extern "C" {
     #[wasm_bindgen(method, js_name = frameEvent)]
     fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, tail: u32, n: f64);
 
+    /// Has WebSocket `ws` of transport `id` hand its text frames to [`Driver::text`] with the
+    /// time, and anything else to `other` (the tagged callback): a received event then costs
+    /// no `MessageEvent` read and no clock call from wasm.
+    #[wasm_bindgen(method)]
+    fn listen(this: &Host, ws: &WebSocket, id: u32, other: &Callback);
+
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.
     #[wasm_bindgen(method)]
@@ -403,6 +409,19 @@ impl Driver {
         state | u32::from(inner.manager.is_reconnecting()) << 2
     }
 
+    /// A text frame of WebSocket transport `id` (see `host.listen`): `frame` is the JavaScript
+    /// string, `text` its copy, `now` `Date.now()`. Events whose JSON ends the frame reach the
+    /// page as slices of `frame` ([`Host::frame_event`]).
+    pub fn text(&self, id: u32, frame: JsValue, text: String, now: f64) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
+            inner.frame = Some((frame, text));
+        }
+        run(&self.inner);
+        self.inner.borrow_mut().frame = None;
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {
         let result = f(&mut self.inner.borrow_mut().manager, now());
         run(&self.inner);
@@ -420,15 +439,10 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
         let m = &mut inner.manager;
         match tag % CB_KINDS {
             CB_WS_OPEN => m.handle_websocket_open(id, now),
+            // (text frames come through `Driver::text`)
             CB_WS_MESSAGE => {
                 let data = value.unchecked_into::<MessageEvent>().data();
-                match data.as_string() {
-                    Some(text) => {
-                        m.handle_websocket_text(id, &text, now);
-                        inner.frame = Some((data, text));
-                    }
-                    None => m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now),
-                }
+                m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now);
             }
             CB_WS_ERROR => m.handle_transport_error(id, "websocket error", now),
             CB_WS_CLOSE => {
@@ -658,7 +672,7 @@ impl Inner {
                     Ok(ws) => {
                         ws.set_binary_type(BinaryType::Arraybuffer);
                         ws.set_onopen(Some(self.bound(id, CB_WS_OPEN).unchecked_ref()));
-                        ws.set_onmessage(Some(self.bound(id, CB_WS_MESSAGE).unchecked_ref()));
+                        self.host.listen(&ws, id.0, &self.bound(id, CB_WS_MESSAGE));
                         ws.set_onerror(Some(self.bound(id, CB_WS_ERROR).unchecked_ref()));
                         ws.set_onclose(Some(self.bound(id, CB_WS_CLOSE).unchecked_ref()));
                         self.transports.push((id.0, Transport::WebSocket(ws)));

@@ -226,6 +226,16 @@ export function client(load) {
               rethrow(e);
             }
           },
+          // The hot path in: a WebSocket text frame goes to the driver with the time, as the
+          // JavaScript string (no MessageEvent read, no clock call from wasm); binary frames
+          // take the tagged callback.
+          listen: (ws, id, other) => {
+            ws.onmessage = (e) => {
+              const data = e.data;
+              if (typeof data === "string") this._d.text(id, data, data, Date.now());
+              else other(e);
+            };
+          },
           // Read at each handshake: the application may change `manager.opts.query` between
           // connections (a refreshed token on `reconnect_attempt`).
           query: () => {
