@@ -411,7 +411,7 @@ impl Driver {
 
     /// A text frame of WebSocket transport `id` (see `host.listen`): `frame` is the JavaScript
     /// string, `text` its copy, `now` `Date.now()`. Events whose JSON ends the frame reach the
-    /// page as slices of `frame` ([`Host::frame_event`]).
+    /// page as slices of `frame` (`host.frameEvent`).
     pub fn text(&self, id: u32, frame: JsValue, text: String, now: f64) {
         {
             let mut inner = self.inner.borrow_mut();
