@@ -34,7 +34,7 @@ use std::rc::Rc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 pub use wasmio_protocol::server::{AckError, ApiError};
-use wasmio_protocol::server::{Broadcast, Server, SocketInfo};
+use wasmio_protocol::server::{Broadcast, LostSockets, Server, SocketInfo};
 
 pub use crate::args::{Args, Bytes};
 use crate::awaited_acks::AwaitedAcks;
@@ -311,12 +311,19 @@ impl App {
         self.namespaces.iter().any(|ns| matches!(ns.matcher, Matcher::Dynamic(_)))
     }
 
-    /// Whether any namespace has `disconnecting` or `disconnect` handlers: only then is a
-    /// socket lost with an instance's memory worth announcing to the next one.
-    pub(crate) fn has_disconnection_handlers(&self) -> bool {
-        self.namespaces
-            .iter()
-            .any(|ns| !(ns.disconnecting.is_empty() && ns.disconnect.is_empty() && ns.disconnect_async.is_empty()))
+    /// The namespaces with `disconnecting` or `disconnect` handlers: only their sockets, lost
+    /// with an instance's memory, are worth announcing to the next one (each costs a storage
+    /// write at every connection and room change).
+    pub(crate) fn lost_sockets_announced(&self) -> LostSockets {
+        let mut names = Vec::new();
+        let mut dynamic = false;
+        for ns in self.namespaces.iter().filter(|ns| ns.has_disconnection_handlers()) {
+            match &ns.matcher {
+                Matcher::Name(name) => names.push(name.clone()),
+                Matcher::Dynamic(_) => dynamic = true,
+            }
+        }
+        LostSockets::Namespaces { names, dynamic }
     }
 
     /// The declaration serving namespace `nsp`.
@@ -517,6 +524,10 @@ impl Namespace {
 
     pub(crate) fn connect_middlewares(&self) -> &[ConnectMiddleware] {
         &self.connect
+    }
+
+    fn has_disconnection_handlers(&self) -> bool {
+        !(self.disconnecting.is_empty() && self.disconnect.is_empty() && self.disconnect_async.is_empty())
     }
 
     pub(crate) fn disconnecting_handlers(&self) -> &[DisconnectingHandler] {

@@ -294,7 +294,7 @@ pub(crate) fn core_config(app: &App, config: &Config) -> CoreConfig {
             .map(|ms| RecoveryConfig { max_disconnection_duration_ms: ms, ..RecoveryConfig::default() }),
         namespaces,
         dynamic_namespaces: app.has_dynamic(),
-        announce_lost_sockets: app.has_disconnection_handlers(),
+        announce_lost_sockets: app.lost_sockets_announced(),
         attachment_timeout_ms: config.attachment_timeout_ms.unwrap_or(defaults.attachment_timeout_ms),
         ..defaults
     }

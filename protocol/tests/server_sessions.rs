@@ -7,7 +7,7 @@ use std::rc::Rc;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, AckData, AckError, ApiError, Broadcast, Config, ConnectRequest, Delivery, DisconnectReason, EncodedPacket,
-    Event, Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit, ATTACHMENT_TIMEOUT,
+    Event, LostSockets, Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit, ATTACHMENT_TIMEOUT,
 };
 
 /// A flattened transmit: (sessions, text, attachments) or a close.
@@ -850,11 +850,23 @@ fn sockets_lost_without_recovery_still_get_their_disconnection_events() {
     assert_eq!(next.take_dirty().live, vec![("s1".to_owned(), None)], "its record is deleted");
     assert!(next.socket("s1").is_none() && next.poll_event().is_none(), "and it is not recoverable");
     // A server that announces nothing keeps no records.
-    let quiet = Config { announce_lost_sockets: false, ..Config::default() };
+    let quiet = Config { announce_lost_sockets: LostSockets::none(), ..Config::default() };
     let mut h = Harness::new(quiet);
     h.connect("e1", "/", "s1");
     h.server.join("s1", ["r"]).unwrap();
     assert!(h.server.take_dirty().live.is_empty());
+    // Nor one that announces only another namespace's sockets.
+    let names = vec!["/chat".to_owned()];
+    let config = Config {
+        namespaces: vec!["/".into(), "/chat".into()],
+        announce_lost_sockets: LostSockets::Namespaces { names, dynamic: false },
+        ..Config::default()
+    };
+    let mut h = Harness::new(config);
+    h.connect("e1", "/", "s1");
+    assert!(h.server.take_dirty().live.is_empty(), "/ is not announced");
+    h.connect("e1", "/chat", "s2");
+    assert_eq!(h.server.take_dirty().live.len(), 1, "/chat is");
 }
 
 #[test]

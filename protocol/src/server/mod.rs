@@ -127,13 +127,35 @@ pub struct Config {
     /// session is closed (its sockets get `error` "attachments not received in time"), so no
     /// session holds a partial packet for ever. The reference has no such bound.
     pub attachment_timeout_ms: u64,
-    /// Whether a socket lost with the server's memory (a polling session when its object is
-    /// evicted, every session in a restart) still gets its `disconnecting` and `disconnect`
-    /// events, from the next instance ([`Server::adopt_orphans`]): a record of each
-    /// connected socket is kept in storage for it ([`Dirty::live`]). Default true; a driver
-    /// whose application has no disconnection handlers may turn it off. Recovery keeps these
-    /// records anyway.
-    pub announce_lost_sockets: bool,
+    /// The namespaces whose sockets, lost with the server's memory (a polling session when
+    /// its object is evicted, every session in a restart), still get their `disconnecting`
+    /// and `disconnect` events, from the next instance ([`Server::adopt_orphans`]): a record
+    /// of each of their connected sockets is kept in storage for it ([`Dirty::live`]), a
+    /// write at each connection and room change. Default: all; a driver names those with
+    /// disconnection handlers. Recovery keeps the records of every namespace anyway.
+    pub announce_lost_sockets: LostSockets,
+}
+
+/// Which namespaces [`Config::announce_lost_sockets`] covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LostSockets {
+    /// Every namespace.
+    AllNamespaces,
+    /// These static namespaces, and every dynamic one (a name not in
+    /// [`Config::namespaces`]) if `dynamic`.
+    Namespaces {
+        /// Static namespace names.
+        names: Vec<String>,
+        /// Whether dynamic namespaces are covered.
+        dynamic: bool,
+    },
+}
+
+impl LostSockets {
+    /// No namespace.
+    pub fn none() -> Self {
+        LostSockets::Namespaces { names: Vec::new(), dynamic: false }
+    }
 }
 
 impl Default for Config {
@@ -147,7 +169,7 @@ impl Default for Config {
             max_attachments: crate::socket::DEFAULT_MAX_ATTACHMENTS,
             max_attachment_bytes: 1_000_000,
             attachment_timeout_ms: 30_000,
-            announce_lost_sockets: true,
+            announce_lost_sockets: LostSockets::AllNamespaces,
         }
     }
 }

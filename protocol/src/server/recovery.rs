@@ -14,14 +14,15 @@
 //! A restart loses the sockets that were connected (their WebSockets are gone, and no
 //! disconnection was recorded), and an eviction loses those of polling sessions (kept in memory
 //! only). The server therefore keeps a live record of each connected socket
-//! ([`super::Dirty::live`], for storage; with recovery on or [`super::Config::announce_lost_sockets`]);
+//! ([`super::Dirty::live`], for storage; with recovery on, or in the namespaces of
+//! [`super::Config::announce_lost_sockets`]);
 //! the next instance hands them to [`Server::adopt_orphans`], which disconnects the sockets
 //! that did not come back, as if their transport had closed at that moment: their
 //! `disconnecting` and `disconnect` events run, and with recovery on they become recoverable.
 
 use super::json::Reader;
 use super::snapshot::{read_persisted, write_persisted};
-use super::{DisconnectReason, Event, Persisted, Restored, Server, SnapshotError, SocketState};
+use super::{DisconnectReason, Event, LostSockets, Persisted, Restored, Server, SnapshotError, SocketState};
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,18 +56,23 @@ impl SocketState {
 }
 
 impl Server {
-    /// Whether connected sockets keep a live record in storage.
-    fn keeps_live_records(&self) -> bool {
-        self.config.recovery.is_some() || self.config.announce_lost_sockets
+    /// Whether the connected sockets of `nsp` keep a live record in storage.
+    fn keeps_live_records(&self, nsp: &str) -> bool {
+        let config = &self.config;
+        config.recovery.is_some()
+            || match &config.announce_lost_sockets {
+                LostSockets::AllNamespaces => true,
+                LostSockets::Namespaces { names, dynamic } => {
+                    names.iter().any(|n| n == nsp) || (*dynamic && !config.namespaces.iter().any(|n| n == nsp))
+                }
+            }
     }
 
     /// Notes that the live record of socket `sid` changed.
     pub(super) fn note_live(&mut self, sid: &str) {
-        if !self.keeps_live_records() {
-            return;
-        }
-        if let Some(key) = self.sockets.get(sid).map(|s| s.live_key(sid).to_owned()) {
-            self.live_dirty.insert(key, sid.to_owned());
+        let Some(socket) = self.sockets.get(sid) else { return };
+        if self.keeps_live_records(&socket.nsp) {
+            self.live_dirty.insert(socket.live_key(sid).to_owned(), sid.to_owned());
         }
     }
 
