@@ -345,6 +345,18 @@ function serverSection(r) {
       })),
     });
     out.push(plot(`server-${slug}.svg`, svg, `Edge server, ${group}`), "");
+    if (group === "cold wake") {
+      // How many rounds gave a sample: one counts only if the object was evicted meanwhile.
+      const evicted = (s) => (r.samples?.[s] ?? []).filter((x) => x["coldwake.websocket.evicted"] === true).length;
+      const rounds = (s) => (r.samples?.[s] ?? []).filter((x) => "coldwake.websocket.evicted" in x).length;
+      out.push(
+        "Method: per round, one WebSocket socket echoes 20 times, stays silent 18 s while workerd evicts the object, then one " +
+          "echo is timed. A sample counts only if the object's instance start changed across it (ours: `GET /api/objects` of " +
+          "the conformance deployment; the floor: `GET /instance`), read before the silence and after the echo. " +
+          `Evicted samples: ours ${evicted("ours")} of ${rounds("ours")} rounds, floor ${evicted("floor")} of ${rounds("floor")}.`,
+        "",
+      );
+    }
   }
   const goal = serverGoal(r, metrics);
   out.push(`Goal (issue 5): ${SERVER_GOAL} ${met(goal.met)}.`, "");

@@ -118,7 +118,7 @@ for (const t of ["websocket", "polling"]) {
   );
 }
 // One sample per round on the workers (Node's server has no eviction).
-METRICS.push({ key: "coldwake.websocket.ms", label: "cold wake: a message to an evicted object until its echo", group: "cold wake", unit: "ms", higher: false });
+METRICS.push({ key: "coldwake.websocket.ms", label: "a message to an evicted object until its echo", group: "cold wake", unit: "ms", higher: false });
 /** When the current instance of the one Socket.IO object of `server` at `url` started. */
 async function instanceStarted(server, url) {
   const path = server === "ours" ? "/api/objects" : "/instance";
