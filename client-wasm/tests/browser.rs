@@ -86,6 +86,11 @@ impl Recorder {
         // No user query (`host.query()` is read at each handshake).
         let query = js_sys::Function::new_no_args("return ''");
         js_sys::Reflect::set(&host, &"query".into(), &query).unwrap();
+        // WebSocket messages go to the driver's tagged callback, which takes binary frames (the
+        // shim sends text frames to `Driver::text`; no message reaches these tests' WebSockets,
+        // refused or silent).
+        let listen = js_sys::Function::new_with_args("ws, id, other", "ws.onmessage = other;");
+        js_sys::Reflect::set(&host, &"listen".into(), &listen).unwrap();
         Recorder { events, _closure: closure, host: host.into() }
     }
 

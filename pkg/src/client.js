@@ -89,6 +89,15 @@ function rethrow(e) {
   });
 }
 
+/** `decode(text, bins)`, or undefined when the JSON does not parse. */
+function decodeOrUndefined(text, bins) {
+  try {
+    return decode(text, bins);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Calls a listener; what it throws is reported without breaking the driver. */
 function guard(fn) {
   try {
@@ -291,11 +300,9 @@ export function client(load) {
      * closes the connection with "parse error", as socket.io-client's decoder error does.
      */
     _decode(text, bins) {
-      try {
-        return decode(text, bins);
-      } catch {
-        this._d.control(5, 0);
-      }
+      const values = decodeOrUndefined(text, bins);
+      if (values === undefined) this._d.control(5, 0);
+      return values;
     }
 
     /** Runs `call(driver)` now, or once the wasm module is ready. */
@@ -484,13 +491,11 @@ export function client(load) {
     /** The events received before the socket connected (`[name, ...args]` each). */
     get receiveBuffer() {
       if (this._s === undefined || !this.io._d) return [];
-      return this.io._d.receive_buffer(this._s).flatMap(([text, bins]) => {
-        try {
-          return [decode(text, bins)];
-        } catch {
-          return []; // refused with "parse error" when it is delivered
-        }
-      });
+      // What does not parse is left out: it is refused with "parse error" when delivered.
+      return this.io._d
+        .receive_buffer(this._s)
+        .map(([text, bins]) => decodeOrUndefined(text, bins))
+        .filter((values) => values !== undefined);
     }
 
     connect() {

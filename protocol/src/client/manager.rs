@@ -471,10 +471,7 @@ impl Manager {
         options: EmitOptions,
         now_ms: u64,
     ) -> Result<Option<AckHandle>, EmitError> {
-        let valid = match self.application_json {
-            true => data.starts_with('[') && data.len() > 2,
-            false => json::validate(data).is_ok() && array_elements(data).is_some_and(|e| !e.is_empty()),
-        };
+        let valid = self.is_array_text(data, true);
         let s = self.sockets.get_mut(socket.0 as usize).ok_or(EmitError::UnknownSocket)?;
         if !valid {
             return Err(EmitError::InvalidData);
@@ -512,10 +509,7 @@ impl Manager {
         attachments: Vec<Vec<u8>>,
         now_ms: u64,
     ) -> Result<(), EmitError> {
-        let valid = match self.application_json {
-            true => args.starts_with('['),
-            false => json::validate(args).is_ok() && array_elements(args).is_some(),
-        };
+        let valid = self.is_array_text(args, false);
         let s = self.sockets.get(socket.0 as usize).ok_or(EmitError::UnknownSocket)?;
         if !valid {
             return Err(EmitError::InvalidData);
@@ -525,6 +519,16 @@ impl Manager {
         self.write_packet(packet);
         self.pump(now_ms);
         Ok(())
+    }
+
+    /// Whether `data` is the JSON text of an array (`non_empty`: with an element, the event
+    /// name of an emit). With [`ManagerConfig::application_json`] the page wrote it with
+    /// `JSON.stringify`, so its start tells.
+    fn is_array_text(&self, data: &str, non_empty: bool) -> bool {
+        match self.application_json {
+            true => data.starts_with('[') && (!non_empty || data.len() > 2),
+            false => json::validate(data).is_ok() && array_elements(data).is_some_and(|e| !non_empty || !e.is_empty()),
+        }
     }
 
     // ----- engine plumbing ------------------------------------------------------------
