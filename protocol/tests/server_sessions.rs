@@ -850,7 +850,8 @@ fn sockets_lost_without_recovery_still_get_their_disconnection_events() {
     assert_eq!(next.take_dirty().live, vec![("s1".to_owned(), None)], "its record is deleted");
     assert!(next.socket("s1").is_none() && next.poll_event().is_none(), "and it is not recoverable");
     // A server that announces nothing keeps no records.
-    let quiet = Config { announce_lost_sockets: LostSockets::none(), ..Config::default() };
+    let none = LostSockets::Namespaces { names: Vec::new(), dynamic: false };
+    let quiet = Config { announce_lost_sockets: none, ..Config::default() };
     let mut h = Harness::new(quiet);
     h.connect("e1", "/", "s1");
     h.server.join("s1", ["r"]).unwrap();

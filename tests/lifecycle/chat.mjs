@@ -1,7 +1,24 @@
 // Chat clients for the lifecycle tests: the official socket.io-client 4.8.4 on each transport
 // path, a count of every `chat message` each one receives, and the exactly-once check.
 import assert from "node:assert/strict";
+import { after } from "node:test";
 import { io } from "socket.io-client";
+import { startWorker } from "../edge/harness.mjs";
+
+/**
+ * A `start(options)` for one test file: starts `deployment` under wrangler dev with `vars`
+ * (`options` may override them, `vars` included), and stops every worker it started once the
+ * file's tests are done.
+ */
+export function workerStarter(deployment, vars) {
+  const workers = [];
+  after(() => Promise.all(workers.map((w) => w.stop())));
+  return async (options) => {
+    const worker = await startWorker(deployment, { vars, ...options });
+    workers.push(worker);
+    return worker;
+  };
+}
 
 /** The three ways a client reaches the server. */
 export const PATHS = {

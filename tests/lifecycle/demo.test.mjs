@@ -27,8 +27,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
-import { startWorker } from "../edge/harness.mjs";
-import { PATHS, sleep, until } from "./chat.mjs";
+import { PATHS, sleep, until, workerStarter } from "./chat.mjs";
 
 // Local workerd evicts an idle object about 10 s after its last event (lifecycle.test.mjs).
 const IDLE_MS = 30_000;
@@ -39,14 +38,7 @@ const VARS = { HEARTBEAT: "hibernate", OPS_TOKEN, MAX_HANDSHAKES_PER_MINUTE: "0"
 const ROOM = "lifecycle";
 const ACK_MS = 8000;
 
-const workers = [];
-after(() => Promise.all(workers.map((w) => w.stop())));
-
-async function start(options) {
-  const worker = await startWorker("chat", { vars: VARS, ...options });
-  workers.push(worker);
-  return worker;
-}
+const start = workerStarter("chat", VARS);
 
 /** The objects as the operations endpoint shows them (an event for each object). */
 async function ops(url) {
@@ -369,8 +361,7 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
  * must hear each of them leave, and be the only member `sync` lists.
  */
 async function fallSilent(room, silent) {
-  const silentWorker = await startWorker("chat", { vars: { ...VARS, PING_INTERVAL: "5000", PING_TIMEOUT: "14000" } });
-  workers.push(silentWorker);
+  const silentWorker = await start({ vars: { ...VARS, PING_INTERVAL: "5000", PING_TIMEOUT: "14000" } });
   const member = (name, path) => {
     const manager = new Manager(silentWorker.url, { ...path, query: { partition: `room:${room}` } });
     const chat = manager.socket("/chat", { auth: { name, room } });

@@ -5,10 +5,9 @@
 //   the objects' memory, which `__stats` proves by counting instances);
 // - a restart of workerd on its persisted state, as a redeploy or a crash does;
 // after each, chat works in both directions, every message exactly once.
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "../edge/harness.mjs";
-import { awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until } from "./chat.mjs";
+import { awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 // How long the clients stay silent: local workerd evicts an idle object about 10 s after its
 // last event (measured: see the closing note); the first ping comes at 25 s.
@@ -17,14 +16,7 @@ const SHARDS = 4;
 // Every client connects from one loopback address: no handshake budget per address.
 const VARS = { TEST_HOOKS: "1", MAX_HANDSHAKES_PER_MINUTE: "0" };
 
-const workers = [];
-after(() => Promise.all(workers.map((w) => w.stop())));
-
-async function start(options) {
-  const worker = await startWorker(undefined, { vars: VARS, ...options });
-  workers.push(worker);
-  return worker;
-}
+const start = workerStarter(undefined, VARS);
 
 /** What the worker logged besides requests (errors from the objects). */
 const serverErrors = (worker) =>

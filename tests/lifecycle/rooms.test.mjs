@@ -12,11 +12,10 @@
 //   in memory only, goes with the instance) still gets its `disconnecting` handler, from the
 //   next instance: the room hears it leave, although this deployment has no connection state
 //   recovery.
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { startWorker } from "../edge/harness.mjs";
-import { PATHS, awaitEviction, instances, partitionFor, sleep, until } from "./chat.mjs";
+import { PATHS, awaitEviction, instances, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
@@ -24,14 +23,7 @@ const SHARDS = 4;
 // hibernatable and their object is never evicted.
 const VARS = { SHARDS: String(SHARDS), HEARTBEAT: "hibernate", PING_INTERVAL: "25000", PING_TIMEOUT: "20000", CONNECT_TIMEOUT: "45000" };
 
-const workers = [];
-after(() => Promise.all(workers.map((w) => w.stop())));
-
-async function start(options) {
-  const worker = await startWorker("conformance", { vars: VARS, ...options });
-  workers.push(worker);
-  return worker;
-}
+const start = workerStarter("conformance", VARS);
 
 /** A socket of `nsp` on object `object` over `transports`, recording what it hears. */
 function client(url, nsp, object, options) {

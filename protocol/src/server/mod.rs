@@ -151,13 +151,6 @@ pub enum LostSockets {
     },
 }
 
-impl LostSockets {
-    /// No namespace.
-    pub fn none() -> Self {
-        LostSockets::Namespaces { names: Vec::new(), dynamic: false }
-    }
-}
-
 impl Default for Config {
     fn default() -> Self {
         Config {
