@@ -18,6 +18,13 @@
 //! one Rust closure, bound per use with a numeric tag (`Function.prototype.bind`), so no
 //! closure is created or freed per request.
 
+/// The heap allocator: lol_alloc's free list, far smaller than dlmalloc.
+// SAFETY: wasm32-unknown-unknown without threads is single-threaded, as the browser runs us.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
+
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
@@ -29,8 +36,8 @@ use web_sys::{
 };
 
 use wasmio_protocol::client::{
-    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Event, Manager, ManagerConfig, ManagerEvent, ReadyState,
-    SocketEvent, SocketId, SocketOptions,
+    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, ErrorMessage, Event, Manager, ManagerConfig, ManagerEvent,
+    ReadyState, SocketEvent, SocketId, SocketOptions,
 };
 use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Data, Frame, TransportId, TransportKind};
 
@@ -193,7 +200,8 @@ impl Driver {
     ///   binary `bins`), `packetCreate` (`n` 1, the same), `drain` (`n` 2), `upgrading`
     ///   (`n` 3, transport `a`), 30 the manager's `packet` (type in `socket`, namespace `a`,
     ///   JSON data `b`, `bins`, id `n` or -1): 9 and 30 only after [`Driver::control`] 4;
-    /// - socket `socket`: 10 `connect`, 11 `connect_error(a, data JSON b)`,
+    /// - socket `socket`: 10 `connect`, 11 `connect_error(a, data JSON b)` (`a` the message,
+    ///   or with `n` 1 the server's `message` as JSON),
     ///   12 `disconnect(a, b)`, 13 an event (JSON array `a`, `bins`, ack id `n` or -1),
     ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
     ///   taking an error first, 16 an ack error (message `a`, handle `n`), 18 the auth
@@ -553,7 +561,12 @@ fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
             let s = socket.0;
             match event {
                 SocketEvent::Connect => (10, s, None, None, None, 0.0),
-                SocketEvent::ConnectError { message, data } => (11, s, Some(message), data, None, 0.0),
+                SocketEvent::ConnectError { message: ErrorMessage::Text(text), data } => {
+                    (11, s, Some(text), data, None, 0.0)
+                }
+                SocketEvent::ConnectError { message: ErrorMessage::Json(raw), data } => {
+                    (11, s, Some(raw), data, None, 1.0)
+                }
                 SocketEvent::Disconnect { reason, description } => {
                     (12, s, Some(reason.as_str().into()), description, None, 0.0)
                 }
@@ -721,6 +734,15 @@ impl Inner {
     }
 }
 
+/// Appends the digits of `n` in base `radix` (up to 36, lower case), as JavaScript's
+/// `n.toString(radix)` writes them.
+fn push_digits(out: &mut String, n: u64, radix: u64) {
+    if n >= radix {
+        push_digits(out, n / radix, radix);
+    }
+    out.push(char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % radix) as usize]));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -738,13 +760,4 @@ mod tests {
         assert_eq!(ack_number(AckHandle::Id(3)), 6.0);
         assert_eq!(ack_number(AckHandle::Queued(3)), 7.0);
     }
-}
-
-/// Appends the digits of `n` in base `radix` (up to 36, lower case), as JavaScript's
-/// `n.toString(radix)` writes them.
-fn push_digits(out: &mut String, n: u64, radix: u64) {
-    if n >= radix {
-        push_digits(out, n / radix, radix);
-    }
-    out.push(char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % radix) as usize]));
 }

@@ -615,7 +615,8 @@ export function client(load) {
           for (const p of this._buffer.splice(0)) this._notifyOutgoing(p.data);
           return this.emitReserved("connect");
         case 11: {
-          const err = failure(a);
+          // n: `a` is the server's `message` as JSON, which `new Error` prints as String() does
+          const err = n ? new Error(JSON.parse(a)) : failure(a);
           if (b != null) err.data = JSON.parse(b);
           return this.emitReserved("connect_error", err);
         }

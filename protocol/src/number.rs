@@ -1,11 +1,10 @@
-//! JavaScript numbers read from and printed as text, exactly as `Number(..)` and `String(..)`
-//! do, with small big-integer arithmetic instead of the standard library's float parsing and
-//! formatting (whose tables and algorithms weigh ~20 KB in the browser client's wasm).
+//! JavaScript numbers read from text exactly as `Number(..)` reads them, with small
+//! big-integer arithmetic instead of the standard library's float parsing (whose tables and
+//! algorithms weigh ~20 KB in the browser client's wasm), and integers written as digits.
 //!
 //! Reading guesses the float with ordinary arithmetic, then corrects the guess until the
-//! decimal value lies within half a unit of it (ties to even), comparing exactly. Printing
-//! takes the exact decimal expansion of the float and keeps the fewest digits that read back
-//! as the same float, the closest such when there are two.
+//! decimal value lies within half a unit of it (ties to even), comparing exactly. Printing a
+//! float is left to JavaScript (`String(n)`), where the client needs it.
 
 use std::cmp::Ordering;
 
@@ -51,21 +50,6 @@ impl Big {
             self.mul_add(1 << bits, 0);
         }
         self.0.splice(0..0, std::iter::repeat_n(0, limbs));
-    }
-
-    /// `self /= d`, returning the remainder.
-    fn div_rem(&mut self, d: u32) -> u32 {
-        let mut rem = 0u64;
-        for limb in self.0.iter_mut().rev() {
-            let v = (rem << 32) | u64::from(*limb);
-            *limb = (v / u64::from(d)) as u32;
-            rem = v % u64::from(d);
-        }
-        rem as u32
-    }
-
-    fn is_zero(&self) -> bool {
-        self.0.iter().all(|&l| l == 0)
     }
 
     fn cmp(&self, other: &Big) -> Ordering {
@@ -231,109 +215,6 @@ pub(crate) fn parse(token: &str) -> f64 {
     }
 }
 
-/// The shortest digits that read back as `f` (positive, finite), the closest such, and the
-/// power of ten after them: `f` prints as `digits × 10^exp10`.
-fn shortest(f: f64) -> (Vec<u8>, i32) {
-    let (m, e) = decompose(f);
-    // the exact decimal expansion: m × 2^e, or m × 5^-e × 10^e
-    let mut exact = Big::from_u64(m);
-    let mut exp10 = 0;
-    if e >= 0 {
-        exact.shl(e.unsigned_abs());
-    } else {
-        for _ in 0..-e {
-            exact.mul_add(5, 0);
-        }
-        exp10 = e;
-    }
-    let mut all = Vec::new();
-    while !exact.is_zero() {
-        all.push(b'0' + exact.div_rem(10) as u8);
-    }
-    all.reverse();
-    while all.last() == Some(&b'0') {
-        all.pop();
-        exp10 += 1;
-    }
-    for k in 1..all.len() {
-        let shift = exp10 + (all.len() - k) as i32;
-        let down = all[..k].to_vec();
-        let mut up = down.clone();
-        let mut carry = up.len();
-        while carry > 0 && up[carry - 1] == b'9' {
-            up[carry - 1] = b'0';
-            carry -= 1;
-        }
-        if carry == 0 {
-            up.insert(0, b'1');
-        } else {
-            up[carry - 1] += 1;
-        }
-        let mut half = vec![b'5'];
-        half.resize(all.len() - k, b'0');
-        let nearer_up = match all[k..].cmp(&half[..]) {
-            Ordering::Greater => true,
-            Ordering::Less => false,
-            Ordering::Equal => (down[k - 1] - b'0') % 2 == 1,
-        };
-        let (first, second) = if nearer_up { (up, down) } else { (down, up) };
-        for mut candidate in [first, second] {
-            if nearest(&candidate, shift) == f {
-                let mut shift = shift;
-                while candidate.last() == Some(&b'0') {
-                    candidate.pop();
-                    shift += 1;
-                }
-                return (candidate, shift);
-            }
-        }
-    }
-    (all, exp10)
-}
-
-/// `String(f)`: how JavaScript prints a number.
-pub(crate) fn to_js_string(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f == 0.0 {
-        return "0".into();
-    }
-    let mut out = String::new();
-    if f < 0.0 {
-        out.push('-');
-    }
-    if f.is_infinite() {
-        out.push_str("Infinity");
-        return out;
-    }
-    let (digits, exp10) = shortest(f.abs());
-    let digits = std::str::from_utf8(&digits).unwrap_or_default();
-    let k = digits.len() as i32;
-    let n = k + exp10; // the decimal point's place after the first digit
-    if k <= n && n <= 21 {
-        out.push_str(digits);
-        out.extend(std::iter::repeat_n('0', (n - k) as usize));
-    } else if 0 < n && n <= 21 {
-        out.push_str(&digits[..n as usize]);
-        out.push('.');
-        out.push_str(&digits[n as usize..]);
-    } else if -6 < n && n <= 0 {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', (-n) as usize));
-        out.push_str(digits);
-    } else {
-        out.push_str(&digits[..1]);
-        if k > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push_str(if n > 0 { "e+" } else { "e-" });
-        push_u64(&mut out, u64::from((n - 1).unsigned_abs()));
-    }
-    out
-}
-
 /// Appends the decimal digits of `n`.
 pub(crate) fn push_u64(out: &mut String, n: u64) {
     if n >= 10 {
@@ -428,44 +309,5 @@ mod tests {
             check_parse(&(x >> (x % 64)).to_string());
         }
         assert!(parse("abc").is_nan() && parse("1e").is_nan() && parse("-").is_nan());
-    }
-
-    #[test]
-    fn prints_like_javascript() {
-        for (f, s) in [
-            (0.0, "0"),
-            (-0.0, "0"),
-            (1.0, "1"),
-            (-1.5, "-1.5"),
-            (0.1, "0.1"),
-            (1e21, "1e+21"),
-            (1e20, "100000000000000000000"),
-            (123e-20, "1.23e-18"),
-            (0.000001, "0.000001"),
-            (1e-7, "1e-7"),
-            (2f64.powi(60), "1152921504606847000"),
-            (f64::MAX, "1.7976931348623157e+308"),
-            (5e-324, "5e-324"),
-            (f64::INFINITY, "Infinity"),
-            (0.1 + 0.2, "0.30000000000000004"),
-        ] {
-            assert_eq!(to_js_string(f), s);
-        }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..1_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let f = f64::from_bits(x & !(1 << 63));
-            if f.is_finite() && f != 0.0 {
-                // Rust's `{:e}` also prints the shortest, closest digits
-                let rust = format!("{f:e}");
-                let (mantissa, exp) = rust.split_once('e').unwrap();
-                let (digits, _) = shortest(f);
-                assert_eq!(std::str::from_utf8(&digits).unwrap(), mantissa.replace('.', ""), "{f:e}");
-                let n: i32 = exp.parse().unwrap();
-                assert_eq!(parse(&to_js_string(f)), f, "{rust} exp {n}");
-            }
-        }
     }
 }

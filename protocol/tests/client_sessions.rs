@@ -7,8 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use wasmio_protocol::client::{
-    AckError, AckHandle, AckMode, Auth, Backoff, DisconnectReason, EmitError, EmitOptions, Event, Manager,
-    ManagerConfig, ManagerError, ManagerEvent, ReadyState, SocketEvent, SocketId, SocketOptions,
+    AckError, AckHandle, AckMode, Auth, Backoff, DisconnectReason, EmitError, EmitOptions, ErrorMessage, Event,
+    Manager, ManagerConfig, ManagerError, ManagerEvent, ReadyState, SocketEvent, SocketId, SocketOptions,
 };
 use wasmio_protocol::engine::{
     ClientConfig, ClientTransmit, CloseReason, Data, PollOutcome, ServerConfig, ServerEvent, ServerSession,
@@ -710,7 +710,7 @@ fn reconnects_with_backoff_delays() {
             Event::Manager(ManagerEvent::ReconnectAttempt(1)),
             Event::Socket {
                 socket: s,
-                event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None }
+                event: SocketEvent::ConnectError { message: ErrorMessage::Text("xhr poll error".into()), data: None }
             },
             Event::Manager(ManagerEvent::Error(failed.clone())),
             Event::Manager(ManagerEvent::ReconnectError(failed.clone())),
@@ -772,7 +772,7 @@ fn gives_up_after_reconnection_attempts() {
     let connect_errors = net
         .socket_events(s)
         .iter()
-        .filter(|e| matches!(e, SocketEvent::ConnectError { message, .. } if message == "timeout"))
+        .filter(|e| matches!(e, SocketEvent::ConnectError { message: ErrorMessage::Text(message), .. } if message == "timeout"))
         .count();
     assert_eq!(connect_errors, 3);
     assert_eq!(net.manager.ready_state(), ReadyState::Closed);
@@ -822,13 +822,19 @@ fn refused_namespace_reports_connect_error() {
     assert!(net.received_encoded().contains(&r#"0/admin,{"role":"guest"}"#.to_owned()));
     assert_eq!(
         net.socket_events(admin),
-        [SocketEvent::ConnectError { message: "not authorized".into(), data: Some(r#"{"code":42}"#.into()) }]
+        [SocketEvent::ConnectError {
+            message: ErrorMessage::Json(r#""not authorized""#.into()),
+            data: Some(r#"{"code":42}"#.into())
+        }]
     );
     let socket = net.manager.get_socket(admin).unwrap();
     assert!(!socket.active() && !socket.connected());
     // a string payload: socket.io-client reads `"refused".message`, undefined
     let old = net.connect("/old", SocketOptions::default());
-    assert_eq!(net.socket_events(old), [SocketEvent::ConnectError { message: String::new(), data: None }]);
+    assert_eq!(
+        net.socket_events(old),
+        [SocketEvent::ConnectError { message: ErrorMessage::Text(String::new()), data: None }]
+    );
     assert_eq!(net.manager.ready_state(), ReadyState::Open, "the main namespace is still connected");
     assert!(net.manager.get_socket(main).unwrap().connected());
 }
@@ -1080,7 +1086,7 @@ fn transport_error_while_open_reports_error_then_close() {
         [
             Event::Socket {
                 socket: slow,
-                event: SocketEvent::ConnectError { message: "xhr poll error".into(), data: None }
+                event: SocketEvent::ConnectError { message: ErrorMessage::Text("xhr poll error".into()), data: None }
             },
             Event::Manager(ManagerEvent::Error(ManagerError::Transport("xhr poll error".into()))),
             Event::Socket { socket: main, event: SocketEvent::Disconnect { reason, description: description.clone() } },
@@ -1142,7 +1148,7 @@ fn events_before_the_connect_answer_are_delivered_after_connect() {
     v2.data = Some("{}".into());
     net.server_send(v2);
     assert!(
-        matches!(&net.socket_events(other)[..], [SocketEvent::ConnectError { message, data: None }] if message.contains("v2.x"))
+        matches!(&net.socket_events(other)[..], [SocketEvent::ConnectError { message: ErrorMessage::Text(message), data: None }] if message.contains("v2.x"))
     );
     assert!(!net.manager.get_socket(other).unwrap().connected());
 }

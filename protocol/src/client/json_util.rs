@@ -62,26 +62,6 @@ pub(crate) fn string_value(raw: &str) -> Option<String> {
     Some(s.read_string().ok()?.into_owned())
 }
 
-/// What `String(value)` gives for a raw JSON value, as `new Error(value)` uses it.
-pub(crate) fn js_to_string(raw: &str) -> String {
-    let mut s = Scanner::new(raw);
-    match s.peek_kind() {
-        Ok(Kind::String) => string_value(raw).unwrap_or_default(),
-        Ok(Kind::Object) => "[object Object]".to_owned(),
-        Ok(Kind::Number) => crate::number::to_js_string(json::number_value(raw.trim())),
-        Ok(Kind::Array) => array_elements(raw)
-            .map(|elements| {
-                elements
-                    .iter()
-                    .map(|e| if e.trim() == "null" { String::new() } else { js_to_string(e) })
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .unwrap_or_default(),
-        _ => raw.trim().to_owned(),
-    }
-}
-
 /// Whether a raw JSON value is JavaScript-truthy.
 pub(crate) fn truthy(raw: &str) -> bool {
     let raw = raw.trim();
@@ -161,10 +141,6 @@ mod tests {
         assert_eq!(array_elements("{}"), None);
         let m = object_members(r#"{"message":"no","data":{"x":1}}"#).unwrap();
         assert_eq!(member(&m, "data"), Some(r#"{"x":1}"#));
-        assert_eq!(js_to_string(r#""a\nb""#), "a\nb");
-        assert_eq!(js_to_string("5"), "5");
-        assert_eq!(js_to_string("1.5"), "1.5");
-        assert_eq!(js_to_string(r#"{"a":1}"#), "[object Object]");
         assert!(truthy(r#""x""#) && truthy("1") && !truthy("0") && !truthy(r#""""#) && !truthy("null"));
         assert_eq!(rest_of_array(&["1", "2"], Some("null")), "[null,1,2]");
         assert_eq!(rest_of_array(&[], None), "[]");

@@ -4,14 +4,12 @@
 use std::collections::VecDeque;
 
 use super::backoff::Backoff;
-use super::json_util::{
-    array_elements, js_to_string, member, merge_recovery, object_members, rest_of_array, string_value, truthy,
-};
+use super::json_util::{array_elements, member, merge_recovery, object_members, rest_of_array, string_value, truthy};
 use super::socket::{
     AckHandle, AckMode, AckTarget, Auth, EmitOptions, PendingAck, QueuedPacket, Received, Socket, SocketId,
     SocketOptions,
 };
-use super::{AckError, DisconnectReason, EmitError, Event, ManagerError, ManagerEvent, SocketEvent};
+use super::{AckError, DisconnectReason, EmitError, ErrorMessage, Event, ManagerError, ManagerEvent, SocketEvent};
 use crate::engine::{
     ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind,
 };
@@ -701,7 +699,10 @@ impl Manager {
     fn emit_error(&mut self, error: ManagerError) {
         for socket in self.subscribed.clone() {
             if !self.socket_mut(socket).connected {
-                self.push_socket(socket, SocketEvent::ConnectError { message: error.message().to_owned(), data: None });
+                self.push_socket(
+                    socket,
+                    SocketEvent::ConnectError { message: ErrorMessage::Text(error.message().to_owned()), data: None },
+                );
             }
         }
         self.push(ManagerEvent::Error(error));

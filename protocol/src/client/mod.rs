@@ -191,6 +191,18 @@ pub enum ManagerEvent {
     Packet(crate::socket::Packet),
 }
 
+/// The message of a `connect_error`'s `Error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorMessage {
+    /// The client's own text: `"timeout"`, a transport's error, the v2 server notice; empty
+    /// when the server's error had no `message`.
+    Text(String),
+    /// The `message` of the server's CONNECT_ERROR as raw JSON. `err.message` is what
+    /// `new Error(value)` makes of the value: `String(value)` (a string unquoted, `5` as "5",
+    /// an object as "[object Object]"), which JavaScript prints.
+    Json(String),
+}
+
 /// What one namespace socket reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketEvent {
@@ -199,7 +211,7 @@ pub enum SocketEvent {
     /// `connect_error(err)`: the connection failed or the server refused it.
     ConnectError {
         /// `err.message`.
-        message: String,
+        message: ErrorMessage,
         /// `err.data` as JSON text, when the server's CONNECT_ERROR had some.
         data: Option<String>,
     },

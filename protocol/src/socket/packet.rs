@@ -245,10 +245,38 @@ fn payload_is_valid(kind: PacketType, data: &str, defer_json: bool) -> bool {
 }
 
 /// Whether `n` read as a JavaScript number (`Number(..)`, an f64) prints back as `n`.
-/// JavaScript prints a float with the shortest digits that read back as it, so
-/// 72496108904419420 survives although no f64 equals it, and 9007199254740993 does not.
+/// JavaScript prints a float with the fewest digits that read back as it, the closest to it
+/// when there are two, so 72496108904419420 survives although no f64 equals it, and
+/// 9007199254740993 does not. From 2^53 up the digits printed are an integer: among the
+/// multiples of the largest power of ten that read back as the float, the closest.
 fn survives_javascript(n: u64) -> bool {
-    n < 1 << f64::MANTISSA_DIGITS || crate::number::to_js_string(n as f64).parse() == Ok(n)
+    if n < 1 << f64::MANTISSA_DIGITS {
+        return true;
+    }
+    let float = n as f64;
+    let bits = float.to_bits();
+    // In quarters of a unit, so that every bound is an integer: the values that read back
+    // as `float` lie within half its ulp above and half the gap to the float below it (a
+    // quarter ulp at a power of two), the bounds included when its mantissa is even.
+    let quarters = (float as u128) << 2;
+    let ulp = 1u128 << (((bits >> 52) & 0x7ff) - 1075);
+    let below = if bits & ((1 << 52) - 1) == 0 { ulp } else { ulp << 1 };
+    let (low, high, even) = (quarters - below, quarters + (ulp << 1), bits & 1 == 0);
+    let reads_back = |v: u128| (low < v && v < high) || (even && (v == low || v == high));
+    // The largest power of ten with a multiple that reads back; its nearest multiples either
+    // side are the candidates. They are never equally near: that would take a power of ten
+    // no larger than the ulp, and the float, a multiple of the ulp, halfway between two of
+    // its multiples.
+    let mut step = 10u128.pow(20) << 2;
+    loop {
+        let down = quarters / step * step;
+        let printed = [down, down + step].into_iter().filter(|&v| reads_back(v)).min_by_key(|&v| v.abs_diff(quarters));
+        if let Some(printed) = printed {
+            return printed == u128::from(n) << 2;
+        }
+        // at step 4 (a power of ten of 1), `down` is the float itself
+        step /= 10;
+    }
 }
 
 /// Decodes the text part of a packet. A binary packet comes back with `attachments` empty and
@@ -390,6 +418,36 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ack_ids_survive_javascript_when_they_print_back() {
+        // Rust prints a float with the fewest digits that read back as it, the closest such:
+        // as JavaScript's `String(n)` does.
+        let prints_back = |n: u64| format!("{}", n as f64).parse() == Ok(n);
+        let mut checked = vec![72496108904419420, 9007199254740993, u64::MAX, 1 << 63, (1 << 63) - 1];
+        for shift in 53..64 {
+            // around powers of two, where the gap to the float below halves
+            checked.extend((1u64 << shift) - 20_000..(1 << shift) + 20_000);
+        }
+        for power in 16..20 {
+            let p = 10u64.pow(power);
+            checked.extend([p - 1, p, p + 1]);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            checked.push(x >> (x % 11));
+            // round numbers, which often print back
+            let p = 10u64.pow((x % 5) as u32);
+            checked.push((x >> (x % 11)) / p * p);
+        }
+        assert!(survives_javascript(72496108904419420) && !survives_javascript(9007199254740993));
+        for n in checked {
+            assert_eq!(survives_javascript(n), prints_back(n), "{n}");
+        }
+    }
 
     fn decode(text: &str) -> Result<Packet, DecodeError> {
         decode_text(text, DEFAULT_MAX_ATTACHMENTS).map(|(p, _)| p)

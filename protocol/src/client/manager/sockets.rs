@@ -77,8 +77,10 @@ impl Manager {
                             .map(|raw| string_value(raw).unwrap_or_else(|| raw.to_owned()));
                         self.on_connect(socket, sid, pid, now_ms);
                     }
-                    None => self
-                        .push_socket(socket, SocketEvent::ConnectError { message: V2_SERVER.to_owned(), data: None }),
+                    None => self.push_socket(
+                        socket,
+                        SocketEvent::ConnectError { message: ErrorMessage::Text(V2_SERVER.to_owned()), data: None },
+                    ),
                 }
             }
             PacketType::Event | PacketType::BinaryEvent => {
@@ -107,11 +109,14 @@ impl Manager {
                 self.destroy(socket, now_ms);
                 let (message, data) = match packet.data.as_deref().and_then(object_members) {
                     Some(members) => (
-                        member(&members, "message").map(js_to_string).unwrap_or_default(),
+                        member(&members, "message").map_or_else(
+                            || ErrorMessage::Text(String::new()),
+                            |raw| ErrorMessage::Json(raw.to_owned()),
+                        ),
                         member(&members, "data").map(str::to_owned),
                     ),
                     // a string: `new Error("...".message)`, an empty message
-                    None => (String::new(), None),
+                    None => (ErrorMessage::Text(String::new()), None),
                 };
                 self.push_socket(socket, SocketEvent::ConnectError { message, data });
             }
