@@ -254,27 +254,34 @@ fn survives_javascript(n: u64) -> bool {
         return true;
     }
     let float = n as f64;
+    if float >= 18_446_744_073_709_551_616.0 {
+        return false; // 2^64 prints as 18446744073709552000
+    }
     let bits = float.to_bits();
-    // In quarters of a unit, so that every bound is an integer: the values that read back
-    // as `float` lie within half its ulp above and half the gap to the float below it (a
-    // quarter ulp at a power of two), the bounds included when its mantissa is even.
-    let quarters = (float as u128) << 2;
-    let ulp = 1u128 << (((bits >> 52) & 0x7ff) - 1075);
-    let below = if bits & ((1 << 52) - 1) == 0 { ulp } else { ulp << 1 };
-    let (low, high, even) = (quarters - below, quarters + (ulp << 1), bits & 1 == 0);
-    let reads_back = |v: u128| (low < v && v < high) || (even && (v == low || v == high));
+    let value = float as u64;
+    // The integers that read back as `float` lie within half its ulp above and half the gap
+    // to the float below it (a quarter ulp at a power of two; at 2^53 that is half an
+    // integer: none), the bounds included when its mantissa is even.
+    let ulp = 1u64 << (((bits >> 52) & 0x7ff) - 1075);
+    let below = if bits & ((1 << 52) - 1) == 0 { ulp / 4 } else { ulp / 2 };
+    let (low, high, even) = (value - below, value + ulp / 2, bits & 1 == 0);
+    let reads_back = |v: u64| (low < v && v < high) || (even && (v == low || v == high));
     // The largest power of ten with a multiple that reads back; its nearest multiples either
     // side are the candidates. They are never equally near: that would take a power of ten
     // no larger than the ulp, and the float, a multiple of the ulp, halfway between two of
     // its multiples.
-    let mut step = 10u128.pow(20) << 2;
+    let mut step = 10u64.pow(19);
     loop {
-        let down = quarters / step * step;
-        let printed = [down, down + step].into_iter().filter(|&v| reads_back(v)).min_by_key(|&v| v.abs_diff(quarters));
+        let down = value / step * step;
+        let printed = [Some(down), down.checked_add(step)]
+            .into_iter()
+            .flatten()
+            .filter(|&v| reads_back(v))
+            .min_by_key(|&v| v.abs_diff(value));
         if let Some(printed) = printed {
-            return printed == u128::from(n) << 2;
+            return printed == n;
         }
-        // at step 4 (a power of ten of 1), `down` is the float itself
+        // at step 1, `down` is the float itself
         step /= 10;
     }
 }
