@@ -610,7 +610,7 @@ impl Inner {
     }
 
     fn url(&mut self, websocket: bool, query: &str) -> String {
-        if !query.contains("sid=") {
+        if !query.split('&').any(|param| param.starts_with("sid=")) {
             // A handshake: the query as the application has it now.
             self.query = self.host.query();
         }

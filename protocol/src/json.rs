@@ -321,6 +321,20 @@ enum Scalar<'a> {
     Other,
 }
 
+/// `raw` without the JSON whitespace around it (not Unicode's: no tables linked).
+pub(crate) fn trim(raw: &str) -> &str {
+    let outside = |b: &u8| !matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let bytes = raw.as_bytes();
+    let start = bytes.iter().position(outside).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(outside).map_or(start, |last| last + 1);
+    &raw[start..end]
+}
+
+/// The value of four hex digits, or U+FFFD when they are not.
+fn hex4(digits: &str) -> u16 {
+    digits.bytes().try_fold(0u16, |value, b| Some(value << 4 | char::from(b).to_digit(16)? as u16)).unwrap_or(0xfffd)
+}
+
 fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut units: Vec<u16> = Vec::new();
@@ -333,10 +347,10 @@ fn unescape(raw: &str) -> String {
         if c == b'u' {
             // Collect a run of \uXXXX escapes so surrogate pairs decode together.
             units.clear();
-            units.push(u16::from_str_radix(&rest[..4], 16).unwrap_or(0xfffd));
+            units.push(hex4(&rest[..4]));
             rest = &rest[4..];
             while rest.starts_with("\\u") {
-                units.push(u16::from_str_radix(&rest[2..6], 16).unwrap_or(0xfffd));
+                units.push(hex4(&rest[2..6]));
                 rest = &rest[6..];
             }
             out.extend(char::decode_utf16(units.iter().copied()).map(|r| r.unwrap_or('\u{fffd}')));

@@ -64,7 +64,7 @@ pub(crate) fn string_value(raw: &str) -> Option<String> {
 
 /// Whether a raw JSON value is JavaScript-truthy.
 pub(crate) fn truthy(raw: &str) -> bool {
-    let raw = raw.trim();
+    let raw = json::trim(raw);
     let zero = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && json::number_value(raw) == 0.0;
     !(zero || matches!(raw, "\"\"" | "false" | "null"))
 }

@@ -244,6 +244,11 @@ fn payload_is_valid(kind: PacketType, data: &str, defer_json: bool) -> bool {
     }
 }
 
+/// The value of ASCII decimal digits, `None` past `u64::MAX`.
+fn digits_value(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
 /// Whether `n` read as a JavaScript number (`Number(..)`, an f64) prints back as `n`.
 /// JavaScript prints a float with the fewest digits that read back as it, the closest to it
 /// when there are two, so 72496108904419420 survives although no f64 equals it, and
@@ -302,7 +307,7 @@ fn decode_text_with(text: &str, max_attachments: usize, defer_json: bool) -> Res
         if digits == 0 || bytes.get(i + digits) != Some(&b'-') {
             return Err(DecodeError::IllegalAttachmentCount);
         }
-        let count: u64 = text[i..i + digits].parse().unwrap_or(u64::MAX);
+        let count = digits_value(&bytes[i..i + digits]).unwrap_or(u64::MAX);
         if count == 0 {
             return Err(DecodeError::IllegalAttachmentCount);
         }
@@ -322,7 +327,7 @@ fn decode_text_with(text: &str, max_attachments: usize, defer_json: bool) -> Res
     };
     let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
     let id = if digits > 0 {
-        let id = text[i..i + digits].parse().map_err(|_| DecodeError::InvalidAckId)?;
+        let id = digits_value(&bytes[i..i + digits]).ok_or(DecodeError::InvalidAckId)?;
         if !survives_javascript(id) {
             // The reference would round it and answer another id.
             return Err(DecodeError::InvalidAckId);

@@ -243,7 +243,7 @@ impl Manager {
                     Ok(args.clone())
                 } else {
                     match elements.first() {
-                        Some(first) if first.trim() == "null" => Ok(rest_of_array(&elements[1..], None)),
+                        Some(first) if json::trim(first) == "null" => Ok(rest_of_array(&elements[1..], None)),
                         Some(first) => Err(QueueError::Value(["[", first, "]"].concat())),
                         // `undefined !== null`
                         None => Err(QueueError::Value("[]".to_owned())),
