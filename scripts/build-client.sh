@@ -8,9 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
-# The standard library rebuilt for size, its panics aborting at once (no formatting, no
-# unwinding code): the bytes a page loads are what the client costs (measured in the README).
-RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" cargo +"$(cat rust-nightly)" build \
+# Built for size (scripts/client-flags.sh): the bytes a page loads are what the client costs.
+source scripts/client-flags.sh
+RUSTFLAGS="$CLIENT_RUSTFLAGS" cargo +"$(cat rust-nightly)" build \
     --profile client --target wasm32-unknown-unknown -p wasmio-client \
     -Zbuild-std=std,panic_abort --target-dir target/client-std
 rm -rf pkg/wasm

@@ -10,7 +10,8 @@ if ! twiggy --version 2>/dev/null | grep -q "0.8.0"; then
   cargo install twiggy --version 0.8.0 --locked
 fi
 named=target/client-named
-RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" cargo +"$(cat rust-nightly)" build --quiet \
+source scripts/client-flags.sh
+RUSTFLAGS="$CLIENT_RUSTFLAGS" cargo +"$(cat rust-nightly)" build --quiet \
     --profile client --config 'profile.client.strip=false' --target wasm32-unknown-unknown \
     -p wasmio-client -Zbuild-std=std,panic_abort --target-dir "$named"
 wasm-bindgen --target web --no-typescript --keep-debug --out-dir "$named/bindgen" --out-name wasmio \
