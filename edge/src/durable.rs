@@ -8,10 +8,13 @@
 //! that must close dead peers on time from its alarm, as the protocol asks, therefore uses
 //! standard WebSockets; the object then stays in memory while they are open.
 
+use std::future::Future;
 use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
 
 use futures_util::StreamExt;
 use std::panic::AssertUnwindSafe;
+use worker::wasm_bindgen_futures;
 
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{Error, Request, Response, Result, WebSocket, WebSocketIncomingMessage, WebsocketEvent};
@@ -68,53 +71,79 @@ macro_rules! hosted_durable_object {
 
             /// An HTTP request reached the object.
             #[wasm_bindgen(js_name = fetch)]
-            pub async fn fetch(&self, req: ::worker::worker_sys::web_sys::Request) -> $crate::durable::Export {
-                $crate::durable::fetch(&*self.inner, req).await
+            pub fn fetch(&self, req: ::worker::worker_sys::web_sys::Request) -> $crate::durable::Export {
+                let inner = self.inner.clone();
+                $crate::durable::now_or_promise(async move { $crate::durable::fetch(&*inner, req).await })
             }
 
             /// The object's alarm fired.
             #[wasm_bindgen(js_name = alarm)]
-            pub async fn alarm(&self) -> $crate::durable::Export {
-                $crate::durable::alarm(&*self.inner).await
+            pub fn alarm(&self) -> $crate::durable::Export {
+                let inner = self.inner.clone();
+                $crate::durable::now_or_promise(async move { $crate::durable::alarm(&*inner).await })
             }
 
             /// A message arrived on a hibernatable WebSocket.
             #[wasm_bindgen(js_name = webSocketMessage)]
-            pub async fn websocket_message(
+            pub fn websocket_message(
                 &self,
                 ws: ::worker::worker_sys::web_sys::WebSocket,
                 message: ::worker::wasm_bindgen::JsValue,
             ) -> $crate::durable::Export {
-                $crate::durable::websocket_message(&*self.inner, ws, message).await
+                let inner = self.inner.clone();
+                $crate::durable::now_or_promise(async move {
+                    $crate::durable::websocket_message(&*inner, ws, message).await
+                })
             }
 
             /// The peer closed a hibernatable WebSocket.
             #[wasm_bindgen(js_name = webSocketClose)]
-            pub async fn websocket_close(
+            pub fn websocket_close(
                 &self,
                 ws: ::worker::worker_sys::web_sys::WebSocket,
                 code: usize,
                 reason: String,
                 was_clean: bool,
             ) -> $crate::durable::Export {
-                $crate::durable::websocket_close(&*self.inner, ws, code, reason, was_clean).await
+                let inner = self.inner.clone();
+                $crate::durable::now_or_promise(async move {
+                    $crate::durable::websocket_close(&*inner, ws, code, reason, was_clean).await
+                })
             }
 
             /// A hibernatable WebSocket failed.
             #[wasm_bindgen(js_name = webSocketError)]
-            pub async fn websocket_error(
+            pub fn websocket_error(
                 &self,
                 ws: ::worker::worker_sys::web_sys::WebSocket,
                 error: ::worker::wasm_bindgen::JsValue,
             ) -> $crate::durable::Export {
-                $crate::durable::websocket_error(&*self.inner, ws, error).await
+                let inner = self.inner.clone();
+                $crate::durable::now_or_promise(async move {
+                    $crate::durable::websocket_error(&*inner, ws, error).await
+                })
             }
         }
     };
 }
 
-/// What an exported method of an object resolves to.
+/// What an exported method of an object returns (or its promise resolves to).
 pub type Export = std::result::Result<JsValue, JsValue>;
+
+/// Runs a handler to its end at once when it waits for nothing (a message that needs no
+/// storage read or write, no alarm, no other object: the usual case), returning its result
+/// as workerd allows a handler to; otherwise the handler goes on as a promise, which workerd
+/// awaits. An `async` export would pay a promise, a microtask and two closure calls for every
+/// event (measured in docs/ARCHITECTURE.md).
+pub fn now_or_promise(handler: impl Future<Output = Export> + 'static) -> Export {
+    let mut handler = Box::pin(handler);
+    match handler.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => result,
+        // Polled again by the executor at once, with its waker: whatever the handler waits
+        // for wakes that one (a future uses the waker of its latest poll).
+        Poll::Pending => Ok(wasm_bindgen_futures::future_to_promise(handler).into()),
+    }
+}
 
 /// `fetch`: the object's answer to a request.
 pub async fn fetch<T: Hosted>(object: &T, req: web_sys::Request) -> Export {

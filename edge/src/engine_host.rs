@@ -78,9 +78,9 @@ pub fn random_id() -> String {
     bytes.iter().map(|b| URL_SAFE[(b & 63) as usize] as char).collect()
 }
 
-/// The current time, ms since the epoch.
+/// The current time, ms since the epoch (`Date.now()`: one call, no `Date` object).
 pub fn now_ms() -> u64 {
-    worker::Date::now().as_millis()
+    js_sys::Date::now() as u64
 }
 
 /// What the handshake request tells about the client (socket.io's `handshake`).
@@ -171,8 +171,10 @@ pub struct EngineHost {
     /// With strict heartbeats, WebSockets are accepted without hibernation and their events
     /// reach the object through this ([`EngineHost::deliver_standard_websocket_events`]).
     deliver_events: RefCell<Option<DeliverEvents>>,
-    /// The session id of each WebSocket accepted without hibernation (they have no tags).
-    standard_sids: js_sys::WeakMap,
+    /// The session id of each WebSocket this instance has met: set when one is accepted
+    /// without hibernation (those have no tags), else read from its tag once (a message
+    /// then costs no `getTags`).
+    websocket_sids: js_sys::WeakMap,
 }
 
 impl EngineHost {
@@ -186,7 +188,7 @@ impl EngineHost {
             pending_events: RefCell::new(VecDeque::new()),
             auto_pongs: Cell::new(false),
             deliver_events: RefCell::new(None),
-            standard_sids: js_sys::WeakMap::new(),
+            websocket_sids: js_sys::WeakMap::new(),
         }
     }
 
@@ -208,7 +210,7 @@ impl EngineHost {
                 // Binary messages as bytes (workerd's standard default is a Blob).
                 let raw: &web_sys::WebSocket = ws.as_ref();
                 raw.set_binary_type(web_sys::BinaryType::Arraybuffer);
-                self.standard_sids.set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
+                self.websocket_sids.set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
                 deliver(ws.clone());
             }
             None => {
@@ -614,10 +616,13 @@ impl EngineHost {
 
     /// The session id of a WebSocket of this object (its tag when hibernatable).
     pub fn tagged_sid(&self, ws: &WebSocket) -> Option<String> {
-        if let Some(sid) = self.standard_sids.get(ws.as_ref().unchecked_ref()).as_string() {
+        let key: &js_sys::Object = ws.as_ref().unchecked_ref();
+        if let Some(sid) = self.websocket_sids.get(key).as_string() {
             return Some(sid);
         }
-        self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))
+        let sid = self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?;
+        self.websocket_sids.set(key, &JsValue::from_str(&sid));
+        Some(sid)
     }
 
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
