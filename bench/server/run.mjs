@@ -1,7 +1,8 @@
 // Server benchmark (issue 5), run by bench/server/run.sh. One load driver (driver.mjs, raw
 // Engine.IO v4 / Socket.IO v5 frames over `ws` or HTTP long-polling, this process) against
 //   ours:     the edge worker under `wrangler dev --env bench` (conformance handlers,
-//             SHARDS=1, pingInterval 25 s);
+//             SHARDS=1, pingInterval 25 s, no static assets: like the floor, no assets
+//             router in front of its requests);
 //   official: socket.io 4.8.4 on Node (official.mjs), polling and WebSocket;
 //   floor:    a minimal JavaScript hibernatable Durable Object (floor/) in the same
 //             wrangler/workerd: the platform floor (WebSocket and long-polling).
