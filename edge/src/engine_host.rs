@@ -171,9 +171,9 @@ pub struct EngineHost {
     /// With strict heartbeats, WebSockets are accepted without hibernation and their events
     /// reach the object through this ([`EngineHost::deliver_standard_websocket_events`]).
     deliver_events: RefCell<Option<DeliverEvents>>,
-    /// The session id of each WebSocket this instance has met: set when one is accepted
-    /// without hibernation (those have no tags), else read from its tag once (a message
-    /// then costs no `getTags`).
+    /// The session id of each WebSocket this instance has met: set when it accepts one (a
+    /// standard WebSocket has no tags), read from the tag once for a hibernatable one an
+    /// earlier instance accepted (a message then costs no `getTags`).
     websocket_sids: js_sys::WeakMap,
 }
 
@@ -204,13 +204,13 @@ impl EngineHost {
 
     /// Accepts a WebSocket of session `sid` (tagged `tags` beside the sid when hibernatable).
     fn accept(&self, ws: &WebSocket, sid: &str, tags: &[&str]) -> Result<()> {
+        self.websocket_sids.set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
         match &*self.deliver_events.borrow() {
             Some(deliver) => {
                 ws.accept()?;
                 // Binary messages as bytes (workerd's standard default is a Blob).
                 let raw: &web_sys::WebSocket = ws.as_ref();
                 raw.set_binary_type(web_sys::BinaryType::Arraybuffer);
-                self.websocket_sids.set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
                 deliver(ws.clone());
             }
             None => {
