@@ -37,7 +37,7 @@ use web_sys::{
 
 use wasmio_protocol::client::{
     AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, ErrorMessage, Event, Manager, ManagerConfig, ManagerEvent,
-    ReadyState, SocketEvent, SocketId, SocketOptions,
+    ReadyState, SocketEvent, SocketId, SocketOptions, UnreadPayload,
 };
 use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Data, Frame, TransportId, TransportKind};
 
@@ -47,17 +47,18 @@ extern "C" {
     pub type Host;
 
     #[wasm_bindgen(method)]
-    fn event(this: &Host, kind: u32, socket: u32, a: Option<String>, b: Option<String>, bins: Option<Array>, n: f64);
+    fn event(this: &Host, kind: u32, socket: u32, a: Option<&str>, b: Option<&str>, bins: Option<Array>, n: f64);
 
-    /// An event 13, 14 or 15 without attachments whose JSON text is the last `tail` UTF-16
-    /// units of the WebSocket text frame just received (`frame.slice(-tail)`): the text stays
-    /// the JavaScript string it arrived as, never copied out of the wasm memory.
+    /// An event 13, 14 or 15 without attachments whose JSON text is the WebSocket text frame
+    /// just received from UTF-16 offset `start` on (`frame.slice(start)`): the text stays the
+    /// JavaScript string it arrived as, never copied out of the wasm memory.
     #[wasm_bindgen(method, js_name = frameEvent)]
-    fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, tail: u32, n: f64);
+    fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, start: u32, n: f64);
 
-    /// Has WebSocket `ws` of transport `id` hand its text frames to [`Driver::text`] with the
-    /// time, and anything else to `other` (the tagged callback): a received event then costs
-    /// no `MessageEvent` read and no clock call from wasm.
+    /// Has WebSocket `ws` of transport `id` hand its text frames to [`Driver::text`] with
+    /// their start up to the first `[` and the time, and anything else to `other` (the tagged
+    /// callback): a received event then costs no `MessageEvent` read, no clock call from wasm,
+    /// and no copy of its data into wasm.
     #[wasm_bindgen(method)]
     fn listen(this: &Host, ws: &WebSocket, id: u32, other: &Callback);
 
@@ -156,7 +157,7 @@ struct Inner {
     dispatching: bool,
     /// Makes timestamps unique within one millisecond.
     stamps: u32,
-    /// The WebSocket text frame being handled: the JavaScript string and its copy.
+    /// The WebSocket text frame being handled in whole: the JavaScript string and its copy.
     frame: Option<(JsValue, String)>,
 }
 
@@ -179,7 +180,7 @@ fn to_attachments(bins: Option<Array>) -> Vec<Vec<u8>> {
     bins.map(|bins| bins.iter().map(|b| b.unchecked_into::<Uint8Array>().to_vec()).collect()).unwrap_or_default()
 }
 
-fn to_buffers(attachments: Vec<Vec<u8>>) -> Option<Array> {
+fn to_buffers(attachments: &[Vec<u8>]) -> Option<Array> {
     (!attachments.is_empty()).then(|| attachments.iter().map(|a| Uint8Array::from(&a[..]).buffer()).collect())
 }
 
@@ -364,7 +365,7 @@ impl Driver {
         let Some(s) = inner.manager.get_socket(SocketId(socket)) else { return Array::new() };
         s.receive_buffer()
             .map(|(data, attachments)| {
-                let bins = to_buffers(attachments.to_vec()).map_or(JsValue::UNDEFINED, JsValue::from);
+                let bins = to_buffers(attachments).map_or(JsValue::UNDEFINED, JsValue::from);
                 JsValue::from(Array::of2(&JsValue::from_str(data), &bins))
             })
             .collect()
@@ -418,16 +419,41 @@ impl Driver {
     }
 
     /// A text frame of WebSocket transport `id` (see `host.listen`): `frame` is the JavaScript
-    /// string, `text` its copy, `now` `Date.now()`. Events whose JSON ends the frame reach the
-    /// page as slices of `frame` (`host.frameEvent`).
-    pub fn text(&self, id: u32, frame: JsValue, text: String, now: f64) {
-        {
+    /// string, `head` its start up to the first `[` (empty when there is none), `now`
+    /// `Date.now()`. An event or ack answer the core routes from `head` alone reaches the page
+    /// as the rest of `frame` (`host.frameEvent`), its data never copied into the wasm; any
+    /// other frame is copied in whole, and the events whose JSON ends it go the same way.
+    pub fn text(&self, id: u32, frame: JsValue, head: &str, now: f64) {
+        let routed = match head.is_empty() {
+            true => None,
+            false => self.inner.borrow_mut().manager.handle_websocket_head(TransportId(id), head),
+        };
+        let Some(unread) = routed else {
+            let text = frame.as_string().unwrap_or_default();
+            {
+                let mut inner = self.inner.borrow_mut();
+                inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
+                inner.frame = Some((frame, text));
+            }
+            run(&self.inner);
+            self.inner.borrow_mut().frame = None;
+            return;
+        };
+        let (kind, socket, n) = match unread {
+            UnreadPayload::Event { socket, ack_id } => (13, socket, ack_id.map_or(-1.0, |id| id as f64)),
+            UnreadPayload::AckResponse { socket, handle, with_error } => {
+                (14 + u32::from(with_error), socket, ack_number(handle))
+            }
+        };
+        // As `run` hands an event over: what the page's listeners cause waits for the loop.
+        let host: Host = {
             let mut inner = self.inner.borrow_mut();
-            inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
-            inner.frame = Some((frame, text));
-        }
+            inner.dispatching = true;
+            inner.host.clone().unchecked_into()
+        };
+        host.frame_event(kind, socket.0, &frame, utf16_len(head), n);
+        self.inner.borrow_mut().dispatching = false;
         run(&self.inner);
-        self.inner.borrow_mut().frame = None;
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {
@@ -517,70 +543,82 @@ fn utf16_len(text: &str) -> u32 {
 /// goes as that part of the frame's own string ([`Host::frame_event`]), anything else copied.
 fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
     if let (Some((js_frame, text)), Event::Socket { socket, event }) = (frame, &event) {
-        let in_frame = |data: &str| !data.is_empty() && text.ends_with(data);
+        // Where `data` starts when it ends the frame.
+        let start = |data: &str| {
+            (!data.is_empty() && text.ends_with(data)).then(|| utf16_len(&text[..text.len() - data.len()]))
+        };
         match event {
-            SocketEvent::Event { data, attachments, ack_id } if attachments.is_empty() && in_frame(data) => {
-                let n = ack_id.map_or(-1.0, |id| id as f64);
-                return host.frame_event(13, socket.0, js_frame, utf16_len(data), n);
+            SocketEvent::Event { data, attachments, ack_id } if attachments.is_empty() => {
+                if let Some(start) = start(data) {
+                    return host.frame_event(13, socket.0, js_frame, start, ack_id.map_or(-1.0, |id| id as f64));
+                }
             }
-            SocketEvent::AckResponse { handle, args, attachments, with_error }
-                if attachments.is_empty() && in_frame(args) =>
-            {
-                let kind = 14 + u32::from(*with_error);
-                return host.frame_event(kind, socket.0, js_frame, utf16_len(args), ack_number(*handle));
+            SocketEvent::AckResponse { handle, args, attachments, with_error } if attachments.is_empty() => {
+                if let Some(start) = start(args) {
+                    let kind = 14 + u32::from(*with_error);
+                    return host.frame_event(kind, socket.0, js_frame, start, ack_number(*handle));
+                }
             }
             _ => {}
         }
     }
-    let (kind, socket, a, b, bins, n): (u32, u32, Option<String>, Option<String>, Option<Array>, f64) = match event {
+    let (kind, socket, a, b, bins, n): (u32, u32, Option<&str>, Option<&str>, Option<Array>, f64) = match &event {
         Event::Manager(event) => match event {
             ManagerEvent::Open => (0, 0, None, None, None, 0.0),
-            ManagerEvent::Error(error) => (1, 0, Some(error.message().to_owned()), None, None, 0.0),
+            ManagerEvent::Error(error) => (1, 0, Some(error.message()), None, None, 0.0),
             ManagerEvent::Ping => (2, 0, None, None, None, 0.0),
-            ManagerEvent::Close { reason, description } => (3, 0, Some(reason.as_str().into()), description, None, 0.0),
-            ManagerEvent::Reconnect(attempt) => (4, 0, None, None, None, attempt.into()),
-            ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, None, attempt.into()),
-            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.message().to_owned()), None, None, 0.0),
+            ManagerEvent::Close { reason, description } => {
+                (3, 0, Some(reason.as_str()), description.as_deref(), None, 0.0)
+            }
+            ManagerEvent::Reconnect(attempt) => (4, 0, None, None, None, (*attempt).into()),
+            ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, None, (*attempt).into()),
+            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.message()), None, None, 0.0),
             ManagerEvent::ReconnectFailed => (7, 0, None, None, None, 0.0),
-            ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str().into()), None, None, 0.0),
+            ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str()), None, None, 0.0),
             ManagerEvent::EnginePacket { created, packet } => {
-                let (text, bins) = match packet.data {
-                    Data::Text(text) => (Some(text), None),
-                    Data::Binary(bytes) => (None, to_buffers(vec![bytes])),
+                let (text, bins) = match &packet.data {
+                    Data::Text(text) => (Some(text.as_str()), None),
+                    Data::Binary(bytes) => (None, Some(Array::of1(&Uint8Array::from(&bytes[..]).buffer()))),
                 };
-                (9, 0, Some(packet.kind.name().into()), text, bins, f64::from(u8::from(created)))
+                (9, 0, Some(packet.kind.name()), text, bins, f64::from(u8::from(*created)))
             }
             ManagerEvent::Drain => (9, 0, None, None, None, 2.0),
-            ManagerEvent::Upgrading => (9, 0, Some(TransportKind::WebSocket.as_str().into()), None, None, 3.0),
+            ManagerEvent::Upgrading => (9, 0, Some(TransportKind::WebSocket.as_str()), None, None, 3.0),
             ManagerEvent::Packet(packet) => {
                 let id = packet.id.map_or(-1.0, |id| id as f64);
-                (30, packet.kind as u32, Some(packet.nsp), packet.data, to_buffers(packet.attachments), id)
+                (30, packet.kind as u32, Some(&packet.nsp), packet.data.as_deref(), to_buffers(&packet.attachments), id)
             }
         },
         Event::Socket { socket, event } => {
             let s = socket.0;
             match event {
                 SocketEvent::Connect => (10, s, None, None, None, 0.0),
-                SocketEvent::ConnectError { message: ErrorMessage::Text(text), data } => {
-                    (11, s, Some(text), data, None, 0.0)
-                }
-                SocketEvent::ConnectError { message: ErrorMessage::Json(raw), data } => {
-                    (11, s, Some(raw), data, None, 1.0)
+                SocketEvent::ConnectError { message, data } => {
+                    let (message, json) = match message {
+                        ErrorMessage::Text(text) => (text, 0.0),
+                        ErrorMessage::Json(raw) => (raw, 1.0),
+                    };
+                    (11, s, Some(message.as_str()), data.as_deref(), None, json)
                 }
                 SocketEvent::Disconnect { reason, description } => {
-                    (12, s, Some(reason.as_str().into()), description, None, 0.0)
+                    (12, s, Some(reason.as_str()), description.as_deref(), None, 0.0)
                 }
                 SocketEvent::Event { data, attachments, ack_id } => {
-                    (13, s, Some(data), None, to_buffers(attachments), ack_id.map_or(-1.0, |id| id as f64))
+                    (13, s, Some(data.as_str()), None, to_buffers(attachments), ack_id.map_or(-1.0, |id| id as f64))
                 }
-                SocketEvent::AckResponse { handle, args, attachments, with_error } => {
-                    (14 + u32::from(with_error), s, Some(args), None, to_buffers(attachments), ack_number(handle))
-                }
+                SocketEvent::AckResponse { handle, args, attachments, with_error } => (
+                    14 + u32::from(*with_error),
+                    s,
+                    Some(args.as_str()),
+                    None,
+                    to_buffers(attachments),
+                    ack_number(*handle),
+                ),
                 SocketEvent::AckError { handle, error } => {
-                    (16, s, Some(error.message().to_owned()), None, None, ack_number(handle))
+                    (16, s, Some(error.message()), None, None, ack_number(*handle))
                 }
                 SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
-                SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(handle)),
+                SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(*handle)),
             }
         }
     };

@@ -82,6 +82,16 @@ function decode(text, bins) {
   );
 }
 
+const isDefined = (v) => v !== undefined;
+
+/**
+ * The data of an EVENT as socket.io-parser accepts it: an array whose first element, the
+ * name, is a number or a string that is not reserved. The core reads only a frame's header
+ * on the hot path: the page, which parses the data, checks its shape.
+ */
+const isEvent = (v) =>
+  Array.isArray(v) && (typeof v[0] === "number" || (typeof v[0] === "string" && !RESERVED.includes(v[0])));
+
 /** Reports what a listener threw without breaking the driver. */
 function rethrow(e) {
   setTimeout(() => {
@@ -227,22 +237,27 @@ export function client(load) {
       const d = new Driver(
         {
           event: (...a) => guard(() => this._ev(...a)),
-          // The hot path: an event or ack answer whose JSON is the end of the WebSocket frame.
-          frameEvent: (kind, s, frame, tail, n) => {
+          // The hot path: an event or ack answer whose JSON is the end of the WebSocket frame,
+          // from UTF-16 offset `start`.
+          frameEvent: (kind, s, frame, start, n) => {
             try {
-              this._byId[s]._ev(kind, frame.slice(-tail), null, undefined, n);
+              this._byId[s]._ev(kind, frame.slice(start), null, undefined, n);
             } catch (e) {
               rethrow(e);
             }
           },
           // The hot path in: a WebSocket text frame goes to the driver with the time, as the
-          // JavaScript string (no MessageEvent read, no clock call from wasm); binary frames
-          // take the tagged callback.
+          // JavaScript string and its start up to the first "[" (where an event's or ack's
+          // JSON begins): the core reads that header, and copies in the whole frame only when
+          // it needs more. No MessageEvent read, no clock call from wasm; binary frames take
+          // the tagged callback.
           listen: (ws, id, other) => {
             ws.onmessage = (e) => {
               const data = e.data;
-              if (typeof data === "string") this._d.text(id, data, data, Date.now());
-              else other(e);
+              if (typeof data === "string") {
+                const i = data.indexOf("[");
+                this._d.text(id, data, i > 0 ? data.slice(0, i) : "", Date.now());
+              } else other(e);
             };
           },
           // Read at each handshake: the application may change `manager.opts.query` between
@@ -299,10 +314,10 @@ export function client(load) {
      * Received JSON -> values; JSON that does not parse (the core checks only its start)
      * closes the connection with "parse error", as socket.io-client's decoder error does.
      */
-    _decode(text, bins) {
+    _decode(text, bins, valid = isDefined) {
       const values = decodeOrUndefined(text, bins);
-      if (values === undefined) this._d.control(5, 0);
-      return values;
+      if (values !== undefined && valid(values)) return values;
+      this._d.control(5, 0);
     }
 
     /** Runs `call(driver)` now, or once the wasm module is ready. */
@@ -624,7 +639,7 @@ export function client(load) {
           this._connected = false;
           return this.emitReserved("disconnect", a, description(a, b));
         case 13: {
-          const args = this.io._decode(a, bins);
+          const args = this.io._decode(a, bins, isEvent);
           if (!args) return;
           if (n >= 0) args.push(this._ack(n));
           if (this._any.length) for (const fn of this._any.slice()) fn.apply(this, args);
@@ -637,7 +652,7 @@ export function client(load) {
           delete this.acks[n];
           if (!cb) return;
           if (kind === 16) return cb.call(this, new Error(a));
-          const args = this.io._decode(a, bins);
+          const args = this.io._decode(a, bins, Array.isArray);
           // Unparsable: the connection closed, as for any callback pending at a disconnect.
           if (!args) return kind === 15 && cb.call(this, new Error("socket has been disconnected"));
           return kind === 15 ? cb.call(this, null, ...args) : cb.apply(this, args);

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use wasmio_protocol::client::{
     AckError, AckHandle, AckMode, Auth, Backoff, DisconnectReason, EmitError, EmitOptions, ErrorMessage, Event,
     Manager, ManagerConfig, ManagerError, ManagerEvent, ReadyState, SocketEvent, SocketId, SocketOptions,
+    UnreadPayload,
 };
 use wasmio_protocol::engine::{
     ClientConfig, ClientTransmit, CloseReason, Data, PollOutcome, ServerConfig, ServerEvent, ServerSession,
@@ -1151,4 +1152,92 @@ fn events_before_the_connect_answer_are_delivered_after_connect() {
         matches!(&net.socket_events(other)[..], [SocketEvent::ConnectError { message: ErrorMessage::Text(message), data: None }] if message.contains("v2.x"))
     );
     assert!(!net.manager.get_socket(other).unwrap().connected());
+}
+
+#[test]
+fn websocket_frames_are_routed_from_their_header_when_the_data_can_stay_with_the_driver() {
+    let websocket_only = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
+    let config = ManagerConfig { engine: websocket_only, application_json: true, ..ManagerConfig::default() };
+    let mut net = Net::new(config);
+    net.manager.open(net.now);
+    let main = connected(&mut net, "/");
+    let chat = connected(&mut net, "/chat");
+    let ws = net.current().websocket.expect("on a WebSocket");
+    net.take_events();
+
+    // events of connected sockets: where they go, nothing else happens
+    assert_eq!(net.manager.handle_websocket_head(ws, "42"), Some(UnreadPayload::Event { socket: main, ack_id: None }));
+    assert_eq!(
+        net.manager.handle_websocket_head(ws, "42/chat,17"),
+        Some(UnreadPayload::Event { socket: chat, ack_id: Some(17) })
+    );
+    assert_eq!(net.manager.poll_event(), None);
+    assert_eq!(net.manager.poll_transmit(), None);
+
+    // an ack answer takes the callback's entry: a second answer to the same id is ignored
+    let handle = net.manager.emit(main, r#"["q"]"#, vec![], ack(), net.now).unwrap();
+    let retried = SocketOptions { retries: 1, ..SocketOptions::default() };
+    let queue = net.connect("/queue", retried);
+    net.manager.emit(queue, r#"["q"]"#, vec![], ack(), net.now).unwrap();
+    net.pump();
+    net.take_events();
+    assert_eq!(handle, Some(AckHandle::Id(0)));
+    let answer = UnreadPayload::AckResponse { socket: main, handle: AckHandle::Id(0), with_error: false };
+    assert_eq!(net.manager.handle_websocket_head(ws, "430"), Some(answer));
+    assert_eq!(net.manager.handle_websocket_head(ws, "430"), None);
+
+    // the core needs the whole frame: a binary packet, a CONNECT, an engine packet other than
+    // a message, a namespace cut short (`[` in its name), an unknown namespace, an ack id
+    // JavaScript would round, the retry queue's ack (its callback reads the answer)
+    for head in ["451-", "40", "2", "3", "4/ch", "42/nowhere,", "429007199254740993", "43/queue,0", "4", "42x"] {
+        assert_eq!(net.manager.handle_websocket_head(ws, head), None, "{head}");
+    }
+    assert_eq!(net.manager.poll_event(), None);
+    // ... and after a `None` nothing changed: the whole frame still answers the queue's ack
+    net.manager.handle_websocket_text(ws, r#"43/queue,0[null,"ok"]"#, net.now);
+    net.pump();
+    assert_eq!(
+        net.socket_events(queue),
+        [SocketEvent::AckResponse {
+            handle: AckHandle::Queued(0),
+            args: r#"[null,"ok"]"#.into(),
+            attachments: vec![],
+            with_error: false
+        }]
+    );
+
+    // a socket not connected yet keeps what it receives in its buffer: the core reads it
+    net.ignore.push("/later".into());
+    let later = net.connect("/later", SocketOptions::default());
+    assert_eq!(net.manager.handle_websocket_head(ws, "42/later,"), None);
+    net.manager.handle_websocket_text(ws, r#"42/later,["early"]"#, net.now);
+    assert_eq!(net.manager.get_socket(later).unwrap().receive_buffer().count(), 1);
+}
+
+#[test]
+fn header_routing_leaves_recovery_offsets_and_reported_packets_to_the_core() {
+    let websocket_only = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
+    let config = ManagerConfig { engine: websocket_only.clone(), application_json: true, ..ManagerConfig::default() };
+    let mut net = Net::new(config);
+    net.pid = Some("p1".into());
+    net.manager.open(net.now);
+    connected(&mut net, "/");
+    let ws = net.current().websocket.expect("on a WebSocket");
+    // the recovery offset is the event's last argument: the core reads the data
+    assert_eq!(net.manager.handle_websocket_head(ws, "42"), None);
+
+    let config = ManagerConfig { engine: websocket_only.clone(), application_json: true, ..ManagerConfig::default() };
+    let mut net = Net::new(config);
+    net.manager.open(net.now);
+    connected(&mut net, "/");
+    let ws = net.current().websocket.expect("on a WebSocket");
+    net.manager.report_packets(true);
+    assert_eq!(net.manager.handle_websocket_head(ws, "42"), None, "`packet` listeners see the data");
+
+    // without `application_json` the core checks the JSON itself
+    let mut net = Net::new(ManagerConfig { engine: websocket_only, ..ManagerConfig::default() });
+    net.manager.open(net.now);
+    connected(&mut net, "/");
+    let ws = net.current().websocket.expect("on a WebSocket");
+    assert_eq!(net.manager.handle_websocket_head(ws, "42"), None);
 }

@@ -26,6 +26,8 @@ function handlers(io) {
     socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
     // An event whose JSON breaks off after its name.
     socket.on("send-bad-json", () => socket.conn.write('2["tick",1,}'));
+    // An event of the caller's choosing, as raw Socket.IO text on the main namespace.
+    socket.on("send-raw", (text) => socket.conn.write(text));
     const notes = [];
     socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
     socket.on("notes", (cb) => cb(notes));
@@ -89,6 +91,41 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         { reason: "parse error", ticks: [] },
         { reason: "parse error", ticks: [] },
       ]);
+    });
+
+    test("JSON that parses but is no event (reserved or missing name, not a string or number) closes with parse error", async () => {
+      const r = await run(async (url) => {
+        const out = [];
+        for (const transports of [["polling"], ["websocket"]]) {
+          for (const data of ['["connect",1]', '["disconnect"]', '[{"name":"tick"}]', "[]", '[null,"tick"]']) {
+            const socket = io(url, { forceNew: true, transports, reconnection: false });
+            await new Promise((res) => socket.on("connect", res));
+            const heard = [];
+            socket.onAny((...args) => heard.push(args));
+            socket.on("connect", () => heard.push("connect"));
+            const reason = new Promise((res) => socket.on("disconnect", res));
+            socket.emit("send-raw", "2" + data);
+            out.push([transports[0], data, await reason, heard.length]);
+          }
+          // a number as the name is an event, as the reference parser reads it
+          const socket = io(url, { forceNew: true, transports, reconnection: false });
+          await new Promise((res) => socket.on("connect", res));
+          const heard = new Promise((res) => socket.on("7", (...args) => res(args)));
+          socket.emit("send-raw", '2[7,"seven"]');
+          out.push([transports[0], await heard]);
+          socket.disconnect();
+        }
+        return out;
+        // (the server answers a closed session's last polling request with 400)
+      }, { expected: /status of 400/ });
+      const expected = [];
+      for (const transport of ["polling", "websocket"]) {
+        for (const data of ['["connect",1]', '["disconnect"]', '[{"name":"tick"}]', "[]", '[null,"tick"]']) {
+          expected.push([transport, data, "parse error", 0]);
+        }
+        expected.push([transport, ["seven"]]);
+      }
+      assert.deepEqual(r, expected);
     });
 
     test("autoConnect: false has no engine until connect(); then its id, transport and state", async () => {

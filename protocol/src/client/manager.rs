@@ -9,12 +9,16 @@ use super::socket::{
     AckHandle, AckMode, AckTarget, Auth, EmitOptions, PendingAck, QueuedPacket, Received, Socket, SocketId,
     SocketOptions,
 };
-use super::{AckError, DisconnectReason, EmitError, ErrorMessage, Event, ManagerError, ManagerEvent, SocketEvent};
+use super::{
+    AckError, DisconnectReason, EmitError, ErrorMessage, Event, ManagerError, ManagerEvent, SocketEvent, UnreadPayload,
+};
 use crate::engine::{
     ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind,
 };
 use crate::json;
-use crate::socket::{event_name, DecodeError, Decoder, Packet, PacketType, RESERVED_EVENTS};
+use crate::socket::{
+    event_name, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
+};
 
 mod sockets;
 
@@ -310,6 +314,32 @@ impl Manager {
             engine.handle_websocket_text(local, text, now_ms);
             self.pump(now_ms);
         }
+    }
+
+    /// A WebSocket text frame read from its header alone: `head` is the frame up to where its
+    /// JSON data starts; the driver keeps the rest. A connected socket's EVENT, or the answer
+    /// to an application's ack, without attachments, comes back as [`UnreadPayload`]: the
+    /// driver hands the rest of the frame to the application, which parses it and calls
+    /// [`Manager::handle_invalid_payload`] when it is not the JSON array the packet needs
+    /// (for an EVENT, a name first: a string, not a reserved one, or a number). `None`: the
+    /// core needs the whole frame ([`Manager::handle_websocket_text`]); nothing changed.
+    /// Only with [`ManagerConfig::application_json`].
+    pub fn handle_websocket_head(&mut self, id: TransportId, head: &str) -> Option<UnreadPayload> {
+        if !self.application_json
+            || self.state != ReadyState::Open
+            || self.report_packets
+            || !self.events.is_empty()
+            || self.decoder.is_reconstructing()
+        {
+            return None;
+        }
+        let (engine, local) = self.engine_for(id)?;
+        if !engine.passes_messages_on(local) {
+            return None;
+        }
+        let text = head.strip_prefix('4')?;
+        let header = Header::parse(text, DEFAULT_MAX_ATTACHMENTS).ok().filter(|h| h.data_start == text.len())?;
+        self.route_unread(&header)
     }
 
     /// The application could not parse the JSON of the event or ack answer just reported

@@ -203,6 +203,28 @@ pub enum ErrorMessage {
     Json(String),
 }
 
+/// An EVENT or ACK routed from its header alone ([`Manager::handle_websocket_head`]): its JSON
+/// data is the rest of the frame, which the driver holds and the application parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreadPayload {
+    /// An event for `socket` (as [`SocketEvent::Event`], data not read).
+    Event {
+        /// The socket it is for.
+        socket: SocketId,
+        /// The id to answer with, if the server waits for an answer.
+        ack_id: Option<u64>,
+    },
+    /// The answer to an ack (as [`SocketEvent::AckResponse`], data not read).
+    AckResponse {
+        /// The socket it is for.
+        socket: SocketId,
+        /// The callback it answers.
+        handle: AckHandle,
+        /// The callback takes an error (or `null`) first.
+        with_error: bool,
+    },
+}
+
 /// What one namespace socket reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SocketEvent {

@@ -95,6 +95,12 @@ impl AckTable {
         }
     }
 
+    /// The acknowledgement of `id`.
+    pub(crate) fn get(&self, id: &u64) -> Option<&PendingAck> {
+        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
+        Some(&self.0[i].1)
+    }
+
     /// Takes the acknowledgement of `id` out.
     pub(crate) fn remove(&mut self, id: &u64) -> Option<PendingAck> {
         let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;

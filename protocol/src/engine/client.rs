@@ -349,6 +349,17 @@ impl ClientSession {
         self.on_websocket_packet(id, Packet::decode_text(text), now_ms);
     }
 
+    /// Whether a message packet arriving now on WebSocket `id` would come out as
+    /// [`ClientEvent::Message`] and nothing else: the session is open on that WebSocket, which
+    /// is not a probe, and packets are not reported. The driver may then hand the message to
+    /// the layer above without the engine seeing it.
+    pub fn passes_messages_on(&self, id: TransportId) -> bool {
+        self.state == State::Open
+            && self.probe != Probe::Sent(id)
+            && !self.report_packets
+            && self.is_current(id, TransportKind::WebSocket)
+    }
+
     fn on_websocket_packet(&mut self, id: TransportId, packet: Result<Packet, PacketError>, now_ms: u64) {
         if self.probe == Probe::Sent(id) {
             match packet {

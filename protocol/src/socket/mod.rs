@@ -3,7 +3,7 @@
 mod packet;
 
 pub use packet::{
-    decode_text, event_name, DecodeError, Decoder, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
+    decode_text, event_name, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
 };
 
 /// The Socket.IO protocol revision (socket.io-client's `protocol`).

@@ -298,63 +298,89 @@ pub fn decode_text(text: &str, max_attachments: usize) -> Result<(Packet, usize)
 }
 
 fn decode_text_with(text: &str, max_attachments: usize, defer_json: bool) -> Result<(Packet, usize), DecodeError> {
-    let bytes = text.as_bytes();
-    let wire = bytes.first().and_then(|&b| PacketType::from_byte(b)).ok_or(DecodeError::UnknownType)?;
-    let mut i = 1;
-    let mut expected = 0;
-    if wire.is_binary() {
-        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || bytes.get(i + digits) != Some(&b'-') {
-            return Err(DecodeError::IllegalAttachmentCount);
-        }
-        let count = digits_value(&bytes[i..i + digits]).unwrap_or(u64::MAX);
-        if count == 0 {
-            return Err(DecodeError::IllegalAttachmentCount);
-        }
-        if count > max_attachments as u64 {
-            return Err(DecodeError::TooManyAttachments);
-        }
-        expected = count as usize;
-        i += digits + 1;
-    }
-    let nsp = if bytes.get(i) == Some(&b'/') {
-        let end = text[i..].find(',').map_or(text.len(), |n| i + n);
-        let nsp = &text[i..end];
-        i = (end + 1).min(text.len());
-        nsp
-    } else {
-        "/"
-    };
-    let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
-    let id = if digits > 0 {
-        let id = digits_value(&bytes[i..i + digits]).ok_or(DecodeError::InvalidAckId)?;
-        if !survives_javascript(id) {
-            // The reference would round it and answer another id.
-            return Err(DecodeError::InvalidAckId);
-        }
-        i += digits;
-        Some(id)
-    } else if matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        // The reference reads leading whitespace as part of an ack id.
-        return Err(DecodeError::InvalidAckId);
-    } else {
-        None
-    };
-    let data = if i < text.len() {
-        let data = &text[i..];
-        if !payload_is_valid(wire, data, defer_json) {
+    let header = Header::parse(text, max_attachments)?;
+    let data = if header.data_start < text.len() {
+        let data = &text[header.data_start..];
+        if !payload_is_valid(header.wire, data, defer_json) {
             return Err(DecodeError::InvalidPayload);
         }
         Some(data.to_owned())
     } else {
         None
     };
-    let kind = match wire {
+    let kind = match header.wire {
         PacketType::BinaryEvent => PacketType::Event,
         PacketType::BinaryAck => PacketType::Ack,
         kind => kind,
     };
-    Ok((Packet { kind, nsp: nsp.to_owned(), id, data, attachments: Vec::new() }, expected))
+    let packet = Packet { kind, nsp: header.nsp.to_owned(), id: header.id, data, attachments: Vec::new() };
+    Ok((packet, header.attachments))
+}
+
+/// What a packet's text says before its JSON data: type, attachment count, namespace, ack id.
+/// A receiver that leaves the data to someone else (the browser client's page) reads only this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    /// The type as written: `BinaryEvent`/`BinaryAck` when attachments follow.
+    pub wire: PacketType,
+    /// The attachments announced (0 for a packet of a non-binary type).
+    pub attachments: usize,
+    /// The namespace, `"/"` for the main one.
+    pub nsp: &'a str,
+    /// The acknowledgement id.
+    pub id: Option<u64>,
+    /// Where the JSON data starts in the text: its length when there is none.
+    pub data_start: usize,
+}
+
+impl<'a> Header<'a> {
+    /// Reads the header of a packet's text as the reference decoder does, refusing an
+    /// attachment count above `max_attachments` and an ack id JavaScript would not read back.
+    pub fn parse(text: &'a str, max_attachments: usize) -> Result<Self, DecodeError> {
+        let bytes = text.as_bytes();
+        let wire = bytes.first().and_then(|&b| PacketType::from_byte(b)).ok_or(DecodeError::UnknownType)?;
+        let mut i = 1;
+        let mut attachments = 0;
+        if wire.is_binary() {
+            let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if digits == 0 || bytes.get(i + digits) != Some(&b'-') {
+                return Err(DecodeError::IllegalAttachmentCount);
+            }
+            let count = digits_value(&bytes[i..i + digits]).unwrap_or(u64::MAX);
+            if count == 0 {
+                return Err(DecodeError::IllegalAttachmentCount);
+            }
+            if count > max_attachments as u64 {
+                return Err(DecodeError::TooManyAttachments);
+            }
+            attachments = count as usize;
+            i += digits + 1;
+        }
+        let nsp = if bytes.get(i) == Some(&b'/') {
+            let end = text[i..].find(',').map_or(text.len(), |n| i + n);
+            let nsp = &text[i..end];
+            i = (end + 1).min(text.len());
+            nsp
+        } else {
+            "/"
+        };
+        let digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let id = if digits > 0 {
+            let id = digits_value(&bytes[i..i + digits]).ok_or(DecodeError::InvalidAckId)?;
+            if !survives_javascript(id) {
+                // The reference would round it and answer another id.
+                return Err(DecodeError::InvalidAckId);
+            }
+            i += digits;
+            Some(id)
+        } else if matches!(bytes.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            // The reference reads leading whitespace as part of an ack id.
+            return Err(DecodeError::InvalidAckId);
+        } else {
+            None
+        };
+        Ok(Header { wire, attachments, nsp, id, data_start: i })
+    }
 }
 
 /// Reassembles packets from the frames of one connection: a binary packet's text frame is

@@ -123,6 +123,27 @@ impl Manager {
         }
     }
 
+    /// Where an EVENT or ACK goes from its header alone (see
+    /// [`Manager::handle_websocket_head`]): an event for a connected socket that tracks no
+    /// recovery offset (the offset is in the data), or the answer to an application's ack,
+    /// whose entry it takes out. `None` for anything else.
+    pub(super) fn route_unread(&mut self, header: &Header<'_>) -> Option<UnreadPayload> {
+        let socket = self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == header.nsp)?;
+        let s = self.socket_mut(socket);
+        match header.wire {
+            PacketType::Event if s.connected && s.pid.is_none() => {
+                Some(UnreadPayload::Event { socket, ack_id: header.id })
+            }
+            PacketType::Ack => {
+                let id = header.id?;
+                let with_error = s.acks.get(&id).filter(|ack| ack.target == AckTarget::User)?.with_error;
+                s.acks.remove(&id);
+                Some(UnreadPayload::AckResponse { socket, handle: AckHandle::Id(id), with_error })
+            }
+            _ => None,
+        }
+    }
+
     /// `socket.onconnect(id, pid)`.
     pub(super) fn on_connect(&mut self, socket: SocketId, sid: String, pid: Option<String>, now_ms: u64) {
         let s = self.socket_mut(socket);
