@@ -1,10 +1,9 @@
-//! JavaScript numbers read from text exactly as `Number(..)` reads them, with small
-//! big-integer arithmetic instead of the standard library's float parsing (whose tables and
-//! algorithms weigh ~20 KB in the browser client's wasm), and integers written as digits.
+//! JSON number tokens read exactly as `Number(..)` reads them, with small big-integer
+//! arithmetic instead of the standard library's float parsing (whose tables and algorithms
+//! weigh ~20 KB in a wasm).
 //!
 //! Reading guesses the float with ordinary arithmetic, then corrects the guess until the
-//! decimal value lies within half a unit of it (ties to even), comparing exactly. Printing a
-//! float is left to JavaScript (`String(n)`), where the client needs it.
+//! decimal value lies within half a unit of it (ties to even), comparing exactly.
 
 use std::cmp::Ordering;
 
@@ -215,40 +214,9 @@ pub(crate) fn parse(token: &str) -> f64 {
     }
 }
 
-/// Appends the decimal digits of `n`.
-pub(crate) fn push_u64(out: &mut String, n: u64) {
-    if n >= 10 {
-        push_u64(out, n / 10);
-    }
-    out.push(char::from(b'0' + (n % 10) as u8));
-}
-
-/// Appends the last `width` hexadecimal digits of `n`, with `digits` (`b"0123456789abcdef"` or
-/// upper case): `\u` escapes and percent-encoding, without `core::fmt` (which would weigh on
-/// the browser client's bytes).
-pub(crate) fn push_hex(out: &mut String, n: u32, width: u32, digits: &[u8; 16]) {
-    for shift in (0..width).rev() {
-        out.push(char::from(digits[((n >> (shift * 4)) & 0xf) as usize]));
-    }
-}
-
-/// Lower-case hexadecimal digits, for [`push_hex`].
-pub(crate) const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
-/// Upper-case hexadecimal digits, for [`push_hex`].
-pub(crate) const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_digits_as_escapes_and_percent_encoding_write_them() {
-        let mut out = String::new();
-        push_hex(&mut out, 0x1f, 4, LOWER_HEX);
-        push_hex(&mut out, 0xab, 2, UPPER_HEX);
-        push_hex(&mut out, 0x12345, 4, LOWER_HEX);
-        assert_eq!(out, "001fAB2345");
-    }
 
     fn check_parse(token: &str) {
         let expected: f64 = token.parse().unwrap();
