@@ -171,7 +171,8 @@ export function client(load) {
       this._m = manager;
     }
     on(ev, fn) {
-      if (ev === "packet" || ev === "packetCreate" || ev === "drain") this._m._reportPackets();
+      // Reported per packet by the driver only once someone listens (each report has a cost).
+      if (ev === "packet" || ev === "packetCreate" || ev === "drain" || ev === "heartbeat") this._m._reportPackets();
       return super.on(ev, fn);
     }
     close() {
@@ -342,7 +343,8 @@ export function client(load) {
         case 1:
           return this.emitReserved("error", failure(a));
         case 2:
-          this.engine?.emit("heartbeat");
+          // Packets reported: the ping's own packet report gave its heartbeat.
+          if (!this._reporting) this.engine?.emit("heartbeat");
           return this.emitReserved("ping");
         case 3:
           this.engine?.emit("close", a, description(a, b));
@@ -370,7 +372,10 @@ export function client(load) {
       if (n === 3) return engine.emit("upgrading", { name: type });
       const packet = { type };
       if (text != null || bins) packet.data = text != null ? text : bins[0];
-      return engine.emit(n === 1 ? "packetCreate" : "packet", packet);
+      if (n === 1) return engine.emit("packetCreate", packet);
+      // As engine.io-client: every packet received is a sign of life.
+      engine.emit("packet", packet);
+      engine.emit("heartbeat");
     }
 
     get _readyState() {

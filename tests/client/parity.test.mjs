@@ -349,6 +349,22 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       });
     });
 
+    test("the engine's heartbeat comes with every packet received, each after its packet event", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, transports: ["websocket"] });
+        await new Promise((res) => socket.on("connect", res));
+        const seen = [];
+        socket.io.engine.on("heartbeat", () => seen.push("heartbeat"));
+        socket.io.engine.on("packet", (p) => seen.push(p.type));
+        const second = new Promise((res) => socket.once("second", res));
+        socket.emit("ping-me");
+        await second;
+        socket.disconnect();
+        return seen;
+      });
+      assert.deepEqual(r, ["message", "heartbeat", "message", "heartbeat"]);
+    });
+
     test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true });
