@@ -424,10 +424,7 @@ impl Driver {
     /// as the rest of `frame` (`host.frameEvent`), its data never copied into the wasm; any
     /// other frame is copied in whole, and the events whose JSON ends it go the same way.
     pub fn text(&self, id: u32, frame: JsValue, head: &str, now: f64) {
-        let routed = match head.is_empty() {
-            true => None,
-            false => self.inner.borrow_mut().manager.handle_websocket_head(TransportId(id), head),
-        };
+        let routed = self.inner.borrow_mut().manager.handle_websocket_head(TransportId(id), head);
         let Some(unread) = routed else {
             let text = frame.as_string().unwrap_or_default();
             {

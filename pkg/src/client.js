@@ -89,8 +89,8 @@ const isDefined = (v) => v !== undefined;
  * name, is a number or a string that is not reserved. The core reads only a frame's header
  * on the hot path: the page, which parses the data, checks its shape.
  */
-const isEvent = (v) =>
-  Array.isArray(v) && (typeof v[0] === "number" || (typeof v[0] === "string" && !RESERVED.includes(v[0])));
+const isEvent = (v, name = Array.isArray(v) && v[0]) =>
+  typeof name === "number" || (typeof name === "string" && !RESERVED.includes(name));
 
 /** Reports what a listener threw without breaking the driver. */
 function rethrow(e) {
@@ -372,10 +372,9 @@ export function client(load) {
       if (n === 3) return engine.emit("upgrading", { name: type });
       const packet = { type };
       if (text != null || bins) packet.data = text != null ? text : bins[0];
-      if (n === 1) return engine.emit("packetCreate", packet);
+      engine.emit(n ? "packetCreate" : "packet", packet);
       // As engine.io-client: every packet received is a sign of life.
-      engine.emit("packet", packet);
-      engine.emit("heartbeat");
+      if (!n) engine.emit("heartbeat");
     }
 
     get _readyState() {
