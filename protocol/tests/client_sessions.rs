@@ -1187,9 +1187,12 @@ fn websocket_frames_are_routed_from_their_header_when_the_data_can_stay_with_the
     assert_eq!(net.manager.handle_websocket_head(ws, "430"), None);
 
     // the core needs the whole frame: a binary packet, a CONNECT, an engine packet other than
-    // a message, a namespace cut short (`[` in its name), an unknown namespace, an ack id
-    // JavaScript would round, the retry queue's ack (its callback reads the answer)
-    for head in ["451-", "40", "2", "3", "4/ch", "42/nowhere,", "429007199254740993", "43/queue,0", "4", "42x"] {
+    // a message, a namespace cut short (`42/chat[1],["x"]` is namespace `/chat[1]`), an
+    // unknown namespace, an ack id JavaScript would round, the retry queue's ack (its
+    // callback reads the answer), nothing, text after the header
+    for head in
+        ["451-", "40", "2", "3", "42/chat", "42/nowhere,", "429007199254740993", "43/queue,0", "4", "", "42x", "4/ch"]
+    {
         assert_eq!(net.manager.handle_websocket_head(ws, head), None, "{head}");
     }
     assert_eq!(net.manager.poll_event(), None);

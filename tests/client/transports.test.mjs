@@ -116,6 +116,44 @@ describe("transports", () => {
     await server.close();
   });
 
+  // The core routes a WebSocket event from the frame's start up to its first `[`: a namespace
+  // holding a `[` must not be read as the namespace cut there.
+  test("events of a namespace with a [ in its name reach it, not the namespace its name starts with", async () => {
+    const server = await startIo((io) => {
+      io.of("/room").on("connection", (socket) => socket.on("go", () => socket.nsp.server.of("/room[1]").emit("hi", "to [1]")));
+      io.of("/room[1]").on("connection", (socket) => socket.emit("hello", "from [1]"));
+    });
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    const r = await pg.evaluate(async (url) => {
+      const heard = [];
+      const room = io(url + "/room", { transports: ["websocket"] });
+      room.onAny((ev, arg) => heard.push(["/room", ev, arg]));
+      await new Promise((res) => room.on("connect", res));
+      const bracket = io(url + "/room[1]", { transports: ["websocket"] });
+      bracket.onAny((ev, arg) => heard.push(["/room[1]", ev, arg]));
+      const hello = new Promise((res) => bracket.on("hello", res));
+      await new Promise((res) => bracket.on("connect", res));
+      await hello;
+      const hi = new Promise((res) => bracket.on("hi", res));
+      room.emit("go");
+      await hi;
+      const out = { heard, connected: [room.connected, bracket.connected] };
+      room.disconnect();
+      bracket.disconnect();
+      return out;
+    }, server.url);
+    assert.deepEqual(r, {
+      heard: [
+        ["/room[1]", "hello", "from [1]"],
+        ["/room[1]", "hi", "to [1]"],
+      ],
+      connected: [true, true],
+    });
+    assert.deepEqual(errors, []);
+    await close();
+    await server.close();
+  });
+
   test("upgrade from polling to WebSocket without losing or reordering events", async () => {
     const transports = [];
     const server = await startIo(echo(transports));

@@ -325,9 +325,9 @@ impl Manager {
     /// core needs the whole frame ([`Manager::handle_websocket_text`]); nothing changed.
     /// Only with [`ManagerConfig::application_json`].
     pub fn handle_websocket_head(&mut self, id: TransportId, head: &str) -> Option<UnreadPayload> {
+        // (reported packets: the engine's flag is the manager's, checked below)
         if !self.application_json
             || self.state != ReadyState::Open
-            || self.report_packets
             || !self.events.is_empty()
             || self.decoder.is_reconstructing()
         {
@@ -339,6 +339,11 @@ impl Manager {
         }
         let text = head.strip_prefix('4')?;
         let header = Header::parse(text, DEFAULT_MAX_ATTACHMENTS).ok().filter(|h| h.data_start == text.len())?;
+        // A namespace ends with `,`: a head ending with its namespace was cut inside it (a
+        // namespace may hold a `[`).
+        if header.nsp != "/" && text.ends_with(header.nsp) {
+            return None;
+        }
         self.route_unread(&header)
     }
 
