@@ -409,7 +409,7 @@ function clientSection(r, sizes) {
   const md = [
     "## Browser client: speed",
     "",
-    `Headless Chromium, ${r.server || "the official socket.io 4.8.4 server"}; ours is the \`wasmio\` ESM package, the peer socket.io-client 4.8.4's \`socket.io.esm.min.js\`, each in a fresh browser context; transport: ${r.transport || "WebSocket"}. ` +
+    `Headless Chromium, ${r.server || "the official socket.io 4.8.4 server"}; ours is the \`wasmio\` ESM entry bundled and minified (\`pkg/dist/wasmio.min.mjs\` and its wasm, the bytes the size report counts), the peer socket.io-client 4.8.4's \`socket.io.esm.min.js\`, each in a fresh browser context; transport: ${r.transport || "WebSocket"}. ` +
       `Received events: the server emits ${int(r.events)} small events as fast as it can; CPU times are the renderer main thread's (CDP Performance metrics).`,
     "",
     provenance(r, { part: "bash bench/client/run.sh", rounds: r.rounds }),

@@ -1,5 +1,7 @@
-// Browser client benchmark (run by bench/client/run.sh): wasmio's ESM package ("ours") and
-// socket.io-client 4.8.4's socket.io.esm.min.js ("official"), each in a fresh headless
+// Browser client benchmark (run by bench/client/run.sh): wasmio's ESM entry bundled and
+// minified as a bundler ships it ("ours": pkg/dist/wasmio.min.mjs and its wasm, the bytes the
+// size report counts) and socket.io-client 4.8.4's socket.io.esm.min.js ("official"), each
+// one module, each in a fresh headless
 // Chromium context, both against the official socket.io 4.8.4 server in this process.
 // Rounds are interleaved (ours, official, ours, official, ...) after one discarded warm-up
 // round; each metric is the median over ROUNDS (default 7) rounds:
@@ -28,7 +30,7 @@ const ROUNDS = Number(process.env.ROUNDS || 7);
 const EVENTS = 10_000;
 const ACKS = 1_000;
 const CLIENTS = ["ours", "official"];
-const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm" };
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm" };
 const FILES = {
   "/pkg/": join(ROOT, "pkg"),
   "/counted/": join(ROOT, "pkg"),
