@@ -59,12 +59,14 @@ impl Manager {
         }
     }
 
+    /// The socket of namespace `nsp` that listens to the engine's packets, if any.
+    fn listening_socket(&self, nsp: &str) -> Option<SocketId> {
+        self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == nsp)
+    }
+
     /// `socket.onpacket(packet)` for the socket of the packet's namespace, if it listens.
     pub(super) fn on_packet(&mut self, packet: Packet, now_ms: u64) {
-        let Some(socket) = self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == packet.nsp)
-        else {
-            return;
-        };
+        let Some(socket) = self.listening_socket(&packet.nsp) else { return };
         match packet.kind {
             PacketType::Connect => {
                 let members = packet.data.as_deref().and_then(object_members).unwrap_or_default();
@@ -128,7 +130,7 @@ impl Manager {
     /// recovery offset (the offset is in the data), or the answer to an application's ack,
     /// whose entry it takes out. `None` for anything else.
     pub(super) fn route_unread(&mut self, header: &Header<'_>) -> Option<UnreadPayload> {
-        let socket = self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == header.nsp)?;
+        let socket = self.listening_socket(header.nsp)?;
         let s = self.socket_mut(socket);
         match header.wire {
             PacketType::Event if s.connected && s.pid.is_none() => {
