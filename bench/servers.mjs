@@ -70,11 +70,12 @@ export async function waitHttp(url, proc) {
 }
 
 /**
- * `wrangler dev --env env` of the project in `cwd` on a free loopback port, with fresh local
- * storage, logging warnings only (no line per request: wrangler's Node process may share the
- * server's core): `{ url, proc }` once it answers.
+ * `wrangler dev` of the project in `cwd` (its configuration file `config`, by default
+ * wrangler.toml; its environment `env`) on a free loopback port, with fresh local storage,
+ * logging warnings only (no line per request: wrangler's Node process may share the server's
+ * core): `{ url, proc }` once it answers.
  */
-export async function startWrangler(cwd, { env, cpu, vars = {} } = {}) {
+export async function startWrangler(cwd, { config, env, cpu, vars = {} } = {}) {
   const port = await freePort();
   const inspector = await freePort();
   const persist = mkdtempSync(join(tmpdir(), "wasmio-bench-"));
@@ -85,6 +86,7 @@ export async function startWrangler(cwd, { env, cpu, vars = {} } = {}) {
     "--show-interactive-dev-session=false", "--persist-to", persist,
     "--log-level", process.env.WRANGLER_LOG_LEVEL || "warn",
   ];
+  if (config) args.push("--config", config);
   if (env) args.push("--env", env);
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd, cpu);

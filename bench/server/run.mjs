@@ -1,8 +1,8 @@
 // Server benchmark (issue 5), run by bench/server/run.sh. One load driver (driver.mjs, raw
 // Engine.IO v4 / Socket.IO v5 frames over `ws` or HTTP long-polling, this process) against
-//   ours:     the edge worker under `wrangler dev --env bench` (conformance handlers,
-//             SHARDS=1, pingInterval 25 s, no static assets: like the floor, no assets
-//             router in front of its requests);
+//   ours:     the edge worker under `wrangler dev -c wrangler.bench.toml` (conformance
+//             handlers, SHARDS=1, pingInterval 25 s, no static assets: like the floor, no
+//             assets router in front of its requests);
 //   official: socket.io 4.8.4 on Node (official.mjs), polling and WebSocket;
 //   floor:    a minimal JavaScript hibernatable Durable Object (floor/) in the same
 //             wrangler/workerd: the platform floor (WebSocket and long-polling).
@@ -49,8 +49,8 @@ const LABELS = {
   floor: "floor: minimal JS Durable Object (wrangler dev's workerd)",
 };
 const TRANSPORTS = { ours: ["websocket", "polling"], official: ["websocket", "polling"], floor: ["websocket", "polling"] };
-async function startWrangler(cwd, env) {
-  const { url, proc } = await startWranglerDev(cwd, { env, cpu: SERVER_CPU });
+async function startWrangler(cwd, config) {
+  const { url, proc } = await startWranglerDev(cwd, { config, cpu: SERVER_CPU });
   return { url: (await workerdEntry(proc)) ?? url, proc };
 }
 
@@ -69,7 +69,7 @@ async function startOfficial() {
 
 /** Starts one server of SERVERS: `{ url, proc }`. */
 function startServer(server) {
-  if (server === "ours") return startWrangler(join(ROOT, "deployments/conformance"), "bench");
+  if (server === "ours") return startWrangler(join(ROOT, "deployments/conformance"), "wrangler.bench.toml");
   if (server === "official") return startOfficial();
   return startWrangler(join(ROOT, "bench/server/floor"));
 }

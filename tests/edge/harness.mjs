@@ -23,12 +23,10 @@ export function freePort() {
 
 /**
  * The deployment folder and wrangler environment of each environment name the tests use: the
- * conformance deployment (its `bench` environment too), the chat deployment (the default, and
- * its `edgecost` environment).
+ * conformance deployment, the chat deployment (the default, and its `edgecost` environment).
  */
 const DEPLOYMENTS = {
   conformance: ["deployments/conformance", undefined],
-  bench: ["deployments/conformance", "bench"],
   edgecost: ["deployments/chat", "edgecost"],
   chat: ["deployments/chat", undefined],
 };
