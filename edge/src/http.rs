@@ -87,6 +87,12 @@ pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body
     if declared.is_some_and(|n| n > drain_limit) {
         return Ok(Body::TooLarge);
     }
+    // A declared length within the bound is all the body there is (HTTP framing): read it
+    // whole, in one step, by the runtime.
+    if declared.is_some_and(|n| n <= limit) {
+        let text = JsFuture::from(req.inner().text()?).await?.as_string().unwrap_or_default();
+        return Ok(if keep { Body::Complete(text) } else { Body::Drained });
+    }
     // No body at all reads as an empty one.
     let Some(stream) = req.inner().body() else {
         return Ok(if keep { Body::Complete(String::new()) } else { Body::Drained });
