@@ -42,7 +42,18 @@ pub struct Config {
     pub engine: ServerConfig,
 }
 
+thread_local! {
+    /// The settings as the isolate's first request read them.
+    static CACHED: std::cell::OnceCell<std::rc::Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
+    /// The settings, read from `env` once per isolate: a worker's variables are fixed for the
+    /// life of its isolate, and the fetch entry would otherwise read each one per request.
+    pub fn cached(env: &Env) -> std::rc::Rc<Config> {
+        CACHED.with(|cached| cached.get_or_init(|| std::rc::Rc::new(Config::from_env(env))).clone())
+    }
+
     /// Reads the settings, falling back to the reference server's defaults.
     pub fn from_env(env: &Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string());

@@ -56,7 +56,7 @@ pub use object_stats::{EventCounts, ObjectStats, RoomStats};
 pub use socketio_object::SocketIoServer;
 
 use wasmio_protocol::engine::ServerError;
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Env, Request, Response, Result};
 
 use crate::config::Config;
 use crate::routing::Route;
@@ -108,7 +108,18 @@ pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
 #[macro_export]
 macro_rules! deployment {
     ($app:expr) => {
-        $crate::deployment!($app, fetch = $crate::serve);
+        /// The Worker's fetch entry: the runtime's request and response pass through as they
+        /// are (no conversion to workers-rs types and back on the way to the object).
+        #[::worker::event(fetch)]
+        pub async fn fetch(
+            req: ::worker::worker_sys::web_sys::Request,
+            env: ::worker::Env,
+            _ctx: ::worker::Context,
+        ) -> ::worker::Result<::worker::worker_sys::web_sys::Response> {
+            $crate::serve_request(req, env).await
+        }
+
+        $crate::deployment!(@objects $app);
     };
     ($app:expr, fetch = $fetch:expr) => {
         /// The Worker's fetch entry.
@@ -121,6 +132,9 @@ macro_rules! deployment {
             ($fetch)(req, env).await
         }
 
+        $crate::deployment!(@objects $app);
+    };
+    (@objects $app:expr) => {
         $crate::hosted_durable_object!(
             /// The Socket.IO server object.
             SocketIoObject => $crate::SocketIoServer,
@@ -140,55 +154,81 @@ macro_rules! deployment {
 
 /// The Worker's fetch entry: validates what needs no session, then forwards the request to
 /// the Durable Object its sid names (or to a new session's object); serves the browser client
-/// bundle and the static assets.
+/// bundle and the static assets. For a deployment's own fetch entry (`deployment!`'s
+/// `fetch =` form); the default entry calls [`serve_request`].
 pub async fn serve(req: Request, env: Env) -> Result<Response> {
-    let config = Config::from_env(&env);
-    let path = req.path();
+    // The same JS object (not `Request.clone()`, which would tee the body).
+    serve_request(Clone::clone(req.inner()), env).await.map(Response::from)
+}
+
+/// [`serve`] on the runtime's own request and response: a Socket.IO request reaches its object
+/// with no conversion to workers-rs types and back, and the object's response (a polling
+/// body, a WebSocket) is returned as it came.
+pub async fn serve_request(req: web_sys::Request, env: Env) -> Result<web_sys::Response> {
+    let config = Config::cached(&env);
+    let url: worker::Url = req.url().parse().map_err(|e| worker::Error::RustError(format!("{e}: {}", req.url())))?;
+    let path = url.path();
     let binding = if config.engine_path.as_deref().is_some_and(|p| path.starts_with(p)) {
         "ECHO"
-    } else if CLIENT_FILES.iter().any(|file| path == format!("{}{file}", config.socketio_path)) {
-        return client_bundle(&env, &path).await;
+    } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
+        "SOCKETIO"
+    } else {
+        return serve_other(Request::from(req), &env, &config).await.map(Into::into);
+    };
+    let method = req.method();
+    if method == "OPTIONS" {
+        return http::preflight(&Request::from(req), &config).map(Into::into);
+    }
+    let headers = req.headers();
+    let upgrade = headers.get("Upgrade")?.is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade && !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
+        return http::engine_error(&Request::from(req), &config, ServerError::Forbidden).map(Into::into);
+    }
+    let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
+    match routing::route(&url, method == "GET", upgrade, shards, engine_host::random_u32()) {
+        Err(error) => http::engine_error(&Request::from(req), &config, error).map(Into::into),
+        Ok(Route { object }) => forward(&env, binding, &object, &req).await,
+    }
+}
+
+/// The requests that are not Engine.IO's: the client bundle, the test hooks, the emit
+/// endpoint, unknown paths under the Socket.IO path, and static assets.
+async fn serve_other(req: Request, env: &Env, config: &Config) -> Result<Response> {
+    let path = req.path();
+    if CLIENT_FILES.iter().any(|file| path == format!("{}{file}", config.socketio_path)) {
+        client_bundle(env, &path).await
     } else if config.test_hooks
         && [FORGET_HOOK, STATS_HOOK, FAIL_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
         let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
-        return forward(&env, "SOCKETIO", &object, req).await;
+        forward(env, "SOCKETIO", &object, req.inner()).await.map(Response::from)
     } else if path == format!("{}{}", config.socketio_path, emitter::EMIT_PATH) {
-        return emitter::serve_emit(req, &env, &config).await;
-    } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
-        "SOCKETIO"
+        emitter::serve_emit(req, env, config).await
     } else if path.starts_with(&config.socketio_path) {
-        return Response::error("Not found", 404);
+        Response::error("Not found", 404)
     } else {
-        return static_asset(req, &env).await;
-    };
-    if req.method() == Method::Options {
-        return http::preflight(&req, &config);
-    }
-    if routing::is_websocket_upgrade(&req) {
-        let headers = req.headers();
-        if !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
-            return http::engine_error(&req, &config, ServerError::Forbidden);
-        }
-    }
-    // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
-    let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
-    match routing::route(&req, &req.url()?, shards, engine_host::random_u32()) {
-        Err(error) => http::engine_error(&req, &config, error),
-        Ok(Route { object }) => forward(&env, binding, &object, req).await,
+        static_asset(req, env).await
     }
 }
 
-/// Hands a request to the named object of `binding`, telling it its name ([`OBJECT_HEADER`],
-/// set here whatever the client sent).
-async fn forward(env: &Env, binding: &str, object: &str, req: Request) -> Result<Response> {
-    let mut req = req.clone_mut()?;
-    req.headers_mut()?.set(OBJECT_HEADER, object)?;
-    env.durable_object(binding)?.get_by_name(object)?.fetch_with_request(req).await
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A Durable Object stub seen through `fetch(request)`: the object's response as it comes.
+    type ObjectStub;
+
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &ObjectStub, req: &web_sys::Request) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
 }
 
-/// The browser client (`<script src="/socket.io/socket.io.js">` and the `socket.io.wasm` it
-/// fetches), copied into the assets by the build once the client package is built.
+/// Forwards `req` to the object `object` of `binding`, telling it its name ([`OBJECT_HEADER`]).
+async fn forward(env: &Env, binding: &str, object: &str, req: &web_sys::Request) -> Result<web_sys::Response> {
+    let forwarded = web_sys::Request::new_with_request(req)?;
+    forwarded.headers().set(OBJECT_HEADER, object)?;
+    let stub: ObjectStub = env.durable_object(binding)?.get_by_name(object)?.into_rpc();
+    let response = worker::wasm_bindgen_futures::JsFuture::from(stub.fetch(&forwarded)?).await?;
+    Ok(wasm_bindgen::JsCast::unchecked_into(response))
+}
+
 async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
     if let Ok(assets) = env.assets("ASSETS") {
         let response = assets.fetch(format!("https://assets.local{path}"), None).await?;

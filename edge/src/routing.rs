@@ -2,7 +2,7 @@
 //! server makes before a session exists, and the sid format that names the object.
 
 use wasmio_protocol::engine::{ServerError, TransportKind};
-use worker::{Method, Request, Url};
+use worker::{Request, Url};
 
 /// The first numbered object (the only one when `SHARDS` is 1).
 pub const DEFAULT_OBJECT: &str = "0";
@@ -53,7 +53,9 @@ pub fn shard_for(partition: Option<&str>, shards: u32, random: u32) -> String {
 
 /// Validates the request as the reference `engine.io` server's `verify()` and `handshake()` do
 /// and names the object that must serve it (a new session goes to one of `shards` objects).
-pub fn route(req: &Request, url: &Url, shards: u32, random: u32) -> Result<Route, ServerError> {
+/// `is_get`: the request's method is GET; `upgrade`: it asks for a WebSocket
+/// ([`is_websocket_upgrade`]).
+pub fn route(url: &Url, is_get: bool, upgrade: bool, shards: u32, random: u32) -> Result<Route, ServerError> {
     let transport = query_param(url, "transport").and_then(|t| TransportKind::from_name(&t));
     let Some(transport) = transport else {
         return Err(ServerError::UnknownTransport);
@@ -63,10 +65,10 @@ pub fn route(req: &Request, url: &Url, shards: u32, random: u32) -> Result<Route
         let object = object_of_sid(&sid).filter(|o| is_numbered_object(o, shards)).ok_or(ServerError::UnknownSid)?;
         return Ok(Route { object: object.to_owned() });
     }
-    if req.method() != Method::Get {
+    if !is_get {
         return Err(ServerError::BadHandshakeMethod);
     }
-    if transport == TransportKind::WebSocket && !is_websocket_upgrade(req) {
+    if transport == TransportKind::WebSocket && !upgrade {
         return Err(ServerError::BadRequest);
     }
     if query_param(url, "EIO").as_deref() != Some("4") {
