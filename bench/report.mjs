@@ -276,6 +276,7 @@ function hotPathGoal(r, metrics) {
   const rows = [];
   let ok = true;
   for (const m of metrics) {
+    if (m.group === "server CPU") continue; // what explains the ratios, not one of them
     const polling = m.group === "long-polling";
     if (polling && !/echo|fan-out/.test(m.label)) continue;
     if (m.group === "memory" && !/WebSocket/.test(m.label)) continue;
@@ -345,6 +346,16 @@ function serverSection(r) {
       })),
     });
     out.push(plot(`server-${slug}.svg`, svg, `Edge server, ${group}`), "");
+    if (group === "server CPU") {
+      out.push(
+        "Method: the CPU time (user + system, from `/proc`) of the server's process (the workerd that runs the worker, " +
+          "or node) read before and after the echo scenario (warm-up included) and the handshake scenario, divided by their " +
+          "operations. It tells the work a server does apart from waiting, which latencies on this shared 2-core machine blur. " +
+          "The workers' figures include what `wrangler dev` adds to both alike (workerd reports every HTTP request to the " +
+          "inspector wrangler attaches).",
+        "",
+      );
+    }
     if (group === "cold wake") {
       // How many rounds gave a sample: one counts only if the object was evicted meanwhile.
       const evicted = (s) => (r.samples?.[s] ?? []).filter((x) => x["coldwake.websocket.evicted"] === true).length;

@@ -18,7 +18,8 @@
 //           MEMORY_SMALL (1,000) and MEMORY_LARGE (5,000) WebSocket connections and at
 //           MEMORY_SMALL polling connections;
 // then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
-// driver.mjs on every transport the server supports; last, on the two workers, one cold-wake
+// driver.mjs on every transport the server supports (the echo and the handshakes also read
+// the server's CPU time per operation, from /proc); last, on the two workers, one cold-wake
 // sample (driver.mjs coldWake: silent COLD_WAKE_IDLE_MS, default 18 s, then one echo timed,
 // counted only if the object was evicted meanwhile, as its instance start tells: ours through
 // the conformance deployment's `/api/objects`, the floor through `/instance`). Figures are
@@ -75,6 +76,28 @@ function startServer(server) {
 }
 
 
+/**
+ * The process that runs the server itself: for a worker the workerd serving it (not wrangler's
+ * Node process, nor its proxy's workerd, which the driver bypasses), else the server's own.
+ */
+function serverProcess(proc) {
+  const workerd = [...descendants(proc.child.pid)].find((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
+    } catch {
+      return false;
+    }
+  });
+  return workerd ?? proc.child.pid;
+}
+
+/** CPU time (user + system) of process `pid` so far, in ms. */
+function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100); // USER_HZ ticks
+}
+
 /** Resident memory of `pid` and all its descendants, in bytes. */
 function treeRss(pid) {
   let kib = 0;
@@ -118,6 +141,17 @@ for (const t of ["websocket", "polling"]) {
     { key: `${t}.handshake.per_s`, label: "handshake rate (32 in flight)", group, unit: "handshakes/s", higher: true },
   );
 }
+// The server's own CPU time (user + system: the workerd that runs the worker, or node) per
+// operation of four scenarios: what a latency or a rate leaves out, and steadier than either
+// on a shared machine.
+const CPU_SCENARIOS = [
+  ["websocket", "echo", "echo (message -> message-back)"],
+  ["websocket", "handshake", "handshake (open, CONNECT, close)"],
+  ["polling", "echo", "echo (message -> message-back)"],
+  ["polling", "handshake", "handshake (open, CONNECT, close)"],
+];
+for (const [t, scenario, what] of CPU_SCENARIOS)
+  METRICS.push({ key: `cpu.${t}.${scenario}.ms_per_op`, label: `server CPU per ${what}, ${GROUPS[t]}`, group: "server CPU", unit: "ms", higher: false });
 // One sample per round on the workers (Node's server has no eviction).
 METRICS.push({ key: "coldwake.websocket.ms", label: "a message to an evicted object until its echo", group: "cold wake", unit: "ms", higher: false });
 /** When the current instance of the one Socket.IO object of `server` at `url` started. */
@@ -141,18 +175,25 @@ for (const [t, n] of MEMORY_POINTS)
   });
 
 /** One speed round of one server: every scenario on every transport it supports, flat. */
-async function speedRound(server, url) {
+async function speedRound(server, url, proc) {
   const r = {};
   const run = (name, scenario) => scenario().catch((e) => Promise.reject(new Error(`${server} ${name}: ${e.stack}`)));
+  /** `scenario` run while the server's CPU time is read: its result, and ms per `ops`. */
+  const pid = serverProcess(proc);
+  const timed = async (name, scenario, ops) => {
+    const before = cpuMs(pid);
+    const result = await run(name, scenario);
+    return [result, (cpuMs(pid) - before) / ops];
+  };
   const http = await run("http", () => httpRoundTrip(url));
   Object.assign(r, { "polling.http.p50_ms": http.p50_ms, "polling.http.p99_ms": http.p99_ms });
   for (const t of TRANSPORTS[server]) {
-    const e = await run(`${t} echo`, () => echo(url, t));
+    const [e, echoCpu] = await timed(`${t} echo`, () => echo(url, t), SIZES[t].seq + SIZES[t].seqWarmup);
     const s = await run(`${t} seq`, () => seq(url, t));
     const p = await run(`${t} pipe`, () => pipe(url, t));
     const f = await run(`${t} fanout`, () => fanout(url, fanoutSize(t), t));
     const c = await run(`${t} connect`, () => connectLatency(url, t));
-    const h = await run(`${t} handshakes`, () => handshakes(url, t));
+    const [h, handshakeCpu] = await timed(`${t} handshakes`, () => handshakes(url, t), SIZES[t].handshakes);
     Object.assign(r, {
       [`${t}.echo.p50_ms`]: e.p50_ms,
       [`${t}.echo.p99_ms`]: e.p99_ms,
@@ -165,6 +206,8 @@ async function speedRound(server, url) {
       [`${t}.connect.p50_ms`]: c.p50_ms,
       [`${t}.connect.p99_ms`]: c.p99_ms,
       [`${t}.handshake.per_s`]: h.per_s,
+      [`cpu.${t}.echo.ms_per_op`]: echoCpu,
+      [`cpu.${t}.handshake.ms_per_op`]: handshakeCpu,
     });
   }
   return r;
@@ -210,7 +253,7 @@ async function main() {
       try {
         const memory = await memoryRound(server, url, proc);
         await warmUp(server, url);
-        const r = { ...memory, ...(await speedRound(server, url)) };
+        const r = { ...memory, ...(await speedRound(server, url, proc)) };
         if (server !== "official") {
           // Counted only when the echo did wake a new instance (see coldWake).
           const cold = await coldWake(url, COLD_WAKE_IDLE_MS, () => instanceStarted(server, url));
