@@ -362,8 +362,13 @@ function serverSection(r) {
       const rounds = (s) => (r.samples?.[s] ?? []).filter((x) => "coldwake.websocket.evicted" in x).length;
       out.push(
         "Method: per round, one WebSocket socket echoes 20 times, stays silent 18 s while workerd evicts the object, then one " +
-          "echo is timed. A sample counts only if the object's instance start changed across it (ours: `GET /api/objects` of " +
-          "the conformance deployment; the floor: `GET /instance`), read before the silence and after the echo. " +
+          "echo is timed. " +
+          (r.cold_wake_sample
+            ? "A sample counts only if the instance that answered the echo started after the echo was sent (an instance an alarm " +
+              "woke during the silence and still in memory answers warm, and is not counted); "
+            : "A sample counts only if the object's instance start changed across it; ") +
+          "the instance start is read before the silence and after the echo (ours: `GET /api/objects` of " +
+          "the conformance deployment; the floor: `GET /instance`). " +
           `Evicted samples: ours ${evicted("ours")} of ${rounds("ours")} rounds, floor ${evicted("floor")} of ${rounds("floor")}.`,
         "",
       );

@@ -408,10 +408,13 @@ export async function coldWake(base, idleMs, started) {
   for (let i = 0; i < 20; i++) await once();
   const before = await started();
   await new Promise((r) => setTimeout(r, idleMs));
+  const sentAt = Date.now();
   const t = performance.now();
   await once();
   const ms = performance.now() - t;
   const after = await started();
   c.close();
-  return { ms, evicted: after !== before };
+  // Cold only if the instance that answered started for this echo: one woken meanwhile (by
+  // its alarm) and still in memory answers warm. Both clocks are this machine's (whole ms).
+  return { ms, evicted: after !== before && after >= sentAt - 1 };
 }

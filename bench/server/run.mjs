@@ -21,8 +21,9 @@
 // driver.mjs on every transport the server supports (the echo and the handshakes also read
 // the server's CPU time per operation, from /proc); last, on the two workers, one cold-wake
 // sample (driver.mjs coldWake: silent COLD_WAKE_IDLE_MS, default 18 s, then one echo timed,
-// counted only if the object was evicted meanwhile, as its instance start tells: ours through
-// the conformance deployment's `/api/objects`, the floor through `/instance`). Figures are
+// counted only if the instance that answered it started after it was sent, as its instance
+// start tells: ours through the conformance deployment's `/api/objects`, the floor through
+// `/instance`). Figures are
 // medians over the rounds.
 // Prints a table, writes bench/results/server.json.
 import { execSync } from "node:child_process";
@@ -309,6 +310,7 @@ async function main() {
         command: "bash bench/server/run.sh",
         machine: { cpu: cpus()[0]?.model ?? "?", cores: cpus().length, node: process.version, wrangler, taskset: HAVE_TASKSET, server_cpu: SERVER_CPU },
         rounds: ROUNDS,
+        cold_wake_sample: "the instance that answered started after the echo was sent",
         fanout_clients: { websocket: FANOUT, polling: FANOUT_POLLING },
         sizes: SIZES,
         servers: LABELS,
