@@ -110,15 +110,7 @@ export function wranglerVersion() {
  * driver talks to the worker's workerd directly; undefined if it cannot be found (no `ss`).
  */
 export async function workerdEntry(proc) {
-  const pids = [...descendants(proc.child.pid)].filter((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
-    } catch {
-      return false;
-    }
-  });
-  for (const pid of pids) {
+  for (const pid of workerdProcesses(proc)) {
     const listening = spawnSync("ss", ["-ltnpH"], { encoding: "utf8" }).stdout ?? "";
     const ports = listening.split("\n").filter((l) => l.includes(`pid=${pid},`)).map((l) => /127\.0\.0\.1:(\d+)/.exec(l)?.[1]);
     for (const port of ports.filter(Boolean)) {
@@ -129,6 +121,18 @@ export async function workerdEntry(proc) {
     }
   }
   return undefined;
+}
+
+/** The processes of `wrangler dev` (started by `startWrangler`) that run the worker itself. */
+export function workerdProcesses(proc) {
+  return [...descendants(proc.child.pid)].filter((pid) => {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** `pid` and all its descendants (Linux /proc). */

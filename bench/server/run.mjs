@@ -31,7 +31,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SIZES, coldWake, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
-import { HAVE_TASKSET, ROOT, descendants, start, startWrangler as startWranglerDev, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
+import { HAVE_TASKSET, ROOT, descendants, start, startWrangler as startWranglerDev, stop, workerdEntry, workerdProcesses, wranglerVersion } from "../servers.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const FANOUT = Number(process.env.FANOUT || 1000);
@@ -82,15 +82,7 @@ function startServer(server) {
  * Node process, nor its proxy's workerd, which the driver bypasses), else the server's own.
  */
 function serverProcess(proc) {
-  const workerd = [...descendants(proc.child.pid)].find((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
-    } catch {
-      return false;
-    }
-  });
-  return workerd ?? proc.child.pid;
+  return workerdProcesses(proc)[0] ?? proc.child.pid;
 }
 
 /** CPU time (user + system) of process `pid` so far, in ms. */
