@@ -180,10 +180,11 @@ pub async fn serve_request(req: web_sys::Request, env: Env) -> Result<web_sys::R
         return http::preflight(&Request::from(req), &config).map(Into::into);
     }
     let headers = req.headers();
-    let upgrade = headers.get("Upgrade")?.is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let upgrade = routing::asks_websocket(headers.get("Upgrade")?.as_deref());
     if upgrade && !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
         return http::engine_error(&Request::from(req), &config, ServerError::Forbidden).map(Into::into);
     }
+    // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
     let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
     match routing::route(&url, method == "GET", upgrade, shards, engine_host::random_u32()) {
         Err(error) => http::engine_error(&Request::from(req), &config, error).map(Into::into),
@@ -229,6 +230,8 @@ async fn forward(env: &Env, binding: &str, object: &str, req: &web_sys::Request)
     Ok(wasm_bindgen::JsCast::unchecked_into(response))
 }
 
+/// The browser client (`<script src="/socket.io/socket.io.js">` and the `socket.io.wasm` it
+/// fetches), copied into the assets by the build once the client package is built.
 async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
     if let Ok(assets) = env.assets("ASSETS") {
         let response = assets.fetch(format!("https://assets.local{path}"), None).await?;

@@ -37,7 +37,12 @@ pub fn query_param(url: &Url, name: &str) -> Option<String> {
 
 /// Whether the request asks for a WebSocket upgrade.
 pub fn is_websocket_upgrade(req: &Request) -> bool {
-    req.headers().get("Upgrade").ok().flatten().is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    asks_websocket(req.headers().get("Upgrade").ok().flatten().as_deref())
+}
+
+/// Whether an `Upgrade` header (if any) asks for a WebSocket.
+pub fn asks_websocket(upgrade: Option<&str>) -> bool {
+    upgrade.is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// The numbered object a new session goes to: the one its `partition` query parameter hashes
