@@ -27,6 +27,7 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -85,6 +86,9 @@ extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(handler: &Callback, ms: f64) -> JsValue;
 
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(handler: &Callback);
+
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
 }
@@ -106,6 +110,7 @@ const CB_GET_FAILED: u64 = 6;
 const CB_POST_RESPONSE: u64 = 7;
 const CB_POST_FAILED: u64 = 8;
 const CB_TIMER: u64 = 9;
+const CB_TICK: u64 = 10;
 const CB_KINDS: u64 = 16;
 
 // Option flags of `Driver::new`.
@@ -153,6 +158,8 @@ struct Inner {
     callback: Callback,
     /// The pending `setTimeout`: its deadline and handle.
     timer: Option<(u64, JsValue)>,
+    /// A microtask is queued to tell the manager the task that wrote to its WebSocket is over.
+    tick_queued: bool,
     /// Events are being handed to the host: nested calls leave new events to that loop.
     dispatching: bool,
     /// Makes timestamps unique within one millisecond.
@@ -166,6 +173,12 @@ struct Inner {
 pub struct Driver {
     inner: Rc<RefCell<Inner>>,
 }
+
+/// Whether a WebSocket worked for the last engine of any manager of the page: it is global in
+/// engine.io-client (`priorWebsocketSuccess`), so that with `rememberUpgrade` a new manager
+/// starts on a WebSocket once one worked. Each manager reads it before an input and leaves
+/// its own outcome after.
+static PRIOR_WEBSOCKET_SUCCESS: AtomicBool = AtomicBool::new(false);
 
 fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -274,6 +287,7 @@ impl Driver {
                 transports: Vec::new(),
                 callback: closure.into_js_value().unchecked_into(),
                 timer: None,
+                tick_queued: false,
                 dispatching: false,
                 stamps: 0,
                 frame: None,
@@ -429,7 +443,11 @@ impl Driver {
             let text = frame.as_string().unwrap_or_default();
             {
                 let mut inner = self.inner.borrow_mut();
-                inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
+                prior_websocket_success_read(&mut inner.manager).handle_websocket_text(
+                    TransportId(id),
+                    &text,
+                    now as u64,
+                );
                 inner.frame = Some((frame, text));
             }
             run(&self.inner);
@@ -454,7 +472,7 @@ impl Driver {
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {
-        let result = f(&mut self.inner.borrow_mut().manager, now());
+        let result = f(prior_websocket_success_read(&mut self.inner.borrow_mut().manager), now());
         run(&self.inner);
         result
     }
@@ -467,7 +485,7 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
     {
         let mut inner = rc.borrow_mut();
         let inner = &mut *inner;
-        let m = &mut inner.manager;
+        let m = prior_websocket_success_read(&mut inner.manager);
         match tag % CB_KINDS {
             CB_WS_OPEN => m.handle_websocket_open(id, now),
             // (text frames come through `Driver::text`)
@@ -496,6 +514,10 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
             CB_GET_FAILED => m.handle_transport_error(id, "xhr poll error", now),
             CB_POST_RESPONSE if value.unchecked_ref::<Response>().ok() => m.handle_post_done(id, now),
             CB_POST_RESPONSE | CB_POST_FAILED => m.handle_transport_error(id, "xhr post error", now),
+            CB_TICK => {
+                inner.tick_queued = false;
+                m.handle_tick();
+            }
             _ => {
                 inner.timer = None;
                 m.handle_timeout(now);
@@ -528,7 +550,15 @@ fn run(rc: &Rc<RefCell<Inner>>) {
         let Some(transmit) = inner.manager.poll_transmit() else { break };
         inner.perform(transmit);
     }
-    rc.borrow_mut().schedule();
+    let mut inner = rc.borrow_mut();
+    PRIOR_WEBSOCKET_SUCCESS.store(inner.manager.prior_websocket_success(), Ordering::Relaxed);
+    inner.schedule();
+}
+
+/// `m`, told the page's [`PRIOR_WEBSOCKET_SUCCESS`] (which [`run`] updates after each input).
+fn prior_websocket_success_read(m: &mut Manager) -> &mut Manager {
+    m.set_prior_websocket_success(PRIOR_WEBSOCKET_SUCCESS.load(Ordering::Relaxed));
+    m
 }
 
 /// The length in UTF-16 units (JavaScript's `length`) of `text`.
@@ -752,8 +782,14 @@ impl Inner {
         }
     }
 
-    /// Sets `setTimeout` for the manager's next deadline, if it changed.
+    /// Sets `setTimeout` for the manager's next deadline, if it changed, and queues the
+    /// microtask after a WebSocket write (engine.io-client's WebSocket is writable again on
+    /// the next tick: a volatile emit made meanwhile is dropped).
     fn schedule(&mut self) {
+        if self.manager.wants_tick() && !self.tick_queued {
+            self.tick_queued = true;
+            queue_microtask(&self.bound(TransportId(0), CB_TICK));
+        }
         let deadline = self.manager.poll_timeout();
         if self.timer.as_ref().map(|(at, _)| *at) == deadline {
             return;

@@ -145,12 +145,16 @@ export function url(uri, path = "", loc) {
   return obj;
 }
 
-const encodeQuery = (q) =>
-  typeof q === "string"
-    ? q.replace(/^\?/, "")
-    : Object.keys(q)
-        .map((k) => encodeURIComponent(k) + "=" + encodeURIComponent(q[k]))
-        .join("&");
+/** A `query` option as engine.io-client sends it: a string is first decoded as its parseqs does. */
+const encodeQuery = (q) => {
+  if (typeof q === "string") {
+    const pairs = q.split("&").map((pair) => pair.split("=").map(decodeURIComponent));
+    q = Object.fromEntries(pairs.map(([k, v]) => [k, String(v)]));
+  }
+  return Object.keys(q)
+    .map((k) => encodeURIComponent(k) + "=" + encodeURIComponent(q[k]))
+    .join("&");
+};
 
 /**
  * Builds the public API on a wasm loader: `load()` resolves to the driver class
@@ -263,8 +267,10 @@ export function client(load) {
           },
           // Read at each handshake: the application may change `manager.opts.query` between
           // connections (a refreshed token on `reconnect_attempt`).
+          // As engine.io-client, a query in the URL replaces the option (written back to it).
           query: () => {
-            const query = encodeQuery(this.opts.query || u.query || "");
+            if (u.query) this.opts.query = u.query;
+            const query = encodeQuery(this.opts.query || {});
             return query && query + "&";
           },
         },
@@ -451,8 +457,15 @@ export function client(load) {
   const transportError = (text) => Object.assign(new Error(text), { type: "TransportError", description: text, context: undefined });
   /** A connection failure: a TransportError for the transports' errors, else an Error. */
   const failure = (text) => (/^(xhr poll|xhr post|websocket) error$/.test(text) ? transportError(text) : new Error(text));
+  /** The details of a `disconnect` or `close`: the error for a transport or parse error. */
   const description = (reason, text) =>
-    text == null ? undefined : reason === "transport error" ? transportError(text) : { description: text };
+    text == null
+      ? undefined
+      : reason === "transport error"
+        ? transportError(text)
+        : reason === "parse error"
+          ? new Error(text)
+          : { description: text };
 
   class Socket extends Emitter {
     constructor(io, nsp, opts) {
@@ -636,7 +649,8 @@ export function client(load) {
         case 11: {
           // n: `a` is the server's `message` as JSON, which `new Error` prints as String() does
           const err = n ? new Error(JSON.parse(a)) : failure(a);
-          if (b != null) err.data = JSON.parse(b);
+          // The server's CONNECT_ERROR (a message, or none): `data` is always set, as socket.io-client does.
+          if (n || !a) err.data = b != null ? JSON.parse(b) : undefined;
           return this.emitReserved("connect_error", err);
         }
         case 12:

@@ -593,6 +593,35 @@ fn emits_are_buffered_until_connected_and_volatile_ones_dropped() {
 }
 
 #[test]
+fn a_volatile_emit_is_dropped_while_the_transport_is_busy_writing() {
+    let volatile = EmitOptions { volatile: true, ..EmitOptions::default() };
+    // Polling: a POST in flight makes the transport busy until it completes.
+    let mut net = Net::new(polling_only());
+    let s = connected(&mut net, "/");
+    net.manager.emit(s, r#"["regular"]"#, vec![], EmitOptions::default(), net.now).unwrap();
+    net.manager.emit(s, r#"["right after"]"#, vec![], volatile, net.now).unwrap();
+    net.pump();
+    net.manager.emit(s, r#"["idle"]"#, vec![], volatile, net.now).unwrap();
+    net.pump();
+    let sent = net.received_encoded();
+    assert_eq!(sent[sent.len() - 2..], [r#"2["regular"]"#, r#"2["idle"]"#]);
+    // WebSocket: a write makes it busy until the driver's next tick.
+    let websocket_only = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
+    let mut net = Net::new(ManagerConfig { engine: websocket_only, ..ManagerConfig::default() });
+    let s = connected(&mut net, "/");
+    net.manager.handle_tick();
+    assert!(!net.manager.wants_tick());
+    net.manager.emit(s, r#"["regular"]"#, vec![], EmitOptions::default(), net.now).unwrap();
+    net.manager.emit(s, r#"["right after"]"#, vec![], volatile, net.now).unwrap();
+    assert!(net.manager.wants_tick());
+    net.manager.handle_tick();
+    net.manager.emit(s, r#"["next tick"]"#, vec![], volatile, net.now).unwrap();
+    net.pump();
+    let sent = net.received_encoded();
+    assert_eq!(sent[sent.len() - 2..], [r#"2["regular"]"#, r#"2["next tick"]"#]);
+}
+
+#[test]
 fn server_disconnect_ends_the_socket_without_reconnection() {
     let mut net = Net::new(polling_only());
     net.manager.open(net.now);

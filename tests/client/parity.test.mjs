@@ -31,7 +31,10 @@ function handlers(io) {
     const notes = [];
     socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
     socket.on("notes", (cb) => cb(notes));
+    socket.on("query", (cb) => cb(socket.handshake.query));
   });
+  // A namespace whose middleware refuses everyone, with no data.
+  io.of("/refused").use((socket, next) => next(new Error("refused")));
 }
 
 before(async () => {
@@ -81,15 +84,17 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
           await new Promise((res) => socket.on("connect", res));
           const ticks = [];
           socket.on("tick", (...args) => ticks.push(args));
-          const reason = new Promise((res) => socket.on("disconnect", res));
+          const closed = new Promise((res) => socket.on("disconnect", (...args) => res(args)));
           socket.emit("send-bad-json");
-          out.push({ reason: await reason, ticks });
+          // the details are the decoder's Error
+          const [reason, details] = await closed;
+          out.push({ reason, ticks, details: [details instanceof Error, details?.message] });
         }
         return out;
       });
       assert.deepEqual(r, [
-        { reason: "parse error", ticks: [] },
-        { reason: "parse error", ticks: [] },
+        { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
+        { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
       ]);
     });
 
@@ -391,6 +396,72 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         calls: ["first first", "last first", "first second", "last second", "last first", "last second"],
         left: 0,
       });
+    });
+
+    test("a query in the URL replaces the query option; a string query is decoded as engine.io-client does", async () => {
+      const r = await run(async (url) => {
+        const ask = async (uri, opts) => {
+          const socket = io(uri, { forceNew: true, ...opts });
+          const query = await new Promise((res) => socket.emit("query", res));
+          socket.disconnect();
+          return [query.x, query.y, query["?x"]];
+        };
+        return [
+          await ask(url + "/?x=1", { query: { y: "2" } }),
+          await ask(url, { query: "?x=s&y=t" }),
+          await ask(url, { query: "x=a%20b&y" }),
+        ];
+      });
+      assert.deepEqual(r, [
+        ["1", undefined, undefined],
+        [undefined, "t", "s"],
+        ["a b", "undefined", undefined],
+      ]);
+    });
+
+    test("a CONNECT_ERROR without data still has a data key; a volatile emit is dropped while the transport writes", async () => {
+      const r = await run(async (url) => {
+        const refused = io(url + "/refused", { forceNew: true, reconnection: false });
+        const err = await new Promise((res) => refused.on("connect_error", res));
+        refused.disconnect();
+        const volatile = [];
+        for (const transports of [["polling"], ["websocket"]]) {
+          const socket = io(url, { forceNew: true, transports });
+          await new Promise((res) => socket.on("connect", res));
+          socket.emit("note", "regular");
+          socket.volatile.emit("note", "right after");
+          await new Promise((res) => socket.emit("echo", res));
+          await new Promise((res) => setTimeout(res, 100));
+          socket.volatile.emit("note", "when idle");
+          await new Promise((res) => setTimeout(res, 100));
+          volatile.push(await new Promise((res) => socket.emit("notes", res)));
+          socket.disconnect();
+        }
+        return { message: err.message, hasData: "data" in err, data: err.data, volatile };
+      });
+      assert.deepEqual(r, {
+        message: "refused",
+        hasData: true,
+        data: undefined,
+        volatile: [
+          [["regular"], ["when idle"]],
+          [["regular"], ["when idle"]],
+        ],
+      });
+    });
+
+    test("rememberUpgrade: once a WebSocket worked, a new manager of the page starts on one", async () => {
+      const r = await run(async (url) => {
+        const first = io(url, { forceNew: true, rememberUpgrade: true });
+        await new Promise((res) => first.io.on("open", () => first.io.engine.on("upgrade", res)));
+        first.disconnect();
+        const second = io(url, { forceNew: true, rememberUpgrade: true });
+        await new Promise((res) => second.on("connect", res));
+        const transport = second.io.engine.transport.name;
+        second.disconnect();
+        return transport;
+      });
+      assert.equal(r, "websocket");
     });
 
     test("the browser going offline ends the connection at once; back online, the socket reconnects", async () => {

@@ -207,6 +207,19 @@ impl Manager {
         self.timeout = timeout;
     }
 
+    /// Whether the driver must call [`Manager::handle_tick`] once the current task (and the
+    /// microtasks it queued so far) has run ([`ClientSession::wants_tick`]).
+    pub fn wants_tick(&self) -> bool {
+        self.engine.as_ref().is_some_and(ClientSession::wants_tick)
+    }
+
+    /// The task that wrote to the WebSocket is over ([`ClientSession::handle_tick`]).
+    pub fn handle_tick(&mut self) {
+        if let Some(engine) = self.engine.as_mut() {
+            engine.handle_tick();
+        }
+    }
+
     /// Whether a WebSocket worked for the last engine (engine.io-client's
     /// `priorWebsocketSuccess`, used with `rememberUpgrade`).
     pub fn prior_websocket_success(&self) -> bool {

@@ -155,6 +155,9 @@ pub struct ClientSession {
     handshake: Option<Handshake>,
     poll_in_flight: bool,
     post_in_flight: bool,
+    /// A frame went out on the WebSocket since the driver's last [`ClientSession::handle_tick`]
+    /// (engine.io-client's WebSocket is not writable until the next tick after a write).
+    websocket_written: bool,
     write_buffer: VecDeque<Packet>,
     /// Whether packets are reported ([`ClientEvent::Packet`], [`ClientEvent::Drain`]).
     report_packets: bool,
@@ -184,6 +187,7 @@ impl ClientSession {
             handshake: None,
             poll_in_flight: false,
             post_in_flight: false,
+            websocket_written: false,
             write_buffer: VecDeque::new(),
             report_packets: false,
             ping_deadline: None,
@@ -214,6 +218,30 @@ impl ClientSession {
     /// Whether the session is open.
     pub fn is_open(&self) -> bool {
         self.state == State::Open
+    }
+
+    /// Whether a message sent now would go out at once (engine.io-client's
+    /// `transport.writable`, which decides whether a volatile message is dropped): the session
+    /// is open and its transport is not busy, with no POST in flight over polling, and nothing
+    /// written to the WebSocket since the driver's last [`ClientSession::handle_tick`].
+    pub fn is_writable(&self) -> bool {
+        self.state == State::Open
+            && match self.transport.map(|t| t.kind) {
+                Some(TransportKind::Polling) => !self.post_in_flight,
+                Some(TransportKind::WebSocket) => !self.websocket_written,
+                None => false,
+            }
+    }
+
+    /// Whether the driver must call [`ClientSession::handle_tick`] once the current task (and
+    /// its microtasks queued so far) has run: something was written to the WebSocket.
+    pub fn wants_tick(&self) -> bool {
+        self.websocket_written
+    }
+
+    /// The task that wrote to the WebSocket is over: the WebSocket is writable again.
+    pub fn handle_tick(&mut self) {
+        self.websocket_written = false;
     }
 
     /// Whether the session is over.
@@ -522,6 +550,7 @@ impl ClientSession {
                 for packet in std::mem::take(&mut self.write_buffer) {
                     self.transmits.push_back(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
                 }
+                self.websocket_written = true;
                 self.drained();
             }
         }

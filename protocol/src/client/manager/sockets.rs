@@ -192,7 +192,7 @@ impl Manager {
         now_ms: u64,
     ) -> Option<u64> {
         let (writable, ping_deadline) = match &self.engine {
-            Some(engine) => (engine.is_open(), engine.poll_timeout()),
+            Some(engine) => (engine.is_writable(), engine.poll_timeout()),
             None => (false, None),
         };
         let s = self.socket_mut(socket);
