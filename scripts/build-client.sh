@@ -19,6 +19,8 @@ wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name wasmio \
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     --converge --strip-debug --strip-producers pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
+# Import and export names shortened in the wasm and its glue alike (wasm-bindgen's carry hashes).
+node scripts/minify-wasm-names.mjs pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js
 
 # The classic build: a script defining window.io, and its wasm beside it (socket.io.wasm).
 node_modules/.bin/esbuild pkg/src/classic.js --bundle --minify --format=iife \
