@@ -1143,10 +1143,17 @@ fn invalid_input_never_panics() {
     );
     assert_eq!(h.server.emit("s2", "x", "{}", vec![], h.now), Err(ApiError::InvalidArgs));
     assert_eq!(
-        h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":0}]"#, vec![], h.now),
+        h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":1},1]"#, vec![vec![7]], h.now),
         Err(ApiError::InvalidAttachments)
     );
     assert_eq!(h.server.set_data("s2", "{"), Err(ApiError::InvalidJson));
+    // Without attachments an event goes as text, where an object shaped like a placeholder is
+    // plain data (socket.io-parser reconstructs binary packets only): it is sent as it is.
+    h.outs();
+    assert!(h.server.emit("s2", "x", r#"[{"_placeholder":true,"num":0}]"#, vec![], h.now).is_ok());
+    let sent = h.texts_for("e2");
+    // (with the recovery offset as its last argument)
+    assert!(matches!(&sent[..], [text] if text.starts_with(r#"2["x",{"_placeholder":true,"num":0},"#)), "{sent:?}");
 }
 
 #[test]
