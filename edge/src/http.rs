@@ -49,10 +49,12 @@ pub fn too_many_requests(req: &Request, config: &Config, retry_after_s: u64) -> 
     Ok(Response::empty()?.with_status(429).with_headers(headers))
 }
 
-/// A polling response carrying an Engine.IO payload (or `ok` for a POST).
+/// A polling response carrying an Engine.IO payload (or `ok` for a POST), never to be cached
+/// (`Cache-Control: no-store`, as the reference sends: a proxy must not answer a poll twice).
 pub fn text(req: &Request, config: &Config, body: String) -> Result<Response> {
     let headers = cors_headers(req, config)?;
     headers.set("Content-Type", "text/plain; charset=UTF-8")?;
+    headers.set("Cache-Control", "no-store")?;
     Ok(Response::ok(body)?.with_headers(headers))
 }
 

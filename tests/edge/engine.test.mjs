@@ -124,7 +124,11 @@ describe("messages over polling", () => {
     const res = await post(sid, "4hello");
     assert.equal(res.status, 200);
     assert.equal(await res.text(), "ok");
-    assert.equal(await (await poll(sid)).text(), "4hello");
+    const answer = await poll(sid);
+    assert.equal(await answer.text(), "4hello");
+    // As the reference: no proxy may keep a poll's answer (or a POST's) to serve it again.
+    assert.equal(answer.headers.get("cache-control"), "no-store");
+    assert.equal(res.headers.get("cache-control"), "no-store");
   });
 
   it("echoes several text packets in one payload", async () => {
