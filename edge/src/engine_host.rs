@@ -153,6 +153,16 @@ impl Transports {
     }
 }
 
+/// Which sessions' deadlines an input visits ([`EngineHost::visit_deadlines`]).
+enum Deadlines {
+    /// The alarm fired: those due soon ([`Endpoint::handle_alarm`]).
+    Alarm,
+    /// Any other input: those already past, if any ([`Endpoint::handle_overdue`]). workerd
+    /// delivers the alarm between events, so a client sending without pause would otherwise
+    /// get no ping, and see a ping timeout.
+    Overdue,
+}
+
 /// What feeds the events of a WebSocket accepted without hibernation to the object.
 type DeliverEvents = Box<dyn Fn(WebSocket)>;
 
@@ -168,6 +178,8 @@ pub struct EngineHost {
     pending_events: RefCell<VecDeque<(String, ServerEvent)>>,
     /// Whether workerd answers pongs ([`EngineHost::answer_pongs_automatically`]).
     auto_pongs: Cell<bool>,
+    /// Whether this instance has read the alarm its previous instance left set.
+    alarm_read: Cell<bool>,
     /// With strict heartbeats, WebSockets are accepted without hibernation and their events
     /// reach the object through this ([`EngineHost::deliver_standard_websocket_events`]).
     deliver_events: RefCell<Option<DeliverEvents>>,
@@ -187,6 +199,7 @@ impl EngineHost {
             transports: RefCell::new(HashMap::new()),
             pending_events: RefCell::new(VecDeque::new()),
             auto_pongs: Cell::new(false),
+            alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
             websocket_sids: js_sys::WeakMap::new(),
         }
@@ -245,7 +258,9 @@ impl EngineHost {
             WebSocketIncomingMessage::Binary(bytes) => Frame::Binary(bytes),
         };
         if let Some(handle) = self.websocket_handle(ws) {
-            self.endpoint.borrow_mut().handle_websocket_frame(handle, frame, now_ms());
+            let now = now_ms();
+            self.endpoint.borrow_mut().handle_websocket_frame(handle, frame, now);
+            self.visit_deadlines(now, Deadlines::Overdue);
             self.drive(app);
         }
     }
@@ -290,11 +305,20 @@ impl EngineHost {
     /// ([`Endpoint::handle_alarm`]), told when workerd last answered each one's pong.
     pub fn alarm(&self, app: &impl EngineApp) {
         self.restore_websocket_sessions();
+        self.visit_deadlines(now_ms(), Deadlines::Alarm);
+        self.drive(app);
+    }
+
+    /// Has the endpoint visit the sessions' deadlines, told when workerd last answered each
+    /// one's pong.
+    fn visit_deadlines(&self, now: u64, which: Deadlines) {
         let transports = self.transports.borrow();
         let auto_pong_at = |handle: SessionHandle| self.auto_pong_at(transports.get(&handle)?.websocket.as_ref()?);
-        self.endpoint.borrow_mut().handle_alarm(now_ms(), auto_pong_at);
-        drop(transports);
-        self.drive(app);
+        let mut endpoint = self.endpoint.borrow_mut();
+        match which {
+            Deadlines::Alarm => endpoint.handle_alarm(now, auto_pong_at),
+            Deadlines::Overdue => endpoint.handle_overdue(now, auto_pong_at),
+        }
     }
 
     /// When the client of `ws` was last known alive, with automatic pongs (without them pongs
@@ -528,6 +552,7 @@ impl EngineHost {
             (TransportKind::Polling, Method::Post) if current == TransportKind::Polling => {
                 let body = body.unwrap_or_default();
                 let outcome = self.endpoint.borrow_mut().handle_post(handle, &body, now);
+                self.visit_deadlines(now, Deadlines::Overdue);
                 self.drive(app);
                 match outcome {
                     Ok(()) => http::text(&req, config, "ok".to_owned()),
@@ -655,6 +680,15 @@ impl EngineHost {
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
     /// application's own deadline), when that is earlier than the alarm already set.
     pub async fn schedule_alarm(&self, extra: Option<u64>) -> Result<()> {
+        if !self.alarm_read.replace(true) {
+            // A new instance: the alarm its previous instance set is still pending. Setting
+            // it again would be a storage write, which every frame and response of this event
+            // waits for (workerd's output gate): a woken object would answer later. An alarm
+            // at or before now is the one running (workerd then reports none) or about to.
+            let now = now_ms();
+            let pending = self.state.storage().get_alarm().await?.map(|ms| ms.max(0) as u64).filter(|&at| at > now);
+            self.endpoint.borrow_mut().alarm_found(pending);
+        }
         let Some(at) = self.endpoint.borrow_mut().alarm_to_set(extra) else { return Ok(()) };
         // An i64 is an offset from now for workers-rs.
         let offset = at.saturating_sub(now_ms()) as i64;

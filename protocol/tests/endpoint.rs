@@ -29,6 +29,43 @@ fn pinged(outputs: &[Output], handle: SessionHandle) -> bool {
 }
 
 #[test]
+fn a_new_instance_sets_no_alarm_its_previous_instance_left_pending() {
+    let mut endpoint = Endpoint::new(config());
+    endpoint.resume_websocket("s1", START, Some(START));
+    let due = endpoint.poll_timeout().expect("the session's next ping");
+    // The previous instance's alarm, still pending at the session's deadline: nothing to set.
+    endpoint.alarm_found(Some(due));
+    assert_eq!(endpoint.alarm_to_set(None), None);
+    // An earlier deadline is still asked for, and then kept over a later find.
+    assert_eq!(endpoint.alarm_to_set(Some(due - 10)), Some(due - 10));
+    endpoint.alarm_found(Some(due));
+    assert_eq!(endpoint.alarm_to_set(Some(due - 5)), None);
+    // No alarm pending: the session's deadline is set.
+    let mut endpoint = Endpoint::new(config());
+    endpoint.resume_websocket("s1", START, Some(START));
+    endpoint.alarm_found(None);
+    assert_eq!(endpoint.alarm_to_set(None), endpoint.poll_timeout());
+    assert!(endpoint.poll_timeout().is_some());
+}
+
+#[test]
+fn a_ping_overdue_goes_out_with_the_next_input_when_the_alarm_is_late() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("s1", TransportKind::WebSocket, START).unwrap();
+    drain(&mut endpoint);
+    assert_eq!(endpoint.alarm_to_set(None), Some(START + 25_000));
+    // Before the ping is due, other input pings nobody.
+    endpoint.handle_overdue(START + 24_999, |_| None);
+    assert!(!pinged(&drain(&mut endpoint), handle));
+    // Once it is due, the first input sends it; the alarm set stays set.
+    endpoint.handle_websocket_frame(handle, text("4x"), START + 25_010);
+    endpoint.handle_overdue(START + 25_010, |_| None);
+    assert!(pinged(&drain(&mut endpoint), handle));
+    assert_eq!(endpoint.poll_timeout(), Some(START + 45_010));
+    assert_eq!(endpoint.alarm_to_set(None), None);
+}
+
+#[test]
 fn a_websocket_session_sends_open_first_and_pings_on_the_alarm() {
     let mut endpoint = Endpoint::new(config());
     let handle = endpoint.open("s1", TransportKind::WebSocket, START).unwrap();

@@ -371,6 +371,25 @@ fn an_early_ping_aligns_the_heartbeat() {
 }
 
 #[test]
+fn a_message_while_a_pong_is_awaited_counts_as_the_pong() {
+    let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
+    let mut server = ServerSession::new("s", TransportKind::WebSocket, config, 0);
+    while server.poll_transmit().is_some() {}
+    server.handle_timeout(300);
+    assert_eq!(server.poll_transmit(), Some(ServerTransmit::WebSocket(Frame::Text("2".into()))));
+    assert_eq!(server.awaiting_pong_since(), Some(300));
+    // A burst sent before the ping arrives first: the client is alive, the pong comes later.
+    server.handle_websocket_frame(Frame::Text("4hello".into()), 450);
+    assert_eq!(server.awaiting_pong_since(), None);
+    assert_eq!(server.next_ping_at(), Some(750));
+    server.handle_timeout(520);
+    assert!(!server.is_closed(), "past the pong deadline, but not silent");
+    // A message when no pong is awaited does not move the next ping.
+    server.handle_websocket_frame(Frame::Text("4again".into()), 600);
+    assert_eq!(server.next_ping_at(), Some(750));
+}
+
+#[test]
 fn server_closes_a_silent_client_after_ping_timeout() {
     let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
     let mut net = Loopback::new(no_upgrade(), config);

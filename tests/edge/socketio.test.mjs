@@ -378,6 +378,14 @@ for (const transport of TRANSPORTS) {
         assert.equal(await s.next(), `2${JSON.stringify(["message-back", ...args])}`);
       });
 
+      test("echoes an object shaped like an attachment placeholder in a text EVENT as plain data", async () => {
+        // socket.io-parser reconstructs binary packets only: in a text packet it is data.
+        const s = await session(transport);
+        await connectWithAuth(s);
+        s.send('2["message",{"_placeholder":true,"num":0},"x"]');
+        assert.equal(await s.next(), '2["message-back",{"_placeholder":true,"num":0},"x"]');
+      });
+
       test("answers several events in order", async () => {
         const s = await session(transport);
         await connectWithAuth(s);
@@ -613,6 +621,33 @@ function record(socket, event) {
 
 describe("official socket.io-client 4.8.4", () => {
   afterEach(closeClients);
+
+  for (const transports of [["polling"], ["websocket"]]) {
+    test(`a burst longer than the heartbeat (300 ms / 200 ms) keeps its pings and loses nothing, over ${transports}`, async () => {
+      // The worker reads the burst for longer than a ping interval: pings still go out on
+      // time, and the client's messages count as signs of life while its pong waits behind them.
+      const socket = client("/", { transports, reconnection: false });
+      await connected(socket);
+      const echoes = record(socket, "message-back");
+      const reasons = record(socket, "disconnect");
+      let pings = 0;
+      socket.io.engine.on("packet", (packet) => (pings += packet.type === "ping"));
+      const started = Date.now();
+      const N = 2000;
+      for (let i = 0; i < N; i++) socket.emit("message", i);
+      await withTimeout(
+        (async () => {
+          while (echoes.length < N && reasons.length === 0) await new Promise((r) => setTimeout(r, 20));
+        })(),
+        20_000,
+        "the echoes",
+      );
+      assert.deepEqual(reasons, [], "the socket stayed connected");
+      assert.deepEqual(echoes, Array.from({ length: N }, (_, i) => i), "every echo, in order");
+      const elapsed = Date.now() - started;
+      assert.ok(pings >= Math.floor(elapsed / 300) - 1, `${pings} pings in ${elapsed} ms`);
+    });
+  }
 
   for (const transports of [["polling"], ["websocket"]]) {
     test(`typed handlers take every argument, and bytes travel as binary both ways, over ${transports}`, async () => {

@@ -372,14 +372,38 @@ impl Endpoint {
         self.alarm_at = None;
     }
 
+    /// The alarm the runtime holds at `at` (or none), set before this endpoint existed: a new
+    /// instance of an object finds its previous instance's alarm still pending, and
+    /// [`Endpoint::alarm_to_set`] then asks only for an earlier one. An alarm this endpoint
+    /// asked for meanwhile is the one the runtime holds: it stays.
+    pub fn alarm_found(&mut self, at: Option<u64>) {
+        if self.alarm_at.is_none() {
+            self.alarm_at = at;
+        }
+    }
+
     /// The alarm fired at `now_ms`. Only sessions with a deadline within half a ping interval
     /// are visited: for each, a pong the runtime answered by itself in time
     /// (`auto_pong_at`, the time of its last automatic answer, for sessions on a WebSocket)
     /// counts as the client's pong; a ping due within that half interval goes out now, so
     /// that heartbeats share one alarm per cycle; then the session handles the time (a
     /// missed pong closes it).
-    pub fn handle_alarm(&mut self, now_ms: u64, mut auto_pong_at: impl FnMut(SessionHandle) -> Option<u64>) {
+    pub fn handle_alarm(&mut self, now_ms: u64, auto_pong_at: impl FnMut(SessionHandle) -> Option<u64>) {
         self.alarm_at = None;
+        self.visit_due(now_ms, auto_pong_at);
+    }
+
+    /// Handles deadlines already past at `now_ms`, as the alarm would (see
+    /// [`Endpoint::handle_alarm`]), from any other input: a runtime that delivers the alarm
+    /// only between events would hold heartbeats back under a steady flow of messages, and
+    /// their clients would see a ping timeout. The alarm set stays set.
+    pub fn handle_overdue(&mut self, now_ms: u64, auto_pong_at: impl FnMut(SessionHandle) -> Option<u64>) {
+        if self.poll_timeout().is_some_and(|at| at <= now_ms) {
+            self.visit_due(now_ms, auto_pong_at);
+        }
+    }
+
+    fn visit_due(&mut self, now_ms: u64, mut auto_pong_at: impl FnMut(SessionHandle) -> Option<u64>) {
         let horizon = now_ms + self.config.ping_interval / 2;
         let visited: Vec<SessionHandle> =
             self.timers.iter().take_while(|(at, _)| *at <= horizon).map(|(_, handle)| *handle).collect();

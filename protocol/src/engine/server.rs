@@ -499,15 +499,28 @@ impl ServerSession {
     fn on_packet(&mut self, packet: Packet, now_ms: u64) {
         match packet.kind {
             PacketType::Pong => {
-                self.pong_deadline = None;
-                self.next_ping_at = now_ms + self.config.ping_interval;
+                self.pong_heard(now_ms);
                 self.events.push_back(ServerEvent::Heartbeat);
             }
-            PacketType::Message => self.events.push_back(ServerEvent::Message(packet.data)),
+            PacketType::Message => {
+                // A message is as good a sign of life as a pong: a client sending a burst
+                // answers the ping only once the server has read what it sent before, which on
+                // a busy server can take longer than the ping timeout.
+                if self.pong_deadline.is_some() {
+                    self.pong_heard(now_ms);
+                }
+                self.events.push_back(ServerEvent::Message(packet.data));
+            }
             // v4 heartbeats go server to client: a client ping is a protocol violation.
             PacketType::Ping => self.fail(CloseReason::TransportError),
             PacketType::Open | PacketType::Close | PacketType::Upgrade | PacketType::Noop => {}
         }
+    }
+
+    /// The client answered the ping (or showed it is alive): the next ping is one interval on.
+    fn pong_heard(&mut self, now_ms: u64) {
+        self.pong_deadline = None;
+        self.next_ping_at = now_ms + self.config.ping_interval;
     }
 
     fn on_probe_packet(&mut self, packet: Result<Packet, super::PacketError>) {
