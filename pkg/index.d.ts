@@ -201,7 +201,8 @@ export class Manager<ListenEvents extends EventsMap = DefaultEventsMap, EmitEven
   open(fn?: (err?: any) => void): this;
   connect(fn?: (err?: any) => void): this;
   socket(nsp: string, opts?: Partial<SocketOptions>): Socket;
-  close(): void;
+  /** Closes the connection for good (no reconnection), as socket.io-client's `_close()`. */
+  _close(): void;
   disconnect(): void;
 }
 

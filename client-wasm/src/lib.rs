@@ -63,6 +63,12 @@ extern "C" {
     #[wasm_bindgen(method)]
     fn listen(this: &Host, ws: &WebSocket, id: u32, other: &Callback);
 
+    /// The browser's details of the transport error handled next (engine.io-client's
+    /// `TransportError` `description` and `context`): the HTTP status (0 when the request
+    /// failed) and the response or failure of a polling request; a WebSocket's error event.
+    #[wasm_bindgen(method, js_name = transportError)]
+    fn transport_error(this: &Host, description: &JsValue, context: &JsValue);
+
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.
     #[wasm_bindgen(method)]
@@ -91,12 +97,6 @@ extern "C" {
 
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(handle: &JsValue);
-}
-
-/// The Socket.IO protocol revision spoken by the core (socket.io-client's `protocol` export).
-#[wasm_bindgen(js_name = protocol)]
-pub fn protocol() -> u32 {
-    wasmio_protocol::socket::PROTOCOL_VERSION
 }
 
 // Kinds of the tagged callback (tag = transport id * CB_KINDS + kind).
@@ -493,7 +493,10 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
                 let data = value.unchecked_into::<MessageEvent>().data();
                 m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now);
             }
-            CB_WS_ERROR => m.handle_transport_error(id, "websocket error", now),
+            CB_WS_ERROR => {
+                inner.host.transport_error(&value, &JsValue::UNDEFINED);
+                m.handle_transport_error(id, "websocket error", now);
+            }
             CB_WS_CLOSE => {
                 inner.transports.retain(|(t, _)| *t != id.0);
                 m.handle_transport_closed(id, now);
@@ -507,13 +510,26 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
                         let err = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_FAILED) as f64);
                         text.then(&ok, &err);
                     }
-                    None => m.handle_transport_error(id, "xhr poll error", now),
+                    None => {
+                        inner.host.transport_error(&response.status().into(), &response);
+                        m.handle_transport_error(id, "xhr poll error", now);
+                    }
                 }
             }
             CB_GET_TEXT => m.handle_poll_response(id, &value.as_string().unwrap_or_default(), now),
-            CB_GET_FAILED => m.handle_transport_error(id, "xhr poll error", now),
+            CB_GET_FAILED => {
+                inner.host.transport_error(&0.into(), &value);
+                m.handle_transport_error(id, "xhr poll error", now);
+            }
             CB_POST_RESPONSE if value.unchecked_ref::<Response>().ok() => m.handle_post_done(id, now),
-            CB_POST_RESPONSE | CB_POST_FAILED => m.handle_transport_error(id, "xhr post error", now),
+            CB_POST_RESPONSE => {
+                inner.host.transport_error(&value.unchecked_ref::<Response>().status().into(), &value);
+                m.handle_transport_error(id, "xhr post error", now);
+            }
+            CB_POST_FAILED => {
+                inner.host.transport_error(&0.into(), &value);
+                m.handle_transport_error(id, "xhr post error", now);
+            }
             CB_TICK => {
                 inner.tick_queued = false;
                 m.handle_tick();
@@ -755,7 +771,10 @@ impl Inner {
                         ws.set_onclose(Some(self.bound(id, CB_WS_CLOSE).unchecked_ref()));
                         self.transports.push((id.0, Transport::WebSocket(ws)));
                     }
-                    Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
+                    Err(error) => {
+                        self.host.transport_error(&error, &JsValue::UNDEFINED);
+                        self.manager.handle_transport_error(id, "websocket error", now());
+                    }
                 }
             }
             ClientTransmit::WebSocket { id, frame } => {

@@ -265,6 +265,8 @@ export function client(load) {
               } else other(e);
             };
           },
+          // The browser's details of the transport error reported next.
+          transportError: (description, context) => (this._te = { description, context }),
           // Read at each handshake: the application may change `manager.opts.query` between
           // connections (a refreshed token on `reconnect_attempt`).
           // As engine.io-client, a query in the URL replaces the option (written back to it).
@@ -347,14 +349,14 @@ export function client(load) {
         case 0:
           return this.emitReserved("open");
         case 1:
-          return this.emitReserved("error", failure(a));
+          return this.emitReserved("error", failure(a, this));
         case 2:
           // Packets reported: the ping's own packet report gave its heartbeat.
           if (!this._reporting) this.engine?.emit("heartbeat");
           return this.emitReserved("ping");
         case 3:
-          this.engine?.emit("close", a, description(a, b));
-          return this.emitReserved("close", a, description(a, b));
+          this.engine?.emit("close", a, description(a, b, this));
+          return this.emitReserved("close", a, description(a, b, this));
         case 4:
           return this.emitReserved("reconnect", n);
         case 5:
@@ -362,7 +364,7 @@ export function client(load) {
           this.engine = new Engine(this);
           return this.emitReserved("reconnect_attempt", n);
         case 6:
-          return this.emitReserved("reconnect_error", failure(a));
+          return this.emitReserved("reconnect_error", failure(a, this));
         case 7:
           return this.emitReserved("reconnect_failed");
         default:
@@ -451,18 +453,24 @@ export function client(load) {
     }
   }
   Manager.prototype.connect = Manager.prototype.open;
-  Manager.prototype.close = Manager.prototype.disconnect = Manager.prototype._close;
+  Manager.prototype.disconnect = Manager.prototype._close;
 
-  /** An error of the transport as engine.io-client's `TransportError`: type, description, context. */
-  const transportError = (text) => Object.assign(new Error(text), { type: "TransportError", description: text, context: undefined });
+  /**
+   * An error of the transport as engine.io-client's `TransportError`: its `description` and
+   * `context` are the browser's details the driver gave manager `m` (the HTTP status and the
+   * response or failure of a polling request; a WebSocket's error event).
+   */
+  const transportError = (text, m) =>
+    Object.assign(new Error(text), { type: "TransportError", description: text, context: undefined }, m._te);
   /** A connection failure: a TransportError for the transports' errors, else an Error. */
-  const failure = (text) => (/^(xhr poll|xhr post|websocket) error$/.test(text) ? transportError(text) : new Error(text));
+  const failure = (text, m) =>
+    /^(xhr poll|xhr post|websocket) error$/.test(text) ? transportError(text, m) : new Error(text);
   /** The details of a `disconnect` or `close`: the error for a transport or parse error. */
-  const description = (reason, text) =>
+  const description = (reason, text, m) =>
     text == null
       ? undefined
       : reason === "transport error"
-        ? transportError(text)
+        ? transportError(text, m)
         : reason === "parse error"
           ? new Error(text)
           : { description: text };
@@ -648,14 +656,14 @@ export function client(load) {
           return this.emitReserved("connect");
         case 11: {
           // n: `a` is the server's `message` as JSON, which `new Error` prints as String() does
-          const err = n ? new Error(JSON.parse(a)) : failure(a);
+          const err = n ? new Error(JSON.parse(a)) : failure(a, this.io);
           // The server's CONNECT_ERROR (a message, or none): `data` is always set, as socket.io-client does.
           if (n || !a) err.data = b != null ? JSON.parse(b) : undefined;
           return this.emitReserved("connect_error", err);
         }
         case 12:
           this._connected = false;
-          return this.emitReserved("disconnect", a, description(a, b));
+          return this.emitReserved("disconnect", a, description(a, b, this.io));
         case 13: {
           const args = this.io._decode(a, bins, isEvent);
           if (!args) return;

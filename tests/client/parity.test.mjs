@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
 
-let browser, web, server, custom, slow, wildcard;
+let browser, web, server, custom, slow, wildcard, forbidding;
 
 /** The handlers of every test server. */
 function handlers(io) {
@@ -46,11 +46,13 @@ before(async () => {
   slow = await startIo(handlers, { allowRequest: (req, callback) => setTimeout(() => callback(null, true), 1000) });
   // CORS for any origin without credentials: a request made with credentials is refused.
   wildcard = await startIo(handlers, { cors: { origin: "*" } });
+  // Refuses every handshake (403 Forbidden).
+  forbidding = await startIo(handlers, { allowRequest: (req, callback) => callback(null, false) });
 });
 
 after(async () => {
   await browser?.close();
-  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close()]);
+  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close(), forbidding?.close()]);
   await web?.close();
 });
 
@@ -206,18 +208,34 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, { pending: 2, left: 0, plainCalled: false, told: "socket has been disconnected" });
     });
 
-    test("a transport error is a TransportError with type, description and context", async () => {
+    test("a transport error is a TransportError whose description and context are the browser's details", async () => {
       const closed = `http://127.0.0.1:${await freePort()}`; // nothing listens there
       const r = await run(
-        async (url) => {
-          const socket = io(url, { forceNew: true, reconnection: false, transports: ["polling"] });
-          const err = await new Promise((res) => socket.on("connect_error", res));
-          socket.disconnect();
-          return { message: err.message, type: err.type, description: "description" in err, context: "context" in err };
+        async ({ closed, forbidding }) => {
+          const fail = async (url, transports) => {
+            const socket = io(url, { forceNew: true, reconnection: false, transports });
+            const err = await new Promise((res) => socket.on("connect_error", res));
+            socket.disconnect();
+            return err;
+          };
+          const refused = await fail(closed, ["polling"]);
+          const forbidden = await fail(forbidding, ["polling"]);
+          const websocket = await fail(closed, ["websocket"]);
+          return {
+            refused: [refused.message, refused.type, refused.description, "context" in refused],
+            // the HTTP status, and the request (an XMLHttpRequest there, aborted by then; a Response here)
+            forbidden: [forbidden.message, forbidden.description, typeof forbidden.context],
+            // the WebSocket's error event
+            websocket: [websocket.message, websocket.description instanceof Event, websocket.description.type],
+          };
         },
-        { arg: closed, expected: /ERR_CONNECTION_REFUSED/ },
+        { arg: { closed, forbidding: forbidding.url }, expected: /ERR_CONNECTION_REFUSED|403|WebSocket/ },
       );
-      assert.deepEqual(r, { message: "xhr poll error", type: "TransportError", description: true, context: true });
+      assert.deepEqual(r, {
+        refused: ["xhr poll error", "TransportError", 0, true],
+        forbidden: ["xhr poll error", 403, "object"],
+        websocket: ["websocket error", true, "error"],
+      });
     });
 
     test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
