@@ -1,5 +1,7 @@
 // Shortens the browser client's import and export names, in the wasm and in its wasm-bindgen
-// glue alike: `node scripts/minify-wasm-names.mjs <wasm> <glue.js>` (scripts/build-client.sh).
+// glue alike: `node scripts/minify-wasm-names.mjs <wasm> <glue.js> [<mapping.json>]`
+// (scripts/build-client.sh), and writes the short names' originals to mapping.json, by which
+// bench/client names the calls it counts.
 // wasm-bindgen names each import after its function plus a 16-digit hash
 // (`__wbg_set_onopen_757be120cc7b1ea6`), written once in the wasm and once in the glue, and the
 // hashes do not compress. binaryen's wasm-opt renames them (and the exports, and the import
@@ -10,7 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const [wasmPath, gluePath] = process.argv.slice(2);
+const [wasmPath, gluePath, mappingPath] = process.argv.slice(2);
 if (!wasmPath || !gluePath) throw new Error("usage: minify-wasm-names.mjs <wasm> <glue.js>");
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wasmOpt = process.env.WASM_OPT_BIN || join(ROOT, "node_modules/.bin/wasm-opt");
@@ -59,4 +61,10 @@ for (const [name] of mapping.exports) {
   if (new RegExp(`\\bwasm\\.${escape(name)}(?![\\w$])`).test(glue)) throw new Error(`minify-wasm-names: wasm.${name} left`);
 }
 writeFileSync(gluePath, glue);
+if (mappingPath) {
+  // Short name -> original, for imports (called from wasm) and exports (called from JavaScript).
+  const originals = (pairs) => Object.fromEntries(pairs.map(([name, short]) => [short, name]));
+  const names = { imports: originals(mapping.imports.map(([, name, short]) => [name, short])), exports: originals(mapping.exports) };
+  writeFileSync(mappingPath, JSON.stringify(names, null, 1) + "\n");
+}
 console.log(`minify-wasm-names: ${mapping.imports.length} imports, ${mapping.exports.length} exports renamed`);

@@ -18,6 +18,7 @@
 // same page. Prints a table, writes bench/results/client.json.
 import { execSync } from "node:child_process";
 import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { dirname, extname, join, normalize } from "node:path";
@@ -76,14 +77,24 @@ function countingGlue(glue) {
     `Object.fromEntries(Object.entries(%).map(([k, f]) => [k, typeof f !== "function" ? f : function (...a) {` +
     ` const c = (globalThis.__calls ||= {}); c["${prefix}" + k] = (c["${prefix}" + k] || 0) + 1; return f.apply(this, a); }]))`;
   const edits = [
-    ['"./wasmio_bg.js": import0,', `"./wasmio_bg.js": ${wrap("wasm->js ").replace("%", "import0")},`],
-    ["wasm = instance.exports;", `wasm = ${wrap("js->wasm ").replace("%", "instance.exports")};`],
+    [/("[^"]+"): import0,/, `$1: ${wrap("wasm->js ").replace("%", "import0")},`],
+    [/wasm = instance\.exports;/, `wasm = ${wrap("js->wasm ").replace("%", "instance.exports")};`],
   ];
   for (const [from, to] of edits) {
-    if (!glue.includes(from)) throw new Error(`bench/client: the wasm-bindgen glue has no \`${from}\` to count calls at`);
+    if (!from.test(glue)) throw new Error(`bench/client: the wasm-bindgen glue has no \`${from}\` to count calls at`);
     glue = glue.replace(from, to);
   }
   return glue;
+}
+
+/**
+ * The name the build gave a counted call (`wasm->js <import>` or `js->wasm <export>`), from the
+ * mapping scripts/minify-wasm-names.mjs wrote when it shortened them.
+ */
+function original(counted) {
+  const names = JSON.parse(readFileSync(join(ROOT, "target/client-std/wasm-names.json"), "utf8"));
+  const [direction, name] = counted.split(" ");
+  return `${direction} ${(direction === "wasm->js" ? names.imports : names.exports)[name] ?? name}`;
 }
 
 /** Calls between JavaScript and wasm per received event and per emitWithAck round trip. */
@@ -107,7 +118,7 @@ async function countCrossings(browser, webUrl, ioUrl) {
       total: Object.values(calls).reduce((a, b) => a + b, 0) / n,
       byFunction: Object.fromEntries(
         Object.entries(calls).map(([k, v]) => [
-          k.replace(/_[0-9a-f]{16}(?=_|$)/g, "").replace(/wasm_bindgen_+convert__closures.*/, "browser callback (closure)"),
+          original(k).replace(/_[0-9a-f]{16}(?=_|$)/g, "").replace(/wasm_bindgen_+convert__closures.*/, "browser callback (closure)"),
           v / n,
         ]),
       ),
