@@ -110,6 +110,7 @@ const CB_GET_FAILED: u64 = 6;
 const CB_POST_RESPONSE: u64 = 7;
 const CB_POST_FAILED: u64 = 8;
 const CB_TIMER: u64 = 9;
+/// The tick after WebSocket writes: bound once, with no transport (its tag is the kind itself).
 const CB_TICK: u64 = 10;
 const CB_KINDS: u64 = 16;
 
@@ -158,6 +159,8 @@ struct Inner {
     callback: Callback,
     /// The pending `setTimeout`: its deadline and handle.
     timer: Option<(u64, JsValue)>,
+    /// The callback bound for the tick ([`CB_TICK`]), made once: queued after WebSocket writes.
+    tick: Callback,
     /// A microtask is queued to tell the manager the task that wrote to its WebSocket is over.
     tick_queued: bool,
     /// Events are being handed to the host: nested calls leave new events to that loop.
@@ -273,6 +276,8 @@ impl Driver {
                     on_callback(&inner, tag as u64, value);
                 }
             });
+            let callback: Callback = closure.into_js_value().unchecked_into();
+            let tick = callback.bind(&JsValue::NULL, CB_TICK as f64);
             RefCell::new(Inner {
                 manager: Manager::new(config, js_sys::Math::random),
                 host,
@@ -285,8 +290,9 @@ impl Driver {
                 protocols,
                 request_timeout: optional(request_timeout),
                 transports: Vec::new(),
-                callback: closure.into_js_value().unchecked_into(),
+                callback,
                 timer: None,
+                tick,
                 tick_queued: false,
                 dispatching: false,
                 stamps: 0,
@@ -443,11 +449,7 @@ impl Driver {
             let text = frame.as_string().unwrap_or_default();
             {
                 let mut inner = self.inner.borrow_mut();
-                prior_websocket_success_read(&mut inner.manager).handle_websocket_text(
-                    TransportId(id),
-                    &text,
-                    now as u64,
-                );
+                inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
                 inner.frame = Some((frame, text));
             }
             run(&self.inner);
@@ -480,6 +482,13 @@ impl Driver {
 
 /// The browser called back: a WebSocket event, a fetch outcome or the timer.
 fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
+    if tag == CB_TICK {
+        // Nothing follows from it but a WebSocket writable again: no clock, nothing to run.
+        let mut inner = rc.borrow_mut();
+        inner.tick_queued = false;
+        inner.manager.handle_tick();
+        return;
+    }
     let id = TransportId((tag / CB_KINDS) as u32);
     let now = now();
     {
@@ -530,10 +539,6 @@ fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
                 inner.host.transport_error(&0.into(), &value);
                 m.handle_transport_error(id, "xhr post error", now);
             }
-            CB_TICK => {
-                inner.tick_queued = false;
-                m.handle_tick();
-            }
             _ => {
                 inner.timer = None;
                 m.handle_timeout(now);
@@ -571,7 +576,9 @@ fn run(rc: &Rc<RefCell<Inner>>) {
     inner.schedule();
 }
 
-/// `m`, told the page's [`PRIOR_WEBSOCKET_SUCCESS`] (which [`run`] updates after each input).
+/// `m`, told the page's [`PRIOR_WEBSOCKET_SUCCESS`] (which [`run`] updates after each input)
+/// before an input that may open an engine: a call of the page, or a timer (a reconnection).
+/// A received frame never opens one.
 fn prior_websocket_success_read(m: &mut Manager) -> &mut Manager {
     m.set_prior_websocket_success(PRIOR_WEBSOCKET_SUCCESS.load(Ordering::Relaxed));
     m
@@ -807,7 +814,7 @@ impl Inner {
     fn schedule(&mut self) {
         if self.manager.wants_tick() && !self.tick_queued {
             self.tick_queued = true;
-            queue_microtask(&self.bound(TransportId(0), CB_TICK));
+            queue_microtask(&self.tick);
         }
         let deadline = self.manager.poll_timeout();
         if self.timer.as_ref().map(|(at, _)| *at) == deadline {

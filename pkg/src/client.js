@@ -460,8 +460,7 @@ export function client(load) {
    * `context` are the browser's details the driver gave manager `m` (the HTTP status and the
    * response or failure of a polling request; a WebSocket's error event).
    */
-  const transportError = (text, m) =>
-    Object.assign(new Error(text), { type: "TransportError", description: text, context: undefined }, m._te);
+  const transportError = (text, m) => Object.assign(new Error(text), { type: "TransportError" }, m._te);
   /** A connection failure: a TransportError for the transports' errors, else an Error. */
   const failure = (text, m) =>
     /^(xhr poll|xhr post|websocket) error$/.test(text) ? transportError(text, m) : new Error(text);
