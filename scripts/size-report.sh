@@ -16,7 +16,7 @@ RUSTFLAGS="$CLIENT_RUSTFLAGS" cargo +"$(cat rust-nightly)" build --quiet \
     -p wasmio-client -Zbuild-std=std,panic_abort --target-dir "$named"
 wasm-bindgen --target web --no-typescript --keep-debug --out-dir "$named/bindgen" --out-name wasmio \
     "$named/wasm32-unknown-unknown/client/wasmio_client.wasm"
-node_modules/.bin/wasm-opt --flatten --rereloop -Oz -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     --strip-producers --debuginfo "$named/bindgen/wasmio_bg.wasm" -o "$named/named.wasm"
 echo
