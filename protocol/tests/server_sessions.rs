@@ -914,7 +914,8 @@ fn recovery_without_skip_middlewares_asks_the_driver() {
 
 #[test]
 fn snapshots_respect_the_size_limit() {
-    let mut h = Harness::new(Config { max_snapshot_bytes: 600, ..Config::default() });
+    let namespaces = vec!["/".to_owned(), "/chat".to_owned()];
+    let mut h = Harness::new(Config { max_snapshot_bytes: 600, namespaces, ..Config::default() });
     h.connect("e1", "/", "s1");
     assert!(h.server.session_to_json("e1").unwrap().len() <= 600);
     // `data` that could not be kept across hibernation is refused, and the old one stays.
@@ -939,10 +940,16 @@ fn snapshots_respect_the_size_limit() {
         "{texts:?}"
     );
     h.connect("e2", "/", "s2");
+    // A connection whose sockets already fill its snapshot says so, whatever the auth.
+    h.server.join("s2", ["r".repeat(300)]).unwrap();
+    h.text("e2", "0/chat,");
+    assert_eq!(h.texts_for("e2"), [r#"4/chat,{"message":"connection state too large","data":{"limit":600}}"#]);
     // A handshake whose query leaves no room for a socket is refused, and leaves nothing.
     let query = format!(r#"{{"token":"{}"}}"#, "x".repeat(500));
     let info = SessionInfo { query, ..SessionInfo::default() };
-    assert!(matches!(h.server.handle_open("e3", info, h.now), Err(ApiError::StateTooLarge { max: 600, .. })));
+    // (with the snapshot's real length, not a stand-in)
+    let refused = h.server.handle_open("e3", info, h.now);
+    assert!(matches!(refused, Err(ApiError::StateTooLarge { len: 500..=1000, max: 600 })), "{refused:?}");
     assert!(!h.server.has_session("e3"));
     assert_eq!(h.server.session_to_json("nope"), Err(SnapshotError::UnknownSession));
     assert!(Server::restore(Config::default(), Some("{"), []).is_err());

@@ -91,14 +91,18 @@ impl Server {
         }
         // The socket's auth travels in its session's snapshot: one that could not be kept
         // across hibernation is refused now rather than lost at the next eviction.
-        let used = self.session_to_json(session).map_or(usize::MAX, |snapshot| snapshot.len());
-        let needed = used.saturating_add(auth.len() + nsp.len() + SOCKET_SNAPSHOT_RESERVE);
-        if needed > self.config.max_snapshot_bytes {
-            let mut body = String::from("{\"message\":\"auth too large\",\"data\":{\"limit\":");
-            body.push_str(
-                &self.config.max_snapshot_bytes.saturating_sub(used + nsp.len() + SOCKET_SNAPSHOT_RESERVE).to_string(),
-            );
-            body.push_str("}}");
+        let used = self.snapshot_len(session);
+        let without_auth = used.saturating_add(nsp.len() + SOCKET_SNAPSHOT_RESERVE);
+        if without_auth.saturating_add(auth.len()) > self.config.max_snapshot_bytes {
+            // The auth's room left (its `limit`), or none: the connection's other sockets
+            // (their namespaces, rooms, data) fill the snapshot already.
+            let body = match self.config.max_snapshot_bytes.checked_sub(without_auth) {
+                Some(limit) => format!("{{\"message\":\"auth too large\",\"data\":{{\"limit\":{limit}}}}}"),
+                None => format!(
+                    "{{\"message\":\"connection state too large\",\"data\":{{\"limit\":{}}}}}",
+                    self.config.max_snapshot_bytes
+                ),
+            };
             self.connect_error(session, &nsp, body);
             return;
         }

@@ -418,7 +418,7 @@ impl Server {
         );
         // The handshake's query and headers travel in the session's snapshot, with room left
         // for a socket: a session that could not be kept across hibernation is refused now.
-        let used = self.session_to_json(session).map_or(usize::MAX, |snapshot| snapshot.len());
+        let used = self.snapshot_len(session);
         if used.saturating_add(SOCKET_SNAPSHOT_RESERVE) > self.config.max_snapshot_bytes {
             self.sessions.remove(session);
             return Err(ApiError::StateTooLarge { len: used, max: self.config.max_snapshot_bytes });

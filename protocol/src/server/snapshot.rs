@@ -25,6 +25,16 @@ fn push_u64(out: &mut String, key: &str, n: u64) {
 }
 
 impl Server {
+    /// The length of a session's snapshot, also when it is past the limit (0 for an unknown
+    /// session).
+    pub(super) fn snapshot_len(&self, session: &str) -> usize {
+        match self.session_to_json(session) {
+            Ok(snapshot) => snapshot.len(),
+            Err(SnapshotError::TooLarge { len, .. }) => len,
+            Err(_) => 0,
+        }
+    }
+
     /// The snapshot of one Engine.IO session and its sockets, at most
     /// [`super::Config::max_snapshot_bytes`] long.
     pub fn session_to_json(&self, session: &str) -> Result<String, SnapshotError> {
