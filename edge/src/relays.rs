@@ -5,12 +5,20 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::future::join_all;
-use worker::{Env, Result};
+use worker::{Env, Result, Storage};
 
 use crate::cluster::{holders_of, post_with_retry, reached};
 use crate::emitter::RELAY_PATH;
 use crate::room_directory::RoomKey;
 use wasmio_protocol::server::Broadcast;
+
+/// Storage keys of the broadcasts this object logged for recovery and has not relayed to every
+/// object yet (`outbox:<sequence, 20 digits>`): written with the log before any relay leaves,
+/// deleted once every object took them. A restart between the two (or an object that failed)
+/// leaves them there, and the next instance relays them again first: without that, the other
+/// objects' logs would keep a hole, and their clients would not be recovered (or be, with a
+/// broadcast missing). An object that had taken one applies it once (by origin and sequence).
+pub(crate) const OUTBOX_PREFIX: &str = "outbox:";
 
 /// A broadcast for the sockets of the other Durable Objects of the deployment.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +73,12 @@ impl Relay {
             .collect()
     }
 
+    /// Its outbox entry (key, JSON), for a broadcast logged for recovery ([`OUTBOX_PREFIX`]).
+    pub(crate) fn outbox_entry(&self) -> Option<(String, String)> {
+        let (_, seq) = self.logged.as_ref()?;
+        Some((format!("{OUTBOX_PREFIX}{seq:020}"), serde_json::to_string(self).ok()?))
+    }
+
     /// The attachments as bytes (invalid base64 is dropped).
     pub fn attachment_bytes(&self) -> Vec<Vec<u8>> {
         Relay::decode_attachments(&self.attachments)
@@ -75,6 +89,9 @@ impl Relay {
         attachments.iter().filter_map(|a| wasmio_protocol::base64::decode(a)).collect()
     }
 }
+
+/// The most keys workerd deletes in one call.
+const OUTBOX_BATCH: usize = 128;
 
 /// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
 #[derive(serde::Deserialize)]
@@ -98,7 +115,10 @@ impl RelayBody {
 
 /// The broadcasts waiting to be relayed, and whether an event is relaying now.
 pub(crate) struct Relays {
+    /// Made by this event's handlers, not written to the outbox yet.
     queue: RefCell<Vec<Relay>>,
+    /// Written (those logged for recovery) and waiting for the event that relays.
+    ready: RefCell<Vec<Relay>>,
     relaying: Cell<bool>,
     /// How many numbered objects the deployment has.
     pub(crate) shards: u32,
@@ -107,7 +127,36 @@ pub(crate) struct Relays {
 impl Relays {
     /// No broadcast waiting, in a deployment of `shards` objects.
     pub(crate) fn new(shards: u32) -> Self {
-        Relays { queue: RefCell::new(Vec::new()), relaying: Cell::new(false), shards }
+        Relays { queue: RefCell::new(Vec::new()), ready: RefCell::new(Vec::new()), relaying: Cell::new(false), shards }
+    }
+
+    /// The broadcasts made since the last call, to be written to the outbox
+    /// ([`Relay::outbox_entry`]) and then handed back with [`Relays::make_ready`].
+    pub(crate) fn take_made(&self) -> Vec<Relay> {
+        std::mem::take(&mut *self.queue.borrow_mut())
+    }
+
+    /// Broadcasts whose outbox entries are written: the next [`Relays::send`] relays them.
+    pub(crate) fn make_ready(&self, made: Vec<Relay>) {
+        self.ready.borrow_mut().extend(made);
+    }
+
+    /// Drops the broadcasts held in memory, as a new instance has none (the test hook that
+    /// forgets the object's memory): those logged for recovery stay in the outbox.
+    pub(crate) fn forget(&self) {
+        self.queue.borrow_mut().clear();
+        self.ready.borrow_mut().clear();
+    }
+
+    /// A new instance's outbox, read from storage: relayed before anything made since.
+    pub(crate) fn resume(&self, outbox: Vec<(String, String)>) {
+        let mut left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
+        if left.len() < outbox.len() {
+            worker::console_error!("{} outbox entries are unreadable: not relayed", outbox.len() - left.len());
+        }
+        let mut ready = self.ready.borrow_mut();
+        left.append(&mut ready);
+        *ready = left;
     }
 
     /// Where handlers queue their broadcasts.
@@ -119,29 +168,31 @@ impl Relays {
     /// relays, in the order the broadcasts were made, all that is waiting in one request per
     /// object: a broadcast never overtakes an earlier one of this object on its way to another
     /// (recovery offsets rely on that), however events interleave while relays are in flight.
-    pub(crate) async fn send(&self, env: &Env, name: Option<String>) -> Result<()> {
+    pub(crate) async fn send(&self, env: &Env, storage: &Storage, name: Option<String>) -> Result<()> {
         if self.shards <= 1 {
-            self.queue.borrow_mut().clear();
+            self.ready.borrow_mut().clear();
             return Ok(());
         }
-        if self.queue.borrow().is_empty() || self.relaying.replace(true) {
+        if self.ready.borrow().is_empty() || self.relaying.replace(true) {
             return Ok(()); // nothing to relay, or the event relaying now takes these too
         }
-        let sent = self.send_queued(env, name).await;
+        let sent = self.send_queued(env, storage, name).await;
         self.relaying.set(false);
         sent
     }
 
     /// Relays what is queued until nothing is: each broadcast to the objects its selection
     /// reaches (for rooms, those that hold members, from the room directory), each object's
-    /// share in one request, all objects at once; a failed object is retried, then reported.
-    async fn send_queued(&self, env: &Env, name: Option<String>) -> Result<()> {
+    /// share in one request, all objects at once; a failed object is retried, then reported
+    /// (what was logged stays in the outbox for the next instance). Relayed, a broadcast
+    /// leaves the outbox.
+    async fn send_queued(&self, env: &Env, storage: &Storage, name: Option<String>) -> Result<()> {
         let Some(name) = name else {
             // Never relay without knowing which object is this one: it would deliver twice here.
             return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
         };
         loop {
-            let batch = std::mem::take(&mut *self.queue.borrow_mut());
+            let batch = std::mem::take(&mut *self.ready.borrow_mut());
             if batch.is_empty() {
                 return Ok(());
             }
@@ -168,6 +219,10 @@ impl Relays {
             let failed: Vec<String> = join_all(sends).await.into_iter().filter_map(|sent| sent.err()).collect();
             if !failed.is_empty() {
                 return Err(worker::Error::RustError(format!("broadcasts not relayed to {}", failed.join("; "))));
+            }
+            let relayed: Vec<String> = batch.iter().filter_map(|relay| Some(relay.outbox_entry()?.0)).collect();
+            for keys in relayed.chunks(OUTBOX_BATCH) {
+                storage.delete_multiple(keys.to_vec()).await?;
             }
         }
     }

@@ -26,7 +26,7 @@ use crate::durable::Hosted;
 use crate::emitter::RELAY_PATH;
 use crate::engine_host::{now_ms, random_id, Credentials, EngineApp, EngineHost, OpenRefused, RequestInfo};
 use crate::rate_limits::{bucket_key, Buckets, RATE_PREFIX};
-use crate::relays::{RelayBody, Relays};
+use crate::relays::{RelayBody, Relays, OUTBOX_PREFIX};
 use crate::remote_recovery::RECOVER_PATH;
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
 use crate::routing::new_sid;
@@ -325,6 +325,10 @@ impl SocketIoServer {
         self.rate_limits.borrow_mut().restore(string_entries(&rates), now_ms());
         let awaited = storage.list_with_options(worker::ListOptions::new().prefix(AWAITED_PREFIX)).await?;
         self.awaited_acks.borrow_mut().restore(string_entries(&awaited));
+        // Broadcasts the previous instance logged and did not relay to every object (a
+        // restart, a failed object): relayed again first, applied once where they arrived.
+        let outbox = storage.list_with_options(worker::ListOptions::new().prefix(OUTBOX_PREFIX)).await?;
+        self.relays.resume(string_entries(&outbox));
         let config = core_config(&self.app, self.host.config());
         let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
         let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {
@@ -398,8 +402,6 @@ impl SocketIoServer {
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
         let storage = self.host.state().storage();
-        // Puts and deletes touch distinct keys: each kind goes in batches of workerd's most
-        // keys per call, written atomically.
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         for write in writes {
             match write {
@@ -419,16 +421,13 @@ impl SocketIoServer {
                 None => deletes.push(key),
             }
         }
-        for batch in puts.chunks(STORAGE_BATCH) {
-            let values = js_sys::Object::new();
-            for (key, value) in batch {
-                js_sys::Reflect::set(&values, &key.into(), &value.into())?;
-            }
-            storage.put_multiple_raw(values).await?;
-        }
-        for batch in deletes.chunks(STORAGE_BATCH) {
-            storage.delete_multiple(batch.to_vec()).await?;
-        }
+        // The broadcasts logged for recovery wait in storage until every object took them
+        // (relays::OUTBOX_PREFIX), written with the rest before any is sent.
+        let made = self.relays.take_made();
+        puts.extend(made.iter().filter_map(Relay::outbox_entry));
+        let written = write_batches(&storage, &puts, &deletes).await;
+        self.relays.make_ready(made);
+        written?;
         for Unpersisted { session, error } in unpersisted {
             worker::console_error!("session {session} will not survive hibernation: {error}");
         }
@@ -460,7 +459,7 @@ impl SocketIoServer {
 
     /// Relays the broadcasts queued for the other objects now.
     pub(crate) async fn relay_now(&self) {
-        if let Err(error) = self.relays.send(&self.env, self.name()).await {
+        if let Err(error) = self.relays.send(&self.env, &self.host.state().storage(), self.name()).await {
             worker::console_error!("{error}");
         }
     }
@@ -734,6 +733,22 @@ impl SocketIoServer {
 }
 
 /// The (key, text value) pairs of a storage listing; values that are not text are skipped.
+/// Writes `puts` and `deletes` (distinct keys) in batches of workerd's most keys per call,
+/// each written atomically.
+async fn write_batches(storage: &worker::Storage, puts: &[(String, String)], deletes: &[String]) -> Result<()> {
+    for batch in puts.chunks(STORAGE_BATCH) {
+        let values = js_sys::Object::new();
+        for (key, value) in batch {
+            js_sys::Reflect::set(&values, &key.into(), &value.into())?;
+        }
+        storage.put_multiple_raw(values).await?;
+    }
+    for batch in deletes.chunks(STORAGE_BATCH) {
+        storage.delete_multiple(batch.to_vec()).await?;
+    }
+    Ok(())
+}
+
 fn string_entries(listed: &js_sys::Map) -> Vec<(String, String)> {
     listed
         .entries()

@@ -100,6 +100,7 @@ impl SocketIoServer {
         self.credentials.borrow_mut().clear();
         self.awaited_acks.borrow_mut().clear();
         self.holdings.clear();
+        self.relays.forget();
         self.restored.set(false);
         self.wakeups.set(None);
     }

@@ -97,6 +97,56 @@ describe("lifecycle of the chat deployment", () => {
     }
   });
 
+  it("relays again, from the next instance, a broadcast an object could not hand to another, so its clients recover with nothing missing", async () => {
+    // A restart between logging a broadcast and relaying it (or an object that fails the
+    // relay) left the other objects' logs with a hole: their cut clients were not recovered,
+    // and the broadcast was lost to them (found by a run that killed workerd mid-relay).
+    const worker = await start();
+    const hook = (name, object, query = "") => fetch(`${worker.url}/socket.io/${name}?object=${object}${query}`);
+    const receivers = await connectClients(worker.url, 1, {}, {
+      "polling then upgrade": partitionFor(2, SHARDS),
+      "websocket only": partitionFor(2, SHARDS),
+      "polling only": partitionFor(2, SHARDS),
+    });
+    const [sender] = await connectClients(worker.url, 1, {}, { "websocket only": partitionFor(1, SHARDS) }).then((all) => {
+      closeAll(all.filter((c) => c.path !== "websocket only"));
+      return all.filter((c) => c.path === "websocket only");
+    });
+    const objectOf = (c) => Number(c.socket.io.engine.id.split("-")[0]);
+    assert.deepEqual([...receivers.map(objectOf), objectOf(sender)], [2, 2, 2, 1]);
+    try {
+      await chatRound([...receivers, sender], "before");
+      // Object 2 refuses every attempt of the next relay (3): object 1 gives up on it.
+      assert.equal((await hook("__fail", 2, "&times=3")).status, 200);
+      sender.socket.emit("chat message", "refused once");
+      await until(() => sender.received.includes("refused once"), 5000, "the sender's own copy");
+      await sleep(1000);
+      for (const c of receivers) assert.ok(!c.received.includes("refused once"), `${c.path}: not relayed yet`);
+      // Object 1 loses its memory, as a new instance after a restart: it relays what its
+      // outbox still holds before its next broadcast.
+      assert.equal(await (await hook("__forget", 1)).text(), "forgotten");
+      sender.socket.emit("chat message", "after it");
+      await until(() => receivers.every((c) => c.received.includes("after it")), 10_000, "the next broadcast");
+      for (const c of receivers) {
+        const got = c.received.filter((t) => t === "refused once" || t === "after it");
+        assert.deepEqual(got, ["refused once", "after it"], `${c.path}: relayed again, in order, once`);
+      }
+      // A cut receiver is recovered: its object's log has no hole.
+      for (const c of receivers) c.socket.io.engine.close();
+      sender.socket.emit("chat message", "while cut");
+      await until(() => receivers.every((c) => c.socket.connected), 20_000, "the reconnections");
+      await until(() => receivers.every((c) => c.received.includes("while cut")), 10_000, "the missed message");
+      await sleep(500);
+      for (const c of receivers) {
+        assert.equal(c.socket.recovered, true, `${c.path}: recovered\n${serverErrors(worker)}`);
+        assert.equal(c.received.filter((t) => t === "refused once").length, 1, `${c.path}: never twice`);
+        assert.equal(c.received.filter((t) => t === "while cut").length, 1, `${c.path}: the missed message once`);
+      }
+    } finally {
+      closeAll([...receivers, sender]);
+    }
+  });
+
   it("goes on after a restart of workerd on its persisted state", async () => {
     let worker = await start();
     const { port, persist } = worker;
