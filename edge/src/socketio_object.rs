@@ -35,6 +35,10 @@ use crate::test_hooks::Wakeups;
 /// Most keys one storage call may put or delete (workerd's limit).
 const STORAGE_BATCH: usize = 128;
 
+/// How soon after a broadcast is written to the outbox the object's alarm is due, at the
+/// latest: the instance that follows a restart relays what it holds (relays::OUTBOX_PREFIX).
+const OUTBOX_RETRY_MS: u64 = 5_000;
+
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
 
@@ -424,10 +428,17 @@ impl SocketIoServer {
         // The broadcasts logged for recovery wait in storage until every object took them
         // (relays::OUTBOX_PREFIX), written with the rest before any is sent.
         let made = self.relays.take_made();
+        let puts_before = puts.len();
         puts.extend(made.iter().filter_map(Relay::outbox_entry));
+        let outbox_written = puts.len() > puts_before;
         let written = write_batches(&storage, &puts, &deletes).await;
         self.relays.make_ready(made);
         written?;
+        if outbox_written {
+            // Should this instance end before the relay is done, an alarm wakes the next one
+            // to relay it, even if no client comes back to this object.
+            self.host.schedule_alarm(Some(now_ms() + OUTBOX_RETRY_MS)).await?;
+        }
         for Unpersisted { session, error } in unpersisted {
             worker::console_error!("session {session} will not survive hibernation: {error}");
         }

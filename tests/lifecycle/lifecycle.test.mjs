@@ -122,9 +122,10 @@ describe("lifecycle of the chat deployment", () => {
       await until(() => sender.received.includes("refused once"), 5000, "the sender's own copy");
       await sleep(1000);
       for (const c of receivers) assert.ok(!c.received.includes("refused once"), `${c.path}: not relayed yet`);
-      // Object 1 loses its memory, as a new instance after a restart: it relays what its
-      // outbox still holds before its next broadcast.
+      // Object 1 loses its memory, as a new instance after a restart, and hears from no client:
+      // the alarm set with the outbox wakes it to relay what it holds.
       assert.equal(await (await hook("__forget", 1)).text(), "forgotten");
+      await until(() => receivers.every((c) => c.received.includes("refused once")), 10_000, "the relay from the outbox");
       sender.socket.emit("chat message", "after it");
       await until(() => receivers.every((c) => c.received.includes("after it")), 10_000, "the next broadcast");
       for (const c of receivers) {
