@@ -119,6 +119,9 @@ pub(crate) struct Relays {
     queue: RefCell<Vec<Relay>>,
     /// Written (those logged for recovery) and waiting for the event that relays.
     ready: RefCell<Vec<Relay>>,
+    /// Logged broadcasts an object did not take (after its attempts): the next alarm relays
+    /// them again ([`Relays::retry_failed`]).
+    failed: RefCell<Vec<Relay>>,
     relaying: Cell<bool>,
     /// How many numbered objects the deployment has.
     pub(crate) shards: u32,
@@ -127,7 +130,13 @@ pub(crate) struct Relays {
 impl Relays {
     /// No broadcast waiting, in a deployment of `shards` objects.
     pub(crate) fn new(shards: u32) -> Self {
-        Relays { queue: RefCell::new(Vec::new()), ready: RefCell::new(Vec::new()), relaying: Cell::new(false), shards }
+        Relays {
+            queue: RefCell::new(Vec::new()),
+            ready: RefCell::new(Vec::new()),
+            failed: RefCell::new(Vec::new()),
+            relaying: Cell::new(false),
+            shards,
+        }
     }
 
     /// The broadcasts made since the last call, to be written to the outbox
@@ -146,6 +155,16 @@ impl Relays {
     pub(crate) fn forget(&self) {
         self.queue.borrow_mut().clear();
         self.ready.borrow_mut().clear();
+        self.failed.borrow_mut().clear();
+    }
+
+    /// The logged broadcasts an object did not take, relayed again before what waits (from the
+    /// alarm a failure sets: a failing object does not slow every event down).
+    pub(crate) fn retry_failed(&self) {
+        let mut failed = std::mem::take(&mut *self.failed.borrow_mut());
+        let mut ready = self.ready.borrow_mut();
+        failed.append(&mut ready);
+        *ready = failed;
     }
 
     /// A new instance's outbox, read from storage: relayed before anything made since.
@@ -184,8 +203,9 @@ impl Relays {
     /// Relays what is queued until nothing is: each broadcast to the objects its selection
     /// reaches (for rooms, those that hold members, from the room directory), each object's
     /// share in one request, all objects at once; a failed object is retried, then reported
-    /// (what was logged stays in the outbox for the next instance). Relayed, a broadcast
-    /// leaves the outbox.
+    /// (what was logged stays in the outbox, and is relayed again by the next alarm or
+    /// instance; an object that had taken it applies it once). Relayed, a broadcast leaves
+    /// the outbox.
     async fn send_queued(&self, env: &Env, storage: &Storage, name: Option<String>) -> Result<()> {
         let Some(name) = name else {
             // Never relay without knowing which object is this one: it would deliver twice here.
@@ -218,6 +238,7 @@ impl Relays {
             });
             let failed: Vec<String> = join_all(sends).await.into_iter().filter_map(|sent| sent.err()).collect();
             if !failed.is_empty() {
+                self.failed.borrow_mut().extend(batch.into_iter().filter(|relay| relay.logged.is_some()));
                 return Err(worker::Error::RustError(format!("broadcasts not relayed to {}", failed.join("; "))));
             }
             let relayed: Vec<String> = batch.iter().filter_map(|relay| Some(relay.outbox_entry()?.0)).collect();

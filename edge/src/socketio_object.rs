@@ -250,6 +250,7 @@ impl Hosted for SocketIoServer {
     async fn alarm(&self) -> Result<Response> {
         self.count(|w| w.alarms += 1).await?;
         self.restore().await?;
+        self.relays.retry_failed();
         self.host.alarm(self);
         self.core.borrow_mut().handle_timeout(now_ms());
         self.pump();
@@ -472,6 +473,10 @@ impl SocketIoServer {
     pub(crate) async fn relay_now(&self) {
         if let Err(error) = self.relays.send(&self.env, &self.host.state().storage(), self.name()).await {
             worker::console_error!("{error}");
+            // What was logged is relayed again by the alarm (Relays::retry_failed).
+            if let Err(error) = self.host.schedule_alarm(Some(now_ms() + OUTBOX_RETRY_MS)).await {
+                worker::console_error!("the alarm to relay again was not set: {error}");
+            }
         }
     }
 
