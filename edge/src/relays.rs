@@ -139,10 +139,15 @@ impl Relays {
         }
     }
 
-    /// The broadcasts made since the last call, to be written to the outbox
-    /// ([`Relay::outbox_entry`]) and then handed back with [`Relays::make_ready`].
+    /// The broadcasts made since the last call (none with one object), to be written to the
+    /// outbox ([`Relay::outbox_entry`]) and then handed back with [`Relays::make_ready`].
     pub(crate) fn take_made(&self) -> Vec<Relay> {
-        std::mem::take(&mut *self.queue.borrow_mut())
+        let made = std::mem::take(&mut *self.queue.borrow_mut());
+        // A deployment of one object relays nothing, and keeps no outbox.
+        if self.shards <= 1 {
+            return Vec::new();
+        }
+        made
     }
 
     /// Broadcasts whose outbox entries are written: the next [`Relays::send`] relays them.
