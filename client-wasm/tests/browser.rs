@@ -19,7 +19,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
-use wasmio_client::{protocol, Driver, Host};
+use wasmio_client::{Driver, Host};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -91,7 +91,17 @@ impl Recorder {
         // refused or silent).
         let listen = js_sys::Function::new_with_args("ws, id, other", "ws.onmessage = other;");
         js_sys::Reflect::set(&host, &"listen".into(), &listen).unwrap();
+        // The browser's details of a transport error, kept on the host (`details()`).
+        let details =
+            js_sys::Function::new_with_args("description, context", "this.details = { description, context };");
+        js_sys::Reflect::set(&host, &"transportError".into(), &details).unwrap();
         Recorder { events, _closure: closure, host: host.into() }
+    }
+
+    /// The `description` the driver gave with the last transport error.
+    fn error_description(&self) -> JsValue {
+        let details = js_sys::Reflect::get(&self.host, &"details".into()).unwrap();
+        js_sys::Reflect::get(&details, &"description".into()).unwrap()
     }
 
     fn host(&self) -> Host {
@@ -157,11 +167,6 @@ fn driver(
     )
 }
 
-#[wasm_bindgen_test]
-fn protocol_is_socket_io_revision_5() {
-    assert_eq!(protocol(), 5);
-}
-
 /// A refused WebSocket: the manager's `error("websocket error")` and the namespace's
 /// `connect_error` with the same message, long before the 20 s connect timeout; without
 /// reconnection nothing more happens and the manager is closed.
@@ -176,6 +181,8 @@ async fn refused_websocket_reports_error_and_connect_error() {
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("websocket error"));
     assert!(error.at - start < 5000.0, "error after {} ms", error.at - start);
+    // The WebSocket's error event, as engine.io-client's TransportError `description`.
+    assert!(rec.error_description().is_instance_of::<web_sys::Event>(), "{:?}", rec.error_description());
     let connect_error = rec.of(CONNECT_ERROR);
     assert_eq!(connect_error.len(), 1, "{:?}", rec.events());
     assert_eq!((connect_error[0].socket, connect_error[0].a.as_deref()), (nsp, Some("websocket error")));
@@ -205,6 +212,8 @@ async fn refused_polling_reports_xhr_poll_error() {
     d.control(0, 0);
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("xhr poll error"));
+    // No HTTP status: the request failed.
+    assert_eq!(rec.error_description().as_f64(), Some(0.0));
     sleep(300).await;
     assert!(rec.of(OPEN).is_empty() && rec.of(RECONNECT_ATTEMPT).is_empty(), "{:?}", rec.events());
     assert_eq!(d.state(), 0);
