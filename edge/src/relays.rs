@@ -166,21 +166,24 @@ impl Relays {
     /// The logged broadcasts an object did not take, relayed again before what waits (from the
     /// alarm a failure sets: a failing object does not slow every event down).
     pub(crate) fn retry_failed(&self) {
-        let mut failed = std::mem::take(&mut *self.failed.borrow_mut());
-        let mut ready = self.ready.borrow_mut();
-        failed.append(&mut ready);
-        *ready = failed;
+        let failed = std::mem::take(&mut *self.failed.borrow_mut());
+        self.relay_first(failed);
     }
 
     /// A new instance's outbox, read from storage: relayed before anything made since.
     pub(crate) fn resume(&self, outbox: Vec<(String, String)>) {
-        let mut left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
+        let left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
         if left.len() < outbox.len() {
             worker::console_error!("{} outbox entries are unreadable: not relayed", outbox.len() - left.len());
         }
+        self.relay_first(left);
+    }
+
+    /// Puts `older` before what waits to be relayed, in its order.
+    fn relay_first(&self, mut older: Vec<Relay>) {
         let mut ready = self.ready.borrow_mut();
-        left.append(&mut ready);
-        *ready = left;
+        older.append(&mut ready);
+        *ready = older;
     }
 
     /// Where handlers queue their broadcasts.
