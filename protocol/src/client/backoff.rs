@@ -6,7 +6,6 @@
 pub struct Backoff {
     ms: f64,
     max: f64,
-    factor: f64,
     jitter: f64,
     attempts: u32,
 }
@@ -18,7 +17,6 @@ impl Backoff {
         Backoff {
             ms: if min == 0.0 || min.is_nan() { 100.0 } else { min },
             max: if max == 0.0 || max.is_nan() { 10_000.0 } else { max },
-            factor: 2.0,
             jitter: if jitter > 0.0 && jitter <= 1.0 { jitter } else { 0.0 },
             attempts: 0,
         }
@@ -29,7 +27,9 @@ impl Backoff {
     /// (`floor(rand * jitter * ms)`) and the direction (`floor(rand * 10)` even: shorter) of
     /// the deviation. The result is capped at `max` and truncated as `| 0` does.
     pub fn duration(&mut self, rand: f64) -> u64 {
-        let mut ms = self.ms * self.factor.powf(f64::from(self.attempts));
+        // The reference's factor is 2: a power of two is exact by repeated squaring (and
+        // infinite past 2^1023, as `Math.pow` is), without libm's `pow` (2 KB of wasm).
+        let mut ms = self.ms * 2f64.powi(i32::try_from(self.attempts).unwrap_or(i32::MAX));
         self.attempts = self.attempts.saturating_add(1);
         if self.jitter != 0.0 && !self.jitter.is_nan() {
             let deviation = (rand * self.jitter * ms).floor();
@@ -96,5 +96,16 @@ mod tests {
         assert_eq!(b.attempts(), 5);
         b.reset();
         assert_eq!(b.duration(0.7), 1000);
+    }
+
+    #[test]
+    fn past_the_largest_power_of_two_the_delay_stays_at_the_cap() {
+        let mut b = Backoff::new(1000.0, 5000.0, 0.5);
+        let delays: Vec<u64> = (0..1100).map(|_| b.duration(0.3)).collect();
+        // 2^1023 * 1000 is infinite, as Math.pow(2, 1023) * 1000 is: capped at max.
+        assert_eq!(delays[3], 5000);
+        assert!(delays[1000..].iter().all(|&d| d == 5000), "{:?}", &delays[1000..1010]);
+        // Math.floor(0 * jitter * Infinity) is NaN, and so is the delay: `Math.min(NaN, max) | 0`.
+        assert_eq!(b.duration(0.0), 0);
     }
 }
