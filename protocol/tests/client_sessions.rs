@@ -1273,3 +1273,24 @@ fn header_routing_leaves_recovery_offsets_and_reported_packets_to_the_core() {
     let ws = net.current().websocket.expect("on a WebSocket");
     assert_eq!(net.manager.handle_websocket_head(ws, "42"), None);
 }
+
+#[test]
+fn closing_over_websocket_closes_the_websocket_and_the_server_learns_it_at_once() {
+    let websocket_only = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
+    let mut net = Net::new(ManagerConfig { engine: websocket_only, ..ManagerConfig::default() });
+    let s = connected(&mut net, "/");
+    assert_eq!(net.websockets.len(), 1);
+    net.randoms(&[0.0]);
+    // `socket.io.engine.close()`: a dropped connection, then a reconnection on a new WebSocket.
+    net.manager.close_engine(DisconnectReason::ForcedClose, None, net.now);
+    net.pump();
+    assert!(net.conns["eio-1"].session.is_closed(), "the server saw the first WebSocket close");
+    net.advance(net.now + 60_000);
+    assert_eq!(net.handshakes, 2, "reconnected");
+    assert_eq!(net.websockets.len(), 1, "only the new WebSocket is open");
+    // The last socket's disconnect closes the manager: its WebSocket closes too.
+    net.manager.disconnect_socket(s, net.now);
+    net.pump();
+    assert!(net.websockets.is_empty(), "no WebSocket left open");
+    assert!(net.conns["eio-2"].session.is_closed());
+}

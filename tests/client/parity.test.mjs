@@ -15,7 +15,11 @@ let browser, web, server, custom, slow, wildcard, forbidding;
 
 /** The handlers of every test server. */
 function handlers(io) {
+  // Why each engine connection closed, by its id (ends with the connection's close event).
+  const engineCloses = new Map();
+  io.engine.on("connection", (conn) => conn.on("close", (reason) => engineCloses.set(conn.id, reason)));
   io.on("connection", (socket) => {
+    socket.on("engine-closed", (id, cb) => cb(engineCloses.get(id) ?? null));
     socket.on("whoami", (cb) => cb([socket.handshake.auth.token, socket.handshake.query.v]));
     socket.on("handshake", (cb) => {
       const { headers, query } = socket.handshake;
@@ -171,6 +175,38 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         connected: true,
         newId: true,
       });
+    });
+
+    test("engine.close() closes the connection on the server too, on every transport path (not at its ping timeout)", async () => {
+      const r = await run(async (url) => {
+        const out = [];
+        for (const transports of [["websocket"], ["polling", "websocket"], ["polling"]]) {
+          const socket = io(url, { forceNew: true, transports, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+          await new Promise((res) => socket.on("connect", res));
+          if (transports.length > 1 && socket.io.engine.transport.name !== "websocket") {
+            await new Promise((res) => socket.io.engine.once("upgrade", res));
+          }
+          const engineId = socket.io.engine.id;
+          const back = new Promise((res) => socket.io.on("reconnect", res));
+          socket.io.engine.close();
+          await back;
+          if (!socket.connected) await new Promise((res) => socket.once("connect", res));
+          // The server's ping timeout is 20 s: a close it learns of later than 5 s is missed.
+          let reason = null;
+          for (let i = 0; i < 50 && reason === null; i++) {
+            reason = await socket.emitWithAck("engine-closed", engineId);
+            if (reason === null) await new Promise((res) => setTimeout(res, 100));
+          }
+          out.push([transports.join(","), reason]);
+          socket.disconnect();
+        }
+        return out;
+      }, { expected: /status of 400/ });
+      assert.deepEqual(r, [
+        ["websocket", "transport close"],
+        ["polling,websocket", "transport close"],
+        ["polling", "transport close"],
+      ]);
     });
 
     test("socket.auth and io.opts.query changed before an automatic reconnection are sent with it", async () => {

@@ -279,12 +279,14 @@ impl ClientSession {
             return;
         }
         self.abandon_probe(None, false);
-        if let (State::Open, Some(t)) = (self.state, self.transport) {
-            match t.kind {
+        match (self.state, self.transport) {
+            (State::Open, Some(t)) => match t.kind {
                 TransportKind::Polling => {
                     // What is left, then the close packet, posted one POST after the other
                     // (the server refuses overlapping POSTs).
-                    self.queue(Packet::bare(PacketType::Close));
+                    // Written as engine.io-client's polling transport writes it: not a packet
+                    // the socket creates (no `packetCreate`).
+                    self.write_buffer.push_back(Packet::bare(PacketType::Close));
                     // A poll asked for but not sent yet is dropped: sent beside the close packet,
                     // it could reach the server after the close and be refused.
                     self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
@@ -298,8 +300,16 @@ impl ClientSession {
                         self.post_next_closing_body();
                     }
                 }
-                TransportKind::WebSocket => self.flush(),
-            }
+                TransportKind::WebSocket => {
+                    // What is left is sent, then the WebSocket closes (its close frame follows
+                    // the data): the server learns of it at once, not at its ping timeout.
+                    self.flush();
+                    self.transmits.push_back(ClientTransmit::Close { id: t.id });
+                }
+            },
+            // Still opening: the transport is dropped (the handshake aborted, the WebSocket closed).
+            (_, Some(t)) => self.transmits.push_back(ClientTransmit::Close { id: t.id }),
+            (_, None) => {}
         }
         self.finish(CloseReason::ForcedClose, None);
     }
