@@ -578,14 +578,20 @@ export function client(load) {
       const data = [ev, ...args];
       // As socket.io-client: outgoing listeners hear an emit, with the caller's own arguments,
       // when it goes out: now, or from sendBuffer once connected; a volatile one never buffers.
+      let buffered;
       if (this._connected) this._notifyOutgoing(data);
       else if (!flags.volatile) {
-        this._buffer.push({ type: 2, nsp: this.nsp, data, options: { compress: flags.compress !== false }, _cb: cb });
+        buffered = { type: 2, nsp: this.nsp, data, options: { compress: flags.compress !== false }, _cb: cb };
+        this._buffer.push(buffered);
       }
       const [text, bins] = encode(data);
       this._send((d, bins) => {
         const handle = d.emit(this._s, text, bins, f, flags.timeout ?? -1);
-        if (cb && handle >= 0) this.acks[handle] = cb;
+        if (cb && handle >= 0) {
+          this.acks[handle] = cb;
+          // An emit whose acknowledgement timed out before it left is dropped: out of sendBuffer too.
+          if (buffered) buffered._ack = handle;
+        }
       }, bins);
       return this;
     }
@@ -675,6 +681,7 @@ export function client(load) {
         case 16: {
           const cb = this.acks[n];
           delete this.acks[n];
+          this._buffer = this._buffer.filter((p) => p._ack !== n);
           if (!cb) return;
           if (kind === 16) return cb.call(this, new Error(a));
           const args = this.io._decode(a, bins, Array.isArray);

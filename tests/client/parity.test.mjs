@@ -341,7 +341,7 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, { separate: true, transports: ["polling", "polling"] });
     });
 
-    test("sendBuffer holds emits made while disconnected, [] drops them; onAnyOutgoing hears the caller's own arguments", async () => {
+    test("sendBuffer holds emits made while disconnected, [] drops them, a timed-out one leaves it; onAnyOutgoing hears the caller's own arguments", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true, autoConnect: false });
         const bytes = new Uint8Array([1, 2]);
@@ -354,17 +354,22 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         socket.volatile.emit("note", "volatile: dropped while disconnected");
         socket.emit("note", bytes);
         const waiting = socket.sendBuffer.length;
+        // an emit whose acknowledgement times out before the connection leaves sendBuffer, unsent
+        const timedOut = await new Promise((res) => socket.timeout(10).emit("note", "timed out", (err) => res(err.message)));
+        const afterTimeout = socket.sendBuffer.map((p) => p.data.length);
         const heardBeforeConnect = out.length;
         socket.connect();
         await new Promise((res) => socket.on("connect", res));
         const receiveBuffer = socket.receiveBuffer;
         const notes = await socket.emitWithAck("notes");
         socket.disconnect();
-        return { buffered, waiting, heardBeforeConnect, out, notes, left: socket.sendBuffer.length, receiveBuffer };
+        return { buffered, waiting, timedOut, afterTimeout, heardBeforeConnect, out, notes, left: socket.sendBuffer.length, receiveBuffer };
       });
       assert.deepEqual(r, {
         buffered: [["note", 1], ["note", 2]],
         waiting: 1,
+        timedOut: "operation has timed out",
+        afterTimeout: [2],
         heardBeforeConnect: 0,
         out: [["note", "the same Uint8Array"], ["notes"]],
         notes: [[[1, 2]]],
