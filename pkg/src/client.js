@@ -180,7 +180,7 @@ export function client(load) {
       return super.on(ev, fn);
     }
     close() {
-      this._m._call((d) => d.control(2, 0)); // engine.close()
+      if (!this._closed) this._m._call((d) => d.control(2, 0)); // engine.close()
       return this;
     }
     get id() {
@@ -190,7 +190,8 @@ export function client(load) {
       return { name: (this._m._d && this._m._d.name(0, 0)) || undefined };
     }
     get readyState() {
-      return this._m._readyState;
+      // One engine per connection, as engine.io-client's: a closed one stays closed.
+      return this._closed ? "closed" : this._m._readyState;
     }
   }
 
@@ -355,6 +356,7 @@ export function client(load) {
           if (!this._reporting) this.engine?.emit("heartbeat");
           return this.emitReserved("ping");
         case 3:
+          if (this.engine) this.engine._closed = true;
           this.engine?.emit("close", a, description(a, b, this));
           return this.emitReserved("close", a, description(a, b, this));
         case 4:
@@ -383,6 +385,11 @@ export function client(load) {
       engine.emit(n ? "packetCreate" : "packet", packet);
       // As engine.io-client: every packet received is a sign of life.
       if (!n) engine.emit("heartbeat");
+    }
+
+    /** The engine of the connection being opened: a new one once the last one closed. */
+    _engine() {
+      if (!this.engine || this.engine._closed) this.engine = new Engine(this);
     }
 
     get _readyState() {
@@ -420,7 +427,7 @@ export function client(load) {
 
     /** Opens the connection; `fn(err?)` is called once it opened or failed. */
     open(fn) {
-      this.engine = this.engine || new Engine(this);
+      this._engine();
       if (fn) {
         const onOpen = () => {
           this.off("error", onError);
@@ -539,7 +546,7 @@ export function client(load) {
 
     connect() {
       this._active = true;
-      this.io.engine = this.io.engine || new Engine(this.io);
+      if (!this.io._reconnecting) this.io._engine();
       this._send((d) => d.control(6, this._s));
       return this;
     }

@@ -162,10 +162,15 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         socket.io.engine.on("close", (reason) => events.push("engine close: " + reason));
         socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
         const back = new Promise((res) => socket.io.on("reconnect", res));
+        const old = socket.io.engine;
         socket.io.engine.close();
         await back;
         if (!socket.connected) await new Promise((res) => socket.once("connect", res));
         const out = { events: [...events], connected: socket.connected, newId: socket.id !== first };
+        // one engine per connection: the old one stays closed (and closing it again ends nothing)
+        out.engines = [old.readyState, socket.io.engine !== old, socket.io.engine.readyState];
+        old.close();
+        out.stillConnected = socket.connected && (await socket.emitWithAck("whoami")) !== undefined;
         socket.disconnect();
         return out;
         // (closed while still upgrading, the session's last polling request may be answered 400)
@@ -174,6 +179,8 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         events: ["disconnect: forced close", "engine close: forced close"],
         connected: true,
         newId: true,
+        engines: ["closed", true, "open"],
+        stillConnected: true,
       });
     });
 
