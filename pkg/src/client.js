@@ -382,6 +382,7 @@ export function client(load) {
       if (n === 3) return engine.emit("upgrading", { name: type });
       const packet = { type };
       if (text != null || bins) packet.data = text != null ? text : bins[0];
+      if (n) packet.options = { compress: this._compress !== false };
       engine.emit(n ? "packetCreate" : "packet", packet);
       // As engine.io-client: every packet received is a sign of life.
       if (!n) engine.emit("heartbeat");
@@ -593,7 +594,10 @@ export function client(load) {
       }
       const [text, bins] = encode(data);
       this._send((d, bins) => {
+        // the packets this emit creates now are reported with its `compress` flag
+        this.io._compress = !(f & 8);
         const handle = d.emit(this._s, text, bins, f, flags.timeout ?? -1);
+        this.io._compress = true;
         if (cb && handle >= 0) {
           this.acks[handle] = cb;
           // An emit whose acknowledgement timed out before it left is dropped: out of sendBuffer too.

@@ -393,6 +393,9 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         socket.io.on("packet", (p) => decoded.push([p.type, p.nsp, Array.isArray(p.data) ? p.data[0] : typeof p.data, p.id]));
         socket.io.engine.on("packet", (p) => engine.received.add(p.type));
         socket.io.engine.on("packetCreate", (p) => engine.created.add(p.type + ":" + typeof p.data));
+        // each event's packet carries its emit's compress flag
+        const compress = [];
+        socket.io.engine.on("packetCreate", (p) => p.data?.[0] === "2" && compress.push(p.options.compress));
         socket.io.engine.on("drain", () => engine.drains++);
         socket.io.engine.on("upgrading", (transport) => engine.upgrading.push(transport.name));
         const upgraded = new Promise((res) => socket.io.engine.once("upgrade", res));
@@ -401,9 +404,11 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         // A plain callback: socket.io-client emits `packet` a tick late, after an ack taking an
         // error has put its `null` first into the packet's data.
         const echoed = await new Promise((res) => socket.emit("echo", "x", res));
+        socket.compress(false).emit("silent");
         socket.disconnect();
         return {
           echoed,
+          compress,
           decoded,
           received: ["open", "message"].filter((t) => engine.received.has(t)),
           created: [...engine.created].sort(),
@@ -413,6 +418,7 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       });
       assert.deepEqual(r, {
         echoed: "x",
+        compress: [true, false],
         decoded: [[0, "/", "object", undefined], [3, "/", "x", 0]],
         received: ["open", "message"],
         created: ["message:string"],
