@@ -77,6 +77,9 @@ export interface EngineOptions {
   };
   /** Close the connection cleanly when the page unloads (default false). */
   closeOnBeforeunload: boolean;
+  /** Use the timer functions as the package found them when it loaded, not the global ones
+   *  when the manager is created (fake timers in tests; default false). */
+  useNativeTimers: boolean;
   /** Keep the trailing slash of `path` (default true). */
   addTrailingSlash: boolean;
   /** The server path (default "/socket.io"). */

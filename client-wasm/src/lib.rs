@@ -89,14 +89,18 @@ extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn fetch(url: &str, init: &RequestInit) -> Thenable;
 
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &Callback, ms: f64) -> JsValue;
+    /// The manager's `setTimeout`: with `useNativeTimers`, the browser's own as the module
+    /// found it (fake timers installed later do not reach it); else the global one as the
+    /// manager was created, as engine.io-client binds its timer functions.
+    #[wasm_bindgen(method, js_name = setTimeout)]
+    fn set_timeout(this: &Host, handler: &Callback, ms: f64) -> JsValue;
+
+    /// The `clearTimeout` of the same origin as [`Host::set_timeout`].
+    #[wasm_bindgen(method, js_name = clearTimeout)]
+    fn clear_timeout(this: &Host, handle: &JsValue);
 
     #[wasm_bindgen(js_name = queueMicrotask)]
     fn queue_microtask(handler: &Callback);
-
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(handle: &JsValue);
 }
 
 // Kinds of the tagged callback (tag = transport id * CB_KINDS + kind).
@@ -821,11 +825,11 @@ impl Inner {
             return;
         }
         if let Some((_, handle)) = self.timer.take() {
-            clear_timeout(&handle);
+            self.host.clear_timeout(&handle);
         }
         if let Some(at) = deadline {
             let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
-            let handle = set_timeout(&self.bound(TransportId(0), CB_TIMER), delay);
+            let handle = self.host.set_timeout(&self.bound(TransportId(0), CB_TIMER), delay);
             self.timer = Some((at, handle));
         }
     }

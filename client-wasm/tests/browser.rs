@@ -95,6 +95,11 @@ impl Recorder {
         let details =
             js_sys::Function::new_with_args("description, context", "this.details = { description, context };");
         js_sys::Reflect::set(&host, &"transportError".into(), &details).unwrap();
+        // The manager's timers: the browser's.
+        let set = js_sys::Function::new_with_args("handler, ms", "return setTimeout(handler, ms);");
+        js_sys::Reflect::set(&host, &"setTimeout".into(), &set).unwrap();
+        let clear = js_sys::Function::new_with_args("handle", "clearTimeout(handle);");
+        js_sys::Reflect::set(&host, &"clearTimeout".into(), &clear).unwrap();
         Recorder { events, _closure: closure, host: host.into() }
     }
 

@@ -6,6 +6,9 @@
 /** The Socket.IO protocol revision. */
 export const protocol = 5;
 
+// The timer functions as the module found them (engine.io-client's `useNativeTimers`).
+const NATIVE_SET_TIMEOUT = globalThis.setTimeout.bind(globalThis);
+const NATIVE_CLEAR_TIMEOUT = globalThis.clearTimeout.bind(globalThis);
 const RESERVED = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 /** A minimal @socket.io/component-emitter. */
@@ -266,6 +269,9 @@ export function client(load) {
               } else other(e);
             };
           },
+          // engine.io-client's timer functions: the module's natives, or the globals of now.
+          setTimeout: opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis),
+          clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
           // The browser's details of the transport error reported next.
           transportError: (description, context) => (this._te = { description, context }),
           // Read at each handshake: the application may change `manager.opts.query` between

@@ -216,6 +216,34 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       ]);
     });
 
+    test("useNativeTimers: the manager's timers are the module's own, not a setTimeout installed later", async () => {
+      const r = await run(async (url) => {
+        const real = window.setTimeout;
+        let calls = 0;
+        window.setTimeout = function (...args) {
+          calls++;
+          return real.apply(this, args);
+        };
+        const out = {};
+        try {
+          for (const useNativeTimers of [true, false]) {
+            calls = 0;
+            const socket = io(url, { forceNew: true, useNativeTimers, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+            await new Promise((res) => socket.on("connect", res));
+            const back = new Promise((res) => socket.io.on("reconnect", res));
+            socket.io.engine.close(); // a reconnection: its delay is a timer
+            await back;
+            socket.disconnect();
+            out[useNativeTimers] = calls > 0;
+          }
+        } finally {
+          window.setTimeout = real;
+        }
+        return out;
+      }, { expected: /status of 400/ });
+      assert.deepEqual(r, { true: false, false: true });
+    });
+
     test("socket.auth and io.opts.query changed before an automatic reconnection are sent with it", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true, auth: { token: "one" }, query: { v: "1" }, reconnectionDelay: 50 });
