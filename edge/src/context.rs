@@ -21,7 +21,7 @@ use crate::Emitter;
 /// A handler's future, queued by the object.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()>>>;
 
-/// The async handlers' futures of an object, awaited before the event that queued them ends.
+/// The async handlers' futures an event queued, started once it ends (`SocketIoServer::settle`).
 #[derive(Default)]
 pub(crate) struct Tasks {
     queue: RefCell<Vec<Task>>,
@@ -38,18 +38,9 @@ impl Tasks {
         self.queue.borrow().is_empty()
     }
 
-    /// Awaits the queued futures, in the order their events came, until none is left (a
-    /// handler's effects may queue more).
-    pub(crate) async fn run(&self) {
-        loop {
-            let tasks = std::mem::take(&mut *self.queue.borrow_mut());
-            if tasks.is_empty() {
-                return;
-            }
-            for task in tasks {
-                task.await;
-            }
-        }
+    /// The queued futures, in the order their events came.
+    pub(crate) fn take(&self) -> Vec<Task> {
+        std::mem::take(&mut *self.queue.borrow_mut())
     }
 }
 

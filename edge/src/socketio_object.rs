@@ -9,11 +9,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
+use wasm_bindgen::JsValue;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
     Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY,
 };
+use worker::wasm_bindgen_futures;
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::app::{App, Relay};
@@ -312,28 +314,30 @@ impl SocketIoServer {
         if self.restored.replace(true) {
             return Ok(());
         }
+        let storage = self.host.state().storage();
+        // Everything the object keeps, in one read: each storage call is a turn through
+        // workerd, and a woken instance needs all of it.
+        let all = string_entries(&storage.list().await?);
+        let with = |prefix: &str| -> Vec<(String, String)> {
+            all.iter().filter(|(key, _)| key.starts_with(prefix)).cloned().collect()
+        };
+        let value = |key: &str| all.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
         if self.name.borrow().is_none() {
-            let stored: Option<String> = self.host.state().storage().get(NAME_KEY).await?;
             // State written before the name was stored: every sid of this object starts with it.
-            *self.name.borrow_mut() = stored.or_else(|| self.host.name_from_sessions());
+            *self.name.borrow_mut() = value(NAME_KEY).or_else(|| self.host.name_from_sessions());
         }
         let origin = self.name.borrow().clone().unwrap_or_default();
-        let storage = self.host.state().storage();
-        let shared: Option<String> = storage.get(SHARED_KEY).await?;
+        let shared = value(SHARED_KEY);
         let mut parts = Vec::new();
         for prefix in [LOG_PREFIX, PERSISTED_PREFIX, ACK_PREFIX] {
-            let listed = storage.list_with_options(worker::ListOptions::new().prefix(prefix)).await?;
-            parts.extend(string_entries(&listed));
+            parts.extend(with(prefix));
         }
-        let live = storage.list_with_options(worker::ListOptions::new().prefix(LIVE_PREFIX)).await?;
-        let rates = storage.list_with_options(worker::ListOptions::new().prefix(RATE_PREFIX)).await?;
-        self.rate_limits.borrow_mut().restore(string_entries(&rates), now_ms());
-        let awaited = storage.list_with_options(worker::ListOptions::new().prefix(AWAITED_PREFIX)).await?;
-        self.awaited_acks.borrow_mut().restore(string_entries(&awaited));
+        let live = with(LIVE_PREFIX);
+        self.rate_limits.borrow_mut().restore(with(RATE_PREFIX), now_ms());
+        self.awaited_acks.borrow_mut().restore(with(AWAITED_PREFIX));
         // Broadcasts the previous instance logged and did not relay to every object (a
         // restart, a failed object): relayed again first, applied once where they arrived.
-        let outbox = storage.list_with_options(worker::ListOptions::new().prefix(OUTBOX_PREFIX)).await?;
-        self.relays.resume(string_entries(&outbox));
+        self.relays.resume(with(OUTBOX_PREFIX));
         let config = core_config(&self.app, self.host.config());
         let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
         let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {
@@ -362,7 +366,7 @@ impl SocketIoServer {
         }
         // Sockets lost with the previous instance (polling sessions live in memory only; a
         // restart loses the WebSockets too) disconnect now: their handlers run below.
-        let records: Vec<(String, String)> = string_entries(&live)
+        let records: Vec<(String, String)> = live
             .into_iter()
             .filter_map(|(key, record)| Some((key.strip_prefix(LIVE_PREFIX)?.to_owned(), record)))
             .collect();
@@ -382,6 +386,31 @@ impl SocketIoServer {
         Ok(())
     }
 
+    /// Runs the queued async handlers beside the object's next events, then settles what they
+    /// changed. The event that queued them ends first: workerd delivers a WebSocket's next
+    /// message only once the event of the last one ended, and a handler may await that very
+    /// message (its own socket's acknowledgement of a broadcast, a pong). socket.io's
+    /// handlers likewise run side by side.
+    fn start_tasks(&self) {
+        let (tasks, object) = (self.tasks.take(), self.me.borrow().clone());
+        let promise = wasm_bindgen_futures::future_to_promise(async move {
+            for task in tasks {
+                task.await;
+            }
+            if let Some(object) = object.upgrade() {
+                if let Err(error) = object.settle().await {
+                    worker::console_error!("the state the async handlers changed was not saved: {error}");
+                }
+            }
+            Ok(JsValue::UNDEFINED)
+        });
+        // Where the platform keeps an object alive for such work (workerd without it: the
+        // handlers still run while the object is in memory).
+        if let Err(error) = self.host.state().as_raw().wait_until(&promise) {
+            worker::console_warn!("waitUntil refused the async handlers: {error:?}");
+        }
+    }
+
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
     /// an alarm or a WebSocket message learns it from there.
     pub(crate) async fn learn_name(&self, req: &Request) -> Result<()> {
@@ -394,16 +423,16 @@ impl SocketIoServer {
         Ok(())
     }
 
-    /// After an event: finishes the CONNECTs waiting for another object, persists what
-    /// changed and sets the alarm.
+    /// After an event: starts the async handlers it queued, finishes the CONNECTs waiting for
+    /// another object, persists what changed and sets the alarm.
     pub(crate) async fn settle(&self) -> Result<()> {
         if !self.tasks.is_empty() {
             // Handlers may await for long (acknowledgements, other objects, bindings): the
             // heartbeats and timers due meanwhile need the alarm set now.
             let deadline = self.core.borrow().poll_timeout();
             self.host.schedule_alarm(deadline).await?;
+            self.start_tasks();
         }
-        self.tasks.run().await;
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
         let storage = self.host.state().storage();

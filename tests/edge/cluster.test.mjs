@@ -128,6 +128,24 @@ describe("cluster-wide operations over 16 objects", () => {
     c.off("question");
   });
 
+  it("a broadcast with acknowledgements reaches its asker too, whose next events are handled while it waits", async () => {
+    a.on("question", (asker, callback) => callback(asker === a.id ? "ann answers herself" : "?"));
+    b.on("question", (asker, callback) => callback("bob answers"));
+    c.on("question", () => {}); // never answers: the poll lasts until its timeout
+    const order = [];
+    const poll = ask(a, "poll", { timeout: 1500 }).then((answer) => (order.push("poll"), answer));
+    // the asker's next event does not wait for its poll (as socket.io runs handlers side by side)
+    const fetched = ask(a, "fetch", { room: "duo" }).then((sockets) => (order.push("fetch"), sockets));
+    const [answer, duo] = await Promise.all([poll, fetched]);
+    assert.deepEqual({ ...answer, responses: answer.responses.sort() }, {
+      responses: ["ann answers herself", "bob answers"],
+      timedOut: true,
+    });
+    assert.deepEqual(names(duo), ["ann", "bob"]);
+    assert.deepEqual(order, ["fetch", "poll"]);
+    for (const socket of [a, b, c]) socket.off("question");
+  });
+
   it("a failing object is retried, then reported to the caller", async () => {
     // Object 7 refuses the next 2 requests of other objects: the third attempt passes.
     assert.equal((await fetch(`${worker.url}/socket.io/__fail?object=7&times=2`)).status, 200);
