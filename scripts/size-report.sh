@@ -18,7 +18,7 @@ wasm-bindgen --target web --no-typescript --keep-debug --out-dir "$named/bindgen
     "$named/wasm32-unknown-unknown/client/wasmio_client.wasm"
 node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    --one-caller-inline-max-function-size=15 --strip-producers --debuginfo "$named/bindgen/wasmio_bg.wasm" -o "$named/named.wasm"
+    --strip-producers --debuginfo "$named/bindgen/wasmio_bg.wasm" -o "$named/named.wasm"
 echo
 echo "Top consumers of the wasm (raw bytes, names kept; the shipped build strips them):"
 twiggy top -n "${SIZE_TOP:-30}" "$named/named.wasm" | grep -v '"function names" subsection' \
