@@ -191,6 +191,11 @@ impl Relays {
         &self.queue
     }
 
+    /// Whether broadcasts wait to be relayed and no relay is under way (which would take them).
+    pub(crate) fn waiting(&self) -> bool {
+        self.shards > 1 && !self.ready.borrow().is_empty() && !self.relaying.get()
+    }
+
     /// Hands what is queued to every other object, from object `name`. One event at a time
     /// relays, in the order the broadcasts were made, all that is waiting in one request per
     /// object: a broadcast never overtakes an earlier one of this object on its way to another

@@ -404,11 +404,7 @@ impl SocketIoServer {
             }
             Ok(JsValue::UNDEFINED)
         });
-        // Where the platform keeps an object alive for such work (workerd without it: the
-        // handlers still run while the object is in memory).
-        if let Err(error) = self.host.state().as_raw().wait_until(&promise) {
-            worker::console_warn!("waitUntil refused the async handlers: {error:?}");
-        }
+        self.keep_alive(&promise);
     }
 
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
@@ -473,9 +469,35 @@ impl SocketIoServer {
             worker::console_error!("session {session} will not survive hibernation: {error}");
         }
         self.sync_holdings().await;
-        self.relay_now().await;
+        self.start_relay();
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
+    }
+
+    /// Relays what waits for the other objects beside the object's next events, as the
+    /// outbox is written: the event ends first, so that its socket's next message (the next of
+    /// a burst of broadcasts) is taken meanwhile and goes in the relay after, with whatever
+    /// else waits, instead of one relay per message.
+    fn start_relay(&self) {
+        if !self.relays.waiting() {
+            return;
+        }
+        let object = self.me.borrow().clone();
+        let promise = wasm_bindgen_futures::future_to_promise(async move {
+            if let Some(object) = object.upgrade() {
+                object.relay_now().await;
+            }
+            Ok(JsValue::UNDEFINED)
+        });
+        self.keep_alive(&promise);
+    }
+
+    /// Hands `promise` to `waitUntil`: where the platform keeps an object alive for such work
+    /// (workerd without it: the work still runs while the object is in memory).
+    fn keep_alive(&self, promise: &js_sys::Promise) {
+        if let Err(error) = self.host.state().as_raw().wait_until(promise) {
+            worker::console_warn!("waitUntil refused the object's work: {error:?}");
+        }
     }
 
     /// Tells the room directory which rooms this object holds now (in a deployment of many

@@ -48,8 +48,7 @@ describe("cluster-wide operations over 16 objects", () => {
   const names = (list) => list.map((s) => s.data.name).sort();
 
   before(async () => {
-    // socket.io's default heartbeat: workerd delivers a WebSocket's messages one at a time, so
-    // the asker's pongs wait for its handler, which awaits acknowledgements for up to 3 s.
+    // socket.io's default heartbeat.
     const vars = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000" };
     worker = await startWorker("conformance", { vars });
     a = await member(3, "ann", ["polling", "websocket"]);
@@ -144,6 +143,22 @@ describe("cluster-wide operations over 16 objects", () => {
     assert.deepEqual(names(duo), ["ann", "bob"]);
     assert.deepEqual(order, ["fetch", "poll"]);
     for (const socket of [a, b, c]) socket.off("question");
+  });
+
+  it("a burst of room broadcasts from one WebSocket reaches another object in order, in fewer relays than broadcasts", async () => {
+    const before = (await stats(3)).relays;
+    const heard = [];
+    const all = new Promise((resolve) => {
+      const listener = (text) => heard.push(text) === 30 && (a.off("room-message", listener), resolve());
+      a.on("room-message", listener);
+    });
+    // bob (object 7) sends them at once: the object takes the next while a relay is under way,
+    // and relays what waits together (one relay per message before: each event awaited its own)
+    for (let i = 0; i < 30; i++) b.emit("to-room", "duo", `burst ${i}`);
+    await all;
+    assert.deepEqual(heard, [...Array(30).keys()].map((i) => `burst ${i}`));
+    const relayed = (await stats(3)).relays - before;
+    assert.ok(relayed >= 1 && relayed < 30, `${relayed} relays reached object 3`);
   });
 
   it("a failing object is retried, then reported to the caller", async () => {
