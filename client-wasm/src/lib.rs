@@ -229,7 +229,8 @@ impl Driver {
     ///   function must be called, 19 an ack callback taking
     ///   no error was dropped (handle `n`).
     ///
-    /// `host.query()` gives the user's encoded query at each handshake. `http_base`/`ws_base`
+    /// `host.query()` gives the user's encoded query at each handshake; `host.setTimeout` and
+    /// `host.clearTimeout` are the manager's timers (`useNativeTimers`). `http_base`/`ws_base`
     /// end with the engine path;
     /// `transports` is a comma-separated list; `options` holds the flags (1 upgrade,
     /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 16 withCredentials,

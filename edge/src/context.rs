@@ -21,7 +21,8 @@ use crate::Emitter;
 /// A handler's future, queued by the object.
 pub(crate) type Task = Pin<Box<dyn Future<Output = ()>>>;
 
-/// The async handlers' futures an event queued, started once it ends (`SocketIoServer::settle`).
+/// The async handlers' futures an event queued, started by its `SocketIoServer::settle` and
+/// not awaited by it.
 #[derive(Default)]
 pub(crate) struct Tasks {
     queue: RefCell<Vec<Task>>,

@@ -196,8 +196,8 @@ impl Relays {
         self.shards > 1 && !self.ready.borrow().is_empty() && !self.relaying.get()
     }
 
-    /// Hands what is queued to every other object, from object `name`. One event at a time
-    /// relays, in the order the broadcasts were made, all that is waiting in one request per
+    /// Hands what is queued to every other object, from object `name`. One relay is under way
+    /// at a time, in the order the broadcasts were made, all that is waiting in one request per
     /// object: a broadcast never overtakes an earlier one of this object on its way to another
     /// (recovery offsets rely on that), however events interleave while relays are in flight.
     pub(crate) async fn send(&self, env: &Env, storage: &Storage, name: Option<String>) -> Result<()> {

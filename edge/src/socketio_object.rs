@@ -393,7 +393,7 @@ impl SocketIoServer {
     /// handlers likewise run side by side.
     fn start_tasks(&self) {
         let (tasks, object) = (self.tasks.take(), self.me.borrow().clone());
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
+        self.beside_next_events(async move {
             for task in tasks {
                 task.await;
             }
@@ -402,9 +402,7 @@ impl SocketIoServer {
                     worker::console_error!("the state the async handlers changed was not saved: {error}");
                 }
             }
-            Ok(JsValue::UNDEFINED)
         });
-        self.keep_alive(&promise);
     }
 
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
@@ -483,19 +481,22 @@ impl SocketIoServer {
             return;
         }
         let object = self.me.borrow().clone();
-        let promise = wasm_bindgen_futures::future_to_promise(async move {
+        self.beside_next_events(async move {
             if let Some(object) = object.upgrade() {
                 object.relay_now().await;
             }
-            Ok(JsValue::UNDEFINED)
         });
-        self.keep_alive(&promise);
     }
 
-    /// Hands `promise` to `waitUntil`: where the platform keeps an object alive for such work
-    /// (workerd without it: the work still runs while the object is in memory).
-    fn keep_alive(&self, promise: &js_sys::Promise) {
-        if let Err(error) = self.host.state().as_raw().wait_until(promise) {
+    /// Runs `work` without the current event awaiting it, handed to `waitUntil`: where the
+    /// platform keeps an object alive for such work (workerd without it: the work still runs
+    /// while the object is in memory).
+    fn beside_next_events(&self, work: impl std::future::Future<Output = ()> + 'static) {
+        let promise = wasm_bindgen_futures::future_to_promise(async move {
+            work.await;
+            Ok(JsValue::UNDEFINED)
+        });
+        if let Err(error) = self.host.state().as_raw().wait_until(&promise) {
             worker::console_warn!("waitUntil refused the object's work: {error:?}");
         }
     }
