@@ -698,8 +698,7 @@ export function client(load) {
         case 16: {
           const cb = this.acks[n];
           delete this.acks[n];
-          // a timeout before the connection: the emit never left (nothing to do for an answer)
-          if (kind === 16 && this._buffer.length) this._buffer = this._buffer.filter((p) => p._ack !== n);
+          this._buffer = this._buffer.filter((p) => p._ack !== n);
           if (!cb) return;
           if (kind === 16) return cb.call(this, new Error(a));
           const args = this.io._decode(a, bins, Array.isArray);
