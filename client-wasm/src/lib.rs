@@ -2,14 +2,14 @@
 //!
 //! A [`Driver`] owns one [`wasmio_protocol::client::Manager`] (socket.io-client's `Manager`
 //! with its namespace sockets) and moves bytes and time for it: it performs the
-//! [`ClientTransmit`]s with `fetch` long-polling and `WebSocket`s (binary type
-//! `arraybuffer`), runs the manager's single timer with `setTimeout`, reads the clock with
+//! [`ClientTransmit`](wasmio_protocol::engine::ClientTransmit)s with `fetch` long-polling
+//! and `WebSocket`s (binary type `arraybuffer`; `browser.rs`), runs the manager's single timer with `setTimeout`, reads the clock with
 //! `Date.now()` and draws the reconnection jitter from `Math.random()`. Every protocol
 //! decision stays in the core.
 //!
 //! The JavaScript side (the `wasmio` npm package in `pkg/`) gives a *host* object whose
 //! `event(kind, socket, a, b, bins, n)` method receives every event, one call per event (see
-//! [`Driver::new`] for the codes). Event data crosses the boundary as JSON text plus an array
+//! [`Driver::new`] for the codes; `events.rs`). Event data crosses the boundary as JSON text plus an array
 //! of `ArrayBuffer` attachments: the JavaScript side does `JSON.stringify`/`JSON.parse` and
 //! swaps binary values for `{"_placeholder":true,"num":n}` markers, so no JSON library ships
 //! in the wasm and an emit costs one call.
@@ -17,6 +17,10 @@
 //! Callbacks from the browser (WebSocket events, fetch results, the timer) all enter through
 //! one Rust closure, bound per use with a numeric tag (`Function.prototype.bind`), so no
 //! closure is created or freed per request.
+
+mod browser;
+mod events;
+mod host;
 
 /// The heap allocator: lol_alloc's free list, far smaller than dlmalloc.
 // SAFETY: wasm32-unknown-unknown without threads is single-threaded, as the browser runs us.
@@ -27,96 +31,21 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    AbortController, AbortSignal, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket,
-};
 
 use wasmio_protocol::client::{
-    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, ErrorMessage, Event, Manager, ManagerConfig, ManagerEvent,
-    ReadyState, SocketEvent, SocketId, SocketOptions, UnreadPayload,
+    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Manager, ManagerConfig, ReadyState, SocketId,
+    SocketOptions, UnreadPayload,
 };
-use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Data, Frame, TransportId, TransportKind};
+use wasmio_protocol::engine::{ClientConfig, TransportId, TransportKind};
 
-#[wasm_bindgen]
-extern "C" {
-    /// The JavaScript object that receives the driver's events (see [`Driver::new`]).
-    pub type Host;
-
-    #[wasm_bindgen(method)]
-    fn event(this: &Host, kind: u32, socket: u32, a: Option<&str>, b: Option<&str>, bins: Option<Array>, n: f64);
-
-    /// An event 13, 14 or 15 without attachments whose JSON text is the WebSocket text frame
-    /// just received from UTF-16 offset `start` on (`frame.slice(start)`): the text stays the
-    /// JavaScript string it arrived as, never copied out of the wasm memory.
-    #[wasm_bindgen(method, js_name = frameEvent)]
-    fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, start: u32, n: f64);
-
-    /// Has WebSocket `ws` of transport `id` hand its text frames to [`Driver::text`] with
-    /// their start up to the first `[` and the time, and anything else to `other` (the tagged
-    /// callback): a received event then costs no `MessageEvent` read, no clock call from wasm,
-    /// and no copy of its data into wasm.
-    #[wasm_bindgen(method)]
-    fn listen(this: &Host, ws: &WebSocket, id: u32, other: &Callback);
-
-    /// The browser's details of the transport error handled next (engine.io-client's
-    /// `TransportError` `description` and `context`): the HTTP status (0 when the request
-    /// failed) and the response or failure of a polling request; a WebSocket's error event.
-    #[wasm_bindgen(method, js_name = transportError)]
-    fn transport_error(this: &Host, description: &JsValue, context: &JsValue);
-
-    /// The user's `query` as it is now (`manager.opts.query`, which the application may change
-    /// between connections), encoded, ending with `&` when not empty.
-    #[wasm_bindgen(method)]
-    fn query(this: &Host) -> String;
-
-    /// A JavaScript function (only `bind` is needed).
-    type Callback;
-
-    #[wasm_bindgen(method, js_name = bind)]
-    fn bind(this: &Callback, this_arg: &JsValue, tag: f64) -> Callback;
-
-    /// A promise (only `then` is needed).
-    type Thenable;
-
-    #[wasm_bindgen(method, js_name = then)]
-    fn then(this: &Thenable, ok: &Callback, err: &Callback) -> Thenable;
-
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch(url: &str, init: &RequestInit) -> Thenable;
-
-    /// The manager's `setTimeout`: with `useNativeTimers`, the browser's own as the module
-    /// found it (fake timers installed later do not reach it); else the global one as the
-    /// manager was created, as engine.io-client binds its timer functions.
-    #[wasm_bindgen(method, js_name = setTimeout)]
-    fn set_timeout(this: &Host, handler: &Callback, ms: f64) -> JsValue;
-
-    /// The `clearTimeout` of the same origin as [`Host::set_timeout`].
-    #[wasm_bindgen(method, js_name = clearTimeout)]
-    fn clear_timeout(this: &Host, handle: &JsValue);
-
-    #[wasm_bindgen(js_name = queueMicrotask)]
-    fn queue_microtask(handler: &Callback);
-}
-
-// Kinds of the tagged callback (tag = transport id * CB_KINDS + kind).
-const CB_WS_OPEN: u64 = 0;
-const CB_WS_MESSAGE: u64 = 1;
-const CB_WS_ERROR: u64 = 2;
-const CB_WS_CLOSE: u64 = 3;
-const CB_GET_RESPONSE: u64 = 4;
-const CB_GET_TEXT: u64 = 5;
-const CB_GET_FAILED: u64 = 6;
-const CB_POST_RESPONSE: u64 = 7;
-const CB_POST_FAILED: u64 = 8;
-const CB_TIMER: u64 = 9;
-/// The tick after WebSocket writes: bound once, with no transport (its tag is the kind itself).
-const CB_TICK: u64 = 10;
-const CB_KINDS: u64 = 16;
+use browser::{on_callback, Transport, CB_TICK};
+use events::{prior_websocket_success_read, run, utf16_len};
+use host::Callback;
+pub use host::Host;
 
 // Option flags of `Driver::new`.
 const OPT_UPGRADE: u32 = 1;
@@ -132,14 +61,6 @@ const EMIT_VOLATILE: u32 = 1;
 const EMIT_ACK: u32 = 2;
 const EMIT_ACK_WITH_ERROR: u32 = 4;
 const EMIT_NO_COMPRESS: u32 = 8;
-
-/// A live transport of the manager.
-enum Transport {
-    /// A WebSocket.
-    WebSocket(WebSocket),
-    /// The polling requests of one transport: the controller aborts its GET.
-    Polling(AbortController),
-}
 
 struct Inner {
     manager: Manager,
@@ -180,12 +101,6 @@ struct Inner {
 pub struct Driver {
     inner: Rc<RefCell<Inner>>,
 }
-
-/// Whether a WebSocket worked for the last engine of any manager of the page: it is global in
-/// engine.io-client (`priorWebsocketSuccess`), so that with `rememberUpgrade` a new manager
-/// starts on a WebSocket once one worked. Each manager reads it before an input and leaves
-/// its own outcome after.
-static PRIOR_WEBSOCKET_SUCCESS: AtomicBool = AtomicBool::new(false);
 
 fn now() -> u64 {
     js_sys::Date::now() as u64
@@ -483,366 +398,6 @@ impl Driver {
         run(&self.inner);
         result
     }
-}
-
-/// The browser called back: a WebSocket event, a fetch outcome or the timer.
-fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
-    if tag == CB_TICK {
-        // Nothing follows from it but a WebSocket writable again: no clock, nothing to run.
-        let mut inner = rc.borrow_mut();
-        inner.tick_queued = false;
-        inner.manager.handle_tick();
-        return;
-    }
-    let id = TransportId((tag / CB_KINDS) as u32);
-    let now = now();
-    {
-        let mut inner = rc.borrow_mut();
-        let inner = &mut *inner;
-        let m = prior_websocket_success_read(&mut inner.manager);
-        match tag % CB_KINDS {
-            CB_WS_OPEN => m.handle_websocket_open(id, now),
-            // (text frames come through `Driver::text`)
-            CB_WS_MESSAGE => {
-                let data = value.unchecked_into::<MessageEvent>().data();
-                m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now);
-            }
-            CB_WS_ERROR => {
-                inner.host.transport_error(&value, &JsValue::UNDEFINED);
-                m.handle_transport_error(id, "websocket error", now);
-            }
-            CB_WS_CLOSE => {
-                inner.transports.retain(|(t, _)| *t != id.0);
-                m.handle_transport_closed(id, now);
-            }
-            CB_GET_RESPONSE => {
-                let response: Response = value.unchecked_into();
-                match response.ok().then(|| response.text().ok()).flatten() {
-                    Some(text) => {
-                        let text: Thenable = text.unchecked_into();
-                        let ok = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_TEXT) as f64);
-                        let err = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_FAILED) as f64);
-                        text.then(&ok, &err);
-                    }
-                    None => {
-                        inner.host.transport_error(&response.status().into(), &response);
-                        m.handle_transport_error(id, "xhr poll error", now);
-                    }
-                }
-            }
-            CB_GET_TEXT => m.handle_poll_response(id, &value.as_string().unwrap_or_default(), now),
-            CB_GET_FAILED => {
-                inner.host.transport_error(&0.into(), &value);
-                m.handle_transport_error(id, "xhr poll error", now);
-            }
-            CB_POST_RESPONSE if value.unchecked_ref::<Response>().ok() => m.handle_post_done(id, now),
-            CB_POST_RESPONSE => {
-                inner.host.transport_error(&value.unchecked_ref::<Response>().status().into(), &value);
-                m.handle_transport_error(id, "xhr post error", now);
-            }
-            CB_POST_FAILED => {
-                inner.host.transport_error(&0.into(), &value);
-                m.handle_transport_error(id, "xhr post error", now);
-            }
-            _ => {
-                inner.timer = None;
-                m.handle_timeout(now);
-            }
-        }
-    }
-    run(rc);
-    rc.borrow_mut().frame = None;
-}
-
-/// Performs what the manager asks, hands its events to the host, and sets the timer.
-/// Events go first, as socket.io-client emits them before any I/O they lead to: a
-/// `reconnect_attempt` listener changes the query before the attempt's handshake is sent.
-fn run(rc: &Rc<RefCell<Inner>>) {
-    loop {
-        let mut inner = rc.borrow_mut();
-        if !inner.dispatching {
-            if let Some(event) = inner.manager.poll_event() {
-                inner.dispatching = true;
-                let host: Host = inner.host.clone().unchecked_into();
-                let frame = inner.frame.take();
-                drop(inner);
-                dispatch(&host, event, frame.as_ref());
-                let mut inner = rc.borrow_mut();
-                inner.dispatching = false;
-                inner.frame = frame;
-                continue;
-            }
-        }
-        let Some(transmit) = inner.manager.poll_transmit() else { break };
-        inner.perform(transmit);
-    }
-    let mut inner = rc.borrow_mut();
-    PRIOR_WEBSOCKET_SUCCESS.store(inner.manager.prior_websocket_success(), Ordering::Relaxed);
-    inner.schedule();
-}
-
-/// `m`, told the page's [`PRIOR_WEBSOCKET_SUCCESS`] (which [`run`] updates after each input)
-/// before an input that may open an engine: a call of the page, or a timer (a reconnection).
-/// A received frame never opens one.
-fn prior_websocket_success_read(m: &mut Manager) -> &mut Manager {
-    m.set_prior_websocket_success(PRIOR_WEBSOCKET_SUCCESS.load(Ordering::Relaxed));
-    m
-}
-
-/// The length in UTF-16 units (JavaScript's `length`) of `text`.
-fn utf16_len(text: &str) -> u32 {
-    text.bytes().map(|b| u32::from(b & 0xc0 != 0x80) + u32::from(b >= 0xf0)).sum()
-}
-
-/// Hands an event to the host: JSON text that is the end of the WebSocket frame being handled
-/// goes as that part of the frame's own string ([`Host::frame_event`]), anything else copied.
-fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
-    if let (Some((js_frame, text)), Event::Socket { socket, event }) = (frame, &event) {
-        // Where `data` starts when it ends the frame.
-        let start = |data: &str| {
-            (!data.is_empty() && text.ends_with(data)).then(|| utf16_len(&text[..text.len() - data.len()]))
-        };
-        match event {
-            SocketEvent::Event { data, attachments, ack_id } if attachments.is_empty() => {
-                if let Some(start) = start(data) {
-                    return host.frame_event(13, socket.0, js_frame, start, ack_id.map_or(-1.0, |id| id as f64));
-                }
-            }
-            SocketEvent::AckResponse { handle, args, attachments, with_error } if attachments.is_empty() => {
-                if let Some(start) = start(args) {
-                    let kind = 14 + u32::from(*with_error);
-                    return host.frame_event(kind, socket.0, js_frame, start, ack_number(*handle));
-                }
-            }
-            _ => {}
-        }
-    }
-    let (kind, socket, a, b, bins, n): (u32, u32, Option<&str>, Option<&str>, Option<Array>, f64) = match &event {
-        Event::Manager(event) => match event {
-            ManagerEvent::Open => (0, 0, None, None, None, 0.0),
-            ManagerEvent::Error(error) => (1, 0, Some(error.message()), None, None, 0.0),
-            ManagerEvent::Ping => (2, 0, None, None, None, 0.0),
-            ManagerEvent::Close { reason, description } => {
-                (3, 0, Some(reason.as_str()), description.as_deref(), None, 0.0)
-            }
-            ManagerEvent::Reconnect(attempt) => (4, 0, None, None, None, (*attempt).into()),
-            ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, None, (*attempt).into()),
-            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.message()), None, None, 0.0),
-            ManagerEvent::ReconnectFailed => (7, 0, None, None, None, 0.0),
-            ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str()), None, None, 0.0),
-            ManagerEvent::EnginePacket { created, packet } => {
-                let (text, bins) = match &packet.data {
-                    Data::Text(text) => (Some(text.as_str()), None),
-                    Data::Binary(bytes) => (None, Some(Array::of1(&Uint8Array::from(&bytes[..]).buffer()))),
-                };
-                (9, 0, Some(packet.kind.name()), text, bins, f64::from(u8::from(*created)))
-            }
-            ManagerEvent::Drain => (9, 0, None, None, None, 2.0),
-            ManagerEvent::Upgrading => (9, 0, Some(TransportKind::WebSocket.as_str()), None, None, 3.0),
-            ManagerEvent::Packet(packet) => {
-                let id = packet.id.map_or(-1.0, |id| id as f64);
-                (30, packet.kind as u32, Some(&packet.nsp), packet.data.as_deref(), to_buffers(&packet.attachments), id)
-            }
-        },
-        Event::Socket { socket, event } => {
-            let s = socket.0;
-            match event {
-                SocketEvent::Connect => (10, s, None, None, None, 0.0),
-                SocketEvent::ConnectError { message, data } => {
-                    let (message, json) = match message {
-                        ErrorMessage::Text(text) => (text, 0.0),
-                        ErrorMessage::Json(raw) => (raw, 1.0),
-                    };
-                    (11, s, Some(message.as_str()), data.as_deref(), None, json)
-                }
-                SocketEvent::Disconnect { reason, description } => {
-                    (12, s, Some(reason.as_str()), description.as_deref(), None, 0.0)
-                }
-                SocketEvent::Event { data, attachments, ack_id } => {
-                    (13, s, Some(data.as_str()), None, to_buffers(attachments), ack_id.map_or(-1.0, |id| id as f64))
-                }
-                SocketEvent::AckResponse { handle, args, attachments, with_error } => (
-                    14 + u32::from(*with_error),
-                    s,
-                    Some(args.as_str()),
-                    None,
-                    to_buffers(attachments),
-                    ack_number(*handle),
-                ),
-                SocketEvent::AckError { handle, error } => {
-                    (16, s, Some(error.message()), None, None, ack_number(*handle))
-                }
-                SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
-                SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(*handle)),
-            }
-        }
-    };
-    host.event(kind, socket, a, b, bins, n);
-}
-
-impl Inner {
-    /// The browser object of transport `id` (a transport has its own id; there are at most two).
-    fn transport(&self, id: u32) -> Option<&Transport> {
-        self.transports.iter().find(|(t, _)| *t == id).map(|(_, t)| t)
-    }
-
-    /// Removes and returns the browser object of transport `id`.
-    fn take_transport(&mut self, id: u32) -> Option<Transport> {
-        let i = self.transports.iter().position(|(t, _)| *t == id)?;
-        Some(self.transports.swap_remove(i).1)
-    }
-
-    /// A `t` query parameter: base-36 time plus a counter, unique per request.
-    fn stamp(&mut self) -> String {
-        self.stamps = self.stamps.wrapping_add(1);
-        let mut stamp = ["&", &self.timestamp_param, "="].concat();
-        push_digits(&mut stamp, now(), 36);
-        stamp.push('.');
-        push_digits(&mut stamp, self.stamps.into(), 10);
-        stamp
-    }
-
-    fn url(&mut self, websocket: bool, query: &str) -> String {
-        if !query.split('&').any(|param| param.starts_with("sid=")) {
-            // A handshake: the query as the application has it now.
-            self.query = self.host.query();
-        }
-        let (base, flag) =
-            if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
-        let mut url = [base, "?", &self.query, query].concat();
-        if self.options & flag != 0 {
-            url.push_str(&self.stamp());
-        }
-        url
-    }
-
-    fn request(&self, method: &str) -> RequestInit {
-        let init = RequestInit::new();
-        init.set_method(method);
-        if self.options & OPT_WITH_CREDENTIALS != 0 {
-            init.set_credentials(RequestCredentials::Include);
-        }
-        if !self.headers.is_undefined() {
-            init.set_headers(&self.headers);
-        }
-        if let Some(ms) = self.request_timeout {
-            init.set_signal(Some(&AbortSignal::timeout_with_f64(ms as f64)));
-        }
-        init
-    }
-
-    /// The signal of a polling GET: its transport's controller, and `requestTimeout`.
-    fn get_signal(&self, controller: &AbortController) -> AbortSignal {
-        match self.request_timeout {
-            Some(ms) => AbortSignal::any(&Array::of2(&controller.signal(), &AbortSignal::timeout_with_f64(ms as f64))),
-            None => controller.signal(),
-        }
-    }
-
-    fn bound(&self, id: TransportId, kind: u64) -> Callback {
-        self.callback.bind(&JsValue::NULL, (u64::from(id.0) * CB_KINDS + kind) as f64)
-    }
-
-    fn perform(&mut self, transmit: ClientTransmit) {
-        match transmit {
-            ClientTransmit::PollGet { id, query } => {
-                let url = self.url(false, &query);
-                let init = self.request("GET");
-                let controller = match self.transport(id.0) {
-                    Some(Transport::Polling(controller)) => controller.clone(),
-                    _ => {
-                        let Ok(controller) = AbortController::new() else {
-                            return self.manager.handle_transport_error(id, "xhr poll error", now());
-                        };
-                        self.transports.push((id.0, Transport::Polling(controller.clone())));
-                        controller
-                    }
-                };
-                init.set_signal(Some(&self.get_signal(&controller)));
-                fetch(&url, &init).then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
-            }
-            ClientTransmit::PollPost { id, query, body } => {
-                let url = self.url(false, &query);
-                let init = self.request("POST");
-                init.set_body(&JsValue::from_str(&body));
-                fetch(&url, &init).then(&self.bound(id, CB_POST_RESPONSE), &self.bound(id, CB_POST_FAILED));
-            }
-            ClientTransmit::OpenWebSocket { id, query } => {
-                let url = self.url(true, &query);
-                let opened = match (self.protocols.as_string(), self.protocols.is_undefined()) {
-                    (Some(protocol), _) => WebSocket::new_with_str(&url, &protocol),
-                    (None, true) => WebSocket::new(&url),
-                    (None, false) => WebSocket::new_with_str_sequence(&url, &self.protocols),
-                };
-                match opened {
-                    Ok(ws) => {
-                        ws.set_binary_type(BinaryType::Arraybuffer);
-                        ws.set_onopen(Some(self.bound(id, CB_WS_OPEN).unchecked_ref()));
-                        self.host.listen(&ws, id.0, &self.bound(id, CB_WS_MESSAGE));
-                        ws.set_onerror(Some(self.bound(id, CB_WS_ERROR).unchecked_ref()));
-                        ws.set_onclose(Some(self.bound(id, CB_WS_CLOSE).unchecked_ref()));
-                        self.transports.push((id.0, Transport::WebSocket(ws)));
-                    }
-                    Err(error) => {
-                        self.host.transport_error(&error, &JsValue::UNDEFINED);
-                        self.manager.handle_transport_error(id, "websocket error", now());
-                    }
-                }
-            }
-            ClientTransmit::WebSocket { id, frame } => {
-                if let Some(Transport::WebSocket(ws)) = self.transport(id.0) {
-                    // A socket closing under us is reported by its `close` event.
-                    let _ = match frame {
-                        Frame::Text(text) => ws.send_with_str(&text),
-                        Frame::Binary(bytes) => ws.send_with_u8_array(&bytes),
-                    };
-                }
-            }
-            ClientTransmit::Close { id } => match self.take_transport(id.0) {
-                Some(Transport::WebSocket(ws)) => {
-                    ws.set_onopen(None);
-                    ws.set_onmessage(None);
-                    ws.set_onerror(None);
-                    ws.set_onclose(None);
-                    let _ = ws.close();
-                }
-                // Only the GET is aborted: a POST in flight (the `close` packet) completes.
-                Some(Transport::Polling(controller)) => controller.abort(),
-                None => {}
-            },
-        }
-    }
-
-    /// Sets `setTimeout` for the manager's next deadline, if it changed, and queues the
-    /// microtask after a WebSocket write (engine.io-client's WebSocket is writable again on
-    /// the next tick: a volatile emit made meanwhile is dropped).
-    fn schedule(&mut self) {
-        if self.manager.wants_tick() && !self.tick_queued {
-            self.tick_queued = true;
-            queue_microtask(&self.tick);
-        }
-        let deadline = self.manager.poll_timeout();
-        if self.timer.as_ref().map(|(at, _)| *at) == deadline {
-            return;
-        }
-        if let Some((_, handle)) = self.timer.take() {
-            self.host.clear_timeout(&handle);
-        }
-        if let Some(at) = deadline {
-            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
-            let handle = self.host.set_timeout(&self.bound(TransportId(0), CB_TIMER), delay);
-            self.timer = Some((at, handle));
-        }
-    }
-}
-
-/// Appends the digits of `n` in base `radix` (up to 36, lower case), as JavaScript's
-/// `n.toString(radix)` writes them.
-fn push_digits(out: &mut String, n: u64, radix: u64) {
-    if n >= radix {
-        push_digits(out, n / radix, radix);
-    }
-    out.push(char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % radix) as usize]));
 }
 
 #[cfg(test)]

@@ -19,7 +19,11 @@ use crate::json;
 use crate::socket::{
     event_name, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
 };
+pub use config::{ManagerConfig, ReadyState};
+use reconnection::Reconnection;
 
+mod config;
+mod reconnection;
 mod sockets;
 
 /// The error socket.io-client gives when a CONNECT answer has no `sid`.
@@ -31,78 +35,20 @@ const GENERATION_SHIFT: u32 = 16;
 /// The most timers one `handle_timeout` call fires (zero delays cannot spin it forever).
 const MAX_TIMERS_PER_CALL: usize = 1_000;
 
-/// Settings of a manager, with socket.io-client's option names and defaults.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ManagerConfig {
-    /// The Engine.IO options (`transports`, `upgrade`, `rememberUpgrade`, ...).
-    pub engine: ClientConfig,
-    /// `reconnection` (default true).
-    pub reconnection: bool,
-    /// `reconnectionAttempts`: `None` is `Infinity` (the default; 0 also means Infinity, as
-    /// `opts.reconnectionAttempts || Infinity` reads it).
-    pub reconnection_attempts: Option<u32>,
-    /// `reconnectionDelay` in ms (default 1000; 0 means the default).
-    pub reconnection_delay: u64,
-    /// `reconnectionDelayMax` in ms (default 5000; 0 means the default).
-    pub reconnection_delay_max: u64,
-    /// `randomizationFactor` (default 0.5).
-    pub randomization_factor: f64,
-    /// `timeout`: ms for the engine to open, `None` for `false` (default 20000).
-    pub timeout: Option<u64>,
-    /// The application's JSON engine writes the JSON it emits and parses the JSON it
-    /// receives (the browser client: `JSON.stringify` and `JSON.parse`), so the core scans
-    /// neither: it checks an emit's or a received event's start (an array, the event name),
-    /// and the application reports received JSON that does not parse with
-    /// [`Manager::handle_invalid_payload`]. Default `false`: the core checks all of it.
-    pub application_json: bool,
-}
-
-impl Default for ManagerConfig {
-    fn default() -> Self {
-        ManagerConfig {
-            engine: ClientConfig::default(),
-            reconnection: true,
-            reconnection_attempts: None,
-            reconnection_delay: 1000,
-            reconnection_delay_max: 5000,
-            randomization_factor: 0.5,
-            timeout: Some(20_000),
-            application_json: false,
-        }
-    }
-}
-
-/// The manager's `_readyState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadyState {
-    /// No engine is open or opening.
-    Closed,
-    /// An engine is opening.
-    Opening,
-    /// The engine is open.
-    Open,
-}
-
 /// The Socket.IO client of one server: socket.io-client's `Manager` with its `Socket`s.
 pub struct Manager {
-    reconnection: bool,
-    reconnection_attempts: Option<u32>,
+    reconnection: Reconnection,
     timeout: Option<u64>,
     engine_config: ClientConfig,
-    random: Box<dyn FnMut() -> f64>,
-    backoff: Backoff,
     state: ReadyState,
     engine: Option<ClientSession>,
     generation: u32,
     decoder: Decoder,
     /// [`ManagerConfig::application_json`].
     application_json: bool,
-    skip_reconnect: bool,
-    reconnecting: bool,
     /// The pending `open()` was started by a reconnection attempt (its `fn` callback).
     open_is_reconnect: bool,
     connect_deadline: Option<u64>,
-    reconnect_at: Option<u64>,
     prior_websocket_success: bool,
     sockets: Vec<Socket>,
     /// Sockets listening to the manager, in subscription order.
@@ -117,8 +63,7 @@ impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Manager")
             .field("state", &self.state)
-            .field("reconnecting", &self.reconnecting)
-            .field("backoff", &self.backoff)
+            .field("reconnection", &self.reconnection)
             .field("engine", &self.engine)
             .field("sockets", &self.sockets)
             .finish_non_exhaustive()
@@ -130,15 +75,10 @@ impl Manager {
     /// reconnection delay. Call [`Manager::open`] to connect (socket.io-client's
     /// `autoConnect` does it at once).
     pub fn new(config: ManagerConfig, random: impl FnMut() -> f64 + 'static) -> Self {
-        let delay = if config.reconnection_delay == 0 { 1000 } else { config.reconnection_delay };
-        let delay_max = if config.reconnection_delay_max == 0 { 5000 } else { config.reconnection_delay_max };
         Manager {
-            reconnection: config.reconnection,
-            reconnection_attempts: config.reconnection_attempts.filter(|&n| n != 0),
+            reconnection: Reconnection::new(&config, random),
             timeout: config.timeout,
             engine_config: config.engine,
-            random: Box::new(random),
-            backoff: Backoff::new(delay as f64, delay_max as f64, config.randomization_factor),
             state: ReadyState::Closed,
             engine: None,
             generation: 0,
@@ -147,11 +87,8 @@ impl Manager {
                 true => Decoder::default().defer_json_validation(),
                 false => Decoder::default(),
             },
-            skip_reconnect: !config.reconnection,
-            reconnecting: false,
             open_is_reconnect: false,
             connect_deadline: None,
-            reconnect_at: None,
             prior_websocket_success: false,
             sockets: Vec::new(),
             subscribed: Vec::new(),
@@ -176,30 +113,27 @@ impl Manager {
 
     /// `reconnection(v)`; disabling it also stops a pending reconnection.
     pub fn set_reconnection(&mut self, reconnection: bool) {
-        self.reconnection = reconnection;
-        if !reconnection {
-            self.skip_reconnect = true;
-        }
+        self.reconnection.set_enabled(reconnection);
     }
 
     /// `reconnectionAttempts(v)`, `None` for Infinity.
     pub fn set_reconnection_attempts(&mut self, attempts: Option<u32>) {
-        self.reconnection_attempts = attempts;
+        self.reconnection.set_max_attempts(attempts);
     }
 
     /// `reconnectionDelay(v)`.
     pub fn set_reconnection_delay(&mut self, ms: u64) {
-        self.backoff.set_min(ms as f64);
+        self.reconnection.backoff_mut().set_min(ms as f64);
     }
 
     /// `reconnectionDelayMax(v)`.
     pub fn set_reconnection_delay_max(&mut self, ms: u64) {
-        self.backoff.set_max(ms as f64);
+        self.reconnection.backoff_mut().set_max(ms as f64);
     }
 
     /// `randomizationFactor(v)`.
     pub fn set_randomization_factor(&mut self, factor: f64) {
-        self.backoff.set_jitter(factor);
+        self.reconnection.backoff_mut().set_jitter(factor);
     }
 
     /// `timeout(v)`, `None` for `false`.
@@ -241,12 +175,12 @@ impl Manager {
 
     /// Whether a reconnection is scheduled or under way (`_reconnecting`).
     pub fn is_reconnecting(&self) -> bool {
-        self.reconnecting
+        self.reconnection.is_active()
     }
 
     /// The backoff (its `attempts()` is the current reconnection attempt).
     pub fn backoff(&self) -> &Backoff {
-        &self.backoff
+        self.reconnection.backoff()
     }
 
     /// The current (or last) engine session (`manager.engine`).
@@ -280,7 +214,7 @@ impl Manager {
     /// When [`Manager::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<u64> {
         let acks = self.sockets.iter().flat_map(|s| s.acks.values().filter_map(|a| a.deadline));
-        [self.connect_deadline, self.reconnect_at, self.engine.as_ref().and_then(ClientSession::poll_timeout)]
+        [self.connect_deadline, self.reconnection.due(), self.engine.as_ref().and_then(ClientSession::poll_timeout)]
             .into_iter()
             .flatten()
             .chain(acks)
@@ -400,9 +334,8 @@ impl Manager {
                     }
                 }
                 Timer::Reconnect => {
-                    self.reconnect_at = None;
-                    if !self.skip_reconnect {
-                        self.push(ManagerEvent::ReconnectAttempt(self.backoff.attempts()));
+                    if let Some(attempt) = self.reconnection.fire() {
+                        self.push(ManagerEvent::ReconnectAttempt(attempt));
                         self.open_engine(now_ms, true);
                     }
                 }
@@ -469,7 +402,7 @@ impl Manager {
             s.active = true;
             self.subscribed.push(socket);
         }
-        if !self.reconnecting {
+        if !self.reconnection.is_active() {
             self.open_engine(now_ms, false);
         }
         if self.state == ReadyState::Open {
@@ -696,7 +629,7 @@ impl Manager {
         self.engine = Some(engine);
         self.decoder.reset();
         self.state = ReadyState::Opening;
-        self.skip_reconnect = false;
+        self.reconnection.allow();
         self.open_is_reconnect = reconnect_attempt;
         self.connect_deadline = self.timeout.map(|t| now_ms + t);
     }
@@ -704,7 +637,7 @@ impl Manager {
     /// `cleanup()`: timers and the decoder's partial packet.
     fn cleanup(&mut self) {
         self.connect_deadline = None;
-        self.reconnect_at = None;
+        self.reconnection.cancel_timer();
         self.decoder.reset();
     }
 
@@ -720,9 +653,7 @@ impl Manager {
         }
         self.push(ManagerEvent::Open);
         if reconnect_attempt {
-            let attempt = self.backoff.attempts();
-            self.reconnecting = false;
-            self.backoff.reset();
+            let attempt = self.reconnection.succeeded();
             self.push(ManagerEvent::Reconnect(attempt));
         }
     }
@@ -734,10 +665,10 @@ impl Manager {
         self.state = ReadyState::Closed;
         self.emit_error(error.clone());
         if reconnect_attempt {
-            self.reconnecting = false;
+            self.reconnection.attempt_ended();
             self.reconnect(now_ms);
             self.push(ManagerEvent::ReconnectError(error));
-        } else if !self.reconnecting && self.reconnection && self.backoff.attempts() == 0 {
+        } else if self.reconnection.wanted_on_open() {
             // maybeReconnectOnOpen
             self.reconnect(now_ms);
         }
@@ -776,8 +707,7 @@ impl Manager {
 
     /// `_close()`.
     fn force_close(&mut self, now_ms: u64) {
-        self.skip_reconnect = true;
-        self.reconnecting = false;
+        self.reconnection.stop();
         self.on_close(DisconnectReason::ForcedClose, None, now_ms);
     }
 
@@ -787,30 +717,21 @@ impl Manager {
         if let Some(engine) = self.engine.as_mut() {
             engine.close();
         }
-        self.backoff.reset();
+        self.reconnection.reset();
         self.state = ReadyState::Closed;
         for socket in self.subscribed.clone() {
             self.socket_on_close(socket, reason, description.clone(), now_ms);
         }
         self.push(ManagerEvent::Close { reason, description });
-        if self.reconnection && !self.skip_reconnect {
+        if self.reconnection.wanted() {
             self.reconnect(now_ms);
         }
     }
 
     /// `reconnect()`: schedules the next attempt, or gives up.
     fn reconnect(&mut self, now_ms: u64) {
-        if self.reconnecting || self.skip_reconnect {
-            return;
-        }
-        if self.reconnection_attempts.is_some_and(|max| self.backoff.attempts() >= max) {
-            self.backoff.reset();
+        if !self.reconnection.schedule(now_ms) {
             self.push(ManagerEvent::ReconnectFailed);
-            self.reconnecting = false;
-        } else {
-            let delay = self.backoff.duration((self.random)());
-            self.reconnecting = true;
-            self.reconnect_at = Some(now_ms + delay);
         }
     }
 
@@ -836,7 +757,7 @@ impl Manager {
             }
         };
         consider(self.connect_deadline, Timer::Connect);
-        consider(self.reconnect_at, Timer::Reconnect);
+        consider(self.reconnection.due(), Timer::Reconnect);
         consider(self.engine.as_ref().and_then(ClientSession::poll_timeout), Timer::Engine);
         for (i, s) in self.sockets.iter().enumerate() {
             for (&id, ack) in s.acks.iter() {
@@ -861,11 +782,4 @@ enum Timer {
     Reconnect,
     Engine,
     Ack(SocketId, u64),
-}
-
-impl SocketOptions {
-    /// Options with this `auth` JSON object text.
-    pub fn with_auth(auth: impl Into<String>) -> Self {
-        SocketOptions { auth: Auth::Json(auth.into()), ..SocketOptions::default() }
-    }
 }

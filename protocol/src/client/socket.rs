@@ -253,3 +253,10 @@ impl Socket {
         self.queue.len()
     }
 }
+
+impl SocketOptions {
+    /// Options with this `auth` JSON object text.
+    pub fn with_auth(auth: impl Into<String>) -> Self {
+        SocketOptions { auth: Auth::Json(auth.into()), ..SocketOptions::default() }
+    }
+}

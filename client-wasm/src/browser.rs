@@ -1,0 +1,274 @@
+//! The browser side of the driver: the transports (`fetch` long-polling, `WebSocket`s) the
+//! manager's [`ClientTransmit`]s ask for, the one timer, and the browser's callbacks, which
+//! all enter through one closure bound per use with a numeric tag.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{
+    AbortController, AbortSignal, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket,
+};
+
+use crate::events::{prior_websocket_success_read, run};
+use crate::host::{fetch, queue_microtask, Callback, Thenable};
+use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET, OPT_WITH_CREDENTIALS};
+use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
+// Kinds of the tagged callback (tag = transport id * CB_KINDS + kind).
+const CB_WS_OPEN: u64 = 0;
+const CB_WS_MESSAGE: u64 = 1;
+const CB_WS_ERROR: u64 = 2;
+const CB_WS_CLOSE: u64 = 3;
+const CB_GET_RESPONSE: u64 = 4;
+const CB_GET_TEXT: u64 = 5;
+const CB_GET_FAILED: u64 = 6;
+const CB_POST_RESPONSE: u64 = 7;
+const CB_POST_FAILED: u64 = 8;
+const CB_TIMER: u64 = 9;
+/// The tick after WebSocket writes: bound once, with no transport (its tag is the kind itself).
+pub(crate) const CB_TICK: u64 = 10;
+const CB_KINDS: u64 = 16;
+
+/// A live transport of the manager.
+pub(crate) enum Transport {
+    /// A WebSocket.
+    WebSocket(WebSocket),
+    /// The polling requests of one transport: the controller aborts its GET.
+    Polling(AbortController),
+}
+
+/// The browser called back: a WebSocket event, a fetch outcome or the timer.
+pub(crate) fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
+    if tag == CB_TICK {
+        // Nothing follows from it but a WebSocket writable again: no clock, nothing to run.
+        let mut inner = rc.borrow_mut();
+        inner.tick_queued = false;
+        inner.manager.handle_tick();
+        return;
+    }
+    let id = TransportId((tag / CB_KINDS) as u32);
+    let now = now();
+    {
+        let mut inner = rc.borrow_mut();
+        let inner = &mut *inner;
+        let m = prior_websocket_success_read(&mut inner.manager);
+        match tag % CB_KINDS {
+            CB_WS_OPEN => m.handle_websocket_open(id, now),
+            // (text frames come through `Driver::text`)
+            CB_WS_MESSAGE => {
+                let data = value.unchecked_into::<MessageEvent>().data();
+                m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now);
+            }
+            CB_WS_ERROR => {
+                inner.host.transport_error(&value, &JsValue::UNDEFINED);
+                m.handle_transport_error(id, "websocket error", now);
+            }
+            CB_WS_CLOSE => {
+                inner.transports.retain(|(t, _)| *t != id.0);
+                m.handle_transport_closed(id, now);
+            }
+            CB_GET_RESPONSE => {
+                let response: Response = value.unchecked_into();
+                match response.ok().then(|| response.text().ok()).flatten() {
+                    Some(text) => {
+                        let text: Thenable = text.unchecked_into();
+                        let ok = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_TEXT) as f64);
+                        let err = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_FAILED) as f64);
+                        text.then(&ok, &err);
+                    }
+                    None => {
+                        inner.host.transport_error(&response.status().into(), &response);
+                        m.handle_transport_error(id, "xhr poll error", now);
+                    }
+                }
+            }
+            CB_GET_TEXT => m.handle_poll_response(id, &value.as_string().unwrap_or_default(), now),
+            CB_GET_FAILED => {
+                inner.host.transport_error(&0.into(), &value);
+                m.handle_transport_error(id, "xhr poll error", now);
+            }
+            CB_POST_RESPONSE if value.unchecked_ref::<Response>().ok() => m.handle_post_done(id, now),
+            CB_POST_RESPONSE => {
+                inner.host.transport_error(&value.unchecked_ref::<Response>().status().into(), &value);
+                m.handle_transport_error(id, "xhr post error", now);
+            }
+            CB_POST_FAILED => {
+                inner.host.transport_error(&0.into(), &value);
+                m.handle_transport_error(id, "xhr post error", now);
+            }
+            _ => {
+                inner.timer = None;
+                m.handle_timeout(now);
+            }
+        }
+    }
+    run(rc);
+    rc.borrow_mut().frame = None;
+}
+
+impl Inner {
+    /// The browser object of transport `id` (a transport has its own id; there are at most two).
+    pub(crate) fn transport(&self, id: u32) -> Option<&Transport> {
+        self.transports.iter().find(|(t, _)| *t == id).map(|(_, t)| t)
+    }
+
+    /// Removes and returns the browser object of transport `id`.
+    pub(crate) fn take_transport(&mut self, id: u32) -> Option<Transport> {
+        let i = self.transports.iter().position(|(t, _)| *t == id)?;
+        Some(self.transports.swap_remove(i).1)
+    }
+
+    /// A `t` query parameter: base-36 time plus a counter, unique per request.
+    pub(crate) fn stamp(&mut self) -> String {
+        self.stamps = self.stamps.wrapping_add(1);
+        let mut stamp = ["&", &self.timestamp_param, "="].concat();
+        push_digits(&mut stamp, now(), 36);
+        stamp.push('.');
+        push_digits(&mut stamp, self.stamps.into(), 10);
+        stamp
+    }
+
+    pub(crate) fn url(&mut self, websocket: bool, query: &str) -> String {
+        if !query.split('&').any(|param| param.starts_with("sid=")) {
+            // A handshake: the query as the application has it now.
+            self.query = self.host.query();
+        }
+        let (base, flag) =
+            if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
+        let mut url = [base, "?", &self.query, query].concat();
+        if self.options & flag != 0 {
+            url.push_str(&self.stamp());
+        }
+        url
+    }
+
+    pub(crate) fn request(&self, method: &str) -> RequestInit {
+        let init = RequestInit::new();
+        init.set_method(method);
+        if self.options & OPT_WITH_CREDENTIALS != 0 {
+            init.set_credentials(RequestCredentials::Include);
+        }
+        if !self.headers.is_undefined() {
+            init.set_headers(&self.headers);
+        }
+        if let Some(ms) = self.request_timeout {
+            init.set_signal(Some(&AbortSignal::timeout_with_f64(ms as f64)));
+        }
+        init
+    }
+
+    /// The signal of a polling GET: its transport's controller, and `requestTimeout`.
+    pub(crate) fn get_signal(&self, controller: &AbortController) -> AbortSignal {
+        match self.request_timeout {
+            Some(ms) => AbortSignal::any(&Array::of2(&controller.signal(), &AbortSignal::timeout_with_f64(ms as f64))),
+            None => controller.signal(),
+        }
+    }
+
+    pub(crate) fn bound(&self, id: TransportId, kind: u64) -> Callback {
+        self.callback.bind(&JsValue::NULL, (u64::from(id.0) * CB_KINDS + kind) as f64)
+    }
+
+    pub(crate) fn perform(&mut self, transmit: ClientTransmit) {
+        match transmit {
+            ClientTransmit::PollGet { id, query } => {
+                let url = self.url(false, &query);
+                let init = self.request("GET");
+                let controller = match self.transport(id.0) {
+                    Some(Transport::Polling(controller)) => controller.clone(),
+                    _ => {
+                        let Ok(controller) = AbortController::new() else {
+                            return self.manager.handle_transport_error(id, "xhr poll error", now());
+                        };
+                        self.transports.push((id.0, Transport::Polling(controller.clone())));
+                        controller
+                    }
+                };
+                init.set_signal(Some(&self.get_signal(&controller)));
+                fetch(&url, &init).then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
+            }
+            ClientTransmit::PollPost { id, query, body } => {
+                let url = self.url(false, &query);
+                let init = self.request("POST");
+                init.set_body(&JsValue::from_str(&body));
+                fetch(&url, &init).then(&self.bound(id, CB_POST_RESPONSE), &self.bound(id, CB_POST_FAILED));
+            }
+            ClientTransmit::OpenWebSocket { id, query } => {
+                let url = self.url(true, &query);
+                let opened = match (self.protocols.as_string(), self.protocols.is_undefined()) {
+                    (Some(protocol), _) => WebSocket::new_with_str(&url, &protocol),
+                    (None, true) => WebSocket::new(&url),
+                    (None, false) => WebSocket::new_with_str_sequence(&url, &self.protocols),
+                };
+                match opened {
+                    Ok(ws) => {
+                        ws.set_binary_type(BinaryType::Arraybuffer);
+                        ws.set_onopen(Some(self.bound(id, CB_WS_OPEN).unchecked_ref()));
+                        self.host.listen(&ws, id.0, &self.bound(id, CB_WS_MESSAGE));
+                        ws.set_onerror(Some(self.bound(id, CB_WS_ERROR).unchecked_ref()));
+                        ws.set_onclose(Some(self.bound(id, CB_WS_CLOSE).unchecked_ref()));
+                        self.transports.push((id.0, Transport::WebSocket(ws)));
+                    }
+                    Err(error) => {
+                        self.host.transport_error(&error, &JsValue::UNDEFINED);
+                        self.manager.handle_transport_error(id, "websocket error", now());
+                    }
+                }
+            }
+            ClientTransmit::WebSocket { id, frame } => {
+                if let Some(Transport::WebSocket(ws)) = self.transport(id.0) {
+                    // A socket closing under us is reported by its `close` event.
+                    let _ = match frame {
+                        Frame::Text(text) => ws.send_with_str(&text),
+                        Frame::Binary(bytes) => ws.send_with_u8_array(&bytes),
+                    };
+                }
+            }
+            ClientTransmit::Close { id } => match self.take_transport(id.0) {
+                Some(Transport::WebSocket(ws)) => {
+                    ws.set_onopen(None);
+                    ws.set_onmessage(None);
+                    ws.set_onerror(None);
+                    ws.set_onclose(None);
+                    let _ = ws.close();
+                }
+                // Only the GET is aborted: a POST in flight (the `close` packet) completes.
+                Some(Transport::Polling(controller)) => controller.abort(),
+                None => {}
+            },
+        }
+    }
+
+    /// Sets `setTimeout` for the manager's next deadline, if it changed, and queues the
+    /// microtask after a WebSocket write (engine.io-client's WebSocket is writable again on
+    /// the next tick: a volatile emit made meanwhile is dropped).
+    pub(crate) fn schedule(&mut self) {
+        if self.manager.wants_tick() && !self.tick_queued {
+            self.tick_queued = true;
+            queue_microtask(&self.tick);
+        }
+        let deadline = self.manager.poll_timeout();
+        if self.timer.as_ref().map(|(at, _)| *at) == deadline {
+            return;
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            self.host.clear_timeout(&handle);
+        }
+        if let Some(at) = deadline {
+            let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
+            let handle = self.host.set_timeout(&self.bound(TransportId(0), CB_TIMER), delay);
+            self.timer = Some((at, handle));
+        }
+    }
+}
+
+/// Appends the digits of `n` in base `radix` (up to 36, lower case), as JavaScript's
+/// `n.toString(radix)` writes them.
+fn push_digits(out: &mut String, n: u64, radix: u64) {
+    if n >= radix {
+        push_digits(out, n / radix, radix);
+    }
+    out.push(char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % radix) as usize]));
+}

@@ -1,0 +1,78 @@
+//! The JavaScript the driver calls: the page's host object (its events, timers and query),
+//! and the few browser functions web-sys does not bind as the driver uses them.
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+use web_sys::{RequestInit, WebSocket};
+
+#[cfg(doc)]
+use crate::Driver;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The JavaScript object that receives the driver's events (see [`Driver::new`]).
+    pub type Host;
+
+    #[wasm_bindgen(method)]
+    pub(crate) fn event(
+        this: &Host,
+        kind: u32,
+        socket: u32,
+        a: Option<&str>,
+        b: Option<&str>,
+        bins: Option<Array>,
+        n: f64,
+    );
+
+    /// An event 13, 14 or 15 without attachments whose JSON text is the WebSocket text frame
+    /// just received from UTF-16 offset `start` on (`frame.slice(start)`): the text stays the
+    /// JavaScript string it arrived as, never copied out of the wasm memory.
+    #[wasm_bindgen(method, js_name = frameEvent)]
+    pub(crate) fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, start: u32, n: f64);
+
+    /// Has WebSocket `ws` of transport `id` hand its text frames to [`Driver::text`] with
+    /// their start up to the first `[` and the time, and anything else to `other` (the tagged
+    /// callback): a received event then costs no `MessageEvent` read, no clock call from wasm,
+    /// and no copy of its data into wasm.
+    #[wasm_bindgen(method)]
+    pub(crate) fn listen(this: &Host, ws: &WebSocket, id: u32, other: &Callback);
+
+    /// The browser's details of the transport error handled next (engine.io-client's
+    /// `TransportError` `description` and `context`): the HTTP status (0 when the request
+    /// failed) and the response or failure of a polling request; a WebSocket's error event.
+    #[wasm_bindgen(method, js_name = transportError)]
+    pub(crate) fn transport_error(this: &Host, description: &JsValue, context: &JsValue);
+
+    /// The user's `query` as it is now (`manager.opts.query`, which the application may change
+    /// between connections), encoded, ending with `&` when not empty.
+    #[wasm_bindgen(method)]
+    pub(crate) fn query(this: &Host) -> String;
+
+    /// A JavaScript function (only `bind` is needed).
+    pub(crate) type Callback;
+
+    #[wasm_bindgen(method, js_name = bind)]
+    pub(crate) fn bind(this: &Callback, this_arg: &JsValue, tag: f64) -> Callback;
+
+    /// A promise (only `then` is needed).
+    pub(crate) type Thenable;
+
+    #[wasm_bindgen(method, js_name = then)]
+    pub(crate) fn then(this: &Thenable, ok: &Callback, err: &Callback) -> Thenable;
+
+    #[wasm_bindgen(js_name = fetch)]
+    pub(crate) fn fetch(url: &str, init: &RequestInit) -> Thenable;
+
+    /// The manager's `setTimeout`: with `useNativeTimers`, the browser's own as the module
+    /// found it (fake timers installed later do not reach it); else the global one as the
+    /// manager was created, as engine.io-client binds its timer functions.
+    #[wasm_bindgen(method, js_name = setTimeout)]
+    pub(crate) fn set_timeout(this: &Host, handler: &Callback, ms: f64) -> JsValue;
+
+    /// The `clearTimeout` of the same origin as [`Host::set_timeout`].
+    #[wasm_bindgen(method, js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(this: &Host, handle: &JsValue);
+
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    pub(crate) fn queue_microtask(handler: &Callback);
+}
