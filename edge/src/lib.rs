@@ -38,6 +38,7 @@ mod engine_host;
 mod http;
 mod local_io;
 mod object_stats;
+mod persistence;
 mod rate_limits;
 mod relays;
 mod remote_recovery;

@@ -1,0 +1,202 @@
+//! The object's storage, from the side of the Socket.IO server object: what a new instance
+//! reads before its first event ([`SocketIoServer::restore`]) and what is written after
+//! each event ([`SocketIoServer::settle`]), so that an eviction or a restart loses nothing
+//! (the lifecycle invariants of docs/ARCHITECTURE.md).
+
+use wasmio_protocol::engine::CloseReason;
+use wasmio_protocol::server::{
+    Server, Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY,
+};
+use worker::{Request, Result};
+
+use crate::app::Relay;
+use crate::awaited_acks::AWAITED_PREFIX;
+use crate::engine_host::now_ms;
+use crate::rate_limits::RATE_PREFIX;
+use crate::relays::OUTBOX_PREFIX;
+use crate::socketio_object::{core_config, SocketIoServer};
+
+/// Most keys one storage call may put or delete (workerd's limit).
+const STORAGE_BATCH: usize = 128;
+
+/// How soon after a broadcast is written to the outbox the object's alarm is due, at the
+/// latest: the instance that follows a restart relays what it holds (relays::OUTBOX_PREFIX).
+pub(crate) const OUTBOX_RETRY_MS: u64 = 5_000;
+
+/// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
+const NAME_KEY: &str = "object-name";
+
+impl SocketIoServer {
+    /// Before the first event of this instance: rebuilds the core from the WebSocket
+    /// attachments and storage (a no-op on a brand new object).
+    pub(crate) async fn restore(&self) -> Result<()> {
+        if self.restored.replace(true) {
+            return Ok(());
+        }
+        let storage = self.host.state().storage();
+        // Everything the object keeps, in one read: each storage call is a turn through
+        // workerd, and a woken instance needs all of it.
+        let all = string_entries(&storage.list().await?);
+        let with = |prefix: &str| -> Vec<(String, String)> {
+            all.iter().filter(|(key, _)| key.starts_with(prefix)).cloned().collect()
+        };
+        let value = |key: &str| all.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        if self.name.borrow().is_none() {
+            // State written before the name was stored: every sid of this object starts with it.
+            *self.name.borrow_mut() = value(NAME_KEY).or_else(|| self.host.name_from_sessions());
+        }
+        let origin = self.name.borrow().clone().unwrap_or_default();
+        let shared = value(SHARED_KEY);
+        let mut parts = Vec::new();
+        for prefix in [LOG_PREFIX, PERSISTED_PREFIX, ACK_PREFIX] {
+            parts.extend(with(prefix));
+        }
+        let live = with(LIVE_PREFIX);
+        self.rate_limits.borrow_mut().restore(with(RATE_PREFIX), now_ms());
+        self.awaited_acks.borrow_mut().restore(with(AWAITED_PREFIX));
+        // Broadcasts the previous instance logged and did not relay to every object (a
+        // restart, a failed object): relayed again first, applied once where they arrived.
+        self.relays.resume(with(OUTBOX_PREFIX));
+        let config = core_config(&self.app, self.host.config());
+        let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+        let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {
+            Ok(core) => core,
+            Err(error) => {
+                worker::console_error!("the shared Socket.IO state is unreadable, recovery log lost: {error}");
+                Server::new(config)
+            }
+        };
+        // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
+        // is closed with a close packet, so that its client reconnects (and recovers).
+        self.host.restore_websocket_sessions();
+        let mut lost = Vec::new();
+        for ws in self.host.state().get_websockets() {
+            let Some(sid) = self.host.tagged_sid(&ws) else { continue };
+            let restored = match ws.deserialize_attachment::<String>() {
+                Ok(Some(snapshot)) => core.restore_session(&snapshot).map_err(|e| e.to_string()),
+                Ok(None) => Err("no snapshot".to_owned()),
+                Err(error) => Err(error.to_string()),
+            };
+            match restored {
+                Ok(id) if id == sid => {}
+                Ok(id) => lost.push((sid, format!("its WebSocket carries the snapshot of {id}"))),
+                Err(error) => lost.push((sid, error)),
+            }
+        }
+        // Sockets lost with the previous instance (polling sessions live in memory only; a
+        // restart loses the WebSockets too) disconnect now: their handlers run below.
+        let records: Vec<(String, String)> = live
+            .into_iter()
+            .filter_map(|(key, record)| Some((key.strip_prefix(LIVE_PREFIX)?.to_owned(), record)))
+            .collect();
+        let unreadable =
+            core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
+        core.set_origin(&origin);
+        *self.core.borrow_mut() = core;
+        for key in unreadable {
+            worker::console_error!("the live record {key} is unreadable: dropped");
+            storage.delete(&format!("{LIVE_PREFIX}{key}")).await?;
+        }
+        for (sid, why) in lost {
+            worker::console_error!("session {sid} could not be restored ({why}): closed, its client reconnects");
+            self.host.close(&sid, CloseReason::ForcedClose);
+        }
+        self.pump();
+        Ok(())
+    }
+
+    /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
+    /// an alarm or a WebSocket message learns it from there.
+    pub(crate) async fn learn_name(&self, req: &Request) -> Result<()> {
+        let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
+        if self.name.borrow().as_deref() != Some(name.as_str()) {
+            self.host.state().storage().put(NAME_KEY, &name).await?;
+            self.core.borrow_mut().set_origin(&name);
+            *self.name.borrow_mut() = Some(name);
+        }
+        Ok(())
+    }
+
+    /// After an event: starts the async handlers it queued, finishes the CONNECTs waiting for
+    /// another object, persists what changed and sets the alarm.
+    pub(crate) async fn settle(&self) -> Result<()> {
+        if !self.tasks.is_empty() {
+            // Handlers may await for long (acknowledgements, other objects, bindings): the
+            // heartbeats and timers due meanwhile need the alarm set now.
+            let deadline = self.core.borrow().poll_timeout();
+            self.host.schedule_alarm(deadline).await?;
+            self.start_tasks();
+        }
+        self.recover_remote().await?;
+        let (writes, unpersisted) = self.core.borrow_mut().take_writes();
+        let storage = self.host.state().storage();
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        for write in writes {
+            match write {
+                Write::Attachment { session, snapshot } => {
+                    if let Some(ws) = self.host.websocket(&session) {
+                        ws.serialize_attachment(snapshot)?;
+                    }
+                }
+                Write::Put { key, value } => puts.push((key, value)),
+                Write::Delete { key } => deletes.push(key),
+            }
+        }
+        let awaited = self.awaited_acks.borrow_mut().take_writes();
+        for (key, value) in self.rate_limits.borrow_mut().take_writes().into_iter().chain(awaited) {
+            match value {
+                Some(value) => puts.push((key, value)),
+                None => deletes.push(key),
+            }
+        }
+        // The broadcasts logged for recovery wait in storage until every object took them
+        // (relays::OUTBOX_PREFIX), written with the rest before any is sent.
+        let made = self.relays.take_made();
+        let puts_before = puts.len();
+        puts.extend(made.iter().filter_map(Relay::outbox_entry));
+        let outbox_written = puts.len() > puts_before;
+        let written = write_batches(&storage, &puts, &deletes).await;
+        self.relays.make_ready(made);
+        written?;
+        if outbox_written {
+            // Should this instance end before the relay is done, an alarm wakes the next one
+            // to relay it, even if no client comes back to this object.
+            self.host.schedule_alarm(Some(now_ms() + OUTBOX_RETRY_MS)).await?;
+        }
+        for Unpersisted { session, error } in unpersisted {
+            worker::console_error!("session {session} will not survive hibernation: {error}");
+        }
+        self.sync_holdings().await;
+        self.start_relay();
+        let deadline = self.core.borrow().poll_timeout();
+        self.host.schedule_alarm(deadline).await
+    }
+}
+
+/// Writes `puts` and `deletes` (distinct keys) in batches of workerd's most keys per call,
+/// each written atomically.
+async fn write_batches(storage: &worker::Storage, puts: &[(String, String)], deletes: &[String]) -> Result<()> {
+    for batch in puts.chunks(STORAGE_BATCH) {
+        let values = js_sys::Object::new();
+        for (key, value) in batch {
+            js_sys::Reflect::set(&values, &key.into(), &value.into())?;
+        }
+        storage.put_multiple_raw(values).await?;
+    }
+    for batch in deletes.chunks(STORAGE_BATCH) {
+        storage.delete_multiple(batch.to_vec()).await?;
+    }
+    Ok(())
+}
+
+/// The (key, text value) pairs of a storage listing; values that are not text are skipped.
+fn string_entries(listed: &js_sys::Map) -> Vec<(String, String)> {
+    listed
+        .entries()
+        .into_iter()
+        .filter_map(|entry| {
+            let pair: js_sys::Array = entry.ok()?.into();
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}
