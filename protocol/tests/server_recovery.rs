@@ -1,0 +1,413 @@
+//! Connection state recovery in the Socket.IO server core: missed packets replayed, sessions
+//! moved between servers, the log's bounds, sockets lost in a restart, expiry.
+
+use wasmio_protocol::engine::CloseReason;
+use wasmio_protocol::server::{
+    Accept, Broadcast, Config, Delivery, DisconnectReason, Event, LostSockets, RecoveryConfig, Server,
+};
+
+mod support;
+use support::server_harness::*;
+
+/// Connects e1/s1 with recovery, joins "r", returns the offset of a first broadcast.
+fn recovery_setup(h: &mut Harness) -> String {
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    h.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    h.server.broadcast(&Broadcast::new("/"), "m1", "[]", vec![], h.now).unwrap();
+    let text = h.texts_for("e1").pop().unwrap();
+    // the offset is the last argument
+    let offset = text.trim_start_matches(r#"2["m1",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(text, format!(r#"2["m1","{offset}"]"#));
+    offset
+}
+
+#[test]
+fn recovery_replays_missed_packets() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    h.now += 1_000;
+    h.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[1]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").to("other"), "m3", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").except("r"), "m4", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").volatile(), "m5", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/"), "m6", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.now += 1_000;
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    // skipMiddlewares: no ConnectRequest
+    assert_eq!(
+        h.events(),
+        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = h.texts_for("e2");
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["m2",1,""#));
+    assert!(texts[1].starts_with(r#"2["m6",""#));
+    assert_eq!(texts[2], r#"0{"sid":"s1","pid":"p-s1"}"#);
+    let info = h.server.socket("s1").unwrap();
+    assert!(info.recovered);
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+}
+
+#[test]
+fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_connected() {
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    // Broadcast before the socket connects: not its to receive.
+    let before = a.server.broadcast(&Broadcast::new("/"), "before", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = before.logged.clone().unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "before", "[]", vec![], b.now).unwrap();
+    a.connect("e1", "/", "s1");
+    // Its transport closes before any broadcast reached it: the client has a pid, no offset.
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let missed = a.server.broadcast(&Broadcast::new("/"), "missed", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = missed.logged.clone().unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "missed", "[]", vec![], b.now).unwrap();
+    a.outs();
+    b.outs();
+    // Same server: recovered, with the packet sent since it connected and not the one before.
+    let mut same = Harness {
+        server: Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap(),
+        now: a.now,
+    };
+    same.server.set_origin("a");
+    same.open("e2");
+    same.text("e2", r#"0{"pid":"p-s1"}"#);
+    assert_eq!(
+        same.events(),
+        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = same.texts_for("e2");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+    // Another server: the holder's export carries the position, the new server's log the packets.
+    b.open("e9");
+    b.text("e9", r#"0{"pid":"p-s1"}"#);
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let from = request.recover_from.clone().expect("the pid to ask for, without an offset");
+    assert_eq!(from.offset, "");
+    let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).unwrap();
+    b.server.import_recovery("e9", "/", &exported).unwrap();
+    b.server.accept_connect("e9", "/", Accept { sid: "x".into(), pid: Some("p-x".into()), data: None }, b.now).unwrap();
+    assert!(matches!(&b.events()[..], [Event::Connection { recovered: true, .. }]));
+    let texts = b.texts_for("e9");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+}
+
+#[test]
+fn a_reconnection_takes_over_its_socket_before_the_old_transport_is_seen_closed() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    // The client's transport closed, but this server has not seen it yet: its socket is still
+    // connected when the reconnection's CONNECT arrives, and a broadcast went to it meanwhile.
+    h.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Disconnect { session, reason, .. }
+            if session == "e1" && *reason == DisconnectReason::TransportClose)),
+        "the old socket disconnects as if its transport closed: {events:?}"
+    );
+    assert!(events.contains(&Event::Connection {
+        session: "e2".into(),
+        nsp: "/".into(),
+        sid: "s1".into(),
+        recovered: true
+    }));
+    let outs = h.outs();
+    assert!(outs.contains(&Out::Close("e1".into())), "the old session is closed: {outs:?}");
+    let texts: Vec<&String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Send(to, text, _) if to == &["e2"] => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["m2",""#), "the packet the old transport lost is replayed");
+    assert_eq!(texts[1], r#"0{"sid":"s1","pid":"p-s1"}"#);
+}
+
+#[test]
+fn a_recovery_asked_of_another_server_takes_over_a_socket_still_connected_there() {
+    let mut a = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    recovery_setup(&mut a);
+    // The holder has not seen the transport close; the reconnection reached another server.
+    let exported = a.server.export_recovery("p-s1", "/", "b", a.now).expect("taken over, then exported");
+    assert!(exported.contains("\"s1\""), "{exported}");
+    assert!(a.server.socket("s1").is_none());
+    assert!(a.outs().contains(&Out::Close("e1".into())));
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"));
+}
+
+#[test]
+fn recovery_moves_to_the_server_the_client_reconnects_to() {
+    // Two servers relaying their broadcasts to each other, as Durable Objects do.
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    let relay = |b: &mut Harness, delivery: Delivery, event: &str, args: &str, attachments: Vec<Vec<u8>>| {
+        let (origin, seq) = delivery.logged.expect("logged for recovery");
+        let op = Broadcast::new("/").to("r").relayed(origin, seq);
+        b.server.broadcast(&op, event, args, attachments, b.now).unwrap();
+        b.outs();
+    };
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    let first = a.server.broadcast(&Broadcast::new("/").to("r"), "m1", "[]", vec![], a.now).unwrap();
+    let text = a.texts_for("e1").pop().unwrap();
+    let offset = text.trim_start_matches(r#"2["m1",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(offset, "a:1");
+    relay(&mut b, first, "m1", "[]", vec![]);
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let args = r#"[1,{"_placeholder":true,"num":0}]"#;
+    let missed = a.server.broadcast(&Broadcast::new("/").to("r"), "missed", args, vec![vec![7, 8]], a.now).unwrap();
+    a.outs();
+    // b logs it too, and once only however often it is relayed.
+    let again = missed.clone();
+    relay(&mut b, missed, "missed", args, vec![vec![7, 8]]);
+    relay(&mut b, again, "missed", args, vec![vec![7, 8]]);
+    // The client reconnects to b, which does not hold its session.
+    b.open("e9");
+    b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    assert!(!request.recovered);
+    let from = request.recover_from.clone().expect("the pid to ask for");
+    assert_eq!((from.pid.as_str(), from.offset.as_str()), ("p-s1", offset.as_str()));
+    assert_eq!(a.server.export_recovery(&from.pid, "/other", "b", a.now), None, "another namespace");
+    let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).expect("held by a");
+    assert_eq!(a.server.export_recovery(&from.pid, "/", "b", a.now), None, "exported once");
+    b.server.import_recovery("e9", "/", &exported).unwrap();
+    b.server
+        .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
+        .unwrap();
+    assert_eq!(
+        b.events(),
+        vec![Event::Connection { session: "e9".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let outs = b.outs();
+    let [Out::Send(_, missed, attachments), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
+    assert_eq!(missed, r#"51-["missed",1,{"_placeholder":true,"num":0},"a:2"]"#, "from b's own log, once");
+    assert_eq!(attachments, &vec![vec![7u8, 8]]);
+    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#, "the same pid: the client tells a recovery by it");
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"), "a later reconnection asking a is sent on to b");
+    let a_restored = Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap();
+    assert_eq!(a_restored.moved_to("p-s1"), Some("b"), "and a remembers it through hibernation");
+    let info = b.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    assert!(b.server.import_recovery("e9", "/", "{}").is_err(), "an export without a session is refused");
+}
+
+#[test]
+fn a_hole_in_the_log_refuses_recovery_rather_than_losing_packets() {
+    let mut h = Harness::new(recovery_config());
+    h.server.set_origin("a");
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    // A relayed broadcast whose predecessor from its origin never arrived.
+    h.server.broadcast(&Broadcast::new("/").relayed("c", 1), "c1", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").relayed("c", 3), "c3", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{events:?}");
+}
+
+#[test]
+fn packets_pruned_from_the_log_refuse_recovery_rather_than_losing_them() {
+    // The log keeps 2 entries: what the socket missed no longer fits.
+    let config =
+        Config { recovery: Some(RecoveryConfig { max_log_len: 2, ..RecoveryConfig::default() }), ..Config::default() };
+    for relayed_origin in [false, true] {
+        let mut h = Harness::new(config.clone());
+        h.server.set_origin("a");
+        let offset = recovery_setup(&mut h);
+        h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+        h.events();
+        for i in 1..=3 {
+            let op = match relayed_origin {
+                // An origin its offset does not name (it began later), pruned at the front.
+                true => Broadcast::new("/").relayed("c", i),
+                false => Broadcast::new("/"),
+            };
+            h.server.broadcast(&op, "m", "[]", vec![], h.now).unwrap();
+        }
+        h.outs();
+        h.open("e2");
+        h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+        let events = h.events();
+        assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{relayed_origin}: {events:?}");
+    }
+}
+
+#[test]
+fn the_log_keeps_within_its_byte_bound() {
+    let config = Config {
+        recovery: Some(RecoveryConfig { max_log_bytes: 1_000, ..RecoveryConfig::default() }),
+        ..Config::default()
+    };
+    let mut h = Harness::new(config);
+    let big = format!(r#"["{}"]"#, "x".repeat(300));
+    for i in 0..10 {
+        h.server.broadcast(&Broadcast::new("/"), &format!("m{i}"), &big, vec![], h.now).unwrap();
+    }
+    let shared = h.server.shared_to_json();
+    let kept: Vec<usize> = (0..10).filter(|i| shared.contains(&format!(r#""d":["m{i}""#))).collect();
+    assert_eq!(kept, vec![7, 8, 9], "the newest three of about 320 bytes each: {shared}");
+}
+
+#[test]
+fn sockets_lost_in_a_restart_are_recoverable_from_their_live_records() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    // What the driver keeps in storage while the socket is connected.
+    let live = h.server.take_dirty().live;
+    let [(pid, Some(record))] = &live[..] else { panic!("{live:?}") };
+    assert_eq!(pid, "p-s1");
+    let shared = h.server.shared_to_json();
+    // A restart: the session and its WebSocket are gone, storage remains.
+    let mut restarted = Harness::new(recovery_config());
+    restarted.server = Server::restore(recovery_config(), Some(&shared), []).unwrap();
+    restarted.now = h.now + 5_000;
+    let unreadable = restarted.server.adopt_orphans([(pid.as_str(), record.as_str()), ("p-bad", "{")], restarted.now);
+    assert_eq!(unreadable, vec!["p-bad".to_owned()]);
+    assert_eq!(restarted.server.take_dirty().live, vec![("p-s1".to_owned(), None)], "its record is deleted");
+    // Its disconnection handlers run, with the rooms and data it had.
+    assert_eq!(restarted.events(), lost_socket_events("s1", &["r", "s1"], r#"{"n":1}"#));
+    restarted.server.broadcast(&Broadcast::new("/").to("r"), "after", "[]", vec![], restarted.now).unwrap();
+    restarted.open("e2");
+    restarted.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert_eq!(
+        restarted.events(),
+        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = restarted.texts_for("e2");
+    assert!(texts[0].starts_with(r#"2["after",""#), "{texts:?}");
+    assert_eq!(texts[1], r#"0{"sid":"s1","pid":"p-s1"}"#);
+    let info = restarted.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    // A socket that is still connected is left alone.
+    let mut alive = Harness::new(recovery_config());
+    alive.connect("e1", "/", "s1");
+    let live = alive.server.take_dirty().live;
+    let (pid, record) = (&live[0].0, live[0].1.clone().unwrap());
+    assert_eq!(alive.server.adopt_orphans([(pid.as_str(), record.as_str())], alive.now), Vec::<String>::new());
+    assert!(alive.server.take_dirty().live.is_empty());
+    assert!(alive.server.socket("s1").is_some());
+}
+
+/// What a socket lost with an earlier instance's memory gets from the next instance.
+fn lost_socket_events(sid: &str, rooms: &[&str], data: &str) -> Vec<Event> {
+    let reason = DisconnectReason::TransportClose;
+    let (session, nsp, sid) = (String::new(), "/".to_owned(), sid.to_owned());
+    let rooms = rooms.iter().map(|r| r.to_string()).collect();
+    vec![
+        Event::Disconnecting {
+            session: session.clone(),
+            nsp: nsp.clone(),
+            sid: sid.clone(),
+            reason,
+            rooms,
+            data: data.into(),
+        },
+        Event::Disconnect { session, nsp, sid, reason },
+    ]
+}
+
+#[test]
+fn sockets_lost_without_recovery_still_get_their_disconnection_events() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    // Without a recovery id, the record is kept under the socket id.
+    let live = h.server.take_dirty().live;
+    let [(key, Some(record))] = &live[..] else { panic!("{live:?}") };
+    assert_eq!(key, "s1");
+    // The instance holding its (polling) session is evicted: the next one adopts the record.
+    let shared = h.server.shared_to_json();
+    let mut next = Server::restore(Config::default(), Some(&shared), []).unwrap();
+    assert!(next.adopt_orphans([(key.as_str(), record.as_str())], h.now + 10_000).is_empty());
+    let events: Vec<Event> = std::iter::from_fn(|| next.poll_event()).collect();
+    assert_eq!(events, lost_socket_events("s1", &["r", "s1"], "{}"));
+    assert_eq!(next.take_dirty().live, vec![("s1".to_owned(), None)], "its record is deleted");
+    assert!(next.socket("s1").is_none() && next.poll_event().is_none(), "and it is not recoverable");
+    // A server that announces nothing keeps no records.
+    let none = LostSockets::Namespaces { names: Vec::new(), dynamic: false };
+    let quiet = Config { announce_lost_sockets: none, ..Config::default() };
+    let mut h = Harness::new(quiet);
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    assert!(h.server.take_dirty().live.is_empty());
+    // Nor one that announces only another namespace's sockets.
+    let names = vec!["/chat".to_owned()];
+    let config = Config {
+        namespaces: vec!["/".into(), "/chat".into()],
+        announce_lost_sockets: LostSockets::Namespaces { names, dynamic: false },
+        ..Config::default()
+    };
+    let mut h = Harness::new(config);
+    h.connect("e1", "/", "s1");
+    assert!(h.server.take_dirty().live.is_empty(), "/ is not announced");
+    h.connect("e1", "/chat", "s2");
+    assert_eq!(h.server.take_dirty().live.len(), 1, "/chat is");
+}
+
+#[test]
+fn recovery_expires_into_a_fresh_session() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::PingTimeout, h.now);
+    h.events();
+    h.now += 120_001;
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered && r.run_middlewares), "{events:?}");
+    h.server.accept_connect("e2", "/", Accept { sid: "s2".into(), pid: Some("p2".into()), data: None }, h.now).unwrap();
+    assert_eq!(h.texts_for("e2"), vec![r#"0{"sid":"s2","pid":"p2"}"#.to_owned()]);
+    assert!(matches!(&h.events()[..], [Event::Connection { recovered: false, .. }]));
+    assert_eq!(h.server.socket("s2").unwrap().rooms, sessions(&["s2"]));
+    // a client namespace disconnect is not recoverable either
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.text("e1", "1");
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert!(matches!(&h.events()[..], [_, _, Event::ConnectRequest(r)] if !r.recovered));
+}
+
+#[test]
+fn recovery_without_skip_middlewares_asks_the_driver() {
+    let mut h = Harness::new(Config {
+        recovery: Some(RecoveryConfig { skip_middlewares: false, ..RecoveryConfig::default() }),
+        ..Config::default()
+    });
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportError, h.now);
+    h.events();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if r.recovered && r.run_middlewares));
+    h.server
+        .accept_connect("e2", "/", Accept { sid: "ignored".into(), pid: Some("x".into()), data: None }, h.now)
+        .unwrap();
+    assert_eq!(h.texts_for("e2"), vec![r#"0{"sid":"s1","pid":"p-s1"}"#.to_owned()]);
+}
