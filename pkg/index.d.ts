@@ -53,8 +53,9 @@ export interface EngineOptions {
   timestampRequests: boolean;
   /** The timestamp parameter name (default "t"). */
   timestampParam: string;
-  /** Transports in order of preference (default ["polling", "websocket"]). */
-  transports: ("polling" | "websocket" | string)[];
+  /** Transports in order of preference (default ["polling", "websocket"]): names, or the
+   * transport exports (`[WebSocket, Fetch]`, as socket.io-client 4.8 takes them). */
+  transports: ("polling" | "websocket" | string | TransportType)[];
   /** Try the next transport when the first one fails to open (default false). */
   tryAllTransports: boolean;
   /** Probe for WebSocket after opening over polling (default true). */
@@ -267,5 +268,23 @@ declare function lookup(uri?: string, opts?: Partial<ManagerOptions & SocketOpti
 
 /** The Socket.IO protocol revision (5). */
 export declare const protocol: number;
+
+/** A transport as socket.io-client 4.8 exports it, for the `transports` option: it stands
+ * for its transport by `prototype.name`. */
+export interface TransportType {
+  readonly prototype: { readonly name: string };
+}
+/** Long-polling (socket.io-client's fetch transport). */
+export declare const Fetch: TransportType;
+/** Long-polling (socket.io-client's XMLHttpRequest transport; wasmio polls with fetch). */
+export declare const XHR: TransportType;
+/** Long-polling (socket.io-client's Node.js transport; wasmio polls with fetch). */
+export declare const NodeXHR: TransportType;
+/** The WebSocket transport. */
+export declare const WebSocket: TransportType;
+/** The WebSocket transport (socket.io-client's Node.js one; wasmio uses the platform's). */
+export declare const NodeWebSocket: TransportType;
+/** WebTransport: not supported by wasmio (skipped; alone, the connection fails with "No transports available"). */
+export declare const WebTransport: TransportType;
 
 export { lookup as io, lookup as connect, lookup as default };

@@ -5,18 +5,17 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Array, Uint8Array};
+use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{
-    AbortController, AbortSignal, BinaryType, MessageEvent, RequestCredentials, RequestInit, Response, WebSocket,
-};
+use web_sys::{AbortController, MessageEvent, Response, WebSocket};
 
 use crate::events::{prior_websocket_success_read, run};
-use crate::host::{fetch, queue_microtask, Callback, Thenable};
-use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET, OPT_WITH_CREDENTIALS};
+use crate::host::{queue_microtask, Callback, Thenable};
+use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET};
 use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
-// Kinds of the tagged callback (tag = transport id * CB_KINDS + kind).
+// Kinds of the tagged callback (tag = transport id * CB_KINDS + kind); the host gives a
+// WebSocket's four events the tags from CB_WS_OPEN to CB_WS_CLOSE (`Host::web_socket`).
 const CB_WS_OPEN: u64 = 0;
 const CB_WS_MESSAGE: u64 = 1;
 const CB_WS_ERROR: u64 = 2;
@@ -144,29 +143,6 @@ impl Inner {
         url
     }
 
-    pub(crate) fn request(&self, method: &str) -> RequestInit {
-        let init = RequestInit::new();
-        init.set_method(method);
-        if self.options & OPT_WITH_CREDENTIALS != 0 {
-            init.set_credentials(RequestCredentials::Include);
-        }
-        if !self.headers.is_undefined() {
-            init.set_headers(&self.headers);
-        }
-        if let Some(ms) = self.request_timeout {
-            init.set_signal(Some(&AbortSignal::timeout_with_f64(ms as f64)));
-        }
-        init
-    }
-
-    /// The signal of a polling GET: its transport's controller, and `requestTimeout`.
-    pub(crate) fn get_signal(&self, controller: &AbortController) -> AbortSignal {
-        match self.request_timeout {
-            Some(ms) => AbortSignal::any(&Array::of2(&controller.signal(), &AbortSignal::timeout_with_f64(ms as f64))),
-            None => controller.signal(),
-        }
-    }
-
     pub(crate) fn bound(&self, id: TransportId, kind: u64) -> Callback {
         self.callback.bind(&JsValue::NULL, (u64::from(id.0) * CB_KINDS + kind) as f64)
     }
@@ -175,7 +151,6 @@ impl Inner {
         match transmit {
             ClientTransmit::PollGet { id, query } => {
                 let url = self.url(false, &query);
-                let init = self.request("GET");
                 let controller = match self.transport(id.0) {
                     Some(Transport::Polling(controller)) => controller.clone(),
                     _ => {
@@ -186,31 +161,19 @@ impl Inner {
                         controller
                     }
                 };
-                init.set_signal(Some(&self.get_signal(&controller)));
-                fetch(&url, &init).then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
+                let request = self.host.request(&url, None, Some(&controller));
+                request.then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
             }
             ClientTransmit::PollPost { id, query, body } => {
                 let url = self.url(false, &query);
-                let init = self.request("POST");
-                init.set_body(&JsValue::from_str(&body));
-                fetch(&url, &init).then(&self.bound(id, CB_POST_RESPONSE), &self.bound(id, CB_POST_FAILED));
+                let request = self.host.request(&url, Some(&body), None);
+                request.then(&self.bound(id, CB_POST_RESPONSE), &self.bound(id, CB_POST_FAILED));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);
-                let opened = match (self.protocols.as_string(), self.protocols.is_undefined()) {
-                    (Some(protocol), _) => WebSocket::new_with_str(&url, &protocol),
-                    (None, true) => WebSocket::new(&url),
-                    (None, false) => WebSocket::new_with_str_sequence(&url, &self.protocols),
-                };
-                match opened {
-                    Ok(ws) => {
-                        ws.set_binary_type(BinaryType::Arraybuffer);
-                        ws.set_onopen(Some(self.bound(id, CB_WS_OPEN).unchecked_ref()));
-                        self.host.listen(&ws, id.0, &self.bound(id, CB_WS_MESSAGE));
-                        ws.set_onerror(Some(self.bound(id, CB_WS_ERROR).unchecked_ref()));
-                        ws.set_onclose(Some(self.bound(id, CB_WS_CLOSE).unchecked_ref()));
-                        self.transports.push((id.0, Transport::WebSocket(ws)));
-                    }
+                let tag = (u64::from(id.0) * CB_KINDS + CB_WS_OPEN) as f64;
+                match self.host.web_socket(&url, id.0, tag, &self.callback) {
+                    Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
                     Err(error) => {
                         self.host.transport_error(&error, &JsValue::UNDEFINED);
                         self.manager.handle_transport_error(id, "websocket error", now());
@@ -227,13 +190,7 @@ impl Inner {
                 }
             }
             ClientTransmit::Close { id } => match self.take_transport(id.0) {
-                Some(Transport::WebSocket(ws)) => {
-                    ws.set_onopen(None);
-                    ws.set_onmessage(None);
-                    ws.set_onerror(None);
-                    ws.set_onclose(None);
-                    let _ = ws.close();
-                }
+                Some(Transport::WebSocket(ws)) => self.host.close_web_socket(&ws),
                 // Only the GET is aborted: a POST in flight (the `close` packet) completes.
                 Some(Transport::Polling(controller)) => controller.abort(),
                 None => {}

@@ -3,7 +3,7 @@
 
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
-use web_sys::{RequestInit, WebSocket};
+use web_sys::{AbortController, WebSocket};
 
 #[cfg(doc)]
 use crate::Driver;
@@ -30,12 +30,31 @@ extern "C" {
     #[wasm_bindgen(method, js_name = frameEvent)]
     pub(crate) fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, start: u32, n: f64);
 
-    /// Has WebSocket `ws` of transport `id` hand its text frames to [`Driver::text`] with
-    /// their start up to the first `[` and the time, and anything else to `other` (the tagged
-    /// callback): a received event then costs no `MessageEvent` read, no clock call from wasm,
-    /// and no copy of its data into wasm.
+    /// A new WebSocket of transport `id` to `url` (binary type `arraybuffer`), offering the
+    /// application's subprotocols as engine.io-client does; throws as the constructor does.
+    /// Its text frames go to [`Driver::text`] with their start up to the first `[` and the
+    /// time (a received event then costs no `MessageEvent` read, no clock call from wasm, and
+    /// no copy of its data into wasm); its `open`, binary `message`, `error` and `close`
+    /// events to `callback` with the tags `tag` + 0, 1, 2 and 3.
+    #[wasm_bindgen(method, catch, js_name = webSocket)]
+    pub(crate) fn web_socket(
+        this: &Host,
+        url: &str,
+        id: u32,
+        tag: f64,
+        callback: &Callback,
+    ) -> Result<WebSocket, JsValue>;
+
+    /// Closes a WebSocket whose events are no longer wanted (its handlers removed first).
+    #[wasm_bindgen(method, js_name = closeWebSocket)]
+    pub(crate) fn close_web_socket(this: &Host, ws: &WebSocket);
+
+    /// A polling request to `url`: a POST of `body`, or a GET (`body` none) that `controller`
+    /// aborts; with the application's `withCredentials`, `extraHeaders` and `requestTimeout`,
+    /// as engine.io-client's fetch transport sends it. Its `fetch` promise.
     #[wasm_bindgen(method)]
-    pub(crate) fn listen(this: &Host, ws: &WebSocket, id: u32, other: &Callback);
+    pub(crate) fn request(this: &Host, url: &str, body: Option<&str>, controller: Option<&AbortController>)
+        -> Thenable;
 
     /// The browser's details of the transport error handled next (engine.io-client's
     /// `TransportError` `description` and `context`): the HTTP status (0 when the request
@@ -59,9 +78,6 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = then)]
     pub(crate) fn then(this: &Thenable, ok: &Callback, err: &Callback) -> Thenable;
-
-    #[wasm_bindgen(js_name = fetch)]
-    pub(crate) fn fetch(url: &str, init: &RequestInit) -> Thenable;
 
     /// The manager's `setTimeout`: with `useNativeTimers`, the browser's own as the module
     /// found it (fake timers installed later do not reach it); else the global one as the

@@ -52,7 +52,6 @@ const OPT_UPGRADE: u32 = 1;
 const OPT_REMEMBER_UPGRADE: u32 = 2;
 const OPT_TRY_ALL_TRANSPORTS: u32 = 4;
 const OPT_RECONNECTION: u32 = 8;
-const OPT_WITH_CREDENTIALS: u32 = 16;
 const OPT_TIMESTAMP_POLLING: u32 = 32;
 const OPT_TIMESTAMP_WEBSOCKET: u32 = 64;
 
@@ -74,11 +73,6 @@ struct Inner {
     query: String,
     timestamp_param: String,
     options: u32,
-    headers: JsValue,
-    /// WebSocket subprotocols (`protocols`: a string or an array of them), or undefined.
-    protocols: JsValue,
-    /// `requestTimeout` of polling requests, ms.
-    request_timeout: Option<u64>,
     transports: Vec<(u32, Transport)>,
     /// The single entry point of browser callbacks.
     callback: Callback,
@@ -148,11 +142,10 @@ impl Driver {
     /// `host.clearTimeout` are the manager's timers (`useNativeTimers`). `http_base`/`ws_base`
     /// end with the engine path;
     /// `transports` is a comma-separated list; `options` holds the flags (1 upgrade,
-    /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 16 withCredentials,
-    /// 32 timestamp polling requests, 64 timestamp WebSocket requests); negative or infinite
-    /// numbers mean "none" (`Infinity` attempts, `timeout: false`); `headers` is the
-    /// `extraHeaders` object for polling requests; `protocols` the WebSocket subprotocols (a
-    /// string or an array); `request_timeout` aborts a polling request after that many ms.
+    /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 32 timestamp polling requests,
+    /// 64 timestamp WebSocket requests); negative or infinite numbers mean "none" (`Infinity`
+    /// attempts, `timeout: false`). `host.webSocket` opens the WebSockets and `host.request`
+    /// sends the polling requests, with the application's options for them.
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -167,9 +160,6 @@ impl Driver {
         randomization_factor: f64,
         timeout: f64,
         timestamp_param: String,
-        headers: JsValue,
-        protocols: JsValue,
-        request_timeout: f64,
     ) -> Driver {
         let engine = ClientConfig {
             transports: transports.split(',').filter_map(TransportKind::from_name).collect(),
@@ -206,9 +196,6 @@ impl Driver {
                 query: String::new(),
                 timestamp_param,
                 options,
-                headers,
-                protocols,
-                request_timeout: optional(request_timeout),
                 transports: Vec::new(),
                 callback,
                 timer: None,

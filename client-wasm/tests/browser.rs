@@ -86,11 +86,27 @@ impl Recorder {
         // No user query (`host.query()` is read at each handshake).
         let query = js_sys::Function::new_no_args("return ''");
         js_sys::Reflect::set(&host, &"query".into(), &query).unwrap();
-        // WebSocket messages go to the driver's tagged callback, which takes binary frames (the
-        // shim sends text frames to `Driver::text`; no message reaches these tests' WebSockets,
-        // refused or silent).
-        let listen = js_sys::Function::new_with_args("ws, id, other", "ws.onmessage = other;");
-        js_sys::Reflect::set(&host, &"listen".into(), &listen).unwrap();
+        // WebSockets and polling requests as the shim makes them (pkg/src/client.js), without
+        // the application's options; every WebSocket message goes to the driver's tagged
+        // callback, which takes binary frames (the shim sends text frames to `Driver::text`;
+        // no message reaches these tests' WebSockets, refused or silent).
+        let web_socket = js_sys::Function::new_with_args(
+            "url, id, tag, cb",
+            "const ws = new WebSocket(url); ws.binaryType = 'arraybuffer'; \
+             ws.onopen = (e) => cb(tag, e); ws.onmessage = (e) => cb(tag + 1, e); \
+             ws.onerror = (e) => cb(tag + 2, e); ws.onclose = (e) => cb(tag + 3, e); return ws;",
+        );
+        js_sys::Reflect::set(&host, &"webSocket".into(), &web_socket).unwrap();
+        let close = js_sys::Function::new_with_args(
+            "ws",
+            "ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null; ws.close();",
+        );
+        js_sys::Reflect::set(&host, &"closeWebSocket".into(), &close).unwrap();
+        let request = js_sys::Function::new_with_args(
+            "url, body, controller",
+            "return fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal });",
+        );
+        js_sys::Reflect::set(&host, &"request".into(), &request).unwrap();
         // The browser's details of a transport error, kept on the host (`details()`).
         let details =
             js_sys::Function::new_with_args("description, context", "this.details = { description, context };");
@@ -166,9 +182,6 @@ fn driver(
         jitter,
         timeout,
         "t".into(),
-        JsValue::UNDEFINED,
-        JsValue::UNDEFINED,
-        -1.0,
     )
 }
 

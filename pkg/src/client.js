@@ -238,11 +238,16 @@ export function client(load) {
         ((secure && u.port !== "443") || (!secure && u.port !== "80") ? ":" + u.port : "");
       const path = opts.path.replace(/\/$/, "") + (opts.addTrailingSlash !== false ? "/" : "");
       const transports = (opts.transports || ["polling", "websocket"])
-        .map((t) => (typeof t === "string" ? t : t.name || (t.prototype && t.prototype.name)))
+        .map((t) => (typeof t === "string" ? t : (t.prototype && t.prototype.name) || t.name))
         .join(",");
       const ts = opts.timestampRequests;
+      const protocols = opts.transportOptions?.websocket?.protocols ?? opts.protocols;
       const flags = (opts.upgrade !== false) | (opts.rememberUpgrade ? 2 : 0) | (opts.tryAllTransports ? 4 : 0) |
-        (this._reconnection ? 8 : 0) | (opts.withCredentials ? 16 : 0) | (ts !== false ? 32 : 0) | (ts ? 64 : 0);
+        (this._reconnection ? 8 : 0) | (ts !== false ? 32 : 0) | (ts ? 64 : 0);
+      // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
+      const polling = opts.transportOptions?.polling || {};
+      const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
+      const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
       const d = new Driver(
         {
           event: (...a) => guard(() => this._ev(...a)),
@@ -255,19 +260,45 @@ export function client(load) {
               rethrow(e);
             }
           },
-          // The hot path in: a WebSocket text frame goes to the driver with the time, as the
-          // JavaScript string and its start up to the first "[" (where an event's or ack's
-          // JSON begins): the core reads that header, and copies in the whole frame only when
-          // it needs more. No MessageEvent read, no clock call from wasm; binary frames take
-          // the tagged callback.
-          listen: (ws, id, other) => {
+          // A WebSocket offering the application's subprotocols, as engine.io-client opens it;
+          // its events go to the driver's tagged callback (tag + 0 open, 1 binary message,
+          // 2 error, 3 close). The hot path in: a text frame goes to the driver with the time,
+          // as the JavaScript string and its start up to the first "[" (where an event's or
+          // ack's JSON begins): the core reads that header, and copies in the whole frame only
+          // when it needs more. No MessageEvent read, no clock call from wasm.
+          webSocket: (url, id, tag, cb) => {
+            const ws = new WebSocket(url, protocols);
+            ws.binaryType = "arraybuffer";
+            ws.onopen = (e) => cb(tag, e);
+            ws.onerror = (e) => cb(tag + 2, e);
+            ws.onclose = (e) => cb(tag + 3, e);
             ws.onmessage = (e) => {
               const data = e.data;
               if (typeof data === "string") {
                 const i = data.indexOf("[");
                 this._d.text(id, data, i > 0 ? data.slice(0, i) : "", Date.now());
-              } else other(e);
+              } else cb(tag + 1, e);
             };
+            return ws;
+          },
+          closeWebSocket: (ws) => {
+            ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+            ws.close();
+          },
+          // A polling request (a GET when there is no body), as engine.io-client's fetch
+          // transport sends it; `requestTimeout` aborts it too.
+          request: (url, body, controller) => {
+            const signal =
+              typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
+                ? AbortSignal.timeout(requestTimeout)
+                : undefined;
+            return fetch(url, {
+              method: body == null ? "GET" : "POST",
+              body,
+              headers,
+              credentials: opts.withCredentials ? "include" : "same-origin",
+              signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
+            });
           },
           // engine.io-client's timer functions: the module's natives, or the globals of now.
           setTimeout: opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis),
@@ -293,12 +324,6 @@ export function client(load) {
         this._randomizationFactor,
         this._timeout === false ? -1 : this._timeout,
         opts.timestampParam || "t",
-        // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
-        opts.extraHeaders || opts.transportOptions?.polling?.extraHeaders
-          ? { ...opts.extraHeaders, ...opts.transportOptions?.polling?.extraHeaders }
-          : undefined,
-        opts.transportOptions?.websocket?.protocols ?? opts.protocols,
-        opts.transportOptions?.polling?.requestTimeout ?? opts.requestTimeout ?? -1,
       );
       this._d = d;
       // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.

@@ -184,6 +184,34 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       });
     });
 
+    test("the transport exports of 4.8 choose the transports: [WebSocket] opens a WebSocket at once, [Fetch] and [XHR] poll", async () => {
+      const r = await run(async (url) => {
+        const { Fetch, XHR, NodeXHR, WebSocket: WS, NodeWebSocket, WebTransport } = window.transportExports;
+        const out = [];
+        for (const [name, transports] of [["WebSocket", [WS]], ["Fetch", [Fetch]], ["XHR", [XHR]], ["Fetch, WebSocket", [Fetch, WS]]]) {
+          const socket = io(url, { forceNew: true, transports, reconnection: false });
+          const opened = new Promise((res) => socket.io.on("open", () => res(socket.io.engine.transport.name)));
+          await new Promise((res) => socket.on("connect", res));
+          if (transports.length > 1 && socket.io.engine.transport.name !== "websocket") {
+            await new Promise((res) => socket.io.engine.once("upgrade", res));
+          }
+          // The transport that opened the connection, the one it runs on, and an answer.
+          out.push([name, await opened, socket.io.engine.transport.name, await socket.emitWithAck("echo", name)]);
+          socket.disconnect();
+        }
+        // The Node.js and WebTransport exports exist (a browser page never opens them).
+        out.push([NodeXHR, NodeWebSocket, WebTransport].map((t) => typeof t.prototype.name));
+        return out;
+      });
+      assert.deepEqual(r, [
+        ["WebSocket", "websocket", "websocket", "WebSocket"],
+        ["Fetch", "polling", "polling", "Fetch"],
+        ["XHR", "polling", "polling", "XHR"],
+        ["Fetch, WebSocket", "polling", "websocket", "Fetch, WebSocket"],
+        ["string", "string", "string"],
+      ]);
+    });
+
     test("engine.close() closes the connection on the server too, on every transport path (not at its ping timeout)", async () => {
       const r = await run(async (url) => {
         const out = [];

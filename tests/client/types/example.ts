@@ -1,7 +1,7 @@
 // The typed usage socket.io-client documents, compiled against the wasmio package's types
 // (tests/client/types.test.mjs runs `tsc --noEmit` on it). Each `@ts-expect-error` marks a
 // misuse the types must refuse: if they stopped refusing it, tsc fails on the unused marker.
-import { io, Manager, Socket } from "wasmio";
+import { io, Manager, Socket, Fetch, WebSocket } from "wasmio";
 
 interface ServerToClientEvents {
   noArg: () => void;
@@ -56,3 +56,7 @@ socket.emit("join", 42, () => {});
 socket.io.engine.close();
 
 export { members };
+
+// socket.io-client 4.8's transport exports in `transports`, beside names.
+const chosen = io({ transports: [WebSocket, Fetch, "polling"] });
+chosen.connect();
