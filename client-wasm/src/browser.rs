@@ -8,10 +8,10 @@ use std::rc::Rc;
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, MessageEvent, Response, WebSocket};
+use web_sys::{AbortController, MessageEvent, WebSocket};
 
 use crate::events::{prior_websocket_success_read, run};
-use crate::host::{queue_microtask, Callback, Thenable};
+use crate::host::{queue_microtask, Callback};
 use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET};
 use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
 // Kinds of the tagged callback (tag = transport id * CB_KINDS + kind); the host gives a
@@ -20,14 +20,13 @@ const CB_WS_OPEN: u64 = 0;
 const CB_WS_MESSAGE: u64 = 1;
 const CB_WS_ERROR: u64 = 2;
 const CB_WS_CLOSE: u64 = 3;
-const CB_GET_RESPONSE: u64 = 4;
-const CB_GET_TEXT: u64 = 5;
-const CB_GET_FAILED: u64 = 6;
-const CB_POST_RESPONSE: u64 = 7;
-const CB_POST_FAILED: u64 = 8;
-const CB_TIMER: u64 = 9;
+const CB_GET_TEXT: u64 = 4;
+const CB_GET_FAILED: u64 = 5;
+const CB_POST_DONE: u64 = 6;
+const CB_POST_FAILED: u64 = 7;
+const CB_TIMER: u64 = 8;
 /// The tick after WebSocket writes: bound once, with no transport (its tag is the kind itself).
-pub(crate) const CB_TICK: u64 = 10;
+pub(crate) const CB_TICK: u64 = 9;
 const CB_KINDS: u64 = 16;
 
 /// A live transport of the manager.
@@ -60,43 +59,17 @@ pub(crate) fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
                 let data = value.unchecked_into::<MessageEvent>().data();
                 m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now);
             }
-            CB_WS_ERROR => {
-                inner.host.transport_error(&value, &JsValue::UNDEFINED);
-                m.handle_transport_error(id, "websocket error", now);
-            }
+            // The host keeps the browser's details of a transport error (`Host::web_socket`,
+            // `Host::request`) for the error the manager reports now.
+            CB_WS_ERROR => m.handle_transport_error(id, "websocket error", now),
             CB_WS_CLOSE => {
                 inner.transports.retain(|(t, _)| *t != id.0);
                 m.handle_transport_closed(id, now);
             }
-            CB_GET_RESPONSE => {
-                let response: Response = value.unchecked_into();
-                match response.ok().then(|| response.text().ok()).flatten() {
-                    Some(text) => {
-                        let text: Thenable = text.unchecked_into();
-                        let ok = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_TEXT) as f64);
-                        let err = inner.callback.bind(&JsValue::NULL, (tag - CB_GET_RESPONSE + CB_GET_FAILED) as f64);
-                        text.then(&ok, &err);
-                    }
-                    None => {
-                        inner.host.transport_error(&response.status().into(), &response);
-                        m.handle_transport_error(id, "xhr poll error", now);
-                    }
-                }
-            }
             CB_GET_TEXT => m.handle_poll_response(id, &value.as_string().unwrap_or_default(), now),
-            CB_GET_FAILED => {
-                inner.host.transport_error(&0.into(), &value);
-                m.handle_transport_error(id, "xhr poll error", now);
-            }
-            CB_POST_RESPONSE if value.unchecked_ref::<Response>().ok() => m.handle_post_done(id, now),
-            CB_POST_RESPONSE => {
-                inner.host.transport_error(&value.unchecked_ref::<Response>().status().into(), &value);
-                m.handle_transport_error(id, "xhr post error", now);
-            }
-            CB_POST_FAILED => {
-                inner.host.transport_error(&0.into(), &value);
-                m.handle_transport_error(id, "xhr post error", now);
-            }
+            CB_GET_FAILED => m.handle_transport_error(id, "xhr poll error", now),
+            CB_POST_DONE => m.handle_post_done(id, now),
+            CB_POST_FAILED => m.handle_transport_error(id, "xhr post error", now),
             _ => {
                 inner.timer = None;
                 m.handle_timeout(now);
@@ -162,22 +135,19 @@ impl Inner {
                     }
                 };
                 let request = self.host.request(&url, None, Some(&controller));
-                request.then(&self.bound(id, CB_GET_RESPONSE), &self.bound(id, CB_GET_FAILED));
+                request.then(&self.bound(id, CB_GET_TEXT), &self.bound(id, CB_GET_FAILED));
             }
             ClientTransmit::PollPost { id, query, body } => {
                 let url = self.url(false, &query);
                 let request = self.host.request(&url, Some(&body), None);
-                request.then(&self.bound(id, CB_POST_RESPONSE), &self.bound(id, CB_POST_FAILED));
+                request.then(&self.bound(id, CB_POST_DONE), &self.bound(id, CB_POST_FAILED));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);
                 let tag = (u64::from(id.0) * CB_KINDS + CB_WS_OPEN) as f64;
                 match self.host.web_socket(&url, id.0, tag, &self.callback) {
                     Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
-                    Err(error) => {
-                        self.host.transport_error(&error, &JsValue::UNDEFINED);
-                        self.manager.handle_transport_error(id, "websocket error", now());
-                    }
+                    Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
                 }
             }
             ClientTransmit::WebSocket { id, frame } => {

@@ -35,7 +35,9 @@ extern "C" {
     /// Its text frames go to [`Driver::text`] with their start up to the first `[` and the
     /// time (a received event then costs no `MessageEvent` read, no clock call from wasm, and
     /// no copy of its data into wasm); its `open`, binary `message`, `error` and `close`
-    /// events to `callback` with the tags `tag` + 0, 1, 2 and 3.
+    /// events to `callback` with the tags `tag` + 0, 1, 2 and 3. The host keeps the details
+    /// of a failure (the constructor's exception, the `error` event) for the `TransportError`
+    /// the manager reports next, as engine.io-client's `description`.
     #[wasm_bindgen(method, catch, js_name = webSocket)]
     pub(crate) fn web_socket(
         this: &Host,
@@ -51,16 +53,13 @@ extern "C" {
 
     /// A polling request to `url`: a POST of `body`, or a GET (`body` none) that `controller`
     /// aborts; with the application's `withCredentials`, `extraHeaders` and `requestTimeout`,
-    /// as engine.io-client's fetch transport sends it. Its `fetch` promise.
+    /// as engine.io-client's fetch transport sends it. Its promise resolves (a GET's with the
+    /// response text) when the server answered 2xx; otherwise it rejects, and the host keeps
+    /// the details for the `TransportError` the manager reports next (`description` the HTTP
+    /// status, 0 when the request failed; `context` the response or the failure).
     #[wasm_bindgen(method)]
     pub(crate) fn request(this: &Host, url: &str, body: Option<&str>, controller: Option<&AbortController>)
         -> Thenable;
-
-    /// The browser's details of the transport error handled next (engine.io-client's
-    /// `TransportError` `description` and `context`): the HTTP status (0 when the request
-    /// failed) and the response or failure of a polling request; a WebSocket's error event.
-    #[wasm_bindgen(method, js_name = transportError)]
-    pub(crate) fn transport_error(this: &Host, description: &JsValue, context: &JsValue);
 
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.

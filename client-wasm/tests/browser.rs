@@ -87,14 +87,15 @@ impl Recorder {
         let query = js_sys::Function::new_no_args("return ''");
         js_sys::Reflect::set(&host, &"query".into(), &query).unwrap();
         // WebSockets and polling requests as the shim makes them (pkg/src/client.js), without
-        // the application's options; every WebSocket message goes to the driver's tagged
+        // the application's options, keeping a failure's details on the host (`details`); every WebSocket message goes to the driver's tagged
         // callback, which takes binary frames (the shim sends text frames to `Driver::text`;
         // no message reaches these tests' WebSockets, refused or silent).
         let web_socket = js_sys::Function::new_with_args(
             "url, id, tag, cb",
             "const ws = new WebSocket(url); ws.binaryType = 'arraybuffer'; \
              ws.onopen = (e) => cb(tag, e); ws.onmessage = (e) => cb(tag + 1, e); \
-             ws.onerror = (e) => cb(tag + 2, e); ws.onclose = (e) => cb(tag + 3, e); return ws;",
+             ws.onerror = (e) => { this.details = { description: e }; cb(tag + 2, e); }; \
+             ws.onclose = (e) => cb(tag + 3, e); return ws;",
         );
         js_sys::Reflect::set(&host, &"webSocket".into(), &web_socket).unwrap();
         let close = js_sys::Function::new_with_args(
@@ -104,13 +105,12 @@ impl Recorder {
         js_sys::Reflect::set(&host, &"closeWebSocket".into(), &close).unwrap();
         let request = js_sys::Function::new_with_args(
             "url, body, controller",
-            "return fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal });",
+            "return fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal }) \
+             .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res))) \
+             .catch((e) => { this.details = e instanceof Response \
+               ? { description: e.status, context: e } : { description: 0, context: e }; throw e; });",
         );
         js_sys::Reflect::set(&host, &"request".into(), &request).unwrap();
-        // The browser's details of a transport error, kept on the host (`details()`).
-        let details =
-            js_sys::Function::new_with_args("description, context", "this.details = { description, context };");
-        js_sys::Reflect::set(&host, &"transportError".into(), &details).unwrap();
         // The manager's timers: the browser's.
         let set = js_sys::Function::new_with_args("handler, ms", "return setTimeout(handler, ms);");
         js_sys::Reflect::set(&host, &"setTimeout".into(), &set).unwrap();
@@ -119,7 +119,7 @@ impl Recorder {
         Recorder { events, _closure: closure, host: host.into() }
     }
 
-    /// The `description` the driver gave with the last transport error.
+    /// The `description` the host kept with the last transport error.
     fn error_description(&self) -> JsValue {
         let details = js_sys::Reflect::get(&self.host, &"details".into()).unwrap();
         js_sys::Reflect::get(&details, &"description".into()).unwrap()

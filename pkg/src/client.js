@@ -267,10 +267,19 @@ export function client(load) {
           // ack's JSON begins): the core reads that header, and copies in the whole frame only
           // when it needs more. No MessageEvent read, no clock call from wasm.
           webSocket: (url, id, tag, cb) => {
-            const ws = new WebSocket(url, protocols);
+            let ws;
+            try {
+              ws = new WebSocket(url, protocols);
+            } catch (e) {
+              this._te = { description: e, context: undefined };
+              throw e;
+            }
             ws.binaryType = "arraybuffer";
             ws.onopen = (e) => cb(tag, e);
-            ws.onerror = (e) => cb(tag + 2, e);
+            ws.onerror = (e) => {
+              this._te = { description: e, context: undefined };
+              cb(tag + 2, e);
+            };
             ws.onclose = (e) => cb(tag + 3, e);
             ws.onmessage = (e) => {
               const data = e.data;
@@ -286,7 +295,8 @@ export function client(load) {
             ws.close();
           },
           // A polling request (a GET when there is no body), as engine.io-client's fetch
-          // transport sends it; `requestTimeout` aborts it too.
+          // transport sends it; `requestTimeout` aborts it too. It resolves with a GET's text
+          // once answered 2xx; a failure's details go to the TransportError reported next.
           request: (url, body, controller) => {
             const signal =
               typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
@@ -298,13 +308,16 @@ export function client(load) {
               headers,
               credentials: opts.withCredentials ? "include" : "same-origin",
               signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
-            });
+            })
+              .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
+              .catch((e) => {
+                this._te = e instanceof Response ? { description: e.status, context: e } : { description: 0, context: e };
+                throw e;
+              });
           },
           // engine.io-client's timer functions: the module's natives, or the globals of now.
           setTimeout: opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis),
           clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
-          // The browser's details of the transport error reported next.
-          transportError: (description, context) => (this._te = { description, context }),
           // Read at each handshake: the application may change `manager.opts.query` between
           // connections (a refreshed token on `reconnect_attempt`).
           // As engine.io-client, a query in the URL replaces the option (written back to it).
