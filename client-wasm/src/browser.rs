@@ -1,6 +1,6 @@
 //! The browser side of the driver: the transports (`fetch` long-polling, `WebSocket`s) the
 //! manager's [`ClientTransmit`]s ask for, the one timer, and the browser's callbacks, which
-//! all enter through one closure bound per use with a numeric tag.
+//! all enter through one closure, called with a numeric tag.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{AbortController, MessageEvent, WebSocket};
 
 use crate::events::{prior_websocket_success_read, run};
-use crate::host::{queue_microtask, Callback};
+use crate::host::queue_microtask;
 use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET};
 use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
 // Kinds of the tagged callback (tag = transport id * CB_KINDS + kind); the host gives a
@@ -116,8 +116,9 @@ impl Inner {
         url
     }
 
-    pub(crate) fn bound(&self, id: TransportId, kind: u64) -> Callback {
-        self.callback.bind(&JsValue::NULL, (u64::from(id.0) * CB_KINDS + kind) as f64)
+    /// The tag of callback `kind` of transport `id` (see [`CB_KINDS`]).
+    fn tag(&self, id: TransportId, kind: u64) -> f64 {
+        (u64::from(id.0) * CB_KINDS + kind) as f64
     }
 
     pub(crate) fn perform(&mut self, transmit: ClientTransmit) {
@@ -134,18 +135,15 @@ impl Inner {
                         controller
                     }
                 };
-                let request = self.host.request(&url, None, Some(&controller));
-                request.then(&self.bound(id, CB_GET_TEXT), &self.bound(id, CB_GET_FAILED));
+                self.host.request(&url, None, Some(&controller), &self.callback, self.tag(id, CB_GET_TEXT));
             }
             ClientTransmit::PollPost { id, query, body } => {
                 let url = self.url(false, &query);
-                let request = self.host.request(&url, Some(&body), None);
-                request.then(&self.bound(id, CB_POST_DONE), &self.bound(id, CB_POST_FAILED));
+                self.host.request(&url, Some(&body), None, &self.callback, self.tag(id, CB_POST_DONE));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);
-                let tag = (u64::from(id.0) * CB_KINDS + CB_WS_OPEN) as f64;
-                match self.host.web_socket(&url, id.0, tag, &self.callback) {
+                match self.host.web_socket(&url, id.0, self.tag(id, CB_WS_OPEN), &self.callback) {
                     Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
                     Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
                 }
@@ -185,7 +183,7 @@ impl Inner {
         }
         if let Some(at) = deadline {
             let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
-            let handle = self.host.set_timeout(&self.bound(TransportId(0), CB_TIMER), delay);
+            let handle = self.host.set_timeout(&self.callback, CB_TIMER as f64, delay);
             self.timer = Some((at, handle));
         }
     }

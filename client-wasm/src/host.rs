@@ -53,13 +53,20 @@ extern "C" {
 
     /// A polling request to `url`: a POST of `body`, or a GET (`body` none) that `controller`
     /// aborts; with the application's `withCredentials`, `extraHeaders` and `requestTimeout`,
-    /// as engine.io-client's fetch transport sends it. Its promise resolves (a GET's with the
-    /// response text) when the server answered 2xx; otherwise it rejects, and the host keeps
-    /// the details for the `TransportError` the manager reports next (`description` the HTTP
-    /// status, 0 when the request failed; `context` the response or the failure).
+    /// as engine.io-client's fetch transport sends it. Once the server answered 2xx,
+    /// `callback` gets `tag` (a GET's with the response text); otherwise `tag` + 1, and the
+    /// host keeps the details for the `TransportError` the manager reports next
+    /// (`description` the HTTP status, 0 when the request failed; `context` the response or
+    /// the failure).
     #[wasm_bindgen(method)]
-    pub(crate) fn request(this: &Host, url: &str, body: Option<&str>, controller: Option<&AbortController>)
-        -> Thenable;
+    pub(crate) fn request(
+        this: &Host,
+        url: &str,
+        body: Option<&str>,
+        controller: Option<&AbortController>,
+        callback: &Callback,
+        tag: f64,
+    );
 
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.
@@ -72,17 +79,12 @@ extern "C" {
     #[wasm_bindgen(method, js_name = bind)]
     pub(crate) fn bind(this: &Callback, this_arg: &JsValue, tag: f64) -> Callback;
 
-    /// A promise (only `then` is needed).
-    pub(crate) type Thenable;
-
-    #[wasm_bindgen(method, js_name = then)]
-    pub(crate) fn then(this: &Thenable, ok: &Callback, err: &Callback) -> Thenable;
-
     /// The manager's `setTimeout`: with `useNativeTimers`, the browser's own as the module
     /// found it (fake timers installed later do not reach it); else the global one as the
-    /// manager was created, as engine.io-client binds its timer functions.
+    /// manager was created, as engine.io-client binds its timer functions. It calls
+    /// `callback` with `tag` after `ms`.
     #[wasm_bindgen(method, js_name = setTimeout)]
-    pub(crate) fn set_timeout(this: &Host, handler: &Callback, ms: f64) -> JsValue;
+    pub(crate) fn set_timeout(this: &Host, callback: &Callback, tag: f64, ms: f64) -> JsValue;
 
     /// The `clearTimeout` of the same origin as [`Host::set_timeout`].
     #[wasm_bindgen(method, js_name = clearTimeout)]

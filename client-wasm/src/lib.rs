@@ -15,7 +15,7 @@
 //! in the wasm and an emit costs one call.
 //!
 //! Callbacks from the browser (WebSocket events, fetch results, the timer) all enter through
-//! one Rust closure, bound per use with a numeric tag (`Function.prototype.bind`), so no
+//! one Rust closure, which the host calls with a numeric tag (transport and kind), so no
 //! closure is created or freed per request.
 
 mod browser;

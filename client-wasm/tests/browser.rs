@@ -104,15 +104,15 @@ impl Recorder {
         );
         js_sys::Reflect::set(&host, &"closeWebSocket".into(), &close).unwrap();
         let request = js_sys::Function::new_with_args(
-            "url, body, controller",
-            "return fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal }) \
+            "url, body, controller, cb, tag",
+            "fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal }) \
              .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res))) \
-             .catch((e) => { this.details = e instanceof Response \
-               ? { description: e.status, context: e } : { description: 0, context: e }; throw e; });",
+             .then((text) => cb(tag, text), (e) => { this.details = e instanceof Response \
+               ? { description: e.status, context: e } : { description: 0, context: e }; cb(tag + 1, e); });",
         );
         js_sys::Reflect::set(&host, &"request".into(), &request).unwrap();
         // The manager's timers: the browser's.
-        let set = js_sys::Function::new_with_args("handler, ms", "return setTimeout(handler, ms);");
+        let set = js_sys::Function::new_with_args("cb, tag, ms", "return setTimeout(() => cb(tag), ms);");
         js_sys::Reflect::set(&host, &"setTimeout".into(), &set).unwrap();
         let clear = js_sys::Function::new_with_args("handle", "clearTimeout(handle);");
         js_sys::Reflect::set(&host, &"clearTimeout".into(), &clear).unwrap();

@@ -248,6 +248,7 @@ export function client(load) {
       const polling = opts.transportOptions?.polling || {};
       const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
       const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
+      const setTimer = opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis);
       const d = new Driver(
         {
           event: (...a) => guard(() => this._ev(...a)),
@@ -295,14 +296,15 @@ export function client(load) {
             ws.close();
           },
           // A polling request (a GET when there is no body), as engine.io-client's fetch
-          // transport sends it; `requestTimeout` aborts it too. It resolves with a GET's text
-          // once answered 2xx; a failure's details go to the TransportError reported next.
-          request: (url, body, controller) => {
+          // transport sends it; `requestTimeout` aborts it too. Answered 2xx, the driver's
+          // callback gets `tag` (and a GET's text); else `tag + 1`, and the failure's details
+          // go to the TransportError reported next.
+          request: (url, body, controller, cb, tag) => {
             const signal =
               typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
                 ? AbortSignal.timeout(requestTimeout)
                 : undefined;
-            return fetch(url, {
+            fetch(url, {
               method: body == null ? "GET" : "POST",
               body,
               headers,
@@ -310,13 +312,16 @@ export function client(load) {
               signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
             })
               .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
-              .catch((e) => {
-                this._te = e instanceof Response ? { description: e.status, context: e } : { description: 0, context: e };
-                throw e;
-              });
+              .then(
+                (text) => cb(tag, text),
+                (e) => {
+                  this._te = e instanceof Response ? { description: e.status, context: e } : { description: 0, context: e };
+                  cb(tag + 1, e);
+                },
+              );
           },
           // engine.io-client's timer functions: the module's natives, or the globals of now.
-          setTimeout: opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis),
+          setTimeout: (cb, tag, ms) => setTimer(() => cb(tag), ms),
           clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
           // Read at each handshake: the application may change `manager.opts.query` between
           // connections (a refreshed token on `reconnect_attempt`).
