@@ -7,8 +7,7 @@ use std::rc::Rc;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{AbortController, MessageEvent, WebSocket};
+use web_sys::{AbortController, WebSocket};
 
 use crate::events::{prior_websocket_success_read, run};
 use crate::host::queue_microtask;
@@ -55,10 +54,8 @@ pub(crate) fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
         match tag % CB_KINDS {
             CB_WS_OPEN => m.handle_websocket_open(id, now),
             // (text frames come through `Driver::text`)
-            CB_WS_MESSAGE => {
-                let data = value.unchecked_into::<MessageEvent>().data();
-                m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&data).to_vec()), now);
-            }
+            // (the host hands text frames to `Driver::text`, binary ones here as their buffer)
+            CB_WS_MESSAGE => m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&value).to_vec()), now),
             // The host keeps the browser's details of a transport error (`Host::web_socket`,
             // `Host::request`) for the error the manager reports now.
             CB_WS_ERROR => m.handle_transport_error(id, "websocket error", now),
@@ -125,21 +122,15 @@ impl Inner {
         match transmit {
             ClientTransmit::PollGet { id, query } => {
                 let url = self.url(false, &query);
-                let controller = match self.transport(id.0) {
-                    Some(Transport::Polling(controller)) => controller.clone(),
-                    _ => {
-                        let Ok(controller) = AbortController::new() else {
-                            return self.manager.handle_transport_error(id, "xhr poll error", now());
-                        };
-                        self.transports.push((id.0, Transport::Polling(controller.clone())));
-                        controller
-                    }
-                };
-                self.host.request(&url, None, Some(&controller), &self.callback, self.tag(id, CB_GET_TEXT));
+                let controller = self.host.request(&url, None, &self.callback, self.tag(id, CB_GET_TEXT));
+                match self.transports.iter_mut().find(|(t, _)| *t == id.0) {
+                    Some((_, transport)) => *transport = Transport::Polling(controller),
+                    None => self.transports.push((id.0, Transport::Polling(controller))),
+                }
             }
             ClientTransmit::PollPost { id, query, body } => {
                 let url = self.url(false, &query);
-                self.host.request(&url, Some(&body), None, &self.callback, self.tag(id, CB_POST_DONE));
+                self.host.request(&url, Some(&body), &self.callback, self.tag(id, CB_POST_DONE));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);

@@ -51,22 +51,17 @@ extern "C" {
     #[wasm_bindgen(method, js_name = closeWebSocket)]
     pub(crate) fn close_web_socket(this: &Host, ws: &WebSocket);
 
-    /// A polling request to `url`: a POST of `body`, or a GET (`body` none) that `controller`
-    /// aborts; with the application's `withCredentials`, `extraHeaders` and `requestTimeout`,
-    /// as engine.io-client's fetch transport sends it. Once the server answered 2xx,
-    /// `callback` gets `tag` (a GET's with the response text); otherwise `tag` + 1, and the
-    /// host keeps the details for the `TransportError` the manager reports next
-    /// (`description` the HTTP status, 0 when the request failed; `context` the response or
-    /// the failure).
+    /// A polling request to `url`: a POST of `body`, or a GET (`body` none); with the
+    /// application's `withCredentials`, `extraHeaders` and `requestTimeout`, as
+    /// engine.io-client's fetch transport sends it. Once the server answered 2xx, `callback`
+    /// gets `tag` (a GET's with the response text); otherwise `tag` + 1, and the host keeps
+    /// the details for the `TransportError` the manager reports next (`description` the HTTP
+    /// status, 0 when the request failed; `context` the response or the failure). A GET's
+    /// `AbortController` is returned, to abort it when its transport closes (a POST's is
+    /// undefined: it always completes).
     #[wasm_bindgen(method)]
-    pub(crate) fn request(
-        this: &Host,
-        url: &str,
-        body: Option<&str>,
-        controller: Option<&AbortController>,
-        callback: &Callback,
-        tag: f64,
-    );
+    pub(crate) fn request(this: &Host, url: &str, body: Option<&str>, callback: &Callback, tag: f64)
+        -> AbortController;
 
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.

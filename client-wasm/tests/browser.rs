@@ -93,7 +93,7 @@ impl Recorder {
         let web_socket = js_sys::Function::new_with_args(
             "url, id, tag, cb",
             "const ws = new WebSocket(url); ws.binaryType = 'arraybuffer'; \
-             ws.onopen = (e) => cb(tag, e); ws.onmessage = (e) => cb(tag + 1, e); \
+             ws.onopen = (e) => cb(tag, e); ws.onmessage = (e) => cb(tag + 1, e.data); \
              ws.onerror = (e) => { this.details = { description: e }; cb(tag + 2, e); }; \
              ws.onclose = (e) => cb(tag + 3, e); return ws;",
         );
@@ -104,11 +104,12 @@ impl Recorder {
         );
         js_sys::Reflect::set(&host, &"closeWebSocket".into(), &close).unwrap();
         let request = js_sys::Function::new_with_args(
-            "url, body, controller, cb, tag",
-            "fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal }) \
+            "url, body, cb, tag",
+            "const controller = body == null ? new AbortController() : undefined; \
+             fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal }) \
              .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res))) \
              .then((text) => cb(tag, text), (e) => { this.details = e instanceof Response \
-               ? { description: e.status, context: e } : { description: 0, context: e }; cb(tag + 1, e); });",
+               ? { description: e.status, context: e } : { description: 0, context: e }; cb(tag + 1, e); }); return controller;",
         );
         js_sys::Reflect::set(&host, &"request".into(), &request).unwrap();
         // The manager's timers: the browser's.

@@ -287,7 +287,7 @@ export function client(load) {
               if (typeof data === "string") {
                 const i = data.indexOf("[");
                 this._d.text(id, data, i > 0 ? data.slice(0, i) : "", Date.now());
-              } else cb(tag + 1, e);
+              } else cb(tag + 1, data);
             };
             return ws;
           },
@@ -299,7 +299,8 @@ export function client(load) {
           // transport sends it; `requestTimeout` aborts it too. Answered 2xx, the driver's
           // callback gets `tag` (and a GET's text); else `tag + 1`, and the failure's details
           // go to the TransportError reported next.
-          request: (url, body, controller, cb, tag) => {
+          request: (url, body, cb, tag) => {
+            const controller = body == null ? new AbortController() : undefined;
             const signal =
               typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
                 ? AbortSignal.timeout(requestTimeout)
@@ -319,6 +320,7 @@ export function client(load) {
                   cb(tag + 1, e);
                 },
               );
+            return controller;
           },
           // engine.io-client's timer functions: the module's natives, or the globals of now.
           setTimeout: (cb, tag, ms) => setTimer(() => cb(tag), ms),
