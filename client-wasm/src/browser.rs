@@ -100,7 +100,7 @@ impl Inner {
     }
 
     pub(crate) fn url(&mut self, websocket: bool, query: &str) -> String {
-        if !query.split('&').any(|param| param.starts_with("sid=")) {
+        if !query.as_bytes().split(|&b| b == b'&').any(|param| param.starts_with(b"sid=")) {
             // A handshake: the query as the application has it now.
             self.query = self.host.query();
         }

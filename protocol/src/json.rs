@@ -339,7 +339,7 @@ fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut units: Vec<u16> = Vec::new();
     let mut rest = raw;
-    while let Some(i) = rest.find('\\') {
+    while let Some(i) = rest.bytes().position(|b| b == b'\\') {
         out.push_str(&rest[..i]);
         rest = &rest[i + 1..];
         let c = rest.as_bytes()[0];

@@ -208,7 +208,17 @@ pub fn encode_payload<'a>(packets: impl IntoIterator<Item = &'a Packet>) -> Stri
 /// Decodes a long-polling payload. Like the reference, an undecodable packet fails the
 /// whole payload.
 pub fn decode_payload(payload: &str) -> Result<Vec<Packet>, PacketError> {
-    payload.split(SEPARATOR).map(Packet::decode_text).collect()
+    // Split by bytes: the separator is ASCII, so every part is whole UTF-8.
+    let mut packets = Vec::new();
+    let mut start = 0;
+    for (i, byte) in payload.bytes().enumerate() {
+        if byte == SEPARATOR as u8 {
+            packets.push(Packet::decode_text(&payload[start..i])?);
+            start = i + 1;
+        }
+    }
+    packets.push(Packet::decode_text(&payload[start..])?);
+    Ok(packets)
 }
 
 #[cfg(test)]

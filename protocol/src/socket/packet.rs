@@ -357,7 +357,7 @@ impl<'a> Header<'a> {
             i += digits + 1;
         }
         let nsp = if bytes.get(i) == Some(&b'/') {
-            let end = text[i..].find(',').map_or(text.len(), |n| i + n);
+            let end = bytes[i..].iter().position(|&b| b == b',').map_or(text.len(), |n| i + n);
             let nsp = &text[i..end];
             i = (end + 1).min(text.len());
             nsp
