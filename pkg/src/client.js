@@ -261,12 +261,10 @@ export function client(load) {
               rethrow(e);
             }
           },
-          // A WebSocket offering the application's subprotocols, as engine.io-client opens it;
-          // its events go to the driver's tagged callback (tag + 0 open, 1 binary message,
-          // 2 error, 3 close). The hot path in: a text frame goes to the driver with the time,
-          // as the JavaScript string and its start up to the first "[" (where an event's or
-          // ack's JSON begins): the core reads that header, and copies in the whole frame only
-          // when it needs more. No MessageEvent read, no clock call from wasm.
+          // A WebSocket with the application's subprotocols; its events go to the driver's
+          // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame goes
+          // to `text` as the string, its start up to the first "[" (an event's JSON begins
+          // there: the core reads that header alone) and the time.
           webSocket: (url, id, tag, cb) => {
             let ws;
             try {
@@ -295,10 +293,9 @@ export function client(load) {
             ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
             ws.close();
           },
-          // A polling request (a GET when there is no body), as engine.io-client's fetch
-          // transport sends it; `requestTimeout` aborts it too. Answered 2xx, the driver's
-          // callback gets `tag` (and a GET's text); else `tag + 1`, and the failure's details
-          // go to the TransportError reported next.
+          // A polling request (a GET without body) as engine.io-client's fetch transport sends
+          // it. Answered 2xx, the callback gets `tag` (and a GET's text); else `tag + 1`, the
+          // failure's details kept for the TransportError reported next.
           request: (url, body, cb, tag) => {
             const controller = body == null ? new AbortController() : undefined;
             const signal =
@@ -322,12 +319,11 @@ export function client(load) {
               );
             return controller;
           },
-          // engine.io-client's timer functions: the module's natives, or the globals of now.
+          // engine.io-client's timers: the module's natives, or the globals of now.
           setTimeout: (cb, tag, ms) => setTimer(() => cb(tag), ms),
           clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
-          // Read at each handshake: the application may change `manager.opts.query` between
-          // connections (a refreshed token on `reconnect_attempt`).
-          // As engine.io-client, a query in the URL replaces the option (written back to it).
+          // Read at each handshake (a `reconnect_attempt` listener may refresh a token in it);
+          // as engine.io-client, a query in the URL replaces the option (written back to it).
           query: () => {
             if (u.query) this.opts.query = u.query;
             const query = encodeQuery(this.opts.query || {});
