@@ -113,16 +113,11 @@ impl Inner {
         url
     }
 
-    /// The tag of callback `kind` of transport `id` (see [`CB_KINDS`]).
-    fn tag(&self, id: TransportId, kind: u64) -> f64 {
-        (u64::from(id.0) * CB_KINDS + kind) as f64
-    }
-
     pub(crate) fn perform(&mut self, transmit: ClientTransmit) {
         match transmit {
             ClientTransmit::PollGet { id, query } => {
                 let url = self.url(false, &query);
-                let controller = self.host.request(&url, None, &self.callback, self.tag(id, CB_GET_TEXT));
+                let controller = self.host.request(&url, None, &self.callback, tag(id, CB_GET_TEXT));
                 match self.transports.iter_mut().find(|(t, _)| *t == id.0) {
                     Some((_, transport)) => *transport = Transport::Polling(controller),
                     None => self.transports.push((id.0, Transport::Polling(controller))),
@@ -130,11 +125,11 @@ impl Inner {
             }
             ClientTransmit::PollPost { id, query, body } => {
                 let url = self.url(false, &query);
-                self.host.request(&url, Some(&body), &self.callback, self.tag(id, CB_POST_DONE));
+                self.host.request(&url, Some(&body), &self.callback, tag(id, CB_POST_DONE));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);
-                match self.host.web_socket(&url, id.0, self.tag(id, CB_WS_OPEN), &self.callback) {
+                match self.host.web_socket(&url, id.0, tag(id, CB_WS_OPEN), &self.callback) {
                     Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
                     Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
                 }
@@ -187,4 +182,9 @@ fn push_digits(out: &mut String, n: u64, radix: u64) {
         push_digits(out, n / radix, radix);
     }
     out.push(char::from(b"0123456789abcdefghijklmnopqrstuvwxyz"[(n % radix) as usize]));
+}
+
+/// The tag of callback `kind` of transport `id` (see [`CB_KINDS`]).
+fn tag(id: TransportId, kind: u64) -> f64 {
+    (u64::from(id.0) * CB_KINDS + kind) as f64
 }

@@ -248,6 +248,8 @@ export function client(load) {
       const polling = opts.transportOptions?.polling || {};
       const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
       const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
+      // The browser's details of a transport error, for the TransportError reported next.
+      const failed = (description, context) => (this._te = { description, context });
       const setTimer = opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis);
       const d = new Driver(
         {
@@ -270,13 +272,13 @@ export function client(load) {
             try {
               ws = new WebSocket(url, protocols);
             } catch (e) {
-              this._te = { description: e, context: undefined };
+              failed(e);
               throw e;
             }
             ws.binaryType = "arraybuffer";
             ws.onopen = (e) => cb(tag, e);
             ws.onerror = (e) => {
-              this._te = { description: e, context: undefined };
+              failed(e);
               cb(tag + 2, e);
             };
             ws.onclose = (e) => cb(tag + 3, e);
@@ -298,22 +300,20 @@ export function client(load) {
           // failure's details kept for the TransportError reported next.
           request: (url, body, cb, tag) => {
             const controller = body == null ? new AbortController() : undefined;
-            const signal =
-              typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
-                ? AbortSignal.timeout(requestTimeout)
-                : undefined;
+            const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
+              ? AbortSignal.timeout(requestTimeout) : undefined;
             fetch(url, {
               method: body == null ? "GET" : "POST",
               body,
               headers,
-              credentials: opts.withCredentials ? "include" : "same-origin",
+              credentials: opts.withCredentials ? "include" : undefined,
               signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
             })
               .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
               .then(
                 (text) => cb(tag, text),
                 (e) => {
-                  this._te = e instanceof Response ? { description: e.status, context: e } : { description: 0, context: e };
+                  failed(e instanceof Response ? e.status : 0, e);
                   cb(tag + 1, e);
                 },
               );
