@@ -16,9 +16,8 @@ RUSTFLAGS="$CLIENT_RUSTFLAGS" cargo +"$(cat rust-nightly)" build \
 rm -rf pkg/wasm
 wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name wasmio \
     target/client-std/wasm32-unknown-unknown/client/wasmio_client.wasm
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    --converge --strip-debug --strip-producers --strip-target-features pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
+node_modules/.bin/wasm-opt $CLIENT_WASM_OPT_FLAGS --strip-debug --strip-target-features \
+    pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
 # Import and export names shortened in the wasm and its glue alike (wasm-bindgen's carry hashes).
 node scripts/minify-wasm-names.mjs pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js target/client-std/wasm-names.json
 

@@ -16,9 +16,7 @@ RUSTFLAGS="$CLIENT_RUSTFLAGS" cargo +"$(cat rust-nightly)" build --quiet \
     -p wasmio-client -Zbuild-std=std,panic_abort --target-dir "$named"
 wasm-bindgen --target web --no-typescript --keep-debug --out-dir "$named/bindgen" --out-name wasmio \
     "$named/wasm32-unknown-unknown/client/wasmio_client.wasm"
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    --strip-producers --debuginfo "$named/bindgen/wasmio_bg.wasm" -o "$named/named.wasm"
+node_modules/.bin/wasm-opt $CLIENT_WASM_OPT_FLAGS --debuginfo "$named/bindgen/wasmio_bg.wasm" -o "$named/named.wasm"
 echo
 echo "Top consumers of the wasm (raw bytes, names kept; the shipped build strips them):"
 twiggy top -n "${SIZE_TOP:-30}" "$named/named.wasm" | grep -v '"function names" subsection' \
