@@ -139,3 +139,12 @@ export async function startWorkerd(vars) {
   const url = (await mf.ready).toString().replace(/\/$/, "");
   return { url, stop: () => mf.dispose() };
 }
+
+/** `promise`, or a rejection naming `what` after `ms` (with the caller's stack). */
+export function withTimeout(promise, ms, what) {
+  const error = new Error(`timed out after ${ms} ms: ${what}`); // the caller's stack
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(error), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
