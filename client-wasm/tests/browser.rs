@@ -41,6 +41,10 @@ const OPT_UPGRADE: u32 = 1;
 const OPT_RECONNECTION: u32 = 8;
 const OPT_TIMESTAMP_POLLING: u32 = 32;
 
+// Transport lists of `Driver::new` (digits: 0 polling, 1 websocket).
+const WEBSOCKET: &str = "1";
+const POLLING_THEN_WEBSOCKET: &str = "01";
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
@@ -192,7 +196,7 @@ fn driver(
 #[wasm_bindgen_test]
 async fn refused_websocket_reports_error_and_connect_error() {
     let rec = Recorder::new();
-    let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE, f64::INFINITY, 1000.0, 5000.0, 0.5, 20000.0);
+    let d = driver(rec.host(), REFUSED, WEBSOCKET, OPT_UPGRADE, f64::INFINITY, 1000.0, 5000.0, 0.5, 20000.0);
     let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
     d.control(6, nsp);
@@ -220,7 +224,7 @@ async fn refused_polling_reports_xhr_poll_error() {
     let d = driver(
         rec.host(),
         REFUSED,
-        "polling,websocket",
+        POLLING_THEN_WEBSOCKET,
         OPT_UPGRADE | OPT_TIMESTAMP_POLLING,
         0.0,
         1000.0,
@@ -244,7 +248,7 @@ async fn refused_polling_reports_xhr_poll_error() {
 #[wasm_bindgen_test]
 async fn reconnection_attempts_follow_the_configured_delays() {
     let rec = Recorder::new();
-    let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE | OPT_RECONNECTION, 4.0, 150.0, 400.0, 0.0, 20000.0);
+    let d = driver(rec.host(), REFUSED, WEBSOCKET, OPT_UPGRADE | OPT_RECONNECTION, 4.0, 150.0, 400.0, 0.0, 20000.0);
     let start = js_sys::Date::now();
     d.control(0, 0);
     rec.until(RECONNECT_FAILED, 8000.0).await;
@@ -291,7 +295,7 @@ async fn reconnection_attempts_follow_the_configured_delays() {
 #[wasm_bindgen_test]
 async fn reconnection_jitter_and_setters() {
     let rec = Recorder::new();
-    let d = driver(rec.host(), REFUSED, "websocket", OPT_UPGRADE | OPT_RECONNECTION, 1.0, 5000.0, 5000.0, 0.0, 20000.0);
+    let d = driver(rec.host(), REFUSED, WEBSOCKET, OPT_UPGRADE | OPT_RECONNECTION, 1.0, 5000.0, 5000.0, 0.0, 20000.0);
     d.set_option(1, 3.0);
     d.set_option(2, 200.0);
     d.set_option(3, 10000.0);
@@ -315,7 +319,7 @@ async fn close_cancels_the_pending_reconnection() {
     let d = driver(
         rec.host(),
         REFUSED,
-        "websocket",
+        WEBSOCKET,
         OPT_UPGRADE | OPT_RECONNECTION,
         f64::INFINITY,
         600.0,
@@ -345,7 +349,7 @@ async fn connect_timeout_fires_against_a_silent_peer() {
     let d = driver(
         rec.host(),
         &format!("127.0.0.1:{port}"),
-        "websocket",
+        WEBSOCKET,
         OPT_UPGRADE | OPT_RECONNECTION,
         1.0,
         300.0,

@@ -9,6 +9,7 @@ export const protocol = 5;
 // The timer functions as the module found them (engine.io-client's `useNativeTimers`).
 const NATIVE_SET_TIMEOUT = globalThis.setTimeout.bind(globalThis);
 const NATIVE_CLEAR_TIMEOUT = globalThis.clearTimeout.bind(globalThis);
+const TRANSPORTS = ["polling", "websocket"];
 const RESERVED = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
 
 /** A minimal @socket.io/component-emitter. */
@@ -237,9 +238,11 @@ export function client(load) {
       const host = (u.host.indexOf(":") !== -1 ? "[" + u.host + "]" : u.host) +
         ((secure && u.port !== "443") || (!secure && u.port !== "80") ? ":" + u.port : "");
       const path = opts.path.replace(/\/$/, "") + (opts.addTrailingSlash !== false ? "/" : "");
-      const transports = (opts.transports || ["polling", "websocket"])
-        .map((t) => (typeof t === "string" ? t : (t.prototype && t.prototype.name) || t.name))
-        .join(",");
+      // As digits for the driver: 0 polling, 1 websocket (other names are skipped).
+      const transports = (opts.transports || TRANSPORTS)
+        .map((t) => TRANSPORTS.indexOf(typeof t === "string" ? t : (t.prototype && t.prototype.name) || t.name))
+        .filter((i) => i >= 0)
+        .join("");
       const ts = opts.timestampRequests;
       const protocols = opts.transportOptions?.websocket?.protocols ?? opts.protocols;
       const flags = (opts.upgrade !== false) | (opts.rememberUpgrade ? 2 : 0) | (opts.tryAllTransports ? 4 : 0) |
