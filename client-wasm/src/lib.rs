@@ -41,6 +41,7 @@ use wasmio_protocol::client::{
     SocketOptions, UnreadPayload,
 };
 use wasmio_protocol::engine::{ClientConfig, TransportId, TransportKind};
+use wasmio_protocol::socket::DecodeError;
 
 use browser::{on_callback, Transport, CB_TICK};
 use events::{prior_websocket_success_read, run, utf16_len};
@@ -225,8 +226,9 @@ impl Driver {
     /// 1 `manager._close()` (for good, no reconnection), 2 `engine.close()` (`forced close`:
     /// the manager reconnects unless reconnection is off), 3 the page went `offline`
     /// (`transport close`, "network connection lost"), 4 report packets from now on (events
-    /// 9 and 30, once a `packet`, `packetCreate` or `drain` listener is added), 5 the JSON
-    /// just handed to the host does not parse (the connection closes with "parse error"),
+    /// 9 and 30, once a `packet`, `packetCreate` or `drain` listener is added), 5 the data
+    /// just handed to the host is unusable, its JSON (`socket` 0) or a binary one's
+    /// placeholders (`socket` 1: "illegal attachments"); the connection closes with "parse error",
     /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`.
     pub fn control(&self, op: u32, socket: u32) {
         let socket = SocketId(socket);
@@ -238,7 +240,11 @@ impl Driver {
                 1 => m.close(now),
                 2 => m.close_engine(DisconnectReason::ForcedClose, None, now),
                 3 => m.close_engine(DisconnectReason::TransportClose, Some("network connection lost".to_owned()), now),
-                5 => m.handle_invalid_payload(now),
+                5 => {
+                    let error =
+                        if socket.0 == 1 { DecodeError::IllegalPlaceholder } else { DecodeError::InvalidPayload };
+                    m.handle_invalid_payload(error, now)
+                }
                 6 => m.connect_socket(socket, now),
                 _ => m.disconnect_socket(socket, now),
             }),

@@ -78,12 +78,25 @@ function encode(values) {
   return [text, bins.length ? bins : undefined];
 }
 
-/** JSON text + ArrayBuffer attachments -> values. */
+/** JSON text + ArrayBuffer attachments -> values; throws as `JSON.parse` and `reconstruct` do. */
 function decode(text, bins) {
-  return JSON.parse(
-    text,
-    bins && ((_, v) => (v && v._placeholder === true && typeof v.num === "number" ? bins[v.num] : v)),
-  );
+  const values = JSON.parse(text);
+  return bins ? reconstruct(values, bins) : values;
+}
+
+const ILLEGAL_ATTACHMENTS = "illegal attachments";
+
+/**
+ * socket.io-parser's `reconstructPacket`: each placeholder, from the top down, becomes its
+ * attachment; one whose `num` is not an index of them throws "illegal attachments".
+ */
+function reconstruct(data, bins) {
+  if (data && data._placeholder === true) {
+    if (typeof data.num === "number" && data.num >= 0 && data.num < bins.length) return bins[data.num];
+    throw new Error(ILLEGAL_ATTACHMENTS);
+  }
+  if (data && typeof data === "object") for (const key in data) if ({}.hasOwnProperty.call(data, key)) data[key] = reconstruct(data[key], bins);
+  return data;
 }
 
 const isDefined = (v) => v !== undefined;
@@ -103,7 +116,7 @@ function rethrow(e) {
   });
 }
 
-/** `decode(text, bins)`, or undefined when the JSON does not parse. */
+/** `decode(text, bins)`, or undefined when it throws. */
 function decodeOrUndefined(text, bins) {
   try {
     return decode(text, bins);
@@ -371,12 +384,18 @@ export function client(load) {
     }
 
     /**
-     * Received JSON -> values; JSON that does not parse (the core checks only its start)
-     * closes the connection with "parse error", as socket.io-client's decoder error does.
+     * Received JSON -> values; JSON that does not parse (the core checks only its start), or
+     * an invalid placeholder, closes the connection with "parse error", as socket.io-client's
+     * decoder error does (the driver's op 5: 1 for "illegal attachments").
      */
     _decode(text, bins, valid = isDefined) {
-      const values = decodeOrUndefined(text, bins);
-      if (values !== undefined && valid(values)) return values;
+      let values;
+      try {
+        values = decode(text, bins);
+        if (valid(values)) return values;
+      } catch (e) {
+        if (e.message === ILLEGAL_ATTACHMENTS) return this._d.control(5, 1);
+      }
       this._d.control(5, 0);
     }
 

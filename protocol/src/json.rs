@@ -2,8 +2,16 @@
 //! few values the protocol needs (event names, handshake fields, attachment placeholders)
 //! without building a tree. It never recurses, so deeply nested input cannot overflow the
 //! stack.
+//!
+//! In the browser client (feature `js-json` on wasm32) the JavaScript engine validates and
+//! unescapes instead, and the scanner only finds where values end (`json/js_engine.rs`).
 
 use std::borrow::Cow;
+
+#[cfg(all(feature = "js-json", target_arch = "wasm32"))]
+mod js_engine;
+#[cfg(all(feature = "js-json", target_arch = "wasm32"))]
+pub use js_engine::validate;
 
 /// Why a text is not the JSON the protocol expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +134,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads a number token and returns its text.
+    #[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
     pub(crate) fn read_number(&mut self) -> Result<&'a str, JsonError> {
         self.skip_ws();
         let start = self.pos;
@@ -174,6 +183,7 @@ impl<'a> Scanner<'a> {
 
     /// Skips a string token, returning its raw contents (between the quotes) and whether it
     /// contains escapes.
+    #[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
     fn raw_string(&mut self) -> Result<(&'a str, bool), JsonError> {
         self.expect(b'"')?;
         let start = self.pos;
@@ -209,6 +219,7 @@ impl<'a> Scanner<'a> {
 
     /// Reads a string token and returns its unescaped value. A lone UTF-16 surrogate
     /// (valid in JSON, not in UTF-8) becomes U+FFFD.
+    #[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
     pub(crate) fn read_string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let (raw, escaped) = self.raw_string()?;
         if !escaped {
@@ -218,6 +229,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skips one complete value of any depth, validating it.
+    #[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
     pub(crate) fn skip_value(&mut self) -> Result<(), JsonError> {
         self.walk(&mut |_| {})
     }
@@ -331,10 +343,12 @@ pub(crate) fn trim(raw: &str) -> &str {
 }
 
 /// The value of four hex digits, or U+FFFD when they are not.
+#[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
 fn hex4(digits: &str) -> u16 {
     digits.bytes().try_fold(0u16, |value, b| Some(value << 4 | char::from(b).to_digit(16)? as u16)).unwrap_or(0xfffd)
 }
 
+#[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
 fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut units: Vec<u16> = Vec::new();
@@ -370,6 +384,7 @@ fn unescape(raw: &str) -> String {
 }
 
 /// Checks that `text` is one JSON value, as `JSON.parse` would accept it.
+#[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
 pub fn validate(text: &str) -> Result<(), JsonError> {
     let mut s = Scanner::new(text);
     s.skip_value()?;

@@ -7,7 +7,7 @@ use wasmio_protocol::client::{
     ReadyState, SocketEvent, SocketOptions, UnreadPayload,
 };
 use wasmio_protocol::engine::{ClientConfig, Data, TransportKind};
-use wasmio_protocol::socket::{Packet, PacketType};
+use wasmio_protocol::socket::{DecodeError, Packet, PacketType};
 
 mod support;
 use support::client_net::*;
@@ -331,7 +331,7 @@ fn deferred_json_is_reported_as_received_and_refused_by_the_application() {
     assert_eq!(reserved, Err(EmitError::ReservedEvent("connect".into())));
     assert_eq!(net.manager.emit(s, "[]", vec![], EmitOptions::default(), net.now), Err(EmitError::InvalidData));
     // the application's JSON.parse failed: the connection ends as if the core had found it
-    net.manager.handle_invalid_payload(net.now);
+    net.manager.handle_invalid_payload(DecodeError::InvalidPayload, net.now);
     net.pump();
     assert!(net.socket_events(s).contains(&SocketEvent::Disconnect {
         reason: DisconnectReason::ParseError,

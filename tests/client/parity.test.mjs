@@ -32,6 +32,11 @@ function handlers(io) {
     socket.on("send-bad-json", () => socket.conn.write('2["tick",1,}'));
     // An event of the caller's choosing, as raw Socket.IO text on the main namespace.
     socket.on("send-raw", (text) => socket.conn.write(text));
+    // A binary event of the caller's choosing: its raw text, then one attachment.
+    socket.on("send-raw-binary", (text, bytes) => {
+      socket.conn.write(text);
+      socket.conn.write(Buffer.from(bytes));
+    });
     const notes = [];
     socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
     socket.on("notes", (cb) => cb(notes));
@@ -102,6 +107,42 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
         { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
       ]);
+    });
+
+    test("a binary event's placeholders become its attachments; an invalid one closes with parse error (illegal attachments)", async () => {
+      const r = await run(async (url) => {
+        const out = [];
+        for (const transports of [["polling"], ["websocket"]]) {
+          const bad = ['{"_placeholder":true,"num":1}', '{"_placeholder":true,"num":"0"}', '{"_placeholder":true,"num":-1}', '{"_placeholder":true}'];
+          for (const placeholder of bad) {
+            const socket = io(url, { forceNew: true, transports, reconnection: false });
+            await new Promise((res) => socket.on("connect", res));
+            const heard = [];
+            socket.on("tick", (...args) => heard.push(args));
+            const closed = new Promise((res) => socket.on("disconnect", (...args) => res(args)));
+            socket.emit("send-raw-binary", `51-["tick",${placeholder}]`, [7]);
+            const [reason, details] = await closed;
+            out.push([transports[0], placeholder, reason, details instanceof Error && details.message, heard.length]);
+          }
+          // Valid, nested in an object and beside one that is not a placeholder.
+          const socket = io(url, { forceNew: true, transports, reconnection: false });
+          await new Promise((res) => socket.on("connect", res));
+          const heard = new Promise((res) => socket.on("tick", (...args) => res(args)));
+          socket.emit("send-raw-binary", '51-["tick",{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":false,"num":9}}]', [7, 8]);
+          const [arg] = await heard;
+          out.push([transports[0], [...new Uint8Array(arg.a)], arg.b]);
+          socket.disconnect();
+        }
+        return out;
+      }, { expected: /status of 400/ });
+      const expected = [];
+      for (const transport of ["polling", "websocket"]) {
+        for (const placeholder of ['{"_placeholder":true,"num":1}', '{"_placeholder":true,"num":"0"}', '{"_placeholder":true,"num":-1}', '{"_placeholder":true}']) {
+          expected.push([transport, placeholder, "parse error", "illegal attachments", 0]);
+        }
+        expected.push([transport, [7, 8], { _placeholder: false, num: 9 }]);
+      }
+      assert.deepEqual(r, expected);
     });
 
     test("JSON that parses but is no event (reserved or missing name, not a string or number) closes with parse error", async () => {

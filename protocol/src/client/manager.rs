@@ -294,12 +294,15 @@ impl Manager {
         self.route_unread(&header)
     }
 
-    /// The application could not parse the JSON of the event or ack answer just reported
-    /// (with [`ManagerConfig::application_json`]): the connection closes with
-    /// "parse error", as when the core finds bad JSON itself.
-    pub fn handle_invalid_payload(&mut self, now_ms: u64) {
+    /// The application could not use the data of the event or ack answer just reported
+    /// (with [`ManagerConfig::application_json`]): its JSON does not parse
+    /// ([`DecodeError::InvalidPayload`]), or, in a JavaScript host that resolves attachment
+    /// placeholders itself (feature `js-json`), a placeholder is invalid
+    /// ([`DecodeError::IllegalPlaceholder`]). The connection closes with "parse error" and
+    /// `error`'s message, as when the core finds it itself.
+    pub fn handle_invalid_payload(&mut self, error: DecodeError, now_ms: u64) {
         if self.state == ReadyState::Open {
-            let description = DecodeError::InvalidPayload.message().to_owned();
+            let description = error.message().to_owned();
             self.on_close(DisconnectReason::ParseError, Some(description), now_ms);
         }
     }

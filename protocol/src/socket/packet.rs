@@ -383,6 +383,23 @@ impl<'a> Header<'a> {
     }
 }
 
+/// Checks the attachment placeholders of a reassembled binary packet's `data` against its
+/// `attachments` count, as socket.io-parser's `reconstructPacket` does.
+#[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
+fn check_placeholders(data: Option<&str>, attachments: usize) -> Result<(), DecodeError> {
+    match data {
+        Some(data) => json::check_placeholders(data, attachments).map_err(|()| DecodeError::IllegalPlaceholder),
+        None => Ok(()),
+    }
+}
+
+/// A JavaScript host (feature `js-json`) resolves the placeholders as it parses the data,
+/// refusing invalid ones as socket.io-parser's `reconstructPacket` does: nothing to check here.
+#[cfg(all(feature = "js-json", target_arch = "wasm32"))]
+fn check_placeholders(_data: Option<&str>, _attachments: usize) -> Result<(), DecodeError> {
+    Ok(())
+}
+
 /// Reassembles packets from the frames of one connection: a binary packet's text frame is
 /// followed by exactly its attachments, nothing in between.
 #[derive(Debug)]
@@ -436,9 +453,7 @@ impl Decoder {
             return Ok(None);
         }
         let (packet, expected) = self.pending.take().ok_or(DecodeError::UnexpectedBinary)?;
-        if let Some(data) = &packet.data {
-            json::check_placeholders(data, expected).map_err(|()| DecodeError::IllegalPlaceholder)?;
-        }
+        check_placeholders(packet.data.as_deref(), expected)?;
         Ok(Some(packet))
     }
 
