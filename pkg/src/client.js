@@ -1,7 +1,10 @@
 // The socket.io-client 4.8 API on top of the wasm driver (client-wasm). Protocol decisions
 // (engine sessions, reconnection, acks, buffers, recovery) happen in Rust; this file keeps
-// listeners, turns JS values into JSON text + binary attachments and back, and queues the
-// calls made before the wasm module is ready.
+// the listeners (emitter.js), turns JS values into JSON text + binary attachments and back
+// (payload.js), and queues the calls made before the wasm module is ready.
+
+import { Emitter } from "./emitter.js";
+import { decode, decodeOrUndefined, encode, ILLEGAL_ATTACHMENTS, isBlob, isEvent, RESERVED } from "./payload.js";
 
 /** The Socket.IO protocol revision. */
 export const protocol = 5;
@@ -10,119 +13,12 @@ export const protocol = 5;
 const NATIVE_SET_TIMEOUT = globalThis.setTimeout.bind(globalThis);
 const NATIVE_CLEAR_TIMEOUT = globalThis.clearTimeout.bind(globalThis);
 const TRANSPORTS = ["polling", "websocket"];
-const RESERVED = ["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"];
-
-/** A minimal @socket.io/component-emitter. */
-export class Emitter {
-  on(ev, fn) {
-    const all = this._cb || (this._cb = {});
-    (all["$" + ev] || (all["$" + ev] = [])).push(fn);
-    return this;
-  }
-  once(ev, fn) {
-    const on = (...args) => {
-      this.off(ev, on);
-      fn.apply(this, args);
-    };
-    on.fn = fn;
-    return this.on(ev, on);
-  }
-  off(ev, fn) {
-    if (!this._cb || !arguments.length) {
-      this._cb = {};
-      return this;
-    }
-    const cbs = this._cb["$" + ev];
-    if (!cbs) return this;
-    if (arguments.length === 1) {
-      delete this._cb["$" + ev];
-      return this;
-    }
-    const i = cbs.findIndex((cb) => cb === fn || cb.fn === fn);
-    if (i >= 0) cbs.splice(i, 1);
-    if (!cbs.length) delete this._cb["$" + ev];
-    return this;
-  }
-  emit(ev, ...args) {
-    const cbs = this._cb && this._cb["$" + ev];
-    if (cbs) for (const fn of cbs.slice()) fn.apply(this, args);
-    return this;
-  }
-  listeners(ev) {
-    return (this._cb && this._cb["$" + ev]) || [];
-  }
-  hasListeners(ev) {
-    return this.listeners(ev).length > 0;
-  }
-}
-const E = Emitter.prototype;
-E.addEventListener = E.on;
-E.removeListener = E.removeAllListeners = E.removeEventListener = E.off;
-E.emitReserved = E.emit;
-
-const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v);
-const isBlob = (v) => typeof Blob !== "undefined" && v instanceof Blob; // File too
-
-/**
- * `[name, ...args]` -> [JSON text with placeholders, attachments or undefined]: Uint8Arrays,
- * and the Blobs as they are (read by `Socket._send`).
- */
-function encode(values) {
-  const bins = [];
-  const text = JSON.stringify(values, function (key, value) {
-    const v = this[key]; // before toJSON (Buffer has one)
-    if (!isBinary(v) && !isBlob(v)) return value;
-    bins.push(isBlob(v) ? v : v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-    return { _placeholder: true, num: bins.length - 1 };
-  });
-  return [text, bins.length ? bins : undefined];
-}
-
-/** JSON text + ArrayBuffer attachments -> values; throws as `JSON.parse` and `reconstruct` do. */
-function decode(text, bins) {
-  const values = JSON.parse(text);
-  return bins ? reconstruct(values, bins) : values;
-}
-
-const ILLEGAL_ATTACHMENTS = "illegal attachments";
-
-/**
- * socket.io-parser's `reconstructPacket`: each placeholder, from the top down, becomes its
- * attachment; one whose `num` is not an index of them throws "illegal attachments".
- */
-function reconstruct(data, bins) {
-  if (data && data._placeholder === true) {
-    if (typeof data.num === "number" && data.num >= 0 && data.num < bins.length) return bins[data.num];
-    throw new Error(ILLEGAL_ATTACHMENTS);
-  }
-  if (data && typeof data === "object") for (const key in data) if ({}.hasOwnProperty.call(data, key)) data[key] = reconstruct(data[key], bins);
-  return data;
-}
-
-const isDefined = (v) => v !== undefined;
-
-/**
- * The data of an EVENT as socket.io-parser accepts it: an array whose first element, the
- * name, is a number or a string that is not reserved. The core reads only a frame's header
- * on the hot path: the page, which parses the data, checks its shape.
- */
-const isEvent = (v, name = Array.isArray(v) && v[0]) =>
-  typeof name === "number" || (typeof name === "string" && !RESERVED.includes(name));
 
 /** Reports what a listener threw without breaking the driver. */
 function rethrow(e) {
   setTimeout(() => {
     throw e;
   });
-}
-
-/** `decode(text, bins)`, or undefined when it throws. */
-function decodeOrUndefined(text, bins) {
-  try {
-    return decode(text, bins);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Calls a listener; what it throws is reported without breaking the driver. */
@@ -384,15 +280,15 @@ export function client(load) {
     }
 
     /**
-     * Received JSON -> values; JSON that does not parse (the core checks only its start), or
-     * an invalid placeholder, closes the connection with "parse error", as socket.io-client's
-     * decoder error does (the driver's op 5: 1 for "illegal attachments").
+     * Received JSON -> values, of the shape `valid` (if given) accepts; JSON that does not
+     * parse (the core checks only its start) or has another shape, or an invalid placeholder,
+     * closes the connection with "parse error", as socket.io-client's decoder error does (the
+     * driver's op 5: 1 for "illegal attachments").
      */
-    _decode(text, bins, valid = isDefined) {
-      let values;
+    _decode(text, bins, valid) {
       try {
-        values = decode(text, bins);
-        if (valid(values)) return values;
+        const values = decode(text, bins);
+        if (!valid || valid(values)) return values;
       } catch (e) {
         if (e.message === ILLEGAL_ATTACHMENTS) return this._d.control(5, 1);
       }
