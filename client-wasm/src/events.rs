@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -60,6 +59,9 @@ pub(crate) fn utf16_len(text: &str) -> u32 {
     text.bytes().map(|b| u32::from(b & 0xc0 != 0x80) + u32::from(b >= 0xf0)).sum()
 }
 
+/// An event without attachments.
+const NO_BINS: &[Vec<u8>] = &[];
+
 /// Hands an event to the host: JSON text that is the end of the WebSocket frame being handled
 /// goes as that part of the frame's own string ([`Host::frame_event`]), anything else copied.
 pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
@@ -83,65 +85,60 @@ pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, Strin
             _ => {}
         }
     }
-    let (kind, socket, a, b, bins, n): (u32, u32, Option<&str>, Option<&str>, Option<Array>, f64) = match &event {
+    let (kind, socket, a, b, bins, n): (u32, u32, Option<&str>, Option<&str>, &[Vec<u8>], f64) = match &event {
         Event::Manager(event) => match event {
-            ManagerEvent::Open => (0, 0, None, None, None, 0.0),
-            ManagerEvent::Error(error) => (1, 0, Some(error.message()), None, None, 0.0),
-            ManagerEvent::Ping => (2, 0, None, None, None, 0.0),
+            ManagerEvent::Open => (0, 0, None, None, NO_BINS, 0.0),
+            ManagerEvent::Error(error) => (1, 0, Some(error.message()), None, NO_BINS, 0.0),
+            ManagerEvent::Ping => (2, 0, None, None, NO_BINS, 0.0),
             ManagerEvent::Close { reason, description } => {
-                (3, 0, Some(reason.as_str()), description.as_deref(), None, 0.0)
+                (3, 0, Some(reason.as_str()), description.as_deref(), NO_BINS, 0.0)
             }
-            ManagerEvent::Reconnect(attempt) => (4, 0, None, None, None, (*attempt).into()),
-            ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, None, (*attempt).into()),
-            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.message()), None, None, 0.0),
-            ManagerEvent::ReconnectFailed => (7, 0, None, None, None, 0.0),
-            ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str()), None, None, 0.0),
+            ManagerEvent::Reconnect(attempt) => (4, 0, None, None, NO_BINS, (*attempt).into()),
+            ManagerEvent::ReconnectAttempt(attempt) => (5, 0, None, None, NO_BINS, (*attempt).into()),
+            ManagerEvent::ReconnectError(error) => (6, 0, Some(error.message()), None, NO_BINS, 0.0),
+            ManagerEvent::ReconnectFailed => (7, 0, None, None, NO_BINS, 0.0),
+            ManagerEvent::Upgrade(kind) => (8, 0, Some(kind.as_str()), None, NO_BINS, 0.0),
             ManagerEvent::EnginePacket { created, packet } => {
                 let (text, bins) = match &packet.data {
-                    Data::Text(text) => (Some(text.as_str()), None),
-                    Data::Binary(bytes) => (None, Some(Array::of1(&Uint8Array::from(&bytes[..]).buffer()))),
+                    Data::Text(text) => (Some(text.as_str()), NO_BINS),
+                    Data::Binary(bytes) => (None, std::slice::from_ref(bytes)),
                 };
                 (9, 0, Some(packet.kind.name()), text, bins, f64::from(u8::from(*created)))
             }
-            ManagerEvent::Drain => (9, 0, None, None, None, 2.0),
-            ManagerEvent::Upgrading => (9, 0, Some(TransportKind::WebSocket.as_str()), None, None, 3.0),
+            ManagerEvent::Drain => (9, 0, None, None, NO_BINS, 2.0),
+            ManagerEvent::Upgrading => (9, 0, Some(TransportKind::WebSocket.as_str()), None, NO_BINS, 3.0),
             ManagerEvent::Packet(packet) => {
                 let id = packet.id.map_or(-1.0, |id| id as f64);
-                (30, packet.kind as u32, Some(&packet.nsp), packet.data.as_deref(), to_buffers(&packet.attachments), id)
+                (30, packet.kind as u32, Some(&packet.nsp), packet.data.as_deref(), &packet.attachments, id)
             }
         },
         Event::Socket { socket, event } => {
             let s = socket.0;
             match event {
-                SocketEvent::Connect => (10, s, None, None, None, 0.0),
+                SocketEvent::Connect => (10, s, None, None, NO_BINS, 0.0),
                 SocketEvent::ConnectError { message, data } => {
                     let (message, json) = match message {
                         ErrorMessage::Text(text) => (text, 0.0),
                         ErrorMessage::Json(raw) => (raw, 1.0),
                     };
-                    (11, s, Some(message.as_str()), data.as_deref(), None, json)
+                    (11, s, Some(message.as_str()), data.as_deref(), NO_BINS, json)
                 }
                 SocketEvent::Disconnect { reason, description } => {
-                    (12, s, Some(reason.as_str()), description.as_deref(), None, 0.0)
+                    (12, s, Some(reason.as_str()), description.as_deref(), NO_BINS, 0.0)
                 }
                 SocketEvent::Event { data, attachments, ack_id } => {
-                    (13, s, Some(data.as_str()), None, to_buffers(attachments), ack_id.map_or(-1.0, |id| id as f64))
+                    (13, s, Some(data.as_str()), None, attachments, ack_id.map_or(-1.0, |id| id as f64))
                 }
-                SocketEvent::AckResponse { handle, args, attachments, with_error } => (
-                    14 + u32::from(*with_error),
-                    s,
-                    Some(args.as_str()),
-                    None,
-                    to_buffers(attachments),
-                    ack_number(*handle),
-                ),
+                SocketEvent::AckResponse { handle, args, attachments, with_error } => {
+                    (14 + u32::from(*with_error), s, Some(args.as_str()), None, attachments, ack_number(*handle))
+                }
                 SocketEvent::AckError { handle, error } => {
-                    (16, s, Some(error.message()), None, None, ack_number(*handle))
+                    (16, s, Some(error.message()), None, NO_BINS, ack_number(*handle))
                 }
-                SocketEvent::AuthRequest => (18, s, None, None, None, 0.0),
-                SocketEvent::AckDropped { handle } => (19, s, None, None, None, ack_number(*handle)),
+                SocketEvent::AuthRequest => (18, s, None, None, NO_BINS, 0.0),
+                SocketEvent::AckDropped { handle } => (19, s, None, None, NO_BINS, ack_number(*handle)),
             }
         }
     };
-    host.event(kind, socket, a, b, bins, n);
+    host.event(kind, socket, a, b, to_buffers(bins), n);
 }
