@@ -62,6 +62,9 @@ pub(crate) fn utf16_len(text: &str) -> u32 {
 /// An event without attachments.
 const NO_BINS: &[Vec<u8>] = &[];
 
+/// The arguments of [`Host::event`]: kind, socket, `a`, `b`, the attachments, `n`.
+type HostEvent<'a> = (u32, u32, Option<&'a str>, Option<&'a str>, &'a [Vec<u8>], f64);
+
 /// Hands an event to the host: JSON text that is the end of the WebSocket frame being handled
 /// goes as that part of the frame's own string ([`Host::frame_event`]), anything else copied.
 pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
@@ -85,7 +88,7 @@ pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, Strin
             _ => {}
         }
     }
-    let (kind, socket, a, b, bins, n): (u32, u32, Option<&str>, Option<&str>, &[Vec<u8>], f64) = match &event {
+    let (kind, socket, a, b, bins, n): HostEvent<'_> = match &event {
         Event::Manager(event) => match event {
             ManagerEvent::Open => (0, 0, None, None, NO_BINS, 0.0),
             ManagerEvent::Error(error) => (1, 0, Some(error.message()), None, NO_BINS, 0.0),
