@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+#[cfg(any(test, all(feature = "js-json", target_arch = "wasm32")))]
+mod bounds;
 #[cfg(all(feature = "js-json", target_arch = "wasm32"))]
 mod js_engine;
 #[cfg(all(feature = "js-json", target_arch = "wasm32"))]
