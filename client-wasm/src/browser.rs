@@ -1,16 +1,15 @@
 //! The browser side of the driver: the transports (`fetch` long-polling, `WebSocket`s) the
 //! manager's [`ClientTransmit`]s ask for, the one timer, and the browser's callbacks, which
-//! all enter through one closure, called with a numeric tag.
+//! all enter through one export, [`Driver::callback`](crate::Driver::callback), called with a
+//! numeric tag.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, WebSocket};
 
 use crate::events::{prior_websocket_success_read, run};
-use crate::host::queue_microtask;
 use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET};
 use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
 // Kinds of the tagged callback (tag = transport id * CB_KINDS + kind); the host gives a
@@ -24,8 +23,8 @@ const CB_GET_FAILED: u64 = 5;
 const CB_POST_DONE: u64 = 6;
 const CB_POST_FAILED: u64 = 7;
 const CB_TIMER: u64 = 8;
-/// The tick after WebSocket writes: bound once, with no transport (its tag is the kind itself).
-pub(crate) const CB_TICK: u64 = 9;
+/// The tick after WebSocket writes, with no transport (its tag is the kind itself).
+const CB_TICK: u64 = 9;
 const CB_KINDS: u64 = 16;
 
 /// A live transport of the manager.
@@ -37,10 +36,10 @@ pub(crate) enum Transport {
 }
 
 /// The browser called back: a WebSocket event, a fetch outcome or the timer.
-pub(crate) fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
+pub(crate) fn on_callback(cell: &RefCell<Inner>, tag: u64, value: JsValue) {
     if tag == CB_TICK {
         // Nothing follows from it but a WebSocket writable again: no clock, nothing to run.
-        let mut inner = rc.borrow_mut();
+        let mut inner = cell.borrow_mut();
         inner.tick_queued = false;
         inner.manager.handle_tick();
         return;
@@ -48,7 +47,7 @@ pub(crate) fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
     let id = TransportId((tag / CB_KINDS) as u32);
     let now = now();
     {
-        let mut inner = rc.borrow_mut();
+        let mut inner = cell.borrow_mut();
         let inner = &mut *inner;
         let m = prior_websocket_success_read(&mut inner.manager);
         match tag % CB_KINDS {
@@ -73,8 +72,8 @@ pub(crate) fn on_callback(rc: &Rc<RefCell<Inner>>, tag: u64, value: JsValue) {
             }
         }
     }
-    run(rc);
-    rc.borrow_mut().frame = None;
+    run(cell);
+    cell.borrow_mut().frame = None;
 }
 
 impl Inner {
@@ -117,7 +116,7 @@ impl Inner {
         match transmit {
             ClientTransmit::PollGet { id, query } => {
                 let url = self.url(false, &query);
-                let controller = self.host.request(&url, None, &self.callback, tag(id, CB_GET_TEXT));
+                let controller = self.host.request(&url, None, tag(id, CB_GET_TEXT));
                 match self.transports.iter_mut().find(|(t, _)| *t == id.0) {
                     Some((_, transport)) => *transport = Transport::Polling(controller),
                     None => self.transports.push((id.0, Transport::Polling(controller))),
@@ -125,11 +124,11 @@ impl Inner {
             }
             ClientTransmit::PollPost { id, query, body } => {
                 let url = self.url(false, &query);
-                self.host.request(&url, Some(&body), &self.callback, tag(id, CB_POST_DONE));
+                self.host.request(&url, Some(&body), tag(id, CB_POST_DONE));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
                 let url = self.url(true, &query);
-                match self.host.web_socket(&url, id.0, tag(id, CB_WS_OPEN), &self.callback) {
+                match self.host.web_socket(&url, id.0, tag(id, CB_WS_OPEN)) {
                     Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
                     Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
                 }
@@ -158,7 +157,7 @@ impl Inner {
     pub(crate) fn schedule(&mut self) {
         if self.manager.wants_tick() && !self.tick_queued {
             self.tick_queued = true;
-            queue_microtask(&self.tick);
+            self.host.microtask(CB_TICK as f64);
         }
         let deadline = self.manager.poll_timeout();
         if self.timer.as_ref().map(|(at, _)| *at) == deadline {
@@ -169,7 +168,7 @@ impl Inner {
         }
         if let Some(at) = deadline {
             let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
-            let handle = self.host.set_timeout(&self.callback, CB_TIMER as f64, delay);
+            let handle = self.host.set_timeout(CB_TIMER as f64, delay);
             self.timer = Some((at, handle));
         }
     }

@@ -2,7 +2,6 @@
 //! events to the host ([`dispatch`]), one call per event.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use wasm_bindgen::prelude::*;
@@ -22,9 +21,9 @@ pub(crate) static PRIOR_WEBSOCKET_SUCCESS: AtomicBool = AtomicBool::new(false);
 /// Performs what the manager asks, hands its events to the host, and sets the timer.
 /// Events go first, as socket.io-client emits them before any I/O they lead to: a
 /// `reconnect_attempt` listener changes the query before the attempt's handshake is sent.
-pub(crate) fn run(rc: &Rc<RefCell<Inner>>) {
+pub(crate) fn run(cell: &RefCell<Inner>) {
     loop {
-        let mut inner = rc.borrow_mut();
+        let mut inner = cell.borrow_mut();
         if !inner.dispatching {
             if let Some(event) = inner.manager.poll_event() {
                 inner.dispatching = true;
@@ -32,7 +31,7 @@ pub(crate) fn run(rc: &Rc<RefCell<Inner>>) {
                 let frame = inner.frame.take();
                 drop(inner);
                 dispatch(&host, event, frame.as_ref());
-                let mut inner = rc.borrow_mut();
+                let mut inner = cell.borrow_mut();
                 inner.dispatching = false;
                 inner.frame = frame;
                 continue;
@@ -41,7 +40,7 @@ pub(crate) fn run(rc: &Rc<RefCell<Inner>>) {
         let Some(transmit) = inner.manager.poll_transmit() else { break };
         inner.perform(transmit);
     }
-    let mut inner = rc.borrow_mut();
+    let mut inner = cell.borrow_mut();
     PRIOR_WEBSOCKET_SUCCESS.store(inner.manager.prior_websocket_success(), Ordering::Relaxed);
     inner.schedule();
 }

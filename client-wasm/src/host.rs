@@ -35,17 +35,11 @@ extern "C" {
     /// Its text frames go to [`Driver::text`] with their start up to the first `[` and the
     /// time (a received event then costs no `MessageEvent` read, no clock call from wasm, and
     /// no copy of its data into wasm); its `open`, binary `message`, `error` and `close`
-    /// events to `callback` with the tags `tag` + 0, 1, 2 and 3. The host keeps the details
-    /// of a failure (the constructor's exception, the `error` event) for the `TransportError`
-    /// the manager reports next, as engine.io-client's `description`.
+    /// events to [`Driver::callback`] with the tags `tag` + 0, 1, 2 and 3. The host keeps the
+    /// details of a failure (the constructor's exception, the `error` event) for the
+    /// `TransportError` the manager reports next, as engine.io-client's `description`.
     #[wasm_bindgen(method, catch, js_name = webSocket)]
-    pub(crate) fn web_socket(
-        this: &Host,
-        url: &str,
-        id: u32,
-        tag: f64,
-        callback: &Callback,
-    ) -> Result<WebSocket, JsValue>;
+    pub(crate) fn web_socket(this: &Host, url: &str, id: u32, tag: f64) -> Result<WebSocket, JsValue>;
 
     /// Closes a WebSocket whose events are no longer wanted (its handlers removed first).
     #[wasm_bindgen(method, js_name = closeWebSocket)]
@@ -53,38 +47,33 @@ extern "C" {
 
     /// A polling request to `url`: a POST of `body`, or a GET (`body` none); with the
     /// application's `withCredentials`, `extraHeaders` and `requestTimeout`, as
-    /// engine.io-client's fetch transport sends it. Once the server answered 2xx, `callback`
-    /// gets `tag` (a GET's with the response text); otherwise `tag` + 1, and the host keeps
-    /// the details for the `TransportError` the manager reports next (`description` the HTTP
-    /// status, 0 when the request failed; `context` the response or the failure). A GET's
+    /// engine.io-client's fetch transport sends it. Once the server answered 2xx,
+    /// [`Driver::callback`] gets `tag` (a GET's with the response text); otherwise `tag` + 1,
+    /// and the host keeps the details for the `TransportError` the manager reports next
+    /// (`description` the HTTP status, 0 when the request failed; `context` the response or
+    /// the failure). A GET's
     /// `AbortController` is returned, to abort it when its transport closes (a POST's is
     /// undefined: it always completes).
     #[wasm_bindgen(method)]
-    pub(crate) fn request(this: &Host, url: &str, body: Option<&str>, callback: &Callback, tag: f64)
-        -> AbortController;
+    pub(crate) fn request(this: &Host, url: &str, body: Option<&str>, tag: f64) -> AbortController;
 
     /// The user's `query` as it is now (`manager.opts.query`, which the application may change
     /// between connections), encoded, ending with `&` when not empty.
     #[wasm_bindgen(method)]
     pub(crate) fn query(this: &Host) -> String;
 
-    /// A JavaScript function (only `bind` is needed).
-    pub(crate) type Callback;
-
-    #[wasm_bindgen(method, js_name = bind)]
-    pub(crate) fn bind(this: &Callback, this_arg: &JsValue, tag: f64) -> Callback;
-
     /// The manager's `setTimeout`: with `useNativeTimers`, the browser's own as the module
     /// found it (fake timers installed later do not reach it); else the global one as the
     /// manager was created, as engine.io-client binds its timer functions. It calls
-    /// `callback` with `tag` after `ms`.
+    /// [`Driver::callback`] with `tag` after `ms`.
     #[wasm_bindgen(method, js_name = setTimeout)]
-    pub(crate) fn set_timeout(this: &Host, callback: &Callback, tag: f64, ms: f64) -> JsValue;
+    pub(crate) fn set_timeout(this: &Host, tag: f64, ms: f64) -> JsValue;
 
     /// The `clearTimeout` of the same origin as [`Host::set_timeout`].
     #[wasm_bindgen(method, js_name = clearTimeout)]
     pub(crate) fn clear_timeout(this: &Host, handle: &JsValue);
 
-    #[wasm_bindgen(js_name = queueMicrotask)]
-    pub(crate) fn queue_microtask(handler: &Callback);
+    /// Calls [`Driver::callback`] with `tag` in a microtask (`queueMicrotask`).
+    #[wasm_bindgen(method)]
+    pub(crate) fn microtask(this: &Host, tag: f64);
 }

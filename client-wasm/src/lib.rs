@@ -15,8 +15,8 @@
 //! in the wasm and an emit costs one call.
 //!
 //! Callbacks from the browser (WebSocket events, fetch results, the timer) all enter through
-//! one Rust closure, which the host calls with a numeric tag (transport and kind), so no
-//! closure is created or freed per request.
+//! one export, [`Driver::callback`], which the host calls with a numeric tag (transport and
+//! kind): no Rust closure crosses to JavaScript, none is created or freed per request.
 
 mod browser;
 mod events;
@@ -30,7 +30,6 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
     unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 use std::cell::RefCell;
-use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -43,9 +42,8 @@ use wasmio_protocol::client::{
 use wasmio_protocol::engine::{ClientConfig, TransportId, TransportKind};
 use wasmio_protocol::socket::DecodeError;
 
-use browser::{on_callback, Transport, CB_TICK};
+use browser::{on_callback, Transport};
 use events::{prior_websocket_success_read, run, utf16_len};
-use host::Callback;
 pub use host::Host;
 
 // Option flags of `Driver::new`.
@@ -75,12 +73,8 @@ struct Inner {
     timestamp_param: String,
     options: u32,
     transports: Vec<(u32, Transport)>,
-    /// The single entry point of browser callbacks.
-    callback: Callback,
     /// The pending `setTimeout`: its deadline and handle.
     timer: Option<(u64, JsValue)>,
-    /// The callback bound for the tick ([`CB_TICK`]), made once: queued after WebSocket writes.
-    tick: Callback,
     /// A microtask is queued to tell the manager the task that wrote to its WebSocket is over.
     tick_queued: bool,
     /// Events are being handed to the host: nested calls leave new events to that loop.
@@ -94,7 +88,7 @@ struct Inner {
 /// The driver of one Socket.IO manager (one server connection, many namespaces).
 #[wasm_bindgen]
 pub struct Driver {
-    inner: Rc<RefCell<Inner>>,
+    inner: RefCell<Inner>,
 }
 
 fn now() -> u64 {
@@ -192,34 +186,31 @@ impl Driver {
             // only scans of it.
             application_json: true,
         };
-        let inner = Rc::new_cyclic(|weak: &Weak<RefCell<Inner>>| {
-            let weak = weak.clone();
-            let closure = Closure::<dyn FnMut(f64, JsValue)>::new(move |tag: f64, value: JsValue| {
-                if let Some(inner) = weak.upgrade() {
-                    on_callback(&inner, tag as u64, value);
-                }
-            });
-            let callback: Callback = closure.into_js_value().unchecked_into();
-            let tick = callback.bind(&JsValue::NULL, CB_TICK as f64);
-            RefCell::new(Inner {
-                manager: Manager::new(config, js_sys::Math::random),
-                host,
-                http_base,
-                ws_base,
-                query: String::new(),
-                timestamp_param,
-                options,
-                transports: Vec::new(),
-                callback,
-                timer: None,
-                tick,
-                tick_queued: false,
-                dispatching: false,
-                stamps: 0,
-                frame: None,
-            })
+        let inner = RefCell::new(Inner {
+            manager: Manager::new(config, js_sys::Math::random),
+            host,
+            http_base,
+            ws_base,
+            query: String::new(),
+            timestamp_param,
+            options,
+            transports: Vec::new(),
+            timer: None,
+            tick_queued: false,
+            dispatching: false,
+            stamps: 0,
+            frame: None,
         });
         Driver { inner }
+    }
+
+    /// The browser called back what the driver asked the host for, with the tag it gave: a
+    /// WebSocket's `open`, binary `message` (`value` its `ArrayBuffer`), `error` or `close`
+    /// (`host.webSocket`), a polling request's outcome (`value` a GET's response text;
+    /// `host.request`), the timer (`host.setTimeout`) or the tick after WebSocket writes
+    /// (`host.microtask`).
+    pub fn callback(&self, tag: f64, value: JsValue) {
+        on_callback(&self.inner, tag as u64, value);
     }
 
     /// What the page asks, one export for all (`socket` for 6 to 8): 0 `manager.open()`,

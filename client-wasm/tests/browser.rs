@@ -91,15 +91,16 @@ impl Recorder {
         let query = js_sys::Function::new_no_args("return ''");
         js_sys::Reflect::set(&host, &"query".into(), &query).unwrap();
         // WebSockets and polling requests as the shim makes them (pkg/src/client.js), without
-        // the application's options, keeping a failure's details on the host (`details`); every WebSocket message goes to the driver's tagged
-        // callback, which takes binary frames (the shim sends text frames to `Driver::text`;
-        // no message reaches these tests' WebSockets, refused or silent).
+        // the application's options, keeping a failure's details on the host (`details`); what
+        // the driver asked for comes back to `Driver::callback` through `host.cb` (set by
+        // `driver`), every WebSocket message too, as binary frames are (the shim sends text
+        // frames to `Driver::text`; no message reaches these tests' WebSockets, refused or silent).
         let web_socket = js_sys::Function::new_with_args(
-            "url, id, tag, cb",
+            "url, id, tag",
             "const ws = new WebSocket(url); ws.binaryType = 'arraybuffer'; \
-             ws.onopen = (e) => cb(tag, e); ws.onmessage = (e) => cb(tag + 1, e.data); \
-             ws.onerror = (e) => { this.details = { description: e }; cb(tag + 2, e); }; \
-             ws.onclose = (e) => cb(tag + 3, e); return ws;",
+             ws.onopen = (e) => this.cb(tag, e); ws.onmessage = (e) => this.cb(tag + 1, e.data); \
+             ws.onerror = (e) => { this.details = { description: e }; this.cb(tag + 2, e); }; \
+             ws.onclose = (e) => this.cb(tag + 3, e); return ws;",
         );
         js_sys::Reflect::set(&host, &"webSocket".into(), &web_socket).unwrap();
         let close = js_sys::Function::new_with_args(
@@ -108,19 +109,22 @@ impl Recorder {
         );
         js_sys::Reflect::set(&host, &"closeWebSocket".into(), &close).unwrap();
         let request = js_sys::Function::new_with_args(
-            "url, body, cb, tag",
+            "url, body, tag",
             "const controller = body == null ? new AbortController() : undefined; \
              fetch(url, { method: body == null ? 'GET' : 'POST', body, signal: controller?.signal }) \
              .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res))) \
-             .then((text) => cb(tag, text), (e) => { this.details = e instanceof Response \
-               ? { description: e.status, context: e } : { description: 0, context: e }; cb(tag + 1, e); }); return controller;",
+             .then((text) => this.cb(tag, text), (e) => { this.details = e instanceof Response \
+               ? { description: e.status, context: e } : { description: 0, context: e }; this.cb(tag + 1, e); }); \
+             return controller;",
         );
         js_sys::Reflect::set(&host, &"request".into(), &request).unwrap();
         // The manager's timers: the browser's.
-        let set = js_sys::Function::new_with_args("cb, tag, ms", "return setTimeout(() => cb(tag), ms);");
+        let set = js_sys::Function::new_with_args("tag, ms", "return setTimeout(() => this.cb(tag), ms);");
         js_sys::Reflect::set(&host, &"setTimeout".into(), &set).unwrap();
         let clear = js_sys::Function::new_with_args("handle", "clearTimeout(handle);");
         js_sys::Reflect::set(&host, &"clearTimeout".into(), &clear).unwrap();
+        let microtask = js_sys::Function::new_with_args("tag", "queueMicrotask(() => this.cb(tag));");
+        js_sys::Reflect::set(&host, &"microtask".into(), &microtask).unwrap();
         Recorder { events, _closure: closure, host: host.into() }
     }
 
@@ -163,7 +167,8 @@ async fn sleep(ms: i32) {
     JsFuture::from(promise).await.unwrap();
 }
 
-/// A driver for `http://{addr}/socket.io/` as `pkg/src/client.js` builds it.
+/// A driver for `http://{addr}/socket.io/` as `pkg/src/client.js` builds it, called back
+/// through `host.cb` (what the shim's `call` does).
 fn driver(
     host: Host,
     addr: &str,
@@ -174,8 +179,10 @@ fn driver(
     max: f64,
     jitter: f64,
     timeout: f64,
-) -> Driver {
-    Driver::new(
+) -> Rc<Driver> {
+    // (the extern type dereferences to its `JsValue`, which stays with the test to set `cb` on)
+    let host_object: JsValue = host.clone();
+    let driver = Rc::new(Driver::new(
         host,
         format!("http://{addr}/socket.io/"),
         format!("ws://{addr}/socket.io/"),
@@ -187,7 +194,15 @@ fn driver(
         jitter,
         timeout,
         "t".into(),
-    )
+    ));
+    let weak = Rc::downgrade(&driver);
+    let callback = Closure::<dyn FnMut(f64, JsValue)>::new(move |tag, value| {
+        if let Some(driver) = weak.upgrade() {
+            driver.callback(tag, value);
+        }
+    });
+    js_sys::Reflect::set(&host_object, &"cb".into(), &callback.into_js_value()).unwrap();
+    driver
 }
 
 /// A refused WebSocket: the manager's `error("websocket error")` and the namespace's

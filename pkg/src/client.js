@@ -163,6 +163,8 @@ export function client(load) {
       // The browser's details of a transport error, for the TransportError reported next.
       const failed = (description, context) => (this._te = { description, context });
       const setTimer = opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis);
+      // What the driver asked for comes back to it with the tag it gave (`Driver.callback`).
+      const call = (tag, value) => d.callback(tag, value);
       const d = new Driver(
         {
           event: (...a) => guard(() => this._ev(...a)),
@@ -179,7 +181,7 @@ export function client(load) {
           // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame goes
           // to `text` as the string, its start up to the first "[" (an event's JSON begins
           // there: the core reads that header alone) and the time.
-          webSocket: (url, id, tag, cb) => {
+          webSocket: (url, id, tag) => {
             let ws;
             try {
               ws = new WebSocket(url, protocols);
@@ -188,18 +190,18 @@ export function client(load) {
               throw e;
             }
             ws.binaryType = "arraybuffer";
-            ws.onopen = (e) => cb(tag, e);
+            ws.onopen = (e) => call(tag, e);
             ws.onerror = (e) => {
               failed(e);
-              cb(tag + 2, e);
+              call(tag + 2, e);
             };
-            ws.onclose = (e) => cb(tag + 3, e);
+            ws.onclose = (e) => call(tag + 3, e);
             ws.onmessage = (e) => {
               const data = e.data;
               if (typeof data === "string") {
                 const i = data.indexOf("[");
                 this._d.text(id, data, i > 0 ? data.slice(0, i) : "", Date.now());
-              } else cb(tag + 1, data);
+              } else call(tag + 1, data);
             };
             return ws;
           },
@@ -210,7 +212,7 @@ export function client(load) {
           // A polling request (a GET without body) as engine.io-client's fetch transport sends
           // it. Answered 2xx, the callback gets `tag` (and a GET's text); else `tag + 1`, the
           // failure's details kept for the TransportError reported next.
-          request: (url, body, cb, tag) => {
+          request: (url, body, tag) => {
             const controller = body == null ? new AbortController() : undefined;
             const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
               ? AbortSignal.timeout(requestTimeout) : undefined;
@@ -223,17 +225,19 @@ export function client(load) {
             })
               .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
               .then(
-                (text) => cb(tag, text),
+                (text) => call(tag, text),
                 (e) => {
                   failed(e instanceof Response ? e.status : 0, e);
-                  cb(tag + 1, e);
+                  call(tag + 1, e);
                 },
               );
             return controller;
           },
           // engine.io-client's timers: the module's natives, or the globals of now.
-          setTimeout: (cb, tag, ms) => setTimer(() => cb(tag), ms),
+          setTimeout: (tag, ms) => setTimer(() => call(tag), ms),
           clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
+          // The tick after WebSocket writes (one per task that wrote).
+          microtask: (tag) => queueMicrotask(() => call(tag)),
           // Read at each handshake (a `reconnect_attempt` listener may refresh a token in it);
           // as engine.io-client, a query in the URL replaces the option (written back to it).
           query: () => {
