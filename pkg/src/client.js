@@ -545,7 +545,8 @@ export function client(load) {
     }
 
     emit(ev, ...args) {
-      if (RESERVED.includes(ev)) throw new Error('"' + ev.toString() + '" is a reserved event name');
+      // The name as socket.io-client looks it up (a property key: `new String("connect")` too).
+      if (RESERVED.includes(String(ev))) throw new Error('"' + ev.toString() + '" is a reserved event name');
       const flags = this.flags;
       this.flags = {};
       let f = (flags.volatile ? 1 : 0) | (flags.compress === false ? 8 : 0);

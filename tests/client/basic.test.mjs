@@ -145,6 +145,12 @@ describe("ESM package against socket.io 4.8.4", () => {
       } catch (e) {
         out.reserved = e.message;
       }
+      // A name is looked up as socket.io-client does, as a property key.
+      try {
+        socket.emit(new String("disconnect"));
+      } catch (e) {
+        out.reservedObject = e.message;
+      }
       socket.disconnect();
       return out;
     }, server.url);
@@ -155,6 +161,7 @@ describe("ESM package against socket.io 4.8.4", () => {
     assert.equal(r.rejected, "operation has timed out");
     assert.equal(r.answer, "why!");
     assert.equal(r.reserved, '"connect" is a reserved event name');
+    assert.equal(r.reservedObject, '"disconnect" is a reserved event name');
     assert.ok(r.any.some(([ev, q]) => ev === "question" && q === "why"));
     assert.ok(r.any.some(([ev, a]) => ev === "answer" && a === "why!"));
     assert.ok(r.outgoing.includes("echo") && r.outgoing.includes("ask"));
