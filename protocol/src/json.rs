@@ -13,7 +13,7 @@ mod bounds;
 #[cfg(all(feature = "js-json", target_arch = "wasm32"))]
 mod js_engine;
 #[cfg(all(feature = "js-json", target_arch = "wasm32"))]
-pub use js_engine::validate;
+pub use js_engine::{validate, write_string};
 
 /// Why a text is not the JSON the protocol expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,6 +456,7 @@ pub(crate) fn check_placeholders(text: &str, attachments: usize) -> Result<(), (
 }
 
 /// Escapes `value` as a JSON string literal, as `JSON.stringify` does.
+#[cfg(not(all(feature = "js-json", target_arch = "wasm32")))]
 pub fn write_string(out: &mut String, value: &str) {
     out.push('"');
     let mut start = 0;

@@ -1,6 +1,6 @@
 //! The JSON reads of a JavaScript host (feature `js-json` on wasm32, the browser client): the
-//! engine's `JSON.parse` validates text and unescapes strings, so the client ships no JSON
-//! grammar; the scanner only finds where values end (`bounds.rs`). Every text it reads was
+//! engine's `JSON.parse` validates text and unescapes strings, and `JSON.stringify` escapes
+//! them, so the client ships no JSON grammar; the scanner only finds where values end (`bounds.rs`). Every text it reads was
 //! accepted by [`validate`] first (a handshake, a CONNECT, an event whose recovery offset is
 //! read, and everything a server decodes), or is an event's data that the page parses before
 //! using it, refusing it with "parse error".
@@ -16,6 +16,16 @@ extern "C" {
     /// `JSON.parse(text)`: the value, or what it threw.
     #[wasm_bindgen(catch, js_namespace = JSON, js_name = parse)]
     fn parse(text: &str) -> Result<JsValue, JsValue>;
+
+    /// `JSON.stringify(text)`: the string as a JSON literal.
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
+    fn stringify(text: &str) -> String;
+}
+
+/// Escapes `value` as a JSON string literal: `JSON.stringify`'s (the same text as the exact
+/// writer's, a Rust string holding no lone surrogate).
+pub fn write_string(out: &mut String, value: &str) {
+    out.push_str(&stringify(value));
 }
 
 /// Checks that `text` is one JSON value: `JSON.parse` accepts it. The engine does not tell

@@ -36,7 +36,9 @@ pub(crate) fn push_hex(out: &mut String, n: u32, width: u32, digits: &[u8; 16]) 
     }
 }
 
-/// Lower-case hexadecimal digits, for [`push_hex`].
+/// Lower-case hexadecimal digits, for [`push_hex`] (JSON's `\u` escapes: not in a JavaScript
+/// host's build, whose `JSON.stringify` writes them).
+#[cfg(any(test, not(all(feature = "js-json", target_arch = "wasm32"))))]
 pub(crate) const LOWER_HEX: &[u8; 16] = b"0123456789abcdef";
 /// Upper-case hexadecimal digits, for [`push_hex`].
 pub(crate) const UPPER_HEX: &[u8; 16] = b"0123456789ABCDEF";
