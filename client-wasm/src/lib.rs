@@ -213,19 +213,23 @@ impl Driver {
         on_callback(&self.inner, tag as u64, value);
     }
 
-    /// What the page asks, one export for all (`socket` for 6 to 8): 0 `manager.open()`,
-    /// 1 `manager._close()` (for good, no reconnection), 2 `engine.close()` (`forced close`:
-    /// the manager reconnects unless reconnection is off), 3 the page went `offline`
-    /// (`transport close`, "network connection lost"), 4 report packets from now on (events
-    /// 9 and 30, once a `packet`, `packetCreate` or `drain` listener is added), 5 the data
-    /// just handed to the host is unusable, its JSON (`socket` 0) or a binary one's
-    /// placeholders (`socket` 1: "illegal attachments"); the connection closes with "parse error",
-    /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`.
-    pub fn control(&self, op: u32, socket: u32) {
-        let socket = SocketId(socket);
+    /// What the page asks, one export for all (`arg` a socket for 6 to 8, a value from 9 on):
+    /// 0 `manager.open()`, 1 `manager._close()` (for good, no reconnection), 2 `engine.close()`
+    /// (`forced close`: the manager reconnects unless reconnection is off), 3 the page went
+    /// `offline` (`transport close`, "network connection lost"), 4 report packets from now on
+    /// (events 9 and 30, once a `packet`, `packetCreate` or `drain` listener is added), 5 the
+    /// data just handed to the host is unusable, its JSON (`arg` 0) or a binary one's
+    /// placeholders (`arg` 1: "illegal attachments"); the connection closes with "parse error",
+    /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`; a manager
+    /// option set to `arg`: 9 `reconnection(v)` (0 or 1), 10 `reconnectionAttempts(v)`
+    /// (`Infinity` for no limit), 11 `reconnectionDelay(v)`, 12 `reconnectionDelayMax(v)`,
+    /// 13 `randomizationFactor(v)`, 14 `timeout(v)` (negative for `false`).
+    pub fn control(&self, op: u32, arg: f64) {
+        let socket = SocketId(arg as u32);
         match op {
             4 => self.inner.borrow_mut().manager.report_packets(true),
             8 => self.inner.borrow_mut().manager.clear_send_buffer(socket),
+            9.. => self.set_option(op, arg),
             _ => self.with(|m, now| match op {
                 0 => m.open(now),
                 1 => m.close(now),
@@ -307,51 +311,34 @@ impl Driver {
             .collect()
     }
 
-    /// Changes a manager option: 0 `reconnection(v)` (0 or 1), 1 `reconnectionAttempts(v)`
-    /// (`Infinity` for no limit), 2 `reconnectionDelay(v)`, 3 `reconnectionDelayMax(v)`,
-    /// 4 `randomizationFactor(v)`, 5 `timeout(v)` (negative for `false`).
-    pub fn set_option(&self, option: u32, value: f64) {
-        let m = &mut self.inner.borrow_mut().manager;
-        match option {
-            0 => m.set_reconnection(value != 0.0),
-            1 => m.set_reconnection_attempts(optional(value).map(|n| n.min(u32::MAX as u64) as u32)),
-            2 => m.set_reconnection_delay(optional(value).unwrap_or(0)),
-            3 => m.set_reconnection_delay_max(optional(value).unwrap_or(u64::MAX / 4)),
-            4 => m.set_randomization_factor(value),
-            _ => m.set_timeout(optional(value)),
-        }
-    }
-
     /// A name the page reads: 0 the engine's transport (`engine.transport.name`), 1 the
     /// engine's session id (`engine.id`, once open), 2 socket `socket`'s `id` while connected.
-    pub fn name(&self, what: u32, socket: u32) -> Option<String> {
+    /// `undefined` when there is none; the string is read from the wasm memory (no copy made).
+    pub fn name(&self, what: u32, socket: u32) -> JsValue {
         let inner = self.inner.borrow();
         let m = &inner.manager;
-        match what {
-            0 => m.engine().and_then(|e| e.transport()).map(|t| t.as_str().to_owned()),
-            1 => m.engine().and_then(|e| e.handshake()).map(|h| h.sid.clone()),
-            _ => m.get_socket(SocketId(socket)).and_then(|s| s.id().map(str::to_owned)),
-        }
+        let name = match what {
+            0 => m.engine().and_then(|e| e.transport()).map(|t| t.as_str()),
+            1 => m.engine().and_then(|e| e.handshake()).map(|h| h.sid.as_str()),
+            _ => m.get_socket(SocketId(socket)).and_then(|s| s.id()),
+        };
+        name.map_or(JsValue::UNDEFINED, JsValue::from_str)
     }
 
-    /// The socket's state bits: 1 connected, 2 active, 4 recovered.
-    pub fn socket_state(&self, socket: u32) -> u32 {
+    /// The manager's `_readyState` (0 closed, 1 opening, 2 open), plus 4 while reconnecting,
+    /// and socket `socket`'s state: 8 connected, 16 active, 32 recovered. One export for both.
+    pub fn state(&self, socket: u32) -> u32 {
         let inner = self.inner.borrow();
-        inner
-            .manager
-            .get_socket(SocketId(socket))
-            .map_or(0, |s| u32::from(s.connected()) | u32::from(s.active()) << 1 | u32::from(s.recovered()) << 2)
-    }
-
-    /// The manager's `_readyState`: 0 closed, 1 opening, 2 open; plus 4 while reconnecting.
-    pub fn state(&self) -> u32 {
-        let inner = self.inner.borrow();
-        let state = match inner.manager.ready_state() {
+        let m = &inner.manager;
+        let ready = match m.ready_state() {
             ReadyState::Closed => 0,
             ReadyState::Opening => 1,
             ReadyState::Open => 2,
         };
-        state | u32::from(inner.manager.is_reconnecting()) << 2
+        let socket = m
+            .get_socket(SocketId(socket))
+            .map_or(0, |s| u32::from(s.connected()) << 3 | u32::from(s.active()) << 4 | u32::from(s.recovered()) << 5);
+        ready | u32::from(m.is_reconnecting()) << 2 | socket
     }
 
     /// A text frame of WebSocket transport `id` (see `host.listen`): `frame` is the JavaScript
@@ -387,6 +374,19 @@ impl Driver {
         host.frame_event(kind, socket.0, &frame, utf16_len(head), n);
         self.inner.borrow_mut().dispatching = false;
         run(&self.inner);
+    }
+
+    /// Sets a manager option ([`Driver::control`] 9 to 14) to `value`.
+    fn set_option(&self, op: u32, value: f64) {
+        let m = &mut self.inner.borrow_mut().manager;
+        match op {
+            9 => m.set_reconnection(value != 0.0),
+            10 => m.set_reconnection_attempts(optional(value).map(|n| n.min(u32::MAX as u64) as u32)),
+            11 => m.set_reconnection_delay(optional(value).unwrap_or(0)),
+            12 => m.set_reconnection_delay_max(optional(value).unwrap_or(u64::MAX / 4)),
+            13 => m.set_randomization_factor(value),
+            _ => m.set_timeout(optional(value)),
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {

@@ -214,8 +214,8 @@ async fn refused_websocket_reports_error_and_connect_error() {
     let d = driver(rec.host(), REFUSED, WEBSOCKET, OPT_UPGRADE, f64::INFINITY, 1000.0, 5000.0, 0.5, 20000.0);
     let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
-    d.control(6, nsp);
-    assert_eq!(d.state() & 3, 1, "opening right after connect()");
+    d.control(6, nsp.into());
+    assert_eq!(d.state(0) & 3, 1, "opening right after connect()");
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("websocket error"));
     assert!(error.at - start < 5000.0, "error after {} ms", error.at - start);
@@ -227,9 +227,9 @@ async fn refused_websocket_reports_error_and_connect_error() {
     sleep(1500).await;
     let kinds: Vec<u32> = rec.events().iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [CONNECT_ERROR, ERROR], "{:?}", rec.events());
-    assert_eq!(d.state(), 0, "closed, not reconnecting");
-    assert_eq!(d.socket_state(nsp) & 1, 0, "not connected");
-    assert_eq!(d.name(2, nsp), None);
+    assert_eq!(d.state(0) & 7, 0, "closed, not reconnecting");
+    assert_eq!(d.state(nsp) & 8, 0, "not connected");
+    assert!(d.name(2, nsp).is_undefined());
 }
 
 /// A refused long-polling handshake (`fetch` rejects): `error("xhr poll error")`.
@@ -247,14 +247,14 @@ async fn refused_polling_reports_xhr_poll_error() {
         0.5,
         20000.0,
     );
-    d.control(0, 0);
+    d.control(0, 0.0);
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("xhr poll error"));
     // No HTTP status: the request failed.
     assert_eq!(rec.error_description().as_f64(), Some(0.0));
     sleep(300).await;
     assert!(rec.of(OPEN).is_empty() && rec.of(RECONNECT_ATTEMPT).is_empty(), "{:?}", rec.events());
-    assert_eq!(d.state(), 0);
+    assert_eq!(d.state(0) & 7, 0);
 }
 
 /// Reconnection without jitter: attempts 1..=4 start `delay * 2^k` ms (capped at the
@@ -265,7 +265,7 @@ async fn reconnection_attempts_follow_the_configured_delays() {
     let rec = Recorder::new();
     let d = driver(rec.host(), REFUSED, WEBSOCKET, OPT_UPGRADE | OPT_RECONNECTION, 4.0, 150.0, 400.0, 0.0, 20000.0);
     let start = js_sys::Date::now();
-    d.control(0, 0);
+    d.control(0, 0.0);
     rec.until(RECONNECT_FAILED, 8000.0).await;
     sleep(50).await;
     let total = js_sys::Date::now() - start;
@@ -302,7 +302,7 @@ async fn reconnection_attempts_follow_the_configured_delays() {
     assert!(total >= 1250.0, "four delays took {total} ms");
     sleep(900).await;
     assert_eq!(rec.events().len(), expected.len(), "nothing after reconnect_failed: {:?}", rec.events());
-    assert_eq!(d.state(), 0);
+    assert_eq!(d.state(0) & 7, 0);
 }
 
 /// With `randomizationFactor` 0.5 each delay stays within ±50% of the backoff, and the
@@ -311,11 +311,11 @@ async fn reconnection_attempts_follow_the_configured_delays() {
 async fn reconnection_jitter_and_setters() {
     let rec = Recorder::new();
     let d = driver(rec.host(), REFUSED, WEBSOCKET, OPT_UPGRADE | OPT_RECONNECTION, 1.0, 5000.0, 5000.0, 0.0, 20000.0);
-    d.set_option(1, 3.0);
-    d.set_option(2, 200.0);
-    d.set_option(3, 10000.0);
-    d.set_option(4, 0.5);
-    d.control(0, 0);
+    d.control(10, 3.0);
+    d.control(11, 200.0);
+    d.control(12, 10000.0);
+    d.control(13, 0.5);
+    d.control(0, 0.0);
     rec.until(RECONNECT_FAILED, 8000.0).await;
     let failures = rec.of(ERROR);
     let attempts = rec.of(RECONNECT_ATTEMPT);
@@ -342,15 +342,15 @@ async fn close_cancels_the_pending_reconnection() {
         0.0,
         20000.0,
     );
-    d.control(0, 0);
+    d.control(0, 0.0);
     rec.until(ERROR, 5000.0).await;
-    assert_eq!(d.state() & 4, 4, "reconnecting after the failure");
-    d.control(1, 0);
+    assert_eq!(d.state(0) & 4, 4, "reconnecting after the failure");
+    d.control(1, 0.0);
     sleep(1200).await;
     assert!(rec.of(RECONNECT_ATTEMPT).is_empty(), "{:?}", rec.events());
     let closes = rec.of(CLOSE);
     assert!(closes.iter().all(|c| c.a.as_deref() == Some("forced close")), "{:?}", rec.events());
-    assert_eq!(d.state(), 0);
+    assert_eq!(d.state(0) & 7, 0);
 }
 
 /// The connect timeout fires through `setTimeout` when the peer accepts the TCP connection
@@ -374,7 +374,7 @@ async fn connect_timeout_fires_against_a_silent_peer() {
     );
     let nsp = d.socket("/", -1.0, -1.0);
     let start = js_sys::Date::now();
-    d.control(6, nsp);
+    d.control(6, nsp.into());
     let error = rec.until(ERROR, 5000.0).await;
     assert_eq!(error.a.as_deref(), Some("timeout"), "{:?}", rec.events());
     let elapsed = error.at - start;
@@ -392,5 +392,5 @@ async fn connect_timeout_fires_against_a_silent_peer() {
     assert!((695.0..1200.0).contains(&elapsed), "second timeout after {elapsed} ms");
     assert!(failed.at >= second[1].at);
     assert!(rec.of(OPEN).is_empty() && rec.of(CONNECT).is_empty());
-    assert_eq!(d.state(), 0);
+    assert_eq!(d.state(0) & 7, 0);
 }

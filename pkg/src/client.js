@@ -363,36 +363,37 @@ export function client(load) {
     }
 
     get _readyState() {
-      return this._d ? ["closed", "opening", "open"][this._d.state() & 3] : "closed";
+      return this._d ? ["closed", "opening", "open"][this._d.state(0) & 3] : "closed";
     }
 
     get _reconnecting() {
-      return !!this._d && (this._d.state() & 4) !== 0;
+      return !!this._d && (this._d.state(0) & 4) !== 0;
     }
 
-    _set(field, value, option, driverValue = value) {
+    /** Reads or sets an option; the driver's is set with its `control` op. */
+    _set(field, value, op, driverValue = value) {
       if (value === undefined) return this[field];
       this[field] = value;
-      this._call((d) => d.set_option(option, +driverValue));
+      this._call((d) => d.control(op, +driverValue));
       return this;
     }
     reconnection(v) {
-      return this._set("_reconnection", v === undefined ? v : !!v, 0);
+      return this._set("_reconnection", v === undefined ? v : !!v, 9);
     }
     reconnectionAttempts(v) {
-      return this._set("_reconnectionAttempts", v, 1);
+      return this._set("_reconnectionAttempts", v, 10);
     }
     reconnectionDelay(v) {
-      return this._set("_reconnectionDelay", v, 2);
+      return this._set("_reconnectionDelay", v, 11);
     }
     reconnectionDelayMax(v) {
-      return this._set("_reconnectionDelayMax", v, 3);
+      return this._set("_reconnectionDelayMax", v, 12);
     }
     randomizationFactor(v) {
-      return this._set("_randomizationFactor", v, 4);
+      return this._set("_randomizationFactor", v, 13);
     }
     timeout(v) {
-      return this._set("_timeout", v, 5, v === false ? -1 : v);
+      return this._set("_timeout", v, 14, v === false ? -1 : v);
     }
 
     /** Opens the connection; `fn(err?)` is called once it opened or failed. */
@@ -479,19 +480,19 @@ export function client(load) {
       return (this._s !== undefined && this.io._d.name(2, this._s)) || undefined;
     }
     _state(bit) {
-      return this._s !== undefined && (this.io._d.socket_state(this._s) & bit) !== 0;
+      return this._s !== undefined && (this.io._d.state(this._s) & bit) !== 0;
     }
     get connected() {
-      return this._state(1);
+      return this._state(8);
     }
     get disconnected() {
       return !this.connected;
     }
     get active() {
-      return this._s === undefined ? this._active : this._state(2);
+      return this._s === undefined ? this._active : this._state(16);
     }
     get recovered() {
-      return this._state(4);
+      return this._state(32);
     }
 
     /** The emits waiting for the connection (`{ type, nsp, data, options }`). */
