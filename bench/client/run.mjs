@@ -118,7 +118,7 @@ async function countCrossings(browser, webUrl, ioUrl) {
       total: Object.values(calls).reduce((a, b) => a + b, 0) / n,
       byFunction: Object.fromEntries(
         Object.entries(calls).map(([k, v]) => [
-          original(k).replace(/_[0-9a-f]{16}(?=_|$)/g, "").replace(/wasm_bindgen_+convert__closures.*/, "browser callback (closure)"),
+          original(k).replace(/_[0-9a-f]{16}(?=_|$)/g, ""),
           v / n,
         ]),
       ),

@@ -143,7 +143,8 @@ impl Driver {
     ///   14 an ack answer (JSON array `a`, `bins`, handle `n`), 15 the same for a callback
     ///   taking an error first, 16 an ack error (message `a`, handle `n`), 18 the auth
     ///   function must be called, 19 an ack callback taking
-    ///   no error was dropped (handle `n`).
+    ///   no error was dropped (handle `n`), 20 an event received before the socket connected
+    ///   (JSON array `a`, `bins`), in order, each time [`Driver::control`] 15 asks.
     ///
     /// `host.query()` gives the user's encoded query at each handshake; `host.setTimeout` and
     /// `host.clearTimeout` are the manager's timers (`useNativeTimers`). `http_base`/`ws_base`
@@ -220,7 +221,8 @@ impl Driver {
     /// (events 9 and 30, once a `packet`, `packetCreate` or `drain` listener is added), 5 the
     /// data just handed to the host is unusable, its JSON (`arg` 0) or a binary one's
     /// placeholders (`arg` 1: "illegal attachments"); the connection closes with "parse error",
-    /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`; a manager
+    /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`, 15 read
+    /// `socket.receiveBuffer` (event 20 per event held, nothing else happens); a manager
     /// option set to `arg`: 9 `reconnection(v)` (0 or 1), 10 `reconnectionAttempts(v)`
     /// (`Infinity` for no limit), 11 `reconnectionDelay(v)`, 12 `reconnectionDelayMax(v)`,
     /// 13 `randomizationFactor(v)`, 14 `timeout(v)` (negative for `false`).
@@ -229,7 +231,14 @@ impl Driver {
         match op {
             4 => self.inner.borrow_mut().manager.report_packets(true),
             8 => self.inner.borrow_mut().manager.clear_send_buffer(socket),
-            9.. => self.set_option(op, arg),
+            15 => {
+                let inner = self.inner.borrow();
+                for (data, attachments) in inner.manager.get_socket(socket).into_iter().flat_map(|s| s.receive_buffer())
+                {
+                    inner.host.event(20, socket.0, Some(data), None, to_buffers(attachments), 0.0);
+                }
+            }
+            9..=14 => self.set_option(op, arg),
             _ => self.with(|m, now| match op {
                 0 => m.open(now),
                 1 => m.close(now),
@@ -296,19 +305,6 @@ impl Driver {
     /// What the `auth` function gave (JSON text), after event 18.
     pub fn provide_auth(&self, socket: u32, auth: Option<String>) {
         self.with(|m, now| m.provide_auth(SocketId(socket), auth.as_deref(), now));
-    }
-
-    /// `socket.receiveBuffer`: `[JSON text, attachments or undefined]` per event received
-    /// before the socket connected.
-    pub fn receive_buffer(&self, socket: u32) -> Array {
-        let inner = self.inner.borrow();
-        let Some(s) = inner.manager.get_socket(SocketId(socket)) else { return Array::new() };
-        s.receive_buffer()
-            .map(|(data, attachments)| {
-                let bins = to_buffers(attachments).map_or(JsValue::UNDEFINED, JsValue::from);
-                JsValue::from(Array::of2(&JsValue::from_str(data), &bins))
-            })
-            .collect()
     }
 
     /// A name the page reads: 0 the engine's transport (`engine.transport.name`), 1 the

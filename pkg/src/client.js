@@ -508,11 +508,12 @@ export function client(load) {
     /** The events received before the socket connected (`[name, ...args]` each). */
     get receiveBuffer() {
       if (this._s === undefined || !this.io._d) return [];
-      // What does not parse is left out: it is refused with "parse error" when delivered.
-      return this.io._d
-        .receive_buffer(this._s)
-        .map(([text, bins]) => decodeOrUndefined(text, bins))
-        .filter((values) => values !== undefined);
+      // The driver hands each event held as kind 20 (collected in `_received`). What does not
+      // parse is left out: it is refused with "parse error" when delivered.
+      const received = (this._received = []);
+      this.io._d.control(15, this._s);
+      this._received = undefined;
+      return received.map(([text, bins]) => decodeOrUndefined(text, bins)).filter((values) => values !== undefined);
     }
 
     connect() {
@@ -674,6 +675,8 @@ export function client(load) {
         case 19:
           delete this.acks[n];
           return;
+        case 20:
+          return this._received.push([a, bins]);
         default: {
           const provide = (data) => this.io._call((d) => d.provide_auth(this._s, data == null ? undefined : JSON.stringify(data)));
           return typeof this.auth === "function" ? this.auth(provide) : provide(this.auth);
