@@ -65,8 +65,8 @@ test: setup lint test-protocol test-fuzz test-wasm build-wasm test-official test
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p wasmio-protocol --all-targets -- -D warnings
-	@# the browser client's JSON reads (protocol/src/json/js_engine.rs) exist on wasm32 only
-	cargo clippy -p wasmio-protocol --features js-json $(WASM) -- -D warnings
+	@# the browser client's JSON reads (protocol/src/json/js_engine.rs) and base64 exist on wasm32 only
+	cargo clippy -p wasmio-protocol --features js-json,js-base64 $(WASM) -- -D warnings
 	cargo clippy -p wasmio-edge -p wasmio-chat -p wasmio-conformance -p wasmio-client $(WASM) -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-protocol
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p wasmio-edge -p wasmio-client $(WASM)

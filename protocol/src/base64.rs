@@ -1,10 +1,47 @@
 //! Base64 for the `b` packets of long-polling payloads: standard alphabet with padding when
 //! encoding (as Node's `Buffer#toString("base64")`); decoding also takes the URL-safe
 //! alphabet and missing padding, as Node's `Buffer.from(s, "base64")` does.
+//!
+//! In the browser client (feature `js-base64` on wasm32) the JavaScript engine's `btoa` and
+//! `atob` do both: the same text out; in, what a server writes (the standard alphabet) reads
+//! the same, and `atob` also skips ASCII whitespace and refuses the URL-safe alphabet.
 
+#[cfg(all(feature = "js-base64", target_arch = "wasm32"))]
+pub use js_engine::{decode, encode_into};
+
+/// The JavaScript host's `btoa`/`atob`, on "binary strings" (one character per byte).
+#[cfg(all(feature = "js-base64", target_arch = "wasm32"))]
+mod js_engine {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen]
+    extern "C" {
+        /// `btoa(text)`: the base64 of a string of characters up to U+00FF, one per byte.
+        fn btoa(text: &str) -> String;
+
+        /// `atob(text)`: the bytes of base64 text as characters up to U+00FF, or what it threw.
+        #[wasm_bindgen(catch)]
+        fn atob(text: &str) -> Result<String, JsValue>;
+    }
+
+    /// Appends the base64 form of `bytes` to `out`.
+    pub fn encode_into(bytes: &[u8], out: &mut String) {
+        let binary: String = bytes.iter().copied().map(char::from).collect();
+        out.push_str(&btoa(&binary));
+    }
+
+    /// Decodes base64 text; `None` if it is not base64.
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        // Each character `atob` gives is one byte (U+0000 to U+00FF).
+        Some(atob(text).ok()?.chars().map(|c| c as u8).collect())
+    }
+}
+
+#[cfg(not(all(feature = "js-base64", target_arch = "wasm32")))]
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Appends the base64 form of `bytes` to `out`.
+#[cfg(not(all(feature = "js-base64", target_arch = "wasm32")))]
 pub fn encode_into(bytes: &[u8], out: &mut String) {
     out.reserve(bytes.len().div_ceil(3) * 4);
     let mut chunks = bytes.chunks_exact(3);
@@ -32,6 +69,7 @@ pub fn encode_into(bytes: &[u8], out: &mut String) {
     }
 }
 
+#[cfg(not(all(feature = "js-base64", target_arch = "wasm32")))]
 fn sextet(byte: u8) -> Option<u32> {
     Some(match byte {
         b'A'..=b'Z' => byte - b'A',
@@ -44,6 +82,7 @@ fn sextet(byte: u8) -> Option<u32> {
 }
 
 /// Decodes base64 text; `None` if it is not base64.
+#[cfg(not(all(feature = "js-base64", target_arch = "wasm32")))]
 pub fn decode(text: &str) -> Option<Vec<u8>> {
     let body = text.trim_end_matches('=');
     if text.len() - body.len() > 2 || body.len() % 4 == 1 {
