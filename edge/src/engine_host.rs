@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasmio_protocol::engine::{
-    Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, PollOutcome, PostError, ServerError,
+    Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, Packet, PollOutcome, PostError, ServerError,
     ServerEvent, SessionHandle, TransportKind,
 };
 use wasmio_protocol::json::write_string;
@@ -35,6 +35,10 @@ const PROBE_TAG: &str = "probe";
 /// rebuilt after an eviction knows since when its client was alive even if it never answered
 /// a ping (no sid has an `@`).
 const ACCEPTED_TAG: &str = "accepted@";
+/// Tag of a WebSocket whose client takes no binary frames: its request carried the `b64`
+/// query parameter (socket.io-client's `forceBase64`), so binary goes as `b<base64>` text,
+/// as the reference server sends it.
+const BASE64_TAG: &str = "b64";
 
 #[wasm_bindgen]
 extern "C" {
@@ -186,7 +190,10 @@ pub struct EngineHost {
     /// The session id of each WebSocket this instance has met: set when it accepts one (a
     /// standard WebSocket has no tags), read from the tag once for a hibernatable one an
     /// earlier instance accepted (a message then costs no `getTags`).
-    websocket_sids: js_sys::WeakMap,
+    websocket_sids: RefCell<js_sys::WeakMap>,
+    /// The WebSockets this instance has met whose client takes no binary frames
+    /// ([`BASE64_TAG`]), known as their sid is.
+    base64_websockets: RefCell<js_sys::WeakSet>,
 }
 
 impl EngineHost {
@@ -201,7 +208,8 @@ impl EngineHost {
             auto_pongs: Cell::new(false),
             alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
-            websocket_sids: js_sys::WeakMap::new(),
+            websocket_sids: RefCell::new(js_sys::WeakMap::new()),
+            base64_websockets: RefCell::new(js_sys::WeakSet::new()),
         }
     }
 
@@ -215,9 +223,16 @@ impl EngineHost {
         }
     }
 
-    /// Accepts a WebSocket of session `sid` (tagged `tags` beside the sid when hibernatable).
-    fn accept(&self, ws: &WebSocket, sid: &str, tags: &[&str]) -> Result<()> {
-        self.websocket_sids.set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
+    /// Accepts a WebSocket of session `sid`, asked for by `req` (tagged `tags` beside the sid
+    /// when hibernatable, and [`BASE64_TAG`] when its client takes no binary frames).
+    fn accept(&self, ws: &WebSocket, req: &Request, sid: &str, tags: &[&str]) -> Result<()> {
+        self.websocket_sids.borrow().set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
+        // As the reference: any non-empty value (`b64=1` from socket.io-client).
+        let base64_only = query_param(&req.url()?, "b64").is_some_and(|value| !value.is_empty());
+        if base64_only {
+            self.base64_websockets.borrow().add(ws.as_ref().unchecked_ref());
+        }
+        let tags: Vec<&str> = tags.iter().copied().chain(base64_only.then_some(BASE64_TAG)).collect();
         match &*self.deliver_events.borrow() {
             Some(deliver) => {
                 ws.accept()?;
@@ -345,6 +360,8 @@ impl EngineHost {
         *self.endpoint.borrow_mut() = Endpoint::new(self.config.engine.clone());
         self.transports.borrow_mut().clear();
         self.pending_events.borrow_mut().clear();
+        *self.websocket_sids.borrow_mut() = js_sys::WeakMap::new();
+        *self.base64_websockets.borrow_mut() = js_sys::WeakSet::new();
     }
 
     /// Queues a message on a session and writes what it can right away.
@@ -444,7 +461,7 @@ impl EngineHost {
         let response = match kind {
             TransportKind::WebSocket => {
                 let pair = WebSocketPair::new()?;
-                self.accept(&pair.server, &sid, &[])?;
+                self.accept(&pair.server, req, &sid, &[])?;
                 transports.websocket = Some(pair.server);
                 self.transports.borrow_mut().insert(handle, transports);
                 Response::from_websocket(pair.client)
@@ -515,7 +532,7 @@ impl EngineHost {
                     pair.server.close(Some(1000), Some("the session already has a WebSocket"))?;
                     return Response::from_websocket(pair.client);
                 }
-                self.accept(&pair.server, &sid, &[PROBE_TAG])?;
+                self.accept(&pair.server, &req, &sid, &[PROBE_TAG])?;
                 if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
                     transports.probe = Some(pair.server);
                 }
@@ -592,6 +609,9 @@ impl EngineHost {
                     // A failed send means the socket is closing: its close event ends the session.
                     let _ = match frame {
                         Frame::Text(text) => ws.send_with_str(text),
+                        Frame::Binary(bytes) if self.base64_websockets.borrow().has(ws.as_ref().unchecked_ref()) => {
+                            ws.send_with_str(Packet::binary(bytes).polling_form())
+                        }
                         Frame::Binary(bytes) => ws.send_with_bytes(bytes),
                     };
                 }
@@ -639,14 +659,19 @@ impl EngineHost {
         })
     }
 
-    /// The session id of a WebSocket of this object (its tag when hibernatable).
+    /// The session id of a WebSocket of this object (its tag when hibernatable); learns from
+    /// the tags too whether its client takes binary frames.
     pub fn tagged_sid(&self, ws: &WebSocket) -> Option<String> {
         let key: &js_sys::Object = ws.as_ref().unchecked_ref();
-        if let Some(sid) = self.websocket_sids.get(key).as_string() {
+        if let Some(sid) = self.websocket_sids.borrow().get(key).as_string() {
             return Some(sid);
         }
-        let sid = self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?;
-        self.websocket_sids.set(key, &JsValue::from_str(&sid));
+        let tags = self.state.get_tags(ws);
+        if tags.iter().any(|t| t == BASE64_TAG) {
+            self.base64_websockets.borrow().add(key);
+        }
+        let sid = tags.into_iter().find(|t| is_sid_tag(t))?;
+        self.websocket_sids.borrow().set(key, &JsValue::from_str(&sid));
         Some(sid)
     }
 
@@ -746,7 +771,8 @@ fn request_info(req: &Request) -> Result<RequestInfo> {
     Ok(RequestInfo { query, headers, address, credentials })
 }
 
-/// Whether a WebSocket tag is its session's id (not the probe mark or the acceptance time).
+/// Whether a WebSocket tag is its session's id (not the probe or base64 marks, nor the
+/// acceptance time).
 fn is_sid_tag(tag: &str) -> bool {
-    tag != PROBE_TAG && !tag.starts_with(ACCEPTED_TAG)
+    tag != PROBE_TAG && tag != BASE64_TAG && !tag.starts_with(ACCEPTED_TAG)
 }

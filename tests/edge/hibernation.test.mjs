@@ -79,6 +79,19 @@ describe("hibernation", () => {
     b.disconnect();
   });
 
+  it("a client without binary support still gets binary as base64 text after the object forgot its memory", async () => {
+    const socket = await connect("/", { forceBase64: true });
+    const frames = [];
+    socket.io.engine.transport.ws.addEventListener("message", ({ data }) => frames.push(data));
+    assert.equal(await hook("__forget"), "forgotten");
+    socket.emit("message", Buffer.from([1, 2, 3]));
+    const [bytes] = await once(socket, "message-back");
+    assert.deepEqual([...new Uint8Array(bytes)], [1, 2, 3]);
+    assert.ok(frames.includes("bAQID"), `frames: ${frames}`);
+    assert.deepEqual(frames.filter((f) => typeof f !== "string"), [], "no binary frame");
+    socket.disconnect();
+  });
+
   it("a client that stops answering pings is still timed out after a wake-up", async () => {
     const a = await connect("/");
     await hook("__forget");

@@ -150,6 +150,26 @@ describe("official socket.io-client 4.8.4", () => {
     });
   }
 
+  for (const transports of [["websocket"], ["polling", "websocket"]]) {
+    test(`a client without binary support (forceBase64) gets binary as base64 text frames over ${transports.join(" then ")}`, async () => {
+      // socket.io-client's forceBase64 adds b64=1 to its requests; the reference server then
+      // sends binary over WebSocket as `b<base64>` text frames, which such a client reads.
+      const socket = client("/", { transports, forceBase64: true });
+      await connected(socket);
+      if (socket.io.engine.transport.name !== "websocket") await once(socket.io.engine, "upgrade");
+      const frames = [];
+      socket.io.engine.transport.ws.addEventListener("message", ({ data }) => frames.push(data));
+      const binary = [Buffer.from([1, 2, 3]), { nested: Buffer.from([4]) }];
+      socket.emit("message", ...binary);
+      assert.deepEqual(normalize(await once(socket, "message-back")), binary);
+      const acked = await socket.timeout(2000).emitWithAck("message-with-ack", Buffer.from([5]));
+      assert.deepEqual(normalize(acked), Buffer.from([5]));
+      assert.ok(frames.includes("bAQID") && frames.includes("bBQ=="), `base64 frames: ${frames}`);
+      assert.deepEqual(frames.filter((f) => typeof f !== "string"), [], "no binary frame");
+      socket.disconnect();
+    });
+  }
+
   test("multiplexes / and /custom on one manager and one Engine.IO session", async () => {
     const manager = new Manager(worker.url, { reconnection: false, transports: ["websocket"] });
     const root = manager.socket("/", { auth: { who: "root" } });
