@@ -240,6 +240,34 @@ fn an_upgrade_promotes_the_probe_before_anything_is_written_on_it() {
 }
 
 #[test]
+fn a_session_being_upgraded_is_not_pinged_early_and_answers_before_its_first_ping() {
+    // The official Engine.IO suite upgrades within the first ping interval and expects the
+    // echo of its first message on the WebSocket before any ping: the reference pings one
+    // interval after the handshake. The upgrade check that releases the held poll is not a
+    // reason to ping ahead of time (it pinged half an interval early).
+    let mut endpoint = Endpoint::new(ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() });
+    let handle = endpoint.open("u", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    endpoint.handle_websocket_open(handle, START + 50).unwrap();
+    endpoint.handle_websocket_frame(handle, text("2probe"), START + 55);
+    drain(&mut endpoint);
+    assert_eq!(endpoint.handle_poll(handle, START + 60), Ok(PollOutcome::Hold));
+    let check = endpoint.poll_timeout().expect("the upgrade check");
+    assert_eq!(check, START + 160);
+    endpoint.handle_alarm(check, |_| None);
+    assert_eq!(drain(&mut endpoint), vec![Output::AnswerPoll { handle, answer: Ok("6".to_owned()) }]);
+    endpoint.handle_websocket_frame(handle, text("5"), check + 10);
+    endpoint.send(handle, Data::Text("hello".into()), check + 11);
+    let outputs = drain(&mut endpoint);
+    assert!(!pinged(&outputs, handle), "{outputs:?}");
+    assert!(outputs.contains(&Output::Send { handle, channel: Channel::Transport, frame: text("4hello") }));
+    // The ping goes out at its time, one interval after the handshake.
+    assert_eq!(endpoint.poll_timeout(), Some(START + 300));
+    endpoint.handle_alarm(START + 300, |_| None);
+    assert!(pinged(&drain(&mut endpoint), handle));
+}
+
+#[test]
 fn an_abandoned_probe_is_closed_and_the_session_goes_on_polling() {
     let mut endpoint = Endpoint::new(config());
     let handle = endpoint.open("u", TransportKind::Polling, START).unwrap();

@@ -430,10 +430,13 @@ impl ServerSession {
         }
     }
 
-    /// Sends the next ping now, ahead of its time, unless a pong is awaited. A driver that
-    /// serves many sessions uses it to align their heartbeats on one timer.
+    /// Sends the next ping now, ahead of its time, unless a pong is awaited or an upgrade is
+    /// under way (the official Engine.IO test suite upgrades within the first interval and
+    /// expects no ping before the echo that follows, as the reference pings one interval after
+    /// the handshake). A driver that serves many sessions uses it to align their heartbeats on
+    /// one timer.
     pub fn ping_early(&mut self, now_ms: u64) {
-        if !self.closed && self.pong_deadline.is_none() {
+        if !self.closed && self.pong_deadline.is_none() && self.upgrade == Upgrade::None {
             self.ping(now_ms);
         }
     }
