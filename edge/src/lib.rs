@@ -63,7 +63,11 @@ use crate::config::Config;
 use crate::routing::Route;
 
 /// The browser client's classic build and its wasm, served below the Socket.IO path.
-const CLIENT_FILES: [&str; 2] = ["socket.io.js", "socket.io.wasm"];
+const CLIENT_FILES: [&str; 3] = ["socket.io.js", "socket.io.wasm", MINIFIED_CLIENT];
+
+/// The name the official server also serves its minified bundle under: our classic build is
+/// already minified, so it is the same file (it fetches `socket.io.wasm` from beside itself).
+const MINIFIED_CLIENT: &str = "socket.io.min.js";
 
 /// Test hooks below the Socket.IO path (deployments with `TEST_HOOKS`): make the Socket.IO
 /// object forget its memory; read how often it was woken; make it refuse (503) the next
@@ -241,9 +245,14 @@ async fn forward(env: &Env, binding: &str, object: &str, req: &web_sys::Request)
     Ok(wasm_bindgen::JsCast::unchecked_into(response))
 }
 
-/// The browser client (`<script src="/socket.io/socket.io.js">` and the `socket.io.wasm` it
-/// fetches), copied into the assets by the build once the client package is built.
+/// The browser client (`<script src="/socket.io/socket.io.js">`, or `socket.io.min.js`, and the
+/// `socket.io.wasm` it fetches), copied into the assets by the build once the client package
+/// is built.
 async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
+    let path = match path.strip_suffix(MINIFIED_CLIENT) {
+        Some(dir) => format!("{dir}socket.io.js"),
+        None => path.to_owned(),
+    };
     if let Ok(assets) = env.assets("ASSETS") {
         let response = assets.fetch(format!("https://assets.local{path}"), None).await?;
         if response.status_code() == 200 {

@@ -45,6 +45,11 @@ it("serves the client bundle the page loads, and its wasm", async () => {
   assert.equal(wasm.status, 200);
   assert.match(wasm.headers.get("content-type"), /application\/wasm/);
   assert.deepEqual([...new Uint8Array(await wasm.arrayBuffer()).slice(0, 4)], [0, 97, 115, 109], "a wasm module");
+  // The name the official server also serves its minified bundle under: the same script.
+  const min = await fetch(`${worker.url}/socket.io/socket.io.min.js`);
+  assert.equal(min.status, 200);
+  assert.match(min.headers.get("content-type"), /javascript/);
+  assert.equal(await min.text(), await res.text());
 });
 
 it("two browser tabs chat through the edge", async () => {
