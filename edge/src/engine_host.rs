@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use futures_channel::oneshot;
 use wasm_bindgen::prelude::*;
 use wasmio_protocol::engine::{
-    Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, Packet, PollOutcome, PostError, ServerError,
+    Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, PollOutcome, PostError, ServerError,
     ServerEvent, SessionHandle, TransportKind,
 };
 use wasmio_protocol::json::write_string;
@@ -191,9 +191,6 @@ pub struct EngineHost {
     /// standard WebSocket has no tags), read from the tag once for a hibernatable one an
     /// earlier instance accepted (a message then costs no `getTags`).
     websocket_sids: RefCell<js_sys::WeakMap>,
-    /// The WebSockets this instance has met whose client takes no binary frames
-    /// ([`BASE64_TAG`]), known as their sid is.
-    base64_websockets: RefCell<js_sys::WeakSet>,
 }
 
 impl EngineHost {
@@ -209,7 +206,6 @@ impl EngineHost {
             alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
             websocket_sids: RefCell::new(js_sys::WeakMap::new()),
-            base64_websockets: RefCell::new(js_sys::WeakSet::new()),
         }
     }
 
@@ -223,14 +219,15 @@ impl EngineHost {
         }
     }
 
-    /// Accepts a WebSocket of session `sid`, asked for by `req` (tagged `tags` beside the sid
-    /// when hibernatable, and [`BASE64_TAG`] when its client takes no binary frames).
-    fn accept(&self, ws: &WebSocket, req: &Request, sid: &str, tags: &[&str]) -> Result<()> {
+    /// Accepts a WebSocket of session `sid` (`handle`), asked for by `req` (tagged `tags`
+    /// beside the sid when hibernatable, and [`BASE64_TAG`] when its client takes no binary
+    /// frames, which the session is told).
+    fn accept(&self, ws: &WebSocket, req: &Request, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
         self.websocket_sids.borrow().set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
         // As the reference: any non-empty value (`b64=1` from socket.io-client).
         let base64_only = query_param(&req.url()?, "b64").is_some_and(|value| !value.is_empty());
         if base64_only {
-            self.base64_websockets.borrow().add(ws.as_ref().unchecked_ref());
+            self.endpoint.borrow_mut().send_binary_as_text(handle);
         }
         let tags: Vec<&str> = tags.iter().copied().chain(base64_only.then_some(BASE64_TAG)).collect();
         match &*self.deliver_events.borrow() {
@@ -338,9 +335,9 @@ impl EngineHost {
 
     /// When the client of `ws` was last known alive, with automatic pongs (without them pongs
     /// reach the object and nothing here knows): its last pong workerd answered, or else when
-    /// the WebSocket was accepted.
-    fn last_heard(&self, ws: &WebSocket) -> Option<u64> {
-        let accepted = self.state.get_tags(ws).iter().find_map(|t| t.strip_prefix(ACCEPTED_TAG)?.parse().ok());
+    /// the WebSocket was accepted (its `tags` tell).
+    fn last_heard(&self, ws: &WebSocket, tags: &[String]) -> Option<u64> {
+        let accepted = tags.iter().find_map(|t| t.strip_prefix(ACCEPTED_TAG)?.parse().ok());
         [self.auto_pong_at(ws), accepted].into_iter().flatten().max().filter(|_| self.auto_pongs.get())
     }
 
@@ -361,7 +358,6 @@ impl EngineHost {
         self.transports.borrow_mut().clear();
         self.pending_events.borrow_mut().clear();
         *self.websocket_sids.borrow_mut() = js_sys::WeakMap::new();
-        *self.base64_websockets.borrow_mut() = js_sys::WeakSet::new();
     }
 
     /// Queues a message on a session and writes what it can right away.
@@ -461,7 +457,7 @@ impl EngineHost {
         let response = match kind {
             TransportKind::WebSocket => {
                 let pair = WebSocketPair::new()?;
-                self.accept(&pair.server, req, &sid, &[])?;
+                self.accept(&pair.server, req, handle, &sid, &[])?;
                 transports.websocket = Some(pair.server);
                 self.transports.borrow_mut().insert(handle, transports);
                 Response::from_websocket(pair.client)
@@ -532,7 +528,7 @@ impl EngineHost {
                     pair.server.close(Some(1000), Some("the session already has a WebSocket"))?;
                     return Response::from_websocket(pair.client);
                 }
-                self.accept(&pair.server, &req, &sid, &[PROBE_TAG])?;
+                self.accept(&pair.server, &req, handle, &sid, &[PROBE_TAG])?;
                 if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
                     transports.probe = Some(pair.server);
                 }
@@ -609,9 +605,6 @@ impl EngineHost {
                     // A failed send means the socket is closing: its close event ends the session.
                     let _ = match frame {
                         Frame::Text(text) => ws.send_with_str(text),
-                        Frame::Binary(bytes) if self.base64_websockets.borrow().has(ws.as_ref().unchecked_ref()) => {
-                            ws.send_with_str(Packet::binary(bytes).polling_form())
-                        }
                         Frame::Binary(bytes) => ws.send_with_bytes(bytes),
                     };
                 }
@@ -659,18 +652,13 @@ impl EngineHost {
         })
     }
 
-    /// The session id of a WebSocket of this object (its tag when hibernatable); learns from
-    /// the tags too whether its client takes binary frames.
+    /// The session id of a WebSocket of this object (its tag when hibernatable).
     pub fn tagged_sid(&self, ws: &WebSocket) -> Option<String> {
         let key: &js_sys::Object = ws.as_ref().unchecked_ref();
         if let Some(sid) = self.websocket_sids.borrow().get(key).as_string() {
             return Some(sid);
         }
-        let tags = self.state.get_tags(ws);
-        if tags.iter().any(|t| t == BASE64_TAG) {
-            self.base64_websockets.borrow().add(key);
-        }
-        let sid = tags.into_iter().find(|t| is_sid_tag(t))?;
+        let sid = self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?;
         self.websocket_sids.borrow().set(key, &JsValue::from_str(&sid));
         Some(sid)
     }
@@ -693,8 +681,14 @@ impl EngineHost {
             }
             // A client silent past its heartbeat is closed, not pinged again by each new
             // instance (Endpoint::resume_websocket).
-            let last_heard = self.last_heard(&ws);
-            let handle = self.endpoint.borrow_mut().resume_websocket(&sid, now, last_heard);
+            let tags = self.state.get_tags(&ws);
+            let last_heard = self.last_heard(&ws, &tags);
+            let mut endpoint = self.endpoint.borrow_mut();
+            let handle = endpoint.resume_websocket(&sid, now, last_heard);
+            if tags.iter().any(|t| t == BASE64_TAG) {
+                endpoint.send_binary_as_text(handle);
+            }
+            drop(endpoint);
             let mut transports = Transports::new(&sid);
             transports.websocket = Some(ws);
             self.transports.borrow_mut().insert(handle, transports);

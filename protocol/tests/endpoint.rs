@@ -525,3 +525,40 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_websocket_that_takes_no_binary_gets_binary_as_base64_text_through_an_upgrade_and_a_resume() {
+    let binary = |endpoint: &mut Endpoint, handle, at| {
+        endpoint.send(handle, Data::Binary(vec![1, 2, 3]), at);
+        drain(endpoint)
+    };
+    let of = |outputs: Vec<Output>| -> Vec<Frame> {
+        outputs
+            .into_iter()
+            .filter_map(|o| if let Output::Send { frame, .. } = o { Some(frame) } else { None })
+            .collect()
+    };
+    // WebSocket only: raw binary frames by default, `b<base64>` text once marked.
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("w", TransportKind::WebSocket, START).unwrap();
+    drain(&mut endpoint);
+    assert_eq!(of(binary(&mut endpoint, handle, START + 1)), vec![Frame::Binary(vec![1, 2, 3])]);
+    endpoint.send_binary_as_text(handle);
+    assert_eq!(of(binary(&mut endpoint, handle, START + 2)), vec![text("bAQID")]);
+    // Polling then upgrade: binary queued while polling goes out on the WebSocket as text too.
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    endpoint.handle_poll(handle, START).unwrap();
+    endpoint.handle_websocket_open(handle, START + 1).unwrap();
+    endpoint.send_binary_as_text(handle);
+    assert!(of(binary(&mut endpoint, handle, START + 2)).is_empty(), "queued for the poll");
+    endpoint.handle_websocket_frame(handle, text("2probe"), START + 3);
+    endpoint.handle_websocket_frame(handle, text("5"), START + 4);
+    assert_eq!(of(drain(&mut endpoint)), vec![text("3probe"), text("bAQID")]);
+    assert_eq!(of(binary(&mut endpoint, handle, START + 5)), vec![text("bAQID")]);
+    // A session resumed after an eviction is marked again by its host (from the WebSocket's tag).
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.resume_websocket("w", START, Some(START));
+    endpoint.send_binary_as_text(handle);
+    drain(&mut endpoint);
+    assert_eq!(of(binary(&mut endpoint, handle, START + 1)), vec![text("bAQID")]);
+}

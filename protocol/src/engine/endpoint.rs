@@ -331,6 +331,14 @@ impl Endpoint {
         }
     }
 
+    /// The session's WebSocket (or the one probing to upgrade it) takes no binary frames: see
+    /// [`ServerSession::send_binary_as_text`].
+    pub fn send_binary_as_text(&mut self, handle: SessionHandle) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.machine.send_binary_as_text();
+        }
+    }
+
     /// Queues a message for the session.
     pub fn send(&mut self, handle: SessionHandle, data: Data, now_ms: u64) {
         if let Ok(entry) = self.entry_mut(handle) {

@@ -156,6 +156,9 @@ pub struct ServerSession {
     pong_deadline: Option<u64>,
     /// During an answered probe, when to release a held poll with a noop.
     release_poll_at: Option<u64>,
+    /// Whether the session's WebSocket takes binary frames (see
+    /// [`ServerSession::send_binary_as_text`]).
+    binary_frames: bool,
     transmits: VecDeque<ServerTransmit>,
     events: VecDeque<ServerEvent>,
 }
@@ -226,6 +229,7 @@ impl ServerSession {
             queued_bytes: 0,
             pong_deadline: None,
             release_poll_at: None,
+            binary_frames: true,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -269,6 +273,13 @@ impl ServerSession {
     /// Whether a WebSocket upgrade is in progress.
     pub fn is_upgrading(&self) -> bool {
         self.upgrade != Upgrade::None
+    }
+
+    /// The session's WebSocket, or the one opened to upgrade it, takes no binary frames: its
+    /// request carried `b64` (socket.io-client's `forceBase64`). Binary packets then go to it
+    /// as `b<base64>` text frames, their long-polling form, as engine.io sends them.
+    pub fn send_binary_as_text(&mut self) {
+        self.binary_frames = false;
     }
 
     /// Queues a message for the client.
@@ -480,7 +491,10 @@ impl ServerSession {
 
     fn enqueue(&mut self, packet: Packet) {
         match self.transport {
-            TransportKind::WebSocket => self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame())),
+            TransportKind::WebSocket => {
+                let frame = self.websocket_frame(packet);
+                self.transmits.push_back(ServerTransmit::WebSocket(frame));
+            }
             TransportKind::Polling => {
                 self.queued_bytes += packet.polling_len() as u64;
                 self.queue.push_back(packet);
@@ -489,6 +503,14 @@ impl ServerSession {
                     self.fail(CloseReason::TransportError);
                 }
             }
+        }
+    }
+
+    /// The WebSocket frame carrying `packet` to this client.
+    fn websocket_frame(&self, packet: Packet) -> Frame {
+        match packet.data {
+            Data::Binary(_) if !self.binary_frames => Frame::Text(packet.polling_form()),
+            _ => packet.into_frame(),
         }
     }
 
@@ -546,7 +568,8 @@ impl ServerSession {
                 self.transport = TransportKind::WebSocket;
                 self.queued_bytes = 0;
                 for packet in std::mem::take(&mut self.queue) {
-                    self.transmits.push_back(ServerTransmit::WebSocket(packet.into_frame()));
+                    let frame = self.websocket_frame(packet);
+                    self.transmits.push_back(ServerTransmit::WebSocket(frame));
                 }
                 self.events.push_back(ServerEvent::Upgraded);
             }
