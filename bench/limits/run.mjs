@@ -134,11 +134,11 @@ const scenarios = [
   [
     // 100, not more: wrangler dev's proxy costs about six file descriptors per WebSocket.
     "100 sockets, each with an auth just under the snapshot limit",
-    "session snapshot 2,048 bytes",
+    "session snapshot 64 KiB",
     async (worker) => {
-      // The largest token (by 50 characters) that the snapshot still takes.
-      let size = 2_000;
-      for (; size > 0; size -= 50) {
+      // The largest token (by 500 characters) that the snapshot still takes.
+      let size = 66_000;
+      for (; size > 0; size -= 500) {
         const probe = io(worker.url, { forceNew: true, transports: ["websocket"], auth: { token: "x".repeat(size) } });
         const ok = await connected(probe).then(() => true, () => false);
         probe.close();

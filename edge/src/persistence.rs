@@ -3,9 +3,11 @@
 //! each event ([`SocketIoServer::settle`]), so that an eviction or a restart loses nothing
 //! (the lifecycle invariants of docs/ARCHITECTURE.md).
 
+use std::collections::HashMap;
 use wasmio_protocol::engine::CloseReason;
+
 use wasmio_protocol::server::{
-    Server, Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY,
+    Server, Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY, SNAPSHOT_PREFIX,
 };
 use worker::{Request, Result};
 
@@ -67,13 +69,17 @@ impl SocketIoServer {
             }
         };
         // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
-        // is closed with a close packet, so that its client reconnects (and recovers).
+        // is closed with a close packet, so that its client reconnects (and recovers). A
+        // snapshot too large for the attachment is in storage, its key in the attachment.
         self.host.restore_websocket_sessions();
+        let stored: HashMap<String, String> = with(SNAPSHOT_PREFIX).into_iter().collect();
         let mut lost = Vec::new();
         for ws in self.host.state().get_websockets() {
             let Some(sid) = self.host.tagged_sid(&ws) else { continue };
             let restored = match ws.deserialize_attachment::<String>() {
-                Ok(Some(snapshot)) => core.restore_session(&snapshot).map_err(|e| e.to_string()),
+                Ok(Some(attachment)) => {
+                    core.restore_attachment(&attachment, |key| stored.get(key).cloned()).map_err(|e| e.to_string())
+                }
                 Ok(None) => Err("no snapshot".to_owned()),
                 Err(error) => Err(error.to_string()),
             };
@@ -91,8 +97,13 @@ impl SocketIoServer {
             .collect();
         let unreadable =
             core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
+        // The stored snapshots of sessions that did not come back (a restart loses every
+        // WebSocket) are deleted.
+        let gone: Vec<String> =
+            stored.into_keys().filter(|key| !core.has_session(&key[SNAPSHOT_PREFIX.len()..])).collect();
         core.set_origin(&origin);
         *self.core.borrow_mut() = core;
+        write_batches(&storage, &[], &gone).await?;
         for key in unreadable {
             worker::console_error!("the live record {key} is unreadable: dropped");
             storage.delete(&format!("{LIVE_PREFIX}{key}")).await?;
@@ -136,6 +147,12 @@ impl SocketIoServer {
                 Write::Attachment { session, snapshot } => {
                     if let Some(ws) = self.host.websocket(&session) {
                         ws.serialize_attachment(snapshot)?;
+                    }
+                }
+                Write::StoredSnapshot { session, key, snapshot } => {
+                    if let Some(ws) = self.host.websocket(&session) {
+                        ws.serialize_attachment(&key)?;
+                        puts.push((key, snapshot));
                     }
                 }
                 Write::Put { key, value } => puts.push((key, value)),

@@ -47,7 +47,8 @@ use wasmio_protocol::engine::{
     ServerEvent, SessionHandle, TransportId, TransportKind,
 };
 use wasmio_protocol::server::{
-    Accept, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit, Write, LIVE_PREFIX, SHARED_KEY,
+    Accept, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit, Write,
+    DEFAULT_MAX_INLINE_SNAPSHOT_BYTES, LIVE_PREFIX, SHARED_KEY, SNAPSHOT_PREFIX,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -156,8 +157,9 @@ fn link_id(transmit: &ClientTransmit) -> u32 {
 }
 
 impl World {
-    /// Clients with these transports (two: polling, then upgraded to WebSocket).
-    fn new(transports: &[Vec<TransportKind>]) -> Self {
+    /// Clients with these transports (two: polling, then upgraded to WebSocket); session
+    /// snapshots past `max_inline_snapshot_bytes` are kept in storage.
+    fn new(transports: &[Vec<TransportKind>], max_inline_snapshot_bytes: usize) -> Self {
         let clients = transports
             .iter()
             .map(|transports| {
@@ -173,7 +175,11 @@ impl World {
             .collect();
         World {
             now: 1_000,
-            server: Server::new(Config { recovery: Some(RecoveryConfig::default()), ..Config::default() }),
+            server: Server::new(Config {
+                recovery: Some(RecoveryConfig::default()),
+                max_inline_snapshot_bytes,
+                ..Config::default()
+            }),
             endpoint: Endpoint::new(ServerConfig::default()),
             conns: BTreeMap::new(),
             clients,
@@ -497,16 +503,31 @@ impl World {
         for write in writes {
             match write {
                 Write::Attachment { session, snapshot } => {
-                    let Some(handle) = self.endpoint.lookup(&session) else { continue };
-                    let on_websocket = self.endpoint.transport(handle) == Some(TransportKind::WebSocket);
-                    if let Some(conn) = self.conns.get_mut(&handle).filter(|c| c.websocket.is_some() && on_websocket) {
+                    if let Some(conn) = self.websocket_conn(&session) {
                         conn.attachment = Some(snapshot);
+                    }
+                }
+                Write::StoredSnapshot { session, key, snapshot } => {
+                    if let Some(conn) = self.websocket_conn(&session) {
+                        conn.attachment = Some(key.clone());
+                        self.storage.insert(key, snapshot);
                     }
                 }
                 Write::Put { key, value } => drop(self.storage.insert(key, value)),
                 Write::Delete { key } => drop(self.storage.remove(&key)),
             }
         }
+        // A stored snapshot is deleted once its session is gone.
+        for key in self.storage.keys().filter_map(|k| k.strip_prefix(SNAPSHOT_PREFIX)) {
+            assert!(self.server.has_session(key), "the stored snapshot of session {key} outlived it");
+        }
+    }
+
+    /// The object's entry of a session carried by a WebSocket (which keeps its snapshot).
+    fn websocket_conn(&mut self, session: &str) -> Option<&mut Conn> {
+        let handle = self.endpoint.lookup(session)?;
+        let on_websocket = self.endpoint.transport(handle) == Some(TransportKind::WebSocket);
+        self.conns.get_mut(&handle).filter(|c| c.websocket.is_some() && on_websocket)
     }
 
     /// Memory is dropped; the core is rebuilt from storage and (unless restarting) WebSockets.
@@ -525,9 +546,12 @@ impl World {
             if !restart && on_websocket && conn.websocket.is_some() {
                 let sid = conn.sid.clone();
                 let current = self.server.session_to_json(&sid).ok();
-                assert_eq!(conn.attachment, current, "the attachment of WebSocket session {sid} is current");
+                // The attachment holds the snapshot, or the key of the storage entry holding it.
+                let stored = |key: &str| self.storage.get(key).cloned();
+                let held = conn.attachment.as_deref().map(|a| stored(a).unwrap_or_else(|| a.to_owned()));
+                assert_eq!(held, current, "the snapshot of WebSocket session {sid} is current");
                 // (the edge closes a WebSocket it cannot restore; here, every one must be)
-                let restored = conn.attachment.as_deref().map(|text| server.restore_session(text));
+                let restored = conn.attachment.as_deref().map(|text| server.restore_attachment(text, stored));
                 assert_eq!(restored, Some(Ok(sid.clone())), "WebSocket session {sid} is restored from its attachment");
                 kept.insert(endpoint.resume_websocket(&sid, now, None), Conn { probe: None, held_poll: None, ..conn });
                 continue;
@@ -536,6 +560,8 @@ impl World {
             let lost = [(conn.held_poll, Down::Failed), (conn.websocket, Down::Closed), (conn.probe, Down::Closed)];
             self.wire.extend(lost.into_iter().filter_map(|(link, down)| Some(Wire::Down(link?, down))));
         }
+        // As the edge does: the stored snapshots of sessions that did not come back are deleted.
+        self.storage.retain(|key, _| key.strip_prefix(SNAPSHOT_PREFIX).is_none_or(|sid| server.has_session(sid)));
         let unreadable = server.adopt_orphans(self.live().map(|(pid, r)| (pid, r.as_str())), now);
         assert_eq!(unreadable, Vec::<String>::new());
         (self.server, self.endpoint, self.conns) = (server, endpoint, kept);
@@ -677,8 +703,10 @@ proptest! {
     fn broadcasts_survive_evictions_and_restarts(
         clients in prop::collection::vec(transports(), 2..=4),
         actions in prop::collection::vec(action(), 1..40),
+        // 100 bytes: a session's snapshot goes to storage once it has a socket, and back.
+        max_inline_snapshot_bytes in prop::sample::select(vec![DEFAULT_MAX_INLINE_SNAPSHOT_BYTES, 100]),
     ) {
-        let mut world = World::new(&clients);
+        let mut world = World::new(&clients, max_inline_snapshot_bytes);
         for action in actions {
             world.act(action);
         }
@@ -692,7 +720,7 @@ proptest! {
 #[test]
 fn sessions_are_recovered_across_evictions_restarts_and_cuts() {
     use {Action::*, TransportKind::*};
-    let mut world = World::new(&[vec![WebSocket], vec![Polling], vec![Polling, WebSocket]]);
+    let mut world = World::new(&[vec![WebSocket], vec![Polling], vec![Polling, WebSocket]], 100);
     // (a chat written on a transport the object just dropped is lost: time passes first)
     let actions = [Connect(0), Connect(1), Connect(2), Advance(100), Chat(0), Deliver(3), Evict, Advance(9_000)];
     let more = [Chat(1), Advance(10), Restart, Advance(9_000), Chat(2), Cut(1, true), Advance(9_000), Chat(0)];
@@ -700,6 +728,8 @@ fn sessions_are_recovered_across_evictions_restarts_and_cuts() {
     world.advance(100_000);
     world.check().unwrap();
     assert_eq!(world.broadcasts.len(), 4);
+    let stored = world.storage.keys().filter(|k| k.starts_with(SNAPSHOT_PREFIX)).count();
+    assert_eq!(stored, 2, "the WebSocket sessions' snapshots (past 100 bytes) are in storage");
     for client in &world.clients {
         let pids: Vec<&String> =
             client.seen.iter().filter_map(|s| if let Seen::Connect(p) = s { Some(p) } else { None }).collect();

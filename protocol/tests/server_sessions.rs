@@ -8,7 +8,7 @@ use std::rc::Rc;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, AckData, AckError, ApiError, Broadcast, Config, ConnectRequest, DisconnectReason, EncodedPacket, Event,
-    Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit, ATTACHMENT_TIMEOUT,
+    Message, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit, Write, ATTACHMENT_TIMEOUT, SNAPSHOT_PREFIX,
 };
 
 mod support;
@@ -472,6 +472,59 @@ fn snapshots_respect_the_size_limit() {
     assert_eq!(h.server.session_to_json("nope"), Err(SnapshotError::UnknownSession));
     assert!(Server::restore(Config::default(), Some("{"), []).is_err());
     assert!(Server::restore(Config::default(), None, ["[]"]).is_err());
+}
+
+#[test]
+fn a_snapshot_past_the_attachment_limit_is_kept_in_storage_and_read_back_from_it() {
+    use std::collections::BTreeMap;
+    let mut h = Harness::new(Config::default());
+    // An identity provider's token in `auth`: past the 2 KB attachment, within the 64 KiB.
+    let token = format!(r#"{{"token":"{}"}}"#, "t".repeat(3000));
+    h.open("e1");
+    h.text("e1", &format!("0{token}"));
+    h.events();
+    h.server.accept_connect("e1", "/", Accept { sid: "s1".into(), ..Default::default() }, h.now).unwrap();
+    let mut storage = BTreeMap::new();
+    let mut attachment = String::new();
+    let mut settle = |server: &mut Server| {
+        let (writes, unpersisted) = server.take_writes();
+        assert_eq!(unpersisted, vec![]);
+        for write in writes {
+            match write {
+                Write::StoredSnapshot { session, key, snapshot } => {
+                    assert_eq!((session.as_str(), key.as_str()), ("e1", "snapshot:e1"));
+                    attachment = key.clone();
+                    storage.insert(key, snapshot);
+                }
+                Write::Attachment { snapshot, .. } => attachment = snapshot,
+                Write::Put { key, value } => drop(storage.insert(key, value)),
+                Write::Delete { key } => drop(storage.remove(&key)),
+            }
+        }
+        // (the stored snapshots; storage holds the sockets' live records too)
+        let snapshots = storage.iter().filter(|(key, _)| key.starts_with(SNAPSHOT_PREFIX));
+        (attachment.clone(), snapshots.map(|(k, v)| (k.clone(), v.clone())).collect::<BTreeMap<_, _>>())
+    };
+    let (held, stored) = settle(&mut h.server);
+    assert_eq!(held, format!("{SNAPSHOT_PREFIX}e1"), "the attachment holds the storage key");
+    assert_eq!(stored.get(&held), Some(&h.server.session_to_json("e1").unwrap()));
+    // A new instance reads it back from storage; a key storage lost is an error.
+    let mut woken = Server::new(Config::default());
+    assert_eq!(woken.restore_attachment(&held, |key| stored.get(key).cloned()), Ok("e1".to_owned()));
+    assert_eq!(woken.socket("s1").unwrap().auth, token);
+    let mut empty = Server::new(Config::default());
+    assert_eq!(empty.restore_attachment(&held, |_| None), Err(SnapshotError::Missing(held.clone())));
+    // Back under the limit (the socket left): inline again, the stored one deleted.
+    woken.disconnect("s1", false, h.now).unwrap();
+    let (held, stored) = settle(&mut woken);
+    assert!(held.starts_with('{') && stored.is_empty(), "{held} {stored:?}");
+    // Stored again, then the session ends: deleted.
+    woken.handle_message("e1", Data::Text(format!("0{token}")), h.now);
+    while woken.poll_event().is_some() {}
+    woken.accept_connect("e1", "/", Accept { sid: "s2".into(), ..Default::default() }, h.now).unwrap();
+    assert_eq!(settle(&mut woken).1.len(), 1);
+    woken.handle_close("e1", CloseReason::TransportClose, h.now);
+    assert!(settle(&mut woken).1.is_empty(), "the stored snapshot goes with its session");
 }
 
 /// Flattens everything observable after one step.

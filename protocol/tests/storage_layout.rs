@@ -23,7 +23,7 @@ fn apply(storage: &mut BTreeMap<String, String>, server: &mut Server) -> usize {
                 storage.insert(key, value);
             }
             Write::Delete { key } => drop(storage.remove(&key)),
-            Write::Attachment { .. } => {}
+            Write::Attachment { .. } | Write::StoredSnapshot { .. } => {}
         }
     }
     put

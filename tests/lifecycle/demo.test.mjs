@@ -21,6 +21,10 @@
 // lets the new instance run their `disconnecting` handlers), then each member who comes back as
 // joining; the one who does not come back stays gone, and the server's member list (`sync`,
 // asked at each connection) and the operations view leave her out.
+// Zed uses socket.io-client's `forceBase64` (polling then upgrade): the server must send him
+// binary as `b<base64>` text frames on his WebSocket, also from the instance rebuilt after the
+// eviction (the mark is kept on the WebSocket) and after the restart: every stroke he gets in
+// each step comes that way, and no binary frame ever.
 // Last: a member fallen silent with its WebSocket open in a hibernated room is closed by the
 // heartbeat and announced as leaving, although the object is evicted between each ping and
 // its deadline.
@@ -67,18 +71,31 @@ async function awaitEviction(url, object) {
 }
 
 /**
- * A member of the room on transport path `path`: one connection (Manager) carrying its `/chat`
- * and `/board` sockets, recording the messages, presence events and stroke batches it hears.
+ * A member of the room on transport path `path` (with client `options`, their `auth` added
+ * to its sockets' auth): one connection (Manager) carrying its `/chat` and `/board` sockets,
+ * recording the messages, presence events and stroke batches it hears, and how the frames on
+ * its WebSockets came (`frames`).
  */
-function join(url, name, path) {
-  const manager = new Manager(url, { ...PATHS[path], query: { partition: `room:${ROOM}` } });
-  const auth = { name, room: ROOM };
+function join(url, name, path, options = {}) {
+  const manager = new Manager(url, { ...PATHS[path], ...options, query: { partition: `room:${ROOM}` } });
+  const auth = { name, room: ROOM, ...options.auth };
   const m = { name, path, manager, chat: manager.socket("/chat", { auth }), board: manager.socket("/board", { auth }) };
   Object.assign(m, { messages: [], presence: [], strokes: [], clears: 0, disconnects: [], connectErrors: [] });
   m.chat.on("message", (message) => m.messages.push(message));
   m.chat.on("presence", (event) => m.presence.push(event));
   m.board.on("draw", (batch) => m.strokes.push(Buffer.from(batch).toString("hex")));
   m.board.on("clear", () => (m.clears += 1));
+  m.frames = { base64: 0, binary: 0 };
+  const watch = (transport) =>
+    transport.ws?.addEventListener("message", ({ data }) => {
+      if (typeof data !== "string") m.frames.binary += 1;
+      else if (data.startsWith("b")) m.frames.base64 += 1;
+    });
+  // Each connection (after a restart too): its WebSocket from the start, or from the upgrade.
+  manager.on("open", () => {
+    watch(manager.engine.transport);
+    manager.engine.on("upgrade", watch);
+  });
   for (const socket of [m.chat, m.board]) {
     socket.on("disconnect", (reason) => m.disconnects.push(`${socket.nsp} ${reason}`));
     socket.on("connect_error", (error) => m.connectErrors.push(`${socket.nsp} ${error.message}`));
@@ -220,8 +237,8 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
   /** Every member that joined, and those still connected. */
   const all = [];
   let present = [];
-  const enter = async (name, path) => {
-    const m = join(worker.url, name, path);
+  const enter = async (name, path, options) => {
+    const m = join(worker.url, name, path, options);
     all.push(m);
     await ready([m], `${name} (${path}) to join`);
     present.push(m);
@@ -236,34 +253,44 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
   after(() => all.forEach((m) => [m.chat, m.board].forEach((s) => s.disconnect())));
   /** The steps passed so far: each step goes on from the state the previous one left. */
   let passed = 0;
+  /** Zed (forceBase64) got binary only as base64 text frames, some since `before` of them. */
+  const base64Only = (zed, before, when) => {
+    assert.equal(zed.frames.binary, 0, `${when}: Zed (forceBase64) got no binary frame`);
+    assert.ok(zed.frames.base64 > before, `${when}: Zed got strokes as base64 text frames (${zed.frames.base64})`);
+  };
   const previousPassed = (n) => assert.equal(passed, n, "the previous step passed (this one goes on from its state)");
 
   it("before: members on every path join one object, chat and draw", { timeout: 120_000 }, async () => {
     worker = await start();
     const ada = await enter("Ada", "polling then upgrade");
-    const bob = await enter("Bob", "websocket only");
+    // Bob's auth carries a long token: his session's snapshot is kept in storage, not in his
+    // WebSocket's 2 KB attachment, and must come back from there after the eviction.
+    const bob = await enter("Bob", "websocket only", { auth: { token: "t".repeat(3000) } });
     const cyd = await enter("Cyd", "polling only");
     const gus = await enter("Gus", "websocket only");
+    const zed = await enter("Zed", "polling then upgrade", { forceBase64: true });
     object = objectOf(ada);
-    assert.deepEqual([bob, cyd, gus].map(objectOf), [object, object, object], "the room lives on one object");
+    assert.deepEqual([bob, cyd, gus, zed].map(objectOf), [object, object, object, object], "the room lives on one object");
     await checkResync(gus, present, "before");
-    await until(() => ada.presence.length >= 3, 10_000, "the arrivals");
-    assert.deepEqual(names(ada.presence), ["join Bob", "join Cyd", "join Gus"], "Ada heard the others arrive");
+    await until(() => ada.presence.length >= 4, 10_000, "the arrivals");
+    assert.deepEqual(names(ada.presence), ["join Bob", "join Cyd", "join Gus", "join Zed"], "Ada heard the others arrive");
     await chatRound(present, present, "before");
-    await drawRound([ada, bob, cyd, gus, ada], present, "before");
+    await drawRound([ada, bob, cyd, gus, zed, ada], present, "before");
+    base64Only(zed, 0, "before");
     // Cyd leaves (a polling client would keep the object from being evicted): the others hear it.
     leave(cyd);
     await until(() => present.every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Cyd")), 10_000, "Cyd's leave");
     await checkResync(bob, present, "after Cyd left");
-    assert.equal(await opsMembers(worker.url, object), 3, "the operations view counts the three members left");
+    assert.equal(await opsMembers(worker.url, object), 4, "the operations view counts the four members left");
     passed = 1;
   });
 
   it("after a real idle eviction: history, drawing and presence from a new instance, on every path", { timeout: 150_000 }, async () => {
     previousPassed(1);
-    const [ada, bob, gus] = present;
+    const [ada, bob, gus, zed] = present;
+    const zedBase64 = zed.frames.base64;
     await awaitEviction(worker.url, object);
-    for (const m of [ada, bob, gus]) {
+    for (const m of [ada, bob, gus, zed]) {
       assert.deepEqual(m.disconnects, [], `${m.name}: no disconnect through the eviction`);
       assert.ok(connected(m), `${m.name}: still connected`);
     }
@@ -272,7 +299,7 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     gus.manager.reconnection(false);
     gus.manager.engine.close();
     present = present.filter((m) => m !== gus);
-    await until(() => [ada, bob].every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Gus")), 10_000, "Gus's leave");
+    await until(() => [ada, bob, zed].every((m) => m.presence.some((p) => p.event === "leave" && p.name === "Gus")), 10_000, "Gus's leave");
     await checkResync(bob, present, "after the eviction and Gus's leave");
     // New members on every path, each getting everything from storage.
     const dan = await enter("Dan", "polling only");
@@ -282,13 +309,15 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     const fay = await enter("Fay", "polling then upgrade");
     await checkResync(fay, present, "after the eviction, an upgraded member");
     assert.deepEqual([dan, eve, fay].map(objectOf), [object, object, object], "on the room's object");
-    await until(() => ada.presence.length >= 8 && bob.presence.length >= 7, 10_000, "the arrivals");
+    await until(() => ada.presence.length >= 9 && bob.presence.length >= 8 && zed.presence.length >= 5, 10_000, "the arrivals");
     const since = ["leave Cyd", "leave Gus", "join Dan", "join Eve", "join Fay"];
-    assert.deepEqual(names(ada.presence), ["join Bob", "join Cyd", "join Gus", ...since]);
-    assert.deepEqual(names(bob.presence), ["join Cyd", "join Gus", ...since]);
+    assert.deepEqual(names(ada.presence), ["join Bob", "join Cyd", "join Gus", "join Zed", ...since]);
+    assert.deepEqual(names(bob.presence), ["join Cyd", "join Gus", "join Zed", ...since]);
+    assert.deepEqual(names(zed.presence), since);
     await chatRound(present, present, "after-eviction");
-    await drawRound([dan, eve, fay, ada, bob], present, "after-eviction");
+    await drawRound([dan, eve, fay, ada, bob, zed], present, "after-eviction");
     await burst(present, "burst-after-eviction");
+    base64Only(zed, zedBase64, "after the eviction");
     await checkResync(ada, present, "after the eviction's rounds");
     assert.equal(await opsMembers(worker.url, object), present.length, "the operations view counts the members");
     for (const m of present) assert.deepEqual(m.connectErrors, [], `${m.name}: no connect error`);
@@ -299,6 +328,8 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     previousPassed(2);
     const { port, persist } = worker;
     const eve = present.find((m) => m.name === "Eve");
+    const zed = present.find((m) => m.name === "Zed");
+    const zedBase64 = zed.frames.base64;
     const heardBefore = new Map(present.map((m) => [m, m.presence.length]));
     await worker.stop();
     // Eve (WebSocket only) goes away while the server is down: she never comes back.
@@ -330,6 +361,7 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
     await chatRound(present, present, "after-restart");
     await drawRound(present, present, "after-restart");
     await burst(present, "burst-after-restart");
+    base64Only(zed, zedBase64, "after the restart");
     await checkResync(present[0], present, "after the restart's rounds");
     assert.equal(await opsMembers(worker.url, object), present.length, "the operations view counts the members who came back");
     assert.deepEqual(eve.messages.filter((x) => x.text.startsWith("after-restart:")), [], "Eve is gone");

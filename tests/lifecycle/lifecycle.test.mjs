@@ -27,7 +27,7 @@ const serverErrors = (worker) =>
     .join("\n");
 
 describe("lifecycle of the chat deployment", () => {
-  it("survives a real idle eviction on every transport path, exactly once, with no disconnect", async () => {
+  it("survives a real idle eviction on every transport path, exactly once, with no disconnect, a large auth included", async () => {
     const worker = await start();
     // Each transport path on an object of its own: an object with a polling client always has
     // a request in flight and is never evicted (measured), so WebSocket sessions must live
@@ -37,7 +37,10 @@ describe("lifecycle of the chat deployment", () => {
       "websocket only": partitionFor(2, SHARDS),
       "polling only": partitionFor(3, SHARDS),
     };
-    const clients = await connectClients(worker.url, 2, {}, placement);
+    // An identity provider's token in `auth`: a session snapshot past the 2 KB WebSocket
+    // attachment, kept in storage, which the new instances must read back.
+    const auth = { token: "t".repeat(3000) };
+    const clients = await connectClients(worker.url, 2, { auth }, placement);
     const objectOf = (c) => Number(c.socket.io.engine.id.split("-")[0]);
     assert.deepEqual(clients.map(objectOf), [1, 1, 2, 2, 3, 3], "each path on its own object");
     try {

@@ -7,8 +7,12 @@ use super::{ConnectRequest, Dirty, Server};
 /// `connectTimeout` default: 45 s.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 45_000;
 
-/// The WebSocket attachment limit of workerd, the default [`Config::max_snapshot_bytes`].
-pub const DEFAULT_MAX_SNAPSHOT_BYTES: usize = 2048;
+/// The WebSocket attachment limit of workerd, the default [`Config::max_inline_snapshot_bytes`].
+pub const DEFAULT_MAX_INLINE_SNAPSHOT_BYTES: usize = 2048;
+
+/// The default [`Config::max_snapshot_bytes`]: 64 KiB, room for identity-provider tokens in
+/// `auth` and long queries (socket.io bounds them by `maxHttpBufferSize` only).
+pub const DEFAULT_MAX_SNAPSHOT_BYTES: usize = 64 * 1024;
 
 /// Server settings (socket.io's option names in the docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +27,14 @@ pub struct Config {
     /// to the driver through [`ConnectRequest::check_namespace`]; otherwise they are refused
     /// with "Invalid namespace" at once.
     pub dynamic_namespaces: bool,
-    /// Largest session snapshot [`Server::session_to_json`] produces.
+    /// Largest session snapshot [`Server::session_to_json`] produces (handshake, sockets,
+    /// auth, rooms, `data`): what a session may hold and still survive an eviction.
     pub max_snapshot_bytes: usize,
+    /// Largest snapshot kept with its session's WebSocket (workerd's attachment limit); a
+    /// larger one goes to storage under [`super::SNAPSHOT_PREFIX`], a write at each change
+    /// ([`Server::take_writes`]). A partly received binary packet's attachments are kept only
+    /// within it.
+    pub max_inline_snapshot_bytes: usize,
     /// socket.io-parser's `maxAttachments` for incoming packets.
     pub max_attachments: usize,
     /// Most bytes of attachments one incoming packet may carry in all (default 1 MB, one
@@ -67,6 +77,7 @@ impl Default for Config {
             namespaces: vec!["/".into()],
             dynamic_namespaces: false,
             max_snapshot_bytes: DEFAULT_MAX_SNAPSHOT_BYTES,
+            max_inline_snapshot_bytes: DEFAULT_MAX_INLINE_SNAPSHOT_BYTES,
             max_attachments: crate::socket::DEFAULT_MAX_ATTACHMENTS,
             max_attachment_bytes: 1_000_000,
             attachment_timeout_ms: 30_000,

@@ -319,6 +319,9 @@ pub enum SnapshotError {
     /// The snapshot names a session or socket the server has already (a stale snapshot).
     #[error("session or socket {0:?} exists already")]
     Duplicate(String),
+    /// The attachment refers to a stored snapshot that storage does not hold.
+    #[error("the stored snapshot {0:?} is missing")]
+    Missing(String),
 }
 
 /// A connected socket as `fetchSockets()` describes it.

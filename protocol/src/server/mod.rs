@@ -36,9 +36,9 @@
 //!
 //! - [`Server::session_to_json`]: one Engine.IO session with its sockets (namespace, socket id,
 //!   pid, rooms, `data`, auth, handshake info, ack counter, pending connects, a partly received
-//!   binary packet). Meant for the WebSocket attachment, whose limit in workerd is 2 KiB: the
-//!   snapshot fails with [`SnapshotError::TooLarge`] beyond [`Config::max_snapshot_bytes`]
-//!   (2048 by default) — keep `data`, auth and the headers passed in [`SessionInfo`] small.
+//!   binary packet). Kept in the WebSocket attachment when it fits workerd's 2 KiB
+//!   ([`Config::max_inline_snapshot_bytes`]), in storage otherwise; the snapshot fails with
+//!   [`SnapshotError::TooLarge`] beyond [`Config::max_snapshot_bytes`] (64 KiB by default).
 //!   [`Server::take_dirty`] tells which sessions changed since it was last called, and
 //!   [`Server::take_writes`] turns that into the writes the driver carries out.
 //! - [`Server::shared_to_json`]: what spans sessions, for Durable Object storage: the recovery
@@ -72,7 +72,8 @@ mod timers;
 mod writes;
 
 pub use config::{
-    Config, LostSockets, RecoveryConfig, SessionInfo, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_SNAPSHOT_BYTES,
+    Config, LostSockets, RecoveryConfig, SessionInfo, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_INLINE_SNAPSHOT_BYTES,
+    DEFAULT_MAX_SNAPSHOT_BYTES,
 };
 pub use events::{
     Accept, AckData, AckError, ApiError, ConnectRequest, Dirty, DisconnectReason, EncodedPacket, Event, Message,
@@ -84,7 +85,7 @@ pub use rooms::{Broadcast, Delivery};
 use stored::StoredShared;
 pub use stored::{ACK_PREFIX, LOG_PREFIX, PERSISTED_PREFIX};
 use timers::{Timer, Timers};
-pub use writes::{Unpersisted, Write, LIVE_PREFIX, SHARED_KEY};
+pub use writes::{Unpersisted, Write, LIVE_PREFIX, SHARED_KEY, SNAPSHOT_PREFIX};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
@@ -257,6 +258,8 @@ pub struct Server {
     timers: Timers,
     /// See [`Server::rooms_version`].
     rooms_version: u64,
+    /// Sessions whose snapshot storage holds (too large for their attachment).
+    stored_snapshots: BTreeSet<String>,
 }
 
 impl Server {
@@ -279,6 +282,7 @@ impl Server {
             imports: BTreeMap::new(),
             timers: Timers::default(),
             rooms_version: 0,
+            stored_snapshots: BTreeSet::new(),
         }
     }
 

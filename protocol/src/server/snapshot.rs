@@ -14,6 +14,7 @@ use crate::socket::{decode_text, Packet};
 use super::json::{write_binaries, write_string_array, Reader};
 use super::offsets::legacy_entry;
 use super::timers::Timer;
+use super::writes::SNAPSHOT_PREFIX;
 use super::{
     AckData, Collect, LogEntry, PendingAck, Persisted, Server, SessionInfo, SessionState, Shared, SnapshotError,
     SocketState,
@@ -119,7 +120,13 @@ impl Server {
         if let Some((packet, expected)) = &s.partial {
             // Its attachments go in base64 (4 characters per 3 bytes): a snapshot that cannot
             // fit is refused before they are encoded (each attachment frame asks again).
+            // Their own bytes bounded by the inline limit too: large binary is not written to
+            // storage frame by frame.
             let encoded = packet.attachments.iter().map(|a| a.len().div_ceil(3) * 4).sum::<usize>();
+            let inline = self.config.max_inline_snapshot_bytes;
+            if encoded > inline {
+                return Err(SnapshotError::TooLarge { len: encoded, max: inline });
+            }
             let max = self.config.max_snapshot_bytes;
             if out.len() + encoded > max {
                 return Err(SnapshotError::TooLarge { len: out.len() + encoded, max });
@@ -272,6 +279,24 @@ impl Server {
             server.restore_session(text)?;
         }
         Ok(server)
+    }
+
+    /// Adds one session from what its WebSocket's attachment holds: its snapshot
+    /// ([`super::Write::Attachment`]), or the storage key of it
+    /// ([`super::Write::StoredSnapshot`]), which `stored` reads from the entries the driver
+    /// listed. Returns its id.
+    pub fn restore_attachment(
+        &mut self,
+        attachment: &str,
+        stored: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<String, SnapshotError> {
+        if !attachment.starts_with(SNAPSHOT_PREFIX) {
+            return self.restore_session(attachment);
+        }
+        let snapshot = stored(attachment).ok_or_else(|| SnapshotError::Missing(attachment.to_owned()))?;
+        let id = self.restore_session(&snapshot)?;
+        self.stored_snapshots.insert(id.clone());
+        Ok(id)
     }
 
     /// Adds one session from its [`Server::session_to_json`] text (restores are per session:

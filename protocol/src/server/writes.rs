@@ -2,7 +2,9 @@
 //! the server (after an eviction or a restart) continues every session where it was.
 //!
 //! Each Engine.IO session's snapshot travels with its WebSocket (a hibernatable WebSocket's
-//! attachment, read back with [`Server::restore_session`]); what spans sessions goes to
+//! attachment, read back with [`Server::restore_attachment`]), or, past the attachment's
+//! limit, goes to storage under [`SNAPSHOT_PREFIX`] with its key in the attachment; what spans
+//! sessions goes to
 //! storage under [`SHARED_KEY`] and the keys `stored.rs` lays out (read back with
 //! [`Server::restore_stored`]) and a live record per connected socket under [`LIVE_PREFIX`]
 //! (read back with [`Server::adopt_orphans`]).
@@ -12,6 +14,11 @@ use super::{Server, SnapshotError};
 /// Storage key of the shared state's header (the rest has a key per part, see
 /// [`super::LOG_PREFIX`]).
 pub const SHARED_KEY: &str = "socketio-shared";
+
+/// Storage key prefix of a session snapshot too large for its WebSocket's attachment
+/// ([`super::Config::max_inline_snapshot_bytes`]): `snapshot:<session id>`. The attachment then
+/// holds this key (a snapshot itself is a JSON object).
+pub const SNAPSHOT_PREFIX: &str = "snapshot:";
 
 /// Storage key prefix of the live record of each connected socket: `live:<recovery id>`, or
 /// `live:<socket id>` without recovery.
@@ -25,6 +32,17 @@ pub enum Write {
     Attachment {
         /// The Engine.IO session id.
         session: String,
+        /// Its snapshot ([`Server::session_to_json`]).
+        snapshot: String,
+    },
+    /// The snapshot of this Engine.IO session, too large for its WebSocket's attachment: put
+    /// it in storage under `key` and keep `key` with the WebSocket (a session without one
+    /// keeps nothing, as with [`Write::Attachment`]).
+    StoredSnapshot {
+        /// The Engine.IO session id.
+        session: String,
+        /// Its storage key, `snapshot:<session>` ([`SNAPSHOT_PREFIX`]).
+        key: String,
         /// Its snapshot ([`Server::session_to_json`]).
         snapshot: String,
     },
@@ -59,10 +77,24 @@ impl Server {
         let mut writes = Vec::new();
         let mut unpersisted = Vec::new();
         for session in dirty.sessions {
+            let key = format!("{SNAPSHOT_PREFIX}{session}");
             match self.session_to_json(&session) {
-                Ok(snapshot) => writes.push(Write::Attachment { session, snapshot }),
+                Ok(snapshot) if snapshot.len() > self.config.max_inline_snapshot_bytes => {
+                    self.stored_snapshots.insert(session.clone());
+                    writes.push(Write::StoredSnapshot { session, key, snapshot });
+                }
+                Ok(snapshot) => {
+                    if self.stored_snapshots.remove(&session) {
+                        writes.push(Write::Delete { key });
+                    }
+                    writes.push(Write::Attachment { session, snapshot });
+                }
                 // Gone: nothing to keep.
-                Err(_) if !self.has_session(&session) => {}
+                Err(_) if !self.has_session(&session) => {
+                    if self.stored_snapshots.remove(&session) {
+                        writes.push(Write::Delete { key });
+                    }
+                }
                 Err(error) => unpersisted.push(Unpersisted { session, error }),
             }
         }
