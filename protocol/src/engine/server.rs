@@ -36,10 +36,11 @@ pub struct ServerConfig {
     /// (default 4 MB): past it the session ends with a transport error, its client reconnects
     /// (and recovers what it missed, with connection state recovery).
     pub max_queued_bytes: u64,
-    /// Most packets one POST body may carry (default 2,000): a body of a million bytes holds
+    /// Most packets one POST body may carry (default 10,000): a body of a million bytes holds
     /// up to 47,000 empty messages, each an event for the application. socket.io-client
-    /// sends what waited while it was offline in one body, bounded by `max_payload` bytes
-    /// only: the default leaves room for that. Past it the POST gets 413.
+    /// sends what was emitted during the previous POST (a loop of emits, what waited while
+    /// it was offline) in one body, bounded by `max_payload` bytes only: the default takes a
+    /// loop of 10,000 emits. Past it the POST gets 413.
     pub max_packets_per_payload: usize,
     /// Most handshakes one client (its IP address at the edge) may make per minute on one
     /// [`super::Endpoint`] (default 120; 0: no limit). Past it the handshake is refused.
@@ -56,7 +57,7 @@ impl Default for ServerConfig {
             allow_upgrades: true,
             max_sessions: 10_000,
             max_queued_bytes: 4_000_000,
-            max_packets_per_payload: 2_000,
+            max_packets_per_payload: 10_000,
             max_handshakes_per_minute: 120,
         }
     }
