@@ -39,4 +39,7 @@ mkdir -p pkg/dist/wasm
 cp pkg/wasm/wasmio_bg.wasm pkg/dist/wasm/wasmio_bg.wasm
 mkdir -p www/socket.io
 cp pkg/dist/socket.io.js pkg/dist/socket.io.wasm www/socket.io/
+# The ESM bundle under the name the official server serves it by (its wasm, at ./wasm/ beside
+# it, is socket.io.wasm: the edge maps the name).
+cp pkg/dist/wasmio.min.mjs www/socket.io/socket.io.esm.min.js
 ls -l pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js pkg/dist/socket.io.js

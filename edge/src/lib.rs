@@ -62,12 +62,17 @@ use worker::{Env, Request, Response, Result};
 use crate::config::Config;
 use crate::routing::Route;
 
-/// The browser client's classic build and its wasm, served below the Socket.IO path.
-const CLIENT_FILES: [&str; 3] = ["socket.io.js", "socket.io.wasm", MINIFIED_CLIENT];
+/// The browser client's classic build, its ESM build and their wasm, served below the
+/// Socket.IO path under the names the official server serves its bundles by.
+const CLIENT_FILES: [&str; 5] = ["socket.io.js", "socket.io.wasm", MINIFIED_CLIENT, "socket.io.esm.min.js", ESM_WASM];
 
 /// The name the official server also serves its minified bundle under: our classic build is
 /// already minified, so it is the same file (it fetches `socket.io.wasm` from beside itself).
 const MINIFIED_CLIENT: &str = "socket.io.min.js";
+
+/// Where the ESM build (`import { io } from "/socket.io/socket.io.esm.min.js"`) fetches its
+/// wasm, relative to itself: the same wasm as `socket.io.wasm`.
+const ESM_WASM: &str = "wasm/wasmio_bg.wasm";
 
 /// Test hooks below the Socket.IO path (deployments with `TEST_HOOKS`): make the Socket.IO
 /// object forget its memory; read how often it was woken; make it refuse (503) the next
@@ -246,13 +251,14 @@ async fn forward(env: &Env, binding: &str, object: &str, req: &web_sys::Request)
 }
 
 /// The browser client (`<script src="/socket.io/socket.io.js">`, or `socket.io.min.js`, and the
-/// `socket.io.wasm` it fetches), copied into the assets by the build once the client package
-/// is built.
+/// `socket.io.wasm` it fetches; the ESM build and its wasm), copied into the assets by the
+/// build once the client package is built.
 async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
-    let path = match path.strip_suffix(MINIFIED_CLIENT) {
-        Some(dir) => format!("{dir}socket.io.js"),
-        None => path.to_owned(),
-    };
+    let aliases = [(MINIFIED_CLIENT, "socket.io.js"), (ESM_WASM, "socket.io.wasm")];
+    let path = aliases
+        .iter()
+        .find_map(|(alias, file)| Some(format!("{}{file}", path.strip_suffix(alias)?)))
+        .unwrap_or_else(|| path.to_owned());
     if let Ok(assets) = env.assets("ASSETS") {
         let response = assets.fetch(format!("https://assets.local{path}"), None).await?;
         if response.status_code() == 200 {

@@ -135,3 +135,24 @@ it("refuses WebSockets from another origin (CORS does not protect them)", async 
   assert.deepEqual(await attempt("https://evil.example"), [403, { code: 4, message: "Forbidden" }]);
   assert.equal(await attempt(worker.url), 101);
 });
+
+it("a page importing the ESM build the official server serves (/socket.io/socket.io.esm.min.js) chats with a page on the classic build", async () => {
+  const a = await openChat();
+  const b = await openChat();
+  const sent = await b.page.evaluate(async () => {
+    const { io: esmIo } = await import("/socket.io/socket.io.esm.min.js");
+    const esm = esmIo({ forceNew: true });
+    await new Promise((resolve, reject) => {
+      esm.once("connect", resolve);
+      esm.once("connect_error", reject);
+    });
+    esm.emit("chat message", "from the ESM build");
+    return { separate: esmIo !== window.io };
+  });
+  assert.deepEqual(sent, { separate: true });
+  await a.page.waitForFunction(() => document.querySelectorAll("#messages li").length >= 1);
+  assert.deepEqual(await messages(a.page), ["from the ESM build"]);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await a.page.close();
+  await b.page.close();
+});
