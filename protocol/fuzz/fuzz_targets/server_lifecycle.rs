@@ -14,10 +14,12 @@ use wasmio_protocol::engine::{CloseReason, Data, Endpoint, Frame, Output, Server
 use wasmio_protocol::server::{Accept, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit, Write};
 
 fuzz_target!(|data: &[u8]| {
-    let config = Config { recovery: Some(RecoveryConfig::default()), ..Config::default() };
+    // Snapshots past 200 bytes (a session with a socket) go to storage, their key in the attachment.
+    let config = Config { recovery: Some(RecoveryConfig::default()), max_inline_snapshot_bytes: 200, ..Config::default() };
     let mut endpoint = Endpoint::new(ServerConfig::default());
     let mut server = Server::new(config.clone());
-    // What the WebSockets keep (the last snapshot of each WebSocket session), and storage.
+    // What the WebSockets keep (the last snapshot of each WebSocket session, or its storage
+    // key), and storage.
     let mut attachments: std::collections::BTreeMap<String, String> = Default::default();
     let mut storage: std::collections::BTreeMap<String, String> = Default::default();
     let mut now = 1_000u64;
@@ -57,8 +59,13 @@ fuzz_target!(|data: &[u8]| {
                 // An eviction: the core comes back from what it asked to keep.
                 let header = storage.get(wasmio_protocol::server::SHARED_KEY).map(String::as_str);
                 let parts = storage.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                server = Server::restore_stored(config.clone(), header, parts, attachments.values().map(String::as_str))
+                server = Server::restore_stored(config.clone(), header, parts, [])
                     .expect("what the core wrote reads back");
+                for attachment in attachments.values() {
+                    server
+                        .restore_attachment(attachment, |key| storage.get(key).cloned())
+                        .expect("what the core wrote reads back");
+                }
                 endpoint = Endpoint::new(ServerConfig::default());
                 for sid in &sids {
                     if server.has_session(sid) {
@@ -69,8 +76,8 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             10 => {
-                // A stale or mutated snapshot is refused or restored, never a panic.
-                let _ = server.restore_session(&text);
+                // A stale or mutated snapshot (or storage key) is refused or restored, never a panic.
+                let _ = server.restore_attachment(&text, |key| storage.get(key).cloned());
             }
             _ => {
                 let op = wasmio_protocol::server::Broadcast::new("/");
@@ -82,10 +89,14 @@ fuzz_target!(|data: &[u8]| {
         for write in writes {
             match write {
                 Write::Attachment { session, snapshot } => {
-                    let on_websocket =
-                        endpoint.lookup(&session).and_then(|h| endpoint.transport(h)) == Some(TransportKind::WebSocket);
-                    if on_websocket {
+                    if on_websocket(&endpoint, &session) {
                         attachments.insert(session, snapshot);
+                    }
+                }
+                Write::StoredSnapshot { session, key, snapshot } => {
+                    if on_websocket(&endpoint, &session) {
+                        storage.insert(key.clone(), snapshot);
+                        attachments.insert(session, key);
                     }
                 }
                 Write::Put { key, value } => drop(storage.insert(key, value)),
@@ -96,6 +107,11 @@ fuzz_target!(|data: &[u8]| {
         attachments.retain(|session, _| endpoint.lookup(session).is_some() && server.has_session(session));
     }
 });
+
+/// Whether the session is carried by a WebSocket (which keeps its attachment).
+fn on_websocket(endpoint: &Endpoint, session: &str) -> bool {
+    endpoint.lookup(session).and_then(|h| endpoint.transport(h)) == Some(TransportKind::WebSocket)
+}
 
 /// Carries the outputs of both until nothing moves: accepts every CONNECT, echoes events.
 fn run(endpoint: &mut Endpoint, server: &mut Server, now: u64) {
