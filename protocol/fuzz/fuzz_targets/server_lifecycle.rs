@@ -15,7 +15,8 @@ use wasmio_protocol::server::{Accept, Config, Event, RecoveryConfig, Server, Ses
 
 fuzz_target!(|data: &[u8]| {
     // Snapshots past 200 bytes (a session with a socket) go to storage, their key in the attachment.
-    let config = Config { recovery: Some(RecoveryConfig::default()), max_inline_snapshot_bytes: 200, ..Config::default() };
+    let config =
+        Config { recovery: Some(RecoveryConfig::default()), max_inline_snapshot_bytes: 200, ..Config::default() };
     let mut endpoint = Endpoint::new(ServerConfig::default());
     let mut server = Server::new(config.clone());
     // What the WebSockets keep (the last snapshot of each WebSocket session, or its storage
@@ -59,8 +60,8 @@ fuzz_target!(|data: &[u8]| {
                 // An eviction: the core comes back from what it asked to keep.
                 let header = storage.get(wasmio_protocol::server::SHARED_KEY).map(String::as_str);
                 let parts = storage.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-                server = Server::restore_stored(config.clone(), header, parts, [])
-                    .expect("what the core wrote reads back");
+                server =
+                    Server::restore_stored(config.clone(), header, parts, []).expect("what the core wrote reads back");
                 for attachment in attachments.values() {
                     server
                         .restore_attachment(attachment, |key| storage.get(key).cloned())
