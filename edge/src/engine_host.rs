@@ -223,7 +223,7 @@ impl EngineHost {
     /// beside the sid when hibernatable, and [`BASE64_TAG`] when its client takes no binary
     /// frames, which the session is told).
     fn accept(&self, ws: &WebSocket, req: &Request, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
-        self.websocket_sids.borrow().set(ws.as_ref().unchecked_ref(), &JsValue::from_str(sid));
+        self.remember_sid(ws, sid);
         // As the reference: any non-empty value (`b64=1` from socket.io-client).
         let base64_only = query_param(&req.url()?, "b64").is_some_and(|value| !value.is_empty());
         if base64_only {
@@ -659,8 +659,14 @@ impl EngineHost {
             return Some(sid);
         }
         let sid = self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?;
-        self.websocket_sids.borrow().set(key, &JsValue::from_str(&sid));
+        self.remember_sid(ws, &sid);
         Some(sid)
+    }
+
+    /// Keeps `ws`'s session id for this instance, so its tags are read once.
+    fn remember_sid(&self, ws: &WebSocket, sid: &str) {
+        let key: &js_sys::Object = ws.as_ref().unchecked_ref();
+        self.websocket_sids.borrow().set(key, &JsValue::from_str(sid));
     }
 
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
@@ -675,13 +681,15 @@ impl EngineHost {
     pub fn restore_websocket_sessions(&self) {
         let now = now_ms();
         for ws in self.state.get_websockets() {
-            let Some(sid) = self.tagged_sid(&ws) else { continue };
-            if self.endpoint.borrow().lookup(&sid).is_some() {
+            let tags = self.state.get_tags(&ws);
+            let Some(sid) = tags.iter().find(|t| is_sid_tag(t)) else { continue };
+            if self.endpoint.borrow().lookup(sid).is_some() {
                 continue;
             }
+            self.remember_sid(&ws, sid);
+            let sid = sid.clone();
             // A client silent past its heartbeat is closed, not pinged again by each new
             // instance (Endpoint::resume_websocket).
-            let tags = self.state.get_tags(&ws);
             let last_heard = self.last_heard(&ws, &tags);
             let mut endpoint = self.endpoint.borrow_mut();
             let handle = endpoint.resume_websocket(&sid, now, last_heard);

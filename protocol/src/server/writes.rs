@@ -76,23 +76,23 @@ impl Server {
         let dirty = self.take_dirty();
         let mut writes = Vec::new();
         let mut unpersisted = Vec::new();
+        let key_of = |session: &str| format!("{SNAPSHOT_PREFIX}{session}");
         for session in dirty.sessions {
-            let key = format!("{SNAPSHOT_PREFIX}{session}");
             match self.session_to_json(&session) {
                 Ok(snapshot) if snapshot.len() > self.config.max_inline_snapshot_bytes => {
                     self.stored_snapshots.insert(session.clone());
-                    writes.push(Write::StoredSnapshot { session, key, snapshot });
+                    writes.push(Write::StoredSnapshot { key: key_of(&session), session, snapshot });
                 }
                 Ok(snapshot) => {
                     if self.stored_snapshots.remove(&session) {
-                        writes.push(Write::Delete { key });
+                        writes.push(Write::Delete { key: key_of(&session) });
                     }
                     writes.push(Write::Attachment { session, snapshot });
                 }
                 // Gone: nothing to keep.
                 Err(_) if !self.has_session(&session) => {
                     if self.stored_snapshots.remove(&session) {
-                        writes.push(Write::Delete { key });
+                        writes.push(Write::Delete { key: key_of(&session) });
                     }
                 }
                 Err(error) => unpersisted.push(Unpersisted { session, error }),
