@@ -399,7 +399,15 @@ const CLIENT_GOAL =
 function clientSection(r, sizes) {
   if (!r) return { md: notMeasured("Browser client: speed", "bash bench/client/run.sh", CLIENT_GOAL), goal: { text: CLIENT_GOAL, met: undefined } };
   const ms = Object.entries(r.metrics).map(([key, m]) => ({ key, ...m, higher: m.better === "higher" }));
-  const rows = ms.map((m) => [m.label + (m.higher ? " (higher is better)" : ""), fmt(m.ours.median), fmt(m.official.median), verdict(gain(m.ours.median, m.official.median, m.higher))]);
+  // The browser's ceiling (bench/client/ceiling.js), in runs that measured it.
+  const hasCeiling = ms.every((m) => m.ceiling);
+  const rows = ms.map((m) => [
+    m.label + (m.higher ? " (higher is better)" : ""),
+    fmt(m.ours.median),
+    fmt(m.official.median),
+    ...(hasCeiling ? [fmt(m.ceiling.median)] : []),
+    verdict(gain(m.ours.median, m.official.median, m.higher)),
+  ]);
   const ev = ms.find((m) => m.key === "eventsPerSec");
   const script = ms.find((m) => m.key === "scriptMs");
   const eventsOk = ev ? ev.ours.median >= 1.2 * ev.official.median : null;
@@ -414,12 +422,13 @@ function clientSection(r, sizes) {
     series: [
       { key: "ours", name: "ours (wasmio ESM)", color: COLORS.ours },
       { key: "official", name: "socket.io-client 4.8.4", color: COLORS.official },
+      ...(hasCeiling ? [{ key: "ceiling", name: "ceiling: one WebSocket, one parse", color: COLORS.floor }] : []),
     ],
     groups: ms.map((m) => ({
       label: m.label.replace(/, ms$/, ""),
       unit: CLIENT_UNITS[m.key] ?? "",
       higher: m.higher,
-      values: { ours: m.ours.median, official: m.official.median },
+      values: { ours: m.ours.median, official: m.official.median, ...(hasCeiling ? { ceiling: m.ceiling.median } : {}) },
     })),
   });
   const md = [
@@ -430,7 +439,17 @@ function clientSection(r, sizes) {
     "",
     provenance(r, { part: "bash bench/client/run.sh", rounds: r.rounds }),
     "",
-    table(["metric", "ours (wasmio)", "official 4.8.4", "ours vs official"], rows, ["l", "r", "r", "l"]),
+    ...(hasCeiling
+      ? [
+          "The ceiling (`bench/client/ceiling.js`) is the least any client can do in the page: one WebSocket straight to the server, each frame parsed once with `JSON.parse` and handed to one listener, no polling, reconnection, binary or namespaces. What it reaches is what the browser and the server allow any client.",
+          "",
+        ]
+      : []),
+    table(
+      ["metric", "ours (wasmio)", "official 4.8.4", ...(hasCeiling ? ["ceiling"] : []), "ours vs official"],
+      rows,
+      ["l", "r", "r", ...(hasCeiling ? ["r"] : []), "l"],
+    ),
     "",
     plot("client-speed.svg", svg, "Browser client speed"),
     "",
@@ -443,6 +462,9 @@ function clientSection(r, sizes) {
         ]
       : []),
     `Goal (issue 12): ${CLIENT_GOAL} ${met(ok)}: events/s ${ev ? `${x2(ev.ours.median / ev.official.median)} the official's` : "n/a"} (${met(eventsOk)}); ` +
+      (ev && hasCeiling
+        ? `the ceiling reaches ${x2(ev.ceiling.median / ev.official.median)} the official's events/s, ours ${Math.round((100 * ev.ours.median) / ev.ceiling.median)}% of the ceiling's; `
+        : "") +
       `script CPU ${script ? `${x2(script.ours.median / script.official.median)} the official's` : "n/a"} (${met(scriptOk)}); ` +
       `size ${sizeRatio === null ? "not measured in this run (see Sizes)" : `${x2(sizeRatio)} the official ESM build gzipped (${met(sizeOk)}; first milestone 3.0x ${met(sizeRatio <= 3)}; see Sizes)`}.`,
     "",
