@@ -25,9 +25,12 @@ process.once("exit", () => {
 });
 for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => process.exit(1));
 
+/** How much of a server's output `start` keeps, in characters (the end of it). */
+const LOG_KEPT = 1 << 20;
+
 /**
  * Spawns `cmd args` in `cwd`, in its own process group, pinned to core `cpu` when given (and
- * taskset exists): `{ child, log() }`, the log being its stdout and stderr so far.
+ * taskset exists): `{ child, log() }`, the log being the end of its stdout and stderr so far.
  */
 export function start(cmd, args, cwd, cpu) {
   const [file, argv] = cpu !== undefined && HAVE_TASKSET ? ["taskset", ["-c", String(cpu), cmd, ...args]] : [cmd, args];
@@ -37,9 +40,15 @@ export function start(cmd, args, cwd, cpu) {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WASMIO_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
+  // The last LOG_KEPT characters: a server that logs without end (workerd out of file
+  // descriptors logs each refused accept) must not exhaust this process's string length.
   let log = "";
-  child.stdout.on("data", (d) => (log += d));
-  child.stderr.on("data", (d) => (log += d));
+  const keep = (d) => {
+    log += d;
+    if (log.length > 2 * LOG_KEPT) log = log.slice(-LOG_KEPT);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   children.push(child);
   return { child, log: () => log };
 }
