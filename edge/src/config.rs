@@ -103,6 +103,12 @@ impl Config {
         same_origin || self.allowed_origin(Some(origin)).is_some()
     }
 
+    /// Whether the answer to a request depends on its `Origin` (the allowed origins are a list,
+    /// not none or `*`).
+    pub fn origin_matters(&self) -> bool {
+        !matches!(self.cors_origins.as_str(), "" | "*")
+    }
+
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
     pub fn allowed_origin(&self, origin: Option<&str>) -> Option<String> {
         match (self.cors_origins.as_str(), origin) {

@@ -29,8 +29,9 @@ pub trait Hosted: 'static {
     fn started(self: &Rc<Self>) {}
     /// The object's Engine.IO host.
     fn host(&self) -> &EngineHost;
-    /// An HTTP request reached the object.
-    async fn fetch(&self, req: Request) -> Result<Response>;
+    /// An HTTP request reached the object (answered with the runtime's own response type: a
+    /// polling answer is built as one `new Response`).
+    async fn fetch(&self, req: Request) -> Result<web_sys::Response>;
     /// The object's alarm fired.
     async fn alarm(&self) -> Result<Response>;
     /// A message arrived on one of the object's WebSockets.
@@ -147,8 +148,7 @@ pub fn now_or_promise(handler: impl Future<Output = Export> + 'static) -> Export
 
 /// `fetch`: the object's answer to a request.
 pub async fn fetch<T: Hosted>(object: &T, req: web_sys::Request) -> Export {
-    let response = AssertUnwindSafe(object.fetch(req.into())).await?;
-    Ok(web_sys::Response::from(response).into())
+    Ok(AssertUnwindSafe(object.fetch(req.into())).await?.into())
 }
 
 /// `alarm`.

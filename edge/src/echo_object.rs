@@ -42,7 +42,7 @@ impl Hosted for EchoServer {
         &self.host
     }
 
-    async fn fetch(&self, req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<web_sys::Response> {
         let response = self.host.fetch(req, &Echo).await;
         self.host.schedule_alarm(None).await?;
         response

@@ -253,7 +253,7 @@ impl EngineHost {
     }
 
     /// Serves an Engine.IO request forwarded by the fetch entry.
-    pub async fn fetch(&self, req: Request, app: &impl EngineApp) -> Result<Response> {
+    pub async fn fetch(&self, req: Request, app: &impl EngineApp) -> Result<web_sys::Response> {
         let url = req.url()?;
         let transport = query_param(&url, "transport").and_then(|t| TransportKind::from_name(&t));
         match (query_param(&url, "sid"), transport) {
@@ -430,7 +430,7 @@ impl EngineHost {
         self.transports.borrow().get(&handle)?.websocket.clone()
     }
 
-    fn handshake(&self, req: &Request, kind: TransportKind, app: &impl EngineApp) -> Result<Response> {
+    fn handshake(&self, req: &Request, kind: TransportKind, app: &impl EngineApp) -> Result<web_sys::Response> {
         let sid = new_sid(&object_name(req)?, &random_id());
         let now = now_ms();
         let info = request_info(req)?;
@@ -460,12 +460,12 @@ impl EngineHost {
                 self.accept(&pair.server, req, handle, &sid, &[])?;
                 transports.websocket = Some(pair.server);
                 self.transports.borrow_mut().insert(handle, transports);
-                Response::from_websocket(pair.client)
+                Response::from_websocket(pair.client).map(Into::into)
             }
             TransportKind::Polling => {
                 self.transports.borrow_mut().insert(handle, transports);
                 match self.endpoint.borrow_mut().handle_poll(handle, now) {
-                    Ok(PollOutcome::Respond(open)) => http::text(req, &self.config, open),
+                    Ok(PollOutcome::Respond(open)) => http::text(req, &self.config, &open),
                     _ => http::engine_error(req, &self.config, ServerError::BadRequest),
                 }
             }
@@ -481,7 +481,7 @@ impl EngineHost {
         sid: String,
         transport: TransportKind,
         app: &impl EngineApp,
-    ) -> Result<Response> {
+    ) -> Result<web_sys::Response> {
         let config = &self.config;
         let lookup = {
             let endpoint = self.endpoint.borrow();
@@ -526,14 +526,14 @@ impl EngineHost {
                     // or upgrading is accepted, then closed at once.
                     pair.server.accept()?;
                     pair.server.close(Some(1000), Some("the session already has a WebSocket"))?;
-                    return Response::from_websocket(pair.client);
+                    return Response::from_websocket(pair.client).map(Into::into);
                 }
                 self.accept(&pair.server, &req, handle, &sid, &[PROBE_TAG])?;
                 if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
                     transports.probe = Some(pair.server);
                 }
                 self.drive(app);
-                Response::from_websocket(pair.client)
+                Response::from_websocket(pair.client).map(Into::into)
             }
             (TransportKind::Polling, Method::Get) if current == TransportKind::Polling => {
                 let outcome = self.endpoint.borrow_mut().handle_poll(handle, now);
@@ -549,11 +549,11 @@ impl EngineHost {
                 };
                 self.drive(app);
                 match (outcome, held) {
-                    (Ok(PollOutcome::Respond(body)), _) => http::text(&req, config, body),
+                    (Ok(PollOutcome::Respond(body)), _) => http::text(&req, config, &body),
                     (Ok(PollOutcome::Hold), Some(receiver)) => {
                         self.schedule_alarm(None).await?;
                         match receiver.await {
-                            Ok(Ok(body)) => http::text(&req, config, body),
+                            Ok(Ok(body)) => http::text(&req, config, &body),
                             Ok(Err(error)) => http::engine_error(&req, config, error),
                             Err(_) => http::engine_error(&req, config, ServerError::UnknownSid),
                         }
@@ -568,7 +568,7 @@ impl EngineHost {
                 self.visit_deadlines(now, Deadlines::Overdue);
                 self.drive(app);
                 match outcome {
-                    Ok(()) => http::text(&req, config, "ok".to_owned()),
+                    Ok(()) => http::text(&req, config, "ok"),
                     Err(PostError::PayloadTooLarge) => http::status(&req, config, 413),
                     Err(PostError::Rejected(error)) => http::engine_error(&req, config, error),
                 }

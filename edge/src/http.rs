@@ -1,5 +1,7 @@
 //! HTTP responses as the reference server writes them: errors, CORS, polling bodies.
 
+use std::cell::RefCell;
+
 use wasm_bindgen::JsCast;
 use wasmio_protocol::engine::ServerError;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -17,11 +19,20 @@ pub fn bearer_matches(req: &Request, secret: &str) -> Result<bool> {
     Ok(a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0)
 }
 
-fn cors_headers(req: &Request, config: &Config) -> Result<Headers> {
+/// The `Access-Control-Allow-Origin` value for `req`, if any (its `Origin` header is read only
+/// when the configured origins are a list).
+fn allowed_origin(req: &Request, config: &Config) -> Result<Option<String>> {
+    let origin = match config.origin_matters() {
+        true => req.headers().get("Origin")?,
+        false => None,
+    };
+    Ok(config.allowed_origin(origin.as_deref()))
+}
+
+fn cors_headers(allowed: Option<&str>) -> Result<Headers> {
     let headers = Headers::new();
-    let origin = req.headers().get("Origin")?;
-    if let Some(allowed) = config.allowed_origin(origin.as_deref()) {
-        headers.set("Access-Control-Allow-Origin", &allowed)?;
+    if let Some(allowed) = allowed {
+        headers.set("Access-Control-Allow-Origin", allowed)?;
         if allowed != "*" {
             headers.set("Access-Control-Allow-Credentials", "true")?;
             headers.set("Vary", "Origin")?;
@@ -31,41 +42,62 @@ fn cors_headers(req: &Request, config: &Config) -> Result<Headers> {
 }
 
 /// `{"code":n,"message":"..."}` with status 400 (403 for `Forbidden`).
-pub fn engine_error(req: &Request, config: &Config, error: ServerError) -> Result<Response> {
-    let headers = cors_headers(req, config)?;
+pub fn engine_error(req: &Request, config: &Config, error: ServerError) -> Result<web_sys::Response> {
+    let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     headers.set("Content-Type", "application/json")?;
-    Ok(Response::ok(error.body())?.with_status(error.status()).with_headers(headers))
+    Ok(Response::ok(error.body())?.with_status(error.status()).with_headers(headers).into())
 }
 
 /// A plain status with an empty body (413 for an oversize POST, 400 for an overlapping one).
-pub fn status(req: &Request, config: &Config, status: u16) -> Result<Response> {
-    Ok(Response::empty()?.with_status(status).with_headers(cors_headers(req, config)?))
+pub fn status(req: &Request, config: &Config, status: u16) -> Result<web_sys::Response> {
+    let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
+    Ok(Response::empty()?.with_status(status).with_headers(headers).into())
 }
 
 /// 429 with `Retry-After` (seconds), to a client that made too many handshakes.
-pub fn too_many_requests(req: &Request, config: &Config, retry_after_s: u64) -> Result<Response> {
-    let headers = cors_headers(req, config)?;
+pub fn too_many_requests(req: &Request, config: &Config, retry_after_s: u64) -> Result<web_sys::Response> {
+    let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     headers.set("Retry-After", &retry_after_s.to_string())?;
-    Ok(Response::empty()?.with_status(429).with_headers(headers))
+    Ok(Response::empty()?.with_status(429).with_headers(headers).into())
+}
+
+thread_local! {
+    /// The init of a polling response for each `Access-Control-Allow-Origin` value answered
+    /// (none, `*`, or one of the configured origins: a bounded set), made once: each
+    /// `new Response` copies its headers.
+    static TEXT_INITS: RefCell<Vec<(Option<String>, web_sys::ResponseInit)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A polling response carrying an Engine.IO payload (or `ok` for a POST), never to be cached
 /// (`Cache-Control: no-store`, as the reference sends: a proxy must not answer a poll twice).
-pub fn text(req: &Request, config: &Config, body: String) -> Result<Response> {
-    let headers = cors_headers(req, config)?;
-    headers.set("Content-Type", "text/plain; charset=UTF-8")?;
-    headers.set("Cache-Control", "no-store")?;
-    Ok(Response::ok(body)?.with_headers(headers))
+/// The hot path of long-polling: one `new Response(body, init)`, with an init made once.
+pub fn text(req: &Request, config: &Config, body: &str) -> Result<web_sys::Response> {
+    let allowed = allowed_origin(req, config)?;
+    TEXT_INITS.with_borrow_mut(|inits| {
+        let init = match inits.iter().position(|(origin, _)| *origin == allowed) {
+            Some(i) => &inits[i].1,
+            None => {
+                let headers = cors_headers(allowed.as_deref())?;
+                headers.set("Content-Type", "text/plain; charset=UTF-8")?;
+                headers.set("Cache-Control", "no-store")?;
+                let init = web_sys::ResponseInit::new();
+                init.set_headers(headers.as_ref());
+                inits.push((allowed, init));
+                &inits[inits.len() - 1].1
+            }
+        };
+        Ok(web_sys::Response::new_with_opt_str_and_init(Some(body), init)?)
+    })
 }
 
 /// The answer to a CORS preflight request.
-pub fn preflight(req: &Request, config: &Config) -> Result<Response> {
-    let headers = cors_headers(req, config)?;
+pub fn preflight(req: &Request, config: &Config) -> Result<web_sys::Response> {
+    let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     headers.set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")?;
     if let Some(requested) = req.headers().get("Access-Control-Request-Headers")? {
         headers.set("Access-Control-Allow-Headers", &requested)?;
     }
-    Ok(Response::empty()?.with_status(204).with_headers(headers))
+    Ok(Response::empty()?.with_status(204).with_headers(headers).into())
 }
 
 /// A POST body read with a bound, the way engine.io counts while the body streams in.

@@ -187,17 +187,17 @@ pub async fn serve_request(req: web_sys::Request, env: Env) -> Result<web_sys::R
     };
     let method = req.method();
     if method == "OPTIONS" {
-        return http::preflight(&Request::from(req), &config).map(Into::into);
+        return http::preflight(&Request::from(req), &config);
     }
     let headers = req.headers();
     let upgrade = routing::asks_websocket(headers.get("Upgrade")?.as_deref());
     if upgrade && !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
-        return http::engine_error(&Request::from(req), &config, ServerError::Forbidden).map(Into::into);
+        return http::engine_error(&Request::from(req), &config, ServerError::Forbidden);
     }
     // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
     let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
     match routing::route(&url, method == "GET", upgrade, shards, engine_host::random_u32()) {
-        Err(error) => http::engine_error(&Request::from(req), &config, error).map(Into::into),
+        Err(error) => http::engine_error(&Request::from(req), &config, error),
         Ok(Route { object }) => forward(&env, binding, &object, &req).await,
     }
 }

@@ -169,13 +169,13 @@ impl Hosted for SocketIoServer {
         &self.host
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
+    async fn fetch(&self, mut req: Request) -> Result<web_sys::Response> {
         // Only other objects reach the paths below: the fetch entry forwards none of them.
         if req.path() == DIRECTORY_PATH {
-            return crate::room_directory::serve(&self.storage(), &req.text().await?).await;
+            return crate::room_directory::serve(&self.storage(), &req.text().await?).await.map(Into::into);
         }
         if [RELAY_PATH, CLUSTER_PATH].contains(&req.path().as_str()) && self.test_hooks && self.inject_failure() {
-            return Response::error("failure injected by the test hook", 503);
+            return Response::error("failure injected by the test hook", 503).map(Into::into);
         }
         if req.path() == RELAY_PATH {
             let relays = req.json::<RelayBody>().await?.into_relays();
@@ -195,7 +195,7 @@ impl Hosted for SocketIoServer {
             }
             self.pump();
             self.settle().await?;
-            return Response::ok("relayed");
+            return Response::ok("relayed").map(Into::into);
         }
         if req.path() == CLUSTER_PATH {
             let request: ClusterRequest = req.json().await?;
@@ -203,14 +203,14 @@ impl Hosted for SocketIoServer {
             self.learn_name(&req).await?;
             let answer = self.apply_cluster(request).await;
             self.settle().await?;
-            return Response::from_json(&answer);
+            return Response::from_json(&answer).map(Into::into);
         }
         if req.path() == RECOVER_PATH {
-            return self.serve_recovery(req).await;
+            return self.serve_recovery(req).await.map(Into::into);
         }
         if self.test_hooks {
             if let Some(answer) = self.serve_test_hook(&req).await {
-                return answer;
+                return answer.map(Into::into);
             }
         }
         self.count(|w| w.fetches += 1).await?;

@@ -233,6 +233,39 @@ describe("hostile input", () => {
   });
 });
 
+describe("CORS_ORIGINS as a list of origins, on workerd", () => {
+  let base;
+  let w;
+  const vars = { SOCKETIO_PATH: "/socket.io/", TEST_HOOKS: "1", CORS_ORIGINS: "https://a.example, https://b.example" };
+  witnessed(() => startWorkerd(vars), (f) => ({ base, w } = f));
+
+  it("each listed origin gets itself back with credentials on every polling answer; another gets no CORS headers", async () => {
+    const cors = (res) => [res.headers["access-control-allow-origin"], res.headers["access-control-allow-credentials"], res.headers.vary];
+    // Alternating origins on one session: no answer carries the headers made for another.
+    for (const origin of ["https://a.example", "https://b.example", "https://a.example", "https://evil.example"]) {
+      const headers = { Origin: origin };
+      const expected = origin === "https://evil.example" ? [undefined, undefined, undefined] : [origin, "true", "Origin"];
+      const open = await http("GET", `${base}?EIO=4&transport=polling`, { headers });
+      assert.equal(open.status, 200);
+      assert.deepEqual(cors(open), expected, `handshake from ${origin}`);
+      const sid = JSON.parse(open.body.slice(1)).sid;
+      const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
+      const posted = await http("POST", url, { body: "40", headers });
+      assert.equal(posted.body, "ok");
+      assert.deepEqual(cors(posted), expected, `POST from ${origin}`);
+      const connected = await http("GET", url, { headers });
+      assert.match(connected.body, /^40\{"sid":/);
+      assert.deepEqual(cors(connected), expected, `GET from ${origin}`);
+      assert.equal(connected.headers["cache-control"], "no-store");
+      assert.equal(connected.headers["content-type"], "text/plain; charset=UTF-8");
+      const unknown = await http("GET", `${base}?EIO=4&transport=polling&sid=nope`, { headers });
+      assert.equal(unknown.status, 400);
+      assert.deepEqual(cors(unknown), expected, `400 to ${origin}`);
+    }
+    await w.echoes("after answers to several origins");
+  });
+});
+
 describe("POST bodies, on workerd without wrangler's proxy (it holds answers until a body ends)", () => {
   let base;
   let w;
