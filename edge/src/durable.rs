@@ -17,7 +17,7 @@ use std::panic::AssertUnwindSafe;
 use worker::wasm_bindgen_futures;
 
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{Error, Request, Response, Result, WebSocket, WebSocketIncomingMessage, WebsocketEvent};
+use worker::{Error, Response, Result, WebSocket, WebSocketIncomingMessage, WebsocketEvent};
 
 use crate::engine_host::EngineHost;
 
@@ -29,9 +29,9 @@ pub trait Hosted: 'static {
     fn started(self: &Rc<Self>) {}
     /// The object's Engine.IO host.
     fn host(&self) -> &EngineHost;
-    /// An HTTP request reached the object (answered with the runtime's own response type: a
-    /// polling answer is built as one `new Response`).
-    async fn fetch(&self, req: Request) -> Result<web_sys::Response>;
+    /// An HTTP request reached the object: the runtime's request and response types (a polling
+    /// request is read and answered without workers-rs's conversions, see `EngineHost::fetch`).
+    async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response>;
     /// The object's alarm fired.
     async fn alarm(&self) -> Result<Response>;
     /// A message arrived on one of the object's WebSockets.
@@ -148,7 +148,7 @@ pub fn now_or_promise(handler: impl Future<Output = Export> + 'static) -> Export
 
 /// `fetch`: the object's answer to a request.
 pub async fn fetch<T: Hosted>(object: &T, req: web_sys::Request) -> Export {
-    Ok(AssertUnwindSafe(object.fetch(req.into())).await?.into())
+    Ok(AssertUnwindSafe(object.fetch(req)).await?.into())
 }
 
 /// `alarm`.

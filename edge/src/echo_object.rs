@@ -2,7 +2,7 @@
 //! its sender.
 
 use wasmio_protocol::engine::{CloseReason, Data};
-use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
+use worker::{Env, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::config::Config;
 use crate::durable::Hosted;
@@ -42,7 +42,7 @@ impl Hosted for EchoServer {
         &self.host
     }
 
-    async fn fetch(&self, req: Request) -> Result<web_sys::Response> {
+    async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response> {
         let response = self.host.fetch(req, &Echo).await;
         self.host.schedule_alarm(None).await?;
         response

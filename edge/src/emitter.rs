@@ -348,7 +348,7 @@ fn root_namespace() -> String {
 /// [`EmitRequest`] body, for a backend outside the Worker: 404 when the deployment has no
 /// `EMIT_SECRET` (a Worker secret), 401 for another secret, 400 for a bad body or event name,
 /// 502 when an object did not take the broadcast, 200 once every object did.
-pub(crate) async fn serve_emit(mut req: Request, env: &Env, config: &Config) -> worker::Result<Response> {
+pub(crate) async fn serve_emit(req: Request, env: &Env, config: &Config) -> worker::Result<Response> {
     let secret =
         env.secret("EMIT_SECRET").map(|s| s.to_string()).or_else(|_| env.var("EMIT_SECRET").map(|v| v.to_string()));
     let Some(secret) = secret.ok().filter(|s| !s.is_empty()) else {
@@ -360,7 +360,7 @@ pub(crate) async fn serve_emit(mut req: Request, env: &Env, config: &Config) -> 
     if !crate::http::bearer_matches(&req, &secret)? {
         return Response::error("Unauthorized", 401);
     }
-    let body = match crate::http::read_body(&mut req, config.engine.max_payload, true).await? {
+    let body = match crate::http::read_body(req.inner(), config.engine.max_payload, true).await? {
         crate::http::Body::Complete(body) => body,
         _ => return Response::error("Payload too large", 413),
     };

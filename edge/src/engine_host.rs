@@ -19,11 +19,11 @@ use wasmio_protocol::engine::{
     ServerEvent, SessionHandle, TransportKind,
 };
 use wasmio_protocol::json::write_string;
-use worker::{Method, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
+use worker::{Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
 use crate::config::{Config, HeartbeatMode};
 use crate::http;
-use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_param};
+use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value};
 use crate::OBJECT_HEADER;
 
 /// The request headers kept in `socket.handshake.headers` (each cut to 200 characters).
@@ -219,13 +219,13 @@ impl EngineHost {
         }
     }
 
-    /// Accepts a WebSocket of session `sid` (`handle`), asked for by `req` (tagged `tags`
-    /// beside the sid when hibernatable, and [`BASE64_TAG`] when its client takes no binary
-    /// frames, which the session is told).
-    fn accept(&self, ws: &WebSocket, req: &Request, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
+    /// Accepts a WebSocket of session `sid` (`handle`), asked for by a request with `query`
+    /// (tagged `tags` beside the sid when hibernatable, and [`BASE64_TAG`] when its client
+    /// takes no binary frames, which the session is told).
+    fn accept(&self, ws: &WebSocket, query: &str, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
         self.remember_sid(ws, sid);
         // As the reference: any non-empty value (`b64=1` from socket.io-client).
-        let base64_only = query_param(&req.url()?, "b64").is_some_and(|value| !value.is_empty());
+        let base64_only = query_value(query, "b64").is_some_and(|value| !value.is_empty());
         if base64_only {
             self.endpoint.borrow_mut().send_binary_as_text(handle);
         }
@@ -252,14 +252,18 @@ impl EngineHost {
         &self.state
     }
 
-    /// Serves an Engine.IO request forwarded by the fetch entry.
-    pub async fn fetch(&self, req: Request, app: &impl EngineApp) -> Result<web_sys::Response> {
-        let url = req.url()?;
-        let transport = query_param(&url, "transport").and_then(|t| TransportKind::from_name(&t));
-        match (query_param(&url, "sid"), transport) {
+    /// Serves an Engine.IO request forwarded by the fetch entry. The runtime's request is read
+    /// as it is, not wrapped in workers-rs's `Request` (which copies out its method and URL,
+    /// reads its `cf` properties and parses the whole URL at each `url()`): its URL is read
+    /// once and only its query parsed.
+    pub async fn fetch(&self, req: web_sys::Request, app: &impl EngineApp) -> Result<web_sys::Response> {
+        let url = req.url();
+        let query = query_of(&url);
+        let transport = query_value(query, "transport").and_then(|t| TransportKind::from_name(&t));
+        match (query_value(query, "sid"), transport) {
             (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
-            (None, Some(kind)) => self.handshake(&req, kind, app),
-            (Some(sid), Some(transport)) => self.session_request(req, sid, transport, app).await,
+            (None, Some(kind)) => self.handshake(&req, query, kind, app),
+            (Some(sid), Some(transport)) => self.session_request(&req, query, sid, transport, app).await,
         }
     }
 
@@ -430,10 +434,16 @@ impl EngineHost {
         self.transports.borrow().get(&handle)?.websocket.clone()
     }
 
-    fn handshake(&self, req: &Request, kind: TransportKind, app: &impl EngineApp) -> Result<web_sys::Response> {
+    fn handshake(
+        &self,
+        req: &web_sys::Request,
+        query: &str,
+        kind: TransportKind,
+        app: &impl EngineApp,
+    ) -> Result<web_sys::Response> {
         let sid = new_sid(&object_name(req)?, &random_id());
         let now = now_ms();
-        let info = request_info(req)?;
+        let info = request_info(req, query)?;
         let admitted = self.endpoint.borrow_mut().admit(&info.address, now);
         let handle = match admitted.and_then(|()| self.endpoint.borrow_mut().open(sid.clone(), kind, now)) {
             Ok(handle) => handle,
@@ -457,7 +467,7 @@ impl EngineHost {
         let response = match kind {
             TransportKind::WebSocket => {
                 let pair = WebSocketPair::new()?;
-                self.accept(&pair.server, req, handle, &sid, &[])?;
+                self.accept(&pair.server, query, handle, &sid, &[])?;
                 transports.websocket = Some(pair.server);
                 self.transports.borrow_mut().insert(handle, transports);
                 Response::from_websocket(pair.client).map(Into::into)
@@ -477,7 +487,8 @@ impl EngineHost {
 
     async fn session_request(
         &self,
-        mut req: Request,
+        req: &web_sys::Request,
+        query: &str,
         sid: String,
         transport: TransportKind,
         app: &impl EngineApp,
@@ -487,7 +498,7 @@ impl EngineHost {
             let endpoint = self.endpoint.borrow();
             endpoint.lookup(&sid).and_then(|handle| Some((handle, endpoint.transport(handle)?)))
         };
-        let is_post = req.method() == Method::Post;
+        let is_post = req.method() == "POST";
         // A POST is known before its body is read: a second one meanwhile is an overlap.
         let begun = match lookup {
             Some((handle, _)) if is_post => Some(self.endpoint.borrow_mut().begin_post(handle, now_ms())),
@@ -498,28 +509,28 @@ impl EngineHost {
         let posting = lookup.filter(|_| begun == Some(Ok(()))).map(|(handle, _)| handle);
         let body = match is_post {
             true => {
-                let read = http::read_body(&mut req, config.engine.max_payload, posting.is_some()).await;
+                let read = http::read_body(req, config.engine.max_payload, posting.is_some()).await;
                 if let (Some(handle), Ok(http::Body::TooLarge) | Err(_)) = (posting, &read) {
                     self.endpoint.borrow_mut().handle_post_aborted(handle);
                 }
                 match read? {
                     http::Body::Complete(body) => Some(body),
                     http::Body::Drained => None,
-                    http::Body::TooLarge => return http::status(&req, config, 413),
+                    http::Body::TooLarge => return http::status(req, config, 413),
                 }
             }
             false => None,
         };
         let Some((handle, current)) = lookup else {
-            return http::engine_error(&req, config, ServerError::UnknownSid);
+            return http::engine_error(req, config, ServerError::UnknownSid);
         };
         if let Some(Err(error)) = begun {
             self.drive(app);
-            return http::engine_error(&req, config, error);
+            return http::engine_error(req, config, error);
         }
         let now = now_ms();
-        match (transport, req.method()) {
-            (TransportKind::WebSocket, _) if is_websocket_upgrade(&req) => {
+        match (transport, is_post) {
+            (TransportKind::WebSocket, _) if is_websocket_upgrade(req) => {
                 let pair = WebSocketPair::new()?;
                 if self.endpoint.borrow_mut().handle_websocket_open(handle, now).is_err() {
                     // As the reference: a WebSocket for a session that is already upgraded
@@ -528,14 +539,14 @@ impl EngineHost {
                     pair.server.close(Some(1000), Some("the session already has a WebSocket"))?;
                     return Response::from_websocket(pair.client).map(Into::into);
                 }
-                self.accept(&pair.server, &req, handle, &sid, &[PROBE_TAG])?;
+                self.accept(&pair.server, query, handle, &sid, &[PROBE_TAG])?;
                 if let Some(transports) = self.transports.borrow_mut().get_mut(&handle) {
                     transports.probe = Some(pair.server);
                 }
                 self.drive(app);
                 Response::from_websocket(pair.client).map(Into::into)
             }
-            (TransportKind::Polling, Method::Get) if current == TransportKind::Polling => {
+            (TransportKind::Polling, false) if current == TransportKind::Polling => {
                 let outcome = self.endpoint.borrow_mut().handle_poll(handle, now);
                 let held = match outcome {
                     Ok(PollOutcome::Hold) => {
@@ -549,31 +560,31 @@ impl EngineHost {
                 };
                 self.drive(app);
                 match (outcome, held) {
-                    (Ok(PollOutcome::Respond(body)), _) => http::text(&req, config, &body),
+                    (Ok(PollOutcome::Respond(body)), _) => http::text(req, config, &body),
                     (Ok(PollOutcome::Hold), Some(receiver)) => {
                         self.schedule_alarm(None).await?;
                         match receiver.await {
-                            Ok(Ok(body)) => http::text(&req, config, &body),
-                            Ok(Err(error)) => http::engine_error(&req, config, error),
-                            Err(_) => http::engine_error(&req, config, ServerError::UnknownSid),
+                            Ok(Ok(body)) => http::text(req, config, &body),
+                            Ok(Err(error)) => http::engine_error(req, config, error),
+                            Err(_) => http::engine_error(req, config, ServerError::UnknownSid),
                         }
                     }
-                    (Ok(PollOutcome::Reject(error)), _) => http::engine_error(&req, config, error),
-                    _ => http::engine_error(&req, config, ServerError::UnknownSid),
+                    (Ok(PollOutcome::Reject(error)), _) => http::engine_error(req, config, error),
+                    _ => http::engine_error(req, config, ServerError::UnknownSid),
                 }
             }
-            (TransportKind::Polling, Method::Post) if current == TransportKind::Polling => {
+            (TransportKind::Polling, true) if current == TransportKind::Polling => {
                 let body = body.unwrap_or_default();
                 let outcome = self.endpoint.borrow_mut().handle_post(handle, &body, now);
                 self.visit_deadlines(now, Deadlines::Overdue);
                 self.drive(app);
                 match outcome {
-                    Ok(()) => http::text(&req, config, "ok"),
-                    Err(PostError::PayloadTooLarge) => http::status(&req, config, 413),
-                    Err(PostError::Rejected(error)) => http::engine_error(&req, config, error),
+                    Ok(()) => http::text(req, config, "ok"),
+                    Err(PostError::PayloadTooLarge) => http::status(req, config, 413),
+                    Err(PostError::Rejected(error)) => http::engine_error(req, config, error),
                 }
             }
-            _ => http::engine_error(&req, config, ServerError::BadRequest),
+            _ => http::engine_error(req, config, ServerError::BadRequest),
         }
     }
 
@@ -728,16 +739,16 @@ impl EngineHost {
 }
 
 /// The name of this object, as the fetch entry told it ([`OBJECT_HEADER`]).
-pub fn object_name(req: &Request) -> Result<String> {
+pub fn object_name(req: &web_sys::Request) -> Result<String> {
     req.headers()
         .get(OBJECT_HEADER)?
         .ok_or_else(|| worker::Error::RustError(format!("a request reached the object without {OBJECT_HEADER}")))
 }
 
 /// The handshake request as socket.io's `handshake` shows it.
-fn request_info(req: &Request) -> Result<RequestInfo> {
+fn request_info(req: &web_sys::Request, url_query: &str) -> Result<RequestInfo> {
     let mut query = String::from("{");
-    for (i, (key, value)) in req.url()?.query_pairs().enumerate() {
+    for (i, (key, value)) in form_urlencoded::parse(url_query.as_bytes()).enumerate() {
         if i > 0 {
             query.push(',');
         }

@@ -21,7 +21,7 @@ pub fn bearer_matches(req: &Request, secret: &str) -> Result<bool> {
 
 /// The `Access-Control-Allow-Origin` value for `req`, if any (its `Origin` header is read only
 /// when the configured origins are a list).
-fn allowed_origin(req: &Request, config: &Config) -> Result<Option<String>> {
+fn allowed_origin(req: &web_sys::Request, config: &Config) -> Result<Option<String>> {
     let origin = match config.origin_matters() {
         true => req.headers().get("Origin")?,
         false => None,
@@ -42,20 +42,20 @@ fn cors_headers(allowed: Option<&str>) -> Result<Headers> {
 }
 
 /// `{"code":n,"message":"..."}` with status 400 (403 for `Forbidden`).
-pub fn engine_error(req: &Request, config: &Config, error: ServerError) -> Result<web_sys::Response> {
+pub fn engine_error(req: &web_sys::Request, config: &Config, error: ServerError) -> Result<web_sys::Response> {
     let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     headers.set("Content-Type", "application/json")?;
     Ok(Response::ok(error.body())?.with_status(error.status()).with_headers(headers).into())
 }
 
 /// A plain status with an empty body (413 for an oversize POST, 400 for an overlapping one).
-pub fn status(req: &Request, config: &Config, status: u16) -> Result<web_sys::Response> {
+pub fn status(req: &web_sys::Request, config: &Config, status: u16) -> Result<web_sys::Response> {
     let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     Ok(Response::empty()?.with_status(status).with_headers(headers).into())
 }
 
 /// 429 with `Retry-After` (seconds), to a client that made too many handshakes.
-pub fn too_many_requests(req: &Request, config: &Config, retry_after_s: u64) -> Result<web_sys::Response> {
+pub fn too_many_requests(req: &web_sys::Request, config: &Config, retry_after_s: u64) -> Result<web_sys::Response> {
     let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     headers.set("Retry-After", &retry_after_s.to_string())?;
     Ok(Response::empty()?.with_status(429).with_headers(headers).into())
@@ -71,7 +71,7 @@ thread_local! {
 /// A polling response carrying an Engine.IO payload (or `ok` for a POST), never to be cached
 /// (`Cache-Control: no-store`, as the reference sends: a proxy must not answer a poll twice).
 /// The hot path of long-polling: one `new Response(body, init)`, with an init made once.
-pub fn text(req: &Request, config: &Config, body: &str) -> Result<web_sys::Response> {
+pub fn text(req: &web_sys::Request, config: &Config, body: &str) -> Result<web_sys::Response> {
     let allowed = allowed_origin(req, config)?;
     TEXT_INITS.with_borrow_mut(|inits| {
         let init = match inits.iter().position(|(origin, _)| *origin == allowed) {
@@ -91,7 +91,7 @@ pub fn text(req: &Request, config: &Config, body: &str) -> Result<web_sys::Respo
 }
 
 /// The answer to a CORS preflight request.
-pub fn preflight(req: &Request, config: &Config) -> Result<web_sys::Response> {
+pub fn preflight(req: &web_sys::Request, config: &Config) -> Result<web_sys::Response> {
     let headers = cors_headers(allowed_origin(req, config)?.as_deref())?;
     headers.set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")?;
     if let Some(requested) = req.headers().get("Access-Control-Request-Headers")? {
@@ -115,7 +115,7 @@ pub enum Body {
 /// usable for the next request (workerd, and the proxy of `wrangler dev`, break a connection
 /// whose request body is left unread); past that, or with a `Content-Length` past that, reading
 /// stops at once. With `keep: false` the bytes are dropped as they come, whatever their length.
-pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body> {
+pub async fn read_body(req: &web_sys::Request, limit: u64, keep: bool) -> Result<Body> {
     let drain_limit = limit.saturating_mul(DRAIN_FACTOR);
     let declared = req.headers().get("Content-Length")?.and_then(|n| n.parse::<u64>().ok());
     if declared.is_some_and(|n| n > drain_limit) {
@@ -124,11 +124,11 @@ pub async fn read_body(req: &mut Request, limit: u64, keep: bool) -> Result<Body
     // A declared length within the bound is all the body there is (HTTP framing): read it
     // whole, in one step, by the runtime.
     if declared.is_some_and(|n| n <= limit) {
-        let text = JsFuture::from(req.inner().text()?).await?.as_string().unwrap_or_default();
+        let text = JsFuture::from(req.text()?).await?.as_string().unwrap_or_default();
         return Ok(if keep { Body::Complete(text) } else { Body::Drained });
     }
     // No body at all reads as an empty one.
-    let Some(stream) = req.inner().body() else {
+    let Some(stream) = req.body() else {
         return Ok(if keep { Body::Complete(String::new()) } else { Body::Drained });
     };
     let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();

@@ -96,6 +96,10 @@ pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
 /// `deployment!(app, fetch = my_fetch)` makes `my_fetch`, an `async fn(worker::Request,
 /// worker::Env) -> worker::Result<worker::Response>`, the fetch entry instead: it serves the
 /// routes of its own (an operations endpoint, say) and hands every other request to [`serve`].
+/// `deployment!(app, routes = my_routes)` calls the same kind of function for every request
+/// but the Engine.IO ones (handshakes, polls, WebSockets), which go to their objects as the
+/// runtime gave them ([`serve_request_or`]): the Socket.IO traffic then pays no conversion to
+/// workers-rs types (a `Request` reads the runtime's `cf` object, built anew at each read).
 ///
 /// ```no_run
 /// use wasmio_edge::app::App;
@@ -113,6 +117,8 @@ pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
 /// }
 ///
 /// wasmio_edge::deployment!(app, fetch = routes);
+/// // or, with the Engine.IO requests going to their objects without reaching `routes`:
+/// // wasmio_edge::deployment!(app, routes = routes);
 /// # fn main() {}
 /// ```
 #[macro_export]
@@ -140,6 +146,20 @@ macro_rules! deployment {
             _ctx: ::worker::Context,
         ) -> ::worker::Result<::worker::Response> {
             ($fetch)(req, env).await
+        }
+
+        $crate::deployment!(@objects $app);
+    };
+    ($app:expr, routes = $routes:expr) => {
+        /// The Worker's fetch entry: the Engine.IO requests go to their objects as they are,
+        /// the others to the deployment's routes.
+        #[::worker::event(fetch)]
+        pub async fn fetch(
+            req: ::worker::worker_sys::web_sys::Request,
+            env: ::worker::Env,
+            _ctx: ::worker::Context,
+        ) -> ::worker::Result<::worker::worker_sys::web_sys::Response> {
+            $crate::serve_request_or(req, env, $routes).await
         }
 
         $crate::deployment!(@objects $app);
@@ -175,6 +195,21 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
 /// with no conversion to workers-rs types and back, and the object's response (a polling
 /// body, a WebSocket) is returned as it came.
 pub async fn serve_request(req: web_sys::Request, env: Env) -> Result<web_sys::Response> {
+    serve_request_or(req, env, |req, env| async move { serve_other(req, &env, &Config::cached(&env)).await }).await
+}
+
+/// [`serve_request`], with every request that is not an Engine.IO one (a handshake, a poll, a
+/// WebSocket) handed to `routes` as workers-rs's `Request` (the `routes =` form of
+/// [`deployment!`]); `routes` may pass it on to [`serve`].
+pub async fn serve_request_or<Routes, Answer>(
+    req: web_sys::Request,
+    env: Env,
+    routes: Routes,
+) -> Result<web_sys::Response>
+where
+    Routes: FnOnce(Request, Env) -> Answer,
+    Answer: std::future::Future<Output = Result<Response>>,
+{
     let config = Config::cached(&env);
     let url: worker::Url = req.url().parse().map_err(|e| worker::Error::RustError(format!("{e}: {}", req.url())))?;
     let path = url.path();
@@ -183,21 +218,21 @@ pub async fn serve_request(req: web_sys::Request, env: Env) -> Result<web_sys::R
     } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
         "SOCKETIO"
     } else {
-        return serve_other(Request::from(req), &env, &config).await.map(Into::into);
+        return routes(Request::from(req), env).await.map(Into::into);
     };
     let method = req.method();
     if method == "OPTIONS" {
-        return http::preflight(&Request::from(req), &config);
+        return http::preflight(&req, &config);
     }
     let headers = req.headers();
     let upgrade = routing::asks_websocket(headers.get("Upgrade")?.as_deref());
     if upgrade && !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {
-        return http::engine_error(&Request::from(req), &config, ServerError::Forbidden);
+        return http::engine_error(&req, &config, ServerError::Forbidden);
     }
     // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
     let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
     match routing::route(&url, method == "GET", upgrade, shards, engine_host::random_u32()) {
-        Err(error) => http::engine_error(&Request::from(req), &config, error),
+        Err(error) => http::engine_error(&req, &config, error),
         Ok(Route { object }) => forward(&env, binding, &object, &req).await,
     }
 }

@@ -9,7 +9,7 @@ use wasmio_protocol::engine::CloseReason;
 use wasmio_protocol::server::{
     Server, Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY, SNAPSHOT_PREFIX,
 };
-use worker::{Request, Result};
+use worker::Result;
 
 use crate::app::Relay;
 use crate::awaited_acks::AWAITED_PREFIX;
@@ -118,7 +118,7 @@ impl SocketIoServer {
 
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
     /// an alarm or a WebSocket message learns it from there.
-    pub(crate) async fn learn_name(&self, req: &Request) -> Result<()> {
+    pub(crate) async fn learn_name(&self, req: &web_sys::Request) -> Result<()> {
         let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
         if self.name.borrow().as_deref() != Some(name.as_str()) {
             self.host.state().storage().put(NAME_KEY, &name).await?;

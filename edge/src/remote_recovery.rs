@@ -39,7 +39,7 @@ impl SocketIoServer {
     pub(crate) async fn serve_recovery(&self, mut req: Request) -> Result<Response> {
         let ask: RecoveryAsk = req.json().await?;
         self.restore().await?;
-        self.learn_name(&req).await?;
+        self.learn_name(req.inner()).await?;
         let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
         let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
         // A socket still connected here under that pid was taken over: its session closes.

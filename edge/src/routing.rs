@@ -2,7 +2,7 @@
 //! server makes before a session exists, and the sid format that names the object.
 
 use wasmio_protocol::engine::{ServerError, TransportKind};
-use worker::{Request, Url};
+use worker::Url;
 
 /// The first numbered object (the only one when `SHARDS` is 1).
 pub const DEFAULT_OBJECT: &str = "0";
@@ -32,11 +32,29 @@ pub fn is_numbered_object(name: &str, shards: u32) -> bool {
 
 /// The value of query parameter `name`.
 pub fn query_param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    query_value(url.query().unwrap_or_default(), name)
+}
+
+/// The value of parameter `name` in `query` (a URL's part after `?`, see [`query_of`]).
+pub fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The query of a serialized URL (after `?`, before `#`), read without parsing the rest.
+pub fn query_of(url: &str) -> &str {
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    query.split_once('#').map_or(query, |(query, _)| query)
+}
+
+/// The path of a serialized URL (`https://host/path?query` -> `/path`).
+pub fn path_of(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let path = after_scheme.find('/').map_or("/", |start| &after_scheme[start..]);
+    path.split(['?', '#']).next().unwrap_or(path)
 }
 
 /// Whether the request asks for a WebSocket upgrade.
-pub fn is_websocket_upgrade(req: &Request) -> bool {
+pub fn is_websocket_upgrade(req: &web_sys::Request) -> bool {
     asks_websocket(req.headers().get("Upgrade").ok().flatten().as_deref())
 }
 
@@ -81,4 +99,21 @@ pub fn route(url: &Url, is_get: bool, upgrade: bool, shards: u32, random: u32) -
     }
     let partition = query_param(url, "partition");
     Ok(Route { object: shard_for(partition.as_deref(), shards, random) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_query_and_path_of_a_serialized_url() {
+        let url = "https://example.test:8787/socket.io/?EIO=4&transport=polling&sid=0-a%2Bb#frag";
+        assert_eq!(query_of(url), "EIO=4&transport=polling&sid=0-a%2Bb");
+        assert_eq!(query_value(query_of(url), "sid").as_deref(), Some("0-a+b"));
+        assert_eq!(query_value(query_of(url), "b64"), None);
+        assert_eq!(path_of(url), "/socket.io/");
+        assert_eq!(path_of("https://object/__relay"), "/__relay");
+        assert_eq!(path_of("https://object"), "/");
+        assert_eq!(query_of("https://object/__relay"), "");
+    }
 }

@@ -32,8 +32,11 @@ use crate::rate_limits::{bucket_key, Buckets};
 use crate::relays::{RelayBody, Relays};
 use crate::remote_recovery::RECOVER_PATH;
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
-use crate::routing::new_sid;
+use crate::routing::{new_sid, path_of};
 use crate::test_hooks::Wakeups;
+
+/// The paths of the requests only other objects make (see `SocketIoServer::serve_internal`).
+const INTERNAL_PATHS: [&str; 4] = [DIRECTORY_PATH, RELAY_PATH, CLUSTER_PATH, RECOVER_PATH];
 
 /// The state of the Socket.IO server object: Engine.IO sessions, the Socket.IO core of
 /// `wasmio-protocol` and the application's handlers.
@@ -158,24 +161,16 @@ impl SocketIoServer {
         self.pump();
         result
     }
-}
 
-impl Hosted for SocketIoServer {
-    fn started(self: &Rc<Self>) {
-        *self.me.borrow_mut() = Rc::downgrade(self);
-    }
-
-    fn host(&self) -> &EngineHost {
-        &self.host
-    }
-
-    async fn fetch(&self, mut req: Request) -> Result<web_sys::Response> {
-        // Only other objects reach the paths below: the fetch entry forwards none of them.
+    /// The requests only other objects make (the fetch entry forwards none of them: relays,
+    /// cluster operations, recoveries, the room directory) and the test hooks; `None` for an
+    /// Engine.IO request.
+    async fn serve_internal(&self, mut req: Request) -> Result<Option<Response>> {
         if req.path() == DIRECTORY_PATH {
-            return crate::room_directory::serve(&self.storage(), &req.text().await?).await.map(Into::into);
+            return crate::room_directory::serve(&self.storage(), &req.text().await?).await.map(Some);
         }
         if [RELAY_PATH, CLUSTER_PATH].contains(&req.path().as_str()) && self.test_hooks && self.inject_failure() {
-            return Response::error("failure injected by the test hook", 503).map(Into::into);
+            return Response::error("failure injected by the test hook", 503).map(Some);
         }
         if req.path() == RELAY_PATH {
             let relays = req.json::<RelayBody>().await?.into_relays();
@@ -183,7 +178,7 @@ impl Hosted for SocketIoServer {
                 self.count(|w| w.relays += 1).await?;
             }
             self.restore().await?;
-            self.learn_name(&req).await?;
+            self.learn_name(req.inner()).await?;
             for relay in relays {
                 let attachments = relay.attachment_bytes();
                 let now = now_ms();
@@ -195,22 +190,40 @@ impl Hosted for SocketIoServer {
             }
             self.pump();
             self.settle().await?;
-            return Response::ok("relayed").map(Into::into);
+            return Response::ok("relayed").map(Some);
         }
         if req.path() == CLUSTER_PATH {
             let request: ClusterRequest = req.json().await?;
             self.restore().await?;
-            self.learn_name(&req).await?;
+            self.learn_name(req.inner()).await?;
             let answer = self.apply_cluster(request).await;
             self.settle().await?;
-            return Response::from_json(&answer).map(Into::into);
+            return Response::from_json(&answer).map(Some);
         }
         if req.path() == RECOVER_PATH {
-            return self.serve_recovery(req).await.map(Into::into);
+            return self.serve_recovery(req).await.map(Some);
         }
-        if self.test_hooks {
-            if let Some(answer) = self.serve_test_hook(&req).await {
-                return answer.map(Into::into);
+        match self.test_hooks {
+            true => self.serve_test_hook(&req).await.transpose(),
+            false => Ok(None),
+        }
+    }
+}
+
+impl Hosted for SocketIoServer {
+    fn started(self: &Rc<Self>) {
+        *self.me.borrow_mut() = Rc::downgrade(self);
+    }
+
+    fn host(&self) -> &EngineHost {
+        &self.host
+    }
+
+    async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response> {
+        let url = req.url();
+        if INTERNAL_PATHS.contains(&path_of(&url)) || self.test_hooks {
+            if let Some(answer) = self.serve_internal(Request::from(Clone::clone(&req))).await? {
+                return Ok(answer.into());
             }
         }
         self.count(|w| w.fetches += 1).await?;

@@ -41,4 +41,4 @@ fn app(_env: &worker::Env) -> App {
         .namespace("/board", board::namespace)
 }
 
-wasmio_edge::deployment!(app, fetch = ops::fetch);
+wasmio_edge::deployment!(app, routes = ops::routes);

@@ -13,8 +13,9 @@ use worker::{Env, Method, Request, Response, Result};
 /// The endpoint's path.
 const OPS_PATH: &str = "/api/ops";
 
-/// The Worker's fetch entry: the operations endpoint, then the library's.
-pub async fn fetch(req: Request, env: Env) -> Result<Response> {
+/// The Worker's routes beside the Engine.IO requests: the operations endpoint, then the
+/// library's entry.
+pub async fn routes(req: Request, env: Env) -> Result<Response> {
     if req.path() != OPS_PATH {
         return wasmio_edge::serve(req, env).await;
     }

@@ -43,13 +43,14 @@ fn pong(socket: &mut Socket, args: Args) -> HandlerResult {
     Ok(socket.emit_args("pong", args)?)
 }
 
-wasmio_edge::deployment!(app, fetch = fetch);
+wasmio_edge::deployment!(app, routes = routes);
 
 /// The path of the objects' statistics.
 const OBJECTS_PATH: &str = "/api/objects";
 
-/// The Worker's fetch entry: the objects' statistics, then the library's entry.
-async fn fetch(req: worker::Request, env: worker::Env) -> worker::Result<worker::Response> {
+/// The Worker's routes beside the Engine.IO requests: the objects' statistics, then the
+/// library's entry.
+async fn routes(req: worker::Request, env: worker::Env) -> worker::Result<worker::Response> {
     if req.path() != OBJECTS_PATH {
         return wasmio_edge::serve(req, env).await;
     }
