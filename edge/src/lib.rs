@@ -124,18 +124,7 @@ pub(crate) const OBJECT_HEADER: &str = "X-Wasmio-Object";
 #[macro_export]
 macro_rules! deployment {
     ($app:expr) => {
-        /// The Worker's fetch entry: the runtime's request and response pass through as they
-        /// are (no conversion to workers-rs types and back on the way to the object).
-        #[::worker::event(fetch)]
-        pub async fn fetch(
-            req: ::worker::worker_sys::web_sys::Request,
-            env: ::worker::Env,
-            _ctx: ::worker::Context,
-        ) -> ::worker::Result<::worker::worker_sys::web_sys::Response> {
-            $crate::serve_request(req, env).await
-        }
-
-        $crate::deployment!(@objects $app);
+        $crate::deployment!($app, routes = $crate::serve_other);
     };
     ($app:expr, fetch = $fetch:expr) => {
         /// The Worker's fetch entry.
@@ -195,7 +184,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
 /// with no conversion to workers-rs types and back, and the object's response (a polling
 /// body, a WebSocket) is returned as it came.
 pub async fn serve_request(req: web_sys::Request, env: Env) -> Result<web_sys::Response> {
-    serve_request_or(req, env, |req, env| async move { serve_other(req, &env, &Config::cached(&env)).await }).await
+    serve_request_or(req, env, serve_other).await
 }
 
 /// [`serve_request`], with every request that is not an Engine.IO one (a handshake, a poll, a
@@ -238,8 +227,11 @@ where
 }
 
 /// The requests that are not Engine.IO's: the client bundle, the test hooks, the emit
-/// endpoint, unknown paths under the Socket.IO path, and static assets.
-async fn serve_other(req: Request, env: &Env, config: &Config) -> Result<Response> {
+/// endpoint, unknown paths under the Socket.IO path, and static assets (the routes of
+/// `deployment!(app)`, which has none of its own).
+#[doc(hidden)]
+pub async fn serve_other(req: Request, env: Env) -> Result<Response> {
+    let (env, config) = (&env, &Config::cached(&env));
     let path = req.path();
     if CLIENT_FILES.iter().any(|file| path == format!("{}{file}", config.socketio_path)) {
         client_bundle(env, &path).await
