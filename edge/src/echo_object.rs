@@ -43,7 +43,8 @@ impl Hosted for EchoServer {
     }
 
     async fn fetch(&self, req: web_sys::Request) -> Result<web_sys::Response> {
-        let response = self.host.fetch(req, &Echo).await;
+        let url = req.url();
+        let response = self.host.fetch(req, &url, &Echo).await;
         self.host.schedule_alarm(None).await?;
         response
     }

@@ -191,6 +191,9 @@ pub struct EngineHost {
     /// standard WebSocket has no tags), read from the tag once for a hibernatable one an
     /// earlier instance accepted (a message then costs no `getTags`).
     websocket_sids: RefCell<js_sys::WeakMap>,
+    /// The time of the WebSocket message being handled, read once for all its work
+    /// ([`EngineHost::now`]).
+    message_time: Cell<Option<u64>>,
 }
 
 impl EngineHost {
@@ -206,6 +209,7 @@ impl EngineHost {
             alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
             websocket_sids: RefCell::new(js_sys::WeakMap::new()),
+            message_time: Cell::new(None),
         }
     }
 
@@ -255,10 +259,9 @@ impl EngineHost {
     /// Serves an Engine.IO request forwarded by the fetch entry. The runtime's request is read
     /// as it is, not wrapped in workers-rs's `Request` (which copies out its method and URL,
     /// reads its `cf` properties and parses the whole URL at each `url()`): its URL is read
-    /// once and only its query parsed.
-    pub async fn fetch(&self, req: web_sys::Request, app: &impl EngineApp) -> Result<web_sys::Response> {
-        let url = req.url();
-        let query = query_of(&url);
+    /// once, by the caller, which passes it (`url`), and only its query parsed.
+    pub async fn fetch(&self, req: web_sys::Request, url: &str, app: &impl EngineApp) -> Result<web_sys::Response> {
+        let query = query_of(url);
         let transport = query_value(query, "transport").and_then(|t| TransportKind::from_name(&t));
         match (query_value(query, "sid"), transport) {
             (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
@@ -275,10 +278,21 @@ impl EngineHost {
         };
         if let Some(handle) = self.websocket_handle(ws) {
             let now = now_ms();
+            // workerd's clock stands still while JavaScript runs: one read serves the
+            // message's whole synchronous handling (the application's, through `now`, too).
+            let outer = self.message_time.replace(Some(now));
             self.endpoint.borrow_mut().handle_websocket_frame(handle, frame, now);
             self.visit_deadlines(now, Deadlines::Overdue);
             self.drive(app);
+            self.message_time.set(outer);
         }
+    }
+
+    /// The current time, ms since the epoch: the time read for the WebSocket message being
+    /// handled, if any (workerd's clock does not move until the handling ends), else
+    /// `Date.now()`.
+    pub fn now(&self) -> u64 {
+        self.message_time.get().unwrap_or_else(now_ms)
     }
 
     /// The client closed one of the object's WebSockets: the close handshake is completed
@@ -368,7 +382,7 @@ impl EngineHost {
     pub fn send(&self, sid: &str, data: Data) {
         let mut endpoint = self.endpoint.borrow_mut();
         if let Some(handle) = endpoint.lookup(sid) {
-            endpoint.send(handle, data, now_ms());
+            endpoint.send(handle, data, self.now());
         }
         drop(endpoint);
         self.carry_out();
@@ -379,7 +393,7 @@ impl EngineHost {
     /// (polling, upgrading, closing) get it through the endpoint.
     pub fn send_text_to_many(&self, sids: &[String], text: &str) {
         let mut frame: Option<js_sys::JsString> = None;
-        let now = now_ms();
+        let now = self.now();
         let mut endpoint = self.endpoint.borrow_mut();
         let transports = self.transports.borrow();
         for sid in sids {

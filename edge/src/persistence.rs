@@ -119,12 +119,14 @@ impl SocketIoServer {
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
     /// an alarm or a WebSocket message learns it from there.
     pub(crate) async fn learn_name(&self, req: &web_sys::Request) -> Result<()> {
-        let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
-        if self.name.borrow().as_deref() != Some(name.as_str()) {
-            self.host.state().storage().put(NAME_KEY, &name).await?;
-            self.core.borrow_mut().set_origin(&name);
-            *self.name.borrow_mut() = Some(name);
+        // An object's name never changes: once known, its requests need not be read for it.
+        if self.name.borrow().is_some() {
+            return Ok(());
         }
+        let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
+        self.host.state().storage().put(NAME_KEY, &name).await?;
+        self.core.borrow_mut().set_origin(&name);
+        *self.name.borrow_mut() = Some(name);
         Ok(())
     }
 
@@ -140,7 +142,6 @@ impl SocketIoServer {
         }
         self.recover_remote().await?;
         let (writes, unpersisted) = self.core.borrow_mut().take_writes();
-        let storage = self.host.state().storage();
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         for write in writes {
             match write {
@@ -172,7 +173,11 @@ impl SocketIoServer {
         let puts_before = puts.len();
         puts.extend(made.iter().filter_map(Relay::outbox_entry));
         let outbox_written = puts.len() > puts_before;
-        let written = write_batches(&storage, &puts, &deletes).await;
+        // Most events change nothing durable: the storage binding is not even looked up then.
+        let written = match puts.is_empty() && deletes.is_empty() {
+            true => Ok(()),
+            false => write_batches(&self.host.state().storage(), &puts, &deletes).await,
+        };
         self.relays.make_ready(made);
         written?;
         if outbox_written {

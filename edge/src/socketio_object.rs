@@ -229,7 +229,7 @@ impl Hosted for SocketIoServer {
         self.count(|w| w.fetches += 1).await?;
         self.restore().await?;
         self.learn_name(&req).await?;
-        let response = self.host.fetch(req, self).await;
+        let response = self.host.fetch(req, &url, self).await;
         self.settle().await?;
         response
     }
@@ -276,8 +276,8 @@ impl EngineApp for SocketIoServer {
         opened.map_err(|error| OpenRefused(error.to_string()))
     }
 
-    fn on_message(&self, _host: &EngineHost, sid: &str, data: Data) {
-        self.core.borrow_mut().handle_message(sid, data, now_ms());
+    fn on_message(&self, host: &EngineHost, sid: &str, data: Data) {
+        self.core.borrow_mut().handle_message(sid, data, host.now());
         self.pump();
     }
 
@@ -465,7 +465,7 @@ impl SocketIoServer {
             sid,
             nsp,
             ack,
-            now_ms: now_ms(),
+            now_ms: self.host.now(),
             relays: self.relays.queue(),
             host: &self.host,
             awaited_acks: &self.awaited_acks,
