@@ -19,8 +19,8 @@
 //           MEMORY_SMALL polling connections;
 // then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
 // driver.mjs on every transport the server supports (the echo and the handshakes also read
-// the server's CPU time per operation, from /proc); last, on the two workers, one cold-wake
-// sample (driver.mjs coldWake: silent COLD_WAKE_IDLE_MS, default 18 s, then one echo timed,
+// the server's CPU time per operation, from /proc); last, on the two workers started afresh
+// once more, one cold-wake sample (driver.mjs coldWake: silent COLD_WAKE_IDLE_MS, default 18 s, then one echo timed,
 // counted only if the instance that answered it started after it was sent, as its instance
 // start tells: ours through the conformance deployment's `/api/objects`, the floor through
 // `/instance`). Figures are
@@ -255,7 +255,11 @@ async function main() {
         await warmUp(server, url);
         const r = { ...memory, ...(await speedRound(server, url, proc)) };
         if (server !== "official") {
-          // Counted only when the echo did wake a new instance (see coldWake).
+          // On a server started afresh again: one connection, no other session whose timers
+          // (heartbeats, the expiry of closed polling sessions) could wake the object in the
+          // silence. Counted only when the echo did wake a new instance (see coldWake).
+          await stop(proc);
+          ({ url, proc } = await startServer(server));
           const cold = await coldWake(url, COLD_WAKE_IDLE_MS, () => instanceStarted(server, url));
           Object.assign(r, { "coldwake.websocket.ms": cold.evicted ? cold.ms : null, "coldwake.websocket.evicted": cold.evicted });
         }
