@@ -361,8 +361,8 @@ function serverSection(r) {
       const evicted = (s) => (r.samples?.[s] ?? []).filter((x) => x["coldwake.websocket.evicted"] === true).length;
       const rounds = (s) => (r.samples?.[s] ?? []).filter((x) => "coldwake.websocket.evicted" in x).length;
       out.push(
-        "Method: per round, one WebSocket socket echoes 20 times, stays silent 18 s while workerd evicts the object, then one " +
-          "echo is timed. " +
+        "Method: per round, on a server started afresh (no session but this one, whose timers could wake the object), one " +
+          "WebSocket socket echoes 20 times, stays silent 18 s while workerd evicts the object, then one echo is timed. " +
           (r.cold_wake_sample
             ? "A sample counts only if the instance that answered the echo started after the echo was sent (an instance an alarm " +
               "woke during the silence and still in memory answers warm, and is not counted); "

@@ -278,8 +278,9 @@ impl EngineHost {
         };
         if let Some(handle) = self.websocket_handle(ws) {
             let now = now_ms();
-            // workerd's clock stands still while JavaScript runs: one read serves the
-            // message's whole synchronous handling (the application's, through `now`, too).
+            // One read serves the message's whole synchronous handling (the application's,
+            // through `now`, too): the time it arrived. At the edge the clock does not move
+            // while JavaScript runs anyway; under local workerd it does, by microseconds here.
             let outer = self.message_time.replace(Some(now));
             self.endpoint.borrow_mut().handle_websocket_frame(handle, frame, now);
             self.visit_deadlines(now, Deadlines::Overdue);
@@ -289,8 +290,7 @@ impl EngineHost {
     }
 
     /// The current time, ms since the epoch: the time read for the WebSocket message being
-    /// handled, if any (workerd's clock does not move until the handling ends), else
-    /// `Date.now()`.
+    /// handled, if any, else `Date.now()`.
     pub fn now(&self) -> u64 {
         self.message_time.get().unwrap_or_else(now_ms)
     }
