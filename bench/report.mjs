@@ -358,8 +358,9 @@ function serverSection(r) {
     }
     if (group === "cold wake") {
       // How many rounds gave a sample: one counts only if the object was evicted meanwhile.
-      const evicted = (s) => (r.samples?.[s] ?? []).filter((x) => x["coldwake.websocket.evicted"] === true).length;
+      const evicted = (s, key = "coldwake.websocket.evicted") => (r.samples?.[s] ?? []).filter((x) => x[key] === true).length;
       const rounds = (s) => (r.samples?.[s] ?? []).filter((x) => "coldwake.websocket.evicted" in x).length;
+      const again = (r.samples?.ours ?? []).some((x) => "coldwake.websocket.again.evicted" in x);
       out.push(
         "Method: per round, on a server started afresh (no session but this one, whose timers could wake the object), one " +
           "WebSocket socket echoes 20 times, stays silent 18 s while workerd evicts the object, then one echo is timed. " +
@@ -369,7 +370,17 @@ function serverSection(r) {
             : "A sample counts only if the object's instance start changed across it; ") +
           "the instance start is read before the silence and after the echo (ours: `GET /api/objects` of " +
           "the conformance deployment; the floor: `GET /instance`). " +
-          `Evicted samples: ours ${evicted("ours")} of ${rounds("ours")} rounds, floor ${evicted("floor")} of ${rounds("floor")}.`,
+          (again
+            ? "That first wake is the object's first in its isolate: the code that restores sessions from what the object kept " +
+              "runs there for the first time (a fresh server's first connection has nothing to restore). The second sample, " +
+              "on the same connection, is the object's next wake in the same isolate: after the server's next ping (ours " +
+              "wakes by alarm to send it; the floor, which never pings, is waited for a ping interval), 18 s of silence " +
+              "again, one echo timed, counted the same way. "
+            : "") +
+          `Evicted samples: ours ${evicted("ours")} of ${rounds("ours")} rounds, floor ${evicted("floor")} of ${rounds("floor")}` +
+          (again
+            ? `; next wake: ours ${evicted("ours", "coldwake.websocket.again.evicted")}, floor ${evicted("floor", "coldwake.websocket.again.evicted")}.`
+            : "."),
         "",
       );
     }

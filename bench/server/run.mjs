@@ -20,10 +20,11 @@
 // then, after an unmeasured warm-up (echo and pipe on each transport), every scenario of
 // driver.mjs on every transport the server supports (the echo and the handshakes also read
 // the server's CPU time per operation, from /proc); last, on the two workers started afresh
-// once more, one cold-wake sample (driver.mjs coldWake: silent COLD_WAKE_IDLE_MS, default 18 s, then one echo timed,
-// counted only if the instance that answered it started after it was sent, as its instance
-// start tells: ours through the conformance deployment's `/api/objects`, the floor through
-// `/instance`). Figures are
+// once more, two cold-wake samples on one connection (driver.mjs coldWake: silent
+// COLD_WAKE_IDLE_MS, default 18 s, then one echo timed: the object's first wake in its
+// isolate, then, after its next ping, its next wake in the same isolate; each counted only if
+// the instance that answered it started after it was sent, as its instance start tells: ours
+// through the conformance deployment's `/api/objects`, the floor through `/instance`). Figures are
 // medians over the rounds.
 // Prints a table, writes bench/results/server.json.
 import { execSync } from "node:child_process";
@@ -147,6 +148,7 @@ for (const [t, scenario, what] of CPU_SCENARIOS)
   METRICS.push({ key: `cpu.${t}.${scenario}.ms_per_op`, label: `server CPU per ${what}, ${GROUPS[t]}`, group: "server CPU", unit: "ms", higher: false });
 // One sample per round on the workers (Node's server has no eviction).
 METRICS.push({ key: "coldwake.websocket.ms", label: "a message to an evicted object until its echo", group: "cold wake", unit: "ms", higher: false });
+METRICS.push({ key: "coldwake.websocket.again.ms", label: "the same, the object's next wake in the same isolate", group: "cold wake", unit: "ms", higher: false });
 /** When the current instance of the one Socket.IO object of `server` at `url` started. */
 async function instanceStarted(server, url) {
   const path = server === "ours" ? "/api/objects" : "/instance";
@@ -260,8 +262,13 @@ async function main() {
           // silence. Counted only when the echo did wake a new instance (see coldWake).
           await stop(proc);
           ({ url, proc } = await startServer(server));
-          const cold = await coldWake(url, COLD_WAKE_IDLE_MS, () => instanceStarted(server, url));
-          Object.assign(r, { "coldwake.websocket.ms": cold.evicted ? cold.ms : null, "coldwake.websocket.evicted": cold.evicted });
+          const { first, again } = await coldWake(url, COLD_WAKE_IDLE_MS, () => instanceStarted(server, url));
+          Object.assign(r, {
+            "coldwake.websocket.ms": first.evicted ? first.ms : null,
+            "coldwake.websocket.evicted": first.evicted,
+            "coldwake.websocket.again.ms": again.evicted ? again.ms : null,
+            "coldwake.websocket.again.evicted": again.evicted,
+          });
         }
         samples[server].push(r);
         const f = (k) => (r[k] === undefined ? "-" : r[k] >= 100 ? r[k].toFixed(0) : r[k].toFixed(3));
@@ -270,7 +277,8 @@ async function main() {
             `ws echo p50 ${f("websocket.echo.p50_ms")} ms, pipe ${f("websocket.pipe.acks_per_s")}/s, fan-out ${f("websocket.fanout.deliveries_per_s")}/s, ` +
             `handshakes ${f("websocket.handshake.per_s")}/s, ${f(`memory.websocket.${MEMORY_LARGE}.kib_per_connection`)} KiB/conn; ` +
             `polling echo p50 ${f("polling.echo.p50_ms")} ms, fan-out ${f("polling.fanout.deliveries_per_s")}/s; ` +
-            `cold wake ${r["coldwake.websocket.evicted"] === false ? "not evicted" : `${f("coldwake.websocket.ms")} ms`}`,
+            `cold wake ${r["coldwake.websocket.evicted"] === false ? "not evicted" : `${f("coldwake.websocket.ms")} ms`}, ` +
+            `again ${r["coldwake.websocket.again.evicted"] === false ? "not evicted" : `${f("coldwake.websocket.again.ms")} ms`}`,
         );
       } catch (e) {
         const logFile = join(tmpdir(), `wasmio-bench-${server}.log`);
