@@ -71,11 +71,10 @@ impl SocketIoServer {
         // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
         // is closed with a close packet, so that its client reconnects (and recovers). A
         // snapshot too large for the attachment is in storage, its key in the attachment.
-        self.host.restore_websocket_sessions();
+        let websockets = self.host.restore_websocket_sessions();
         let stored: HashMap<String, String> = with(SNAPSHOT_PREFIX).into_iter().collect();
         let mut lost = Vec::new();
-        for ws in self.host.state().get_websockets() {
-            let Some(sid) = self.host.tagged_sid(&ws) else { continue };
+        for (sid, ws) in websockets {
             let restored = match ws.deserialize_attachment::<String>() {
                 Ok(Some(attachment)) => {
                     core.restore_attachment(&attachment, |key| stored.get(key).cloned()).map_err(|e| e.to_string())
