@@ -335,7 +335,7 @@ impl EngineHost {
     /// The alarm fired: the endpoint visits the sessions with a deadline near
     /// ([`Endpoint::handle_alarm`]), told when workerd last answered each one's pong.
     pub fn alarm(&self, app: &impl EngineApp) {
-        self.restore_websocket_sessions();
+        self.restore_websocket_sessions(|_, _| {});
         self.visit_deadlines(now_ms(), Deadlines::Alarm);
         self.drive(app);
     }
@@ -673,7 +673,7 @@ impl EngineHost {
         let sid = self.tagged_sid(ws)?;
         let known = self.endpoint.borrow().lookup(&sid);
         known.or_else(|| {
-            self.restore_websocket_sessions();
+            self.restore_websocket_sessions(|_, _| {});
             self.endpoint.borrow().lookup(&sid)
         })
     }
@@ -709,21 +709,20 @@ impl EngineHost {
     }
 
     /// After a wake-up from hibernation: rebuilds the sessions of the accepted WebSockets
-    /// this instance does not know. Returns each accepted WebSocket of a session with its
-    /// session id.
-    pub fn restore_websocket_sessions(&self) -> Vec<(String, WebSocket)> {
+    /// this instance does not know, and shows `each` every accepted WebSocket of a session
+    /// with its session id.
+    pub fn restore_websocket_sessions(&self, mut each: impl FnMut(&str, &WebSocket)) {
         let now = now_ms();
-        let mut sessions = Vec::new();
         for ws in self.state.get_websockets() {
             // A WebSocket this instance knows is not asked for its tags again (alarms visit all).
             if let Some(sid) = self.remembered_sid(&ws).filter(|sid| self.endpoint.borrow().lookup(sid).is_some()) {
-                sessions.push((sid, ws));
+                each(&sid, &ws);
                 continue;
             }
             let tags = self.state.get_tags(&ws);
             let Some(sid) = tags.iter().find(|t| is_sid_tag(t)).cloned() else { continue };
             self.remember_sid(&ws, &sid);
-            sessions.push((sid.clone(), ws.clone()));
+            each(&sid, &ws);
             if self.endpoint.borrow().lookup(&sid).is_some() {
                 continue;
             }
@@ -741,7 +740,6 @@ impl EngineHost {
             self.transports.borrow_mut().insert(handle, transports);
         }
         self.carry_out();
-        sessions
     }
 
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the

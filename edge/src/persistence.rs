@@ -71,7 +71,8 @@ impl SocketIoServer {
         // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
         // is closed with a close packet, so that its client reconnects (and recovers). A
         // snapshot too large for the attachment is in storage, its key in the attachment.
-        let websockets = self.host.restore_websocket_sessions();
+        let mut websockets = Vec::new();
+        self.host.restore_websocket_sessions(|sid, ws| websockets.push((sid.to_owned(), ws.clone())));
         let stored: HashMap<String, String> = with(SNAPSHOT_PREFIX).into_iter().collect();
         let mut lost = Vec::new();
         for (sid, ws) in websockets {
