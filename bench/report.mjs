@@ -10,6 +10,7 @@
  *   bench/results/edge-cost.json  (its own `command`)          Durable Object wake-ups of idle connections
  *   bench/results/codec.json      bash bench/codec/build.sh    the protocol codec vs socket.io-parser/engine.io-parser
  *   bench/results/core.json       bash bench/core/run.sh       the server core per event, natively
+ *   bench/results/server-profile.json  node bench/server/profile.mjs  where a WebSocket echo's CPU goes, ours vs the floor
  * Outputs (under --out, default the repository root):
  *   BENCHMARKS.md                 one section per part: what was measured, the commands, the machine, date and
  *                                 commit, tables with ratios against the peer, the goal and whether it is met, plots
@@ -295,6 +296,26 @@ function hotPathGoal(r, metrics) {
   return { rows, met: ok };
 }
 
+/** Why the WebSocket ratios miss: where an echo's CPU goes in workerd, ours against the floor. */
+function echoProfile(p) {
+  if (!p) return [];
+  return [
+    `Where a WebSocket echo's CPU goes (\`node bench/server/profile.mjs\`, ${p.date.slice(0, 10)}, ${p.rounds} rounds of ` +
+      `${p.echoes.toLocaleString("en-US")} echoes on one warm WebSocket, workerd sampled by \`perf\` at ${p.hz} Hz, ` +
+      "microseconds of workerd's CPU per echo, means; its own run, not this table's):",
+    "",
+    table(
+      ["where", "ours", "floor", "ours - floor"],
+      p.rows.map((r) => [r.where, r.ours.toFixed(1), r.floor.toFixed(1), (r.ours - r.floor).toFixed(1)]),
+      ["l", "r", "r", "r"],
+    ),
+    "",
+    "The buckets are described in bench/server/profile.mjs; what they say about the WebSocket misses is in " +
+      "docs/ARCHITECTURE.md (where a WebSocket echo's CPU goes).",
+    "",
+  ];
+}
+
 function serverSection(r) {
   if (!r) return { md: notMeasured("Edge server", "bash bench/server/run.sh", SERVER_GOAL), goal: { text: SERVER_GOAL, met: undefined } };
   const metrics = serverMetrics(r);
@@ -396,6 +417,7 @@ function serverSection(r) {
     "",
     table(["metric", "ours / floor (above 1: ours is worse)", "bound", "within?"], hot.rows, ["l", "r", "r", "l"]),
     "",
+    ...echoProfile(readResult("server-profile")),
   );
   return { md: out.join("\n"), goal: { part: "Edge server", text: SERVER_GOAL, met: goal.met } };
 }

@@ -144,6 +144,12 @@ export function workerdProcesses(proc) {
   });
 }
 
+/** CPU time (user + system) of process `pid` so far, in ms. */
+export function cpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100); // USER_HZ ticks
+}
+
 /** `pid` and all its descendants (Linux /proc). */
 export function descendants(pid) {
   const parents = new Map();

@@ -32,7 +32,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { SIZES, coldWake, connectLatency, echo, fanout, handshakes, httpRoundTrip, openIdle, pipe, seq } from "./driver.mjs";
-import { HAVE_TASKSET, ROOT, descendants, start, startWrangler as startWranglerDev, stop, workerdEntry, workerdProcesses, wranglerVersion } from "../servers.mjs";
+import { HAVE_TASKSET, ROOT, cpuMs, descendants, start, startWrangler as startWranglerDev, stop, workerdEntry, workerdProcesses, wranglerVersion } from "../servers.mjs";
 
 const ROUNDS = Number(process.env.ROUNDS || 5);
 const FANOUT = Number(process.env.FANOUT || 1000);
@@ -84,12 +84,6 @@ function startServer(server) {
  */
 function serverProcess(proc) {
   return workerdProcesses(proc)[0] ?? proc.child.pid;
-}
-
-/** CPU time (user + system) of process `pid` so far, in ms. */
-function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * (1000 / 100); // USER_HZ ticks
 }
 
 /** Resident memory of `pid` and all its descendants, in bytes. */

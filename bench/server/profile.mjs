@@ -1,0 +1,118 @@
+// Where a WebSocket echo's CPU goes, ours against the JavaScript floor: the reason behind the
+// server bench's echo ratio, backed by a profile (issue 13 asks for one for every miss).
+//
+//   node bench/server/profile.mjs            (ECHOES=20000 ROUNDS=2 by default; needs `perf`)
+//
+// Prints a table and writes bench/results/server-profile.json, which bench/report.mjs shows
+// beside the server bench in BENCHMARKS.md.
+// Each round starts both servers under `wrangler dev` (as bench/server/run.mjs does: server on
+// CPU 1, this driver wherever taskset put it), sends 3,000 unmeasured echoes on one WebSocket
+// (message -> message-back), then ECHOES echoes while `perf record` samples workerd's process
+// at 4,999 Hz, then as many again without perf for workerd's CPU per echo from /proc. Samples
+// are sorted into buckets by where they fell; a bucket's cost per echo is its samples x the
+// sampling period / ECHOES. Buckets: the kernel (the socket reads and writes, waking the peer,
+// the event loop's wait), workerd and KJ (its I/O, WebSocket and event plumbing), V8's
+// builtins (interpreter, inline caches, typed-array and call trampolines: the glue's JavaScript
+// in its lower tiers), V8's runtime (C++), the allocator (tcmalloc), and JIT code (the wasm,
+// and the JavaScript V8 compiled). Run alone on the machine: the figures are CPU time.
+import { spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "./driver.mjs";
+import { ROOT, cpuMs, startWrangler, stop, workerdEntry, workerdProcesses } from "../servers.mjs";
+
+const ECHOES = Number(process.env.ECHOES || 20_000);
+const ROUNDS = Number(process.env.ROUNDS || 2);
+const HZ = 4999;
+const SERVERS = {
+  ours: [join(ROOT, "deployments/conformance"), "wrangler.bench.toml"],
+  floor: [join(ROOT, "bench/server/floor"), undefined],
+};
+const BUCKETS = ["kernel", "workerd+kj", "v8 builtins", "v8 runtime", "allocator", "jit (wasm, js)", "other"];
+
+if (spawnSync("perf", ["--version"]).status !== 0) {
+  console.error("bench/server/profile: needs perf (apt-get install linux-perf, or linux-tools for this kernel)");
+  process.exit(2);
+}
+
+/** The bucket of one `perf report` row (its dso and symbol). */
+function bucket(dso, sym) {
+  if (dso.startsWith("[kernel")) return "kernel";
+  if (dso.startsWith("[JIT]") || sym.startsWith("JS:")) return "jit (wasm, js)";
+  if (sym.startsWith("Builtins_")) return "v8 builtins";
+  if (/tcmalloc|TCMalloc/.test(sym)) return "allocator";
+  if (/v8::|cppgc::|simdutf::/.test(sym)) return "v8 runtime";
+  if (/kj::|workerd::|capnp::/.test(sym)) return "workerd+kj";
+  return "other";
+}
+
+/** Samples per bucket of a perf recording. */
+function buckets(data) {
+  const out = spawnSync("perf", ["report", "-i", data, "--stdio", "--sort", "dso,sym", "-F", "sample,dso,sym"], {
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+  }).stdout;
+  const counts = Object.fromEntries(BUCKETS.map((b) => [b, 0]));
+  for (const line of out.split("\n")) {
+    const m = /^\s+(\d+)\s+(\S+(?: tid \d+)?)\s+\[[.k]\]\s+(.*)$/.exec(line);
+    if (m) counts[bucket(m[2], m[3])] += Number(m[1]);
+  }
+  return counts;
+}
+
+async function profile(server, round) {
+  const [cwd, config] = SERVERS[server];
+  const { url, proc } = await startWrangler(cwd, { config, cpu: "1" });
+  try {
+    const base = (await workerdEntry(proc)) ?? url;
+    const pid = workerdProcesses(proc)[0];
+    const c = await connect(base, { transport: "websocket" });
+    const payload = JSON.stringify(["message", "hello", { n: 1 }]);
+    let wake = null;
+    c.onEvent = () => wake();
+    const echoes = async (n) => {
+      for (let i = 0; i < n; i++) await new Promise((r) => ((wake = r), c.emit(payload)));
+    };
+    await echoes(3000);
+    const data = join(tmpdir(), `wasmio-profile-${server}-${round}.data`);
+    const perf = spawn("perf", ["record", "-q", "-F", String(HZ), "-p", String(pid), "-o", data], { stdio: "ignore" });
+    await new Promise((r) => setTimeout(r, 1000)); // perf attached
+    await echoes(ECHOES);
+    perf.kill("SIGINT");
+    await new Promise((r) => perf.once("exit", r));
+    const before = cpuMs(pid);
+    await echoes(ECHOES);
+    const cpuUs = ((cpuMs(pid) - before) / ECHOES) * 1000;
+    c.close();
+    const us = Object.fromEntries(Object.entries(buckets(data)).map(([b, n]) => [b, (n * 1e6) / HZ / ECHOES]));
+    return { cpuUs, us };
+  } finally {
+    await stop(proc);
+  }
+}
+
+const results = { ours: [], floor: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  for (const server of ["ours", "floor"]) {
+    const r = await profile(server, round);
+    results[server].push(r);
+    const parts = BUCKETS.map((b) => `${b} ${r.us[b].toFixed(1)}`).join(", ");
+    console.error(`round ${round + 1} ${server}: ${r.cpuUs.toFixed(0)} us CPU per echo without perf; under perf: ${parts}`);
+  }
+}
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sum = (us) => Object.values(us).reduce((a, b) => a + b, 0);
+const means = (f) => Object.fromEntries(["ours", "floor"].map((s) => [s, mean(results[s].map(f))]));
+const rows = [
+  ...BUCKETS.map((b) => ({ where: b, ...means((r) => r.us[b]) })),
+  { where: "all sampled (under perf)", ...means((r) => sum(r.us)) },
+  { where: "workerd's CPU without perf (/proc)", ...means((r) => r.cpuUs) },
+];
+console.log(`WebSocket echo, CPU per echo in us (${ROUNDS} rounds of ${ECHOES} echoes, means)\n`);
+console.log("| where | ours | floor | ours - floor |\n|---|---:|---:|---:|");
+for (const r of rows) console.log(`| ${r.where} | ${r.ours.toFixed(1)} | ${r.floor.toFixed(1)} | ${(r.ours - r.floor).toFixed(1)} |`);
+const file = join(ROOT, "bench/results/server-profile.json");
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), echoes: ECHOES, rounds: ROUNDS, hz: HZ, rows }, null, 2) + "\n");
+console.log(`\nwritten: ${file}`);
+process.exit(0);
