@@ -5,8 +5,9 @@
 //
 // Prints a table and writes bench/results/server-profile.json, which bench/report.mjs shows
 // beside the server bench in BENCHMARKS.md.
-// Each round starts both servers under `wrangler dev` (as bench/server/run.mjs does: server on
-// CPU 1, this driver wherever taskset put it), sends 3,000 unmeasured echoes on one WebSocket
+//
+// Each round starts both servers under `wrangler dev` (as bench/server/run.mjs does, on CPU 1;
+// this driver is not pinned), sends 3,000 unmeasured echoes on one WebSocket
 // (message -> message-back), then ECHOES echoes while `perf record` samples workerd's process
 // at 4,999 Hz, then as many again without perf for workerd's CPU per echo from /proc. Samples
 // are sorted into buckets by where they fell; a bucket's cost per echo is its samples x the
@@ -16,7 +17,7 @@
 // in its lower tiers), V8's runtime (C++), the allocator (tcmalloc), and JIT code (the wasm,
 // and the JavaScript V8 compiled). Run alone on the machine: the figures are CPU time.
 import { spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "./driver.mjs";
@@ -86,6 +87,7 @@ async function profile(server, round) {
     const cpuUs = ((cpuMs(pid) - before) / ECHOES) * 1000;
     c.close();
     const us = Object.fromEntries(Object.entries(buckets(data)).map(([b, n]) => [b, (n * 1e6) / HZ / ECHOES]));
+    rmSync(data, { force: true });
     return { cpuUs, us };
   } finally {
     await stop(proc);
