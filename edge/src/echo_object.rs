@@ -6,7 +6,8 @@ use worker::{Env, Response, Result, State, WebSocket, WebSocketIncomingMessage};
 
 use crate::config::Config;
 use crate::durable::Hosted;
-use crate::engine_host::{EngineApp, EngineHost, OpenRefused, RequestInfo};
+use crate::engine_host::{EngineApp, EngineHost, OpenRefused};
+use crate::handshake_request::RequestInfo;
 
 /// The echo server's state.
 pub struct EchoServer {

@@ -35,6 +35,7 @@ pub mod durable;
 mod echo_object;
 mod emitter;
 mod engine_host;
+mod handshake_request;
 mod http;
 mod local_io;
 mod object_stats;
