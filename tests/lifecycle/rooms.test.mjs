@@ -8,6 +8,9 @@
 //   before the eviction still reaches its handler, and an async handler works in the new instance.
 // - A restart of workerd on its persisted state: the clients reconnect, join again, and the
 //   room's broadcasts reach each of them exactly once.
+// - A rate limit by client address (`/limited-by-address`: 3 at once, then 1 a minute) is
+//   refilled neither by the eviction nor by the restart, for sockets on every transport path
+//   (the polling ones opened after the eviction: a held poll keeps its object in memory).
 // - A polling-only client that vanishes in an object then evicted (its polling session, kept
 //   in memory only, goes with the instance) still gets its `disconnecting` handler, from the
 //   next instance: the room hears it leave, although this deployment has no connection state
@@ -28,8 +31,9 @@ const start = workerStarter("conformance", VARS);
 /** A socket of `nsp` on object `object` over `transports`, recording what it hears. */
 function client(url, nsp, object, options) {
   const socket = io(`${url}${nsp}`, { forceNew: true, ...options, query: { partition: partitionFor(object, SHARDS) } });
-  const record = { socket, heard: [], disconnects: [] };
+  const record = { socket, heard: [], disconnects: [], pongs: 0 };
   socket.on("room-message", (text) => record.heard.push(text));
+  socket.on("pong", () => record.pongs++);
   socket.on("disconnect", (reason) => record.disconnects.push(reason));
   return record;
 }
@@ -45,7 +49,16 @@ async function roomRound(members, outsider, round) {
   assert.deepEqual(heardRound(outsider), [], `${round}: the outsider hears nothing`);
 }
 
-describe("rooms, acknowledgements and async handlers through the lifecycle", () => {
+/** Each of `clients` sends `each` `ping`s; how many `pong`s came back within a second. */
+async function pongs(clients, each = 1) {
+  const heard = () => clients.reduce((n, c) => n + c.pongs, 0);
+  const before = heard();
+  for (const c of clients) for (let i = 0; i < each; i++) c.socket.emit("ping", i);
+  await sleep(1000);
+  return heard() - before;
+}
+
+describe("rooms, acknowledgements, async handlers and rate limits through the lifecycle", () => {
   it("survive a real idle eviction and a restart of workerd, on every transport path", async () => {
     let worker = await start();
     const { port, persist } = worker;
@@ -54,7 +67,8 @@ describe("rooms, acknowledgements and async handlers through the lifecycle", () 
     const outsider = client(worker.url, "/cluster", 2, PATHS["websocket only"]);
     const asked = client(worker.url, "/server-ack", 2, PATHS["websocket only"]);
     const noted = client(worker.url, "/async", 2, PATHS["websocket only"]);
-    const everyone = [...members, outsider, asked, noted];
+    const limited = [client(worker.url, "/limited-by-address", 2, PATHS["websocket only"])];
+    const everyone = [...members, outsider, asked, noted, ...limited];
     try {
       await until(() => everyone.every((c) => c.socket.connected), 20_000, "every client to connect");
       const join = (m) => m.socket.timeout(5000).emitWithAck("join", "r");
@@ -63,6 +77,7 @@ describe("rooms, acknowledgements and async handlers through the lifecycle", () 
       for (const m of members) m.socket.on("connect", () => m.socket.emit("join", "r"));
       await roomRound(members, outsider, "before");
       assert.equal(await noted.socket.timeout(5000).emitWithAck("remember", "kept before the eviction"), "kept");
+      assert.equal(await pongs(limited, 4), 3, "the rate limit's burst, then nothing");
 
       // The server asks with a 120 s acknowledgement; the client answers only after the eviction.
       const question = new Promise((resolve) => asked.socket.once("question", (value, callback) => resolve(callback)));
@@ -80,6 +95,15 @@ describe("rooms, acknowledgements and async handlers through the lifecycle", () 
       const noteId = noted.socket.id;
       assert.equal(await noted.socket.timeout(5000).emitWithAck("recall", noteId), "kept before the eviction");
       for (const c of everyone) assert.deepEqual(c.disconnects, [], "no disconnect through the eviction");
+      // New sockets of the same address on the other paths draw from the same bucket.
+      const others = ["polling only", "polling then upgrade"].map((path) =>
+        client(worker.url, "/limited-by-address", 2, PATHS[path]),
+      );
+      limited.push(...others);
+      everyone.push(...others);
+      await until(() => others.every((c) => c.socket.connected), 20_000, "the polling sockets to connect");
+      // Over the eviction (30-60 s) the bucket refilled at most one ping, not three.
+      assert.ok((await pongs(limited)) <= 1, "the rate limit's bucket came back from storage");
 
       await worker.stop();
       worker = await start({ port, persist });
@@ -93,6 +117,7 @@ describe("rooms, acknowledgements and async handlers through the lifecycle", () 
       }
       assert.equal(inRoom.length, members.length, "every member is in the room again");
       await roomRound(members, outsider, "after-restart");
+      assert.ok((await pongs(limited)) <= 1, "the rate limit's bucket survived the restart");
     } finally {
       everyone.forEach((c) => c.socket.close());
     }
