@@ -8,6 +8,8 @@
 //   before the eviction still reaches its handler, and an async handler works in the new instance.
 // - A restart of workerd on its persisted state: the clients reconnect, join again, and the
 //   room's broadcasts reach each of them exactly once.
+// - An external backend's emit to the room (`POST /socket.io/__emit`) reaches each member
+//   exactly once after the eviction and after the restart.
 // - A rate limit by client address (`/limited-by-address`: 3 at once, then 1 a minute) is
 //   refilled neither by the eviction nor by the restart, for sockets on every transport path
 //   (the polling ones opened after the eviction: a held poll keeps its object in memory).
@@ -24,7 +26,15 @@ const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
 // The default heartbeat (`hibernate`): with `strict`, the conformance default, WebSockets are not
 // hibernatable and their object is never evicted.
-const VARS = { SHARDS: String(SHARDS), HEARTBEAT: "hibernate", PING_INTERVAL: "25000", PING_TIMEOUT: "20000", CONNECT_TIMEOUT: "45000" };
+const SECRET = "lifecycle-emit-secret";
+const VARS = {
+  SHARDS: String(SHARDS),
+  HEARTBEAT: "hibernate",
+  PING_INTERVAL: "25000",
+  PING_TIMEOUT: "20000",
+  CONNECT_TIMEOUT: "45000",
+  EMIT_SECRET: SECRET,
+};
 
 const start = workerStarter("conformance", VARS);
 
@@ -47,6 +57,24 @@ async function roomRound(members, outsider, round) {
   await sleep(300);
   for (const m of members) assert.deepEqual(heardRound(m).sort(), lines, `${round}: every line once`);
   assert.deepEqual(heardRound(outsider), [], `${round}: the outsider hears nothing`);
+}
+
+/**
+ * An external backend says `text` to the room over `POST /socket.io/__emit`: every member
+ * hears it once, the outsider not at all.
+ */
+async function externalEmit(url, members, outsider, text) {
+  const res = await fetch(`${url}/socket.io/__emit`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${SECRET}` },
+    body: JSON.stringify({ nsp: "/cluster", rooms: ["r"], event: "room-message", args: [text] }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  const heard = (c) => c.heard.filter((t) => t === text);
+  await until(() => members.every((m) => heard(m).length > 0), 10_000, `every member to hear ${text}`);
+  await sleep(300);
+  for (const m of members) assert.deepEqual(heard(m), [text], `${text}: once`);
+  assert.deepEqual(heard(outsider), [], `${text}: not the outsider`);
 }
 
 /** Each of `clients` sends `each` `ping`s; how many `pong`s came back within a second. */
@@ -87,6 +115,9 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
 
       await awaitEviction(worker.url, SHARDS, [2], IDLE_MS); // the WebSocket clients' object
 
+      // The first event after the eviction: the emit wakes the evicted object.
+      await externalEmit(worker.url, members, outsider, "emitted after the eviction");
+
       callback("yes, after the eviction");
       assert.deepEqual(await answer, ["yes, after the eviction"], "the awaited acknowledgement reached its handler");
       await roomRound(members, outsider, "after-eviction");
@@ -117,6 +148,7 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       }
       assert.equal(inRoom.length, members.length, "every member is in the room again");
       await roomRound(members, outsider, "after-restart");
+      await externalEmit(worker.url, members, outsider, "emitted after the restart");
       assert.ok((await pongs(limited)) <= 1, "the rate limit's bucket survived the restart");
     } finally {
       everyone.forEach((c) => c.socket.close());
