@@ -8,6 +8,8 @@
 //   before the eviction still reaches its handler, and an async handler works in the new instance.
 // - A restart of workerd on its persisted state: the clients reconnect, join again, and the
 //   room's broadcasts reach each of them exactly once.
+// - A socket of a dynamic namespace (`/dynamic-<n>`, created on first use) stays connected
+//   through the eviction and is answered by the new instance, and again after the restart.
 // - An external backend's emit to the room (`POST /socket.io/__emit`) reaches each member
 //   exactly once after the eviction and after the restart.
 // - A rate limit by client address (`/limited-by-address`: 3 at once, then 1 a minute) is
@@ -20,6 +22,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
+import { withTimeout } from "../edge/harness.mjs";
 import { PATHS, awaitEviction, instances, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
@@ -77,6 +80,13 @@ async function externalEmit(url, members, outsider, text) {
   assert.deepEqual(heard(outsider), [], `${text}: not the outsider`);
 }
 
+/** `c` sends `message` (`value`); what its namespace's handler sent back (`message-back`). */
+function echoed(c, value) {
+  const back = new Promise((resolve) => c.socket.once("message-back", resolve));
+  c.socket.emit("message", value);
+  return withTimeout(back, 10_000, `message-back of ${value}`);
+}
+
 /** Each of `clients` sends `each` `ping`s; how many `pong`s came back within a second. */
 async function pongs(clients, each = 1) {
   const heard = () => clients.reduce((n, c) => n + c.pongs, 0);
@@ -96,7 +106,8 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
     const asked = client(worker.url, "/server-ack", 2, PATHS["websocket only"]);
     const noted = client(worker.url, "/async", 2, PATHS["websocket only"]);
     const limited = [client(worker.url, "/limited-by-address", 2, PATHS["websocket only"])];
-    const everyone = [...members, outsider, asked, noted, ...limited];
+    const dynamic = client(worker.url, "/dynamic-7", 2, PATHS["websocket only"]);
+    const everyone = [...members, outsider, asked, noted, ...limited, dynamic];
     try {
       await until(() => everyone.every((c) => c.socket.connected), 20_000, "every client to connect");
       const join = (m) => m.socket.timeout(5000).emitWithAck("join", "r");
@@ -106,6 +117,8 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       await roomRound(members, outsider, "before");
       assert.equal(await noted.socket.timeout(5000).emitWithAck("remember", "kept before the eviction"), "kept");
       assert.equal(await pongs(limited, 4), 3, "the rate limit's burst, then nothing");
+      const dynamicBack = (value) => ({ nsp: "/dynamic-7", args: JSON.stringify([value]) });
+      assert.deepEqual(await echoed(dynamic, "before"), dynamicBack("before"));
 
       // The server asks with a 120 s acknowledgement; the client answers only after the eviction.
       const question = new Promise((resolve) => asked.socket.once("question", (value, callback) => resolve(callback)));
@@ -123,6 +136,7 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       await roomRound(members, outsider, "after-eviction");
       const found = await outsider.socket.timeout(8000).emitWithAck("fetch", { room: "r" });
       assert.deepEqual(found.map((s) => s.id).sort(), members.map((m) => m.socket.id).sort(), "fetchSockets finds the room");
+      assert.deepEqual(await echoed(dynamic, "after the eviction"), dynamicBack("after the eviction"));
       const noteId = noted.socket.id;
       assert.equal(await noted.socket.timeout(5000).emitWithAck("recall", noteId), "kept before the eviction");
       for (const c of everyone) assert.deepEqual(c.disconnects, [], "no disconnect through the eviction");
@@ -149,6 +163,7 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       assert.equal(inRoom.length, members.length, "every member is in the room again");
       await roomRound(members, outsider, "after-restart");
       await externalEmit(worker.url, members, outsider, "emitted after the restart");
+      assert.deepEqual(await echoed(dynamic, "after the restart"), dynamicBack("after the restart"));
       assert.ok((await pongs(limited)) <= 1, "the rate limit's bucket survived the restart");
     } finally {
       everyone.forEach((c) => c.socket.close());
