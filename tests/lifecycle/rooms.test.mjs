@@ -8,6 +8,9 @@
 //   before the eviction still reaches its handler, and an async handler works in the new instance.
 // - A restart of workerd on its persisted state: the clients reconnect, join again, and the
 //   room's broadcasts reach each of them exactly once.
+// - The adapter's operations over every object after the eviction and after the restart: a
+//   broadcast with acknowledgements collects every member's answer (`poll`), and
+//   `socketsJoin` puts the room's members in another room, whose broadcasts then reach them.
 // - A socket of a dynamic namespace (`/dynamic-<n>`, created on first use) stays connected
 //   through the eviction and is answered by the new instance, and again after the restart.
 // - An external backend's emit to the room (`POST /socket.io/__emit`) reaches each member
@@ -114,6 +117,12 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       for (const m of members) assert.equal(await join(m), "r");
       // Joining again after each reconnection, as an application does on `connect`.
       for (const m of members) m.socket.on("connect", () => m.socket.emit("join", "r"));
+      members.forEach((m, i) => m.socket.on("question", (asker, callback) => callback(`member ${i}`)));
+      const everyMember = members.map((_, i) => `member ${i}`);
+      const poll = async () => {
+        const answer = await outsider.socket.timeout(10_000).emitWithAck("poll", { room: "r", timeout: 5000 });
+        return { ...answer, responses: answer.responses.sort() };
+      };
       await roomRound(members, outsider, "before");
       assert.equal(await noted.socket.timeout(5000).emitWithAck("remember", "kept before the eviction"), "kept");
       assert.equal(await pongs(limited, 4), 3, "the rate limit's burst, then nothing");
@@ -137,6 +146,7 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       const found = await outsider.socket.timeout(8000).emitWithAck("fetch", { room: "r" });
       assert.deepEqual(found.map((s) => s.id).sort(), members.map((m) => m.socket.id).sort(), "fetchSockets finds the room");
       assert.deepEqual(await echoed(dynamic, "after the eviction"), dynamicBack("after the eviction"));
+      assert.deepEqual(await poll(), { responses: everyMember, timedOut: false }, "every member answered the poll");
       const noteId = noted.socket.id;
       assert.equal(await noted.socket.timeout(5000).emitWithAck("recall", noteId), "kept before the eviction");
       for (const c of everyone) assert.deepEqual(c.disconnects, [], "no disconnect through the eviction");
@@ -164,6 +174,12 @@ describe("rooms, acknowledgements, async handlers and rate limits through the li
       await roomRound(members, outsider, "after-restart");
       await externalEmit(worker.url, members, outsider, "emitted after the restart");
       assert.deepEqual(await echoed(dynamic, "after the restart"), dynamicBack("after the restart"));
+      assert.deepEqual(await poll(), { responses: everyMember, timedOut: false }, "every member answered the poll");
+      const joinAll = { room: "r", rooms: ["club"] };
+      assert.equal(await outsider.socket.timeout(10_000).emitWithAck("join-all", joinAll), "joined");
+      const welcomed = members.map((m) => withTimeout(new Promise((r) => m.socket.once("room-message", r)), 10_000, "club"));
+      outsider.socket.emit("to-room", "club", "welcome to the club");
+      assert.deepEqual(await Promise.all(welcomed), members.map(() => "welcome to the club"));
       assert.ok((await pongs(limited)) <= 1, "the rate limit's bucket survived the restart");
     } finally {
       everyone.forEach((c) => c.socket.close());
