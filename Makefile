@@ -106,8 +106,8 @@ test-official: build-worker
 
 ## The chat deployment through a real idle eviction, a restart of workerd on its persisted
 ## state and an upgrade from the previous version's build (built once into target/previous/),
-## with official clients on every transport path.
-test-lifecycle: build-worker
+## with official clients on every transport path, and wasmio's browser client in Chromium.
+test-lifecycle: build-client build-worker
 	bash scripts/build-previous-worker.sh $$(cat tests/lifecycle/PREVIOUS_VERSION) >/dev/null
 	WASMIO_PREBUILT=1 node --test --test-timeout=300000 tests/lifecycle/
 
