@@ -19,11 +19,12 @@
  * Nothing is measured here: the figures are the results' medians. Machine fields that a result does not
  * record are queried when the report is written, and labelled so.
  */
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { COLORS, chart } from "./report/chart.mjs";
+import { fmt, gain, int, median, met, table, verdict, withUnit, x2 } from "./report/format.mjs";
+import { machineOf } from "./report/machine.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -33,117 +34,12 @@ const OUT = argValue("--out", ROOT);
 const PLOTS = join(OUT, "bench/plots");
 const PLOTS_LINK = "bench/plots"; // as linked from BENCHMARKS.md
 
-const COLORS = {
-  ours: "#1f6feb", // blue
-  ours2: "#54aeff",
-  ours3: "#0a3069",
-  official: "#d4a72c", // amber
-  official2: "#9a6700",
-  floor: "#6e7781", // grey
-  limitBar: "#afb8c1", // light grey: a platform limit
-};
-
 // ---------------------------------------------------------------------------------------------
-// Small helpers
+// Results and their provenance
 
 function readResult(name) {
   const path = join(RESULTS, `${name}.json`);
   return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : null;
-}
-
-/** Numbers as in the README tables: 3 significant digits, integers with separators from 1,000. */
-function fmt(v) {
-  if (v === null || v === undefined || Number.isNaN(v)) return "n/a";
-  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString("en-US");
-  if (Number.isInteger(v)) return String(v);
-  return v.toPrecision(3);
-}
-const int = (v) => (v === null || v === undefined ? "n/a" : Math.round(v).toLocaleString("en-US"));
-const x2 = (r) => (r === null || r === undefined || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}x`);
-
-/** How much better ours is than `other` (above 1: better), given which direction is better. */
-function gain(ours, other, higher) {
-  if (ours === null || ours === undefined || other === null || other === undefined || ours === 0 || other === 0) return null;
-  return higher ? ours / other : other / ours;
-}
-
-function verdict(g) {
-  if (g === null) return "n/a";
-  if (Math.abs(g - 1) < 0.02) return "same (within 2%)";
-  return g > 1 ? `${g.toFixed(2)}x better` : `${(1 / g).toFixed(2)}x worse`;
-}
-
-const median = (xs) => {
-  const s = xs.filter((v) => v !== null && v !== undefined).sort((a, b) => a - b);
-  if (!s.length) return null;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-/** "label, unit", unless the label already names its unit as a word. */
-function withUnit(label, unit) {
-  if (!unit) return label;
-  const word = new RegExp(`(^|[\\s(])${unit.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}($|[\\s),])`);
-  return word.test(label) ? label : `${label}, ${unit}`;
-}
-const met = (ok) => (ok === null || ok === undefined ? "not evaluated" : ok ? "**met**" : "**not met**");
-const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-const table = (head, rows, align) =>
-  [`| ${head.join(" | ")} |`, `|${align.map((a) => (a === "r" ? "---:" : "---")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
-
-function quiet(cmd, argv) {
-  try {
-    return execFileSync(cmd, argv, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 20_000 }).trim();
-  } catch {
-    return null;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The machine
-
-let queried; // filled once, lazily
-function queryMachine() {
-  if (!queried) {
-    const pkg = (name) => {
-      try {
-        return JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")).version;
-      } catch {
-        return null;
-      }
-    };
-    const chromium = quiet("chromium", ["--version"]);
-    queried = {
-      cpu: cpus()[0]?.model?.trim() ?? null,
-      cores: cpus().length,
-      node: process.version,
-      chromium: chromium ? chromium.replace(/^Chromium\s*/i, "").split(/\s/)[0] : null,
-      wrangler: pkg("wrangler"),
-      rustc: quiet(join(homedir(), ".cargo/bin/rustc"), ["-V"]) ?? quiet("rustc", ["-V"]),
-    };
-    if (queried.rustc) queried.rustc = queried.rustc.replace(/^rustc\s+/, "");
-  }
-  return queried;
-}
-
-/** The machine a result records (its shapes differ), each missing field queried now and marked. */
-function machineOf(result) {
-  const m = { ...(result.machine || {}) };
-  if (!m.cpu && typeof result.cpu === "string") {
-    const [, cores, model] = result.cpu.match(/^(\d+) x (.*)$/) || [null, null, result.cpu];
-    m.cpu = model;
-    if (cores && !m.cores) m.cores = Number(cores);
-  }
-  for (const k of ["node", "chromium", "wrangler", "rustc"]) if (!m[k] && result[k]) m[k] = result[k];
-  if (typeof m.rustc === "string") m.rustc = m.rustc.replace(/^rustc\s+/, "");
-  const now = queryMachine();
-  const fields = [["CPU", "cpu"], ["cores", "cores"], ["node", "node"], ["Chromium", "chromium"], ["wrangler", "wrangler"], ["rustc", "rustc"]];
-  const known = (k) => m[k] !== undefined && m[k] !== null && m[k] !== "?";
-  const recorded = fields.filter(([, k]) => known(k)).map(([name, k]) => `${name} ${m[k]}`);
-  const queriedNow = fields.filter(([, k]) => !known(k)).map(([name, k]) => `${name} ${now[k] ?? "unknown"}`);
-  const later = `not recorded by the run, queried when this report was written: ${queriedNow.join("; ")}`;
-  if (!recorded.length) return later;
-  return recorded.join("; ") + (queriedNow.length ? ` — ${later}` : "");
 }
 
 /** The header lines of a section: date, commit, machine, command(s), rounds. */
@@ -165,65 +61,6 @@ function provenance(result, { part, make = "make bench", rounds, extra = [] }) {
 
 const notMeasured = (title, command, goal) =>
   [`## ${title}`, "", `Not measured in this run. Reproduce: \`${command}\` (or \`make bench\`).`, "", `Goal (issue 5): ${goal}`, ""].join("\n");
-
-// ---------------------------------------------------------------------------------------------
-// SVG: horizontal grouped bar charts
-
-/**
- * chart({ title, subtitle, series: [{ key, name, short?, color }], groups: [{ label, unit, higher,
- * values: { seriesKey: number|null }, format? }], sharedScale, missing })
- * Each group is a block of bars (one per series) under its label; unless sharedScale, each group
- * has its own scale from 0 (the value labels carry the numbers). A null value is written out,
- * not drawn. Returns the SVG text.
- */
-function chart({ title, subtitle, series, groups, sharedScale = false, missing = "not measured" }) {
-  const W = 860, left = 190, right = 150, barH = 16, gap = 4, groupGap = 14, labelH = 18;
-  const plotW = W - left - right;
-  const legendY = subtitle ? 66 : 50;
-  const legend = [];
-  let lx = 16, ly = legendY;
-  for (const s of series) {
-    const w = 32 + s.name.length * 7; // 12px text, ~7px a character
-    if (lx > 16 && lx + w > W - 16) [lx, ly] = [16, ly + 20];
-    legend.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" rx="2" fill="${s.color}"/><text x="${lx + 16}" y="${ly}" class="legend">${esc(s.name)}</text>`);
-    lx += w;
-  }
-  let y = ly + 26;
-  const parts = [];
-  const maxAll = Math.max(...groups.flatMap((g) => Object.values(g.values).filter((v) => v > 0)), 0);
-  for (const g of groups) {
-    const max = sharedScale ? maxAll : Math.max(...Object.values(g.values).filter((v) => v > 0), 0);
-    const scale = (v) => (max > 0 ? (v / max) * plotW : 0);
-    const better = g.higher === undefined ? "" : g.higher ? " (higher is better)" : " (lower is better)";
-    parts.push(`<text x="16" y="${y + 13}" class="group">${esc(withUnit(g.label, g.unit))}${esc(better)}</text>`);
-    y += labelH + 2;
-    for (const s of series) {
-      if (!(s.key in g.values)) continue;
-      const v = g.values[s.key];
-      parts.push(`<text x="${left - 8}" y="${y + barH - 4}" class="name" text-anchor="end">${esc(s.short ?? s.name)}</text>`);
-      if (v === null || v === undefined) {
-        parts.push(`<text x="${left + 4}" y="${y + barH - 4}" class="missing">${esc(g.missing || missing)}</text>`);
-      } else {
-        const w = Math.max(scale(v), 1);
-        parts.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" rx="2" fill="${s.color}"><title>${esc(s.name)}: ${esc(fmt(v))} ${esc(g.unit || "")}</title></rect>`);
-        parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + barH - 4}" class="value">${esc(g.format ? g.format(v) : fmt(v))}${g.unit ? " " + esc(g.unit) : ""}</text>`);
-      }
-      y += barH + gap;
-    }
-    y += groupGap;
-  }
-  const H = Math.ceil(y + 8);
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="-apple-system, BlinkMacSystemFont, 'Segoe UI', Helvetica, Arial, sans-serif">`,
-    `<style>.title{font-size:16px;font-weight:600;fill:#1f2328}.subtitle{font-size:12px;fill:#59636e}.group{font-size:13px;font-weight:600;fill:#1f2328}.name,.legend{font-size:12px;fill:#1f2328}.value{font-size:12px;fill:#1f2328;font-variant-numeric:tabular-nums}.missing{font-size:12px;font-style:italic;fill:#59636e}</style>`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="16" y="26" class="title">${esc(title)}</text>`,
-    subtitle ? `<text x="16" y="46" class="subtitle">${esc(subtitle)}</text>` : "",
-    ...legend,
-    ...parts,
-    `</svg>`,
-  ].join("\n") + "\n";
-}
 
 const written = new Set();
 function plot(name, svg, alt) {
