@@ -9,16 +9,12 @@
 //   and recovers its connection state, then chat goes on, every message exactly once.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { PATHS, awaitEviction, chatRound, partitionFor, until, workerStarter } from "./chat.mjs";
+import { launchBrowser, pageClient } from "./pages.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
 const VARS = { TEST_HOOKS: "1", MAX_HANDSHAKES_PER_MINUTE: "0" };
-const CHROMIUM_ARGS = [
-  "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-];
 // An object with a polling client always has a request in flight and is never evicted: each
 // path on an object of its own, so that the WebSocket ones (1 and 2) can be.
 const OBJECT_OF_PATH = { "polling then upgrade": 1, "websocket only": 2, "polling only": 3 };
@@ -26,53 +22,9 @@ const OBJECT_OF_PATH = { "polling then upgrade": 1, "websocket only": 2, "pollin
 const start = workerStarter(undefined, VARS);
 let browser;
 before(async () => {
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  browser = await launchBrowser();
 });
 after(() => browser?.close());
-
-/**
- * A page of the worker's origin whose one socket (wasmio's `io()` from the worker's classic
- * build) takes transport path `path`; it reports what it hears to this process. The object
- * has the interface `chatRound` reads: `path`, `socket.emit`, `received`, `disconnects`.
- */
-async function pageClient(url, path) {
-  const page = await browser.newPage();
-  const client = { path, page, received: [], disconnects: [], connectErrors: [], state: {} };
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.exposeFunction("report", (kind, value) => {
-    if (kind === "message") client.received.push(value);
-    else if (kind === "disconnect") client.disconnects.push(value);
-    else if (kind === "connect_error") client.connectErrors.push(value);
-    else client.state = value;
-  });
-  // A document the worker serves (the script itself, shown as text: a page of the worker's
-  // origin and address, which Chromium lets reach it), the client script then added to it.
-  const script = `${url}/socket.io/socket.io.js`;
-  await page.goto(script);
-  await page.addScriptTag({ url: script });
-  const options = { forceNew: true, ...PATHS[path], query: { partition: partitionFor(OBJECT_OF_PATH[path], SHARDS) } };
-  await page.evaluate((options) => {
-    const socket = io(options);
-    const state = () => ({
-      connected: socket.connected,
-      recovered: socket.recovered,
-      sid: socket.io.engine?.id,
-      transport: socket.io.engine?.transport?.name,
-    });
-    socket.on("connect", () => {
-      report("state", state());
-      socket.io.engine.once("upgrade", () => report("state", state()));
-    });
-    socket.on("chat message", (message) => report("message", message.text));
-    socket.on("disconnect", (reason) => (report("disconnect", reason), report("state", state())));
-    socket.on("connect_error", (error) => report("connect_error", error.message));
-    window.socket = socket;
-  }, options);
-  client.socket = { emit: (event, text) => page.evaluate(([e, t]) => window.socket.emit(e, t), [event, text]) };
-  client.errors = errors;
-  return client;
-}
 
 describe("wasmio's browser client against the chat deployment through the lifecycle", () => {
   it("chats exactly once on every transport path through a real idle eviction and a restart of workerd", async () => {
@@ -80,7 +32,9 @@ describe("wasmio's browser client against the chat deployment through the lifecy
     const { port, persist } = worker;
     const clients = [];
     try {
-      for (const path of Object.keys(PATHS)) clients.push(await pageClient(worker.url, path));
+      for (const path of Object.keys(PATHS)) {
+        clients.push(await pageClient(browser, worker.url, path, partitionFor(OBJECT_OF_PATH[path], SHARDS)));
+      }
       await until(() => clients.every((c) => c.state.connected), 20_000, "every page to connect");
       await until(() => clients[0].state.transport === "websocket", 20_000, "the upgrade");
       const objects = clients.map((c) => Number(c.state.sid.split("-")[0]));

@@ -1,61 +1,81 @@
-// A crash under traffic: official socket.io-client 4.8.4 clients on every transport path, on
-// three objects of the chat deployment, chat without pause while workerd is killed (SIGKILL,
-// as a crash or an eviction of the whole process does) and restarted on its persisted state,
-// twice. Socket.IO delivers at most once: a message a client wrote to a connection as it died
-// may be lost, as with the reference server. Everything else must hold:
+// A crash under traffic: on every transport path and three objects of the chat deployment,
+// official socket.io-client 4.8.4 clients (two per path) and wasmio's browser client (the
+// classic build the worker serves, one Chromium page per path) chat without pause while
+// workerd is killed (SIGKILL, as a crash or the loss of the whole process does) and restarted
+// on its persisted state, twice. Socket.IO delivers at most once: a message a client wrote to
+// a connection as it died may be lost, as with the reference server. Everything else holds:
 // - no client receives a message twice, nor one sender's messages out of order;
 // - a message that reached anyone reached everyone (nothing half-delivered across objects);
 // - only messages emitted around a kill are lost; those emitted while the clients were
 //   disconnected are buffered by the client and delivered after the reconnection;
 // - every client reconnects by itself and recovers its connection state.
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
+import { PATHS, closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
+import { launchBrowser, pageClient, startSending } from "./pages.mjs";
 
 const SHARDS = 4;
 const KILLS = 2;
-// Each client sends one message every 100-200 ms: a restart (3-6 s here) buffers fewer than the
+const OBJECT_OF_PATH = { "polling then upgrade": 0, "websocket only": 1, "polling only": 2 };
+// Each client sends one message every 100-200 ms: a restart (2-6 s here) buffers fewer than the
 // chat's burst of 60 per socket, so its rate limit drops nothing.
 const GAP_MS = 100;
 // A message emitted this close to a kill may have been written to the dying connection.
 const IN_FLIGHT_MS = 1_000;
 // Every client connects from one loopback address: no handshake budget per address.
 const start = workerStarter(undefined, { MAX_HANDSHAKES_PER_MINUTE: "0" });
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(() => browser?.close());
+
+/** The same sending loop as `startSending`'s, for an official client (run by this process). */
+function startSendingOfficial(client, prefix, gapMs) {
+  const sent = [];
+  let sending = true;
+  const loop = (async () => {
+    for (let seq = 0; sending; seq++) {
+      const label = `${prefix}:${seq}`;
+      sent.push({ label, at: Date.now() });
+      client.socket.emit("chat message", label);
+      await sleep(gapMs * (1 + Math.random()));
+    }
+  })();
+  return () => ((sending = false), loop.then(() => sent));
+}
+
+/** A client's connection state as last known: a page's as it reported it. */
+const status = (c) => (c.page ? c.state : c.socket);
 
 describe("a crash of workerd under traffic", () => {
-  it("loses only what was in flight: nothing doubled, reordered or half-delivered, every path", async () => {
+  it("loses only what was in flight: nothing doubled, reordered or half-delivered, both clients, every path", async () => {
     let worker = await start();
     const { port, persist } = worker;
-    const placement = {
-      "polling then upgrade": partitionFor(0, SHARDS),
-      "websocket only": partitionFor(1, SHARDS),
-      "polling only": partitionFor(2, SHARDS),
-    };
+    const placement = Object.fromEntries(Object.entries(OBJECT_OF_PATH).map(([p, o]) => [p, partitionFor(o, SHARDS)]));
     const clients = await connectClients(worker.url, 2, {}, placement);
-    const sent = clients.map(() => []); // { label, at } per client
-    const kills = []; // { from, to }: from the kill until the new workerd answers
-    let sending = true;
-    const senders = clients.map(async (c, i) => {
-      for (let seq = 0; sending; seq++) {
-        const label = `c${i}:${seq}`;
-        sent[i].push({ label, at: Date.now() });
-        c.socket.emit("chat message", label);
-        await sleep(GAP_MS * (1 + Math.random()));
-      }
-    });
+    const pages = [];
+    const stops = [];
     try {
+      for (const path of Object.keys(PATHS)) pages.push(await pageClient(browser, worker.url, path, placement[path]));
+      await until(() => pages.every((c) => c.state.connected), 20_000, "every page to connect");
+      await until(() => pages[0].state.transport === "websocket", 20_000, "the page's upgrade");
+      clients.push(...pages);
+      for (const [i, c] of clients.entries()) {
+        stops.push(c.page ? await startSending(c, `c${i}`, GAP_MS) : startSendingOfficial(c, `c${i}`, GAP_MS));
+      }
+      const kills = []; // { from, to }: from the kill until the new workerd answers
       for (let k = 0; k < KILLS; k++) {
         await sleep(2_000 + Math.random() * 2_000);
         const from = Date.now();
         await worker.stop();
         worker = await start({ port, persist });
         kills.push({ from, to: Date.now() });
-        await until(() => clients.every((c) => c.socket.connected), 30_000, `the reconnections after kill ${k + 1}`);
-        for (const c of clients) assert.equal(c.socket.recovered, true, `${c.path}: recovered after kill ${k + 1}`);
+        await until(() => clients.every((c) => status(c).connected), 30_000, `the reconnections after kill ${k + 1}`);
+        for (const c of clients) assert.equal(status(c).recovered, true, `${c.path}: recovered after kill ${k + 1}`);
       }
       await sleep(2_000);
-      sending = false;
-      await Promise.all(senders);
+      const sent = await Promise.all(stops.splice(0).map((stop) => stop()));
       const total = sent.reduce((n, labels) => n + labels.length, 0);
       // Everything sent after the last kill has arrived once the counts stop growing.
       let received = -1;
@@ -68,11 +88,12 @@ describe("a crash of workerd under traffic", () => {
 
       const receivers = new Map(); // label -> indexes of the clients that received it
       for (const [r, c] of clients.entries()) {
+        const who = `${c.page ? "wasmio" : "official"} ${c.path} client c${r}`;
         const lastOf = new Map();
         for (const label of c.received) {
           const [sender, seq] = label.split(":");
-          assert.ok(!(receivers.get(label) ?? []).includes(r), `${c.path} client ${r} received ${label} twice`);
-          assert.ok(!(lastOf.get(sender) >= Number(seq)), `${c.path} client ${r} received ${label} after ${sender}:${lastOf.get(sender)}`);
+          assert.ok(!(receivers.get(label) ?? []).includes(r), `${who} received ${label} twice`);
+          assert.ok(!(lastOf.get(sender) >= Number(seq)), `${who} received ${label} after ${sender}:${lastOf.get(sender)}`);
           lastOf.set(sender, Number(seq));
           receivers.set(label, [...(receivers.get(label) ?? []), r]);
         }
@@ -85,15 +106,17 @@ describe("a crash of workerd under traffic", () => {
           else assert.equal(got.length, clients.length, `${label} reached clients ${got} only`);
         }
       }
-      const nearKill = ({ at }) => kills.some(({ from }) => at >= from - IN_FLIGHT_MS && at <= from + IN_FLIGHT_MS);
+      const nearKill = ({ at }) => kills.some(({ from }) => Math.abs(at - from) <= IN_FLIGHT_MS);
       const restarts = kills.map(({ from, to }) => `${to - from} ms`).join(", ");
       console.log(`${total} messages, ${lost.length} lost around the kills (restarts took ${restarts})`);
       assert.deepEqual(lost.filter((m) => !nearKill(m)).map((m) => m.label), [], "messages lost away from a kill");
       // The kills came after the first seconds of traffic: most messages went through.
       assert.ok(lost.length < total / 10, `${lost.length} of ${total} lost`);
+      for (const c of pages) assert.deepEqual(c.errors, [], `wasmio ${c.path}: no error in the page`);
     } finally {
-      sending = false;
-      closeAll(clients);
+      await Promise.all(stops.map((stop) => stop().catch(() => {})));
+      closeAll(clients.filter((c) => !c.page));
+      await Promise.all(pages.map((c) => c.page.close()));
     }
   });
 });
