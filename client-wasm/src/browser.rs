@@ -3,14 +3,13 @@
 //! all enter through one export, [`Driver::callback`](crate::Driver::callback), called with a
 //! numeric tag.
 
-use std::cell::RefCell;
-
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 use web_sys::{AbortController, WebSocket};
 
 use crate::events::{prior_websocket_success_read, run};
-use crate::{now, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET};
+use crate::host::Host;
+use crate::{now, Driver, Inner, OPT_TIMESTAMP_POLLING, OPT_TIMESTAMP_WEBSOCKET};
 use wasmio_protocol::engine::{ClientTransmit, Frame, TransportId};
 // Kinds of the tagged callback (tag = transport id * CB_KINDS + kind); the host gives a
 // WebSocket's four events the tags from CB_WS_OPEN to CB_WS_CLOSE (`Host::web_socket`).
@@ -36,7 +35,8 @@ pub(crate) enum Transport {
 }
 
 /// The browser called back: a WebSocket event, a fetch outcome or the timer.
-pub(crate) fn on_callback(cell: &RefCell<Inner>, tag: u64, value: JsValue) {
+pub(crate) fn on_callback(driver: &Driver, tag: u64, value: &JsValue) {
+    let cell = &driver.inner;
     if tag == CB_TICK {
         // Nothing follows from it but a WebSocket writable again: no clock, nothing to run.
         let mut inner = cell.borrow_mut();
@@ -54,7 +54,7 @@ pub(crate) fn on_callback(cell: &RefCell<Inner>, tag: u64, value: JsValue) {
             CB_WS_OPEN => m.handle_websocket_open(id, now),
             // (text frames come through `Driver::text`)
             // (the host hands text frames to `Driver::text`, binary ones here as their buffer)
-            CB_WS_MESSAGE => m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(&value).to_vec()), now),
+            CB_WS_MESSAGE => m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(value).to_vec()), now),
             // The host keeps the browser's details of a transport error (`Host::web_socket`,
             // `Host::request`) for the error the manager reports now.
             CB_WS_ERROR => m.handle_transport_error(id, "websocket error", now),
@@ -72,7 +72,7 @@ pub(crate) fn on_callback(cell: &RefCell<Inner>, tag: u64, value: JsValue) {
             }
         }
     }
-    run(cell);
+    run(driver);
     cell.borrow_mut().frame = None;
 }
 
@@ -98,10 +98,10 @@ impl Inner {
         stamp
     }
 
-    pub(crate) fn url(&mut self, websocket: bool, query: &str) -> String {
+    pub(crate) fn url(&mut self, host: &Host, websocket: bool, query: &str) -> String {
         if !query.as_bytes().split(|&b| b == b'&').any(|param| param.starts_with(b"sid=")) {
             // A handshake: the query as the application has it now.
-            self.query = self.host.query();
+            self.query = host.query();
         }
         let (base, flag) =
             if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
@@ -112,23 +112,23 @@ impl Inner {
         url
     }
 
-    pub(crate) fn perform(&mut self, transmit: ClientTransmit) {
+    pub(crate) fn perform(&mut self, host: &Host, transmit: ClientTransmit) {
         match transmit {
             ClientTransmit::PollGet { id, query } => {
-                let url = self.url(false, &query);
-                let controller = self.host.request(&url, None, tag(id, CB_GET_TEXT));
+                let url = self.url(host, false, &query);
+                let controller = host.request(&url, None, tag(id, CB_GET_TEXT));
                 match self.transports.iter_mut().find(|(t, _)| *t == id.0) {
                     Some((_, transport)) => *transport = Transport::Polling(controller),
                     None => self.transports.push((id.0, Transport::Polling(controller))),
                 }
             }
             ClientTransmit::PollPost { id, query, body } => {
-                let url = self.url(false, &query);
-                self.host.request(&url, Some(&body), tag(id, CB_POST_DONE));
+                let url = self.url(host, false, &query);
+                host.request(&url, Some(&body), tag(id, CB_POST_DONE));
             }
             ClientTransmit::OpenWebSocket { id, query } => {
-                let url = self.url(true, &query);
-                match self.host.web_socket(&url, id.0, tag(id, CB_WS_OPEN)) {
+                let url = self.url(host, true, &query);
+                match host.web_socket(&url, id.0, tag(id, CB_WS_OPEN)) {
                     Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
                     Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
                 }
@@ -143,7 +143,7 @@ impl Inner {
                 }
             }
             ClientTransmit::Close { id } => match self.take_transport(id.0) {
-                Some(Transport::WebSocket(ws)) => self.host.close_web_socket(&ws),
+                Some(Transport::WebSocket(ws)) => host.close_web_socket(&ws),
                 // Only the GET is aborted: a POST in flight (the `close` packet) completes.
                 Some(Transport::Polling(controller)) => controller.abort(),
                 None => {}
@@ -154,21 +154,21 @@ impl Inner {
     /// Sets `setTimeout` for the manager's next deadline, if it changed, and queues the
     /// microtask after a WebSocket write (engine.io-client's WebSocket is writable again on
     /// the next tick: a volatile emit made meanwhile is dropped).
-    pub(crate) fn schedule(&mut self) {
+    pub(crate) fn schedule(&mut self, host: &Host) {
         if self.manager.wants_tick() && !self.tick_queued {
             self.tick_queued = true;
-            self.host.microtask(CB_TICK as f64);
+            host.microtask(CB_TICK as f64);
         }
         let deadline = self.manager.poll_timeout();
         if self.timer.as_ref().map(|(at, _)| *at) == deadline {
             return;
         }
         if let Some((_, handle)) = self.timer.take() {
-            self.host.clear_timeout(&handle);
+            host.clear_timeout(&handle);
         }
         if let Some(at) = deadline {
             let delay = at.saturating_sub(now()).min(i32::MAX as u64) as f64;
-            let handle = self.host.set_timeout(CB_TIMER as f64, delay);
+            let handle = host.set_timeout(CB_TIMER as f64, delay);
             self.timer = Some((at, handle));
         }
     }

@@ -1,14 +1,12 @@
 //! How the manager's work leaves the wasm: [`run`] performs its transmits and hands its
 //! events to the host ([`dispatch`]), one call per event.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::host::Host;
-use crate::{ack_number, to_buffers, Inner};
+use crate::{ack_number, to_buffers, Driver};
 use wasmio_protocol::client::{ErrorMessage, Event, Manager, ManagerEvent, SocketEvent};
 use wasmio_protocol::engine::{Data, TransportKind};
 
@@ -21,16 +19,16 @@ pub(crate) static PRIOR_WEBSOCKET_SUCCESS: AtomicBool = AtomicBool::new(false);
 /// Performs what the manager asks, hands its events to the host, and sets the timer.
 /// Events go first, as socket.io-client emits them before any I/O they lead to: a
 /// `reconnect_attempt` listener changes the query before the attempt's handshake is sent.
-pub(crate) fn run(cell: &RefCell<Inner>) {
+pub(crate) fn run(driver: &Driver) {
+    let cell = &driver.inner;
     loop {
         let mut inner = cell.borrow_mut();
         if !inner.dispatching {
             if let Some(event) = inner.manager.poll_event() {
                 inner.dispatching = true;
-                let host: Host = inner.host.clone().unchecked_into();
                 let frame = inner.frame.take();
                 drop(inner);
-                dispatch(&host, event, frame.as_ref());
+                dispatch(&driver.host, event, frame.as_ref());
                 let mut inner = cell.borrow_mut();
                 inner.dispatching = false;
                 inner.frame = frame;
@@ -38,11 +36,11 @@ pub(crate) fn run(cell: &RefCell<Inner>) {
             }
         }
         let Some(transmit) = inner.manager.poll_transmit() else { break };
-        inner.perform(transmit);
+        inner.perform(&driver.host, transmit);
     }
     let mut inner = cell.borrow_mut();
     PRIOR_WEBSOCKET_SUCCESS.store(inner.manager.prior_websocket_success(), Ordering::Relaxed);
-    inner.schedule();
+    inner.schedule(&driver.host);
 }
 
 /// `m`, told the page's [`PRIOR_WEBSOCKET_SUCCESS`] (which [`run`] updates after each input)

@@ -62,7 +62,6 @@ const EMIT_NO_COMPRESS: u32 = 8;
 
 struct Inner {
     manager: Manager,
-    host: Host,
     /// `http(s)://host:port/path/`.
     http_base: String,
     /// `ws(s)://host:port/path/`.
@@ -89,6 +88,9 @@ struct Inner {
 #[wasm_bindgen]
 pub struct Driver {
     inner: RefCell<Inner>,
+    /// Outside the `RefCell`: the host is called while the state is borrowed, and while it
+    /// is not (handing events over), with no handle of its own made per call.
+    host: Host,
 }
 
 fn now() -> u64 {
@@ -189,7 +191,6 @@ impl Driver {
         };
         let inner = RefCell::new(Inner {
             manager: Manager::new(config, js_sys::Math::random),
-            host,
             http_base,
             ws_base,
             query: String::new(),
@@ -202,7 +203,7 @@ impl Driver {
             stamps: 0,
             frame: None,
         });
-        Driver { inner }
+        Driver { inner, host }
     }
 
     /// The browser called back what the driver asked the host for, with the tag it gave: a
@@ -210,8 +211,8 @@ impl Driver {
     /// (`host.webSocket`), a polling request's outcome (`value` a GET's response text;
     /// `host.request`), the timer (`host.setTimeout`) or the tick after WebSocket writes
     /// (`host.microtask`).
-    pub fn callback(&self, tag: f64, value: JsValue) {
-        on_callback(&self.inner, tag as u64, value);
+    pub fn callback(&self, tag: f64, value: &JsValue) {
+        on_callback(self, tag as u64, value);
     }
 
     /// What the page asks, one export for all (`arg` a socket for 6 to 8, a value from 9 on):
@@ -235,7 +236,7 @@ impl Driver {
                 let inner = self.inner.borrow();
                 for (data, attachments) in inner.manager.get_socket(socket).into_iter().flat_map(|s| s.receive_buffer())
                 {
-                    inner.host.event(20, socket.0, Some(data), None, to_buffers(attachments), 0.0);
+                    self.host.event(20, socket.0, Some(data), None, to_buffers(attachments), 0.0);
                 }
             }
             9..=14 => self.set_option(op, arg),
@@ -342,16 +343,16 @@ impl Driver {
     /// `Date.now()`. An event or ack answer the core routes from `head` alone reaches the page
     /// as the rest of `frame` (`host.frameEvent`), its data never copied into the wasm; any
     /// other frame is copied in whole, and the events whose JSON ends it go the same way.
-    pub fn text(&self, id: u32, frame: JsValue, head: &str, now: f64) {
+    pub fn text(&self, id: u32, frame: &JsValue, head: &str, now: f64) {
         let routed = self.inner.borrow_mut().manager.handle_websocket_head(TransportId(id), head);
         let Some(unread) = routed else {
             let text = frame.as_string().unwrap_or_default();
             {
                 let mut inner = self.inner.borrow_mut();
                 inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
-                inner.frame = Some((frame, text));
+                inner.frame = Some((frame.clone(), text));
             }
-            run(&self.inner);
+            run(self);
             self.inner.borrow_mut().frame = None;
             return;
         };
@@ -362,14 +363,10 @@ impl Driver {
             }
         };
         // As `run` hands an event over: what the page's listeners cause waits for the loop.
-        let host: Host = {
-            let mut inner = self.inner.borrow_mut();
-            inner.dispatching = true;
-            inner.host.clone().unchecked_into()
-        };
-        host.frame_event(kind, socket.0, &frame, utf16_len(head), n);
+        self.inner.borrow_mut().dispatching = true;
+        self.host.frame_event(kind, socket.0, frame, utf16_len(head), n);
         self.inner.borrow_mut().dispatching = false;
-        run(&self.inner);
+        run(self);
     }
 
     /// Sets a manager option ([`Driver::control`] 9 to 14) to `value`.
@@ -387,7 +384,7 @@ impl Driver {
 
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {
         let result = f(prior_websocket_success_read(&mut self.inner.borrow_mut().manager), now());
-        run(&self.inner);
+        run(self);
         result
     }
 }

@@ -198,7 +198,7 @@ fn driver(
     let weak = Rc::downgrade(&driver);
     let callback = Closure::<dyn FnMut(f64, JsValue)>::new(move |tag, value| {
         if let Some(driver) = weak.upgrade() {
-            driver.callback(tag, value);
+            driver.callback(tag, &value);
         }
     });
     js_sys::Reflect::set(&host_object, &"cb".into(), &callback.into_js_value()).unwrap();
