@@ -35,7 +35,7 @@ describe("wasmio's browser client against the chat deployment through the lifecy
       for (const path of Object.keys(PATHS)) {
         clients.push(await pageClient(browser, worker.url, path, partitionFor(OBJECT_OF_PATH[path], SHARDS)));
       }
-      await until(() => clients.every((c) => c.state.connected), 20_000, "every page to connect");
+      await until(() => clients.every((c) => c.socket.connected), 20_000, "every page to connect");
       await until(() => clients[0].state.transport === "websocket", 20_000, "the upgrade");
       const objects = clients.map((c) => Number(c.state.sid.split("-")[0]));
       assert.deepEqual(objects, [1, 2, 3], "each path on its own object");
@@ -51,11 +51,11 @@ describe("wasmio's browser client against the chat deployment through the lifecy
       await worker.stop();
       worker = await start({ port, persist });
       await until(
-        () => clients.every((c) => c.state.connected && c.disconnects.length > 0),
+        () => clients.every((c) => c.socket.connected && c.disconnects.length > 0),
         30_000,
         "the pages' reconnections",
       );
-      for (const c of clients) assert.equal(c.state.recovered, true, `${c.path}: recovered after the restart`);
+      for (const c of clients) assert.equal(c.socket.recovered, true, `${c.path}: recovered after the restart`);
       await chatRound(clients, "after-restart");
       for (const c of clients) assert.deepEqual(c.errors, [], `${c.path}: no error in the page`);
     } finally {

@@ -45,9 +45,6 @@ function startSendingOfficial(client, prefix, gapMs) {
   return () => ((sending = false), loop.then(() => sent));
 }
 
-/** A client's connection state as last known: a page's as it reported it. */
-const status = (c) => (c.page ? c.state : c.socket);
-
 describe("a crash of workerd under traffic", () => {
   it("loses only what was in flight: nothing doubled, reordered or half-delivered, both clients, every path", async () => {
     let worker = await start();
@@ -58,7 +55,7 @@ describe("a crash of workerd under traffic", () => {
     const stops = [];
     try {
       for (const path of Object.keys(PATHS)) pages.push(await pageClient(browser, worker.url, path, placement[path]));
-      await until(() => pages.every((c) => c.state.connected), 20_000, "every page to connect");
+      await until(() => pages.every((c) => c.socket.connected), 20_000, "every page to connect");
       await until(() => pages[0].state.transport === "websocket", 20_000, "the page's upgrade");
       clients.push(...pages);
       for (const [i, c] of clients.entries()) {
@@ -71,8 +68,8 @@ describe("a crash of workerd under traffic", () => {
         await worker.stop();
         worker = await start({ port, persist });
         kills.push({ from, to: Date.now() });
-        await until(() => clients.every((c) => status(c).connected), 30_000, `the reconnections after kill ${k + 1}`);
-        for (const c of clients) assert.equal(status(c).recovered, true, `${c.path}: recovered after kill ${k + 1}`);
+        await until(() => clients.every((c) => c.socket.connected), 30_000, `the reconnections after kill ${k + 1}`);
+        for (const c of clients) assert.equal(c.socket.recovered, true, `${c.path}: recovered after kill ${k + 1}`);
       }
       await sleep(2_000);
       const sent = await Promise.all(stops.splice(0).map((stop) => stop()));

@@ -15,8 +15,9 @@ export const launchBrowser = () => chromium.launch({ executablePath: "/usr/bin/c
  * A page of the worker at `url` whose one socket (wasmio's `io()` from the worker's classic
  * build) takes transport path `path` and the `partition` query value; it reports what it hears
  * to this process. The object has the interface of the official clients of `chat.mjs`: `path`,
- * `socket.emit`, `received`, `disconnects`, `connectErrors`; `state` is the socket's last
- * reported `connected`, `recovered`, `sid` and `transport`; `errors` the page's errors.
+ * `socket.emit`, `socket.connected` and `socket.recovered` (as last reported), `received`,
+ * `disconnects`, `connectErrors`; `state` is the socket's last reported `connected`,
+ * `recovered`, `sid` and `transport`; `errors` the page's errors.
  */
 export async function pageClient(browser, url, path, partition) {
   const page = await browser.newPage();
@@ -51,7 +52,15 @@ export async function pageClient(browser, url, path, partition) {
     socket.on("connect_error", (error) => report("connect_error", error.message));
     window.socket = socket;
   }, options);
-  client.socket = { emit: (event, text) => page.evaluate(([e, t]) => window.socket.emit(e, t), [event, text]) };
+  client.socket = {
+    emit: (event, text) => page.evaluate(([e, t]) => window.socket.emit(e, t), [event, text]),
+    get connected() {
+      return client.state.connected === true;
+    },
+    get recovered() {
+      return client.state.recovered;
+    },
+  };
   return client;
 }
 
