@@ -90,7 +90,9 @@ impl Inner {
     /// A `t` query parameter: base-36 time plus a counter, unique per request.
     pub(crate) fn stamp(&mut self) -> String {
         self.stamps = self.stamps.wrapping_add(1);
-        let mut stamp = ["&", &self.timestamp_param, "="].concat();
+        let mut stamp = String::from("&");
+        stamp.push_str(&self.timestamp_param);
+        stamp.push('=');
         push_digits(&mut stamp, now(), 36);
         stamp.push('.');
         push_digits(&mut stamp, self.stamps.into(), 10);
@@ -104,7 +106,10 @@ impl Inner {
         }
         let (base, flag) =
             if websocket { (&self.ws_base, OPT_TIMESTAMP_WEBSOCKET) } else { (&self.http_base, OPT_TIMESTAMP_POLLING) };
-        let mut url = [base, "?", &self.query, query].concat();
+        let mut url = base.clone();
+        url.push('?');
+        url.push_str(&self.query);
+        url.push_str(query);
         if self.options & flag != 0 {
             url.push_str(&self.stamp());
         }

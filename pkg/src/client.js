@@ -9,6 +9,12 @@ import { decode, decodeOrUndefined, encode, ILLEGAL_ATTACHMENTS, isBlob, isEvent
 /** The Socket.IO protocol revision. */
 export const protocol = 5;
 
+// socket.io-client 4.8's transport exports, for `io({ transports: [WebSocket, Fetch] })`: each
+// stands for its transport by `prototype.name`, as engine.io-client's classes do.
+export const Polling = { prototype: { name: "polling" } };
+export const WebSocketTransport = { prototype: { name: "websocket" } };
+export const WebTransport = { prototype: { name: "webtransport" } };
+
 // The timer functions as the module found them (engine.io-client's `useNativeTimers`).
 const NATIVE_SET_TIMEOUT = globalThis.setTimeout.bind(globalThis);
 const NATIVE_CLEAR_TIMEOUT = globalThis.clearTimeout.bind(globalThis);
@@ -72,8 +78,11 @@ const encodeQuery = (q) => {
 /**
  * Builds the public API on a wasm loader: `load()` resolves to the driver class
  * (`Driver` of the wasm-bindgen glue), once, the first time a Manager is created.
+ * `platform` is for a runtime other than a browser (node.js): `webSocket(url, protocols,
+ * opts)`, its WebSocket made with the manager's options (a browser's takes none), and
+ * `binary`, what a received attachment (an ArrayBuffer) is handed to the application as.
  */
-export function client(load) {
+export function client(load, platform = {}) {
   let ready;
 
   /**
@@ -184,7 +193,7 @@ export function client(load) {
           webSocket: (url, id, tag) => {
             let ws;
             try {
-              ws = new WebSocket(url, protocols);
+              ws = platform.webSocket ? platform.webSocket(url, protocols, opts) : new WebSocket(url, protocols);
             } catch (e) {
               failed(e);
               throw e;
@@ -306,6 +315,7 @@ export function client(load) {
     }
 
     _ev(kind, s, a, b, bins, n) {
+      if (bins && platform.binary) bins = bins.map(platform.binary);
       if (kind >= 10 && kind < 30) return this._byId[s]._ev(kind, a, b, bins, n);
       switch (kind) {
         case 9:

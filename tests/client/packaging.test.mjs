@@ -1,8 +1,9 @@
 // The package as users get it: `npm pack` in pkg/ makes the tarball, which is `npm install`ed
-// (offline: the package has no dependencies) into fresh copies of tests/client/apps/vite and
-// tests/client/apps/webpack. Each app is built with its bundler's Node API (Vite 8, webpack 5,
-// from the repository's node_modules), served statically and opened in Chromium, where it
-// connects to the official socket.io@4.8.4 server with its auth and gets an ack.
+// into fresh copies of tests/client/apps/vite and tests/client/apps/webpack (offline: its one
+// dependency, `ws`, for Node.js, installed from the repository's node_modules). Each app is
+// built with its bundler's Node API (Vite 8, webpack 5, from the repository's node_modules),
+// served statically and opened in Chromium, where it connects to the official socket.io@4.8.4
+// server with its auth and gets an ack. In Node.js, the installed package connects the same way.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -62,7 +63,7 @@ test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and t
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: join(ROOT, "pkg") });
   const [{ filename, files, size }] = JSON.parse(stdout);
   const paths = files.map((f) => f.path);
-  for (const file of ["package.json", "index.js", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
+  for (const file of ["package.json", "index.js", "node.js", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
     assert.ok(paths.includes(file), `${file} packed: ${paths}`);
   }
   assert.ok(size > 0);
@@ -82,7 +83,8 @@ for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "web
       await cp(join(ROOT, "tests/client/apps", key), app, { recursive: true });
       await mkdir(dirname(join(app, ENTRIES[key])), { recursive: true });
       await cp(join(ROOT, "tests/client/apps/app.js"), join(app, ENTRIES[key]));
-      await run("npm", ["install", tarball, "--offline", "--no-audit", "--no-fund", "--no-package-lock"], { cwd: app });
+      const ws = join(ROOT, "node_modules/ws");
+      await run("npm", ["install", tarball, ws, "--install-links", "--offline", "--no-audit", "--no-fund", "--no-package-lock"], { cwd: app });
       const installed = join(app, "node_modules/wasmio");
       assert.equal((await lstat(installed)).isSymbolicLink(), false, "a real install, not a link");
       assert.equal(JSON.parse(await readFile(join(installed, "package.json"), "utf8")).name, "wasmio");
@@ -110,3 +112,21 @@ for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "web
     });
   });
 }
+
+test("in Node.js, the installed package (its \"node\" export) connects with its auth and gets an ack", async () => {
+  const app = join(tmp, "vite");
+  assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
+  const script = `
+    const { io } = await import("wasmio");
+    const socket = io(${JSON.stringify(server.url)}, { auth: { from: "node" } });
+    socket.emit("echo", "node ✓", Buffer.from([1, 2]), (text, bin) => {
+      console.log(JSON.stringify({ entry: import.meta.resolve("wasmio"), text, buffer: Buffer.isBuffer(bin), bin: [...bin] }));
+      socket.disconnect();
+    });`;
+  // The process must end by itself once the socket is disconnected.
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: app, timeout: 20_000 });
+  const r = JSON.parse(stdout);
+  assert.equal(r.entry, pathToFileURL(join(app, "node_modules/wasmio/node.js")).href);
+  assert.deepEqual(r, { entry: r.entry, text: "node ✓", buffer: true, bin: [1, 2] });
+  assert.ok(seen.some((auth) => auth.from === "node"), `auth { from: "node" } seen: ${JSON.stringify(seen)}`);
+});

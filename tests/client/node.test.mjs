@@ -1,0 +1,104 @@
+// The client in Node.js (the package's "node" entry, pkg/node.js: its wasm read from disk, its
+// WebSockets the `ws` package's), beside the official socket.io-client 4.8.4 in the same
+// process, both against the official socket.io 4.8.4 server. Every behaviour is asserted on
+// both clients alike: what Node code written for socket.io-client sees.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { io as officialIo } from "socket.io-client";
+import { io as wasmioIo } from "../../pkg/node.js";
+import { startIo, until } from "./harness.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const CLIENTS = { wasmio: wasmioIo, official: officialIo };
+const PATHS = { "polling then upgrade": ["polling", "websocket"], "WebSocket only": ["websocket"], "polling only": ["polling"] };
+
+let server;
+const headers = [];
+
+before(async () => {
+  server = await startIo(
+    (io) =>
+      io.on("connection", (socket) => {
+        headers.push(socket.handshake.headers["x-wasmio-test"]);
+        socket.on("bytes", (bytes, ack) => ack(Buffer.isBuffer(bytes) ? [...bytes] : typeof bytes, Buffer.from([7, 8, 9])));
+        socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
+        socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
+      }),
+    { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } },
+  );
+});
+
+after(() => server?.close());
+
+/** The first time `socket` gets `event`: its arguments. */
+const once = (socket, event) => new Promise((r) => socket.once(event, (...args) => r(args)));
+
+for (const [name, io] of Object.entries(CLIENTS)) {
+  describe(`in Node.js, ${name}`, () => {
+    for (const [path, transports] of Object.entries(PATHS)) {
+      test(`${path}: connects with extraHeaders, and binary data goes both ways as Buffers`, async () => {
+        const tag = `${name} ${path}`;
+        const socket = io(server.url, { transports, extraHeaders: { "x-wasmio-test": tag }, forceNew: true });
+        try {
+          const [welcome, bytes] = await once(socket, "welcome");
+          assert.equal(welcome.to, socket.id);
+          assert.ok(Buffer.isBuffer(bytes), "a received attachment is a Buffer");
+          assert.equal(bytes.toString(), "hi");
+          const [seen, back] = await new Promise((r) => socket.emit("bytes", Buffer.from([1, 2, 3]), (...a) => r(a)));
+          assert.deepEqual(seen, [1, 2, 3], "the server got a Buffer");
+          assert.ok(Buffer.isBuffer(back), "an ack's attachment is a Buffer");
+          assert.deepEqual([...back], [7, 8, 9]);
+          await until(() => socket.io.engine.transport.name === transports.at(-1));
+          assert.ok(headers.includes(tag), `the handshake carried extraHeaders: ${headers}`);
+        } finally {
+          socket.disconnect();
+        }
+      });
+    }
+
+    test("a dropped connection reconnects by itself and recovers what was missed", async () => {
+      // The server emits "later" 300 ms after "missed"; the client is back 500 ms after the drop.
+      const socket = io(server.url, { forceNew: true, reconnectionDelay: 500, randomizationFactor: 0 });
+      try {
+        await once(socket, "connect");
+        const later = new Promise((r) => socket.once("later", (...args) => r([socket.recovered, ...args])));
+        socket.emit("missed", 42);
+        await new Promise((r) => setTimeout(r, 50)); // the server got it before the drop
+        socket.io.engine.close(); // as a lost network would
+        await once(socket, "connect");
+        assert.equal(socket.recovered, true);
+        // With recovery on, the server appends each event's offset to its arguments, and
+        // socket.io-client hands it to listeners as it came.
+        // Delivered on the recovered connection (socket.io replays what was missed ahead of the
+        // CONNECT, so listeners get it just before "connect", with `recovered` already set).
+        const [recoveredThen, n, offset] = await later;
+        assert.equal(recoveredThen, true, "missed while disconnected, delivered on the recovered connection");
+        assert.equal(n, 42);
+        assert.equal(typeof offset, "string");
+      } finally {
+        socket.disconnect();
+      }
+    });
+
+    test("the process ends by itself once the socket is disconnected", async () => {
+      const entry = name === "wasmio" ? join(ROOT, "pkg/node.js") : "socket.io-client";
+      const script = `
+        const { io } = await import(${JSON.stringify(entry)});
+        const socket = io(${JSON.stringify(server.url)});
+        socket.on("connect", () => socket.emit("bytes", Buffer.from([5]), (seen) => {
+          console.log(JSON.stringify(seen));
+          socket.disconnect();
+        }));`;
+      // A client that kept a timer or a connection alive would hang here until the timeout.
+      const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+        cwd: ROOT,
+        timeout: 20_000,
+      });
+      assert.equal(stdout.trim(), "[5]");
+    });
+  });
+}
