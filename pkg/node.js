@@ -18,6 +18,10 @@ class NodeWebSocket extends WS {
     for (const key of WS_OPTIONS) if (opts[key] !== undefined) options[key] = opts[key];
     if (opts.extraHeaders) options.headers = opts.extraHeaders;
     super(url, protocols, options);
+    // `ws` emits "error" when a socket is closed before it opened (a connect timeout, an
+    // upgrade given up): with the driver's handlers removed by then, an unheard "error" would
+    // end the process. engine.io-client's Node transport guards the same way.
+    this.on("error", () => {});
   }
 
   /** The driver hands a view of its memory, which it reuses: `ws` may write later (compression), so a copy. */

@@ -5,6 +5,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -56,6 +57,31 @@ for (const [name, io] of Object.entries(CLIENTS)) {
           assert.ok(headers.includes(tag), `the handshake carried extraHeaders: ${headers}`);
         } finally {
           socket.disconnect();
+        }
+      });
+    }
+
+    for (const [path, transports] of Object.entries(PATHS)) {
+      test(`${path}: a server that never answers gives connect_error "timeout", and nothing is left to throw`, async () => {
+        const held = [];
+        const silent = createServer((connection) => held.push(connection)); // accepts, never answers
+        await new Promise((r) => silent.listen(0, "127.0.0.1", r));
+        const uncaught = [];
+        const onUncaught = (e) => uncaught.push(e);
+        process.on("uncaughtException", onUncaught);
+        const socket = io(`http://127.0.0.1:${silent.address().port}`, { transports, timeout: 300, reconnection: false });
+        try {
+          const [error] = await once(socket, "connect_error");
+          assert.equal(error.message, "timeout");
+          // What the client closed while it was still connecting reports its end afterwards.
+          await new Promise((r) => setTimeout(r, 300));
+          assert.deepEqual(uncaught, []);
+          assert.equal(socket.connected, false);
+        } finally {
+          process.off("uncaughtException", onUncaught);
+          socket.disconnect();
+          for (const connection of held) connection.destroy();
+          silent.close();
         }
       });
     }
