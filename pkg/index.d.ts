@@ -81,6 +81,18 @@ export interface EngineOptions {
   /** Use the timer functions as the package found them when it loaded, not the global ones
    *  when the manager is created (fake timers in tests; default false). */
   useNativeTimers: boolean;
+  /** Node.js: an open WebSocket connection and the manager's timers do not keep the process
+   *  alive (default false). A pending long-polling request still does (Node's `fetch`). */
+  autoUnref: boolean;
+  /** Node.js: TLS and connection options handed to the `ws` package for the WebSockets. */
+  agent: string | boolean;
+  pfx: string;
+  key: string;
+  passphrase: string;
+  cert: string;
+  ca: string | string[];
+  ciphers: string;
+  rejectUnauthorized: boolean;
   /** Keep the trailing slash of `path` (default true). */
   addTrailingSlash: boolean;
   /** The server path (default "/socket.io"). */

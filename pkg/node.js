@@ -22,6 +22,8 @@ class NodeWebSocket extends WS {
     // upgrade given up): with the driver's handlers removed by then, an unheard "error" would
     // end the process. engine.io-client's Node transport guards the same way.
     this.on("error", () => {});
+    // `autoUnref`: an open connection does not keep the process alive (engine.io-client's way).
+    if (opts.autoUnref) this.once("open", () => this._socket.unref());
   }
 
   /** The driver hands a view of its memory, which it reuses: `ws` may write later (compression), so a copy. */
@@ -32,7 +34,12 @@ class NodeWebSocket extends WS {
 
 const { io, Manager, Socket } = client(
   () => readFile(new URL("./wasm/wasmio_bg.wasm", import.meta.url)).then((bytes) => init({ module_or_path: bytes })).then(() => Driver),
-  { webSocket: (url, protocols, opts) => new NodeWebSocket(url, protocols, opts), binary: (buffer) => Buffer.from(buffer) },
+  {
+    webSocket: (url, protocols, opts) => new NodeWebSocket(url, protocols, opts),
+    // `autoUnref`: nor do the manager's timers (heartbeat, reconnection delays, timeouts).
+    setTimer: (opts) => opts.autoUnref && ((fn, ms) => setTimeout(fn, ms).unref()),
+    binary: (buffer) => Buffer.from(buffer),
+  },
 );
 
 export { io, io as connect, Manager, Socket };

@@ -79,8 +79,9 @@ const encodeQuery = (q) => {
  * Builds the public API on a wasm loader: `load()` resolves to the driver class
  * (`Driver` of the wasm-bindgen glue), once, the first time a Manager is created.
  * `platform` is for a runtime other than a browser (node.js): `webSocket(url, protocols,
- * opts)`, its WebSocket made with the manager's options (a browser's takes none), and
- * `binary`, what a received attachment (an ArrayBuffer) is handed to the application as.
+ * opts)`, its WebSocket made with the manager's options (a browser's takes none),
+ * `setTimer(opts)`, the manager's `setTimeout` if not the usual one, and `binary`, what a
+ * received attachment (an ArrayBuffer) is handed to the application as.
  */
 export function client(load, platform = {}) {
   let ready;
@@ -171,7 +172,7 @@ export function client(load, platform = {}) {
       const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
       // The browser's details of a transport error, for the TransportError reported next.
       const failed = (description, context) => (this._te = { description, context });
-      const setTimer = opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis);
+      const setTimer = platform.setTimer?.(opts) || (opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis));
       // What the driver asked for comes back to it with the tag it gave (`Driver.callback`).
       const call = (tag, value) => d.callback(tag, value);
       const d = new Driver(

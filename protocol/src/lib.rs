@@ -62,6 +62,7 @@ macro_rules! error_from_message {
 pub mod base64;
 pub mod client;
 pub mod engine;
+mod fifo;
 pub mod json;
 mod number;
 pub mod server;

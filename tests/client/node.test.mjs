@@ -110,6 +110,24 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       }
     });
 
+    // Long-polling alone is left out for wasmio: Node's fetch, which carries it, cannot be unref'd.
+    for (const path of ["polling then upgrade", "WebSocket only"]) {
+      test(`${path}: with autoUnref, an open connection does not keep the process alive`, async () => {
+        const entry = name === "wasmio" ? join(ROOT, "pkg/node.js") : "socket.io-client";
+        const script = `
+          const { io } = await import(${JSON.stringify(entry)});
+          const socket = io(${JSON.stringify(server.url)}, { autoUnref: true, transports: ${JSON.stringify(PATHS[path])} });
+          socket.on("connect", () => console.log("connected"));
+          // What holds the process until the connection is made (as socket.io-client's own test).
+          setTimeout(() => console.log("done"), 1000);`;
+        const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+          cwd: ROOT,
+          timeout: 20_000,
+        });
+        assert.equal(stdout, "connected\ndone\n");
+      });
+    }
+
     test("the process ends by itself once the socket is disconnected", async () => {
       const entry = name === "wasmio" ? join(ROOT, "pkg/node.js") : "socket.io-client";
       const script = `

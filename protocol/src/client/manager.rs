@@ -1,7 +1,7 @@
 //! socket.io-client's `Manager`: one engine at a time, namespaces multiplexed over it,
 //! reconnection with backoff; and the `Socket` logic it drives.
 
-use std::collections::VecDeque;
+use crate::fifo::Fifo;
 
 use super::backoff::Backoff;
 use super::json_util::{array_elements, member, merge_recovery, object_members, rest_of_array, string_value, truthy};
@@ -53,8 +53,8 @@ pub struct Manager {
     sockets: Vec<Socket>,
     /// Sockets listening to the manager, in subscription order.
     subscribed: Vec<SocketId>,
-    transmits: VecDeque<ClientTransmit>,
-    events: VecDeque<Event>,
+    transmits: Fifo<ClientTransmit>,
+    events: Fifo<Event>,
     /// Whether packets are reported ([`Manager::report_packets`]).
     report_packets: bool,
 }
@@ -92,8 +92,8 @@ impl Manager {
             prior_websocket_success: false,
             sockets: Vec::new(),
             subscribed: Vec::new(),
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Fifo::default(),
+            events: Fifo::default(),
             report_packets: false,
         }
     }
@@ -203,12 +203,12 @@ impl Manager {
     /// The next thing to do on the network. Transport ids are unique across the engines the
     /// manager creates.
     pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     /// When [`Manager::handle_timeout`] must be called next.
@@ -540,7 +540,7 @@ impl Manager {
                 ClientTransmit::WebSocket { id, frame } => ClientTransmit::WebSocket { id: self.external(id), frame },
                 ClientTransmit::Close { id } => ClientTransmit::Close { id: self.external(id) },
             };
-            self.transmits.push_back(t);
+            self.transmits.push(t);
         }
     }
 
@@ -593,11 +593,11 @@ impl Manager {
     }
 
     fn push(&mut self, event: ManagerEvent) {
-        self.events.push_back(Event::Manager(event));
+        self.events.push(Event::Manager(event));
     }
 
     fn push_socket(&mut self, socket: SocketId, event: SocketEvent) {
-        self.events.push_back(Event::Socket { socket, event });
+        self.events.push(Event::Socket { socket, event });
     }
 
     fn socket_mut(&mut self, socket: SocketId) -> &mut Socket {

@@ -9,6 +9,8 @@
 
 use std::collections::VecDeque;
 
+use crate::fifo::Fifo;
+
 use super::handshake::Handshake;
 use super::packet::{decode_payload, Data, Frame, Packet, PacketError, PacketType};
 use super::session::{take_payload, CloseReason, TransportKind};
@@ -164,8 +166,8 @@ pub struct ClientSession {
     ping_deadline: Option<u64>,
     /// After a close over polling: the transport and the payloads still to post, in order.
     closing_posts: Option<(TransportId, VecDeque<String>)>,
-    transmits: VecDeque<ClientTransmit>,
-    events: VecDeque<ClientEvent>,
+    transmits: Fifo<ClientTransmit>,
+    events: Fifo<ClientEvent>,
 }
 
 impl ClientSession {
@@ -192,8 +194,8 @@ impl ClientSession {
             report_packets: false,
             ping_deadline: None,
             closing_posts: None,
-            transmits: VecDeque::new(),
-            events: VecDeque::new(),
+            transmits: Fifo::default(),
+            events: Fifo::default(),
         }
     }
 
@@ -267,7 +269,7 @@ impl ClientSession {
     /// Queues a packet for the write buffer.
     fn queue(&mut self, packet: Packet) {
         if self.report_packets {
-            self.events.push_back(ClientEvent::Packet { created: true, packet: packet.clone() });
+            self.events.push(ClientEvent::Packet { created: true, packet: packet.clone() });
         }
         self.write_buffer.push_back(packet);
     }
@@ -304,11 +306,11 @@ impl ClientSession {
                     // What is left is sent, then the WebSocket closes (its close frame follows
                     // the data): the server learns of it at once, not at its ping timeout.
                     self.flush();
-                    self.transmits.push_back(ClientTransmit::Close { id: t.id });
+                    self.transmits.push(ClientTransmit::Close { id: t.id });
                 }
             },
             // Still opening: the transport is dropped (the handshake aborted, the WebSocket closed).
-            (_, Some(t)) => self.transmits.push_back(ClientTransmit::Close { id: t.id }),
+            (_, Some(t)) => self.transmits.push(ClientTransmit::Close { id: t.id }),
             (_, None) => {}
         }
         self.finish(CloseReason::ForcedClose, None);
@@ -362,17 +364,15 @@ impl ClientSession {
     /// The write buffer was written out.
     fn drained(&mut self) {
         if self.report_packets {
-            self.events.push_back(ClientEvent::Drain);
+            self.events.push(ClientEvent::Drain);
         }
     }
 
     /// A WebSocket opened.
     pub fn handle_websocket_open(&mut self, id: TransportId) {
         if self.probe == Probe::Sent(id) {
-            self.transmits.push_back(ClientTransmit::WebSocket {
-                id,
-                frame: Packet::text(PacketType::Ping, "probe").into_frame(),
-            });
+            self.transmits
+                .push(ClientTransmit::WebSocket { id, frame: Packet::text(PacketType::Ping, "probe").into_frame() });
         }
     }
 
@@ -403,7 +403,7 @@ impl ClientSession {
             match packet {
                 Ok(p) if p.kind == PacketType::Pong && p.data == Data::Text("probe".into()) => {
                     self.probe = Probe::Pausing(id);
-                    self.events.push_back(ClientEvent::Upgrading);
+                    self.events.push(ClientEvent::Upgrading);
                     self.complete_upgrade_if_paused();
                 }
                 _ => self.abandon_probe(Some("probe error"), true),
@@ -443,12 +443,12 @@ impl ClientSession {
 
     /// The next thing to do, if any.
     pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
-        self.transmits.pop_front()
+        self.transmits.pop()
     }
 
     /// The next event for the application, if any.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        self.events.pop()
     }
 
     fn new_id(&mut self) -> TransportId {
@@ -485,7 +485,7 @@ impl ClientSession {
             TransportKind::Polling => self.poll(id),
             TransportKind::WebSocket => {
                 let query = self.query(kind);
-                self.transmits.push_back(ClientTransmit::OpenWebSocket { id, query });
+                self.transmits.push(ClientTransmit::OpenWebSocket { id, query });
             }
         }
     }
@@ -494,13 +494,13 @@ impl ClientSession {
         if !self.poll_in_flight {
             self.poll_in_flight = true;
             let query = self.query(TransportKind::Polling);
-            self.transmits.push_back(ClientTransmit::PollGet { id, query });
+            self.transmits.push(ClientTransmit::PollGet { id, query });
         }
     }
 
     fn on_packet(&mut self, packet: Packet, now_ms: u64) {
         if self.report_packets {
-            self.events.push_back(ClientEvent::Packet { created: false, packet: packet.clone() });
+            self.events.push(ClientEvent::Packet { created: false, packet: packet.clone() });
         }
         match packet.kind {
             PacketType::Open if self.state == State::Opening => {
@@ -513,12 +513,10 @@ impl ClientSession {
             PacketType::Ping if self.state == State::Open => {
                 self.reset_ping_deadline(now_ms);
                 self.queue(Packet::bare(PacketType::Pong));
-                self.events.push_back(ClientEvent::Ping);
+                self.events.push(ClientEvent::Ping);
                 self.flush();
             }
-            PacketType::Message if self.state == State::Open => {
-                self.events.push_back(ClientEvent::Message(packet.data))
-            }
+            PacketType::Message if self.state == State::Open => self.events.push(ClientEvent::Message(packet.data)),
             PacketType::Close => self.fail(CloseReason::TransportClose, Some("transport closed by the server".into())),
             _ => {}
         }
@@ -533,13 +531,13 @@ impl ClientSession {
         self.state = State::Open;
         self.candidates.clear();
         self.reset_ping_deadline(now_ms);
-        self.events.push_back(ClientEvent::Open(handshake));
+        self.events.push(ClientEvent::Open(handshake));
         self.flush();
         if probe_websocket {
             let id = self.new_id();
             self.probe = Probe::Sent(id);
             let query = self.query(TransportKind::WebSocket);
-            self.transmits.push_back(ClientTransmit::OpenWebSocket { id, query });
+            self.transmits.push(ClientTransmit::OpenWebSocket { id, query });
         }
     }
 
@@ -558,7 +556,7 @@ impl ClientSession {
             TransportKind::Polling => self.flush_polling(t.id),
             TransportKind::WebSocket => {
                 for packet in std::mem::take(&mut self.write_buffer) {
-                    self.transmits.push_back(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
+                    self.transmits.push(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
                 }
                 self.websocket_written = true;
                 self.drained();
@@ -572,7 +570,7 @@ impl ClientSession {
         if !self.post_in_flight && !self.write_buffer.is_empty() {
             let body = take_payload(&mut self.write_buffer, max);
             let query = self.query(TransportKind::Polling);
-            self.transmits.push_back(ClientTransmit::PollPost { id, query, body });
+            self.transmits.push(ClientTransmit::PollPost { id, query, body });
             self.post_in_flight = true;
         }
     }
@@ -584,7 +582,7 @@ impl ClientSession {
         match bodies.pop_front() {
             Some(body) => {
                 let query = self.query(TransportKind::Polling);
-                self.transmits.push_back(ClientTransmit::PollPost { id, query, body });
+                self.transmits.push(ClientTransmit::PollPost { id, query, body });
             }
             None => self.closing_posts = None,
         }
@@ -597,11 +595,11 @@ impl ClientSession {
         }
         self.probe = Probe::None;
         if let Some(old) = self.transport.replace(Transport { id: probe, kind: TransportKind::WebSocket }) {
-            self.transmits.push_back(ClientTransmit::Close { id: old.id });
+            self.transmits.push(ClientTransmit::Close { id: old.id });
         }
         self.transmits
-            .push_back(ClientTransmit::WebSocket { id: probe, frame: Packet::bare(PacketType::Upgrade).into_frame() });
-        self.events.push_back(ClientEvent::Upgrade(TransportKind::WebSocket));
+            .push(ClientTransmit::WebSocket { id: probe, frame: Packet::bare(PacketType::Upgrade).into_frame() });
+        self.events.push(ClientEvent::Upgrade(TransportKind::WebSocket));
         self.flush();
     }
 
@@ -610,9 +608,9 @@ impl ClientSession {
         let (Probe::Sent(id) | Probe::Pausing(id)) = self.probe else { return };
         let was_pausing = self.probe_is_pausing();
         self.probe = Probe::None;
-        self.transmits.push_back(ClientTransmit::Close { id });
+        self.transmits.push(ClientTransmit::Close { id });
         if let Some(error) = error {
-            self.events.push_back(ClientEvent::UpgradeError(error.to_owned()));
+            self.events.push(ClientEvent::UpgradeError(error.to_owned()));
         }
         // Polling was pausing for the upgrade: resume it.
         if let (true, true, State::Open, Some(t)) = (resume, was_pausing, self.state, self.transport) {
@@ -630,7 +628,7 @@ impl ClientSession {
             return;
         }
         if self.state == State::Opening && self.config.try_all_transports && !self.candidates.is_empty() {
-            self.transmits.push_back(ClientTransmit::Close { id });
+            self.transmits.push(ClientTransmit::Close { id });
             self.poll_in_flight = false;
             self.open_next_transport();
             return;
@@ -644,7 +642,7 @@ impl ClientSession {
         }
         self.abandon_probe(None, false);
         if let Some(t) = self.transport {
-            self.transmits.push_back(ClientTransmit::Close { id: t.id });
+            self.transmits.push(ClientTransmit::Close { id: t.id });
         }
         self.finish(reason, description);
     }
@@ -653,7 +651,7 @@ impl ClientSession {
         self.state = State::Closed;
         self.ping_deadline = None;
         self.write_buffer.clear();
-        self.events.push_back(ClientEvent::Close { reason, description });
+        self.events.push(ClientEvent::Close { reason, description });
     }
 }
 

@@ -1,0 +1,90 @@
+//! A first-in first-out queue for the client machines' outputs (transmits and events).
+//!
+//! These queues fill while one input is handled and are then polled until empty, so a `Vec`
+//! read from a cursor, and cleared once read to its end, serves them: pushes and pops are O(1)
+//! (amortized) as with `VecDeque`, whose ring-buffer code, made once per item type, weighs
+//! more in the browser client's wasm (measured in docs/ARCHITECTURE.md).
+
+/// A FIFO queue: [`Fifo::push`] at the back, [`Fifo::pop`] from the front.
+#[derive(Debug, Clone)]
+pub(crate) struct Fifo<T> {
+    /// The items pushed; those before `head` were popped (`None`).
+    items: Vec<Option<T>>,
+    /// The index of the next item to pop.
+    head: usize,
+}
+
+impl<T> Default for Fifo<T> {
+    fn default() -> Self {
+        Fifo { items: Vec::new(), head: 0 }
+    }
+}
+
+impl<T> Fifo<T> {
+    /// Adds `item` at the back.
+    pub(crate) fn push(&mut self, item: T) {
+        self.items.push(Some(item));
+    }
+
+    /// Removes and returns the item at the front; once the queue is read to its end, its
+    /// storage is reused from the start.
+    pub(crate) fn pop(&mut self) -> Option<T> {
+        let item = self.items.get_mut(self.head)?.take();
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.items.clear();
+            self.head = 0;
+        }
+        item
+    }
+
+    /// Whether no item waits.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == self.items.len()
+    }
+
+    /// Keeps only the waiting items for which `keep` is true, in their order.
+    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.items.retain(|item| item.as_ref().is_some_and(&mut keep));
+        self.head = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fifo;
+
+    #[test]
+    fn pops_in_push_order_across_interleaved_pushes_and_resets() {
+        let mut q = Fifo::default();
+        assert!(q.is_empty());
+        assert_eq!(q.pop(), None::<u32>);
+        q.push(1);
+        q.push(2);
+        assert_eq!(q.pop(), Some(1));
+        q.push(3);
+        assert!(!q.is_empty());
+        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.pop(), Some(3));
+        assert!(q.is_empty());
+        assert_eq!(q.items.len(), 0, "read to its end, the storage is reused");
+        q.push(4);
+        assert_eq!(q.pop(), Some(4));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn retain_keeps_the_waiting_items_in_order() {
+        let mut q = Fifo::default();
+        for i in 0..6 {
+            q.push(i);
+        }
+        assert_eq!(q.pop(), Some(0));
+        q.retain(|&i| i % 2 == 1);
+        assert_eq!(q.pop(), Some(1));
+        assert_eq!(q.pop(), Some(3));
+        assert_eq!(q.pop(), Some(5));
+        assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
+    }
+}
