@@ -38,6 +38,11 @@ impl<T> Fifo<T> {
         item
     }
 
+    /// The item at the front, left in the queue.
+    pub(crate) fn front(&self) -> Option<&T> {
+        self.items.get(self.head)?.as_ref()
+    }
+
     /// Whether no item waits.
     pub(crate) fn is_empty(&self) -> bool {
         self.head == self.items.len()
@@ -80,6 +85,7 @@ mod tests {
             q.push(i);
         }
         assert_eq!(q.pop(), Some(0));
+        assert_eq!(q.front(), Some(&1));
         q.retain(|&i| i % 2 == 1);
         assert_eq!(q.pop(), Some(1));
         assert_eq!(q.pop(), Some(3));

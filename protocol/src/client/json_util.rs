@@ -68,7 +68,8 @@ pub(crate) fn string_value(raw: &str) -> Option<String> {
 /// Whether a raw JSON value is JavaScript-truthy.
 pub(crate) fn truthy(raw: &str) -> bool {
     let raw = json::trim(raw);
-    let zero = raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) && json::number_value(raw) == 0.0;
+    let number = raw.as_bytes().first().is_some_and(|&b| b == b'-' || b.is_ascii_digit());
+    let zero = number && json::number_value(raw) == 0.0;
     !(zero || matches!(raw, "\"\"" | "false" | "null"))
 }
 

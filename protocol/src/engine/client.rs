@@ -7,8 +7,6 @@
 //! deadline, polling to WebSocket upgrade by probe (`2probe`/`3probe`), pause and `5`,
 //! and fallback to the next transport when the first one fails to open.
 
-use std::collections::VecDeque;
-
 use crate::fifo::Fifo;
 
 use super::handshake::Handshake;
@@ -149,7 +147,7 @@ enum Probe {
 pub struct ClientSession {
     config: ClientConfig,
     /// Transports still to try, in order.
-    candidates: VecDeque<TransportKind>,
+    candidates: Fifo<TransportKind>,
     state: State,
     transport: Option<Transport>,
     probe: Probe,
@@ -160,12 +158,12 @@ pub struct ClientSession {
     /// A frame went out on the WebSocket since the driver's last [`ClientSession::handle_tick`]
     /// (engine.io-client's WebSocket is not writable until the next tick after a write).
     websocket_written: bool,
-    write_buffer: VecDeque<Packet>,
+    write_buffer: Fifo<Packet>,
     /// Whether packets are reported ([`ClientEvent::Packet`], [`ClientEvent::Drain`]).
     report_packets: bool,
     ping_deadline: Option<u64>,
     /// After a close over polling: the transport and the payloads still to post, in order.
-    closing_posts: Option<(TransportId, VecDeque<String>)>,
+    closing_posts: Option<(TransportId, Fifo<String>)>,
     transmits: Fifo<ClientTransmit>,
     events: Fifo<ClientEvent>,
 }
@@ -174,10 +172,16 @@ impl ClientSession {
     /// A session that has not opened yet. `prior_websocket_success` says whether a WebSocket
     /// worked for an earlier session (used with `rememberUpgrade`).
     pub fn new(config: ClientConfig, prior_websocket_success: bool) -> Self {
-        let mut candidates: VecDeque<TransportKind> = config.transports.iter().copied().collect();
-        if config.remember_upgrade && prior_websocket_success && candidates.contains(&TransportKind::WebSocket) {
-            candidates.retain(|&t| t != TransportKind::WebSocket);
-            candidates.push_front(TransportKind::WebSocket);
+        let websocket_first =
+            config.remember_upgrade && prior_websocket_success && config.transports.contains(&TransportKind::WebSocket);
+        let mut candidates = Fifo::default();
+        if websocket_first {
+            candidates.push(TransportKind::WebSocket);
+        }
+        for &kind in &config.transports {
+            if !(websocket_first && kind == TransportKind::WebSocket) {
+                candidates.push(kind);
+            }
         }
         ClientSession {
             config,
@@ -190,7 +194,7 @@ impl ClientSession {
             poll_in_flight: false,
             post_in_flight: false,
             websocket_written: false,
-            write_buffer: VecDeque::new(),
+            write_buffer: Fifo::default(),
             report_packets: false,
             ping_deadline: None,
             closing_posts: None,
@@ -271,7 +275,7 @@ impl ClientSession {
         if self.report_packets {
             self.events.push(ClientEvent::Packet { created: true, packet: packet.clone() });
         }
-        self.write_buffer.push_back(packet);
+        self.write_buffer.push(packet);
     }
 
     /// Closes the session ("forced close"): queued messages are flushed first; over polling a
@@ -288,14 +292,14 @@ impl ClientSession {
                     // (the server refuses overlapping POSTs).
                     // Written as engine.io-client's polling transport writes it: not a packet
                     // the socket creates (no `packetCreate`).
-                    self.write_buffer.push_back(Packet::bare(PacketType::Close));
+                    self.write_buffer.push(Packet::bare(PacketType::Close));
                     // A poll asked for but not sent yet is dropped: sent beside the close packet,
                     // it could reach the server after the close and be refused.
                     self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
                     let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
-                    let mut bodies = VecDeque::new();
+                    let mut bodies = Fifo::default();
                     while !self.write_buffer.is_empty() {
-                        bodies.push_back(take_payload(&mut self.write_buffer, max));
+                        bodies.push(take_payload(&mut self.write_buffer, max));
                     }
                     self.closing_posts = Some((t.id, bodies));
                     if !self.post_in_flight {
@@ -475,7 +479,7 @@ impl ClientSession {
     }
 
     fn open_next_transport(&mut self) {
-        let Some(kind) = self.candidates.pop_front() else {
+        let Some(kind) = self.candidates.pop() else {
             self.fail(CloseReason::TransportError, Some("No transports available".into()));
             return;
         };
@@ -529,7 +533,7 @@ impl ClientSession {
             && handshake.upgrades.iter().any(|u| u == TransportKind::WebSocket.as_str());
         self.handshake = Some(handshake.clone());
         self.state = State::Open;
-        self.candidates.clear();
+        self.candidates = Fifo::default();
         self.reset_ping_deadline(now_ms);
         self.events.push(ClientEvent::Open(handshake));
         self.flush();
@@ -555,7 +559,7 @@ impl ClientSession {
         match t.kind {
             TransportKind::Polling => self.flush_polling(t.id),
             TransportKind::WebSocket => {
-                for packet in std::mem::take(&mut self.write_buffer) {
+                while let Some(packet) = self.write_buffer.pop() {
                     self.transmits.push(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
                 }
                 self.websocket_written = true;
@@ -579,7 +583,7 @@ impl ClientSession {
     fn post_next_closing_body(&mut self) {
         let Some((id, bodies)) = self.closing_posts.as_mut() else { return };
         let id = *id;
-        match bodies.pop_front() {
+        match bodies.pop() {
             Some(body) => {
                 let query = self.query(TransportKind::Polling);
                 self.transmits.push(ClientTransmit::PollPost { id, query, body });
@@ -650,7 +654,7 @@ impl ClientSession {
     fn finish(&mut self, reason: CloseReason, description: Option<String>) {
         self.state = State::Closed;
         self.ping_deadline = None;
-        self.write_buffer.clear();
+        self.write_buffer = Fifo::default();
         self.events.push(ClientEvent::Close { reason, description });
     }
 }

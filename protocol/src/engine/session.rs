@@ -2,6 +2,8 @@
 
 use std::collections::VecDeque;
 
+use crate::fifo::Fifo;
+
 use super::packet::{Packet, PacketType, SEPARATOR};
 
 /// The transports of Engine.IO v4 that wasmio speaks.
@@ -74,7 +76,7 @@ impl std::fmt::Display for CloseReason {
 /// never follows data in the same payload, as with the reference (which closes once the data
 /// drained): socket.io-client handles the data a tick later, after a close in the same
 /// payload would already have ended the session.
-pub(crate) fn take_payload(queue: &mut VecDeque<Packet>, max_bytes: u64) -> String {
+pub(crate) fn take_payload(queue: &mut impl PacketQueue, max_bytes: u64) -> String {
     let mut out = String::new();
     let mut size = 0u64;
     while let Some(packet) = queue.front() {
@@ -90,6 +92,33 @@ pub(crate) fn take_payload(queue: &mut VecDeque<Packet>, max_bytes: u64) -> Stri
         queue.pop_front();
     }
     out
+}
+
+/// The packets a polling payload is taken from, oldest first ([`take_payload`]): the server
+/// session's queue and the client session's write buffer.
+pub(crate) trait PacketQueue {
+    /// The oldest packet.
+    fn front(&self) -> Option<&Packet>;
+    /// Removes the oldest packet.
+    fn pop_front(&mut self);
+}
+
+impl PacketQueue for VecDeque<Packet> {
+    fn front(&self) -> Option<&Packet> {
+        VecDeque::front(self)
+    }
+    fn pop_front(&mut self) {
+        VecDeque::pop_front(self);
+    }
+}
+
+impl PacketQueue for Fifo<Packet> {
+    fn front(&self) -> Option<&Packet> {
+        Fifo::front(self)
+    }
+    fn pop_front(&mut self) {
+        self.pop();
+    }
 }
 
 #[cfg(test)]
