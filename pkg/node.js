@@ -38,7 +38,9 @@ const { io, Manager, Socket } = client(
     webSocket: (url, protocols, opts) => new NodeWebSocket(url, protocols, opts),
     // `autoUnref`: nor do the manager's timers (heartbeat, reconnection delays, timeouts).
     setTimer: (opts) => opts.autoUnref && ((fn, ms) => setTimeout(fn, ms).unref()),
-    binary: (buffer) => Buffer.from(buffer),
+    // A Buffer, as engine.io-client's default `binaryType` in Node; an ArrayBuffer once the
+    // application sets `socket.io.engine.binaryType = "arraybuffer"`.
+    binary: (buffer, engine) => (engine?.binaryType === "arraybuffer" ? buffer : Buffer.from(buffer)),
   },
 );
 

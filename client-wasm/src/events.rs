@@ -19,21 +19,18 @@ pub(crate) static PRIOR_WEBSOCKET_SUCCESS: AtomicBool = AtomicBool::new(false);
 /// Performs what the manager asks, hands its events to the host, and sets the timer.
 /// Events go first, as socket.io-client emits them before any I/O they lead to: a
 /// `reconnect_attempt` listener changes the query before the attempt's handshake is sent.
+/// A listener may call the driver while it is handed an event: that call runs this loop again
+/// for its own events ([`Driver`]'s `with`), as socket.io-client emits them within the call.
 pub(crate) fn run(driver: &Driver) {
     let cell = &driver.inner;
     loop {
         let mut inner = cell.borrow_mut();
-        if !inner.dispatching {
-            if let Some(event) = inner.manager.poll_event() {
-                inner.dispatching = true;
-                let frame = inner.frame.take();
-                drop(inner);
-                dispatch(&driver.host, event, frame.as_ref());
-                let mut inner = cell.borrow_mut();
-                inner.dispatching = false;
-                inner.frame = frame;
-                continue;
-            }
+        if let Some(event) = inner.manager.poll_event() {
+            let frame = inner.frame.take();
+            drop(inner);
+            dispatch(&driver.host, event, frame.as_ref());
+            cell.borrow_mut().frame = frame;
+            continue;
         }
         let Some(transmit) = inner.manager.poll_transmit() else { break };
         inner.perform(&driver.host, transmit);

@@ -36,7 +36,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use wasmio_protocol::client::{
-    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Manager, ManagerConfig, ReadyState, SocketId,
+    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Manager, ManagerConfig, ReadyState, SetAside, SocketId,
     SocketOptions, UnreadPayload,
 };
 use wasmio_protocol::engine::{ClientConfig, TransportId, TransportKind};
@@ -76,8 +76,6 @@ struct Inner {
     timer: Option<(u64, JsValue)>,
     /// A microtask is queued to tell the manager the task that wrote to its WebSocket is over.
     tick_queued: bool,
-    /// Events are being handed to the host: nested calls leave new events to that loop.
-    dispatching: bool,
     /// Makes timestamps unique within one millisecond.
     stamps: u32,
     /// The WebSocket text frame being handled in whole: the JavaScript string and its copy.
@@ -199,7 +197,6 @@ impl Driver {
             transports: Vec::new(),
             timer: None,
             tick_queued: false,
-            dispatching: false,
             stamps: 0,
             frame: None,
         });
@@ -362,10 +359,7 @@ impl Driver {
                 (14 + u32::from(with_error), socket, ack_number(handle))
             }
         };
-        // As `run` hands an event over: what the page's listeners cause waits for the loop.
-        self.inner.borrow_mut().dispatching = true;
         self.host.frame_event(kind, socket.0, frame, utf16_len(head), n);
-        self.inner.borrow_mut().dispatching = false;
         run(self);
     }
 
@@ -382,10 +376,21 @@ impl Driver {
         }
     }
 
+    /// A call of the page: `f` given the manager and the time, then what follows from it done.
+    /// Made by a listener while an event is handed over, its own events reach the page within
+    /// it, as socket.io-client emits them; the events still waiting from before come after.
     fn with<R>(&self, f: impl FnOnce(&mut Manager, u64) -> R) -> R {
+        let set_aside = self.inner.borrow_mut().manager.begin_nested_input();
         let result = f(prior_websocket_success_read(&mut self.inner.borrow_mut().manager), now());
-        run(self);
+        self.finish(set_aside);
         result
+    }
+
+    /// After a call of the page ([`Driver::with`], one copy for all its callers).
+    #[inline(never)]
+    fn finish(&self, set_aside: SetAside) {
+        run(self);
+        self.inner.borrow_mut().manager.end_nested_input(set_aside);
     }
 }
 

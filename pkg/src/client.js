@@ -80,8 +80,8 @@ const encodeQuery = (q) => {
  * (`Driver` of the wasm-bindgen glue), once, the first time a Manager is created.
  * `platform` is for a runtime other than a browser (node.js): `webSocket(url, protocols,
  * opts)`, its WebSocket made with the manager's options (a browser's takes none),
- * `setTimer(opts)`, the manager's `setTimeout` if not the usual one, and `binary`, what a
- * received attachment (an ArrayBuffer) is handed to the application as.
+ * `setTimer(opts)`, the manager's `setTimeout` if not the usual one, and `binary(buffer,
+ * engine)`, what a received attachment (an ArrayBuffer) is handed to the application as.
  */
 export function client(load, platform = {}) {
   let ready;
@@ -316,7 +316,7 @@ export function client(load, platform = {}) {
     }
 
     _ev(kind, s, a, b, bins, n) {
-      if (bins && platform.binary) bins = bins.map(platform.binary);
+      if (bins && platform.binary) bins = bins.map((b) => platform.binary(b, this.engine));
       if (kind >= 10 && kind < 30) return this._byId[s]._ev(kind, a, b, bins, n);
       switch (kind) {
         case 9:

@@ -48,6 +48,14 @@ impl<T> Fifo<T> {
         self.head == self.items.len()
     }
 
+    /// Moves the waiting items of `front` before those of this queue.
+    pub(crate) fn prepend(&mut self, mut front: Fifo<T>) {
+        while let Some(item) = self.pop() {
+            front.push(item);
+        }
+        *self = front;
+    }
+
     /// Keeps only the waiting items for which `keep` is true, in their order.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
         self.items.retain(|item| item.as_ref().is_some_and(&mut keep));
@@ -75,6 +83,20 @@ mod tests {
         assert_eq!(q.items.len(), 0, "read to its end, the storage is reused");
         q.push(4);
         assert_eq!(q.pop(), Some(4));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn prepend_puts_a_queue_in_front() {
+        let mut front = Fifo::default();
+        front.push(1);
+        front.push(2);
+        assert_eq!(front.pop(), Some(1));
+        let mut q = Fifo::default();
+        q.push(3);
+        q.prepend(front);
+        assert_eq!(q.pop(), Some(2));
+        assert_eq!(q.pop(), Some(3));
         assert_eq!(q.pop(), None);
     }
 

@@ -86,6 +86,19 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       });
     }
 
+    test('engine.binaryType = "arraybuffer": received binary data is an ArrayBuffer', async () => {
+      const socket = io(server.url, { forceNew: true });
+      try {
+        await once(socket, "connect");
+        socket.io.engine.binaryType = "arraybuffer";
+        const [, back] = await new Promise((r) => socket.emit("bytes", Buffer.from([1]), (...a) => r(a)));
+        assert.ok(back instanceof ArrayBuffer && !Buffer.isBuffer(back), "an ArrayBuffer");
+        assert.deepEqual([...new Uint8Array(back)], [7, 8, 9]);
+      } finally {
+        socket.disconnect();
+      }
+    });
+
     test("a dropped connection reconnects by itself and recovers what was missed", async () => {
       // The server emits "later" 300 ms after "missed"; the client is back 500 ms after the drop.
       const socket = io(server.url, { forceNew: true, reconnectionDelay: 500, randomizationFactor: 0 });

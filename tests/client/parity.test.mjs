@@ -5,7 +5,7 @@
 // automatic reconnection, acknowledgement callbacks dropped on disconnect, transport errors'
 // fields, the browser going offline, sendBuffer / receiveBuffer and onAnyOutgoing, and the options `path`, `withCredentials`, `extraHeaders`,
 // `transportOptions`, `protocols`, `requestTimeout`, `timestampRequests`, `multiplex`,
-// `upgrade`, with `prependAny`/`offAny`.
+// `upgrade`, with `prependAny`/`offAny`; what a listener's call causes, emitted within it.
 import { after, before, describe, test as nodeTest } from "node:test";
 import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
@@ -543,6 +543,44 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         return seen;
       });
       assert.deepEqual(r, ["message", "heartbeat", "message", "heartbeat"]);
+    });
+
+    test("what a listener's call causes is emitted within the call, before the next listener runs", async () => {
+      const r = await run(async (url) => {
+        const out = [];
+        for (const transports of [["polling"], ["websocket"]]) {
+          // disconnect() in the first of two connect listeners
+          const socket = io(url, { forceNew: true, transports, reconnection: false });
+          const log = [];
+          socket.on("disconnect", (reason) => log.push(`disconnect: ${reason}`));
+          socket.on("connect", () => {
+            log.push("connect 1");
+            socket.disconnect();
+            log.push("disconnect() returned");
+          });
+          await new Promise((res) => socket.on("connect", () => res(log.push(`connect 2: connected ${socket.connected}`))));
+          // compress(false).emit() in a connect listener: its packetCreate, within the emit
+          const other = io(url, { forceNew: true, transports });
+          const created = [];
+          other.io.on("open", () => other.io.engine.on("packetCreate", (p) => created.push([p.type, p.data, p.options?.compress])));
+          await new Promise((res) =>
+            other.on("connect", () => {
+              other.compress(false).emit("silent", 1);
+              created.push("emit returned");
+              res();
+            }),
+          );
+          const i = created.findIndex((c) => c[1]?.startsWith?.("2["));
+          out.push({ log, created: created.slice(i, i + 2) });
+          other.disconnect();
+        }
+        return out;
+      });
+      const expected = {
+        log: ["connect 1", "disconnect: io client disconnect", "disconnect() returned", "connect 2: connected false"],
+        created: [["message", '2["silent",1]', false], "emit returned"],
+      };
+      assert.deepEqual(r, [expected, expected]);
     });
 
     test("prependAny runs before onAny listeners; offAny removes one or all", async () => {

@@ -59,6 +59,11 @@ pub struct Manager {
     report_packets: bool,
 }
 
+/// The events a [`Manager`] had not given yet when an input made while the application
+/// handles an event began ([`Manager::begin_nested_input`]).
+#[derive(Debug)]
+pub struct SetAside(Fifo<Event>);
+
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Manager")
@@ -209,6 +214,20 @@ impl Manager {
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop()
+    }
+
+    /// Before an input made while the application handles an event (a listener calling
+    /// `disconnect()`): the events not polled yet are set aside until the input's own events
+    /// were polled, as socket.io-client emits those within the call, then given back to
+    /// [`Manager::end_nested_input`].
+    pub fn begin_nested_input(&mut self) -> SetAside {
+        SetAside(std::mem::take(&mut self.events))
+    }
+
+    /// After the input begun with [`Manager::begin_nested_input`]: the events set aside are
+    /// polled next.
+    pub fn end_nested_input(&mut self, set_aside: SetAside) {
+        self.events.prepend(set_aside.0);
     }
 
     /// When [`Manager::handle_timeout`] must be called next.

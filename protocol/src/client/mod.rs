@@ -22,7 +22,7 @@ mod manager;
 mod socket;
 
 pub use backoff::Backoff;
-pub use manager::{Manager, ManagerConfig, ReadyState};
+pub use manager::{Manager, ManagerConfig, ReadyState, SetAside};
 pub use socket::{AckHandle, AckMode, Auth, EmitOptions, Socket, SocketId, SocketOptions};
 
 use std::borrow::Cow;
