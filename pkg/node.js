@@ -1,7 +1,7 @@
 // wasmio in Node.js (the package's "node" export condition): the client of ./index.js, its
 // wasm read from the package's folder (Node's fetch takes no file: URL), its WebSockets the
-// `ws` package's, as socket.io-client's are in Node: `extraHeaders` and the TLS options reach
-// the server, and received binary data is a Buffer.
+// `ws` package's, as socket.io-client's are in Node (with `extraHeaders`, the TLS options and
+// `autoUnref`), and received binary data a Buffer.
 import { readFile } from "node:fs/promises";
 import { WebSocket as WS } from "ws";
 import init, { Driver } from "./wasm/wasmio.js";

@@ -316,7 +316,7 @@ export function client(load, platform = {}) {
     }
 
     _ev(kind, s, a, b, bins, n) {
-      if (bins && platform.binary) bins = bins.map((b) => platform.binary(b, this.engine));
+      if (bins && platform.binary) bins = bins.map((bin) => platform.binary(bin, this.engine));
       if (kind >= 10 && kind < 30) return this._byId[s]._ev(kind, a, b, bins, n);
       switch (kind) {
         case 9:

@@ -1,9 +1,11 @@
-//! A first-in first-out queue for the client machines' outputs (transmits and events).
+//! A first-in first-out queue for the client machines (their outputs, the engine's write
+//! buffer, its transports to try).
 //!
-//! These queues fill while one input is handled and are then polled until empty, so a `Vec`
-//! read from a cursor, and cleared once read to its end, serves them: pushes and pops are O(1)
-//! (amortized) as with `VecDeque`, whose ring-buffer code, made once per item type, weighs
-//! more in the browser client's wasm (measured in docs/ARCHITECTURE.md).
+//! A `Vec` read from a cursor: cleared once read to its end (outputs are polled until none is
+//! left after each input), its read part dropped by [`Fifo::compact`] where it may never be (a
+//! write buffer under a steady flow of emits). Pushes and pops are O(1) amortized as with
+//! `VecDeque`, whose ring-buffer code, made once per item type, weighs more in the browser
+//! client's wasm (measured in docs/ARCHITECTURE.md).
 
 /// A FIFO queue: [`Fifo::push`] at the back, [`Fifo::pop`] from the front.
 #[derive(Debug, Clone)]
@@ -36,6 +38,16 @@ impl<T> Fifo<T> {
             self.head = 0;
         }
         item
+    }
+
+    /// Drops the read part of the storage once it is the larger one: for a queue that may
+    /// never be read to its end (a write buffer under a steady flow of emits), called after
+    /// popping. Each item left moves once for at least as many popped: O(1) amortized.
+    pub(crate) fn compact(&mut self) {
+        if self.head > 32 && self.head * 2 > self.items.len() {
+            self.items = self.items.split_off(self.head);
+            self.head = 0;
+        }
     }
 
     /// The item at the front, left in the queue.
@@ -84,6 +96,20 @@ mod tests {
         q.push(4);
         assert_eq!(q.pop(), Some(4));
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn a_queue_that_never_empties_keeps_its_storage_bounded() {
+        let mut q = Fifo::default();
+        q.push(0u32);
+        for i in 1..10_000 {
+            q.push(i);
+            assert_eq!(q.pop(), Some(i - 1));
+            q.compact();
+            assert!(q.items.len() <= 66, "{} slots for 1 waiting item", q.items.len());
+        }
+        assert_eq!(q.pop(), Some(9_999));
+        assert!(q.is_empty());
     }
 
     #[test]

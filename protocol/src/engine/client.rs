@@ -573,6 +573,7 @@ impl ClientSession {
         let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
         if !self.post_in_flight && !self.write_buffer.is_empty() {
             let body = take_payload(&mut self.write_buffer, max);
+            self.write_buffer.compact();
             let query = self.query(TransportKind::Polling);
             self.transmits.push(ClientTransmit::PollPost { id, query, body });
             self.post_in_flight = true;
