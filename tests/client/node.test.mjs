@@ -15,6 +15,8 @@ import { startIo, until } from "./harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLIENTS = { wasmio: wasmioIo, official: officialIo };
+/** What each client's code imports, in a process of its own. */
+const ENTRIES = { wasmio: join(ROOT, "pkg/node.js"), official: "socket.io-client" };
 const PATHS = { "polling then upgrade": ["polling", "websocket"], "WebSocket only": ["websocket"], "polling only": ["polling"] };
 
 let server;
@@ -34,6 +36,18 @@ before(async () => {
 });
 
 after(() => server?.close());
+
+/**
+ * Runs `body` in a Node process of its own, after `io` is imported from client `name`'s entry;
+ * resolves to what it printed once the process ended by itself (a process kept alive by a
+ * timer or a connection fails at the timeout).
+ */
+async function runAlone(name, body) {
+  const script = `const { io } = await import(${JSON.stringify(ENTRIES[name])});\n${body}`;
+  const run = promisify(execFile);
+  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, timeout: 20_000 });
+  return stdout;
+}
 
 /** The first time `socket` gets `event`: its arguments. */
 const once = (socket, event) => new Promise((r) => socket.once(event, (...args) => r(args)));
@@ -110,13 +124,13 @@ for (const [name, io] of Object.entries(CLIENTS)) {
         socket.io.engine.close(); // as a lost network would
         await once(socket, "connect");
         assert.equal(socket.recovered, true);
-        // With recovery on, the server appends each event's offset to its arguments, and
-        // socket.io-client hands it to listeners as it came.
         // Delivered on the recovered connection (socket.io replays what was missed ahead of the
         // CONNECT, so listeners get it just before "connect", with `recovered` already set).
         const [recoveredThen, n, offset] = await later;
         assert.equal(recoveredThen, true, "missed while disconnected, delivered on the recovered connection");
         assert.equal(n, 42);
+        // With recovery on, the server appends each event's offset to its arguments, and
+        // socket.io-client hands it to listeners as it came.
         assert.equal(typeof offset, "string");
       } finally {
         socket.disconnect();
@@ -126,35 +140,26 @@ for (const [name, io] of Object.entries(CLIENTS)) {
     // Long-polling alone is left out for wasmio: Node's fetch, which carries it, cannot be unref'd.
     for (const path of ["polling then upgrade", "WebSocket only"]) {
       test(`${path}: with autoUnref, an open connection does not keep the process alive`, async () => {
-        const entry = name === "wasmio" ? join(ROOT, "pkg/node.js") : "socket.io-client";
-        const script = `
-          const { io } = await import(${JSON.stringify(entry)});
-          const socket = io(${JSON.stringify(server.url)}, { autoUnref: true, transports: ${JSON.stringify(PATHS[path])} });
+        const stdout = await runAlone(
+          name,
+          `const socket = io(${JSON.stringify(server.url)}, { autoUnref: true, transports: ${JSON.stringify(PATHS[path])} });
           socket.on("connect", () => console.log("connected"));
           // What holds the process until the connection is made (as socket.io-client's own test).
-          setTimeout(() => console.log("done"), 1000);`;
-        const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
-          cwd: ROOT,
-          timeout: 20_000,
-        });
+          setTimeout(() => console.log("done"), 1000);`,
+        );
         assert.equal(stdout, "connected\ndone\n");
       });
     }
 
     test("the process ends by itself once the socket is disconnected", async () => {
-      const entry = name === "wasmio" ? join(ROOT, "pkg/node.js") : "socket.io-client";
-      const script = `
-        const { io } = await import(${JSON.stringify(entry)});
-        const socket = io(${JSON.stringify(server.url)});
+      const stdout = await runAlone(
+        name,
+        `const socket = io(${JSON.stringify(server.url)});
         socket.on("connect", () => socket.emit("bytes", Buffer.from([5]), (seen) => {
           console.log(JSON.stringify(seen));
           socket.disconnect();
-        }));`;
-      // A client that kept a timer or a connection alive would hang here until the timeout.
-      const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
-        cwd: ROOT,
-        timeout: 20_000,
-      });
+        }));`,
+      );
       assert.equal(stdout.trim(), "[5]");
     });
   });
