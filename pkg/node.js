@@ -1,8 +1,11 @@
 // wasmio in Node.js (the package's "node" export condition): the client of ./index.js, its
 // wasm read from the package's folder (Node's fetch takes no file: URL), its WebSockets the
-// `ws` package's, as socket.io-client's are in Node (with `extraHeaders`, the TLS options and
-// `autoUnref`), and received binary data a Buffer.
+// `ws` package's and its long-polling requests node:http's, as socket.io-client's are in Node
+// (with `extraHeaders`, the TLS options, `autoUnref` and, with `withCredentials`, a cookie
+// jar), and received binary data a Buffer.
 import { readFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { WebSocket as WS } from "ws";
 import init, { Driver } from "./wasm/wasmio.js";
 import { client } from "./src/client.js";
@@ -10,13 +13,115 @@ import { client } from "./src/client.js";
 // The options engine.io-client hands to `ws` in Node.
 const WS_OPTIONS = ["agent", "perMessageDeflate", "pfx", "key", "passphrase", "cert", "ca", "ciphers",
   "rejectUnauthorized", "localAddress", "protocolVersion", "origin", "maxPayload", "family", "checkServerIdentity"];
+// The options of a long-polling request (engine.io-client's Node XHR takes these).
+const REQUEST_OPTIONS = ["agent", "pfx", "key", "passphrase", "cert", "ca", "ciphers", "rejectUnauthorized",
+  "localAddress", "family", "checkServerIdentity"];
+
+/**
+ * The cookies of a manager made with `withCredentials: true`: what the server set (on a
+ * long-polling answer) goes back with its next requests and WebSocket handshakes, as
+ * socket.io-client 4.8's cookie jar does in Node (a load balancer's sticky-session cookie).
+ * By name; `Expires` and `Max-Age` are kept to, other attributes are not read.
+ */
+class CookieJar {
+  constructor() {
+    this.cookies = new Map();
+  }
+
+  /** Keeps the cookies of a response's `Set-Cookie` headers. */
+  keep(setCookies = []) {
+    for (const line of setCookies) {
+      const [pair, ...attributes] = line.split(";");
+      const i = pair.indexOf("=");
+      const name = pair.slice(0, i).trim();
+      if (i < 1 || !name) continue;
+      let value = pair.slice(i + 1).trim();
+      if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      let expires;
+      for (const attribute of attributes) {
+        const [key, v = ""] = attribute.split("=").map((part) => part.trim());
+        const at = key.toLowerCase() === "max-age" ? Date.now() + 1000 * (parseInt(v, 10) || 0)
+          : key.toLowerCase() === "expires" ? new Date(v).getTime() || 0 : undefined;
+        if (at !== undefined) expires = at;
+      }
+      this.cookies.set(name, { value, expires });
+    }
+  }
+
+  /** The `Cookie` header's value: the cookies not expired (undefined if none). */
+  header() {
+    const now = Date.now();
+    const pairs = [];
+    for (const [name, { value, expires }] of this.cookies) {
+      if (expires !== undefined && expires <= now) this.cookies.delete(name);
+      else pairs.push(`${name}=${value}`);
+    }
+    return pairs.length ? pairs.join("; ") : undefined;
+  }
+}
+
+/** Each manager's cookie jar, by its options (what the platform hooks are handed). */
+const jars = new WeakMap();
+const jarOf = (opts) => {
+  if (!opts.withCredentials) return undefined;
+  if (!jars.has(opts)) jars.set(opts, new CookieJar());
+  return jars.get(opts);
+};
+
+/** `headers` with the jar's cookies added to any the application gave. */
+function withCookies(headers, jar) {
+  const cookies = jar?.header();
+  if (!cookies) return headers;
+  const given = headers && Object.keys(headers).find((name) => name.toLowerCase() === "cookie");
+  return { ...headers, [given || "cookie"]: given ? `${headers[given]}; ${cookies}` : cookies };
+}
+
+/**
+ * A long-polling request over node:http(s), answered with a `Response` as `fetch` would be:
+ * made with the manager's TLS options and agent, its socket unref'd with `autoUnref`, its
+ * cookies kept with `withCredentials`; aborted by `init.signal`.
+ */
+function nodeFetch(url, init, opts) {
+  const { signal } = init;
+  return new Promise((resolve, reject) => {
+    const options = { method: init.method, headers: withCookies(init.headers, jarOf(opts)) };
+    for (const key of REQUEST_OPTIONS) if (opts[key] !== undefined) options[key] = opts[key];
+    if (init.body != null) options.headers = { "content-type": "text/plain;charset=UTF-8", ...options.headers };
+    const req = (url.startsWith("https:") ? httpsRequest : httpRequest)(url, options, (res) => {
+      jarOf(opts)?.keep(res.headers["set-cookie"]);
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => {
+        try {
+          resolve(new Response([204, 205, 304].includes(res.statusCode) ? null : text, { status: res.statusCode }));
+        } catch (e) {
+          reject(e); // a status `Response` cannot carry (below 200, above 599): a failed request
+        }
+      });
+      res.on("error", reject);
+      // Cut before its end (aborted, or the connection lost): settled already if it ended.
+      res.on("close", () => reject(signal?.reason ?? new Error("the response was cut short")));
+    });
+    if (opts.autoUnref) req.on("socket", (socket) => socket.unref());
+    req.on("error", reject);
+    if (signal) {
+      const abort = () => req.destroy(signal.reason);
+      if (signal.aborted) abort();
+      else signal.addEventListener("abort", abort, { once: true });
+      req.on("close", () => signal.removeEventListener("abort", abort));
+    }
+    req.end(init.body ?? undefined);
+  });
+}
 
 /** A `ws` WebSocket made from the manager's options, as engine.io-client's Node transport makes it. */
 class NodeWebSocket extends WS {
   constructor(url, protocols, opts) {
     const options = {};
     for (const key of WS_OPTIONS) if (opts[key] !== undefined) options[key] = opts[key];
-    if (opts.extraHeaders) options.headers = opts.extraHeaders;
+    const headers = withCookies(opts.extraHeaders, jarOf(opts));
+    if (headers) options.headers = headers;
     super(url, protocols, options);
     // `ws` emits "error" when a socket is closed before it opened (a connect timeout, an
     // upgrade given up): with the driver's handlers removed by then, an unheard "error" would
@@ -36,6 +141,7 @@ const { io, Manager, Socket } = client(
   () => readFile(new URL("./wasm/wasmio_bg.wasm", import.meta.url)).then((bytes) => init({ module_or_path: bytes })).then(() => Driver),
   {
     webSocket: (url, protocols, opts) => new NodeWebSocket(url, protocols, opts),
+    fetch: nodeFetch,
     // `autoUnref`: nor do the manager's timers (heartbeat, reconnection delays, timeouts).
     setTimer: (opts) => opts.autoUnref && ((fn, ms) => setTimeout(fn, ms).unref()),
     // A Buffer, as engine.io-client's default `binaryType` in Node; an ArrayBuffer once the

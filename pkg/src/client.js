@@ -80,8 +80,9 @@ const encodeQuery = (q) => {
  * (`Driver` of the wasm-bindgen glue), once, the first time a Manager is created.
  * `platform` is for a runtime other than a browser (node.js): `webSocket(url, protocols,
  * opts)`, its WebSocket made with the manager's options (a browser's takes none),
- * `setTimer(opts)`, the manager's `setTimeout` if not the usual one, and `binary(buffer,
- * engine)`, what a received attachment (an ArrayBuffer) is handed to the application as.
+ * `setTimer(opts)`, the manager's `setTimeout` if not the usual one, `binary(buffer,
+ * engine)`, what a received attachment (an ArrayBuffer) is handed to the application as, and
+ * `fetch(url, init, opts)`, a long-polling request made with the manager's options.
  */
 export function client(load, platform = {}) {
   let ready;
@@ -226,13 +227,13 @@ export function client(load, platform = {}) {
             const controller = body == null ? new AbortController() : undefined;
             const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
               ? AbortSignal.timeout(requestTimeout) : undefined;
-            fetch(url, {
+            (platform.fetch || fetch)(url, {
               method: body == null ? "GET" : "POST",
               body,
               headers,
               credentials: opts.withCredentials ? "include" : undefined,
               signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
-            })
+            }, opts)
               .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
               .then(
                 (text) => call(tag, text),

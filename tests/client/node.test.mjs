@@ -5,10 +5,14 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { Server } from "socket.io";
 import { io as officialIo } from "socket.io-client";
 import { io as wasmioIo } from "../../pkg/node.js";
 import { startIo, until } from "./harness.mjs";
@@ -35,7 +39,38 @@ before(async () => {
   );
 });
 
-after(() => server?.close());
+/** What the cookie server saw: each request's session, `Cookie` header and whether it upgraded. */
+const cookies = [];
+let cookieServer;
+/** A self-signed certificate for 127.0.0.1 (`openssl`), and an HTTPS socket.io server with it. */
+let tls;
+let tlsServer;
+
+before(async () => {
+  // As a load balancer's sticky session: a cookie set on the handshake's answer.
+  cookieServer = await startIo((io) => {
+    io.engine.on("initial_headers", (headers) => (headers["set-cookie"] = ["sticky=s1; Path=/; HttpOnly"]));
+    io.engine.on("headers", (headers, req) =>
+      cookies.push({ sid: new URL(req.url, "http://x").searchParams.get("sid"), cookie: req.headers.cookie, upgrade: !!req.headers.upgrade }),
+    );
+    io.on("connection", (socket) => socket.on("ping", (ack) => ack()));
+  });
+  const dir = mkdtempSync(join(tmpdir(), "wasmio-tls-"));
+  await promisify(execFile)("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")]);
+  tls = { key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) };
+  rmSync(dir, { recursive: true, force: true });
+  const https = createHttpsServer(tls);
+  const io = new Server(https);
+  io.on("connection", () => {});
+  await new Promise((r) => https.listen(0, "127.0.0.1", r));
+  tlsServer = {
+    url: `https://127.0.0.1:${https.address().port}`,
+    close: () => new Promise((r) => (io.close(() => r()), https.closeAllConnections())),
+  };
+});
+
+after(() => Promise.all([server?.close(), cookieServer?.close(), tlsServer?.close()]));
 
 /**
  * Runs `body` in a Node process of its own, after `io` is imported from client `name`'s entry;
@@ -137,8 +172,7 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       }
     });
 
-    // Long-polling alone is left out for wasmio: Node's fetch, which carries it, cannot be unref'd.
-    for (const path of ["polling then upgrade", "WebSocket only"]) {
+    for (const path of Object.keys(PATHS)) {
       test(`${path}: with autoUnref, an open connection does not keep the process alive`, async () => {
         const stdout = await runAlone(
           name,
@@ -148,6 +182,40 @@ for (const [name, io] of Object.entries(CLIENTS)) {
           setTimeout(() => console.log("done"), 1000);`,
         );
         assert.equal(stdout, "connected\ndone\n");
+      });
+    }
+
+    for (const path of ["polling then upgrade", "polling only"]) {
+      test(`${path}: withCredentials keeps the cookies the server set, and sends them back`, async () => {
+        const socket = io(cookieServer.url, { transports: PATHS[path], withCredentials: true, forceNew: true });
+        const plain = io(cookieServer.url, { transports: PATHS[path], forceNew: true });
+        try {
+          await Promise.all([once(socket, "connect"), once(plain, "connect")]);
+          await until(() => socket.io.engine.transport.name === PATHS[path].at(-1));
+          await new Promise((r) => socket.emit("ping", r));
+          // The requests after the handshake (whose own has no sid yet): long-polls, the upgrade.
+          const seen = (client) => cookies.filter((c) => c.sid === client.io.engine.id);
+          const after = seen(socket);
+          assert.ok(after.length > 0, "requests after the handshake");
+          for (const { cookie, upgrade } of after) assert.equal(cookie, "sticky=s1", `${upgrade ? "the upgrade" : "a request"}: ${cookie}`);
+          if (path === "polling then upgrade") assert.ok(after.some((c) => c.upgrade), "the WebSocket's handshake too");
+          assert.deepEqual(seen(plain).map((c) => c.cookie).filter(Boolean), [], "without withCredentials, none");
+        } finally {
+          socket.disconnect();
+          plain.disconnect();
+        }
+      });
+    }
+
+    for (const [trusted, expected] of [[true, "connects"], [false, "is refused"]]) {
+      test(`polling only over HTTPS: a certificate ${trusted ? "given as `ca`" : "not trusted"} ${expected}`, async () => {
+        const socket = io(tlsServer.url, { transports: ["polling"], ca: trusted ? tls.cert : undefined, reconnection: false, forceNew: true });
+        try {
+          const [outcome] = await Promise.race([once(socket, "connect").then(() => ["connect"]), once(socket, "connect_error")]);
+          assert.equal(outcome === "connect", trusted, `${outcome}`);
+        } finally {
+          socket.disconnect();
+        }
       });
     }
 

@@ -35,10 +35,6 @@ const EXPECTED_WASMIO_FAILURES = new Map([
     'injects a frame with the private engine.emit("data", ...); wasmio\'s engine object only reports events, its frames are decoded in wasm',
   ],
   [
-    "autoUnref option should stop once the timer is triggered (polling)",
-    "wasmio's polling transport in Node is Node's fetch, whose pending request cannot be unref'd (pkg/README.md)",
-  ],
-  [
     "retry should preserve the order of the packets",
     "reads the private socket._queue (the retry queue), which wasmio keeps inside the wasm driver",
   ],
