@@ -625,7 +625,18 @@ impl<'a> Socket<'a> {
         timeout_ms: u64,
         on_ack: &str,
     ) -> Result<(), ApiError> {
-        let args = Args::one(value)?;
+        self.emit_args_with_ack(event, Args::one(value)?, timeout_ms, on_ack)
+    }
+
+    /// [`Socket::emit_with_ack`] with raw arguments (none, several, binary):
+    /// `socket.timeout(ms).emit(event, ...args, callback)`.
+    pub fn emit_args_with_ack(
+        &mut self,
+        event: &str,
+        args: Args,
+        timeout_ms: u64,
+        on_ack: &str,
+    ) -> Result<(), ApiError> {
         let id =
             self.server.emit_with_ack(&self.sid, event, &args.json, args.attachments, Some(timeout_ms), self.now_ms)?;
         self.awaited_acks.borrow_mut().insert(&self.sid, id, on_ack);

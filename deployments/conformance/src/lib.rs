@@ -22,6 +22,9 @@
 //! - `/cluster`: socket.io's adapter operations over every object of the deployment
 //!   ([`cluster::cluster`]).
 //!
+//! With the variable `APP` set to `client-suite`, the deployment serves the server of
+//! socket.io-client's own test suite instead ([`client_suite`]).
+//!
 //! `GET /api/objects` answers each Socket.IO object's [`wasmio_edge::ObjectStats`] (when its
 //! instance started, among others): the server benchmark's cold-wake scenario reads it to
 //! tell an evicted object from a warm one, with no test hook in the measured path.
@@ -30,6 +33,7 @@ use serde_json::json;
 
 use wasmio_edge::app::{AckError, App, Args, ConnectError, HandlerError, HandlerResult, RateKey, RateLimit, Socket};
 
+mod client_suite;
 mod cluster;
 mod typed;
 
@@ -112,8 +116,12 @@ pub async fn scheduled(_event: worker::ScheduledEvent, env: worker::Env, _ctx: w
     }
 }
 
-/// The conformance application.
-fn app(_env: &worker::Env) -> App {
+/// The conformance application, or with `APP = "client-suite"` the server of socket.io-client's
+/// own test suite ([`client_suite`]).
+fn app(env: &worker::Env) -> App {
+    if env.var("APP").is_ok_and(|app| app.to_string() == "client-suite") {
+        return client_suite::app();
+    }
     App::new()
         .connect_timeout(1000)
         .namespace("/", |ns| {

@@ -1,0 +1,114 @@
+// Runs socket.io-client's own test suite (./suite) with mocha, for the tests that use it:
+// tests/client/official-suite.test.mjs (both clients against the suite's own Node server) and
+// tests/edge/official-client-suite.test.mjs (both clients against the edge worker).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const HERE = dirname(fileURLToPath(import.meta.url));
+const MOCHA = join(HERE, "../../../node_modules/.bin/mocha");
+/** The suite's files, as its package.json's test:node runs them (test/index.ts), but url.ts:
+ * that one tests socket.io-client's private build/cjs/url module, which wasmio has no copy of. */
+export const FILES = ["connection.ts", "socket.ts", "node.ts", "connection-state-recovery.ts", "retry.ts"];
+/** How many tests those files hold. */
+export const TESTS = 100;
+/** Long enough for any passing test here (the slowest takes about 0.3 s). */
+const MOCHA_TIMEOUT_MS = 5_000;
+const RUN_TIMEOUT_MS = 120_000;
+
+/** The tests wasmio fails whatever the server, by mocha's full title, and why that is accepted. */
+export const WASMIO_FAILURES = new Map([
+  [
+    "connection should emit a connect_error event when reaching a Socket.IO server in v2.x",
+    "calls the private socket.onpacket() to inject a v2.x CONNECT packet; wasmio's Socket has no such method (packets are parsed in wasm)",
+  ],
+  [
+    "connection should close the engine upon decoding exception",
+    'injects a frame with the private engine.emit("data", ...); wasmio\'s engine object only reports events, its frames are decoded in wasm',
+  ],
+  [
+    "retry should preserve the order of the packets",
+    "reads the private socket._queue (the retry queue), which wasmio keeps inside the wasm driver",
+  ],
+]);
+
+/**
+ * The test wasmio may fail, by its timing: it does not read `_queue` itself, but the test before
+ * it left acknowledgement callbacks that do (and throw on wasmio), which fail the test running
+ * when they are called.
+ */
+export const WASMIO_TIMING = new Map([
+  [
+    "retry should fail when the server does not acknowledge the packet",
+    "the previous test's late callbacks read the private socket._queue during it",
+  ],
+]);
+
+/**
+ * Runs the suite's mocha with `client` ("official" or "wasmio") under test, in a process group
+ * of its own (the autoUnref tests start fixture processes; no-unref.ts's outlives its test, and
+ * on failure another may too), which is killed whole once mocha ends or at RUN_TIMEOUT_MS.
+ * With `ownServer`, the suite's support/hooks.ts starts its Node server on 127.0.0.1:3210;
+ * without, a server must listen there already. Resolves with mocha's JSON report.
+ */
+export async function runSuite(client, { ownServer = true } = {}) {
+  assert.ok(existsSync(MOCHA), "node_modules/.bin/mocha is missing (make setup runs npm ci)");
+  const dir = mkdtempSync(join(tmpdir(), "wasmio-official-suite-"));
+  const report = join(dir, "report.json");
+  const env = { ...process.env, CLIENT: client };
+  delete env.NODE_TEST_CONTEXT; // the node:test runner's: not for mocha or the fixtures
+  const args = ["--import=tsx", ...(ownServer ? ["--require", "suite/support/hooks.ts"] : []),
+    "--timeout", String(MOCHA_TIMEOUT_MS), "--exit",
+    "--reporter", "json", "--reporter-option", `output=${report}`, ...FILES.map((f) => `suite/${f}`)];
+  const child = spawn(MOCHA, args, { cwd: HERE, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {} // the group is already empty
+  };
+  process.once("exit", killGroup); // an interrupted run leaves nothing either
+  let output = "";
+  const keep = (d) => (output = (output + d).slice(-20_000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  let timedOut = false;
+  const timer = setTimeout(() => ((timedOut = true), killGroup()), RUN_TIMEOUT_MS);
+  try {
+    const [code, signal] = await new Promise((resolve) => child.on("close", (...a) => resolve(a)));
+    assert.ok(!timedOut, `${client}: mocha still running after ${RUN_TIMEOUT_MS} ms; its output:\n${output}`);
+    assert.ok(existsSync(report), `${client}: mocha wrote no report (exit ${code ?? signal}); its output:\n${output}`);
+    return JSON.parse(readFileSync(report, "utf8"));
+  } finally {
+    clearTimeout(timer);
+    killGroup();
+    process.off("exit", killGroup);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Asserts that the tests `report` failed are exactly the keys of `expected` (full title ->
+ * why it is accepted), leaving out those of `timing` (full title -> why), which may pass or
+ * fail; that none was skipped and that the others passed.
+ */
+export function assertFailures(report, expected, who, timing = new Map()) {
+  const failed = [...new Set(report.failures.map((t) => t.fullTitle))].filter((t) => !timing.has(t)).sort();
+  const newlyFailing = failed.filter((t) => !expected.has(t));
+  const newlyPassing = [...expected.keys()].filter((t) => !failed.includes(t));
+  const details = report.failures.map((t) => `  ${t.fullTitle}: ${t.err.message}`).join("\n");
+  assert.deepEqual(
+    failed,
+    [...expected.keys()].sort(),
+    [
+      newlyFailing.length ? `newly failing for ${who}: ${newlyFailing.join("; ")}` : "",
+      newlyPassing.length ? `expected to fail but passed for ${who} (update the expected failures): ${newlyPassing.join("; ")}` : "",
+      `failures:\n${details}`,
+    ].filter(Boolean).join("\n"),
+  );
+  assert.equal(report.stats.pending, 0);
+  const least = TESTS - expected.size - timing.size;
+  assert.ok(report.stats.passes >= least, `${who}: only ${report.stats.passes} tests passed, expected at least ${least}`);
+}
