@@ -18,6 +18,18 @@ const REQUEST_OPTIONS = ["agent", "pfx", "key", "passphrase", "cert", "ca", "cip
   "localAddress", "family", "checkServerIdentity"];
 
 /**
+ * Copies the options named in `keys` from the manager's `opts` into `options`, those of its
+ * `transportOptions` for the transport (`overrides`) taking precedence, as engine.io-client
+ * merges them.
+ */
+function copyOptions(options, keys, opts, overrides = {}) {
+  for (const key of keys) {
+    const value = overrides[key] ?? opts[key];
+    if (value !== undefined) options[key] = value;
+  }
+}
+
+/**
  * The cookies of a manager made with `withCredentials: true`: what the server set (on a
  * long-polling answer) goes back with its next requests and WebSocket handshakes, as
  * socket.io-client 4.8's cookie jar does in Node (a load balancer's sticky-session cookie).
@@ -85,7 +97,7 @@ function nodeFetch(url, init, opts) {
   const { signal } = init;
   return new Promise((resolve, reject) => {
     const options = { method: init.method, headers: withCookies(init.headers, jarOf(opts)) };
-    for (const key of REQUEST_OPTIONS) if (opts[key] !== undefined) options[key] = opts[key];
+    copyOptions(options, REQUEST_OPTIONS, opts, opts.transportOptions?.polling);
     if (init.body != null) options.headers = { "content-type": "text/plain;charset=UTF-8", ...options.headers };
     const req = (url.startsWith("https:") ? httpsRequest : httpRequest)(url, options, (res) => {
       jarOf(opts)?.keep(res.headers["set-cookie"]);
@@ -119,7 +131,7 @@ function nodeFetch(url, init, opts) {
 class NodeWebSocket extends WS {
   constructor(url, protocols, opts) {
     const options = {};
-    for (const key of WS_OPTIONS) if (opts[key] !== undefined) options[key] = opts[key];
+    copyOptions(options, WS_OPTIONS, opts, opts.transportOptions?.websocket);
     const headers = withCookies(opts.extraHeaders, jarOf(opts));
     if (headers) options.headers = headers;
     super(url, protocols, options);

@@ -207,9 +207,16 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       });
     }
 
-    for (const [trusted, expected] of [[true, "connects"], [false, "is refused"]]) {
-      test(`polling only over HTTPS: a certificate ${trusted ? "given as `ca`" : "not trusted"} ${expected}`, async () => {
-        const socket = io(tlsServer.url, { transports: ["polling"], ca: trusted ? tls.cert : undefined, reconnection: false, forceNew: true });
+    /** How the client is told the server's certificate: its options. */
+    const TRUST = {
+      "given as `ca`": (cert) => ({ ca: cert }),
+      "given as `transportOptions.polling.ca`": (cert) => ({ transportOptions: { polling: { ca: cert } } }),
+      "not trusted": () => ({}),
+    };
+    for (const [how, trust] of Object.entries(TRUST)) {
+      const trusted = how !== "not trusted";
+      test(`polling only over HTTPS: a certificate ${how} ${trusted ? "connects" : "is refused"}`, async () => {
+        const socket = io(tlsServer.url, { transports: ["polling"], ...trust(tls.cert), reconnection: false, forceNew: true });
         try {
           const [outcome] = await Promise.race([once(socket, "connect").then(() => ["connect"]), once(socket, "connect_error")]);
           assert.equal(outcome === "connect", trusted, `${outcome}`);
