@@ -95,12 +95,13 @@ function withCookies(headers, jar) {
  */
 function nodeFetch(url, init, opts) {
   const { signal } = init;
+  const jar = jarOf(opts);
   return new Promise((resolve, reject) => {
-    const options = { method: init.method, headers: withCookies(init.headers, jarOf(opts)) };
+    const options = { method: init.method, headers: withCookies(init.headers, jar) };
     copyOptions(options, REQUEST_OPTIONS, opts, opts.transportOptions?.polling);
     if (init.body != null) options.headers = { "content-type": "text/plain;charset=UTF-8", ...options.headers };
     const req = (url.startsWith("https:") ? httpsRequest : httpRequest)(url, options, (res) => {
-      jarOf(opts)?.keep(res.headers["set-cookie"]);
+      jar?.keep(res.headers["set-cookie"]);
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (chunk) => (text += chunk));
