@@ -685,6 +685,9 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
           socket.on("disconnect", (reason, details) => events.push(["disconnect", reason, details && details.description]));
           socket.on("connect", () => events.push(["connect"]));
           await new Promise((res) => socket.once("connect", res));
+          // Upgraded first: a long-poll still pending when the network goes may fail before the
+          // browser's `offline` event is dispatched, a transport error for either client.
+          while (socket.io.engine.transport.name !== "websocket") await new Promise((res) => setTimeout(res, 10));
         }, server.url);
         await page.context().setOffline(true);
         await page.waitForFunction(() => events.some(([e]) => e === "disconnect"), null, { timeout: 5000 });
