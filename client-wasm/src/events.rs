@@ -3,8 +3,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use wasm_bindgen::prelude::*;
-
 use crate::host::Host;
 use crate::{ack_number, to_buffers, Driver};
 use wasmio_protocol::client::{ErrorMessage, Event, Manager, ManagerEvent, SocketEvent};
@@ -61,8 +59,8 @@ type HostEvent<'a> = (u32, u32, Option<&'a str>, Option<&'a str>, &'a [Vec<u8>],
 
 /// Hands an event to the host: JSON text that is the end of the WebSocket frame being handled
 /// goes as that part of the frame's own string ([`Host::frame_event`]), anything else copied.
-pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, String)>) {
-    if let (Some((js_frame, text)), Event::Socket { socket, event }) = (frame, &event) {
+pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&String>) {
+    if let (Some(text), Event::Socket { socket, event }) = (frame, &event) {
         // Where `data` starts when it ends the frame.
         let start = |data: &str| {
             (!data.is_empty() && text.ends_with(data)).then(|| utf16_len(&text[..text.len() - data.len()]))
@@ -70,13 +68,13 @@ pub(crate) fn dispatch(host: &Host, event: Event, frame: Option<&(JsValue, Strin
         match event {
             SocketEvent::Event { data, attachments, ack_id } if attachments.is_empty() => {
                 if let Some(start) = start(data) {
-                    return host.frame_event(13, socket.0, js_frame, start, ack_id.map_or(-1.0, |id| id as f64));
+                    return host.frame_event(13, socket.0, start, ack_id.map_or(-1.0, |id| id as f64));
                 }
             }
             SocketEvent::AckResponse { handle, args, attachments, with_error } if attachments.is_empty() => {
                 if let Some(start) = start(args) {
                     let kind = 14 + u32::from(*with_error);
-                    return host.frame_event(kind, socket.0, js_frame, start, ack_number(*handle));
+                    return host.frame_event(kind, socket.0, start, ack_number(*handle));
                 }
             }
             _ => {}

@@ -25,19 +25,20 @@ extern "C" {
     );
 
     /// An event 13, 14 or 15 without attachments whose JSON text is the WebSocket text frame
-    /// just received from UTF-16 offset `start` on (`frame.slice(start)`): the text stays the
-    /// JavaScript string it arrived as, never copied out of the wasm memory.
+    /// being handled ([`Driver::head_text`], [`Driver::text`]) from UTF-16 offset `start` on:
+    /// the page slices the string it holds, never copied out of the wasm memory.
     #[wasm_bindgen(method, js_name = frameEvent)]
-    pub(crate) fn frame_event(this: &Host, kind: u32, socket: u32, frame: &JsValue, start: u32, n: f64);
+    pub(crate) fn frame_event(this: &Host, kind: u32, socket: u32, start: u32, n: f64);
 
     /// A new WebSocket of transport `id` to `url` (binary type `arraybuffer`), offering the
     /// application's subprotocols as engine.io-client does; throws as the constructor does.
-    /// Its text frames go to [`Driver::text`] with their start up to the first `[` and the
-    /// time (a received event then costs no `MessageEvent` read, no clock call from wasm, and
-    /// no copy of its data into wasm); its `open`, binary `message`, `error` and `close`
-    /// events to [`Driver::callback`] with the tags `tag` + 0, 1, 2 and 3. The host keeps the
-    /// details of a failure (the constructor's exception, the `error` event) for the
-    /// `TransportError` the manager reports next, as engine.io-client's `description`.
+    /// Its text frames go to [`Driver::head_text`] as their start up to the first `[` (a
+    /// received event then costs no `MessageEvent` read, no clock read and no copy of its data
+    /// into wasm), and whole to [`Driver::text`] when the core needs more; its `open`, binary
+    /// `message`, `error` and `close` events to [`Driver::callback`] with the tags `tag` + 0,
+    /// 1, 2 and 3. The host keeps the details of a failure (the constructor's exception, the
+    /// `error` event) for the `TransportError` the manager reports next, as engine.io-client's
+    /// `description`.
     #[wasm_bindgen(method, catch, js_name = webSocket)]
     pub(crate) fn web_socket(this: &Host, url: &str, id: u32, tag: f64) -> Result<WebSocket, JsValue>;
 

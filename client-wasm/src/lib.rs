@@ -78,8 +78,9 @@ struct Inner {
     tick_queued: bool,
     /// Makes timestamps unique within one millisecond.
     stamps: u32,
-    /// The WebSocket text frame being handled in whole: the JavaScript string and its copy.
-    frame: Option<(JsValue, String)>,
+    /// The WebSocket text frame being handled in whole ([`Driver::text`]): the events whose
+    /// JSON ends it reach the page as the rest of the page's own string (`host.frameEvent`).
+    frame: Option<String>,
 }
 
 /// The driver of one Socket.IO manager (one server connection, many namespaces).
@@ -335,32 +336,37 @@ impl Driver {
         ready | u32::from(m.is_reconnecting()) << 2 | socket
     }
 
-    /// A text frame of WebSocket transport `id` (see `host.listen`): `frame` is the JavaScript
-    /// string, `head` its start up to the first `[` (empty when there is none), `now`
-    /// `Date.now()`. An event or ack answer the core routes from `head` alone reaches the page
-    /// as the rest of `frame` (`host.frameEvent`), its data never copied into the wasm; any
-    /// other frame is copied in whole, and the events whose JSON ends it go the same way.
-    pub fn text(&self, id: u32, frame: &JsValue, head: &str, now: f64) {
+    /// A text frame of WebSocket transport `id`, given by its start up to its first `[`
+    /// (`head`): an event's or an ack answer's JSON begins there. If the core routes the frame
+    /// from that start alone, its data reaches the page as the rest of the frame the page
+    /// holds (`host.frameEvent`), never copied into the wasm nor a JavaScript value kept by
+    /// the wasm, and this returns true; false: nothing changed, the page hands the frame whole
+    /// to [`Driver::text`].
+    pub fn head_text(&self, id: u32, head: &str) -> bool {
         let routed = self.inner.borrow_mut().manager.handle_websocket_head(TransportId(id), head);
-        let Some(unread) = routed else {
-            let text = frame.as_string().unwrap_or_default();
-            {
-                let mut inner = self.inner.borrow_mut();
-                inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
-                inner.frame = Some((frame.clone(), text));
-            }
-            run(self);
-            self.inner.borrow_mut().frame = None;
-            return;
-        };
+        let Some(unread) = routed else { return false };
         let (kind, socket, n) = match unread {
             UnreadPayload::Event { socket, ack_id } => (13, socket, ack_id.map_or(-1.0, |id| id as f64)),
             UnreadPayload::AckResponse { socket, handle, with_error } => {
                 (14 + u32::from(with_error), socket, ack_number(handle))
             }
         };
-        self.host.frame_event(kind, socket.0, frame, utf16_len(head), n);
+        self.host.frame_event(kind, socket.0, utf16_len(head), n);
         run(self);
+        true
+    }
+
+    /// A text frame of WebSocket transport `id`, whole (see [`Driver::head_text`]), `now`
+    /// `Date.now()`. The events whose JSON ends it reach the page as the rest of the frame the
+    /// page holds (`host.frameEvent`).
+    pub fn text(&self, id: u32, text: String, now: f64) {
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.manager.handle_websocket_text(TransportId(id), &text, now as u64);
+            inner.frame = Some(text);
+        }
+        run(self);
+        self.inner.borrow_mut().frame = None;
     }
 
     /// Sets a manager option ([`Driver::control`] 9 to 14) to `value`.

@@ -94,7 +94,8 @@ impl Recorder {
         // the application's options, keeping a failure's details on the host (`details`); what
         // the driver asked for comes back to `Driver::callback` through `host.cb` (set by
         // `driver`), every WebSocket message too, as binary frames are (the shim sends text
-        // frames to `Driver::text`; no message reaches these tests' WebSockets, refused or silent).
+        // frames to `Driver::head_text` or `Driver::text`; no message reaches these tests'
+        // WebSockets, refused or silent).
         let web_socket = js_sys::Function::new_with_args(
             "url, id, tag",
             "const ws = new WebSocket(url); ws.binaryType = 'arraybuffer'; \

@@ -176,12 +176,14 @@ export function client(load, platform = {}) {
       const setTimer = platform.setTimer?.(opts) || (opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis));
       // What the driver asked for comes back to it with the tag it gave (`Driver.callback`).
       const call = (tag, value) => d.callback(tag, value);
+      // The WebSocket text frame being handled (`frameEvent` slices it).
+      let frame;
       const d = new Driver(
         {
           event: (...a) => guard(() => this._ev(...a)),
-          // The hot path: an event or ack answer whose JSON is the end of the WebSocket frame,
-          // from UTF-16 offset `start`.
-          frameEvent: (kind, s, frame, start, n) => {
+          // The hot path: an event or ack answer whose JSON is the end of the WebSocket text
+          // frame being handled, from UTF-16 offset `start`.
+          frameEvent: (kind, s, start, n) => {
             try {
               this._byId[s]._ev(kind, frame.slice(start), null, undefined, n);
             } catch (e) {
@@ -190,8 +192,9 @@ export function client(load, platform = {}) {
           },
           // A WebSocket with the application's subprotocols; its events go to the driver's
           // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame goes
-          // to `text` as the string, its start up to the first "[" (an event's JSON begins
-          // there: the core reads that header alone) and the time.
+          // to `head_text` as its start up to the first "[" (an event's JSON begins there: the
+          // core reads that header alone); whole to `text`, with the time, when the core needs
+          // more.
           webSocket: (url, id, tag) => {
             let ws;
             try {
@@ -208,11 +211,10 @@ export function client(load, platform = {}) {
             };
             ws.onclose = (e) => call(tag + 3, e);
             ws.onmessage = (e) => {
-              const data = e.data;
-              if (typeof data === "string") {
-                const i = data.indexOf("[");
-                this._d.text(id, data, i > 0 ? data.slice(0, i) : "", Date.now());
-              } else call(tag + 1, data);
+              const data = (frame = e.data);
+              if (typeof data !== "string") return call(tag + 1, data);
+              const i = data.indexOf("[");
+              if (!(i > 0 && d.head_text(id, data.slice(0, i)))) d.text(id, data, Date.now());
             };
             return ws;
           },
