@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { COLORS, chart } from "./report/chart.mjs";
-import { fmt, gain, int, median, met, table, verdict, withUnit, x2 } from "./report/format.mjs";
+import { fmt, gain, int, median, met, roundRatios, table, verdict, withUnit, x2 } from "./report/format.mjs";
 import { machineOf } from "./report/machine.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -271,12 +271,18 @@ function clientSection(r, sizes) {
   const ms = Object.entries(r.metrics).map(([key, m]) => ({ key, ...m, higher: m.better === "higher" }));
   // The browser's ceiling (bench/client/ceiling.js), in runs that measured it.
   const hasCeiling = ms.every((m) => m.ceiling);
+  // ours / official round by round, first to third quartile: how far one run's verdict may move.
+  const spread = (m) => {
+    const q = roundRatios(m.ours.samples, m.official.samples);
+    return q ? `${q[0].toFixed(2)}-${q[1].toFixed(2)}` : "n/a";
+  };
   const rows = ms.map((m) => [
     m.label + (m.higher ? " (higher is better)" : ""),
     fmt(m.ours.median),
     fmt(m.official.median),
     ...(hasCeiling ? [fmt(m.ceiling.median)] : []),
     verdict(gain(m.ours.median, m.official.median, m.higher)),
+    spread(m),
   ]);
   const ev = ms.find((m) => m.key === "eventsPerSec");
   const script = ms.find((m) => m.key === "scriptMs");
@@ -316,10 +322,12 @@ function clientSection(r, sizes) {
         ]
       : []),
     table(
-      ["metric", "ours (wasmio)", "official 4.8.4", ...(hasCeiling ? ["ceiling"] : []), "ours vs official"],
+      ["metric", "ours (wasmio)", "official 4.8.4", ...(hasCeiling ? ["ceiling"] : []), "ours vs official", "ours / official per round, quartiles"],
       rows,
-      ["l", "r", "r", ...(hasCeiling ? ["r"] : []), "l"],
+      ["l", "r", "r", ...(hasCeiling ? ["r"] : []), "l", "r"],
     ),
+    "",
+    "The last column is the ratio of ours to the official client's figure in each round (the two measured one after the other), its first to third quartile: the spread behind the median on this shared machine.",
     "",
     plot("client-speed.svg", svg, "Browser client speed"),
     "",
@@ -331,11 +339,11 @@ function clientSection(r, sizes) {
           "",
         ]
       : []),
-    `Goal (issue 12): ${CLIENT_GOAL} ${met(ok)}: events/s ${ev ? `${x2(ev.ours.median / ev.official.median)} the official's` : "n/a"} (${met(eventsOk)}); ` +
+    `Goal (issue 12): ${CLIENT_GOAL} ${met(ok)}: events/s ${ev ? `${x2(ev.ours.median / ev.official.median)} the official's (per round ${spread(ev)})` : "n/a"} (${met(eventsOk)}); ` +
       (ev && hasCeiling
         ? `the ceiling reaches ${x2(ev.ceiling.median / ev.official.median)} the official's events/s, ours ${Math.round((100 * ev.ours.median) / ev.ceiling.median)}% of the ceiling's; `
         : "") +
-      `script CPU ${script ? `${x2(script.ours.median / script.official.median)} the official's` : "n/a"} (${met(scriptOk)}); ` +
+      `script CPU ${script ? `${x2(script.ours.median / script.official.median)} the official's (per round ${spread(script)})` : "n/a"} (${met(scriptOk)}); ` +
       `size ${sizeRatio === null ? "not measured in this run (see Sizes)" : `${x2(sizeRatio)} the official ESM build gzipped (${met(sizeOk)}; first milestone 3.0x ${met(sizeRatio <= 3)}; see Sizes)`}.`,
     "",
   ].join("\n");

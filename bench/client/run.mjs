@@ -4,7 +4,7 @@
 // browser's ceiling (bench/client/ceiling.js: one WebSocket, each frame parsed once), each one
 // module in a fresh headless Chromium context, all against the official socket.io 4.8.4 server
 // in this process. Rounds are interleaved (ours, official, ceiling, ours, ...) after one
-// discarded warm-up round; each metric is the median over ROUNDS (default 7) rounds:
+// discarded warm-up round; each metric is the median over ROUNDS (default 11: this shared machine moves a 7-round median by 10-20%) rounds:
 //   (a) the server emits 10,000 small events as fast as it can: received events/s (first to
 //       last event, performance.now() in the page) and the renderer main thread's CPU time
 //       for them (CDP Performance.getMetrics TaskDuration / ScriptDuration deltas, thread
@@ -27,7 +27,7 @@ import { Server } from "socket.io";
 import { chromium } from "playwright-core";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
-const ROUNDS = Number(process.env.ROUNDS || 7);
+const ROUNDS = Number(process.env.ROUNDS || 11);
 const EVENTS = 10_000;
 const ACKS = 1_000;
 // "ceiling": bench/client/ceiling.js, the least any client can do in the page; what the browser

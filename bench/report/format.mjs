@@ -33,6 +33,18 @@ export const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/**
+ * The spread of a ratio over a run's rounds: ours / other per round (the samples of one round
+ * were measured side by side, so a slow phase of the machine weighs on both), as the first and
+ * third quartiles `[q1, q3]`, or null without paired samples.
+ */
+export function roundRatios(ours, other) {
+  const r = (ours ?? []).map((o, i) => o / other?.[i]).filter(Number.isFinite).sort((a, b) => a - b);
+  if (r.length < 2) return null;
+  const at = (q) => r[Math.min(r.length - 1, Math.max(0, Math.ceil(q * r.length) - 1))];
+  return [at(0.25), at(0.75)];
+}
+
 /** "label, unit", unless the label already names its unit as a word. */
 export function withUnit(label, unit) {
   if (!unit) return label;
