@@ -37,13 +37,6 @@ pub(crate) enum Transport {
 /// The browser called back: a WebSocket event, a fetch outcome or the timer.
 pub(crate) fn on_callback(driver: &Driver, tag: u64, value: &JsValue) {
     let cell = &driver.inner;
-    if tag == CB_TICK {
-        // Nothing follows from it but a WebSocket writable again: no clock, nothing to run.
-        let mut inner = cell.borrow_mut();
-        inner.tick_queued = false;
-        inner.manager.handle_tick();
-        return;
-    }
     let id = TransportId((tag / CB_KINDS) as u32);
     let now = now();
     {
@@ -65,6 +58,11 @@ pub(crate) fn on_callback(driver: &Driver, tag: u64, value: &JsValue) {
             CB_GET_FAILED => m.handle_transport_error(id, "xhr poll error", now),
             CB_POST_DONE => m.handle_post_done(id, now),
             CB_POST_FAILED => m.handle_transport_error(id, "xhr post error", now),
+            // The WebSocket is writable again: what the task queued after its first write goes.
+            CB_TICK => {
+                inner.tick_queued = false;
+                m.handle_tick(now);
+            }
             _ => {
                 inner.timer = None;
                 m.handle_timeout(now);
@@ -157,7 +155,8 @@ impl Inner {
 
     /// Sets `setTimeout` for the manager's next deadline, if it changed, and queues the
     /// microtask after a WebSocket write (engine.io-client's WebSocket is writable again on
-    /// the next tick: a volatile emit made meanwhile is dropped).
+    /// the next tick: what is emitted meanwhile goes out then, in one batch, and a volatile
+    /// emit is dropped).
     pub(crate) fn schedule(&mut self, host: &Host) {
         if self.manager.wants_tick() && !self.tick_queued {
             self.tick_queued = true;

@@ -214,16 +214,48 @@ fn a_volatile_emit_is_dropped_while_the_transport_is_busy_writing() {
     let websocket_only = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
     let mut net = Net::new(ManagerConfig { engine: websocket_only, ..ManagerConfig::default() });
     let s = connected(&mut net, "/");
-    net.manager.handle_tick();
+    net.manager.handle_tick(net.now);
     assert!(!net.manager.wants_tick());
     net.manager.emit(s, r#"["regular"]"#, vec![], EmitOptions::default(), net.now).unwrap();
     net.manager.emit(s, r#"["right after"]"#, vec![], volatile, net.now).unwrap();
     assert!(net.manager.wants_tick());
-    net.manager.handle_tick();
+    net.manager.handle_tick(net.now);
     net.manager.emit(s, r#"["next tick"]"#, vec![], volatile, net.now).unwrap();
     net.pump();
     let sent = net.received_encoded();
     assert_eq!(sent[sent.len() - 2..], [r#"2["regular"]"#, r#"2["next tick"]"#]);
+}
+
+#[test]
+fn over_websocket_the_messages_of_a_task_after_its_first_go_out_together_at_the_next_tick() {
+    let websocket_only = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
+    let mut net = Net::new(ManagerConfig { engine: websocket_only, ..ManagerConfig::default() });
+    let s = connected(&mut net, "/");
+    let before = net.received.len();
+    let emit = |net: &mut Net, data: &str| net.manager.emit(s, data, vec![], EmitOptions::default(), net.now).unwrap();
+    for data in [r#"["a"]"#, r#"["b"]"#, r#"["c"]"#] {
+        emit(&mut net, data);
+    }
+    // As engine.io-client: the first goes at once, the WebSocket is then not writable until
+    // the next tick, when the others go, in order.
+    let sent: Vec<_> = std::iter::from_fn(|| net.manager.poll_transmit()).collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(net.manager.wants_tick());
+    net.manager.handle_tick(net.now);
+    let later: Vec<_> = std::iter::from_fn(|| net.manager.poll_transmit()).collect();
+    assert_eq!(later.len(), 2, "{later:?}");
+    for t in sent.into_iter().chain(later) {
+        net.deliver(t);
+    }
+    net.pump();
+    assert_eq!(net.received_encoded()[before..], [r#"2["a"]"#, r#"2["b"]"#, r#"2["c"]"#]);
+    // Closed in the task that queued them, the messages go before the WebSocket closes.
+    let before = net.received.len();
+    emit(&mut net, r#"["d"]"#);
+    emit(&mut net, r#"["e"]"#);
+    net.manager.close(net.now);
+    net.pump();
+    assert_eq!(net.received_encoded()[before..], [r#"2["d"]"#, r#"2["e"]"#]);
 }
 
 #[test]

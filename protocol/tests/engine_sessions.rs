@@ -72,7 +72,8 @@ impl Loopback {
         self.server.as_mut().expect("handshake done")
     }
 
-    /// Moves everything both sides want to transmit until nothing moves.
+    /// Moves everything both sides want to transmit until nothing moves; the client's tick
+    /// after a WebSocket write comes once nothing else moves (as its driver's microtask).
     fn pump(&mut self) {
         for _ in 0..10_000 {
             let mut moved = false;
@@ -94,7 +95,10 @@ impl Loopback {
                 self.client_events.push(e);
             }
             if !moved {
-                return;
+                if !self.client.wants_tick() {
+                    return;
+                }
+                self.client.handle_tick();
             }
         }
         panic!("the machines never settle");

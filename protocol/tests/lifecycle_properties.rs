@@ -337,10 +337,18 @@ impl World {
     }
 
     fn client_drain(&mut self, c: usize) {
+        let now = self.now;
         let client = &mut self.clients[c];
-        while let Some(transmit) = client.manager.poll_transmit() {
-            client.links.insert(link_id(&transmit));
-            self.wire.push_back(Wire::Up(c, transmit));
+        loop {
+            while let Some(transmit) = client.manager.poll_transmit() {
+                client.links.insert(link_id(&transmit));
+                self.wire.push_back(Wire::Up(c, transmit));
+            }
+            // The driver's tick once the task that wrote to a WebSocket is over.
+            if !client.manager.wants_tick() {
+                break;
+            }
+            client.manager.handle_tick(now);
         }
         while let Some(event) = client.manager.poll_event() {
             let ClientEvent::Socket { event, .. } = event else { continue };

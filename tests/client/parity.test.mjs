@@ -529,6 +529,45 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       });
     });
 
+    test("over a WebSocket, what a task emits after its first write goes out together at the next tick; a disconnect in that task sends it first", async () => {
+      const r = await run(async (url) => {
+        // The page's WebSocket frames (events) and closes, with the phase they came in.
+        const seen = [];
+        let phase = "task";
+        const { send, close } = WebSocket.prototype;
+        WebSocket.prototype.send = function (data) {
+          if (typeof data === "string" && data.startsWith("42")) seen.push([phase, data]);
+          return send.call(this, data);
+        };
+        WebSocket.prototype.close = function (...args) {
+          seen.push([phase, "close"]);
+          return close.apply(this, args);
+        };
+        try {
+          const socket = io(url, { forceNew: true, transports: ["websocket"] });
+          await new Promise((res) => socket.on("connect", res));
+          for (const i of [0, 1, 2]) socket.emit("note", i);
+          phase = "later";
+          await new Promise((res) => setTimeout(res));
+          const batched = seen.splice(0);
+          const notes = await socket.emitWithAck("notes");
+          seen.length = 0;
+          socket.emit("note", 3);
+          socket.emit("note", 4);
+          socket.disconnect();
+          await new Promise((res) => setTimeout(res, 50));
+          return { batched, notes, closing: seen.map(([, what]) => what) };
+        } finally {
+          Object.assign(WebSocket.prototype, { send, close });
+        }
+      });
+      assert.deepEqual(r, {
+        batched: [["task", '42["note",0]'], ["later", '42["note",1]'], ["later", '42["note",2]']],
+        notes: [[0], [1], [2]],
+        closing: ['42["note",3]', '42["note",4]', "close"],
+      });
+    });
+
     test("the engine's heartbeat comes with every packet received, each after its packet event", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true, transports: ["websocket"] });

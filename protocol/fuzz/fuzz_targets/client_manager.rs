@@ -38,6 +38,9 @@ fuzz_target!(|data: &[u8]| {
                 if manager.poll_timeout().is_some_and(|at| at <= now) {
                     manager.handle_timeout(now);
                 }
+                if manager.wants_tick() {
+                    manager.handle_tick(now);
+                }
                 if who == 0 {
                     manager.disconnect_socket(socket, now);
                 }

@@ -152,10 +152,12 @@ impl Manager {
         self.engine.as_ref().is_some_and(ClientSession::wants_tick)
     }
 
-    /// The task that wrote to the WebSocket is over ([`ClientSession::handle_tick`]).
-    pub fn handle_tick(&mut self) {
+    /// The task that wrote to the WebSocket is over ([`ClientSession::handle_tick`]): what was
+    /// queued meanwhile goes out.
+    pub fn handle_tick(&mut self, now_ms: u64) {
         if let Some(engine) = self.engine.as_mut() {
             engine.handle_tick();
+            self.pump(now_ms);
         }
     }
 

@@ -245,9 +245,11 @@ impl ClientSession {
         self.websocket_written
     }
 
-    /// The task that wrote to the WebSocket is over: the WebSocket is writable again.
+    /// The task that wrote to the WebSocket is over: the WebSocket is writable again, and what
+    /// was queued meanwhile goes out, in one batch (engine.io-client's `drain`, then `flush`).
     pub fn handle_tick(&mut self) {
         self.websocket_written = false;
+        self.flush();
     }
 
     /// Whether the session is over.
@@ -307,8 +309,10 @@ impl ClientSession {
                     }
                 }
                 TransportKind::WebSocket => {
-                    // What is left is sent, then the WebSocket closes (its close frame follows
-                    // the data): the server learns of it at once, not at its ping timeout.
+                    // What is left is sent, written or not this tick, then the WebSocket closes
+                    // (its close frame follows the data): the server learns of it at once, not
+                    // at its ping timeout.
+                    self.websocket_written = false;
                     self.flush();
                     self.transmits.push(ClientTransmit::Close { id: t.id });
                 }
@@ -558,13 +562,16 @@ impl ClientSession {
         }
         match t.kind {
             TransportKind::Polling => self.flush_polling(t.id),
-            TransportKind::WebSocket => {
+            // As engine.io-client's WebSocket transport: not writable again until the next tick
+            // after a write, so the messages of one task after its first go out together then.
+            TransportKind::WebSocket if !self.websocket_written => {
                 while let Some(packet) = self.write_buffer.pop() {
                     self.transmits.push(ClientTransmit::WebSocket { id: t.id, frame: packet.into_frame() });
                 }
                 self.websocket_written = true;
                 self.drained();
             }
+            TransportKind::WebSocket => {}
         }
     }
 

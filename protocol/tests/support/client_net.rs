@@ -195,7 +195,8 @@ impl Net {
         sid
     }
 
-    /// Moves everything until nothing moves.
+    /// Moves everything until nothing moves; the driver's tick after a WebSocket write comes
+    /// once nothing else moves (the task and its earlier microtasks are over).
     pub fn pump(&mut self) {
         for _ in 0..10_000 {
             let mut moved = false;
@@ -219,7 +220,10 @@ impl Net {
                 self.events.push((self.now, e));
             }
             if !moved {
-                return;
+                if !self.manager.wants_tick() {
+                    return;
+                }
+                self.manager.handle_tick(self.now);
             }
         }
         panic!("the machines never settle");
