@@ -45,7 +45,8 @@ pub(crate) fn on_callback(driver: &Driver, tag: u64, value: &JsValue) {
         let m = prior_websocket_success_read(&mut inner.manager);
         match tag % CB_KINDS {
             CB_WS_OPEN => m.handle_websocket_open(id, now),
-            // (the host hands text frames to `Driver::text`, binary ones here as their buffer)
+            // (the host hands text frames to `Driver::head_text` or `Driver::text`, binary ones
+            // here as their buffer)
             CB_WS_MESSAGE => m.handle_websocket_frame(id, Frame::Binary(Uint8Array::new(value).to_vec()), now),
             // The host keeps the browser's details of a transport error (`Host::web_socket`,
             // `Host::request`) for the error the manager reports now.
