@@ -71,7 +71,6 @@ pub(crate) fn on_callback(driver: &Driver, tag: u64, value: &JsValue) {
         }
     }
     run(driver);
-    cell.borrow_mut().frame = None;
 }
 
 impl Inner {
