@@ -243,7 +243,9 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         // The Node.js and WebTransport exports exist (a browser page never opens them).
         out.push([NodeXHR, NodeWebSocket, WebTransport].map((t) => typeof t.prototype.name));
         return out;
-      });
+        // A polling socket's last GET, sent before its disconnect and reaching the server after
+        // the close it posted, is answered 400 (unknown sid): a race of either client, seen once.
+      }, { expected: /status of 400/ });
       assert.deepEqual(r, [
         ["WebSocket", "websocket", "websocket", "WebSocket"],
         ["Fetch", "polling", "polling", "Fetch"],
