@@ -201,6 +201,8 @@ impl Server {
     /// `disconnectSockets(close)` on a selection.
     pub fn disconnect_sockets(&mut self, op: &Broadcast, close: bool, now_ms: u64) {
         for sid in self.select(op) {
+            // Its only error, an unknown socket, is excluded here: a socket whose session an
+            // earlier one closed (`close`) has left `sockets` by now.
             if self.sockets.contains_key(&sid) {
                 let _ = self.disconnect(&sid, close, now_ms);
             }
