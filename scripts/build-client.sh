@@ -25,7 +25,7 @@ node scripts/minify-wasm-names.mjs pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js ta
 # use, and does not compress away). Not the ones socket.io-client also has (`_readyState`,
 # `_reconnection`, `_opts`, ...: code written against it may read them), nor `_d`, which
 # bench/sizes reads, nor the wire's `_placeholder`.
-MANGLED='^_(call|send|decode|notifyOutgoing|reportPackets|engineEvent|engine|start|state|set|reporting|compress|byId|anyOut|any|buffer|connected|active|closed|received|ev|te|q|p|m|s)$'
+MANGLED='^_(call|send|decode|notifyOutgoing|reportPackets|engineEvent|engine|start|state|set|reporting|compress|byId|anyOut|any|buffer|connected|active|closed|received|held|ev|te|q|p|m|s)$'
 
 # The classic build: a script defining window.io, and its wasm beside it (socket.io.wasm).
 node_modules/.bin/esbuild pkg/src/classic.js --bundle --minify --mangle-props="$MANGLED" --format=iife \

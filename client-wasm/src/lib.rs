@@ -39,8 +39,8 @@ use wasmio_protocol::client::{
     AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Manager, ManagerConfig, ReadyState, SetAside, SocketId,
     SocketOptions, UnreadPayload,
 };
-use wasmio_protocol::engine::{ClientConfig, TransportId, TransportKind};
-use wasmio_protocol::socket::DecodeError;
+use wasmio_protocol::engine::{ClientConfig, Data, TransportId, TransportKind};
+use wasmio_protocol::socket::{decode_text, DecodeError, DEFAULT_MAX_ATTACHMENTS};
 
 use browser::{on_callback, Transport};
 use events::{prior_websocket_success_read, run, utf16_len};
@@ -145,7 +145,8 @@ impl Driver {
     ///   taking an error first, 16 an ack error (message `a`, handle `n`), 18 the auth
     ///   function must be called, 19 an ack callback taking
     ///   no error was dropped (handle `n`), 20 an event received before the socket connected
-    ///   (JSON array `a`, `bins`), in order, each time [`Driver::control`] 15 asks.
+    ///   (JSON array `a`, `bins`), in order, each time [`Driver::control`] 15 asks, 21 an
+    ///   emit of the `retries` queue, each time [`Driver::control`] 16 asks.
     ///
     /// `host.query()` gives the user's encoded query at each handshake; `host.setTimeout` and
     /// `host.clearTimeout` are the manager's timers (`useNativeTimers`). `http_base`/`ws_base`
@@ -221,7 +222,9 @@ impl Driver {
     /// data just handed to the host is unusable, its JSON (`arg` 0) or a binary one's
     /// placeholders (`arg` 1: "illegal attachments"); the connection closes with "parse error",
     /// 6 `socket.connect()`, 7 `socket.disconnect()`, 8 `socket.sendBuffer = []`, 15 read
-    /// `socket.receiveBuffer` (event 20 per event held, nothing else happens); a manager
+    /// `socket.receiveBuffer` (event 20 per event held, nothing else happens), 16 read the
+    /// private `socket._queue` (event 21 per emit of the `retries` queue, in order: JSON array
+    /// `a`, `bins`, `n` its `tryCount` times 2, plus 1 while it is `pending`); a manager
     /// option set to `arg`: 9 `reconnection(v)` (0 or 1), 10 `reconnectionAttempts(v)`
     /// (`Infinity` for no limit), 11 `reconnectionDelay(v)`, 12 `reconnectionDelayMax(v)`,
     /// 13 `randomizationFactor(v)`, 14 `timeout(v)` (negative for `false`).
@@ -235,6 +238,14 @@ impl Driver {
                 for (data, attachments) in inner.manager.get_socket(socket).into_iter().flat_map(|s| s.receive_buffer())
                 {
                     self.host.event(20, socket.0, Some(data), None, to_buffers(attachments), 0.0);
+                }
+            }
+            16 => {
+                let inner = self.inner.borrow();
+                let queue = inner.manager.get_socket(socket).into_iter().flat_map(|s| s.retry_queue());
+                for (data, attachments, try_count, pending) in queue {
+                    let n = f64::from(try_count) * 2.0 + f64::from(u8::from(pending));
+                    self.host.event(21, socket.0, Some(data), None, to_buffers(attachments), n);
                 }
             }
             9..=14 => self.set_option(op, arg),
@@ -299,6 +310,30 @@ impl Driver {
         // The only possible errors are data the JavaScript side never builds (it sends
         // `JSON.stringify` of an array): nothing to report.
         let _ = self.with(|m, now| m.send_ack(SocketId(socket), ack_id as u64, args, attachments, now));
+    }
+
+    /// An input socket.io-client takes through private members, which its own test suite uses
+    /// to play what a server sends. With `socket` negative, `manager.engine.emit("data",
+    /// data)`: a message handed to the manager as if its engine had received it, `text`, or
+    /// without text the first of `bins` (binary). Else `socket.onpacket(packet)`: `text` is
+    /// the packet as its text frame is written, `bins` its attachments. Returns false when
+    /// that text is not a Socket.IO packet with as many attachments (nothing happens).
+    pub fn inject(&self, socket: f64, text: Option<String>, bins: Option<Array>) -> bool {
+        let attachments = to_attachments(bins);
+        if socket < 0.0 {
+            let data =
+                text.map_or_else(|| Data::Binary(attachments.into_iter().next().unwrap_or_default()), Data::Text);
+            self.with(|m, now| m.handle_engine_data(data, now));
+            return true;
+        }
+        match decode_text(text.as_deref().unwrap_or_default(), DEFAULT_MAX_ATTACHMENTS) {
+            Ok((mut packet, expected)) if expected == attachments.len() => {
+                packet.attachments = attachments;
+                self.with(|m, now| m.handle_socket_packet(SocketId(socket as u32), packet, now));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// What the `auth` function gave (JSON text), after event 18.

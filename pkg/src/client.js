@@ -85,7 +85,8 @@ const encodeQuery = (q) => {
  * `fetch(url, init, opts)`, a long-polling request made with the manager's options.
  */
 export function client(load, platform = {}) {
-  let ready;
+  // The driver class once the wasm is ready: a manager created after starts at once.
+  let ready, loaded;
 
   /**
    * The engine of a manager (`manager.engine`, from its first connection on): its id,
@@ -106,6 +107,15 @@ export function client(load, platform = {}) {
     close() {
       if (!this._closed) this._m._call((d) => d.control(2, 0)); // engine.close()
       return this;
+    }
+    emit(ev, ...args) {
+      // socket.io-client's manager listens to its engine's `data`: what is emitted there (its
+      // test suite plays a decoding error so) reaches the manager as a received message.
+      const [data] = args;
+      if (ev === "data" && this === this._m.engine && !this._closed) {
+        this._m._call((d) => (typeof data === "string" ? d.inject(-1, data) : d.inject(-1, undefined, encode([data])[1])));
+      }
+      return super.emit(ev, ...args);
     }
     get id() {
       return (this._m._d && this._m._d.name(1, 0)) || undefined;
@@ -141,7 +151,8 @@ export function client(load, platform = {}) {
       this._randomizationFactor = opts.randomizationFactor ?? 0.5;
       this._timeout = opts.timeout == null ? 20000 : opts.timeout;
       this._autoConnect = opts.autoConnect !== false;
-      (ready || (ready = load())).then(
+      if (loaded) this._start(loaded);
+      else (ready || (ready = load().then((Driver) => (loaded = Driver)))).then(
         (Driver) => this._start(Driver),
         (err) => {
           this.emitReserved("error", err);
@@ -240,7 +251,7 @@ export function client(load, platform = {}) {
               .then(
                 (text) => call(tag, text),
                 (e) => {
-                  failed(e instanceof Response ? e.status : 0, e);
+                  failed(e?.status ?? 0, e);
                   call(tag + 1, e);
                 },
               );
@@ -521,13 +532,35 @@ export function client(load, platform = {}) {
     }
     /** The events received before the socket connected (`[name, ...args]` each). */
     get receiveBuffer() {
+      // What does not parse is left out: it is refused with "parse error" when delivered.
+      return this._held(15).map(([text, bins]) => decodeOrUndefined(text, bins)).filter((values) => values !== undefined);
+    }
+    /**
+     * socket.io-client's private retry queue (option `retries`), which its test suite reads:
+     * each emit waiting for its acknowledgement, in order, as `{ tryCount, pending, args }`.
+     */
+    get _queue() {
+      return this._held(16).map(([text, bins, n]) => ({ tryCount: n >> 1, pending: (n & 1) === 1, args: decodeOrUndefined(text, bins) }));
+    }
+    /** What the driver's `control(op)` hands back as events 20 or 21, `[text, bins, n]` each. */
+    _held(op) {
       if (this._s === undefined || !this.io._d) return [];
-      // The driver hands each event held as kind 20 (collected in `_received`). What does not
-      // parse is left out: it is refused with "parse error" when delivered.
-      const received = (this._received = []);
-      this.io._d.control(15, this._s);
+      const held = (this._received = []);
+      this.io._d.control(op, this._s);
       this._received = undefined;
-      return received.map(([text, bins]) => decodeOrUndefined(text, bins)).filter((values) => values !== undefined);
+      return held;
+    }
+
+    /**
+     * socket.io-client's private `onpacket(packet)`, with which its test suite plays a
+     * server's packet: `{ type, nsp, id?, data? }` reaches this socket as if received.
+     */
+    onpacket(packet) {
+      const [text, bins] = packet.data === undefined ? [""] : encode(packet.data);
+      const binary = bins && (packet.type === 2 || packet.type === 3);
+      const head = binary ? `${packet.type + 3}${bins.length}-` : packet.type;
+      const wire = head + (packet.nsp !== "/" ? packet.nsp + "," : "") + (packet.id ?? "") + text;
+      this._send((d, bins) => d.inject(this._s, wire, bins) || rethrow(new TypeError("not a Socket.IO packet: " + wire)), bins);
     }
 
     connect() {
@@ -690,7 +723,8 @@ export function client(load, platform = {}) {
           delete this.acks[n];
           return;
         case 20:
-          return this._received.push([a, bins]);
+        case 21:
+          return this._received.push([a, bins, n]);
         default: {
           const provide = (data) => this.io._call((d) => d.provide_auth(this._s, data == null ? undefined : JSON.stringify(data)));
           return typeof this.auth === "function" ? this.auth(provide) : provide(this.auth);

@@ -387,6 +387,8 @@ fn retries_resend_until_acknowledged() {
     // one at a time: the second waits for the first
     assert_eq!(net.received_encoded()[before..], [r#"20["silent",1]"#]);
     assert_eq!(net.manager.get_socket(s).unwrap().queue_len(), 2);
+    let queue: Vec<_> = net.manager.get_socket(s).unwrap().retry_queue().collect();
+    assert_eq!(queue, [(r#"["silent",1]"#, &[][..], 1, true), (r#"["echo",2]"#, &[][..], 0, false)]);
 
     // unanswered: tried 1 + 2 retries times, then the callback gets the timeout
     net.advance(net.now + 3_000);
@@ -541,4 +543,47 @@ fn header_routing_leaves_recovery_offsets_and_reported_packets_to_the_core() {
     connected(&mut net, "/");
     let ws = net.current().websocket.expect("on a WebSocket");
     assert_eq!(net.manager.handle_websocket_head(ws, "42"), None);
+}
+
+#[test]
+fn the_private_inputs_of_socket_io_client_reach_the_manager_and_its_sockets() {
+    let mut net = Net::new(polling_only());
+    net.manager.open(net.now);
+    let main = connected(&mut net, "/");
+    // `socket.onpacket()`: a socket that never connected takes a CONNECT answer without sid
+    let idle = net.manager.socket("/idle", SocketOptions::default());
+    net.take_events();
+    net.manager.handle_socket_packet(idle, Packet::new(PacketType::Connect, "/"), net.now);
+    net.pump();
+    assert!(net.take_events().is_empty(), "a packet of another namespace is ignored");
+    net.manager.handle_socket_packet(idle, Packet::new(PacketType::Connect, "/idle"), net.now);
+    net.pump();
+    assert!(
+        matches!(&net.socket_events(idle)[..], [SocketEvent::ConnectError { message: ErrorMessage::Text(message), data: None }] if message.contains("v2.x"))
+    );
+
+    // `manager.engine.emit("data", ...)`: a message as if received; one that does not decode
+    // closes the connection with "parse error", and the manager reconnects
+    net.take_events();
+    net.manager.handle_engine_data(Data::Text(r#"2["news"]"#.into()), net.now);
+    net.pump();
+    assert_eq!(
+        net.socket_events(main),
+        [SocketEvent::Event { data: r#"["news"]"#.into(), attachments: vec![], ack_id: None }]
+    );
+    net.take_events();
+    net.randoms(&[0.0]);
+    net.manager.handle_engine_data(Data::Text("bad".into()), net.now);
+    net.pump();
+    assert_eq!(
+        net.socket_events(main),
+        [SocketEvent::Disconnect {
+            reason: DisconnectReason::ParseError,
+            description: Some("unknown packet type".into())
+        }]
+    );
+    assert_eq!(net.manager.ready_state(), ReadyState::Closed);
+    net.advance(net.now + 2_000);
+    assert_eq!(net.manager.ready_state(), ReadyState::Open);
+    assert!(net.manager.get_socket(main).unwrap().connected());
 }

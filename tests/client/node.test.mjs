@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { install } from "@sinonjs/fake-timers";
 import { Server } from "socket.io";
 import { io as officialIo } from "socket.io-client";
 import { io as wasmioIo } from "../../pkg/node.js";
@@ -225,6 +226,26 @@ for (const [name, io] of Object.entries(CLIENTS)) {
         }
       });
     }
+
+    test("polling only, under fake timers (as test suites install them): connects and gets an ack", async () => {
+      // @sinonjs/fake-timers fakes setTimeout, Date and queueMicrotask: the network runs in
+      // real time, the client's timers and microtasks on the fake clock, ticked meanwhile.
+      const realTimeout = setTimeout;
+      const clock = install();
+      const socket = io(server.url, { transports: ["polling"], forceNew: true });
+      try {
+        let seen;
+        socket.on("connect", () => socket.emit("bytes", Buffer.from([4]), (bytes) => (seen = bytes)));
+        for (let i = 0; i < 300 && seen === undefined; i++) {
+          await new Promise((r) => realTimeout(r, 10));
+          await clock.tickAsync(10);
+        }
+        assert.deepEqual(seen, [4]);
+      } finally {
+        clock.uninstall();
+        socket.disconnect();
+      }
+    });
 
     test("the process ends by itself once the socket is disconnected", async () => {
       const stdout = await runAlone(

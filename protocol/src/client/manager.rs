@@ -328,6 +328,15 @@ impl Manager {
         }
     }
 
+    /// `manager.engine.emit("data", data)`: a message the application hands to the manager as
+    /// if its engine had received it (socket.io-client's manager listens to its engine's
+    /// `data`; its test suite plays a decoding error this way). Ignored unless the manager is
+    /// open, as socket.io-client listens only then.
+    pub fn handle_engine_data(&mut self, data: Data, now_ms: u64) {
+        self.on_engine_event(ClientEvent::Message(data), now_ms);
+        self.pump(now_ms);
+    }
+
     /// A transport of the engine failed.
     pub fn handle_transport_error(&mut self, id: TransportId, description: &str, now_ms: u64) {
         if let Some((engine, local)) = self.engine_for(id) {
@@ -491,7 +500,6 @@ impl Manager {
                 seq,
                 QueuedPacket { data: data.to_owned(), attachments, options, try_count: 0, pending: false },
             ));
-            s.queue.push_back(seq);
             self.drain_queue(socket, false, now_ms);
             (options.ack != AckMode::None).then_some(AckHandle::Queued(seq))
         } else {

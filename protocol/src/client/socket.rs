@@ -1,7 +1,5 @@
 //! The state of one namespace socket; the [`Manager`](super::Manager) drives it.
 
-use std::collections::VecDeque;
-
 use crate::socket::Packet;
 
 /// Names a socket of a [`Manager`](super::Manager) (one per namespace).
@@ -163,7 +161,7 @@ pub struct Socket {
     pub(crate) acks: AckTable,
     pub(crate) send_buffer: Vec<Packet>,
     pub(crate) receive_buffer: Vec<Received>,
-    pub(crate) queue: VecDeque<u64>,
+    /// The `retries` queue (`_queue`) by sequence number, its head first.
     pub(crate) queued: Vec<(u64, QueuedPacket)>,
     pub(crate) queue_seq: u64,
 }
@@ -185,7 +183,6 @@ impl Socket {
             acks: AckTable::default(),
             send_buffer: Vec::new(),
             receive_buffer: Vec::new(),
-            queue: VecDeque::new(),
             queued: Vec::new(),
             queue_seq: 0,
         }
@@ -250,7 +247,13 @@ impl Socket {
 
     /// How many emits wait in the `retries` queue.
     pub fn queue_len(&self) -> usize {
-        self.queue.len()
+        self.queued.len()
+    }
+
+    /// `_queue`: the emits of the `retries` queue in order, as (`[name, ...args]` JSON text,
+    /// attachments, `tryCount`, `pending`).
+    pub fn retry_queue(&self) -> impl Iterator<Item = (&str, &[Vec<u8>], u32, bool)> {
+        self.queued.iter().map(|(_, p)| (p.data.as_str(), p.attachments.as_slice(), p.try_count, p.pending))
     }
 }
 

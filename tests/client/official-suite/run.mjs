@@ -19,34 +19,6 @@ export const TESTS = 100;
 const MOCHA_TIMEOUT_MS = 5_000;
 const RUN_TIMEOUT_MS = 120_000;
 
-/** The tests wasmio fails whatever the server, by mocha's full title, and why that is accepted. */
-export const WASMIO_FAILURES = new Map([
-  [
-    "connection should emit a connect_error event when reaching a Socket.IO server in v2.x",
-    "calls the private socket.onpacket() to inject a v2.x CONNECT packet; wasmio's Socket has no such method (packets are parsed in wasm)",
-  ],
-  [
-    "connection should close the engine upon decoding exception",
-    'injects a frame with the private engine.emit("data", ...); wasmio\'s engine object only reports events, its frames are decoded in wasm',
-  ],
-  [
-    "retry should preserve the order of the packets",
-    "reads the private socket._queue (the retry queue), which wasmio keeps inside the wasm driver",
-  ],
-]);
-
-/**
- * The test wasmio may fail, by its timing: it does not read `_queue` itself, but the test before
- * it left acknowledgement callbacks that do (and throw on wasmio), which fail the test running
- * when they are called.
- */
-export const WASMIO_TIMING = new Map([
-  [
-    "retry should fail when the server does not acknowledge the packet",
-    "the previous test's late callbacks read the private socket._queue during it",
-  ],
-]);
-
 /**
  * Runs the suite's mocha with `client` ("official" or "wasmio") under test, in a process group
  * of its own (the autoUnref tests start fixture processes; no-unref.ts's outlives its test, and

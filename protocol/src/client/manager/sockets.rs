@@ -64,9 +64,27 @@ impl Manager {
         self.subscribed.iter().copied().find(|&id| self.sockets[id.0 as usize].nsp == nsp)
     }
 
-    /// `socket.onpacket(packet)` for the socket of the packet's namespace, if it listens.
+    /// A packet decoded from the engine: `socket.onpacket(packet)` for the socket of its
+    /// namespace, if it listens.
     pub(super) fn on_packet(&mut self, packet: Packet, now_ms: u64) {
-        let Some(socket) = self.listening_socket(&packet.nsp) else { return };
+        if let Some(socket) = self.listening_socket(&packet.nsp) {
+            self.socket_on_packet(socket, packet, now_ms);
+        }
+    }
+
+    /// `socket.onpacket(packet)` called by the application (socket.io-client's test suite
+    /// does, to play a server's answer): `packet` reaches socket `socket` as if it had been
+    /// received for it, whether the socket listens to the manager or not. A packet of another
+    /// namespace is ignored, as socket.io-client ignores it.
+    pub fn handle_socket_packet(&mut self, socket: SocketId, packet: Packet, now_ms: u64) {
+        if self.sockets.get(socket.0 as usize).is_some_and(|s| s.nsp == packet.nsp) {
+            self.socket_on_packet(socket, packet, now_ms);
+            self.pump(now_ms);
+        }
+    }
+
+    /// `socket.onpacket(packet)`: what a packet of its namespace does to socket `socket`.
+    fn socket_on_packet(&mut self, socket: SocketId, packet: Packet, now_ms: u64) {
         match packet.kind {
             PacketType::Connect => {
                 let members = packet.data.as_deref().and_then(object_members).unwrap_or_default();
@@ -232,8 +250,8 @@ impl Manager {
         if !s.connected {
             return;
         }
-        let Some(&seq) = s.queue.front() else { return };
-        let Some(packet) = s.queued.iter_mut().find(|(k, _)| *k == seq).map(|(_, p)| p) else { return };
+        let Some((seq, packet)) = s.queued.first_mut() else { return };
+        let seq = *seq;
         if packet.pending && !force {
             return;
         }
@@ -321,8 +339,8 @@ impl Manager {
         };
         if deliver {
             // `this._queue.shift()`: the head, which is this packet
-            if let Some(head) = s.queue.pop_front() {
-                s.queued.retain(|(k, _)| *k != head);
+            if !s.queued.is_empty() {
+                s.queued.remove(0);
             }
             if wants_ack {
                 let handle = AckHandle::Queued(seq);
