@@ -201,8 +201,10 @@ where
     Answer: std::future::Future<Output = Result<Response>>,
 {
     let config = Config::cached(&env);
-    let url: worker::Url = req.url().parse().map_err(|e| worker::Error::RustError(format!("{e}: {}", req.url())))?;
-    let path = url.path();
+    // The runtime's URL is already parsed and serialized (WHATWG): its path and query are read
+    // off the string, with no second parse per request.
+    let url = req.url();
+    let path = routing::path_of(&url);
     let binding = if config.engine_path.as_deref().is_some_and(|p| path.starts_with(p)) {
         "ECHO"
     } else if path == config.socketio_path || path == config.socketio_path.trim_end_matches('/') {
@@ -221,7 +223,7 @@ where
     }
     // Echo sessions all live in the first object; Socket.IO sessions spread over the shards.
     let shards = if binding == "SOCKETIO" { config.shards } else { 1 };
-    match routing::route(&url, method == "GET", upgrade, shards, engine_host::random_u32()) {
+    match routing::route(routing::query_of(&url), method == "GET", upgrade, shards, engine_host::random_u32) {
         Err(error) => http::engine_error(&req, &config, error),
         Ok(Route { object }) => forward(&env, binding, &object, &req).await,
     }
@@ -239,7 +241,8 @@ pub async fn serve_other(req: Request, env: Env) -> Result<Response> {
     } else if config.test_hooks
         && [FORGET_HOOK, STATS_HOOK, FAIL_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
-        let object = routing::query_param(&req.url()?, "object").unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
+        let object = routing::query_value(routing::query_of(&req.inner().url()), "object")
+            .unwrap_or_else(|| routing::DEFAULT_OBJECT.to_owned());
         forward(env, "SOCKETIO", &object, req.inner()).await.map(Response::from)
     } else if path == format!("{}{}", config.socketio_path, emitter::EMIT_PATH) {
         emitter::serve_emit(req, env, config).await

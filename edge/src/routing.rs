@@ -2,7 +2,6 @@
 //! server makes before a session exists, and the sid format that names the object.
 
 use wasmio_protocol::engine::{ServerError, TransportKind};
-use worker::Url;
 
 /// The first numbered object (the only one when `SHARDS` is 1).
 pub const DEFAULT_OBJECT: &str = "0";
@@ -28,11 +27,6 @@ pub fn object_of_sid(sid: &str) -> Option<&str> {
 /// Whether `name` is one of the `shards` numbered objects (`0`, `1`, ...: canonical decimal).
 pub fn is_numbered_object(name: &str, shards: u32) -> bool {
     name.parse::<u32>().is_ok_and(|n| n < shards.max(1) && n.to_string() == name)
-}
-
-/// The value of query parameter `name`.
-pub fn query_param(url: &Url, name: &str) -> Option<String> {
-    query_value(url.query().unwrap_or_default(), name)
 }
 
 /// The value of parameter `name` in `query` (a URL's part after `?`, see [`query_of`]).
@@ -65,25 +59,32 @@ pub fn asks_websocket(upgrade: Option<&str>) -> bool {
 
 /// The numbered object a new session goes to: the one its `partition` query parameter hashes
 /// to (all sessions of a partition, e.g. a game, share an object), else `random % shards`.
-pub fn shard_for(partition: Option<&str>, shards: u32, random: u32) -> String {
+pub fn shard_for(partition: Option<&str>, shards: u32, random: impl FnOnce() -> u32) -> String {
     let n = match partition {
         // FNV-1a: stable across deployments and languages.
         Some(key) => key.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193)),
-        None => random,
+        None => random(),
     };
     (n % shards.max(1)).to_string()
 }
 
 /// Validates the request as the reference `engine.io` server's `verify()` and `handshake()` do
-/// and names the object that must serve it (a new session goes to one of `shards` objects).
-/// `is_get`: the request's method is GET; `upgrade`: it asks for a WebSocket
+/// and names the object that must serve it (a new session goes to one of `shards` objects,
+/// picked with `random` when no `partition` names one). `query`: the request URL's query
+/// ([`query_of`]); `is_get`: the request's method is GET; `upgrade`: it asks for a WebSocket
 /// ([`is_websocket_upgrade`]).
-pub fn route(url: &Url, is_get: bool, upgrade: bool, shards: u32, random: u32) -> Result<Route, ServerError> {
-    let transport = query_param(url, "transport").and_then(|t| TransportKind::from_name(&t));
+pub fn route(
+    query: &str,
+    is_get: bool,
+    upgrade: bool,
+    shards: u32,
+    random: impl FnOnce() -> u32,
+) -> Result<Route, ServerError> {
+    let transport = query_value(query, "transport").and_then(|t| TransportKind::from_name(&t));
     let Some(transport) = transport else {
         return Err(ServerError::UnknownTransport);
     };
-    if let Some(sid) = query_param(url, "sid") {
+    if let Some(sid) = query_value(query, "sid") {
         // Only a numbered object of this deployment: never create an object a client names.
         let object = object_of_sid(&sid).filter(|o| is_numbered_object(o, shards)).ok_or(ServerError::UnknownSid)?;
         return Ok(Route { object: object.to_owned() });
@@ -94,10 +95,10 @@ pub fn route(url: &Url, is_get: bool, upgrade: bool, shards: u32, random: u32) -
     if transport == TransportKind::WebSocket && !upgrade {
         return Err(ServerError::BadRequest);
     }
-    if query_param(url, "EIO").as_deref() != Some("4") {
+    if query_value(query, "EIO").as_deref() != Some("4") {
         return Err(ServerError::UnsupportedProtocolVersion);
     }
-    let partition = query_param(url, "partition");
+    let partition = query_value(query, "partition");
     Ok(Route { object: shard_for(partition.as_deref(), shards, random) })
 }
 

@@ -31,7 +31,7 @@ impl SocketIoServer {
             return Some(Response::ok("forgotten"));
         }
         if path.ends_with(crate::FAIL_HOOK) {
-            let times = req.url().ok().and_then(|url| crate::routing::query_param(&url, "times"));
+            let times = crate::routing::query_value(crate::routing::query_of(&req.inner().url()), "times");
             self.failures_to_inject.set(times.and_then(|t| t.parse().ok()).unwrap_or(1));
             return Some(Response::ok("failing"));
         }
