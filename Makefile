@@ -31,8 +31,8 @@ build-client:
 	bash scripts/build-client.sh
 
 build-worker:
-	cd deployments/chat && worker-build --release
-	cd deployments/conformance && worker-build --release
+	cd deployments/chat && worker-build --profile worker
+	cd deployments/conformance && worker-build --profile worker
 
 ## The demo app (www-app/: a Vite app importing the wasmio package of pkg/) into www/app/,
 ## which the chat deployment serves at /app/.

@@ -7,6 +7,6 @@ export WASM_OPT_BIN="${WASM_OPT_BIN:-$PWD/node_modules/.bin/wasm-opt}"
 export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/.bin/esbuild}"
 for deployment in deployments/chat deployments/conformance; do
   if [ ! -f "$deployment/build/worker/shim.mjs" ]; then
-    (cd "$deployment" && worker-build --release)
+    (cd "$deployment" && worker-build --profile worker)
   fi
 done

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ ! -f deployments/conformance/build/worker/shim.mjs ]; then
-  (cd deployments/conformance && worker-build --release)
+  (cd deployments/conformance && worker-build --profile worker)
 fi
 # Under wrangler dev every WebSocket passes a local proxy: about six file descriptors per
 # connection across its processes, so 5,000 connections need more than the usual limit.

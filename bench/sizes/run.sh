@@ -11,6 +11,6 @@ if [ ! -f pkg/wasm/wasmio_bg.wasm ] || [ ! -f pkg/dist/wasmio.min.mjs ] || [ ! -
     bash scripts/build-client.sh
 fi
 if [ ! -f deployments/chat/build/worker/shim.mjs ]; then
-    (cd deployments/chat && worker-build --release)
+    (cd deployments/chat && worker-build --profile worker)
 fi
 exec node bench/sizes/run.mjs
