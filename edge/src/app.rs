@@ -28,9 +28,9 @@
 //! ```
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
+use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 pub use wasmio_protocol::server::{AckError, ApiError};
@@ -133,13 +133,14 @@ pub struct Namespace {
     connect: Vec<ConnectMiddleware>,
     connect_async: Vec<AsyncConnectMiddleware>,
     connection: Vec<ConnectionHandler>,
-    events: HashMap<String, EventHandling>,
+    /// By event name (FxHash: the names are the application's own; a client's only looks up).
+    events: FxHashMap<String, EventHandling>,
     event_middlewares: Vec<EventMiddleware>,
     disconnecting: Vec<DisconnectingHandler>,
     disconnect: Vec<DisconnectHandler>,
     disconnect_async: Vec<AsyncDisconnectHandler>,
-    acks: HashMap<String, AckHandler>,
-    server_side: HashMap<String, ServerSideHandler>,
+    acks: FxHashMap<String, AckHandler>,
+    server_side: FxHashMap<String, ServerSideHandler>,
     rate_limit: Option<RateLimit>,
 }
 
@@ -342,13 +343,13 @@ impl Namespace {
             connect: Vec::new(),
             connect_async: Vec::new(),
             connection: Vec::new(),
-            events: HashMap::new(),
+            events: FxHashMap::default(),
             event_middlewares: Vec::new(),
             disconnecting: Vec::new(),
             disconnect: Vec::new(),
             disconnect_async: Vec::new(),
-            acks: HashMap::new(),
-            server_side: HashMap::new(),
+            acks: FxHashMap::default(),
+            server_side: FxHashMap::default(),
             rate_limit: None,
         }
     }

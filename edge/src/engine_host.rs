@@ -10,9 +10,10 @@
 //! earliest deadline of all sessions, sends the pings of the whole object.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use futures_channel::oneshot;
+use rustc_hash::FxHashMap;
 use wasm_bindgen::prelude::*;
 use wasmio_protocol::engine::{
     Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, PollOutcome, PostError, ServerError,
@@ -146,7 +147,7 @@ pub struct EngineHost {
     state: State,
     config: Config,
     endpoint: RefCell<Endpoint>,
-    transports: RefCell<HashMap<SessionHandle, Transports>>,
+    transports: RefCell<FxHashMap<SessionHandle, Transports>>,
     /// Events carried out of the endpoint while no application was at hand (a send or close
     /// the application asked for), delivered at the next [`EngineHost::drive`].
     pending_events: RefCell<VecDeque<(String, ServerEvent)>>,
@@ -173,7 +174,7 @@ impl EngineHost {
             endpoint: RefCell::new(Endpoint::new(config.engine.clone())),
             state,
             config,
-            transports: RefCell::new(HashMap::new()),
+            transports: RefCell::new(FxHashMap::default()),
             pending_events: RefCell::new(VecDeque::new()),
             auto_pongs: Cell::new(false),
             alarm_read: Cell::new(false),
@@ -375,7 +376,7 @@ impl EngineHost {
                 .filter(|_| endpoint.writes_messages_directly(handle));
             match direct {
                 Some(ws) => {
-                    let frame = frame.get_or_insert_with(|| js_sys::JsString::from(format!("4{text}")));
+                    let frame = frame.get_or_insert_with(|| js_sys::JsString::from(message_frame(text)));
                     let ws: &JsStringSender = ws.as_ref().unchecked_ref();
                     // A failed send means the socket is closing: its close event ends the session.
                     let _ = ws.send(frame);
@@ -746,4 +747,13 @@ pub fn object_name(req: &web_sys::Request) -> Result<String> {
 /// acceptance time).
 fn is_sid_tag(tag: &str) -> bool {
     tag != PROBE_TAG && tag != BASE64_TAG && !tag.starts_with(ACCEPTED_TAG)
+}
+
+/// The Engine.IO WebSocket frame of a text message: `4` then the text (built without
+/// `format!`, which costs a formatter call on every broadcast).
+fn message_frame(text: &str) -> String {
+    let mut frame = String::with_capacity(text.len() + 1);
+    frame.push('4');
+    frame.push_str(text);
+    frame
 }

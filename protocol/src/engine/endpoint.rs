@@ -14,7 +14,9 @@
 //! upgrade becomes the session's transport when the upgrade completes; after an eviction a
 //! WebSocket session is rebuilt from its id ([`Endpoint::resume_websocket`]).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 use super::handshake::ServerError;
 use super::handshake_budget::HandshakeBudget;
@@ -139,7 +141,9 @@ pub struct Endpoint {
     /// Per slot, the generation its next session gets.
     generations: Vec<u32>,
     free: Vec<u32>,
-    by_sid: HashMap<String, SessionHandle>,
+    /// Every event looks its session up here. FxHash: its keys are the ids this endpoint
+    /// drew (or restored from what it kept), never a client's choice.
+    by_sid: FxHashMap<String, SessionHandle>,
     timers: BTreeSet<(u64, SessionHandle)>,
     outputs: VecDeque<Output>,
     /// The alarm the driver was last told to set, while it has not fired.
@@ -154,7 +158,7 @@ impl Endpoint {
             slots: Vec::new(),
             generations: Vec::new(),
             free: Vec::new(),
-            by_sid: HashMap::new(),
+            by_sid: FxHashMap::default(),
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             alarm_at: None,
