@@ -46,6 +46,7 @@ mod remote_recovery;
 mod room_directory;
 mod routing;
 mod socketio_object;
+mod sync_kv;
 mod test_hooks;
 
 pub use cluster::{AckResponses, RemoteHandshake, RemoteSocket};

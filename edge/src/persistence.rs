@@ -17,9 +17,7 @@ use crate::engine_host::now_ms;
 use crate::rate_limits::RATE_PREFIX;
 use crate::relays::OUTBOX_PREFIX;
 use crate::socketio_object::{core_config, SocketIoServer};
-
-/// Most keys one storage call may put or delete (workerd's limit).
-const STORAGE_BATCH: usize = 128;
+use crate::sync_kv::SyncKv;
 
 /// How soon after a broadcast is written to the outbox the object's alarm is due, at the
 /// latest: the instance that follows a restart relays what it holds (relays::OUTBOX_PREFIX).
@@ -35,10 +33,9 @@ impl SocketIoServer {
         if self.restored.replace(true) {
             return Ok(());
         }
-        let storage = self.host.state().storage();
-        // Everything the object keeps, in one read: each storage call is a turn through
-        // workerd, and a woken instance needs all of it.
-        let all = string_entries(&storage.list().await?);
+        let storage = SyncKv::of(self.host.state())?;
+        // Everything the object keeps, in one read: a woken instance needs all of it.
+        let all = storage.text_entries()?;
         let with = |prefix: &str| -> Vec<(String, String)> {
             all.iter().filter(|(key, _)| key.starts_with(prefix)).cloned().collect()
         };
@@ -103,10 +100,10 @@ impl SocketIoServer {
             stored.into_keys().filter(|key| !core.has_session(&key[SNAPSHOT_PREFIX.len()..])).collect();
         core.set_origin(&origin);
         *self.core.borrow_mut() = core;
-        write_batches(&storage, &[], &gone).await?;
+        storage.write(&[], &gone)?;
         for key in unreadable {
             worker::console_error!("the live record {key} is unreadable: dropped");
-            storage.delete(&format!("{LIVE_PREFIX}{key}")).await?;
+            storage.write(&[], &[format!("{LIVE_PREFIX}{key}")])?;
         }
         for (sid, why) in lost {
             worker::console_error!("session {sid} could not be restored ({why}): closed, its client reconnects");
@@ -124,7 +121,7 @@ impl SocketIoServer {
             return Ok(());
         }
         let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
-        self.host.state().storage().put(NAME_KEY, &name).await?;
+        SyncKv::of(self.host.state())?.write(&[(NAME_KEY.to_owned(), name.clone())], &[])?;
         self.core.borrow_mut().set_origin(&name);
         *self.name.borrow_mut() = Some(name);
         Ok(())
@@ -176,7 +173,7 @@ impl SocketIoServer {
         // Most events change nothing durable: the storage binding is not even looked up then.
         let written = match puts.is_empty() && deletes.is_empty() {
             true => Ok(()),
-            false => write_batches(&self.host.state().storage(), &puts, &deletes).await,
+            false => SyncKv::of(self.host.state()).and_then(|storage| storage.write(&puts, &deletes)),
         };
         self.relays.make_ready(made);
         written?;
@@ -193,32 +190,4 @@ impl SocketIoServer {
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
     }
-}
-
-/// Writes `puts` and `deletes` (distinct keys) in batches of workerd's most keys per call,
-/// each written atomically.
-async fn write_batches(storage: &worker::Storage, puts: &[(String, String)], deletes: &[String]) -> Result<()> {
-    for batch in puts.chunks(STORAGE_BATCH) {
-        let values = js_sys::Object::new();
-        for (key, value) in batch {
-            js_sys::Reflect::set(&values, &key.into(), &value.into())?;
-        }
-        storage.put_multiple_raw(values).await?;
-    }
-    for batch in deletes.chunks(STORAGE_BATCH) {
-        storage.delete_multiple(batch.to_vec()).await?;
-    }
-    Ok(())
-}
-
-/// The (key, text value) pairs of a storage listing; values that are not text are skipped.
-fn string_entries(listed: &js_sys::Map) -> Vec<(String, String)> {
-    listed
-        .entries()
-        .into_iter()
-        .filter_map(|entry| {
-            let pair: js_sys::Array = entry.ok()?.into();
-            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
-        })
-        .collect()
 }

@@ -114,9 +114,13 @@ async function startWranglerOnce(
  * Starts the built worker on workerd through Miniflare's API, without `wrangler dev`'s proxy,
  * which holds every answer until the request's body has fully arrived: tests of answers given
  * before a body ends need workerd's own behaviour. The conformance deployment's build, no static
- * assets; `vars` are the worker's variables. Resolves to `{ url, stop }`.
+ * assets; `vars` are the worker's variables; `sqlite: false` declares the Durable Object classes
+ * KV-backed instead of SQLite-backed. Resolves to `{ url, stop, log }`, `log()` what workerd
+ * printed so far.
  */
-export async function startWorkerd(vars) {
+export async function startWorkerd(vars, { sqlite = true } = {}) {
+  let printed = "";
+  const collect = (stream) => stream.on("data", (d) => (printed += d));
   const { Miniflare } = await import("miniflare");
   const build = join(ROOT, "deployments/conformance/build");
   const mf = new Miniflare({
@@ -131,13 +135,14 @@ export async function startWorkerd(vars) {
     ],
     compatibilityDate: "2026-04-01",
     durableObjects: {
-      SOCKETIO: { className: "SocketIoObject", useSQLite: true },
-      ECHO: { className: "EchoObject", useSQLite: true },
+      SOCKETIO: { className: "SocketIoObject", useSQLite: sqlite },
+      ECHO: { className: "EchoObject", useSQLite: sqlite },
     },
     bindings: vars,
+    handleRuntimeStdio: (stdout, stderr) => [stdout, stderr].forEach(collect),
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, stop: () => mf.dispose() };
+  return { url, stop: () => mf.dispose(), log: () => printed };
 }
 
 /** `promise`, or a rejection naming `what` after `ms` (with the caller's stack). */

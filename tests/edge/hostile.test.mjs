@@ -346,6 +346,21 @@ describe("a full object", () => {
   });
 });
 
+describe("Durable Object classes that are not SQLite-backed", () => {
+  it("answer every handshake 500, and workerd's log says to declare them under new_sqlite_classes", async () => {
+    const worker = await startWorkerd({ SOCKETIO_PATH: "/socket.io/" }, { sqlite: false });
+    try {
+      const res = await http("GET", `${worker.url}/socket.io/?EIO=4&transport=polling`);
+      assert.equal(res.status, 500);
+      assert.match(await officialRefusal(worker.url, ["polling"]), /xhr poll error/);
+      assert.match(await officialRefusal(worker.url, ["websocket"]), /websocket error/);
+      assert.match(worker.log(), /storage\.kv \(synchronous KV\) API is only available for SQLite-backed.*`new_sqlite_classes`/);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
+
 describe("a client past its handshakes per minute", () => {
   it("gets 429 with Retry-After, and the sessions it opened go on", async () => {
     await onOwnWorker({ MAX_HANDSHAKES_PER_MINUTE: "3" }, async ({ worker, base }) => {
