@@ -616,7 +616,9 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
           other.disconnect();
         }
         return out;
-      });
+        // (a polling socket closed in its connect listener: the GET it had sent before the close
+        // may be answered 400 by the server that forgot the session, seen once in a CI run)
+      }, { expected: /status of 400/ });
       const expected = {
         log: ["connect 1", "disconnect: io client disconnect", "disconnect() returned", "connect 2: connected false"],
         created: [["message", '2["silent",1]', false], "emit returned"],
