@@ -174,6 +174,19 @@ fn reconnects_with_backoff_delays() {
 }
 
 #[test]
+fn a_handshake_answered_once_the_connect_timeout_is_due_times_out() {
+    // socket.io-client's timer of `timeout: 0` runs before any handshake's answer; a driver
+    // may deliver the answer before it runs its timer: the timeout already due comes first.
+    let config = ManagerConfig { reconnection: false, timeout: Some(0), ..polling_only() };
+    let mut net = Net::new(config);
+    net.manager.open(net.now);
+    net.now += 5;
+    net.pump();
+    assert_eq!(net.manager_events(), [ManagerEvent::Error(ManagerError::Timeout)]);
+    assert_eq!(net.manager.ready_state(), ReadyState::Closed);
+}
+
+#[test]
 fn gives_up_after_reconnection_attempts() {
     let config = ManagerConfig { reconnection_attempts: Some(2), timeout: Some(3_000), ..polling_only() };
     let mut net = Net::new(config);

@@ -359,13 +359,7 @@ impl Manager {
         for _ in 0..MAX_TIMERS_PER_CALL {
             let Some(timer) = self.next_due_timer(now_ms) else { return };
             match timer {
-                Timer::Connect => {
-                    self.connect_deadline = None;
-                    self.on_open_error(ManagerError::Timeout, now_ms);
-                    if let Some(engine) = self.engine.as_mut() {
-                        engine.close();
-                    }
-                }
+                Timer::Connect => self.connect_timed_out(now_ms),
                 Timer::Reconnect => {
                     if let Some(attempt) = self.reconnection.fire() {
                         self.push(ManagerEvent::ReconnectAttempt(attempt));
@@ -584,7 +578,12 @@ impl Manager {
 
     fn on_engine_event(&mut self, event: ClientEvent, now_ms: u64) {
         match event {
-            ClientEvent::Open(_) if self.state == ReadyState::Opening => self.on_open(),
+            // A connect timeout already due fires first, whenever the driver's timer runs:
+            // socket.io-client's timer of `timeout: 0` always runs before the handshake's answer.
+            ClientEvent::Open(_) if self.state == ReadyState::Opening => match self.connect_deadline {
+                Some(deadline) if now_ms >= deadline => self.connect_timed_out(now_ms),
+                _ => self.on_open(),
+            },
             ClientEvent::Message(data) if self.state == ReadyState::Open => self.on_data(data, now_ms),
             ClientEvent::Ping if self.state == ReadyState::Open => self.push(ManagerEvent::Ping),
             ClientEvent::Upgrading => self.push(ManagerEvent::Upgrading),
@@ -664,6 +663,15 @@ impl Manager {
         self.reconnection.allow();
         self.open_is_reconnect = reconnect_attempt;
         self.connect_deadline = self.timeout.map(|t| now_ms + t);
+    }
+
+    /// The connect timeout: the attempt fails with "timeout" and its engine is closed.
+    fn connect_timed_out(&mut self, now_ms: u64) {
+        self.connect_deadline = None;
+        self.on_open_error(ManagerError::Timeout, now_ms);
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close();
+        }
     }
 
     /// `cleanup()`: timers and the decoder's partial packet.
