@@ -29,7 +29,7 @@ const NAME_KEY: &str = "object-name";
 impl SocketIoServer {
     /// Before the first event of this instance: rebuilds the core from the WebSocket
     /// attachments and storage (a no-op on a brand new object).
-    pub(crate) async fn restore(&self) -> Result<()> {
+    pub(crate) fn restore(&self) -> Result<()> {
         if self.restored.replace(true) {
             return Ok(());
         }
@@ -115,7 +115,7 @@ impl SocketIoServer {
 
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
     /// an alarm or a WebSocket message learns it from there.
-    pub(crate) async fn learn_name(&self, req: &web_sys::Request) -> Result<()> {
+    pub(crate) fn learn_name(&self, req: &web_sys::Request) -> Result<()> {
         // An object's name never changes: once known, its requests need not be read for it.
         if self.name.borrow().is_some() {
             return Ok(());

@@ -38,8 +38,8 @@ impl SocketIoServer {
     /// Answers another object's [`RecoveryAsk`].
     pub(crate) async fn serve_recovery(&self, mut req: Request) -> Result<Response> {
         let ask: RecoveryAsk = req.json().await?;
-        self.restore().await?;
-        self.learn_name(req.inner()).await?;
+        self.restore()?;
+        self.learn_name(req.inner())?;
         let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
         let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
         // A socket still connected here under that pid was taken over: its session closes.

@@ -178,8 +178,8 @@ impl SocketIoServer {
             if self.test_hooks {
                 self.count(|w| w.relays += 1).await?;
             }
-            self.restore().await?;
-            self.learn_name(req.inner()).await?;
+            self.restore()?;
+            self.learn_name(req.inner())?;
             for relay in relays {
                 let attachments = relay.attachment_bytes();
                 let now = now_ms();
@@ -195,8 +195,8 @@ impl SocketIoServer {
         }
         if req.path() == CLUSTER_PATH {
             let request: ClusterRequest = req.json().await?;
-            self.restore().await?;
-            self.learn_name(req.inner()).await?;
+            self.restore()?;
+            self.learn_name(req.inner())?;
             let answer = self.apply_cluster(request).await;
             self.settle().await?;
             return Response::from_json(&answer).map(Some);
@@ -228,8 +228,8 @@ impl Hosted for SocketIoServer {
             }
         }
         self.count(|w| w.fetches += 1).await?;
-        self.restore().await?;
-        self.learn_name(&req).await?;
+        self.restore()?;
+        self.learn_name(&req)?;
         let response = self.host.fetch(req, &url, self).await;
         self.settle().await?;
         response
@@ -237,26 +237,26 @@ impl Hosted for SocketIoServer {
 
     async fn websocket_message(&self, ws: WebSocket, message: WebSocketIncomingMessage) -> Result<()> {
         self.count(|w| w.websocket_messages += 1).await?;
-        self.restore().await?;
+        self.restore()?;
         self.host.websocket_message(&ws, message, self);
         self.settle().await
     }
 
     async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
-        self.restore().await?;
+        self.restore()?;
         self.host.websocket_closed_by_peer(&ws, self);
         self.settle().await
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.restore().await?;
+        self.restore()?;
         self.host.websocket_gone(&ws, self);
         self.settle().await
     }
 
     async fn alarm(&self) -> Result<Response> {
         self.count(|w| w.alarms += 1).await?;
-        self.restore().await?;
+        self.restore()?;
         self.relays.retry_failed();
         self.host.alarm(self);
         self.core.borrow_mut().handle_timeout(now_ms());

@@ -50,7 +50,7 @@ impl SocketIoServer {
 
     /// The wake-up counts and the object's sizes, as JSON.
     async fn stats(&self) -> Result<Response> {
-        self.restore().await?;
+        self.restore()?;
         // (a restore may have disconnected sockets lost with the previous instance)
         self.settle().await?;
         let w = match self.wakeups.get() {
