@@ -128,6 +128,14 @@ impl Transports {
     }
 }
 
+/// What an [`EngineHost`] keeps of a WebSocket's session.
+enum KnownSession {
+    /// Its handle (which may have ended since).
+    Handle(SessionHandle),
+    /// Its id, when the handle does not fit a JavaScript number.
+    Sid(String),
+}
+
 /// Which sessions' deadlines an input visits ([`EngineHost::visit_deadlines`]).
 enum Deadlines {
     /// The alarm fired: those due soon ([`Endpoint::handle_alarm`]).
@@ -158,10 +166,11 @@ pub struct EngineHost {
     /// With strict heartbeats, WebSockets are accepted without hibernation and their events
     /// reach the object through this ([`EngineHost::deliver_standard_websocket_events`]).
     deliver_events: RefCell<Option<DeliverEvents>>,
-    /// The session id of each WebSocket this instance has met: set when it accepts one (a
-    /// standard WebSocket has no tags), read from the tag once for a hibernatable one an
-    /// earlier instance accepted (a message then costs no `getTags`).
-    websocket_sids: RefCell<js_sys::WeakMap>,
+    /// The session of each WebSocket this instance has met ([`KnownSession`]): set when it
+    /// accepts one (a standard WebSocket has no tags), or when it first meets a hibernatable
+    /// one an earlier instance accepted (its tag read once: a message then costs no
+    /// `getTags`, no session id copied into wasm memory, no lookup by id).
+    websocket_sessions: RefCell<js_sys::WeakMap>,
     /// The time of the WebSocket message being handled, read once for all its work
     /// ([`EngineHost::now`]).
     message_time: Cell<Option<u64>>,
@@ -179,7 +188,7 @@ impl EngineHost {
             auto_pongs: Cell::new(false),
             alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
-            websocket_sids: RefCell::new(js_sys::WeakMap::new()),
+            websocket_sessions: RefCell::new(js_sys::WeakMap::new()),
             message_time: Cell::new(None),
         }
     }
@@ -198,7 +207,7 @@ impl EngineHost {
     /// (tagged `tags` beside the sid when hibernatable, and [`BASE64_TAG`] when its client
     /// takes no binary frames, which the session is told).
     fn accept(&self, ws: &WebSocket, query: &str, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
-        self.remember_sid(ws, sid);
+        self.remember_session(ws, handle, sid);
         // As the reference: any non-empty value (`b64=1` from socket.io-client).
         let base64_only = query_value(query, "b64").is_some_and(|value| !value.is_empty());
         if base64_only {
@@ -347,7 +356,7 @@ impl EngineHost {
         *self.endpoint.borrow_mut() = Endpoint::new(self.config.engine.clone());
         self.transports.borrow_mut().clear();
         self.pending_events.borrow_mut().clear();
-        *self.websocket_sids.borrow_mut() = js_sys::WeakMap::new();
+        *self.websocket_sessions.borrow_mut() = js_sys::WeakMap::new();
     }
 
     /// Queues a message on a session and writes what it can right away.
@@ -641,34 +650,41 @@ impl EngineHost {
     /// The session a WebSocket of this object carries (or probes for), rebuilt from the
     /// WebSocket's tag when this instance does not know it.
     fn websocket_handle(&self, ws: &WebSocket) -> Option<SessionHandle> {
-        let sid = self.tagged_sid(ws)?;
+        let sid = match self.known_session(ws) {
+            Some(KnownSession::Handle(handle)) if self.endpoint.borrow().sid(handle).is_some() => return Some(handle),
+            Some(KnownSession::Sid(sid)) => sid,
+            // A standard WebSocket has no tags: its session ended, with this instance.
+            _ if self.deliver_events.borrow().is_some() => return None,
+            // Not met yet, or its session ended: the tag tells.
+            _ => self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?,
+        };
         let known = self.endpoint.borrow().lookup(&sid);
-        known.or_else(|| {
+        let handle = known.or_else(|| {
             self.restore_websocket_sessions(|_, _| {});
             self.endpoint.borrow().lookup(&sid)
-        })
+        })?;
+        self.remember_session(ws, handle, &sid);
+        Some(handle)
     }
 
-    /// The session id of a WebSocket of this object (its tag when hibernatable).
-    fn tagged_sid(&self, ws: &WebSocket) -> Option<String> {
-        if let Some(sid) = self.remembered_sid(ws) {
-            return Some(sid);
+    /// What this instance kept of `ws`'s session ([`EngineHost::remember_session`]).
+    fn known_session(&self, ws: &WebSocket) -> Option<KnownSession> {
+        let key: &js_sys::Object = ws.as_ref().unchecked_ref();
+        let value = self.websocket_sessions.borrow().get(key);
+        match value.as_f64() {
+            Some(bits) => Some(KnownSession::Handle(SessionHandle::from_bits(bits as u64))),
+            None => value.as_string().map(KnownSession::Sid),
         }
-        let sid = self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?;
-        self.remember_sid(ws, &sid);
-        Some(sid)
     }
 
-    /// `ws`'s session id, if this instance kept it ([`EngineHost::remember_sid`]).
-    fn remembered_sid(&self, ws: &WebSocket) -> Option<String> {
+    /// Keeps `ws`'s session for this instance: its handle as a number when a JavaScript
+    /// number holds it exactly (below 2^53: a slot reused fewer than 2^21 times), else its id.
+    fn remember_session(&self, ws: &WebSocket, handle: SessionHandle, sid: &str) {
         let key: &js_sys::Object = ws.as_ref().unchecked_ref();
-        self.websocket_sids.borrow().get(key).as_string()
-    }
-
-    /// Keeps `ws`'s session id for this instance, so its tags are read once.
-    fn remember_sid(&self, ws: &WebSocket, sid: &str) {
-        let key: &js_sys::Object = ws.as_ref().unchecked_ref();
-        self.websocket_sids.borrow().set(key, &JsValue::from_str(sid));
+        let bits = handle.to_bits();
+        let value =
+            if bits < 1 << f64::MANTISSA_DIGITS { JsValue::from_f64(bits as f64) } else { JsValue::from_str(sid) };
+        self.websocket_sessions.borrow().set(key, &value);
     }
 
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
@@ -686,15 +702,20 @@ impl EngineHost {
         let now = now_ms();
         for ws in self.state.get_websockets() {
             // A WebSocket this instance knows is not asked for its tags again (alarms visit all).
-            if let Some(sid) = self.remembered_sid(&ws).filter(|sid| self.endpoint.borrow().lookup(sid).is_some()) {
+            let known = match self.known_session(&ws) {
+                Some(KnownSession::Handle(handle)) => self.endpoint.borrow().sid(handle).map(str::to_owned),
+                Some(KnownSession::Sid(sid)) => self.endpoint.borrow().lookup(&sid).map(|_| sid),
+                None => None,
+            };
+            if let Some(sid) = known {
                 each(&sid, &ws);
                 continue;
             }
             let tags = self.state.get_tags(&ws);
             let Some(sid) = tags.iter().find(|t| is_sid_tag(t)).cloned() else { continue };
-            self.remember_sid(&ws, &sid);
             each(&sid, &ws);
-            if self.endpoint.borrow().lookup(&sid).is_some() {
+            if let Some(handle) = self.endpoint.borrow().lookup(&sid) {
+                self.remember_session(&ws, handle, &sid);
                 continue;
             }
             // A client silent past its heartbeat is closed, not pinged again by each new
@@ -706,6 +727,7 @@ impl EngineHost {
                 endpoint.send_binary_as_text(handle);
             }
             drop(endpoint);
+            self.remember_session(&ws, handle, &sid);
             let mut transports = Transports::new(&sid);
             transports.websocket = Some(ws);
             self.transports.borrow_mut().insert(handle, transports);

@@ -562,3 +562,20 @@ fn a_websocket_that_takes_no_binary_gets_binary_as_base64_text_through_an_upgrad
     drain(&mut endpoint);
     assert_eq!(of(binary(&mut endpoint, handle, START + 1)), vec![text("bAQID")]);
 }
+
+#[test]
+fn a_handle_kept_as_bits_names_its_session_and_never_the_next_one_in_its_slot() {
+    let mut endpoint = Endpoint::new(config());
+    let first = endpoint.open("s1", TransportKind::WebSocket, START).unwrap();
+    let kept = first.to_bits();
+    assert_eq!(SessionHandle::from_bits(kept), first);
+    assert_eq!(endpoint.sid(SessionHandle::from_bits(kept)), Some("s1"));
+    endpoint.handle_websocket_closed(first, START + 1);
+    assert!(drain(&mut endpoint).iter().any(|o| matches!(o, Output::Removed { handle } if *handle == first)));
+    // The freed slot's next session gets another handle; the kept bits name no session.
+    let second = endpoint.open("s2", TransportKind::WebSocket, START + 2).unwrap();
+    // The same slot (the low half), its next generation (the high half).
+    assert_eq!(second.to_bits(), kept + (1 << 32));
+    assert_eq!(endpoint.sid(SessionHandle::from_bits(kept)), None);
+    assert_eq!(endpoint.sid(second), Some("s2"));
+}

@@ -36,6 +36,19 @@ pub struct SessionHandle {
     generation: u32,
 }
 
+impl SessionHandle {
+    /// The handle as one integer, for a host that keeps it outside Rust (a JavaScript map
+    /// from each WebSocket to its session): the generation in the high half.
+    pub fn to_bits(self) -> u64 {
+        u64::from(self.generation) << 32 | u64::from(self.index)
+    }
+
+    /// The handle [`SessionHandle::to_bits`] gave these bits.
+    pub fn from_bits(bits: u64) -> Self {
+        SessionHandle { index: bits as u32, generation: (bits >> 32) as u32 }
+    }
+}
+
 /// Which WebSocket of a session an output is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
