@@ -49,7 +49,8 @@ thread_local! {
 
 impl Config {
     /// The settings, read from `env` once per isolate: a worker's variables are fixed for the
-    /// life of its isolate, and the fetch entry would otherwise read each one per request.
+    /// life of its isolate, and the fetch entry would otherwise read each one per request, and
+    /// each new instance of an object (a woken one too) before its first event.
     pub fn cached(env: &Env) -> std::rc::Rc<Config> {
         CACHED.with(|cached| cached.get_or_init(|| std::rc::Rc::new(Config::from_env(env))).clone())
     }

@@ -34,7 +34,7 @@ impl EngineApp for Echo {
 impl EchoServer {
     /// The state of a new instance of the echo object.
     pub fn new(state: State, env: Env) -> Self {
-        EchoServer { host: EngineHost::new(state, Config::from_env(&env)) }
+        EchoServer { host: EngineHost::new(state, Config::cached(&env)) }
     }
 }
 

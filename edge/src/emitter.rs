@@ -240,7 +240,7 @@ impl<'e> Emitter<'e> {
 
     /// The objects the selection reaches.
     async fn objects(&self) -> BTreeSet<String> {
-        objects_for(self.env, Config::from_env(self.env).shards, &self.relay.nsp, &self.relay.rooms).await
+        objects_for(self.env, Config::cached(self.env).shards, &self.relay.nsp, &self.relay.rooms).await
     }
 
     /// Asks every object the selection reaches (this one directly, and only the others when

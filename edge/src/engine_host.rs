@@ -11,6 +11,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use futures_channel::oneshot;
 use rustc_hash::FxHashMap;
@@ -153,7 +154,7 @@ type DeliverEvents = Box<dyn Fn(WebSocket)>;
 /// and held requests its outputs are carried out on.
 pub struct EngineHost {
     state: State,
-    config: Config,
+    config: Rc<Config>,
     endpoint: RefCell<Endpoint>,
     transports: RefCell<FxHashMap<SessionHandle, Transports>>,
     /// Events carried out of the endpoint while no application was at hand (a send or close
@@ -178,7 +179,7 @@ pub struct EngineHost {
 
 impl EngineHost {
     /// The host of the object with this state.
-    pub fn new(state: State, config: Config) -> Self {
+    pub fn new(state: State, config: Rc<Config>) -> Self {
         EngineHost {
             endpoint: RefCell::new(Endpoint::new(config.engine.clone())),
             state,

@@ -33,7 +33,7 @@ impl SocketIoServer {
         if self.restored.replace(true) {
             return Ok(());
         }
-        let storage = SyncKv::of(self.host.state())?;
+        let storage = self.kv()?;
         // Everything the object keeps, in one read: a woken instance needs all of it.
         let all = storage.text_entries()?;
         let with = |prefix: &str| -> Vec<(String, String)> {
@@ -113,6 +113,16 @@ impl SocketIoServer {
         Ok(())
     }
 
+    /// The object's synchronous storage: `ctx.storage.kv`, looked up once per instance (an
+    /// error for a class that is not SQLite-backed, see [`SyncKv::of`]).
+    pub(crate) fn kv(&self) -> Result<&SyncKv> {
+        if let Some(kv) = self.kv.get() {
+            return Ok(kv);
+        }
+        let kv = SyncKv::of(self.host.state())?;
+        Ok(self.kv.get_or_init(|| kv))
+    }
+
     /// Keeps the name the fetch entry gave this object, in storage too: an instance woken by
     /// an alarm or a WebSocket message learns it from there.
     pub(crate) fn learn_name(&self, req: &web_sys::Request) -> Result<()> {
@@ -121,7 +131,7 @@ impl SocketIoServer {
             return Ok(());
         }
         let Some(name) = req.headers().get(crate::OBJECT_HEADER)? else { return Ok(()) };
-        SyncKv::of(self.host.state())?.write(&[(NAME_KEY.to_owned(), name.clone())], &[])?;
+        self.kv()?.write(&[(NAME_KEY.to_owned(), name.clone())], &[])?;
         self.core.borrow_mut().set_origin(&name);
         *self.name.borrow_mut() = Some(name);
         Ok(())
@@ -173,7 +183,7 @@ impl SocketIoServer {
         // Most events change nothing durable: the storage binding is not even looked up then.
         let written = match puts.is_empty() && deletes.is_empty() {
             true => Ok(()),
-            false => SyncKv::of(self.host.state()).and_then(|storage| storage.write(&puts, &deletes)),
+            false => self.kv().and_then(|storage| storage.write(&puts, &deletes)),
         };
         self.relays.make_ready(made);
         written?;

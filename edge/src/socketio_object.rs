@@ -6,7 +6,7 @@
 //! log, pending acks). A fresh instance rebuilds the core from them before its first event
 //! (both in `persistence.rs`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
@@ -34,6 +34,7 @@ use crate::relays::{RelayBody, Relays};
 use crate::remote_recovery::RECOVER_PATH;
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
 use crate::routing::{new_sid, path_of};
+use crate::sync_kv::SyncKv;
 use crate::test_hooks::Wakeups;
 
 /// The paths of the requests only other objects make (see `SocketIoServer::serve_internal`).
@@ -78,6 +79,8 @@ pub struct SocketIoServer {
     /// What the object sends while the room directory does not know the rooms it holds
     /// ([`SocketIoServer::holding_back`]), in order, until the event's `settle` told it.
     pub(crate) held_back: RefCell<Vec<Transmit>>,
+    /// The object's synchronous storage, looked up at its first use ([`SocketIoServer::kv`]).
+    pub(crate) kv: OnceCell<SyncKv>,
     /// How many requests of other objects to refuse still (test hooks only).
     pub(crate) failures_to_inject: Cell<u32>,
     /// When this instance started (ms since the epoch), for [`crate::ObjectStats`].
@@ -88,7 +91,7 @@ impl SocketIoServer {
     /// The state of a new instance of the object serving `app` ([`crate::deployment`]
     /// declares the Durable Object class around it).
     pub fn new(state: State, env: Env, mut app: App) -> Self {
-        let config = Config::from_env(&env);
+        let config = Config::cached(&env);
         if let Some(ms) = config.connect_timeout_ms {
             app = app.connect_timeout(ms);
         }
@@ -122,6 +125,7 @@ impl SocketIoServer {
             holdings: Holdings::default(),
             collections: AckCollections::default(),
             held_back: RefCell::new(Vec::new()),
+            kv: OnceCell::new(),
             failures_to_inject: Cell::new(0),
             started_ms: now_ms(),
         }
