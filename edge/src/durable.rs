@@ -250,11 +250,22 @@ fn max_payload<T: Hosted>(object: &T) -> u64 {
     object.host().config().engine.max_payload
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A WebSocket message's data: a string or an `ArrayBuffer`.
+    type MessageData;
+
+    /// A string's length (in UTF-16 units); none for an `ArrayBuffer`. One call out of wasm
+    /// tells a text message and its length.
+    #[wasm_bindgen(method, getter)]
+    fn length(this: &MessageData) -> Option<u32>;
+}
+
 /// Whether a message is longer than `max_payload` bytes, told from its JS value (a string's
 /// UTF-8 length is at least its length in UTF-16 units).
 fn too_big(data: &JsValue, max_payload: u64) -> bool {
-    let size = match data.dyn_ref::<js_sys::JsString>() {
-        Some(text) => text.length(),
+    let size = match data.unchecked_ref::<MessageData>().length() {
+        Some(length) => length,
         None => data.dyn_ref::<js_sys::ArrayBuffer>().map_or(0, js_sys::ArrayBuffer::byte_length),
     };
     u64::from(size) > max_payload

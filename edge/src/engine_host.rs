@@ -26,6 +26,7 @@ use crate::config::{Config, HeartbeatMode};
 use crate::handshake_request::{request_info, RequestInfo};
 use crate::http;
 use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value};
+use crate::websocket_sessions::{KnownSession, WebSocketSessions};
 use crate::OBJECT_HEADER;
 
 /// Tag of a WebSocket that is probing for an upgrade (beside the sid tag).
@@ -54,12 +55,16 @@ extern "C" {
     fn get_websocket_auto_response_timestamp(this: &AutoResponseState, ws: &web_sys::WebSocket)
         -> Option<js_sys::Date>;
 
-    /// A WebSocket seen through `send(string)` with a string already in JavaScript (no copy
-    /// out of wasm memory per call).
-    type JsStringSender;
+    /// A WebSocket seen through `send(string)`.
+    type TextSender;
 
+    /// Sends a string already in JavaScript (no copy out of wasm memory per call).
     #[wasm_bindgen(method, catch, js_name = send)]
-    fn send(this: &JsStringSender, data: &js_sys::JsString) -> std::result::Result<(), JsValue>;
+    fn send(this: &TextSender, data: &js_sys::JsString) -> std::result::Result<(), JsValue>;
+
+    /// Sends a string read out of wasm memory within the same call.
+    #[wasm_bindgen(method, catch, js_name = send)]
+    fn send_text(this: &TextSender, data: &str) -> std::result::Result<(), JsValue>;
 }
 
 /// The client's pong, and the noop workerd answers it with without waking the object.
@@ -129,14 +134,6 @@ impl Transports {
     }
 }
 
-/// What an [`EngineHost`] keeps of a WebSocket's session.
-enum KnownSession {
-    /// Its handle (which may have ended since).
-    Handle(SessionHandle),
-    /// Its id, when the handle does not fit a JavaScript number.
-    Sid(String),
-}
-
 /// Which sessions' deadlines an input visits ([`EngineHost::visit_deadlines`]).
 enum Deadlines {
     /// The alarm fired: those due soon ([`Endpoint::handle_alarm`]).
@@ -167,11 +164,8 @@ pub struct EngineHost {
     /// With strict heartbeats, WebSockets are accepted without hibernation and their events
     /// reach the object through this ([`EngineHost::deliver_standard_websocket_events`]).
     deliver_events: RefCell<Option<DeliverEvents>>,
-    /// The session of each WebSocket this instance has met ([`KnownSession`]): set when it
-    /// accepts one (a standard WebSocket has no tags), or when it first meets a hibernatable
-    /// one an earlier instance accepted (its tag read once: a message then costs no
-    /// `getTags`, no session id copied into wasm memory, no lookup by id).
-    websocket_sessions: RefCell<js_sys::WeakMap>,
+    /// The session of each WebSocket this instance has met.
+    websocket_sessions: WebSocketSessions,
     /// The time of the WebSocket message being handled, read once for all its work
     /// ([`EngineHost::now`]).
     message_time: Cell<Option<u64>>,
@@ -189,7 +183,7 @@ impl EngineHost {
             auto_pongs: Cell::new(false),
             alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
-            websocket_sessions: RefCell::new(js_sys::WeakMap::new()),
+            websocket_sessions: WebSocketSessions::new(),
             message_time: Cell::new(None),
         }
     }
@@ -208,7 +202,7 @@ impl EngineHost {
     /// (tagged `tags` beside the sid when hibernatable, and [`BASE64_TAG`] when its client
     /// takes no binary frames, which the session is told).
     fn accept(&self, ws: &WebSocket, query: &str, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
-        self.remember_session(ws, handle, sid);
+        self.websocket_sessions.remember(ws, handle, sid);
         // As the reference: any non-empty value (`b64=1` from socket.io-client).
         let base64_only = query_value(query, "b64").is_some_and(|value| !value.is_empty());
         if base64_only {
@@ -357,7 +351,7 @@ impl EngineHost {
         *self.endpoint.borrow_mut() = Endpoint::new(self.config.engine.clone());
         self.transports.borrow_mut().clear();
         self.pending_events.borrow_mut().clear();
-        *self.websocket_sessions.borrow_mut() = js_sys::WeakMap::new();
+        self.websocket_sessions.clear();
     }
 
     /// Queues a message on a session and writes what it can right away.
@@ -370,8 +364,9 @@ impl EngineHost {
         self.carry_out();
     }
 
-    /// Sends one text message to many sessions: the WebSocket frame is built and handed to
-    /// JavaScript once, then written to every session that takes it directly; the others
+    /// Sends one text message to many sessions: the WebSocket frame is built and, for more
+    /// than one, handed to JavaScript once, then written to every session that takes it
+    /// directly; the others
     /// (polling, upgrading, closing) get it through the endpoint.
     pub fn send_text_to_many(&self, sids: &[String], text: &str) {
         let mut frame: Option<js_sys::JsString> = None;
@@ -386,10 +381,13 @@ impl EngineHost {
                 .filter(|_| endpoint.writes_messages_directly(handle));
             match direct {
                 Some(ws) => {
-                    let frame = frame.get_or_insert_with(|| js_sys::JsString::from(message_frame(text)));
-                    let ws: &JsStringSender = ws.as_ref().unchecked_ref();
+                    let ws: &TextSender = ws.as_ref().unchecked_ref();
                     // A failed send means the socket is closing: its close event ends the session.
-                    let _ = ws.send(frame);
+                    let _ = match sids.len() {
+                        // One recipient (an emit to the socket itself): one call out of wasm.
+                        1 => ws.send_text(&message_frame(text)),
+                        _ => ws.send(frame.get_or_insert_with(|| js_sys::JsString::from(message_frame(text)))),
+                    };
                 }
                 None => endpoint.send(handle, Data::Text(text.to_owned()), now),
             }
@@ -651,7 +649,7 @@ impl EngineHost {
     /// The session a WebSocket of this object carries (or probes for), rebuilt from the
     /// WebSocket's tag when this instance does not know it.
     fn websocket_handle(&self, ws: &WebSocket) -> Option<SessionHandle> {
-        let sid = match self.known_session(ws) {
+        let sid = match self.websocket_sessions.known(ws) {
             Some(KnownSession::Handle(handle)) if self.endpoint.borrow().sid(handle).is_some() => return Some(handle),
             Some(KnownSession::Sid(sid)) => sid,
             // A standard WebSocket has no tags: its session ended, with this instance.
@@ -664,28 +662,8 @@ impl EngineHost {
             self.restore_websocket_sessions(|_, _| {});
             self.endpoint.borrow().lookup(&sid)
         })?;
-        self.remember_session(ws, handle, &sid);
+        self.websocket_sessions.remember(ws, handle, &sid);
         Some(handle)
-    }
-
-    /// What this instance kept of `ws`'s session ([`EngineHost::remember_session`]).
-    fn known_session(&self, ws: &WebSocket) -> Option<KnownSession> {
-        let key: &js_sys::Object = ws.as_ref().unchecked_ref();
-        let value = self.websocket_sessions.borrow().get(key);
-        match value.as_f64() {
-            Some(bits) => Some(KnownSession::Handle(SessionHandle::from_bits(bits as u64))),
-            None => value.as_string().map(KnownSession::Sid),
-        }
-    }
-
-    /// Keeps `ws`'s session for this instance: its handle as a number when a JavaScript
-    /// number holds it exactly (below 2^53: a slot reused fewer than 2^21 times), else its id.
-    fn remember_session(&self, ws: &WebSocket, handle: SessionHandle, sid: &str) {
-        let key: &js_sys::Object = ws.as_ref().unchecked_ref();
-        let bits = handle.to_bits();
-        let value =
-            if bits < 1 << f64::MANTISSA_DIGITS { JsValue::from_f64(bits as f64) } else { JsValue::from_str(sid) };
-        self.websocket_sessions.borrow().set(key, &value);
     }
 
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
@@ -703,7 +681,7 @@ impl EngineHost {
         let now = now_ms();
         for ws in self.state.get_websockets() {
             // A WebSocket this instance knows is not asked for its tags again (alarms visit all).
-            let known = match self.known_session(&ws) {
+            let known = match self.websocket_sessions.known(&ws) {
                 Some(KnownSession::Handle(handle)) => self.endpoint.borrow().sid(handle).map(str::to_owned),
                 Some(KnownSession::Sid(sid)) => self.endpoint.borrow().lookup(&sid).map(|_| sid),
                 None => None,
@@ -716,7 +694,7 @@ impl EngineHost {
             let Some(sid) = tags.iter().find(|t| is_sid_tag(t)).cloned() else { continue };
             each(&sid, &ws);
             if let Some(handle) = self.endpoint.borrow().lookup(&sid) {
-                self.remember_session(&ws, handle, &sid);
+                self.websocket_sessions.remember(&ws, handle, &sid);
                 continue;
             }
             // A client silent past its heartbeat is closed, not pinged again by each new
@@ -728,7 +706,7 @@ impl EngineHost {
                 endpoint.send_binary_as_text(handle);
             }
             drop(endpoint);
-            self.remember_session(&ws, handle, &sid);
+            self.websocket_sessions.remember(&ws, handle, &sid);
             let mut transports = Transports::new(&sid);
             transports.websocket = Some(ws);
             self.transports.borrow_mut().insert(handle, transports);

@@ -48,6 +48,7 @@ mod routing;
 mod socketio_object;
 mod sync_kv;
 mod test_hooks;
+mod websocket_sessions;
 
 pub use cluster::{AckResponses, RemoteHandshake, RemoteSocket};
 pub use context::{ConnectContext, ConnectFuture, Context, HandlerFuture};

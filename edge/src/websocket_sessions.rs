@@ -1,0 +1,92 @@
+//! What an object's instance remembers of each WebSocket it has met: its session's handle,
+//! so that a message is matched to its session with one call out of wasm (no `getTags`, no
+//! session id copied into wasm memory, no lookup by id).
+
+use std::cell::{Cell, RefCell};
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasmio_protocol::engine::SessionHandle;
+use worker::WebSocket;
+
+#[wasm_bindgen]
+extern "C" {
+    /// A `WeakMap` from WebSockets to session handles, as JavaScript numbers.
+    #[wasm_bindgen(js_name = WeakMap)]
+    type HandleMap;
+
+    #[wasm_bindgen(constructor, js_class = "WeakMap")]
+    fn new() -> HandleMap;
+
+    /// The handle kept for a WebSocket, read as a number in the same call (`js_sys::WeakMap`'s
+    /// `get` would return a value to read with a second one).
+    #[wasm_bindgen(method, js_class = "WeakMap")]
+    fn get(this: &HandleMap, key: &js_sys::Object) -> Option<f64>;
+
+    #[wasm_bindgen(method, js_class = "WeakMap")]
+    fn set(this: &HandleMap, key: &js_sys::Object, handle: f64);
+}
+
+/// What an instance keeps of a WebSocket's session.
+pub(crate) enum KnownSession {
+    /// Its handle (which may have ended since).
+    Handle(SessionHandle),
+    /// Its id, when the handle does not fit a JavaScript number.
+    Sid(String),
+}
+
+/// The sessions of the WebSockets an instance has met: set when it accepts one (a standard
+/// WebSocket has no tags), or when it first meets a hibernatable one an earlier instance
+/// accepted (its tag read once).
+pub(crate) struct WebSocketSessions {
+    handles: RefCell<HandleMap>,
+    /// The ids of the sessions whose handle does not fit a JavaScript number exactly (a slot
+    /// reused 2^21 times), created at the first one.
+    ids: RefCell<Option<js_sys::WeakMap>>,
+    /// Whether `ids` has an entry: until then a WebSocket with no handle is not looked for there.
+    any_id: Cell<bool>,
+}
+
+impl WebSocketSessions {
+    /// Nothing remembered yet.
+    pub(crate) fn new() -> Self {
+        WebSocketSessions { handles: RefCell::new(HandleMap::new()), ids: RefCell::new(None), any_id: Cell::new(false) }
+    }
+
+    /// What this instance kept of `ws`'s session, if it met it.
+    pub(crate) fn known(&self, ws: &WebSocket) -> Option<KnownSession> {
+        let key = key_of(ws);
+        if let Some(bits) = self.handles.borrow().get(key) {
+            return Some(KnownSession::Handle(SessionHandle::from_bits(bits as u64)));
+        }
+        if !self.any_id.get() {
+            return None;
+        }
+        self.ids.borrow().as_ref()?.get(key).as_string().map(KnownSession::Sid)
+    }
+
+    /// Keeps `ws`'s session: its handle as a number when a JavaScript number holds it exactly
+    /// (below 2^53), else its id.
+    pub(crate) fn remember(&self, ws: &WebSocket, handle: SessionHandle, sid: &str) {
+        let bits = handle.to_bits();
+        if bits < 1 << f64::MANTISSA_DIGITS {
+            self.handles.borrow().set(key_of(ws), bits as f64);
+            return;
+        }
+        let mut ids = self.ids.borrow_mut();
+        ids.get_or_insert_with(js_sys::WeakMap::new).set(key_of(ws), &JsValue::from_str(sid));
+        self.any_id.set(true);
+    }
+
+    /// Forgets every WebSocket, as a new instance starts (the hibernation test hook).
+    pub(crate) fn clear(&self) {
+        *self.handles.borrow_mut() = HandleMap::new();
+        *self.ids.borrow_mut() = None;
+        self.any_id.set(false);
+    }
+}
+
+/// A WebSocket as a `WeakMap` key.
+fn key_of(ws: &WebSocket) -> &js_sys::Object {
+    ws.as_ref().unchecked_ref()
+}
