@@ -56,7 +56,7 @@ impl Config {
     }
 
     /// Reads the settings, falling back to the reference server's defaults.
-    pub fn from_env(env: &Env) -> Config {
+    fn from_env(env: &Env) -> Config {
         let var = |name: &str| env.var(name).ok().map(|v| v.to_string());
         let millis = |name: &str, default: u64| var(name).and_then(|v| v.parse().ok()).unwrap_or(default);
         let defaults = ServerConfig::default();

@@ -366,8 +366,7 @@ impl EngineHost {
 
     /// Sends one text message to many sessions: the WebSocket frame is built and, for more
     /// than one, handed to JavaScript once, then written to every session that takes it
-    /// directly; the others
-    /// (polling, upgrading, closing) get it through the endpoint.
+    /// directly; the others (polling, upgrading, closing) get it through the endpoint.
     pub fn send_text_to_many(&self, sids: &[String], text: &str) {
         let mut frame: Option<js_sys::JsString> = None;
         let now = self.now();

@@ -2,7 +2,7 @@
 //! so that a message is matched to its session with one call out of wasm (no `getTags`, no
 //! session id copied into wasm memory, no lookup by id).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -25,6 +25,9 @@ extern "C" {
 
     #[wasm_bindgen(method, js_class = "WeakMap")]
     fn set(this: &HandleMap, key: &js_sys::Object, handle: f64);
+
+    #[wasm_bindgen(method, js_class = "WeakMap")]
+    fn delete(this: &HandleMap, key: &js_sys::Object);
 }
 
 /// What an instance keeps of a WebSocket's session.
@@ -41,16 +44,15 @@ pub(crate) enum KnownSession {
 pub(crate) struct WebSocketSessions {
     handles: RefCell<HandleMap>,
     /// The ids of the sessions whose handle does not fit a JavaScript number exactly (a slot
-    /// reused 2^21 times), created at the first one.
+    /// reused 2^21 times), created at the first one: until then a WebSocket with no handle
+    /// is not looked for there.
     ids: RefCell<Option<js_sys::WeakMap>>,
-    /// Whether `ids` has an entry: until then a WebSocket with no handle is not looked for there.
-    any_id: Cell<bool>,
 }
 
 impl WebSocketSessions {
     /// Nothing remembered yet.
     pub(crate) fn new() -> Self {
-        WebSocketSessions { handles: RefCell::new(HandleMap::new()), ids: RefCell::new(None), any_id: Cell::new(false) }
+        WebSocketSessions { handles: RefCell::new(HandleMap::new()), ids: RefCell::new(None) }
     }
 
     /// What this instance kept of `ws`'s session, if it met it.
@@ -58,9 +60,6 @@ impl WebSocketSessions {
         let key = key_of(ws);
         if let Some(bits) = self.handles.borrow().get(key) {
             return Some(KnownSession::Handle(SessionHandle::from_bits(bits as u64)));
-        }
-        if !self.any_id.get() {
-            return None;
         }
         self.ids.borrow().as_ref()?.get(key).as_string().map(KnownSession::Sid)
     }
@@ -73,16 +72,16 @@ impl WebSocketSessions {
             self.handles.borrow().set(key_of(ws), bits as f64);
             return;
         }
+        // A handle kept before for this WebSocket would be read first.
+        self.handles.borrow().delete(key_of(ws));
         let mut ids = self.ids.borrow_mut();
         ids.get_or_insert_with(js_sys::WeakMap::new).set(key_of(ws), &JsValue::from_str(sid));
-        self.any_id.set(true);
     }
 
     /// Forgets every WebSocket, as a new instance starts (the hibernation test hook).
     pub(crate) fn clear(&self) {
         *self.handles.borrow_mut() = HandleMap::new();
         *self.ids.borrow_mut() = None;
-        self.any_id.set(false);
     }
 }
 
