@@ -12,25 +12,22 @@ use super::socket::{
 use super::{
     AckError, DisconnectReason, EmitError, ErrorMessage, Event, ManagerError, ManagerEvent, SocketEvent, UnreadPayload,
 };
-use crate::engine::{
-    ClientConfig, ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind,
-};
+use crate::engine::{ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind};
 use crate::json;
 use crate::socket::{
     event_name, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
 };
 pub use config::{ManagerConfig, ReadyState};
+use current_engine::CurrentEngine;
 use reconnection::Reconnection;
 
 mod config;
+mod current_engine;
 mod reconnection;
 mod sockets;
 
 /// The error socket.io-client gives when a CONNECT answer has no `sid`.
 const V2_SERVER: &str = "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)";
-
-/// Transport ids of the manager: the engine generation in the high bits.
-const GENERATION_SHIFT: u32 = 16;
 
 /// The most timers one `handle_timeout` call fires (zero delays cannot spin it forever).
 const MAX_TIMERS_PER_CALL: usize = 1_000;
@@ -39,10 +36,8 @@ const MAX_TIMERS_PER_CALL: usize = 1_000;
 pub struct Manager {
     reconnection: Reconnection,
     timeout: Option<u64>,
-    engine_config: ClientConfig,
     state: ReadyState,
-    engine: Option<ClientSession>,
-    generation: u32,
+    engine: CurrentEngine,
     decoder: Decoder,
     /// [`ManagerConfig::application_json`].
     application_json: bool,
@@ -83,10 +78,8 @@ impl Manager {
         Manager {
             reconnection: Reconnection::new(&config, random),
             timeout: config.timeout,
-            engine_config: config.engine,
             state: ReadyState::Closed,
-            engine: None,
-            generation: 0,
+            engine: CurrentEngine::new(config.engine),
             application_json: config.application_json,
             decoder: match config.application_json {
                 true => Decoder::default().defer_json_validation(),
@@ -109,7 +102,7 @@ impl Manager {
     /// copies its packet.
     pub fn report_packets(&mut self, on: bool) {
         self.report_packets = on;
-        if let Some(engine) = self.engine.as_mut() {
+        if let Some(engine) = self.engine.session_mut() {
             engine.report_packets(on);
         }
     }
@@ -149,13 +142,13 @@ impl Manager {
     /// Whether the driver must call [`Manager::handle_tick`] once the current task (and the
     /// microtasks it queued so far) has run ([`ClientSession::wants_tick`]).
     pub fn wants_tick(&self) -> bool {
-        self.engine.as_ref().is_some_and(ClientSession::wants_tick)
+        self.engine.session().is_some_and(ClientSession::wants_tick)
     }
 
     /// The task that wrote to the WebSocket is over ([`ClientSession::handle_tick`]): what was
     /// queued meanwhile goes out.
     pub fn handle_tick(&mut self, now_ms: u64) {
-        if let Some(engine) = self.engine.as_mut() {
+        if let Some(engine) = self.engine.session_mut() {
             engine.handle_tick();
             self.pump(now_ms);
         }
@@ -192,7 +185,7 @@ impl Manager {
 
     /// The current (or last) engine session (`manager.engine`).
     pub fn engine(&self) -> Option<&ClientSession> {
-        self.engine.as_ref()
+        self.engine.session()
     }
 
     /// The socket with this id.
@@ -235,7 +228,7 @@ impl Manager {
     /// When [`Manager::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<u64> {
         let acks = self.sockets.iter().flat_map(|s| s.acks.values().filter_map(|a| a.deadline));
-        [self.connect_deadline, self.reconnection.due(), self.engine.as_ref().and_then(ClientSession::poll_timeout)]
+        [self.connect_deadline, self.reconnection.due(), self.engine.session().and_then(ClientSession::poll_timeout)]
             .into_iter()
             .flatten()
             .chain(acks)
@@ -246,7 +239,7 @@ impl Manager {
 
     /// A poll GET of the engine answered (see [`ClientSession::handle_poll_response`]).
     pub fn handle_poll_response(&mut self, id: TransportId, body: &str, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_poll_response(local, body, now_ms);
             self.pump(now_ms);
         }
@@ -254,7 +247,7 @@ impl Manager {
 
     /// A POST of the engine finished.
     pub fn handle_post_done(&mut self, id: TransportId, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_post_done(local);
             self.pump(now_ms);
         }
@@ -262,7 +255,7 @@ impl Manager {
 
     /// A WebSocket of the engine opened.
     pub fn handle_websocket_open(&mut self, id: TransportId, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_websocket_open(local);
             self.pump(now_ms);
         }
@@ -270,7 +263,7 @@ impl Manager {
 
     /// A frame arrived on a WebSocket of the engine.
     pub fn handle_websocket_frame(&mut self, id: TransportId, frame: Frame, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_websocket_frame(local, frame, now_ms);
             self.pump(now_ms);
         }
@@ -278,7 +271,7 @@ impl Manager {
 
     /// A text frame arrived on a WebSocket of the engine (borrowed: the driver keeps it).
     pub fn handle_websocket_text(&mut self, id: TransportId, text: &str, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_websocket_text(local, text, now_ms);
             self.pump(now_ms);
         }
@@ -301,7 +294,7 @@ impl Manager {
         {
             return None;
         }
-        let (engine, local) = self.engine_for(id)?;
+        let (engine, local) = self.engine.for_transport(id)?;
         if !engine.passes_messages_on(local) {
             return None;
         }
@@ -339,7 +332,7 @@ impl Manager {
 
     /// A transport of the engine failed.
     pub fn handle_transport_error(&mut self, id: TransportId, description: &str, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_transport_error(local, description);
             self.pump(now_ms);
         }
@@ -347,7 +340,7 @@ impl Manager {
 
     /// A WebSocket of the engine closed.
     pub fn handle_transport_closed(&mut self, id: TransportId, now_ms: u64) {
-        if let Some((engine, local)) = self.engine_for(id) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_transport_closed(local);
             self.pump(now_ms);
         }
@@ -367,7 +360,7 @@ impl Manager {
                     }
                 }
                 Timer::Engine => {
-                    if let Some(engine) = self.engine.as_mut() {
+                    if let Some(engine) = self.engine.session_mut() {
                         engine.handle_timeout(now_ms);
                     }
                 }
@@ -538,40 +531,11 @@ impl Manager {
 
     // ----- engine plumbing ------------------------------------------------------------
 
-    fn engine_for(&mut self, id: TransportId) -> Option<(&mut ClientSession, TransportId)> {
-        if id.0 >> GENERATION_SHIFT != self.generation {
-            return None;
-        }
-        let local = TransportId(id.0 & ((1 << GENERATION_SHIFT) - 1));
-        self.engine.as_mut().map(|e| (e, local))
-    }
-
-    fn external(&self, id: TransportId) -> TransportId {
-        TransportId(self.generation << GENERATION_SHIFT | id.0)
-    }
-
-    fn drain_engine_transmits(&mut self) {
-        while let Some(t) = self.engine.as_mut().and_then(ClientSession::poll_transmit) {
-            let t = match t {
-                ClientTransmit::PollGet { id, query } => ClientTransmit::PollGet { id: self.external(id), query },
-                ClientTransmit::PollPost { id, query, body } => {
-                    ClientTransmit::PollPost { id: self.external(id), query, body }
-                }
-                ClientTransmit::OpenWebSocket { id, query } => {
-                    ClientTransmit::OpenWebSocket { id: self.external(id), query }
-                }
-                ClientTransmit::WebSocket { id, frame } => ClientTransmit::WebSocket { id: self.external(id), frame },
-                ClientTransmit::Close { id } => ClientTransmit::Close { id: self.external(id) },
-            };
-            self.transmits.push(t);
-        }
-    }
-
     /// Moves the engine's transmits out and reacts to its events until it is quiet.
     fn pump(&mut self, now_ms: u64) {
         loop {
-            self.drain_engine_transmits();
-            let Some(event) = self.engine.as_mut().and_then(ClientSession::poll_event) else { return };
+            self.engine.drain_transmits(&mut self.transmits);
+            let Some(event) = self.engine.session_mut().and_then(ClientSession::poll_event) else { return };
             self.on_engine_event(event, now_ms);
         }
     }
@@ -634,7 +598,7 @@ impl Manager {
 
     /// Encodes a packet onto the engine (nothing if there is no engine, or it is closed).
     fn write_packet(&mut self, packet: Packet) {
-        let Some(engine) = self.engine.as_mut() else { return };
+        let Some(engine) = self.engine.session_mut() else { return };
         engine.send(Data::Text(packet.encode()));
         for attachment in packet.attachments {
             engine.send(Data::Binary(attachment));
@@ -649,15 +613,10 @@ impl Manager {
             return;
         }
         // Whatever the previous engine still had to send (its closing) goes first.
-        self.drain_engine_transmits();
-        let mut engine = ClientSession::new(self.engine_config.clone(), self.prior_websocket_success);
-        self.generation = (self.generation + 1) & ((1 << (32 - GENERATION_SHIFT)) - 1);
-        if self.generation == 0 {
-            self.generation = 1;
-        }
+        self.engine.drain_transmits(&mut self.transmits);
+        let engine = self.engine.replace(self.prior_websocket_success);
         engine.report_packets(self.report_packets);
         engine.open();
-        self.engine = Some(engine);
         self.decoder.reset();
         self.state = ReadyState::Opening;
         self.reconnection.allow();
@@ -669,7 +628,7 @@ impl Manager {
     fn connect_timed_out(&mut self, now_ms: u64) {
         self.connect_deadline = None;
         self.on_open_error(ManagerError::Timeout, now_ms);
-        if let Some(engine) = self.engine.as_mut() {
+        if let Some(engine) = self.engine.session_mut() {
             engine.close();
         }
     }
@@ -687,7 +646,7 @@ impl Manager {
         self.cleanup();
         self.state = ReadyState::Open;
         self.prior_websocket_success =
-            self.engine.as_ref().and_then(ClientSession::transport) == Some(TransportKind::WebSocket);
+            self.engine.session().and_then(ClientSession::transport) == Some(TransportKind::WebSocket);
         for socket in self.subscribed.clone() {
             self.socket_on_open(socket);
         }
@@ -754,7 +713,7 @@ impl Manager {
     /// `onclose(reason, description)`.
     fn on_close(&mut self, reason: DisconnectReason, description: Option<String>, now_ms: u64) {
         self.cleanup();
-        if let Some(engine) = self.engine.as_mut() {
+        if let Some(engine) = self.engine.session_mut() {
             engine.close();
         }
         self.reconnection.reset();
@@ -798,7 +757,7 @@ impl Manager {
         };
         consider(self.connect_deadline, Timer::Connect);
         consider(self.reconnection.due(), Timer::Reconnect);
-        consider(self.engine.as_ref().and_then(ClientSession::poll_timeout), Timer::Engine);
+        consider(self.engine.session().and_then(ClientSession::poll_timeout), Timer::Engine);
         for (i, s) in self.sockets.iter().enumerate() {
             for (&id, ack) in s.acks.iter() {
                 consider(ack.deadline, Timer::Ack(SocketId(i as u32), id));

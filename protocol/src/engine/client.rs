@@ -84,6 +84,20 @@ pub enum ClientTransmit {
     },
 }
 
+impl ClientTransmit {
+    /// The transport it is for, to rewrite: a driver of several sessions tells their
+    /// transports apart by ids of its own.
+    pub fn transport_mut(&mut self) -> &mut TransportId {
+        match self {
+            ClientTransmit::PollGet { id, .. }
+            | ClientTransmit::PollPost { id, .. }
+            | ClientTransmit::OpenWebSocket { id, .. }
+            | ClientTransmit::WebSocket { id, .. }
+            | ClientTransmit::Close { id } => id,
+        }
+    }
+}
+
 /// What the application sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientEvent {

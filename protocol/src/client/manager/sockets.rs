@@ -209,7 +209,7 @@ impl Manager {
         target: Option<AckTarget>,
         now_ms: u64,
     ) -> Option<u64> {
-        let (writable, ping_deadline) = match &self.engine {
+        let (writable, ping_deadline) = match self.engine.session() {
             Some(engine) => (engine.is_writable(), engine.poll_timeout()),
             None => (false, None),
         };
@@ -237,7 +237,7 @@ impl Manager {
             s.send_buffer.push(packet);
         }
         if ping_expired {
-            if let Some(engine) = self.engine.as_mut() {
+            if let Some(engine) = self.engine.session_mut() {
                 engine.handle_timeout(now_ms);
             }
         }
