@@ -305,7 +305,7 @@ fn a_handle_is_never_reused_for_another_session() {
 }
 
 #[test]
-fn after_an_eviction_a_resumed_websocket_session_is_pinged_at_once_and_chats_on() {
+fn after_an_eviction_a_resumed_websocket_session_of_unknown_liveness_is_pinged_at_once_and_chats_on() {
     let mut endpoint = Endpoint::new(config());
     endpoint.open("ws", TransportKind::WebSocket, START).unwrap();
     drain(&mut endpoint);
@@ -348,6 +348,24 @@ fn a_resumed_websocket_session_silent_past_its_heartbeat_is_closed_not_pinged_fo
     assert!(closed(dead), "the silent client is closed: {outputs:?}");
     assert!(!closed(live) && pinged(live), "the live client is pinged: {outputs:?}");
     assert!(!closed(unknown) && pinged(unknown), "a client of unknown liveness is pinged: {outputs:?}");
+}
+
+#[test]
+fn a_resumed_websocket_session_heard_within_its_interval_is_pinged_when_its_ping_is_due() {
+    // Woken by a message 10 s after the client answered its last ping: no ping now (the
+    // client's heartbeat is on time), the next one an interval after that answer, as the
+    // evicted instance would have sent it.
+    let mut endpoint = Endpoint::new(config());
+    let heard = START;
+    let now = START + 10_000;
+    let handle = endpoint.resume_websocket("ws", now, Some(heard));
+    endpoint.handle_overdue(now, |_| Some(heard));
+    endpoint.handle_websocket_frame(handle, text("4hello"), now);
+    let outputs = drain(&mut endpoint);
+    assert!(!pinged(&outputs, handle), "no ping at the wake: {outputs:?}");
+    assert_eq!(endpoint.poll_timeout(), Some(heard + 25_000));
+    endpoint.handle_alarm(heard + 25_000, |_| Some(heard));
+    assert!(pinged(&drain(&mut endpoint), handle));
 }
 
 #[test]

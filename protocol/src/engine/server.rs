@@ -187,12 +187,15 @@ impl ServerSession {
     }
 
     /// Rebuilds a session that was open over WebSocket, from its id alone (after the memory
-    /// of a hibernated Durable Object was dropped). A ping is due at once: the client's
-    /// heartbeat deadline runs from the last ping it got, whose time was forgotten.
+    /// of a hibernated Durable Object was dropped).
     ///
     /// `last_heard_ms` is when the client was last known alive, if the runtime kept it: its
     /// last pong (workerd answers pongs itself for hibernatable WebSockets and keeps the
-    /// time), or else when its WebSocket was accepted. Pings reach a client at least once per
+    /// time), or else when its WebSocket was accepted. The next ping is due one interval
+    /// after that (the pong answered the last ping; a new WebSocket had its first ping one
+    /// interval after it opened), or at once when the runtime kept nothing: the client's
+    /// heartbeat deadline runs from the last ping it got, whose time was forgotten. So an
+    /// instance woken by a message pings only when a ping is due. Pings reach a client at least once per
     /// ping interval, so a live one was heard within the last `ping_interval + ping_timeout`
     /// (plus half an interval, the slack of a shared alarm): a client silent for longer missed
     /// a ping whose deadline passed, and the session is resumed overdue, to close with "ping
@@ -205,8 +208,8 @@ impl ServerSession {
         last_heard_ms: Option<u64>,
     ) -> Self {
         let mut session = ServerSession::fresh(sid.into(), TransportKind::WebSocket, config, now_ms);
-        session.next_ping_at = now_ms;
         let c = &session.config;
+        session.next_ping_at = last_heard_ms.map_or(now_ms, |heard| (heard + c.ping_interval).max(now_ms));
         if let Some(heard) = last_heard_ms {
             // The ping after that went out at most one interval later; its deadline is gone.
             let missed_ping_at = heard + c.ping_interval;
