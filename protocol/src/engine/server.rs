@@ -195,12 +195,14 @@ impl ServerSession {
     /// after that (the pong answered the last ping; a new WebSocket had its first ping one
     /// interval after it opened), or at once when the runtime kept nothing: the client's
     /// heartbeat deadline runs from the last ping it got, whose time was forgotten. So an
-    /// instance woken by a message pings only when a ping is due. Pings reach a client at least once per
-    /// ping interval, so a live one was heard within the last `ping_interval + ping_timeout`
-    /// (plus half an interval, the slack of a shared alarm): a client silent for longer missed
-    /// a ping whose deadline passed, and the session is resumed overdue, to close with "ping
-    /// timeout" at the next [`ServerSession::handle_timeout`]. Without this, an object evicted
-    /// between each ping and its deadline would ping a dead peer forever.
+    /// instance woken by a message pings only when a ping is due.
+    ///
+    /// Pings reach a client at least once per ping interval, so a live one was heard within
+    /// the last `ping_interval + ping_timeout` (plus half an interval, the slack of a shared
+    /// alarm): a client silent for longer missed a ping whose deadline passed, and the session
+    /// is resumed overdue, to close with "ping timeout" at the next
+    /// [`ServerSession::handle_timeout`]. Without this, an object evicted between each ping and
+    /// its deadline would ping a dead peer forever.
     pub fn resume_websocket(
         sid: impl Into<String>,
         config: ServerConfig,
@@ -209,10 +211,11 @@ impl ServerSession {
     ) -> Self {
         let mut session = ServerSession::fresh(sid.into(), TransportKind::WebSocket, config, now_ms);
         let c = &session.config;
-        session.next_ping_at = last_heard_ms.map_or(now_ms, |heard| (heard + c.ping_interval).max(now_ms));
-        if let Some(heard) = last_heard_ms {
-            // The ping after that went out at most one interval later; its deadline is gone.
-            let missed_ping_at = heard + c.ping_interval;
+        // The ping after the client was last heard was due one interval later.
+        let next_due = last_heard_ms.map(|heard| heard + c.ping_interval);
+        session.next_ping_at = next_due.map_or(now_ms, |due| due.max(now_ms));
+        if let Some(missed_ping_at) = next_due {
+            // It went out at most then: its deadline is gone, with the slack of a shared alarm.
             if now_ms >= missed_ping_at + c.ping_timeout + c.ping_interval / 2 {
                 session.pong_deadline = Some(missed_ping_at + c.ping_timeout);
             }
