@@ -713,6 +713,17 @@ impl EngineHost {
         self.carry_out();
     }
 
+    /// Runs what [`EngineHost::restore_websocket_sessions`] runs for a WebSocket this instance
+    /// does not know (its tags read, when its client was last heard, its session rebuilt), for
+    /// this hibernatable WebSocket, into a scratch endpoint that is dropped: so that V8 has
+    /// compiled that path before an instance needs it (see `SocketIoServer`'s rehearsal).
+    pub fn rehearse_resume(&self, ws: &WebSocket) {
+        let tags = self.state.get_tags(ws);
+        let Some(sid) = tags.iter().find(|t| is_sid_tag(t)) else { return };
+        let last_heard = self.last_heard(ws, &tags);
+        Endpoint::new(self.config.engine.clone()).resume_websocket(sid, now_ms(), last_heard);
+    }
+
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
     /// application's own deadline), when that is earlier than the alarm already set.
     pub async fn schedule_alarm(&self, extra: Option<u64>) -> Result<()> {

@@ -3,16 +3,18 @@
 //! each event ([`SocketIoServer::settle`]), so that an eviction or a restart loses nothing
 //! (the lifecycle invariants of docs/ARCHITECTURE.md).
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use wasmio_protocol::engine::CloseReason;
 
 use wasmio_protocol::server::{
     Server, Unpersisted, Write, ACK_PREFIX, LIVE_PREFIX, LOG_PREFIX, PERSISTED_PREFIX, SHARED_KEY, SNAPSHOT_PREFIX,
 };
-use worker::Result;
+use worker::{Result, WebSocket};
 
 use crate::app::Relay;
 use crate::awaited_acks::AWAITED_PREFIX;
+use crate::config::HeartbeatMode;
 use crate::engine_host::now_ms;
 use crate::rate_limits::RATE_PREFIX;
 use crate::relays::OUTBOX_PREFIX;
@@ -22,6 +24,11 @@ use crate::sync_kv::SyncKv;
 /// How soon after a broadcast is written to the outbox the object's alarm is due, at the
 /// latest: the instance that follows a restart relays what it holds (relays::OUTBOX_PREFIX).
 pub(crate) const OUTBOX_RETRY_MS: u64 = 5_000;
+
+thread_local! {
+    /// Whether this isolate rehearsed the restore path ([`SocketIoServer::restore`]) yet.
+    static RESTORE_REHEARSED: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
@@ -73,14 +80,7 @@ impl SocketIoServer {
         let stored: HashMap<String, String> = with(SNAPSHOT_PREFIX).into_iter().collect();
         let mut lost = Vec::new();
         for (sid, ws) in websockets {
-            let restored = match ws.deserialize_attachment::<String>() {
-                Ok(Some(attachment)) => {
-                    core.restore_attachment(&attachment, |key| stored.get(key).cloned()).map_err(|e| e.to_string())
-                }
-                Ok(None) => Err("no snapshot".to_owned()),
-                Err(error) => Err(error.to_string()),
-            };
-            match restored {
+            match read_back(&mut core, &ws, |key| stored.get(key).cloned()) {
                 Ok(id) if id == sid => {}
                 Ok(id) => lost.push((sid, format!("its WebSocket carries the snapshot of {id}"))),
                 Err(error) => lost.push((sid, error)),
@@ -111,6 +111,26 @@ impl SocketIoServer {
         }
         self.pump();
         Ok(())
+    }
+
+    /// Once per isolate: runs what a woken instance runs to rebuild a WebSocket session (its
+    /// snapshot read back from the WebSocket, its session rebuilt from it and from its tags)
+    /// on the session whose snapshot this event kept, into a scratch core and endpoint that are
+    /// dropped. V8 compiles a wasm function at its first call, and a fresh object's first
+    /// connection has nothing to restore: without the rehearsal, the first wake in an isolate
+    /// paid for compiling the restore path (docs/ARCHITECTURE.md, cold wakes). A snapshot that
+    /// does not read back is reported: its session would not survive an eviction.
+    fn rehearse_restore_once(&self, ws: &WebSocket) {
+        if self.host.config().heartbeat != HeartbeatMode::Hibernate || RESTORE_REHEARSED.replace(true) {
+            return;
+        }
+        let mut scratch = Server::new(core_config(&self.app, self.host.config()));
+        if let Err(why) = read_back(&mut scratch, ws, |_| None) {
+            worker::console_error!(
+                "a WebSocket's snapshot does not read back ({why}): its session would not survive an eviction"
+            );
+        }
+        self.host.rehearse_resume(ws);
     }
 
     /// The object's synchronous storage: `ctx.storage.kv`, looked up once per instance (an
@@ -155,6 +175,7 @@ impl SocketIoServer {
                 Write::Attachment { session, snapshot } => {
                     if let Some(ws) = self.host.websocket(&session) {
                         ws.serialize_attachment(snapshot)?;
+                        self.rehearse_restore_once(&ws);
                     }
                 }
                 Write::StoredSnapshot { session, key, snapshot } => {
@@ -199,5 +220,15 @@ impl SocketIoServer {
         self.start_relay();
         let deadline = self.core.borrow().poll_timeout();
         self.host.schedule_alarm(deadline).await
+    }
+}
+
+/// Adds to `core` the session whose snapshot `ws` keeps in its attachment (or the storage key
+/// of it, read from `stored`). Returns the session's id, or why it could not.
+fn read_back(core: &mut Server, ws: &WebSocket, stored: impl FnOnce(&str) -> Option<String>) -> Result<String, String> {
+    match ws.deserialize_attachment::<String>() {
+        Ok(Some(attachment)) => core.restore_attachment(&attachment, stored).map_err(|e| e.to_string()),
+        Ok(None) => Err("no snapshot".to_owned()),
+        Err(error) => Err(error.to_string()),
     }
 }
