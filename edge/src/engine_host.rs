@@ -696,15 +696,7 @@ impl EngineHost {
                 self.websocket_sessions.remember(&ws, handle, &sid);
                 continue;
             }
-            // A client silent past its heartbeat is closed, not pinged again by each new
-            // instance (Endpoint::resume_websocket).
-            let last_heard = self.last_heard(&ws, &tags);
-            let mut endpoint = self.endpoint.borrow_mut();
-            let handle = endpoint.resume_websocket(&sid, now, last_heard);
-            if tags.iter().any(|t| t == BASE64_TAG) {
-                endpoint.send_binary_as_text(handle);
-            }
-            drop(endpoint);
+            let handle = self.resume_from_tags(&mut self.endpoint.borrow_mut(), &sid, &ws, &tags, now);
             self.websocket_sessions.remember(&ws, handle, &sid);
             let mut transports = Transports::new(&sid);
             transports.websocket = Some(ws);
@@ -713,15 +705,34 @@ impl EngineHost {
         self.carry_out();
     }
 
+    /// Rebuilds in `endpoint` session `sid` of a hibernatable WebSocket an instance does not
+    /// know, from the WebSocket's `tags`.
+    fn resume_from_tags(
+        &self,
+        endpoint: &mut Endpoint,
+        sid: &str,
+        ws: &WebSocket,
+        tags: &[String],
+        now: u64,
+    ) -> SessionHandle {
+        // A client silent past its heartbeat is closed, not pinged again by each new instance
+        // (Endpoint::resume_websocket).
+        let handle = endpoint.resume_websocket(sid, now, self.last_heard(ws, tags));
+        if tags.iter().any(|t| t == BASE64_TAG) {
+            endpoint.send_binary_as_text(handle);
+        }
+        handle
+    }
+
     /// Runs what [`EngineHost::restore_websocket_sessions`] runs for a WebSocket this instance
-    /// does not know (its tags read, when its client was last heard, its session rebuilt), for
-    /// this hibernatable WebSocket, into a scratch endpoint that is dropped: so that V8 has
-    /// compiled that path before an instance needs it (see `SocketIoServer`'s rehearsal).
+    /// does not know (its tags read, its session rebuilt from them) for this hibernatable
+    /// WebSocket, into a scratch endpoint that is dropped: so that V8 has compiled that path
+    /// before an instance needs it (see `SocketIoServer`'s rehearsal).
     pub fn rehearse_resume(&self, ws: &WebSocket) {
         let tags = self.state.get_tags(ws);
         let Some(sid) = tags.iter().find(|t| is_sid_tag(t)) else { return };
-        let last_heard = self.last_heard(ws, &tags);
-        Endpoint::new(self.config.engine.clone()).resume_websocket(sid, now_ms(), last_heard);
+        let mut scratch = Endpoint::new(self.config.engine.clone());
+        self.resume_from_tags(&mut scratch, sid, ws, &tags, now_ms());
     }
 
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the
