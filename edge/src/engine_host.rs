@@ -727,12 +727,18 @@ impl EngineHost {
     /// Runs what [`EngineHost::restore_websocket_sessions`] runs for a WebSocket this instance
     /// does not know (its tags read, its session rebuilt from them) for this hibernatable
     /// WebSocket, into a scratch endpoint that is dropped: so that V8 has compiled that path
-    /// before an instance needs it (see `SocketIoServer`'s rehearsal).
-    pub fn rehearse_resume(&self, ws: &WebSocket) {
-        let tags = self.state.get_tags(ws);
-        let Some(sid) = tags.iter().find(|t| is_sid_tag(t)) else { return };
+    /// before an instance needs it (see `SocketIoServer`'s rehearsal). Only on a WebSocket still
+    /// open, whose tags workerd gives (the restore meets no other): false when it could not.
+    pub fn rehearse_resume(&self, ws: &WebSocket) -> bool {
+        let raw: &web_sys::WebSocket = ws.as_ref();
+        if raw.ready_state() != web_sys::WebSocket::OPEN {
+            return false;
+        }
+        let Ok(tags) = self.state.as_raw().get_tags(raw) else { return false };
+        let Some(sid) = tags.iter().find(|t| is_sid_tag(t)) else { return false };
         let mut scratch = Endpoint::new(self.config.engine.clone());
         self.resume_from_tags(&mut scratch, sid, ws, &tags, now_ms());
+        true
     }
 
     /// Sets the object's alarm to the earliest deadline of its sessions and `extra` (the

@@ -130,7 +130,10 @@ impl SocketIoServer {
                 "a WebSocket's snapshot does not read back ({why}): its session would not survive an eviction"
             );
         }
-        self.host.rehearse_resume(ws);
+        if !self.host.rehearse_resume(ws) {
+            // A WebSocket closing meanwhile: the next snapshot kept rehearses instead.
+            RESTORE_REHEARSED.set(false);
+        }
     }
 
     /// The object's synchronous storage: `ctx.storage.kv`, looked up once per instance (an
