@@ -167,6 +167,9 @@ function serverSection(r) {
     "",
     "One Node driver speaks raw Engine.IO v4 / Socket.IO v5 frames to three servers in turn: ours (the edge worker under `wrangler dev`), " +
       "the official socket.io 4.8.4 Node server, and a minimal hibernatable JavaScript Durable Object echo under `wrangler dev` (the platform floor). " +
+      "All three run the same handlers (`/`: `message` -> `message-back`, `message-with-ack` acknowledged; `/rooms`: `join`, `to-room`): " +
+      "ours runs the deployment's bench application (deployments/conformance/src/bench.rs) since 2026-12-04; runs before that measured ours " +
+      "with the conformance application, which also emits `auth` at each connection and keeps a presence record per `/rooms` member. " +
       "Both workers are reached at the socket of the workerd that runs them, not through the local proxy `wrangler dev` puts in front " +
       "(a development convenience Cloudflare's edge does not have, which costs about 2.5 ms per HTTP request here and runs out of file " +
       "descriptors near 3,300 WebSockets). Every round starts each server afresh: idle memory first, then the speed scenarios. " +

@@ -1,8 +1,9 @@
 // Server benchmark (issue 5), run by bench/server/run.sh. One load driver (driver.mjs, raw
 // Engine.IO v4 / Socket.IO v5 frames over `ws` or HTTP long-polling, this process) against
-//   ours:     the edge worker under `wrangler dev -c wrangler.bench.toml` (conformance
-//             handlers, SHARDS=1, pingInterval 25 s, no static assets: like the floor, no
-//             assets router in front of its requests);
+//   ours:     the edge worker under `wrangler dev -c wrangler.bench.toml` (the bench
+//             application, src/bench.rs: the handlers of the other two; SHARDS=1,
+//             pingInterval 25 s, no static assets: like the floor, no assets router in front
+//             of its requests);
 //   official: socket.io 4.8.4 on Node (official.mjs), polling and WebSocket;
 //   floor:    a minimal JavaScript hibernatable Durable Object (floor/) in the same
 //             wrangler/workerd: the platform floor (WebSocket and long-polling).

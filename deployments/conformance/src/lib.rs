@@ -23,7 +23,8 @@
 //!   ([`cluster::cluster`]).
 //!
 //! With the variable `APP` set to `client-suite`, the deployment serves the server of
-//! socket.io-client's own test suite instead ([`client_suite`]).
+//! socket.io-client's own test suite instead ([`client_suite`]); set to `bench`, the server
+//! benchmark's application ([`bench`]).
 //!
 //! `GET /api/objects` answers each Socket.IO object's [`wasmio_edge::ObjectStats`] (when its
 //! instance started, among others): the server benchmark's cold-wake scenario reads it to
@@ -33,6 +34,7 @@ use serde_json::json;
 
 use wasmio_edge::app::{AckError, App, Args, ConnectError, HandlerError, HandlerResult, RateKey, RateLimit, Socket};
 
+mod bench;
 mod client_suite;
 mod cluster;
 mod typed;
@@ -117,10 +119,12 @@ pub async fn scheduled(_event: worker::ScheduledEvent, env: worker::Env, _ctx: w
 }
 
 /// The conformance application, or with `APP = "client-suite"` the server of socket.io-client's
-/// own test suite ([`client_suite`]).
+/// own test suite ([`client_suite`]), with `APP = "bench"` the server benchmark's ([`bench`]).
 fn app(env: &worker::Env) -> App {
-    if env.var("APP").is_ok_and(|app| app.to_string() == "client-suite") {
-        return client_suite::app();
+    match env.var("APP").map(|app| app.to_string()).as_deref() {
+        Ok("client-suite") => return client_suite::app(),
+        Ok("bench") => return bench::app(),
+        _ => {}
     }
     App::new()
         .connect_timeout(1000)
