@@ -47,16 +47,22 @@ before(async () => {
 });
 after(() => worker?.stop());
 
-describe("socket.io-client's own test suite against the edge worker", () => {
-  it("official socket.io-client", async () => {
-    const report = await runSuite("official", { ownServer: false });
-    console.log(`official: ${report.stats.passes}/${report.stats.tests} passed`);
-    assertFailures(report, new Map(), "the official client against the edge worker", TIMING);
-  });
+/** Runs the suite with `client` and checks its failures; a failure's message ends with what
+ * the worker printed during the run (its last 5,000 characters). */
+async function suiteAgainstWorker(client, who) {
+  const printed = worker.log().length;
+  try {
+    const report = await runSuite(client, { ownServer: false });
+    console.log(`${client}: ${report.stats.passes}/${report.stats.tests} passed`);
+    assertFailures(report, new Map(), who, TIMING);
+  } catch (error) {
+    error.message += `\nthe worker's output during the run:\n${worker.log().slice(printed).slice(-5_000) || "(none)"}`;
+    throw error;
+  }
+}
 
-  it("wasmio", async () => {
-    const report = await runSuite("wasmio", { ownServer: false });
-    console.log(`wasmio: ${report.stats.passes}/${report.stats.tests} passed`);
-    assertFailures(report, new Map(), "wasmio against the edge worker", TIMING);
-  });
+describe("socket.io-client's own test suite against the edge worker", () => {
+  it("official socket.io-client", () => suiteAgainstWorker("official", "the official client against the edge worker"));
+
+  it("wasmio", () => suiteAgainstWorker("wasmio", "wasmio against the edge worker"));
 });

@@ -3,8 +3,7 @@
 // tests/edge/official-client-suite.test.mjs (both clients against the edge worker).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,17 +23,17 @@ const RUN_TIMEOUT_MS = 120_000;
  * of its own (the autoUnref tests start fixture processes; no-unref.ts's outlives its test, and
  * on failure another may too), which is killed whole once mocha ends or at RUN_TIMEOUT_MS.
  * With `ownServer`, the suite's support/hooks.ts starts its Node server on 127.0.0.1:3210;
- * without, a server must listen there already. Resolves with mocha's JSON report.
+ * without, a server must listen there already. Resolves with the report of mocha's
+ * `json-stream` reporter (`{ stats, failures }`), read as the tests end: a run cut at
+ * RUN_TIMEOUT_MS tells how far it got and what failed until then.
  */
 export async function runSuite(client, { ownServer = true } = {}) {
   assert.ok(existsSync(MOCHA), "node_modules/.bin/mocha is missing (make setup runs npm ci)");
-  const dir = mkdtempSync(join(tmpdir(), "wasmio-official-suite-"));
-  const report = join(dir, "report.json");
   const env = { ...process.env, CLIENT: client };
   delete env.NODE_TEST_CONTEXT; // the node:test runner's: not for mocha or the fixtures
   const args = ["--import=tsx", ...(ownServer ? ["--require", "suite/support/hooks.ts"] : []),
     "--timeout", String(MOCHA_TIMEOUT_MS), "--exit",
-    "--reporter", "json", "--reporter-option", `output=${report}`, ...FILES.map((f) => `suite/${f}`)];
+    "--reporter", "json-stream", ...FILES.map((f) => `suite/${f}`)];
   const child = spawn(MOCHA, args, { cwd: HERE, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const killGroup = () => {
     try {
@@ -42,22 +41,49 @@ export async function runSuite(client, { ownServer = true } = {}) {
     } catch {} // the group is already empty
   };
   process.once("exit", killGroup); // an interrupted run leaves nothing either
+  // The reporter's events are the stdout lines that are JSON arrays; the rest (the fixtures'
+  // and the clients' own output) is kept for a failure's message.
+  const events = [];
   let output = "";
-  const keep = (d) => (output = (output + d).slice(-20_000));
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
+  let partial = "";
+  child.stdout.on("data", (d) => {
+    const lines = (partial + d).split("\n");
+    partial = lines.pop();
+    for (const line of lines) {
+      const event = line.startsWith('["') ? parseEvent(line) : undefined;
+      if (event) events.push(event);
+      else output = (output + line + "\n").slice(-20_000);
+    }
+  });
+  child.stderr.on("data", (d) => (output = (output + d).slice(-20_000)));
   let timedOut = false;
   const timer = setTimeout(() => ((timedOut = true), killGroup()), RUN_TIMEOUT_MS);
   try {
     const [code, signal] = await new Promise((resolve) => child.on("close", (...a) => resolve(a)));
-    assert.ok(!timedOut, `${client}: mocha still running after ${RUN_TIMEOUT_MS} ms; its output:\n${output}`);
-    assert.ok(existsSync(report), `${client}: mocha wrote no report (exit ${code ?? signal}); its output:\n${output}`);
-    return JSON.parse(readFileSync(report, "utf8"));
+    const ended = events.find(([kind]) => kind === "end");
+    const passed = events.filter(([kind]) => kind === "pass").map(([, t]) => t.fullTitle);
+    const failures = events.filter(([kind]) => kind === "fail").map(([, t]) => ({ fullTitle: t.fullTitle, err: { message: t.err } }));
+    const progress = () =>
+      `${passed.length} passed, the last: ${passed.slice(-3).join("; ") || "none"}; ` +
+      `${failures.length} failed: ${failures.map((t) => `${t.fullTitle}: ${t.err.message}`).join("; ") || "none"}; ` +
+      `its other output:\n${output}`;
+    assert.ok(!timedOut, `${client}: mocha still running after ${RUN_TIMEOUT_MS} ms: ${progress()}`);
+    assert.ok(ended, `${client}: mocha ended (exit ${code ?? signal}) without its report: ${progress()}`);
+    return { stats: ended[1], failures };
   } finally {
     clearTimeout(timer);
     killGroup();
     process.off("exit", killGroup);
-    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** One line of mocha's `json-stream` reporter (`[kind, details]`), or undefined. */
+function parseEvent(line) {
+  try {
+    const event = JSON.parse(line);
+    return Array.isArray(event) && typeof event[0] === "string" ? event : undefined;
+  } catch {
+    return undefined;
   }
 }
 
