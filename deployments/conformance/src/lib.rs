@@ -128,11 +128,7 @@ fn app(env: &worker::Env) -> App {
     }
     App::new()
         .connect_timeout(1000)
-        .namespace("/", |ns| {
-            ns.on_connection(emit_auth)
-                .on_args("message", |socket, args| Ok(socket.emit_args("message-back", args)?))
-                .on_args("message-with-ack", |socket, args| Ok(socket.ack_args(args)?))
-        })
+        .namespace("/", |ns| bench::echo(ns.on_connection(emit_auth)))
         .namespace("/custom", |ns| ns.on_connection(emit_auth))
         // Dynamic namespaces: every `/dynamic-<n>` exists on first use (`io.of(/^\/dynamic-\d+$/)`).
         .dynamic_namespace(
@@ -206,43 +202,39 @@ fn app(env: &worker::Env) -> App {
             })
         })
         .namespace("/rooms", |ns| {
-            ns.on("join", |socket, room: String| {
-                // A refused join is an error: the client's ack gets {"error": ...}.
-                socket.join(&room)?;
-                Ok(socket.ack(&room)?)
-            })
-            .on("leave", |socket, room: String| {
-                socket.leave(&room)?;
-                Ok(socket.ack(&room)?)
-            })
-            .on_args("to-room", |socket, args| {
-                let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
-                Ok(socket.to(&room).emit("room-message", &msg)?)
-            })
-            .on_args("to-room-all", |socket, args| {
-                let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
-                Ok(socket.io().to(&room).emit("room-message", &msg)?)
-            })
-            .on("broadcast", |socket, msg: serde_json::Value| Ok(socket.broadcast().emit("broadcast-message", &msg)?))
-            // A job for the queue consumer (`consume`), which emits it to its room.
-            .on_async("enqueue", |ctx, job: Job| async move {
-                let text = serde_json::to_string(&job).map_err(|e| HandlerError::Binding(e.to_string()))?;
-                ctx.env().queue("JOBS")?.send(&text).await?;
-                Ok(ctx.socket(|socket| socket.ack(&"queued"))??)
-            })
-            .on("set-name", |socket, name: String| {
-                socket.set_data(&json!({ "name": name }))?;
-                Ok(socket.ack(&name)?)
-            })
-            // Presence: the others of each room hear who left it.
-            .on_disconnecting(|socket, leaving| {
-                let name = leaving.data::<serde_json::Value>().and_then(|d| d.get("name").cloned());
-                let id = socket.id().to_owned();
-                for room in leaving.rooms.iter().filter(|room| **room != id) {
-                    socket.to(room).emit("left", &json!({ "room": room, "name": name, "reason": leaving.reason }))?;
-                }
-                Ok(())
-            })
+            bench::rooms(ns)
+                .on("leave", |socket, room: String| {
+                    socket.leave(&room)?;
+                    Ok(socket.ack(&room)?)
+                })
+                .on_args("to-room-all", |socket, args| {
+                    let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
+                    Ok(socket.io().to(&room).emit("room-message", &msg)?)
+                })
+                .on("broadcast", |socket, msg: serde_json::Value| {
+                    Ok(socket.broadcast().emit("broadcast-message", &msg)?)
+                })
+                // A job for the queue consumer (`consume`), which emits it to its room.
+                .on_async("enqueue", |ctx, job: Job| async move {
+                    let text = serde_json::to_string(&job).map_err(|e| HandlerError::Binding(e.to_string()))?;
+                    ctx.env().queue("JOBS")?.send(&text).await?;
+                    Ok(ctx.socket(|socket| socket.ack(&"queued"))??)
+                })
+                .on("set-name", |socket, name: String| {
+                    socket.set_data(&json!({ "name": name }))?;
+                    Ok(socket.ack(&name)?)
+                })
+                // Presence: the others of each room hear who left it.
+                .on_disconnecting(|socket, leaving| {
+                    let name = leaving.data::<serde_json::Value>().and_then(|d| d.get("name").cloned());
+                    let id = socket.id().to_owned();
+                    for room in leaving.rooms.iter().filter(|room| **room != id) {
+                        socket
+                            .to(room)
+                            .emit("left", &json!({ "room": room, "name": name, "reason": leaving.reason }))?;
+                    }
+                    Ok(())
+                })
         })
         .namespace("/limited", |ns| {
             ns.rate_limit(RateLimit { burst: 3.0, per_second: 0.5, disconnect: false, key: RateKey::Socket })

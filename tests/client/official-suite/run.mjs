@@ -46,20 +46,22 @@ export async function runSuite(client, { ownServer = true } = {}) {
   const events = [];
   let output = "";
   let partial = "";
+  const take = (line) => {
+    const event = line.startsWith('["') ? parseEvent(line) : undefined;
+    if (event) events.push(event);
+    else output = (output + line + "\n").slice(-20_000);
+  };
   child.stdout.on("data", (d) => {
     const lines = (partial + d).split("\n");
     partial = lines.pop();
-    for (const line of lines) {
-      const event = line.startsWith('["') ? parseEvent(line) : undefined;
-      if (event) events.push(event);
-      else output = (output + line + "\n").slice(-20_000);
-    }
+    lines.forEach(take);
   });
   child.stderr.on("data", (d) => (output = (output + d).slice(-20_000)));
   let timedOut = false;
   const timer = setTimeout(() => ((timedOut = true), killGroup()), RUN_TIMEOUT_MS);
   try {
     const [code, signal] = await new Promise((resolve) => child.on("close", (...a) => resolve(a)));
+    take(partial); // a last line without its newline
     const ended = events.find(([kind]) => kind === "end");
     const passed = events.filter(([kind]) => kind === "pass").map(([, t]) => t.fullTitle);
     const failures = events.filter(([kind]) => kind === "fail").map(([, t]) => ({ fullTitle: t.fullTitle, err: { message: t.err } }));
