@@ -2,6 +2,8 @@
 //! core's side of a CONNECT (the request to the driver, a recoverable session restored, the
 //! socket created and told).
 
+use super::snapshot::write_socket;
+use super::snapshot_sizes::{list_overhead, pending_entry_len};
 use super::*;
 
 impl Server {
@@ -25,7 +27,7 @@ impl Server {
                 return Err(ApiError::MissingPid);
             }
         }
-        self.sessions.get_mut(session).expect("session").pending.remove(nsp);
+        self.remove_pending(session, nsp)?;
         if !self.is_known(nsp) && self.shared.dynamic.insert(nsp.to_owned()) {
             self.shared_dirty = true;
         }
@@ -58,9 +60,7 @@ impl Server {
         if data.is_some_and(|d| crate::json::validate(d).is_err()) {
             return Err(ApiError::InvalidJson);
         }
-        let s = self.sessions.get_mut(session).ok_or(ApiError::UnknownSession)?;
-        s.pending.remove(nsp).ok_or(ApiError::NoPendingConnect)?;
-        self.dirty.insert(session.to_owned());
+        self.remove_pending(session, nsp)?;
         self.imports.remove(&(session.to_owned(), nsp.to_owned()));
         let mut body = String::from("{\"message\":");
         write_string(&mut body, message);
@@ -76,9 +76,7 @@ impl Server {
     /// Refuses a pending CONNECT to a namespace no dynamic predicate matched: CONNECT_ERROR
     /// `{"message":"Invalid namespace"}`.
     pub fn refuse_namespace(&mut self, session: &str, nsp: &str) -> Result<(), ApiError> {
-        let s = self.sessions.get_mut(session).ok_or(ApiError::UnknownSession)?;
-        s.pending.remove(nsp).ok_or(ApiError::NoPendingConnect)?;
-        self.dirty.insert(session.to_owned());
+        self.remove_pending(session, nsp)?;
         self.connect_error(session, nsp, "{\"message\":\"Invalid namespace\"}".into());
         Ok(())
     }
@@ -116,8 +114,11 @@ impl Server {
             self.do_connect(session, &nsp, auth, restored, None, true, now_ms);
             return;
         }
-        self.sessions.get_mut(session).expect("session").pending.insert(nsp.clone(), auth.clone());
-        self.dirty.insert(session.to_owned());
+        let before = self.sizes.get(session);
+        let pending = &mut self.sessions.get_mut(session).expect("session").pending;
+        pending.insert(nsp.clone(), auth.clone());
+        let added = pending_entry_len(&nsp, &auth) + list_overhead(pending.len() == 1);
+        self.resize(session, before, added, 0);
         let recover_from = match (&self.config.recovery, restorable) {
             // A client that received no broadcast has no offset: the holder knows its since.
             (Some(_), false) => string_member(&auth, "pid")
@@ -133,6 +134,16 @@ impl Server {
             recovered: restorable,
             recover_from,
         }));
+    }
+
+    /// Takes a pending CONNECT off its session.
+    fn remove_pending(&mut self, session: &str, nsp: &str) -> Result<(), ApiError> {
+        let s = self.sessions.get_mut(session).ok_or(ApiError::UnknownSession)?;
+        let auth = s.pending.remove(nsp).ok_or(ApiError::NoPendingConnect)?;
+        let removed = pending_entry_len(nsp, &auth) + list_overhead(s.pending.is_empty());
+        let before = self.sizes.get(session);
+        self.resize(session, before, 0, removed);
+        Ok(())
     }
 
     /// adapter.restoreSession: the session persisted for `auth.pid`, unexpired, with the
@@ -192,6 +203,7 @@ impl Server {
         recovered: bool,
         now_ms: u64,
     ) {
+        let before = self.sizes.get(session);
         // the reference sends the missed packets from the Socket constructor, before CONNECT
         for (missed, attachments) in r.missed {
             let packet =
@@ -226,7 +238,10 @@ impl Server {
         s.sockets.insert(nsp.to_owned(), r.sid.clone());
         s.connect_deadline = None;
         self.timers.cancel(&Timer::Connect(session.to_owned()));
-        self.dirty.insert(session.to_owned());
+        let alone = s.sockets.len() == 1;
+        let mut entry = String::new();
+        write_socket(&mut entry, nsp, &r.sid, &self.sockets[&r.sid]);
+        self.resize(session, before, entry.len() + list_overhead(alone), 0);
         let mut body = String::from("{\"sid\":");
         write_string(&mut body, &r.sid);
         if let Some(pid) = &pid {

@@ -66,6 +66,7 @@ mod offsets;
 mod recovery;
 mod rooms;
 mod snapshot;
+mod snapshot_sizes;
 mod sockets;
 mod stored;
 mod timers;
@@ -82,6 +83,7 @@ pub use events::{
 use recovery::live_record;
 pub use recovery::RecoveryRef;
 pub use rooms::{Broadcast, Delivery};
+use snapshot_sizes::SnapshotSizes;
 use stored::StoredShared;
 pub use stored::{ACK_PREFIX, LOG_PREFIX, PERSISTED_PREFIX};
 use timers::{Timer, Timers};
@@ -260,6 +262,8 @@ pub struct Server {
     rooms_version: u64,
     /// Sessions whose snapshot storage holds (too large for their attachment).
     stored_snapshots: BTreeSet<String>,
+    /// What each session's snapshot weighs, while known.
+    sizes: SnapshotSizes,
 }
 
 impl Server {
@@ -283,6 +287,7 @@ impl Server {
             timers: Timers::default(),
             rooms_version: 0,
             stored_snapshots: BTreeSet::new(),
+            sizes: SnapshotSizes::default(),
         }
     }
 
@@ -320,7 +325,7 @@ impl Server {
             return Err(ApiError::StateTooLarge { len: used, max: self.config.max_snapshot_bytes });
         }
         self.timers.set(Timer::Connect(session.to_owned()), now_ms + self.config.connect_timeout_ms);
-        self.dirty.insert(session.to_owned());
+        self.resize(session, Some(used), 0, 0);
         Ok(())
     }
 
@@ -330,7 +335,7 @@ impl Server {
         if let Some(s) = self.sessions.get_mut(session) {
             if s.writable != writable {
                 s.writable = writable;
-                self.dirty.insert(session.to_owned());
+                self.touch(session);
             }
         }
     }
@@ -385,7 +390,7 @@ impl Server {
                 (Some(_), Some(at)) => self.timers.set(Timer::Reassembly(session.to_owned()), at),
                 _ => self.timers.cancel(&Timer::Reassembly(session.to_owned())),
             }
-            self.dirty.insert(session.to_owned());
+            self.touch(session);
         }
         match decoded {
             Ok(None) => {}
@@ -408,7 +413,7 @@ impl Server {
     /// driver keeps WebSocket sessions (so [`Server::take_dirty`] lists it).
     pub fn handle_upgrade(&mut self, session: &str) {
         if self.sessions.contains_key(session) {
-            self.dirty.insert(session.to_owned());
+            self.touch(session);
         }
     }
 
@@ -431,8 +436,9 @@ impl Server {
                         continue;
                     }
                     s.connect_deadline = None;
-                    self.dirty.insert(id.clone());
-                    if s.sockets.is_empty() {
+                    let unused = s.sockets.is_empty();
+                    self.touch(&id);
+                    if unused {
                         self.close_session(&id, DisconnectReason::ForcedServerClose, now_ms);
                     }
                 }
@@ -521,6 +527,7 @@ impl Server {
     fn socket_mut(&mut self, sid: &str) -> &mut SocketState {
         let socket = self.sockets.get_mut(sid).expect("socket");
         self.dirty.insert(socket.session.clone());
+        self.sizes.forget(&socket.session);
         socket
     }
 
@@ -674,7 +681,7 @@ impl Server {
         if let Some(s) = self.sessions.get_mut(&socket.session) {
             s.sockets.remove(&socket.nsp);
         }
-        self.dirty.insert(socket.session.clone());
+        self.touch(&socket.session);
         self.events.push_back(Event::Disconnect {
             session: socket.session,
             nsp: socket.nsp,
@@ -697,7 +704,7 @@ impl Server {
         }
         self.sessions.remove(session);
         self.timers.cancel(&Timer::Connect(session.to_owned()));
-        self.dirty.insert(session.to_owned());
+        self.touch(session);
     }
 
     /// Drops expired recovery state and keeps the log within its bound.

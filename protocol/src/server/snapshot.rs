@@ -25,17 +25,43 @@ fn push_u64(out: &mut String, key: &str, n: u64) {
     out.push_str(&n.to_string());
 }
 
-impl Server {
-    /// The length of a session's snapshot, also when it is past the limit (0 for an unknown
-    /// session).
-    pub(super) fn snapshot_len(&self, session: &str) -> usize {
-        match self.session_to_json(session) {
-            Ok(snapshot) => snapshot.len(),
-            Err(SnapshotError::TooLarge { len, .. }) => len,
-            Err(_) => 0,
-        }
+/// One socket's entry in its session's snapshot (`{"n":..,"i":..,..}`).
+pub(super) fn write_socket(out: &mut String, nsp: &str, sid: &str, k: &SocketState) {
+    out.push_str("{\"n\":");
+    write_string(out, nsp);
+    out.push_str(",\"i\":");
+    write_string(out, sid);
+    if let Some(pid) = &k.pid {
+        out.push_str(",\"p\":");
+        write_string(out, pid);
     }
+    if k.rooms.len() > 1 || !k.rooms.contains(sid) {
+        out.push_str(",\"r\":");
+        write_string_array(out, k.rooms.iter().filter(|r| *r != sid));
+    }
+    if k.data != "{}" {
+        out.push_str(",\"d\":");
+        out.push_str(&k.data);
+    }
+    if k.auth != "{}" {
+        out.push_str(",\"u\":");
+        out.push_str(&k.auth);
+    }
+    push_u64(out, ",\"at\":", k.issued);
+    if k.next_ack != 0 {
+        push_u64(out, ",\"k\":", k.next_ack);
+    }
+    if k.recovered {
+        out.push_str(",\"rc\":true");
+    }
+    if let Some(since) = &k.since {
+        out.push_str(",\"o\":");
+        write_string(out, since);
+    }
+    out.push('}');
+}
 
+impl Server {
     /// The snapshot of one Engine.IO session and its sockets, at most
     /// [`super::Config::max_snapshot_bytes`] long.
     pub fn session_to_json(&self, session: &str) -> Result<String, SnapshotError> {
@@ -64,42 +90,10 @@ impl Server {
         if !s.sockets.is_empty() {
             out.push_str(",\"s\":[");
             for (i, (nsp, sid)) in s.sockets.iter().enumerate() {
-                let k = &self.sockets[sid];
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str("{\"n\":");
-                write_string(&mut out, nsp);
-                out.push_str(",\"i\":");
-                write_string(&mut out, sid);
-                if let Some(pid) = &k.pid {
-                    out.push_str(",\"p\":");
-                    write_string(&mut out, pid);
-                }
-                if k.rooms.len() > 1 || !k.rooms.contains(sid) {
-                    out.push_str(",\"r\":");
-                    write_string_array(&mut out, k.rooms.iter().filter(|r| *r != sid));
-                }
-                if k.data != "{}" {
-                    out.push_str(",\"d\":");
-                    out.push_str(&k.data);
-                }
-                if k.auth != "{}" {
-                    out.push_str(",\"u\":");
-                    out.push_str(&k.auth);
-                }
-                push_u64(&mut out, ",\"at\":", k.issued);
-                if k.next_ack != 0 {
-                    push_u64(&mut out, ",\"k\":", k.next_ack);
-                }
-                if k.recovered {
-                    out.push_str(",\"rc\":true");
-                }
-                if let Some(since) = &k.since {
-                    out.push_str(",\"o\":");
-                    write_string(&mut out, since);
-                }
-                out.push('}');
+                write_socket(&mut out, nsp, sid, &self.sockets[sid]);
             }
             out.push(']');
         }

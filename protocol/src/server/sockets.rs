@@ -1,6 +1,7 @@
 //! The socket API the driver's handlers call: emits and acknowledgements, rooms, data,
 //! disconnection, and what a socket or session looks like.
 
+use super::snapshot_sizes::{json_string_len, list_overhead};
 use super::*;
 
 impl Server {
@@ -81,11 +82,20 @@ impl Server {
         if let Some(room) = added.iter().find(|room| *room != sid && is_socket(room)) {
             return Err(ApiError::RoomIsSocketId(room.clone()));
         }
+        // Rooms but its own travel in the session's snapshot: a join it could not keep is
+        // refused whole.
+        let listed = socket.rooms.iter().any(|room| room != sid);
+        let grown = match added.iter().map(|room| json_string_len(room) + 1).sum::<usize>() {
+            0 => 0,
+            // `,"r":[` and `]` in place of a first separator
+            len if !listed => len + list_overhead(true) - list_overhead(false),
+            len => len,
+        };
+        let before = self.sizes.get(&session);
         for room in &added {
             self.add_room(sid, room.clone());
         }
-        // Rooms travel in the session's snapshot: a join it could not keep is refused whole.
-        if let Err(SnapshotError::TooLarge { len, max }) = self.session_to_json(&session) {
+        if let Err((len, max)) = self.check_growth(&session, before, grown, 0) {
             for room in &added {
                 self.del_room(sid, room);
             }
@@ -107,9 +117,12 @@ impl Server {
             return Err(ApiError::InvalidJson);
         }
         let session = self.socket_state(sid)?.session.clone();
+        let before = self.sizes.get(&session);
         let old = std::mem::replace(&mut self.socket_mut(sid).data, data.to_owned());
-        // `data` travels in the session's snapshot: refused if it could not be kept.
-        if let Err(SnapshotError::TooLarge { len, max }) = self.session_to_json(&session) {
+        // `data` travels in the session's snapshot (`,"d":data`, unless `{}`): refused if it
+        // could not be kept.
+        let weight = |data: &str| if data == "{}" { 0 } else { data.len() + 5 };
+        if let Err((len, max)) = self.check_growth(&session, before, weight(data), weight(&old)) {
             self.socket_mut(sid).data = old;
             return Err(ApiError::StateTooLarge { len, max });
         }

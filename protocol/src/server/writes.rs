@@ -78,7 +78,9 @@ impl Server {
         let mut unpersisted = Vec::new();
         let key_of = |session: &str| format!("{SNAPSHOT_PREFIX}{session}");
         for session in dirty.sessions {
-            match self.session_to_json(&session) {
+            let snapshot = self.session_to_json(&session);
+            self.sizes.measured(&session, &snapshot);
+            match snapshot {
                 Ok(snapshot) if snapshot.len() > self.config.max_inline_snapshot_bytes => {
                     self.stored_snapshots.insert(session.clone());
                     writes.push(Write::StoredSnapshot { key: key_of(&session), session, snapshot });
