@@ -4,10 +4,15 @@
 # git (`git archive`), its Cargo build goes to target/previous/cargo (not the main build's
 # target, whose final wasm file it would overwrite). Prints the folder of its chat deployment
 # (deployments/chat/, or edge-worker/ in versions before the deployments were split).
-# Run from the repository root with the Makefile's environment (the pinned build tools).
+# Run from the repository root; the pinned build tools are the Makefile's (worker-build would
+# download its own otherwise), also when a test file is run alone.
 set -euo pipefail
 commit="$1"
 root="$PWD"
+export PATH="$HOME/.cargo/bin:$PATH"
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export WASM_OPT_BIN="${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
 dir="$root/target/previous/$commit"
 # A clone without that history (shallow, or sources without .git) cannot build it: say so
 # and print nothing; the test then skips, except in CI, whose clone has the whole history.
