@@ -322,6 +322,7 @@ impl Server {
         let used = self.snapshot_len(session);
         if used.saturating_add(SOCKET_SNAPSHOT_RESERVE) > self.config.max_snapshot_bytes {
             self.sessions.remove(session);
+            self.sizes.forget(session);
             return Err(ApiError::StateTooLarge { len: used, max: self.config.max_snapshot_bytes });
         }
         self.timers.set(Timer::Connect(session.to_owned()), now_ms + self.config.connect_timeout_ms);
