@@ -460,26 +460,27 @@ pub(crate) fn check_placeholders(text: &str, attachments: usize) -> Result<(), (
 pub fn write_string(out: &mut String, value: &str) {
     out.push('"');
     let mut start = 0;
-    for (i, c) in value.char_indices() {
-        let escape = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            '\r' => "\\r",
-            '\t' => "\\t",
-            '\u{8}' => "\\b",
-            '\u{c}' => "\\f",
-            c if (c as u32) < 0x20 => "",
+    // What is escaped is ASCII, and no byte of a longer UTF-8 sequence is: bytes suffice.
+    for (i, &b) in value.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..0x20 => "",
             _ => continue,
         };
         out.push_str(&value[start..i]);
         if escape.is_empty() {
             out.push_str("\\u");
-            crate::number::push_hex(out, c as u32, 4, crate::number::LOWER_HEX);
+            crate::number::push_hex(out, u32::from(b), 4, crate::number::LOWER_HEX);
         } else {
             out.push_str(escape);
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     out.push_str(&value[start..]);
     out.push('"');

@@ -22,7 +22,7 @@ use super::{
 
 fn push_u64(out: &mut String, key: &str, n: u64) {
     out.push_str(key);
-    out.push_str(&n.to_string());
+    crate::number::push_u64(out, n);
 }
 
 /// One socket's entry in its session's snapshot (`{"n":..,"i":..,..}`).
