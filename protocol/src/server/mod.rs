@@ -527,6 +527,7 @@ impl Server {
 
     fn socket_mut(&mut self, sid: &str) -> &mut SocketState {
         let socket = self.sockets.get_mut(sid).expect("socket");
+        // `touch`, on the fields: the socket stays borrowed.
         self.dirty.insert(socket.session.clone());
         self.sizes.forget(&socket.session);
         socket

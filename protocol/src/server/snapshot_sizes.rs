@@ -85,8 +85,9 @@ pub(super) fn list_overhead(alone: bool) -> usize {
 }
 
 impl Server {
-    /// The length of a session's snapshot, at most what it is (0 for an unknown session, the
-    /// length past the limit for one too large): the kept bound, or the snapshot measured.
+    /// The length of a session's snapshot, never below the real one: the kept bound, else the
+    /// snapshot measured (0 for an unknown session, the length past the limit for one too
+    /// large).
     pub(super) fn snapshot_len(&mut self, session: &str) -> usize {
         if let Some(len) = self.sizes.get(session) {
             return len;
