@@ -31,7 +31,8 @@ export async function runSuite(client, { ownServer = true } = {}) {
   assert.ok(existsSync(MOCHA), "node_modules/.bin/mocha is missing (make setup runs npm ci)");
   const env = { ...process.env, CLIENT: client };
   delete env.NODE_TEST_CONTEXT; // the node:test runner's: not for mocha or the fixtures
-  const args = ["--import=tsx", ...(ownServer ? ["--require", "suite/support/hooks.ts"] : []),
+  const args = ["--import=tsx", "--require", "leftover-clock.cjs",
+    ...(ownServer ? ["--require", "suite/support/hooks.ts"] : []),
     "--timeout", String(MOCHA_TIMEOUT_MS), "--exit",
     "--reporter", "json-stream", ...FILES.map((f) => `suite/${f}`)];
   const child = spawn(MOCHA, args, { cwd: HERE, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
