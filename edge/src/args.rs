@@ -86,7 +86,7 @@ impl Args {
     /// The arguments as JSON values, each attachment placeholder replaced by its bytes (an
     /// array of numbers, which a [`Bytes`] or a `Vec<u8>` reads).
     fn values(&self) -> Result<Vec<Value>, EventError> {
-        let mut values: Vec<Value> = serde_json::from_str(&self.json).map_err(invalid)?;
+        let mut values: Vec<Value> = crate::js_json::parse(&self.json).map_err(invalid)?;
         if !self.attachments.is_empty() {
             for value in &mut values {
                 self.fill(value);

@@ -198,7 +198,7 @@ pub struct RemoteHandshake {
 
 impl From<SocketInfo> for RemoteSocket {
     fn from(info: SocketInfo) -> Self {
-        let json = |text: &str| serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+        let json = |text: &str| crate::js_json::parse(text).unwrap_or(serde_json::Value::Null);
         RemoteSocket {
             handshake: RemoteHandshake {
                 auth: json(&info.auth),
@@ -234,7 +234,7 @@ impl AckCollections {
     /// Ends the wait for broadcast `id`.
     pub(crate) fn resolve(&self, id: u64, responses: Vec<AckData>, timed_out: bool) {
         let Some(waiter) = self.waiting.borrow_mut().remove(&id) else { return };
-        let responses = responses.iter().map(|r| serde_json::from_str(&r.args).unwrap_or_default()).collect();
+        let responses = responses.iter().map(|r| crate::js_json::parse(&r.args).unwrap_or_default()).collect();
         // The requester went away: nobody to tell.
         waiter.send(ClusterAnswer::Responses { responses, timed_out }).ok();
     }

@@ -155,7 +155,7 @@ impl ConnectContext {
 
     /// `handshake.auth` as a typed value.
     pub fn auth<T: DeserializeOwned>(&self) -> Result<T, ConnectError> {
-        serde_json::from_str(&self.auth).map_err(|e| ConnectError::new(format!("invalid auth: {e}")))
+        crate::js_json::parse(&self.auth).map_err(|e| ConnectError::new(format!("invalid auth: {e}")))
     }
 
     /// Sets `socket.data` for the socket being connected.

@@ -364,7 +364,7 @@ pub(crate) async fn serve_emit(req: Request, env: &Env, config: &Config) -> work
         crate::http::Body::Complete(body) => body,
         _ => return Response::error("Payload too large", 413),
     };
-    let request: EmitRequest = match serde_json::from_str(&body) {
+    let request: EmitRequest = match crate::js_json::parse(&body) {
         Ok(request) => request,
         Err(error) => return Response::error(format!("invalid body: {error}"), 400),
     };

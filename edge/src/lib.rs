@@ -37,6 +37,7 @@ mod emitter;
 mod engine_host;
 mod handshake_request;
 mod http;
+mod js_json;
 mod local_io;
 mod object_stats;
 mod persistence;
@@ -239,7 +240,7 @@ pub async fn serve_other(req: Request, env: Env) -> Result<Response> {
     let (env, config) = (&env, &Config::cached(&env));
     let path = req.path();
     if CLIENT_FILES.iter().any(|file| path == format!("{}{file}", config.socketio_path)) {
-        client_bundle(env, &path).await
+        client_bundle(env, &req, &path).await
     } else if config.test_hooks
         && [FORGET_HOOK, STATS_HOOK, FAIL_HOOK].iter().any(|hook| path == format!("{}{hook}", config.socketio_path))
     {
@@ -286,15 +287,19 @@ async fn forward(env: &Env, binding: &str, object: &str, req: &web_sys::Request)
 /// The browser client (`<script src="/socket.io/socket.io.js">`, or `socket.io.min.js`, and the
 /// `socket.io.wasm` it fetches; the ESM build and its wasm), copied into the assets by the
 /// build once the client package is built.
-async fn client_bundle(env: &Env, path: &str) -> Result<Response> {
+async fn client_bundle(env: &Env, req: &Request, path: &str) -> Result<Response> {
     let aliases = [(MINIFIED_CLIENT, "socket.io.js"), (ESM_WASM, "socket.io.wasm")];
     let path = aliases
         .iter()
         .find_map(|(alias, file)| Some(format!("{}{file}", path.strip_suffix(alias)?)))
         .unwrap_or_else(|| path.to_owned());
     if let Ok(assets) = env.assets("ASSETS") {
-        let response = assets.fetch(format!("https://assets.local{path}"), None).await?;
-        if response.status_code() == 200 {
+        // The request's headers go along, so that a page revalidating its copy (`If-None-Match`)
+        // is answered 304 without the file.
+        let mut init = worker::RequestInit::new();
+        init.with_headers(req.headers().clone());
+        let response = assets.fetch(format!("https://assets.local{path}"), Some(init)).await?;
+        if matches!(response.status_code(), 200 | 304) {
             return Ok(response);
         }
     }

@@ -50,6 +50,14 @@ it("serves the client bundle the page loads, and its wasm", async () => {
   assert.equal(min.status, 200);
   assert.match(min.headers.get("content-type"), /javascript/);
   assert.equal(await min.text(), await res.text());
+  // A page revalidating its cached copy gets 304 without the file, for the script and its wasm.
+  for (const [file, first] of [["socket.io.js", res], ["socket.io.wasm", wasm]]) {
+    const etag = first.headers.get("etag");
+    assert.ok(etag, `${file} has an ETag`);
+    const again = await fetch(`${worker.url}/socket.io/${file}`, { headers: { "If-None-Match": etag } });
+    assert.equal(again.status, 304, `${file} revalidated`);
+    assert.equal((await again.arrayBuffer()).byteLength, 0);
+  }
 });
 
 it("two browser tabs chat through the edge", async () => {

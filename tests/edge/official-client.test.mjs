@@ -252,6 +252,26 @@ describe("official socket.io-client 4.8.4", () => {
     assert.deepEqual(got.c, []);
   });
 
+  test("a handler reading its argument as serde_json::Value relays it as sent: numbers exact, keys in order, half an emoji as U+FFFD", async () => {
+    const [from, to] = [client("/rooms"), client("/rooms")];
+    await Promise.all([from, to].map(connected));
+    const got = record(to, "broadcast-message");
+    // Doubles whose shortest form needs 16 or 17 digits: serde_json's default parse was one
+    // unit off in the last place for about one in eight of these.
+    const numbers = Array.from({ length: 400 }, (_, i) => ((i * 7919) % 1000) + Math.sin(i));
+    numbers.push(0.1 + 0.2, 123456789012345680000, 5e-324, 1.7976931348623157e308);
+    const ordered = { z: 1, a: { y: 2, b: 3 }, m: [{ k: 1, c: 2 }] };
+    // "hi 😀".slice(0, 4): what a length limit in a chat box leaves of an emoji.
+    const cut = "hi \u{1F600}".slice(0, 4);
+    from.emit("broadcast", numbers);
+    from.emit("broadcast", ordered);
+    from.emit("broadcast", { text: cut, whole: "😀" });
+    await withTimeout((async () => { while (got.length < 3) await sleep(20); })(), 5000, "three broadcasts");
+    assert.deepEqual(got[0], numbers);
+    assert.equal(JSON.stringify(got[1]), JSON.stringify(ordered));
+    assert.deepEqual(got[2], { text: "hi \ufffd", whole: "😀" });
+  });
+
   test("answers a server emit with an acknowledgement (text and binary) and times out without one", async () => {
     const socket = client("/server-ack", { transports: ["websocket"] });
     await connected(socket);
