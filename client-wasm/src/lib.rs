@@ -109,16 +109,12 @@ fn to_buffers(attachments: &[Vec<u8>]) -> Option<Array> {
     (!attachments.is_empty()).then(|| attachments.iter().map(|a| Uint8Array::from(&a[..]).buffer()).collect())
 }
 
-/// The transports of a list of digits, in order: `0` polling, `1` websocket (the page maps the
-/// names it knows; others are skipped). Digits rather than names: no name matching in wasm.
-fn transport_list(list: &str) -> Vec<TransportKind> {
-    list.bytes()
-        .filter_map(|digit| match digit {
-            b'0' => Some(TransportKind::Polling),
-            b'1' => Some(TransportKind::WebSocket),
-            _ => None,
-        })
-        .collect()
+/// The transports of a list given as the bits under a leading 1, in order: `0` polling, `1`
+/// websocket (`0b101`: polling then websocket; the page maps the names it knows, skipping
+/// others). A number rather than names: no string crossing and no name matching in wasm.
+fn transport_list(bits: u32) -> Vec<TransportKind> {
+    let len = 31 - bits.max(1).leading_zeros();
+    (0..len).rev().map(|i| if bits >> i & 1 == 0 { TransportKind::Polling } else { TransportKind::WebSocket }).collect()
 }
 
 fn ack_number(handle: AckHandle) -> f64 {
@@ -151,7 +147,7 @@ impl Driver {
     /// `host.query()` gives the user's encoded query at each handshake; `host.setTimeout` and
     /// `host.clearTimeout` are the manager's timers (`useNativeTimers`). `http_base`/`ws_base`
     /// end with the engine path;
-    /// `transports` lists digits (`0` polling, `1` websocket); `options` holds the flags (1 upgrade,
+    /// `transports` lists them as bits under a leading 1 (`0` polling, `1` websocket); `options` holds the flags (1 upgrade,
     /// 2 rememberUpgrade, 4 tryAllTransports, 8 reconnection, 32 timestamp polling requests,
     /// 64 timestamp WebSocket requests); negative or infinite numbers mean "none" (`Infinity`
     /// attempts, `timeout: false`). `host.webSocket` opens the WebSockets and `host.request`
@@ -162,7 +158,7 @@ impl Driver {
         host: Host,
         http_base: String,
         ws_base: String,
-        transports: &str,
+        transports: u32,
         options: u32,
         reconnection_attempts: f64,
         reconnection_delay: f64,
@@ -227,7 +223,9 @@ impl Driver {
     /// `a`, `bins`, `n` its `tryCount` times 2, plus 1 while it is `pending`); a manager
     /// option set to `arg`: 9 `reconnection(v)` (0 or 1), 10 `reconnectionAttempts(v)`
     /// (`Infinity` for no limit), 11 `reconnectionDelay(v)`, 12 `reconnectionDelayMax(v)`,
-    /// 13 `randomizationFactor(v)`, 14 `timeout(v)` (negative for `false`).
+    /// 13 `randomizationFactor(v)`, 14 `timeout(v)` (negative for `false`); 17
+    /// `manager.opts.transports` as it is now, for the next connection (bits, as
+    /// [`Driver::new`] takes them).
     pub fn control(&self, op: u32, arg: f64) {
         let socket = SocketId(arg as u32);
         match op {
@@ -249,6 +247,7 @@ impl Driver {
                 }
             }
             9..=14 => self.set_option(op, arg),
+            17 => self.inner.borrow_mut().manager.set_transports(transport_list(arg as u32)),
             _ => self.with(|m, now| match op {
                 0 => m.open(now),
                 1 => m.close(now),
@@ -449,8 +448,9 @@ mod tests {
 
     #[test]
     fn transport_lists_keep_their_order_and_skip_unknown_digits() {
-        assert_eq!(transport_list("1x0"), [TransportKind::WebSocket, TransportKind::Polling]);
-        assert_eq!(transport_list(""), []);
+        assert_eq!(transport_list(0b110), [TransportKind::WebSocket, TransportKind::Polling]);
+        assert_eq!(transport_list(0b101), [TransportKind::Polling, TransportKind::WebSocket]);
+        assert_eq!(transport_list(1), []);
     }
 
     #[test]

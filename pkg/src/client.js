@@ -20,6 +20,13 @@ const NATIVE_SET_TIMEOUT = globalThis.setTimeout.bind(globalThis);
 const NATIVE_CLEAR_TIMEOUT = globalThis.clearTimeout.bind(globalThis);
 const TRANSPORTS = ["polling", "websocket"];
 
+/** Removes the first `fn` of `list` in place, as socket.io-client's `offAny`: a list read from
+ * `listenersAny()` stays the socket's own. */
+const removeFirst = (list, fn) => {
+  const i = list.indexOf(fn);
+  if (i >= 0) list.splice(i, 1);
+};
+
 /** Reports what a listener threw without breaking the driver. */
 function rethrow(e) {
   setTimeout(() => {
@@ -169,19 +176,20 @@ export function client(load, platform = {}) {
       const host = (u.host.indexOf(":") !== -1 ? "[" + u.host + "]" : u.host) +
         ((secure && u.port !== "443") || (!secure && u.port !== "80") ? ":" + u.port : "");
       const path = opts.path.replace(/\/$/, "") + (opts.addTrailingSlash !== false ? "/" : "");
-      // As digits for the driver: 0 polling, 1 websocket (other names are skipped).
-      const transports = (opts.transports || TRANSPORTS)
-        .map((t) => TRANSPORTS.indexOf(typeof t === "string" ? t : (t.prototype && t.prototype.name) || t.name))
-        .filter((i) => i >= 0)
-        .join("");
+      // As bits under a leading 1 for the driver: 0 polling, 1 websocket (other names are
+      // skipped). Read again before each connection, as socket.io-client's next engine reads
+      // its options anew (the documented fallback: `socket.io.opts.transports = ["polling",
+      // "websocket"]` in `connect_error`).
+      const bits = () => (this.opts.transports || TRANSPORTS).reduce((n, t) => {
+        const i = TRANSPORTS.indexOf(typeof t === "string" ? t : (t.prototype && t.prototype.name) || t.name);
+        return i < 0 ? n : n * 2 + i;
+      }, 1);
+      let transports = bits();
+      this._syncTransports = () => transports !== (transports = bits()) && d.control(17, transports);
       const ts = opts.timestampRequests;
       const protocols = opts.transportOptions?.websocket?.protocols ?? opts.protocols;
       const flags = (opts.upgrade !== false) | (opts.rememberUpgrade ? 2 : 0) | (opts.tryAllTransports ? 4 : 0) |
         (this._reconnection ? 8 : 0) | (ts !== false ? 32 : 0) | (ts ? 64 : 0);
-      // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
-      const polling = opts.transportOptions?.polling || {};
-      const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
-      const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
       // The browser's details of a transport error, for the TransportError reported next.
       const failed = (description, context) => (this._te = { description, context });
       const setTimer = platform.setTimer?.(opts) || (opts.useNativeTimers ? NATIVE_SET_TIMEOUT : globalThis.setTimeout.bind(globalThis));
@@ -209,7 +217,7 @@ export function client(load, platform = {}) {
           webSocket: (url, id, tag) => {
             let ws;
             try {
-              ws = platform.webSocket ? platform.webSocket(url, protocols, opts) : new WebSocket(url, protocols);
+              ws = platform.webSocket ? platform.webSocket(url, protocols, this.opts) : new WebSocket(url, protocols);
             } catch (e) {
               failed(e);
               throw e;
@@ -234,9 +242,15 @@ export function client(load, platform = {}) {
             ws.close();
           },
           // A polling request (a GET without body) as engine.io-client's fetch transport sends
-          // it. Answered 2xx, the callback gets `tag` (and a GET's text); else `tag + 1`, the
+          // it, with the options as they are now (a token refreshed in `extraHeaders`).
+          // Answered 2xx, the callback gets `tag` (and a GET's text); else `tag + 1`, the
           // failure's details kept for the TransportError reported next.
           request: (url, body, tag) => {
+            const opts = this.opts;
+            // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
+            const polling = opts.transportOptions?.polling || {};
+            const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
+            const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
             const controller = body == null ? new AbortController() : undefined;
             const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
               ? AbortSignal.timeout(requestTimeout) : undefined;
@@ -258,7 +272,8 @@ export function client(load, platform = {}) {
             return controller;
           },
           // engine.io-client's timers: the module's natives, or the globals of now.
-          setTimeout: (tag, ms) => setTimer(() => call(tag), ms),
+          // The manager's one timer, which may reconnect: the transports as they are now first.
+          setTimeout: (tag, ms) => setTimer(() => (this._syncTransports(), call(tag)), ms),
           clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
           // The tick after WebSocket writes (one per task that wrote).
           microtask: (tag) => queueMicrotask(() => call(tag)),
@@ -435,7 +450,7 @@ export function client(load, platform = {}) {
         };
         this.once("open", onOpen).once("error", onError);
       }
-      this._call((d) => d.control(0, 0));
+      this._call((d) => (this._syncTransports(), d.control(0, 0)));
       return this;
     }
 
@@ -566,7 +581,7 @@ export function client(load, platform = {}) {
     connect() {
       this._active = true;
       if (!this.io._reconnecting) this.io._engine();
-      this._send((d) => d.control(6, this._s));
+      this._send((d) => (this.io._syncTransports(), d.control(6, this._s)));
       return this;
     }
 
@@ -657,7 +672,8 @@ export function client(load, platform = {}) {
       return this;
     }
     offAny(fn) {
-      this._any = fn ? this._any.filter((l) => l !== fn) : [];
+      if (!fn) this._any = [];
+      else removeFirst(this._any, fn);
       return this;
     }
     listenersAny() {
@@ -672,7 +688,8 @@ export function client(load, platform = {}) {
       return this;
     }
     offAnyOutgoing(fn) {
-      this._anyOut = fn ? this._anyOut.filter((l) => l !== fn) : [];
+      if (!fn) this._anyOut = [];
+      else removeFirst(this._anyOut, fn);
       return this;
     }
     listenersAnyOutgoing() {

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
 
-let browser, web, server, custom, slow, wildcard, forbidding;
+let browser, web, server, custom, slow, wildcard, forbidding, pollingOnly;
 
 /** The handlers of every test server. */
 function handlers(io) {
@@ -57,11 +57,13 @@ before(async () => {
   wildcard = await startIo(handlers, { cors: { origin: "*" } });
   // Refuses every handshake (403 Forbidden).
   forbidding = await startIo(handlers, { allowRequest: (req, callback) => callback(null, false) });
+  // Long-polling only: a WebSocket is refused.
+  pollingOnly = await startIo(handlers, { transports: ["polling"] });
 });
 
 after(async () => {
   await browser?.close();
-  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close(), forbidding?.close()]);
+  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close(), forbidding?.close(), pollingOnly?.close()]);
   await web?.close();
 });
 
@@ -334,6 +336,23 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         // other tests that close the engine.
       }, { expected: /status of 400/ });
       assert.deepEqual(r, { before: ["one", "1"], after: ["two", "2"] });
+    });
+
+    test("io.opts.transports and extraHeaders changed after a failed connection are used by the next attempt (the documented fallback to polling)", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, transports: ["websocket"], reconnectionDelay: 50, extraHeaders: { "x-token": "one" } });
+        const errors = [];
+        socket.on("connect_error", (e) => {
+          errors.push(e.message);
+          socket.io.opts.transports = ["polling", "websocket"];
+          socket.io.opts.extraHeaders = { "x-token": "two" };
+        });
+        await new Promise((res) => socket.on("connect", res));
+        const first = [socket.io.engine.transport.name, (await socket.emitWithAck("handshake")).token];
+        socket.disconnect();
+        return { errors: errors.slice(0, 1), first };
+      }, { arg: pollingOnly.url, expected: /WebSocket|status of 400/ });
+      assert.deepEqual(r, { errors: ["websocket error"], first: ["polling", "two"] });
     });
 
     test("acknowledgements awaited at a disconnect: a plain callback is dropped, one taking an error is told", async () => {
@@ -651,6 +670,22 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         calls: ["first first", "last first", "first second", "last second", "last first", "last second"],
         left: 0,
       });
+    });
+
+    test("offAny(fn) removes the first of its copies, in the very list listenersAny() returned", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, autoConnect: false });
+        const fn = () => {};
+        socket.onAny(fn).onAny(fn);
+        const list = socket.listenersAny();
+        socket.offAny(fn);
+        const afterOne = [list.length, socket.listenersAny() === list];
+        socket.onAnyOutgoing(fn).onAnyOutgoing(fn);
+        const outgoing = socket.listenersAnyOutgoing();
+        socket.offAnyOutgoing(fn);
+        return { afterOne, outgoing: [outgoing.length, socket.listenersAnyOutgoing() === outgoing] };
+      });
+      assert.deepEqual(r, { afterOne: [1, true], outgoing: [1, true] });
     });
 
     test("a query in the URL replaces the query option; a string query is decoded as engine.io-client does", async () => {

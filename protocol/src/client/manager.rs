@@ -134,6 +134,12 @@ impl Manager {
         self.reconnection.backoff_mut().set_jitter(factor);
     }
 
+    /// `manager.opts.transports` changed: the next connection (a reconnection, or `open()`)
+    /// tries these, as socket.io-client's next engine reads its options anew.
+    pub fn set_transports(&mut self, transports: Vec<TransportKind>) {
+        self.engine.set_transports(transports);
+    }
+
     /// `timeout(v)`, `None` for `false`.
     pub fn set_timeout(&mut self, timeout: Option<u64>) {
         self.timeout = timeout;

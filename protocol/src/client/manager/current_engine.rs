@@ -3,7 +3,7 @@
 //! what still arrives for the transports of an engine a reconnection replaced is told apart
 //! and dropped.
 
-use crate::engine::{ClientConfig, ClientSession, ClientTransmit, TransportId};
+use crate::engine::{ClientConfig, ClientSession, ClientTransmit, TransportId, TransportKind};
 use crate::fifo::Fifo;
 
 /// Transport ids of the manager: the engine generation in the high bits.
@@ -33,6 +33,11 @@ impl CurrentEngine {
             self.generation = 1;
         }
         self.session.insert(ClientSession::new(self.config.clone(), prior_websocket_success))
+    }
+
+    /// The transports of the sessions made from now on (the current one keeps its own).
+    pub(super) fn set_transports(&mut self, transports: Vec<TransportKind>) {
+        self.config.transports = transports;
     }
 
     /// The session, if one was made.
