@@ -20,7 +20,8 @@ type AnyName<Reserved extends EventsMap, User extends EventsMap> = EventNames<Re
 type Last<T extends any[]> = T extends [...infer _, infer L] ? L : any;
 type AllButLast<T extends any[]> = T extends [...infer H, infer _] ? H : any[];
 /** The value an acknowledgement resolves with: its first argument that is not the error. */
-type FirstNonErrorArg<T> = T extends (...args: infer P) => any ? (P[0] extends Error ? P[1] : P[0]) : any;
+/** An acknowledgement callback's one argument; `any` for a callback of several, as socket.io-client types it. */
+type FirstArg<T> = T extends (arg: infer Param) => infer Result ? Param : any;
 type PrependTimeoutError<T extends any[]> = {
   [K in keyof T]: T[K] extends (...args: infer P) => infer R ? (err: Error, ...args: P) => R : T[K];
 };
@@ -194,8 +195,9 @@ export interface Engine extends Emitter<EngineEvents, {}> {
 
 /** One connection to a server, multiplexing namespace sockets, with reconnection. */
 export class Manager<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvents extends EventsMap = ListenEvents> extends Emitter<{}, {}, ManagerReservedEvents> {
-  /** Undefined until the first connection (with `autoConnect: false`, until `connect()`). */
-  engine: Engine | undefined;
+  /** Made at the first connection (with `autoConnect: false`, undefined until `connect()`);
+   * typed as socket.io-client types it. */
+  engine: Engine;
   opts: Partial<ManagerOptions>;
   nsps: Record<string, Socket>;
   _readyState: "opening" | "open" | "closed";
@@ -246,7 +248,7 @@ export class Socket<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvent
   emitWithAck<Ev extends EventNames<EmitEvents>>(
     ev: Ev,
     ...args: AllButLast<EventParams<EmitEvents, Ev>>
-  ): Promise<FirstNonErrorArg<Last<EventParams<EmitEvents, Ev>>>>;
+  ): Promise<FirstArg<Last<EventParams<EmitEvents, Ev>>>>;
   disconnect(): this;
   close(): this;
   compress(compress: boolean): this;
@@ -270,8 +272,7 @@ export declare namespace Socket {
     | "ping timeout"
     | "transport close"
     | "transport error"
-    | "parse error"
-    | "forced close";
+    | "parse error";
 }
 
 /** `io(uri?, opts?)`: a socket of the URI's namespace, on a (cached) Manager. */

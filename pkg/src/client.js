@@ -27,6 +27,27 @@ const removeFirst = (list, fn) => {
   if (i >= 0) list.splice(i, 1);
 };
 
+/**
+ * The driver's host: `host`'s methods called through a weak reference. The driver keeps its
+ * host in wasm-bindgen's table of JavaScript values, a garbage-collection root; `host` itself
+ * (its closures hold the manager, which holds the driver) would keep a manager nobody uses
+ * alive for good. What must keep one alive does so as in socket.io-client: an open
+ * WebSocket's listeners, a pending request or timer, the application's references. Made out
+ * here so that its closures hold nothing of the manager's.
+ */
+function weakly(host) {
+  const ref = new WeakRef(host);
+  const weak = {};
+  for (const name in host) weak[name] = (a, b, c, d, e, f) => ref.deref()?.[name](a, b, c, d, e, f);
+  return weak;
+}
+
+/** A window event that runs `manager`'s driver control `op`, holding the manager weakly. */
+function controlOn(event, manager, op) {
+  const ref = new WeakRef(manager);
+  addEventListener(event, () => ref.deref()?._d.control(op, 0), false);
+}
+
 /** Reports what a listener threw without breaking the driver. */
 function rethrow(e) {
   setTimeout(() => {
@@ -173,7 +194,7 @@ export function client(load, platform = {}) {
       const opts = this.opts;
       const u = url(this.uri);
       const secure = opts.secure ?? (u.protocol === "https" || u.protocol === "wss");
-      const host = (u.host.indexOf(":") !== -1 ? "[" + u.host + "]" : u.host) +
+      const origin = (u.host.indexOf(":") !== -1 ? "[" + u.host + "]" : u.host) +
         ((secure && u.port !== "443") || (!secure && u.port !== "80") ? ":" + u.port : "");
       const path = opts.path.replace(/\/$/, "") + (opts.addTrailingSlash !== false ? "/" : "");
       // As bits under a leading 1 for the driver: 0 polling, 1 websocket (other names are
@@ -197,96 +218,98 @@ export function client(load, platform = {}) {
       const call = (tag, value) => d.callback(tag, value);
       // The WebSocket text frame being handled (`frameEvent` slices it).
       let frame;
-      const d = new Driver(
-        {
-          event: (...a) => guard(() => this._ev(...a)),
-          // The hot path: an event or ack answer whose JSON is the end of the WebSocket text
-          // frame being handled, from UTF-16 offset `start`.
-          frameEvent: (kind, s, start, n) => {
-            try {
-              this._byId[s]._ev(kind, frame.slice(start), null, undefined, n);
-            } catch (e) {
-              rethrow(e);
-            }
-          },
-          // A WebSocket with the application's subprotocols; its events go to the driver's
-          // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame goes
-          // to `head_text` as its start up to the first "[" (an event's JSON begins there: the
-          // core reads that header alone); whole to `text`, with the time, when the core needs
-          // more.
-          webSocket: (url, id, tag) => {
-            let ws;
-            try {
-              ws = platform.webSocket ? platform.webSocket(url, protocols, this.opts) : new WebSocket(url, protocols);
-            } catch (e) {
-              failed(e);
-              throw e;
-            }
-            ws.binaryType = "arraybuffer";
-            ws.onopen = (e) => call(tag, e);
-            ws.onerror = (e) => {
-              failed(e);
-              call(tag + 2, e);
-            };
-            ws.onclose = (e) => call(tag + 3, e);
-            ws.onmessage = (e) => {
-              const data = (frame = e.data);
-              if (typeof data !== "string") return call(tag + 1, data);
-              const i = data.indexOf("[");
-              if (!(i > 0 && d.head_text(id, data.slice(0, i)))) d.text(id, data, Date.now());
-            };
-            return ws;
-          },
-          closeWebSocket: (ws) => {
-            ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
-            ws.close();
-          },
-          // A polling request (a GET without body) as engine.io-client's fetch transport sends
-          // it, with the options as they are now (a token refreshed in `extraHeaders`).
-          // Answered 2xx, the callback gets `tag` (and a GET's text); else `tag + 1`, the
-          // failure's details kept for the TransportError reported next.
-          request: (url, body, tag) => {
-            const opts = this.opts;
-            // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
-            const polling = opts.transportOptions?.polling || {};
-            const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
-            const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
-            const controller = body == null ? new AbortController() : undefined;
-            const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
-              ? AbortSignal.timeout(requestTimeout) : undefined;
-            (platform.fetch || fetch)(url, {
-              method: body == null ? "GET" : "POST",
-              body,
-              headers,
-              credentials: opts.withCredentials ? "include" : undefined,
-              signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
-            }, opts)
-              .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
-              .then(
-                (text) => call(tag, text),
-                (e) => {
-                  failed(e?.status ?? 0, e);
-                  call(tag + 1, e);
-                },
-              );
-            return controller;
-          },
-          // engine.io-client's timers: the module's natives, or the globals of now.
-          // The manager's one timer, which may reconnect: the transports as they are now first.
-          setTimeout: (tag, ms) => setTimer(() => (this._syncTransports(), call(tag)), ms),
-          clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
-          // The tick after WebSocket writes (one per task that wrote).
-          microtask: (tag) => queueMicrotask(() => call(tag)),
-          // Read at each handshake (a `reconnect_attempt` listener may refresh a token in it);
-          // as engine.io-client, a query in the URL replaces the option (written back to it).
-          query: () => {
-            if (u.query) this.opts.query = u.query;
-            const query = encodeQuery(this.opts.query || {});
-            return query && query + "&";
-          },
+      // Held by the manager; the driver gets it through a weak reference (`weakly`).
+      const host = (this._host = {
+        event: (...a) => guard(() => this._ev(...a)),
+        // The hot path: an event or ack answer whose JSON is the end of the WebSocket text
+        // frame being handled, from UTF-16 offset `start`.
+        frameEvent: (kind, s, start, n) => {
+          try {
+            this._byId[s]._ev(kind, frame.slice(start), null, undefined, n);
+          } catch (e) {
+            rethrow(e);
+          }
         },
-        (secure ? "https://" : "http://") + host + path,
-        (secure ? "wss://" : "ws://") + host + path,
+        // A WebSocket with the application's subprotocols; its events go to the driver's
+        // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame goes
+        // to `head_text` as its start up to the first "[" (an event's JSON begins there: the
+        // core reads that header alone); whole to `text`, with the time, when the core needs
+        // more.
+        webSocket: (url, id, tag) => {
+          let ws;
+          try {
+            ws = platform.webSocket ? platform.webSocket(url, protocols, this.opts) : new WebSocket(url, protocols);
+          } catch (e) {
+            failed(e);
+            throw e;
+          }
+          ws.binaryType = "arraybuffer";
+          ws.onopen = (e) => call(tag, e);
+          ws.onerror = (e) => {
+            failed(e);
+            call(tag + 2, e);
+          };
+          ws.onclose = (e) => call(tag + 3, e);
+          ws.onmessage = (e) => {
+            const data = (frame = e.data);
+            if (typeof data !== "string") return call(tag + 1, data);
+            const i = data.indexOf("[");
+            if (!(i > 0 && d.head_text(id, data.slice(0, i)))) d.text(id, data, Date.now());
+          };
+          return ws;
+        },
+        closeWebSocket: (ws) => {
+          ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
+          ws.close();
+        },
+        // A polling request (a GET without body) as engine.io-client's fetch transport sends
+        // it, with the options as they are now (a token refreshed in `extraHeaders`).
+        // Answered 2xx, the callback gets `tag` (and a GET's text); else `tag + 1`, the
+        // failure's details kept for the TransportError reported next.
+        request: (url, body, tag) => {
+          const opts = this.opts;
+          // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
+          const polling = opts.transportOptions?.polling || {};
+          const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
+          const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
+          const controller = body == null ? new AbortController() : undefined;
+          const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0
+            ? AbortSignal.timeout(requestTimeout) : undefined;
+          (platform.fetch || fetch)(url, {
+            method: body == null ? "GET" : "POST",
+            body,
+            headers,
+            credentials: opts.withCredentials ? "include" : undefined,
+            signal: controller && signal ? AbortSignal.any([controller.signal, signal]) : controller?.signal || signal,
+          }, opts)
+            .then((res) => (res.ok ? body == null && res.text() : Promise.reject(res)))
+            .then(
+              (text) => call(tag, text),
+              (e) => {
+                failed(e?.status ?? 0, e);
+                call(tag + 1, e);
+              },
+            );
+          return controller;
+        },
+        // engine.io-client's timers: the module's natives, or the globals of now.
+        // The manager's one timer, which may reconnect: the transports as they are now first.
+        setTimeout: (tag, ms) => setTimer(() => (this._syncTransports(), call(tag)), ms),
+        clearTimeout: opts.useNativeTimers ? NATIVE_CLEAR_TIMEOUT : globalThis.clearTimeout.bind(globalThis),
+        // The tick after WebSocket writes (one per task that wrote).
+        microtask: (tag) => queueMicrotask(() => call(tag)),
+        // Read at each handshake (a `reconnect_attempt` listener may refresh a token in it);
+        // as engine.io-client, a query in the URL replaces the option (written back to it).
+        query: () => {
+          if (u.query) this.opts.query = u.query;
+          const query = encodeQuery(this.opts.query || {});
+          return query && query + "&";
+        },
+      });
+      const d = new Driver(
+        weakly(host),
+        (secure ? "https://" : "http://") + origin + path,
+        (secure ? "wss://" : "ws://") + origin + path,
         transports,
         flags,
         this._reconnectionAttempts,
@@ -298,14 +321,10 @@ export function client(load, platform = {}) {
       );
       this._d = d;
       // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.
-      if (opts.closeOnBeforeunload && typeof addEventListener === "function") {
-        addEventListener("beforeunload", () => d.control(1, 0), false);
-      }
+      if (opts.closeOnBeforeunload && typeof addEventListener === "function") controlOn("beforeunload", this, 1);
       // As engine.io-client: the network going away ends the connection at once (not at the
       // next missed heartbeat), and the manager reconnects.
-      if (u.host !== "localhost" && typeof addEventListener === "function") {
-        addEventListener("offline", () => d.control(3, 0), false);
-      }
+      if (u.host !== "localhost" && typeof addEventListener === "function") controlOn("offline", this, 3);
       for (const call of this._q.splice(0)) call(d);
     }
 

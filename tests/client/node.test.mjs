@@ -78,10 +78,10 @@ after(() => Promise.all([server?.close(), cookieServer?.close(), tlsServer?.clos
  * resolves to what it printed once the process ended by itself (a process kept alive by a
  * timer or a connection fails at the timeout).
  */
-async function runAlone(name, body) {
+async function runAlone(name, body, nodeFlags = []) {
   const script = `const { io } = await import(${JSON.stringify(ENTRIES[name])});\n${body}`;
   const run = promisify(execFile);
-  const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: ROOT, timeout: 20_000 });
+  const { stdout } = await run(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], { cwd: ROOT, timeout: 20_000 });
   return stdout;
 }
 
@@ -245,6 +245,29 @@ for (const [name, io] of Object.entries(CLIENTS)) {
         clock.uninstall();
         socket.disconnect();
       }
+    });
+
+    test("managers disconnected and dropped are garbage-collected (an application making one per view does not leak)", async () => {
+      const stdout = await runAlone(
+        name,
+        `const collected = new Set();
+        const registry = new FinalizationRegistry((i) => collected.add(i));
+        for (let i = 0; i < 20; i++) {
+          const socket = io(${JSON.stringify(server.url)}, { forceNew: true, transports: i % 2 ? ["websocket"] : ["polling"] });
+          await new Promise((r) => socket.on("connect", r));
+          await socket.emitWithAck("bytes", Buffer.from([i]));
+          socket.disconnect();
+          registry.register(socket.io, i);
+        }
+        for (let round = 0; round < 100 && collected.size < 20; round++) {
+          await new Promise((r) => setTimeout(r, 20));
+          gc();
+        }
+        console.log(collected.size);`,
+        ["--expose-gc"],
+      );
+      // The last one or two may still be closing their connection.
+      assert.ok(Number(stdout) >= 18, `${stdout.trim()} of 20 managers collected`);
     });
 
     test("the process ends by itself once the socket is disconnected", async () => {

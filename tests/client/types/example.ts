@@ -32,7 +32,7 @@ socket.on("basicEmit", (a, b, c) => {
 socket.on("withAck", (d, callback) => callback(d.length));
 socket.emit("hello");
 socket.emit("join", "lobby", (members) => console.log(members.toFixed()));
-socket.on("disconnect", (reason, details) => console.log(reason === "forced close", details));
+socket.on("disconnect", (reason, details) => console.log(reason === "transport close", details));
 socket.on("connect_error", (err) => console.log(err.message, err.data));
 
 async function members(): Promise<number> {
@@ -52,10 +52,18 @@ manager.socket("/admin").connect();
 socket.on("nope", () => {});
 // @ts-expect-error: a wrong argument type
 socket.emit("join", 42, () => {});
-// @ts-expect-error: engine may be undefined before the first connection
-socket.io.engine.close();
+// @ts-expect-error: a reason socket.io-client's union does not have
+socket.on("disconnect", (reason) => reason === "gone");
+// Code written against socket.io-client's types compiles unchanged: `engine` as it types it,
+// an acknowledgement of several arguments awaited as `any`.
+socket.io.engine.on("close", (reason) => console.log(reason));
+async function created(): Promise<number> {
+  const typed = socket as unknown as Socket<ServerToClientEvents, { create: (name: string, cb: (err: Error | null, id: number) => void) => void }>;
+  const id: number = await typed.emitWithAck("create", "x");
+  return id;
+}
 
-export { members };
+export { members, created };
 
 // socket.io-client 4.8's transport exports in `transports`, beside names.
 const chosen = io({ transports: [WebSocket, Fetch, "polling"] });
