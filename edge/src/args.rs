@@ -195,12 +195,18 @@ impl<'de> Deserializer<'de> for Handed {
         self.exactly(len).deserialize_tuple_struct(name, len, visitor)
     }
 
+    /// A handler taking `()` takes no arguments and ignores any the client sent, as a
+    /// socket.io listener declared without parameters does.
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_unit()
+    }
+
     to_first! {
         deserialize_any(); deserialize_bool(); deserialize_i8(); deserialize_i16(); deserialize_i32();
         deserialize_i64(); deserialize_i128(); deserialize_u8(); deserialize_u16(); deserialize_u32();
         deserialize_u64(); deserialize_u128(); deserialize_f32(); deserialize_f64(); deserialize_char();
         deserialize_str(); deserialize_string(); deserialize_bytes(); deserialize_byte_buf();
-        deserialize_option(); deserialize_unit(); deserialize_unit_struct(name: &'static str);
+        deserialize_option(); deserialize_unit_struct(name: &'static str);
         deserialize_newtype_struct(name: &'static str); deserialize_seq(); deserialize_map();
         deserialize_struct(name: &'static str, fields: &'static [&'static str]);
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
@@ -227,6 +233,8 @@ mod tests {
         assert_eq!(args("[[1, 2]]", Vec::new()).typed::<Vec<i32>>().unwrap(), vec![1, 2]);
         assert_eq!(args("[]", Vec::new()).typed::<Option<String>>().unwrap(), None);
         assert!(given.typed::<(String, i32)>().is_err(), "a wrong type is an error");
+        given.typed::<()>().expect("a handler taking () ignores the arguments");
+        args("[]", Vec::new()).typed::<()>().expect("or their absence");
     }
 
     #[test]

@@ -81,6 +81,22 @@ pub enum EmitError {
     Api(#[from] ApiError),
 }
 
+/// An emit that failed in a Worker handler of the deployment's own (`fetch`, `scheduled`,
+/// `queue`) is that handler's error: `Emitter::new(&env)...emit(..).await?` in a function
+/// returning `worker::Result`:
+///
+/// ```
+/// async fn announce(env: &worker::Env, text: &str) -> worker::Result<()> {
+///     wasmio_edge::Emitter::new(env).of("/rooms").to("news").emit("headline", &text).await?;
+///     Ok(())
+/// }
+/// ```
+impl From<EmitError> for worker::Error {
+    fn from(error: EmitError) -> Self {
+        worker::Error::RustError(error.to_string())
+    }
+}
+
 impl<'e> Emitter<'e> {
     /// An emitter to every socket of namespace `/` of the deployment whose bindings `env` holds.
     pub fn new(env: &'e Env) -> Self {
