@@ -72,12 +72,19 @@ class CookieJar {
   }
 }
 
-/** Each manager's cookie jar, by its options (what the platform hooks are handed). */
+/**
+ * The cookie jar of a manager's requests to `url`'s server: by the manager's options (what
+ * the platform hooks are handed), then by host and port, so that options an application
+ * reuses for several servers never carry one server's cookies to another.
+ */
 const jars = new WeakMap();
-const jarOf = (opts) => {
+const jarOf = (opts, url) => {
   if (!opts.withCredentials) return undefined;
-  if (!jars.has(opts)) jars.set(opts, new CookieJar());
-  return jars.get(opts);
+  if (!jars.has(opts)) jars.set(opts, new Map());
+  const byServer = jars.get(opts);
+  const server = new URL(url).host;
+  if (!byServer.has(server)) byServer.set(server, new CookieJar());
+  return byServer.get(server);
 };
 
 /** `headers` with the jar's cookies added to any the application gave. */
@@ -103,7 +110,7 @@ const answer = (status, text) => ({ ok: status >= 200 && status < 300, status, t
  */
 function nodeFetch(url, init, opts) {
   const { signal } = init;
-  const jar = jarOf(opts);
+  const jar = jarOf(opts, url);
   return new Promise((resolve, reject) => {
     const options = { method: init.method, headers: withCookies(init.headers, jar) };
     copyOptions(options, REQUEST_OPTIONS, opts, opts.transportOptions?.polling);
@@ -135,7 +142,7 @@ class NodeWebSocket extends WS {
   constructor(url, protocols, opts) {
     const options = {};
     copyOptions(options, WS_OPTIONS, opts, opts.transportOptions?.websocket);
-    const headers = withCookies(opts.extraHeaders, jarOf(opts));
+    const headers = withCookies(opts.extraHeaders, jarOf(opts, url));
     if (headers) options.headers = headers;
     super(url, protocols, options);
     // `ws` emits "error" when a socket is closed before it opened (a connect timeout, an

@@ -208,6 +208,30 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       });
     }
 
+    test("withCredentials options reused for two servers never carry one server's cookies to the other", async () => {
+      const opts = { withCredentials: true, transports: ["polling"], forceNew: true };
+      const seen = [];
+      const record = (headers, req) => seen.push({ sid: new URL(req.url, "http://x").searchParams.get("sid"), cookie: req.headers.cookie });
+      server.io.engine.on("initial_headers", record).on("headers", record);
+      const sticky = io(cookieServer.url, opts);
+      let other;
+      try {
+        await once(sticky, "connect");
+        await new Promise((r) => sticky.emit("ping", r));
+        other = io(server.url, opts);
+        await once(other, "connect");
+        await new Promise((r) => other.emit("bytes", Buffer.from([1]), r));
+        // Its handshake (no sid yet) and the requests of its session.
+        const its = seen.filter(({ sid }) => !sid || sid === other.io.engine.id);
+        assert.ok(its.length > 1, "requests seen");
+        assert.deepEqual(its.map((r) => r.cookie).filter(Boolean), [], "no cookie of the other server");
+      } finally {
+        server.io.engine.off("initial_headers", record).off("headers", record);
+        sticky.disconnect();
+        other?.disconnect();
+      }
+    });
+
     /** How the client is told the server's certificate: its options. */
     const TRUST = {
       "given as `ca`": (cert) => ({ ca: cert }),
