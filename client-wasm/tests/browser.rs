@@ -41,9 +41,9 @@ const OPT_UPGRADE: u32 = 1;
 const OPT_RECONNECTION: u32 = 8;
 const OPT_TIMESTAMP_POLLING: u32 = 32;
 
-// Transport lists of `Driver::new` (digits: 0 polling, 1 websocket).
-const WEBSOCKET: &str = "1";
-const POLLING_THEN_WEBSOCKET: &str = "01";
+// Transport lists of `Driver::new` (bits under a leading 1: 0 polling, 1 websocket).
+const WEBSOCKET: u32 = 0b11;
+const POLLING_THEN_WEBSOCKET: u32 = 0b101;
 
 #[wasm_bindgen]
 extern "C" {
@@ -173,7 +173,7 @@ async fn sleep(ms: i32) {
 fn driver(
     host: Host,
     addr: &str,
-    transports: &str,
+    transports: u32,
     options: u32,
     attempts: f64,
     delay: f64,
