@@ -132,7 +132,8 @@ impl Inner {
                 let url = self.url(host, true, &query);
                 match host.web_socket(&url, id.0, tag(id, CB_WS_OPEN)) {
                     Ok(ws) => self.transports.push((id.0, Transport::WebSocket(ws))),
-                    Err(_) => self.manager.handle_transport_error(id, "websocket error", now()),
+                    // Reported at the next tick, once the application's call that opened it returned.
+                    Err(_) => self.manager.handle_websocket_refused(id),
                 }
             }
             ClientTransmit::WebSocket { id, frame } => {

@@ -457,6 +457,34 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, { protocol: "chat.v1", timedOut: "xhr poll error" });
     });
 
+    test("a connection failing inside io() (no transport, a WebSocket constructor throwing) reaches the listeners added after it", async () => {
+      const r = await run(
+        async (url) => {
+          // What the socket and its manager report within 3 s (the connect timeout is 1 s).
+          const outcome = async (opts) => {
+            const socket = io(url, { forceNew: true, timeout: 1000, ...opts });
+            const heard = [];
+            socket.on("connect_error", (e) => heard.push("connect_error"));
+            socket.io.on("error", () => heard.push("error"));
+            socket.io.on("reconnect_attempt", () => heard.push("reconnect_attempt"));
+            await new Promise((res) => setTimeout(res, 3000));
+            const active = socket.active;
+            socket.disconnect();
+            return { heard: heard.slice(0, 3), active };
+          };
+          // The page's first io() waits for the wasm; the later ones start at once.
+          const first = await outcome({ transports: [], reconnection: false });
+          return [first, ...await Promise.all([
+            outcome({ transports: [], reconnection: false }),
+            outcome({ transports: ["websocket"], protocols: ["not a token"], reconnection: false }),
+            outcome({ transports: [], reconnectionDelay: 100, reconnectionAttempts: 1 }),
+          ])];
+        },
+      );
+      const refused = { heard: ["connect_error", "error"], active: true };
+      assert.deepEqual(r, [refused, refused, refused, { heard: ["connect_error", "error", "reconnect_attempt"], active: true }]);
+    });
+
     test("multiplex: false makes a manager per call; upgrade: false stays on polling", async () => {
       const r = await run(async (url) => {
         const a = io(url, { multiplex: false, upgrade: false });

@@ -344,6 +344,14 @@ impl Manager {
         }
     }
 
+    /// The driver could not create the engine's WebSocket `id`
+    /// ([`ClientSession::handle_websocket_refused`]): its error is reported at the next tick.
+    pub fn handle_websocket_refused(&mut self, id: TransportId) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
+            engine.handle_websocket_refused(local);
+        }
+    }
+
     /// A WebSocket of the engine closed.
     pub fn handle_transport_closed(&mut self, id: TransportId, now_ms: u64) {
         if let Some((engine, local)) = self.engine.for_transport(id) {

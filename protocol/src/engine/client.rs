@@ -172,6 +172,11 @@ pub struct ClientSession {
     /// A frame went out on the WebSocket since the driver's last [`ClientSession::handle_tick`]
     /// (engine.io-client's WebSocket is not writable until the next tick after a write).
     websocket_written: bool,
+    /// A failure found while the application's call is still running (no transport to open;
+    /// transport `Some(id)` could not be created), reported at the next
+    /// [`ClientSession::handle_tick`], once the call returned and the application's listeners
+    /// exist, as engine.io-client reports "No transports available" a tick later.
+    failure_due: Option<(Option<TransportId>, &'static str)>,
     write_buffer: Fifo<Packet>,
     /// Whether packets are reported ([`ClientEvent::Packet`], [`ClientEvent::Drain`]).
     report_packets: bool,
@@ -208,6 +213,7 @@ impl ClientSession {
             poll_in_flight: false,
             post_in_flight: false,
             websocket_written: false,
+            failure_due: None,
             write_buffer: Fifo::default(),
             report_packets: false,
             ping_deadline: None,
@@ -254,16 +260,29 @@ impl ClientSession {
     }
 
     /// Whether the driver must call [`ClientSession::handle_tick`] once the current task (and
-    /// its microtasks queued so far) has run: something was written to the WebSocket.
+    /// its microtasks queued so far) has run: something was written to the WebSocket, or a
+    /// failure is due.
     pub fn wants_tick(&self) -> bool {
-        self.websocket_written
+        self.websocket_written || self.failure_due.is_some()
     }
 
     /// The task that wrote to the WebSocket is over: the WebSocket is writable again, and what
     /// was queued meanwhile goes out, in one batch (engine.io-client's `drain`, then `flush`).
+    /// A failure found during the task is reported now.
     pub fn handle_tick(&mut self) {
         self.websocket_written = false;
+        match self.failure_due.take() {
+            Some((Some(id), description)) => self.transport_lost(id, CloseReason::TransportError, description),
+            Some((None, description)) => self.fail(CloseReason::TransportError, Some(description.into())),
+            None => {}
+        }
         self.flush();
+    }
+
+    /// The driver could not create the WebSocket of transport `id` (its constructor threw:
+    /// bad subprotocols, a malformed URL): a "websocket error" at the next tick.
+    pub fn handle_websocket_refused(&mut self, id: TransportId) {
+        self.failure_due = Some((Some(id), "websocket error"));
     }
 
     /// Whether the session is over.
@@ -498,7 +517,7 @@ impl ClientSession {
 
     fn open_next_transport(&mut self) {
         let Some(kind) = self.candidates.pop() else {
-            self.fail(CloseReason::TransportError, Some("No transports available".into()));
+            self.failure_due = Some((None, "No transports available"));
             return;
         };
         let id = self.new_id();
