@@ -63,7 +63,7 @@ test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and t
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: join(ROOT, "pkg") });
   const [{ filename, files, size }] = JSON.parse(stdout);
   const paths = files.map((f) => f.path);
-  for (const file of ["package.json", "index.js", "node.js", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
+  for (const file of ["package.json", "index.js", "node.js", "node.cjs", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
     assert.ok(paths.includes(file), `${file} packed: ${paths}`);
   }
   assert.ok(size > 0);
@@ -129,4 +129,26 @@ test("in Node.js, the installed package (its \"node\" export) connects with its 
   assert.equal(r.entry, pathToFileURL(join(app, "node_modules/wasmio/node.js")).href);
   assert.deepEqual(r, { entry: r.entry, text: "node ✓", buffer: true, bin: [1, 2] });
   assert.ok(seen.some((auth) => auth.from === "node"), `auth { from: "node" } seen: ${JSON.stringify(seen)}`);
+});
+
+test("in Node.js, CommonJS code written for socket.io-client (`const io = require(...)`) runs unchanged", async () => {
+  const app = join(tmp, "vite");
+  assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
+  const script = `
+    const io = require("wasmio");
+    const { io: named, connect, Manager, Socket } = require("wasmio");
+    const socket = io(${JSON.stringify(server.url)}, { auth: { from: "cjs" } });
+    socket.emit("echo", "cjs ✓", Buffer.from([3]), (text, bin) => {
+      const exports = [named === io, connect === io, socket instanceof Socket, socket.io instanceof Manager];
+      console.log(JSON.stringify({ entry: require.resolve("wasmio"), exports, text, bin: [...bin] }));
+      socket.disconnect();
+    });`;
+  const { stdout } = await run(process.execPath, ["-e", script], { cwd: app, timeout: 20_000 });
+  assert.deepEqual(JSON.parse(stdout), {
+    entry: join(app, "node_modules/wasmio/node.cjs"),
+    exports: [true, true, true, true],
+    text: "cjs ✓",
+    bin: [3],
+  });
+  assert.ok(seen.some((auth) => auth.from === "cjs"), `auth { from: "cjs" } seen: ${JSON.stringify(seen)}`);
 });
