@@ -142,7 +142,7 @@ class NodeWebSocket extends WS {
   constructor(url, protocols, opts) {
     const options = {};
     copyOptions(options, WS_OPTIONS, opts, opts.transportOptions?.websocket);
-    const headers = withCookies(opts.extraHeaders, jarOf(opts, url));
+    const headers = withCookies(opts.transportOptions?.websocket?.extraHeaders ?? opts.extraHeaders, jarOf(opts, url));
     if (headers) options.headers = headers;
     super(url, protocols, options);
     // `ws` emits "error" when a socket is closed before it opened (a connect timeout, an

@@ -270,7 +270,7 @@ export function client(load, platform = {}) {
           const opts = this.opts;
           // transportOptions.polling overrides the options of polling requests, as in engine.io-client.
           const polling = opts.transportOptions?.polling || {};
-          const headers = opts.extraHeaders || polling.extraHeaders ? { ...opts.extraHeaders, ...polling.extraHeaders } : undefined;
+          const headers = polling.extraHeaders ?? opts.extraHeaders;
           const requestTimeout = polling.requestTimeout ?? opts.requestTimeout;
           const controller = body == null ? new AbortController() : undefined;
           const signal = typeof requestTimeout == "number" && requestTimeout >= 0 && requestTimeout < 1 / 0

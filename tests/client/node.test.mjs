@@ -26,12 +26,15 @@ const PATHS = { "polling then upgrade": ["polling", "websocket"], "WebSocket onl
 
 let server;
 const headers = [];
+/** The `x-wasmio-global` header of the handshakes that carried one. */
+const globalHeaders = [];
 
 before(async () => {
   server = await startIo(
     (io) =>
       io.on("connection", (socket) => {
         headers.push(socket.handshake.headers["x-wasmio-test"]);
+        if (socket.handshake.headers["x-wasmio-global"]) globalHeaders.push(socket.handshake.headers["x-wasmio-global"]);
         socket.on("bytes", (bytes, ack) => ack(Buffer.isBuffer(bytes) ? [...bytes] : typeof bytes, Buffer.from([7, 8, 9])));
         socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
         socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
@@ -105,6 +108,25 @@ for (const [name, io] of Object.entries(CLIENTS)) {
           assert.deepEqual([...back], [7, 8, 9]);
           await until(() => socket.io.engine.transport.name === transports.at(-1));
           assert.ok(headers.includes(tag), `the handshake carried extraHeaders: ${headers}`);
+        } finally {
+          socket.disconnect();
+        }
+      });
+    }
+
+    for (const [path, transports] of Object.entries(PATHS)) {
+      test(`${path}: the extraHeaders of transportOptions replace extraHeaders on their transport`, async () => {
+        const tag = `${name} ${path} transportOptions`;
+        const socket = io(server.url, {
+          transports,
+          forceNew: true,
+          extraHeaders: { "x-wasmio-test": "the global one", "x-wasmio-global": tag },
+          transportOptions: { [transports[0]]: { extraHeaders: { "x-wasmio-test": tag } } },
+        });
+        try {
+          await once(socket, "welcome");
+          assert.ok(headers.includes(tag), `the handshake carried the transport's extraHeaders: ${headers}`);
+          assert.ok(!globalHeaders.includes(tag), "the global extraHeaders were replaced, not merged");
         } finally {
           socket.disconnect();
         }
