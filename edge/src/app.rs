@@ -189,8 +189,8 @@ pub struct RateLimit {
     pub burst: f64,
     /// Tokens added per second.
     pub per_second: f64,
-    /// Disconnect a socket that goes over the limit (otherwise its extra events are only
-    /// dropped and counted).
+    /// Disconnect a socket that goes over the limit (otherwise its extra events are dropped
+    /// and counted, and an ack they await is answered `{"error": "rate limit exceeded"}`).
     pub disconnect: bool,
     /// Whose events share a bucket.
     pub key: RateKey,

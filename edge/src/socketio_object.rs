@@ -633,6 +633,9 @@ impl SocketIoServer {
                     if let Err(error) = core.disconnect(&sid, false, now_ms()) {
                         worker::console_warn!("socket {sid} over its rate limit could not be disconnected: {error}");
                     }
+                } else if ack.is_some() {
+                    // An awaited ack learns why at once, rather than at its timeout (or never).
+                    self.socket(core, sid, nsp, ack).refuse("rate limit exceeded");
                 }
                 return;
             }

@@ -379,13 +379,16 @@ describe("official socket.io-client 4.8.4", () => {
     assert.ok(writer.connected && reader.connected);
   });
 
-  test("drops events over the rate limit and keeps the socket", async () => {
+  test("drops events over the rate limit, answers their awaited acks with an error, and keeps the socket", async () => {
     const socket = client("/limited", { transports: ["websocket"] });
     await connected(socket);
     const pongs = record(socket, "pong");
     const disconnects = record(socket, "disconnect");
     for (let i = 0; i < 8; i++) socket.emit("ping", i);
     await sleep(500);
+    assert.deepEqual(pongs, [0, 1, 2]);
+    // An awaited ack of an event over the limit is answered at once with why.
+    assert.deepEqual(await socket.timeout(1000).emitWithAck("ping", "acked"), { error: "rate limit exceeded" });
     assert.deepEqual(pongs, [0, 1, 2]);
     // 0.5 token per second: one more event passes two seconds later
     await sleep(2000);
