@@ -345,6 +345,20 @@ impl EngineHost {
             .map(|d| d.get_time() as u64)
     }
 
+    /// Tells the endpoint when an earlier instance last pinged WebSocket sessions (kept in
+    /// storage from [`EngineHost::take_websocket_ping`]), before sessions are restored: a
+    /// client silent since is closed at that ping's deadline ([`Endpoint::pinged_before`]).
+    pub fn pinged_before(&self, at_ms: u64) {
+        self.endpoint.borrow_mut().pinged_before(at_ms);
+    }
+
+    /// When this instance last pinged WebSocket sessions, if that changed since the last call
+    /// and an eviction can come before the pings' deadline (hibernation, with automatic pongs).
+    pub fn take_websocket_ping(&self) -> Option<u64> {
+        let pinged_at = self.endpoint.borrow_mut().take_websocket_ping();
+        pinged_at.filter(|_| self.auto_pongs.get())
+    }
+
     /// Drops every session from memory, as an eviction from memory would; WebSocket sessions
     /// come back from their tags at the next event. (Used by the hibernation test hook.)
     pub fn forget(&self) {

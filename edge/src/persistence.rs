@@ -33,6 +33,11 @@ thread_local! {
 /// Storage key of the object's name (see [`crate::OBJECT_HEADER`]).
 const NAME_KEY: &str = "object-name";
 
+/// Storage key of when the object last pinged its WebSocket clients (milliseconds since the
+/// epoch): a client silent since is closed at that ping's deadline by whichever instance
+/// is awake then ([`crate::engine_host::EngineHost::pinged_before`]). One write per heartbeat cycle.
+const PINGED_KEY: &str = "pinged-at";
+
 impl SocketIoServer {
     /// Before the first event of this instance: rebuilds the core from the WebSocket
     /// attachments and storage (a no-op on a brand new object).
@@ -75,6 +80,9 @@ impl SocketIoServer {
         // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
         // is closed with a close packet, so that its client reconnects (and recovers). A
         // snapshot too large for the attachment is in storage, its key in the attachment.
+        if let Some(at) = value(PINGED_KEY).and_then(|at| at.parse().ok()) {
+            self.host.pinged_before(at);
+        }
         let mut websockets = Vec::new();
         self.host.restore_websocket_sessions(|sid, ws| websockets.push((sid.to_owned(), ws.clone())));
         let stored: HashMap<String, String> = with(SNAPSHOT_PREFIX).into_iter().collect();
@@ -190,6 +198,9 @@ impl SocketIoServer {
                 Write::Put { key, value } => puts.push((key, value)),
                 Write::Delete { key } => deletes.push(key),
             }
+        }
+        if let Some(at) = self.host.take_websocket_ping() {
+            puts.push((PINGED_KEY.to_owned(), at.to_string()));
         }
         let awaited = self.awaited_acks.borrow_mut().take_writes();
         for (key, value) in self.rate_limits.borrow_mut().take_writes().into_iter().chain(awaited) {

@@ -351,6 +351,44 @@ fn a_resumed_websocket_session_silent_past_its_heartbeat_is_closed_not_pinged_fo
 }
 
 #[test]
+fn a_client_silent_since_the_evicted_instance_pinged_it_is_closed_at_that_pings_deadline() {
+    // The first instance pings at 25 s and is evicted before the deadline (45 s); it kept the
+    // time of its pings. The instance the deadline's alarm wakes closes the silent client then,
+    // as the reference server does, instead of pinging it again; the live one is not closed.
+    let mut first = Endpoint::new(config());
+    let silent = first.resume_websocket("silent", START, Some(START));
+    let live = first.resume_websocket("live", START, Some(START));
+    first.handle_alarm(START + 25_000, |_| None);
+    let outputs = drain(&mut first);
+    assert!(pinged(&outputs, silent) && pinged(&outputs, live), "{outputs:?}");
+    let pinged_at = first.take_websocket_ping();
+    assert_eq!(pinged_at, Some(START + 25_000));
+    assert_eq!(first.take_websocket_ping(), None, "told once");
+    // workerd answered the live client's pong by itself at 25.1 s.
+    let heard = |handle: SessionHandle| if handle == live { START + 25_100 } else { START };
+    for wake in [START + 35_000, START + 45_000] {
+        let mut woken = Endpoint::new(config());
+        woken.pinged_before(pinged_at.unwrap());
+        let silent = woken.resume_websocket("silent", wake, Some(heard(silent)));
+        let live = woken.resume_websocket("live", wake, Some(heard(live)));
+        // woken at the deadline by the alarm, or before it by another client's message
+        woken.handle_alarm(wake, |handle| Some(if handle == live { START + 25_100 } else { START }));
+        let outputs = drain(&mut woken);
+        let closed =
+            |handle| outputs.contains(&Output::Event { handle, event: ServerEvent::Closed(CloseReason::PingTimeout) });
+        assert!(!pinged(&outputs, silent), "the silent client is not pinged again: {outputs:?}");
+        // (its next ping, due at 50.1 s, goes out early with an alarm within half an interval)
+        assert!(!closed(live), "the live client stays: {outputs:?}");
+        if wake < START + 45_000 {
+            assert!(!closed(silent), "not before its deadline");
+            assert_eq!(woken.poll_timeout(), Some(START + 45_000), "the deadline is the next alarm");
+        } else {
+            assert!(closed(silent), "closed at the deadline: {outputs:?}");
+        }
+    }
+}
+
+#[test]
 fn a_resumed_websocket_session_heard_within_its_interval_is_pinged_when_its_ping_is_due() {
     // Woken by a message 10 s after the client answered its last ping: no ping now (the
     // client's heartbeat is on time), the next one an interval after that answer, as the

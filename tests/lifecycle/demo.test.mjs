@@ -382,9 +382,9 @@ describe("the demo's rooms and whiteboard through the lifecycle", () => {
 // instance the deadline alarm wakes rebuilds the session from its tag alone, forgetting the
 // ping. It used to ping again, so the silent member stayed listed forever (seen: still listed
 // after 90 s with socket.io's timings). Now the session is rebuilt knowing when workerd last
-// answered the client's pong (Endpoint::resume_websocket): silent for longer than an interval
-// and a timeout (plus half an interval of slack), it is closed. Detection comes at a pong
-// deadline after that, at most pingInterval + 2 pingTimeout after the last pong.
+// answered the client's pong and when the object last pinged (Endpoint::resume_websocket): a
+// client pinged since and silent is closed at that ping's deadline, at most pingInterval +
+// pingTimeout after its last pong (tests/lifecycle/heartbeat.test.mjs times it).
 // Short timings here (ping every 5 s, 14 s to answer) so that the eviction falls between a
 // ping and its deadline: Hal's leave within about 33 s of his last pong.
 /**

@@ -1,12 +1,15 @@
 // Heartbeats through a real idle eviction (chat deployment, official socket.io-client 4.8.4 on
-// every transport path): an instance woken by chat messages before a client's next ping is due
-// does not ping it at the wake (until 2026-12-04 every woken instance pinged each WebSocket
+// every transport path, and raw WebSocket peers that fall silent): a peer that stops answering
+// pings is closed at its ping's deadline, as the reference server closes it, though the
+// object was evicted between the ping and the deadline; an instance woken by chat messages
+// before a client's next ping is due does not ping it at the wake (until 2026-12-04 every woken instance pinged each WebSocket
 // client at once, and then had a pong deadline to be woken for again). The pings still come:
 // at their time, or early on another alarm within half an interval of it, where heartbeats
 // align (protocol/src/engine/endpoint.rs).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chatRound, closeAll, connectClients, instances, partitionFor, sleep, workerStarter } from "./chat.mjs";
+import WebSocket from "ws";
+import { chatRound, closeAll, connectClients, instances, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 const SHARDS = 4;
 const PING_INTERVAL = 60_000;
@@ -59,6 +62,67 @@ describe("heartbeats through a real eviction", () => {
       await chatRound(clients, "after-pings");
     } finally {
       closeAll(clients);
+    }
+  });
+});
+
+// socket.io's timings: the object is evicted (about 10 s after its last event) between each
+// ping and its deadline. Until 2026-12-05 the instance the deadline woke had forgotten the
+// ping: it pinged again and closed the peer a whole heartbeat late (65 s instead of 45 s for
+// a peer silent from the start; up to 95 s instead of 70 s for one that answered a ping). Now
+// the object keeps when it last pinged (edge/src/persistence.rs, PINGED_KEY).
+const SILENT_VARS = { PING_INTERVAL: "25000", PING_TIMEOUT: "20000" };
+// The alarm fires at the deadline; allow for a loaded 2-core machine.
+const SLACK_MS = 6_000;
+
+/**
+ * A raw Engine.IO WebSocket peer on object 1 that joins the main namespace and answers its
+ * first `answers` pings, then nothing: the times of its pings, its pongs and the close frame.
+ */
+async function silentPeer(url, answers) {
+  const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&partition=${partitionFor(1, SHARDS)}`);
+  const peer = { ws, pings: [], pongs: [], closedAt: undefined };
+  // The close frame itself: workerd may keep the TCP connection open after it.
+  ws.on("upgrade", () => setImmediate(() => ws._socket.on("data", (b) => (b[0] & 0x0f) === 8 && (peer.closedAt ??= Date.now()))));
+  ws.on("error", () => {});
+  ws.on("message", (data) => {
+    if (String(data) !== "2") return;
+    peer.pings.push(Date.now());
+    if (peer.pongs.length < answers) {
+      ws.send("3");
+      peer.pongs.push(Date.now());
+    }
+  });
+  await new Promise((resolve, reject) => ws.once("message", resolve).once("error", reject)); // the open packet
+  ws.send("40");
+  peer.openedAt = Date.now();
+  return peer;
+}
+
+describe("a WebSocket peer fallen silent, through real evictions", () => {
+  it("is closed at its ping's deadline (pingInterval + pingTimeout after it was last heard), not a heartbeat later", { timeout: 150_000 }, async () => {
+    const worker = await start({ vars: { ...VARS, ...SILENT_VARS } });
+    const before = await instances(worker.url, SHARDS);
+    const [mute, once] = [await silentPeer(worker.url, 0), await silentPeer(worker.url, 1)];
+    try {
+      await until(() => mute.closedAt && once.closedAt, 110_000, "both peers to be closed");
+      const after = await instances(worker.url, SHARDS);
+      assert.ok(after[1] >= before[1] + 2, `object 1 was evicted between the pings and their deadlines: instances ${before[1]} -> ${after[1]}`);
+      const ms = (t, from) => `${t - from} ms`;
+      const timeline = (p) => `pings at ${p.pings.map((t) => ms(t, p.openedAt))}, closed at ${ms(p.closedAt, p.openedAt)}`;
+      // Never answered: its first ping (25 s in) had until 45 s.
+      assert.equal(mute.pings.length, 1, `the mute peer was pinged once: ${timeline(mute)}`);
+      assert.ok(mute.closedAt - mute.openedAt >= 45_000 - 100, `not before its deadline: ${timeline(mute)}`);
+      assert.ok(mute.closedAt - mute.openedAt <= 45_000 + SLACK_MS, `closed at its deadline: ${timeline(mute)}`);
+      // Answered the first ping: the next one came within an interval of that pong (up to half an
+      // interval early, on a shared alarm), and the close at that ping's deadline.
+      const heard = once.pongs[0];
+      assert.equal(once.pings.length, 2, `pinged once more after its pong: ${timeline(once)}`);
+      assert.ok(once.closedAt - heard >= 12_500 + 20_000 - 100, `not before its deadline: ${timeline(once)}`);
+      assert.ok(once.closedAt - heard <= 25_000 + 20_000 + SLACK_MS, `closed at its deadline: ${timeline(once)}`);
+    } finally {
+      mute.ws.terminate();
+      once.ws.terminate();
     }
   });
 });

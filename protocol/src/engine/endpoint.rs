@@ -162,6 +162,10 @@ pub struct Endpoint {
     /// The alarm the driver was last told to set, while it has not fired.
     alarm_at: Option<u64>,
     handshakes: HandshakeBudget,
+    /// When WebSocket sessions were last pinged, by this endpoint or by an earlier instance of
+    /// its process ([`Endpoint::pinged_before`]); `true` while the driver was not told
+    /// ([`Endpoint::take_websocket_ping`]).
+    websocket_pinged_at: Option<(u64, bool)>,
 }
 
 impl Endpoint {
@@ -175,6 +179,7 @@ impl Endpoint {
             timers: BTreeSet::new(),
             outputs: VecDeque::new(),
             alarm_at: None,
+            websocket_pinged_at: None,
             handshakes: HandshakeBudget::new(config.max_handshakes_per_minute),
             config,
         }
@@ -220,8 +225,33 @@ impl Endpoint {
         if let Some(handle) = self.by_sid.get(sid) {
             return *handle;
         }
-        let machine = ServerSession::resume_websocket(sid, self.config.clone(), now_ms, last_heard_ms);
+        let pinged_at = self.websocket_pinged_at.map(|(at, _)| at);
+        let machine = ServerSession::resume_websocket(sid, self.config.clone(), now_ms, last_heard_ms, pinged_at);
         self.insert(machine, true, now_ms).expect("the sid is not in the table")
+    }
+
+    /// Tells a new endpoint when the previous instance of its process last pinged WebSocket
+    /// sessions (what [`Endpoint::take_websocket_ping`] gave it), before sessions are resumed:
+    /// a client that has not answered since is awaited until that ping's deadline, then
+    /// closed, not pinged anew by each instance an eviction starts (see
+    /// [`ServerSession::resume_websocket`]).
+    pub fn pinged_before(&mut self, at_ms: u64) {
+        if self.websocket_pinged_at.is_none_or(|(known, _)| known < at_ms) {
+            self.websocket_pinged_at = Some((at_ms, false));
+        }
+    }
+
+    /// When WebSocket sessions were last pinged, if that changed since the last call: a driver
+    /// whose process may be evicted from memory between a ping and its deadline keeps it
+    /// (one value per process) for [`Endpoint::pinged_before`].
+    pub fn take_websocket_ping(&mut self) -> Option<u64> {
+        match self.websocket_pinged_at {
+            Some((at, true)) => {
+                self.websocket_pinged_at = Some((at, false));
+                Some(at)
+            }
+            _ => None,
+        }
     }
 
     /// The handle of the session with this id.
@@ -504,6 +534,10 @@ impl Endpoint {
             entry.websocket = true;
             entry.probe = false;
             self.outputs.push_back(Output::PromoteProbe { handle });
+        }
+        // A ping sent now (its pong awaited since now) over a WebSocket.
+        if entry.websocket && entry.machine.awaiting_pong_since() == Some(now_ms) {
+            self.websocket_pinged_at = Some((now_ms, true));
         }
         while let Some(transmit) = entry.machine.poll_transmit() {
             let output = match transmit {

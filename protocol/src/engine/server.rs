@@ -197,27 +197,33 @@ impl ServerSession {
     /// heartbeat deadline runs from the last ping it got, whose time was forgotten. So an
     /// instance woken by a message pings only when a ping is due.
     ///
-    /// Pings reach a client at least once per ping interval, so a live one was heard within
-    /// the last `ping_interval + ping_timeout` (plus half an interval, the slack of a shared
-    /// alarm): a client silent for longer missed a ping whose deadline passed, and the session
-    /// is resumed overdue, to close with "ping timeout" at the next
-    /// [`ServerSession::handle_timeout`]. Without this, an object evicted between each ping and
-    /// its deadline would ping a dead peer forever.
+    /// `pinged_at_ms` is when the previous instances last pinged their WebSocket sessions, if
+    /// kept. Pings go out up to half an interval early (heartbeats share one alarm), so when
+    /// that is after the next ping could go out, this client got it and has not answered: its
+    /// pong is awaited until that ping's deadline (at once overdue when it passed), and the
+    /// client is closed with "ping timeout" then, as the reference server closes it. Without a
+    /// kept time, a client silent past `ping_interval + ping_timeout` plus half an interval
+    /// (the slack of a shared alarm) is resumed overdue. Without either, an object evicted
+    /// between each ping and its deadline would ping a dead peer forever.
     pub fn resume_websocket(
         sid: impl Into<String>,
         config: ServerConfig,
         now_ms: u64,
         last_heard_ms: Option<u64>,
+        pinged_at_ms: Option<u64>,
     ) -> Self {
         let mut session = ServerSession::fresh(sid.into(), TransportKind::WebSocket, config, now_ms);
         let c = &session.config;
         // The ping after the client was last heard was due one interval later.
         let next_due = last_heard_ms.map(|heard| heard + c.ping_interval);
         session.next_ping_at = next_due.map_or(now_ms, |due| due.max(now_ms));
-        if let Some(missed_ping_at) = next_due {
-            // It went out at most then: its deadline is gone, with the slack of a shared alarm.
-            if now_ms >= missed_ping_at + c.ping_timeout + c.ping_interval / 2 {
-                session.pong_deadline = Some(missed_ping_at + c.ping_timeout);
+        if let Some(due) = next_due {
+            let pinged = pinged_at_ms.filter(|&at| at + c.ping_interval / 2 >= due && at <= now_ms);
+            if let Some(pinged_at) = pinged {
+                session.pong_deadline = Some(pinged_at + c.ping_timeout);
+            } else if now_ms >= due + c.ping_timeout + c.ping_interval / 2 {
+                // It went out at most then: its deadline is gone, with the slack of a shared alarm.
+                session.pong_deadline = Some(due + c.ping_timeout);
             }
         }
         session
