@@ -265,7 +265,8 @@ fn undecodable_packets_close_with_parse_error_and_reconnect() {
     let s = connected(&mut net, "/");
     net.take_events();
     net.randoms(&[0.99]);
-    net.current().session.send(Data::Text("9nonsense".into()));
+    let now = net.now;
+    net.current().session.send(Data::Text("9nonsense".into()), now);
     net.pump();
     assert_eq!(
         net.take_events(),
@@ -296,7 +297,8 @@ fn undecodable_packets_close_with_parse_error_and_reconnect() {
     // a binary frame where none is expected is a parse error too
     net.take_events();
     net.randoms(&[0.0]);
-    net.current().session.send(Data::Binary(vec![1]));
+    let now = net.now;
+    net.current().session.send(Data::Binary(vec![1]), now);
     net.pump();
     assert!(net.socket_events(s).contains(&SocketEvent::Disconnect {
         reason: DisconnectReason::ParseError,

@@ -341,7 +341,8 @@ fn deferred_json_is_reported_as_received_and_refused_by_the_application() {
     let s = connected(&mut net, "/");
     net.take_events();
     // not JSON after its start: handed on as it came, for the application to parse
-    net.current().session.send(Data::Text(r#"2["tick",1,}"#.into()));
+    let now = net.now;
+    net.current().session.send(Data::Text(r#"2["tick",1,}"#.into()), now);
     net.pump();
     assert_eq!(
         net.socket_events(s),
@@ -349,7 +350,8 @@ fn deferred_json_is_reported_as_received_and_refused_by_the_application() {
     );
     // its start is still checked: a reserved name is refused by the core
     net.randoms(&[0.0; 4]);
-    net.current().session.send(Data::Text(r#"2["connect"]"#.into()));
+    let now = net.now;
+    net.current().session.send(Data::Text(r#"2["connect"]"#.into()), now);
     net.pump();
     assert!(net.socket_events(s).contains(&SocketEvent::Disconnect {
         reason: DisconnectReason::ParseError,

@@ -6,7 +6,7 @@
 
 use wasmio_protocol::engine::{
     Channel, CloseReason, Data, Endpoint, EndpointError, Frame, Output, PollOutcome, ServerConfig, ServerError,
-    ServerEvent, SessionHandle, TransportKind, CLOSED_SESSION_TTL_MS,
+    ServerEvent, SessionHandle, TransportKind, CLOSED_SESSION_TTL_MS, POLLING_GRACE_MS,
 };
 
 const START: u64 = 1_000_000;
@@ -458,13 +458,21 @@ fn a_polling_client_that_falls_too_far_behind_is_closed() {
         assert!(matches!(endpoint.handle_poll(handle, START + i), Ok(PollOutcome::Respond(_))));
     }
     assert!(drain(&mut endpoint).is_empty(), "still open");
-    // Not polled: the seventh message of 31 bytes is past the bound.
+    // Polled just now: catching up (a burst between two polls), it may fall four times as far
+    // behind.
+    for _ in 0..25 {
+        endpoint.send(handle, message(), START + 10);
+    }
+    assert!(drain(&mut endpoint).is_empty(), "still open at 775 bytes, polled within the grace");
+    assert!(matches!(endpoint.handle_poll(handle, START + 11), Ok(PollOutcome::Respond(_))));
+    // Not polled for longer than the grace: the seventh message of 31 bytes is past the bound.
+    let late = START + 11 + POLLING_GRACE_MS;
     for i in 0..6 {
-        endpoint.send(handle, message(), START + 20 + i);
+        endpoint.send(handle, message(), late + i);
     }
     assert!(drain(&mut endpoint).is_empty(), "still open at 186 bytes");
     for i in 6..7 {
-        endpoint.send(handle, message(), START + 20 + i);
+        endpoint.send(handle, message(), late + i);
     }
     // Its next poll learns the session is gone (400), and the client reconnects.
     assert_eq!(

@@ -72,6 +72,12 @@ impl Loopback {
         self.server.as_mut().expect("handshake done")
     }
 
+    /// The server queues a message now.
+    fn server_send(&mut self, data: Data) {
+        let now = self.now;
+        self.server().send(data, now);
+    }
+
     /// Moves everything both sides want to transmit until nothing moves; the client's tick
     /// after a WebSocket write comes once nothing else moves (as its driver's microtask).
     fn pump(&mut self) {
@@ -270,8 +276,8 @@ fn polling_handshake_then_messages_both_ways() {
     net.pump();
     assert_eq!(net.server_messages(), [text("hello"), Data::Binary(vec![1, 2, 3])]);
 
-    net.server().send(text("a"));
-    net.server().send(Data::Binary(vec![9]));
+    net.server_send(text("a"));
+    net.server_send(Data::Binary(vec![9]));
     net.pump();
     assert_eq!(net.client_messages(), [text("a"), Data::Binary(vec![9])]);
     // both went out in one poll response, binary as base64
@@ -290,7 +296,7 @@ fn upgrade_to_websocket_loses_nothing() {
 
     for i in 0..5 {
         net.client.send(text(&format!("c{i}")));
-        net.server().send(text(&format!("s{i}")));
+        net.server_send(text(&format!("s{i}")));
     }
     net.pump();
     let expected = |p: &str| (0..5).map(|i| text(&format!("{p}{i}"))).collect::<Vec<_>>();
@@ -304,14 +310,14 @@ fn messages_queued_during_the_upgrade_arrive_in_order() {
     net.step(); // handshake GET: the client opens and asks for a probe WebSocket
     assert!(net.client.is_open());
     net.client.send(text("c1"));
-    net.server().send(text("s1"));
+    net.server_send(text("s1"));
     net.step(); // the probe opens
     net.client.send(text("c2"));
-    net.server().send(text("s2"));
+    net.server_send(text("s2"));
     net.pump(); // probe, pause
     net.advance(net.now + 100); // the held poll is released, the upgrade completes
     net.client.send(text("c3"));
-    net.server().send(text("s3"));
+    net.server_send(text("s3"));
     net.pump();
     assert_eq!(net.client.transport(), Some(TransportKind::WebSocket));
     assert_eq!(net.server_messages(), [text("c1"), text("c2"), text("c3")]);
@@ -324,7 +330,7 @@ fn websocket_only_handshake() {
     let mut net = Loopback::new(config, ServerConfig::default());
     let ClientEvent::Open(handshake) = &net.client_events[0] else { panic!() };
     assert!(handshake.upgrades.is_empty());
-    net.server().send(text("hi"));
+    net.server_send(text("hi"));
     net.pump();
     assert_eq!(net.client_messages(), [text("hi")]);
 }
@@ -489,7 +495,7 @@ fn a_bad_probe_is_closed_and_polling_goes_on() {
     server.handle_websocket_frame(Frame::Text("4hello".into()), 0);
     assert_eq!(server.poll_transmit(), Some(ServerTransmit::CloseProbe));
     assert!(!server.is_upgrading());
-    server.send(text("still here"));
+    server.send(text("still here"), 0);
     assert_eq!(server.handle_poll(0), PollOutcome::Respond("4still here".into()));
 }
 
@@ -557,7 +563,7 @@ fn closing_right_after_a_poll_answer_sends_no_new_poll() {
     let mut net = Loopback::new(no_upgrade(), ServerConfig::default());
     // the server answers the held poll; the client asks for the next one and, in the same
     // turn, closes: only the close packet goes out
-    net.server().send(text("bye"));
+    net.server_send(text("bye"));
     let id = net.held_poll.take().unwrap();
     let Some(ServerTransmit::PollResponse(body)) = net.server().poll_transmit() else { panic!() };
     net.client.handle_poll_response(id, &body, START);
@@ -616,7 +622,7 @@ fn poll_responses_and_posts_stay_within_max_payload() {
     let config = ServerConfig { max_payload: 50, ..ServerConfig::default() };
     let mut net = Loopback::new(no_upgrade(), config);
     for i in 0..20 {
-        net.server().send(text(&format!("message number {i:02}")));
+        net.server_send(text(&format!("message number {i:02}")));
         net.client.send(text(&format!("reply number {i:02}")));
     }
     net.pump();
@@ -689,7 +695,7 @@ proptest! {
         for input in inputs {
             match input {
                 Input::ClientSend(s) => client.send(Data::Text(s)),
-                Input::ServerSend(b) => server.send(Data::Binary(b)),
+                Input::ServerSend(b) => server.send(Data::Binary(b), now),
                 Input::ServerPost(s) => { let _ = server.handle_post(&s, now); }
                 Input::ServerPoll => { let _ = server.handle_poll(0); }
                 Input::ServerFrame(s) => server.handle_websocket_frame(Frame::Text(s), now),

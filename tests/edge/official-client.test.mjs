@@ -252,6 +252,21 @@ describe("official socket.io-client 4.8.4", () => {
     assert.deepEqual(got.c, []);
   });
 
+  test("a polling client gets a burst of large broadcasts bigger than the queue bound (4 MB) between two of its polls, losing nothing", async () => {
+    const [from, to] = [client("/rooms", { transports: ["websocket"] }), client("/rooms", { transports: ["polling"] })];
+    await Promise.all([from, to].map(connected));
+    const got = record(to, "broadcast-message");
+    const disconnects = record(to, "disconnect");
+    // 12 messages of 500 KB, written faster than a poll's round trip: the queue holds more than
+    // 4 MB for a while (it used to end the session with a transport error, all of it lost).
+    for (let i = 0; i < 12; i++) from.emit("broadcast", `${i}:${"x".repeat(500_000)}`);
+    const deadline = Date.now() + 30_000;
+    while (got.length < 12 && disconnects.length === 0 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(disconnects, []);
+    assert.deepEqual(got.map((m) => m.split(":")[0]), [...Array(12).keys()].map(String));
+    assert.ok(got.every((m) => m.length === 500_000 + m.indexOf(":") + 1));
+  });
+
   test("a handler reading its argument as serde_json::Value relays it as sent: numbers exact, keys in order, half an emoji as U+FFFD", async () => {
     const [from, to] = [client("/rooms"), client("/rooms")];
     await Promise.all([from, to].map(connected));

@@ -389,7 +389,7 @@ impl Endpoint {
     /// Queues a message for the session.
     pub fn send(&mut self, handle: SessionHandle, data: Data, now_ms: u64) {
         if let Ok(entry) = self.entry_mut(handle) {
-            entry.machine.send(data);
+            entry.machine.send(data, now_ms);
             self.after(handle, now_ms);
         }
     }

@@ -12,7 +12,7 @@ pub use client::{ClientConfig, ClientEvent, ClientSession, ClientTransmit, Trans
 pub use endpoint::{Channel, Endpoint, EndpointError, Output, SessionHandle, CLOSED_SESSION_TTL_MS};
 pub use handshake::{Handshake, HandshakeError, ServerError};
 pub use packet::{decode_payload, encode_payload, Data, Frame, Packet, PacketError, PacketType, SEPARATOR};
-pub use server::{PollOutcome, PostError, ServerConfig, ServerEvent, ServerSession, ServerTransmit};
+pub use server::{PollOutcome, PostError, ServerConfig, ServerEvent, ServerSession, ServerTransmit, POLLING_GRACE_MS};
 pub use session::{CloseReason, TransportKind};
 
 /// The Engine.IO protocol revision (`EIO=4`).

@@ -33,7 +33,9 @@ pub struct ServerConfig {
     /// 10,000, below workerd's 32,768 hibernatable WebSockets per Durable Object).
     pub max_sessions: usize,
     /// Most bytes a polling session keeps queued for a client that does not poll them
-    /// (default 4 MB): past it the session ends with a transport error, its client reconnects
+    /// (default 4 MB; four times as much for one that polled within the last
+    /// [`POLLING_GRACE_MS`], which is catching up: a burst of large broadcasts between two
+    /// of its polls): past it the session ends with a transport error, its client reconnects
     /// (and recovers what it missed, with connection state recovery).
     pub max_queued_bytes: u64,
     /// Most packets one POST body may carry (default 10,000): a body of a million bytes holds
@@ -141,6 +143,13 @@ enum Upgrade {
     },
 }
 
+/// How recently a polling client must have polled to count as catching up with its queue
+/// (see [`ServerConfig::max_queued_bytes`]): a poll's round trip, with room for a slow network.
+pub const POLLING_GRACE_MS: u64 = 5_000;
+
+/// How many times `max_queued_bytes` a polling client that is catching up may fall behind.
+const CATCHING_UP_FACTOR: u64 = 4;
+
 /// The server side of one Engine.IO session.
 #[derive(Debug)]
 pub struct ServerSession {
@@ -153,6 +162,8 @@ pub struct ServerSession {
     queue: VecDeque<Packet>,
     /// What the queued packets weigh in a polling payload.
     queued_bytes: u64,
+    /// When the client last polled (or the session opened).
+    polled_at: u64,
     next_ping_at: u64,
     pong_deadline: Option<u64>,
     /// During an answered probe, when to release a held poll with a noop.
@@ -240,6 +251,7 @@ impl ServerSession {
             poll_held: false,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            polled_at: now_ms,
             pong_deadline: None,
             release_poll_at: None,
             binary_frames: true,
@@ -295,10 +307,17 @@ impl ServerSession {
         self.binary_frames = false;
     }
 
-    /// Queues a message for the client.
-    pub fn send(&mut self, data: Data) {
+    /// Queues a message for the client at `now_ms`. A polling client too far behind (see
+    /// [`ServerConfig::max_queued_bytes`]) would hold the object's memory: the session ends
+    /// with a transport error, and the client reconnects.
+    pub fn send(&mut self, data: Data, now_ms: u64) {
         if !self.closed {
             self.enqueue(Packet { kind: PacketType::Message, data });
+            let catching_up = now_ms < self.polled_at + POLLING_GRACE_MS;
+            let limit = self.config.max_queued_bytes * if catching_up { CATCHING_UP_FACTOR } else { 1 };
+            if self.queued_bytes > limit {
+                self.fail(CloseReason::TransportError);
+            }
         }
     }
 
@@ -328,6 +347,7 @@ impl ServerSession {
         if self.closed && self.queue.is_empty() {
             return PollOutcome::Reject(ServerError::UnknownSid);
         }
+        self.polled_at = now_ms;
         if self.queue.is_empty() {
             self.poll_held = true;
             if matches!(self.upgrade, Upgrade::Probing { answered: true, .. }) {
@@ -511,10 +531,6 @@ impl ServerSession {
             TransportKind::Polling => {
                 self.queued_bytes += packet.polling_len() as u64;
                 self.queue.push_back(packet);
-                if self.queued_bytes > self.config.max_queued_bytes {
-                    // A client this far behind would hold the object's memory: it reconnects.
-                    self.fail(CloseReason::TransportError);
-                }
             }
         }
     }

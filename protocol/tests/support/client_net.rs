@@ -300,9 +300,9 @@ impl Net {
 
     pub fn server_send_on(&mut self, sid: &str, packet: Packet) {
         let session = &mut self.conns.get_mut(sid).unwrap().session;
-        session.send(Data::Text(packet.encode()));
+        session.send(Data::Text(packet.encode()), self.now);
         for attachment in packet.attachments {
-            session.send(Data::Binary(attachment));
+            session.send(Data::Binary(attachment), self.now);
         }
     }
 
