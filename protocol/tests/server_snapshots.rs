@@ -7,7 +7,7 @@
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
     Accept, ApiError, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, SnapshotError, Transmit, Write,
-    ATTACHMENT_TIMEOUT, SNAPSHOT_PREFIX,
+    ATTACHMENT_TIMEOUT, PARTIAL_KEPT_AFTER_MS, SNAPSHOT_PREFIX,
 };
 
 mod support;
@@ -265,7 +265,8 @@ fn a_packet_whose_attachments_never_come_closes_its_session_in_time_even_across_
     h.connect("e1", "/", "s1");
     h.text("e1", r#"52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#);
     h.binary("e1", &[7; 10]);
-    assert_eq!(h.server.poll_timeout(), Some(h.now + 5_000));
+    // (first the time to keep it whatever its size, then the deadline)
+    assert_eq!(h.server.poll_timeout(), Some(h.now + PARTIAL_KEPT_AFTER_MS));
     // The object is evicted and rebuilt from the session's snapshot: the deadline goes along.
     let snapshot = h.server.session_to_json("e1").unwrap();
     let mut restored = Harness::new(Config { attachment_timeout_ms: 5_000, ..Config::default() });
@@ -282,6 +283,45 @@ fn a_packet_whose_attachments_never_come_closes_its_session_in_time_even_across_
         "{events:?}"
     );
     assert!(restored.outs().contains(&Out::Close("e1".into())));
+}
+
+#[test]
+fn a_slow_binary_upload_past_the_attachment_limit_is_kept_once_it_has_waited_and_survives_a_restore() {
+    let mut h = Harness::new(Config::default());
+    h.connect("e1", "/", "s1");
+    h.server.take_writes();
+    h.text("e1", r#"52-["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#);
+    h.binary("e1", &[7; 3_000]);
+    // Coming fast, a large attachment is not written: the session's snapshot is refused.
+    let (_, unpersisted) = h.server.take_writes();
+    assert!(matches!(&unpersisted[..], [u] if u.session == "e1"), "{unpersisted:?}");
+    // Still waiting after PARTIAL_KEPT_AFTER_MS: the snapshot keeps it, in storage.
+    assert_eq!(h.server.poll_timeout(), Some(h.now + PARTIAL_KEPT_AFTER_MS));
+    h.now += PARTIAL_KEPT_AFTER_MS;
+    h.server.handle_timeout(h.now);
+    let (writes, unpersisted) = h.server.take_writes();
+    assert_eq!(unpersisted, vec![]);
+    let snapshot = writes
+        .into_iter()
+        .find_map(|w| match w {
+            Write::StoredSnapshot { session, snapshot, .. } if session == "e1" => Some(snapshot),
+            _ => None,
+        })
+        .expect("the session's snapshot, stored");
+    // Evicted; the next instance gets the last attachment: the event arrives whole.
+    let mut restored = Harness::new(Config::default());
+    restored.now = h.now;
+    restored.server.restore_session(&snapshot).unwrap();
+    restored.binary("e1", &[9; 5]);
+    let events = restored.events();
+    let delivered = events.iter().find_map(|e| match e {
+        Event::Message(m) => Some(m.attachments.iter().map(Vec::len).collect::<Vec<_>>()),
+        _ => None,
+    });
+    assert_eq!(delivered, Some(vec![3_000, 5]), "{events:?}");
+    // Complete: small again, back in the WebSocket's attachment.
+    let (writes, _) = restored.server.take_writes();
+    assert!(writes.iter().any(|w| matches!(w, Write::Attachment { session, .. } if session == "e1")), "{writes:?}");
 }
 
 /// CONNECTs to `count` dynamic namespaces on session `e1` (auths of growing size), each

@@ -107,6 +107,11 @@ pub const TIMEOUT_MESSAGE: &str = "operation has timed out";
 /// The `error` a socket gets when its packet's attachments did not arrive in time.
 pub const ATTACHMENT_TIMEOUT: &str = "attachments not received in time";
 
+/// How long a binary packet waits for its attachments before the session's snapshot keeps
+/// them whatever their size (in storage, past the WebSocket attachment's limit): a slow upload
+/// survives an eviction between two of its frames; a fast one costs no storage write.
+pub const PARTIAL_KEPT_AFTER_MS: u64 = 2_000;
+
 // ---- state ----
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +127,9 @@ struct SessionState {
     partial: Option<(Packet, usize)>,
     /// When the partial packet's attachments are due ([`Config::attachment_timeout_ms`]).
     partial_deadline: Option<u64>,
+    /// Whether the snapshot keeps the partial packet's attachments however large (it waited
+    /// [`PARTIAL_KEPT_AFTER_MS`]); else only within the WebSocket attachment's limit.
+    partial_kept: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,6 +323,7 @@ impl Server {
                 connect_deadline: Some(now_ms + self.config.connect_timeout_ms),
                 partial: None,
                 partial_deadline: None,
+                partial_kept: false,
             },
         );
         // The handshake's query and headers travel in the session's snapshot, with room left
@@ -357,6 +366,8 @@ impl Server {
                         Ok((packet, expected)) => {
                             s.partial = Some((packet, expected));
                             s.partial_deadline = Some(now_ms + self.config.attachment_timeout_ms);
+                            s.partial_kept = false;
+                            self.timers.set(Timer::KeepPartial(session.to_owned()), now_ms + PARTIAL_KEPT_AFTER_MS);
                             partial_changed = true;
                             Ok(None)
                         }
@@ -389,7 +400,10 @@ impl Server {
         if partial_changed {
             match (&s.partial, s.partial_deadline) {
                 (Some(_), Some(at)) => self.timers.set(Timer::Reassembly(session.to_owned()), at),
-                _ => self.timers.cancel(&Timer::Reassembly(session.to_owned())),
+                _ => {
+                    self.timers.cancel(&Timer::Reassembly(session.to_owned()));
+                    self.timers.cancel(&Timer::KeepPartial(session.to_owned()));
+                }
             }
             self.touch(session);
         }
@@ -441,6 +455,13 @@ impl Server {
                     self.touch(&id);
                     if unused {
                         self.close_session(&id, DisconnectReason::ForcedServerClose, now_ms);
+                    }
+                }
+                Timer::KeepPartial(id) => {
+                    let Some(s) = self.sessions.get_mut(&id) else { continue };
+                    if s.partial.is_some() && !s.partial_kept {
+                        s.partial_kept = true;
+                        self.touch(&id);
                     }
                 }
                 Timer::Reassembly(id) => {

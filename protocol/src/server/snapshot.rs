@@ -111,17 +111,22 @@ impl Server {
             }
             out.push(']');
         }
+        // The partial packet's attachments, once kept, count beyond the snapshot's limit.
+        let mut kept_bytes = 0;
         if let Some((packet, expected)) = &s.partial {
             // Its attachments go in base64 (4 characters per 3 bytes): a snapshot that cannot
             // fit is refused before they are encoded (each attachment frame asks again).
-            // Their own bytes bounded by the inline limit too: large binary is not written to
-            // storage frame by frame.
+            // Their own bytes bounded by the inline limit too until the packet has waited
+            // PARTIAL_KEPT_AFTER_MS: large binary is not written to storage frame by frame
+            // while it comes fast.
             let encoded = packet.attachments.iter().map(|a| a.len().div_ceil(3) * 4).sum::<usize>();
             let inline = self.config.max_inline_snapshot_bytes;
-            if encoded > inline {
+            if s.partial_kept {
+                kept_bytes = encoded;
+            } else if encoded > inline {
                 return Err(SnapshotError::TooLarge { len: encoded, max: inline });
             }
-            let max = self.config.max_snapshot_bytes;
+            let max = self.config.max_snapshot_bytes + kept_bytes;
             if out.len() + encoded > max {
                 return Err(SnapshotError::TooLarge { len: out.len() + encoded, max });
             }
@@ -136,7 +141,7 @@ impl Server {
             }
         }
         out.push('}');
-        let max = self.config.max_snapshot_bytes;
+        let max = self.config.max_snapshot_bytes + kept_bytes;
         if out.len() > max {
             return Err(SnapshotError::TooLarge { len: out.len(), max });
         }
@@ -337,6 +342,7 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
         connect_deadline: None,
         partial_deadline: None,
         partial: None,
+        partial_kept: false,
     };
     let mut sockets = Vec::new();
     r.object(|r, key| {
@@ -385,6 +391,8 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
                 }
                 packet.attachments = attachments;
                 state.partial = Some((packet, expected));
+                // It outlived an instance: kept from now on, whatever its size.
+                state.partial_kept = true;
             }
             _ => r.skip()?,
         }

@@ -20,6 +20,11 @@ pub(super) enum Timer {
     Collect(u64),
     /// A session's binary packet waiting for its attachments.
     Reassembly(String),
+    /// A session's binary packet still waiting for its attachments [`PARTIAL_KEPT_AFTER_MS`]
+    /// after its header: from then on its snapshot keeps them, however large.
+    ///
+    /// [`PARTIAL_KEPT_AFTER_MS`]: super::PARTIAL_KEPT_AFTER_MS
+    KeepPartial(String),
 }
 
 /// Deadlines by time, and by timer.
