@@ -219,6 +219,11 @@ where
     if method == "OPTIONS" {
         return http::preflight(&req, &config);
     }
+    // A session speaks GET and POST only (a PUT was served as a poll, its body left unread);
+    // a handshake of another method gets "Bad handshake method" below, as the reference's.
+    if method != "GET" && method != "POST" && routing::query_value(routing::query_of(&url), "sid").is_some() {
+        return http::engine_error(&req, &config, ServerError::BadRequest);
+    }
     let headers = req.headers();
     let upgrade = routing::asks_websocket(headers.get("Upgrade")?.as_deref());
     if upgrade && !config.websocket_origin_allowed(headers.get("Origin")?.as_deref(), headers.get("Host")?.as_deref()) {

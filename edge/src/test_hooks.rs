@@ -36,7 +36,7 @@ impl SocketIoServer {
             return Some(Response::ok("failing"));
         }
         if path.ends_with(crate::STATS_HOOK) {
-            return Some(self.stats().await);
+            return Some(self.stats(req).await);
         }
         None
     }
@@ -49,8 +49,11 @@ impl SocketIoServer {
     }
 
     /// The wake-up counts and the object's sizes, as JSON.
-    async fn stats(&self) -> Result<Response> {
+    async fn stats(&self, req: &Request) -> Result<Response> {
         self.restore()?;
+        // (the fetch entry names the object: a fresh one read first knows its name for the
+        // room directory, which the settle below tells)
+        self.learn_name(req.inner())?;
         // (a restore may have disconnected sockets lost with the previous instance)
         self.settle().await?;
         let w = match self.wakeups.get() {

@@ -127,6 +127,21 @@ describe("hostile input", () => {
     await w.echoes("after bad sids");
   });
 
+  it("a method other than GET and POST gets 400 Bad request, on a handshake and on a session", async () => {
+    const sid = await handshake(base);
+    for (const method of ["PUT", "DELETE", "PATCH"]) {
+      const handshaking = await http(method, `${base}?EIO=4&transport=polling`, { body: "4hello" });
+      assert.equal(handshaking.status, 400, method);
+      assert.deepEqual(JSON.parse(handshaking.body), { code: 2, message: "Bad handshake method" });
+      const polling = await http(method, `${base}?EIO=4&transport=polling&sid=${sid}`, { body: "4hello" });
+      assert.equal(polling.status, 400, method);
+      assert.deepEqual(JSON.parse(polling.body), { code: 3, message: "Bad request" });
+    }
+    // The session is untouched: nothing was queued for it, its next poll is its own.
+    assert.equal((await http("POST", `${base}?EIO=4&transport=polling&sid=${sid}`, { body: "40" })).status, 200);
+    await w.echoes("after other methods");
+  });
+
   it("a POST while another one of the session is in progress gets 400 and ends the session", async () => {
     const sid = await handshake(base);
     const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
@@ -213,15 +228,15 @@ describe("hostile input", () => {
     await w.echoes("after too many rooms");
   });
 
-  it("a POST of more than 10,000 packets gets 413, none of them handled, and the session goes on", async () => {
+  it("a POST of more than 150,000 packets gets 413, none of them handled, and the session goes on", async () => {
     const echo = `${worker.url}/engine.io/`; // the Engine.IO echo of the conformance environment
     const sid = await handshake(echo);
     const url = `${echo}?EIO=4&transport=polling&sid=${sid}`;
-    const many = await http("POST", url, { body: Array(10_001).fill("4x").join("\x1e") });
+    const many = await http("POST", url, { body: Array(150_001).fill("4x").join("\x1e") });
     assert.equal(many.status, 413);
-    assert.equal((await http("POST", url, { body: Array(10_000).fill("4x").join("\x1e") })).status, 200);
+    assert.equal((await http("POST", url, { body: Array(150_000).fill("4x").join("\x1e") })).status, 200);
     const echoed = await http("GET", url);
-    assert.equal(echoed.body.split("\x1e").length, 10_000, "the allowed body was handled whole, and alone");
+    assert.equal(echoed.body.split("\x1e").length, 150_000, "the allowed body was handled whole, and alone");
     await w.echoes("after a body of many packets");
   });
 

@@ -252,6 +252,19 @@ describe("official socket.io-client 4.8.4", () => {
     assert.deepEqual(got.c, []);
   });
 
+  test("a loop of 12,000 emits over polling (one POST body of 11,999 packets) is handled whole", async () => {
+    const socket = client("/", { transports: ["polling"] });
+    await connected(socket);
+    const back = record(socket, "message-back");
+    const disconnects = record(socket, "disconnect");
+    for (let i = 0; i < 12_000; i++) socket.emit("message", i);
+    const deadline = Date.now() + 30_000;
+    while (back.length < 12_000 && disconnects.length === 0 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(disconnects, []);
+    assert.equal(back.length, 12_000);
+    assert.deepEqual([back[0], back.at(-1)], [0, 11_999]);
+  });
+
   test("a polling client gets a burst of large broadcasts bigger than the queue bound (4 MB) between two of its polls, losing nothing", async () => {
     const [from, to] = [client("/rooms", { transports: ["websocket"] }), client("/rooms", { transports: ["polling"] })];
     await Promise.all([from, to].map(connected));
