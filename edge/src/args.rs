@@ -98,7 +98,9 @@ impl Args {
     fn fill(&self, value: &mut Value) {
         match value {
             Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
-                let bytes = map.get("num").and_then(Value::as_u64).and_then(|n| self.attachments.get(n as usize));
+                // `num` as JavaScript indexes with it: `-0`, `0.0` and `1e0` are whole numbers.
+                let index = map.get("num").and_then(Value::as_f64).filter(|n| *n >= 0.0 && n.fract() == 0.0);
+                let bytes = index.and_then(|n| self.attachments.get(n as usize));
                 if let Some(bytes) = bytes {
                     *value = Value::Array(bytes.iter().map(|b| Value::from(*b)).collect());
                 }
@@ -242,6 +244,11 @@ mod tests {
         let given = args(r#"["f", {"_placeholder": true, "num": 0}]"#, vec![vec![1, 2, 3]]);
         assert_eq!(given.typed::<(String, Bytes)>().unwrap(), ("f".to_owned(), Bytes(vec![1, 2, 3])));
         assert_eq!(given.typed::<(String, Vec<u8>)>().unwrap().1, vec![1, 2, 3]);
+        // `num` as JavaScript indexes with it.
+        for num in ["-0", "0.0", "0e0"] {
+            let given = args(&format!(r#"[{{"_placeholder": true, "num": {num}}}]"#), vec![vec![4]]);
+            assert_eq!(given.typed::<(Bytes,)>().unwrap().0, Bytes(vec![4]), "num {num}");
+        }
 
         #[derive(Serialize)]
         struct Upload {
