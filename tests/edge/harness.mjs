@@ -145,6 +145,33 @@ export async function startWorkerd(vars, { sqlite = true } = {}) {
   return { url, stop: () => mf.dispose(), log: () => printed };
 }
 
+/**
+ * Calls `onClose()` when the server's close frame reaches `ws` (a `ws` client), read off its
+ * TCP stream: workerd may keep the connection open after the frame, so `ws`'s own `close`
+ * can come much later. Every frame of each chunk is walked (a close frame often shares a
+ * chunk with the frame before it).
+ */
+export function watchCloseFrame(ws, onClose) {
+  ws.on("upgrade", () =>
+    setImmediate(() => {
+      let pending = Buffer.alloc(0);
+      ws._socket.on("data", (chunk) => {
+        pending = Buffer.concat([pending, chunk]);
+        for (;;) {
+          if (pending.length < 2) return;
+          let length = pending[1] & 0x7f;
+          let header = 2;
+          if (length === 126) [length, header] = [pending.length >= 4 ? pending.readUInt16BE(2) : Infinity, 4];
+          else if (length === 127) [length, header] = [pending.length >= 10 ? Number(pending.readBigUInt64BE(2)) : Infinity, 10];
+          if (pending.length < header + length) return;
+          if ((pending[0] & 0x0f) === 8) return onClose();
+          pending = pending.subarray(header + length);
+        }
+      });
+    }),
+  );
+}
+
 /** `promise`, or a rejection naming `what` after `ms` (with the caller's stack). */
 export function withTimeout(promise, ms, what) {
   const error = new Error(`timed out after ${ms} ms: ${what}`); // the caller's stack

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
-import { startWorker } from "./harness.mjs";
+import { startWorker, watchCloseFrame } from "./harness.mjs";
 
 const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
@@ -36,7 +36,7 @@ for (const heartbeat of ["strict", "hibernate"]) {
       let closeFrame;
       ws.on("message", (data) => frames.push(String(data)));
       // The close frame itself: workerd may keep the TCP connection open after the handshake.
-      ws.on("upgrade", () => setImmediate(() => ws._socket.on("data", (b) => (b[0] & 0x0f) === 8 && (closeFrame ??= Date.now()))));
+      watchCloseFrame(ws, () => (closeFrame ??= Date.now()));
       await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
       await new Promise((resolve) => ws.once("message", resolve)); // the open packet
       return { ws, frames, closed: () => closeFrame };

@@ -9,6 +9,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
+import { watchCloseFrame } from "../edge/harness.mjs";
 import { chatRound, closeAll, connectClients, instances, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 const SHARDS = 4;
@@ -82,8 +83,7 @@ const SLACK_MS = 6_000;
 async function silentPeer(url, answers) {
   const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket&partition=${partitionFor(1, SHARDS)}`);
   const peer = { ws, pings: [], pongs: [], closedAt: undefined };
-  // The close frame itself: workerd may keep the TCP connection open after it.
-  ws.on("upgrade", () => setImmediate(() => ws._socket.on("data", (b) => (b[0] & 0x0f) === 8 && (peer.closedAt ??= Date.now()))));
+  watchCloseFrame(ws, () => (peer.closedAt ??= Date.now()));
   ws.on("error", () => {});
   ws.on("message", (data) => {
     if (String(data) !== "2") return;
