@@ -77,12 +77,13 @@ impl SocketIoServer {
                 Server::new(config)
             }
         };
-        // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
-        // is closed with a close packet, so that its client reconnects (and recovers). A
-        // snapshot too large for the attachment is in storage, its key in the attachment.
+        // The previous instance's last pings, before the WebSocket sessions are rebuilt.
         if let Some(at) = value(PINGED_KEY).and_then(|at| at.parse().ok()) {
             self.host.pinged_before(at);
         }
+        // Per session: a WebSocket whose snapshot is missing, unreadable or another session's
+        // is closed with a close packet, so that its client reconnects (and recovers). A
+        // snapshot too large for the attachment is in storage, its key in the attachment.
         let mut websockets = Vec::new();
         self.host.restore_websocket_sessions(|sid, ws| websockets.push((sid.to_owned(), ws.clone())));
         let stored: HashMap<String, String> = with(SNAPSHOT_PREFIX).into_iter().collect();
