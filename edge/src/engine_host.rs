@@ -25,7 +25,7 @@ use worker::{Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSo
 use crate::config::{Config, HeartbeatMode};
 use crate::handshake_request::{request_info, RequestInfo};
 use crate::http;
-use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value};
+use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value, session_id, speaks_v4};
 use crate::websocket_sessions::{KnownSession, WebSocketSessions};
 use crate::OBJECT_HEADER;
 
@@ -238,7 +238,7 @@ impl EngineHost {
     pub async fn fetch(&self, req: web_sys::Request, url: &str, app: &impl EngineApp) -> Result<web_sys::Response> {
         let query = query_of(url);
         let transport = query_value(query, "transport").and_then(|t| TransportKind::from_name(&t));
-        match (query_value(query, "sid"), transport) {
+        match (session_id(query), transport) {
             (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
             (None, Some(kind)) => self.handshake(&req, query, kind, app),
             (Some(sid), Some(transport)) => self.session_request(&req, query, sid, transport, app).await,
@@ -506,9 +506,14 @@ impl EngineHost {
             endpoint.lookup(&sid).and_then(|handle| Some((handle, endpoint.transport(handle)?)))
         };
         let is_post = req.method() == "POST";
+        // As the reference: a request of a session in another protocol revision is refused
+        // before it is served (its body is drained, never handled).
+        let other_revision = !speaks_v4(query);
         // A POST is known before its body is read: a second one meanwhile is an overlap.
         let begun = match lookup {
-            Some((handle, _)) if is_post => Some(self.endpoint.borrow_mut().begin_post(handle, now_ms())),
+            Some((handle, _)) if is_post && !other_revision => {
+                Some(self.endpoint.borrow_mut().begin_post(handle, now_ms()))
+            }
             _ => None,
         };
         // A body is read (bounded) before any answer: workerd breaks the connection of a
@@ -531,6 +536,9 @@ impl EngineHost {
         let Some((handle, current)) = lookup else {
             return http::engine_error(req, config, ServerError::UnknownSid);
         };
+        if other_revision {
+            return http::engine_error(req, config, ServerError::BadRequest);
+        }
         if let Some(Err(error)) = begun {
             self.drive(app);
             return http::engine_error(req, config, error);

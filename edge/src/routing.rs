@@ -29,9 +29,21 @@ pub fn is_numbered_object(name: &str, shards: u32) -> bool {
     name.parse::<u32>().is_ok_and(|n| n < shards.max(1) && n.to_string() == name)
 }
 
-/// The value of parameter `name` in `query` (a URL's part after `?`, see [`query_of`]).
+/// The value of parameter `name` in `query` (a URL's part after `?`, see [`query_of`]): its
+/// last one when it is repeated, as the reference server reads a query.
 pub fn query_value(query: &str, name: &str) -> Option<String> {
-    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == name).last().map(|(_, v)| v.into_owned())
+}
+
+/// The session a request names (its `sid` parameter); an empty one names none, so the
+/// request is a handshake, as for the reference server.
+pub fn session_id(query: &str) -> Option<String> {
+    query_value(query, "sid").filter(|sid| !sid.is_empty())
+}
+
+/// Whether the request speaks Engine.IO v4 (`EIO=4`), the only revision served.
+pub fn speaks_v4(query: &str) -> bool {
+    query_value(query, "EIO").as_deref() == Some("4")
 }
 
 /// The query of a serialized URL (after `?`, before `#`), read without parsing the rest.
@@ -84,7 +96,7 @@ pub fn route(
     let Some(transport) = transport else {
         return Err(ServerError::UnknownTransport);
     };
-    if let Some(sid) = query_value(query, "sid") {
+    if let Some(sid) = session_id(query) {
         // Only a numbered object of this deployment: never create an object a client names.
         let object = object_of_sid(&sid).filter(|o| is_numbered_object(o, shards)).ok_or(ServerError::UnknownSid)?;
         return Ok(Route { object: object.to_owned() });
@@ -95,7 +107,7 @@ pub fn route(
     if transport == TransportKind::WebSocket && !upgrade {
         return Err(ServerError::BadRequest);
     }
-    if query_value(query, "EIO").as_deref() != Some("4") {
+    if !speaks_v4(query) {
         return Err(ServerError::UnsupportedProtocolVersion);
     }
     let partition = query_value(query, "partition");
@@ -112,6 +124,8 @@ mod tests {
         assert_eq!(query_of(url), "EIO=4&transport=polling&sid=0-a%2Bb");
         assert_eq!(query_value(query_of(url), "sid").as_deref(), Some("0-a+b"));
         assert_eq!(query_value(query_of(url), "b64"), None);
+        assert_eq!(query_value("EIO=3&EIO=4", "EIO").as_deref(), Some("4"), "the last of a repeated parameter");
+        assert_eq!(session_id("EIO=4&sid="), None, "an empty sid names no session");
         assert_eq!(path_of(url), "/socket.io/");
         assert_eq!(path_of("https://object/__relay"), "/__relay");
         assert_eq!(path_of("https://object"), "/");

@@ -142,6 +142,46 @@ describe("hostile input", () => {
     await w.echoes("after other methods");
   });
 
+  it("the query is read as the reference reads it: the last of a repeated parameter, an empty sid is none, a session's request needs EIO=4", async () => {
+    const handshakes = {
+      "EIO=4&transport=websocket&transport=polling": 200,
+      "EIO=3&EIO=4&transport=polling": 200,
+      "EIO=4&transport=polling&sid=": 200,
+    };
+    for (const [query, status] of Object.entries(handshakes)) {
+      const res = await http("GET", `${base}?${query}`);
+      assert.equal(res.status, status, query);
+      assert.equal(typeof JSON.parse(res.body.slice(1)).sid, "string", query);
+    }
+    const refused = {
+      "EIO=4&transport=polling&transport=websocket": { code: 3, message: "Bad request" },
+      "EIO=4&EIO=3&transport=polling": { code: 5, message: "Unsupported protocol version" },
+    };
+    for (const [query, error] of Object.entries(refused)) {
+      const res = await http("GET", `${base}?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.deepEqual(JSON.parse(res.body), error, query);
+    }
+    const sid = await handshake(base);
+    const session = {
+      [`transport=polling&sid=${sid}`]: { code: 3, message: "Bad request" },
+      [`EIO=3&transport=polling&sid=${sid}`]: { code: 3, message: "Bad request" },
+      [`EIO=4&transport=polling&sid=${sid}&sid=0-unknown`]: { code: 1, message: "Session ID unknown" },
+    };
+    for (const [query, error] of Object.entries(session)) {
+      for (const method of ["GET", "POST"]) {
+        const res = await http(method, `${base}?${query}`, { body: method === "POST" ? "40" : undefined });
+        assert.equal(res.status, 400, `${method} ${query}`);
+        assert.deepEqual(JSON.parse(res.body), error, `${method} ${query}`);
+      }
+    }
+    // None of them was served: the session's own POST and poll are its first.
+    const url = `${base}?EIO=4&transport=polling&sid=0-unknown&sid=${sid}`;
+    assert.equal((await http("POST", url, { body: "40" })).status, 200);
+    assert.match((await http("GET", url)).body, /^40\{"sid":/, "the CONNECT of the last sid's own POST is answered");
+    await w.echoes("after repeated and missing query parameters");
+  });
+
   it("a POST while another one of the session is in progress gets 400 and ends the session", async () => {
     const sid = await handshake(base);
     const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
