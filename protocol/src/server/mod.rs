@@ -63,6 +63,7 @@ mod connect;
 mod events;
 mod json;
 mod offsets;
+mod reassembly;
 mod recovery;
 mod rooms;
 mod snapshot;
@@ -80,6 +81,7 @@ pub use events::{
     Accept, AckData, AckError, ApiError, ConnectRequest, Dirty, DisconnectReason, EncodedPacket, Event, Message,
     SnapshotError, SocketInfo, Transmit,
 };
+use reassembly::{AttachmentLimits, Reassembly};
 use recovery::live_record;
 pub use recovery::RecoveryRef;
 pub use rooms::{Broadcast, Delivery};
@@ -94,7 +96,7 @@ use std::rc::Rc;
 
 use crate::engine::{CloseReason, Data};
 use crate::json::{check_placeholders, write_string, JsonError, Kind};
-use crate::socket::{decode_text, DecodeError, Packet, PacketType, RESERVED_EVENTS};
+use crate::socket::{Packet, PacketType, RESERVED_EVENTS};
 
 use json::{array_inner, first_element, is_json_of, string_member};
 
@@ -123,13 +125,8 @@ struct SessionState {
     /// namespace -> auth of a CONNECT awaiting the driver
     pending: BTreeMap<String, String>,
     connect_deadline: Option<u64>,
-    /// A binary packet awaiting attachments, with the announced count.
-    partial: Option<(Packet, usize)>,
-    /// When the partial packet's attachments are due ([`Config::attachment_timeout_ms`]).
-    partial_deadline: Option<u64>,
-    /// Whether the snapshot keeps the partial packet's attachments however large (it waited
-    /// [`PARTIAL_KEPT_AFTER_MS`]); else only within the WebSocket attachment's limit.
-    partial_kept: bool,
+    /// A binary packet awaiting its attachments.
+    reassembly: Reassembly,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,9 +318,7 @@ impl Server {
                 sockets: BTreeMap::new(),
                 pending: BTreeMap::new(),
                 connect_deadline: Some(now_ms + self.config.connect_timeout_ms),
-                partial: None,
-                partial_deadline: None,
-                partial_kept: false,
+                reassembly: Reassembly::default(),
             },
         );
         // The handshake's query and headers travel in the session's snapshot, with room left
@@ -352,55 +347,19 @@ impl Server {
 
     /// An Engine.IO message arrived on `session`. Unknown sessions are ignored.
     pub fn handle_message(&mut self, session: &str, data: Data, now_ms: u64) {
-        let (max, max_bytes) = (self.config.max_attachments, self.config.max_attachment_bytes);
+        let limits = AttachmentLimits { count: self.config.max_attachments, bytes: self.config.max_attachment_bytes };
         let Some(s) = self.sessions.get_mut(session) else { return };
-        // A packet still waiting for its attachments is part of the session's snapshot.
-        let mut partial_changed = s.partial.is_some();
-        let decoded = match data {
-            Data::Text(text) => {
-                if s.partial.is_some() {
-                    Err(DecodeError::UnexpectedText)
-                } else {
-                    match decode_text(&text, max) {
-                        Ok((packet, 0)) => Ok(Some(packet)),
-                        Ok((packet, expected)) => {
-                            s.partial = Some((packet, expected));
-                            s.partial_deadline = Some(now_ms + self.config.attachment_timeout_ms);
-                            s.partial_kept = false;
-                            self.timers.set(Timer::KeepPartial(session.to_owned()), now_ms + PARTIAL_KEPT_AFTER_MS);
-                            partial_changed = true;
-                            Ok(None)
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-            }
-            Data::Binary(bytes) => match s.partial.as_mut() {
-                None => Err(DecodeError::UnexpectedBinary),
-                Some((packet, _))
-                    if packet.attachments.iter().map(Vec::len).sum::<usize>() + bytes.len() > max_bytes =>
-                {
-                    s.partial = None;
-                    Err(DecodeError::AttachmentsTooLarge)
-                }
-                Some((packet, expected)) => {
-                    packet.attachments.push(bytes);
-                    if packet.attachments.len() < *expected {
-                        Ok(None)
-                    } else {
-                        let (packet, expected) = s.partial.take().expect("partial");
-                        match packet.data.as_deref().map(|d| check_placeholders(d, expected)) {
-                            Some(Err(())) => Err(DecodeError::IllegalPlaceholder),
-                            _ => Ok(Some(packet)),
-                        }
-                    }
-                }
-            },
-        };
-        if partial_changed {
-            match (&s.partial, s.partial_deadline) {
-                (Some(_), Some(at)) => self.timers.set(Timer::Reassembly(session.to_owned()), at),
-                _ => {
+        let was_pending = s.reassembly.is_pending();
+        let decoded = s.reassembly.receive(data, limits, now_ms + self.config.attachment_timeout_ms);
+        let started = !was_pending && s.reassembly.is_pending();
+        if started {
+            self.timers.set(Timer::KeepPartial(session.to_owned()), now_ms + PARTIAL_KEPT_AFTER_MS);
+        }
+        // A packet waiting for its attachments is part of the session's snapshot.
+        if was_pending || started {
+            match s.reassembly.deadline() {
+                Some(at) => self.timers.set(Timer::Reassembly(session.to_owned()), at),
+                None => {
                     self.timers.cancel(&Timer::Reassembly(session.to_owned()));
                     self.timers.cancel(&Timer::KeepPartial(session.to_owned()));
                 }
@@ -458,14 +417,12 @@ impl Server {
                     }
                 }
                 Timer::KeepPartial(id) => {
-                    let Some(s) = self.sessions.get_mut(&id) else { continue };
-                    if s.partial.is_some() && !s.partial_kept {
-                        s.partial_kept = true;
+                    if self.sessions.get_mut(&id).is_some_and(|s| s.reassembly.keep()) {
                         self.touch(&id);
                     }
                 }
                 Timer::Reassembly(id) => {
-                    let due = |s: &SessionState| s.partial.is_some() && s.partial_deadline.is_some_and(|d| d <= now_ms);
+                    let due = |s: &SessionState| s.reassembly.deadline().is_some_and(|d| d <= now_ms);
                     if self.sessions.get(&id).is_some_and(due) {
                         self.fail_session(&id, ATTACHMENT_TIMEOUT, now_ms);
                     }

@@ -13,6 +13,7 @@ use crate::socket::{decode_text, Packet};
 
 use super::json::{write_binaries, write_string_array, Reader};
 use super::offsets::legacy_entry;
+use super::reassembly::Reassembly;
 use super::timers::Timer;
 use super::writes::SNAPSHOT_PREFIX;
 use super::{
@@ -113,7 +114,7 @@ impl Server {
         }
         // The partial packet's attachments, once kept, count beyond the snapshot's limit.
         let mut kept_bytes = 0;
-        if let Some((packet, expected)) = &s.partial {
+        if let Some((packet, expected)) = &s.reassembly.packet {
             // Its attachments go in base64 (4 characters per 3 bytes): a snapshot that cannot
             // fit is refused before they are encoded (each attachment frame asks again).
             // Their own bytes bounded by the inline limit too until the packet has waited
@@ -121,7 +122,7 @@ impl Server {
             // while it comes fast.
             let encoded = packet.attachments.iter().map(|a| a.len().div_ceil(3) * 4).sum::<usize>();
             let inline = self.config.max_inline_snapshot_bytes;
-            if s.partial_kept {
+            if s.reassembly.kept {
                 kept_bytes = encoded;
             } else if encoded > inline {
                 return Err(SnapshotError::TooLarge { len: encoded, max: inline });
@@ -136,7 +137,7 @@ impl Server {
             out.push(',');
             write_binaries(&mut out, &packet.attachments);
             out.push(']');
-            if let Some(at) = s.partial_deadline {
+            if let Some(at) = s.reassembly.deadline {
                 push_u64(&mut out, ",\"bt\":", at);
             }
         }
@@ -321,7 +322,7 @@ impl Server {
         if let Some(at) = session.connect_deadline {
             self.timers.set(Timer::Connect(id.clone()), at);
         }
-        if let (Some(_), Some(at)) = (&session.partial, session.partial_deadline) {
+        if let Some(at) = session.reassembly.deadline() {
             self.timers.set(Timer::Reassembly(id.clone()), at);
         }
         self.sessions.insert(id.clone(), session);
@@ -340,9 +341,7 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
         sockets: BTreeMap::new(),
         pending: BTreeMap::new(),
         connect_deadline: None,
-        partial_deadline: None,
-        partial: None,
-        partial_kept: false,
+        reassembly: Reassembly::default(),
     };
     let mut sockets = Vec::new();
     r.object(|r, key| {
@@ -353,7 +352,7 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
             "a" => state.info.address = r.string()?,
             "w" => state.writable = r.bool()?,
             "t" => state.connect_deadline = r.opt_u64()?,
-            "bt" => state.partial_deadline = r.opt_u64()?,
+            "bt" => state.reassembly.deadline = r.opt_u64()?,
             "s" => r.array(|r| {
                 sockets.push(read_socket(r)?);
                 Ok(())
@@ -390,9 +389,9 @@ fn read_session(text: &str, max_attachments: usize) -> Result<SessionParts, Snap
                     return Err(SnapshotError::Field("b"));
                 }
                 packet.attachments = attachments;
-                state.partial = Some((packet, expected));
+                state.reassembly.packet = Some((packet, expected));
                 // It outlived an instance: kept from now on, whatever its size.
-                state.partial_kept = true;
+                state.reassembly.kept = true;
             }
             _ => r.skip()?,
         }
