@@ -187,6 +187,36 @@ fn a_handshake_answered_once_the_connect_timeout_is_due_times_out() {
 }
 
 #[test]
+fn closing_at_reconnect_attempt_cancels_the_attempts_zero_connect_timeout() {
+    // socket.io-client arms the attempt's connect timer (`setTimeout(.., 0)`) after it emits
+    // `reconnect_attempt`: a listener calling `socket.disconnect()` clears it, and nothing
+    // more is heard. The timeout, due at once, must not be decided before the listener ran.
+    let config = ManagerConfig { timeout: Some(0), ..polling_only() };
+    let mut net = Net::new(config);
+    net.host = Host::BlackHole;
+    net.randoms(&[0.0, 0.0]);
+    net.manager.open(net.now);
+    let s = net.connect("/", SocketOptions::default());
+    net.advance(net.now);
+    net.take_events();
+    let attempt_at = net.manager.poll_timeout().expect("a reconnection is scheduled");
+    net.now = attempt_at;
+    net.manager.handle_timeout(attempt_at);
+    net.pump();
+    assert_eq!(net.take_events(), [Event::Manager(ManagerEvent::ReconnectAttempt(1))]);
+
+    net.manager.disconnect_socket(s, net.now);
+    net.pump();
+    net.advance(net.now + 60_000);
+    assert_eq!(
+        net.take_events(),
+        [Event::Manager(ManagerEvent::Close { reason: DisconnectReason::ForcedClose, description: None })]
+    );
+    assert_eq!(net.manager.ready_state(), ReadyState::Closed);
+    assert!(net.manager.poll_timeout().is_none());
+}
+
+#[test]
 fn gives_up_after_reconnection_attempts() {
     let config = ManagerConfig { reconnection_attempts: Some(2), timeout: Some(3_000), ..polling_only() };
     let mut net = Net::new(config);

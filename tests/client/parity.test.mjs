@@ -673,6 +673,28 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, [expected, expected]);
     });
 
+    test("socket.disconnect() in a reconnect_attempt listener ends that attempt, even one whose timeout: 0 is due at once", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, timeout: 0, reconnectionDelay: 10, reconnectionDelayMax: 10 });
+        const log = [];
+        socket.on("connect_error", (e) => log.push(`connect_error: ${e.message}`));
+        socket.io.on("error", (e) => log.push(`error: ${e.message}`));
+        socket.io.on("reconnect_error", (e) => log.push(`reconnect_error: ${e.message}`));
+        socket.io.on("close", (reason) => log.push(`close: ${reason}`));
+        await new Promise((res) =>
+          socket.io.once("reconnect_attempt", () => {
+            log.push("reconnect_attempt");
+            socket.disconnect();
+            res();
+          }),
+        );
+        await new Promise((res) => setTimeout(res, 300));
+        return log;
+        // (the timed-out handshakes' requests may be answered after their engine closed)
+      }, { expected: /status of 400|ERR_/ });
+      assert.deepEqual(r, ["connect_error: timeout", "error: timeout", "reconnect_attempt", "close: forced close"]);
+    });
+
     test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true });

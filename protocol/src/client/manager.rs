@@ -371,6 +371,11 @@ impl Manager {
                     if let Some(attempt) = self.reconnection.fire() {
                         self.push(ManagerEvent::ReconnectAttempt(attempt));
                         self.open_engine(now_ms, true);
+                        // The attempt's own timers run at a later call, once `reconnect_attempt`
+                        // was handed out, as socket.io-client's `setTimeout`s do: a listener that
+                        // closes the manager (`socket.disconnect()`) cancels them, even the
+                        // connect timeout of `timeout: 0`, which is due at once.
+                        return self.pump(now_ms);
                     }
                 }
                 Timer::Engine => {
