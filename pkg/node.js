@@ -112,7 +112,10 @@ function nodeFetch(url, init, opts) {
   const { signal } = init;
   const jar = jarOf(opts, url);
   return new Promise((resolve, reject) => {
-    const options = { method: init.method, headers: withCookies(init.headers, jar) };
+    // engine.io-client's Node requests (xmlhttprequest-ssl) announce themselves so: servers
+    // and proxies that log or require these headers see the same; the application's win.
+    const headers = { "user-agent": "node-XMLHttpRequest", accept: "*/*", ...withCookies(init.headers, jar) };
+    const options = { method: init.method, headers };
     copyOptions(options, REQUEST_OPTIONS, opts, opts.transportOptions?.polling);
     if (init.body != null) options.headers = { "content-type": "text/plain;charset=UTF-8", ...options.headers };
     const req = (url.startsWith("https:") ? httpsRequest : httpRequest)(url, options, (res) => {

@@ -37,6 +37,7 @@ before(async () => {
         if (socket.handshake.headers["x-wasmio-global"]) globalHeaders.push(socket.handshake.headers["x-wasmio-global"]);
         socket.on("bytes", (bytes, ack) => ack(Buffer.isBuffer(bytes) ? [...bytes] : typeof bytes, Buffer.from([7, 8, 9])));
         socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
+        socket.on("request-headers", (cb) => cb([socket.handshake.headers["user-agent"], socket.handshake.headers.accept]));
         socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
       }),
     { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } },
@@ -113,6 +114,23 @@ for (const [name, io] of Object.entries(CLIENTS)) {
         }
       });
     }
+
+    test("a polling handshake carries engine.io-client's user-agent and accept headers in Node, or the application's", async () => {
+      const seen = [];
+      for (const extraHeaders of [undefined, { "User-Agent": "my-app/1.0" }]) {
+        const socket = io(server.url, { transports: ["polling"], forceNew: true, extraHeaders });
+        try {
+          await once(socket, "welcome");
+          seen.push(await socket.timeout(3000).emitWithAck("request-headers"));
+        } finally {
+          socket.disconnect();
+        }
+      }
+      assert.deepEqual(seen, [
+        ["node-XMLHttpRequest", "*/*"],
+        ["my-app/1.0", "*/*"],
+      ]);
+    });
 
     for (const [path, transports] of Object.entries(PATHS)) {
       test(`${path}: the extraHeaders of transportOptions replace extraHeaders on their transport`, async () => {
