@@ -516,6 +516,17 @@ impl EngineHost {
             }
             _ => None,
         };
+        // Binary content, in a POST that overlaps no other, ends the session before its body
+        // is read, as the reference's "invalid content"; the body is drained, never handled.
+        if let (Some((handle, TransportKind::Polling)), Some(Ok(()))) = (lookup, &begun) {
+            let octet_stream = req.headers().get("Content-Type")?.as_deref() == Some("application/octet-stream");
+            if transport == TransportKind::Polling && octet_stream {
+                self.endpoint.borrow_mut().handle_post_invalid_content(handle, now_ms());
+                self.drive(app);
+                http::read_body(req, config.engine.max_payload, false).await?;
+                return http::status(req, config, 400);
+            }
+        }
         // A body is read (bounded) before any answer: workerd breaks the connection of a
         // request whose body is left unread. Nobody's body is kept but an open session's.
         let posting = lookup.filter(|_| begun == Some(Ok(()))).map(|(handle, _)| handle);

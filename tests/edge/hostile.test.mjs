@@ -182,6 +182,23 @@ describe("hostile input", () => {
     await w.echoes("after repeated and missing query parameters");
   });
 
+  it("a POST of binary content (application/octet-stream, never sent by a v4 client) gets 400 and ends the session", async () => {
+    const sid = await handshake(base);
+    const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
+    const posted = await http("POST", url, { body: "40", headers: { "Content-Type": "application/octet-stream" } });
+    assert.equal(posted.status, 400);
+    assert.equal(posted.body, "");
+    const poll = await http("GET", url);
+    assert.equal(poll.status, 400);
+    assert.deepEqual(JSON.parse(poll.body), { code: 1, message: "Session ID unknown" }, "the session is over");
+    // Text with a charset, as browsers and socket.io-client send it, is served.
+    const other = await handshake(base);
+    const text = { "Content-Type": "text/plain;charset=UTF-8" };
+    assert.equal((await http("POST", `${base}?EIO=4&transport=polling&sid=${other}`, { body: "40", headers: text })).status, 200);
+    assert.match((await http("GET", `${base}?EIO=4&transport=polling&sid=${other}`)).body, /^40\{"sid":/);
+    await w.echoes("after binary content");
+  });
+
   it("a POST while another one of the session is in progress gets 400 and ends the session", async () => {
     const sid = await handshake(base);
     const url = `${base}?EIO=4&transport=polling&sid=${sid}`;

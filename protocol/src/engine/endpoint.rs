@@ -331,6 +331,18 @@ impl Endpoint {
         Ok(())
     }
 
+    /// The POST in progress declares binary content (`application/octet-stream`), which an
+    /// Engine.IO v4 client never posts (its binary goes base64 in text): its body is not
+    /// handled and the session ends with a transport error, as the reference's "invalid
+    /// content" (answer 400).
+    pub fn handle_post_invalid_content(&mut self, handle: SessionHandle, now_ms: u64) {
+        if let Ok(entry) = self.entry_mut(handle) {
+            entry.post_in_flight = false;
+            entry.machine.handle_transport_error();
+            self.after(handle, now_ms);
+        }
+    }
+
     /// The body of the POST in progress could not be read (the client went away).
     pub fn handle_post_aborted(&mut self, handle: SessionHandle) {
         if let Ok(entry) = self.entry_mut(handle) {
