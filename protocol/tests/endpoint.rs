@@ -430,6 +430,19 @@ fn an_overlapping_post_is_refused_and_ends_the_session_as_the_reference_does() {
 }
 
 #[test]
+fn binary_content_posted_ends_the_session_as_the_reference_does() {
+    let mut endpoint = Endpoint::new(config());
+    let handle = endpoint.open("p", TransportKind::Polling, START).unwrap();
+    drain(&mut endpoint);
+    assert_eq!(endpoint.begin_post(handle, START + 1), Ok(()));
+    endpoint.handle_post_invalid_content(handle, START + 1);
+    assert!(drain(&mut endpoint)
+        .contains(&Output::Event { handle, event: ServerEvent::Closed(CloseReason::TransportError) }));
+    assert_eq!(endpoint.lookup("p"), None, "the session is over");
+    assert_eq!(endpoint.begin_post(handle, START + 2), Err(ServerError::UnknownSid), "no later POST is served");
+}
+
+#[test]
 fn a_full_endpoint_refuses_handshakes_but_keeps_its_sessions() {
     let mut endpoint = Endpoint::new(ServerConfig { max_sessions: 2, ..config() });
     let a = endpoint.open("a", TransportKind::WebSocket, START).unwrap();
