@@ -175,6 +175,28 @@ const { io, Manager, Socket } = client(
   },
 );
 
+/**
+ * `autoUnref`: an acknowledgement awaited with a timeout (`timeout(ms)`, the `ackTimeout`
+ * option) keeps the process alive until it is answered or times out, as socket.io-client's
+ * acknowledgement timer does (the one timer it does not unref): a script that awaits an
+ * answer gets it. The manager's own timers and connections still let the process end.
+ */
+const emit = Socket.prototype.emit;
+Socket.prototype.emit = function (ev, ...args) {
+  const callback = args.at(-1);
+  const ms = this.flags.timeout ?? this._opts.ackTimeout;
+  if (typeof callback === "function" && ms >= 0 && this.io.opts.autoUnref) {
+    const alive = setTimeout(() => {}, ms);
+    const answered = function (...answer) {
+      clearTimeout(alive);
+      return callback.apply(this, answer);
+    };
+    answered.withError = callback.withError;
+    args[args.length - 1] = answered;
+  }
+  return emit.call(this, ev, ...args);
+};
+
 export { io, io as connect, Manager, Socket };
 export { protocol, WebTransport, Polling as Fetch, Polling as XHR, Polling as NodeXHR } from "./src/client.js";
 export { WebSocketTransport as WebSocket, WebSocketTransport as NodeWebSocket } from "./src/client.js";

@@ -37,6 +37,7 @@ before(async () => {
         if (socket.handshake.headers["x-wasmio-global"]) globalHeaders.push(socket.handshake.headers["x-wasmio-global"]);
         socket.on("bytes", (bytes, ack) => ack(Buffer.isBuffer(bytes) ? [...bytes] : typeof bytes, Buffer.from([7, 8, 9])));
         socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
+        socket.on("slow-answer", (cb) => setTimeout(() => cb("answered"), 500));
         socket.on("request-headers", (cb) => cb([socket.handshake.headers["user-agent"], socket.handshake.headers.accept]));
         socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
       }),
@@ -223,6 +224,23 @@ for (const [name, io] of Object.entries(CLIENTS)) {
           setTimeout(() => console.log("done"), 1000);`,
         );
         assert.equal(stdout, "connected\ndone\n");
+      });
+    }
+
+    for (const path of Object.keys(PATHS)) {
+      test(`${path}: with autoUnref, an acknowledgement awaited with a timeout keeps the process alive until answered`, async () => {
+        const stdout = await runAlone(
+          name,
+          `const socket = io(${JSON.stringify(server.url)}, { autoUnref: true, ackTimeout: 3000, transports: ${JSON.stringify(PATHS[path])} });
+          // What holds the process until the connection is made; then only the awaited answers do.
+          const hold = setTimeout(() => {}, 5000);
+          socket.on("connect", async () => {
+            clearTimeout(hold);
+            console.log("option: " + (await socket.emitWithAck("slow-answer")));
+            console.log("flag: " + (await socket.timeout(3000).emitWithAck("slow-answer")));
+          });`,
+        );
+        assert.equal(stdout, "option: answered\nflag: answered\n");
       });
     }
 
