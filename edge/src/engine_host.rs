@@ -25,7 +25,7 @@ use worker::{Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSo
 use crate::config::{Config, HeartbeatMode};
 use crate::handshake_request::{request_info, RequestInfo};
 use crate::http;
-use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value, session_id, speaks_v4};
+use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value, EngineQuery};
 use crate::websocket_sessions::{KnownSession, WebSocketSessions};
 use crate::OBJECT_HEADER;
 
@@ -237,11 +237,11 @@ impl EngineHost {
     /// once, by the caller, which passes it (`url`), and only its query parsed.
     pub async fn fetch(&self, req: web_sys::Request, url: &str, app: &impl EngineApp) -> Result<web_sys::Response> {
         let query = query_of(url);
-        let transport = query_value(query, "transport").and_then(|t| TransportKind::from_name(&t));
-        match (session_id(query), transport) {
+        let EngineQuery { transport, sid, v4 } = EngineQuery::parse(query);
+        match (sid, transport) {
             (_, None) => http::engine_error(&req, &self.config, ServerError::UnknownTransport),
             (None, Some(kind)) => self.handshake(&req, query, kind, app),
-            (Some(sid), Some(transport)) => self.session_request(&req, query, sid, transport, app).await,
+            (Some(sid), Some(transport)) => self.session_request(&req, query, sid, transport, v4, app).await,
         }
     }
 
@@ -492,12 +492,14 @@ impl EngineHost {
         response
     }
 
+    /// A request of session `sid` on `transport`, its query `query` (`v4`: it says `EIO=4`).
     async fn session_request(
         &self,
         req: &web_sys::Request,
         query: &str,
         sid: String,
         transport: TransportKind,
+        v4: bool,
         app: &impl EngineApp,
     ) -> Result<web_sys::Response> {
         let config = &self.config;
@@ -508,7 +510,7 @@ impl EngineHost {
         let is_post = req.method() == "POST";
         // As the reference: a request of a session in another protocol revision is refused
         // before it is served (its body is drained, never handled).
-        let other_revision = !speaks_v4(query);
+        let other_revision = !v4;
         // A POST is known before its body is read: a second one meanwhile is an overlap.
         let begun = match lookup {
             Some((handle, _)) if is_post && !other_revision => {

@@ -221,7 +221,7 @@ where
     }
     // A session speaks GET and POST only (a PUT was served as a poll, its body left unread);
     // a handshake of another method gets "Bad handshake method" below, as the reference's.
-    if method != "GET" && method != "POST" && routing::session_id(routing::query_of(&url)).is_some() {
+    if method != "GET" && method != "POST" && routing::EngineQuery::parse(routing::query_of(&url)).sid.is_some() {
         return http::engine_error(&req, &config, ServerError::BadRequest);
     }
     let headers = req.headers();

@@ -35,15 +35,36 @@ pub fn query_value(query: &str, name: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == name).last().map(|(_, v)| v.into_owned())
 }
 
-/// The session a request names (its `sid` parameter); an empty one names none, so the
-/// request is a handshake, as for the reference server.
-pub fn session_id(query: &str) -> Option<String> {
-    query_value(query, "sid").filter(|sid| !sid.is_empty())
+/// What Engine.IO reads of a request's query, in one pass, each repeated parameter by its
+/// last value as the reference server reads a query.
+#[derive(Debug, PartialEq, Eq)]
+pub struct EngineQuery {
+    /// `transport`, when it names a transport served.
+    pub transport: Option<TransportKind>,
+    /// `sid`: the session the request names; none when absent or empty (a handshake).
+    pub sid: Option<String>,
+    /// Whether `EIO` is `4`, the only protocol revision served.
+    pub v4: bool,
 }
 
-/// Whether the request speaks Engine.IO v4 (`EIO=4`), the only revision served.
-pub fn speaks_v4(query: &str) -> bool {
-    query_value(query, "EIO").as_deref() == Some("4")
+impl EngineQuery {
+    /// Reads `query` (a URL's part after `?`, see [`query_of`]).
+    pub fn parse(query: &str) -> Self {
+        let (mut transport, mut sid, mut eio) = (None, None, None);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "transport" => transport = Some(value),
+                "sid" => sid = Some(value),
+                "EIO" => eio = Some(value),
+                _ => {}
+            }
+        }
+        EngineQuery {
+            transport: transport.and_then(|name| TransportKind::from_name(&name)),
+            sid: sid.filter(|sid| !sid.is_empty()).map(|sid| sid.into_owned()),
+            v4: eio.as_deref() == Some("4"),
+        }
+    }
 }
 
 /// The query of a serialized URL (after `?`, before `#`), read without parsing the rest.
@@ -92,11 +113,11 @@ pub fn route(
     shards: u32,
     random: impl FnOnce() -> u32,
 ) -> Result<Route, ServerError> {
-    let transport = query_value(query, "transport").and_then(|t| TransportKind::from_name(&t));
-    let Some(transport) = transport else {
+    let engine_query = EngineQuery::parse(query);
+    let Some(transport) = engine_query.transport else {
         return Err(ServerError::UnknownTransport);
     };
-    if let Some(sid) = session_id(query) {
+    if let Some(sid) = engine_query.sid {
         // Only a numbered object of this deployment: never create an object a client names.
         let object = object_of_sid(&sid).filter(|o| is_numbered_object(o, shards)).ok_or(ServerError::UnknownSid)?;
         return Ok(Route { object: object.to_owned() });
@@ -107,7 +128,7 @@ pub fn route(
     if transport == TransportKind::WebSocket && !upgrade {
         return Err(ServerError::BadRequest);
     }
-    if !speaks_v4(query) {
+    if !engine_query.v4 {
         return Err(ServerError::UnsupportedProtocolVersion);
     }
     let partition = query_value(query, "partition");
@@ -125,7 +146,10 @@ mod tests {
         assert_eq!(query_value(query_of(url), "sid").as_deref(), Some("0-a+b"));
         assert_eq!(query_value(query_of(url), "b64"), None);
         assert_eq!(query_value("EIO=3&EIO=4", "EIO").as_deref(), Some("4"), "the last of a repeated parameter");
-        assert_eq!(session_id("EIO=4&sid="), None, "an empty sid names no session");
+        let read = EngineQuery::parse("EIO=4&EIO=3&transport=websocket&transport=polling&sid=");
+        assert_eq!(read, EngineQuery { transport: Some(TransportKind::Polling), sid: None, v4: false });
+        let read = EngineQuery::parse(query_of(url));
+        assert_eq!(read, EngineQuery { transport: Some(TransportKind::Polling), sid: Some("0-a+b".into()), v4: true });
         assert_eq!(path_of(url), "/socket.io/");
         assert_eq!(path_of("https://object/__relay"), "/__relay");
         assert_eq!(path_of("https://object"), "/");
