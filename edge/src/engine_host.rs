@@ -22,38 +22,19 @@ use wasmio_protocol::engine::{
 };
 use worker::{Response, Result, State, WebSocket, WebSocketIncomingMessage, WebSocketPair};
 
+use crate::auto_pongs::AutoPongs;
 use crate::config::{Config, HeartbeatMode};
 use crate::handshake_request::{request_info, RequestInfo};
 use crate::http;
 use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value, EngineQuery};
-use crate::websocket_sessions::{KnownSession, WebSocketSessions};
+use crate::websocket_sessions::{KnownSession, Tags, WebSocketSessions, BASE64_TAG, PROBE_TAG};
 use crate::OBJECT_HEADER;
-
-/// Tag of a WebSocket that is probing for an upgrade (beside the sid tag).
-const PROBE_TAG: &str = "probe";
-/// The tag telling when a hibernatable WebSocket was accepted (`accepted@<ms>`): a session
-/// rebuilt after an eviction knows since when its client was alive even if it never answered
-/// a ping (no sid has an `@`).
-const ACCEPTED_TAG: &str = "accepted@";
-/// Tag of a WebSocket whose client takes no binary frames: its request carried the `b64`
-/// query parameter (socket.io-client's `forceBase64`), so binary goes as `b<base64>` text,
-/// as the reference server sends it.
-const BASE64_TAG: &str = "b64";
 
 #[wasm_bindgen]
 extern "C" {
     /// `crypto.getRandomValues`, present in workerd.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues)]
     fn get_random_values(buf: &mut [u8]);
-
-    /// The Durable Object state seen through the one method workers-rs does not bind.
-    type AutoResponseState;
-
-    /// `ctx.getWebSocketAutoResponseTimestamp(ws)`: when workerd last answered this socket
-    /// automatically.
-    #[wasm_bindgen(method, js_name = getWebSocketAutoResponseTimestamp)]
-    fn get_websocket_auto_response_timestamp(this: &AutoResponseState, ws: &web_sys::WebSocket)
-        -> Option<js_sys::Date>;
 
     /// A WebSocket seen through `send(string)`.
     type TextSender;
@@ -66,10 +47,6 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = send)]
     fn send_text(this: &TextSender, data: &str) -> std::result::Result<(), JsValue>;
 }
-
-/// The client's pong, and the noop workerd answers it with without waking the object.
-const PONG: &str = "3";
-const NOOP: &str = "6";
 
 /// A random number.
 pub fn random_u32() -> u32 {
@@ -158,7 +135,7 @@ pub struct EngineHost {
     /// the application asked for), delivered at the next [`EngineHost::drive`].
     pending_events: RefCell<VecDeque<(String, ServerEvent)>>,
     /// Whether workerd answers pongs ([`EngineHost::answer_pongs_automatically`]).
-    auto_pongs: Cell<bool>,
+    auto_pongs: AutoPongs,
     /// Whether this instance has read the alarm its previous instance left set.
     alarm_read: Cell<bool>,
     /// With strict heartbeats, WebSockets are accepted without hibernation and their events
@@ -180,7 +157,7 @@ impl EngineHost {
             config,
             transports: RefCell::new(FxHashMap::default()),
             pending_events: RefCell::new(VecDeque::new()),
-            auto_pongs: Cell::new(false),
+            auto_pongs: AutoPongs::off(),
             alarm_read: Cell::new(false),
             deliver_events: RefCell::new(None),
             websocket_sessions: WebSocketSessions::new(),
@@ -199,16 +176,16 @@ impl EngineHost {
     }
 
     /// Accepts a WebSocket of session `sid` (`handle`), asked for by a request with `query`
-    /// (tagged `tags` beside the sid when hibernatable, and [`BASE64_TAG`] when its client
+    /// (tagged `marks` beside the sid when hibernatable, and [`BASE64_TAG`] when its client
     /// takes no binary frames, which the session is told).
-    fn accept(&self, ws: &WebSocket, query: &str, handle: SessionHandle, sid: &str, tags: &[&str]) -> Result<()> {
+    fn accept(&self, ws: &WebSocket, query: &str, handle: SessionHandle, sid: &str, marks: &[&str]) -> Result<()> {
         self.websocket_sessions.remember(ws, handle, sid);
         // As the reference: any non-empty value (`b64=1` from socket.io-client).
         let base64_only = query_value(query, "b64").is_some_and(|value| !value.is_empty());
         if base64_only {
             self.endpoint.borrow_mut().send_binary_as_text(handle);
         }
-        let tags: Vec<&str> = tags.iter().copied().chain(base64_only.then_some(BASE64_TAG)).collect();
+        let marks: Vec<&str> = marks.iter().copied().chain(base64_only.then_some(BASE64_TAG)).collect();
         match &*self.deliver_events.borrow() {
             Some(deliver) => {
                 ws.accept()?;
@@ -218,8 +195,8 @@ impl EngineHost {
                 deliver(ws.clone());
             }
             None => {
-                let accepted = format!("{ACCEPTED_TAG}{}", now_ms());
-                let all: Vec<&str> = [sid, &accepted].into_iter().chain(tags.iter().copied()).collect();
+                let tags = Tags::new(sid, now_ms(), &marks);
+                let all: Vec<&str> = tags.0.iter().map(String::as_str).collect();
                 self.state.accept_websocket_with_tags(ws, &all);
             }
         }
@@ -301,10 +278,7 @@ impl EngineHost {
     /// Lets workerd answer pongs (`3`) with a noop (`6`) itself, so that heartbeats do not
     /// wake the object; the alarm reads when the last one came ([`EngineHost::alarm`]).
     pub fn answer_pongs_automatically(&self) -> Result<()> {
-        let pair = worker::WebSocketRequestResponsePair::new(PONG, NOOP)?;
-        self.state.set_websocket_auto_response(&pair);
-        self.auto_pongs.set(true);
-        Ok(())
+        self.auto_pongs.enable(&self.state)
     }
 
     /// The alarm fired: the endpoint visits the sessions with a deadline near
@@ -319,30 +293,14 @@ impl EngineHost {
     /// one's pong.
     fn visit_deadlines(&self, now: u64, which: Deadlines) {
         let transports = self.transports.borrow();
-        let auto_pong_at = |handle: SessionHandle| self.auto_pong_at(transports.get(&handle)?.websocket.as_ref()?);
+        let auto_pong_at = |handle: SessionHandle| {
+            self.auto_pongs.answered_at(&self.state, transports.get(&handle)?.websocket.as_ref()?)
+        };
         let mut endpoint = self.endpoint.borrow_mut();
         match which {
             Deadlines::Alarm => endpoint.handle_alarm(now, auto_pong_at),
             Deadlines::Overdue => endpoint.handle_overdue(now, auto_pong_at),
         }
-    }
-
-    /// When the client of `ws` was last known alive, with automatic pongs (without them pongs
-    /// reach the object and nothing here knows): its last pong workerd answered, or else when
-    /// the WebSocket was accepted (its `tags` tell).
-    fn last_heard(&self, ws: &WebSocket, tags: &[String]) -> Option<u64> {
-        let accepted = tags.iter().find_map(|t| t.strip_prefix(ACCEPTED_TAG)?.parse().ok());
-        [self.auto_pong_at(ws), accepted].into_iter().flatten().max().filter(|_| self.auto_pongs.get())
-    }
-
-    /// When workerd last answered a pong of `ws` by itself (with automatic pongs only).
-    fn auto_pong_at(&self, ws: &WebSocket) -> Option<u64> {
-        let raw: &AutoResponseState = self.state.as_raw().unchecked_ref();
-        let auto_pongs = self.auto_pongs.get();
-        auto_pongs
-            .then(|| raw.get_websocket_auto_response_timestamp(ws.as_ref()))
-            .flatten()
-            .map(|d| d.get_time() as u64)
     }
 
     /// Tells the endpoint when an earlier instance last pinged WebSocket sessions (kept in
@@ -356,7 +314,7 @@ impl EngineHost {
     /// and an eviction can come before the pings' deadline (hibernation, with automatic pongs).
     pub fn take_websocket_ping(&self) -> Option<u64> {
         let pinged_at = self.endpoint.borrow_mut().take_websocket_ping();
-        pinged_at.filter(|_| self.auto_pongs.get())
+        pinged_at.filter(|_| self.auto_pongs.enabled())
     }
 
     /// Drops every session from memory, as an eviction from memory would; WebSocket sessions
@@ -689,7 +647,7 @@ impl EngineHost {
             // A standard WebSocket has no tags: its session ended, with this instance.
             _ if self.deliver_events.borrow().is_some() => return None,
             // Not met yet, or its session ended: the tag tells.
-            _ => self.state.get_tags(ws).into_iter().find(|t| is_sid_tag(t))?,
+            _ => Tags(self.state.get_tags(ws)).sid()?.to_owned(),
         };
         let known = self.endpoint.borrow().lookup(&sid);
         let handle = known.or_else(|| {
@@ -702,10 +660,10 @@ impl EngineHost {
 
     /// The object's name as its WebSocket sessions' ids tell it, if it has any.
     pub fn name_from_sessions(&self) -> Option<String> {
-        self.state.get_websockets().iter().find_map(|ws| {
-            let tags = self.state.get_tags(ws);
-            tags.iter().find(|t| is_sid_tag(t)).and_then(|sid| object_of_sid(sid)).map(str::to_owned)
-        })
+        self.state
+            .get_websockets()
+            .iter()
+            .find_map(|ws| Tags(self.state.get_tags(ws)).sid().and_then(object_of_sid).map(str::to_owned))
     }
 
     /// After a wake-up from hibernation: rebuilds the sessions of the accepted WebSockets
@@ -724,8 +682,8 @@ impl EngineHost {
                 each(&sid, &ws);
                 continue;
             }
-            let tags = self.state.get_tags(&ws);
-            let Some(sid) = tags.iter().find(|t| is_sid_tag(t)).cloned() else { continue };
+            let tags = Tags(self.state.get_tags(&ws));
+            let Some(sid) = tags.sid().map(str::to_owned) else { continue };
             each(&sid, &ws);
             if let Some(handle) = self.endpoint.borrow().lookup(&sid) {
                 self.websocket_sessions.remember(&ws, handle, &sid);
@@ -747,13 +705,14 @@ impl EngineHost {
         endpoint: &mut Endpoint,
         sid: &str,
         ws: &WebSocket,
-        tags: &[String],
+        tags: &Tags,
         now: u64,
     ) -> SessionHandle {
         // A client silent past its heartbeat is closed, not pinged again by each new instance
         // (Endpoint::resume_websocket).
-        let handle = endpoint.resume_websocket(sid, now, self.last_heard(ws, tags));
-        if tags.iter().any(|t| t == BASE64_TAG) {
+        let last_heard = self.auto_pongs.last_heard(&self.state, ws, tags.accepted_at());
+        let handle = endpoint.resume_websocket(sid, now, last_heard);
+        if tags.has(BASE64_TAG) {
             endpoint.send_binary_as_text(handle);
         }
         handle
@@ -770,7 +729,8 @@ impl EngineHost {
             return false;
         }
         let Ok(tags) = self.state.as_raw().get_tags(raw) else { return false };
-        let Some(sid) = tags.iter().find(|t| is_sid_tag(t)) else { return false };
+        let tags = Tags(tags);
+        let Some(sid) = tags.sid() else { return false };
         let mut scratch = Endpoint::new(self.config.engine.clone());
         self.resume_from_tags(&mut scratch, sid, ws, &tags, now_ms());
         true
@@ -804,12 +764,6 @@ pub fn object_name(req: &web_sys::Request) -> Result<String> {
     req.headers()
         .get(OBJECT_HEADER)?
         .ok_or_else(|| worker::Error::RustError(format!("a request reached the object without {OBJECT_HEADER}")))
-}
-
-/// Whether a WebSocket tag is its session's id (not the probe or base64 marks, nor the
-/// acceptance time).
-fn is_sid_tag(tag: &str) -> bool {
-    tag != PROBE_TAG && tag != BASE64_TAG && !tag.starts_with(ACCEPTED_TAG)
 }
 
 /// The Engine.IO WebSocket frame of a text message: `4` then the text (built without

@@ -26,6 +26,7 @@
 
 pub mod app;
 mod args;
+mod auto_pongs;
 mod awaited_acks;
 mod cluster;
 mod config;

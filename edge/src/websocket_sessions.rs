@@ -1,6 +1,8 @@
-//! What an object's instance remembers of each WebSocket it has met: its session's handle,
-//! so that a message is matched to its session with one call out of wasm (no `getTags`, no
-//! session id copied into wasm memory, no lookup by id).
+//! What is remembered of each WebSocket an object has accepted:
+//! - by workerd, across evictions: its tags ([`Tags`]), set when it is accepted;
+//! - by an object's instance: its session's handle, so that a message is matched to its
+//!   session with one call out of wasm (no `getTags`, no session id copied into wasm memory,
+//!   no lookup by id).
 
 use std::cell::RefCell;
 
@@ -28,6 +30,46 @@ extern "C" {
 
     #[wasm_bindgen(method, js_class = "WeakMap")]
     fn delete(this: &HandleMap, key: &js_sys::Object);
+}
+
+/// Tag of a WebSocket that is probing for an upgrade (beside the sid tag).
+pub(crate) const PROBE_TAG: &str = "probe";
+/// The tag telling when a hibernatable WebSocket was accepted (`accepted@<ms>`): a session
+/// rebuilt after an eviction knows since when its client was alive even if it never answered
+/// a ping (no sid has an `@`).
+const ACCEPTED_TAG: &str = "accepted@";
+/// Tag of a WebSocket whose client takes no binary frames: its request carried the `b64`
+/// query parameter (socket.io-client's `forceBase64`), so binary goes as `b<base64>` text,
+/// as the reference server sends it.
+pub(crate) const BASE64_TAG: &str = "b64";
+
+/// The tags of a hibernatable WebSocket, as workerd keeps them: its session's id, when it
+/// was accepted, and the marks above.
+pub(crate) struct Tags(pub(crate) Vec<String>);
+
+impl Tags {
+    /// The tags of a WebSocket of session `sid` accepted at `now_ms`, with `marks`
+    /// ([`PROBE_TAG`], [`BASE64_TAG`]).
+    pub(crate) fn new(sid: &str, now_ms: u64, marks: &[&str]) -> Self {
+        let accepted = format!("{ACCEPTED_TAG}{now_ms}");
+        Tags([sid, &accepted].into_iter().chain(marks.iter().copied()).map(str::to_owned).collect())
+    }
+
+    /// Its session's id (the tag that is neither a mark nor the acceptance time).
+    pub(crate) fn sid(&self) -> Option<&str> {
+        let is_sid = |tag: &&String| *tag != PROBE_TAG && *tag != BASE64_TAG && !tag.starts_with(ACCEPTED_TAG);
+        self.0.iter().find(is_sid).map(String::as_str)
+    }
+
+    /// When it was accepted.
+    pub(crate) fn accepted_at(&self) -> Option<u64> {
+        self.0.iter().find_map(|tag| tag.strip_prefix(ACCEPTED_TAG)?.parse().ok())
+    }
+
+    /// Whether it carries `mark`.
+    pub(crate) fn has(&self, mark: &str) -> bool {
+        self.0.iter().any(|tag| tag == mark)
+    }
 }
 
 /// What an instance keeps of a WebSocket's session.
