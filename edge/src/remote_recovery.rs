@@ -98,16 +98,16 @@ impl SocketIoServer {
         Ok(())
     }
 
-    /// The object that holds the session a CONNECT asks to recover, when not this one: the one
-    /// its pid names, or, for a session that moved on from here, the one it moved to.
+    /// The object that holds the session a CONNECT asks to recover, when not this one: for a
+    /// session that moved on from here, the one it moved to (the newest this object knows: a
+    /// session that came back here and left again is not where its pid's object last sent it),
+    /// else the one its pid names.
     pub(crate) fn holder_elsewhere(&self, core: &Server, request: &ConnectRequest) -> Option<String> {
         let from = request.recover_from.as_ref()?;
-        let named = object_of_sid(&from.pid)?;
-        let me = self.name.borrow();
-        let holder = match me.as_deref() == Some(named) {
-            true => core.moved_to(&from.pid)?,
-            false => named,
+        let holder = match core.moved_to(&from.pid) {
+            Some(moved_to) => moved_to,
+            None => object_of_sid(&from.pid)?,
         };
-        (me.as_deref() != Some(holder)).then(|| holder.to_owned())
+        (self.name.borrow().as_deref() != Some(holder)).then(|| holder.to_owned())
     }
 }

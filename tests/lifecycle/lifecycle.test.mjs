@@ -7,7 +7,7 @@
 // after each, chat works in both directions, every message exactly once.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
+import { PATHS, awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 // How long the clients stay silent: local workerd evicts an idle object about 10 s after its
 // last event (measured: see the closing note); the first ping comes at 25 s.
@@ -95,6 +95,47 @@ describe("lifecycle of the chat deployment", () => {
         }
       }
       await chatRound(clients, "after");
+    } finally {
+      closeAll([...clients, sender]);
+    }
+  });
+
+  it("recovers a session that comes back to an object it left before (object 0, then 2, 1, and 2 again), on every path", async () => {
+    const worker = await start();
+    const on = (object) => Object.fromEntries(Object.keys(PATHS).map((path) => [path, partitionFor(object, SHARDS)]));
+    const clients = await connectClients(worker.url, 1, {}, on(0));
+    const [sender] = await connectClients(worker.url, 1, {}, on(3)).then((all) => {
+      closeAll(all.slice(1));
+      return all;
+    });
+    const objectOf = (c) => Number(c.socket.io.engine.id.split("-")[0]);
+    try {
+      // Object 2 gives the session to 1, so when it comes back to 2, object 0 (which its pid
+      // names) only knows it went to 2: 2 itself knows where it went next.
+      for (const [move, object] of [2, 1, 2].entries()) {
+        for (const c of clients) {
+          c.socket.io.opts.query.partition = partitionFor(object, SHARDS);
+          c.socket.io.engine.close();
+        }
+        const texts = [];
+        for (let i = 0; i < 5; i++) {
+          texts.push(`move-${move}:${i}`);
+          sender.socket.emit("chat message", `move-${move}:${i}`);
+          await sleep(30);
+        }
+        await until(() => clients.every((c) => c.socket.connected), 20_000, `the reconnections to object ${object}`);
+        for (const c of clients) {
+          assert.equal(objectOf(c), object, `${c.path}: the reconnection reached object ${object}`);
+          assert.equal(c.socket.recovered, true, `${c.path}: recovered on object ${object}\n${serverErrors(worker)}`);
+        }
+        await until(() => clients.every((c) => texts.every((t) => c.received.includes(t))), 10_000, "the missed messages");
+        await sleep(500);
+        for (const c of clients) {
+          const got = c.received.filter((t) => typeof t === "string" && t.startsWith(`move-${move}:`));
+          assert.deepEqual(got, texts, `${c.path}: every message sent while away, once and in order`);
+        }
+      }
+      assert.deepEqual(clients.flatMap((c) => c.connectErrors), [], "no connect error");
     } finally {
       closeAll([...clients, sender]);
     }
