@@ -79,6 +79,20 @@ describe("hibernation", () => {
     b.disconnect();
   });
 
+  it("an event with several large attachments arrives whole, and its upload is not reported as a session lost to hibernation", async () => {
+    const socket = await connect();
+    const files = [Buffer.alloc(4000, 1), Buffer.alloc(3000, 2)];
+    const logBefore = worker.log().length;
+    socket.emit("message", "files", ...files);
+    const [text, ...got] = await once(socket, "message-back");
+    assert.equal(text, "files");
+    assert.deepEqual(got.map((b) => [b.length, b[0]]), [[4000, 1], [3000, 2]]);
+    await sleep(300);
+    const logged = worker.log().slice(logBefore);
+    assert.doesNotMatch(logged, /will not survive|ERROR/, "the server logged no error for an ordinary upload");
+    socket.close();
+  });
+
   it("a client without binary support still gets binary as base64 text after the object forgot its memory", async () => {
     const socket = await connect("/", { forceBase64: true });
     const frames = [];
