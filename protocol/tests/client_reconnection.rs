@@ -458,3 +458,28 @@ fn closing_over_websocket_closes_the_websocket_and_the_server_learns_it_at_once(
     assert!(net.websockets.is_empty(), "no WebSocket left open");
     assert!(net.conns["eio-2"].session.is_closed());
 }
+
+#[test]
+fn reconnection_turned_off_by_a_disconnect_listener_leaves_the_socket_free_to_connect_again() {
+    let mut net = Net::new(polling_only());
+    net.manager.open(net.now);
+    let s = connected(&mut net, "/");
+    net.take_events();
+    net.randoms(&[0.5]);
+    net.close_from_server();
+    assert!(net.manager.is_reconnecting(), "the reconnection is scheduled as the close is handled");
+    // `socket.on("disconnect", () => socket.io.reconnection(false))`: socket.io-client decides
+    // to reconnect after its listeners ran, so it never reconnects.
+    net.take_events();
+    net.manager.set_reconnection(false);
+    assert!(!net.manager.is_reconnecting());
+    assert_eq!(net.manager.poll_timeout(), None);
+    net.advance(net.now + 60_000);
+    assert_eq!(net.handshakes, 1, "no reconnection");
+    assert!(net.manager_events().is_empty());
+    // Later, `socket.connect()` opens a new connection, as socket.io-client's does.
+    net.manager.connect_socket(s, net.now);
+    net.pump();
+    assert_eq!(net.handshakes, 2, "a new engine session");
+    assert_eq!(net.socket_events(s), [SocketEvent::Connect]);
+}

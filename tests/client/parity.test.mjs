@@ -695,6 +695,28 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, ["connect_error: timeout", "error: timeout", "reconnect_attempt", "close: forced close"]);
     });
 
+    test("socket.io.reconnection(false) in a disconnect listener: no reconnection, and a later socket.connect() connects again", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 50 });
+        const log = [];
+        await new Promise((res) => socket.once("connect", res));
+        socket.io.on("reconnect_attempt", () => log.push("reconnect_attempt"));
+        socket.once("disconnect", (reason) => {
+          log.push(`disconnect: ${reason}`);
+          socket.io.reconnection(false);
+        });
+        socket.io.engine.close();
+        await new Promise((res) => setTimeout(res, 400));
+        log.push(`connected: ${socket.connected}`);
+        socket.connect();
+        const connected = new Promise((res) => socket.once("connect", () => res("connect")));
+        log.push(await Promise.race([connected, new Promise((res) => setTimeout(() => res("no connect"), 3000))]));
+        socket.disconnect();
+        return log;
+      });
+      assert.deepEqual(r, ["disconnect: forced close", "connected: false", "connect"]);
+    });
+
     test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
       const r = await run(async (url) => {
         const socket = io(url, { forceNew: true });

@@ -43,11 +43,14 @@ impl Reconnection {
         }
     }
 
-    /// `reconnection(v)`; disabling it also stops a pending reconnection.
+    /// `reconnection(v)`; disabling it also stops a pending reconnection, and forgets one
+    /// scheduled: socket.io-client decides to reconnect after its `close` and `disconnect`
+    /// listeners ran, so one that turns reconnection off leaves no attempt behind, and a later
+    /// `connect()` opens a new connection. (An attempt under way goes on, as there.)
     pub(super) fn set_enabled(&mut self, enabled: bool) {
         self.enabled = enabled;
         if !enabled {
-            self.skip = true;
+            self.stop();
         }
     }
 
@@ -86,10 +89,12 @@ impl Reconnection {
         self.skip = false;
     }
 
-    /// The manager was closed on purpose (`_close()`): no reconnection.
+    /// The manager was closed on purpose (`_close()`), or reconnection turned off: no
+    /// reconnection, and none scheduled.
     pub(super) fn stop(&mut self) {
         self.skip = true;
         self.active = false;
+        self.due = None;
     }
 
     /// The attempt under way failed or ended: the next [`Reconnection::schedule`] may start
