@@ -639,13 +639,14 @@ export function client(load, platform = {}) {
       const data = [ev, ...args];
       // As socket.io-client: outgoing listeners hear an emit, with the caller's own arguments,
       // when it goes out: now, or from sendBuffer once connected; a volatile one never buffers.
-      let buffered;
-      if (this._connected) this._notifyOutgoing(data);
-      else if (!flags.volatile) {
+      // Arguments that do not encode (circular, BigInt) throw here, before anything is kept.
+      let buffered, connected = this._connected;
+      if (connected) this._notifyOutgoing(data);
+      const [text, bins] = encode(data);
+      if (!connected && !flags.volatile) {
         buffered = { type: 2, nsp: this.nsp, data, options: { compress: flags.compress !== false }, _cb: cb };
         this._buffer.push(buffered);
       }
-      const [text, bins] = encode(data);
       this._send((d, bins) => {
         // the packets this emit creates now are reported with its `compress` flag
         this.io._compress = !(f & 8);

@@ -101,6 +101,34 @@ describe("ESM package against socket.io 4.8.4", () => {
     await close();
   });
 
+  test("an emit whose arguments do not encode throws and keeps nothing: the socket connects and its other emits go out", async () => {
+    const { page: pg, errors, close } = await page();
+    const r = await pg.evaluate(async (url) => {
+      const socket = io(url, { forceNew: true });
+      const circular = {};
+      circular.self = circular;
+      const thrown = [];
+      for (const bad of [circular, 10n]) {
+        try {
+          socket.emit("note", "unencodable", bad);
+        } catch (e) {
+          thrown.push(e instanceof TypeError);
+        }
+      }
+      const buffered = socket.sendBuffer.map((p) => p.data[1]);
+      socket.emit("note", "after-unencodable");
+      await new Promise((res) => socket.on("connect", res));
+      const echoed = await socket.emitWithAck("echo", "still-working");
+      socket.disconnect();
+      return { thrown, buffered, echoed };
+    }, server.url);
+    assert.deepEqual(r, { thrown: [true, true], buffered: [], echoed: "still-working" });
+    await until(() => seen.some((s) => s[0] === "note" && s[2] === "after-unencodable"), 5_000);
+    assert.ok(!seen.some((s) => s[0] === "note" && s[2] === "unencodable"), "nothing of the failed emits reached the server");
+    assert.deepEqual(errors, []);
+    await close();
+  });
+
   test("namespaces share one manager; forceNew makes another", async () => {
     const { page: pg, errors, close } = await page();
     const r = await pg.evaluate(async (url) => {
