@@ -1,6 +1,8 @@
 //! Connection state recovery across objects: a reconnection that lands on another object than
 //! the one holding its session asks that one for it ([`Server::export_recovery`]), which sends
-//! the question on when the session moved again.
+//! the question on when the session moved again. An object that took a session tells the
+//! object its pid names ([`Server::note_moved`]), so that a question asked there goes
+//! straight to the holder however often the session moved.
 
 use wasmio_protocol::server::{ConnectRequest, Server};
 use worker::{Request, Response, Result};
@@ -13,6 +15,9 @@ use crate::socketio_object::SocketIoServer;
 /// The path by which an object asks another for a disconnected session to recover
 /// ([`Server::export_recovery`]).
 pub(crate) const RECOVER_PATH: &str = "/__recover";
+
+/// The path by which an object that took a session tells the object its pid names.
+pub(crate) const MOVED_PATH: &str = "/__moved";
 
 /// How many times a recovery request is sent on after sessions that moved more than once.
 const MAX_RECOVERY_HOPS: u32 = 4;
@@ -32,6 +37,14 @@ impl RecoveryAsk {
     fn to_json(&self) -> String {
         serde_json::to_string(self).expect("plain strings and numbers serialize")
     }
+}
+
+/// What [`MOVED_PATH`] is told: object `to` took the session of `pid` at `at` (ms).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MovedNote {
+    pid: String,
+    to: String,
+    at: u64,
 }
 
 impl SocketIoServer {
@@ -58,6 +71,16 @@ impl SocketIoServer {
         }
     }
 
+    /// Takes another object's [`MovedNote`].
+    pub(crate) async fn serve_moved(&self, mut req: Request) -> Result<Response> {
+        let note: MovedNote = req.json().await?;
+        self.restore()?;
+        self.learn_name(req.inner())?;
+        self.core.borrow_mut().note_moved(&note.pid, &note.to, note.at);
+        self.settle().await?;
+        Response::ok("noted")
+    }
+
     /// POSTs `body` to `path` of the numbered object `object` (telling it its name).
     async fn post_to_object(&self, object: &str, path: &str, body: String) -> Result<Response> {
         post_to_object(&self.env, object, path, body).await
@@ -67,7 +90,7 @@ impl SocketIoServer {
     /// then decides those CONNECTs: recovered when the session came, fresh if not.
     pub(crate) async fn recover_remote(&self) -> Result<()> {
         let requests = std::mem::take(&mut *self.remote_recoveries.borrow_mut());
-        for request in requests {
+        for mut request in requests {
             let from = request.recover_from.clone().expect("deferred for a recovery");
             let holder = self.holder_elsewhere(&self.core.borrow(), &request);
             let Some(holder) = holder else {
@@ -77,16 +100,19 @@ impl SocketIoServer {
                 continue;
             };
             let me = self.name.borrow().clone().unwrap_or_default();
-            let ask = RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me, hops: 0 };
+            let ask =
+                RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me.clone(), hops: 0 };
             match self.post_to_object(&holder, RECOVER_PATH, ask.to_json()).await {
                 Ok(mut answer) => {
                     // Read whatever the status: an unread answer keeps the subrequest open.
                     let exported = answer.text().await?;
                     if answer.status_code() == 200 {
-                        let imported =
-                            self.core.borrow_mut().import_recovery(&request.session, &request.nsp, &exported);
-                        if let Err(error) = imported {
-                            worker::console_error!("object {holder} exported an unreadable session: {error}");
+                        let imported = self.core.borrow_mut().import_recovery(&mut request, &exported, now_ms());
+                        match imported {
+                            Ok(()) => self.tell_home(&ask.pid, &me),
+                            Err(error) => {
+                                worker::console_error!("object {holder} exported an unreadable session: {error}")
+                            }
                         }
                     }
                 }
@@ -96,6 +122,27 @@ impl SocketIoServer {
             self.pump();
         }
         Ok(())
+    }
+
+    /// Tells the object `pid` names that this object (`me`) took its session, beside the next
+    /// events (the recovering CONNECT is not held back for it). Not told, it still knows where
+    /// the session first went, and questions follow the moves from there.
+    fn tell_home(&self, pid: &str, me: &str) {
+        let Some(home) = object_of_sid(pid).filter(|home| *home != me) else { return };
+        let note = MovedNote { pid: pid.to_owned(), to: me.to_owned(), at: now_ms() };
+        let body = serde_json::to_string(&note).expect("plain strings and numbers serialize");
+        let (env, home) = (self.env.clone(), home.to_owned());
+        self.beside_next_events(async move {
+            // The answer is read whatever its status: an unread one keeps the subrequest open.
+            let failure = match post_to_object(&env, &home, MOVED_PATH, body).await {
+                Ok(mut answer) => match (answer.status_code(), answer.text().await) {
+                    (200, Ok(_)) => return,
+                    (status, text) => format!("status {status}: {}", text.unwrap_or_else(|e| e.to_string())),
+                },
+                Err(error) => error.to_string(),
+            };
+            worker::console_error!("object {home} was not told where a session it named went: {failure}");
+        });
     }
 
     /// The object that holds the session a CONNECT asks to recover, when not this one: for a

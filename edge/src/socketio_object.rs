@@ -31,14 +31,14 @@ use crate::handshake_request::{Credentials, RequestInfo};
 use crate::persistence::OUTBOX_RETRY_MS;
 use crate::rate_limits::{bucket_key, Buckets};
 use crate::relays::{RelayBody, Relays};
-use crate::remote_recovery::RECOVER_PATH;
+use crate::remote_recovery::{MOVED_PATH, RECOVER_PATH};
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
 use crate::routing::{new_sid, path_of};
 use crate::sync_kv::SyncKv;
 use crate::test_hooks::Wakeups;
 
 /// The paths of the requests only other objects make (see `SocketIoServer::serve_internal`).
-const INTERNAL_PATHS: [&str; 4] = [DIRECTORY_PATH, RELAY_PATH, CLUSTER_PATH, RECOVER_PATH];
+const INTERNAL_PATHS: [&str; 5] = [DIRECTORY_PATH, RELAY_PATH, CLUSTER_PATH, RECOVER_PATH, MOVED_PATH];
 
 /// The state of the Socket.IO server object: Engine.IO sessions, the Socket.IO core of
 /// `wasmio-protocol` and the application's handlers.
@@ -207,6 +207,9 @@ impl SocketIoServer {
         }
         if req.path() == RECOVER_PATH {
             return self.serve_recovery(req).await.map(Some);
+        }
+        if req.path() == MOVED_PATH {
+            return self.serve_moved(req).await.map(Some);
         }
         match self.test_hooks {
             true => self.serve_test_hook(&req).await.transpose(),

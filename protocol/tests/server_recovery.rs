@@ -95,7 +95,9 @@ fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_conn
     let from = request.recover_from.clone().expect("the pid to ask for, without an offset");
     assert_eq!(from.offset, "");
     let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).unwrap();
-    b.server.import_recovery("e9", "/", &exported).unwrap();
+    let mut request = request.clone();
+    b.server.import_recovery(&mut request, &exported, b.now).unwrap();
+    assert!(request.recovered && !request.run_middlewares, "recovered here: skipMiddlewares holds");
     b.server.accept_connect("e9", "/", Accept { sid: "x".into(), pid: Some("p-x".into()), data: None }, b.now).unwrap();
     assert!(matches!(&b.events()[..], [Event::Connection { recovered: true, .. }]));
     let texts = b.texts_for("e9");
@@ -193,7 +195,9 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     assert_eq!(a.server.export_recovery(&from.pid, "/other", "b", a.now), None, "another namespace");
     let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).expect("held by a");
     assert_eq!(a.server.export_recovery(&from.pid, "/", "b", a.now), None, "exported once");
-    b.server.import_recovery("e9", "/", &exported).unwrap();
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
+    assert!(imported.recovered && !imported.run_middlewares);
     b.server
         .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
         .unwrap();
@@ -211,7 +215,10 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     assert_eq!(a_restored.moved_to("p-s1"), Some("b"), "and a remembers it through hibernation");
     let info = b.server.socket("s1").unwrap();
     assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
-    assert!(b.server.import_recovery("e9", "/", "{}").is_err(), "an export without a session is refused");
+    assert!(
+        b.server.import_recovery(&mut request.clone(), "{}", b.now).is_err(),
+        "an export without a session is refused"
+    );
 }
 
 #[test]
@@ -410,4 +417,19 @@ fn recovery_without_skip_middlewares_asks_the_driver() {
         .accept_connect("e2", "/", Accept { sid: "ignored".into(), pid: Some("x".into()), data: None }, h.now)
         .unwrap();
     assert_eq!(h.texts_for("e2"), vec![r#"0{"sid":"s1","pid":"p-s1"}"#.to_owned()]);
+}
+
+#[test]
+fn the_server_a_pid_names_is_told_where_its_session_went_last_and_keeps_the_latest() {
+    let mut home = Harness::new(recovery_config());
+    home.server.set_origin("a");
+    assert_eq!(home.server.moved_to("a-s1"), None);
+    home.server.note_moved("a-s1", "c", 2_000);
+    assert_eq!(home.server.moved_to("a-s1"), Some("c"));
+    home.server.note_moved("a-s1", "b", 1_000);
+    assert_eq!(home.server.moved_to("a-s1"), Some("c"), "a note of an earlier move arriving late is ignored");
+    home.server.note_moved("a-s1", "d", 3_000);
+    assert_eq!(home.server.moved_to("a-s1"), Some("d"));
+    let restored = Server::restore(recovery_config(), Some(&home.server.shared_to_json()), []).unwrap();
+    assert_eq!(restored.moved_to("a-s1"), Some("d"), "kept through hibernation");
 }

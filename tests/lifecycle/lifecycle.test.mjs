@@ -100,21 +100,25 @@ describe("lifecycle of the chat deployment", () => {
     }
   });
 
-  it("recovers a session that comes back to an object it left before (object 0, then 2, 1, and 2 again), on every path", async () => {
-    const worker = await start();
-    const on = (object) => Object.fromEntries(Object.keys(PATHS).map((path) => [path, partitionFor(object, SHARDS)]));
-    const clients = await connectClients(worker.url, 1, {}, on(0));
-    const [sender] = await connectClients(worker.url, 1, {}, on(3)).then((all) => {
+  /**
+   * One client per transport path, connected to the first object of `path` (of `shards`),
+   * cut and sent on to each next object in turn while another object's client sends: each
+   * reconnection reaches its object and recovers, with every message sent meanwhile once and
+   * in order.
+   */
+  async function moveThrough(worker, shards, path) {
+    const on = (object) => Object.fromEntries(Object.keys(PATHS).map((p) => [p, partitionFor(object, shards)]));
+    const clients = await connectClients(worker.url, 1, {}, on(path[0]));
+    const away = [...Array(shards).keys()].find((o) => !path.includes(o)) ?? (path[0] + 1) % shards;
+    const [sender] = await connectClients(worker.url, 1, {}, on(away)).then((all) => {
       closeAll(all.slice(1));
       return all;
     });
     const objectOf = (c) => Number(c.socket.io.engine.id.split("-")[0]);
     try {
-      // Object 2 gives the session to 1, so when it comes back to 2, object 0 (which its pid
-      // names) only knows it went to 2: 2 itself knows where it went next.
-      for (const [move, object] of [2, 1, 2].entries()) {
+      for (const [move, object] of path.slice(1).entries()) {
         for (const c of clients) {
-          c.socket.io.opts.query.partition = partitionFor(object, SHARDS);
+          c.socket.io.opts.query.partition = partitionFor(object, shards);
           c.socket.io.engine.close();
         }
         const texts = [];
@@ -126,7 +130,7 @@ describe("lifecycle of the chat deployment", () => {
         await until(() => clients.every((c) => c.socket.connected), 20_000, `the reconnections to object ${object}`);
         for (const c of clients) {
           assert.equal(objectOf(c), object, `${c.path}: the reconnection reached object ${object}`);
-          assert.equal(c.socket.recovered, true, `${c.path}: recovered on object ${object}\n${serverErrors(worker)}`);
+          assert.equal(c.socket.recovered, true, `${c.path}: recovered on object ${object} (move ${move + 1})\n${serverErrors(worker)}`);
         }
         await until(() => clients.every((c) => texts.every((t) => c.received.includes(t))), 10_000, "the missed messages");
         await sleep(500);
@@ -139,6 +143,18 @@ describe("lifecycle of the chat deployment", () => {
     } finally {
       closeAll([...clients, sender]);
     }
+  }
+
+  it("recovers a session that comes back to an object it left before (object 0, then 2, 1, and 2 again), on every path", async () => {
+    // Object 2 gives the session to 1, so when it comes back to 2, object 0 (which its pid
+    // names) only knew it went to 2: 2 itself knows where it went next.
+    await moveThrough(await start(), SHARDS, [0, 2, 1, 2]);
+  });
+
+  it("recovers a session moved through every object of 8, more moves than a question is sent on", async () => {
+    // Each object that takes the session tells object 0 (which its pid names), so a question
+    // asked there goes straight to the holder.
+    await moveThrough(await start({ vars: { ...VARS, SHARDS: "8" } }), 8, [0, 1, 2, 3, 4, 5, 6, 7]);
   });
 
   it("relays again (from its alarm, or from its next instance) a broadcast an object could not hand to another, so their clients recover with nothing missing", async () => {

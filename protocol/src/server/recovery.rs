@@ -22,7 +22,9 @@
 
 use super::json::Reader;
 use super::snapshot::{read_persisted, write_persisted};
-use super::{DisconnectReason, Event, LostSockets, Persisted, Restored, Server, SnapshotError, SocketState};
+use super::{
+    ConnectRequest, DisconnectReason, Event, LostSockets, Persisted, Restored, Server, SnapshotError, SocketState,
+};
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,16 +166,39 @@ impl Server {
         self.shared.moved.get(pid).map(|(to, _)| to.as_str())
     }
 
-    /// Takes a session exported by another server for the pending CONNECT of `session` to
-    /// `nsp`: the next [`Server::accept_connect`] of that CONNECT recovers it.
-    pub fn import_recovery(&mut self, session: &str, nsp: &str, exported: &str) -> Result<(), SnapshotError> {
+    /// Server `to` took the session of `pid` at `at_ms`: told by it to the server the pid
+    /// names, so that a reconnection asking there is sent straight to `to`, however often the
+    /// session moved since it left. Kept unless this server knows of a later move.
+    pub fn note_moved(&mut self, pid: &str, to: &str, at_ms: u64) {
+        if self.shared.moved.get(pid).is_some_and(|(_, at)| *at >= at_ms) {
+            return;
+        }
+        self.shared.moved.insert(pid.to_owned(), (to.to_owned(), at_ms));
+        self.shared_dirty = true;
+    }
+
+    /// Takes a session exported by another server for the pending CONNECT `request`: the next
+    /// [`Server::accept_connect`] of that CONNECT recovers it. `request` now tells what a
+    /// CONNECT recovering a session held here would: whether it recovers (the packets it
+    /// missed are all in this server's log), and, with `skipMiddlewares`, that the namespace
+    /// middlewares do not run (the socket keeps its `data`, and an expired token does not
+    /// refuse it), as socket.io skips them for a recovered socket.
+    pub fn import_recovery(
+        &mut self,
+        request: &mut ConnectRequest,
+        exported: &str,
+        now_ms: u64,
+    ) -> Result<(), SnapshotError> {
         let (pid, p) = read_persisted(&mut Reader::new(exported))?;
         if p.sid.is_empty() || pid.is_empty() {
             return Err(SnapshotError::Field("i"));
         }
         // The packets it missed come from this server's own log, at accept time.
         let restored = Restored { sid: p.sid, pid, rooms: p.rooms, data: p.data, missed: Vec::new(), since: p.since };
-        self.imports.insert((session.to_owned(), nsp.to_owned()), restored);
+        self.imports.insert((request.session.clone(), request.nsp.clone()), restored);
+        request.recovered = self.try_restore(&request.session, &request.nsp, &request.auth, now_ms).is_some();
+        let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares);
+        request.run_middlewares &= !(request.recovered && skip);
         Ok(())
     }
 }
