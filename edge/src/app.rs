@@ -127,6 +127,11 @@ impl From<EventError> for HandlerError {
     }
 }
 
+/// The event names socket.io reserves besides `disconnect` (which [`Namespace::on`] takes as
+/// socket.io's disconnect listener): a client never sends them.
+const RESERVED_EVENTS: [&str; 6] =
+    ["connect", "connect_error", "connection", "disconnecting", "newListener", "removeListener"];
+
 /// One namespace (or family of dynamic namespaces) and its handlers.
 pub struct Namespace {
     matcher: Matcher,
@@ -399,6 +404,17 @@ impl Namespace {
     /// ones `null`), the first one for any other type ([`Args::typed`]); [`Bytes`] read binary
     /// attachments. A mismatch is refused with an [`EventError`] (acknowledged with
     /// `{"error": ...}` when the client awaits one).
+    ///
+    /// `"disconnect"` is socket.io's `socket.on("disconnect", (reason) => ...)`: the handler
+    /// runs when the socket disconnects, its one argument the reason ([`Namespace::on_disconnect`]).
+    ///
+    /// # Panics
+    ///
+    /// On another name socket.io reserves (`connect`, `connection`, `connect_error`,
+    /// `disconnecting`, `newListener`, `removeListener`: no client sends them, so the handler
+    /// would never run), and on an event that already has a handler here (socket.io would
+    /// run both; one would be dropped here): mistakes in building the app, reported when it
+    /// is built, as a router reports overlapping routes.
     pub fn on<T: DeserializeOwned + 'static>(
         self,
         event: &str,
@@ -407,15 +423,29 @@ impl Namespace {
         self.on_args(event, move |socket, args| handler(socket, args.typed::<T>()?))
     }
 
-    /// Handles `event` with its raw arguments.
+    /// Handles `event` with its raw arguments (`"disconnect"` and panics: as [`Namespace::on`]).
     pub fn on_args(mut self, event: &str, handler: impl Fn(&mut Socket, Args) -> HandlerResult + 'static) -> Self {
-        self.events.insert(event.to_owned(), EventHandling::Now(Rc::new(handler)));
+        if event == "disconnect" {
+            return self.on_disconnect(move |socket, reason| handler(socket, Args::one(reason)?));
+        }
+        self.add_event(event, EventHandling::Now(Rc::new(handler)));
         self
     }
 
-    /// Handles `event`, whose arguments deserialize to `T` (as for [`Namespace::on`]), with an
-    /// async handler: it gets a [`Context`] (the Worker's bindings, storage, the socket, the
-    /// deployment's other objects) and may await.
+    /// Registers the handling of `event` (see the panics of [`Namespace::on`]).
+    fn add_event(&mut self, event: &str, handling: EventHandling) {
+        assert!(
+            !RESERVED_EVENTS.contains(&event),
+            "`{event}` is an event name socket.io reserves, which no client sends: its handler would never run \
+             (a connection is handled by on_connection, a disconnection by on_disconnecting or on(\"disconnect\"))"
+        );
+        let replaced = self.events.insert(event.to_owned(), handling);
+        assert!(replaced.is_none(), "the event `{event}` has two handlers in one namespace: keep one");
+    }
+
+    /// Handles `event`, whose arguments deserialize to `T` (as for [`Namespace::on`], with its
+    /// `"disconnect"` and its panics), with an async handler: it gets a [`Context`] (the
+    /// Worker's bindings, storage, the socket, the deployment's other objects) and may await.
     ///
     /// ```
     /// # use wasmio_edge::app::App;
@@ -438,11 +468,17 @@ impl Namespace {
         Fut: std::future::Future<Output = HandlerResult> + 'static,
     {
         let handler = Rc::new(handler);
+        if event == "disconnect" {
+            return self.on_disconnect_async(move |context, reason| {
+                let handler = handler.clone();
+                async move { handler(context, Args::one(&reason)?.typed::<T>()?).await }
+            });
+        }
         let run = move |context: Context, args: Args| -> HandlerFuture {
             let handler = handler.clone();
             Box::pin(async move { handler(context, args.typed::<T>()?).await })
         };
-        self.events.insert(event.to_owned(), EventHandling::Awaited(Rc::new(run)));
+        self.add_event(event, EventHandling::Awaited(Rc::new(run)));
         self
     }
 
@@ -585,6 +621,8 @@ pub struct Socket<'a> {
     pub(crate) host: &'a EngineHost,
     /// Acknowledgements awaited from clients: (socket id, ack id) -> the handler's name.
     pub(crate) awaited_acks: &'a RefCell<AwaitedAcks>,
+    /// For a socket that left (a `disconnect` handler's), its `socket.data` as it was.
+    pub(crate) departed_data: Option<String>,
 }
 
 impl<'a> Socket<'a> {
@@ -674,9 +712,12 @@ impl<'a> Socket<'a> {
         self.server.leave(&self.sid, room)
     }
 
-    /// `socket.data` as a typed value.
+    /// `socket.data` as a typed value (in a `disconnect` handler too, as it was).
     pub fn data<T: DeserializeOwned>(&self) -> Option<T> {
-        serde_json::from_str(&self.server.socket(&self.sid)?.data).ok()
+        match self.server.socket(&self.sid) {
+            Some(info) => serde_json::from_str(&info.data).ok(),
+            None => serde_json::from_str(self.departed_data.as_deref()?).ok(),
+        }
     }
 
     /// Sets `socket.data` (it survives hibernation): refused when it could not be kept
@@ -782,5 +823,32 @@ impl Operator<'_, '_> {
     /// Makes every selected socket join `room`.
     pub fn sockets_join(self, room: &str) {
         self.socket.server.sockets_join(&self.op, &[room]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_disconnect_as_socket_io_writes_it_is_the_disconnect_handler() {
+        let ns = App::new().namespace("/", |ns| ns.on("disconnect", |_, _reason: String| Ok(())));
+        let ns = ns.find("/").expect("the namespace");
+        assert_eq!((ns.disconnect.len(), ns.events.len()), (1, 0));
+        let ns = App::new().namespace("/", |ns| ns.on_async("disconnect", |_, _reason: String| async { Ok(()) }));
+        let ns = ns.find("/").expect("the namespace");
+        assert_eq!((ns.disconnect_async.len(), ns.events.len()), (1, 0));
+    }
+
+    #[test]
+    #[should_panic(expected = "`connection` is an event name socket.io reserves")]
+    fn a_handler_of_an_event_no_client_sends_is_refused_when_the_app_is_built() {
+        App::new().namespace("/", |ns| ns.on_args("connection", |_, _| Ok(())));
+    }
+
+    #[test]
+    #[should_panic(expected = "the event `chat` has two handlers in one namespace")]
+    fn a_second_handler_of_one_event_is_refused_when_the_app_is_built() {
+        App::new().namespace("/", |ns| ns.on_args("chat", |_, _| Ok(())).on("chat", |_, _text: String| Ok(())));
     }
 }

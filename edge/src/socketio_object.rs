@@ -477,6 +477,7 @@ impl SocketIoServer {
             relays: self.relays.queue(),
             host: &self.host,
             awaited_acks: &self.awaited_acks,
+            departed_data: None,
         }
     }
 
@@ -494,11 +495,11 @@ impl SocketIoServer {
                 }
             }
             Event::Message(message) => self.on_event(&mut core, message),
-            Event::Disconnect { nsp, sid, reason, .. } => {
+            Event::Disconnect { nsp, sid, reason, data, .. } => {
                 self.rate_limits.borrow_mut().forget_socket(&nsp, &sid);
                 self.awaited_acks.borrow_mut().forget_socket(&sid);
                 let Some(ns) = self.app.find(&nsp) else { return };
-                let mut socket = self.socket(&mut core, sid, nsp.clone(), None);
+                let mut socket = Socket { departed_data: Some(data), ..self.socket(&mut core, sid, nsp.clone(), None) };
                 for handler in ns.disconnect_handlers() {
                     if let Err(error) = handler(&mut socket, reason.as_str()) {
                         worker::console_error!("a disconnect handler of {nsp} failed: {error}");

@@ -335,7 +335,7 @@ fn lost_socket_events(sid: &str, rooms: &[&str], data: &str) -> Vec<Event> {
             rooms,
             data: data.into(),
         },
-        Event::Disconnect { session, nsp, sid, reason },
+        Event::Disconnect { session, nsp, sid, reason, data: data.into() },
     ]
 }
 

@@ -317,6 +317,19 @@ describe("official socket.io-client 4.8.4", () => {
     });
   }
 
+  test('a handler written as socket.io\'s socket.on("disconnect") runs with the reason, and still reads socket.data', async () => {
+    const stays = client("/server-disconnect", { transports: ["websocket"] });
+    const leaves = client("/server-disconnect", { transports: ["polling"] });
+    await Promise.all([connected(stays), connected(leaves)]);
+    assert.deepEqual(await withTimeout(leaves.emitWithAck("name", "ana"), 3000, "the name's ack"), "ana");
+    const left = once(stays, "left");
+    leaves.disconnect();
+    assert.deepEqual(await left, ["ana", "client namespace disconnect"]);
+    const kicked = once(stays, "left");
+    stays.emit("kick");
+    assert.deepEqual(await kicked.catch(() => "no left event"), "no left event", "a socket hears no event once gone");
+  });
+
   for (const [how, leave] of [
     ["closes its connection", (socket) => socket.io.engine.close()],
     ["disconnects", (socket) => socket.disconnect()],

@@ -14,7 +14,9 @@
 //!   more per second); over the limit the event is dropped, and `/limited-strict`
 //!   disconnects the socket;
 //! - `/server-disconnect`: `kick` disconnects the socket from the namespace, `close`
-//!   disconnects it and closes the Engine.IO session;
+//!   disconnects it and closes the Engine.IO session; `name` (name) keeps it in `socket.data`
+//!   (acknowledged), and the namespace hears `left` (name, reason) when a socket disconnects
+//!   (socket.io's `socket.on("disconnect", ...)`, which still reads `socket.data`);
 //! - `/server-ack`: `ask` (value) makes the server emit `question` (value) with an
 //!   acknowledgement (timeout 1000 ms); the client's answer comes back as `answer` (the
 //!   answer's arguments), a timeout as `answer-timeout`; `ask-later` the same with 120 s;
@@ -267,6 +269,14 @@ fn app(env: &worker::Env) -> App {
             ns.on_args("kick", |socket, _| Ok(socket.disconnect(false)?))
                 .on_args("close", |socket, _| Ok(socket.disconnect(true)?))
                 .on_args("ping", pong)
+                .on("name", |socket, name: String| {
+                    socket.set_data(&name)?;
+                    Ok(socket.ack(&name)?)
+                })
+                .on("disconnect", |socket, reason: String| {
+                    let name: Option<String> = socket.data();
+                    Ok(socket.io().emit_args("left", Args::many(&(name, reason))?)?)
+                })
         })
         .namespace("/cluster", cluster::cluster)
         .namespace("/typed", typed::typed)

@@ -230,7 +230,8 @@ pub enum Event {
         /// Its `socket.data`, JSON text.
         data: String,
     },
-    /// A socket left (`disconnect`).
+    /// A socket left (`disconnect`); `data` is what its `socket.data` was, which socket.io's
+    /// `disconnect` listeners still read.
     Disconnect {
         /// Engine.IO session id (empty for a socket lost with an earlier instance, see
         /// [`Server::adopt_orphans`]).
@@ -241,6 +242,8 @@ pub enum Event {
         sid: String,
         /// Why.
         reason: DisconnectReason,
+        /// Its `socket.data`, JSON text.
+        data: String,
     },
     /// The socket's `error` event: its client sent a packet that could not be decoded (the
     /// session is closed right after).

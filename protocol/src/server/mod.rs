@@ -667,6 +667,7 @@ impl Server {
             nsp: socket.nsp,
             sid: sid.to_owned(),
             reason,
+            data: socket.data,
         });
     }
 

@@ -102,14 +102,14 @@ impl Server {
             }
             self.live_dirty.insert(key.to_owned(), p.sid.clone());
             let reason = DisconnectReason::TransportClose;
-            let (session, nsp, sid) = (String::new(), p.nsp.clone(), p.sid.clone());
+            let (session, nsp, sid, data) = (String::new(), p.nsp.clone(), p.sid.clone(), p.data.clone());
             self.events.push_back(Event::Disconnecting {
                 session: session.clone(),
                 nsp: nsp.clone(),
                 sid: sid.clone(),
                 reason,
                 rooms: p.rooms.clone(),
-                data: p.data.clone(),
+                data: data.clone(),
             });
             if self.config.recovery.is_some() && !pid.is_empty() {
                 p.disconnected_at = now_ms;
@@ -117,7 +117,7 @@ impl Server {
                 self.shared_dirty = true;
                 self.rooms_version += 1;
             }
-            self.events.push_back(Event::Disconnect { session, nsp, sid, reason });
+            self.events.push_back(Event::Disconnect { session, nsp, sid, reason, data });
         }
         unreadable
     }
