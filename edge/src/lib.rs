@@ -299,17 +299,22 @@ async fn client_bundle(env: &Env, req: &Request, path: &str) -> Result<Response>
         .iter()
         .find_map(|(alias, file)| Some(format!("{}{file}", path.strip_suffix(alias)?)))
         .unwrap_or_else(|| path.to_owned());
-    if let Ok(assets) = env.assets("ASSETS") {
-        // The request's headers go along, so that a page revalidating its copy (`If-None-Match`)
-        // is answered 304 without the file.
-        let mut init = worker::RequestInit::new();
-        init.with_headers(req.headers().clone());
-        let response = assets.fetch(format!("https://assets.local{path}"), Some(init)).await?;
-        if matches!(response.status_code(), 200 | 304) {
-            return Ok(response);
-        }
+    let Ok(assets) = env.assets("ASSETS") else {
+        let message = "wasmio: this deployment serves no browser client: give it static assets (an [assets] \
+                       section with binding = \"ASSETS\") whose socket.io/ folder holds the client, as \
+                       templates/edge-app/wrangler.toml shows\n";
+        return Ok(Response::ok(message)?.with_status(404));
+    };
+    // The request's headers go along, so that a page revalidating its copy (`If-None-Match`)
+    // is answered 304 without the file.
+    let mut init = worker::RequestInit::new();
+    init.with_headers(req.headers().clone());
+    let response = assets.fetch(format!("https://assets.local{path}"), Some(init)).await?;
+    if matches!(response.status_code(), 200 | 304) {
+        return Ok(response);
     }
-    let message = "wasmio: the browser client bundle is not built yet (it comes from pkg/, built by `make build` once the browser client exists)\n";
+    let message = "wasmio: the browser client is not among this deployment's assets: copy it to their \
+                   socket.io/ folder (`make build` puts it in www/socket.io/)\n";
     Ok(Response::ok(message)?.with_status(404))
 }
 

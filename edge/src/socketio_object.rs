@@ -514,7 +514,12 @@ impl SocketIoServer {
             Event::Ack { sid, id, result } => {
                 let Some(name) = self.awaited_acks.borrow_mut().take(&sid, id) else { return };
                 let Some(nsp) = core.socket(&sid).map(|s| s.nsp) else { return };
-                let Some(handler) = self.app.find(&nsp).and_then(|ns| ns.ack_handler(&name)).cloned() else { return };
+                let Some(handler) = self.app.find(&nsp).and_then(|ns| ns.ack_handler(&name)).cloned() else {
+                    worker::console_error!(
+                        "no acknowledgement handler {name:?} in {nsp} (Namespace::on_ack): the answer (or timeout) of socket {sid} is dropped"
+                    );
+                    return;
+                };
                 let result = result.map(|a| Args { json: a.args, attachments: a.attachments });
                 if let Err(error) = handler(&mut self.socket(&mut core, sid, nsp.clone(), None), result) {
                     worker::console_error!("the acknowledgement handler {name:?} of {nsp} failed: {error}");
