@@ -58,6 +58,8 @@ pub struct Context {
     pub(crate) nsp: String,
     /// The acknowledgement the client awaits, until it is answered.
     pub(crate) ack: Rc<Cell<Option<u64>>>,
+    /// For a socket that left (an async `disconnect` handler's), its `socket.data` as it was.
+    pub(crate) departed_data: Option<String>,
 }
 
 impl Context {
@@ -77,10 +79,11 @@ impl Context {
     }
 
     /// Runs `f` on the socket (emit, join, ack, data, broadcasts): what it does is delivered
-    /// at once. Fails when the object went away meanwhile.
+    /// at once. Fails when the object went away meanwhile. In a `disconnect` handler the
+    /// socket is gone, and its data is what it was.
     pub fn socket<R>(&self, f: impl FnOnce(&mut Socket) -> R) -> Result<R, HandlerError> {
         let object = self.object()?;
-        Ok(object.with_socket(&self.sid, &self.nsp, &self.ack, f))
+        Ok(object.with_socket(&self.sid, &self.nsp, &self.ack, self.departed_data.clone(), f))
     }
 
     /// `io.of(<this namespace>)` over the whole deployment: broadcasts and socket.io's adapter
@@ -104,7 +107,7 @@ pub(crate) fn task(context: &Context, name: String, future: HandlerFuture) -> Ta
         let Err(error) = future.await else { return };
         worker::console_warn!("the handler of {name:?} in {nsp} failed: {error}");
         if let Some(object) = object.upgrade() {
-            object.with_socket(&sid, &nsp, &ack, |socket| socket.refuse(&error.to_string()));
+            object.with_socket(&sid, &nsp, &ack, None, |socket| socket.refuse(&error.to_string()));
         }
     })
 }

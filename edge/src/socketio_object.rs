@@ -139,6 +139,7 @@ impl SocketIoServer {
             sid: sid.to_owned(),
             nsp: nsp.to_owned(),
             ack: Rc::new(Cell::new(ack)),
+            departed_data: None,
         }
     }
 
@@ -154,11 +155,13 @@ impl SocketIoServer {
         sid: &str,
         nsp: &str,
         ack: &Cell<Option<u64>>,
+        departed_data: Option<String>,
         f: impl FnOnce(&mut Socket) -> R,
     ) -> R {
         let result = {
             let mut core = self.core.borrow_mut();
-            let mut socket = self.socket(&mut core, sid.to_owned(), nsp.to_owned(), ack.take());
+            let socket = self.socket(&mut core, sid.to_owned(), nsp.to_owned(), ack.take());
+            let mut socket = Socket { departed_data, ..socket };
             let result = f(&mut socket);
             ack.set(socket.ack);
             result
@@ -499,14 +502,17 @@ impl SocketIoServer {
                 self.rate_limits.borrow_mut().forget_socket(&nsp, &sid);
                 self.awaited_acks.borrow_mut().forget_socket(&sid);
                 let Some(ns) = self.app.find(&nsp) else { return };
-                let mut socket = Socket { departed_data: Some(data), ..self.socket(&mut core, sid, nsp.clone(), None) };
+                let departed_data = Some(data);
+                let mut socket =
+                    Socket { departed_data: departed_data.clone(), ..self.socket(&mut core, sid, nsp.clone(), None) };
                 for handler in ns.disconnect_handlers() {
                     if let Err(error) = handler(&mut socket, reason.as_str()) {
                         worker::console_error!("a disconnect handler of {nsp} failed: {error}");
                     }
                 }
                 for handler in ns.async_disconnect_handlers() {
-                    let context = self.context(&socket.sid, &nsp, None);
+                    let context =
+                        Context { departed_data: departed_data.clone(), ..self.context(&socket.sid, &nsp, None) };
                     let future = handler(context.clone(), reason.as_str().to_owned());
                     self.tasks.push(task(&context, "disconnect".to_owned(), future));
                 }

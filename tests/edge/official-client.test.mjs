@@ -380,13 +380,17 @@ describe("official socket.io-client 4.8.4", () => {
       const stranger = client("/kv-auth", { transports, auth: { token: "nobody" } });
       assert.equal((await once(stranger, "connect_error"))[0].message, "not authorized");
     }
-    // An async disconnect handler wrote why a socket left.
+    // An async disconnect handler wrote why a socket left, after its socket.data if it had some.
     const leaver = client("/async", { transports: ["websocket"] });
-    await connected(leaver);
-    const leaverId = leaver.id;
+    const named = client("/async", { transports: ["polling"] });
+    await Promise.all([connected(leaver), connected(named)]);
+    assert.equal(await named.timeout(3000).emitWithAck("name", "bo"), "bo");
+    const [leaverId, namedId] = [leaver.id, named.id];
     leaver.disconnect();
+    named.disconnect();
     await sleep(500);
     assert.equal(await reader.timeout(3000).emitWithAck("recall", `left:${leaverId}`), "client namespace disconnect");
+    assert.equal(await reader.timeout(3000).emitWithAck("recall", `left:${namedId}`), "bo: client namespace disconnect");
     const refused = await writer.timeout(3000).emitWithAck("recall", { not: "a string" });
     assert.match(refused.error, /^invalid argument/, "an error answers the ack");
     assert.ok(writer.connected && reader.connected);

@@ -14,9 +14,9 @@
 //!   more per second); over the limit the event is dropped, and `/limited-strict`
 //!   disconnects the socket;
 //! - `/server-disconnect`: `kick` disconnects the socket from the namespace, `close`
-//!   disconnects it and closes the Engine.IO session; `name` (name) keeps it in `socket.data`
-//!   (acknowledged), and the namespace hears `left` (name, reason) when a socket disconnects
-//!   (socket.io's `socket.on("disconnect", ...)`, which still reads `socket.data`);
+//!   disconnects it and closes the Engine.IO session; `name` ([`keep_name`]), and the
+//!   namespace hears `left` (name, reason) when a socket disconnects (socket.io's
+//!   `socket.on("disconnect", ...)`, which still reads `socket.data`);
 //! - `/server-ack`: `ask` (value) makes the server emit `question` (value) with an
 //!   acknowledgement (timeout 1000 ms); the client's answer comes back as `answer` (the
 //!   answer's arguments), a timeout as `answer-timeout`; `ask-later` the same with 120 s;
@@ -176,9 +176,13 @@ fn app(env: &worker::Env) -> App {
                 let note = ctx.env().kv("NOTES")?.get(&key).text().await?;
                 Ok(ctx.socket(|socket| socket.ack(&note))??)
             })
-            // Why each socket left, kept in NOTES under `left:<socket id>`.
+            .on("name", keep_name)
+            // Why each socket left (after its name, if it gave one), kept in NOTES under
+            // `left:<socket id>`.
             .on_disconnect_async(|ctx, reason| async move {
-                ctx.env().kv("NOTES")?.put(&format!("left:{}", ctx.id()), reason)?.execute().await?;
+                let name: Option<String> = ctx.socket(|socket| socket.data())?;
+                let left = name.map_or_else(|| reason.clone(), |name| format!("{name}: {reason}"));
+                ctx.env().kv("NOTES")?.put(&format!("left:{}", ctx.id()), left)?.execute().await?;
                 Ok(())
             })
             .on_async("count", |ctx, _: serde_json::Value| async move {
@@ -269,10 +273,7 @@ fn app(env: &worker::Env) -> App {
             ns.on_args("kick", |socket, _| Ok(socket.disconnect(false)?))
                 .on_args("close", |socket, _| Ok(socket.disconnect(true)?))
                 .on_args("ping", pong)
-                .on("name", |socket, name: String| {
-                    socket.set_data(&name)?;
-                    Ok(socket.ack(&name)?)
-                })
+                .on("name", keep_name)
                 .on("disconnect", |socket, reason: String| {
                     let name: Option<String> = socket.data();
                     Ok(socket.io().emit_args("left", Args::many(&(name, reason))?)?)
@@ -280,4 +281,10 @@ fn app(env: &worker::Env) -> App {
         })
         .namespace("/cluster", cluster::cluster)
         .namespace("/typed", typed::typed)
+}
+
+/// `name` (name): kept in `socket.data`, acknowledged with it.
+fn keep_name(socket: &mut Socket, name: String) -> HandlerResult {
+    socket.set_data(&name)?;
+    Ok(socket.ack(&name)?)
 }
