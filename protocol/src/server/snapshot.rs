@@ -114,19 +114,17 @@ impl Server {
         }
         // The partial packet's attachments, once kept, count beyond the snapshot's limit.
         let mut kept_bytes = 0;
-        // Its attachments go in base64 (4 characters per 3 bytes).
-        let encoded = |packet: &Packet| packet.attachments.iter().map(|a| a.len().div_ceil(3) * 4).sum::<usize>();
         // Until the packet has waited PARTIAL_KEPT_AFTER_MS, its attachments are kept only
         // within the inline limit: large binary is not written to storage frame by frame while
         // it comes fast. Nothing is lost by leaving it out meanwhile: an eviction comes after
         // seconds of silence, when it is kept, and a restart ends the WebSocket it comes on.
-        let partial = s
-            .reassembly
-            .packet
-            .as_ref()
-            .filter(|(packet, _)| s.reassembly.kept || encoded(packet) <= self.config.max_inline_snapshot_bytes);
-        if let Some((packet, expected)) = partial {
-            let encoded = encoded(packet);
+        // Its attachments go in base64 (4 characters per 3 bytes).
+        let partial = s.reassembly.packet.as_ref().map(|(packet, expected)| {
+            (packet, expected, packet.attachments.iter().map(|a| a.len().div_ceil(3) * 4).sum::<usize>())
+        });
+        let partial =
+            partial.filter(|&(_, _, encoded)| s.reassembly.kept || encoded <= self.config.max_inline_snapshot_bytes);
+        if let Some((packet, expected, encoded)) = partial {
             if s.reassembly.kept {
                 kept_bytes = encoded;
             }
