@@ -249,7 +249,7 @@ export function client(load, platform = {}) {
             failed(e);
             call(tag + 2, e);
           };
-          ws.onclose = (e) => call(tag + 3, e);
+          ws.onclose = (e) => call(tag + 3, (this._wc = e));
           ws.onmessage = (e) => {
             const data = (frame = e.data);
             if (typeof data !== "string") return call(tag + 1, data);
@@ -497,11 +497,15 @@ export function client(load, platform = {}) {
    * `context` are the browser's details the driver gave manager `m` (the HTTP status and the
    * response or failure of a polling request; a WebSocket's error event).
    */
-  const transportError = (text, m) => Object.assign(new Error(text), { type: "TransportError" }, m._te);
+  class TransportError extends Error {}
+  const transportError = (text, m) => Object.assign(new TransportError(text), { type: "TransportError" }, m._te);
   /** A connection failure: a TransportError for the transports' errors, else an Error. */
   const failure = (text, m) =>
     /^(xhr poll|xhr post|websocket) error$/.test(text) ? transportError(text, m) : new Error(text);
-  /** The details of a `disconnect` or `close`: the error for a transport or parse error. */
+  /**
+   * The details of a `disconnect` or `close`: the error for a transport or parse error; for a
+   * WebSocket that closed, its CloseEvent as `context` (its `code`, `reason`, `wasClean`).
+   */
   const description = (reason, text, m) =>
     text == null
       ? undefined
@@ -509,7 +513,7 @@ export function client(load, platform = {}) {
         ? transportError(text, m)
         : reason === "parse error"
           ? new Error(text)
-          : { description: text };
+          : { description: text, ...(text === "websocket connection closed" && { context: m._wc }) };
 
   class Socket extends Emitter {
     constructor(io, nsp, opts) {

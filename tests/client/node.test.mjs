@@ -38,6 +38,7 @@ before(async () => {
         socket.on("bytes", (bytes, ack) => ack(Buffer.isBuffer(bytes) ? [...bytes] : typeof bytes, Buffer.from([7, 8, 9])));
         socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
         socket.on("slow-answer", (cb) => setTimeout(() => cb("answered"), 500));
+        socket.on("drop", () => socket.conn.close());
         socket.on("request-headers", (cb) => cb([socket.handshake.headers["user-agent"], socket.handshake.headers.accept]));
         socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
       }),
@@ -176,6 +177,26 @@ for (const [name, io] of Object.entries(CLIENTS)) {
         }
       });
     }
+
+    test("a refused connection's error is a TransportError; a WebSocket the server closed gives its CloseEvent as the disconnect's context", async () => {
+      const closed = createServer();
+      await new Promise((r) => closed.listen(0, "127.0.0.1", r));
+      const port = closed.address().port;
+      await new Promise((r) => closed.close(r)); // nothing listens there now
+      const refused = io(`http://127.0.0.1:${port}`, { forceNew: true, transports: ["polling"], reconnection: false });
+      const [error] = await once(refused, "connect_error");
+      refused.disconnect();
+      assert.deepEqual([error.constructor.name, error.message, error.type, error instanceof Error], ["TransportError", "xhr poll error", "TransportError", true]);
+      const socket = io(server.url, { forceNew: true, transports: ["websocket"], reconnection: false });
+      try {
+        await once(socket, "connect");
+        socket.emit("drop");
+        const [reason, details] = await once(socket, "disconnect");
+        assert.deepEqual([reason, details.description, details.context?.code, details.context?.wasClean], ["transport close", "websocket connection closed", 1005, true]);
+      } finally {
+        socket.disconnect();
+      }
+    });
 
     test('engine.binaryType = "arraybuffer": received binary data is an ArrayBuffer', async () => {
       const socket = io(server.url, { forceNew: true });

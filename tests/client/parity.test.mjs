@@ -26,6 +26,7 @@ function handlers(io) {
       cb({ token: headers["x-token"], poll: headers["x-poll"], protocol: headers["sec-websocket-protocol"], t: query.t });
     });
     socket.on("silent", () => {});
+    socket.on("drop", () => socket.conn.close());
     socket.on("echo", (...args) => args.pop()(...args));
     socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
     // An event whose JSON breaks off after its name.
@@ -400,6 +401,20 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         forbidden: ["xhr poll error", 403, "object"],
         websocket: ["websocket error", true, "error"],
       });
+    });
+
+    test("a WebSocket the server closed: the disconnect's details carry its CloseEvent as context", async () => {
+      const r = await run(async (url) => {
+        const socket = io(url, { forceNew: true, transports: ["websocket"], reconnection: false });
+        await new Promise((res) => socket.on("connect", res));
+        const [reason, details] = await new Promise((res) => {
+          socket.on("disconnect", (...a) => res(a));
+          socket.emit("drop");
+        });
+        const { context } = details;
+        return [reason, details.description, context instanceof CloseEvent, context.code, context.wasClean];
+      });
+      assert.deepEqual(r, ["transport close", "websocket connection closed", true, 1005, true]);
     });
 
     test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
