@@ -149,7 +149,9 @@ export function client(load, platform = {}) {
       return (this._m._d && this._m._d.name(1, 0)) || undefined;
     }
     get transport() {
-      return { name: (this._m._d && this._m._d.name(0, 0)) || undefined };
+      // As its events told (the open, then an upgrade): the driver may have upgraded already
+      // while the events of the packets that came before are still being handed out.
+      return { name: this._tn || (this._m._d && this._m._d.name(0, 0)) || undefined };
     }
     get readyState() {
       // One engine per connection, as engine.io-client's: a closed one stays closed.
@@ -376,6 +378,7 @@ export function client(load, platform = {}) {
           return this.emitReserved("packet", packet);
         }
         case 0:
+          if (this.engine) this.engine._tn = this._d.name(0, 0);
           return this.emitReserved("open");
         case 1:
           return this.emitReserved("error", failure(a, this));
@@ -398,6 +401,7 @@ export function client(load, platform = {}) {
         case 7:
           return this.emitReserved("reconnect_failed");
         default:
+          if (this.engine) this.engine._tn = a;
           return this.engine?.emit("upgrade", { name: a });
       }
     }

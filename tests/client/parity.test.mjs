@@ -417,6 +417,27 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       assert.deepEqual(r, ["transport close", "websocket connection closed", true, 1005, true]);
     });
 
+    test("the transport's name read in a connect listener agrees with the upgrade event that follows (the documented example)", async () => {
+      const r = await run(async (url) => {
+        const seen = new Set();
+        for (let round = 0; round < 20; round++) {
+          const socket = io(url, { forceNew: true });
+          const [atConnect, upgrade] = await new Promise((res) =>
+            socket.on("connect", () => {
+              const name = socket.io.engine.transport.name;
+              const upgraded = new Promise((up) => socket.io.engine.once("upgrade", (t) => up([t.name, socket.io.engine.transport.name])));
+              res([name, Promise.race([upgraded, new Promise((none) => setTimeout(() => none("no upgrade event"), 1000))])]);
+            }),
+          );
+          seen.add(JSON.stringify([atConnect, await upgrade]));
+          socket.disconnect();
+        }
+        return [...seen].map((s) => JSON.parse(s));
+      });
+      // Mostly polling then an upgrade event; a connection whose upgrade came first has no event left.
+      for (const entry of r) assert.ok([`["polling",["websocket","websocket"]]`, `["websocket","no upgrade event"]`].includes(JSON.stringify(entry)), JSON.stringify(r));
+    });
+
     test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
       const r = await run(
         async ({ url, customUrl, wildcardUrl }) => {
