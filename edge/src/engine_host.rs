@@ -469,9 +469,13 @@ impl EngineHost {
         // As the reference: a request of a session in another protocol revision is refused
         // before it is served (its body is drained, never handled).
         let other_revision = !v4;
-        // A POST is known before its body is read: a second one meanwhile is an overlap.
+        // A POST is known before its body is read: a second one meanwhile is an overlap. Only
+        // a POST the session's polling transport serves counts (another is refused, 400, and
+        // leaves the session as it was, as the reference's `verify()`).
         let begun = match lookup {
-            Some((handle, _)) if is_post && !other_revision => {
+            Some((handle, TransportKind::Polling))
+                if is_post && !other_revision && transport == TransportKind::Polling =>
+            {
                 Some(self.endpoint.borrow_mut().begin_post(handle, now_ms()))
             }
             _ => None,

@@ -7,9 +7,10 @@
 use wasmio_protocol::server::{ConnectRequest, Server};
 use worker::{Request, Response, Result};
 
+use crate::config::Config;
 use crate::emitter::post_to_object;
 use crate::engine_host::now_ms;
-use crate::routing::object_of_sid;
+use crate::routing::{is_numbered_object, object_of_sid};
 use crate::socketio_object::SocketIoServer;
 
 /// The path by which an object asks another for a disconnected session to recover
@@ -128,7 +129,7 @@ impl SocketIoServer {
     /// events (the recovering CONNECT is not held back for it). Not told, it still knows where
     /// the session first went, and questions follow the moves from there.
     fn tell_home(&self, pid: &str, me: &str) {
-        let Some(home) = object_of_sid(pid).filter(|home| *home != me) else { return };
+        let Some(home) = self.object_named_by(pid).filter(|home| *home != me) else { return };
         let note = MovedNote { pid: pid.to_owned(), to: me.to_owned(), at: now_ms() };
         let body = serde_json::to_string(&note).expect("plain strings and numbers serialize");
         let (env, home) = (self.env.clone(), home.to_owned());
@@ -153,8 +154,14 @@ impl SocketIoServer {
         let from = request.recover_from.as_ref()?;
         let holder = match core.moved_to(&from.pid) {
             Some(moved_to) => moved_to,
-            None => object_of_sid(&from.pid)?,
+            None => self.object_named_by(&from.pid)?,
         };
         (self.name.borrow().as_deref() != Some(holder)).then(|| holder.to_owned())
+    }
+
+    /// The object a pid names, when it is one of this deployment's: a pid is the client's
+    /// word, and asking an object of any other name would create it.
+    fn object_named_by<'a>(&self, pid: &'a str) -> Option<&'a str> {
+        object_of_sid(pid).filter(|object| is_numbered_object(object, Config::cached(&self.env).shards))
     }
 }

@@ -4,7 +4,9 @@
 // count, read with the `__stats` test hook, does not change).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { request } from "node:http";
+import { join } from "node:path";
 import { io } from "socket.io-client";
 import { WebSocket } from "ws";
 import { startWorker, startWorkerd } from "./harness.mjs";
@@ -218,6 +220,18 @@ describe("hostile input", () => {
     const poll = await http("GET", url);
     assert.equal(poll.status, 400);
     await w.echoes("after overlapping POSTs");
+  });
+
+  it("a POST naming another transport than the session's gets 400 and leaves the session as it was", async () => {
+    const sid = await handshake(base);
+    const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
+    const wrong = await http("POST", `${base}?EIO=4&transport=websocket&sid=${sid}`, { body: "40" });
+    assert.equal(wrong.status, 400);
+    assert.equal((await http("POST", url, { body: "40" })).status, 200, "the session's own POST is served");
+    const poll = await http("GET", url);
+    assert.equal(poll.status, 200);
+    assert.ok(poll.body.split("\x1e").some((packet) => packet.startsWith('40{"sid":')), poll.body);
+    await w.echoes("after a POST naming the wrong transport");
   });
 
   it("a room named after another socket's id is refused with an error", async () => {
@@ -579,6 +593,39 @@ describe("a WebSocket message larger than maxPayload", () => {
 });
 
 describe("the chat deployment", () => {
+  it("a CONNECT recovering a pid that names no object of the deployment gets a new session, and creates no object", async () => {
+    const worker = await startWorker();
+    const ws = new WebSocket(`${worker.url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+    try {
+      const frames = [];
+      ws.on("message", (data) => frames.push(String(data)));
+      await new Promise((resolve) => ws.once("open", resolve));
+      await sleep(500); // the open packet; the object of this session exists
+      // The storage files of the deployment's Socket.IO objects.
+      const folder = join(worker.persist, "v3/do");
+      const objects = () =>
+        readdirSync(folder)
+          .filter((d) => d.endsWith("SocketIoObject"))
+          .flatMap((d) => readdirSync(join(folder, d)))
+          .filter((f) => f.endsWith(".sqlite") && f !== "metadata.sqlite").length;
+      const before = objects();
+      // Not numbered, past SHARDS (4), not canonical, long.
+      const pids = ["evil-abc", "9-abc", "00-abc", `${"z".repeat(5_000)}-abc`, ...Array.from({ length: 20 }, (_, i) => `forged${i}-abc`)];
+      for (const pid of pids) {
+        const answered = frames.length;
+        ws.send(`40${JSON.stringify({ pid, offset: "0" })}`);
+        while (!frames.slice(answered).some((f) => f.startsWith("40{"))) await sleep(5);
+        ws.send("41");
+      }
+      await sleep(1000); // what a question to another object would have written
+      assert.equal(frames.filter((f) => f.startsWith('40{"sid":')).length, pids.length, "each CONNECT gets a new session");
+      assert.equal(objects(), before, "no object was created for a pid");
+    } finally {
+      ws.close();
+      await worker.stop();
+    }
+  });
+
   it("drops a flooding client's messages past its rate limit, and the others chat on", async () => {
     const worker = await startWorker(undefined, { vars: { TEST_HOOKS: "1" } });
     const query = { partition: "flood" }; // both on one object
