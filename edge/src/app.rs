@@ -641,9 +641,10 @@ impl<'a> Socket<'a> {
         self.server.socket(&self.sid)
     }
 
-    /// `socket.emit(event, value)`.
+    /// `socket.emit(event, ...args)`, the arguments `value` stands for ([`Args::of`]: each
+    /// element of a tuple, none for `()`, else `value` alone).
     pub fn emit<T: Serialize + ?Sized>(&mut self, event: &str, value: &T) -> Result<(), ApiError> {
-        self.emit_args(event, Args::one(value)?)
+        self.emit_args(event, Args::of(value)?)
     }
 
     /// `socket.emit(event, ...args)` with raw arguments. Refused for a reserved event name or
@@ -664,7 +665,7 @@ impl<'a> Socket<'a> {
         timeout_ms: u64,
         on_ack: &str,
     ) -> Result<(), ApiError> {
-        self.emit_args_with_ack(event, Args::one(value)?, timeout_ms, on_ack)
+        self.emit_args_with_ack(event, Args::of(value)?, timeout_ms, on_ack)
     }
 
     /// [`Socket::emit_with_ack`] with raw arguments (none, several, binary):
@@ -687,10 +688,10 @@ impl<'a> Socket<'a> {
         self.ack.is_some()
     }
 
-    /// Answers the current event's acknowledgement with one value (once; later calls, and
-    /// calls for an event without one, do nothing).
+    /// Answers the current event's acknowledgement with the arguments `value` stands for
+    /// ([`Args::of`]), once; later calls, and calls for an event without one, do nothing.
     pub fn ack<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), ApiError> {
-        self.ack_args(Args::one(value)?)
+        self.ack_args(Args::of(value)?)
     }
 
     /// Answers the current event's acknowledgement with raw arguments.
@@ -788,9 +789,10 @@ impl Operator<'_, '_> {
         self
     }
 
-    /// Emits `event` with one value, encoded once for every recipient.
+    /// Emits `event` with the arguments `value` stands for ([`Args::of`]), encoded once for
+    /// every recipient.
     pub fn emit<T: Serialize + ?Sized>(self, event: &str, value: &T) -> Result<(), ApiError> {
-        self.emit_args(event, Args::one(value)?)
+        self.emit_args(event, Args::of(value)?)
     }
 
     /// Emits `event` with raw arguments: to this object's sockets now, and (unless `local`)

@@ -1,5 +1,6 @@
 //! An event's arguments, typed: a handler's parameter takes the first argument, or every
-//! argument when it is a tuple; [`Bytes`] travel as binary attachments both ways.
+//! argument when it is a tuple; an emitted value is one argument, or each element of a tuple
+//! ([`Args::of`]); [`Bytes`] travel as binary attachments both ways.
 //!
 //! ```
 //! use wasmio_edge::app::{App, Args, Bytes};
@@ -55,6 +56,19 @@ impl Args {
     /// One value as the only argument; the [`Bytes`] in it become attachments.
     pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Args, ApiError> {
         encode(|| serde_json::to_string(&[value]))
+    }
+
+    /// The arguments `value` stands for, as a handler's parameter reads them ([`Args::typed`]):
+    /// each element of a tuple (or of a fixed-size array), none for `()`, else `value` alone.
+    /// `socket.emit("move", &(3, 4))` is socket.io's `emit("move", 3, 4)`, as a handler taking
+    /// `(x, y): (i32, i32)` reads it; `&vec![3, 4]` is one argument, an array (so is
+    /// [`Args::one`] of anything).
+    pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Args, ApiError> {
+        match value.serialize(ShapeOf) {
+            Ok(Shape::Elements) => Args::many(value),
+            Ok(Shape::Nothing) => Ok(Args { json: "[]".to_owned(), attachments: Vec::new() }),
+            _ => Args::one(value),
+        }
     }
 
     /// A value that serializes to a sequence (a tuple), each element an argument:
@@ -156,6 +170,135 @@ impl<'de> Deserialize<'de> for Bytes {
     }
 }
 
+/// What a value stands for as arguments ([`Args::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// A tuple or a fixed-size array: each element.
+    Elements,
+    /// `()`: no argument.
+    Nothing,
+    /// Anything else: the value itself.
+    Itself,
+}
+
+/// Tells a value's [`Shape`] from the first call its `Serialize` makes, serializing nothing.
+struct ShapeOf;
+
+/// The rest of a compound value, ignored; ends with its [`Shape`].
+struct Skip(Shape);
+
+/// Serializer methods whose value stands for itself.
+macro_rules! itself {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method(self, $(_: $ty),*) -> Result<Shape, serde_json::Error> {
+                Ok(Shape::Itself)
+            }
+        )*
+    };
+}
+
+/// Compound serializer methods whose value stands for itself.
+macro_rules! itself_compound {
+    ($($method:ident -> $ty:ident ($($arg:ty),*);)*) => {
+        $(
+            fn $method(self, $(_: $arg),*) -> Result<Skip, serde_json::Error> {
+                Ok(Skip(Shape::Itself))
+            }
+        )*
+    };
+}
+
+impl Serializer for ShapeOf {
+    type Ok = Shape;
+    type Error = serde_json::Error;
+    type SerializeSeq = Skip;
+    type SerializeTuple = Skip;
+    type SerializeTupleStruct = Skip;
+    type SerializeTupleVariant = Skip;
+    type SerializeMap = Skip;
+    type SerializeStruct = Skip;
+    type SerializeStructVariant = Skip;
+
+    fn serialize_unit(self) -> Result<Shape, serde_json::Error> {
+        Ok(Shape::Nothing)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Skip, serde_json::Error> {
+        Ok(Skip(Shape::Elements))
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<Shape, serde_json::Error> {
+        Ok(Shape::Itself)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: &T,
+    ) -> Result<Shape, serde_json::Error> {
+        Ok(Shape::Itself)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<Shape, serde_json::Error> {
+        Ok(Shape::Itself)
+    }
+
+    itself! {
+        serialize_bool(v: bool); serialize_i8(v: i8); serialize_i16(v: i16); serialize_i32(v: i32);
+        serialize_i64(v: i64); serialize_u8(v: u8); serialize_u16(v: u16); serialize_u32(v: u32);
+        serialize_u64(v: u64); serialize_f32(v: f32); serialize_f64(v: f64); serialize_char(v: char);
+        serialize_str(v: &str); serialize_bytes(v: &[u8]); serialize_none();
+        serialize_unit_struct(name: &'static str);
+        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str);
+    }
+
+    itself_compound! {
+        serialize_seq -> SerializeSeq(Option<usize>);
+        serialize_tuple_struct -> SerializeTupleStruct(&'static str, usize);
+        serialize_tuple_variant -> SerializeTupleVariant(&'static str, u32, &'static str, usize);
+        serialize_map -> SerializeMap(Option<usize>);
+        serialize_struct -> SerializeStruct(&'static str, usize);
+        serialize_struct_variant -> SerializeStructVariant(&'static str, u32, &'static str, usize);
+    }
+}
+
+/// Implements a compound serializer trait for [`Skip`]: its parts are ignored.
+macro_rules! skip_parts {
+    ($($trait:ident { $($method:ident($($arg:ty),*);)* })*) => {
+        $(
+            impl serde::ser::$trait for Skip {
+                type Ok = Shape;
+                type Error = serde_json::Error;
+                $(
+                    fn $method<T: Serialize + ?Sized>(&mut self, $(_: $arg,)* _: &T) -> Result<(), serde_json::Error> {
+                        Ok(())
+                    }
+                )*
+                fn end(self) -> Result<Shape, serde_json::Error> {
+                    Ok(self.0)
+                }
+            }
+        )*
+    };
+}
+
+skip_parts! {
+    SerializeSeq { serialize_element(); }
+    SerializeTuple { serialize_element(); }
+    SerializeTupleStruct { serialize_field(); }
+    SerializeTupleVariant { serialize_field(); }
+    SerializeMap { serialize_key(); serialize_value(); }
+    SerializeStruct { serialize_field(&'static str); }
+    SerializeStructVariant { serialize_field(&'static str); }
+}
+
 /// The arguments handed to a typed parameter ([`Args::typed`]).
 struct Handed(Vec<Value>);
 
@@ -237,6 +380,23 @@ mod tests {
         assert!(given.typed::<(String, i32)>().is_err(), "a wrong type is an error");
         given.typed::<()>().expect("a handler taking () ignores the arguments");
         args("[]", Vec::new()).typed::<()>().expect("or their absence");
+    }
+
+    #[test]
+    fn a_value_stands_for_its_elements_when_a_tuple_for_none_when_unit_else_for_itself() {
+        let json = |args: Result<Args, ApiError>| args.unwrap().json;
+        assert_eq!(json(Args::of(&(3, "four"))), r#"[3,"four"]"#);
+        assert_eq!(json(Args::of(&[3, 4])), "[3,4]", "a fixed-size array, as a handler reads one");
+        assert_eq!(json(Args::of(&())), "[]");
+        assert_eq!(json(Args::of(&vec![3, 4])), "[[3,4]]");
+        assert_eq!(json(Args::of(&Some((3, 4)))), "[[3,4]]");
+        assert_eq!(json(Args::of("text")), r#"["text"]"#);
+        assert_eq!(json(Args::of(&serde_json::json!({ "a": [1] }))), r#"[{"a":[1]}]"#);
+        let with_bytes = Args::of(&("f", Bytes(vec![1]))).unwrap();
+        assert_eq!(with_bytes.json, r#"["f",{"_placeholder":true,"num":0}]"#);
+        assert_eq!(with_bytes.attachments, vec![vec![1]]);
+        // As a handler reads them back.
+        assert_eq!(Args::of(&(3, "four")).unwrap().typed::<(i32, String)>().unwrap(), (3, "four".to_owned()));
     }
 
     #[test]

@@ -132,9 +132,9 @@ impl<'e> Emitter<'e> {
         self
     }
 
-    /// Emits `event` with one value.
+    /// Emits `event` with the arguments `value` stands for ([`Args::of`]).
     pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, value: &T) -> Result<(), EmitError> {
-        self.emit_args(event, Args::one(value).map_err(|_| EmitError::InvalidArgs)?).await
+        self.emit_args(event, Args::of(value).map_err(|_| EmitError::InvalidArgs)?).await
     }
 
     /// Emits `event` with raw arguments; returns once every object reached took it. From a
@@ -162,7 +162,7 @@ impl<'e> Emitter<'e> {
         value: &T,
         timeout_ms: u64,
     ) -> Result<AckResponses, EmitError> {
-        let args = Args::one(value).map_err(|_| EmitError::InvalidArgs)?;
+        let args = Args::of(value).map_err(|_| EmitError::InvalidArgs)?;
         check(event, &args)?;
         let attachments = Relay::encode_attachments(&args.attachments);
         let op = ClusterOp::EmitWithAck { event: event.to_owned(), args: args.json, attachments, timeout_ms };
@@ -214,7 +214,7 @@ impl<'e> Emitter<'e> {
         event: &str,
         value: &T,
     ) -> Result<Vec<serde_json::Value>, EmitError> {
-        let args = Args::one(value).map_err(|_| EmitError::InvalidArgs)?;
+        let args = Args::of(value).map_err(|_| EmitError::InvalidArgs)?;
         check(event, &args)?;
         let op = ClusterOp::ServerSide { event: event.to_owned(), args: args.json };
         let answers = self.request(op, true).await?;

@@ -24,10 +24,11 @@ impl LocalIo<'_> {
         self.server.fetch_sockets(&self.selection(room))
     }
 
-    /// Emits `event` with one value to the sockets of the namespace in `room` (all of them for
-    /// `None`) on this object only: the emitter asked every object already.
+    /// Emits `event` with the arguments `value` stands for ([`Args::of`]) to the sockets of
+    /// the namespace in `room` (all of them for `None`) on this object only: the emitter asked
+    /// every object already.
     pub fn emit<T: Serialize + ?Sized>(&mut self, room: Option<&str>, event: &str, value: &T) -> Result<(), ApiError> {
-        let args = Args::one(value)?;
+        let args = Args::of(value)?;
         let selection = self.selection(room);
         self.server.broadcast(&selection, event, &args.json, args.attachments, self.now_ms).map(drop)
     }

@@ -120,6 +120,12 @@ describe("official socket.io-client 4.8.4", () => {
       const fromAsync = await new Promise((resolve) => socket.emit("upload-async", "b", Buffer.from([9]), (...a) => resolve(a)));
       assert.equal(fromAsync[0], 1);
       assert.deepEqual([...fromAsync[1]], [9]);
+
+      // A tuple emitted is its elements, each an argument; () is no argument at all.
+      const pair = once(socket, "pair");
+      const answer = await new Promise((resolve) => socket.emit("pair", (...a) => resolve(a)));
+      assert.deepEqual(answer, [], "socket.ack(&()) answers with no argument");
+      assert.deepEqual(await pair, [1, "two"], "socket.emit(event, &(1, \"two\")) sends two arguments");
     });
   }
 
