@@ -225,7 +225,8 @@ impl Driver {
     /// (`Infinity` for no limit), 11 `reconnectionDelay(v)`, 12 `reconnectionDelayMax(v)`,
     /// 13 `randomizationFactor(v)`, 14 `timeout(v)` (negative for `false`); 17
     /// `manager.opts.transports` as it is now, for the next connection (bits, as
-    /// [`Driver::new`] takes them).
+    /// [`Driver::new`] takes them); 18 the page is being left with `closeOnBeforeunload`
+    /// (the transports close silently).
     pub fn control(&self, op: u32, arg: f64) {
         let socket = SocketId(arg as u32);
         match op {
@@ -259,6 +260,7 @@ impl Driver {
                     m.handle_invalid_payload(error, now)
                 }
                 6 => m.connect_socket(socket, now),
+                18 => m.close_transports_silently(now),
                 _ => m.disconnect_socket(socket, now),
             }),
         }

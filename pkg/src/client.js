@@ -322,8 +322,10 @@ export function client(load, platform = {}) {
         opts.timestampParam || "t",
       );
       this._d = d;
-      // closeOnBeforeunload: leave cleanly (a close packet, not a silent drop) when the page goes.
-      if (opts.closeOnBeforeunload && typeof addEventListener === "function") controlOn("beforeunload", this, 1);
+      // closeOnBeforeunload: when the page goes, the server learns at once (a close packet, a
+      // WebSocket closed); nothing is emitted, and a page that stays reconnects after its
+      // missed heartbeat, as with engine.io-client.
+      if (opts.closeOnBeforeunload && typeof addEventListener === "function") controlOn("beforeunload", this, 18);
       // As engine.io-client: the network going away ends the connection at once (not at the
       // next missed heartbeat), and the manager reconnects.
       if (u.host !== "localhost" && typeof addEventListener === "function") controlOn("offline", this, 3);

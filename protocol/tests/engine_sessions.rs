@@ -427,6 +427,26 @@ fn client_closes_when_the_server_stops_pinging() {
 }
 
 #[test]
+fn transports_closed_silently_tell_the_server_at_once_and_the_client_at_its_ping_timeout() {
+    let config = ServerConfig { ping_interval: 300, ping_timeout: 200, ..ServerConfig::default() };
+    for client_config in [no_upgrade(), ClientConfig::default()] {
+        let mut net = Loopback::new(client_config, config.clone());
+        let events = net.client_events.len();
+        net.client.close_transports_silently(); // closeOnBeforeunload, the page staying after all
+        net.pump();
+        // The server learns at once (a close packet posted, a WebSocket closed) ...
+        assert_eq!(net.server_close(), Some(CloseReason::TransportClose));
+        // ... the client from its heartbeat: no ping by 300 + 200 ms after it opened.
+        assert_eq!(net.client_events.len(), events, "nothing is reported at once");
+        net.client.send(text("lost"));
+        net.advance(START + 499);
+        assert_eq!(net.client_close(), None);
+        net.advance(START + 500);
+        assert_eq!(net.client_close(), Some(CloseReason::PingTimeout));
+    }
+}
+
+#[test]
 fn a_second_concurrent_get_closes_the_session() {
     let mut net = Loopback::new(no_upgrade(), ServerConfig::default());
     assert!(net.held_poll.is_some());

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
 
-let browser, web, server, custom, slow, wildcard, forbidding, pollingOnly;
+let browser, web, server, custom, slow, wildcard, forbidding, pollingOnly, quick;
 
 /** The handlers of every test server. */
 function handlers(io) {
@@ -60,11 +60,13 @@ before(async () => {
   forbidding = await startIo(handlers, { allowRequest: (req, callback) => callback(null, false) });
   // Long-polling only: a WebSocket is refused.
   pollingOnly = await startIo(handlers, { transports: ["polling"] });
+  // A heartbeat of 500 ms: a client that stopped hearing from it learns within a second.
+  quick = await startIo(handlers, { pingInterval: 300, pingTimeout: 200 });
 });
 
 after(async () => {
   await browser?.close();
-  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close(), forbidding?.close(), pollingOnly?.close()]);
+  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close(), forbidding?.close(), pollingOnly?.close(), quick?.close()]);
   await web?.close();
 });
 
@@ -437,6 +439,33 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       // Mostly polling then an upgrade event; a connection whose upgrade came first has no event left.
       for (const entry of r) assert.ok([`["polling",["websocket","websocket"]]`, `["websocket","no upgrade event"]`].includes(JSON.stringify(entry)), JSON.stringify(r));
     });
+
+    for (const transports of [["websocket"], ["polling"]]) {
+      test(`closeOnBeforeunload, over ${transports}: the server learns at once; a page that stays reconnects after its missed heartbeat`, async () => {
+        const r = await run(
+          async ({ url, transports }) => {
+            const socket = io(url, { forceNew: true, transports, closeOnBeforeunload: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+            await new Promise((res) => socket.on("connect", res));
+            const events = [];
+            const first = socket.io.engine.id;
+            socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
+            const back = new Promise((res) => socket.io.on("reconnect", res));
+            dispatchEvent(new Event("beforeunload")); // a mailto: link, or "Stay on page"
+            await new Promise((res) => setTimeout(res, 50));
+            const atOnce = [...events];
+            await back;
+            if (!socket.connected) await new Promise((res) => socket.once("connect", res));
+            const serverSaw = await socket.emitWithAck("engine-closed", first);
+            const out = { atOnce, events: [...events], connected: true, serverSaw };
+            socket.disconnect();
+            return out;
+          },
+          // (the poll in flight when the session closed is answered 400)
+          { arg: { url: quick.url, transports }, expected: /status of 400/ },
+        );
+        assert.deepEqual(r, { atOnce: [], events: ["disconnect: ping timeout"], connected: true, serverSaw: "transport close" });
+      });
+    }
 
     test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
       const r = await run(

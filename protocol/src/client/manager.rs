@@ -403,6 +403,16 @@ impl Manager {
         self.pump(now_ms);
     }
 
+    /// `closeOnBeforeunload`, the page being left: the engine's transports close silently
+    /// ([`ClientSession::close_transports_silently`]); no event now, a "ping timeout" later if
+    /// the page stays.
+    pub fn close_transports_silently(&mut self, now_ms: u64) {
+        if let Some(session) = self.engine.session_mut() {
+            session.close_transports_silently();
+        }
+        self.pump(now_ms);
+    }
+
     /// `socket.sendBuffer = []`: drops the packets waiting for the connection (their
     /// acknowledgements, if any, still time out).
     pub fn clear_send_buffer(&mut self, socket: SocketId) {

@@ -357,6 +357,33 @@ impl ClientSession {
         self.finish(CloseReason::ForcedClose, None);
     }
 
+    /// The page is being left (`closeOnBeforeunload`): the transports close without a word to
+    /// the layer above, as engine.io-client's do. The server learns at once (a `close` packet
+    /// posted over polling, a WebSocket closed). Should the page stay after all (a `mailto:`
+    /// link, "Stay on page"), the heartbeat this session then misses ends it ("ping timeout"),
+    /// and the manager reconnects.
+    pub fn close_transports_silently(&mut self) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.abandon_probe(None, false);
+        match self.transport.take() {
+            Some(t) if t.kind == TransportKind::Polling && self.state == State::Open => {
+                let mut close = Fifo::default();
+                close.push(Packet::bare(PacketType::Close));
+                let mut bodies = Fifo::default();
+                bodies.push(take_payload(&mut close, u64::MAX));
+                self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
+                self.closing_posts = Some((t.id, bodies));
+                if !self.post_in_flight {
+                    self.post_next_closing_body();
+                }
+            }
+            Some(t) => self.transmits.push(ClientTransmit::Close { id: t.id }),
+            None => {}
+        }
+    }
+
     /// A poll GET answered with this payload.
     pub fn handle_poll_response(&mut self, id: TransportId, body: &str, now_ms: u64) {
         if !self.is_current(id, TransportKind::Polling) {
