@@ -71,14 +71,21 @@ export function url(uri, path = "", loc) {
   if (typeof uri === "string") {
     if (uri.charAt(0) === "/") uri = uri.charAt(1) === "/" ? loc.protocol + uri : loc.host + uri;
     if (!/^(https?|wss?):\/\//.test(uri)) uri = (loc ? loc.protocol + "//" : "https://") + uri;
-    const u = new URL(uri);
     // Path and query as written (URL percent-encodes them): "/café" is the namespace "/café".
-    const [, path = "", query = ""] = /^[^:]+:\/\/[^/?#]*([^?#]*)(?:\?([^#]*))?/.exec(uri) || [];
+    const [, protocol, authority, path = "", query = ""] = /^([^:]+):\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/.exec(uri);
+    let u;
+    try {
+      u = new URL(uri);
+    } catch {
+      // As socket.io-client: a host that does not parse is kept as written (its connection
+      // fails: connect_error); none at all ("", "http://") is the page's.
+      u = { hostname: authority, port: "" };
+    }
     uri = {
       source: uri,
-      protocol: u.protocol.slice(0, -1),
-      host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: u.port,
+      protocol,
+      host: u.hostname.replace(/^\[(.*)\]$/, "$1") || (loc ? loc.hostname : "localhost"),
+      port: u.port || (!u.hostname && loc && loc.port) || "",
       path,
       query,
     };

@@ -39,3 +39,47 @@ test("<script src> defines window.io and connects", async () => {
   assert.deepEqual(errors, []);
   await close();
 });
+
+/** The classic builds compared: wasmio's, and socket.io-client's. */
+const CLASSIC = { wasmio: "/socket.io/socket.io.js", "socket.io-client": "/official/socket.io.min.js" };
+
+for (const [client, script] of Object.entries(CLASSIC)) {
+  test(`${client}: a classic worker loads the classic build with importScripts() and connects`, async () => {
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/classic.html`);
+    const r = await pg.evaluate(
+      ([url, script]) =>
+        new Promise((res) => {
+          const worker = new Worker(`/pages/classic-worker.js?client=${encodeURIComponent(script)}`);
+          worker.onmessage = ({ data }) => res(data);
+          worker.onerror = (e) => res({ error: e.message });
+          worker.postMessage({ url });
+        }),
+      [server.url, script],
+    );
+    assert.deepEqual(r, { echo: "from a classic worker" });
+    assert.deepEqual(errors, []);
+    await close();
+  });
+
+  test(`${client}: under an AMD loader, the classic build defines a module instead of window.io`, async () => {
+    const { page: pg, errors, close } = await openPage(browser, `${web.url}/pages/amd.html`);
+    const r = await pg.evaluate(async ([url, script]) => {
+      await new Promise((res, rej) => {
+        const element = document.createElement("script");
+        element.src = script;
+        element.onload = res;
+        element.onerror = rej;
+        document.head.append(element);
+      });
+      const io = defined.length === 1 && defined[0]();
+      const socket = io(url, { forceNew: true });
+      await new Promise((res) => socket.on("connect", res));
+      const echo = await socket.emitWithAck("echo", "from a module");
+      socket.disconnect();
+      return { global: typeof window.io, defined: defined.length, api: typeof io.Manager, echo };
+    }, [server.url, script]);
+    assert.deepEqual(r, { global: "undefined", defined: 1, api: "function", echo: "from a module" });
+    assert.deepEqual(errors, []);
+    await close();
+  });
+}

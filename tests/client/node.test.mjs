@@ -198,6 +198,20 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       }
     });
 
+    test("a URL with no host or a host that does not parse gives connect_error, not a throw", async () => {
+      for (const uri of ["not a url", "http://", "http://bad host:1/"]) {
+        for (const transports of [["polling"], ["websocket"]]) {
+          const socket = io(uri, { forceNew: true, transports, reconnection: false, timeout: 2000 });
+          try {
+            const [error] = await once(socket, "connect_error");
+            assert.ok(error instanceof Error, `${uri} ${transports}: ${error}`);
+          } finally {
+            socket.disconnect();
+          }
+        }
+      }
+    });
+
     test('engine.binaryType = "arraybuffer": received binary data is an ArrayBuffer', async () => {
       const socket = io(server.url, { forceNew: true });
       try {

@@ -467,6 +467,23 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
       });
     }
 
+    test('io("") and io("http://") connect to the page\'s own origin, and a failure there is a connect_error', async () => {
+      const r = await run(
+        async () => {
+          const errors = [];
+          for (const uri of ["", "http://"]) {
+            const socket = io(uri, { forceNew: true, transports: ["polling"], reconnection: false });
+            errors.push((await new Promise((res) => socket.on("connect_error", res))).message);
+            socket.disconnect();
+          }
+          const polled = performance.getEntriesByType("resource").filter((e) => e.name.includes("/socket.io/?EIO=4"));
+          return { errors, origins: [...new Set(polled.map((e) => new URL(e.name).origin))], page: location.origin };
+        },
+        { expected: /404/ }, // the page's server is no Socket.IO server
+      );
+      assert.deepEqual(r, { errors: ["xhr poll error", "xhr poll error"], origins: [r.page], page: r.page });
+    });
+
     test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
       const r = await run(
         async ({ url, customUrl, wildcardUrl }) => {
