@@ -186,8 +186,12 @@ export interface EnginePacket {
  * one for each reconnection attempt).
  */
 export interface Engine extends Emitter<EngineEvents, {}> {
-  readonly id: string | undefined;
-  readonly transport: { name: string | undefined };
+  /** The session id, once open (typed as socket.io-client types it). */
+  readonly id: string;
+  /** The transport's name, once opening (typed as socket.io-client types it). */
+  readonly transport: { name: string };
+  /** In Node, `"arraybuffer"` hands received binary data over as ArrayBuffers, not Buffers. */
+  binaryType?: "arraybuffer" | "nodebuffer";
   readonly readyState: "opening" | "open" | "closed";
   /** Ends the connection as if it was lost (`forced close`): the manager reconnects. */
   close(): this;

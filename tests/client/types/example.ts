@@ -57,6 +57,10 @@ socket.on("disconnect", (reason) => reason === "gone");
 // Code written against socket.io-client's types compiles unchanged: `engine` as it types it,
 // an acknowledgement of several arguments awaited as `any`.
 socket.io.engine.on("close", (reason) => console.log(reason));
+const transportName: string = socket.io.engine.transport.name;
+const engineId: string = socket.io.engine.id;
+socket.io.engine.binaryType = "arraybuffer";
+console.log(transportName, engineId);
 async function created(): Promise<number> {
   const typed = socket as unknown as Socket<ServerToClientEvents, { create: (name: string, cb: (err: Error | null, id: number) => void) => void }>;
   const id: number = await typed.emitWithAck("create", "x");
