@@ -99,11 +99,16 @@ export function url(uri, path = "", loc) {
   return obj;
 }
 
-/** A `query` option as engine.io-client sends it: a string is first decoded as its parseqs does. */
+/**
+ * A `query` option as engine.io-client 6.6 sends it: a string is first decoded as its parseqs
+ * does (a key alone has the value "", a value keeps the "=" in it).
+ */
 const encodeQuery = (q) => {
   if (typeof q === "string") {
-    const pairs = q.split("&").map((pair) => pair.split("=").map(decodeURIComponent));
-    q = Object.fromEntries(pairs.map(([k, v]) => [k, String(v)]));
+    q = Object.fromEntries(q.split("&").map((pair) => {
+      const [k, ...v] = pair.split("=");
+      return [decodeURIComponent(k), decodeURIComponent(v.join("="))];
+    }));
   }
   return Object.keys(q)
     .map((k) => encodeURIComponent(k) + "=" + encodeURIComponent(q[k]))

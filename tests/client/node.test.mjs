@@ -39,6 +39,7 @@ before(async () => {
         socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
         socket.on("slow-answer", (cb) => setTimeout(() => cb("answered"), 500));
         socket.on("drop", () => socket.conn.close());
+        socket.on("query", (cb) => cb(socket.handshake.query));
         socket.on("request-headers", (cb) => cb([socket.handshake.headers["user-agent"], socket.handshake.headers.accept]));
         socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
       }),
@@ -193,6 +194,17 @@ for (const [name, io] of Object.entries(CLIENTS)) {
         socket.emit("drop");
         const [reason, details] = await once(socket, "disconnect");
         assert.deepEqual([reason, details.description, details.context?.code, details.context?.wasClean], ["transport close", "websocket connection closed", 1005, true]);
+      } finally {
+        socket.disconnect();
+      }
+    });
+
+    test("a string query is decoded as engine.io-client 6.6 does: a key alone is empty, a value keeps its '='", async () => {
+      const socket = io(server.url, { forceNew: true, query: "x=a%20b&y&z=1=2" });
+      try {
+        await once(socket, "connect");
+        const [query] = await new Promise((r) => socket.emit("query", (...a) => r(a)));
+        assert.deepEqual([query.x, query.y, query.z], ["a b", "", "1=2"]);
       } finally {
         socket.disconnect();
       }
