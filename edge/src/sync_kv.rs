@@ -20,6 +20,8 @@ extern "C" {
 
     /// `SyncKvStorage`.
     pub type SyncKv;
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_raw(this: &SyncKv, key: &str) -> std::result::Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = put)]
     fn put_raw(this: &SyncKv, key: &str, value: &str) -> std::result::Result<(), JsValue>;
     #[wasm_bindgen(method, catch, js_name = delete)]
@@ -52,6 +54,11 @@ impl SyncKv {
             }
         }
         Ok(out)
+    }
+
+    /// The text value of `key`: `None` when there is none, or when it is not text.
+    pub fn text(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.get_raw(key)?.as_string())
     }
 
     /// Writes these entries and deletes these keys.
