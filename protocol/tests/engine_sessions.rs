@@ -618,6 +618,25 @@ fn try_all_transports_falls_back_to_websocket() {
 }
 
 #[test]
+fn a_websocket_that_failed_to_open_is_not_probed_once_polling_took_over() {
+    let transports = vec![TransportKind::WebSocket, TransportKind::Polling];
+    let config = ClientConfig { try_all_transports: true, transports, ..ClientConfig::default() };
+    let mut client = ClientSession::new(config, false);
+    client.open();
+    let Some(ClientTransmit::OpenWebSocket { id, .. }) = client.poll_transmit() else { panic!() };
+    client.handle_transport_error(id, "websocket error");
+    assert_eq!(client.poll_transmit(), Some(ClientTransmit::Close { id }));
+    let Some(ClientTransmit::PollGet { id, .. }) = client.poll_transmit() else { panic!() };
+    let handshake =
+        r#"0{"sid":"s","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
+    client.handle_poll_response(id, handshake, START);
+    assert!(client.is_open());
+    let transmits: Vec<_> = std::iter::from_fn(|| client.poll_transmit()).collect();
+    assert!(!transmits.iter().any(|t| matches!(t, ClientTransmit::OpenWebSocket { .. })), "{transmits:?}");
+    assert_eq!(client.transport(), Some(TransportKind::Polling));
+}
+
+#[test]
 fn without_fallback_a_failed_open_closes_with_transport_error() {
     let mut client = ClientSession::new(ClientConfig::default(), false);
     client.open();

@@ -162,6 +162,10 @@ pub struct ClientSession {
     config: ClientConfig,
     /// Transports still to try, in order.
     candidates: Fifo<TransportKind>,
+    /// A WebSocket failed to open this session and the next transport took over
+    /// (`tryAllTransports`): no upgrade is probed, as engine.io-client drops a transport that
+    /// failed from its list.
+    websocket_failed: bool,
     state: State,
     transport: Option<Transport>,
     probe: Probe,
@@ -205,6 +209,7 @@ impl ClientSession {
         ClientSession {
             config,
             candidates,
+            websocket_failed: false,
             state: State::Idle,
             transport: None,
             probe: Probe::None,
@@ -594,6 +599,7 @@ impl ClientSession {
         let probe_websocket = self.config.upgrade
             && self.transport() == Some(TransportKind::Polling)
             && self.config.transports.contains(&TransportKind::WebSocket)
+            && !self.websocket_failed
             && handshake.upgrades.iter().any(|u| u == TransportKind::WebSocket.as_str());
         self.handshake = Some(handshake.clone());
         self.state = State::Open;
@@ -700,6 +706,7 @@ impl ClientSession {
             return;
         }
         if self.state == State::Opening && self.config.try_all_transports && !self.candidates.is_empty() {
+            self.websocket_failed |= self.transport() == Some(TransportKind::WebSocket);
             self.transmits.push(ClientTransmit::Close { id });
             self.poll_in_flight = false;
             self.open_next_transport();
