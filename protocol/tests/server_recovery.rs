@@ -222,6 +222,39 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
 }
 
 #[test]
+fn a_server_whose_log_is_behind_the_client_refuses_its_recovery_rather_than_losing_packets() {
+    // Room broadcasts are relayed to the servers holding the room only: b never got the ones
+    // the client received on a, nor those it missed (nor would a server new to the deployment).
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    // One broadcast to everyone reached b too: b's log knows origin a up to 1.
+    let everyone = a.server.broadcast(&Broadcast::new("/"), "all", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = everyone.logged.unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "all", "[]", vec![], b.now).unwrap();
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[]", vec![], a.now).unwrap();
+    let text = a.texts_for("e1").pop().unwrap();
+    let offset = text.trim_start_matches(r#"2["m2",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(offset, "a:2");
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    a.server.broadcast(&Broadcast::new("/").to("r"), "missed", "[]", vec![], a.now).unwrap();
+    a.outs();
+    // The client reconnects to b, which takes the session from a.
+    b.open("e9");
+    b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = a.server.export_recovery("p-s1", "/", "b", a.now).expect("held by a");
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
+    assert!(!imported.recovered, "b cannot tell what the client missed after a:2");
+}
+
+#[test]
 fn a_hole_in_the_log_refuses_recovery_rather_than_losing_packets() {
     let mut h = Harness::new(recovery_config());
     h.server.set_origin("a");

@@ -1,15 +1,16 @@
 //! Recovery offsets that mean the same on every server of a deployment.
 //!
-//! Servers that relay broadcasts to each other (Durable Objects) each log every broadcast, but
-//! not always in the same order. So a broadcast is logged under its origin (the server that
+//! Servers that relay broadcasts to each other (Durable Objects) each log the broadcasts that
+//! reach them (a room's only where the room has members), not always in the same order. So a broadcast is logged under its origin (the server that
 //! logged it first) and that origin's sequence number, carried by the relay; and the offset a
 //! client gets is the log's position as a vector: the last sequence of each origin, written
 //! `origin:seq,origin:seq` (sorted; a single server's origin is the empty name). Any server
 //! finds what a client missed in its own log: the entries whose sequence is past the client's
 //! for their origin (all of an origin the position does not name: it began later). Each
 //! origin's entries reach every log in order, so a gap (pruned, or a relay that never arrived)
-//! shows as a missing sequence and the session is not recovered, rather than recovered with a
-//! hole.
+//! shows as a missing sequence, and a log behind the client's position on an origin cannot
+//! tell what followed it there: either way the session is not recovered, rather than
+//! recovered with a hole.
 //!
 //! Offsets written by the previous version (`<emitted at, hex>-<sequence, hex>`, one server's
 //! own counter) read as that sequence for the empty origin, which is what that version logged.
@@ -72,6 +73,12 @@ impl Server {
         rooms: &[String],
     ) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
         let position = decode(offset)?;
+        // A log that has not reached the client's position on one of its origins cannot tell
+        // what came after it there (a server that took the session from another, whose room
+        // broadcasts were relayed to that one only; a server new to the deployment).
+        if !position.iter().all(|(origin, seq)| self.shared.seen.get(origin).is_some_and(|last| last >= seq)) {
+            return None;
+        }
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
         for e in &self.shared.log {
