@@ -59,14 +59,18 @@ impl Args {
     }
 
     /// The arguments `value` stands for, as a handler's parameter reads them ([`Args::typed`]):
-    /// each element of a tuple (or of a fixed-size array), none for `()`, else `value` alone.
+    /// each element of a tuple (or of a fixed-size array), none for `()` (not for a JSON null,
+    /// which is one argument), else `value` alone.
     /// `socket.emit("move", &(3, 4))` is socket.io's `emit("move", 3, 4)`, as a handler taking
     /// `(x, y): (i32, i32)` reads it; `&vec![3, 4]` is one argument, an array (so is
     /// [`Args::one`] of anything).
     pub fn of<T: Serialize + ?Sized>(value: &T) -> Result<Args, ApiError> {
         match value.serialize(ShapeOf) {
             Ok(Shape::Elements) => Args::many(value),
-            Ok(Shape::Nothing) => Ok(Args { json: "[]".to_owned(), attachments: Vec::new() }),
+            // `()` itself: a JSON null (`Value::Null`) serializes the same way, but has a size.
+            Ok(Shape::Nothing) if std::mem::size_of_val(value) == 0 => {
+                Ok(Args { json: "[]".to_owned(), attachments: Vec::new() })
+            }
             _ => Args::one(value),
         }
     }
@@ -388,6 +392,8 @@ mod tests {
         assert_eq!(json(Args::of(&(3, "four"))), r#"[3,"four"]"#);
         assert_eq!(json(Args::of(&[3, 4])), "[3,4]", "a fixed-size array, as a handler reads one");
         assert_eq!(json(Args::of(&())), "[]");
+        assert_eq!(json(Args::of(&serde_json::Value::Null)), "[null]", "a JSON null is a value");
+        assert_eq!(json(Args::of(&None::<i32>)), "[null]");
         assert_eq!(json(Args::of(&vec![3, 4])), "[[3,4]]");
         assert_eq!(json(Args::of(&Some((3, 4)))), "[[3,4]]");
         assert_eq!(json(Args::of("text")), r#"["text"]"#);
