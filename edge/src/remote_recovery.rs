@@ -54,7 +54,8 @@ impl SocketIoServer {
         let ask: RecoveryAsk = req.json().await?;
         self.restore()?;
         self.learn_name(req.inner())?;
-        let exported = self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, &ask.from, now_ms());
+        let exported =
+            self.core.borrow_mut().export_recovery(&ask.pid, &ask.nsp, Some(&ask.offset), &ask.from, now_ms());
         let moved_to = self.core.borrow().moved_to(&ask.pid).map(str::to_owned);
         // A socket still connected here under that pid was taken over: its session closes.
         self.pump();

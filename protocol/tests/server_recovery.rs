@@ -94,7 +94,7 @@ fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_conn
     let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
     let from = request.recover_from.clone().expect("the pid to ask for, without an offset");
     assert_eq!(from.offset, "");
-    let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).unwrap();
+    let exported = a.server.export_recovery(&from.pid, "/", Some(&from.offset), "b", a.now).unwrap();
     let mut request = request.clone();
     b.server.import_recovery(&mut request, &exported, b.now).unwrap();
     assert!(request.recovered && !request.run_middlewares, "recovered here: skipMiddlewares holds");
@@ -147,7 +147,7 @@ fn a_recovery_asked_of_another_server_takes_over_a_socket_still_connected_there(
     a.server.set_origin("a");
     recovery_setup(&mut a);
     // The holder has not seen the transport close; the reconnection reached another server.
-    let exported = a.server.export_recovery("p-s1", "/", "b", a.now).expect("taken over, then exported");
+    let exported = a.server.export_recovery("p-s1", "/", None, "b", a.now).expect("taken over, then exported");
     assert!(exported.contains("\"s1\""), "{exported}");
     assert!(a.server.socket("s1").is_none());
     assert!(a.outs().contains(&Out::Close("e1".into())));
@@ -192,9 +192,13 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     assert!(!request.recovered);
     let from = request.recover_from.clone().expect("the pid to ask for");
     assert_eq!((from.pid.as_str(), from.offset.as_str()), ("p-s1", offset.as_str()));
-    assert_eq!(a.server.export_recovery(&from.pid, "/other", "b", a.now), None, "another namespace");
-    let exported = a.server.export_recovery(&from.pid, "/", "b", a.now).expect("held by a");
-    assert_eq!(a.server.export_recovery(&from.pid, "/", "b", a.now), None, "exported once");
+    assert_eq!(
+        a.server.export_recovery(&from.pid, "/other", Some(&from.offset), "b", a.now),
+        None,
+        "another namespace"
+    );
+    let exported = a.server.export_recovery(&from.pid, "/", Some(&from.offset), "b", a.now).expect("held by a");
+    assert_eq!(a.server.export_recovery(&from.pid, "/", Some(&from.offset), "b", a.now), None, "exported once");
     let mut imported = request.clone();
     b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
     assert!(imported.recovered && !imported.run_middlewares);
@@ -207,7 +211,7 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
     );
     let outs = b.outs();
     let [Out::Send(_, missed, attachments), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
-    assert_eq!(missed, r#"51-["missed",1,{"_placeholder":true,"num":0},"a:2"]"#, "from b's own log, once");
+    assert_eq!(missed, r#"51-["missed",1,{"_placeholder":true,"num":0},"a:2"]"#, "from a's log, once");
     assert_eq!(attachments, &vec![vec![7u8, 8]]);
     assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#, "the same pid: the client tells a recovery by it");
     assert_eq!(a.server.moved_to("p-s1"), Some("b"), "a later reconnection asking a is sent on to b");
@@ -222,7 +226,7 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
 }
 
 #[test]
-fn a_server_whose_log_is_behind_the_client_refuses_its_recovery_rather_than_losing_packets() {
+fn a_server_whose_log_is_behind_the_client_recovers_with_what_the_old_holder_hands_over() {
     // Room broadcasts are relayed to the servers holding the room only: b never got the ones
     // the client received on a, nor those it missed (nor would a server new to the deployment).
     let mut a = Harness::new(recovery_config());
@@ -248,10 +252,24 @@ fn a_server_whose_log_is_behind_the_client_refuses_its_recovery_rather_than_losi
     b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
     let events = b.events();
     let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
-    let exported = a.server.export_recovery("p-s1", "/", "b", a.now).expect("held by a");
+    let exported = a.server.export_recovery("p-s1", "/", Some(&offset), "b", a.now).expect("held by a");
+    // Without what a's log found (as a server of the previous version exports), b alone
+    // cannot tell what the client missed after a:2.
+    let (session, _) = exported.split_once(r#","x":"#).expect("the missed packets go with the session");
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &format!("{session}}}"), b.now).unwrap();
+    assert!(!imported.recovered, "b cannot tell what the client missed after a:2");
+    // With them, the session is recovered with the room's packet it missed, once.
     let mut imported = request.clone();
     b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
-    assert!(!imported.recovered, "b cannot tell what the client missed after a:2");
+    assert!(imported.recovered);
+    b.server
+        .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
+        .unwrap();
+    let outs = b.outs();
+    let [Out::Send(_, missed, _), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
+    assert_eq!(missed, r#"2["missed","a:3"]"#);
+    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#);
 }
 
 #[test]

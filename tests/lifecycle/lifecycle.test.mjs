@@ -7,6 +7,7 @@
 // after each, chat works in both directions, every message exactly once.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { io } from "socket.io-client";
 import { PATHS, awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 // How long the clients stay silent: local workerd evicts an idle object about 10 s after its
@@ -216,6 +217,50 @@ describe("lifecycle of the chat deployment", () => {
       }
     } finally {
       closeAll([...receivers, sender]);
+    }
+  });
+
+  it("a redeploy that grows SHARDS (4 -> 8): clients away across it recover on a new object with every message they missed, on every path", async () => {
+    let worker = await start({ vars: { ...VARS, SHARDS: "4" } });
+    const { port, persist } = worker;
+    // The sender on object 0 either way; the receivers on object 2 before, on object 6 (new) after.
+    const sender = io(worker.url, { forceNew: true, transports: ["websocket"], query: { partition: partitionFor(0, 8) } });
+    const partition = partitionFor(6, 8);
+    const receivers = Object.entries(PATHS).map(([path, transports]) => {
+      const socket = io(worker.url, { forceNew: true, ...transports, query: { partition } });
+      const r = { path, socket, received: [], connects: [] };
+      socket.on("chat message", (m) => r.received.push(m.text));
+      socket.on("connect", () => r.connects.push([socket.io.engine.id.split("-")[0], socket.recovered]));
+      return r;
+    });
+    try {
+      await until(() => sender.connected && receivers.every((r) => r.socket.connected), 20_000, "the connections");
+      sender.emit("chat message", "before");
+      await until(() => receivers.every((r) => r.received.includes("before")), 10_000, "the first message");
+      // Each receiver goes away (its transport closed; the server sees it) and stays away.
+      for (const r of receivers) {
+        r.socket.io.reconnection(false);
+        r.socket.io.engine.close();
+      }
+      await sleep(500);
+      const missed = ["away-0", "away-1", "away-2"];
+      for (const text of missed) sender.emit("chat message", text);
+      await sleep(1_000); // relayed to every object of the 4
+      await worker.stop();
+      worker = await start({ port, persist, vars: { ...VARS, SHARDS: "8" } });
+      for (const r of receivers) {
+        r.socket.io.reconnection(true);
+        r.socket.connect();
+      }
+      await until(() => receivers.every((r) => r.connects.length === 2), 30_000, "the receivers back");
+      await sleep(1_000);
+      for (const r of receivers) {
+        assert.deepEqual(r.connects, [["2", false], ["6", true]], `${r.path}: recovered on the new object`);
+        assert.deepEqual(r.received, ["before", ...missed], `${r.path}: every message it missed, once`);
+      }
+    } finally {
+      sender.close();
+      for (const r of receivers) r.socket.close();
     }
   });
 

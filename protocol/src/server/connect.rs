@@ -154,12 +154,14 @@ impl Server {
     /// connection), the packets missed since the socket connected.
     pub(super) fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
         let offset = string_member(auth, "offset");
-        if let Some(imported) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
+        if let Some((imported, handed)) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
             if self.sockets.contains_key(&imported.sid) {
                 return None;
             }
-            let offset = offset.or_else(|| imported.since.clone())?;
-            let missed = self.missed_since(&offset, nsp, &imported.rooms)?;
+            let missed = match handed {
+                Some(missed) => missed.clone(),
+                None => self.missed_since(&offset.or_else(|| imported.since.clone())?, nsp, &imported.rooms)?,
+            };
             return Some(Restored { missed, ..imported.clone() });
         }
         let pid = string_member(auth, "pid")?;

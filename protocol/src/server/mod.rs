@@ -224,6 +224,9 @@ struct Shared {
     next_log_key: u64,
 }
 
+/// Packets a recovered socket missed: each one's data and attachments.
+type Missed = Vec<(String, Vec<Vec<u8>>)>;
+
 /// A restored session for a CONNECT carrying `pid` and `offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Restored {
@@ -231,7 +234,7 @@ struct Restored {
     pid: String,
     rooms: Vec<String>,
     data: String,
-    missed: Vec<(String, Vec<Vec<u8>>)>,
+    missed: Missed,
     /// The persisted session's `since` (see `SocketState`).
     since: Option<String>,
 }
@@ -260,7 +263,7 @@ pub struct Server {
     live_dirty: BTreeMap<String, String>,
     /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
     /// namespace): never persisted, they are used within the event that imported them.
-    imports: BTreeMap<(String, String), Restored>,
+    imports: BTreeMap<(String, String), (Restored, Option<Missed>)>,
     /// Every deadline of the state above, by time.
     timers: Timers,
     /// See [`Server::rooms_version`].

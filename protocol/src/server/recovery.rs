@@ -8,8 +8,9 @@
 //! [`Server::moved_to`]: the pid stays, since the client tells a recovery by it) — and hands
 //! the answer to
 //! [`Server::import_recovery`] before accepting the CONNECT as usual: the socket comes back
-//! with its id, rooms and data, and the packets it missed, found in this server's own log
-//! (see `offsets.rs`), are sent before its CONNECT packet.
+//! with its id, rooms and data, and the packets it missed are sent before its CONNECT packet:
+//! those the exporting server's log found (it holds the session's rooms, so their
+//! broadcasts reached it), else those of this server's own log (see `offsets.rs`).
 //!
 //! A restart loses the sockets that were connected (their WebSockets are gone, and no
 //! disconnection was recorded), and an eviction loses those of polling sessions (kept in memory
@@ -20,7 +21,9 @@
 //! that did not come back, as if their transport had closed at that moment: their
 //! `disconnecting` and `disconnect` events run, and with recovery on they become recoverable.
 
-use super::json::Reader;
+use crate::json::write_string;
+
+use super::json::{write_binaries, Reader};
 use super::snapshot::{read_persisted, write_persisted};
 use super::{
     ConnectRequest, DisconnectReason, Event, LostSockets, Persisted, Restored, Server, SnapshotError, SocketState,
@@ -124,22 +127,45 @@ impl Server {
 
     /// The session disconnected under `pid` in `nsp` (its socket id, rooms and data), as JSON
     /// text for [`Server::import_recovery`] on server `to`, which the client reached; `None`
-    /// when it is not held here (unknown, expired: see [`Server::moved_to`]). The packets it
-    /// missed come from `to`'s own log (offsets mean the same on every server). A socket
-    /// still connected here under `pid` is taken over first (see `take_over`). The session
-    /// is no longer recoverable here afterwards; it keeps its pid, and a later reconnection
-    /// asking here is sent on to `to`.
-    pub fn export_recovery(&mut self, pid: &str, nsp: &str, to: &str, now_ms: u64) -> Option<String> {
+    /// when it is not held here (unknown, expired: see [`Server::moved_to`]). With it go the
+    /// packets the client missed after `offset` (its recovery offset, if it sent one), from
+    /// this server's log, which has its rooms' broadcasts (`to` may never have been sent
+    /// them); when this log cannot tell, `to` looks in its own. A socket still connected here
+    /// under `pid` is taken over first (see `take_over`). The session is no longer
+    /// recoverable here afterwards; it keeps its pid, and a later reconnection asking here is
+    /// sent on to `to`.
+    pub fn export_recovery(
+        &mut self,
+        pid: &str,
+        nsp: &str,
+        offset: Option<&str>,
+        to: &str,
+        now_ms: u64,
+    ) -> Option<String> {
         if self.config.recovery.is_some() {
             self.take_over(pid, nsp, "", now_ms);
         }
         let p = self.persisted_for(pid, nsp, now_ms)?.clone();
+        let offset = offset.filter(|offset| !offset.is_empty()).map(str::to_owned).or_else(|| p.since.clone());
+        let missed = offset.and_then(|offset| self.missed_since(&offset, nsp, &p.rooms));
         self.shared.persisted.remove(pid);
         self.rooms_version += 1;
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
         self.shared_dirty = true;
         let mut out = String::new();
         write_persisted(&mut out, pid, &p);
+        if let Some(missed) = missed {
+            out.pop(); // the object's `}`: the missed packets go in it, as "x"
+            out.push_str(",\"x\":[");
+            for (i, (data, attachments)) in missed.iter().enumerate() {
+                out.push_str(if i > 0 { ",[" } else { "[" });
+                write_string(&mut out, data);
+                out.push(',');
+                write_binaries(&mut out, attachments);
+                out.push(']');
+            }
+            out.push_str("]}");
+        }
         Some(out)
     }
 
@@ -193,9 +219,35 @@ impl Server {
         if p.sid.is_empty() || pid.is_empty() {
             return Err(SnapshotError::Field("i"));
         }
-        // The packets it missed come from this server's own log, at accept time.
+        // The packets it missed, as the exporting server found them; else they come from this
+        // server's own log, at accept time.
+        let mut handed = None;
+        Reader::new(exported).object(|r, key| {
+            match key {
+                "x" => {
+                    let mut missed = Vec::new();
+                    r.array(|r| {
+                        let (mut i, mut data, mut attachments) = (0, String::new(), Vec::new());
+                        r.array(|r| {
+                            match i {
+                                0 => data = r.string()?,
+                                1 => attachments = r.binaries()?,
+                                _ => r.skip()?,
+                            }
+                            i += 1;
+                            Ok(())
+                        })?;
+                        missed.push((data, attachments));
+                        Ok(())
+                    })?;
+                    handed = Some(missed);
+                }
+                _ => r.skip()?,
+            }
+            Ok(())
+        })?;
         let restored = Restored { sid: p.sid, pid, rooms: p.rooms, data: p.data, missed: Vec::new(), since: p.since };
-        self.imports.insert((request.session.clone(), request.nsp.clone()), restored);
+        self.imports.insert((request.session.clone(), request.nsp.clone()), (restored, handed));
         request.recovered = self.try_restore(&request.session, &request.nsp, &request.auth, now_ms).is_some();
         let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares);
         request.run_middlewares &= !(request.recovered && skip);
