@@ -276,6 +276,11 @@ impl SocketIoServer {
                         let (sender, receiver) = oneshot::channel();
                         self.collections.waiting.borrow_mut().insert(id, sender);
                         self.pump();
+                        // The question goes now, not at the end of this request: what a new
+                        // instance or a change of rooms holds back until the room directory
+                        // is told would wait for the answers it asks for (every answer of
+                        // an object woken by this request was lost to the timeout).
+                        self.sync_holdings().await;
                         return self.collected(receiver, timeout_ms).await;
                     }
                     Err(error) => {

@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures_channel::oneshot;
 use futures_util::future::join_all;
 use worker::{Env, Response, Storage};
 
@@ -123,6 +124,23 @@ pub(crate) struct Holdings {
     /// The core's [`rooms_version`](wasmio_protocol::server::Server::rooms_version) when the
     /// directories were last told: until it moves, there is nothing to tell them.
     synced_version: Cell<Option<u64>>,
+    /// Whether a sync is telling the directories now: syncs take turns (see [`Holdings::sync`]).
+    syncing: Cell<bool>,
+    /// The syncs waiting for their turn, woken when the one in flight ends.
+    waiting: RefCell<Vec<oneshot::Sender<()>>>,
+}
+
+/// The turn of one sync: the next may start once it is dropped.
+struct Turn<'h>(&'h Holdings);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        self.0.syncing.set(false);
+        for waiter in self.0.waiting.borrow_mut().drain(..) {
+            // A waiter dropped meanwhile (its event ended) needs no turn.
+            waiter.send(()).ok();
+        }
+    }
 }
 
 impl Holdings {
@@ -137,16 +155,37 @@ impl Holdings {
         self.synced_version.get() == Some(version)
     }
 
+    /// Waits until no other sync is in flight, and takes the turn.
+    async fn turn(&self) -> Turn<'_> {
+        while self.syncing.replace(true) {
+            let (sender, receiver) = oneshot::channel();
+            self.waiting.borrow_mut().push(sender);
+            // Woken when the sync in flight ends.
+            receiver.await.ok();
+        }
+        Turn(self)
+    }
+
     /// Tells the directories what changed between the rooms registered for object `me` and
-    /// `held` (the core's held rooms at `version`), then keeps `held` as registered. On a
-    /// failure the registered set stays as it was: the next event tries again.
+    /// the rooms it holds now (`held_now`: the core's held rooms and their version, read once
+    /// this sync has its turn), then keeps those as registered. Syncs take turns: two at once
+    /// compared the held rooms with a registered set the other was changing, and the older
+    /// one could finish last (a socket's `leave` then another's `join` of the same room: the
+    /// directory was told the room's removal last, and broadcasts from other objects missed
+    /// the member until the next sync). On a failure the registered set stays as it was: the
+    /// next event tries again.
     pub(crate) async fn sync(
         &self,
         env: &Env,
         storage: &Storage,
         me: &str,
-        (version, held): (u64, BTreeSet<RoomKey>),
+        held_now: impl FnOnce() -> (u64, BTreeSet<RoomKey>),
     ) -> Result<(), String> {
+        let _turn = self.turn().await;
+        let (version, held) = held_now();
+        if self.is_synced(version) {
+            return Ok(());
+        }
         let known = self.registered.borrow().clone();
         let registered = match known {
             Some(registered) => registered,

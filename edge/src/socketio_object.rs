@@ -374,20 +374,28 @@ impl SocketIoServer {
     /// Tells the room directory which rooms this object holds now (in a deployment of many
     /// objects), then sends what was held back meanwhile.
     pub(crate) async fn sync_holdings(&self) {
-        let version = self.core.borrow().rooms_version();
-        if self.relays.shards > 1 && !self.holdings.is_synced(version) {
-            let held = (version, self.core.borrow().held_rooms());
+        let mut failed = false;
+        if self.holding_back() {
+            let held_now = || {
+                let core = self.core.borrow();
+                (core.rooms_version(), core.held_rooms())
+            };
             let synced = match self.name() {
-                Some(name) => self.holdings.sync(&self.env, &self.storage(), &name, held).await,
+                Some(name) => self.holdings.sync(&self.env, &self.storage(), &name, held_now).await,
                 None => Err("this object does not know its name".to_owned()),
             };
             if let Err(error) = synced {
                 worker::console_error!("the room directory was not told this object's rooms: {error}");
+                failed = true;
             }
         }
-        // Told or not (a failure is retried at the next event), nothing waits longer.
-        for transmit in std::mem::take(&mut *self.held_back.borrow_mut()) {
-            self.transmit(transmit);
+        // What was held back goes once the directory knows the rooms held now (rooms changed
+        // meanwhile: their event's sync, waiting for its turn, sends it), and after a failure
+        // at once (the next event tries again): nothing waits longer.
+        if failed || !self.holding_back() {
+            for transmit in std::mem::take(&mut *self.held_back.borrow_mut()) {
+                self.transmit(transmit);
+            }
         }
     }
 

@@ -175,11 +175,88 @@ describe("cluster-wide operations over 16 objects", () => {
     assert.deepEqual(names(await ask(c, "fetch", { room: "duo" })), ["ann", "bob"]);
   });
 
+  it("a socket that joins a room while the room's last other member on its object leaves it gets the room's broadcasts from other objects, on every path", async () => {
+    // Two events of one object change its rooms at once: the leave would empty the room there,
+    // the join fills it again. The room directory must end up listing the object (it was told
+    // the removal last, and the joined member missed broadcasts for up to a ping interval).
+    const paths = [["polling", "websocket"], ["websocket"], ["polling"]];
+    const roomie = async (n, transports) => {
+      const socket = io(`${worker.url}/rooms`, { forceNew: true, transports, query: { partition: partitionOf(n) } });
+      sockets.push(socket);
+      await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
+      return socket;
+    };
+    const sender = await roomie(9, ["websocket"]);
+    const missed = [];
+    for (const transports of paths) {
+      const [leaver, joiner] = [await roomie(5, ["websocket"]), await roomie(5, transports)];
+      for (let round = 0; round < 8; round++) {
+        const room = `swap-${transports.join("+")}-${round}`;
+        await ask(leaver, "join", room);
+        await ask(sender, "join", room);
+        await Promise.all([ask(leaver, "leave", room), ask(joiner, "join", room)]);
+        const heard = new Promise((resolve) => {
+          const timer = setTimeout(() => (joiner.off("room-message"), resolve(false)), 2000);
+          joiner.once("room-message", () => (clearTimeout(timer), resolve(true)));
+        });
+        sender.emit("to-room-all", room, "welcome");
+        if (!(await heard)) missed.push(room);
+        await ask(joiner, "leave", room);
+      }
+      leaver.close();
+      joiner.close();
+    }
+    sender.close();
+    assert.deepEqual(missed, [], "rounds whose joined member missed the broadcast from another object");
+  });
+
   it("disconnectSockets disconnects a room's sockets on every object", async () => {
     const gone = [a, b].map((s) => new Promise((resolve) => s.once("disconnect", resolve)));
     assert.equal(await ask(c, "disconnect-all", { room: "duo" }), "disconnecting");
     assert.deepEqual(await Promise.all(gone), ["io server disconnect", "io server disconnect"]);
     assert.equal(c.connected, true, "a socket outside the room stays");
     assert.deepEqual(names(await ask(c, "fetch")), ["cyd"]);
+  });
+});
+
+describe("a broadcast with acknowledgements to objects a real idle eviction took from memory", () => {
+  let worker;
+  const sockets = [];
+
+  after(async () => {
+    sockets.forEach((s) => s.close());
+    await worker?.stop();
+  });
+
+  it("collects every object's answers, at once, as before the eviction", async () => {
+    // Hibernatable WebSockets, so that the objects are evicted while their clients stay
+    // connected; socket.io's heartbeat, so that no ping wakes them in the silence.
+    const vars = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000", HEARTBEAT: "hibernate" };
+    worker = await startWorker("conformance", { vars });
+    const paths = [["polling", "websocket"], ["websocket"], ["polling", "websocket"], ["websocket"]];
+    const members = [];
+    for (const [n, transports] of [2, 6, 10, 14].map((n, i) => [n, paths[i]])) {
+      const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) } });
+      sockets.push(socket);
+      await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
+      const name = `member of ${n}`;
+      assert.equal(await socket.timeout(8000).emitWithAck("set-name", name), name);
+      await new Promise((resolve) => (socket.io.engine.transport.name === "websocket" ? resolve() : socket.io.engine.once("upgrade", resolve)));
+      socket.on("question", (_asker, callback) => callback(name));
+      members.push(socket);
+    }
+    const poll = async () => {
+      const answer = await members[0].timeout(8000).emitWithAck("poll", { timeout: 3000 });
+      return { ...answer, responses: answer.responses.sort() };
+    };
+    const everyone = { responses: ["member of 10", "member of 14", "member of 2", "member of 6"], timedOut: false };
+    assert.deepEqual(await poll(), everyone, "awake");
+    const instances = async () => Promise.all([2, 6, 10, 14].map(async (n) => (await (await fetch(`${worker.url}/socket.io/__stats?object=${n}`)).json()).instances));
+    const before = await instances();
+    await sleep(16_000); // workerd evicts an object about 10 s after its last event
+    const answer = await poll();
+    const after = await instances();
+    assert.deepEqual(after.map((count, i) => count > before[i]), [true, true, true, true], `every object was evicted: instances ${before} -> ${after}`);
+    assert.deepEqual(answer, everyone, "after the eviction: every answer, before the timeout");
   });
 });
