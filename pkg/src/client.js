@@ -194,14 +194,28 @@ export function client(load, platform = {}) {
       this._timeout = opts.timeout == null ? 20000 : opts.timeout;
       this._autoConnect = opts.autoConnect !== false;
       if (loaded) this._start(loaded);
-      else (ready || (ready = load().then((Driver) => (loaded = Driver)))).then(
+      else this._load(0);
+      if (this._autoConnect) this.open();
+    }
+
+    /**
+     * Loads the wasm module (once for every manager), then starts. A load that fails is a
+     * failed connection, as socket.io-client's: the error is told (`error`, then each
+     * socket's `connect_error`) and the load is tried afresh after the reconnection delay, so
+     * that a network that comes back finds a client that connects, and what was asked
+     * meanwhile runs then.
+     */
+    _load(attempt) {
+      (ready || (ready = load().then((Driver) => (loaded = Driver)))).then(
         (Driver) => this._start(Driver),
         (err) => {
+          ready = 0;
           this.emitReserved("error", err);
           for (const nsp in this.nsps) this.nsps[nsp].emitReserved("connect_error", err);
+          if (this._reconnection && attempt < this._reconnectionAttempts)
+            setTimeout(() => this._load(attempt + 1), Math.min(this._reconnectionDelay * 2 ** attempt, this._reconnectionDelayMax));
         },
       );
-      if (this._autoConnect) this.open();
     }
 
     _start(Driver) {

@@ -261,4 +261,26 @@ describe("transports", () => {
     await close();
     await server.close();
   });
+
+  test("a wasm download that fails is a failed connection: told, tried again, and what was asked meanwhile runs once it loads", async () => {
+    const server = await startIo(echo([]));
+    const { page: pg, close } = await openPage(browser, `${web.url}/pages/esm.html`);
+    let requests = 0;
+    // The first download of the module fails as on a network blip; the next ones pass.
+    await pg.context().route(/wasmio_bg\.wasm$/, (route) => (requests++ === 0 ? route.abort("internetdisconnected") : route.continue()));
+    await pg.evaluate((url) => {
+      window.socket = io(url, { reconnectionDelay: 100, reconnectionDelayMax: 200 });
+      window.loadErrors = [];
+      socket.on("connect_error", (e) => loadErrors.push(e.message));
+      window.early = socket.emitWithAck("echo", "asked while loading");
+    }, server.url);
+    await pg.waitForFunction(() => socket.connected, null, { timeout: 10_000 });
+    const r = await pg.evaluate(async () => ({ errors: loadErrors, early: await early, late: await socket.emitWithAck("echo", "after") }));
+    await pg.evaluate(() => socket.disconnect());
+    assert.equal(r.errors.length, 1, `one connect_error for the failed download: ${JSON.stringify(r.errors)}`);
+    assert.deepEqual([r.early, r.late], ["asked while loading", "after"]);
+    assert.equal(requests, 2);
+    await close();
+    await server.close();
+  });
 });
