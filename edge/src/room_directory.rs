@@ -25,8 +25,19 @@ const BUCKETS: u32 = 16;
 /// Storage key prefix, in a directory object, of a room's holders.
 const HOLDERS_PREFIX: &str = "holders:";
 
-/// Storage key, in a numbered object, of the rooms the directory knows it holds.
-const HOLDINGS_KEY: &str = "room-holdings";
+/// Storage key prefix, in a numbered object, of each room the directory knows it holds: one
+/// entry per room (its key a hash of the room, its value the room as JSON), so that a change
+/// writes only the rooms that changed. One value for the whole set (until 2026-12-05) was
+/// rewritten at every change, and past the storage's value limit (thousands of long room
+/// names, 2 MB) its write failed at every event of the object, each then tens of ms slower.
+const HELD_PREFIX: &str = "room-held:";
+
+/// Where versions before 2026-12-05 kept the whole set in one value: read, then replaced by
+/// entries of [`HELD_PREFIX`] at the next sync.
+const LEGACY_HOLDINGS_KEY: &str = "room-holdings";
+
+/// How many keys one storage call may write or delete (Cloudflare's limit).
+const KEYS_PER_CALL: usize = 128;
 
 /// A room of a namespace: (namespace, room).
 pub(crate) type RoomKey = (String, String);
@@ -109,6 +120,45 @@ pub(crate) async fn serve(storage: &Storage, body: &str) -> worker::Result<Respo
     }
 }
 
+/// The storage key of a held room (FNV-1a over 64 bits: a room's name is not bounded, a key is).
+fn held_key((nsp, room): &RoomKey) -> String {
+    let bytes = nsp.bytes().chain([0]).chain(room.bytes());
+    let hash = bytes.fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{HELD_PREFIX}{hash:016x}")
+}
+
+/// The rooms registered for this object, as stored, and whether they were in the legacy key.
+async fn read_registered(storage: &Storage) -> worker::Result<(BTreeSet<RoomKey>, bool)> {
+    let legacy = storage.get::<BTreeSet<RoomKey>>(LEGACY_HOLDINGS_KEY).await?;
+    let mut registered = legacy.clone().unwrap_or_default();
+    let entries = storage.list_with_options(worker::ListOptions::new().prefix(HELD_PREFIX)).await?;
+    for value in entries.values() {
+        let text = value?.as_string().unwrap_or_default();
+        match serde_json::from_str::<RoomKey>(&text) {
+            Ok(room) => registered.insert(room),
+            // Dropped: the directory is told of the room again if it is held.
+            Err(error) => {
+                worker::console_warn!("a held room's entry is unreadable ({error}): told again if held");
+                false
+            }
+        };
+    }
+    Ok((registered, legacy.is_some()))
+}
+
+/// Stores what changed of the registered rooms: `added` entries written, `removed` deleted.
+async fn write_registered(storage: &Storage, added: &[&RoomKey], removed: &[&RoomKey]) -> worker::Result<()> {
+    for chunk in added.chunks(KEYS_PER_CALL) {
+        let entries: BTreeMap<String, String> =
+            chunk.iter().map(|room| (held_key(room), serde_json::to_string(room).expect("strings"))).collect();
+        storage.put_multiple(entries).await?;
+    }
+    for chunk in removed.chunks(KEYS_PER_CALL) {
+        storage.delete_multiple(chunk.iter().map(|room| held_key(room)).collect()).await?;
+    }
+    Ok(())
+}
+
 fn holders_key((nsp, room): &RoomKey) -> String {
     format!("{HOLDERS_PREFIX}{nsp}\u{0}{room}")
 }
@@ -121,6 +171,8 @@ async fn read_holders(storage: &Storage, room: &RoomKey) -> worker::Result<Vec<S
 #[derive(Default)]
 pub(crate) struct Holdings {
     registered: RefCell<Option<BTreeSet<RoomKey>>>,
+    /// Whether the registered rooms were read from [`LEGACY_HOLDINGS_KEY`], not yet rewritten.
+    legacy: Cell<bool>,
     /// The core's [`rooms_version`](wasmio_protocol::server::Server::rooms_version) when the
     /// directories were last told: until it moves, there is nothing to tell them.
     synced_version: Cell<Option<u64>>,
@@ -147,6 +199,7 @@ impl Holdings {
     /// Forgets what was read from storage, as an eviction does.
     pub(crate) fn clear(&self) {
         self.registered.borrow_mut().take();
+        self.legacy.set(false);
         self.synced_version.set(None);
     }
 
@@ -190,10 +243,12 @@ impl Holdings {
         let registered = match known {
             Some(registered) => registered,
             None => {
-                storage.get::<BTreeSet<RoomKey>>(HOLDINGS_KEY).await.map_err(|e| e.to_string())?.unwrap_or_default()
+                let (registered, legacy) = read_registered(storage).await.map_err(|e| e.to_string())?;
+                self.legacy.set(legacy);
+                registered
             }
         };
-        if registered == held {
+        if registered == held && !self.legacy.get() {
             *self.registered.borrow_mut() = Some(registered);
             self.synced_version.set(Some(version));
             return Ok(());
@@ -213,7 +268,19 @@ impl Holdings {
         for updated in join_all(updates).await {
             updated?;
         }
-        storage.put(HOLDINGS_KEY, &held).await.map_err(|e| e.to_string())?;
+        let stored = match self.legacy.get() {
+            // Every held room gets its entry, then the legacy value goes.
+            true => write_registered(storage, &held.iter().collect::<Vec<_>>(), &[])
+                .await
+                .and(storage.delete(LEGACY_HOLDINGS_KEY).await.map(drop)),
+            false => {
+                let added: Vec<&RoomKey> = held.difference(&registered).collect();
+                let removed: Vec<&RoomKey> = registered.difference(&held).collect();
+                write_registered(storage, &added, &removed).await
+            }
+        };
+        stored.map_err(|e| e.to_string())?;
+        self.legacy.set(false);
         *self.registered.borrow_mut() = Some(held);
         self.synced_version.set(Some(version));
         Ok(())

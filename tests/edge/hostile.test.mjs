@@ -665,3 +665,37 @@ describe("the chat deployment", () => {
     }
   });
 });
+
+describe("rooms with long names, thousands of them held by one object of many", () => {
+  it("are kept room by room: joins past 2 MB of names stay stored, and broadcasts from another object reach them", async () => {
+    const worker = await startWorker("conformance", { vars: { SHARDS: "4", PING_INTERVAL: "25000", PING_TIMEOUT: "20000" } });
+    const sockets = [];
+    try {
+      const connect = async (partition) => {
+        const socket = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"], query: { partition } });
+        sockets.push(socket);
+        await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
+        return socket;
+      };
+      // `p0` and `p2` send sessions to two different objects of the 4 (FNV-1a, as the worker).
+      const holders = [];
+      for (let i = 0; i < 44; i++) holders.push(await connect("p0"));
+      const name = (i, j) => `${String(i).padStart(2, "0")}-${String(j).padStart(2, "0")}-`.padEnd(1000, "x");
+      // 44 sockets x 60 rooms of 1,000 characters: 2.64 MB of names held by one object, each
+      // socket within its own state limit (64 KiB).
+      const joined = await Promise.all(
+        holders.map((socket, i) => Promise.all([...Array(60).keys()].map((j) => socket.timeout(60_000).emitWithAck("join", name(i, j))))),
+      );
+      assert.deepEqual(joined, holders.map((_, i) => [...Array(60).keys()].map((j) => name(i, j))), "every join accepted");
+      const sender = await connect("p2");
+      assert.notEqual(sender.id.split("-")[0], holders[0].id.split("-")[0], "the sender is on another object");
+      const heard = new Promise((resolve) => holders[43].once("room-message", resolve));
+      sender.emit("to-room-all", name(43, 59), "to the last room joined");
+      assert.equal(await heard, "to the last room joined");
+      assert.doesNotMatch(worker.log(), /TOOBIG|room directory was not told/, "the held rooms were stored");
+    } finally {
+      sockets.forEach((s) => s.close());
+      await worker.stop();
+    }
+  });
+});
