@@ -30,10 +30,10 @@ const HOLDERS_PREFIX: &str = "holders:";
 /// writes only the rooms that changed. One value for the whole set (until 2026-12-05) was
 /// rewritten at every change, and past the storage's value limit (thousands of long room
 /// names, 2 MB) its write failed at every event of the object, each then tens of ms slower.
-const HELD_PREFIX: &str = "room-held:";
+const HELD_PREFIX: &str = "room-holdings:";
 
 /// Where versions before 2026-12-05 kept the whole set in one value: read, then replaced by
-/// entries of [`HELD_PREFIX`] at the next sync.
+/// entries of [`HELD_PREFIX`] at the next sync. It prefixes them: one list reads both.
 const LEGACY_HOLDINGS_KEY: &str = "room-holdings";
 
 /// How many keys one storage call may write or delete (Cloudflare's limit).
@@ -127,23 +127,30 @@ fn held_key((nsp, room): &RoomKey) -> String {
     format!("{HELD_PREFIX}{hash:016x}")
 }
 
-/// The rooms registered for this object, as stored, and whether they were in the legacy key.
+/// The rooms registered for this object, as stored, and whether they were in the legacy key:
+/// one storage read, once per instance.
 async fn read_registered(storage: &Storage) -> worker::Result<(BTreeSet<RoomKey>, bool)> {
-    let legacy = storage.get::<BTreeSet<RoomKey>>(LEGACY_HOLDINGS_KEY).await?;
-    let mut registered = legacy.clone().unwrap_or_default();
-    let entries = storage.list_with_options(worker::ListOptions::new().prefix(HELD_PREFIX)).await?;
-    for value in entries.values() {
-        let text = value?.as_string().unwrap_or_default();
-        match serde_json::from_str::<RoomKey>(&text) {
-            Ok(room) => registered.insert(room),
-            // Dropped: the directory is told of the room again if it is held.
-            Err(error) => {
-                worker::console_warn!("a held room's entry is unreadable ({error}): told again if held");
-                false
-            }
+    let stored = storage.list_with_options(worker::ListOptions::new().prefix(LEGACY_HOLDINGS_KEY)).await?;
+    let (mut registered, mut legacy) = (BTreeSet::new(), false);
+    for entry in stored.entries() {
+        let entry: js_sys::Array = entry?.into();
+        let (key, value) = (entry.get(0).as_string().unwrap_or_default(), entry.get(1));
+        // The legacy value is the set itself (a structured value); an entry is a room as JSON.
+        let read = if key == LEGACY_HOLDINGS_KEY {
+            legacy = true;
+            let text = js_sys::JSON::stringify(&value).map(String::from).unwrap_or_default();
+            serde_json::from_str::<BTreeSet<RoomKey>>(&text).map(|rooms| registered.extend(rooms))
+        } else {
+            serde_json::from_str::<RoomKey>(&value.as_string().unwrap_or_default()).map(|room| {
+                registered.insert(room);
+            })
         };
+        if let Err(error) = read {
+            // Dropped: the directory is told of a room again if it is held.
+            worker::console_warn!("the held rooms' entry {key} is unreadable ({error}): told again if held");
+        }
     }
-    Ok((registered, legacy.is_some()))
+    Ok((registered, legacy))
 }
 
 /// Stores what changed of the registered rooms: `added` entries written, `removed` deleted.

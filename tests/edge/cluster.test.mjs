@@ -228,7 +228,7 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     await worker?.stop();
   });
 
-  it("collects every object's answers, at once, as before the eviction", async () => {
+  it("collects every object's answers, at once, as before the eviction, and after a restart of workerd on its persisted state", async () => {
     // Hibernatable WebSockets, so that the objects are evicted while their clients stay
     // connected; socket.io's heartbeat, so that no ping wakes them in the silence.
     const vars = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000", HEARTBEAT: "hibernate" };
@@ -240,13 +240,13 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
       sockets.push(socket);
       await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
       const name = `member of ${n}`;
-      assert.equal(await socket.timeout(8000).emitWithAck("set-name", name), name);
+      assert.equal(await socket.timeout(8000).emitWithAck("join", "everyone"), "everyone");
       await new Promise((resolve) => (socket.io.engine.transport.name === "websocket" ? resolve() : socket.io.engine.once("upgrade", resolve)));
       socket.on("question", (_asker, callback) => callback(name));
       members.push(socket);
     }
     const poll = async () => {
-      const answer = await members[0].timeout(8000).emitWithAck("poll", { timeout: 3000 });
+      const answer = await members[0].timeout(8000).emitWithAck("poll", { room: "everyone", timeout: 3000 });
       return { ...answer, responses: answer.responses.sort() };
     };
     const everyone = { responses: ["member of 10", "member of 14", "member of 2", "member of 6"], timedOut: false };
@@ -258,5 +258,19 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     const after = await instances();
     assert.deepEqual(after.map((count, i) => count > before[i]), [true, true, true, true], `every object was evicted: instances ${before} -> ${after}`);
     assert.deepEqual(answer, everyone, "after the eviction: every answer, before the timeout");
+
+    // A restart loses every session: the clients reconnect and join again, and the room
+    // directory and each object's held rooms are read back from storage. A polling-only member
+    // joins on a fifth object.
+    const reconnected = members.map((socket) => new Promise((resolve) => socket.io.once("reconnect", resolve)));
+    await worker.stop();
+    worker = await startWorker("conformance", { vars, port: worker.port, persist: worker.persist });
+    await Promise.all(reconnected);
+    const polling = io(`${worker.url}/cluster`, { forceNew: true, transports: ["polling"], query: { partition: partitionOf(9) } });
+    sockets.push(polling);
+    polling.on("question", (_asker, callback) => callback("member of 9"));
+    for (const socket of [...members, polling]) assert.equal(await socket.timeout(8000).emitWithAck("join", "everyone"), "everyone");
+    assert.equal(polling.io.engine.transport.name, "polling");
+    assert.deepEqual(await poll(), { ...everyone, responses: [...everyone.responses, "member of 9"].sort() }, "after the restart");
   });
 });
