@@ -60,7 +60,8 @@ pub enum EmitError {
     /// The arguments are not a JSON array.
     #[error("the arguments are not a JSON array")]
     InvalidArgs,
-    /// These objects did not take the operation (their sockets are not reached) after retries.
+    /// These objects did not take the operation after retries: their sockets are not reached,
+    /// the other objects' are (nothing is undone, as with socket.io's cluster adapters).
     #[error("objects {objects:?} did not take the operation: {message}")]
     NotDelivered {
         /// The numbered objects that failed.
@@ -151,11 +152,14 @@ impl<'e> Emitter<'e> {
         let objects = self.objects().await;
         let sends = objects.iter().map(|object| post_with_retry(self.env, object, RELAY_PATH, body.clone()));
         let answers = join_all(sends).await;
-        failures(objects.into_iter().zip(answers)).map(drop)
+        let (_, failed) = split_failures(objects.into_iter().zip(answers));
+        delivered(failed)
     }
 
     /// `emitWithAck` to the selection with a timeout: the first argument of every recipient's
-    /// answer, and whether some did not answer within `timeout_ms`.
+    /// answer, and whether some did not answer within `timeout_ms`. An object that did not
+    /// take the question (after retries) counts as recipients that did not answer: the others'
+    /// answers are returned, timed out, as socket.io's cluster adapters do.
     pub async fn emit_with_ack<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -166,8 +170,15 @@ impl<'e> Emitter<'e> {
         check(event, &args)?;
         let attachments = Relay::encode_attachments(&args.attachments);
         let op = ClusterOp::EmitWithAck { event: event.to_owned(), args: args.json, attachments, timeout_ms };
-        let mut collected = AckResponses::default();
-        for answer in self.request(op, false).await? {
+        let (answers, failed) = self.request_each(op, false).await?;
+        if let Some((object, error)) = failed.first() {
+            worker::console_error!(
+                "{} objects did not take a broadcast with acknowledgements: object {object}: {error}",
+                failed.len()
+            );
+        }
+        let mut collected = AckResponses { timed_out: !failed.is_empty(), ..AckResponses::default() };
+        for answer in answers {
             if let ClusterAnswer::Responses { responses, timed_out } = answer {
                 collected.responses.extend(responses);
                 collected.timed_out |= timed_out;
@@ -260,8 +271,21 @@ impl<'e> Emitter<'e> {
     }
 
     /// Asks every object the selection reaches (this one directly, and only the others when
-    /// `others_only`) to apply `op`, at once; their answers.
+    /// `others_only`) to apply `op`, at once; their answers, or the objects that did not take
+    /// it (the others applied it).
     async fn request(&self, op: ClusterOp, others_only: bool) -> Result<Vec<ClusterAnswer>, EmitError> {
+        let (answers, failed) = self.request_each(op, others_only).await?;
+        delivered(failed)?;
+        Ok(answers)
+    }
+
+    /// As [`Emitter::request`], with the objects that did not take it (after retries) and
+    /// why, beside the others' answers.
+    async fn request_each(
+        &self,
+        op: ClusterOp,
+        others_only: bool,
+    ) -> Result<(Vec<ClusterAnswer>, PerObject), EmitError> {
         let request = ClusterRequest {
             nsp: self.relay.nsp.clone(),
             rooms: self.relay.rooms.clone(),
@@ -288,13 +312,14 @@ impl<'e> Emitter<'e> {
             }
         };
         let (answers, here) = futures_util::future::join(remote, here).await;
-        let mut parsed = Vec::with_capacity(answers.len() + 1);
-        for (object, text) in failures(objects.into_iter().zip(answers))? {
+        let (answered, failed) = split_failures(objects.into_iter().zip(answers));
+        let mut parsed = Vec::with_capacity(answered.len() + 1);
+        for (object, text) in answered {
             let answer = serde_json::from_str(&text).map_err(|_| EmitError::BadAnswer { object, answer: text })?;
             parsed.push(answer);
         }
         parsed.extend(here);
-        Ok(parsed)
+        Ok((parsed, failed))
     }
 }
 
@@ -309,10 +334,11 @@ fn check(event: &str, args: &Args) -> Result<(), EmitError> {
     Ok(())
 }
 
-/// The answers of the objects, or the objects that failed (after retries).
-fn failures(
-    answers: impl Iterator<Item = (String, Result<String, String>)>,
-) -> Result<Vec<(String, String)>, EmitError> {
+/// Numbered objects, each with a text: its answer, or why it failed.
+type PerObject = Vec<(String, String)>;
+
+/// The objects' answers, apart from the objects that failed (after retries) and why.
+fn split_failures(answers: impl Iterator<Item = (String, Result<String, String>)>) -> (PerObject, PerObject) {
     let (mut ok, mut failed) = (Vec::new(), Vec::new());
     for (object, answer) in answers {
         match answer {
@@ -320,8 +346,13 @@ fn failures(
             Err(message) => failed.push((object, message)),
         }
     }
+    (ok, failed)
+}
+
+/// Ok when no object failed, else which did, and what the first of them answered.
+fn delivered(failed: PerObject) -> Result<(), EmitError> {
     match failed.first() {
-        None => Ok(ok),
+        None => Ok(()),
         Some((_, message)) => Err(EmitError::NotDelivered {
             message: message.clone(),
             objects: failed.into_iter().map(|(object, _)| object).collect(),

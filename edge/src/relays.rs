@@ -75,8 +75,13 @@ impl Relay {
 
     /// Its outbox entry (key, JSON), for a broadcast logged for recovery ([`OUTBOX_PREFIX`]).
     pub(crate) fn outbox_entry(&self) -> Option<(String, String)> {
+        Some((self.outbox_key()?, serde_json::to_string(self).ok()?))
+    }
+
+    /// The key of its outbox entry, for a broadcast logged for recovery.
+    fn outbox_key(&self) -> Option<String> {
         let (_, seq) = self.logged.as_ref()?;
-        Some((format!("{OUTBOX_PREFIX}{seq:020}"), serde_json::to_string(self).ok()?))
+        Some(format!("{OUTBOX_PREFIX}{seq:020}"))
     }
 
     /// The attachments as bytes (invalid base64 is dropped).
@@ -113,15 +118,23 @@ impl RelayBody {
     }
 }
 
+/// The most relays held back for one object that does not take them: past it the oldest are
+/// dropped (those logged for recovery stay in the outbox, relayed again by the next instance).
+const BACKLOG_LIMIT: usize = 4096;
+
 /// The broadcasts waiting to be relayed, and whether an event is relaying now.
 pub(crate) struct Relays {
     /// Made by this event's handlers, not written to the outbox yet.
     queue: RefCell<Vec<Relay>>,
     /// Written (those logged for recovery) and waiting for the event that relays.
     ready: RefCell<Vec<Relay>>,
-    /// Logged broadcasts an object did not take (after its attempts): the next alarm relays
-    /// them again ([`Relays::retry_failed`]).
-    failed: RefCell<Vec<Relay>>,
+    /// Per object that did not take its share (after its attempts): that share and every
+    /// later broadcast to it, in order, relayed again by the next alarm
+    /// ([`Relays::retry_failed`]). A broadcast never overtakes an earlier one on its way to
+    /// that object, and the other objects are not held up.
+    backlogs: RefCell<BTreeMap<String, Vec<Relay>>>,
+    /// Whether the alarm asked for the backlogs to be relayed again.
+    backlogs_due: Cell<bool>,
     relaying: Cell<bool>,
     /// How many numbered objects the deployment has.
     pub(crate) shards: u32,
@@ -133,7 +146,8 @@ impl Relays {
         Relays {
             queue: RefCell::new(Vec::new()),
             ready: RefCell::new(Vec::new()),
-            failed: RefCell::new(Vec::new()),
+            backlogs: RefCell::new(BTreeMap::new()),
+            backlogs_due: Cell::new(false),
             relaying: Cell::new(false),
             shards,
         }
@@ -160,30 +174,27 @@ impl Relays {
     pub(crate) fn forget(&self) {
         self.queue.borrow_mut().clear();
         self.ready.borrow_mut().clear();
-        self.failed.borrow_mut().clear();
+        self.backlogs.borrow_mut().clear();
     }
 
-    /// The logged broadcasts an object did not take, relayed again before what waits (from the
-    /// alarm a failure sets: a failing object does not slow every event down).
+    /// Asks the next [`Relays::send`] to relay the backlogs of the objects that did not take
+    /// their broadcasts (from the alarm a failure sets: a failing object does not slow every
+    /// event down).
     pub(crate) fn retry_failed(&self) {
-        let failed = std::mem::take(&mut *self.failed.borrow_mut());
-        self.relay_first(failed);
+        if !self.backlogs.borrow().is_empty() {
+            self.backlogs_due.set(true);
+        }
     }
 
     /// A new instance's outbox, read from storage: relayed before anything made since.
     pub(crate) fn resume(&self, outbox: Vec<(String, String)>) {
-        let left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
+        let mut left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
         if left.len() < outbox.len() {
             worker::console_error!("{} outbox entries are unreadable: not relayed", outbox.len() - left.len());
         }
-        self.relay_first(left);
-    }
-
-    /// Puts `older` before what waits to be relayed, in its order.
-    fn relay_first(&self, mut older: Vec<Relay>) {
         let mut ready = self.ready.borrow_mut();
-        older.append(&mut ready);
-        *ready = older;
+        left.append(&mut ready);
+        *ready = left;
     }
 
     /// Where handlers queue their broadcasts.
@@ -193,7 +204,8 @@ impl Relays {
 
     /// Whether broadcasts wait to be relayed and no relay is under way (which would take them).
     pub(crate) fn waiting(&self) -> bool {
-        self.shards > 1 && !self.ready.borrow().is_empty() && !self.relaying.get()
+        let due = !self.ready.borrow().is_empty() || self.backlogs_due.get();
+        self.shards > 1 && due && !self.relaying.get()
     }
 
     /// Hands what is queued to every other object, from object `name`. One relay is under way
@@ -205,9 +217,10 @@ impl Relays {
             self.ready.borrow_mut().clear();
             return Ok(());
         }
-        if self.ready.borrow().is_empty() || self.relaying.replace(true) {
+        if !self.waiting() {
             return Ok(()); // nothing to relay, or the event relaying now takes these too
         }
+        self.relaying.set(true);
         let sent = self.send_queued(env, storage, name).await;
         self.relaying.set(false);
         sent
@@ -215,19 +228,23 @@ impl Relays {
 
     /// Relays what is queued until nothing is: each broadcast to the objects its selection
     /// reaches (for rooms, those that hold members, from the room directory), each object's
-    /// share in one request, all objects at once; a failed object is retried, then reported
-    /// (what was logged stays in the outbox, and is relayed again by the next alarm or
-    /// instance; an object that had taken it applies it once). Relayed, a broadcast leaves
-    /// the outbox.
+    /// share in one request, all objects at once. A failed object is retried, then its share
+    /// and what follows for it wait in its backlog for the alarm, and the failure is reported.
+    /// A broadcast leaves the outbox once every object it reaches took it (an object that had
+    /// taken one relayed again applies it once).
     async fn send_queued(&self, env: &Env, storage: &Storage, name: Option<String>) -> Result<()> {
         let Some(name) = name else {
             // Never relay without knowing which object is this one: it would deliver twice here.
             return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
         };
+        let mut failures = Vec::new();
+        if self.backlogs_due.replace(false) {
+            failures.extend(self.send_backlogs(env, storage).await?);
+        }
         loop {
             let batch = std::mem::take(&mut *self.ready.borrow_mut());
             if batch.is_empty() {
-                return Ok(());
+                break;
             }
             let rooms: BTreeSet<RoomKey> = batch
                 .iter()
@@ -242,22 +259,79 @@ impl Relays {
                     }
                 }
             }
-            // Each object gets this event's broadcasts in order, in one request.
-            let sends = shares.into_iter().map(|(object, share)| async move {
-                let body = serde_json::to_string(&share).expect("relays serialize");
-                post_with_retry(env, &object, RELAY_PATH, body)
-                    .await
-                    .map_err(|error| format!("object {object}: {error}"))
+            // An object with a backlog gets nothing before it: its share joins the backlog.
+            shares.retain(|object, share| match self.backlogs.borrow_mut().get_mut(object) {
+                Some(backlog) => {
+                    hold_back(object, backlog, share);
+                    false
+                }
+                None => true,
             });
-            let failed: Vec<String> = join_all(sends).await.into_iter().filter_map(|sent| sent.err()).collect();
-            if !failed.is_empty() {
-                self.failed.borrow_mut().extend(batch.into_iter().filter(|relay| relay.logged.is_some()));
-                return Err(worker::Error::RustError(format!("broadcasts not relayed to {}", failed.join("; "))));
+            // Each object gets this event's broadcasts in order, in one request.
+            let sends =
+                shares.iter().map(|(object, share)| post_with_retry(env, object, RELAY_PATH, relay_body(share)));
+            for ((object, share), sent) in shares.iter().zip(join_all(sends).await) {
+                if let Err(error) = sent {
+                    hold_back(object, self.backlogs.borrow_mut().entry(object.clone()).or_default(), share);
+                    failures.push(format!("object {object}: {error}"));
+                }
             }
-            let relayed: Vec<String> = batch.iter().filter_map(|relay| Some(relay.outbox_entry()?.0)).collect();
-            for keys in relayed.chunks(OUTBOX_BATCH) {
-                storage.delete_multiple(keys.to_vec()).await?;
+            self.delete_relayed(storage, &batch).await?;
+        }
+        match failures.is_empty() {
+            true => Ok(()),
+            false => Err(worker::Error::RustError(format!("broadcasts not relayed to {}", failures.join("; ")))),
+        }
+    }
+
+    /// Relays each backlog to its object, all at once; what failed again stays. The failures.
+    async fn send_backlogs(&self, env: &Env, storage: &Storage) -> Result<Vec<String>> {
+        let backlogs = std::mem::take(&mut *self.backlogs.borrow_mut());
+        let sends = backlogs.iter().map(|(object, backlog)| {
+            let share: Vec<&Relay> = backlog.iter().collect();
+            post_with_retry(env, object, RELAY_PATH, relay_body(&share))
+        });
+        let results = join_all(sends).await;
+        let mut failures = Vec::new();
+        let mut relayed = Vec::new();
+        for ((object, backlog), sent) in backlogs.into_iter().zip(results) {
+            match sent {
+                Ok(_) => relayed.extend(backlog),
+                Err(error) => {
+                    failures.push(format!("object {object}: {error}"));
+                    self.backlogs.borrow_mut().insert(object, backlog);
+                }
             }
         }
+        self.delete_relayed(storage, &relayed).await?;
+        Ok(failures)
+    }
+
+    /// Deletes the outbox entries of `relays` that no backlog holds any more: every object
+    /// they reach took them.
+    async fn delete_relayed(&self, storage: &Storage, relays: &[Relay]) -> Result<()> {
+        let held: BTreeSet<String> = self.backlogs.borrow().values().flatten().filter_map(Relay::outbox_key).collect();
+        let relayed: Vec<String> =
+            relays.iter().filter_map(Relay::outbox_key).filter(|key| !held.contains(key)).collect();
+        for keys in relayed.chunks(OUTBOX_BATCH) {
+            storage.delete_multiple(keys.to_vec()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The body of a relay request: broadcasts in order.
+fn relay_body(share: &[&Relay]) -> String {
+    serde_json::to_string(share).expect("relays serialize")
+}
+
+/// Adds `share` to the backlog of `object`, but for volatile broadcasts (which may be lost,
+/// never late), keeping at most [`BACKLOG_LIMIT`] relays.
+fn hold_back(object: &str, backlog: &mut Vec<Relay>, share: &[&Relay]) {
+    backlog.extend(share.iter().filter(|relay| !relay.volatile).map(|relay| (*relay).clone()));
+    if backlog.len() > BACKLOG_LIMIT {
+        let dropped = backlog.len() - BACKLOG_LIMIT;
+        backlog.drain(..dropped);
+        worker::console_error!("object {object} takes no broadcast: its {dropped} oldest held back are dropped");
     }
 }

@@ -403,7 +403,7 @@ impl SocketIoServer {
     pub(crate) async fn relay_now(&self) {
         if let Err(error) = self.relays.send(&self.env, &self.host.state().storage(), self.name()).await {
             worker::console_error!("{error}");
-            // What was logged is relayed again by the alarm (Relays::retry_failed).
+            // What an object did not take waits in its backlog for the alarm (Relays::retry_failed).
             if let Err(error) = self.host.schedule_alarm(Some(now_ms() + OUTBOX_RETRY_MS)).await {
                 worker::console_error!("the alarm to relay again was not set: {error}");
             }

@@ -161,7 +161,7 @@ describe("cluster-wide operations over 16 objects", () => {
     assert.ok(relayed >= 1 && relayed < 30, `${relayed} relays reached object 3`);
   });
 
-  it("a failing object is retried, then reported to the caller", async () => {
+  it("a failing object is retried, then reported to the caller, a broadcast with acknowledgements returning the others' answers", async () => {
     // Object 7 refuses the next 2 requests of other objects: the third attempt passes.
     assert.equal((await fetch(`${worker.url}/socket.io/__fail?object=7&times=2`)).status, 200);
     const heard = new Promise((resolve) => b.once("room-message", resolve));
@@ -171,6 +171,12 @@ describe("cluster-wide operations over 16 objects", () => {
     await fetch(`${worker.url}/socket.io/__fail?object=7&times=10`);
     const failed = await ask(c, "fetch", { room: "duo" });
     assert.match(failed.error, /objects \["7"\] did not take the operation/);
+    // A broadcast with acknowledgements returns the answers of the objects that took it, timed
+    // out (as socket.io's cluster adapters), instead of failing as a whole.
+    a.on("question", (_asker, callback) => callback("ann answers"));
+    const partial = await ask(c, "poll", { room: "duo", timeout: 2000 });
+    a.off("question");
+    assert.deepEqual(partial, { responses: ["ann answers"], timedOut: true });
     await fetch(`${worker.url}/socket.io/__fail?object=7&times=0`);
     assert.deepEqual(names(await ask(c, "fetch", { room: "duo" })), ["ann", "bob"]);
   });
@@ -208,6 +214,31 @@ describe("cluster-wide operations over 16 objects", () => {
     }
     sender.close();
     assert.deepEqual(missed, [], "rounds whose joined member missed the broadcast from another object");
+  });
+
+  it("an object that refuses broadcasts for longer than the retries gets them all, in order, once it takes them again", async () => {
+    // Object 7 (bob's) refuses every request of other objects for a while: the relays of ann's
+    // broadcasts (object 3) fail after their attempts, and the ones made meanwhile must neither
+    // be lost nor overtake them (they reached bob before the failed ones, 5 s later, or never).
+    const heard = [];
+    const listener = (text) => heard.push(text);
+    b.on("room-message", listener);
+    const send = async (from, to) => {
+      for (let i = from; i < to; i++) {
+        a.emit("to-room", "duo", `m${i}`);
+        await sleep(60);
+      }
+    };
+    await fetch(`${worker.url}/socket.io/__fail?object=7&times=1000`);
+    await send(0, 5);
+    await sleep(1000); // the first relay has failed its 3 attempts by now
+    await fetch(`${worker.url}/socket.io/__fail?object=7&times=0`);
+    await send(5, 10);
+    const deadline = Date.now() + 15_000; // the alarm relays again 5 s after a failure
+    while (heard.length < 10 && Date.now() < deadline) await sleep(100);
+    await sleep(300); // nothing more (no duplicate) comes
+    b.off("room-message", listener);
+    assert.deepEqual(heard, [...Array(10).keys()].map((i) => `m${i}`));
   });
 
   it("disconnectSockets disconnects a room's sockets on every object", async () => {
