@@ -5,9 +5,20 @@
 import init, { Driver } from "./wasm/wasmio.js";
 import { client } from "./src/client.js";
 
-const { io, Manager, Socket } = client(() =>
-  init({ module_or_path: new URL("./wasm/wasmio_bg.wasm", import.meta.url) }).then(() => Driver),
-);
+// A bundle without `import.meta.url` (esbuild's default iife format) looks for ./wasm/ beside
+// the script it is, read while it runs; a failure to find it is a `connect_error`, never a throw.
+const script = typeof document < "u" && document.currentScript;
+
+const { io, Manager, Socket } = client(async () => {
+  let wasm;
+  try {
+    wasm = new URL("./wasm/wasmio_bg.wasm", import.meta.url);
+  } catch {
+    wasm = new URL("wasm/wasmio_bg.wasm", script.src);
+  }
+  await init({ module_or_path: wasm });
+  return Driver;
+});
 
 export { io, io as connect, Manager, Socket };
 export { protocol, WebTransport, Polling as Fetch, Polling as XHR, Polling as NodeXHR } from "./src/client.js";

@@ -1,13 +1,13 @@
 // wasmio in Node.js (the package's "node" export condition): the client of ./index.js, its
-// wasm read from the package's folder (Node's fetch takes no file: URL), its WebSockets the
+// wasm taken from a module holding it (base64: a server bundle carries it as code), its WebSockets the
 // `ws` package's and its long-polling requests node:http's, as socket.io-client's are in Node
 // (with `extraHeaders`, the TLS options, `autoUnref` and, with `withCredentials`, a cookie
 // jar), and received binary data a Buffer.
-import { readFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { WebSocket as WS } from "ws";
 import init, { Driver } from "./wasm/wasmio.js";
+import wasm from "./wasm/wasmio_bg.wasm.base64.js";
 import { client } from "./src/client.js";
 
 // The options engine.io-client hands to `ws` in Node.
@@ -163,7 +163,7 @@ class NodeWebSocket extends WS {
 }
 
 const { io, Manager, Socket } = client(
-  () => readFile(new URL("./wasm/wasmio_bg.wasm", import.meta.url)).then((bytes) => init({ module_or_path: bytes })).then(() => Driver),
+  () => init({ module_or_path: Buffer.from(wasm, "base64") }).then(() => Driver),
   {
     webSocket: (url, protocols, opts) => new NodeWebSocket(url, protocols, opts),
     fetch: nodeFetch,

@@ -7,11 +7,12 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { build as esbuild } from "esbuild";
 import { build } from "vite";
 import webpack from "webpack";
 import { launch, openPage, startIo, startStatic } from "./harness.mjs";
@@ -63,7 +64,7 @@ test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and t
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: join(ROOT, "pkg") });
   const [{ filename, files, size }] = JSON.parse(stdout);
   const paths = files.map((f) => f.path);
-  for (const file of ["package.json", "index.js", "node.js", "node.cjs", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
+  for (const file of ["package.json", "index.js", "node.js", "dist/node.cjs", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "wasm/wasmio_bg.wasm.base64.js", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
     assert.ok(paths.includes(file), `${file} packed: ${paths}`);
   }
   assert.ok(size > 0);
@@ -131,7 +132,7 @@ test("in Node.js, the installed package (its \"node\" export) connects with its 
   assert.ok(seen.some((auth) => auth.from === "node"), `auth { from: "node" } seen: ${JSON.stringify(seen)}`);
 });
 
-test("in Node.js, CommonJS code written for socket.io-client (`const io = require(...)`) runs unchanged", async () => {
+test("in Node.js, CommonJS code written for socket.io-client (`const io = require(...)`) runs unchanged, where `require` takes no ES module too (Node before 20.19, Jest)", async () => {
   const app = join(tmp, "vite");
   assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
   const script = `
@@ -143,12 +144,50 @@ test("in Node.js, CommonJS code written for socket.io-client (`const io = requir
       console.log(JSON.stringify({ entry: require.resolve("wasmio"), exports, text, bin: [...bin] }));
       socket.disconnect();
     });`;
-  const { stdout } = await run(process.execPath, ["-e", script], { cwd: app, timeout: 20_000 });
-  assert.deepEqual(JSON.parse(stdout), {
-    entry: join(app, "node_modules/wasmio/node.cjs"),
-    exports: [true, true, true, true],
-    text: "cjs ✓",
-    bin: [3],
-  });
+  for (const flags of [[], ["--no-experimental-require-module"]]) {
+    const { stdout } = await run(process.execPath, [...flags, "-e", script], { cwd: app, timeout: 20_000 });
+    assert.deepEqual(JSON.parse(stdout), {
+      entry: join(app, "node_modules/wasmio/dist/node.cjs"),
+      exports: [true, true, true, true],
+      text: "cjs ✓",
+      bin: [3],
+    }, `node ${flags}`);
+  }
   assert.ok(seen.some((auth) => auth.from === "cjs"), `auth { from: "cjs" } seen: ${JSON.stringify(seen)}`);
+});
+
+test("a server bundle (esbuild --platform=node --format=cjs) carries the wasm: a socket made at its top connects, run away from node_modules", async () => {
+  const app = join(tmp, "vite");
+  assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
+  // As a server-rendered module made by Next.js, Vite SSR or esbuild: `io()` at the top.
+  await writeFile(join(app, "ssr.js"), `
+    import { io } from "wasmio";
+    const socket = io(${JSON.stringify(server.url)}, { auth: { from: "ssr" } });
+    socket.on("connect_error", (err) => (console.log(JSON.stringify({ error: err.message })), socket.close()));
+    socket.emit("echo", "ssr ✓", (text) => (console.log(JSON.stringify({ text })), socket.disconnect()));`);
+  const out = join(tmp, "ssr-out");
+  await esbuild({ entryPoints: [join(app, "ssr.js")], bundle: true, platform: "node", format: "cjs", outfile: join(out, "server.cjs"), logLevel: "silent" });
+  assert.deepEqual(await readdir(out), ["server.cjs"], "one file: no wasm beside it");
+  const { stdout } = await run(process.execPath, ["server.cjs"], { cwd: out, timeout: 20_000 });
+  assert.deepEqual(JSON.parse(stdout), { text: "ssr ✓" });
+  assert.ok(seen.some((auth) => auth.from === "ssr"), `auth { from: "ssr" } seen: ${JSON.stringify(seen)}`);
+});
+
+test("esbuild's default browser bundle (iife, no import.meta.url) finds its wasm in wasm/ beside the script and connects", async () => {
+  const app = join(tmp, "vite");
+  assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
+  await cp(join(ROOT, "tests/client/apps/app.js"), join(app, "esbuild-entry.js"));
+  const out = join(tmp, "esbuild-out");
+  // `esbuild app.js --bundle --outfile=...`, as pkg/README.md says, the wasm copied beside it.
+  await esbuild({ entryPoints: [join(app, "esbuild-entry.js")], bundle: true, outfile: join(out, "js/bundle.js"), logLevel: "silent" });
+  await cp(join(app, "node_modules/wasmio/wasm/wasmio_bg.wasm"), join(out, "js/wasm/wasmio_bg.wasm"));
+  await writeFile(join(out, "index.html"), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script src="js/bundle.js"></script>');
+  const web = await startStatic({ "/": out });
+  webs.push(web);
+  const { page, errors, close } = await openPage(browser, `${web.url}/?server=${encodeURIComponent(server.url)}&from=esbuild`);
+  const r = await page.evaluate(() => window.result);
+  await close();
+  assert.equal(r.ack, "bundled ✓");
+  assert.deepEqual(r.bin, [1, 2]);
+  assert.deepEqual(errors, []);
 });
