@@ -20,6 +20,13 @@ node_modules/.bin/wasm-opt $CLIENT_WASM_OPT_FLAGS --strip-debug --strip-target-f
     pkg/wasm/wasmio_bg.wasm -o pkg/wasm/wasmio_bg.wasm
 # Import and export names shortened in the wasm and its glue alike (wasm-bindgen's carry hashes).
 node scripts/minify-wasm-names.mjs pkg/wasm/wasmio_bg.wasm pkg/wasm/wasmio.js target/client-std/wasm-names.json
+# The entries always tell the glue where the wasm is: its own default (`new URL('wasmio_bg.wasm',
+# import.meta.url)`) is dead code that bundlers still follow (Vite inlining assets put the wasm
+# in the page twice; esbuild's iife format warns about it). Removed, or the build fails.
+node -e 'const fs = require("fs"), f = process.argv[1], s = fs.readFileSync(f, "utf8");
+const dead = /\n *if \(module_or_path === undefined\) \{\n *module_or_path = new URL\(.wasmio_bg\.wasm., import\.meta\.url\);\n *\}/;
+if (!dead.test(s)) throw new Error("wasm-bindgen glue: the default wasm URL was not found");
+fs.writeFileSync(f, s.replace(dead, ""));' pkg/wasm/wasmio.js
 # Node.js reads the wasm from a module holding it (base64), not from a file beside the package:
 # a server bundle (Next.js, Vite SSR, Rollup, esbuild --platform=node) carries a module as code,
 # where it rewrites `new URL("./wasm/...", import.meta.url)` as a web asset or leaves it behind.

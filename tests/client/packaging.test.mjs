@@ -114,6 +114,25 @@ for (const [key, name, bundle] of [["vite", "Vite", viteBuild], ["webpack", "web
   });
 }
 
+test("a Vite build with its assets inlined (single-file setups) holds the wasm once, and connects", async () => {
+  const app = join(tmp, "vite");
+  assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
+  const out = join(tmp, "vite-inline");
+  await build({ root: app, logLevel: "warn", build: { assetsInlineLimit: 1e9, outDir: out } });
+  const files = await readdir(out, { recursive: true });
+  assert.deepEqual(files.filter((f) => f.endsWith(".wasm")), [], "no wasm file: inlined");
+  const scripts = await Promise.all(files.filter((f) => f.endsWith(".js")).map((f) => readFile(join(out, f), "utf8")));
+  const copies = scripts.join("").split("data:application/wasm;base64,").length - 1;
+  assert.equal(copies, 1, "the wasm inlined once");
+  const web = await startStatic({ "/": out });
+  webs.push(web);
+  const { page, errors, close } = await openPage(browser, `${web.url}/?server=${encodeURIComponent(server.url)}&from=vite-inline`);
+  const r = await page.evaluate(() => window.result);
+  await close();
+  assert.equal(r.ack, "bundled ✓");
+  assert.deepEqual(errors, []);
+});
+
 test("in Node.js, the installed package (its \"node\" export) connects with its auth and gets an ack", async () => {
   const app = join(tmp, "vite");
   assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
