@@ -61,7 +61,10 @@ cp pkg/wasm/wasmio_bg.wasm pkg/dist/wasm/wasmio_bg.wasm
 # 20.19 and Jest's module runtime cannot `require` an ES module. `import.meta.url` is unused
 # there (the wasm comes from its base64 module).
 node_modules/.bin/esbuild pkg/src/require.cjs --bundle --platform=node --format=cjs --target=node18 \
-    --external:ws --log-level=warning --log-override:empty-import-meta=silent --outfile=pkg/dist/node.cjs
+    --external:ws --log-level=warning --outfile=pkg/dist/node.cjs
+# Its types: the same declarations as a CommonJS file (TypeScript's node16 resolution in a
+# CommonJS project refuses ES module declarations for a `require`).
+cp pkg/index.d.ts pkg/dist/index.d.cts
 mkdir -p www/socket.io
 cp pkg/dist/socket.io.js pkg/dist/socket.io.wasm www/socket.io/
 # The ESM bundle under the name the official server serves it by (its wasm, at ./wasm/ beside

@@ -64,7 +64,7 @@ test("npm pack in pkg/ makes a tarball with the entry, its types, the wasm and t
   const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", tmp], { cwd: join(ROOT, "pkg") });
   const [{ filename, files, size }] = JSON.parse(stdout);
   const paths = files.map((f) => f.path);
-  for (const file of ["package.json", "index.js", "node.js", "dist/node.cjs", "index.d.ts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "wasm/wasmio_bg.wasm.base64.js", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
+  for (const file of ["package.json", "index.js", "node.js", "dist/node.cjs", "index.d.ts", "dist/index.d.cts", "wasm/wasmio.js", "wasm/wasmio_bg.wasm", "wasm/wasmio_bg.wasm.base64.js", "dist/socket.io.js", "dist/socket.io.wasm", "README.md"]) {
     assert.ok(paths.includes(file), `${file} packed: ${paths}`);
   }
   assert.ok(size > 0);
@@ -173,6 +173,27 @@ test("in Node.js, CommonJS code written for socket.io-client (`const io = requir
     }, `node ${flags}`);
   }
   assert.ok(seen.some((auth) => auth.from === "cjs"), `auth { from: "cjs" } seen: ${JSON.stringify(seen)}`);
+});
+
+test("TypeScript with node16 resolution type-checks the installed package's import, in a CommonJS project and in an ES module one", async () => {
+  const app = join(tmp, "vite");
+  assert.ok((await lstat(join(app, "node_modules/wasmio"))).isDirectory(), "installed by the Vite app's test");
+  const code = `import { io, type ManagerOptions, type Socket } from "wasmio";
+    const options: Partial<ManagerOptions> = { reconnectionDelay: 500 };
+    const socket: Socket<{ hi: (n: number) => void }> = io("http://127.0.0.1", options);
+    socket.on("hi", (n) => n.toFixed());
+    // @ts-expect-error the listener's argument is a number
+    socket.on("hi", (n: string) => n);\n`;
+  const tsconfig = { compilerOptions: { strict: true, noEmit: true, module: "node16", moduleResolution: "node16", types: [] }, files: ["app.ts"] };
+  for (const [kind, manifest] of [["cjs", {}], ["esm", { type: "module" }]]) {
+    const dir = join(app, `ts-${kind}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "package.json"), JSON.stringify(manifest));
+    await writeFile(join(dir, "tsconfig.json"), JSON.stringify(tsconfig));
+    await writeFile(join(dir, "app.ts"), code);
+    const tsc = await run(join(ROOT, "node_modules/.bin/tsc"), ["-p", dir]).catch((error) => error);
+    assert.equal(tsc.code ?? 0, 0, `${kind}: ${tsc.stdout}${tsc.stderr}`);
+  }
 });
 
 test("a server bundle (esbuild --platform=node --format=cjs) carries the wasm: a socket made at its top connects, run away from node_modules", async () => {
