@@ -37,6 +37,10 @@ impl Manager {
         let s = self.socket_mut(socket);
         s.connected = false;
         s.sid = None;
+        // Events a recovering server replayed ahead of a CONNECT that never came: the next
+        // recovery replays them from the same offset (socket.io-client keeps these too, and
+        // delivers each twice).
+        s.receive_buffer.clear();
         self.push_socket(socket, SocketEvent::Disconnect { reason, description });
         // _clearAcks: acks of buffered packets survive; the others are dropped, and those
         // taking an error are told.
