@@ -40,6 +40,11 @@ pub struct Relay {
     pub logged: Option<(String, u64)>,
     /// Binary attachments, base64.
     pub attachments: Vec<String>,
+    /// In its outbox entry, once some objects took it and others did not: those that did not
+    /// (empty: none was tried yet). A next instance relays it to those only, as another
+    /// object's bounded log may no longer hold it, and would deliver it again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) pending: Vec<String>,
 }
 
 impl Relay {
@@ -76,6 +81,11 @@ impl Relay {
     /// Its outbox entry (key, JSON), for a broadcast logged for recovery ([`OUTBOX_PREFIX`]).
     pub(crate) fn outbox_entry(&self) -> Option<(String, String)> {
         Some((self.outbox_key()?, serde_json::to_string(self).ok()?))
+    }
+
+    /// About the bytes it takes in a request, or held in memory.
+    fn weight(&self) -> usize {
+        self.args.len() + self.attachments.iter().map(String::len).sum::<usize>() + self.event.len() + 64
     }
 
     /// The key of its outbox entry, for a broadcast logged for recovery.
@@ -118,9 +128,14 @@ impl RelayBody {
     }
 }
 
-/// The most relays held back for one object that does not take them: past it the oldest are
-/// dropped (those logged for recovery stay in the outbox, relayed again by the next instance).
+/// The most relays held back for one object that does not take them, and their most bytes:
+/// past either the oldest are dropped (those logged for recovery stay in the outbox, relayed
+/// again by the next instance).
 const BACKLOG_LIMIT: usize = 4096;
+const BACKLOG_BYTES: usize = 8 << 20;
+
+/// The most bytes of broadcasts a backlog's request carries (it is sent in several).
+const BACKLOG_REQUEST_BYTES: usize = 1 << 20;
 
 /// The broadcasts waiting to be relayed, and whether an event is relaying now.
 pub(crate) struct Relays {
@@ -186,15 +201,24 @@ impl Relays {
         }
     }
 
-    /// A new instance's outbox, read from storage: relayed before anything made since.
+    /// A new instance's outbox, read from storage: relayed before anything made since, each
+    /// broadcast some objects did not take to those only, in their backlogs.
     pub(crate) fn resume(&self, outbox: Vec<(String, String)>) {
-        let mut left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
+        let left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
         if left.len() < outbox.len() {
             worker::console_error!("{} outbox entries are unreadable: not relayed", outbox.len() - left.len());
         }
+        let (mut untried, pending): (Vec<Relay>, Vec<Relay>) = left.into_iter().partition(|r| r.pending.is_empty());
+        let mut backlogs = self.backlogs.borrow_mut();
+        for mut relay in pending {
+            for object in std::mem::take(&mut relay.pending) {
+                backlogs.entry(object).or_default().push(relay.clone());
+            }
+            self.backlogs_due.set(true);
+        }
         let mut ready = self.ready.borrow_mut();
-        left.append(&mut ready);
-        *ready = left;
+        untried.append(&mut ready);
+        *ready = untried;
     }
 
     /// Where handlers queue their broadcasts.
@@ -238,13 +262,17 @@ impl Relays {
             return Err(worker::Error::RustError("this object does not know its name: broadcasts not relayed".into()));
         };
         let mut failures = Vec::new();
-        if self.backlogs_due.replace(false) {
-            failures.extend(self.send_backlogs(env, storage).await?);
-        }
         loop {
+            // Asked by an alarm, maybe while the relay before was under way.
+            if self.backlogs_due.replace(false) {
+                failures.extend(self.send_backlogs(env, storage).await?);
+            }
             let batch = std::mem::take(&mut *self.ready.borrow_mut());
             if batch.is_empty() {
-                break;
+                match self.backlogs_due.get() {
+                    true => continue,
+                    false => break,
+                }
             }
             let rooms: BTreeSet<RoomKey> = batch
                 .iter()
@@ -276,7 +304,7 @@ impl Relays {
                     failures.push(format!("object {object}: {error}"));
                 }
             }
-            self.delete_relayed(storage, &batch).await?;
+            self.settle_outbox(storage, &batch).await?;
         }
         match failures.is_empty() {
             true => Ok(()),
@@ -284,36 +312,46 @@ impl Relays {
         }
     }
 
-    /// Relays each backlog to its object, all at once; what failed again stays. The failures.
+    /// Relays each backlog to its object, all objects at once; what failed again stays. The
+    /// failures.
     async fn send_backlogs(&self, env: &Env, storage: &Storage) -> Result<Vec<String>> {
         let backlogs = std::mem::take(&mut *self.backlogs.borrow_mut());
-        let sends = backlogs.iter().map(|(object, backlog)| {
-            let share: Vec<&Relay> = backlog.iter().collect();
-            post_with_retry(env, object, RELAY_PATH, relay_body(&share))
-        });
-        let results = join_all(sends).await;
+        let results = join_all(backlogs.into_iter().map(|(object, backlog)| send_backlog(env, object, backlog))).await;
         let mut failures = Vec::new();
         let mut relayed = Vec::new();
-        for ((object, backlog), sent) in backlogs.into_iter().zip(results) {
-            match sent {
-                Ok(_) => relayed.extend(backlog),
-                Err(error) => {
-                    failures.push(format!("object {object}: {error}"));
-                    self.backlogs.borrow_mut().insert(object, backlog);
-                }
+        for (object, taken, left, error) in results {
+            relayed.extend(taken);
+            if let Some(error) = error {
+                failures.push(format!("object {object}: {error}"));
+                self.backlogs.borrow_mut().insert(object, left);
             }
         }
-        self.delete_relayed(storage, &relayed).await?;
+        self.settle_outbox(storage, &relayed).await?;
         Ok(failures)
     }
 
-    /// Deletes the outbox entries of `relays` that no backlog holds any more: every object
-    /// they reach took them.
-    async fn delete_relayed(&self, storage: &Storage, relays: &[Relay]) -> Result<()> {
-        let held: BTreeSet<String> = self.backlogs.borrow().values().flatten().filter_map(Relay::outbox_key).collect();
-        let relayed: Vec<String> =
-            relays.iter().filter_map(Relay::outbox_key).filter(|key| !held.contains(key)).collect();
-        for keys in relayed.chunks(OUTBOX_BATCH) {
+    /// Brings the outbox entries of `relays` up to date with the backlogs: deleted once every
+    /// object they reach took them, else rewritten naming the objects that did not
+    /// ([`Relay::pending`]).
+    async fn settle_outbox(&self, storage: &Storage, relays: &[Relay]) -> Result<()> {
+        let mut held: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (object, backlog) in self.backlogs.borrow().iter() {
+            for key in backlog.iter().filter_map(Relay::outbox_key) {
+                held.entry(key).or_default().push(object.clone());
+            }
+        }
+        let mut taken = Vec::new();
+        for relay in relays {
+            let Some(key) = relay.outbox_key() else { continue };
+            match held.remove(&key) {
+                None => taken.push(key),
+                Some(pending) => {
+                    let entry = serde_json::to_string(&Relay { pending, ..relay.clone() }).expect("relays serialize");
+                    storage.put(&key, entry).await?;
+                }
+            }
+        }
+        for keys in taken.chunks(OUTBOX_BATCH) {
             storage.delete_multiple(keys.to_vec()).await?;
         }
         Ok(())
@@ -325,12 +363,41 @@ fn relay_body(share: &[&Relay]) -> String {
     serde_json::to_string(share).expect("relays serialize")
 }
 
+/// Relays `backlog` to `object` in order, in requests of at most [`BACKLOG_REQUEST_BYTES`],
+/// until one fails: the object, what it took, what is left and why.
+async fn send_backlog(
+    env: &Env,
+    object: String,
+    mut backlog: Vec<Relay>,
+) -> (String, Vec<Relay>, Vec<Relay>, Option<String>) {
+    let mut taken = Vec::new();
+    while !backlog.is_empty() {
+        let (mut count, mut bytes) = (0, 0);
+        while count < backlog.len() && (count == 0 || bytes + backlog[count].weight() <= BACKLOG_REQUEST_BYTES) {
+            bytes += backlog[count].weight();
+            count += 1;
+        }
+        let share: Vec<&Relay> = backlog[..count].iter().collect();
+        if let Err(error) = post_with_retry(env, &object, RELAY_PATH, relay_body(&share)).await {
+            return (object, taken, backlog, Some(error));
+        }
+        taken.extend(backlog.drain(..count));
+    }
+    (object, taken, backlog, None)
+}
+
 /// Adds `share` to the backlog of `object`, but for volatile broadcasts (which may be lost,
-/// never late), keeping at most [`BACKLOG_LIMIT`] relays.
+/// never late), keeping at most [`BACKLOG_LIMIT`] relays and [`BACKLOG_BYTES`] (the newest
+/// one always).
 fn hold_back(object: &str, backlog: &mut Vec<Relay>, share: &[&Relay]) {
     backlog.extend(share.iter().filter(|relay| !relay.volatile).map(|relay| (*relay).clone()));
-    if backlog.len() > BACKLOG_LIMIT {
-        let dropped = backlog.len() - BACKLOG_LIMIT;
+    let mut bytes: usize = backlog.iter().map(Relay::weight).sum();
+    let mut dropped = 0;
+    while backlog.len() - dropped > 1 && (backlog.len() - dropped > BACKLOG_LIMIT || bytes > BACKLOG_BYTES) {
+        bytes -= backlog[dropped].weight();
+        dropped += 1;
+    }
+    if dropped > 0 {
         backlog.drain(..dropped);
         worker::console_error!("object {object} takes no broadcast: its {dropped} oldest held back are dropped");
     }

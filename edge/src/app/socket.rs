@@ -215,8 +215,8 @@ impl Operator<'_, '_> {
             volatile: self.op.volatile,
             event: event.to_owned(),
             args: args.json.clone(),
-            logged: None,
             attachments: Relay::encode_attachments(&args.attachments),
+            ..Relay::default()
         });
         let delivery = self.socket.server.broadcast(&self.op, event, &args.json, args.attachments, now)?;
         if let Some(relay) = relay {
