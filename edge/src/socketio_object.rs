@@ -13,7 +13,8 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::JsValue;
 use wasmio_protocol::engine::{CloseReason, Data};
 use wasmio_protocol::server::{
-    Accept, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo, Transmit,
+    Accept, ApiError, Config as CoreConfig, ConnectRequest, Event, Message, RecoveryConfig, Server, SessionInfo,
+    Transmit,
 };
 use worker::wasm_bindgen_futures;
 use worker::{Env, Request, Response, Result, State, WebSocket, WebSocketIncomingMessage};
@@ -425,10 +426,7 @@ impl SocketIoServer {
 
     /// Broadcasts to this object's sockets a broadcast made here outside a socket handler
     /// ([`crate::Context::io`]), and queues it for the other objects.
-    pub(crate) fn broadcast_from_here(
-        &self,
-        relay: Relay,
-    ) -> std::result::Result<(), wasmio_protocol::server::ApiError> {
+    pub(crate) fn broadcast_from_here(&self, relay: Relay) -> std::result::Result<(), ApiError> {
         let mut selection = relay.broadcast();
         selection.local = false;
         let delivery = self.core.borrow_mut().broadcast(
@@ -631,9 +629,14 @@ impl SocketIoServer {
             pid: core.config().recovery.is_some().then(|| new_sid(&object, &random_id())),
             data,
         };
-        // Refused when the session went away meanwhile, or with state too large to keep.
-        if let Err(error) = core.accept_connect(session, nsp, accept, now_ms()) {
-            worker::console_warn!("the CONNECT to {nsp} was not accepted: {error}");
+        match core.accept_connect(session, nsp, accept, now_ms()) {
+            Ok(()) => {}
+            // State too large to keep across hibernation: the client is told why.
+            Err(error @ ApiError::StateTooLarge { .. }) => {
+                reject_connect(core, session, nsp, ConnectError::new(error.to_string()))
+            }
+            // The session went away meanwhile.
+            Err(error) => worker::console_warn!("the CONNECT to {nsp} was not accepted: {error}"),
         }
     }
 

@@ -263,6 +263,32 @@ describe("hostile input", () => {
     await w.echoes("after an oversized auth");
   });
 
+  it("a CONNECT whose middleware keeps socket.data too large to survive hibernation gets CONNECT_ERROR saying so, on every path", async () => {
+    // `/auth` keeps the auth's profile as socket.data: 40 KB twice (auth and data) pass the
+    // 64 KiB session snapshot. Accepted, the socket was lost at the object's next eviction.
+    const profile = "p".repeat(40_000);
+    for (const transports of [["polling", "websocket"], ["websocket"], ["polling"]]) {
+      const socket = io(`${worker.url}/auth`, { forceNew: true, transports, auth: { token: "secret", profile }, reconnection: false });
+      try {
+        const error = await new Promise((resolve, reject) => {
+          socket.once("connect_error", resolve);
+          socket.once("connect", () => reject(new Error("connected")));
+        });
+        assert.match(error.message, /^socket state of \d+ bytes exceeds the limit of 65536$/, transports.join("+"));
+      } finally {
+        socket.close();
+      }
+    }
+    // A profile that fits is kept.
+    const small = io(`${worker.url}/auth`, { forceNew: true, transports: ["websocket"], auth: { token: "secret", profile: "p".repeat(1000) }, reconnection: false });
+    try {
+      await new Promise((resolve, reject) => (small.once("connect", resolve), small.once("connect_error", reject)));
+    } finally {
+      small.close();
+    }
+    await w.echoes("after an oversized socket.data");
+  });
+
   it("a handshake with a long query (a token in the URL) is accepted; its auth past the attachment too", async () => {
     // Past the 2 KB WebSocket attachment, the session's snapshot is kept in storage (its
     // restore after an eviction: tests/lifecycle). A query past the 64 KiB snapshot cannot

@@ -4,7 +4,7 @@
 //!
 //! The other namespaces exercise what the test suite does not (tests/edge/socketio.test.mjs):
 //! - `/auth`: a connection middleware that refuses a handshake without `{"token":"secret"}`
-//!   with `connect_error` "not authorized" and `data`;
+//!   with `connect_error` "not authorized" and `data`, and keeps its `profile` as `socket.data`;
 //! - `/rooms`: `join` / `leave` a room (acknowledged with the room), `to-room` (room, msg):
 //!   `room-message` to the room's members but the sender (`socket.to(room)`), `to-room-all`
 //!   (room, msg): to every member, the sender included (`io.to(room)`), `broadcast` (msg):
@@ -148,7 +148,11 @@ fn app(env: &worker::Env) -> App {
             ns.use_connect(|handshake| {
                 let auth: serde_json::Value = handshake.auth()?;
                 if auth.get("token").and_then(|t| t.as_str()) == Some("secret") {
-                    Ok(())
+                    // A profile sent with the token is kept as `socket.data`.
+                    match auth.get("profile") {
+                        Some(profile) => handshake.set_data(&json!({ "profile": profile })),
+                        None => Ok(()),
+                    }
                 } else {
                     Err(ConnectError::new("not authorized").with_data(json!({ "reason": "bad token", "retry": false })))
                 }

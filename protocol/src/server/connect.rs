@@ -8,7 +8,9 @@ use super::*;
 
 impl Server {
     /// Accepts a pending CONNECT: the socket joins the namespace (and its own room), CONNECT
-    /// `{"sid":..,"pid":..}` is sent (after the missed packets of a recovered session).
+    /// `{"sid":..,"pid":..}` is sent (after the missed packets of a recovered session). Refused
+    /// ([`ApiError::StateTooLarge`], the CONNECT still pending) when the socket's data and auth
+    /// would not fit in the session's snapshot.
     pub fn accept_connect(&mut self, session: &str, nsp: &str, accept: Accept, now_ms: u64) -> Result<(), ApiError> {
         if let Some(data) = &accept.data {
             if crate::json::validate(data).is_err() {
@@ -26,6 +28,18 @@ impl Server {
             if self.config.recovery.is_some() && accept.pid.is_none() {
                 return Err(ApiError::MissingPid);
             }
+        }
+        // The socket's data and auth travel in the session's snapshot: a socket that could not
+        // be kept across hibernation is refused now, not lost at the next eviction.
+        let data_len = accept.data.as_ref().map_or(0, String::len);
+        let weight =
+            data_len + auth.len() + nsp.len() + accept.sid.len() + accept.pid.as_ref().map_or(0, String::len) + 64;
+        let current = match self.sizes.get(session) {
+            Some(len) => len,
+            None => self.session_to_json(session).map_or(0, |snapshot| snapshot.len()),
+        };
+        if current + weight > self.config.max_snapshot_bytes {
+            return Err(ApiError::StateTooLarge { len: current + weight, max: self.config.max_snapshot_bytes });
         }
         self.remove_pending(session, nsp)?;
         if !self.is_known(nsp) && self.shared.dynamic.insert(nsp.to_owned()) {
