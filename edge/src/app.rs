@@ -223,7 +223,9 @@ pub struct Handshake<'a> {
     pub auth: &'a str,
     /// `handshake.query`, JSON object text.
     pub query: &'a str,
-    /// `handshake.headers` (host, origin, user-agent), JSON object text.
+    /// `handshake.headers`, JSON object text: host, origin and user-agent only (they travel
+    /// with every hibernated WebSocket); the `Cookie` and `Authorization` headers are given
+    /// to connect middlewares apart.
     pub headers: &'a str,
     /// `handshake.address`.
     pub address: &'a str,

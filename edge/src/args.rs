@@ -143,7 +143,9 @@ fn encode(serialize: impl FnOnce() -> serde_json::Result<String>) -> Result<Args
 }
 
 /// Binary data: a binary attachment of the packet (an `ArrayBuffer` / `Buffer` for the client),
-/// not a JSON array of numbers. Read from an attachment or from an array of numbers.
+/// not a JSON array of numbers. Read from an attachment or from an array of numbers. Only
+/// when serialized by the emit itself: inside `serde_json::json!` (a `Value` made beforehand)
+/// it is already an array of numbers, so put it in a struct or a tuple.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Bytes(pub Vec<u8>);
 

@@ -125,7 +125,9 @@ pub struct ConnectContext {
     pub auth: String,
     /// `handshake.query`, JSON object text.
     pub query: String,
-    /// `handshake.headers` (host, origin, user-agent), JSON object text.
+    /// `handshake.headers`, JSON object text: host, origin and user-agent only (they travel
+    /// with every hibernated WebSocket); the `Cookie` and `Authorization` headers are given
+    /// to connect middlewares apart.
     pub headers: String,
     /// `handshake.address`.
     pub address: String,
