@@ -631,12 +631,13 @@ impl SocketIoServer {
         };
         match core.accept_connect(session, nsp, accept, now_ms()) {
             Ok(()) => {}
-            // State too large to keep across hibernation: the client is told why.
-            Err(error @ ApiError::StateTooLarge { .. }) => {
-                reject_connect(core, session, nsp, ConnectError::new(error.to_string()))
-            }
             // The session went away meanwhile.
-            Err(error) => worker::console_warn!("the CONNECT to {nsp} was not accepted: {error}"),
+            Err(error @ (ApiError::UnknownSession | ApiError::NoPendingConnect)) => {
+                worker::console_warn!("the CONNECT to {nsp} was not accepted: {error}")
+            }
+            // State too large to keep across hibernation, too many namespaces: the client is
+            // told why.
+            Err(error) => reject_connect(core, session, nsp, ConnectError::new(error.to_string())),
         }
     }
 

@@ -547,3 +547,38 @@ fn held_rooms_are_those_of_connected_and_recoverable_sockets_but_own_ids() {
     h.server.leave("s2", "both").unwrap();
     assert_eq!(held(&h), Vec::<String>::new());
 }
+
+#[test]
+fn dynamic_namespace_names_are_bounded_in_length_and_in_total() {
+    let mut h = Harness::new(Config { dynamic_namespaces: true, ..Config::default() });
+    h.open("e1");
+    let long = format!("/room-{}", "9".repeat(1100));
+    h.text("e1", &format!("0{long},"));
+    assert_eq!(h.events(), vec![], "the driver is not asked about a name past 1 KiB");
+    assert_eq!(h.texts_for("e1"), vec![format!(r#"4{long},{{"message":"Invalid namespace"}}"#)]);
+    // 1,000-byte names until their total passes 256 KiB: the next new one is refused.
+    let name = |i: usize| format!("/room-{i:04}-{}", "x".repeat(988));
+    let mut accepted = 0;
+    for i in 0..300 {
+        let session = format!("s{i}");
+        h.open(&session);
+        h.text(&session, &format!("0{},", name(i)));
+        if h.events().is_empty() {
+            assert_eq!(
+                h.texts_for(&session),
+                vec![format!(r#"4{},{{"message":"too many namespaces in use"}}"#, name(i))]
+            );
+            break;
+        }
+        h.server
+            .accept_connect(&session, &name(i), Accept { sid: format!("k{i}"), ..Default::default() }, h.now)
+            .unwrap();
+        h.events();
+        accepted += 1;
+    }
+    assert_eq!(accepted, 262, "256 KiB of 1,000-byte names");
+    // A name in use stays open to others.
+    h.open("again");
+    h.text("again", &format!("0{},", name(0)));
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if !r.check_namespace));
+}

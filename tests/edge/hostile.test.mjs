@@ -289,6 +289,31 @@ describe("hostile input", () => {
     await w.echoes("after an oversized socket.data");
   });
 
+  it("a CONNECT to a dynamic namespace named with more than 1 KiB gets CONNECT_ERROR Invalid namespace, on every path", async () => {
+    // The names of the dynamic namespaces in use are kept in one storage value of the object:
+    // 38 connections to names of 60 KB took it past SQLite's limit, and every later write of
+    // the object failed with it (found by a review round).
+    for (const transports of [["polling", "websocket"], ["websocket"], ["polling"]]) {
+      const socket = io(`${worker.url}/dynamic-${"7".repeat(2000)}`, { forceNew: true, transports, reconnection: false });
+      try {
+        const error = await new Promise((resolve, reject) => {
+          socket.once("connect_error", resolve);
+          socket.once("connect", () => reject(new Error("connected")));
+        });
+        assert.equal(error.message, "Invalid namespace", transports.join("+"));
+      } finally {
+        socket.close();
+      }
+    }
+    const fits = io(`${worker.url}/dynamic-${"7".repeat(1000)}`, { forceNew: true, transports: ["websocket"], reconnection: false });
+    try {
+      await new Promise((resolve, reject) => (fits.once("connect", resolve), fits.once("connect_error", reject)));
+    } finally {
+      fits.close();
+    }
+    await w.echoes("after a long namespace");
+  });
+
   it("a handshake with a long query (a token in the URL) is accepted; its auth past the attachment too", async () => {
     // Past the 2 KB WebSocket attachment, the session's snapshot is kept in storage (its
     // restore after an eviction: tests/lifecycle). A query past the 64 KiB snapshot cannot

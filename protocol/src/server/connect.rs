@@ -34,12 +34,13 @@ impl Server {
         let data_len = accept.data.as_ref().map_or(0, String::len);
         let weight =
             data_len + auth.len() + nsp.len() + accept.sid.len() + accept.pid.as_ref().map_or(0, String::len) + 64;
-        let current = match self.sizes.get(session) {
-            Some(len) => len,
-            None => self.session_to_json(session).map_or(0, |snapshot| snapshot.len()),
-        };
+        let current = self.snapshot_len(session);
         if current + weight > self.config.max_snapshot_bytes {
             return Err(ApiError::StateTooLarge { len: current + weight, max: self.config.max_snapshot_bytes });
+        }
+        // Checked again: CONNECTs to new names may have been pending together.
+        if !self.is_known(nsp) && !self.dynamic_namespace_fits(nsp) {
+            return Err(ApiError::TooManyNamespaces);
         }
         self.remove_pending(session, nsp)?;
         if !self.is_known(nsp) && self.shared.dynamic.insert(nsp.to_owned()) {
@@ -95,10 +96,20 @@ impl Server {
         Ok(())
     }
 
+    /// Whether a new dynamic namespace keeps the names in use within their bound.
+    fn dynamic_namespace_fits(&self, nsp: &str) -> bool {
+        self.shared.dynamic.iter().map(String::len).sum::<usize>() + nsp.len() <= MAX_DYNAMIC_NAMESPACE_BYTES
+    }
+
     pub(super) fn on_connect(&mut self, session: &str, nsp: String, auth: String, now_ms: u64) {
         let known = self.is_known(&nsp);
-        if !known && !self.config.dynamic_namespaces {
+        if !known && (!self.config.dynamic_namespaces || nsp.len() > MAX_DYNAMIC_NAMESPACE_LEN) {
             self.connect_error(session, &nsp, "{\"message\":\"Invalid namespace\"}".into());
+            return;
+        }
+        if !known && !self.dynamic_namespace_fits(&nsp) {
+            let message = ApiError::TooManyNamespaces.to_string();
+            self.connect_error(session, &nsp, format!("{{\"message\":\"{message}\"}}"));
             return;
         }
         // The socket's auth travels in its session's snapshot: one that could not be kept

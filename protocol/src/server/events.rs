@@ -294,6 +294,9 @@ pub enum ApiError {
         /// The limit.
         max: usize,
     },
+    /// A new dynamic namespace would take the names in use on the object past their bound.
+    #[error("too many namespaces in use")]
+    TooManyNamespaces,
     /// The room is another socket's id: joining it would receive that socket's messages.
     #[error("room {0:?} is the id of another socket")]
     RoomIsSocketId(String),

@@ -104,6 +104,14 @@ use json::{array_inner, first_element, is_json_of, string_member};
 /// connect position) beside its namespace, auth and data.
 const SOCKET_SNAPSHOT_RESERVE: usize = 256;
 
+/// The longest name of a dynamic namespace: the names in use are kept in the object's shared
+/// state, one storage value (a longer name is an "Invalid namespace").
+const MAX_DYNAMIC_NAMESPACE_LEN: usize = 1024;
+
+/// The most bytes of dynamic namespace names in use on one object: a client cannot grow the
+/// shared state past what storage takes in one value (a new one past it is refused).
+const MAX_DYNAMIC_NAMESPACE_BYTES: usize = 256 * 1024;
+
 /// The message of a timed-out acknowledgement.
 pub const TIMEOUT_MESSAGE: &str = "operation has timed out";
 /// The `error` a socket gets when its packet's attachments did not arrive in time.
