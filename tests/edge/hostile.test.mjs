@@ -263,29 +263,31 @@ describe("hostile input", () => {
     await w.echoes("after an oversized auth");
   });
 
+  /** What connecting to `url` with `options` ends in: the connect_error's message, or "connected". */
+  async function connectOutcome(url, options) {
+    const socket = io(url, { forceNew: true, reconnection: false, ...options });
+    try {
+      return await new Promise((resolve) => {
+        socket.once("connect_error", (error) => resolve(error.message));
+        socket.once("connect", () => resolve("connected"));
+      });
+    } finally {
+      socket.close();
+    }
+  }
+  const EVERY_PATH = [["polling", "websocket"], ["websocket"], ["polling"]];
+
   it("a CONNECT whose middleware keeps socket.data too large to survive hibernation gets CONNECT_ERROR saying so, on every path", async () => {
     // `/auth` keeps the auth's profile as socket.data: 40 KB twice (auth and data) pass the
     // 64 KiB session snapshot. Accepted, the socket was lost at the object's next eviction.
-    const profile = "p".repeat(40_000);
-    for (const transports of [["polling", "websocket"], ["websocket"], ["polling"]]) {
-      const socket = io(`${worker.url}/auth`, { forceNew: true, transports, auth: { token: "secret", profile }, reconnection: false });
-      try {
-        const error = await new Promise((resolve, reject) => {
-          socket.once("connect_error", resolve);
-          socket.once("connect", () => reject(new Error("connected")));
-        });
-        assert.match(error.message, /^socket state of \d+ bytes exceeds the limit of 65536$/, transports.join("+"));
-      } finally {
-        socket.close();
-      }
+    for (const transports of EVERY_PATH) {
+      const auth = { token: "secret", profile: "p".repeat(40_000) };
+      const outcome = await connectOutcome(`${worker.url}/auth`, { transports, auth });
+      assert.match(outcome, /^socket state of \d+ bytes exceeds the limit of 65536$/, transports.join("+"));
     }
     // A profile that fits is kept.
-    const small = io(`${worker.url}/auth`, { forceNew: true, transports: ["websocket"], auth: { token: "secret", profile: "p".repeat(1000) }, reconnection: false });
-    try {
-      await new Promise((resolve, reject) => (small.once("connect", resolve), small.once("connect_error", reject)));
-    } finally {
-      small.close();
-    }
+    const auth = { token: "secret", profile: "p".repeat(1000) };
+    assert.equal(await connectOutcome(`${worker.url}/auth`, { transports: ["websocket"], auth }), "connected");
     await w.echoes("after an oversized socket.data");
   });
 
@@ -293,24 +295,11 @@ describe("hostile input", () => {
     // The names of the dynamic namespaces in use are kept in one storage value of the object:
     // 38 connections to names of 60 KB took it past SQLite's limit, and every later write of
     // the object failed with it (found by a review round).
-    for (const transports of [["polling", "websocket"], ["websocket"], ["polling"]]) {
-      const socket = io(`${worker.url}/dynamic-${"7".repeat(2000)}`, { forceNew: true, transports, reconnection: false });
-      try {
-        const error = await new Promise((resolve, reject) => {
-          socket.once("connect_error", resolve);
-          socket.once("connect", () => reject(new Error("connected")));
-        });
-        assert.equal(error.message, "Invalid namespace", transports.join("+"));
-      } finally {
-        socket.close();
-      }
+    for (const transports of EVERY_PATH) {
+      const outcome = await connectOutcome(`${worker.url}/dynamic-${"7".repeat(2000)}`, { transports });
+      assert.equal(outcome, "Invalid namespace", transports.join("+"));
     }
-    const fits = io(`${worker.url}/dynamic-${"7".repeat(1000)}`, { forceNew: true, transports: ["websocket"], reconnection: false });
-    try {
-      await new Promise((resolve, reject) => (fits.once("connect", resolve), fits.once("connect_error", reject)));
-    } finally {
-      fits.close();
-    }
+    assert.equal(await connectOutcome(`${worker.url}/dynamic-${"7".repeat(1000)}`, { transports: ["websocket"] }), "connected");
     await w.echoes("after a long namespace");
   });
 
