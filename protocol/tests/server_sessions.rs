@@ -582,3 +582,19 @@ fn dynamic_namespace_names_are_bounded_in_length_and_in_total() {
     h.text("again", &format!("0{},", name(0)));
     assert!(matches!(&h.events()[..], [Event::ConnectRequest(r)] if !r.check_namespace));
 }
+
+#[test]
+fn a_connect_is_accepted_with_the_largest_auth_its_request_passed_and_refused_with_data_that_does_not_fit() {
+    let mut h = Harness::new(Config::default());
+    h.open("e1");
+    let auth = format!(r#"{{"token":"{}"}}"#, "t".repeat(64_000));
+    h.text("e1", &format!("0{auth}"));
+    assert!(matches!(&h.events()[..], [Event::ConnectRequest(_)]), "the auth fits the snapshot");
+    h.server.accept_connect("e1", "/", Accept { sid: "s1".into(), ..Default::default() }, h.now).unwrap();
+    h.open("e2");
+    h.text("e2", &format!("0{auth}"));
+    h.events();
+    let data = Some(format!(r#"{{"profile":"{}"}}"#, "p".repeat(2_000)));
+    let refused = h.server.accept_connect("e2", "/", Accept { sid: "s2".into(), data, ..Default::default() }, h.now);
+    assert!(matches!(refused, Err(ApiError::StateTooLarge { .. })), "{refused:?}");
+}

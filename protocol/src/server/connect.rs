@@ -29,14 +29,16 @@ impl Server {
                 return Err(ApiError::MissingPid);
             }
         }
-        // The socket's data and auth travel in the session's snapshot: a socket that could not
-        // be kept across hibernation is refused now, not lost at the next eviction.
+        // The socket's data travels in the session's snapshot with its auth: a socket that could
+        // not be kept across hibernation is refused now, not lost at the next eviction. The
+        // pending CONNECT (its namespace and auth, counted already) becomes the socket's entry,
+        // as `on_connect` reckoned it, with the data besides.
         let data_len = accept.data.as_ref().map_or(0, String::len);
-        let weight =
-            data_len + auth.len() + nsp.len() + accept.sid.len() + accept.pid.as_ref().map_or(0, String::len) + 64;
-        let current = self.snapshot_len(session);
-        if current + weight > self.config.max_snapshot_bytes {
-            return Err(ApiError::StateTooLarge { len: current + weight, max: self.config.max_snapshot_bytes });
+        let pending = pending_entry_len(nsp, &auth) + list_overhead(false);
+        let with_socket = (self.snapshot_len(session) + nsp.len() + auth.len() + SOCKET_SNAPSHOT_RESERVE + data_len)
+            .saturating_sub(pending);
+        if with_socket > self.config.max_snapshot_bytes {
+            return Err(ApiError::StateTooLarge { len: with_socket, max: self.config.max_snapshot_bytes });
         }
         // Checked again: CONNECTs to new names may have been pending together.
         if !self.is_known(nsp) && !self.dynamic_namespace_fits(nsp) {
