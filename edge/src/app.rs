@@ -223,9 +223,9 @@ pub struct Handshake<'a> {
     pub auth: &'a str,
     /// `handshake.query`, JSON object text.
     pub query: &'a str,
-    /// `handshake.headers`, JSON object text: host, origin and user-agent only (they travel
-    /// with every hibernated WebSocket); the `Cookie` and `Authorization` headers are given
-    /// to connect middlewares apart.
+    /// `handshake.headers`, JSON object text: the request's headers but the WebSocket
+    /// upgrade's and the credentials, within 4 KiB (they travel with the session's snapshot);
+    /// the `Cookie` and `Authorization` headers are given to connect middlewares apart.
     pub headers: &'a str,
     /// `handshake.address`.
     pub address: &'a str,

@@ -188,7 +188,7 @@ pub struct RemoteHandshake {
     pub auth: serde_json::Value,
     /// `handshake.query`.
     pub query: serde_json::Value,
-    /// `handshake.headers` (host, origin, user-agent).
+    /// `handshake.headers` (without `Cookie` and `Authorization`).
     pub headers: serde_json::Value,
     /// `handshake.address`.
     pub address: String,

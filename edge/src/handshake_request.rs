@@ -1,12 +1,30 @@
 //! What a handshake request tells about its client, as socket.io's `socket.handshake` shows
-//! it: the query, a few headers, the address, and the credentials a connect middleware may
+//! it: the query, the headers, the address, and the credentials a connect middleware may
 //! read.
 
 use wasmio_protocol::json::write_string;
+use worker::wasm_bindgen::JsCast;
 use worker::Result;
 
-/// The request headers kept in `socket.handshake.headers` (each cut to 200 characters).
-const HANDSHAKE_HEADERS: [&str; 3] = ["host", "origin", "user-agent"];
+/// Request headers left out of `socket.handshake.headers`: the WebSocket upgrade's and the
+/// connection's own, which tell the application nothing, and the credentials, which are kept
+/// in memory only ([`Credentials`]) rather than in every snapshot of the session.
+const LEFT_OUT_HEADERS: [&str; 9] = [
+    "authorization",
+    "connection",
+    "content-length",
+    "cookie",
+    "sec-websocket-extensions",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The most `socket.handshake.headers` holds, as JSON text: the headers travel in the
+/// session's snapshot (in its WebSocket's attachment while that stays under 2 KiB). A header
+/// that would take it past this is left out, with a warning naming it.
+pub const MAX_HANDSHAKE_HEADERS_LEN: usize = 4096;
 
 /// What the handshake request tells about the client (socket.io's `handshake`).
 #[derive(Debug, Clone, Default)]
@@ -47,19 +65,7 @@ pub(crate) fn request_info(req: &web_sys::Request, url_query: &str) -> Result<Re
         write_string(&mut query, &value);
     }
     query.push('}');
-    // Only a few headers: the handshake travels in a WebSocket attachment of 2 KiB at most.
-    let mut headers = String::from("{");
-    for name in HANDSHAKE_HEADERS {
-        if let Some(value) = req.headers().get(name)? {
-            if headers.len() > 1 {
-                headers.push(',');
-            }
-            write_string(&mut headers, name);
-            headers.push(':');
-            write_string(&mut headers, &value.chars().take(200).collect::<String>());
-        }
-    }
-    headers.push('}');
+    let headers = headers_json(&req.headers())?;
     let address = req.headers().get("CF-Connecting-IP")?.unwrap_or_else(|| "127.0.0.1".to_owned());
     let credential = |name: &str| -> Result<Option<String>> {
         Ok(req.headers().get(name)?.filter(|value| {
@@ -72,4 +78,40 @@ pub(crate) fn request_info(req: &web_sys::Request, url_query: &str) -> Result<Re
     };
     let credentials = Credentials { cookie: credential("Cookie")?, authorization: credential("Authorization")? };
     Ok(RequestInfo { query, headers, address, credentials })
+}
+
+/// The request's headers as a JSON object text (names in lower case, as `Headers` gives them),
+/// without [`LEFT_OUT_HEADERS`] and within [`MAX_HANDSHAKE_HEADERS_LEN`].
+fn headers_json(headers: &web_sys::Headers) -> Result<String> {
+    let mut json = String::from("{");
+    let mut dropped = Vec::new();
+    let entries =
+        js_sys::try_iter(headers)?.ok_or_else(|| worker::Error::RustError("Headers is not iterable".into()))?;
+    for entry in entries {
+        let pair: js_sys::Array = entry?.unchecked_into();
+        let (Some(name), Some(value)) = (pair.get(0).as_string(), pair.get(1).as_string()) else { continue };
+        if LEFT_OUT_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        let before = json.len();
+        if before > 1 {
+            json.push(',');
+        }
+        write_string(&mut json, &name);
+        json.push(':');
+        write_string(&mut json, &value);
+        // Room kept for the closing brace.
+        if json.len() >= MAX_HANDSHAKE_HEADERS_LEN {
+            json.truncate(before);
+            dropped.push(name);
+        }
+    }
+    json.push('}');
+    if !dropped.is_empty() {
+        worker::console_warn!(
+            "handshake headers past {MAX_HANDSHAKE_HEADERS_LEN} bytes left out of handshake.headers: {}",
+            dropped.join(", ")
+        );
+    }
+    Ok(json)
 }

@@ -32,7 +32,9 @@ describe("cluster-wide operations over 16 objects", () => {
 
   /** A socket of /cluster on object `n`, named `name`. */
   async function member(n, name, transports) {
-    const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) } });
+    // Custom headers, as an API key or a tenant would be sent; the cookie is a credential.
+    const extraHeaders = { "x-team": `team-${name}`, cookie: "session=secret" };
+    const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) }, extraHeaders });
     sockets.push(socket);
     await new Promise((resolve, reject) => {
       socket.once("connect", resolve);
@@ -85,6 +87,16 @@ describe("cluster-wide operations over 16 objects", () => {
     assert.deepEqual(names(duo), ["ann", "bob"]);
     assert.ok(duo.every((s) => s.rooms.includes("duo") && s.rooms.includes(s.id)), JSON.stringify(duo));
     assert.deepEqual(names(await ask(a, "fetch", { except: "duo" })), ["cyd"]);
+  });
+
+  it("fetchSockets shows each socket's handshake headers, its custom ones included and its cookie left out", async () => {
+    const all = await ask(a, "fetch");
+    for (const s of all) {
+      assert.equal(s.headers["x-team"], `team-${s.data.name}`, JSON.stringify(s.headers));
+      assert.equal(s.headers.host, new URL(worker.url).host);
+      assert.equal(s.headers.cookie, undefined, "credentials are not in handshake.headers");
+      assert.equal(s.headers["sec-websocket-key"], undefined, "nor the WebSocket upgrade's own headers");
+    }
   });
 
   it("socketsJoin and socketsLeave change the rooms of sockets on other objects", async () => {
@@ -267,7 +279,9 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     const paths = [["polling", "websocket"], ["websocket"], ["polling", "websocket"], ["websocket"]];
     const members = [];
     for (const [n, transports] of [2, 6, 10, 14].map((n, i) => [n, paths[i]])) {
-      const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) } });
+      // handshake.headers past the 2 KB WebSocket attachment: each session's snapshot in storage.
+      const extraHeaders = { "x-member": String(n), "x-large": "l".repeat(2500) };
+      const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) }, extraHeaders });
       sockets.push(socket);
       await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
       const name = `member of ${n}`;
@@ -289,6 +303,12 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     const after = await instances();
     assert.deepEqual(after.map((count, i) => count > before[i]), [true, true, true, true], `every object was evicted: instances ${before} -> ${after}`);
     assert.deepEqual(answer, everyone, "after the eviction: every answer, before the timeout");
+    const fetched = await members[0].timeout(8000).emitWithAck("fetch", {});
+    assert.deepEqual(
+      fetched.map((s) => [s.headers["x-member"], s.headers["x-large"]?.length]).sort(),
+      [["10", 2500], ["14", 2500], ["2", 2500], ["6", 2500]],
+      "after the eviction: each socket's handshake.headers, read back from storage",
+    );
 
     // A restart loses every session: the clients reconnect and join again, and the room
     // directory and each object's held rooms are read back from storage. A polling-only member

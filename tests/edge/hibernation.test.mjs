@@ -48,8 +48,11 @@ describe("hibernation", () => {
   it("continues every session from the stored state alone", async () => {
     const a = await connect("/", { auth: { user: "a" } });
     const b = await connect("/custom", { auth: { user: "b" } });
+    // A 3 KB custom header takes its session's snapshot past the 2 KB attachment, to storage.
+    const headers = { "x-small": "s", "x-large": "l".repeat(3000) };
+    const c = await connect("/cluster", { extraHeaders: headers });
     const disconnects = [];
-    for (const s of [a, b]) s.on("disconnect", (reason) => disconnects.push(reason));
+    for (const s of [a, b, c]) s.on("disconnect", (reason) => disconnects.push(reason));
     const idBefore = a.id;
 
     assert.equal(await hook("__forget"), "forgotten");
@@ -66,6 +69,9 @@ describe("hibernation", () => {
     assert.deepEqual([...new Uint8Array(bytes)], [1, 2, 3]);
     // same socket, same session
     assert.equal(a.id, idBefore);
+    // handshake.headers read back
+    const [fetched] = await c.timeout(3000).emitWithAck("fetch", {});
+    assert.deepEqual([fetched.headers["x-small"], fetched.headers["x-large"]], [headers["x-small"], headers["x-large"]]);
 
     // forget again, then let heartbeats run: the sessions stay open
     await hook("__forget");
@@ -75,8 +81,7 @@ describe("hibernation", () => {
     assert.deepEqual(disconnects, []);
     a.emit("message", "still");
     assert.deepEqual(await once(a, "message-back"), ["still"]);
-    a.disconnect();
-    b.disconnect();
+    for (const s of [a, b, c]) s.disconnect();
   });
 
   it("an event with several large attachments arrives whole, and its upload is not reported as a session lost to hibernation", async () => {

@@ -35,7 +35,7 @@ impl Selection {
 /// of the deployment, answering the client's acknowledgement with its result (an error answers
 /// `{"error": message}`):
 /// - `join` (room): the socket joins a room; `set-name` (name): `socket.data.name`;
-/// - `fetch`: `fetchSockets()` -> `[{id, rooms, data}]`;
+/// - `fetch`: `fetchSockets()` -> `[{id, rooms, data, headers}]` (`headers`: `handshake.headers`);
 /// - `join-all` / `leave-all`: `socketsJoin(rooms)` / `socketsLeave(rooms)`;
 /// - `disconnect-all`: `disconnectSockets(close)`;
 /// - `poll`: `timeout(ms).emitWithAck("question", <the asker's id>)` -> `{responses, timedOut}`;
@@ -56,7 +56,10 @@ pub fn cluster(ns: Namespace) -> Namespace {
     })
     .on_async("fetch", |ctx, selection: Selection| async move {
         let sockets = selection.io(&ctx)?.fetch_sockets().await?;
-        let list: Vec<_> = sockets.iter().map(|s| json!({ "id": s.id, "rooms": s.rooms, "data": s.data })).collect();
+        let list: Vec<_> = sockets
+            .iter()
+            .map(|s| json!({ "id": s.id, "rooms": s.rooms, "data": s.data, "headers": s.handshake.headers }))
+            .collect();
         ctx.socket(|socket| socket.ack(&list))??;
         Ok(())
     })
