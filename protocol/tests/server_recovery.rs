@@ -484,3 +484,64 @@ fn the_server_a_pid_names_is_told_where_its_session_went_last_and_keeps_the_late
     let restored = Server::restore(recovery_config(), Some(&home.server.shared_to_json()), []).unwrap();
     assert_eq!(restored.moved_to("a-s1"), Some("d"), "kept through hibernation");
 }
+
+#[test]
+fn a_session_taken_from_another_server_stays_recoverable_when_its_connect_is_refused_or_its_connection_closes_first() {
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    // A broadcast to everyone, relayed to b: b's log can tell what the client missed after it.
+    let first = a.server.broadcast(&Broadcast::new("/"), "m1", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = first.logged.unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "m1", "[]", vec![], b.now).unwrap();
+    b.outs();
+    let offset = "a:1";
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let reconnect = |b: &mut Harness, session: &str| {
+        b.open(session);
+        b.text(session, &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+        b.events()
+    };
+    // The client reconnects to b, which takes the session from a; the driver refuses the CONNECT
+    // (say, an async middleware found the token expired).
+    let events = reconnect(&mut b, "e2");
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = a.server.export_recovery("p-s1", "/", Some(offset), "b", a.now).expect("held by a");
+    b.server.import_recovery(&mut request.clone(), &exported, b.now).unwrap();
+    b.server.reject_connect("e2", "/", "token expired", None).unwrap();
+    // Kept in b's shared state, through hibernation.
+    let mut b = Harness {
+        server: Server::restore(recovery_config(), Some(&b.server.shared_to_json()), []).unwrap(),
+        now: b.now,
+    };
+    b.server.set_origin("b");
+    // The next attempt, to b again, recovers it there: a gave it away already.
+    let recovered = Event::Connection { session: "e3".into(), nsp: "/".into(), sid: "s1".into(), recovered: true };
+    assert_eq!(reconnect(&mut b, "e3"), vec![recovered]);
+    let info = b.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    // Cut again; this time taken by a, whose connection closes before the CONNECT is decided.
+    b.server.handle_close("e3", CloseReason::TransportClose, b.now);
+    b.events();
+    a.open("e4");
+    a.text("e4", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = a.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = b.server.export_recovery("p-s1", "/", Some(offset), "a", b.now).expect("held by b");
+    a.server.import_recovery(&mut request.clone(), &exported, a.now).unwrap();
+    a.server.handle_close("e4", CloseReason::TransportClose, a.now);
+    a.events();
+    a.open("e5");
+    a.text("e5", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert_eq!(
+        a.events(),
+        vec![Event::Connection { session: "e5".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }],
+        "recovered on a, which took it"
+    );
+    assert_eq!(a.server.moved_to("p-s1"), None, "a holds it now, whatever it knew of the earlier move");
+}

@@ -20,7 +20,6 @@ impl Server {
         let s = self.sessions.get(session).ok_or(ApiError::UnknownSession)?;
         let auth = s.pending.get(nsp).ok_or(ApiError::NoPendingConnect)?.clone();
         let restored = self.try_restore(session, nsp, &auth, now_ms);
-        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
         if restored.is_none() {
             if self.sockets.contains_key(&accept.sid) {
                 return Err(ApiError::DuplicateSocketId);
@@ -45,6 +44,7 @@ impl Server {
             return Err(ApiError::TooManyNamespaces);
         }
         self.remove_pending(session, nsp)?;
+        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
         if !self.is_known(nsp) && self.shared.dynamic.insert(nsp.to_owned()) {
             self.shared_dirty = true;
         }
@@ -78,7 +78,7 @@ impl Server {
             return Err(ApiError::InvalidJson);
         }
         self.remove_pending(session, nsp)?;
-        self.imports.remove(&(session.to_owned(), nsp.to_owned()));
+        self.give_back_import(session, nsp);
         let mut body = String::from("{\"message\":");
         write_string(&mut body, message);
         if let Some(data) = data {
@@ -94,6 +94,7 @@ impl Server {
     /// `{"message":"Invalid namespace"}`.
     pub fn refuse_namespace(&mut self, session: &str, nsp: &str) -> Result<(), ApiError> {
         self.remove_pending(session, nsp)?;
+        self.give_back_import(session, nsp);
         self.connect_error(session, nsp, "{\"message\":\"Invalid namespace\"}".into());
         Ok(())
     }
@@ -181,15 +182,15 @@ impl Server {
     /// connection), the packets missed since the socket connected.
     pub(super) fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
         let offset = string_member(auth, "offset");
-        if let Some((imported, handed)) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
-            if self.sockets.contains_key(&imported.sid) {
+        if let Some(Import { pid, persisted: p, handed }) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
+            if self.sockets.contains_key(&p.sid) {
                 return None;
             }
             let missed = match handed {
                 Some(missed) => missed.clone(),
-                None => self.missed_since(&offset.or_else(|| imported.since.clone())?, nsp, &imported.rooms)?,
+                None => self.missed_since(&offset.or_else(|| p.since.clone())?, nsp, &p.rooms)?,
             };
-            return Some(Restored { missed, ..imported.clone() });
+            return Some(Restored::of(pid, p, missed));
         }
         let pid = string_member(auth, "pid")?;
         self.restorable(&pid, offset, nsp, now_ms)
@@ -211,14 +212,7 @@ impl Server {
         let p = self.persisted_for(pid, nsp, now_ms)?;
         let offset = offset.or_else(|| p.since.clone())?;
         let missed = self.missed_since(&offset, nsp, &p.rooms)?;
-        Some(Restored {
-            sid: p.sid.clone(),
-            pid: pid.to_owned(),
-            rooms: p.rooms.clone(),
-            data: p.data.clone(),
-            missed,
-            since: p.since.clone(),
-        })
+        Some(Restored::of(pid, p, missed))
     }
 
     #[allow(clippy::too_many_arguments)]

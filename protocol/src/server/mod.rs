@@ -247,6 +247,29 @@ struct Restored {
     since: Option<String>,
 }
 
+impl Restored {
+    /// The session persisted for `pid`, with the packets it missed.
+    fn of(pid: &str, p: &Persisted, missed: Missed) -> Self {
+        Restored {
+            sid: p.sid.clone(),
+            pid: pid.to_owned(),
+            rooms: p.rooms.clone(),
+            data: p.data.clone(),
+            missed,
+            since: p.since.clone(),
+        }
+    }
+}
+
+/// A session another server exported for a pending CONNECT ([`Server::import_recovery`]).
+#[derive(Debug, Clone)]
+struct Import {
+    pid: String,
+    persisted: Persisted,
+    /// The packets it missed, as the exporting server found them in its log.
+    handed: Option<Missed>,
+}
+
 /// The Socket.IO server core: every namespace, socket and room of one server (one Durable
 /// Object), driven as the module documentation describes.
 #[derive(Debug)]
@@ -270,8 +293,9 @@ pub struct Server {
     /// socket id.
     live_dirty: BTreeMap<String, String>,
     /// Sessions exported by other servers for pending CONNECTs, by (Engine.IO session,
-    /// namespace): never persisted, they are used within the event that imported them.
-    imports: BTreeMap<(String, String), (Restored, Option<Missed>)>,
+    /// namespace): used within the event that imported them; one whose CONNECT is not
+    /// accepted is kept as a session persisted here ([`Server::give_back_import`]).
+    imports: BTreeMap<(String, String), Import>,
     /// Every deadline of the state above, by time.
     timers: Timers,
     /// See [`Server::rooms_version`].
@@ -695,6 +719,15 @@ impl Server {
             self.close_socket(&sid, reason, now_ms);
         }
         self.sessions.remove(session);
+        let imported: Vec<String> = self
+            .imports
+            .range((session.to_owned(), String::new())..)
+            .take_while(|((s, _), _)| s == session)
+            .map(|((_, nsp), _)| nsp.clone())
+            .collect();
+        for nsp in imported {
+            self.give_back_import(session, &nsp);
+        }
         self.timers.cancel(&Timer::Connect(session.to_owned()));
         self.touch(session);
     }

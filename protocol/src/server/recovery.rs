@@ -26,7 +26,7 @@ use crate::json::write_string;
 use super::json::{write_binaries, Reader};
 use super::snapshot::{read_persisted, write_persisted};
 use super::{
-    ConnectRequest, DisconnectReason, Event, LostSockets, Persisted, Restored, Server, SnapshotError, SocketState,
+    ConnectRequest, DisconnectReason, Event, Import, LostSockets, Persisted, Server, SnapshotError, SocketState,
 };
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
@@ -186,6 +186,25 @@ impl Server {
         }
     }
 
+    /// The session imported for the CONNECT of `session` to `nsp`, if any, is not taken by it
+    /// (refused, or its connection closed first): it stays recoverable here, as a session
+    /// socket.io's adapter restores stays until it expires. The packets the exporting server
+    /// handed with it are not kept: a later recovery takes them from this server's log, or
+    /// fails whole when the log cannot tell.
+    pub(super) fn give_back_import(&mut self, session: &str, nsp: &str) {
+        let Some(Import { pid, persisted, .. }) = self.imports.remove(&(session.to_owned(), nsp.to_owned())) else {
+            return;
+        };
+        if self.shared.persisted.contains_key(&pid) || self.sockets.contains_key(&persisted.sid) {
+            return;
+        }
+        self.shared.persisted.insert(pid.clone(), persisted);
+        // It is here now, whatever this server knew of an earlier move.
+        self.shared.moved.remove(&pid);
+        self.rooms_version += 1;
+        self.shared_dirty = true;
+    }
+
     /// The server the session of `pid` was last exported to (for a client that reconnects
     /// again, with the same pid, after its session moved).
     pub fn moved_to(&self, pid: &str) -> Option<&str> {
@@ -246,8 +265,8 @@ impl Server {
             }
             Ok(())
         })?;
-        let restored = Restored { sid: p.sid, pid, rooms: p.rooms, data: p.data, missed: Vec::new(), since: p.since };
-        self.imports.insert((request.session.clone(), request.nsp.clone()), (restored, handed));
+        let import = Import { pid, persisted: p, handed };
+        self.imports.insert((request.session.clone(), request.nsp.clone()), import);
         request.recovered = self.try_restore(&request.session, &request.nsp, &request.auth, now_ms).is_some();
         let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares);
         request.run_middlewares &= !(request.recovered && skip);
