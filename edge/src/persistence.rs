@@ -42,12 +42,14 @@ impl SocketIoServer {
     /// Before the first event of this instance: rebuilds the core from the WebSocket
     /// attachments and storage (a no-op on a brand new object).
     pub(crate) fn restore(&self) -> Result<()> {
-        if self.restored.replace(true) {
+        if self.restored.get() {
             return Ok(());
         }
         let storage = self.kv()?;
-        // Everything the object keeps, in one read: a woken instance needs all of it.
+        // Everything the object keeps, in one read: a woken instance needs all of it. A read
+        // that fails fails this event, and the next event reads again (never an empty state).
         let all = storage.text_entries()?;
+        self.restored.set(true);
         let with = |prefix: &str| -> Vec<(String, String)> {
             all.iter().filter(|(key, _)| key.starts_with(prefix)).cloned().collect()
         };

@@ -104,26 +104,30 @@ impl SocketIoServer {
             let me = self.name.borrow().clone().unwrap_or_default();
             let ask =
                 RecoveryAsk { pid: from.pid, offset: from.offset, nsp: request.nsp.clone(), from: me.clone(), hops: 0 };
-            match self.post_to_object(&holder, RECOVER_PATH, ask.to_json()).await {
-                Ok(mut answer) => {
-                    // Read whatever the status: an unread answer keeps the subrequest open.
-                    let exported = answer.text().await?;
-                    if answer.status_code() == 200 {
-                        let imported = self.core.borrow_mut().import_recovery(&mut request, &exported, now_ms());
-                        match imported {
-                            Ok(()) => self.tell_home(&ask.pid, &me),
-                            Err(error) => {
-                                worker::console_error!("object {holder} exported an unreadable session: {error}")
-                            }
-                        }
+            // Whatever goes wrong, the CONNECT is decided (fresh) and the next ones are asked for.
+            match self.ask_for_session(&holder, &ask).await {
+                Ok(Some(exported)) => {
+                    let imported = self.core.borrow_mut().import_recovery(&mut request, &exported, now_ms());
+                    match imported {
+                        Ok(()) => self.tell_home(&ask.pid, &me),
+                        Err(error) => worker::console_error!("object {holder} exported an unreadable session: {error}"),
                     }
                 }
+                Ok(None) => {}
                 Err(error) => worker::console_error!("object {holder} could not be asked for a session: {error}"),
             }
             self.decide_connect_here(&mut self.core.borrow_mut(), request);
             self.pump();
         }
         Ok(())
+    }
+
+    /// Asks `holder` for the session `ask` names: its export, or `None` when it has none to give.
+    async fn ask_for_session(&self, holder: &str, ask: &RecoveryAsk) -> Result<Option<String>> {
+        let mut answer = self.post_to_object(holder, RECOVER_PATH, ask.to_json()).await?;
+        // Read whatever the status: an unread answer keeps the subrequest open.
+        let exported = answer.text().await?;
+        Ok((answer.status_code() == 200).then_some(exported))
     }
 
     /// Tells the object `pid` names that this object (`me`) took its session, beside the next
