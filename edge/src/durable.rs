@@ -194,9 +194,7 @@ pub async fn websocket_error<T: Hosted>(object: &T, ws: web_sys::WebSocket, erro
 /// Closes a WebSocket whose message was too big (1009, as the reference's `ws`); the object
 /// learns that it failed.
 async fn refuse_too_big<T: Hosted>(object: &T, ws: WebSocket) -> Result<()> {
-    if let Err(error) = ws.close(Some(1009), Some("message too big")) {
-        worker::console_error!("a WebSocket with a message too big could not be closed: {error}");
-    }
+    crate::websocket_sessions::close_for_good(&ws, 1009, "message too big");
     object.websocket_error(ws, Error::RustError("message too big".into())).await
 }
 

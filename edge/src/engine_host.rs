@@ -27,7 +27,9 @@ use crate::config::{Config, HeartbeatMode};
 use crate::handshake_request::{request_info, RequestInfo};
 use crate::http;
 use crate::routing::{is_websocket_upgrade, new_sid, object_of_sid, query_of, query_value, EngineQuery};
-use crate::websocket_sessions::{KnownSession, Tags, WebSocketSessions, BASE64_TAG, PROBE_TAG};
+use crate::websocket_sessions::{
+    close_for_good, closed_by_object, KnownSession, Tags, WebSocketSessions, BASE64_TAG, PROBE_TAG,
+};
 use crate::OBJECT_HEADER;
 
 #[wasm_bindgen]
@@ -621,8 +623,7 @@ impl EngineHost {
                 }
                 Output::CloseWebSocket { handle, channel, code, reason } => {
                     if let Some(ws) = transports.get_mut(&handle).and_then(|t| t.channel(channel).take()) {
-                        // Closing a socket the peer already closed fails harmlessly.
-                        let _ = ws.close(Some(code), Some(reason));
+                        close_for_good(&ws, code, reason);
                     }
                 }
                 Output::PromoteProbe { handle } => {
@@ -684,6 +685,11 @@ impl EngineHost {
             };
             if let Some(sid) = known {
                 each(&sid, &ws);
+                continue;
+            }
+            // One this object closed, whose peer has not answered (a dead peer never does): its
+            // session ended then, and its disconnection was announced.
+            if closed_by_object(&ws) {
                 continue;
             }
             let tags = Tags(self.state.get_tags(&ws));

@@ -43,6 +43,23 @@ const ACCEPTED_TAG: &str = "accepted@";
 /// as the reference server sends it.
 pub(crate) const BASE64_TAG: &str = "b64";
 
+/// Closes a hibernatable WebSocket for good: its attachment is emptied first, so that no
+/// later instance brings its session back ([`closed_by_object`]). workerd lists a WebSocket
+/// the object closed until its peer answers the close, which a dead peer never does.
+pub(crate) fn close_for_good(ws: &WebSocket, code: u16, reason: &str) {
+    if let Err(error) = ws.serialize_attachment("") {
+        worker::console_error!("a WebSocket being closed could not be marked closed: {error}");
+    }
+    // Closing a socket the peer already closed fails harmlessly.
+    let _ = ws.close(Some(code), Some(reason));
+}
+
+/// Whether the object closed this WebSocket ([`close_for_good`]) and waits for its peer's
+/// answer: its session is over.
+pub(crate) fn closed_by_object(ws: &WebSocket) -> bool {
+    matches!(ws.deserialize_attachment::<String>(), Ok(Some(attachment)) if attachment.is_empty())
+}
+
 /// The tags of a hibernatable WebSocket, as workerd keeps them: its session's id, when it
 /// was accepted, and the marks above.
 pub(crate) struct Tags(pub(crate) Vec<String>);

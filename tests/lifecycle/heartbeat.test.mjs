@@ -8,9 +8,10 @@
 // align (protocol/src/engine/endpoint.rs).
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { io } from "socket.io-client";
 import WebSocket from "ws";
-import { watchCloseFrame } from "../edge/harness.mjs";
-import { chatRound, closeAll, connectClients, instances, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
+import { watchCloseFrame, withTimeout } from "../edge/harness.mjs";
+import { PATHS, chatRound, closeAll, connectClients, instances, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
 
 const SHARDS = 4;
 const PING_INTERVAL = 60_000;
@@ -123,6 +124,78 @@ describe("a WebSocket peer fallen silent, through real evictions", () => {
     } finally {
       mute.ws.terminate();
       once.ws.terminate();
+    }
+  });
+});
+
+/** The numbered object of 4 that the demo's room `room` lives on (its `room:<room>` partition). */
+function objectOfRoom(room) {
+  const fnv1a = (key) => [...Buffer.from(key)].reduce((h, b) => Math.imul(h ^ b, 0x01000193) >>> 0, 0x811c9dc5);
+  return fnv1a(`room:${room}`) % SHARDS;
+}
+
+/**
+ * A member of the demo's `room` in a process of its own (socket.io-client 4.8.4 on `transports`),
+ * which prints its socket id once connected: SIGSTOP makes it a sleeping laptop, a peer that
+ * neither answers pings nor the server's close.
+ */
+async function sleeperProcess(url, room, name, transports) {
+  const script = `
+    import { io } from "socket.io-client";
+    const socket = io(${JSON.stringify(`${url}/chat`)}, { transports: ${JSON.stringify(transports)},
+      query: { partition: ${JSON.stringify(`room:${room}`)} }, auth: { name: ${JSON.stringify(name)}, room: ${JSON.stringify(room)} } });
+    socket.on("connect", () => {
+      const report = () => console.log("connected " + socket.id);
+      if (socket.io.engine.transport.name === ${JSON.stringify(transports.at(-1))}) report();
+      else socket.io.engine.once("upgrade", report);
+    });
+    socket.on("connect_error", (error) => console.error("connect_error: " + error.message));
+  `;
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
+  const id = await withTimeout(
+    new Promise((resolve) => child.stdout.on("data", (d) => /connected (\S+)/.test(String(d)) && resolve(String(d).match(/connected (\S+)/)[1]))),
+    15_000,
+    `${name} to connect`,
+  );
+  return { child, id, name };
+}
+
+describe("dead peers announced once, through real evictions", () => {
+  it("a member whose machine sleeps is announced as left once, not again by each instance that follows, on every path", { timeout: 200_000 }, async () => {
+    // A short ping timeout; the observer's pings 25 s apart, the object evicted between them.
+    const worker = await start({ vars: { ...VARS, PING_INTERVAL: "25000", PING_TIMEOUT: "5000" } });
+    const room = "sleepers";
+    const object = objectOfRoom(room);
+    const observer = io(`${worker.url}/chat`, {
+      forceNew: true,
+      transports: ["websocket"],
+      query: { partition: `room:${room}` },
+      auth: { name: "observer", room },
+    });
+    const leaves = [];
+    observer.on("presence", (p) => p.event === "leave" && leaves.push(p.id));
+    const sleepers = [];
+    try {
+      await withTimeout(new Promise((resolve, reject) => observer.once("connect", resolve).once("connect_error", reject)), 10_000, "observer");
+      for (const [i, [path, { transports = ["polling", "websocket"] }]] of Object.entries(PATHS).entries()) {
+        sleepers.push({ path, ...(await sleeperProcess(worker.url, room, `sleeper ${i}`, transports)) });
+      }
+      for (const s of sleepers) s.child.kill("SIGSTOP");
+      // Closed by the heartbeat within pingInterval + pingTimeout (30 s) of the sleep.
+      await until(() => sleepers.every((s) => leaves.includes(s.id)), 50_000, `every sleeper announced left (${leaves})`);
+      const closedInstances = (await instances(worker.url, SHARDS))[object];
+      // Then two more of the observer's pings.
+      await sleep(55_000);
+      const laterInstances = (await instances(worker.url, SHARDS))[object];
+      assert.ok(laterInstances > closedInstances, `object ${object} was evicted after the sleepers were closed: instances ${closedInstances} -> ${laterInstances}`);
+      for (const s of sleepers) {
+        assert.equal(leaves.filter((id) => id === s.id).length, 1, `${s.path}: announced left once (leaves heard: ${leaves})`);
+      }
+      assert.equal(observer.connected, true, "the observer stays");
+    } finally {
+      for (const s of sleepers) s.child.kill("SIGKILL");
+      observer.close();
     }
   });
 });
