@@ -491,15 +491,12 @@ fn a_session_taken_from_another_server_stays_recoverable_when_its_connect_is_ref
     let mut b = Harness::new(recovery_config());
     a.server.set_origin("a");
     b.server.set_origin("b");
-    a.connect("e1", "/", "s1");
-    a.server.join("s1", ["r"]).unwrap();
-    a.server.set_data("s1", r#"{"n":1}"#).unwrap();
-    // A broadcast to everyone, relayed to b: b's log can tell what the client missed after it.
-    let first = a.server.broadcast(&Broadcast::new("/"), "m1", "[]", vec![], a.now).unwrap();
-    let (origin, seq) = first.logged.unwrap();
-    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "m1", "[]", vec![], b.now).unwrap();
+    let offset = recovery_setup(&mut a);
+    assert_eq!(offset, "a:1");
+    // a's broadcast to everyone, relayed to b: b's log can tell what the client missed after it.
+    b.server.broadcast(&Broadcast::new("/").relayed("a", 1), "m1", "[]", vec![], b.now).unwrap();
     b.outs();
-    let offset = "a:1";
+    let offset = offset.as_str();
     a.server.handle_close("e1", CloseReason::TransportClose, a.now);
     a.events();
     let reconnect = |b: &mut Harness, session: &str| {
