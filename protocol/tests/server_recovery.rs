@@ -106,6 +106,46 @@ fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_conn
 }
 
 #[test]
+fn a_client_sent_no_broadcast_recovers_after_the_log_pruned_what_preceded_its_disconnection() {
+    let mut h = Harness::new(recovery_config());
+    h.connect("e1", "/", "s1");
+    h.connect("e2", "/", "s2");
+    h.server.join("s2", ["b"]).unwrap();
+    // Logged while both are connected: one reaches s2 only (its client never gets it: the
+    // transport is cut), one reaches nobody.
+    h.server.broadcast(&Broadcast::new("/").to("b"), "lost", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").to("nobody"), "elsewhere", "[]", vec![], h.now).unwrap();
+    h.outs();
+    // The object is evicted: its sockets come back from their snapshots.
+    let snapshots = [h.server.session_to_json("e1").unwrap(), h.server.session_to_json("e2").unwrap()];
+    let shared = h.server.shared_to_json();
+    h.server = Server::restore(recovery_config(), Some(&shared), snapshots.iter().map(String::as_str)).unwrap();
+    h.now += 100_000;
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.server.handle_close("e2", CloseReason::TransportClose, h.now);
+    h.events();
+    // Past the window of what was logged before they disconnected (not of their disconnection).
+    h.now += 50_000;
+    h.server.broadcast(&Broadcast::new("/"), "missed", "[]", vec![], h.now).unwrap();
+    h.outs();
+    // s1 was sent nothing logged before it disconnected: recovered, with what it missed since.
+    h.open("e3");
+    h.text("e3", r#"0{"pid":"p-s1"}"#);
+    assert_eq!(
+        h.events(),
+        vec![Event::Connection { session: "e3".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = h.texts_for("e3");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+    // s2's client lost a packet that is no longer in the log: not recovered, rather than with a gap.
+    h.open("e4");
+    h.text("e4", r#"0{"pid":"p-s2"}"#);
+    let events = h.events();
+    assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{events:?}");
+}
+
+#[test]
 fn a_reconnection_takes_over_its_socket_before_the_old_transport_is_seen_closed() {
     let mut h = Harness::new(recovery_config());
     let offset = recovery_setup(&mut h);

@@ -137,7 +137,8 @@ function objectOfRoom(room) {
 /**
  * A member of the demo's `room` in a process of its own (socket.io-client 4.8.4 on `transports`),
  * which prints its socket id once connected: SIGSTOP makes it a sleeping laptop, a peer that
- * neither answers pings nor the server's close.
+ * neither answers pings nor the server's close. Once it runs again it reconnects; `lines` has
+ * what it printed: each connection (`connected <id> <recovered>`) and each room `message`.
  */
 async function sleeperProcess(url, room, name, transports) {
   const script = `
@@ -145,57 +146,93 @@ async function sleeperProcess(url, room, name, transports) {
     const socket = io(${JSON.stringify(`${url}/chat`)}, { transports: ${JSON.stringify(transports)},
       query: { partition: ${JSON.stringify(`room:${room}`)} }, auth: { name: ${JSON.stringify(name)}, room: ${JSON.stringify(room)} } });
     socket.on("connect", () => {
-      const report = () => console.log("connected " + socket.id);
+      const report = () => console.log("connected " + socket.id + " " + socket.recovered);
       if (socket.io.engine.transport.name === ${JSON.stringify(transports.at(-1))}) report();
       else socket.io.engine.once("upgrade", report);
     });
+    socket.on("message", (m) => console.log("message " + m.text));
     socket.on("connect_error", (error) => console.error("connect_error: " + error.message));
   `;
   const { spawn } = await import("node:child_process");
   const child = spawn(process.execPath, ["--input-type=module", "-e", script], { cwd: process.cwd(), stdio: ["ignore", "pipe", "inherit"] });
-  const id = await withTimeout(
-    new Promise((resolve) => child.stdout.on("data", (d) => /connected (\S+)/.test(String(d)) && resolve(String(d).match(/connected (\S+)/)[1]))),
-    15_000,
-    `${name} to connect`,
-  );
-  return { child, id, name };
+  const lines = [];
+  let rest = "";
+  child.stdout.on("data", (d) => {
+    const parts = (rest + d).split("\n");
+    rest = parts.pop();
+    lines.push(...parts);
+  });
+  await until(() => lines.length > 0, 15_000, `${name} to connect`);
+  const id = lines[0].split(" ")[1];
+  return { child, id, name, lines, connectedAt: Date.now() };
+}
+
+/** A socket of the demo's `room` on the WebSocket path, connected: it hears the room's presence. */
+async function roomObserver(url, room) {
+  const observer = io(`${url}/chat`, {
+    forceNew: true,
+    transports: ["websocket"],
+    query: { partition: `room:${room}` },
+    auth: { name: "observer", room },
+  });
+  await withTimeout(new Promise((resolve, reject) => observer.once("connect", resolve).once("connect_error", reject)), 10_000, "observer");
+  return observer;
 }
 
 describe("dead peers announced once, through real evictions", () => {
-  it("a member whose machine sleeps is announced as left once, not again by each instance that follows, on every path", { timeout: 200_000 }, async () => {
-    // A short ping timeout; the observer's pings 25 s apart, the object evicted between them.
+  it("a member whose machine sleeps is announced as left once, not again by each instance that follows, and recovers what it missed when it wakes, on every path", { timeout: 300_000 }, async () => {
+    // A short ping timeout; the observers' pings 25 s apart, the object evicted between them.
     const worker = await start({ vars: { ...VARS, PING_INTERVAL: "25000", PING_TIMEOUT: "5000" } });
-    const room = "sleepers";
-    const object = objectOfRoom(room);
-    const observer = io(`${worker.url}/chat`, {
-      forceNew: true,
-      transports: ["websocket"],
-      query: { partition: `room:${room}` },
-      auth: { name: "observer", room },
-    });
+    // A room per path, on one object: each sleeper joins after its room's observer, so no
+    // broadcast reaches it before it sleeps (its reconnection has no offset to send).
+    const candidates = Array.from({ length: 40 }, (_, i) => `sleepers-${i}`);
+    const object = objectOfRoom(candidates[0]);
+    const rooms = candidates.filter((room) => objectOfRoom(room) === object).slice(0, 3);
+    const observers = [];
     const leaves = [];
-    observer.on("presence", (p) => p.event === "leave" && leaves.push(p.id));
     const sleepers = [];
     try {
-      await withTimeout(new Promise((resolve, reject) => observer.once("connect", resolve).once("connect_error", reject)), 10_000, "observer");
       for (const [i, [path, { transports = ["polling", "websocket"] }]] of Object.entries(PATHS).entries()) {
-        sleepers.push({ path, ...(await sleeperProcess(worker.url, room, `sleeper ${i}`, transports)) });
+        const observer = await roomObserver(worker.url, rooms[i]);
+        observer.on("presence", (p) => p.event === "leave" && leaves.push(p.id));
+        observers.push(observer);
+        sleepers.push({ path, ...(await sleeperProcess(worker.url, rooms[i], `sleeper ${i}`, transports)) });
       }
       for (const s of sleepers) s.child.kill("SIGSTOP");
       // Closed by the heartbeat within pingInterval + pingTimeout (30 s) of the sleep.
       await until(() => sleepers.every((s) => leaves.includes(s.id)), 50_000, `every sleeper announced left (${leaves})`);
       const closedInstances = (await instances(worker.url, SHARDS))[object];
-      // Then two more of the observer's pings.
+      // Then two more of the observers' pings.
       await sleep(55_000);
       const laterInstances = (await instances(worker.url, SHARDS))[object];
       assert.ok(laterInstances > closedInstances, `object ${object} was evicted after the sleepers were closed: instances ${closedInstances} -> ${laterInstances}`);
       for (const s of sleepers) {
         assert.equal(leaves.filter((id) => id === s.id).length, 1, `${s.path}: announced left once (leaves heard: ${leaves})`);
       }
-      assert.equal(observer.connected, true, "the observer stays");
+      // Past the recovery window (2 min) of what the object logged when they joined, within that
+      // of their disconnection: each room gets a message, then the sleepers wake.
+      await sleep(Math.max(0, sleepers.at(-1).connectedAt + 125_000 - Date.now()));
+      for (const [i, observer] of observers.entries()) {
+        const answer = await withTimeout(observer.emitWithAck("message", `while you slept ${i}`), 10_000, `message to ${rooms[i]}`);
+        assert.ok(answer.seq, `message to ${rooms[i]} stored: ${JSON.stringify(answer)}`);
+      }
+      for (const s of sleepers) s.child.kill("SIGCONT");
+      const printed = () => sleepers.map((s) => `${s.path}: ${s.lines.join(", ")}`).join("; ");
+      for (const [i, s] of sleepers.entries()) {
+        await until(() => s.lines.includes(`message while you slept ${i}`), 30_000, `${s.path}: the message it missed`).catch((error) => {
+          throw new Error(`${error.message} (the sleepers printed: ${printed()})`);
+        });
+      }
+      await sleep(1_000); // a duplicate would come about as late
+      for (const [i, s] of sleepers.entries()) {
+        const missed = s.lines.filter((line) => line === `message while you slept ${i}`);
+        assert.deepEqual(s.lines.filter((line) => line.startsWith("connected")), [`connected ${s.id} false`, `connected ${s.id} true`], `${s.path}: recovered`);
+        assert.equal(missed.length, 1, `${s.path}: the message it missed, once (printed: ${s.lines})`);
+      }
+      assert.ok(observers.every((o) => o.connected), "the observers stay");
     } finally {
       for (const s of sleepers) s.child.kill("SIGKILL");
-      observer.close();
+      for (const o of observers) o.close();
     }
   });
 });

@@ -186,11 +186,12 @@ impl Server {
             if self.sockets.contains_key(&p.sid) {
                 return None;
             }
+            let since = offset.or_else(|| p.since.clone())?;
             let missed = match handed {
                 Some(missed) => missed.clone(),
-                None => self.missed_since(&offset.or_else(|| p.since.clone())?, nsp, &p.rooms)?,
+                None => self.missed_since(&since, nsp, &p.rooms)?,
             };
-            return Some(Restored::of(pid, p, missed));
+            return Some(Restored::of(pid, p, missed, since));
         }
         let pid = string_member(auth, "pid")?;
         self.restorable(&pid, offset, nsp, now_ms)
@@ -210,9 +211,9 @@ impl Server {
     /// (after its `since` without one).
     pub(super) fn restorable(&self, pid: &str, offset: Option<String>, nsp: &str, now_ms: u64) -> Option<Restored> {
         let p = self.persisted_for(pid, nsp, now_ms)?;
-        let offset = offset.or_else(|| p.since.clone())?;
-        let missed = self.missed_since(&offset, nsp, &p.rooms)?;
-        Some(Restored::of(pid, p, missed))
+        let since = offset.or_else(|| p.since.clone())?;
+        let missed = self.missed_since(&since, nsp, &p.rooms)?;
+        Some(Restored::of(pid, p, missed, since))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -227,13 +228,18 @@ impl Server {
         now_ms: u64,
     ) {
         let before = self.sizes.get(session);
+        let recovery = self.config.recovery.is_some();
+        // Packets it missed are sent again, logged ones: a client that gets none of them
+        // recovers from the same position next time.
+        let awaits_logged = recovery && r.missed.is_empty();
+        let since = if awaits_logged { Some(offsets::encode(&self.shared.seen)) } else { r.since.filter(|_| recovery) };
         // the reference sends the missed packets from the Socket constructor, before CONNECT
         for (missed, attachments) in r.missed {
             let packet =
                 Packet { kind: PacketType::Event, nsp: nsp.to_owned(), id: None, data: Some(missed), attachments };
             self.send_packet(session, &packet);
         }
-        let pid = self.config.recovery.is_some().then_some(r.pid);
+        let pid = recovery.then_some(r.pid);
         self.sockets.insert(
             r.sid.clone(),
             SocketState {
@@ -246,9 +252,8 @@ impl Server {
                 issued: now_ms,
                 next_ack: 0,
                 recovered,
-                // It received every broadcast logged so far (a recovered socket through the
-                // missed packets sent above).
-                since: self.config.recovery.is_some().then(|| offsets::encode(&self.shared.seen)),
+                since,
+                awaits_logged,
             },
         );
         self.nsps.entry(nsp.to_owned()).or_default().sockets.insert(r.sid.clone());

@@ -149,10 +149,13 @@ struct SocketState {
     issued: u64,
     next_ack: u64,
     recovered: bool,
-    /// With recovery on, the log position when it connected: the offset a reconnection that
-    /// received no broadcast (so has no offset to send) recovers from. `None` in snapshots
-    /// written before it was kept.
+    /// With recovery on, the log position before the first logged packet sent to it (its
+    /// connection's while none was): the offset a reconnection that received no broadcast (so
+    /// has no offset to send) recovers from. `None` in snapshots written before it was kept.
     since: Option<String>,
+    /// No logged packet was sent to it yet: a reconnection without offset missed only what
+    /// was logged after its disconnection. False in snapshots written before it was kept.
+    awaits_logged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -243,20 +246,20 @@ struct Restored {
     rooms: Vec<String>,
     data: String,
     missed: Missed,
-    /// The persisted session's `since` (see `SocketState`).
+    /// The log position the missed packets follow.
     since: Option<String>,
 }
 
 impl Restored {
-    /// The session persisted for `pid`, with the packets it missed.
-    fn of(pid: &str, p: &Persisted, missed: Missed) -> Self {
+    /// The session persisted for `pid`, with the packets it missed after the position `since`.
+    fn of(pid: &str, p: &Persisted, missed: Missed, since: String) -> Self {
         Restored {
             sid: p.sid.clone(),
             pid: pid.to_owned(),
             rooms: p.rooms.clone(),
             data: p.data.clone(),
             missed,
-            since: p.since.clone(),
+            since: Some(since),
         }
     }
 }
@@ -672,7 +675,7 @@ impl Server {
                     rooms,
                     data: socket.data.clone(),
                     disconnected_at: now_ms,
-                    since: socket.since.clone(),
+                    since: socket.since_at_disconnection(&self.shared.seen),
                 },
             );
             self.shared_dirty = true;

@@ -21,9 +21,12 @@
 //! that did not come back, as if their transport had closed at that moment: their
 //! `disconnecting` and `disconnect` events run, and with recovery on they become recoverable.
 
+use std::collections::BTreeMap;
+
 use crate::json::write_string;
 
 use super::json::{write_binaries, Reader};
+use super::offsets;
 use super::snapshot::{read_persisted, write_persisted};
 use super::{
     ConnectRequest, DisconnectReason, Event, Import, LostSockets, Persisted, Server, SnapshotError, SocketState,
@@ -54,6 +57,15 @@ pub(super) fn live_record(sid: &str, socket: &SocketState) -> String {
 }
 
 impl SocketState {
+    /// Where a reconnection without offset recovers from once it disconnected with the log at
+    /// `seen`: past every packet logged before, when none was sent to it.
+    pub(super) fn since_at_disconnection(&self, seen: &BTreeMap<String, u64>) -> Option<String> {
+        match &self.since {
+            Some(_) if self.awaits_logged => Some(offsets::encode(seen)),
+            since => since.clone(),
+        }
+    }
+
     /// The key of its live record: its recovery id, or its socket id without recovery.
     pub(super) fn live_key<'a>(&'a self, sid: &'a str) -> &'a str {
         self.pid.as_deref().unwrap_or(sid)

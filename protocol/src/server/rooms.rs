@@ -133,8 +133,30 @@ impl Server {
             self.prune(now_ms);
         }
         let sids = self.select(op);
+        if let Some((origin, seq)) = &logged {
+            self.note_first_logged(&sids, origin, *seq);
+        }
         let packet = Packet { kind: PacketType::Event, nsp: op.nsp.clone(), id: None, data: Some(data), attachments };
         Ok(Delivery { logged, ..self.deliver(op, sids, &packet) })
+    }
+
+    /// The recipients of logged entry `origin:seq` that were sent no logged packet before keep
+    /// the log's position before it: should the client get none of them, its reconnection
+    /// (without offset) recovers from there, whatever was logged and pruned before.
+    fn note_first_logged(&mut self, sids: &[String], origin: &str, seq: u64) {
+        if !sids.iter().any(|sid| self.sockets[sid].awaits_logged) {
+            return;
+        }
+        let mut before = self.shared.seen.clone();
+        before.insert(origin.to_owned(), seq - 1);
+        let before = offsets::encode(&before);
+        for sid in sids {
+            if self.sockets[sid].awaits_logged {
+                let socket = self.socket_mut(sid);
+                socket.since = Some(before.clone());
+                socket.awaits_logged = false;
+            }
+        }
     }
 
     /// `...timeout(ms).emitWithAck(event, ...args)` on a selection: every recipient gets the

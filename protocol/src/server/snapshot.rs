@@ -3,7 +3,8 @@
 //! Session snapshot, defaults omitted:
 //! `{"id":session,"q":query,"h":headers,"a":address,"w":false,"t":connect deadline,
 //!   "s":[{"n":nsp,"i":sid,"p":pid,"r":[rooms but its own],"d":data,"u":auth,"at":issued,
-//!         "k":next ack id,"rc":true,"o":log position when it connected}],
+//!         "k":next ack id,"rc":true,"o":log position it recovers from without offset,
+//!         "w":true while no logged packet was sent to it}],
 //!   "c":[[nsp,auth],..],"b":[header text,expected,[base64 attachments]]}`
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +59,9 @@ pub(super) fn write_socket(out: &mut String, nsp: &str, sid: &str, k: &SocketSta
     if let Some(since) = &k.since {
         out.push_str(",\"o\":");
         write_string(out, since);
+    }
+    if k.awaits_logged {
+        out.push_str(",\"w\":true");
     }
     out.push('}');
 }
@@ -425,6 +429,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
         next_ack: 0,
         recovered: false,
         since: None,
+        awaits_logged: false,
     };
     let mut nsp = None;
     r.object(|r, key| {
@@ -439,6 +444,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
             "k" => s.next_ack = r.u64()?,
             "rc" => s.recovered = r.bool()?,
             "o" => s.since = Some(r.string()?),
+            "w" => s.awaits_logged = r.bool()?,
             _ => r.skip()?,
         }
         Ok(())
