@@ -229,9 +229,8 @@ pub struct Handshake<'a> {
     pub headers: &'a str,
     /// `handshake.address`.
     pub address: &'a str,
-    /// The handshake's `Cookie` header. Kept in memory only, so absent when the object was
-    /// evicted between the handshake and this CONNECT (clients send it at once), and absent
-    /// when longer than 4 KB.
+    /// The handshake's `Cookie` header, kept while the session lives (through evictions, in
+    /// storage), for the CONNECTs that come later; absent when longer than 4 KB.
     pub cookie: Option<&'a str>,
     /// The handshake's `Authorization` header, kept as `cookie` is.
     pub authorization: Option<&'a str>,

@@ -8,7 +8,7 @@ use worker::Result;
 
 /// Request headers left out of `socket.handshake.headers`: the WebSocket upgrade's and the
 /// connection's own, which tell the application nothing, and the credentials, which are kept
-/// in memory only ([`Credentials`]) rather than in every snapshot of the session.
+/// apart ([`Credentials`], see crate::credentials) rather than in every snapshot of the session.
 const LEFT_OUT_HEADERS: [&str; 9] = [
     "authorization",
     "connection",
@@ -36,7 +36,7 @@ pub struct RequestInfo {
     /// The client address (`CF-Connecting-IP`).
     pub address: String,
     /// The `Cookie` and `Authorization` headers, when sent and not longer than
-    /// [`MAX_CREDENTIAL_LEN`]: kept in memory only, for connect middlewares.
+    /// [`MAX_CREDENTIAL_LEN`]: kept apart, for connect middlewares.
     pub credentials: Credentials,
 }
 
@@ -50,7 +50,7 @@ pub struct Credentials {
 }
 
 /// The longest `Cookie` or `Authorization` header kept for connect middlewares (a longer one
-/// is dropped, with a warning): what every session may hold in memory.
+/// is dropped, with a warning): what every session may hold in memory and storage.
 pub const MAX_CREDENTIAL_LEN: usize = 4096;
 
 /// The handshake request as socket.io's `handshake` shows it.

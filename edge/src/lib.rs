@@ -31,6 +31,7 @@ mod awaited_acks;
 mod cluster;
 mod config;
 mod context;
+mod credentials;
 #[doc(hidden)] // the glue `deployment!` expands to, not an API
 pub mod durable;
 mod echo_object;

@@ -15,6 +15,7 @@ use worker::{Result, WebSocket};
 use crate::app::Relay;
 use crate::awaited_acks::AWAITED_PREFIX;
 use crate::config::HeartbeatMode;
+use crate::credentials::CREDENTIALS_PREFIX;
 use crate::engine_host::now_ms;
 use crate::rate_limits::RATE_PREFIX;
 use crate::relays::OUTBOX_PREFIX;
@@ -105,10 +106,11 @@ impl SocketIoServer {
             .collect();
         let unreadable =
             core.adopt_orphans(records.iter().map(|(pid, record)| (pid.as_str(), record.as_str())), now_ms());
-        // The stored snapshots of sessions that did not come back (a restart loses every
-        // WebSocket) are deleted.
-        let gone: Vec<String> =
+        // The stored snapshots and credentials of sessions that did not come back (a restart
+        // loses every WebSocket) are deleted.
+        let mut gone: Vec<String> =
             stored.into_keys().filter(|key| !core.has_session(&key[SNAPSHOT_PREFIX.len()..])).collect();
+        gone.extend(self.credentials.restore(with(CREDENTIALS_PREFIX), |sid| core.has_session(sid)));
         core.set_origin(&origin);
         *self.core.borrow_mut() = core;
         storage.write(&[], &gone)?;

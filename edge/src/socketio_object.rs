@@ -7,7 +7,6 @@
 //! (both in `persistence.rs`).
 
 use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use wasm_bindgen::JsValue;
@@ -25,10 +24,11 @@ use crate::awaited_acks::AwaitedAcks;
 use crate::cluster::{AckCollections, ClusterRequest, CLUSTER_PATH};
 use crate::config::{Config, HeartbeatMode};
 use crate::context::{task, ConnectContext, Context, Tasks};
+use crate::credentials::SessionCredentials;
 use crate::durable::Hosted;
 use crate::emitter::RELAY_PATH;
 use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused};
-use crate::handshake_request::{Credentials, RequestInfo};
+use crate::handshake_request::RequestInfo;
 use crate::persistence::OUTBOX_RETRY_MS;
 use crate::rate_limits::{bucket_key, Buckets};
 use crate::relays::{RelayBody, Relays};
@@ -66,9 +66,8 @@ pub struct SocketIoServer {
     pub(crate) remote_recoveries: RefCell<Vec<ConnectRequest>>,
     /// Acknowledgements awaited from clients, by (socket id, ack id): the handler's name.
     pub(crate) awaited_acks: RefCell<AwaitedAcks>,
-    /// The `Cookie` and `Authorization` of each session's handshake, in memory only (the
-    /// session snapshot has no room for them), while the session lives.
-    pub(crate) credentials: RefCell<HashMap<String, Credentials>>,
+    /// The `Cookie` and `Authorization` of each session's handshake, while the session lives.
+    pub(crate) credentials: SessionCredentials,
     /// This object, for the contexts of async handlers.
     pub(crate) me: RefCell<Weak<SocketIoServer>>,
     /// Async handlers' futures, awaited before the event that queued them ends.
@@ -120,7 +119,7 @@ impl SocketIoServer {
             relays: Relays::new(shards),
             remote_recoveries: RefCell::new(Vec::new()),
             awaited_acks: RefCell::new(AwaitedAcks::default()),
-            credentials: RefCell::new(HashMap::new()),
+            credentials: SessionCredentials::default(),
             me: RefCell::new(Weak::new()),
             tasks: Tasks::default(),
             holdings: Holdings::default(),
@@ -281,8 +280,8 @@ impl EngineApp for SocketIoServer {
     fn on_open(&self, _host: &EngineHost, sid: &str, request: RequestInfo) -> std::result::Result<(), OpenRefused> {
         let info = SessionInfo { query: request.query, headers: request.headers, address: request.address };
         let opened = self.core.borrow_mut().handle_open(sid, info, now_ms());
-        if opened.is_ok() && request.credentials != Credentials::default() {
-            self.credentials.borrow_mut().insert(sid.to_owned(), request.credentials);
+        if opened.is_ok() {
+            self.credentials.keep(self.kv(), sid, request.credentials);
         }
         self.pump();
         opened.map_err(|error| OpenRefused(error.to_string()))
@@ -298,7 +297,7 @@ impl EngineApp for SocketIoServer {
     }
 
     fn on_close(&self, _host: &EngineHost, sid: &str, reason: CloseReason) {
-        self.credentials.borrow_mut().remove(sid);
+        self.credentials.forget(self.kv(), sid);
         self.core.borrow_mut().handle_close(sid, reason, now_ms());
         self.pump();
     }
@@ -572,7 +571,7 @@ impl SocketIoServer {
             return;
         };
         let info = core.session_info(&session).unwrap_or_default();
-        let credentials = self.credentials.borrow().get(&session).cloned().unwrap_or_default();
+        let credentials = self.credentials.of(&session);
         let mut handshake = Handshake {
             nsp: &nsp,
             auth: &auth,

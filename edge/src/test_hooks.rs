@@ -111,7 +111,7 @@ impl SocketIoServer {
         self.host.forget();
         *self.core.borrow_mut() = Server::new(core_config(&self.app, self.host.config()));
         self.rate_limits.borrow_mut().clear();
-        self.credentials.borrow_mut().clear();
+        self.credentials.clear();
         self.awaited_acks.borrow_mut().clear();
         self.holdings.clear();
         self.relays.forget();

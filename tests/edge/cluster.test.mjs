@@ -271,7 +271,7 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     await worker?.stop();
   });
 
-  it("collects every object's answers, at once, as before the eviction, and after a restart of workerd on its persisted state", async () => {
+  it("collects every object's answers, at once, as before the eviction, and after a restart of workerd on its persisted state; a namespace joined after the eviction gets the handshake's credentials", async () => {
     // Hibernatable WebSockets, so that the objects are evicted while their clients stay
     // connected; socket.io's heartbeat, so that no ping wakes them in the silence.
     const vars = { SHARDS: String(SHARDS), PING_INTERVAL: "25000", PING_TIMEOUT: "20000", HEARTBEAT: "hibernate" };
@@ -280,7 +280,9 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     const members = [];
     for (const [n, transports] of [2, 6, 10, 14].map((n, i) => [n, paths[i]])) {
       // handshake.headers past the 2 KB WebSocket attachment: each session's snapshot in storage.
-      const extraHeaders = { "x-member": String(n), "x-large": "l".repeat(2500) };
+      // A cookie or a bearer token, which /credentials's connect middleware asks for.
+      const credentials = n % 8 === 2 ? { cookie: "theme=dark; session=abc" } : { authorization: "Bearer t0ken" };
+      const extraHeaders = { "x-member": String(n), "x-large": "l".repeat(2500), ...credentials };
       const socket = io(`${worker.url}/cluster`, { forceNew: true, transports, query: { partition: partitionOf(n) }, extraHeaders });
       sockets.push(socket);
       await new Promise((resolve, reject) => (socket.once("connect", resolve), socket.once("connect_error", reject)));
@@ -298,7 +300,7 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
     assert.deepEqual(await poll(), everyone, "awake");
     const instances = async () => Promise.all([2, 6, 10, 14].map(async (n) => (await (await fetch(`${worker.url}/socket.io/__stats?object=${n}`)).json()).instances));
     const before = await instances();
-    await sleep(16_000); // workerd evicts an object about 10 s after its last event
+    await sleep(20_000); // workerd evicts an object about 10 s after its last event (a loaded machine later)
     const answer = await poll();
     const after = await instances();
     assert.deepEqual(after.map((count, i) => count > before[i]), [true, true, true, true], `every object was evicted: instances ${before} -> ${after}`);
@@ -309,6 +311,16 @@ describe("a broadcast with acknowledgements to objects a real idle eviction took
       [["10", 2500], ["14", 2500], ["2", 2500], ["6", 2500]],
       "after the eviction: each socket's handshake.headers, read back from storage",
     );
+    // A namespace joined now, on each member's connection: its middleware reads the cookie or
+    // the token of the handshake, from before the eviction (socket.io keeps them as long).
+    const joined = await Promise.all(
+      members.map((member) => {
+        const later = member.io.socket("/credentials").connect();
+        sockets.push(later);
+        return new Promise((resolve) => later.once("connect", () => resolve("connected")).once("connect_error", (e) => resolve(e.message)));
+      }),
+    );
+    assert.deepEqual(joined, ["connected", "connected", "connected", "connected"], "after the eviction: the credentials of each connection");
 
     // A restart loses every session: the clients reconnect and join again, and the room
     // directory and each object's held rooms are read back from storage. A polling-only member
