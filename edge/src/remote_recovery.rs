@@ -131,9 +131,11 @@ impl SocketIoServer {
     }
 
     /// Tells the object `pid` names that this object (`me`) took its session, beside the next
-    /// events (the recovering CONNECT is not held back for it). Not told, it still knows where
-    /// the session first went, and questions follow the moves from there.
-    fn tell_home(&self, pid: &str, me: &str) {
+    /// events (the recovering CONNECT is not held back for it), and again when the session
+    /// becomes recoverable here (it disconnected): that object forgets a move after the
+    /// recovery window, and the session may have lived here longer. Not told, it still knows
+    /// where the session first went, and questions follow the moves from there.
+    pub(crate) fn tell_home(&self, pid: &str, me: &str) {
         let Some(home) = self.object_named_by(pid).filter(|home| *home != me) else { return };
         let note = MovedNote { pid: pid.to_owned(), to: me.to_owned(), at: now_ms() };
         let body = serde_json::to_string(&note).expect("plain strings and numbers serialize");

@@ -105,9 +105,9 @@ describe("lifecycle of the chat deployment", () => {
    * One client per transport path, connected to the first object of `path` (of `shards`),
    * cut and sent on to each next object in turn while another object's client sends: each
    * reconnection reaches its object and recovers, with every message sent meanwhile once and
-   * in order.
+   * in order. `stays[i]` (ms), if given, is how long the clients stay after move `i`.
    */
-  async function moveThrough(worker, shards, path) {
+  async function moveThrough(worker, shards, path, stays = []) {
     const on = (object) => Object.fromEntries(Object.keys(PATHS).map((p) => [p, partitionFor(object, shards)]));
     const clients = await connectClients(worker.url, 1, {}, on(path[0]));
     const away = [...Array(shards).keys()].find((o) => !path.includes(o)) ?? (path[0] + 1) % shards;
@@ -139,6 +139,7 @@ describe("lifecycle of the chat deployment", () => {
           const got = c.received.filter((t) => typeof t === "string" && t.startsWith(`move-${move}:`));
           assert.deepEqual(got, texts, `${c.path}: every message sent while away, once and in order`);
         }
+        await sleep(stays[move] ?? 0);
       }
       assert.deepEqual(clients.flatMap((c) => c.connectErrors), [], "no connect error");
     } finally {
@@ -150,6 +151,13 @@ describe("lifecycle of the chat deployment", () => {
     // Object 2 gives the session to 1, so when it comes back to 2, object 0 (which its pid
     // names) only knew it went to 2: 2 itself knows where it went next.
     await moveThrough(await start(), SHARDS, [0, 2, 1, 2]);
+  });
+
+  it("recovers a session through a third object after it stayed on the object it moved to longer than the recovery window, on every path", { timeout: 240_000 }, async () => {
+    // Object 0 (which the pid names) is told again where the session is when it becomes
+    // recoverable there: until 2026-12-06 it forgot the move 2 minutes after it, and object 2
+    // found no session to recover.
+    await moveThrough(await start(), SHARDS, [0, 1, 2], [125_000]);
   });
 
   it("recovers a session moved through every object of 8, more moves than a question is sent on", async () => {
