@@ -179,6 +179,7 @@ describe("the demo's server", () => {
       connect("/chat", { name: "", room: "ok" }),
       connect("/chat", { name: "x".repeat(25), room: "ok" }),
       connect("/chat", { name: "Eve", room: "Not A Room" }),
+      connect("/chat", { name: "\u202eevE", room: "ok" }),
       connect("/board", { name: "Eve", room: "ok" }, "other"),
     ]);
     assert.deepEqual(
@@ -187,6 +188,7 @@ describe("the demo's server", () => {
         "a name has 1 to 24 characters",
         "a name has 1 to 24 characters",
         "a room name has 1 to 32 of a-z, 0-9 and -",
+        "a name has no invisible or direction-changing characters",
         "connect with the query parameter partition=room:ok",
       ],
     );
@@ -202,6 +204,38 @@ describe("the demo's server", () => {
     assert.deepEqual(await board.emitWithAck("draw", batch(2, 9)), { error: "a point has a colour below 8 and a width of 1 to 40" });
     assert.deepEqual(await board.emitWithAck("draw", batch(2)), { ok: true });
     chat.io.engine.close();
+  });
+
+  it("a member recovering through another room's connection is disconnected, not carried onto that room's object", async () => {
+    const room = "forks";
+    let other = "forked-0";
+    for (let i = 1; shardOf(`room:${other}`) === shardOf(`room:${room}`); i++) other = `forked-${i}`;
+    const { socket: alice } = await connect("/chat", { name: "Alice", room });
+    for (const nsp of ["/chat", "/board"]) {
+      const { socket: mallory } = await connect(nsp, { name: "Mallory", room });
+      const [pid, sid] = [mallory._pid, mallory.id];
+      assert.ok(pid, `${nsp}: recovery is on`);
+      mallory.io.engine.close();
+      // Its pid, through a connection on the other room's partition (another object).
+      const manager = new Manager(demo.worker.url, { query: { partition: `room:${other}` }, transports: ["websocket"], reconnection: false });
+      const again = manager.socket(nsp, { auth: { name: "Mallory", room, pid } });
+      const events = [];
+      again.on("connect", () => events.push(`connect ${again.id === sid ? "recovered" : "fresh"}`));
+      again.on("connect_error", (e) => events.push(`connect_error ${e.message}`));
+      const reason = await new Promise((resolve) => {
+        again.on("disconnect", resolve);
+        setTimeout(() => resolve("still connected 5 s later"), 5_000);
+      });
+      assert.deepEqual(events, ["connect recovered"], `${nsp}: the session moved with the recovery`);
+      assert.equal(reason, "io server disconnect", `${nsp}: then disconnected by the server`);
+      manager.engine.close();
+    }
+    // The room's own numbering goes on, with nothing from elsewhere.
+    assert.deepEqual(await alice.emitWithAck("message", "still one room"), { seq: 1 });
+    const synced = await alice.emitWithAck("sync", null);
+    assert.deepEqual(synced.messages.map((m) => m.text), ["still one room"]);
+    assert.deepEqual(synced.members.map((m) => m.name), ["Alice"]);
+    alice.io.engine.close();
   });
 
   it("resyncs by version: a replay after a known version, a snapshot otherwise", async () => {

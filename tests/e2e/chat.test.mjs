@@ -89,8 +89,14 @@ it("every chat message is broadcast to all as { id, text, ts }, official client 
   assert.equal(data.text, "from the browser");
   assert.equal(typeof data.id, "string");
   assert.ok(Math.abs(Date.now() - data.ts) < 60_000);
+  const pageErrors = [];
+  page.on("pageerror", (error) => pageErrors.push(error.message));
+  // Not text: refused by the server (it reached every page before, where it threw).
+  official.emit("chat message", { toString: 0, valueOf: 0 });
   official.emit("chat message", "from node");
   await page.waitForFunction(() => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes("from node")));
+  assert.deepEqual(pageErrors, []);
+  assert.equal(await page.$$eval("#messages li", (items) => items.length), 2, "the two text messages only");
   official.close();
   await page.close();
 });

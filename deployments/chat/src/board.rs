@@ -60,7 +60,7 @@ pub fn namespace(ns: Namespace) -> Namespace {
     ns.use_connect(admit)
         .rate_limit(RateLimit { burst: 40.0, per_second: 25.0, disconnect: false, key: RateKey::Socket })
         .on_connection(|socket| {
-            let member = Member::of(socket)?;
+            let Some(member) = Member::arriving(socket)? else { return Ok(()) };
             Ok(socket.join(&member.room)?)
         })
         .on_async("sync", sync)

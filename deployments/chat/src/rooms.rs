@@ -96,7 +96,7 @@ pub fn namespace(ns: Namespace) -> Namespace {
 
 /// A socket connects (or recovers): it joins its room, and the others hear of it.
 fn arrive(socket: &mut Socket) -> HandlerResult {
-    let member = Member::of(socket)?;
+    let Some(member) = Member::arriving(socket)? else { return Ok(()) };
     socket.join(&member.room)?;
     let id = socket.id().to_owned();
     Ok(socket
