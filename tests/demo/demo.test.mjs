@@ -6,6 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Manager } from "socket.io-client";
+import { startWorker } from "../edge/harness.mjs";
 import { OPS_TOKEN, drawLine, openApp, say, startDemo, synced, texts } from "./browser.mjs";
 
 let demo;
@@ -236,6 +237,38 @@ describe("the demo's server", () => {
     assert.deepEqual(synced.messages.map((m) => m.text), ["still one room"]);
     assert.deepEqual(synced.members.map((m) => m.name), ["Alice"]);
     alice.io.engine.close();
+  });
+
+  it("an object keeps the rooms written to most recently (DEMO_ROOMS_KEPT), and forgets the others' history and drawing", async () => {
+    const worker = await startWorker("chat", { vars: { MAX_HANDSHAKES_PER_MINUTE: "0", DEMO_ROOMS_KEPT: "2" } });
+    try {
+      // Three rooms on one object, written to in turn.
+      const rooms = [];
+      for (let i = 0; rooms.length < 3; i++) if (shardOf(`room:kept-${i}`) === shardOf("room:kept-0")) rooms.push(`kept-${i}`);
+      const members = [];
+      for (const room of rooms) {
+        const manager = new Manager(worker.url, { query: { partition: `room:${room}` }, transports: ["websocket"], reconnection: false });
+        const [chat, board] = ["/chat", "/board"].map((nsp) => manager.socket(nsp, { auth: { name: "Kim", room } }));
+        await Promise.all([chat, board].map((socket) => new Promise((resolve) => socket.on("connect", resolve))));
+        assert.deepEqual(await chat.emitWithAck("message", `hello ${room}`), { seq: 1 });
+        assert.deepEqual(await board.emitWithAck("draw", new Uint8Array([1, 0, 0, 0, 9, 0, 9, 0, 1, 4]).buffer), { ok: true });
+        members.push({ room, manager, chat, board });
+      }
+      const kept = [];
+      for (const { room, chat, board } of members) {
+        const history = (await chat.emitWithAck("sync", null)).messages.map((m) => m.text);
+        const drawing = (await board.emitWithAck("sync", null)).strokes.byteLength;
+        kept.push([room, history, drawing]);
+      }
+      assert.deepEqual(kept, [
+        [rooms[0], [], 0],
+        [rooms[1], [`hello ${rooms[1]}`], 10],
+        [rooms[2], [`hello ${rooms[2]}`], 10],
+      ]);
+      for (const { manager } of members) manager.engine.close();
+    } finally {
+      await worker.stop();
+    }
   });
 
   it("resyncs by version: a replay after a known version, a snapshot otherwise", async () => {

@@ -14,6 +14,7 @@ use wasm_bindgen::JsCast;
 use wasmio_edge::app::{Bytes, EventError, HandlerError, HandlerResult, Namespace, RateKey, RateLimit};
 use wasmio_edge::Context;
 
+use crate::kept_rooms;
 use crate::member::{admit, Member};
 
 /// The bytes of one point.
@@ -108,6 +109,7 @@ async fn sync(ctx: Context, _: serde_json::Value) -> HandlerResult {
 async fn draw(ctx: Context, batch: Bytes) -> HandlerResult {
     check_batch(&batch.0)?;
     let member = ctx.socket(|socket| Member::of(socket))??;
+    kept_rooms::write_to(&ctx, &member.room).await?;
     let storage = ctx.storage()?;
     let mut meta: BoardMeta = storage.get(&meta_key(&member.room)).await?.unwrap_or_default();
     if meta.bytes + batch.0.len() as u64 > MAX_BOARD_BYTES {
@@ -127,11 +129,16 @@ async fn draw(ctx: Context, batch: Bytes) -> HandlerResult {
 /// `clear()`: the board is emptied, for everyone in the room.
 async fn clear(ctx: Context, _: serde_json::Value) -> HandlerResult {
     let member = ctx.socket(|socket| Member::of(socket))??;
-    let storage = ctx.storage()?;
-    let keys: Vec<String> = stored_batches(&storage, &member.room).await?.into_iter().map(|(key, _)| key).collect();
+    forget(&ctx.storage()?, &member.room).await?;
+    Ok(ctx.socket(|socket| socket.io().to(&member.room).emit("clear", &()))??)
+}
+
+/// Deletes a room's drawing (a `clear`, or see [`crate::kept_rooms`]).
+pub async fn forget(storage: &worker::Storage, room: &str) -> Result<(), HandlerError> {
+    let keys: Vec<String> = stored_batches(storage, room).await?.into_iter().map(|(key, _)| key).collect();
     for chunk in keys.chunks(STORAGE_BATCH) {
         storage.delete_multiple(chunk.to_vec()).await?;
     }
-    storage.delete(&meta_key(&member.room)).await?;
-    Ok(ctx.socket(|socket| socket.io().to(&member.room).emit("clear", &()))??)
+    storage.delete(&meta_key(room)).await?;
+    Ok(())
 }

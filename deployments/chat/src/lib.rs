@@ -16,6 +16,7 @@
 //! `make demo` serves it under `wrangler dev`; `wrangler deploy` in this folder deploys it.
 
 mod board;
+mod kept_rooms;
 mod member;
 mod ops;
 mod rooms;

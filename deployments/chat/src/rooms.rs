@@ -14,9 +14,10 @@
 //! id, name}` (the leave from the `disconnecting` handler), `typing {id, name}`.
 
 use serde::{Deserialize, Serialize};
-use wasmio_edge::app::{EventError, HandlerResult, Leaving, Namespace, RateKey, RateLimit, Socket};
+use wasmio_edge::app::{EventError, HandlerError, HandlerResult, Leaving, Namespace, RateKey, RateLimit, Socket};
 use wasmio_edge::{now_ms, Context};
 
+use crate::kept_rooms;
 use crate::member::{admit, Member};
 
 /// The most messages a room keeps.
@@ -76,6 +77,11 @@ struct Resync {
 /// The storage key of a room's history.
 fn log_key(room: &str) -> String {
     format!("demo-chat:{room}")
+}
+
+/// Deletes a room's history (see [`crate::kept_rooms`]).
+pub async fn forget(storage: &worker::Storage, room: &str) -> Result<(), HandlerError> {
+    Ok(storage.delete(&log_key(room)).await.map(|_| ())?)
 }
 
 /// The `/chat` namespace.
@@ -140,6 +146,7 @@ async fn send(ctx: Context, text: String) -> HandlerResult {
         return Err(EventError::new(format!("a message has 1 to {MAX_MESSAGE} characters")).into());
     }
     let member = ctx.socket(|socket| Member::of(socket))??;
+    kept_rooms::write_to(&ctx, &member.room).await?;
     let storage = ctx.storage()?;
     let key = log_key(&member.room);
     // Storage calls hold the object's other events back: nothing else numbers a message of
