@@ -357,6 +357,37 @@ fn packets_pruned_from_the_log_refuse_recovery_rather_than_losing_them() {
 }
 
 #[test]
+fn broadcasts_a_socket_would_not_get_pruned_while_it_was_away_do_not_refuse_its_recovery() {
+    // The log keeps 2 entries; 5 broadcasts to another room (and 1 to another namespace) go
+    // while s1 is away, then 1 that reaches it.
+    let config =
+        Config { recovery: Some(RecoveryConfig { max_log_len: 2, ..RecoveryConfig::default() }), ..Config::default() };
+    let mut h = Harness::new(config.clone());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    for i in 0..5 {
+        h.server.broadcast(&Broadcast::new("/").to("busy"), "elsewhere", &format!("[{i}]"), vec![], h.now).unwrap();
+    }
+    h.server.broadcast(&Broadcast::new("/other"), "elsewhere", "[]", vec![], h.now).unwrap();
+    h.server.broadcast(&Broadcast::new("/").to("r"), "mine", "[]", vec![], h.now).unwrap();
+    h.outs();
+    let shared = h.server.shared_to_json();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert!(matches!(&h.events()[..], [Event::Connection { recovered: true, .. }]));
+    let texts = h.texts_for("e2");
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["mine",""#), "{texts:?}");
+    // A new instance knows nothing of what was pruned before it: refused, never a gap.
+    let mut next = Harness { server: Server::restore(config, Some(&shared), []).unwrap(), now: h.now };
+    next.open("e3");
+    next.text("e3", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = next.events();
+    assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{events:?}");
+}
+
+#[test]
 fn the_log_keeps_within_its_byte_bound() {
     let config = Config {
         recovery: Some(RecoveryConfig { max_log_bytes: 1_000, ..RecoveryConfig::default() }),

@@ -81,6 +81,7 @@ pub use events::{
     Accept, AckData, AckError, ApiError, ConnectRequest, Dirty, DisconnectReason, EncodedPacket, Event, Message,
     SnapshotError, SocketInfo, Transmit,
 };
+use offsets::PrunedEntries;
 use reassembly::{AttachmentLimits, Reassembly};
 use recovery::live_record;
 pub use recovery::RecoveryRef;
@@ -307,6 +308,8 @@ pub struct Server {
     stored_snapshots: BTreeSet<String>,
     /// What each session's snapshot weighs, while known.
     sizes: SnapshotSizes,
+    /// What the log remembers of the entries it pruned.
+    pruned: PrunedEntries,
 }
 
 impl Server {
@@ -331,6 +334,7 @@ impl Server {
             rooms_version: 0,
             stored_snapshots: BTreeSet::new(),
             sizes: SnapshotSizes::default(),
+            pruned: PrunedEntries::default(),
         }
     }
 
@@ -758,7 +762,9 @@ impl Server {
             || self.shared.log.len() > recovery.max_log_len
             || self.shared.log_bytes > recovery.max_log_bytes
         {
-            self.shared.log_bytes -= self.shared.log.pop_front().map_or(0, |e| e.size());
+            let Some(entry) = self.shared.log.pop_front() else { break };
+            self.shared.log_bytes -= entry.size();
+            self.pruned.remember(entry);
         }
         let after = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
         if after.0 != before.0 {

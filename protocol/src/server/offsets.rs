@@ -15,9 +15,57 @@
 //! Offsets written by the previous version (`<emitted at, hex>-<sequence, hex>`, one server's
 //! own counter) read as that sequence for the empty origin, which is what that version logged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
-use super::Server;
+use super::{LogEntry, Server};
+
+/// The most pruned entries [`PrunedEntries`] remembers.
+const MAX_PRUNED: usize = 4096;
+
+/// What the log remembers, in memory, of the entries it pruned (past its bound, or too old):
+/// where each came from and whom it reached, not its packet. A reconnection that one would not
+/// have reached recovers past it; one it would have reached does not (its packet is gone).
+/// Without them, a client of a quiet room was refused once broadcasts to other rooms or
+/// namespaces had filled the log (1,000 entries) while it was away, where socket.io keeps a
+/// log per namespace (found by a recovery round). Lost with the instance (an evicted object
+/// is an idle one): such a gap then refuses the recovery, as before.
+#[derive(Debug, Default)]
+pub(super) struct PrunedEntries(VecDeque<Reach>);
+
+/// Where a pruned entry came from and whom it reached.
+#[derive(Debug)]
+struct Reach {
+    origin: String,
+    seq: u64,
+    nsp: String,
+    rooms: Vec<String>,
+    except: Vec<String>,
+}
+
+impl PrunedEntries {
+    /// Remembers `entry`, pruned from the front of the log, forgetting the oldest past
+    /// [`MAX_PRUNED`].
+    pub(super) fn remember(&mut self, entry: LogEntry) {
+        if self.0.len() == MAX_PRUNED {
+            self.0.pop_front();
+        }
+        let LogEntry { origin, seq, nsp, rooms, except, .. } = entry;
+        self.0.push_back(Reach { origin, seq, nsp, rooms, except });
+    }
+
+    /// Whether the entry `origin:seq` was logged here and pruned since.
+    pub(super) fn contains(&self, origin: &str, seq: u64) -> bool {
+        self.0.iter().any(|r| r.seq == seq && r.origin == origin)
+    }
+}
+
+/// Whether a broadcast to `rooms` (all when empty) of `nsp` but `except` reaches a socket of
+/// `socket_nsp` in `socket_rooms`.
+fn reaches(nsp: &str, rooms: &[String], except: &[String], socket_nsp: &str, socket_rooms: &[String]) -> bool {
+    nsp == socket_nsp
+        && (rooms.is_empty() || socket_rooms.iter().any(|r| rooms.contains(r)))
+        && socket_rooms.iter().all(|r| !except.contains(r))
+}
 
 /// The offset naming a log position.
 pub(super) fn encode(seen: &BTreeMap<String, u64>) -> String {
@@ -81,21 +129,28 @@ impl Server {
         }
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
-        for e in &self.shared.log {
+        // The pruned entries came before the log's, in the same order.
+        let pruned =
+            self.pruned.0.iter().map(|r| (&r.origin, r.seq, reaches(&r.nsp, &r.rooms, &r.except, nsp, rooms), None));
+        let logged = self
+            .shared
+            .log
+            .iter()
+            .map(|e| (&e.origin, e.seq, reaches(&e.nsp, &e.rooms, &e.except, nsp, rooms), Some(e)));
+        for (origin, seq, reaches, entry) in pruned.chain(logged) {
             // An origin the client's position does not name began after it: from its first
-            // sequence, which must still be in the log.
-            let expected = next.entry(e.origin.as_str()).or_insert(1);
-            if e.seq < *expected {
+            // sequence, which must still be known.
+            let expected = next.entry(origin.as_str()).or_insert(1);
+            if seq < *expected {
                 continue; // received already
             }
-            if e.seq > *expected {
-                return None; // a hole: pruned, or never relayed here
+            if seq > *expected {
+                return None; // a hole: forgotten, or never relayed here
             }
             *expected += 1;
-            let reaches = e.nsp == nsp
-                && (e.rooms.is_empty() || rooms.iter().any(|r| e.rooms.contains(r)))
-                && rooms.iter().all(|r| !e.except.contains(r));
             if reaches {
+                // A pruned one: its packet is gone.
+                let e = entry?;
                 missed.push((e.data.clone(), e.attachments.clone()));
             }
         }

@@ -98,7 +98,8 @@ impl Server {
             // (A sequence past the last one seen from its origin is new without a look at the log.)
             (Some((origin, seq)), true)
                 if self.shared.seen.get(origin).is_some_and(|last| last >= seq)
-                    && self.shared.log.iter().any(|e| e.seq == *seq && e.origin == *origin) =>
+                    && (self.shared.log.iter().any(|e| e.seq == *seq && e.origin == *origin)
+                        || self.pruned.contains(origin, *seq)) =>
             {
                 return Ok(Delivery { sids: Vec::new(), sessions: Vec::new(), packet: None, logged: None });
             }
