@@ -22,6 +22,20 @@ fn recovery_setup(h: &mut Harness) -> String {
     offset
 }
 
+/// Opens `session`, whose CONNECT asks to recover `p-s1` without an offset: recovered as s1,
+/// with the one packet it missed (`missed`) before the CONNECT.
+fn recovers_what_it_missed_without_offset(h: &mut Harness, session: &str) {
+    h.open(session);
+    h.text(session, r#"0{"pid":"p-s1"}"#);
+    assert_eq!(
+        h.events(),
+        vec![Event::Connection { session: session.into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let texts = h.texts_for(session);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+}
+
 #[test]
 fn recovery_replays_missed_packets() {
     let mut h = Harness::new(recovery_config());
@@ -78,15 +92,7 @@ fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_conn
         now: a.now,
     };
     same.server.set_origin("a");
-    same.open("e2");
-    same.text("e2", r#"0{"pid":"p-s1"}"#);
-    assert_eq!(
-        same.events(),
-        vec![Event::Connection { session: "e2".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
-    );
-    let texts = same.texts_for("e2");
-    assert_eq!(texts.len(), 2, "{texts:?}");
-    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+    recovers_what_it_missed_without_offset(&mut same, "e2");
     // Another server: the holder's export carries the position, the new server's log the packets.
     b.open("e9");
     b.text("e9", r#"0{"pid":"p-s1"}"#);
@@ -129,15 +135,7 @@ fn a_client_sent_no_broadcast_recovers_after_the_log_pruned_what_preceded_its_di
     h.server.broadcast(&Broadcast::new("/"), "missed", "[]", vec![], h.now).unwrap();
     h.outs();
     // s1 was sent nothing logged before it disconnected: recovered, with what it missed since.
-    h.open("e3");
-    h.text("e3", r#"0{"pid":"p-s1"}"#);
-    assert_eq!(
-        h.events(),
-        vec![Event::Connection { session: "e3".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
-    );
-    let texts = h.texts_for("e3");
-    assert_eq!(texts.len(), 2, "{texts:?}");
-    assert!(texts[0].starts_with(r#"2["missed",""#), "{texts:?}");
+    recovers_what_it_missed_without_offset(&mut h, "e3");
     // s2's client lost a packet that is no longer in the log: not recovered, rather than with a gap.
     h.open("e4");
     h.text("e4", r#"0{"pid":"p-s2"}"#);
