@@ -91,12 +91,14 @@ it("every chat message is broadcast to all as { id, text, ts }, official client 
   assert.ok(Math.abs(Date.now() - data.ts) < 60_000);
   const pageErrors = [];
   page.on("pageerror", (error) => pageErrors.push(error.message));
-  // Not text: refused by the server (it reached every page before, where it threw).
+  // Not text: shown as its JSON (the page threw on it before, and showed nothing).
   official.emit("chat message", { toString: 0, valueOf: 0 });
   official.emit("chat message", "from node");
   await page.waitForFunction(() => [...document.querySelectorAll("#messages li")].some((li) => li.textContent.includes("from node")));
   assert.deepEqual(pageErrors, []);
-  assert.equal(await page.$$eval("#messages li", (items) => items.length), 2, "the two text messages only");
+  const shown = await page.$$eval("#messages li", (items) => items.map((li) => li.textContent));
+  assert.equal(shown.length, 3, `every message shown: ${shown}`);
+  assert.ok(shown[1].endsWith('{"toString":0,"valueOf":0}'), `the value as JSON: ${shown[1]}`);
   official.close();
   await page.close();
 });

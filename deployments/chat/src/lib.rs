@@ -1,6 +1,5 @@
-//! The chat deployment: the seed article's chat on `/` (every `chat message`, a string, is
-//! broadcast to everyone as `{ id, text, ts }`, page `www/index.html`; another value is
-//! refused: the page shows text), and the demo app's namespaces and
+//! The chat deployment: the seed article's chat on `/` (every `chat message` is broadcast to
+//! everyone as `{ id, text, ts }`, page `www/index.html`), and the demo app's namespaces and
 //! endpoint (page `/app/`, built from `www-app/`):
 //!
 //! - `/chat` (module `rooms`): chat rooms with presence, "typing…", history in storage and a
@@ -33,7 +32,7 @@ fn app(_env: &worker::Env) -> App {
         .namespace("/", |ns| {
             ns.rate_limit(RateLimit { burst: 60.0, per_second: 30.0, disconnect: false, key: RateKey::Socket }).on(
                 "chat message",
-                |socket, text: String| {
+                |socket, text: serde_json::Value| {
                     let id = socket.id().to_owned();
                     Ok(socket.io().emit("chat message", &json!({ "id": id, "text": text, "ts": now_ms() }))?)
                 },
