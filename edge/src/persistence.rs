@@ -207,10 +207,9 @@ impl SocketIoServer {
         // A session that became recoverable here under another object's pid came here by a
         // recovery: that object is told again (until 2026-12-06 it forgot the move 2 minutes
         // after it, and a reconnection through a third object was not recovered).
-        let me = self.name.borrow().clone().unwrap_or_default();
-        for (key, _) in puts.iter().filter(|_| !me.is_empty()) {
-            if let Some(pid) = key.strip_prefix(PERSISTED_PREFIX) {
-                self.tell_home(pid, &me);
+        for pid in puts.iter().filter_map(|(key, _)| key.strip_prefix(PERSISTED_PREFIX)) {
+            if let Some(me) = self.name.borrow().as_deref() {
+                self.tell_home(pid, me);
             }
         }
         if let Some(at) = self.host.take_websocket_ping() {

@@ -144,6 +144,27 @@ fn a_client_sent_no_broadcast_recovers_after_the_log_pruned_what_preceded_its_di
 }
 
 #[test]
+fn a_socket_restored_from_its_snapshot_recovers_from_before_the_first_packet_sent_to_it_after() {
+    let mut h = Harness::new(recovery_config());
+    h.connect("e1", "/", "s1");
+    let snapshot = h.server.session_to_json("e1").unwrap();
+    let shared = h.server.shared_to_json();
+    h.server = Server::restore(recovery_config(), Some(&shared), [snapshot.as_str()]).unwrap();
+    // Sent to it by the new instance, and lost with its transport: no offset reached the client.
+    h.server.broadcast(&Broadcast::new("/"), "first", "[]", vec![], h.now).unwrap();
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    h.server.broadcast(&Broadcast::new("/"), "missed", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.open("e2");
+    h.text("e2", r#"0{"pid":"p-s1"}"#);
+    assert!(matches!(&h.events()[..], [Event::Connection { recovered: true, .. }]));
+    let texts = h.texts_for("e2");
+    assert_eq!(texts.len(), 3, "both, then the CONNECT: {texts:?}");
+    assert!(texts[0].starts_with(r#"2["first",""#) && texts[1].starts_with(r#"2["missed",""#), "{texts:?}");
+}
+
+#[test]
 fn a_reconnection_takes_over_its_socket_before_the_old_transport_is_seen_closed() {
     let mut h = Harness::new(recovery_config());
     let offset = recovery_setup(&mut h);

@@ -240,6 +240,7 @@ impl Server {
             self.send_packet(session, &packet);
         }
         let pid = recovery.then_some(r.pid);
+        self.awaiting_logged += usize::from(awaits_logged);
         self.sockets.insert(
             r.sid.clone(),
             SocketState {

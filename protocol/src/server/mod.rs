@@ -310,6 +310,9 @@ pub struct Server {
     sizes: SnapshotSizes,
     /// What the log remembers of the entries it pruned.
     pruned: PrunedEntries,
+    /// How many sockets await their first logged packet ([`SocketState::awaits_logged`]): a
+    /// broadcast looks among its recipients for them only while there are some.
+    awaiting_logged: usize,
 }
 
 impl Server {
@@ -335,6 +338,7 @@ impl Server {
             stored_snapshots: BTreeSet::new(),
             sizes: SnapshotSizes::default(),
             pruned: PrunedEntries::default(),
+            awaiting_logged: 0,
         }
     }
 
@@ -695,7 +699,9 @@ impl Server {
                 self.prune_dynamic();
             }
         }
-        self.sockets.remove(sid);
+        if self.sockets.remove(sid).is_some_and(|s| s.awaits_logged) {
+            self.awaiting_logged -= 1;
+        }
         // acks without a timer can never complete; timers still fire, as in the reference
         let before = self.shared.acks.len();
         self.shared.acks.retain(|(s, _), a| s != sid || a.deadline.is_some() || a.broadcast.is_some());

@@ -130,14 +130,9 @@ impl Server {
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
         // The pruned entries came before the log's, in the same order.
-        let pruned =
-            self.pruned.0.iter().map(|r| (&r.origin, r.seq, reaches(&r.nsp, &r.rooms, &r.except, nsp, rooms), None));
-        let logged = self
-            .shared
-            .log
-            .iter()
-            .map(|e| (&e.origin, e.seq, reaches(&e.nsp, &e.rooms, &e.except, nsp, rooms), Some(e)));
-        for (origin, seq, reaches, entry) in pruned.chain(logged) {
+        let pruned = self.pruned.0.iter().map(|r| (&r.origin, r.seq, (&r.nsp, &r.rooms, &r.except), None));
+        let logged = self.shared.log.iter().map(|e| (&e.origin, e.seq, (&e.nsp, &e.rooms, &e.except), Some(e)));
+        for (origin, seq, (to_nsp, to_rooms, except), entry) in pruned.chain(logged) {
             // An origin the client's position does not name began after it: from its first
             // sequence, which must still be known.
             let expected = next.entry(origin.as_str()).or_insert(1);
@@ -148,7 +143,7 @@ impl Server {
                 return None; // a hole: forgotten, or never relayed here
             }
             *expected += 1;
-            if reaches {
+            if reaches(to_nsp, to_rooms, except, nsp, rooms) {
                 // A pruned one: its packet is gone.
                 let e = entry?;
                 missed.push((e.data.clone(), e.attachments.clone()));

@@ -144,18 +144,23 @@ impl Server {
     /// The recipients of logged entry `origin:seq` that were sent no logged packet before keep
     /// the log's position before it: should the client get none of them, its reconnection
     /// (without offset) recovers from there, whatever was logged and pruned before.
+    /// Once every socket was sent one, a broadcast pays nothing for this.
     fn note_first_logged(&mut self, sids: &[String], origin: &str, seq: u64) {
-        if !sids.iter().any(|sid| self.sockets[sid].awaits_logged) {
-            return;
-        }
-        let mut before = self.shared.seen.clone();
-        before.insert(origin.to_owned(), seq - 1);
-        let before = offsets::encode(&before);
+        let mut before = None;
         for sid in sids {
+            if self.awaiting_logged == 0 {
+                return;
+            }
             if self.sockets[sid].awaits_logged {
+                let position = before.get_or_insert_with(|| {
+                    let mut position = self.shared.seen.clone();
+                    position.insert(origin.to_owned(), seq - 1);
+                    offsets::encode(&position)
+                });
                 let socket = self.socket_mut(sid);
-                socket.since = Some(before.clone());
+                socket.since = Some(position.clone());
                 socket.awaits_logged = false;
+                self.awaiting_logged -= 1;
             }
         }
     }

@@ -324,6 +324,7 @@ impl Server {
             for room in &socket.rooms {
                 nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
             }
+            self.awaiting_logged += usize::from(socket.awaits_logged);
             self.sockets.insert(sid, socket);
         }
         if let Some(at) = session.connect_deadline {
