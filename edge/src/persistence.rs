@@ -18,7 +18,7 @@ use crate::config::HeartbeatMode;
 use crate::credentials::CREDENTIALS_PREFIX;
 use crate::engine_host::now_ms;
 use crate::rate_limits::RATE_PREFIX;
-use crate::relays::OUTBOX_PREFIX;
+use crate::relays::{OUTBOX_PREFIX, RELAYED_TO_KEY};
 use crate::socketio_object::{core_config, SocketIoServer};
 use crate::sync_kv::SyncKv;
 
@@ -70,7 +70,7 @@ impl SocketIoServer {
         self.awaited_acks.borrow_mut().restore(with(AWAITED_PREFIX));
         // Broadcasts the previous instance logged and did not relay to every object (a
         // restart, a failed object): relayed again first, applied once where they arrived.
-        self.relays.resume(with(OUTBOX_PREFIX));
+        self.relays.resume(with(OUTBOX_PREFIX), value(RELAYED_TO_KEY));
         let config = core_config(&self.app, self.host.config());
         let entries = parts.iter().map(|(key, value)| (key.as_str(), value.as_str()));
         let mut core = match Server::restore_stored(config.clone(), shared.as_deref(), entries, []) {

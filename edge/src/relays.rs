@@ -45,6 +45,11 @@ pub struct Relay {
     /// object's bounded log may no longer hold it, and would deliver it again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) pending: Vec<String>,
+    /// As relayed to one object: the sequence of the broadcast logged for recovery this object
+    /// relayed there before (0: none), when known ([`RelayedTo`]). The ones in between went to
+    /// other objects only, for rooms it held no member of: its recoveries pass over them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) after: Option<u64>,
 }
 
 impl Relay {
@@ -62,6 +67,9 @@ impl Relay {
         }
         if let Some((origin, seq)) = &self.logged {
             op = op.relayed(origin.clone(), *seq);
+        }
+        if let Some(after) = self.after {
+            op = op.after(after);
         }
         op
     }
@@ -108,6 +116,55 @@ impl Relay {
 /// The most keys workerd deletes in one call.
 const OUTBOX_BATCH: usize = 128;
 
+/// Storage key of [`RelayedTo`].
+pub(crate) const RELAYED_TO_KEY: &str = "relayed-to";
+
+/// The sequence of the last broadcast logged for recovery relayed to each object: what the
+/// next one relayed there names as [`Relay::after`], so that the other object's log tells a
+/// sequence this object relayed elsewhere only from one lost on the way (a hole refuses a
+/// recovery there). Written to storage before the relays it names leave, so that a next
+/// instance goes on with a chain never behind what was sent: an `after` too high (relays
+/// that never left, relayed again by the next instance) only makes the other object see
+/// holes where there are none (a refused recovery, never a gap), as one unknown does; one too
+/// low could pass over a lost relay.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct RelayedTo {
+    /// Whether it was kept since this object logged its first broadcast: an object it does not
+    /// name was relayed none (0). Otherwise that is not known.
+    #[serde(rename = "all")]
+    since_first: bool,
+    /// Object name -> last sequence relayed there.
+    #[serde(rename = "to")]
+    last: BTreeMap<String, u64>,
+}
+
+impl RelayedTo {
+    /// Before `batch` is shared out: a first batch that starts with this object's first logged
+    /// broadcast starts a chain that knows every object.
+    fn begin(&mut self, batch: &[Relay]) {
+        let first = batch.iter().find_map(|relay| relay.logged.as_ref());
+        if !self.since_first && self.last.is_empty() && first.is_some_and(|(_, seq)| *seq == 1) {
+            self.since_first = true;
+        }
+    }
+
+    /// Names in each relay of `share`, relayed to `object` in this order, the one before it
+    /// (none for one relayed again, older than the last). Whether anything changed.
+    fn chain(&mut self, object: &str, share: &mut [Relay]) -> bool {
+        let mut changed = false;
+        for relay in share {
+            let Some((_, seq)) = relay.logged else { continue };
+            let before = self.last.get(object).copied().or(self.since_first.then_some(0));
+            relay.after = before.filter(|before| *before < seq);
+            if relay.after.is_some() || before.is_none() {
+                self.last.insert(object.to_owned(), seq);
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
 /// What [`RELAY_PATH`] receives: broadcasts in the order their object made them.
 #[derive(serde::Deserialize)]
 #[serde(untagged)]
@@ -151,6 +208,8 @@ pub(crate) struct Relays {
     /// Whether the alarm asked for the backlogs to be relayed again.
     backlogs_due: Cell<bool>,
     relaying: Cell<bool>,
+    /// What each object was relayed last.
+    relayed_to: RefCell<RelayedTo>,
     /// How many numbered objects the deployment has.
     pub(crate) shards: u32,
 }
@@ -164,6 +223,7 @@ impl Relays {
             backlogs: RefCell::new(BTreeMap::new()),
             backlogs_due: Cell::new(false),
             relaying: Cell::new(false),
+            relayed_to: RefCell::new(RelayedTo::default()),
             shards,
         }
     }
@@ -201,9 +261,15 @@ impl Relays {
         }
     }
 
-    /// A new instance's outbox, read from storage: relayed before anything made since, each
-    /// broadcast some objects did not take to those only, in their backlogs.
-    pub(crate) fn resume(&self, outbox: Vec<(String, String)>) {
+    /// A new instance's outbox and [`RelayedTo`], read from storage: relayed before anything
+    /// made since, each broadcast some objects did not take to those only, in their backlogs.
+    pub(crate) fn resume(&self, outbox: Vec<(String, String)>, relayed_to: Option<String>) {
+        if let Some(json) = relayed_to {
+            match serde_json::from_str(&json) {
+                Ok(known) => *self.relayed_to.borrow_mut() = known,
+                Err(error) => worker::console_error!("what was relayed to each object is unreadable: {error}"),
+            }
+        }
         let left: Vec<Relay> = outbox.iter().filter_map(|(_, json)| serde_json::from_str(json).ok()).collect();
         if left.len() < outbox.len() {
             worker::console_error!("{} outbox entries are unreadable: not relayed", outbox.len() - left.len());
@@ -279,13 +345,23 @@ impl Relays {
                 .flat_map(|relay| relay.rooms.iter().map(|room| (relay.nsp.clone(), room.clone())))
                 .collect();
             let holders = holders_of(env, self.shards, &rooms).await;
-            let mut shares: BTreeMap<String, Vec<&Relay>> = BTreeMap::new();
+            let mut shares: BTreeMap<String, Vec<Relay>> = BTreeMap::new();
             for relay in &batch {
                 for object in reached(self.shards, &relay.nsp, &relay.rooms, &holders) {
                     if object != name {
-                        shares.entry(object).or_default().push(relay);
+                        shares.entry(object).or_default().push(relay.clone());
                     }
                 }
+            }
+            let chained = {
+                let mut relayed_to = self.relayed_to.borrow_mut();
+                relayed_to.begin(&batch);
+                let changed =
+                    shares.iter_mut().fold(false, |changed, (object, share)| relayed_to.chain(object, share) | changed);
+                changed.then(|| serde_json::to_string(&*relayed_to).expect("a map"))
+            };
+            if let Some(relayed_to) = chained {
+                storage.put(RELAYED_TO_KEY, relayed_to).await?;
             }
             // An object with a backlog gets nothing before it: its share joins the backlog.
             shares.retain(|object, share| match self.backlogs.borrow_mut().get_mut(object) {
@@ -359,7 +435,7 @@ impl Relays {
 }
 
 /// The body of a relay request: broadcasts in order.
-fn relay_body(share: &[&Relay]) -> String {
+fn relay_body(share: &[Relay]) -> String {
     serde_json::to_string(share).expect("relays serialize")
 }
 
@@ -377,8 +453,7 @@ async fn send_backlog(
             bytes += backlog[count].weight();
             count += 1;
         }
-        let share: Vec<&Relay> = backlog[..count].iter().collect();
-        if let Err(error) = post_with_retry(env, &object, RELAY_PATH, relay_body(&share)).await {
+        if let Err(error) = post_with_retry(env, &object, RELAY_PATH, relay_body(&backlog[..count])).await {
             return (object, taken, backlog, Some(error));
         }
         taken.extend(backlog.drain(..count));
@@ -389,8 +464,8 @@ async fn send_backlog(
 /// Adds `share` to the backlog of `object`, but for volatile broadcasts (which may be lost,
 /// never late), keeping at most [`BACKLOG_LIMIT`] relays and [`BACKLOG_BYTES`] (the newest
 /// one always).
-fn hold_back(object: &str, backlog: &mut Vec<Relay>, share: &[&Relay]) {
-    backlog.extend(share.iter().filter(|relay| !relay.volatile).map(|relay| (*relay).clone()));
+fn hold_back(object: &str, backlog: &mut Vec<Relay>, share: &[Relay]) {
+    backlog.extend(share.iter().filter(|relay| !relay.volatile).cloned());
     let mut bytes: usize = backlog.iter().map(Relay::weight).sum();
     let mut dropped = 0;
     while backlog.len() - dropped > 1 && (backlog.len() - dropped > BACKLOG_LIMIT || bytes > BACKLOG_BYTES) {

@@ -56,10 +56,10 @@ impl SocketIoServer {
         self.learn_name(req.inner())?;
         // (a restore may have disconnected sockets lost with the previous instance)
         self.settle().await?;
-        let w = match self.wakeups.get() {
-            Some(w) => w,
-            None => self.stored_wakeups().await?,
-        };
+        // An instance woken by this read alone counts too (an object evicted with no client
+        // left has no other event to count it).
+        self.count(|_| {}).await?;
+        let w = self.wakeups.get().unwrap_or_default();
         Response::ok(format!(
             "{{\"fetches\":{},\"websocketMessages\":{},\"alarms\":{},\"instances\":{},\"relays\":{},\"droppedEvents\":{},\"openSessions\":{},\"wasmMemoryBytes\":{}}}",
             w.fetches,

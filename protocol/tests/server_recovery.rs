@@ -3,7 +3,8 @@
 
 use wasmio_protocol::engine::CloseReason;
 use wasmio_protocol::server::{
-    Accept, Broadcast, Config, Delivery, DisconnectReason, Event, LostSockets, RecoveryConfig, Server,
+    Accept, Broadcast, Config, Delivery, DisconnectReason, Event, LostSockets, RecoveryConfig, Server, Write,
+    SHARED_KEY,
 };
 
 mod support;
@@ -349,6 +350,57 @@ fn a_hole_in_the_log_refuses_recovery_rather_than_losing_packets() {
 }
 
 #[test]
+fn sequences_an_origin_relayed_elsewhere_only_do_not_refuse_recovery() {
+    // Server c relays a broadcast to the servers holding its room only (and a private emit to
+    // none): a holds "r", not "s". What a relays names the sequence relayed to it before.
+    for (after, recovered) in [(Some(1), true), (None, false), (Some(2), false)] {
+        let mut a = Harness::new(recovery_config());
+        let mut c = Harness::new(recovery_config());
+        a.server.set_origin("a");
+        c.server.set_origin("c");
+        a.connect("e1", "/", "s1");
+        a.server.join("s1", ["r"]).unwrap();
+        c.connect("c1", "/", "t1");
+        c.server.join("t1", ["s"]).unwrap();
+        let emit = |a: &mut Harness, c: &mut Harness, room: &str, event: &str, after: Option<u64>| {
+            let delivery = c.server.broadcast(&Broadcast::new("/").to(room), event, "[]", vec![], c.now).unwrap();
+            c.outs();
+            let (origin, seq) = delivery.logged.unwrap();
+            if room == "r" {
+                let mut op = Broadcast::new("/").to(room).relayed(origin, seq);
+                op.relayed_after = after;
+                a.server.broadcast(&op, event, "[]", vec![], a.now).unwrap();
+            }
+        };
+        emit(&mut a, &mut c, "r", "before", Some(0));
+        let text = a.texts_for("e1").pop().unwrap();
+        assert_eq!(text, r#"2["before","c:1"]"#);
+        a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+        a.events();
+        emit(&mut a, &mut c, "s", "elsewhere", None);
+        // Some(2) says c:2 was relayed to a, which never logged it: a hole.
+        emit(&mut a, &mut c, "r", "missed", after);
+        a.outs();
+        // What a relay said is kept with its log entry, through hibernation.
+        a.server = Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap();
+        a.server.set_origin("a");
+        a.open("e2");
+        a.text("e2", r#"0{"pid":"p-s1","offset":"c:1"}"#);
+        let events = a.events();
+        let texts = a.texts_for("e2");
+        match recovered {
+            true => {
+                assert!(matches!(&events[..], [Event::Connection { recovered: true, .. }]), "{events:?}");
+                assert_eq!(texts[0], r#"2["missed","c:3"]"#);
+            }
+            false => {
+                assert!(matches!(&events[..], [Event::ConnectRequest(r)] if !r.recovered), "{after:?}: {events:?}")
+            }
+        }
+    }
+}
+
+#[test]
 fn packets_pruned_from_the_log_refuse_recovery_rather_than_losing_them() {
     // The log keeps 2 entries: what the socket missed no longer fits.
     let config =
@@ -631,4 +683,91 @@ fn a_session_taken_from_another_server_stays_recoverable_when_its_connect_is_ref
         "recovered on a, which took it"
     );
     assert_eq!(a.server.moved_to("p-s1"), None, "a holds it now, whatever it knew of the earlier move");
+}
+
+#[test]
+fn a_session_taken_from_another_server_stays_recoverable_when_its_connection_closed_while_it_was_asked_for() {
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    // The client reconnects to b, which asks a for the session; the connection closes (its
+    // transport dropped, its connect timeout) before a answers.
+    b.open("e9");
+    b.text("e9", r#"0{"pid":"p-s1"}"#);
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    b.server.handle_close("e9", CloseReason::TransportClose, b.now);
+    b.events();
+    let exported = a.server.export_recovery("p-s1", "/", None, "b", a.now).expect("held by a");
+    let mut request = request.clone();
+    b.server.import_recovery(&mut request, &exported, b.now).unwrap();
+    assert!(!request.recovered, "nothing to recover into");
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"));
+    // Kept in b's shared state, through hibernation: the next attempt recovers it there.
+    let mut b = Harness {
+        server: Server::restore(recovery_config(), Some(&b.server.shared_to_json()), []).unwrap(),
+        now: b.now,
+    };
+    b.open("e10");
+    b.text("e10", r#"0{"pid":"p-s1"}"#);
+    assert_eq!(
+        b.events(),
+        vec![Event::Connection { session: "e10".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    assert_eq!(b.server.socket("s1").unwrap().rooms, sessions(&["r", "s1"]));
+}
+
+#[test]
+fn an_idle_server_wakes_to_drop_expired_sessions_and_log_from_storage() {
+    // Nothing else wakes an object whose last client went away: until 2026-12-06 its expired
+    // session and log stayed in storage (and its rooms in the directory) for good.
+    let window = RecoveryConfig::default().max_disconnection_duration_ms;
+    let mut h = Harness::new(recovery_config());
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    h.server.broadcast(&Broadcast::new("/"), "m1", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.now += 1_000;
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    let kept = |writes: &[Write]| {
+        let mut keys: Vec<String> = writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Put { key, .. } => Some(("put", key)),
+                Write::Delete { key } => Some(("delete", key)),
+                _ => None,
+            })
+            .filter(|(_, key)| key.starts_with("log:") || key.starts_with("ps:"))
+            .map(|(op, key)| format!("{op} {}", &key[..3]))
+            .collect();
+        keys.sort();
+        keys
+    };
+    let (writes, _) = h.server.take_writes();
+    assert_eq!(kept(&writes), ["put log", "put ps:"]);
+    // Through hibernation too: a server restored from storage wakes for them the same.
+    let stored: Vec<(&str, &str)> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Put { key, value } => Some((key.as_str(), value.as_str())),
+            _ => None,
+        })
+        .collect();
+    let header = stored.iter().find(|(key, _)| *key == SHARED_KEY).map(|(_, value)| *value);
+    let restored = Server::restore_stored(recovery_config(), header, stored.iter().copied(), []).unwrap();
+    for mut server in [h.server, restored] {
+        let due = server.poll_timeout().expect("a wake for the expiry");
+        assert!(due > h.now + window && due <= h.now - 1_000 + window + 60_000, "{due}");
+        server.handle_timeout(due);
+        let (writes, _) = server.take_writes();
+        assert_eq!(kept(&writes), ["delete log", "delete ps:"], "{writes:?}");
+        assert_eq!(server.poll_timeout(), None, "nothing left to wake for");
+        assert!(server.held_rooms().is_empty(), "no room held for an expired session");
+    }
 }

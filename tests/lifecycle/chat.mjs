@@ -43,9 +43,16 @@ export async function until(predicate, ms, what) {
  * (the fetch entry hashes it with 32-bit FNV-1a, see edge/src/routing.rs).
  */
 export function partitionFor(object, shards) {
-  const fnv1a = (key) => [...Buffer.from(key)].reduce((h, b) => Math.imul(h ^ b, 0x01000193) >>> 0, 0x811c9dc5);
   for (let i = 0; ; i++) if (fnv1a(`p${i}`) % shards === object) return `p${i}`;
 }
+
+/** A room of the chat app (`/chat`, `/board`) that lives on numbered object `object` of `shards`. */
+export function roomFor(object, shards) {
+  for (let i = 0; ; i++) if (fnv1a(`room:r${i}`) % shards === object) return `r${i}`;
+}
+
+/** 32-bit FNV-1a, as the fetch entry hashes a `partition`. */
+const fnv1a = (key) => [...Buffer.from(key)].reduce((h, b) => Math.imul(h ^ b, 0x01000193) >>> 0, 0x811c9dc5);
 
 /**
  * `perPath` clients on each transport path, connected (and upgraded where they upgrade).

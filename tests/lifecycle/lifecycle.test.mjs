@@ -8,7 +8,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { PATHS, awaitEviction, chatRound, closeAll, connectClients, partitionFor, sleep, until, workerStarter } from "./chat.mjs";
+import { PATHS, awaitEviction, chatRound, closeAll, connectClients, partitionFor, roomFor, sleep, until, workerStarter } from "./chat.mjs";
 
 // How long the clients stay silent: local workerd evicts an idle object about 10 s after its
 // last event (measured: see the closing note); the first ping comes at 25 s.
@@ -146,6 +146,56 @@ describe("lifecycle of the chat deployment", () => {
       closeAll([...clients, sender]);
     }
   }
+
+  it("recovers past what another object sent its own rooms only, through real evictions of both objects, on every path", { timeout: 240_000 }, async () => {
+    // A room's messages go only to the object holding the room, each taking a sequence of
+    // that object's log: until 2026-12-06 the other objects saw a hole there once that object's
+    // next message to everyone reached them, and their clients away meanwhile were not
+    // recovered. Each relay now names the one its object relayed there before; the chain is
+    // kept in storage (the sender is evicted in between) and so is what the receiving log
+    // learnt of it (the receivers' object too).
+    const [HOME, ROOMS] = [1, 2];
+    const worker = await start();
+    const on = (object) => Object.fromEntries(Object.keys(PATHS).map((p) => [p, partitionFor(object, SHARDS)]));
+    const receivers = await connectClients(worker.url, 1, {}, on(HOME));
+    const [sender] = await connectClients(worker.url, 1, {}, on(ROOMS)).then((all) => {
+      closeAll(all.slice(1));
+      return all;
+    });
+    const room = roomFor(ROOMS, SHARDS);
+    const member = io(`${worker.url}/chat`, { forceNew: true, transports: ["websocket"], query: { partition: `room:${room}` }, auth: { name: "zed", room } });
+    try {
+      await chatRound([...receivers, sender], "before");
+      for (const c of receivers) {
+        c.socket.io.reconnection(false);
+        c.socket.io.engine.close();
+      }
+      await until(() => receivers.every((c) => !c.socket.connected), 5_000, "the cuts");
+      await until(() => member.connected, 10_000, "the room's member");
+      const sent = await member.timeout(5_000).emitWithAck("message", "the room talks");
+      assert.equal(typeof sent.seq, "number", `the room took its message: ${JSON.stringify(sent)}`);
+      await awaitEviction(worker.url, SHARDS, [HOME, ROOMS], IDLE_MS);
+      sender.socket.emit("chat message", "while away");
+      await until(() => sender.received.includes("while away"), 5_000, "the message to everyone");
+      await awaitEviction(worker.url, SHARDS, [HOME], IDLE_MS);
+      for (const c of receivers) {
+        c.socket.io.reconnection(true);
+        c.socket.connect();
+      }
+      await until(() => receivers.every((c) => c.socket.connected), 20_000, "the reconnections");
+      for (const c of receivers) {
+        assert.equal(c.socket.recovered, true, `${c.path}: recovered\n${serverErrors(worker)}`);
+      }
+      await until(() => receivers.every((c) => c.received.includes("while away")), 10_000, "the missed message");
+      await sleep(500);
+      for (const c of receivers) {
+        assert.deepEqual(c.received.filter((t) => t === "while away"), ["while away"], `${c.path}: the missed message, once`);
+      }
+    } finally {
+      member.close();
+      closeAll([...receivers, sender]);
+    }
+  });
 
   it("recovers a session that comes back to an object it left before (object 0, then 2, 1, and 2 again), on every path", async () => {
     // Object 2 gives the session to 1, so when it comes back to 2, object 0 (which its pid

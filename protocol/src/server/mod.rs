@@ -113,6 +113,11 @@ const MAX_DYNAMIC_NAMESPACE_LEN: usize = 1024;
 /// shared state past what storage takes in one value (a new one past it is refused).
 const MAX_DYNAMIC_NAMESPACE_BYTES: usize = 256 * 1024;
 
+/// How long after the recovery state's oldest item expired an object that does not wake for
+/// anything else wakes to prune it: about as often as socket.io's adapter prunes (every
+/// minute), its expired sessions and log then leave storage, and its rooms the directory.
+const PRUNE_DELAY_MS: u64 = 60_000;
+
 /// The message of a timed-out acknowledgement.
 pub const TIMEOUT_MESSAGE: &str = "operation has timed out";
 /// The `error` a socket gets when its packet's attachments did not arrive in time.
@@ -175,6 +180,9 @@ struct LogEntry {
     /// The server that logged the broadcast first, and its sequence there.
     origin: String,
     seq: u64,
+    /// For a relayed broadcast, the origin's sequence relayed here before it, when the relay
+    /// told ([`Broadcast::relayed_after`]): the sequences in between reached no socket here.
+    after: Option<u64>,
     nsp: String,
     rooms: Vec<String>,
     except: Vec<String>,
@@ -448,8 +456,10 @@ impl Server {
     /// Time passed: connect timeouts, ack timeouts, pruning of the recovery state. Only the
     /// timers that are due are visited.
     pub fn handle_timeout(&mut self, now_ms: u64) {
+        let mut pruning = false;
         for timer in self.timers.take_due(now_ms) {
             match timer {
+                Timer::Prune => pruning = true,
                 Timer::Connect(id) => {
                     let Some(s) = self.sessions.get_mut(&id) else { continue };
                     if s.connect_deadline.is_none_or(|d| d > now_ms) {
@@ -499,6 +509,9 @@ impl Server {
             }
         }
         self.prune(now_ms);
+        if let Some(oldest) = self.oldest_recovery_item().filter(|_| pruning) {
+            self.prune_after(oldest);
+        }
     }
 
     /// Shuts the server down (`io.close()`): every socket disconnects with "server shutting
@@ -686,6 +699,7 @@ impl Server {
                     since: socket.since_at_disconnection(&self.shared.seen),
                 },
             );
+            self.prune_after(now_ms);
             self.shared_dirty = true;
             self.rooms_version += 1;
         }
@@ -753,6 +767,24 @@ impl Server {
         let before = self.shared.dynamic.len();
         self.shared.dynamic.retain(|name| nsps.contains_key(name) || persisted.values().any(|p| &p.nsp == name));
         self.shared_dirty |= before != self.shared.dynamic.len();
+    }
+
+    /// Wakes the server ([`Timer::Prune`]) to prune the recovery state [`PRUNE_DELAY_MS`]
+    /// after what happened at `at_ms` expired, unless it wakes for that earlier already.
+    fn prune_after(&mut self, at_ms: u64) {
+        let Some(recovery) = &self.config.recovery else { return };
+        let due = at_ms.saturating_add(recovery.max_disconnection_duration_ms).saturating_add(PRUNE_DELAY_MS);
+        if self.timers.at(&Timer::Prune).is_none_or(|armed| armed > due) {
+            self.timers.set(Timer::Prune, due);
+        }
+    }
+
+    /// When the oldest item of the recovery state (a disconnected session, a log entry, a
+    /// move) happened.
+    fn oldest_recovery_item(&self) -> Option<u64> {
+        let sessions = self.shared.persisted.values().map(|p| p.disconnected_at);
+        let moves = self.shared.moved.values().map(|(_, at)| *at);
+        sessions.chain(moves).chain(self.shared.log.front().map(|e| e.emitted_at)).min()
     }
 
     fn prune(&mut self, now_ms: u64) {

@@ -7,10 +7,11 @@
 //! `origin:seq,origin:seq` (sorted; a single server's origin is the empty name). Any server
 //! finds what a client missed in its own log: the entries whose sequence is past the client's
 //! for their origin (all of an origin the position does not name: it began later). Each
-//! origin's entries reach every log in order, so a gap (pruned, or a relay that never arrived)
-//! shows as a missing sequence, and a log behind the client's position on an origin cannot
-//! tell what followed it there: either way the session is not recovered, rather than
-//! recovered with a hole.
+//! origin's entries reach a log in order; a relayed one names the origin's sequence relayed
+//! there before it (`after`): those in between went only to servers holding their rooms, and
+//! reached no socket here. So a gap (pruned, or a relay that never arrived) shows as a missing
+//! sequence, and a log behind the client's position on an origin cannot tell what followed it
+//! there: either way the session is not recovered, rather than recovered with a hole.
 //!
 //! Offsets written by the previous version (`<emitted at, hex>-<sequence, hex>`, one server's
 //! own counter) read as that sequence for the empty origin, which is what that version logged.
@@ -37,6 +38,7 @@ pub(super) struct PrunedEntries(VecDeque<Reach>);
 struct Reach {
     origin: String,
     seq: u64,
+    after: Option<u64>,
     nsp: String,
     rooms: Vec<String>,
     except: Vec<String>,
@@ -49,8 +51,8 @@ impl PrunedEntries {
         if self.0.len() == MAX_PRUNED {
             self.0.pop_front();
         }
-        let LogEntry { origin, seq, nsp, rooms, except, .. } = entry;
-        self.0.push_back(Reach { origin, seq, nsp, rooms, except });
+        let LogEntry { origin, seq, after, nsp, rooms, except, .. } = entry;
+        self.0.push_back(Reach { origin, seq, after, nsp, rooms, except });
     }
 
     /// Whether the entry `origin:seq` was logged here and pruned since.
@@ -130,19 +132,23 @@ impl Server {
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
         // The pruned entries came before the log's, in the same order.
-        let pruned = self.pruned.0.iter().map(|r| (&r.origin, r.seq, (&r.nsp, &r.rooms, &r.except), None));
-        let logged = self.shared.log.iter().map(|e| (&e.origin, e.seq, (&e.nsp, &e.rooms, &e.except), Some(e)));
-        for (origin, seq, (to_nsp, to_rooms, except), entry) in pruned.chain(logged) {
+        let pruned = self.pruned.0.iter().map(|r| (&r.origin, (r.seq, r.after), (&r.nsp, &r.rooms, &r.except), None));
+        let logged =
+            self.shared.log.iter().map(|e| (&e.origin, (e.seq, e.after), (&e.nsp, &e.rooms, &e.except), Some(e)));
+        for (origin, (seq, after), (to_nsp, to_rooms, except), entry) in pruned.chain(logged) {
             // An origin the client's position does not name began after it: from its first
             // sequence, which must still be known.
             let expected = next.entry(origin.as_str()).or_insert(1);
             if seq < *expected {
                 continue; // received already
             }
-            if seq > *expected {
-                return None; // a hole: forgotten, or never relayed here
+            // Sequences skipped since the client's position must be ones its origin relayed
+            // elsewhere only (for other servers' rooms); any other is a hole: forgotten, or a
+            // relay that never arrived.
+            if seq > *expected && after.is_none_or(|after| after >= *expected) {
+                return None;
             }
-            *expected += 1;
+            *expected = seq + 1;
             if reaches(to_nsp, to_rooms, except, nsp, rooms) {
                 // A pruned one: its packet is gone.
                 let e = entry?;

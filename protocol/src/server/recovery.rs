@@ -129,6 +129,7 @@ impl Server {
             if self.config.recovery.is_some() && !pid.is_empty() {
                 p.disconnected_at = now_ms;
                 self.shared.persisted.insert(pid, p);
+                self.prune_after(now_ms);
                 self.shared_dirty = true;
                 self.rooms_version += 1;
             }
@@ -163,6 +164,7 @@ impl Server {
         self.shared.persisted.remove(pid);
         self.rooms_version += 1;
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
+        self.prune_after(now_ms);
         self.shared_dirty = true;
         let mut out = String::new();
         write_persisted(&mut out, pid, &p);
@@ -210,6 +212,7 @@ impl Server {
         if self.shared.persisted.contains_key(&pid) || self.sockets.contains_key(&persisted.sid) {
             return;
         }
+        self.prune_after(persisted.disconnected_at);
         self.shared.persisted.insert(pid.clone(), persisted);
         // It is here now, whatever this server knew of an earlier move.
         self.shared.moved.remove(&pid);
@@ -231,6 +234,7 @@ impl Server {
             return;
         }
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), at_ms));
+        self.prune_after(at_ms);
         self.shared_dirty = true;
     }
 
@@ -279,6 +283,13 @@ impl Server {
         })?;
         let import = Import { pid, persisted: p, handed };
         self.imports.insert((request.session.clone(), request.nsp.clone()), import);
+        // Its CONNECT is gone already (the connection closed while the holder was asked): the
+        // session, which the holder gave away, stays recoverable here rather than lost.
+        if !self.sessions.get(&request.session).is_some_and(|s| s.pending.contains_key(&request.nsp)) {
+            self.give_back_import(&request.session, &request.nsp);
+            request.recovered = false;
+            return Ok(());
+        }
         request.recovered = self.try_restore(&request.session, &request.nsp, &request.auth, now_ms).is_some();
         let skip = self.config.recovery.as_ref().is_some_and(|r| r.skip_middlewares);
         request.run_middlewares &= !(request.recovered && skip);

@@ -26,6 +26,11 @@ pub struct Broadcast {
     /// A broadcast another server logged, relayed here with the (origin, sequence) it was
     /// logged under there ([`Delivery::logged`]): logged here under the same, and applied once.
     pub relayed: Option<(String, u64)>,
+    /// For a relayed broadcast: the sequence of the last broadcast of the same origin relayed
+    /// here before it (0: none). Those in between went to other servers only, none reaching
+    /// a socket here, so a recovery passes over them; without it, every sequence before
+    /// must have been logged here (see `offsets.rs`).
+    pub relayed_after: Option<u64>,
 }
 
 impl Broadcast {
@@ -37,6 +42,13 @@ impl Broadcast {
     /// A broadcast another server logged under (`origin`, `seq`), relayed here.
     pub fn relayed(mut self, origin: impl Into<String>, seq: u64) -> Self {
         self.relayed = Some((origin.into(), seq));
+        self
+    }
+
+    /// A relayed broadcast whose origin relayed `prev` here before it, and none in between
+    /// ([`Broadcast::relayed_after`]).
+    pub fn after(mut self, prev: u64) -> Self {
+        self.relayed_after = Some(prev);
         self
     }
 
@@ -118,11 +130,15 @@ impl Server {
         if let (Some(offset), Some((origin, seq))) = (offset, logged.clone()) {
             self.shared.log_bytes += data.len() + attachments.iter().map(Vec::len).sum::<usize>();
             self.shared.next_log_key += 1;
+            if self.shared.log.is_empty() {
+                self.prune_after(now_ms); // else armed for an older entry already
+            }
             self.shared.log.push_back(LogEntry {
                 key: self.shared.next_log_key,
                 offset,
                 origin,
                 seq,
+                after: op.relayed_after.filter(|_| op.relayed.is_some()),
                 nsp: op.nsp.clone(),
                 rooms: op.rooms.iter().cloned().collect(),
                 except: op.except.iter().cloned().collect(),

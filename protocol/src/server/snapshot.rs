@@ -282,6 +282,9 @@ impl Server {
         for (id, collect) in &server.shared.collects {
             server.timers.set(Timer::Collect(*id), collect.deadline);
         }
+        if let Some(oldest) = server.oldest_recovery_item() {
+            server.prune_after(oldest);
+        }
         for text in sessions {
             server.restore_session(text)?;
         }
@@ -625,7 +628,7 @@ pub(super) fn number_unkeyed_entries(sh: &mut Shared) {
     }
 }
 
-/// One recovery-log entry: `{"k":key,"o":offset,"g":origin,"q":seq,"n":nsp,"r":[rooms],
+/// One recovery-log entry: `{"k":key,"o":offset,"g":origin,"q":seq,"a":after,"n":nsp,"r":[rooms],
 /// "x":[except],"d":data,"b":[attachments],"t":emitted at}`.
 pub(super) fn write_log_entry(out: &mut String, e: &LogEntry) {
     push_u64(out, "{\"k\":", e.key);
@@ -634,6 +637,9 @@ pub(super) fn write_log_entry(out: &mut String, e: &LogEntry) {
     out.push_str(",\"g\":");
     write_string(out, &e.origin);
     push_u64(out, ",\"q\":", e.seq);
+    if let Some(after) = e.after {
+        push_u64(out, ",\"a\":", after);
+    }
     out.push_str(",\"n\":");
     write_string(out, &e.nsp);
     out.push_str(",\"r\":");
@@ -655,6 +661,7 @@ pub(super) fn read_log_entry(r: &mut Reader) -> Result<LogEntry, SnapshotError> 
         offset: String::new(),
         origin: String::new(),
         seq: 0,
+        after: None,
         nsp: String::new(),
         rooms: Vec::new(),
         except: Vec::new(),
@@ -668,6 +675,7 @@ pub(super) fn read_log_entry(r: &mut Reader) -> Result<LogEntry, SnapshotError> 
             "o" => e.offset = r.string()?,
             "g" => e.origin = r.string()?,
             "q" => e.seq = r.u64()?,
+            "a" => e.after = Some(r.u64()?),
             "n" => e.nsp = r.string()?,
             "r" => e.rooms = r.strings()?,
             "x" => e.except = r.strings()?,

@@ -1,6 +1,5 @@
-//! The server's timer table: connect timeouts, ack timeouts, broadcast-ack collections and
-//! attachments waited for,
-//! sorted by deadline so that the next one is found, and the due ones taken, without a scan
+//! The server's timer table: connect timeouts, ack timeouts, broadcast-ack collections,
+//! attachments waited for and the expiry of the recovery state, sorted by deadline so that the next one is found, and the due ones taken, without a scan
 //! of the sessions and acks.
 //!
 //! The deadlines themselves live in the state they belong to (and travel in its snapshots);
@@ -25,6 +24,10 @@ pub(super) enum Timer {
     ///
     /// [`PARTIAL_KEPT_AFTER_MS`]: super::PARTIAL_KEPT_AFTER_MS
     KeepPartial(String),
+    /// The recovery state's oldest item (a disconnected session, a log entry, a move) expired
+    /// a while ago: pruning it then, on an object with no other reason to wake, takes it out
+    /// of storage.
+    Prune,
 }
 
 /// Deadlines by time, and by timer.
@@ -41,6 +44,11 @@ impl Timers {
             self.by_time.remove(&(old, timer.clone()));
         }
         self.by_time.insert((at, timer));
+    }
+
+    /// When a timer is due, if set.
+    pub(super) fn at(&self, timer: &Timer) -> Option<u64> {
+        self.by_timer.get(timer).copied()
     }
 
     /// Removes a timer, if set.
