@@ -328,8 +328,18 @@ fn a_server_whose_log_is_behind_the_client_recovers_with_what_the_old_holder_han
         .unwrap();
     let outs = b.outs();
     let [Out::Send(_, missed, _), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
-    assert_eq!(missed, r#"2["missed","a:3"]"#);
+    // Its offset is b's position: a's (a:3) names a sequence of a's room b's log never reached.
+    assert_eq!(missed, r#"2["missed","a:1"]"#);
     assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#);
+    // So, cut again before b sends it anything, it recovers from there (until 2026-12-06 it
+    // was refused: b's log had not reached a:3), missing nothing.
+    b.server.handle_close("e9", CloseReason::TransportClose, b.now);
+    b.events();
+    b.open("e10");
+    b.text("e10", r#"0{"pid":"p-s1","offset":"a:1"}"#);
+    let recovered = Event::Connection { session: "e10".into(), nsp: "/".into(), sid: "s1".into(), recovered: true };
+    assert_eq!(b.events(), vec![recovered]);
+    assert_eq!(b.texts_for("e10"), [r#"0{"sid":"s1","pid":"p-s1"}"#], "nothing replayed");
 }
 
 #[test]

@@ -101,6 +101,14 @@ export async function chatRound(clients, round, waitMs = 20_000) {
   }
 }
 
+/** What the worker logged besides requests (errors from the objects). */
+export const serverErrors = (worker) =>
+  worker
+    .log()
+    .split("\n")
+    .filter((line) => /error|could not|unreadable/i.test(line))
+    .join("\n");
+
 /** Closes every client. */
 export function closeAll(clients) {
   for (const c of clients) c.socket.close();

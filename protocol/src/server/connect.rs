@@ -188,13 +188,28 @@ impl Server {
             }
             let since = offset.or_else(|| p.since.clone())?;
             let missed = match handed {
-                Some(missed) => missed.clone(),
+                Some(missed) => self.placed_here(missed.clone()),
                 None => self.missed_since(&since, nsp, &p.rooms)?,
             };
             return Some(Restored::of(pid, p, missed, since));
         }
         let pid = string_member(auth, "pid")?;
         self.restorable(&pid, offset, nsp, now_ms)
+    }
+
+    /// The packets another server handed over with a session (found in its log), the last one
+    /// carrying this log's position instead of that server's: a client that got them all holds
+    /// an offset this log can place, where the other's may name sequences of that server's own
+    /// rooms this log never had (until 2026-12-06 a client cut again before this server sent it
+    /// anything was refused, though it had missed nothing: found by a review round). One that
+    /// did not get the last still holds the other's offset: refused, rather than a gap.
+    fn placed_here(&self, mut handed: Missed) -> Missed {
+        if let Some((data, _)) = handed.last_mut() {
+            if let Some(rewritten) = with_offset(data, &offsets::encode(&self.shared.seen)) {
+                *data = rewritten;
+            }
+        }
+        handed
     }
 
     /// The session persisted for `pid` in `nsp`, if unexpired and not connected again.
@@ -287,5 +302,31 @@ impl Server {
             sid: r.sid,
             recovered,
         });
+    }
+}
+
+/// A logged packet's data (`[event, ...args, "offset"]`) with `offset` as its last argument;
+/// `None` if it does not end with an offset as this server writes them.
+fn with_offset(data: &str, offset: &str) -> Option<String> {
+    let body = data.strip_suffix("\"]")?;
+    let start = body.rfind('"')?;
+    let logged = &body[start + 1..];
+    let plain = |text: &str| !text.contains(['\\', '"']);
+    if !body[..start].ends_with(',') || logged.is_empty() || !plain(logged) || !plain(offset) {
+        return None;
+    }
+    Some(format!("{}\"{offset}\"]", &body[..start]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_offset;
+
+    #[test]
+    fn the_offset_of_a_logged_packet_is_replaced_and_nothing_else() {
+        assert_eq!(with_offset(r#"["m",1,"a:3"]"#, "b:2,c:1").as_deref(), Some(r#"["m",1,"b:2,c:1"]"#));
+        assert_eq!(with_offset(r#"["m","x\"y","a:3"]"#, "b:2").as_deref(), Some(r#"["m","x\"y","b:2"]"#));
+        assert_eq!(with_offset(r#"["m"]"#, "b:2"), None, "no offset");
+        assert_eq!(with_offset(r#"["m","a\"b"]"#, "b:2"), None, "a string argument, not an offset");
     }
 }
