@@ -198,16 +198,24 @@ impl Server {
     }
 
     /// The packets another server handed over with a session (found in its log), the last one
-    /// carrying this log's position instead of that server's: a client that got them all holds
-    /// an offset this log can place, where the other's may name sequences of that server's own
-    /// rooms this log never had (until 2026-12-06 a client cut again before this server sent it
-    /// anything was refused, though it had missed nothing: found by a review round). One that
-    /// did not get the last still holds the other's offset: refused, rather than a gap.
+    /// carrying an offset this log can place: the other server's position, each origin it
+    /// names taken no further than this log has reached (origins this log never saw left out).
+    /// The other's own could name sequences of its own rooms this log never had, and until
+    /// 2026-12-06 a client cut again before this server sent it anything was refused, though
+    /// it had missed nothing (found by a review round). Nothing is claimed past what the other
+    /// handed: what this log has beyond that stays missed, for a later recovery. A client
+    /// that did not get the last packet still holds the other's offset: refused, never a gap.
     fn placed_here(&self, mut handed: Missed) -> Missed {
-        if let Some((data, _)) = handed.last_mut() {
-            if let Some(rewritten) = with_offset(data, &offsets::encode(&self.shared.seen)) {
-                *data = rewritten;
-            }
+        let Some((data, _)) = handed.last_mut() else { return handed };
+        let placed = split_offset(data).and_then(|(head, logged)| {
+            let logged = offsets::decode(logged)?;
+            let seen = &self.shared.seen;
+            let here = logged.into_iter().filter_map(|(origin, seq)| Some((seq.min(*seen.get(&origin)?), origin)));
+            let position = here.map(|(seq, origin)| (origin, seq)).collect();
+            Some(format!("{head}\"{}\"]", offsets::encode(&position)))
+        });
+        if let Some(placed) = placed {
+            *data = placed;
         }
         handed
     }
@@ -305,28 +313,25 @@ impl Server {
     }
 }
 
-/// A logged packet's data (`[event, ...args, "offset"]`) with `offset` as its last argument;
-/// `None` if it does not end with an offset as this server writes them.
-fn with_offset(data: &str, offset: &str) -> Option<String> {
+/// A logged packet's data (`[event, ...args, "offset"]`) before its offset's opening quote, and
+/// the offset; `None` if it does not end with an offset as this server writes them.
+fn split_offset(data: &str) -> Option<(&str, &str)> {
     let body = data.strip_suffix("\"]")?;
     let start = body.rfind('"')?;
-    let logged = &body[start + 1..];
-    let plain = |text: &str| !text.contains(['\\', '"']);
-    if !body[..start].ends_with(',') || logged.is_empty() || !plain(logged) || !plain(offset) {
-        return None;
-    }
-    Some(format!("{}\"{offset}\"]", &body[..start]))
+    let offset = &body[start + 1..];
+    let plain = !offset.is_empty() && !offset.contains('\\');
+    (plain && body[..start].ends_with(',')).then_some((&body[..start], offset))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::with_offset;
+    use super::split_offset;
 
     #[test]
-    fn the_offset_of_a_logged_packet_is_replaced_and_nothing_else() {
-        assert_eq!(with_offset(r#"["m",1,"a:3"]"#, "b:2,c:1").as_deref(), Some(r#"["m",1,"b:2,c:1"]"#));
-        assert_eq!(with_offset(r#"["m","x\"y","a:3"]"#, "b:2").as_deref(), Some(r#"["m","x\"y","b:2"]"#));
-        assert_eq!(with_offset(r#"["m"]"#, "b:2"), None, "no offset");
-        assert_eq!(with_offset(r#"["m","a\"b"]"#, "b:2"), None, "a string argument, not an offset");
+    fn a_logged_packet_splits_before_its_offset_and_nothing_else_does() {
+        assert_eq!(split_offset(r#"["m",1,"a:3"]"#), Some((r#"["m",1,"#, "a:3")));
+        assert_eq!(split_offset(r#"["m","x\"y","a:3"]"#), Some((r#"["m","x\"y","#, "a:3")));
+        assert_eq!(split_offset(r#"["m"]"#), None, "no offset");
+        assert_eq!(split_offset(r#"["m","a\"b"]"#), None, "a string argument, not an offset");
     }
 }
