@@ -58,6 +58,7 @@ impl Server {
                     data: "{}".into(),
                     missed: Vec::new(),
                     since: None,
+                    handed_through: BTreeMap::new(),
                 };
                 self.do_connect(session, nsp, auth, fresh, accept.data, false, now_ms)
             }
@@ -177,7 +178,8 @@ impl Server {
     /// adapter.restoreSession: the session persisted for `auth.pid`, unexpired, with the
     /// packets sent after `auth.offset` that it should have received.
     /// A session exported by another server for this CONNECT counts too, with the packets
-    /// it missed taken from this server's own log.
+    /// it missed as `handover.rs` finds them (from this server's own log when the other
+    /// handed none).
     /// Without `auth.offset` (a client that received no broadcast before it lost its
     /// connection), the packets missed since the socket connected.
     pub(super) fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
@@ -187,37 +189,16 @@ impl Server {
                 return None;
             }
             let since = offset.or_else(|| p.since.clone())?;
-            let missed = match handed {
-                Some(missed) => self.placed_here(missed.clone()),
-                None => self.missed_since(&since, nsp, &p.rooms)?,
+            return match handed {
+                Some(handed) => {
+                    let (missed, handed_through) = self.missed_after_handover(handed, nsp, &p.rooms)?;
+                    Some(Restored { handed_through, ..Restored::of(pid, p, missed, since) })
+                }
+                None => Some(Restored::of(pid, p, self.missed_since(&since, nsp, &p.rooms)?, since)),
             };
-            return Some(Restored::of(pid, p, missed, since));
         }
         let pid = string_member(auth, "pid")?;
         self.restorable(&pid, offset, nsp, now_ms)
-    }
-
-    /// The packets another server handed over with a session (found in its log), the last one
-    /// carrying an offset this log can place: the other server's position, each origin it
-    /// names taken no further than this log has reached (origins this log never saw left out).
-    /// The other's own could name sequences of its own rooms this log never had, and until
-    /// 2026-12-06 a client cut again before this server sent it anything was refused, though
-    /// it had missed nothing (found by a review round). Nothing is claimed past what the other
-    /// handed: what this log has beyond that stays missed, for a later recovery. A client
-    /// that did not get the last packet still holds the other's offset: refused, never a gap.
-    fn placed_here(&self, mut handed: Missed) -> Missed {
-        let Some((data, _)) = handed.last_mut() else { return handed };
-        let placed = split_offset(data).and_then(|(head, logged)| {
-            let logged = offsets::decode(logged)?;
-            let seen = &self.shared.seen;
-            let here = logged.into_iter().filter_map(|(origin, seq)| Some((seq.min(*seen.get(&origin)?), origin)));
-            let position = here.map(|(seq, origin)| (origin, seq)).collect();
-            Some(format!("{head}\"{}\"]", offsets::encode(&position)))
-        });
-        if let Some(placed) = placed {
-            *data = placed;
-        }
-        handed
     }
 
     /// The session persisted for `pid` in `nsp`, if unexpired and not connected again.
@@ -278,8 +259,10 @@ impl Server {
                 recovered,
                 since,
                 awaits_logged,
+                handed_through: r.handed_through,
             },
         );
+        self.handover_filters.note(&r.sid, &self.sockets[&r.sid].handed_through);
         self.nsps.entry(nsp.to_owned()).or_default().sockets.insert(r.sid.clone());
         self.note_live(&r.sid);
         for room in r.rooms {
@@ -310,28 +293,5 @@ impl Server {
             sid: r.sid,
             recovered,
         });
-    }
-}
-
-/// A logged packet's data (`[event, ...args, "offset"]`) before its offset's opening quote, and
-/// the offset; `None` if it does not end with an offset as this server writes them.
-fn split_offset(data: &str) -> Option<(&str, &str)> {
-    let body = data.strip_suffix("\"]")?;
-    let start = body.rfind('"')?;
-    let offset = &body[start + 1..];
-    let plain = !offset.is_empty() && !offset.contains('\\');
-    (plain && body[..start].ends_with(',')).then_some((&body[..start], offset))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_offset;
-
-    #[test]
-    fn a_logged_packet_splits_before_its_offset_and_nothing_else_does() {
-        assert_eq!(split_offset(r#"["m",1,"a:3"]"#), Some((r#"["m",1,"#, "a:3")));
-        assert_eq!(split_offset(r#"["m","x\"y","a:3"]"#), Some((r#"["m","x\"y","#, "a:3")));
-        assert_eq!(split_offset(r#"["m"]"#), None, "no offset");
-        assert_eq!(split_offset(r#"["m","a\"b"]"#), None, "a string argument, not an offset");
     }
 }

@@ -61,6 +61,7 @@
 mod config;
 mod connect;
 mod events;
+mod handover;
 mod json;
 mod offsets;
 mod reassembly;
@@ -81,6 +82,7 @@ pub use events::{
     Accept, AckData, AckError, ApiError, ConnectRequest, Dirty, DisconnectReason, EncodedPacket, Event, Message,
     SnapshotError, SocketInfo, Transmit,
 };
+use handover::{Handed, HandoverFilters};
 use offsets::PrunedEntries;
 use reassembly::{AttachmentLimits, Reassembly};
 use recovery::live_record;
@@ -162,6 +164,10 @@ struct SocketState {
     /// No logged packet was sent to it yet: a reconnection without offset missed only what
     /// was logged after its disconnection. False in snapshots written before it was kept.
     awaits_logged: bool,
+    /// Restored from a session another server handed over: for each origin this server's log
+    /// had not reached, the sequence up to which the other handed what it missed (relays of
+    /// those still on their way here are not sent to it). Empty once they all arrived.
+    handed_through: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -257,6 +263,8 @@ struct Restored {
     missed: Missed,
     /// The log position the missed packets follow.
     since: Option<String>,
+    /// See [`SocketState::handed_through`].
+    handed_through: BTreeMap<String, u64>,
 }
 
 impl Restored {
@@ -269,6 +277,7 @@ impl Restored {
             data: p.data.clone(),
             missed,
             since: Some(since),
+            handed_through: BTreeMap::new(),
         }
     }
 }
@@ -278,8 +287,8 @@ impl Restored {
 struct Import {
     pid: String,
     persisted: Persisted,
-    /// The packets it missed, as the exporting server found them in its log.
-    handed: Option<Missed>,
+    /// What the exporting server's log found it missed.
+    handed: Option<Handed>,
 }
 
 /// The Socket.IO server core: every namespace, socket and room of one server (one Durable
@@ -321,6 +330,8 @@ pub struct Server {
     /// How many sockets await their first logged packet ([`SocketState::awaits_logged`]): a
     /// broadcast looks among its recipients for them only while there are some.
     awaiting_logged: usize,
+    /// The sockets waiting for relays of what was handed over with them.
+    handover_filters: HandoverFilters,
 }
 
 impl Server {
@@ -347,6 +358,7 @@ impl Server {
             sizes: SnapshotSizes::default(),
             pruned: PrunedEntries::default(),
             awaiting_logged: 0,
+            handover_filters: HandoverFilters::default(),
         }
     }
 
@@ -716,6 +728,7 @@ impl Server {
         if self.sockets.remove(sid).is_some_and(|s| s.awaits_logged) {
             self.awaiting_logged -= 1;
         }
+        self.handover_filters.note(sid, &BTreeMap::new());
         // acks without a timer can never complete; timers still fire, as in the reference
         let before = self.shared.acks.len();
         self.shared.acks.retain(|(s, _), a| s != sid || a.deadline.is_some() || a.broadcast.is_some());

@@ -129,6 +129,18 @@ impl Server {
         if !position.iter().all(|(origin, seq)| self.shared.seen.get(origin).is_some_and(|last| last >= seq)) {
             return None;
         }
+        self.missed_after(&position, nsp, rooms)
+    }
+
+    /// The packets of `nsp` logged after `position` that a socket in `rooms` should have
+    /// received, as [`Server::missed_since`] finds them, whether or not the log has reached
+    /// `position` (what it has not reached is on its way: see `handover.rs`).
+    pub(super) fn missed_after(
+        &self,
+        position: &BTreeMap<String, u64>,
+        nsp: &str,
+        rooms: &[String],
+    ) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
         // The pruned entries came before the log's, in the same order.
@@ -160,5 +172,12 @@ impl Server {
         let complete =
             self.shared.seen.iter().all(|(origin, last)| next.get(origin.as_str()).is_some_and(|n| n > last));
         complete.then_some(missed)
+    }
+
+    /// The origin and sequence of every entry pruned from the log and remembered, then of
+    /// every entry in it, in log order.
+    pub(super) fn pruned_and_logged(&self) -> impl Iterator<Item = (&String, u64)> {
+        let pruned = self.pruned.0.iter().map(|r| (&r.origin, r.seq));
+        pruned.chain(self.shared.log.iter().map(|e| (&e.origin, e.seq)))
     }
 }

@@ -29,7 +29,7 @@ use super::json::{write_binaries, Reader};
 use super::offsets;
 use super::snapshot::{read_persisted, write_persisted};
 use super::{
-    ConnectRequest, DisconnectReason, Event, Import, LostSockets, Persisted, Server, SnapshotError, SocketState,
+    ConnectRequest, DisconnectReason, Event, Handed, Import, LostSockets, Persisted, Server, SnapshotError, SocketState,
 };
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
@@ -178,7 +178,10 @@ impl Server {
                 write_binaries(&mut out, attachments);
                 out.push(']');
             }
-            out.push_str("]}");
+            // The log's position: past it, what `to`'s log has (see `handover.rs`).
+            out.push_str("],\"h\":");
+            write_string(&mut out, &offsets::encode(&self.shared.seen));
+            out.push('}');
         }
         Some(out)
     }
@@ -275,7 +278,11 @@ impl Server {
                         missed.push((data, attachments));
                         Ok(())
                     })?;
-                    handed = Some(missed);
+                    handed.get_or_insert(Handed { packets: Vec::new(), through: None }).packets = missed;
+                }
+                "h" => {
+                    let through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("h"))?;
+                    handed.get_or_insert(Handed { packets: Vec::new(), through: None }).through = Some(through);
                 }
                 _ => r.skip()?,
             }

@@ -149,7 +149,11 @@ impl Server {
             self.shared_dirty = true;
             self.prune(now_ms);
         }
-        let sids = self.select(op);
+        let mut sids = self.select(op);
+        if let (Some((origin, seq)), true) = (&op.relayed, self.awaits_handed_relays()) {
+            sids.retain(|sid| !self.was_handed(sid, origin, *seq));
+            self.relays_arrived(origin, *seq);
+        }
         if let Some((origin, seq)) = &logged {
             self.note_first_logged(&sids, origin, *seq);
         }

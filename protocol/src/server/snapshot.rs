@@ -13,7 +13,7 @@ use crate::json::write_string;
 use crate::socket::{decode_text, Packet};
 
 use super::json::{write_binaries, write_string_array, Reader};
-use super::offsets::legacy_entry;
+use super::offsets::{self, legacy_entry};
 use super::reassembly::Reassembly;
 use super::timers::Timer;
 use super::writes::SNAPSHOT_PREFIX;
@@ -62,6 +62,10 @@ pub(super) fn write_socket(out: &mut String, nsp: &str, sid: &str, k: &SocketSta
     }
     if k.awaits_logged {
         out.push_str(",\"w\":true");
+    }
+    if !k.handed_through.is_empty() {
+        out.push_str(",\"h\":");
+        write_string(out, &offsets::encode(&k.handed_through));
     }
     out.push('}');
 }
@@ -328,6 +332,7 @@ impl Server {
                 nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
             }
             self.awaiting_logged += usize::from(socket.awaits_logged);
+            self.handover_filters.note(&sid, &socket.handed_through);
             self.sockets.insert(sid, socket);
         }
         if let Some(at) = session.connect_deadline {
@@ -434,6 +439,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
         recovered: false,
         since: None,
         awaits_logged: false,
+        handed_through: BTreeMap::new(),
     };
     let mut nsp = None;
     r.object(|r, key| {
@@ -449,6 +455,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
             "rc" => s.recovered = r.bool()?,
             "o" => s.since = Some(r.string()?),
             "w" => s.awaits_logged = r.bool()?,
+            "h" => s.handed_through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("h"))?,
             _ => r.skip()?,
         }
         Ok(())
