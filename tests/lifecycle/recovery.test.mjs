@@ -218,6 +218,40 @@ describe("recovery across the chat deployment's objects", () => {
     }
   });
 
+  it("recovers again a session that moved with nothing missed and was cut at once, through a real eviction and a restart of workerd, on every path", { timeout: 240_000 }, async () => {
+    // The clients' last offset names a message of object 1's room, which object 3's log never
+    // reaches, and nothing was sent while they moved to object 3: no packet carries them a new
+    // offset. Until 2026-12-06, cut again at once, they were refused; object 3 now keeps the
+    // offset their CONNECT carried, and recovers them from its own position.
+    const [HOME, SENDER, NEXT, LAST] = [1, 2, 3, 0];
+    let worker = await start();
+    const { receivers, sender, member } = await placed(worker, HOME, SENDER, HOME);
+    try {
+      await chatRound([...receivers, sender], "before");
+      await roomTalks(member);
+      sender.socket.emit("chat message", "named");
+      await until(() => receivers.every((c) => c.received.includes("named")), 5_000, "the message after the room's");
+      await cut(receivers);
+      await reconnectTo(worker, receivers, NEXT);
+      await cut(receivers);
+      sender.socket.emit("chat message", "while away");
+      await until(() => sender.received.includes("while away"), 5_000, "the message to everyone");
+      await awaitEviction(worker.url, SHARDS, [NEXT], IDLE_MS);
+      const { port, persist } = worker;
+      await worker.stop();
+      worker = await start({ port, persist });
+      await until(() => sender.socket.connected && sender.disconnects.length > 0, 30_000, "the sender's reconnection");
+      await reconnectTo(worker, receivers, LAST);
+      await until(() => receivers.every((c) => c.received.includes("while away")), 10_000, "the missed message");
+      await chatRound([...receivers, sender], "after");
+      gotOnce(receivers, "named");
+      gotOnce(receivers, "while away");
+    } finally {
+      member.close();
+      closeAll([...receivers, sender]);
+    }
+  });
+
   it("recovers a session that comes back to an object it left before (object 0, then 2, 1, and 2 again), on every path", async () => {
     // Object 2 gives the session to 1, so when it comes back to 2, object 0 (which its pid
     // names) only knew it went to 2: 2 itself knows where it went next.

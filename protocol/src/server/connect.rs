@@ -188,13 +188,13 @@ impl Server {
             if self.sockets.contains_key(&p.sid) {
                 return None;
             }
-            let since = offset.or_else(|| p.since.clone())?;
+            let since = p.recovers_from(offset)?;
             return match handed {
                 Some(handed) => {
-                    let (missed, handed_through) = self.missed_after_handover(handed, nsp, &p.rooms)?;
+                    let (missed, handed_through) = self.missed_after_handover(handed, p)?;
                     Some(Restored { handed_through, ..Restored::of(pid, p, missed, since) })
                 }
-                None => Some(Restored::of(pid, p, self.missed_since(&since, nsp, &p.rooms)?, since)),
+                None => Some(Restored::of(pid, p, self.missed_since(&since, p)?, since)),
             };
         }
         let pid = string_member(auth, "pid")?;
@@ -215,8 +215,8 @@ impl Server {
     /// (after its `since` without one).
     pub(super) fn restorable(&self, pid: &str, offset: Option<String>, nsp: &str, now_ms: u64) -> Option<Restored> {
         let p = self.persisted_for(pid, nsp, now_ms)?;
-        let since = offset.or_else(|| p.since.clone())?;
-        let missed = self.missed_since(&since, nsp, &p.rooms)?;
+        let since = p.recovers_from(offset)?;
+        let missed = self.missed_since(&since, p)?;
         Some(Restored::of(pid, p, missed, since))
     }
 
@@ -245,6 +245,7 @@ impl Server {
         }
         let pid = recovery.then_some(r.pid);
         self.awaiting_logged += usize::from(awaits_logged);
+        let connected_with = string_member(&auth, "offset").filter(|_| recovered && awaits_logged);
         self.sockets.insert(
             r.sid.clone(),
             SocketState {
@@ -260,9 +261,10 @@ impl Server {
                 since,
                 awaits_logged,
                 handed_through: r.handed_through,
+                connected_with,
             },
         );
-        self.handover_filters.note(&r.sid, &self.sockets[&r.sid].handed_through);
+        self.handover_filters.note(&r.sid, &self.sockets[&r.sid].handed_through, &self.shared.seen);
         self.nsps.entry(nsp.to_owned()).or_default().sockets.insert(r.sid.clone());
         self.note_live(&r.sid);
         for room in r.rooms {

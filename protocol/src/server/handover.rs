@@ -6,15 +6,16 @@
 //! is what the other server's log found up to its position when it let the session go (the
 //! `through` position, sent with the packets), then what this server's log has past that
 //! position: a broadcast that reached this server first, and the other after it let the
-//! session go, is delivered from here. The socket remembers the other's position where this
-//! log is behind it: the relays of broadcasts it was handed, still on their way here, are not
-//! sent to it again. Until 2026-12-06 this server took the handed packets only: the first kind
-//! was lost and the second delivered twice (the delivery bench, 0.2% lost under cuts).
+//! session go, is delivered from here. The socket remembers the other's position: the relays
+//! of broadcasts it was handed, still on their way here, are not sent to it again, nor does a
+//! later recovery send it what this log has up to that position. Until 2026-12-06 this server
+//! took the handed packets only: the first kind was lost and the second delivered twice (the
+//! delivery bench, 0.2% lost under cuts).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::offsets;
-use super::{Missed, Server};
+use super::{Missed, Persisted, Server};
 
 /// What another server handed over with a session.
 #[derive(Debug, Clone)]
@@ -27,32 +28,36 @@ pub(super) struct Handed {
 }
 
 /// The sockets restored with handed packets whose relays this server has not all received
-/// ([`super::SocketState::handed_through`]): a relayed broadcast looks among its recipients
-/// for them only while there are some.
+/// ([`super::SocketState::handed_through`] past its log's position): a relayed broadcast
+/// looks among its recipients for them only while there are some.
 #[derive(Debug, Default)]
 pub(super) struct HandoverFilters(BTreeSet<String>);
 
 impl HandoverFilters {
-    /// Socket `sid` now waits for relays up to `through`, or for none when it is empty.
-    pub(super) fn note(&mut self, sid: &str, through: &BTreeMap<String, u64>) {
-        if through.is_empty() {
-            self.0.remove(sid);
-        } else {
+    /// Socket `sid`, handed what it missed up to `through`, waits for relays while the log's
+    /// position `seen` is behind it on some origin.
+    pub(super) fn note(&mut self, sid: &str, through: &BTreeMap<String, u64>, seen: &BTreeMap<String, u64>) {
+        if through.iter().any(|(origin, seq)| seen.get(origin).is_none_or(|last| last < seq)) {
             self.0.insert(sid.to_owned());
+        } else {
+            self.0.remove(sid);
         }
+    }
+
+    /// Socket `sid` is gone.
+    pub(super) fn forget(&mut self, sid: &str) {
+        self.0.remove(sid);
     }
 }
 
 impl Server {
-    /// The packets a session handed over missed, for a socket of `nsp` in `rooms`: the handed
-    /// ones, then this log's past the other's position (`None` when a gap there hides some);
-    /// the last one carries an offset this log can place. With them, the position this log is
-    /// behind on, which the socket is not sent relays up to.
+    /// The packets session `p`, handed over, missed: the handed ones, then this log's past the
+    /// other's position (`None` when a gap there hides some); the last one carries an offset
+    /// this log can place. With them, the position the client was handed up to.
     pub(super) fn missed_after_handover(
         &self,
         handed: &Handed,
-        nsp: &str,
-        rooms: &[String],
+        p: &Persisted,
     ) -> Option<(Missed, BTreeMap<String, u64>)> {
         let seen = &self.shared.seen;
         let mut missed = handed.packets.clone();
@@ -61,14 +66,10 @@ impl Server {
         let last_offset =
             || missed.last().and_then(|(data, _)| split_offset(data)).and_then(|(_, o)| offsets::decode(o));
         let through = handed.through.clone().or_else(last_offset).unwrap_or_default();
-        let behind = match &handed.through {
+        let handed_through = match &handed.through {
             Some(through) => {
-                missed.extend(self.missed_after(&self.handover_start(through), nsp, rooms)?);
-                through
-                    .iter()
-                    .filter(|(o, s)| seen.get(*o).is_none_or(|last| last < s))
-                    .map(|(o, s)| (o.clone(), *s))
-                    .collect()
+                missed.extend(self.missed_after(&self.handover_start(through), p)?);
+                through.clone()
             }
             None => BTreeMap::new(),
         };
@@ -89,7 +90,7 @@ impl Server {
                 *data = format!("{head}\"{}\"]", offsets::encode(&position));
             }
         }
-        Some((missed, behind))
+        Some((missed, handed_through))
     }
 
     /// `through`, with each origin this log has and `through` does not name taken from just
@@ -110,20 +111,16 @@ impl Server {
 
     /// Whether relayed broadcast `origin:seq` was handed over already with socket `sid`.
     pub(super) fn was_handed(&self, sid: &str, origin: &str, seq: u64) -> bool {
-        self.sockets[sid].handed_through.get(origin).is_some_and(|through| *through >= seq)
+        self.handover_filters.0.contains(sid)
+            && self.sockets[sid].handed_through.get(origin).is_some_and(|through| *through >= seq)
     }
 
-    /// Relays of sequences up to `origin:seq` have all arrived: the sockets waiting for no
-    /// more of that origin forget it.
-    pub(super) fn relays_arrived(&mut self, origin: &str, seq: u64) {
+    /// A relay arrived (the log's position moved): the sockets whose handed relays all
+    /// arrived stop waiting.
+    pub(super) fn relays_arrived(&mut self) {
         let waiting: Vec<String> = self.handover_filters.0.iter().cloned().collect();
         for sid in waiting {
-            if self.sockets[&sid].handed_through.get(origin).is_some_and(|through| *through <= seq) {
-                let socket = self.socket_mut(&sid);
-                socket.handed_through.remove(origin);
-                let through = socket.handed_through.clone();
-                self.handover_filters.note(&sid, &through);
-            }
+            self.handover_filters.note(&sid, &self.sockets[&sid].handed_through, &self.shared.seen);
         }
     }
 

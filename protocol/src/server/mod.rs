@@ -164,10 +164,14 @@ struct SocketState {
     /// No logged packet was sent to it yet: a reconnection without offset missed only what
     /// was logged after its disconnection. False in snapshots written before it was kept.
     awaits_logged: bool,
-    /// Restored from a session another server handed over: for each origin this server's log
-    /// had not reached, the sequence up to which the other handed what it missed (relays of
-    /// those still on their way here are not sent to it). Empty once they all arrived.
+    /// Restored from a session another server handed over: the position up to which the
+    /// other handed what it missed. Relays up to it still on their way here are not sent to
+    /// it, and no later recovery sends it again what its log has up to it.
     handed_through: BTreeMap<String, u64>,
+    /// Recovered with the offset its CONNECT carried and no packet to send: the client keeps
+    /// that offset until a logged packet reaches it, and a reconnection carrying it recovers
+    /// from `since` (the old holder's offset may name sequences this log never reaches).
+    connected_with: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -213,6 +217,23 @@ struct Persisted {
     disconnected_at: u64,
     /// The socket's `since` (see `SocketState`).
     since: Option<String>,
+    /// See [`SocketState::connected_with`].
+    connected_with: Option<String>,
+    /// See [`SocketState::handed_through`]: what the client was handed, kept with the session
+    /// so that no later recovery sends it again.
+    handed_through: BTreeMap<String, u64>,
+}
+
+impl Persisted {
+    /// The position a reconnection carrying `offset` recovers from: that offset, unless it is
+    /// the one the socket connected with and it was sent nothing logged since
+    /// ([`SocketState::connected_with`]); `since` without one.
+    fn recovers_from(&self, offset: Option<String>) -> Option<String> {
+        match offset {
+            Some(offset) if self.connected_with.as_ref() != Some(&offset) => Some(offset),
+            _ => self.since.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,7 +298,7 @@ impl Restored {
             data: p.data.clone(),
             missed,
             since: Some(since),
-            handed_through: BTreeMap::new(),
+            handed_through: p.handed_through.clone(),
         }
     }
 }
@@ -702,14 +723,7 @@ impl Server {
         if let (Some(_), Some(pid), true) = (&self.config.recovery, &socket.pid, reason.is_recoverable()) {
             self.shared.persisted.insert(
                 pid.clone(),
-                Persisted {
-                    sid: sid.to_owned(),
-                    nsp: socket.nsp.clone(),
-                    rooms,
-                    data: socket.data.clone(),
-                    disconnected_at: now_ms,
-                    since: socket.since_at_disconnection(&self.shared.seen),
-                },
+                socket.to_persisted(sid, now_ms, socket.since_at_disconnection(&self.shared.seen)),
             );
             self.prune_after(now_ms);
             self.shared_dirty = true;
@@ -728,7 +742,7 @@ impl Server {
         if self.sockets.remove(sid).is_some_and(|s| s.awaits_logged) {
             self.awaiting_logged -= 1;
         }
-        self.handover_filters.note(sid, &BTreeMap::new());
+        self.handover_filters.forget(sid);
         // acks without a timer can never complete; timers still fire, as in the reference
         let before = self.shared.acks.len();
         self.shared.acks.retain(|(s, _), a| s != sid || a.deadline.is_some() || a.broadcast.is_some());

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{LogEntry, Server};
+use super::{LogEntry, Persisted, Server};
 
 /// The most pruned entries [`PrunedEntries`] remembers.
 const MAX_PRUNED: usize = 4096;
@@ -112,16 +112,12 @@ impl Server {
         self.origin = origin.to_owned();
     }
 
-    /// The packets of `nsp` logged after the position `offset` names that a socket in `rooms`
-    /// should have received, in log order; `None` when the log cannot tell (unknown offset,
-    /// entries missing in between, or pruned after the position: as the reference, a session
-    /// whose packets expired is not recovered rather than recovered with a gap).
-    pub(super) fn missed_since(
-        &self,
-        offset: &str,
-        nsp: &str,
-        rooms: &[String],
-    ) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
+    /// The packets logged after the position `offset` names that session `p` should have
+    /// received (of its namespace, to its rooms, not handed to it already), in log order;
+    /// `None` when the log cannot tell (unknown offset, entries missing in between, or pruned
+    /// after the position: as the reference, a session whose packets expired is not recovered
+    /// rather than recovered with a gap).
+    pub(super) fn missed_since(&self, offset: &str, p: &Persisted) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
         let position = decode(offset)?;
         // A log that has not reached the client's position on one of its origins cannot tell
         // what came after it there (a server that took the session from another, whose room
@@ -129,17 +125,16 @@ impl Server {
         if !position.iter().all(|(origin, seq)| self.shared.seen.get(origin).is_some_and(|last| last >= seq)) {
             return None;
         }
-        self.missed_after(&position, nsp, rooms)
+        self.missed_after(&position, p)
     }
 
-    /// The packets of `nsp` logged after `position` that a socket in `rooms` should have
-    /// received, as [`Server::missed_since`] finds them, whether or not the log has reached
-    /// `position` (what it has not reached is on its way: see `handover.rs`).
+    /// The packets logged after `position` that session `p` should have received, as
+    /// [`Server::missed_since`] finds them, whether or not the log has reached `position`
+    /// (what it has not reached is on its way: see `handover.rs`).
     pub(super) fn missed_after(
         &self,
         position: &BTreeMap<String, u64>,
-        nsp: &str,
-        rooms: &[String],
+        p: &Persisted,
     ) -> Option<Vec<(String, Vec<Vec<u8>>)>> {
         let mut next: BTreeMap<&str, u64> = position.iter().map(|(o, s)| (o.as_str(), s + 1)).collect();
         let mut missed = Vec::new();
@@ -161,7 +156,8 @@ impl Server {
                 return None;
             }
             *expected = seq + 1;
-            if reaches(to_nsp, to_rooms, except, nsp, rooms) {
+            let handed = p.handed_through.get(origin.as_str()).is_some_and(|through| *through >= seq);
+            if !handed && reaches(to_nsp, to_rooms, except, &p.nsp, &p.rooms) {
                 // A pruned one: its packet is gone.
                 let e = entry?;
                 missed.push((e.data.clone(), e.attachments.clone()));

@@ -43,20 +43,28 @@ pub struct RecoveryRef {
 
 /// The live record of connected socket `sid`: what announcing its loss, or recovering it, needs.
 pub(super) fn live_record(sid: &str, socket: &SocketState) -> String {
-    let p = Persisted {
-        sid: sid.to_owned(),
-        nsp: socket.nsp.clone(),
-        rooms: socket.rooms.iter().cloned().collect(),
-        data: socket.data.clone(),
-        disconnected_at: 0,
-        since: socket.since.clone(),
-    };
+    let p = socket.to_persisted(sid, 0, socket.since.clone());
     let mut out = String::new();
     write_persisted(&mut out, socket.pid.as_deref().unwrap_or_default(), &p);
     out
 }
 
 impl SocketState {
+    /// Socket `sid` as a session persisted for recovery, disconnected at `disconnected_at`,
+    /// recovering from `since` without offset.
+    pub(super) fn to_persisted(&self, sid: &str, disconnected_at: u64, since: Option<String>) -> Persisted {
+        Persisted {
+            sid: sid.to_owned(),
+            nsp: self.nsp.clone(),
+            rooms: self.rooms.iter().cloned().collect(),
+            data: self.data.clone(),
+            disconnected_at,
+            since,
+            connected_with: self.connected_with.clone(),
+            handed_through: self.handed_through.clone(),
+        }
+    }
+
     /// Where a reconnection without offset recovers from once it disconnected with the log at
     /// `seen`: past every packet logged before, when none was sent to it.
     pub(super) fn since_at_disconnection(&self, seen: &BTreeMap<String, u64>) -> Option<String> {
@@ -159,8 +167,8 @@ impl Server {
             self.take_over(pid, nsp, "", now_ms);
         }
         let p = self.persisted_for(pid, nsp, now_ms)?.clone();
-        let offset = offset.filter(|offset| !offset.is_empty()).map(str::to_owned).or_else(|| p.since.clone());
-        let missed = offset.and_then(|offset| self.missed_since(&offset, nsp, &p.rooms));
+        let offset = p.recovers_from(offset.filter(|offset| !offset.is_empty()).map(str::to_owned));
+        let missed = offset.and_then(|offset| self.missed_since(&offset, &p));
         self.shared.persisted.remove(pid);
         self.rooms_version += 1;
         self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
@@ -178,9 +186,15 @@ impl Server {
                 write_binaries(&mut out, attachments);
                 out.push(']');
             }
-            // The log's position: past it, what `to`'s log has (see `handover.rs`).
-            out.push_str("],\"h\":");
-            write_string(&mut out, &offsets::encode(&self.shared.seen));
+            // The log's position, and what the client was handed beyond it: past that, what
+            // `to`'s log has (see `handover.rs`).
+            let mut through = self.shared.seen.clone();
+            for (origin, seq) in &p.handed_through {
+                let at = through.entry(origin.clone()).or_default();
+                *at = (*at).max(*seq);
+            }
+            out.push_str("],\"xh\":");
+            write_string(&mut out, &offsets::encode(&through));
             out.push('}');
         }
         Some(out)
@@ -280,8 +294,8 @@ impl Server {
                     })?;
                     handed.get_or_insert(Handed { packets: Vec::new(), through: None }).packets = missed;
                 }
-                "h" => {
-                    let through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("h"))?;
+                "xh" => {
+                    let through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("xh"))?;
                     handed.get_or_insert(Handed { packets: Vec::new(), through: None }).through = Some(through);
                 }
                 _ => r.skip()?,

@@ -152,7 +152,7 @@ impl Server {
         let mut sids = self.select(op);
         if let (Some((origin, seq)), true) = (&op.relayed, self.awaits_handed_relays()) {
             sids.retain(|sid| !self.was_handed(sid, origin, *seq));
-            self.relays_arrived(origin, *seq);
+            self.relays_arrived();
         }
         if let Some((origin, seq)) = &logged {
             self.note_first_logged(&sids, origin, *seq);

@@ -63,10 +63,7 @@ pub(super) fn write_socket(out: &mut String, nsp: &str, sid: &str, k: &SocketSta
     if k.awaits_logged {
         out.push_str(",\"w\":true");
     }
-    if !k.handed_through.is_empty() {
-        out.push_str(",\"h\":");
-        write_string(out, &offsets::encode(&k.handed_through));
-    }
+    write_handover(out, &k.handed_through, &k.connected_with);
     out.push('}');
 }
 
@@ -332,7 +329,7 @@ impl Server {
                 nsp.rooms.entry(room.clone()).or_default().insert(sid.clone());
             }
             self.awaiting_logged += usize::from(socket.awaits_logged);
-            self.handover_filters.note(&sid, &socket.handed_through);
+            self.handover_filters.note(&sid, &socket.handed_through, &self.shared.seen);
             self.sockets.insert(sid, socket);
         }
         if let Some(at) = session.connect_deadline {
@@ -440,6 +437,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
         since: None,
         awaits_logged: false,
         handed_through: BTreeMap::new(),
+        connected_with: None,
     };
     let mut nsp = None;
     r.object(|r, key| {
@@ -456,6 +454,7 @@ fn read_socket(r: &mut Reader<'_>) -> Result<(String, SocketState), SnapshotErro
             "o" => s.since = Some(r.string()?),
             "w" => s.awaits_logged = r.bool()?,
             "h" => s.handed_through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("h"))?,
+            "c" => s.connected_with = Some(r.string()?),
             _ => r.skip()?,
         }
         Ok(())
@@ -483,7 +482,20 @@ pub(super) fn write_persisted(out: &mut String, pid: &str, p: &Persisted) {
         out.push_str(",\"o\":");
         write_string(out, since);
     }
+    write_handover(out, &p.handed_through, &p.connected_with);
     out.push('}');
+}
+
+/// A socket's or persisted session's `handed_through` and `connected_with`, when it has them.
+fn write_handover(out: &mut String, handed_through: &BTreeMap<String, u64>, connected_with: &Option<String>) {
+    if !handed_through.is_empty() {
+        out.push_str(",\"h\":");
+        write_string(out, &offsets::encode(handed_through));
+    }
+    if let Some(offset) = connected_with {
+        out.push_str(",\"c\":");
+        write_string(out, offset);
+    }
 }
 
 /// Reads what [`write_persisted`] wrote (absent fields keep their defaults).
@@ -496,6 +508,8 @@ pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), Snap
         data: "{}".into(),
         disconnected_at: 0,
         since: None,
+        connected_with: None,
+        handed_through: BTreeMap::new(),
     };
     r.object(|r, key| {
         match key {
@@ -506,6 +520,8 @@ pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), Snap
             "d" => p.data = r.raw()?,
             "t" => p.disconnected_at = r.u64()?,
             "o" => p.since = Some(r.string()?),
+            "h" => p.handed_through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("h"))?,
+            "c" => p.connected_with = Some(r.string()?),
             _ => r.skip()?,
         }
         Ok(())
