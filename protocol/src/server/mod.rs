@@ -61,6 +61,7 @@
 mod config;
 mod connect;
 mod events;
+mod expiry;
 mod handover;
 mod json;
 mod offsets;
@@ -114,11 +115,6 @@ const MAX_DYNAMIC_NAMESPACE_LEN: usize = 1024;
 /// The most bytes of dynamic namespace names in use on one object: a client cannot grow the
 /// shared state past what storage takes in one value (a new one past it is refused).
 const MAX_DYNAMIC_NAMESPACE_BYTES: usize = 256 * 1024;
-
-/// How long after the recovery state's oldest item expired an object that does not wake for
-/// anything else wakes to prune it: about as often as socket.io's adapter prunes (every
-/// minute), its expired sessions and log then leave storage, and its rooms the directory.
-const PRUNE_DELAY_MS: u64 = 60_000;
 
 /// The message of a timed-out acknowledgement.
 pub const TIMEOUT_MESSAGE: &str = "operation has timed out";
@@ -701,65 +697,6 @@ impl Server {
         }
     }
 
-    fn server_disconnect(&mut self, sid: &str, now_ms: u64) {
-        let Some(socket) = self.sockets.get(sid) else { return };
-        let (session, nsp) = (socket.session.clone(), socket.nsp.clone());
-        self.send_packet(&session, &Packet::new(PacketType::Disconnect, nsp));
-        self.close_socket(sid, DisconnectReason::ServerNamespaceDisconnect, now_ms);
-    }
-
-    /// socket._onclose: `disconnecting` (rooms visible), persist for recovery, leave, `disconnect`.
-    fn close_socket(&mut self, sid: &str, reason: DisconnectReason, now_ms: u64) {
-        let Some(socket) = self.sockets.get(sid).cloned() else { return };
-        let rooms: Vec<String> = socket.rooms.iter().cloned().collect();
-        self.events.push_back(Event::Disconnecting {
-            session: socket.session.clone(),
-            nsp: socket.nsp.clone(),
-            sid: sid.to_owned(),
-            reason,
-            rooms: rooms.clone(),
-            data: socket.data.clone(),
-        });
-        if let (Some(_), Some(pid), true) = (&self.config.recovery, &socket.pid, reason.is_recoverable()) {
-            self.shared.persisted.insert(
-                pid.clone(),
-                socket.to_persisted(sid, now_ms, socket.since_at_disconnection(&self.shared.seen)),
-            );
-            self.prune_after(now_ms);
-            self.shared_dirty = true;
-            self.rooms_version += 1;
-        }
-        for room in &socket.rooms {
-            self.del_room(sid, room);
-        }
-        if let Some(n) = self.nsps.get_mut(&socket.nsp) {
-            n.sockets.remove(sid);
-            if n.sockets.is_empty() {
-                self.nsps.remove(&socket.nsp);
-                self.prune_dynamic();
-            }
-        }
-        if self.sockets.remove(sid).is_some_and(|s| s.awaits_logged) {
-            self.awaiting_logged -= 1;
-        }
-        self.handover_filters.forget(sid);
-        // acks without a timer can never complete; timers still fire, as in the reference
-        let before = self.shared.acks.len();
-        self.shared.acks.retain(|(s, _), a| s != sid || a.deadline.is_some() || a.broadcast.is_some());
-        self.shared_dirty |= before != self.shared.acks.len();
-        if let Some(s) = self.sessions.get_mut(&socket.session) {
-            s.sockets.remove(&socket.nsp);
-        }
-        self.touch(&socket.session);
-        self.events.push_back(Event::Disconnect {
-            session: socket.session,
-            nsp: socket.nsp,
-            sid: sid.to_owned(),
-            reason,
-            data: socket.data,
-        });
-    }
-
     /// The core closes the session: sockets disconnect with `reason`, the driver closes it.
     pub(super) fn close_session(&mut self, session: &str, reason: DisconnectReason, now_ms: u64) {
         self.transmits.push_back(Transmit::Close { session: session.to_owned() });
@@ -794,48 +731,6 @@ impl Server {
         let before = self.shared.dynamic.len();
         self.shared.dynamic.retain(|name| nsps.contains_key(name) || persisted.values().any(|p| &p.nsp == name));
         self.shared_dirty |= before != self.shared.dynamic.len();
-    }
-
-    /// Wakes the server ([`Timer::Prune`]) to prune the recovery state [`PRUNE_DELAY_MS`]
-    /// after what happened at `at_ms` expired, unless it wakes for that earlier already.
-    fn prune_after(&mut self, at_ms: u64) {
-        let Some(recovery) = &self.config.recovery else { return };
-        let due = at_ms.saturating_add(recovery.max_disconnection_duration_ms).saturating_add(PRUNE_DELAY_MS);
-        if self.timers.at(&Timer::Prune).is_none_or(|armed| armed > due) {
-            self.timers.set(Timer::Prune, due);
-        }
-    }
-
-    /// When the oldest item of the recovery state (a disconnected session, a log entry, a
-    /// move) happened.
-    fn oldest_recovery_item(&self) -> Option<u64> {
-        let sessions = self.shared.persisted.values().map(|p| p.disconnected_at);
-        let moves = self.shared.moved.values().map(|(_, at)| *at);
-        sessions.chain(moves).chain(self.shared.log.front().map(|e| e.emitted_at)).min()
-    }
-
-    fn prune(&mut self, now_ms: u64) {
-        let Some(recovery) = &self.config.recovery else { return };
-        let threshold = now_ms.saturating_sub(recovery.max_disconnection_duration_ms);
-        let before = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
-        self.shared.persisted.retain(|_, p| p.disconnected_at >= threshold);
-        if self.shared.persisted.len() != before.0 {
-            self.rooms_version += 1;
-        }
-        self.shared.moved.retain(|_, (_, at)| *at >= threshold);
-        while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
-            || self.shared.log.len() > recovery.max_log_len
-            || self.shared.log_bytes > recovery.max_log_bytes
-        {
-            let Some(entry) = self.shared.log.pop_front() else { break };
-            self.shared.log_bytes -= entry.size();
-            self.pruned.remember(entry);
-        }
-        let after = (self.shared.persisted.len(), self.shared.log.len(), self.shared.moved.len());
-        if after.0 != before.0 {
-            self.prune_dynamic();
-        }
-        self.shared_dirty |= before != after;
     }
 }
 

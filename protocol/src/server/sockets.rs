@@ -177,4 +177,64 @@ impl Server {
     pub fn encode_count(&self) -> u64 {
         self.encodes
     }
+
+    /// `socket.disconnect()` from the server: DISCONNECT is sent, then the socket closes.
+    pub(super) fn server_disconnect(&mut self, sid: &str, now_ms: u64) {
+        let Some(socket) = self.sockets.get(sid) else { return };
+        let (session, nsp) = (socket.session.clone(), socket.nsp.clone());
+        self.send_packet(&session, &Packet::new(PacketType::Disconnect, nsp));
+        self.close_socket(sid, DisconnectReason::ServerNamespaceDisconnect, now_ms);
+    }
+
+    /// socket._onclose: `disconnecting` (rooms visible), persist for recovery, leave, `disconnect`.
+    pub(super) fn close_socket(&mut self, sid: &str, reason: DisconnectReason, now_ms: u64) {
+        let Some(socket) = self.sockets.get(sid).cloned() else { return };
+        let rooms: Vec<String> = socket.rooms.iter().cloned().collect();
+        self.events.push_back(Event::Disconnecting {
+            session: socket.session.clone(),
+            nsp: socket.nsp.clone(),
+            sid: sid.to_owned(),
+            reason,
+            rooms: rooms.clone(),
+            data: socket.data.clone(),
+        });
+        if let (Some(_), Some(pid), true) = (&self.config.recovery, &socket.pid, reason.is_recoverable()) {
+            self.shared.persisted.insert(
+                pid.clone(),
+                socket.to_persisted(sid, now_ms, socket.since_at_disconnection(&self.shared.seen)),
+            );
+            self.prune_after(now_ms);
+            self.shared_dirty = true;
+            self.rooms_version += 1;
+        }
+        for room in &socket.rooms {
+            self.del_room(sid, room);
+        }
+        if let Some(n) = self.nsps.get_mut(&socket.nsp) {
+            n.sockets.remove(sid);
+            if n.sockets.is_empty() {
+                self.nsps.remove(&socket.nsp);
+                self.prune_dynamic();
+            }
+        }
+        if self.sockets.remove(sid).is_some_and(|s| s.awaits_logged) {
+            self.awaiting_logged -= 1;
+        }
+        self.handover_filters.forget(sid);
+        // acks without a timer can never complete; timers still fire, as in the reference
+        let before = self.shared.acks.len();
+        self.shared.acks.retain(|(s, _), a| s != sid || a.deadline.is_some() || a.broadcast.is_some());
+        self.shared_dirty |= before != self.shared.acks.len();
+        if let Some(s) = self.sessions.get_mut(&socket.session) {
+            s.sockets.remove(&socket.nsp);
+        }
+        self.touch(&socket.session);
+        self.events.push_back(Event::Disconnect {
+            session: socket.session,
+            nsp: socket.nsp,
+            sid: sid.to_owned(),
+            reason,
+            data: socket.data,
+        });
+    }
 }
