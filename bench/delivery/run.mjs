@@ -1,7 +1,8 @@
 // Delivery under drops (run by bench/delivery/run.sh): the share of chat messages that reach
 // receivers whose transports are cut at random while a sender emits, and the duplicates, for
 //   ours:     the edge worker under `wrangler dev` (default env: the chat app, SHARDS=4),
-//             reached through wrangler dev's local proxy (its `--port`), as `make demo` is;
+//             reached at the workerd that runs the worker (DELIVERY_VIA_PROXY=1: through
+//             wrangler dev's local proxy, its `--port`, as `make demo` is);
 //   official: socket.io 4.8.4 on Node running the same chat (official.mjs), no recovery;
 //   recovery: the same with `connectionStateRecovery: { maxDisconnectionDuration: 120000 }`.
 // Each server is started fresh, pinned to core SERVER_CPU (default 1; run.sh pins this driver
