@@ -153,6 +153,12 @@ describe("recovery across the chat deployment's objects", () => {
     assert.equal(typeof sent.seq, "number", `the room took its message: ${JSON.stringify(sent)}`);
   }
 
+  /** The sender says `text` to everyone, and hears it back. */
+  async function toEveryone(sender, text) {
+    sender.socket.emit("chat message", text);
+    await until(() => sender.received.includes(text), 5_000, `the message to everyone: ${text}`);
+  }
+
   /** Each client got `text` once. */
   function gotOnce(clients, text) {
     for (const c of clients) {
@@ -176,8 +182,7 @@ describe("recovery across the chat deployment's objects", () => {
       await cut(receivers);
       await roomTalks(member);
       await awaitEviction(worker.url, SHARDS, [HOME, ROOMS], IDLE_MS);
-      sender.socket.emit("chat message", "while away");
-      await until(() => sender.received.includes("while away"), 5_000, "the message to everyone");
+      await toEveryone(sender, "while away");
       await awaitEviction(worker.url, SHARDS, [HOME], IDLE_MS);
       await reconnectTo(worker, receivers, HOME);
       await until(() => receivers.every((c) => c.received.includes("while away")), 10_000, "the missed message");
@@ -203,8 +208,7 @@ describe("recovery across the chat deployment's objects", () => {
       // After the last message object 1 sent everyone: object 3's log never reaches it.
       await roomTalks(member);
       await cut(receivers);
-      sender.socket.emit("chat message", "while away");
-      await until(() => sender.received.includes("while away"), 5_000, "the message to everyone");
+      await toEveryone(sender, "while away");
       await reconnectTo(worker, receivers, NEXT);
       await until(() => receivers.every((c) => c.received.includes("while away")), 10_000, "the missed message");
       await cut(receivers);
@@ -234,8 +238,7 @@ describe("recovery across the chat deployment's objects", () => {
       await cut(receivers);
       await reconnectTo(worker, receivers, NEXT);
       await cut(receivers);
-      sender.socket.emit("chat message", "while away");
-      await until(() => sender.received.includes("while away"), 5_000, "the message to everyone");
+      await toEveryone(sender, "while away");
       await awaitEviction(worker.url, SHARDS, [NEXT], IDLE_MS);
       const { port, persist } = worker;
       await worker.stop();
