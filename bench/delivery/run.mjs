@@ -48,7 +48,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { io } from "socket.io-client";
-import { HAVE_TASKSET, ROOT, start, startWrangler, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
+import { HAVE_TASKSET, ROOT, pinWorkerOnly, start, startWrangler, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
 
 const CLIENTS = Number(process.env.DELIVERY_CLIENTS || 50);
 const MESSAGES = Number(process.env.DELIVERY_MESSAGES || 300);
@@ -162,7 +162,8 @@ async function startOurs() {
     vars: { MAX_HANDSHAKES_PER_MINUTE: "0" }, // every receiver connects from one loopback address
   });
   const direct = process.env.DELIVERY_VIA_PROXY === "1" ? undefined : await workerdEntry(proc);
-  return { url: direct ?? url, proc, via: direct ? "workerd directly" : "wrangler dev's proxy" };
+  const alone = direct !== undefined && pinWorkerOnly(proc, SERVER_CPU);
+  return { url: direct ?? url, proc, via: `${direct ? "workerd directly" : "wrangler dev's proxy"}${alone ? ", alone on its core" : ""}` };
 }
 
 /** Starts one server of SERVERS: `{ url, proc }`. */
@@ -306,6 +307,7 @@ async function measureServer(server, schedule, elapsed) {
     const r = await measure(started.url, schedule);
     if (started.via) r.reached = started.via;
     log(`[${elapsed()}] ${server}: delivered ${pct(r.delivered)}, ${r.duplicates} duplicates, ${r.reconnects} reconnects, ${r.connect_errors} connect errors`);
+    if (r.sender_disconnects.length) log(`  the sender disconnected: ${r.sender_disconnects.map(([at, reason]) => `${reason} at ${at} ms`).join(", ")}`);
     return r;
   } catch (e) {
     log(`[${elapsed()}] ${server} failed: ${e.message}`);
@@ -329,6 +331,11 @@ async function measure(url, schedule) {
     const i = messageIndex(message?.text);
     if (i !== undefined) senderCounts[i]++;
   });
+  // The sender is never cut: a disconnection of its own (the server overloaded, say) loses
+  // what it emitted into the dead connection, as socket.io-client does; it is reported.
+  const senderDisconnects = [];
+  let t0;
+  sender.on("disconnect", (reason) => senderDisconnects.push([Math.round(performance.now() - (t0 ?? performance.now())), reason]));
   const timers = [];
   const causes = { disconnects: {}, connectErrors: {} };
   const started = performance.now();
@@ -349,7 +356,7 @@ async function measure(url, schedule) {
     log(`  ${CLIENTS} receivers connected in ${connectSeconds.toFixed(1)} s; sending ${MESSAGES} messages over ${SECONDS} s`);
     await sleep(1000); // the last upgrades' probes and noops settle
 
-    const t0 = performance.now();
+    t0 = performance.now();
     schedule.forEach((times, i) => times.forEach((t) => timers.push(setTimeout(() => cut(receivers[i]), t))));
     for (let i = 0; i < MESSAGES; i++) {
       const wait = t0 + i * INTERVAL_MS - performance.now();
@@ -375,6 +382,8 @@ async function measure(url, schedule) {
       not_connected_at_end: notConnected,
       unexpected_messages: sum(receivers, "other"),
       sender_received: senderCounts.filter((n) => n).length,
+      // [ms from the first message, reason] of each disconnection of the sender.
+      sender_disconnects: senderDisconnects,
       connect_seconds: connectSeconds,
       send_seconds: sendSeconds,
       // From the last message until every receiver was connected again.
