@@ -55,6 +55,7 @@ export function start(cmd, args, cwd, cpu) {
 
 /** Stops one server started by `start` (its whole process group) and waits for it to exit. */
 export async function stop(proc) {
+  if (proc.miniflare) return proc.miniflare.dispose();
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
   const exited = new Promise((r) => proc.child.once("exit", r));
   try {
@@ -100,6 +101,70 @@ export async function startWrangler(cwd, { config, env, cpu, vars = {} } = {}) {
   for (const [name, value] of Object.entries(vars)) args.push("--var", `${name}:${value}`);
   const proc = start(join(ROOT, "node_modules/.bin/wrangler"), args, cwd, cpu);
   return { url: await waitHttp(`http://127.0.0.1:${port}`, proc), proc };
+}
+
+/**
+ * The built worker of the deployment in `cwd` (wrangler.toml beside its build/) on workerd
+ * through Miniflare's API: no `wrangler dev` tooling around it (under a thousand clients
+ * reaching the worker's workerd directly, wrangler's proxy workerd still opened up to 16,000
+ * connections to wrangler's Node process and ran out of file descriptors: 136,103 "Too many
+ * open files" in one run, 2026-12-06). The Durable Objects' storage is
+ * SQLite on disk, in a fresh folder, as `wrangler dev --persist-to` has it; `vars` are added
+ * to wrangler.toml's [vars]. workerd is pinned to core `cpu` when given. `{ url, proc }`,
+ * `proc` for `stop` and its `log()`.
+ */
+export async function startMiniflare(cwd, { cpu, vars = {} } = {}) {
+  const { Miniflare } = await import("miniflare");
+  const persist = mkdtempSync(join(tmpdir(), "wasmio-bench-"));
+  tempDirs.push(persist);
+  let log = "";
+  const keep = (d) => {
+    log += d;
+    if (log.length > 2 * LOG_KEPT) log = log.slice(-LOG_KEPT);
+  };
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: await freePort(),
+    modules: true,
+    scriptPath: join(cwd, "build/worker/shim.mjs"),
+    modulesRoot: join(cwd, "build"),
+    modulesRules: [
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+    ],
+    compatibilityDate: tomlString(cwd, "compatibility_date"),
+    durableObjects: {
+      SOCKETIO: { className: "SocketIoObject", useSQLite: true },
+      ECHO: { className: "EchoObject", useSQLite: true },
+    },
+    durableObjectsPersist: persist,
+    bindings: { ...tomlVars(cwd), ...vars },
+    handleRuntimeStdio: (stdout, stderr) => [stdout, stderr].forEach((stream) => stream.on("data", keep)),
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  const workerd = [...descendants(process.pid)].filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
+    } catch {
+      return false;
+    }
+  });
+  if (cpu !== undefined && HAVE_TASKSET) {
+    for (const pid of workerd) spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
+  }
+  return { url, proc: { miniflare: mf, workerd, log: () => log } };
+}
+
+/** wrangler.toml's top-level string `key` in `cwd`. */
+function tomlString(cwd, key) {
+  return new RegExp(`^${key}\\s*=\\s*"([^"]*)"`, "m").exec(readFileSync(join(cwd, "wrangler.toml"), "utf8"))?.[1];
+}
+
+/** wrangler.toml's top-level `[vars]` in `cwd` (string values). */
+function tomlVars(cwd) {
+  const toml = readFileSync(join(cwd, "wrangler.toml"), "utf8");
+  const section = /^\[vars\]\n([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(toml)?.[1] ?? "";
+  return Object.fromEntries([...section.matchAll(/^(\w+)\s*=\s*"([^"]*)"/gm)].map((m) => [m[1], m[2]]));
 }
 
 /** The installed wrangler's version, or "?". */

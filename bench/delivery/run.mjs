@@ -1,8 +1,8 @@
 // Delivery under drops (run by bench/delivery/run.sh): the share of chat messages that reach
 // receivers whose transports are cut at random while a sender emits, and the duplicates, for
-//   ours:     the edge worker under `wrangler dev` (default env: the chat app, SHARDS=4),
-//             reached at the workerd that runs the worker (DELIVERY_VIA_PROXY=1: through
-//             wrangler dev's local proxy, its `--port`, as `make demo` is);
+//   ours:     the edge worker's chat deployment (SHARDS=4) on workerd, started through
+//             Miniflare's API with SQLite storage on disk (DELIVERY_RUNNER=wrangler: under
+//             `wrangler dev`, see `startOurs`);
 //   official: socket.io 4.8.4 on Node running the same chat (official.mjs), no recovery;
 //   recovery: the same with `connectionStateRecovery: { maxDisconnectionDuration: 120000 }`.
 // Each server is started fresh, pinned to core SERVER_CPU (default 1; run.sh pins this driver
@@ -10,6 +10,7 @@
 // Ours runs the bundle already in deployments/chat/build/ (WASMIO_PREBUILT=1, no build here); its
 // fingerprint is recorded, and since wrangler dev reloads the worker (closing every connection)
 // when that bundle changes, a measurement during which it changed is taken again (twice at most).
+// Under Miniflare the bundle is read once at start.
 //
 // Method, for each server:
 //   1. DELIVERY_CLIENTS (N, default 50) official socket.io-client 4.8.4 receivers connect,
@@ -38,17 +39,17 @@
 // at first and to be all connected again after the last message.
 // Prints tables, writes bench/results/delivery.json (delivery-<N>.json for another N than 50).
 //
-// File descriptors: wrangler dev's proxy costs about six per WebSocket across its processes,
-// and this driver one or two per receiver (at N = 1,000, one workerd peaked at ~10,400 and
-// this driver at ~2,700); the open-file limit is taken as it is (recorded in the results). A server whose receivers cannot all connect is reported as failed, the run
-// goes on with the next one.
+// File descriptors: this driver takes one or two per receiver (~2,700 at N = 1,000); under
+// wrangler dev its proxy workerd peaked at ~16,000 at N = 1,000 (connections to wrangler's
+// Node process). The open-file limit is taken as it is (recorded in the results). A server
+// whose receivers cannot all connect is reported as failed, the run goes on with the next one.
 import { execSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { io } from "socket.io-client";
-import { HAVE_TASKSET, ROOT, pinWorkerOnly, start, startWrangler, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
+import { HAVE_TASKSET, ROOT, pinWorkerOnly, start, startMiniflare, startWrangler, stop, workerdEntry, wranglerVersion } from "../servers.mjs";
 
 const CLIENTS = Number(process.env.DELIVERY_CLIENTS || 50);
 const MESSAGES = Number(process.env.DELIVERY_MESSAGES || 300);
@@ -61,8 +62,10 @@ const SERVER_CPU = process.env.SERVER_CPU ?? "1";
 const RESULT_FILE = CLIENTS === 50 ? "delivery.json" : `delivery-${CLIENTS}.json`;
 // DELIVERY_SERVERS (e.g. "ours") runs a subset, for development.
 const SERVERS = (process.env.DELIVERY_SERVERS || "ours,official,recovery").split(",");
+/** How ours runs: "miniflare" (default) or "wrangler" (see `startOurs`). */
+const RUNNER = process.env.DELIVERY_RUNNER || "miniflare";
 const LABELS = {
-  ours: "ours: wasmio edge worker (wrangler dev's workerd, chat app, 4 shards)",
+  ours: `ours: wasmio edge worker (${RUNNER === "wrangler" ? "wrangler dev's workerd" : "workerd via Miniflare"}, chat app, 4 shards)`,
   official: "official: socket.io 4.8.4 (Node), no recovery",
   recovery: "official + connectionStateRecovery (120 s)",
 };
@@ -152,15 +155,20 @@ async function startOfficial(recovery) {
 }
 
 /**
- * Ours under `wrangler dev`, reached at the workerd that runs the worker (not through the
- * local proxy wrangler puts in front, which Cloudflare's edge does not have and which fails
- * under a thousand polling clients) unless DELIVERY_VIA_PROXY=1.
+ * Ours: the built chat deployment on workerd through Miniflare's API (bench/servers.mjs's
+ * `startMiniflare`), workerd alone on the server core. DELIVERY_RUNNER=wrangler runs it under
+ * `wrangler dev` instead, reached at the workerd that runs the worker, alone on its core
+ * (DELIVERY_VIA_PROXY=1: through wrangler's local proxy): wrangler's tooling (its Node
+ * process, its proxy workerd) then takes its share of the machine, and at a thousand receivers
+ * its proxy runs out of file descriptors.
  */
 async function startOurs() {
-  const { url, proc } = await startWrangler(join(ROOT, "deployments/chat"), {
-    cpu: SERVER_CPU,
-    vars: { MAX_HANDSHAKES_PER_MINUTE: "0" }, // every receiver connects from one loopback address
-  });
+  const vars = { MAX_HANDSHAKES_PER_MINUTE: "0" }; // every receiver connects from one loopback address
+  if (RUNNER !== "wrangler") {
+    const { url, proc } = await startMiniflare(join(ROOT, "deployments/chat"), { cpu: SERVER_CPU, vars });
+    return { url, proc, via: "workerd through Miniflare's API" };
+  }
+  const { url, proc } = await startWrangler(join(ROOT, "deployments/chat"), { cpu: SERVER_CPU, vars });
   const direct = process.env.DELIVERY_VIA_PROXY === "1" ? undefined : await workerdEntry(proc);
   const alone = direct !== undefined && pinWorkerOnly(proc, SERVER_CPU);
   return { url: direct ?? url, proc, via: `${direct ? "workerd directly" : "wrangler dev's proxy"}${alone ? ", alone on its core" : ""}` };
@@ -181,7 +189,7 @@ const bump = (counts, key) => (counts[key] = (counts[key] ?? 0) + 1);
  */
 function receiver(url, path, causes) {
   const socket = io(url, { forceNew: true, ...PATHS[path] });
-  const r = { path, socket, counts: new Uint32Array(MESSAGES), other: 0, reconnects: 0, connectErrors: 0, recovered: 0, cuts: 0, skipped: 0, timeline: [], offsets: {}, firstOffsets: [] };
+  const r = { path, socket, counts: new Uint32Array(MESSAGES), late: new Set(), other: 0, reconnects: 0, connectErrors: 0, recovered: 0, cuts: 0, skipped: 0, timeline: [], offsets: {}, firstOffsets: [] };
   const at = () => Math.round(performance.now());
   socket.on("chat message", (message, offset) => {
     const i = messageIndex(message?.text);
@@ -198,6 +206,16 @@ function receiver(url, path, causes) {
     else r.timeline.push([at(), "got", i, i, via]);
   });
   socket.io.on("open", () => r.timeline.push([at(), "engine open", socket.io.engine?.id?.slice(-4)]));
+  // socket.io-client hands the socket a payload's packets one tick after decoding them: those
+  // of an engine that closed meanwhile (a cut during an upgrade closes right after the last
+  // poll) reach a disconnected socket, which buffers them and replays them at its next
+  // connection without moving its recovery offset, so the recovered copies come too. Such
+  // duplicates are the client library's, whatever the server: they are counted apart.
+  socket.io.on("packet", (packet) => {
+    if (socket.connected || socket.io.engine?.readyState === "open") return;
+    const i = packet.type === 2 ? messageIndex(packet.data?.[1]?.text) : undefined;
+    if (i !== undefined) r.late.add(i);
+  });
   socket.io.on("close", (reason) => r.timeline.push([at(), "engine close", reason]));
   socket.on("connect", () => {
     if (socket.recovered) r.recovered++;
@@ -230,12 +248,14 @@ function tally(receivers) {
   let receptions = 0;
   let complete = 0;
   let worst = MESSAGES;
+  let replays = 0;
   for (const r of receivers) {
     let got = 0;
     for (const n of r.counts) {
       if (n) got++;
       receptions += n;
     }
+    for (const i of r.late) if (r.counts[i] > 1) replays++;
     distinct += got;
     if (got === MESSAGES) complete++;
     worst = Math.min(worst, got);
@@ -247,6 +267,9 @@ function tally(receivers) {
     delivered_messages: distinct,
     possible,
     duplicates: receptions - distinct,
+    // Of the duplicates, socket.io-client's replays of a closed engine's last packets (see
+    // `receiver`).
+    client_replays: replays,
     complete_receivers: complete,
     worst_receiver: receivers.length ? worst / MESSAGES : null,
   };
@@ -306,7 +329,7 @@ async function measureServer(server, schedule, elapsed) {
     proc = started.proc;
     const r = await measure(started.url, schedule);
     if (started.via) r.reached = started.via;
-    log(`[${elapsed()}] ${server}: delivered ${pct(r.delivered)}, ${r.duplicates} duplicates, ${r.reconnects} reconnects, ${r.connect_errors} connect errors`);
+    log(`[${elapsed()}] ${server}: delivered ${pct(r.delivered)}, ${r.duplicates} duplicates (${r.client_replays} replayed by the client), ${r.reconnects} reconnects, ${r.connect_errors} connect errors`);
     if (r.sender_disconnects.length) log(`  the sender disconnected: ${r.sender_disconnects.map(([at, reason]) => `${reason} at ${at} ms`).join(", ")}`);
     return r;
   } catch (e) {
@@ -411,7 +434,7 @@ function tables(results) {
     "",
     `delivery under drops: ${CLIENTS} receivers, ${MESSAGES} messages over ${SECONDS} s, ${CUTS} cuts per receiver, grace ${GRACE_MS} ms`,
     "",
-    "| server | delivered | duplicates | reconnects | connect errors | cuts (skipped) | recovered | complete receivers | worst receiver | sender got |",
+    "| server | delivered | duplicates (replayed by the client) | reconnects | connect errors | cuts (skipped) | recovered | complete receivers | worst receiver | sender got |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [server, r] of Object.entries(results)) {
@@ -421,7 +444,7 @@ function tables(results) {
     }
     const label = `${LABELS[server]}${r.worker_rebuilt_during_measurement ? " (worker rebuilt meanwhile!)" : ""}`;
     lines.push(
-      `| ${label} | ${pct(r.delivered)} | ${r.duplicates} | ${r.reconnects} | ${r.connect_errors} | ` +
+      `| ${label} | ${pct(r.delivered)} | ${r.duplicates} (${r.client_replays}) | ${r.reconnects} | ${r.connect_errors} | ` +
         `${r.cuts} (${r.cuts_skipped}) | ${r.recovered} | ${r.complete_receivers}/${r.receivers} | ${pct(r.worst_receiver)} | ${r.sender_received}/${MESSAGES} |`,
     );
   }
@@ -513,6 +536,7 @@ async function main() {
           reconnection: "socket.io-client defaults",
           delivered: "sum over receivers of distinct message texts received / (clients * messages)",
           duplicates: "receptions - distinct receptions, summed over receivers",
+          client_replays: "duplicates whose extra copy socket.io-client replayed from a closed engine's last packets, buffered while disconnected",
         },
         servers: LABELS,
         results,
