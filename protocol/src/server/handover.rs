@@ -83,10 +83,7 @@ impl Server {
             if let Some((head, offset)) = split_offset(data) {
                 let mut position =
                     if last_here { offsets::decode(offset).unwrap_or_default() } else { BTreeMap::new() };
-                for (origin, seq) in placed {
-                    let at = position.entry(origin).or_default();
-                    *at = (*at).max(seq);
-                }
+                offsets::advance(&mut position, placed);
                 *data = format!("{head}\"{}\"]", offsets::encode(&position));
             }
         }

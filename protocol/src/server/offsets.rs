@@ -99,6 +99,14 @@ pub(super) fn decode(offset: &str) -> Option<BTreeMap<String, u64>> {
         .collect()
 }
 
+/// Moves `position` forward to each (origin, sequence) of `more` that is past it.
+pub(super) fn advance(position: &mut BTreeMap<String, u64>, more: impl IntoIterator<Item = (String, u64)>) {
+    for (origin, seq) in more {
+        let at = position.entry(origin).or_default();
+        *at = (*at).max(seq);
+    }
+}
+
 /// The origin and sequence of a log entry written by the previous version, from its offset.
 pub(super) fn legacy_entry(offset: &str) -> Option<(String, u64)> {
     let position = decode(offset)?;

@@ -189,10 +189,7 @@ impl Server {
             // The log's position, and what the client was handed beyond it: past that, what
             // `to`'s log has (see `handover.rs`).
             let mut through = self.shared.seen.clone();
-            for (origin, seq) in &p.handed_through {
-                let at = through.entry(origin.clone()).or_default();
-                *at = (*at).max(*seq);
-            }
+            offsets::advance(&mut through, p.handed_through.iter().map(|(origin, seq)| (origin.clone(), *seq)));
             out.push_str("],\"xh\":");
             write_string(&mut out, &offsets::encode(&through));
             out.push('}');
