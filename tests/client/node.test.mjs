@@ -37,6 +37,10 @@ before(async () => {
         if (socket.handshake.headers["x-wasmio-global"]) globalHeaders.push(socket.handshake.headers["x-wasmio-global"]);
         socket.on("bytes", (bytes, ack) => ack(Buffer.isBuffer(bytes) ? [...bytes] : typeof bytes, Buffer.from([7, 8, 9])));
         socket.on("missed", (n) => setTimeout(() => socket.emit("later", n), 300));
+        // n events in one go: over polling the first answers the GET held, the others share the next.
+        socket.on("burst", (n) => {
+          for (let i = 0; i < n; i++) socket.emit("burst", i);
+        });
         socket.on("slow-answer", (cb) => setTimeout(() => cb("answered"), 500));
         socket.on("drop", () => socket.conn.close());
         socket.on("query", (cb) => cb(socket.handshake.query));
@@ -443,5 +447,35 @@ test("events a recovering server replayed ahead of a CONNECT that never came are
   } finally {
     socket.close();
     wss.close();
+  }
+});
+
+test("events of a payload whose engine a listener closed are delivered once through the recovery (socket.io-client 4.8.4 replays them: the delivery bench's duplicates)", async () => {
+  // Over polling, "burst" 0 answers the GET held and 1-4 share the next payload. The listener
+  // of 1 closes the engine: socket.io-client has already decoded 2-4, hands them to the now
+  // disconnected socket a tick later, buffers them without moving its recovery offset, and
+  // replays them beside the recovered copies; wasmio delivers them once.
+  const expected = { wasmio: [0, 1, 2, 3, 4], official: [0, 1, 2, 3, 4, 2, 3, 4] };
+  for (const [name, io] of Object.entries(CLIENTS)) {
+    const socket = io(server.url, { forceNew: true, transports: ["polling"], reconnectionDelay: 100, reconnectionDelayMax: 100 });
+    const got = [];
+    let closed = false;
+    socket.on("burst", (i) => {
+      got.push(i);
+      if (i === 1 && !closed) {
+        closed = true;
+        socket.io.engine.close();
+      }
+    });
+    try {
+      await new Promise((r) => socket.once("connect", r));
+      socket.emit("burst", 5);
+      await until(() => closed && socket.connected, 5000);
+      await new Promise((r) => setTimeout(r, 300)); // a late duplicate would come meanwhile
+      assert.equal(socket.recovered, true, name);
+      assert.deepEqual(got, expected[name], name);
+    } finally {
+      socket.close();
+    }
   }
 });
