@@ -106,7 +106,15 @@ describe("a crash of workerd under traffic", () => {
       const nearKill = ({ at }) => kills.some(({ from }) => Math.abs(at - from) <= IN_FLIGHT_MS);
       const restarts = kills.map(({ from, to }) => `${to - from} ms`).join(", ");
       console.log(`${total} messages, ${lost.length} lost around the kills (restarts took ${restarts})`);
-      assert.deepEqual(lost.filter((m) => !nearKill(m)).map((m) => m.label), [], "messages lost away from a kill");
+      const away = lost.filter((m) => !nearKill(m));
+      const began = Math.min(...sent.flat().map(({ at }) => at));
+      const whence = ({ label, at }) => {
+        const c = clients[Number(label.split(":")[0].slice(1))];
+        const kinds = `${c.page ? "wasmio" : "official"} ${c.path}`;
+        const killsAt = kills.map(({ from }) => from - began).join(", ");
+        return `${label}: ${kinds}, sent ${at - began} ms after sending began (kills at ${killsAt} ms), its disconnects: ${c.disconnects?.join(",") || "none"}`;
+      };
+      assert.deepEqual(away.map((m) => m.label), [], `messages lost away from a kill:\n${away.map(whence).join("\n")}`);
       // The kills came after the first seconds of traffic: most messages went through.
       assert.ok(lost.length < total / 10, `${lost.length} of ${total} lost`);
       for (const c of pages) assert.deepEqual(c.errors, [], `wasmio ${c.path}: no error in the page`);
