@@ -17,9 +17,11 @@ import { launchBrowser, pageClient, startSending } from "./pages.mjs";
 const SHARDS = 4;
 const KILLS = 2;
 const OBJECT_OF_PATH = { "polling then upgrade": 0, "websocket only": 1, "polling only": 2 };
-// Each client sends one message every 100-200 ms: a restart (2-6 s here) buffers fewer than the
-// chat's burst of 60 per socket, so its rate limit drops nothing.
-const GAP_MS = 100;
+// Each client sends one message every 200-400 ms: what it buffers while disconnected (a restart,
+// 1-6 s here, then its reconnection delay: up to 11 s in all with two suites running at once)
+// stays under the chat's burst of 60 per socket, so its rate limit drops nothing. At 100-200 ms,
+// two runs at once lost the last buffered messages of the polling-only clients (2026-12-06).
+const GAP_MS = 200;
 // A message emitted this close to a kill may have been written to the dying connection.
 const IN_FLIGHT_MS = 1_000;
 // Every client connects from one loopback address: no handshake budget per address.
