@@ -773,7 +773,9 @@ for (const [client, pagePath] of Object.entries(CLIENTS)) {
         await new Promise((res) => setTimeout(res, 300));
         return log;
         // (the timed-out handshakes' requests may be answered after their engine closed)
-      }, { expected: /status of 400|ERR_/ });
+        // The slow server answers handshakes after 1 s: the 0 ms timeout always fires first (a
+        // prompt server's handshake could win it, and no attempt would ever come).
+      }, { arg: slow.url, expected: /status of 400|ERR_/ });
       assert.deepEqual(r, ["connect_error: timeout", "error: timeout", "reconnect_attempt", "close: forced close"]);
     });
 
