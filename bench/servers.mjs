@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../tests/edge/harness.mjs";
+import { freePort, workerdOptions } from "../tests/edge/harness.mjs";
 
 /** The repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -40,17 +40,25 @@ export function start(cmd, args, cwd, cpu) {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, WASMIO_PREBUILT: "1", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
-  // The last LOG_KEPT characters: a server that logs without end (workerd out of file
-  // descriptors logs each refused accept) must not exhaust this process's string length.
+  const { keep, log } = tail();
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  children.push(child);
+  return { child, log };
+}
+
+/**
+ * A server's output as it comes (`keep`), of which `log()` returns the last LOG_KEPT
+ * characters: a server that logs without end (workerd out of file descriptors logs each
+ * refused accept) must not exhaust this process's string length.
+ */
+function tail() {
   let log = "";
   const keep = (d) => {
     log += d;
     if (log.length > 2 * LOG_KEPT) log = log.slice(-LOG_KEPT);
   };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  children.push(child);
-  return { child, log: () => log };
+  return { keep, log: () => log };
 }
 
 /** Stops one server started by `start` (its whole process group) and waits for it to exit. */
@@ -117,42 +125,19 @@ export async function startMiniflare(cwd, { cpu, vars = {} } = {}) {
   const { Miniflare } = await import("miniflare");
   const persist = mkdtempSync(join(tmpdir(), "wasmio-bench-"));
   tempDirs.push(persist);
-  let log = "";
-  const keep = (d) => {
-    log += d;
-    if (log.length > 2 * LOG_KEPT) log = log.slice(-LOG_KEPT);
-  };
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: await freePort(),
-    modules: true,
-    scriptPath: join(cwd, "build/worker/shim.mjs"),
-    modulesRoot: join(cwd, "build"),
-    modulesRules: [
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-    ],
+  const { keep, log } = tail();
+  const options = await workerdOptions(join(cwd, "build"), {
+    vars: { ...tomlVars(cwd), ...vars },
+    persist,
     compatibilityDate: tomlString(cwd, "compatibility_date"),
-    durableObjects: {
-      SOCKETIO: { className: "SocketIoObject", useSQLite: true },
-      ECHO: { className: "EchoObject", useSQLite: true },
-    },
-    durableObjectsPersist: persist,
-    bindings: { ...tomlVars(cwd), ...vars },
-    handleRuntimeStdio: (stdout, stderr) => [stdout, stderr].forEach((stream) => stream.on("data", keep)),
+    onOutput: keep,
   });
+  const mf = new Miniflare(options);
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  const workerd = [...descendants(process.pid)].filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd");
-    } catch {
-      return false;
-    }
-  });
   if (cpu !== undefined && HAVE_TASKSET) {
-    for (const pid of workerd) spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
+    for (const pid of workerdsUnder(process.pid)) spawnSync("taskset", ["-a", "-p", "-c", String(cpu), String(pid)], { stdio: "ignore" });
   }
-  return { url, proc: { miniflare: mf, workerd, log: () => log } };
+  return { url, proc: { miniflare: mf, log } };
 }
 
 /** wrangler.toml's top-level string `key` in `cwd`. */
@@ -218,10 +203,15 @@ export function pinWorkerOnly(proc, cpu) {
 
 /** The processes of `wrangler dev` (started by `startWrangler`) that run the worker itself. */
 export function workerdProcesses(proc) {
-  return [...descendants(proc.child.pid)].filter((pid) => {
+  return workerdsUnder(proc.child.pid, "entry=127.0.0.1:0");
+}
+
+/** The workerd processes descending from `pid` whose command line has `also` too. */
+function workerdsUnder(pid, also = "") {
+  return [...descendants(pid)].filter((p) => {
     try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      return cmd.includes("workerd") && cmd.includes("entry=127.0.0.1:0");
+      const cmd = readFileSync(`/proc/${p}/cmdline`, "utf8");
+      return cmd.includes("workerd") && cmd.includes(also);
     } catch {
       return false;
     }

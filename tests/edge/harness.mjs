@@ -120,29 +120,39 @@ async function startWranglerOnce(
  */
 export async function startWorkerd(vars, { sqlite = true } = {}) {
   let printed = "";
-  const collect = (stream) => stream.on("data", (d) => (printed += d));
   const { Miniflare } = await import("miniflare");
   const build = join(ROOT, "deployments/conformance/build");
-  const mf = new Miniflare({
+  const mf = new Miniflare(await workerdOptions(build, { vars, sqlite, onOutput: (d) => (printed += d) }));
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, stop: () => mf.dispose(), log: () => printed };
+}
+
+/**
+ * Miniflare's options for a deployment's built worker in `build` (wrangler.toml's `main` is
+ * build/worker/shim.mjs) on a free loopback port: its variables `vars`, its Durable Object
+ * classes SQLite-backed unless `sqlite: false`, their storage on disk in `persist` if given
+ * (in memory otherwise), workerd's output to `onOutput`.
+ */
+export async function workerdOptions(build, { vars = {}, sqlite = true, persist, compatibilityDate = "2026-04-01", onOutput = () => {} } = {}) {
+  return {
     host: "127.0.0.1",
     port: await freePort(),
     modules: true,
-    scriptPath: join(build, "worker/shim.mjs"), // wrangler.toml's main
+    scriptPath: join(build, "worker/shim.mjs"),
     modulesRoot: build,
     modulesRules: [
       { type: "CompiledWasm", include: ["**/*.wasm"] },
       { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
     ],
-    compatibilityDate: "2026-04-01",
+    compatibilityDate,
     durableObjects: {
       SOCKETIO: { className: "SocketIoObject", useSQLite: sqlite },
       ECHO: { className: "EchoObject", useSQLite: sqlite },
     },
+    ...(persist ? { durableObjectsPersist: persist } : {}),
     bindings: vars,
-    handleRuntimeStdio: (stdout, stderr) => [stdout, stderr].forEach(collect),
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, stop: () => mf.dispose(), log: () => printed };
+    handleRuntimeStdio: (stdout, stderr) => [stdout, stderr].forEach((stream) => stream.on("data", onOutput)),
+  };
 }
 
 /**
