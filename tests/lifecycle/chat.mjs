@@ -56,7 +56,8 @@ const fnv1a = (key) => [...Buffer.from(key)].reduce((h, b) => Math.imul(h ^ b, 0
 
 /**
  * `perPath` clients on each transport path, connected (and upgraded where they upgrade).
- * Each records what it receives, its disconnects and its connect errors. `placement`, if
+ * Each records what it receives, its disconnects and its connect errors, and its `timeline`
+ * of connections and disconnections (`{ at, what }`, `at` from `Date.now()`). `placement`, if
  * given, maps a path to the `partition` its clients use.
  */
 export async function connectClients(url, perPath, options = {}, placement = {}) {
@@ -65,9 +66,13 @@ export async function connectClients(url, perPath, options = {}, placement = {})
     for (let i = 0; i < perPath; i++) {
       const query = placement[path] ? { query: { partition: placement[path] } } : {};
       const socket = io(url, { forceNew: true, ...transportOptions, ...options, ...query });
-      const client = { path, socket, received: [], disconnects: [], connectErrors: [] };
+      const client = { path, socket, received: [], disconnects: [], connectErrors: [], timeline: [] };
       socket.on("chat message", (message) => client.received.push(message.text));
-      socket.on("disconnect", (reason) => client.disconnects.push(reason));
+      socket.on("connect", () => client.timeline.push({ at: Date.now(), what: socket.recovered ? "connect, recovered" : "connect" }));
+      socket.on("disconnect", (reason, details) => {
+        client.disconnects.push(disconnectReason(reason, details));
+        client.timeline.push({ at: Date.now(), what: `disconnect: ${client.disconnects.at(-1)}` });
+      });
       socket.on("connect_error", (error) => client.connectErrors.push(error.message));
       clients.push(client);
     }
@@ -79,6 +84,16 @@ export async function connectClients(url, perPath, options = {}, placement = {})
     "the upgrades",
   );
   return clients;
+}
+
+/**
+ * A disconnection's reason, with what failed for a transport error ("transport error (xhr post
+ * error 400)"): the `details` socket.io-client 4.8 gives its `disconnect` listeners.
+ */
+export function disconnectReason(reason, details) {
+  if (!details?.message) return reason;
+  const cause = details.description?.message ?? details.description;
+  return `${reason} (${details.message}${cause == null ? "" : ` ${cause}`})`;
 }
 
 /**

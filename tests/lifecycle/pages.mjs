@@ -1,7 +1,7 @@
 // wasmio's browser client in real Chromium for the lifecycle tests: the classic build the chat
 // deployment serves at /socket.io/socket.io.js, one page per socket, reporting what it hears.
 import { chromium } from "playwright-core";
-import { PATHS } from "./chat.mjs";
+import { PATHS, disconnectReason } from "./chat.mjs";
 
 const CHROMIUM_ARGS = [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -16,16 +16,19 @@ export const launchBrowser = () => chromium.launch({ executablePath: "/usr/bin/c
  * build) takes transport path `path` and the `partition` query value; it reports what it hears
  * to this process. The object has the interface of the official clients of `chat.mjs`: `path`,
  * `socket.emit`, `socket.connected` and `socket.recovered` (as last reported), `received`,
- * `disconnects`, `connectErrors`; `state` is the socket's last reported `connected`,
+ * `disconnects`, `connectErrors`, `timeline` (timed by the page); `state` is the socket's last reported `connected`,
  * `recovered`, `sid` and `transport`; `errors` the page's errors.
  */
 export async function pageClient(browser, url, path, partition) {
   const page = await browser.newPage();
-  const client = { path, page, received: [], disconnects: [], connectErrors: [], state: {}, errors: [] };
+  const client = { path, page, received: [], disconnects: [], connectErrors: [], timeline: [], state: {}, errors: [] };
   page.on("pageerror", (e) => client.errors.push(e.message));
-  await page.exposeFunction("report", (kind, value) => {
+  await page.exposeFunction("report", (kind, value, at) => {
     if (kind === "message") client.received.push(value);
-    else if (kind === "disconnect") client.disconnects.push(value);
+    else if (kind === "disconnect") {
+      client.disconnects.push(value);
+      client.timeline.push({ at, what: `disconnect: ${value}` });
+    } else if (kind === "connect") client.timeline.push({ at, what: value ? "connect, recovered" : "connect" });
     else if (kind === "connect_error") client.connectErrors.push(value);
     else client.state = value;
   });
@@ -35,7 +38,8 @@ export async function pageClient(browser, url, path, partition) {
   await page.goto(script);
   await page.addScriptTag({ url: script });
   const options = { forceNew: true, ...PATHS[path], query: { partition } };
-  await page.evaluate((options) => {
+  await page.evaluate(([options, disconnectReasonSource]) => {
+    const disconnectReason = new Function(`return ${disconnectReasonSource}`)();
     const socket = io(options);
     const state = () => ({
       connected: socket.connected,
@@ -44,14 +48,18 @@ export async function pageClient(browser, url, path, partition) {
       transport: socket.io.engine?.transport?.name,
     });
     socket.on("connect", () => {
+      report("connect", socket.recovered, Date.now());
       report("state", state());
       socket.io.engine.once("upgrade", () => report("state", state()));
     });
     socket.on("chat message", (message) => report("message", message.text));
-    socket.on("disconnect", (reason) => (report("disconnect", reason), report("state", state())));
+    socket.on("disconnect", (reason, details) => {
+      report("disconnect", disconnectReason(reason, details), Date.now());
+      report("state", state());
+    });
     socket.on("connect_error", (error) => report("connect_error", error.message));
     window.socket = socket;
-  }, options);
+  }, [options, disconnectReason.toString()]);
   client.socket = {
     emit: (event, text) => page.evaluate(([e, t]) => window.socket.emit(e, t), [event, text]),
     get connected() {
