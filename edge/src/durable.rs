@@ -20,6 +20,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use worker::{Error, Response, Result, WebSocket, WebSocketIncomingMessage, WebsocketEvent};
 
 use crate::engine_host::EngineHost;
+use crate::open_standard_websockets::OpenStandardWebSocket;
 
 /// The state and handlers of an object served by an `EngineHost`: the methods of
 /// [`worker::DurableObject`], which `hosted_durable_object!` declares for it.
@@ -209,9 +210,11 @@ pub fn start<T: Hosted>(object: T) -> Rc<T> {
 }
 
 /// Feeds the events of a standard WebSocket to the object's handlers, one after another,
-/// until it closes (or the object is gone).
+/// until it closes (or the object is gone); a panic meanwhile closes it.
 fn deliver_events<T: Hosted>(object: Weak<T>, ws: WebSocket) {
     worker::wasm_bindgen_futures::spawn_local(async move {
+        // Closed by a panic, as long as it is open (see `open_standard_websockets`).
+        let _open = OpenStandardWebSocket::new(&ws);
         let mut events = match ws.events() {
             Ok(events) => events,
             Err(error) => return worker::console_error!("a WebSocket's events cannot be read: {error}"),

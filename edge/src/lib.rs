@@ -42,6 +42,7 @@ mod http;
 mod js_json;
 mod local_io;
 mod object_stats;
+mod open_standard_websockets;
 mod persistence;
 mod rate_limits;
 mod relays;

@@ -10,6 +10,8 @@
 //!   (room, msg): to every member, the sender included (`io.to(room)`), `broadcast` (msg):
 //!   `broadcast-message` to every socket of the namespace but the sender, `enqueue` ({room,
 //!   event, value}): a job for the `JOBS` queue, whose consumer emits it to the room;
+//!   `divide` (n): acknowledged with 100 / n, a handler with a bug: it panics on 0
+//!   (tests/edge/panic.test.mjs);
 //! - `/limited` and `/limited-strict`: `ping` -> `pong` with a rate limit of 3 events (0.5
 //!   more per second); over the limit the event is dropped, and `/limited-strict`
 //!   disconnects the socket;
@@ -234,6 +236,8 @@ fn app(env: &worker::Env) -> App {
                     socket.set_data(&json!({ "name": name }))?;
                     Ok(socket.ack(&name)?)
                 })
+                // A handler with a bug: it panics on the input it was not written for (0).
+                .on("divide", |socket, divisor: u64| Ok(socket.ack(&(100 / divisor))?))
                 // Presence: the others of each room hear who left it.
                 .on_disconnecting(|socket, leaving| {
                     let name = leaving.data::<serde_json::Value>().and_then(|d| d.get("name").cloned());
