@@ -73,16 +73,31 @@ export async function connectClients(url, perPath, options = {}, placement = {})
         client.disconnects.push(disconnectReason(reason, details));
         client.timeline.push({ at: Date.now(), what: `disconnect: ${client.disconnects.at(-1)}` });
       });
-      socket.on("connect_error", (error) => client.connectErrors.push(error.message));
+      socket.on("connect_error", (error) => {
+        const cause = error.description?.message ?? error.description; // a transport's: its HTTP status
+        client.connectErrors.push(cause == null ? error.message : `${error.message} (${cause})`);
+      });
       clients.push(client);
     }
   }
-  await until(() => clients.every((c) => c.socket.connected), 20_000, "every client to connect");
-  await until(
-    () => clients.every((c) => c.path !== "polling then upgrade" || c.socket.io.engine.transport.name === "websocket"),
-    20_000,
-    "the upgrades",
-  );
+  try {
+    await until(() => clients.every((c) => c.socket.connected), 20_000, "every client to connect");
+    await until(
+      () => clients.every((c) => c.path !== "polling then upgrade" || c.socket.io.engine.transport.name === "websocket"),
+      20_000,
+      "the upgrades",
+    );
+  } catch (error) {
+    // Each client's state in the report, and none left reconnecting (which would keep the
+    // test file's process alive until its timeout).
+    const states = clients.map(
+      (c) =>
+        `${c.path}: ${c.socket.connected ? `connected (${c.socket.io.engine?.transport?.name})` : "not connected"}, ` +
+        `connect errors: ${c.connectErrors.join(", ") || "none"}, disconnects: ${c.disconnects.join(", ") || "none"}`,
+    );
+    closeAll(clients);
+    throw new Error(`${error.message}\n${states.join("\n")}`);
+  }
   return clients;
 }
 
