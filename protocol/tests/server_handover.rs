@@ -174,3 +174,125 @@ fn a_client_that_moved_with_nothing_missed_recovers_again_if_cut_at_once() {
     b.text("f11", r#"0{"pid":"p-s1","offset":"a:1,c:1"}"#);
     assert_eq!(events_sent(&mut b, "f11"), ["c2"]);
 }
+
+/// Relays broadcast `origin:seq` (event `event`) to room `room` of server `to`: the servers its
+/// sender must relay it to as well ([`wasmio_protocol::server::Delivery::moved_to`]).
+fn relay_to_room(to: &mut Harness, origin: &str, seq: u64, room: &str, event: &str) -> Vec<String> {
+    let op = Broadcast::new("/").relayed(origin, seq).to(room);
+    to.server.broadcast(&op, event, "[]", vec![], to.now).unwrap().moved_to
+}
+
+#[test]
+fn a_room_broadcast_relayed_to_the_old_holder_after_the_move_is_sent_on_to_the_new_one() {
+    // s1, on a, in room r, received c:1 and was cut; b holds no member of r.
+    let (mut a, mut b) = (Harness::new(recovery_config()), Harness::new(recovery_config()));
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    a.connect("e1", "/", "s1");
+    a.server.sockets_join(&Broadcast::new("/"), &["r"]);
+    assert_eq!(relay_to_room(&mut a, "c", 1, "r", "c1"), Vec::<String>::new());
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    a.outs();
+    assert!(move_to_b(&mut a, &mut b, "c:1"));
+    b.server.accept_connect("f9", "/", ACCEPT(), b.now).unwrap();
+    b.events();
+    b.outs();
+    // a stays in the room directory for r while it remembers the move.
+    let r = ("/".to_owned(), "r".to_owned());
+    assert!(a.server.held_rooms().contains(&r));
+    // c:2, to r, was looked up before b joined r: it reaches a only, after the move. a tells
+    // its sender to relay it to b, where s1 gets it (until 2026-12-07 it was lost, s1 told it
+    // recovered).
+    assert_eq!(relay_to_room(&mut a, "c", 2, "r", "c2"), ["b"]);
+    assert_eq!(relay_to_room(&mut b, "c", 2, "r", "c2"), Vec::<String>::new(), "b sends it nowhere");
+    assert_eq!(events_sent(&mut b, "f9"), ["c2"]);
+    // Relayed to a again (a retry), to another room, or to everyone (which reaches b anyway):
+    // nowhere.
+    assert_eq!(relay_to_room(&mut a, "c", 2, "r", "c2"), Vec::<String>::new());
+    assert_eq!(relay_to_room(&mut a, "c", 3, "q", "c3"), Vec::<String>::new());
+    let to_all = Broadcast::new("/").relayed("c", 4);
+    assert_eq!(a.server.broadcast(&to_all, "c4", "[]", vec![], a.now).unwrap().moved_to, Vec::<String>::new());
+    let except_r = Broadcast::new("/").relayed("c", 5).to("q").except("r");
+    assert_eq!(a.server.broadcast(&except_r, "c5", "[]", vec![], a.now).unwrap().moved_to, Vec::<String>::new());
+    // a is evicted: it still knows, from storage. The session moved on from b to d, which
+    // told a (the object its pid names): late relays go to d.
+    a.server = Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap();
+    a.server.set_origin("a");
+    a.server.note_moved("p-s1", "d", a.now + 1);
+    assert_eq!(relay_to_room(&mut a, "c", 6, "r", "c6"), ["d"]);
+    // A server never sends a relay on to itself.
+    a.server.note_moved("p-s1", "a", a.now + 2);
+    assert_eq!(relay_to_room(&mut a, "c", 7, "r", "c7"), Vec::<String>::new());
+    // The move forgotten (the recovery window passed), a no longer holds r.
+    let version = a.server.rooms_version();
+    a.now += 121_000;
+    a.server.handle_timeout(a.now);
+    assert!(!a.server.held_rooms().contains(&r));
+    assert_ne!(a.server.rooms_version(), version);
+}
+
+#[test]
+fn a_session_taken_whose_connection_closed_before_it_connected_keeps_what_it_was_handed() {
+    let (mut a, mut b) = cut_after_c1();
+    b.connect("f1", "/", "t1");
+    // c:2 reaches a only (b's relay is late); b's log has c:3.
+    relay(&mut a, "c", 2, "c2");
+    relay(&mut b, "c", 3, "c3");
+    a.outs();
+    b.outs();
+    assert!(move_to_b(&mut a, &mut b, "c:1"));
+    // The reconnection's transport closes before its CONNECT is accepted: b keeps the session.
+    b.server.handle_close("f9", CloseReason::TransportClose, b.now);
+    b.events();
+    // c:2's relay reaches b meanwhile: no socket of b takes it twice.
+    relay(&mut b, "c", 2, "c2");
+    b.outs();
+    // b is evicted, the client comes back to b: it gets what a handed (c2) and what b's log has
+    // past a's position (c3). Until 2026-12-07 the handed packets were dropped: b's log alone
+    // would have sent c2 but no refusal stood for what it could not know.
+    let (sent, recovered) = back_to_b(&mut b, "f10", "c:1");
+    assert!(recovered);
+    assert_eq!(sent, ["c2", "c3"]);
+}
+
+#[test]
+fn a_session_taken_without_what_it_missed_is_not_recovered_from_the_new_holders_log() {
+    let (mut a, mut b) = cut_after_c1();
+    // c:2, to a room of a's, reaches a only: b's log has c:3, whose relay says so.
+    relay(&mut a, "c", 2, "c2");
+    let after_c1 = Broadcast::new("/").relayed("c", 3).after(1);
+    b.server.broadcast(&after_c1, "c3", "[]", vec![], b.now).unwrap();
+    a.outs();
+    b.outs();
+    b.open("f9");
+    b.text("f9", r#"0{"pid":"p-s1","offset":"c:1"}"#);
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    // a's export as a server that could not tell what the client missed writes it: no "x".
+    let exported = a.server.export_recovery("p-s1", "/", Some("c:1"), "b", a.now).expect("held by a");
+    let (session, _) = exported.split_once(r#","x":"#).expect("a could tell");
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &format!("{session}}}"), b.now).unwrap();
+    // Until 2026-12-07 b looked in its own log, which passes over c:2 (to rooms b held no
+    // member of), and recovered it with c3 only.
+    assert!(!imported.recovered);
+}
+
+#[test]
+fn a_relay_sent_on_late_is_not_sent_again_to_a_socket_it_was_handed_to() {
+    let (mut a, mut b) = cut_after_c1();
+    relay(&mut a, "c", 2, "c2");
+    a.outs();
+    assert!(move_to_b(&mut a, &mut b, "c:1"));
+    b.server.accept_connect("f9", "/", ACCEPT(), b.now).unwrap();
+    b.events();
+    assert_eq!(events_sent(&mut b, "f9"), ["c2"]);
+    // c:3 reaches b first; then c:2, sent on by a (a server the session of another of b's
+    // sockets moved from, say).
+    relay(&mut b, "c", 3, "c3");
+    assert_eq!(events_sent(&mut b, "f9"), ["c3"]);
+    relay(&mut b, "c", 2, "c2");
+    // Until 2026-12-07 the socket stopped looking for handed relays once c:3 came: c2 twice.
+    assert_eq!(events_sent(&mut b, "f9"), Vec::<String>::new());
+}

@@ -581,6 +581,33 @@ fn sockets_lost_without_recovery_still_get_their_disconnection_events() {
 }
 
 #[test]
+fn a_refused_recovery_s_stale_offset_recovers_the_new_session_from_its_connection() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::PingTimeout, h.now);
+    h.events();
+    h.now += 120_001;
+    // Broadcast before the client comes back: not for the socket it gets.
+    h.server.broadcast(&Broadcast::new("/"), "before", "[]", vec![], h.now).unwrap();
+    // Its recovery is refused (expired); socket.io-client keeps the offset it last received
+    // and sends it with the new session's pid at the next reconnection.
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    h.events();
+    h.server.accept_connect("e2", "/", Accept { sid: "s2".into(), pid: Some("p2".into()), data: None }, h.now).unwrap();
+    h.events();
+    h.outs();
+    h.server.handle_close("e2", CloseReason::TransportClose, h.now);
+    h.events();
+    h.open("e3");
+    h.text("e3", &format!(r#"0{{"pid":"p2","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(matches!(&events[..], [Event::Connection { recovered: true, .. }]), "{events:?}");
+    // Until 2026-12-07 it recovered from the previous session's offset and was sent "before".
+    assert_eq!(h.texts_for("e3"), [r#"0{"sid":"s2","pid":"p2"}"#]);
+}
+
+#[test]
 fn recovery_expires_into_a_fresh_session() {
     let mut h = Harness::new(recovery_config());
     let offset = recovery_setup(&mut h);

@@ -178,24 +178,21 @@ impl Server {
     /// adapter.restoreSession: the session persisted for `auth.pid`, unexpired, with the
     /// packets sent after `auth.offset` that it should have received.
     /// A session exported by another server for this CONNECT counts too, with the packets
-    /// it missed as `handover.rs` finds them (from this server's own log when the other
-    /// handed none).
+    /// it missed as `handover.rs` finds them; not when the other handed none.
     /// Without `auth.offset` (a client that received no broadcast before it lost its
     /// connection), the packets missed since the socket connected.
     pub(super) fn try_restore(&self, session: &str, nsp: &str, auth: &str, now_ms: u64) -> Option<Restored> {
         let offset = string_member(auth, "offset");
-        if let Some(Import { pid, persisted: p, handed }) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
+        if let Some(Import { pid, persisted: p }) = self.imports.get(&(session.to_owned(), nsp.to_owned())) {
             if self.sockets.contains_key(&p.sid) {
                 return None;
             }
-            let since = p.recovers_from(offset)?;
-            return match handed {
-                Some(handed) => {
-                    let (missed, handed_through) = self.missed_after_handover(handed, p)?;
-                    Some(Restored { handed_through, ..Restored::of(pid, p, missed, since) })
-                }
-                None => Some(Restored::of(pid, p, self.missed_since(&since, p)?, since)),
-            };
+            // The other could not tell (a hole in its log, or no position): neither can this
+            // log, which was not sent the broadcasts to the session's rooms while the other
+            // held them. Until 2026-12-07 it looked, found none, and the client was told it
+            // recovered.
+            p.handed.as_ref()?;
+            return self.restored(pid, p, offset);
         }
         let pid = string_member(auth, "pid")?;
         self.restorable(&pid, offset, nsp, now_ms)
@@ -214,10 +211,21 @@ impl Server {
     /// The session persisted for `pid` in `nsp`, unexpired, with the packets after `offset`
     /// (after its `since` without one).
     pub(super) fn restorable(&self, pid: &str, offset: Option<String>, nsp: &str, now_ms: u64) -> Option<Restored> {
-        let p = self.persisted_for(pid, nsp, now_ms)?;
+        self.restored(pid, self.persisted_for(pid, nsp, now_ms)?, offset)
+    }
+
+    /// Session `p` of `pid` with the packets it missed after `offset` (its `since` without
+    /// one): from this log, or, taken from another server and not connected here since, what
+    /// that one handed and this log's past its position (see `handover.rs`).
+    fn restored(&self, pid: &str, p: &Persisted, offset: Option<String>) -> Option<Restored> {
         let since = p.recovers_from(offset)?;
-        let missed = self.missed_since(&since, p)?;
-        Some(Restored::of(pid, p, missed, since))
+        match &p.handed {
+            Some(handed) => {
+                let (missed, handed_through) = self.missed_after_handover(handed, p)?;
+                Some(Restored { handed_through, ..Restored::of(pid, p, missed, since) })
+            }
+            None => Some(Restored::of(pid, p, self.missed_since(&since, p)?, since)),
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -245,7 +253,7 @@ impl Server {
         }
         let pid = recovery.then_some(r.pid);
         self.awaiting_logged += usize::from(awaits_logged);
-        let connected_with = string_member(&auth, "offset").filter(|_| recovered && awaits_logged);
+        let connected_with = string_member(&auth, "offset").filter(|_| awaits_logged);
         self.sockets.insert(
             r.sid.clone(),
             SocketState {

@@ -25,7 +25,7 @@ impl Server {
     /// move) happened.
     pub(super) fn oldest_recovery_item(&self) -> Option<u64> {
         let sessions = self.shared.persisted.values().map(|p| p.disconnected_at);
-        let moves = self.shared.moved.values().map(|(_, at)| *at);
+        let moves = self.shared.moved.values().map(|m| m.at);
         sessions.chain(moves).chain(self.shared.log.front().map(|e| e.emitted_at)).min()
     }
 
@@ -39,7 +39,12 @@ impl Server {
         if self.shared.persisted.len() != before.0 {
             self.rooms_version += 1;
         }
-        self.shared.moved.retain(|_, (_, at)| *at >= threshold);
+        let moves = self.shared.moved.len();
+        self.shared.moved.retain(|_, m| m.at >= threshold || m.rooms.is_empty());
+        if self.shared.moved.len() != moves {
+            self.rooms_version += 1; // their rooms are no longer held
+        }
+        self.shared.moved.retain(|_, m| m.at >= threshold);
         while self.shared.log.front().is_some_and(|e| e.emitted_at < threshold)
             || self.shared.log.len() > recovery.max_log_len
             || self.shared.log_bytes > recovery.max_log_bytes

@@ -18,7 +18,7 @@ use super::offsets;
 use super::{Missed, Persisted, Server};
 
 /// What another server handed over with a session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Handed {
     /// The packets the client missed, as that server's log found them.
     pub(super) packets: Missed,
@@ -106,9 +106,11 @@ impl Server {
         position
     }
 
-    /// Whether relayed broadcast `origin:seq` was handed over already with socket `sid`.
-    pub(super) fn was_handed(&self, sid: &str, origin: &str, seq: u64) -> bool {
-        self.handover_filters.0.contains(sid)
+    /// Whether relayed broadcast `origin:seq` was handed over already with socket `sid`: if it
+    /// waits for relays it was handed, or for a `late` relay (behind its origin's last one
+    /// here), which may come after the socket stopped waiting.
+    pub(super) fn was_handed(&self, sid: &str, origin: &str, seq: u64, late: bool) -> bool {
+        (late || self.handover_filters.0.contains(sid))
             && self.sockets[sid].handed_through.get(origin).is_some_and(|through| *through >= seq)
     }
 

@@ -164,9 +164,14 @@ struct SocketState {
     /// other handed what it missed. Relays up to it still on their way here are not sent to
     /// it, and no later recovery sends it again what its log has up to it.
     handed_through: BTreeMap<String, u64>,
-    /// Recovered with the offset its CONNECT carried and no packet to send: the client keeps
-    /// that offset until a logged packet reaches it, and a reconnection carrying it recovers
-    /// from `since` (the old holder's offset may name sequences this log never reaches).
+    /// The offset its CONNECT carried, when it was recovered with no packet to send or not
+    /// recovered: the client keeps that offset until a logged packet reaches it, and a
+    /// reconnection carrying it recovers from `since`. A recovered socket's may name
+    /// sequences this log never reaches (the old holder's); a socket whose recovery was
+    /// refused got the previous session's (socket.io-client keeps its last offset), which is
+    /// older than anything this socket was sent: recovered from there, a log that took the
+    /// session from another one found none of the broadcasts to its rooms where it was not
+    /// sent them, and told the client it recovered (until 2026-12-07).
     connected_with: Option<String>,
 }
 
@@ -218,6 +223,12 @@ struct Persisted {
     /// See [`SocketState::handed_through`]: what the client was handed, kept with the session
     /// so that no later recovery sends it again.
     handed_through: BTreeMap<String, u64>,
+    /// Taken from another server and not connected here since (its CONNECT was refused, or
+    /// its connection closed first): what that server handed over with it. A recovery here
+    /// sends it, then this log's past its position: this log was not sent the broadcasts to
+    /// the session's rooms while the other held them (until 2026-12-07 the handed packets
+    /// were dropped, and a recovery here found none of those, the client told it recovered).
+    handed: Option<Handed>,
 }
 
 impl Persisted {
@@ -256,15 +267,29 @@ struct Shared {
     collects: BTreeMap<u64, Collect>,
     next_broadcast: u64,
     dynamic: BTreeSet<String>,
-    /// pid -> (the server a session was exported to, when): a later reconnection that asks
-    /// here is sent on there.
-    moved: BTreeMap<String, (String, u64)>,
+    /// pid -> where a session exported from here went: a later reconnection that asks here is
+    /// sent on there.
+    moved: BTreeMap<String, Moved>,
     /// The last sequence logged here from each origin (the position the next offset names).
     seen: BTreeMap<String, u64>,
     /// What the log weighs ([`LogEntry::size`] summed): kept up to date, not persisted.
     log_bytes: usize,
     /// The key of the last entry logged ([`LogEntry::key`]).
     next_log_key: u64,
+}
+
+/// Where the session of a pid went when another server took it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Moved {
+    /// The server that took it.
+    to: String,
+    /// When (ms).
+    at: u64,
+    /// Its namespace and rooms when it left from here (none when that server only told this
+    /// one, [`Server::note_moved`]): a room broadcast relayed here after it left, looked up
+    /// before that server joined the room, is relayed there too ([`Delivery::moved_to`]).
+    nsp: String,
+    rooms: Vec<String>,
 }
 
 /// Packets a recovered socket missed: each one's data and attachments.
@@ -303,9 +328,8 @@ impl Restored {
 #[derive(Debug, Clone)]
 struct Import {
     pid: String,
+    /// With what the exporting server's log found it missed ([`Persisted::handed`]).
     persisted: Persisted,
-    /// What the exporting server's log found it missed.
-    handed: Option<Handed>,
 }
 
 /// The Socket.IO server core: every namespace, socket and room of one server (one Durable

@@ -63,7 +63,13 @@ impl PrunedEntries {
 
 /// Whether a broadcast to `rooms` (all when empty) of `nsp` but `except` reaches a socket of
 /// `socket_nsp` in `socket_rooms`.
-fn reaches(nsp: &str, rooms: &[String], except: &[String], socket_nsp: &str, socket_rooms: &[String]) -> bool {
+pub(super) fn reaches(
+    nsp: &str,
+    rooms: &[String],
+    except: &[String],
+    socket_nsp: &str,
+    socket_rooms: &[String],
+) -> bool {
     nsp == socket_nsp
         && (rooms.is_empty() || socket_rooms.iter().any(|r| rooms.contains(r)))
         && socket_rooms.iter().all(|r| !except.contains(r))

@@ -21,15 +21,14 @@
 //! that did not come back, as if their transport had closed at that moment: their
 //! `disconnecting` and `disconnect` events run, and with recovery on they become recoverable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::json::write_string;
-
-use super::json::{write_binaries, Reader};
+use super::json::Reader;
 use super::offsets;
 use super::snapshot::{read_persisted, write_persisted};
 use super::{
-    ConnectRequest, DisconnectReason, Event, Handed, Import, LostSockets, Persisted, Server, SnapshotError, SocketState,
+    Broadcast, ConnectRequest, DisconnectReason, Event, Handed, Import, LostSockets, Moved, Persisted, Server,
+    SnapshotError, SocketState,
 };
 
 /// The recovery a CONNECT asks for, as its `auth` carries it.
@@ -62,6 +61,7 @@ impl SocketState {
             since,
             connected_with: self.connected_with.clone(),
             handed_through: self.handed_through.clone(),
+            handed: None,
         }
     }
 
@@ -166,34 +166,33 @@ impl Server {
         if self.config.recovery.is_some() {
             self.take_over(pid, nsp, "", now_ms);
         }
-        let p = self.persisted_for(pid, nsp, now_ms)?.clone();
-        let offset = p.recovers_from(offset.filter(|offset| !offset.is_empty()).map(str::to_owned));
-        let missed = offset.and_then(|offset| self.missed_since(&offset, &p));
+        let mut p = self.persisted_for(pid, nsp, now_ms)?.clone();
+        let missed = match &p.handed {
+            // Taken from another server and not connected here since: what that one handed,
+            // then this log's past its position.
+            Some(handed) => self.missed_after_handover(handed, &p),
+            None => {
+                let offset = p.recovers_from(offset.filter(|offset| !offset.is_empty()).map(str::to_owned));
+                offset.and_then(|offset| self.missed_since(&offset, &p)).map(|missed| (missed, BTreeMap::new()))
+            }
+        };
         self.shared.persisted.remove(pid);
         self.rooms_version += 1;
-        self.shared.moved.insert(pid.to_owned(), (to.to_owned(), now_ms));
+        let rooms = p.rooms.iter().filter(|room| **room != p.sid).cloned().collect();
+        let moved = Moved { to: to.to_owned(), at: now_ms, nsp: p.nsp.clone(), rooms };
+        self.shared.moved.insert(pid.to_owned(), moved);
         self.prune_after(now_ms);
         self.shared_dirty = true;
+        // The missed packets go with it, with the log's position and what the client was
+        // handed beyond it: past that, what `to`'s log has (see `handover.rs`).
+        p.handed = missed.map(|(packets, handed_through)| {
+            let mut through = self.shared.seen.clone();
+            let handed = p.handed_through.iter().chain(&handed_through);
+            offsets::advance(&mut through, handed.map(|(origin, seq)| (origin.clone(), *seq)));
+            Handed { packets, through: Some(through) }
+        });
         let mut out = String::new();
         write_persisted(&mut out, pid, &p);
-        if let Some(missed) = missed {
-            out.pop(); // the object's `}`: the missed packets go in it, as "x"
-            out.push_str(",\"x\":[");
-            for (i, (data, attachments)) in missed.iter().enumerate() {
-                out.push_str(if i > 0 { ",[" } else { "[" });
-                write_string(&mut out, data);
-                out.push(',');
-                write_binaries(&mut out, attachments);
-                out.push(']');
-            }
-            // The log's position, and what the client was handed beyond it: past that, what
-            // `to`'s log has (see `handover.rs`).
-            let mut through = self.shared.seen.clone();
-            offsets::advance(&mut through, p.handed_through.iter().map(|(origin, seq)| (origin.clone(), *seq)));
-            out.push_str("],\"xh\":");
-            write_string(&mut out, &offsets::encode(&through));
-            out.push('}');
-        }
         Some(out)
     }
 
@@ -216,14 +215,17 @@ impl Server {
 
     /// The session imported for the CONNECT of `session` to `nsp`, if any, is not taken by it
     /// (refused, or its connection closed first): it stays recoverable here, as a session
-    /// socket.io's adapter restores stays until it expires. The packets the exporting server
-    /// handed with it are not kept: a later recovery takes them from this server's log, or
-    /// fails whole when the log cannot tell.
+    /// socket.io's adapter restores stays until it expires, with the packets the exporting
+    /// server handed ([`Persisted::handed`]). Without them (that server could not tell what
+    /// the client missed) it is dropped: no recovery could tell either.
     pub(super) fn give_back_import(&mut self, session: &str, nsp: &str) {
-        let Some(Import { pid, persisted, .. }) = self.imports.remove(&(session.to_owned(), nsp.to_owned())) else {
+        let Some(Import { pid, persisted }) = self.imports.remove(&(session.to_owned(), nsp.to_owned())) else {
             return;
         };
         if self.shared.persisted.contains_key(&pid) || self.sockets.contains_key(&persisted.sid) {
+            return;
+        }
+        if persisted.handed.is_none() {
             return;
         }
         self.prune_after(persisted.disconnected_at);
@@ -234,20 +236,38 @@ impl Server {
         self.shared_dirty = true;
     }
 
+    /// The servers that took, from here, sessions broadcast `op` reaches: `op` was relayed
+    /// here, to rooms, maybe looked up in the room directory before those servers joined the
+    /// rooms for them, and they may not have been sent it ([`super::Delivery::moved_to`]).
+    pub(super) fn moved_holders(&self, op: &Broadcast) -> Vec<String> {
+        if op.rooms.is_empty() || self.shared.moved.is_empty() {
+            return Vec::new(); // a broadcast to every socket reaches every server
+        }
+        let rooms: Vec<String> = op.rooms.iter().cloned().collect();
+        let except: Vec<String> = op.except.iter().cloned().collect();
+        let reached = self.shared.moved.values().filter(|m| {
+            !m.rooms.is_empty() && m.to != self.origin && offsets::reaches(&op.nsp, &rooms, &except, &m.nsp, &m.rooms)
+        });
+        let holders: BTreeSet<&String> = reached.map(|m| &m.to).collect();
+        holders.into_iter().cloned().collect()
+    }
+
     /// The server the session of `pid` was last exported to (for a client that reconnects
     /// again, with the same pid, after its session moved).
     pub fn moved_to(&self, pid: &str) -> Option<&str> {
-        self.shared.moved.get(pid).map(|(to, _)| to.as_str())
+        self.shared.moved.get(pid).map(|m| m.to.as_str())
     }
 
     /// Server `to` took the session of `pid` at `at_ms`: told by it to the server the pid
     /// names, so that a reconnection asking there is sent straight to `to`, however often the
     /// session moved since it left. Kept unless this server knows of a later move.
     pub fn note_moved(&mut self, pid: &str, to: &str, at_ms: u64) {
-        if self.shared.moved.get(pid).is_some_and(|(_, at)| *at >= at_ms) {
+        if self.shared.moved.get(pid).is_some_and(|m| m.at >= at_ms) {
             return;
         }
-        self.shared.moved.insert(pid.to_owned(), (to.to_owned(), at_ms));
+        // The rooms it left from here with stay: a late relay goes to where it is now.
+        let left = self.shared.moved.remove(pid).unwrap_or_default();
+        self.shared.moved.insert(pid.to_owned(), Moved { to: to.to_owned(), at: at_ms, ..left });
         self.prune_after(at_ms);
         self.shared_dirty = true;
     }
@@ -268,38 +288,8 @@ impl Server {
         if p.sid.is_empty() || pid.is_empty() {
             return Err(SnapshotError::Field("i"));
         }
-        // The packets it missed, as the exporting server found them; else they come from this
-        // server's own log, at accept time.
-        let mut handed = None;
-        Reader::new(exported).object(|r, key| {
-            match key {
-                "x" => {
-                    let mut missed = Vec::new();
-                    r.array(|r| {
-                        let (mut i, mut data, mut attachments) = (0, String::new(), Vec::new());
-                        r.array(|r| {
-                            match i {
-                                0 => data = r.string()?,
-                                1 => attachments = r.binaries()?,
-                                _ => r.skip()?,
-                            }
-                            i += 1;
-                            Ok(())
-                        })?;
-                        missed.push((data, attachments));
-                        Ok(())
-                    })?;
-                    handed.get_or_insert(Handed { packets: Vec::new(), through: None }).packets = missed;
-                }
-                "xh" => {
-                    let through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("xh"))?;
-                    handed.get_or_insert(Handed { packets: Vec::new(), through: None }).through = Some(through);
-                }
-                _ => r.skip()?,
-            }
-            Ok(())
-        })?;
-        let import = Import { pid, persisted: p, handed };
+        // With it, the packets it missed as the exporting server found them (`p.handed`).
+        let import = Import { pid, persisted: p };
         self.imports.insert((request.session.clone(), request.nsp.clone()), import);
         // Its CONNECT is gone already (the connection closed while the holder was asked): the
         // session, which the holder gave away, stays recoverable here rather than lost.

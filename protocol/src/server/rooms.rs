@@ -88,6 +88,12 @@ pub struct Delivery {
     pub packet: Option<Rc<EncodedPacket>>,
     /// The (origin, sequence) the broadcast was logged under for recovery, to relay with it.
     pub logged: Option<(String, u64)>,
+    /// For a broadcast relayed here, to rooms, seen here for the first time: the servers that
+    /// took sessions it reaches from this one (their clients reconnected there). Its sender
+    /// looked the rooms' holders up maybe before those servers joined the rooms for them:
+    /// it relays the broadcast to them too (where it arrived already it is applied once), or
+    /// those sessions would miss it, told they recovered.
+    pub moved_to: Vec<String>,
 }
 
 impl Server {
@@ -104,6 +110,12 @@ impl Server {
     ) -> Result<Delivery, ApiError> {
         check_event(event)?;
         check_args(args, &attachments)?;
+        // A relay behind its origin's last one here: sent on by a server a session moved from
+        // ([`Delivery::moved_to`]), after later ones reached this server directly.
+        let late = op
+            .relayed
+            .as_ref()
+            .is_some_and(|(origin, seq)| self.shared.seen.get(origin).is_some_and(|last| last > seq));
         let logged = match (&op.relayed, self.config.recovery.is_some() && !op.volatile) {
             (_, false) => None,
             // A relay seen before (sent again): applied once.
@@ -113,7 +125,13 @@ impl Server {
                     && (self.shared.log.iter().any(|e| e.seq == *seq && e.origin == *origin)
                         || self.pruned.contains(origin, *seq)) =>
             {
-                return Ok(Delivery { sids: Vec::new(), sessions: Vec::new(), packet: None, logged: None });
+                return Ok(Delivery {
+                    sids: Vec::new(),
+                    sessions: Vec::new(),
+                    packet: None,
+                    logged: None,
+                    moved_to: Vec::new(),
+                });
             }
             (Some(relayed), true) => Some(relayed.clone()),
             (None, true) => {
@@ -150,15 +168,19 @@ impl Server {
             self.prune(now_ms);
         }
         let mut sids = self.select(op);
-        if let (Some((origin, seq)), true) = (&op.relayed, self.awaits_handed_relays()) {
-            sids.retain(|sid| !self.was_handed(sid, origin, *seq));
+        if let (Some((origin, seq)), true) = (&op.relayed, self.awaits_handed_relays() || late) {
+            sids.retain(|sid| !self.was_handed(sid, origin, *seq, late));
             self.relays_arrived();
         }
         if let Some((origin, seq)) = &logged {
             self.note_first_logged(&sids, origin, *seq);
         }
+        let moved_to = match (&op.relayed, &logged) {
+            (Some(_), Some(_)) => self.moved_holders(op),
+            _ => Vec::new(),
+        };
         let packet = Packet { kind: PacketType::Event, nsp: op.nsp.clone(), id: None, data: Some(data), attachments };
-        Ok(Delivery { logged, ..self.deliver(op, sids, &packet) })
+        Ok(Delivery { logged, moved_to, ..self.deliver(op, sids, &packet) })
     }
 
     /// The recipients of logged entry `origin:seq` that were sent no logged packet before keep
@@ -313,13 +335,13 @@ impl Server {
             .cloned()
             .collect();
         if sids.is_empty() {
-            return Delivery { sids, sessions, packet: None, logged: None };
+            return Delivery { sids, sessions, packet: None, logged: None, moved_to: Vec::new() };
         }
         let encoded = self.encode(packet);
         if !sessions.is_empty() {
             self.transmits.push_back(Transmit::Packet { sessions: sessions.clone(), packet: encoded.clone() });
         }
-        Delivery { sids, sessions, packet: Some(encoded), logged: None }
+        Delivery { sids, sessions, packet: Some(encoded), logged: None, moved_to: Vec::new() }
     }
 
     /// Changes when [`Server::held_rooms`] may have changed (a room gained its first member or
@@ -331,7 +353,11 @@ impl Server {
     /// Every (namespace, room) that a connected socket or a recoverable session of this server
     /// is in, sockets' own-id rooms aside (a socket id names its server by itself). A
     /// recoverable session counts: the broadcasts it misses must be logged here, where its
-    /// reconnection recovers them.
+    /// reconnection recovers them. So does one that moved to another server, while this one
+    /// remembers the move: a broadcast looked up before that server joined its rooms still
+    /// reaches this one, which names that server to its sender ([`Delivery::moved_to`]).
+    /// Until 2026-12-07 this server left the directory at the move, and a broadcast looked
+    /// up before the other joined reached neither.
     pub fn held_rooms(&self) -> BTreeSet<(String, String)> {
         let live = self.nsps.iter().flat_map(|(nsp, n)| {
             n.rooms.keys().filter(|room| !self.sockets.contains_key(*room)).map(move |room| (nsp.clone(), room.clone()))
@@ -340,6 +366,7 @@ impl Server {
             self.shared.persisted.values().flat_map(|p| {
                 p.rooms.iter().filter(|room| **room != p.sid).map(move |room| (p.nsp.clone(), room.clone()))
             });
-        live.chain(recoverable).collect()
+        let moved = self.shared.moved.values().flat_map(|m| m.rooms.iter().map(|room| (m.nsp.clone(), room.clone())));
+        live.chain(recoverable).chain(moved).collect()
     }
 }

@@ -18,8 +18,8 @@ use super::reassembly::Reassembly;
 use super::timers::Timer;
 use super::writes::SNAPSHOT_PREFIX;
 use super::{
-    AckData, Collect, LogEntry, PendingAck, Persisted, Server, SessionInfo, SessionState, Shared, SnapshotError,
-    SocketState,
+    AckData, Collect, Handed, LogEntry, Moved, PendingAck, Persisted, Server, SessionInfo, SessionState, Shared,
+    SnapshotError, SocketState,
 };
 
 fn push_u64(out: &mut String, key: &str, n: u64) {
@@ -223,15 +223,23 @@ impl Server {
         }
         out.push(']');
         out.push_str(",\"mv\":[");
-        for (i, (pid, (to, at))) in sh.moved.iter().enumerate() {
+        for (i, (pid, moved)) in sh.moved.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
             out.push('[');
             write_string(out, pid);
             out.push(',');
-            write_string(out, to);
-            push_u64(out, ",", *at);
+            write_string(out, &moved.to);
+            push_u64(out, ",", moved.at);
+            // Its namespace and rooms when it left from here (read as absent by versions
+            // before 2026-12-07, which skip them).
+            if !moved.rooms.is_empty() {
+                out.push(',');
+                write_string(out, &moved.nsp);
+                out.push(',');
+                write_string_array(out, &moved.rooms);
+            }
             out.push(']');
         }
         out.push(']');
@@ -483,7 +491,28 @@ pub(super) fn write_persisted(out: &mut String, pid: &str, p: &Persisted) {
         write_string(out, since);
     }
     write_handover(out, &p.handed_through, &p.connected_with);
+    if let Some(handed) = &p.handed {
+        write_handed(out, handed);
+    }
     out.push('}');
+}
+
+/// What another server handed over with a session ([`Handed`]): `,"x":[[data,[binaries]],..]`
+/// and `,"xh":through`.
+fn write_handed(out: &mut String, handed: &Handed) {
+    out.push_str(",\"x\":[");
+    for (i, (data, attachments)) in handed.packets.iter().enumerate() {
+        out.push_str(if i > 0 { ",[" } else { "[" });
+        write_string(out, data);
+        out.push(',');
+        write_binaries(out, attachments);
+        out.push(']');
+    }
+    out.push(']');
+    if let Some(through) = &handed.through {
+        out.push_str(",\"xh\":");
+        write_string(out, &offsets::encode(through));
+    }
 }
 
 /// A socket's or persisted session's `handed_through` and `connected_with`, when it has them.
@@ -510,6 +539,7 @@ pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), Snap
         since: None,
         connected_with: None,
         handed_through: BTreeMap::new(),
+        handed: None,
     };
     r.object(|r, key| {
         match key {
@@ -522,6 +552,28 @@ pub(super) fn read_persisted(r: &mut Reader) -> Result<(String, Persisted), Snap
             "o" => p.since = Some(r.string()?),
             "h" => p.handed_through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("h"))?,
             "c" => p.connected_with = Some(r.string()?),
+            "x" => {
+                let mut missed = Vec::new();
+                r.array(|r| {
+                    let (mut i, mut data, mut attachments) = (0, String::new(), Vec::new());
+                    r.array(|r| {
+                        match i {
+                            0 => data = r.string()?,
+                            1 => attachments = r.binaries()?,
+                            _ => r.skip()?,
+                        }
+                        i += 1;
+                        Ok(())
+                    })?;
+                    missed.push((data, attachments));
+                    Ok(())
+                })?;
+                p.handed.get_or_insert(Handed { packets: Vec::new(), through: None }).packets = missed;
+            }
+            "xh" => {
+                let through = offsets::decode(&r.string()?).ok_or(SnapshotError::Field("xh"))?;
+                p.handed.get_or_insert(Handed { packets: Vec::new(), through: None }).through = Some(through);
+            }
             _ => r.skip()?,
         }
         Ok(())
@@ -552,18 +604,20 @@ pub(super) fn read_shared(text: &str) -> Result<Shared, SnapshotError> {
                 Ok(())
             })?,
             "mv" => r.array(|r| {
-                let (mut i, mut pid, mut to, mut at) = (0, String::new(), String::new(), 0);
+                let (mut i, mut pid, mut moved) = (0, String::new(), Moved::default());
                 r.array(|r| {
                     match i {
                         0 => pid = r.string()?,
-                        1 => to = r.string()?,
-                        2 => at = r.u64()?,
+                        1 => moved.to = r.string()?,
+                        2 => moved.at = r.u64()?,
+                        3 => moved.nsp = r.string()?,
+                        4 => moved.rooms = r.strings()?,
                         _ => r.skip()?,
                     }
                     i += 1;
                     Ok(())
                 })?;
-                sh.moved.insert(pid, (to, at));
+                sh.moved.insert(pid, moved);
                 Ok(())
             })?,
             "lk" => sh.next_log_key = r.u64()?,
