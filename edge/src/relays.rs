@@ -10,6 +10,7 @@ use worker::{Env, Result, Storage};
 use crate::cluster::{holders_of, post_with_retry, reached};
 use crate::emitter::RELAY_PATH;
 use crate::room_directory::RoomKey;
+use crate::routing::is_numbered_object;
 use wasmio_protocol::server::Broadcast;
 
 /// Storage keys of the broadcasts this object logged for recovery and has not relayed to every
@@ -353,31 +354,16 @@ impl Relays {
                     }
                 }
             }
-            let chained = {
-                let mut relayed_to = self.relayed_to.borrow_mut();
-                relayed_to.begin(&batch);
-                let changed =
-                    shares.iter_mut().fold(false, |changed, (object, share)| relayed_to.chain(object, share) | changed);
-                changed.then(|| serde_json::to_string(&*relayed_to).expect("a map"))
-            };
-            if let Some(relayed_to) = chained {
-                storage.put(RELAYED_TO_KEY, relayed_to).await?;
-            }
-            // An object with a backlog gets nothing before it: its share joins the backlog.
-            shares.retain(|object, share| match self.backlogs.borrow_mut().get_mut(object) {
-                Some(backlog) => {
-                    hold_back(object, backlog, share);
-                    false
-                }
-                None => true,
-            });
-            // Each object gets this event's broadcasts in order, in one request.
-            let sends =
-                shares.iter().map(|(object, share)| post_with_retry(env, object, RELAY_PATH, relay_body(share)));
-            for ((object, share), sent) in shares.iter().zip(join_all(sends).await) {
-                if let Err(error) = sent {
-                    hold_back(object, self.backlogs.borrow_mut().entry(object.clone()).or_default(), share);
-                    failures.push(format!("object {object}: {error}"));
+            // Then, to the objects sessions moved to from one reached (the directory did not
+            // list them yet), what they may not have been sent.
+            self.relayed_to.borrow_mut().begin(&batch);
+            let mut sent = Sent::default();
+            for _ in 0..MOVED_ROUNDS {
+                sent.record(&shares);
+                let answers = self.send_shares(env, storage, shares, &mut failures).await?;
+                shares = sent.moved_to(&answers, &name, self.shards);
+                if shares.is_empty() {
+                    break;
                 }
             }
             self.settle_outbox(storage, &batch).await?;
@@ -386,6 +372,49 @@ impl Relays {
             true => Ok(()),
             false => Err(worker::Error::RustError(format!("broadcasts not relayed to {}", failures.join("; ")))),
         }
+    }
+
+    /// Sends each object its share of an event's broadcasts, in one request, all objects at
+    /// once (an object with a backlog: its share joins it). A failed share is held back for the
+    /// alarm, and the failure reported in `failures`. The shares sent and their answers.
+    async fn send_shares(
+        &self,
+        env: &Env,
+        storage: &Storage,
+        mut shares: BTreeMap<String, Vec<Relay>>,
+        failures: &mut Vec<String>,
+    ) -> Result<Vec<(String, Vec<Relay>, String)>> {
+        let chained = {
+            let mut relayed_to = self.relayed_to.borrow_mut();
+            let changed =
+                shares.iter_mut().fold(false, |changed, (object, share)| relayed_to.chain(object, share) | changed);
+            changed.then(|| serde_json::to_string(&*relayed_to).expect("a map"))
+        };
+        if let Some(relayed_to) = chained {
+            storage.put(RELAYED_TO_KEY, relayed_to).await?;
+        }
+        // An object with a backlog gets nothing before it: its share joins the backlog.
+        shares.retain(|object, share| match self.backlogs.borrow_mut().get_mut(object) {
+            Some(backlog) => {
+                hold_back(object, backlog, share);
+                false
+            }
+            None => true,
+        });
+        // Each object gets this event's broadcasts in order, in one request.
+        let sends = shares.iter().map(|(object, share)| post_with_retry(env, object, RELAY_PATH, relay_body(share)));
+        let sent = join_all(sends).await;
+        let mut answers = Vec::new();
+        for ((object, share), sent) in shares.into_iter().zip(sent) {
+            match sent {
+                Ok(answer) => answers.push((object, share, answer)),
+                Err(error) => {
+                    hold_back(&object, self.backlogs.borrow_mut().entry(object.clone()).or_default(), &share);
+                    failures.push(format!("object {object}: {error}"));
+                }
+            }
+        }
+        Ok(answers)
     }
 
     /// Relays each backlog to its object, all objects at once; what failed again stays. The
@@ -431,6 +460,59 @@ impl Relays {
             storage.delete_multiple(keys.to_vec()).await?;
         }
         Ok(())
+    }
+}
+
+/// How many times an event's broadcasts are relayed on to objects sessions moved to (from an
+/// object the broadcasts reached, then from that one if they moved on again).
+const MOVED_ROUNDS: usize = 3;
+
+/// What [`RELAY_PATH`] answers when some broadcasts of the request reach sessions that moved
+/// from the object to others ([`Delivery::moved_to`]): each one's index in the request and an
+/// object it must be relayed to as well. Otherwise the answer is `relayed`.
+///
+/// [`Delivery::moved_to`]: wasmio_protocol::server::Delivery::moved_to
+#[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RelayAnswer {
+    /// (index of the broadcast in the request, object).
+    #[serde(rename = "movedTo")]
+    pub(crate) moved_to: Vec<(usize, String)>,
+}
+
+/// The objects each logged broadcast of an event was relayed to (or held back for), by its
+/// sequence: relayed on to where sessions moved, a broadcast goes to an object once.
+#[derive(Default)]
+struct Sent(BTreeSet<(String, u64)>);
+
+impl Sent {
+    /// `shares` are relayed (or held back).
+    fn record(&mut self, shares: &BTreeMap<String, Vec<Relay>>) {
+        for (object, share) in shares {
+            self.0.extend(share.iter().filter_map(|relay| Some((object.clone(), relay.logged.as_ref()?.1))));
+        }
+    }
+
+    /// From the objects' `answers` ([`RelayAnswer`]), the shares of the numbered objects (of
+    /// `shards`, but `me`: its own log had the broadcast when the session arrived) sessions
+    /// moved to that were not relayed those broadcasts, each in the order they were made.
+    fn moved_to(
+        &self,
+        answers: &[(String, Vec<Relay>, String)],
+        me: &str,
+        shards: u32,
+    ) -> BTreeMap<String, Vec<Relay>> {
+        let mut shares: BTreeMap<String, BTreeMap<u64, Relay>> = BTreeMap::new();
+        for (_, share, answer) in answers {
+            let Ok(RelayAnswer { moved_to }) = serde_json::from_str(answer) else { continue };
+            for (index, object) in moved_to {
+                let Some(relay) = share.get(index) else { continue };
+                let Some((_, seq)) = relay.logged else { continue };
+                if object != me && is_numbered_object(&object, shards) && !self.0.contains(&(object.clone(), seq)) {
+                    shares.entry(object).or_default().insert(seq, relay.clone());
+                }
+            }
+        }
+        shares.into_iter().map(|(object, share)| (object, share.into_values().collect())).collect()
     }
 }
 

@@ -31,7 +31,7 @@ use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused};
 use crate::handshake_request::RequestInfo;
 use crate::persistence::OUTBOX_RETRY_MS;
 use crate::rate_limits::{bucket_key, Buckets};
-use crate::relays::{RelayBody, Relays};
+use crate::relays::{RelayAnswer, RelayBody, Relays};
 use crate::remote_recovery::{MOVED_PATH, RECOVER_PATH};
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
 use crate::routing::{new_sid, path_of};
@@ -187,18 +187,26 @@ impl SocketIoServer {
             }
             self.restore()?;
             self.learn_name(req.inner())?;
-            for relay in relays {
+            let mut answer = RelayAnswer::default();
+            for (index, relay) in relays.iter().enumerate() {
                 let attachments = relay.attachment_bytes();
                 let now = now_ms();
                 let delivered =
                     self.core.borrow_mut().broadcast(&relay.broadcast(), &relay.event, &relay.args, attachments, now);
-                if let Err(error) = delivered {
-                    worker::console_error!("a relayed broadcast of {:?} was refused: {error}", relay.event);
+                match delivered {
+                    Ok(delivery) => answer.moved_to.extend(delivery.moved_to.into_iter().map(|to| (index, to))),
+                    Err(error) => {
+                        worker::console_error!("a relayed broadcast of {:?} was refused: {error}", relay.event)
+                    }
                 }
             }
             self.pump();
             self.settle().await?;
-            return Response::ok("relayed").map(Some);
+            // The sender relays on to where sessions moved (`Relays::send`).
+            return match answer.moved_to.is_empty() {
+                true => Response::ok("relayed").map(Some),
+                false => Response::from_json(&answer).map(Some),
+            };
         }
         if req.path() == CLUSTER_PATH {
             let request: ClusterRequest = req.json().await?;

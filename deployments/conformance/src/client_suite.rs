@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use wasmio_edge::app::{AckError, App, Args, Bytes, ConnectError, HandlerResult, Namespace, Socket};
 
 /// socket.io's `maxDisconnectionDuration` default (`connectionStateRecovery: {}`).
-const RECOVERY_MS: u64 = 120_000;
+pub(crate) const RECOVERY_MS: u64 = 120_000;
 
 /// How long the server waits for the client's answer to its `ack` event.
 const ACK_TIMEOUT_MS: u64 = 10_000;

@@ -123,11 +123,14 @@ pub async fn scheduled(_event: worker::ScheduledEvent, env: worker::Env, _ctx: w
 }
 
 /// The conformance application, or with `APP = "client-suite"` the server of socket.io-client's
-/// own test suite ([`client_suite`]), with `APP = "bench"` the server benchmark's ([`bench`]).
+/// own test suite ([`client_suite`]), with `APP = "bench"` the server benchmark's ([`bench`]),
+/// with `APP = "rooms-recovery"` that one with connection state recovery (rooms that span
+/// objects, whose sessions move between objects: tests/edge/handover.test.mjs).
 fn app(env: &worker::Env) -> App {
     match env.var("APP").map(|app| app.to_string()).as_deref() {
         Ok("client-suite") => return client_suite::app(),
         Ok("bench") => return bench::app(),
+        Ok("rooms-recovery") => return bench::app().connection_state_recovery(client_suite::RECOVERY_MS),
         _ => {}
     }
     App::new()
