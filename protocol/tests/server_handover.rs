@@ -119,20 +119,29 @@ fn back_to_b(b: &mut Harness, session: &str, offset: &str) -> (Vec<String>, bool
 #[test]
 fn a_moved_client_cut_again_before_the_relays_it_was_handed_arrived_is_not_sent_them_twice() {
     let (mut a, mut b) = cut_after_c1();
+    relay(&mut a, "c", 2, "c2");
+    relay(&mut b, "c", 2, "c2");
     relay(&mut a, "d", 1, "d1");
     a.outs();
+    b.outs();
     assert!(move_to_b(&mut a, &mut b, "c:1"));
     b.server.accept_connect("f9", "/", ACCEPT(), b.now).unwrap();
     b.events();
     // d1 carries what b can place: b's log has not reached d:1.
-    assert_eq!(b.texts_for("f9")[0], r#"2["d1","c:1"]"#);
+    assert_eq!(b.texts_for("f9")[..2], [r#"2["c2","c:2"]"#, r#"2["d1","c:2"]"#]);
     b.server.handle_close("f9", CloseReason::TransportClose, b.now);
     b.events();
     // d:1's relay reaches b while the client is away, then d:2.
     relay(&mut b, "d", 1, "d1");
     relay(&mut b, "d", 2, "d2");
     b.outs();
-    let (sent, recovered) = back_to_b(&mut b, "f10", "c:1");
+    // Cut before any of them arrived, the client comes back with the offset it recovered
+    // with: b cannot send the handed packets again, and refuses (until 2026-12-07 it
+    // recovered the session without them).
+    let (_, recovered) = back_to_b(&mut b, "f10", "c:1");
+    assert!(!recovered);
+    // Having received them, it recovers with what came after.
+    let (sent, recovered) = back_to_b(&mut b, "f11", "c:2");
     assert!(recovered);
     // Until 2026-12-06 d1 came again.
     assert_eq!(sent, ["d2"]);

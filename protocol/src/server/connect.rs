@@ -244,7 +244,16 @@ impl Server {
         // Packets it missed are sent again, logged ones: a client that gets none of them
         // recovers from the same position next time.
         let awaits_logged = recovery && r.missed.is_empty();
-        let since = if awaits_logged { Some(offsets::encode(&self.shared.seen)) } else { r.since.filter(|_| recovery) };
+        // Taken from another server with packets it handed: those count as received for good
+        // (`handed_through`), and this log cannot send them again. A client cut before any
+        // arrived reconnects with the offset it recovered with: that reconnection is refused
+        // (no `since` to recover from) rather than passing over them (until 2026-12-07).
+        let handed_unconfirmed = recovery && !r.missed.is_empty() && !r.handed_through.is_empty();
+        let since = match (awaits_logged, handed_unconfirmed) {
+            (true, _) => Some(offsets::encode(&self.shared.seen)),
+            (false, true) => None,
+            (false, false) => r.since.filter(|_| recovery),
+        };
         // the reference sends the missed packets from the Socket constructor, before CONNECT
         for (missed, attachments) in r.missed {
             let packet =
@@ -253,7 +262,7 @@ impl Server {
         }
         let pid = recovery.then_some(r.pid);
         self.awaiting_logged += usize::from(awaits_logged);
-        let connected_with = string_member(&auth, "offset").filter(|_| awaits_logged);
+        let connected_with = string_member(&auth, "offset").filter(|_| awaits_logged || handed_unconfirmed);
         self.sockets.insert(
             r.sid.clone(),
             SocketState {

@@ -164,7 +164,8 @@ struct SocketState {
     /// other handed what it missed. Relays up to it still on their way here are not sent to
     /// it, and no later recovery sends it again what its log has up to it.
     handed_through: BTreeMap<String, u64>,
-    /// The offset its CONNECT carried, when it was recovered with no packet to send or not
+    /// The offset its CONNECT carried, when it was recovered with no packet to send, with
+    /// packets another server handed (then `since` is `None`: see `do_connect`), or not
     /// recovered: the client keeps that offset until a logged packet reaches it, and a
     /// reconnection carrying it recovers from `since`. A recovered socket's may name
     /// sequences this log never reaches (the old holder's); a socket whose recovery was
