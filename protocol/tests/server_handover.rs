@@ -67,10 +67,12 @@ fn a_moved_session_gets_each_broadcast_once_whichever_server_its_relay_reached_f
     let texts = b.texts_for("f9");
     // What a handed (c2, d1), then what b has past a's position (c3: until 2026-12-06 lost,
     // since a let the session go before c:3 reached it). The last offset names what b's log
-    // can place (d:1 is still on its way to b).
+    // can place (d:1 is still on its way to b). Each handed packet but the last carries the
+    // offset the client came with: cut after c2, it is refused rather than recovered from c:2
+    // without d1 (until 2026-12-08).
     assert_eq!(
         texts,
-        [r#"2["c2","c:2"]"#, r#"2["d1","c:2,d:1"]"#, r#"2["c3","c:3"]"#, r#"0{"sid":"s1","pid":"p-s1"}"#]
+        [r#"2["c2","c:1"]"#, r#"2["d1","c:2,d:1"]"#, r#"2["c3","c:3"]"#, r#"0{"sid":"s1","pid":"p-s1"}"#]
     );
     // b is evicted: the socket comes back from its snapshot, and still knows what it was handed.
     let snapshots = [b.server.session_to_json("f1").unwrap(), b.server.session_to_json("f9").unwrap()];
@@ -127,17 +129,19 @@ fn a_moved_client_cut_again_before_the_relays_it_was_handed_arrived_is_not_sent_
     assert!(move_to_b(&mut a, &mut b, "c:1"));
     b.server.accept_connect("f9", "/", ACCEPT(), b.now).unwrap();
     b.events();
-    // d1 carries what b can place: b's log has not reached d:1.
-    assert_eq!(b.texts_for("f9")[..2], [r#"2["c2","c:2"]"#, r#"2["d1","c:2"]"#]);
+    // d1 carries what b can place: b's log has not reached d:1; c2 the offset the client came
+    // with (a's own, c:2, is d1's too: until 2026-12-08 a client that received c2 only was
+    // recovered without d1).
+    assert_eq!(b.texts_for("f9")[..2], [r#"2["c2","c:1"]"#, r#"2["d1","c:2"]"#]);
     b.server.handle_close("f9", CloseReason::TransportClose, b.now);
     b.events();
     // d:1's relay reaches b while the client is away, then d:2.
     relay(&mut b, "d", 1, "d1");
     relay(&mut b, "d", 2, "d2");
     b.outs();
-    // Cut before any of them arrived, the client comes back with the offset it recovered
-    // with: b cannot send the handed packets again, and refuses (until 2026-12-07 it
-    // recovered the session without them).
+    // Cut before the last of them arrived, the client comes back with the offset it
+    // recovered with: b cannot send the handed packets again, and refuses (until 2026-12-07
+    // it recovered the session without them).
     let (_, recovered) = back_to_b(&mut b, "f10", "c:1");
     assert!(!recovered);
     // Having received them, it recovers with what came after.
@@ -145,6 +149,69 @@ fn a_moved_client_cut_again_before_the_relays_it_was_handed_arrived_is_not_sent_
     assert!(recovered);
     // Until 2026-12-06 d1 came again.
     assert_eq!(sent, ["d2"]);
+}
+
+#[test]
+fn a_moved_client_cut_between_two_handed_packets_is_refused_and_one_that_got_the_last_recovers_past_it() {
+    let (mut a, mut b) = cut_after_c1();
+    for (origin, seq, event) in [("c", 2, "c2"), ("d", 1, "d1")] {
+        relay(&mut a, origin, seq, event);
+        relay(&mut b, origin, seq, event);
+    }
+    a.outs();
+    b.outs();
+    assert!(move_to_b(&mut a, &mut b, "c:1"));
+    b.server.accept_connect("f9", "/", ACCEPT(), b.now).unwrap();
+    b.events();
+    // c2 carries the offset the client came with; a's own (c:2) would have recovered the
+    // client from there on b, which counts d1 as handed: lost (until 2026-12-08).
+    assert_eq!(b.texts_for("f9")[..2], [r#"2["c2","c:1"]"#, r#"2["d1","c:2,d:1"]"#]);
+    b.server.handle_close("f9", CloseReason::TransportClose, b.now);
+    b.events();
+    // Cut after c2: refused.
+    let (sent, recovered) = back_to_b(&mut b, "f10", "c:1");
+    assert!(!recovered, "{sent:?}");
+    // Cut after d1 (again, on another try): recovered with what came after it.
+    relay(&mut b, "c", 3, "c3");
+    b.outs();
+    let (sent, recovered) = back_to_b(&mut b, "f11", "c:2,d:1");
+    assert!(recovered);
+    assert_eq!(sent, ["c3"]);
+}
+
+#[test]
+fn a_moved_client_that_had_no_offset_is_handed_packets_it_can_be_refused_by() {
+    // s1 received nothing on a before it was cut: its CONNECT to b carries no offset.
+    let (mut a, mut b) = (Harness::new(recovery_config()), Harness::new(recovery_config()));
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    a.connect("e1", "/", "s1");
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    for (seq, event) in [(1, "c1"), (2, "c2")] {
+        relay(&mut a, "c", seq, event);
+        relay(&mut b, "c", seq, event);
+    }
+    a.outs();
+    b.outs();
+    b.open("f9");
+    b.text("f9", r#"0{"pid":"p-s1"}"#);
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = a.server.export_recovery("p-s1", "/", None, "b", a.now).expect("held by a");
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
+    assert!(imported.recovered);
+    b.server.accept_connect("f9", "/", ACCEPT(), b.now).unwrap();
+    b.events();
+    assert_eq!(b.texts_for("f9")[..2], [r#"2["c1","handed"]"#, r#"2["c2","c:2"]"#]);
+    b.server.handle_close("f9", CloseReason::TransportClose, b.now);
+    b.events();
+    let (_, recovered) = back_to_b(&mut b, "f10", "handed");
+    assert!(!recovered, "cut after c1");
+    let (sent, recovered) = back_to_b(&mut b, "f11", "c:2");
+    assert!(recovered, "cut after c2");
+    assert!(sent.is_empty(), "{sent:?}");
 }
 
 #[test]

@@ -69,6 +69,40 @@ fn recovery_replays_missed_packets() {
 }
 
 #[test]
+fn a_client_cut_before_the_connect_of_its_recovery_is_refused_rather_than_sent_what_it_missed_twice() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    h.server.handle_close("e1", CloseReason::TransportClose, h.now);
+    h.events();
+    for event in ["m2", "m3"] {
+        h.server.broadcast(&Broadcast::new("/"), event, "[]", vec![], h.now).unwrap();
+    }
+    h.outs();
+    let reconnect = |h: &mut Harness, session: &str, offset: &str| {
+        h.open(session);
+        h.text(session, &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+        let recovered = matches!(&h.events()[..], [Event::Connection { recovered: true, .. }]);
+        let texts = h.texts_for(session);
+        h.server.handle_close(session, CloseReason::TransportClose, h.now);
+        h.events();
+        (texts, recovered)
+    };
+    let (texts, recovered) = reconnect(&mut h, "e2", &offset);
+    assert!(recovered);
+    assert_eq!(texts.len(), 3, "m2, m3, CONNECT: {texts:?}");
+    let last = texts[1].trim_start_matches(r#"2["m3",""#).trim_end_matches("\"]").to_owned();
+    // Cut before the CONNECT arrived: socket.io-client still has the offset it came with and
+    // may hold m2 (it emits what came before the CONNECT once one comes). Until 2026-12-08 it
+    // was recovered from that offset again, and got m2 twice.
+    let (texts, recovered) = reconnect(&mut h, "e3", &offset);
+    assert!(!recovered, "{texts:?}");
+    // Had the CONNECT arrived, the client has m3's offset: recovered with nothing more.
+    let (texts, recovered) = reconnect(&mut h, "e4", &last);
+    assert!(recovered);
+    assert_eq!(texts, [r#"0{"sid":"s1","pid":"p-s1"}"#]);
+}
+
+#[test]
 fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_connected() {
     let mut a = Harness::new(recovery_config());
     let mut b = Harness::new(recovery_config());

@@ -11,17 +11,21 @@
 // is allowed (the client rejoins the room), and then only what came after the last message it
 // received before its disconnection, until it rejoined, may be missing.
 import { after, describe, it } from "node:test";
-import { churnRoom } from "./churn.mjs";
+import assert from "node:assert/strict";
+import { io } from "socket.io-client";
+import { partitionFor, sleep, until } from "../lifecycle/chat.mjs";
+import { CHURN_PATHS, churnRoom } from "./churn.mjs";
 import { startWorker } from "./harness.mjs";
 
 const workers = [];
 after(() => Promise.all(workers.map((w) => w.stop())));
 
+const VARS = { APP: "rooms-recovery", HEARTBEAT: "hibernate", PING_INTERVAL: "25000", PING_TIMEOUT: "20000" };
+
 describe("a room spanning objects while its members' sessions move between them", () => {
   it("delivers every broadcast once to each member told it recovered, on every transport path", async () => {
     // socket.io's default heartbeat: the cuts are the test's.
-    const vars = { APP: "rooms-recovery", SHARDS: "8", HEARTBEAT: "hibernate", PING_INTERVAL: "25000", PING_TIMEOUT: "20000" };
-    const worker = await startWorker("conformance", { vars });
+    const worker = await startWorker("conformance", { vars: { ...VARS, SHARDS: "8" } });
     workers.push(worker);
     const room = await churnRoom(worker.url);
     try {
@@ -29,6 +33,89 @@ describe("a room spanning objects while its members' sessions move between them"
       console.log(await room.check(worker));
     } finally {
       room.close();
+    }
+  });
+});
+
+describe("a reconnection cut while it receives what it missed, before its CONNECT", () => {
+  // socket.io-client holds the packets that arrive before a CONNECT, and keeps the offset it
+  // came with until one comes. Recovered again from that offset, the client got those packets
+  // twice (measured before the fix: "a1" twice, on every path, on its object or another).
+  it("is refused rather than given what it missed twice, on its object or another, on every transport path", async () => {
+    const worker = await startWorker("conformance", { vars: { ...VARS, SHARDS: "4" } });
+    workers.push(worker);
+    const sender = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"], query: { partition: partitionFor(0, 4) } });
+    const clients = [];
+    try {
+      for (const [path, transports] of Object.entries(CHURN_PATHS)) {
+        for (const to of [1, 2]) {
+          const query = { partition: partitionFor(1, 4) };
+          const socket = io(`${worker.url}/rooms`, { forceNew: true, transports, query, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+          const client = { name: `${path}, from object 1 to ${to}`, socket, got: [], connects: [], cutAt: 0 };
+          clients.push(client);
+          socket.on("room-message", (m) => client.got.push(m));
+          socket.on("connect", () => {
+            client.connects.push(`${socket.io.engine?.id?.split("-")[0]}${socket.recovered ? " recovered" : ""}`);
+            socket.emit("join", "r");
+          });
+          // The engine's stream as it arrives: the second packet of the namespace before its
+          // CONNECT closes the connection, the first one received.
+          socket.io.on("open", () => {
+            const engine = socket.io.engine;
+            let seen = 0;
+            let connected = false;
+            engine.on("packet", ({ type, data }) => {
+              if (type !== "message" || typeof data !== "string") return;
+              connected ||= data.startsWith("0/rooms,");
+              if (!client.cutAt || connected || !data.startsWith("2/rooms,") || ++seen < client.cutAt) return;
+              client.cutAt = 0;
+              client.cutOnReceipt = true;
+              engine.close();
+            });
+          });
+          client.to = to;
+        }
+      }
+      await until(() => sender.connected && clients.every((c) => c.socket.connected), 20_000, "the connections");
+      for (const c of clients) assert.equal(await c.socket.timeout(5000).emitWithAck("join", "r"), "r");
+      sender.emit("to-room", "r", "a0");
+      await until(() => clients.every((c) => c.got.includes("a0")), 10_000, "a0");
+      for (const c of clients) {
+        c.socket.io.reconnection(false);
+        c.socket.io.engine.close();
+      }
+      await sleep(500);
+      for (const text of ["a1", "a2", "a3"]) sender.emit("to-room", "r", text);
+      await sleep(1_000);
+      for (const c of clients) {
+        c.cutAt = 2;
+        c.socket.io.opts.query.partition = partitionFor(c.to, 4);
+        c.socket.io.reconnection(true);
+        c.socket.connect();
+      }
+      const states = () => clients.map((c) => `${c.name}: connections ${c.connects.join(", ")}; got ${c.got.join(",")}`).join("\n");
+      await until(() => clients.every((c) => c.connects.length >= 2 && c.socket.connected), 20_000, "the reconnections").catch((e) => {
+        throw new Error(`${e.message}\n${states()}`);
+      });
+      await sleep(500); // joined again
+      sender.emit("to-room", "r", "a4");
+      await until(() => clients.every((c) => c.got.includes("a4")), 10_000, "a4");
+      await sleep(300);
+      for (const c of clients) {
+        assert.ok(c.cutOnReceipt, `${c.name}: cut while receiving what it missed`);
+        assert.equal(new Set(c.got).size, c.got.length, `${c.name}: nothing twice\n${states()}`);
+        // Refused: a fresh session, told so; a2 and a3 are what a refused recovery may miss.
+        // Recovered (a client that got its CONNECT before the cut took effect): all of it.
+        const refused = c.connects.slice(1).some((connect) => !connect.endsWith("recovered"));
+        const expected = refused ? ["a0", "a1", "a4"] : ["a0", "a1", "a2", "a3", "a4"];
+        assert.deepEqual(c.got.filter((m) => expected.includes(m)), expected, `${c.name}: nothing missed that it was told it has\n${states()}`);
+      }
+      // Until the fix, the client recovered from the offset it came with and got a1 twice.
+      const refusals = clients.filter((c) => c.connects.slice(1).some((connect) => !connect.endsWith("recovered")));
+      assert.ok(refusals.length >= 4, `the reconnections cut before their CONNECT arrived were refused\n${states()}`);
+    } finally {
+      sender.close();
+      for (const c of clients) c.socket.close();
     }
   });
 });

@@ -2,6 +2,7 @@
 //! core's side of a CONNECT (the request to the driver, a recoverable session restored, the
 //! socket created and told).
 
+use super::handover::{self, HANDED_UNCONFIRMED};
 use super::snapshot::write_socket;
 use super::snapshot_sizes::{list_overhead, pending_entry_len};
 use super::*;
@@ -57,8 +58,8 @@ impl Server {
                     rooms: Vec::new(),
                     data: "{}".into(),
                     missed: Vec::new(),
-                    since: None,
                     handed_through: BTreeMap::new(),
+                    handed: 0,
                 };
                 self.do_connect(session, nsp, auth, fresh, accept.data, false, now_ms)
             }
@@ -222,9 +223,10 @@ impl Server {
         match &p.handed {
             Some(handed) => {
                 let (missed, handed_through) = self.missed_after_handover(handed, p)?;
-                Some(Restored { handed_through, ..Restored::of(pid, p, missed, since) })
+                let handed = handed.packets.len();
+                Some(Restored { handed_through, handed, ..Restored::of(pid, p, missed) })
             }
-            None => Some(Restored::of(pid, p, self.missed_since(&since, p)?, since)),
+            None => Some(Restored::of(pid, p, self.missed_since(&since, p)?)),
         }
     }
 
@@ -244,25 +246,37 @@ impl Server {
         // Packets it missed are sent again, logged ones: a client that gets none of them
         // recovers from the same position next time.
         let awaits_logged = recovery && r.missed.is_empty();
-        // Taken from another server with packets it handed: those count as received for good
-        // (`handed_through`), and this log cannot send them again. A client cut before any
-        // arrived reconnects with the offset it recovered with: that reconnection is refused
-        // (no `since` to recover from) rather than passing over them (until 2026-12-07).
-        let handed_unconfirmed = recovery && !r.missed.is_empty() && !r.handed_through.is_empty();
-        let since = match (awaits_logged, handed_unconfirmed) {
+        // Sent packets it missed, the client is told nothing new until its CONNECT: it keeps
+        // the offset it came with, and socket.io-client holds the packets that arrived before
+        // the CONNECT until one comes. Cut before it did, the client reconnects with the offset
+        // it recovered with, and may have some of them: that reconnection is refused (no
+        // `since` to recover from) rather than sending them twice (until 2026-12-08), or,
+        // handed by another server (`handed_through`: this log cannot send them again),
+        // rather than without them (until 2026-12-07). A client that applies packets as they
+        // arrive has the offset of the last one it got: each handed packet but the last
+        // carries the offset the client came with, since their own are the other server's,
+        // which this log cannot place (one cut between two of them was recovered without the
+        // rest until 2026-12-08).
+        let missed_unconfirmed = recovery && !r.missed.is_empty();
+        let since = match (awaits_logged, missed_unconfirmed) {
             (true, _) => Some(offsets::encode(&self.shared.seen)),
-            (false, true) => None,
-            (false, false) => r.since.filter(|_| recovery),
+            _ => None,
+        };
+        let connected_with = match missed_unconfirmed {
+            true => Some(string_member(&auth, "offset").unwrap_or_else(|| HANDED_UNCONFIRMED.to_owned())),
+            false => string_member(&auth, "offset").filter(|_| awaits_logged),
         };
         // the reference sends the missed packets from the Socket constructor, before CONNECT
-        for (missed, attachments) in r.missed {
+        for (i, (mut missed, attachments)) in r.missed.into_iter().enumerate() {
+            if let Some(offset) = connected_with.as_deref().filter(|_| i + 1 < r.handed) {
+                missed = handover::with_offset(&missed, offset);
+            }
             let packet =
                 Packet { kind: PacketType::Event, nsp: nsp.to_owned(), id: None, data: Some(missed), attachments };
             self.send_packet(session, &packet);
         }
         let pid = recovery.then_some(r.pid);
         self.awaiting_logged += usize::from(awaits_logged);
-        let connected_with = string_member(&auth, "offset").filter(|_| awaits_logged || handed_unconfirmed);
         self.sockets.insert(
             r.sid.clone(),
             SocketState {

@@ -14,8 +14,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::json::write_string;
+
 use super::offsets;
 use super::{Missed, Persisted, Server};
+
+/// The offset carried by every packet handed to a socket but the last, when its CONNECT
+/// carried none (a client that received no broadcast before): a client cut before the last
+/// one arrived comes back with it, and its reconnection is refused (see `do_connect`). No
+/// server writes it for a log position.
+pub(super) const HANDED_UNCONFIRMED: &str = "handed";
 
 /// What another server handed over with a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +137,20 @@ impl Server {
     }
 }
 
+/// Logged packet `data` carrying `offset` instead of its own (unchanged if it has none).
+pub(super) fn with_offset(data: &str, offset: &str) -> String {
+    match split_offset(data) {
+        Some((head, _)) => {
+            let mut out = String::with_capacity(head.len() + offset.len() + 3);
+            out.push_str(head);
+            write_string(&mut out, offset);
+            out.push(']');
+            out
+        }
+        None => data.to_owned(),
+    }
+}
+
 /// A logged packet's data (`[event, ...args, "offset"]`) before its offset's opening quote, and
 /// the offset; `None` if it does not end with an offset as this server writes them.
 fn split_offset(data: &str) -> Option<(&str, &str)> {
@@ -141,7 +163,7 @@ fn split_offset(data: &str) -> Option<(&str, &str)> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_offset;
+    use super::{split_offset, with_offset};
 
     #[test]
     fn a_logged_packet_splits_before_its_offset_and_nothing_else_does() {
@@ -149,5 +171,12 @@ mod tests {
         assert_eq!(split_offset(r#"["m","x\"y","a:3"]"#), Some((r#"["m","x\"y","#, "a:3")));
         assert_eq!(split_offset(r#"["m"]"#), None, "no offset");
         assert_eq!(split_offset(r#"["m","a\"b"]"#), None, "a string argument, not an offset");
+    }
+
+    #[test]
+    fn a_packet_takes_another_offset_escaped_and_one_without_stays_as_it_is() {
+        assert_eq!(with_offset(r#"["m",1,"a:3"]"#, "c:1"), r#"["m",1,"c:1"]"#);
+        assert_eq!(with_offset(r#"["m",1,"a:3"]"#, r#"x"y"#), r#"["m",1,"x\"y"]"#);
+        assert_eq!(with_offset(r#"["m"]"#, "c:1"), r#"["m"]"#);
     }
 }

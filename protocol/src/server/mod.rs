@@ -164,15 +164,16 @@ struct SocketState {
     /// other handed what it missed. Relays up to it still on their way here are not sent to
     /// it, and no later recovery sends it again what its log has up to it.
     handed_through: BTreeMap<String, u64>,
-    /// The offset its CONNECT carried, when it was recovered with no packet to send, with
-    /// packets another server handed (then `since` is `None`: see `do_connect`), or not
-    /// recovered: the client keeps that offset until a logged packet reaches it, and a
-    /// reconnection carrying it recovers from `since`. A recovered socket's may name
-    /// sequences this log never reaches (the old holder's); a socket whose recovery was
-    /// refused got the previous session's (socket.io-client keeps its last offset), which is
-    /// older than anything this socket was sent: recovered from there, a log that took the
-    /// session from another one found none of the broadcasts to its rooms where it was not
-    /// sent them, and told the client it recovered (until 2026-12-07).
+    /// The offset its CONNECT carried (a marker when it carried none), when it was recovered
+    /// with no packet to send, or with packets it missed (then `since` is `None`: see
+    /// `do_connect`), or not recovered: the client keeps that offset until a logged packet
+    /// reaches it after its CONNECT, and a reconnection carrying it recovers from `since`. A
+    /// recovered socket's may name sequences this log never reaches (the old holder's); a
+    /// socket whose recovery was refused got the previous session's (socket.io-client keeps
+    /// its last offset), which is older than anything this socket was sent: recovered from
+    /// there, a log that took the session from another one found none of the broadcasts to
+    /// its rooms where it was not sent them, and told the client it recovered (until
+    /// 2026-12-07).
     connected_with: Option<String>,
 }
 
@@ -304,23 +305,23 @@ struct Restored {
     rooms: Vec<String>,
     data: String,
     missed: Missed,
-    /// The log position the missed packets follow.
-    since: Option<String>,
     /// See [`SocketState::handed_through`].
     handed_through: BTreeMap<String, u64>,
+    /// How many of the missed packets, first, another server handed.
+    handed: usize,
 }
 
 impl Restored {
-    /// The session persisted for `pid`, with the packets it missed after the position `since`.
-    fn of(pid: &str, p: &Persisted, missed: Missed, since: String) -> Self {
+    /// The session persisted for `pid`, with the packets it missed.
+    fn of(pid: &str, p: &Persisted, missed: Missed) -> Self {
         Restored {
             sid: p.sid.clone(),
             pid: pid.to_owned(),
             rooms: p.rooms.clone(),
             data: p.data.clone(),
             missed,
-            since: Some(since),
             handed_through: p.handed_through.clone(),
+            handed: 0,
         }
     }
 }
