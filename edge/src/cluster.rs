@@ -154,16 +154,38 @@ pub(crate) enum ClusterOp {
     },
     /// The object's [`ObjectStats`] (the selection aside).
     Stats,
+    /// A broadcast from outside the objects ([`crate::Emitter::emit`]) that the object makes
+    /// as its own, for every object: logged under its origin for recovery and relayed to the
+    /// others as its sockets' broadcasts are, so that every object logs it under the same
+    /// origin and sequence, and one that reached a session's old holder is sent on to where the
+    /// session went.
+    Broadcast {
+        event: String,
+        args: String,
+        attachments: Vec<String>,
+        volatile: bool,
+    },
 }
 
 /// One object's answer to a [`ClusterRequest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub(crate) enum ClusterAnswer {
-    Sockets { sockets: Vec<RemoteSocket> },
+    Sockets {
+        sockets: Vec<RemoteSocket>,
+    },
     Done,
-    Responses { responses: Vec<serde_json::Value>, timed_out: bool },
-    Stats { stats: ObjectStats },
+    Responses {
+        responses: Vec<serde_json::Value>,
+        timed_out: bool,
+    },
+    Stats {
+        stats: ObjectStats,
+    },
+    /// The object did not take the operation.
+    Refused {
+        error: String,
+    },
 }
 
 /// A socket of any object, as `fetchSockets()` describes it.
@@ -267,6 +289,14 @@ impl SocketIoServer {
             }
             ClusterOp::ServerSide { event, args } => self.server_side(&request.nsp, &event, args),
             ClusterOp::Stats => ClusterAnswer::Stats { stats: self.object_stats().await },
+            ClusterOp::Broadcast { event, args, attachments, volatile } => {
+                let (nsp, rooms, except) = (request.nsp, request.rooms, request.except);
+                let relay = Relay { nsp, rooms, except, volatile, event, args, attachments, ..Relay::default() };
+                match self.broadcast_from_here(relay) {
+                    Ok(()) => ClusterAnswer::Done,
+                    Err(error) => ClusterAnswer::Refused { error: error.to_string() },
+                }
+            }
             ClusterOp::EmitWithAck { event, args, attachments, timeout_ms } => {
                 let attachments = Relay::decode_attachments(&attachments);
                 let sent =

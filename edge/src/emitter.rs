@@ -1,9 +1,9 @@
 //! Emitting from outside any socket, as socket.io's `@socket.io/redis-emitter` does: from the
 //! Worker's fetch handler, a cron trigger, a queue consumer, or (with `EMIT_SECRET` set) an
 //! external backend through `POST <SOCKETIO_PATH>__emit`; and socket.io's adapter operations
-//! over every object of the deployment (module `cluster`). A broadcast goes to the numbered
-//! objects its selection reaches at once, each delivering it to its own sockets, by the relay
-//! path the objects use among themselves.
+//! over every object of the deployment (module `cluster`). A broadcast goes through one of the
+//! numbered objects its selection reaches, which makes it as its own and relays it to the
+//! others as it does its sockets' broadcasts.
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -138,7 +138,12 @@ impl<'e> Emitter<'e> {
         self.emit_args(event, Args::of(value).map_err(|_| EmitError::InvalidArgs)?).await
     }
 
-    /// Emits `event` with raw arguments; returns once every object reached took it. From a
+    /// Emits `event` with raw arguments. From outside the objects, returns once one of the
+    /// objects the selection reaches (the first that takes it) made it as its own: delivered to
+    /// its sockets, logged for recovery and kept in its outbox until every other object took
+    /// it (relayed at once, and again from its alarm for an object that did not). Until
+    /// 2026-12-08 each object was sent it and logged it under its own origin: a recovery on
+    /// another object than the one that delivered it sent it again, or passed over it. From a
     /// handler ([`crate::Context::io`]) the other objects get it with the event's other
     /// broadcasts, in order, when the handler is done.
     pub async fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
@@ -148,11 +153,25 @@ impl<'e> Emitter<'e> {
         if let Some(object) = &self.local {
             return Ok(object.broadcast_from_here(relay)?);
         }
-        let body = serde_json::to_string(&[&relay]).map_err(|_| EmitError::InvalidArgs)?;
-        let objects = self.objects().await;
-        let sends = objects.iter().map(|object| post_with_retry(self.env, object, RELAY_PATH, body.clone()));
-        let answers = join_all(sends).await;
-        let (_, failed) = split_failures(objects.into_iter().zip(answers));
+        let Relay { nsp, rooms, except, volatile, event, args, attachments, .. } = relay;
+        let op = ClusterOp::Broadcast { event, args, attachments, volatile };
+        let body =
+            serde_json::to_string(&ClusterRequest { nsp, rooms, except, op }).map_err(|_| EmitError::InvalidArgs)?;
+        let mut failed = Vec::new();
+        for object in self.objects().await {
+            let answer = match post_with_retry(self.env, &object, CLUSTER_PATH, body.clone()).await {
+                Ok(answer) => answer,
+                Err(error) => {
+                    failed.push((object, error));
+                    continue;
+                }
+            };
+            return match serde_json::from_str(&answer) {
+                Ok(ClusterAnswer::Done) => Ok(()),
+                Ok(ClusterAnswer::Refused { error }) => delivered(vec![(object, error)]),
+                _ => Err(EmitError::BadAnswer { object, answer }),
+            };
+        }
         delivered(failed)
     }
 
@@ -394,7 +413,8 @@ fn root_namespace() -> String {
 /// `POST <SOCKETIO_PATH>__emit` with `Authorization: Bearer <EMIT_SECRET>` and an
 /// [`EmitRequest`] body, for a backend outside the Worker: 404 when the deployment has no
 /// `EMIT_SECRET` (a Worker secret), 401 for another secret, 400 for a bad body or event name,
-/// 502 when an object did not take the broadcast, 200 once every object did.
+/// 502 when no object the broadcast reaches took it, 200 once one made it (see
+/// [`Emitter::emit_args`]).
 pub(crate) async fn serve_emit(req: Request, env: &Env, config: &Config) -> worker::Result<Response> {
     let secret =
         env.secret("EMIT_SECRET").map(|s| s.to_string()).or_else(|_| env.var("EMIT_SECRET").map(|v| v.to_string()));

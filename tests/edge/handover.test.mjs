@@ -119,3 +119,64 @@ describe("a reconnection cut while it receives what it missed, before its CONNEC
     }
   });
 });
+
+describe("a broadcast from outside the objects (Emitter, POST __emit) while a session moves", () => {
+  // Each object the room directory listed used to be sent it and log it under its own origin:
+  // a session recovered on another object was sent it again by that object's log (it held the
+  // room too), or, sent it while away where that object did not hold the room yet, never
+  // (measured before the fix: "e1" twice on every path).
+  it("reaches a member that moved once, on every transport path, whether the object it moved to held the room or not", async () => {
+    const secret = "handover-emit-secret";
+    const worker = await startWorker("conformance", { vars: { ...VARS, SHARDS: "4", EMIT_SECRET: secret } });
+    workers.push(worker);
+    const emit = async (text) => {
+      const body = JSON.stringify({ nsp: "/rooms", rooms: ["r"], event: "room-message", args: [text] });
+      const headers = { "Content-Type": "application/json", Authorization: `Bearer ${secret}` };
+      const res = await fetch(`${worker.url}/socket.io/__emit`, { method: "POST", headers, body });
+      assert.equal(res.status, 200, await res.text());
+    };
+    const member = (path, object) => {
+      const query = { partition: partitionFor(object, 4) };
+      const socket = io(`${worker.url}/rooms`, { forceNew: true, transports: CHURN_PATHS[path], query, reconnectionDelay: 100, reconnectionDelayMax: 200 });
+      const m = { name: `${path} on ${object}`, socket, got: [], connects: [] };
+      socket.on("room-message", (text) => m.got.push(text));
+      socket.on("connect", () => m.connects.push(`${socket.io.engine.id.split("-")[0]}${socket.recovered ? " recovered" : ""}`));
+      return m;
+    };
+    // Object 2 holds room r through a member that stays; object 3 holds none of it.
+    const stays = member("websocket only", 2);
+    const movers = Object.keys(CHURN_PATHS).flatMap((path) => [member(path, 1), member(path, 1)]);
+    const everyone = [stays, ...movers];
+    try {
+      await until(() => everyone.every((m) => m.socket.connected), 20_000, "the connections");
+      for (const m of everyone) assert.equal(await m.socket.timeout(5000).emitWithAck("join", "r"), "r");
+      await emit("e1");
+      await until(() => everyone.every((m) => m.got.includes("e1")), 10_000, "e1");
+      for (const m of movers) {
+        m.socket.io.reconnection(false);
+        m.socket.io.engine.close();
+      }
+      await sleep(500);
+      await emit("e2"); // while they are away
+      await sleep(500);
+      // One member of each path to object 2 (which held the room), the other to object 3.
+      movers.forEach((m, i) => {
+        m.to = i % 2 === 0 ? 2 : 3;
+        m.socket.io.opts.query.partition = partitionFor(m.to, 4);
+        m.socket.io.reconnection(true);
+        m.socket.connect();
+      });
+      await until(() => movers.every((m) => m.connects.length === 2), 20_000, "the reconnections");
+      await emit("e3");
+      await until(() => everyone.every((m) => m.got.includes("e3")), 10_000, "e3");
+      await sleep(500); // a duplicate would come about as late
+      for (const m of movers) {
+        assert.deepEqual(m.connects, ["1", `${m.to} recovered`], `${m.name}: moved and recovered`);
+        assert.deepEqual(m.got, ["e1", "e2", "e3"], `${m.name} to ${m.to}: each once, in order`);
+      }
+      assert.deepEqual(stays.got, ["e1", "e2", "e3"]);
+    } finally {
+      for (const m of everyone) m.socket.close();
+    }
+  });
+});
