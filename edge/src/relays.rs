@@ -332,7 +332,7 @@ impl Relays {
         loop {
             // Asked by an alarm, maybe while the relay before was under way.
             if self.backlogs_due.replace(false) {
-                failures.extend(self.send_backlogs(env, storage).await?);
+                self.send_backlogs(env, storage, &name, &mut failures).await?;
             }
             let batch = std::mem::take(&mut *self.ready.borrow_mut());
             if batch.is_empty() {
@@ -354,18 +354,9 @@ impl Relays {
                     }
                 }
             }
-            // Then, to the objects sessions moved to from one reached (the directory did not
-            // list them yet), what they may not have been sent.
             self.relayed_to.borrow_mut().begin(&batch);
-            let mut sent = Sent::default();
-            for _ in 0..MOVED_ROUNDS {
-                sent.record(&shares);
-                let answers = self.send_shares(env, storage, shares, &mut failures).await?;
-                shares = sent.moved_to(&answers, &name, self.shards);
-                if shares.is_empty() {
-                    break;
-                }
-            }
+            let answers = self.send_shares(env, storage, shares, &mut failures).await?;
+            self.send_on(env, storage, &name, answers, &mut failures).await?;
             self.settle_outbox(storage, &batch).await?;
         }
         match failures.is_empty() {
@@ -417,22 +408,54 @@ impl Relays {
         Ok(answers)
     }
 
-    /// Relays each backlog to its object, all objects at once; what failed again stays. The
-    /// failures.
-    async fn send_backlogs(&self, env: &Env, storage: &Storage) -> Result<Vec<String>> {
+    /// Relays on what the objects' `answers` name as reaching sessions that moved from them
+    /// ([`RelayAnswer`]) to where they went (the room directory did not list those objects
+    /// yet), from object `me`, for at most [`MOVED_ROUNDS`] rounds (sessions that moved on
+    /// again); never a broadcast to an object that was sent it.
+    async fn send_on(
+        &self,
+        env: &Env,
+        storage: &Storage,
+        me: &str,
+        mut answers: Vec<(String, Vec<Relay>, String)>,
+        failures: &mut Vec<String>,
+    ) -> Result<()> {
+        if answers.iter().all(|(_, _, answer)| answer == RELAYED) {
+            return Ok(()); // the usual answer: nothing to record
+        }
+        let mut sent = Sent::default();
+        sent.record(answers.iter().map(|(object, share, _)| (object, share)));
+        for _ in 0..MOVED_ROUNDS {
+            let shares = sent.moved_to(&answers, me, self.shards);
+            if shares.is_empty() {
+                break;
+            }
+            sent.record(shares.iter());
+            answers = self.send_shares(env, storage, shares, failures).await?;
+        }
+        Ok(())
+    }
+
+    /// Relays each backlog to its object, all objects at once, and on to where sessions moved
+    /// from them ([`Relays::send_on`]); what failed again stays, and why is added to
+    /// `failures`.
+    async fn send_backlogs(&self, env: &Env, storage: &Storage, me: &str, failures: &mut Vec<String>) -> Result<()> {
         let backlogs = std::mem::take(&mut *self.backlogs.borrow_mut());
         let results = join_all(backlogs.into_iter().map(|(object, backlog)| send_backlog(env, object, backlog))).await;
-        let mut failures = Vec::new();
         let mut relayed = Vec::new();
-        for (object, taken, left, error) in results {
-            relayed.extend(taken);
+        let mut answers = Vec::new();
+        for BacklogSent { object, taken, left, error } in results {
+            for (share, answer) in taken {
+                relayed.extend(share.iter().cloned());
+                answers.push((object.clone(), share, answer));
+            }
             if let Some(error) = error {
                 failures.push(format!("object {object}: {error}"));
                 self.backlogs.borrow_mut().insert(object, left);
             }
         }
-        self.settle_outbox(storage, &relayed).await?;
-        Ok(failures)
+        self.send_on(env, storage, me, answers, failures).await?;
+        self.settle_outbox(storage, &relayed).await
     }
 
     /// Brings the outbox entries of `relays` up to date with the backlogs: deleted once every
@@ -467,9 +490,12 @@ impl Relays {
 /// object the broadcasts reached, then from that one if they moved on again).
 const MOVED_ROUNDS: usize = 3;
 
+/// What [`RELAY_PATH`] answers when no broadcast of the request reaches a session that moved.
+pub(crate) const RELAYED: &str = "relayed";
+
 /// What [`RELAY_PATH`] answers when some broadcasts of the request reach sessions that moved
 /// from the object to others ([`Delivery::moved_to`]): each one's index in the request and an
-/// object it must be relayed to as well. Otherwise the answer is `relayed`.
+/// object it must be relayed to as well. Otherwise the answer is [`RELAYED`].
 ///
 /// [`Delivery::moved_to`]: wasmio_protocol::server::Delivery::moved_to
 #[derive(Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -485,8 +511,8 @@ pub(crate) struct RelayAnswer {
 struct Sent(BTreeSet<(String, u64)>);
 
 impl Sent {
-    /// `shares` are relayed (or held back).
-    fn record(&mut self, shares: &BTreeMap<String, Vec<Relay>>) {
+    /// `shares` (object, its share) were relayed (or held back).
+    fn record<'s>(&mut self, shares: impl Iterator<Item = (&'s String, &'s Vec<Relay>)>) {
         for (object, share) in shares {
             self.0.extend(share.iter().filter_map(|relay| Some((object.clone(), relay.logged.as_ref()?.1))));
         }
@@ -521,13 +547,21 @@ fn relay_body(share: &[Relay]) -> String {
     serde_json::to_string(share).expect("relays serialize")
 }
 
-/// Relays `backlog` to `object` in order, in requests of at most [`BACKLOG_REQUEST_BYTES`],
-/// until one fails: the object, what it took, what is left and why.
-async fn send_backlog(
-    env: &Env,
+/// What [`send_backlog`] did for one object.
+struct BacklogSent {
+    /// The numbered object.
     object: String,
-    mut backlog: Vec<Relay>,
-) -> (String, Vec<Relay>, Vec<Relay>, Option<String>) {
+    /// Each request it took, with its answer.
+    taken: Vec<(Vec<Relay>, String)>,
+    /// The relays left, after a request it did not take.
+    left: Vec<Relay>,
+    /// Why it did not.
+    error: Option<String>,
+}
+
+/// Relays `backlog` to `object` in order, in requests of at most [`BACKLOG_REQUEST_BYTES`],
+/// until one fails.
+async fn send_backlog(env: &Env, object: String, mut backlog: Vec<Relay>) -> BacklogSent {
     let mut taken = Vec::new();
     while !backlog.is_empty() {
         let (mut count, mut bytes) = (0, 0);
@@ -535,12 +569,12 @@ async fn send_backlog(
             bytes += backlog[count].weight();
             count += 1;
         }
-        if let Err(error) = post_with_retry(env, &object, RELAY_PATH, relay_body(&backlog[..count])).await {
-            return (object, taken, backlog, Some(error));
+        match post_with_retry(env, &object, RELAY_PATH, relay_body(&backlog[..count])).await {
+            Ok(answer) => taken.push((backlog.drain(..count).collect(), answer)),
+            Err(error) => return BacklogSent { object, taken, left: backlog, error: Some(error) },
         }
-        taken.extend(backlog.drain(..count));
     }
-    (object, taken, backlog, None)
+    BacklogSent { object, taken, left: backlog, error: None }
 }
 
 /// Adds `share` to the backlog of `object`, but for volatile broadcasts (which may be lost,

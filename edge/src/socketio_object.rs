@@ -31,7 +31,7 @@ use crate::engine_host::{now_ms, random_id, EngineApp, EngineHost, OpenRefused};
 use crate::handshake_request::RequestInfo;
 use crate::persistence::OUTBOX_RETRY_MS;
 use crate::rate_limits::{bucket_key, Buckets};
-use crate::relays::{RelayAnswer, RelayBody, Relays};
+use crate::relays::{RelayAnswer, RelayBody, Relays, RELAYED};
 use crate::remote_recovery::{MOVED_PATH, RECOVER_PATH};
 use crate::room_directory::{Holdings, DIRECTORY_PATH};
 use crate::routing::{new_sid, path_of};
@@ -204,7 +204,7 @@ impl SocketIoServer {
             self.settle().await?;
             // The sender relays on to where sessions moved (`Relays::send`).
             return match answer.moved_to.is_empty() {
-                true => Response::ok("relayed").map(Some),
+                true => Response::ok(RELAYED).map(Some),
                 false => Response::from_json(&answer).map(Some),
             };
         }

@@ -11,6 +11,7 @@
 // the server (a client's emit is sent at most once, as with socket.io).
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
+import { partitionFor } from "../lifecycle/chat.mjs";
 
 /** The transports of each path. */
 export const CHURN_PATHS = { "websocket only": ["websocket"], "polling then upgrade": ["polling", "websocket"], "polling only": ["polling"] };
@@ -162,4 +163,40 @@ export async function churnRoom(url, perPath = 2) {
       for (const c of members) c.socket.close();
     },
   };
+}
+
+/**
+ * A member of `/rooms` at `url` placed on numbered object `object` of `shards` by its
+ * `partition` query, over the transports of `path` ([`CHURN_PATHS`]): what it hears (`got`)
+ * and its connections (`connects`: the object, then " recovered" when it was).
+ */
+export function placedMember(url, path, object, shards) {
+  const query = { partition: partitionFor(object, shards) };
+  const options = { forceNew: true, transports: CHURN_PATHS[path], query, reconnectionDelay: 100, reconnectionDelayMax: 300 };
+  const socket = io(`${url}/rooms`, options);
+  const member = { name: `${path} from object ${object}`, path, socket, got: [], connects: [] };
+  socket.on("room-message", (text) => member.got.push(text));
+  socket.on("connect", () => member.connects.push(`${socket.io.engine?.id?.split("-")[0]}${socket.recovered ? " recovered" : ""}`));
+  return member;
+}
+
+/** Closes each member's connection (the server sees it) and keeps it away. */
+export function cutAway(members) {
+  for (const m of members) {
+    m.socket.io.reconnection(false);
+    m.socket.io.engine.close();
+  }
+}
+
+/**
+ * Sends each member, away since [`cutAway`], to numbered object `objectOf(member)` of `shards`
+ * (the `partition` query its next handshake carries, as a refreshed token would be), and lets
+ * it reconnect.
+ */
+export function sendTo(members, objectOf, shards) {
+  for (const m of members) {
+    m.socket.io.opts.query.partition = partitionFor(objectOf(m), shards);
+    m.socket.io.reconnection(true);
+    m.socket.connect();
+  }
 }

@@ -15,8 +15,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
-import { churnRoom } from "../edge/churn.mjs";
-import { PATHS, awaitEviction, partitionFor, serverErrors, sleep, until, workerStarter } from "./chat.mjs";
+import { CHURN_PATHS, churnRoom, cutAway, placedMember, sendTo } from "../edge/churn.mjs";
+import { awaitEviction, partitionFor, serverErrors, sleep, until, workerStarter } from "./chat.mjs";
 
 const IDLE_MS = 30_000; // see lifecycle.test.mjs
 const SHARDS = 4;
@@ -25,35 +25,17 @@ const VARS = { APP: "rooms-recovery", SHARDS: String(SHARDS), HEARTBEAT: "hibern
 
 const start = workerStarter("conformance", VARS);
 
-/** A member of `/rooms` on numbered object `object`, recording what it hears and each connection. */
-function receiver(url, path, object) {
-  const query = { partition: partitionFor(object, SHARDS) };
-  const socket = io(`${url}/rooms`, { forceNew: true, ...PATHS[path], query, reconnectionDelay: 100, reconnectionDelayMax: 300 });
-  const r = { path, socket, heard: [], connects: [] };
-  socket.on("room-message", (text) => r.heard.push(text));
-  socket.on("connect", () => r.connects.push(`${socket.io.engine.id.split("-")[0]}${socket.recovered ? " recovered" : ""}`));
-  return r;
-}
-
 /**
  * Closes each receiver's connection (the server sees it) and keeps it away while `whileAway`
  * runs; then sends it to its object of `to` (by path) and waits for its reconnection there.
  */
 async function moveAway(receivers, to, whileAway) {
-  for (const r of receivers) {
-    r.socket.io.reconnection(false);
-    r.socket.io.engine.close();
-  }
+  cutAway(receivers);
   await sleep(500);
   await whileAway();
-  for (const r of receivers) {
-    const before = r.connects.length;
-    r.socket.io.opts.query.partition = partitionFor(to[r.path], SHARDS);
-    r.socket.io.reconnection(true);
-    r.socket.connect();
-    r.awaited = before + 1;
-  }
-  await until(() => receivers.every((r) => r.connects.length >= r.awaited), 30_000, "the receivers back");
+  const awaited = receivers.map((r) => r.connects.length + 1);
+  sendTo(receivers, (r) => to[r.path], SHARDS);
+  await until(() => receivers.every((r, i) => r.connects.length >= awaited[i]), 30_000, "the receivers back");
   // A polling-then-upgrade client upgrades (a recovered packet may come with the upgrade).
   await until(() => receivers.every((r) => r.socket.io.engine.transport.name === (r.path === "polling only" ? "polling" : "websocket")), 20_000, "the upgrades");
 }
@@ -64,18 +46,18 @@ describe("sessions moved between objects through the lifecycle", () => {
     const { port, persist } = worker;
     const sender = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"], query: { partition: partitionFor(0, SHARDS) } });
     // Every receiver starts on object 1.
-    const receivers = Object.keys(PATHS).map((path) => receiver(worker.url, path, 1));
+    const receivers = Object.keys(CHURN_PATHS).map((path) => placedMember(worker.url, path, 1, SHARDS));
     const said = [];
     /** The sender says `text` to the room; every receiver hears it (`relayMs` later, once sent on). */
     const say = async (text, relayMs = 0) => {
       said.push(text);
       sender.emit("to-room", "r", text);
       if (relayMs) await sleep(relayMs);
-      else await until(() => receivers.every((r) => r.heard.includes(text)), 10_000, `every receiver to hear ${text}`);
+      else await until(() => receivers.every((r) => r.got.includes(text)), 10_000, `every receiver to hear ${text}`);
     };
     const check = (when) => {
       for (const r of receivers) {
-        assert.deepEqual(r.heard, said, `${r.path} (connections: ${r.connects.join(", ")}), ${when}: every broadcast once, in order\n${serverErrors(worker)}`);
+        assert.deepEqual(r.got, said, `${r.path} (connections: ${r.connects.join(", ")}), ${when}: every broadcast once, in order\n${serverErrors(worker)}`);
       }
     };
     try {
@@ -119,7 +101,8 @@ describe("sessions moved between objects through the lifecycle", () => {
         assert.ok(!first.endsWith("recovered"), `${r.path}: a new session first`);
         assert.deepEqual(others.map((c) => c.endsWith("recovered")), [true, true, true], `${r.path}: every reconnection recovered (${r.connects.join(", ")})`);
       }
-      assert.deepEqual(receivers.map((r) => r.connects.map((c) => c.split(" ")[0]).join(">")), ["1>2>1>3", "1>2>1>0", "1>3>2>1"], "each moved as sent");
+      const moves = Object.fromEntries(receivers.map((r) => [r.path, r.connects.map((c) => c.split(" ")[0]).join(">")]));
+      assert.deepEqual(moves, { "polling then upgrade": "1>2>1>3", "websocket only": "1>2>1>0", "polling only": "1>3>2>1" }, "each moved as sent");
     } finally {
       sender.close();
       for (const r of receivers) r.socket.close();
