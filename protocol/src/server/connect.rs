@@ -2,10 +2,16 @@
 //! core's side of a CONNECT (the request to the driver, a recoverable session restored, the
 //! socket created and told).
 
-use super::handover::{self, HANDED_UNCONFIRMED};
+use super::handover;
 use super::snapshot::write_socket;
 use super::snapshot_sizes::{list_overhead, pending_entry_len};
 use super::*;
+
+/// The offset a socket recovered with packets to send keeps as its `connected_with` when its
+/// CONNECT carried none, and that every packet handed to it but the last carries: a
+/// reconnection carrying it is refused (see `do_connect`). No server writes it for a log
+/// position.
+const UNCONFIRMED_OFFSET: &str = "handed";
 
 impl Server {
     /// Accepts a pending CONNECT: the socket joins the namespace (and its own room), CONNECT
@@ -258,12 +264,9 @@ impl Server {
         // which this log cannot place (one cut between two of them was recovered without the
         // rest until 2026-12-08).
         let missed_unconfirmed = recovery && !r.missed.is_empty();
-        let since = match (awaits_logged, missed_unconfirmed) {
-            (true, _) => Some(offsets::encode(&self.shared.seen)),
-            _ => None,
-        };
+        let since = awaits_logged.then(|| offsets::encode(&self.shared.seen));
         let connected_with = match missed_unconfirmed {
-            true => Some(string_member(&auth, "offset").unwrap_or_else(|| HANDED_UNCONFIRMED.to_owned())),
+            true => Some(string_member(&auth, "offset").unwrap_or_else(|| UNCONFIRMED_OFFSET.to_owned())),
             false => string_member(&auth, "offset").filter(|_| awaits_logged),
         };
         // the reference sends the missed packets from the Socket constructor, before CONNECT

@@ -19,12 +19,6 @@ use crate::json::write_string;
 use super::offsets;
 use super::{Missed, Persisted, Server};
 
-/// The offset carried by every packet handed to a socket but the last, when its CONNECT
-/// carried none (a client that received no broadcast before): a client cut before the last
-/// one arrived comes back with it, and its reconnection is refused (see `do_connect`). No
-/// server writes it for a log position.
-pub(super) const HANDED_UNCONFIRMED: &str = "handed";
-
 /// What another server handed over with a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Handed {
