@@ -22,9 +22,6 @@ use crate::config::Config;
 use crate::object_stats::ObjectStats;
 use crate::socketio_object::SocketIoServer;
 
-/// The path of broadcasts relayed to an object.
-pub(crate) const RELAY_PATH: &str = "/__relay";
-
 /// The sockets of a deployment, reached from outside any socket (socket.io's `io` on a
 /// server of a cluster): `Emitter::new(&env).to("room").emit("event", &data).await`, and the
 /// adapter operations (`fetch_sockets`, `sockets_join`, `sockets_leave`,

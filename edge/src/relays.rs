@@ -8,10 +8,12 @@ use futures_util::future::join_all;
 use worker::{Env, Result, Storage};
 
 use crate::cluster::{holders_of, post_with_retry, reached};
-use crate::emitter::RELAY_PATH;
 use crate::room_directory::RoomKey;
 use crate::routing::is_numbered_object;
 use wasmio_protocol::server::Broadcast;
+
+/// The path of broadcasts relayed to an object.
+pub(crate) const RELAY_PATH: &str = "/__relay";
 
 /// Storage keys of the broadcasts this object logged for recovery and has not relayed to every
 /// object yet (`outbox:<sequence, 20 digits>`): written with the log before any relay leaves,

@@ -18,15 +18,15 @@ export const CHURN_PATHS = { "websocket only": ["websocket"], "polling then upgr
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A member of room `r` of `/rooms`, rejoining it after a refused recovery. */
-async function member(url, path, index) {
-  const options = { forceNew: true, transports: CHURN_PATHS[path], reconnectionDelay: 100, reconnectionDelayMax: 300 };
-  const socket = io(`${url}/rooms`, options);
-  const client = { name: `${path} #${index}`, socket, got: new Map(), objects: [], reconnects: [], gaps: [], lastHeard: -1, cutAt: 0, earlyCuts: 0 };
-  socket.on("room-message", (n) => client.got.set(n, (client.got.get(n) ?? 0) + 1));
-  // Cut again while a reconnection receives what it missed (sent before its CONNECT): at the
-  // `cutAt`-th packet of the namespace, some of it received, some not. The stream is read as
-  // it arrives: socket.io-client hands packets to the socket a tick later.
+/**
+ * Cuts `client`'s next reconnection while it receives what it missed (sent before its
+ * CONNECT): once `client.cutAt` is set, at the `cutAt`-th packet of `/rooms` before the
+ * CONNECT, some of it received, some not; `client.earlyCuts` counts the cuts. The engine's
+ * stream is read as it arrives: socket.io-client hands packets to the socket a tick later.
+ */
+export function cutWhileReceiving(client) {
+  Object.assign(client, { cutAt: 0, earlyCuts: 0 });
+  const { socket } = client;
   socket.io.on("open", () => {
     const engine = socket.io.engine;
     let seen = 0;
@@ -40,6 +40,15 @@ async function member(url, path, index) {
       engine.close();
     });
   });
+}
+
+/** A member of room `r` of `/rooms`, rejoining it after a refused recovery. */
+async function member(url, path, index) {
+  const options = { forceNew: true, transports: CHURN_PATHS[path], reconnectionDelay: 100, reconnectionDelayMax: 300 };
+  const socket = io(`${url}/rooms`, options);
+  const client = { name: `${path} #${index}`, socket, got: new Map(), objects: [], reconnects: [], gaps: [], lastHeard: -1 };
+  socket.on("room-message", (n) => client.got.set(n, (client.got.get(n) ?? 0) + 1));
+  cutWhileReceiving(client);
   // The last message received before a disconnection: those after it were on their way.
   socket.on("disconnect", () => (client.lastHeard = Math.max(-1, ...client.got.keys())));
   socket.on("connect", () => {

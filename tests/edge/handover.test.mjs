@@ -14,7 +14,7 @@ import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { io } from "socket.io-client";
 import { partitionFor, sleep, until } from "../lifecycle/chat.mjs";
-import { CHURN_PATHS, churnRoom, cutAway, placedMember, sendTo } from "./churn.mjs";
+import { CHURN_PATHS, churnRoom, cutAway, cutWhileReceiving, placedMember, sendTo } from "./churn.mjs";
 import { startWorker } from "./harness.mjs";
 
 const workers = [];
@@ -49,25 +49,11 @@ describe("a reconnection cut while it receives what it missed, before its CONNEC
     try {
       for (const path of Object.keys(CHURN_PATHS)) {
         for (const to of [1, 2]) {
-          const client = Object.assign(placedMember(worker.url, path, 1, 4), { to, cutAt: 0 });
+          const client = Object.assign(placedMember(worker.url, path, 1, 4), { to });
           clients.push(client);
-          const { socket } = client;
-          socket.on("connect", () => socket.emit("join", "r"));
-          // The engine's stream as it arrives: the second packet of the namespace before its
-          // CONNECT closes the connection, the first one received.
-          socket.io.on("open", () => {
-            const engine = socket.io.engine;
-            let seen = 0;
-            let connected = false;
-            engine.on("packet", ({ type, data }) => {
-              if (type !== "message" || typeof data !== "string") return;
-              connected ||= data.startsWith("0/rooms,");
-              if (!client.cutAt || connected || !data.startsWith("2/rooms,") || ++seen < client.cutAt) return;
-              client.cutAt = 0;
-              client.cutOnReceipt = true;
-              engine.close();
-            });
-          });
+          client.socket.on("connect", () => client.socket.emit("join", "r"));
+          // The second packet of the namespace before its CONNECT closes the connection.
+          cutWhileReceiving(client);
         }
       }
       await until(() => sender.connected && clients.every((c) => c.socket.connected), 20_000, "the connections");
@@ -89,7 +75,7 @@ describe("a reconnection cut while it receives what it missed, before its CONNEC
       await until(() => clients.every((c) => c.got.includes("a4")), 10_000, "a4");
       await sleep(300);
       for (const c of clients) {
-        assert.ok(c.cutOnReceipt, `${c.name} to ${c.to}: cut while receiving what it missed`);
+        assert.equal(c.earlyCuts, 1, `${c.name} to ${c.to}: cut while receiving what it missed`);
         assert.equal(new Set(c.got).size, c.got.length, `${c.name}: nothing twice\n${states()}`);
         // Refused: a fresh session, told so; a2 and a3 are what a refused recovery may miss.
         // Recovered (a client that got its CONNECT before the cut took effect): all of it.
