@@ -483,3 +483,51 @@ fn reconnection_turned_off_by_a_disconnect_listener_leaves_the_socket_free_to_co
     assert_eq!(net.handshakes, 2, "a new engine session");
     assert_eq!(net.socket_events(s), [SocketEvent::Connect]);
 }
+
+#[test]
+fn events_replayed_ahead_of_a_connect_that_never_came_are_delivered_once_by_the_next_connect() {
+    for recovered in [true, false] {
+        let mut net = Net::new(polling_only());
+        net.pid = Some("p1".into());
+        net.manager.open(net.now);
+        let s = connected(&mut net, "/");
+        net.server_send(Packet::event("/", r#"["m","a","o1"]"#));
+        // A recovering server replays what was missed, then CONNECT: two reconnections are
+        // cut before theirs, the second having replayed more from the same offset.
+        net.ignore.push("/".into());
+        let reconnect = |net: &mut Net, replay: &[&str], connect_pid: Option<&str>| {
+            net.randoms(&[0.0, 0.0]);
+            net.close_from_server();
+            net.advance(net.now + 1_000);
+            for (i, text) in replay.iter().enumerate() {
+                net.server_send(Packet::event("/", format!(r#"["m","{text}","o{}"]"#, i + 2)));
+            }
+            if let Some(pid) = connect_pid {
+                let mut answer = Packet::new(PacketType::Connect, "/");
+                answer.data = Some(format!(r#"{{"sid":"s2","pid":"{pid}"}}"#));
+                net.server_send(answer);
+            }
+        };
+        reconnect(&mut net, &["b"], None);
+        reconnect(&mut net, &["b", "c"], None);
+        // receiveBuffer: what this connection received ahead of its CONNECT.
+        assert_eq!(net.manager.get_socket(s).unwrap().receive_buffer().count(), 2);
+        // The third recovers (everything from the offset again) or is a new session (nothing).
+        match recovered {
+            true => reconnect(&mut net, &["b", "c", "d"], Some("p1")),
+            false => reconnect(&mut net, &[], Some("p2")),
+        }
+        let socket = net.manager.get_socket(s).unwrap();
+        assert!(socket.connected() && socket.recovered() == recovered);
+        let texts: Vec<String> = net
+            .socket_events(s)
+            .into_iter()
+            .filter_map(|e| match e {
+                SocketEvent::Event { data, .. } => Some(data.split('"').nth(3).unwrap().to_owned()),
+                _ => None,
+            })
+            .collect();
+        let expected: &[&str] = if recovered { &["a", "b", "c", "d"] } else { &["a", "b", "c"] };
+        assert_eq!(texts, expected, "recovered: {recovered}");
+    }
+}

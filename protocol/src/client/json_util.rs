@@ -77,34 +77,29 @@ pub(crate) fn truthy(raw: &str) -> bool {
 /// `auth` overriding them in place or following them. An `offset` of `None` is `undefined`
 /// (left out unless `auth` sets it). Non-object `auth` adds nothing.
 pub(crate) fn merge_recovery(pid: &str, offset: Option<&str>, auth: Option<&str>) -> String {
-    let mut pid_json = String::new();
-    json::write_string(&mut pid_json, pid);
-    let offset_json = offset.map(|o| {
-        let mut out = String::new();
-        json::write_string(&mut out, o);
-        out
-    });
-    let mut entries: Vec<(String, Option<String>)> =
-        vec![("pid".to_owned(), Some(pid_json)), ("offset".to_owned(), offset_json)];
-    for (key, value) in auth.and_then(object_members).unwrap_or_default() {
-        if key == "__proto__" {
-            // Object.assign sets the prototype: not an own, serialized property
-            continue;
-        }
-        match entries.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = Some(value.to_owned()),
-            None => entries.push((key, Some(value.to_owned()))),
-        }
+    let members = auth.and_then(object_members).unwrap_or_default();
+    let mut out = String::from("{\"pid\":");
+    match member(&members, "pid") {
+        Some(raw) => out.push_str(raw),
+        None => json::write_string(&mut out, pid),
     }
-    let mut out = String::from("{");
-    for (key, value) in entries {
-        let Some(value) = value else { continue };
-        if out.len() > 1 {
+    let own_offset = member(&members, "offset");
+    if own_offset.is_some() || offset.is_some() {
+        out.push_str(",\"offset\":");
+    }
+    match (own_offset, offset) {
+        (Some(raw), _) => out.push_str(raw),
+        (None, Some(offset)) => json::write_string(&mut out, offset),
+        (None, None) => {}
+    }
+    // Object.assign sets the prototype for `__proto__`: not an own, serialized property.
+    for (key, raw) in &members {
+        if !matches!(key.as_str(), "pid" | "offset" | "__proto__") {
             out.push(',');
+            json::write_string(&mut out, key);
+            out.push(':');
+            out.push_str(raw);
         }
-        json::write_string(&mut out, &key);
-        out.push(':');
-        out.push_str(&value);
     }
     out.push('}');
     out
@@ -136,6 +131,10 @@ mod tests {
             r#"{"pid":null,"offset":"mine","a":[1,{"b":2}]}"#
         );
         assert_eq!(merge_recovery("p\"1", Some("x"), Some("42")), r#"{"pid":"p\"1","offset":"x"}"#);
+        assert_eq!(
+            merge_recovery("p1", Some("o1"), Some(r#"{"__proto__":{"x":1},"t\n":1}"#)),
+            r#"{"pid":"p1","offset":"o1","t\n":1}"#
+        );
     }
 
     #[test]

@@ -161,6 +161,10 @@ pub struct Socket {
     pub(crate) acks: AckTable,
     pub(crate) send_buffer: Vec<Packet>,
     pub(crate) receive_buffer: Vec<Received>,
+    /// The events a recovering server replayed ahead of a CONNECT that never came, held for
+    /// the next connection: delivered if it is a new session, dropped if it recovers (replayed
+    /// again from the same offset).
+    pub(crate) cut_replay: Vec<Received>,
     /// The `retries` queue (`_queue`) by sequence number, its head first.
     pub(crate) queued: Vec<(u64, QueuedPacket)>,
     pub(crate) queue_seq: u64,
@@ -183,6 +187,7 @@ impl Socket {
             acks: AckTable::default(),
             send_buffer: Vec::new(),
             receive_buffer: Vec::new(),
+            cut_replay: Vec::new(),
             queued: Vec::new(),
             queue_seq: 0,
         }
@@ -239,8 +244,8 @@ impl Socket {
         self.send_buffer.len()
     }
 
-    /// `receiveBuffer`: the events received before the socket connected, as
-    /// (`[name, ...args]` JSON text, attachments), delivered when it connects.
+    /// `receiveBuffer`: the events received on this connection before the socket connected,
+    /// as (`[name, ...args]` JSON text, attachments), delivered when it connects.
     pub fn receive_buffer(&self) -> impl Iterator<Item = (&str, &[Vec<u8>])> {
         self.receive_buffer.iter().map(|r| (r.data.as_str(), r.attachments.as_slice()))
     }

@@ -37,9 +37,13 @@ impl Manager {
         let s = self.socket_mut(socket);
         s.connected = false;
         s.sid = None;
-        // Events a recovering server replayed ahead of a CONNECT that never came: the next
-        // recovery replays them from the same offset (socket.io-client keeps these too, and
-        // delivers each twice).
+        // Events a recovering server replayed ahead of a CONNECT that never came. The offset
+        // did not move, so each attempt replayed from the same one: the longest replay holds
+        // the others. socket.io-client keeps them all and delivers them at the next CONNECT,
+        // twice where that one recovers.
+        if s.receive_buffer.len() > s.cut_replay.len() {
+            std::mem::swap(&mut s.receive_buffer, &mut s.cut_replay);
+        }
         s.receive_buffer.clear();
         self.push_socket(socket, SocketEvent::Disconnect { reason, description });
         // _clearAcks: acks of buffered packets survive; the others are dropped, and those
@@ -175,8 +179,13 @@ impl Manager {
         s.recovered = pid.is_some() && s.pid == pid;
         s.pid = pid;
         s.connected = true;
-        // emitBuffered
-        for received in std::mem::take(&mut s.receive_buffer) {
+        // emitBuffered; a recovery replays again what a cut one held, a new session does not.
+        let mut buffered = std::mem::take(&mut s.cut_replay);
+        if s.recovered {
+            buffered.clear();
+        }
+        buffered.append(&mut s.receive_buffer);
+        for received in buffered {
             self.emit_event(socket, received);
         }
         for packet in std::mem::take(&mut self.socket_mut(socket).send_buffer) {
