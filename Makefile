@@ -96,7 +96,7 @@ test-wasm:
 
 ## Edge worker under real workerd: Engine.IO and Socket.IO conformance with raw frames, the
 ## official engine.io-client and socket.io-client, hibernation.
-test-edge: build-worker
+test-edge: build-client build-worker
 	WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/edge/
 
 ## The official Engine.IO v4 (25 tests) and Socket.IO v5 (32 tests) suites, unmodified, against

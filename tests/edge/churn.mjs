@@ -177,13 +177,14 @@ export async function churnRoom(url, perPath = 2) {
 /**
  * A member of `/rooms` at `url` placed on numbered object `object` of `shards` by its
  * `partition` query, over the transports of `path` ([`CHURN_PATHS`]): what it hears (`got`)
- * and its connections (`connects`: the object, then " recovered" when it was).
+ * and its connections (`connects`: the object, then " recovered" when it was). `client` is
+ * the `io` of the client to use (socket.io-client's by default), named `clientName`.
  */
-export function placedMember(url, path, object, shards) {
+export function placedMember(url, path, object, shards, client = io, clientName = "") {
   const query = { partition: partitionFor(object, shards) };
   const options = { forceNew: true, transports: CHURN_PATHS[path], query, reconnectionDelay: 100, reconnectionDelayMax: 300 };
-  const socket = io(`${url}/rooms`, options);
-  const member = { name: `${path} from object ${object}`, path, socket, got: [], connects: [] };
+  const socket = client(`${url}/rooms`, options);
+  const member = { name: `${clientName}${path} from object ${object}`, path, socket, got: [], connects: [] };
   socket.on("room-message", (text) => member.got.push(text));
   socket.on("connect", () => member.connects.push(`${socket.io.engine?.id?.split("-")[0]}${socket.recovered ? " recovered" : ""}`));
   return member;
