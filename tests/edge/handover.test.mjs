@@ -26,6 +26,19 @@ after(() => Promise.all(workers.map((w) => w.stop())));
 
 const VARS = { APP: "rooms-recovery", HEARTBEAT: "hibernate", PING_INTERVAL: "25000", PING_TIMEOUT: "20000" };
 
+/**
+ * Once `sender` and every member are connected, has the members join room `r`, the sender
+ * tell it `text`, and, once each member heard it, cuts them away ([`cutAway`]).
+ */
+async function inRoomThenAway(sender, members, text) {
+  await until(() => sender.connected && members.every((m) => m.socket.connected), 20_000, "the connections");
+  for (const m of members) assert.equal(await m.socket.timeout(5000).emitWithAck("join", "r"), "r");
+  sender.emit("to-room", "r", text);
+  await until(() => members.every((m) => m.got.includes(text)), 10_000, text);
+  cutAway(members);
+  await sleep(500);
+}
+
 describe("a room spanning objects while its members' sessions move between them", () => {
   it("delivers every broadcast once to each member told it recovered, on every transport path", async () => {
     // socket.io's default heartbeat: the cuts are the test's.
@@ -64,12 +77,7 @@ describe("a reconnection cut while it receives what it missed, before its CONNEC
           }
         }
       }
-      await until(() => sender.connected && clients.every((c) => c.socket.connected), 20_000, "the connections");
-      for (const c of clients) assert.equal(await c.socket.timeout(5000).emitWithAck("join", "r"), "r");
-      sender.emit("to-room", "r", "a0");
-      await until(() => clients.every((c) => c.got.includes("a0")), 10_000, "a0");
-      cutAway(clients);
-      await sleep(500);
+      await inRoomThenAway(sender, clients, "a0");
       for (const text of ["a1", "a2", "a3"]) sender.emit("to-room", "r", text);
       await sleep(1_000);
       for (const c of clients) c.cutAt = 2;
@@ -161,12 +169,7 @@ describe("a relay an object did not take, sent again from the alarm after a sess
     const sender = io(`${worker.url}/rooms`, { forceNew: true, transports: ["websocket"], query: { partition: partitionFor(0, 4) } });
     const receivers = Object.keys(CHURN_PATHS).map((path) => placedMember(worker.url, path, 1, 4));
     try {
-      await until(() => sender.connected && receivers.every((r) => r.socket.connected), 20_000, "the connections");
-      for (const r of receivers) assert.equal(await r.socket.timeout(5000).emitWithAck("join", "r"), "r");
-      sender.emit("to-room", "r", "before");
-      await until(() => receivers.every((r) => r.got.includes("before")), 10_000, "before");
-      cutAway(receivers);
-      await sleep(500);
+      await inRoomThenAway(sender, receivers, "before");
       // Object 1 refuses every attempt of the next relay: it waits in object 0's backlog.
       const hook = await fetch(`${worker.url}/socket.io/__fail?object=1&times=3`);
       assert.equal(hook.status, 200);
