@@ -53,7 +53,7 @@ impl<'a> Socket<'a> {
     /// `socket.emit(event, ...args)` with raw arguments. Refused for a reserved event name or
     /// a socket that is gone.
     pub fn emit_args(&mut self, event: &str, args: Args) -> Result<(), ApiError> {
-        self.server.emit(&self.sid, event, &args.json, args.attachments, self.now_ms).map(drop)
+        self.server.emit(&self.sid, event, &args.json, args.attachments, self.now_ms)
     }
 
     /// `socket.timeout(ms).emit(event, value, callback)`: the client's answer (or the timeout)

@@ -1,9 +1,10 @@
 //! Small JSON helpers for the server core: building packet data and reading snapshots with the
 //! crate's scanner (no JSON tree is built).
 
-use crate::json::{self, Kind, Scanner};
+use crate::json::{self, check_placeholders, write_string, Kind, Scanner};
+use crate::socket::RESERVED_EVENTS;
 
-use super::SnapshotError;
+use super::{ApiError, SnapshotError};
 
 impl From<json::JsonError> for SnapshotError {
     fn from(error: json::JsonError) -> Self {
@@ -212,4 +213,49 @@ impl<'a> Reader<'a> {
         self.s.expect_end()?;
         Ok(())
     }
+}
+
+/// An event name an application may emit (not one of the protocol's own).
+fn check_event(event: &str) -> Result<(), ApiError> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(ApiError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
+}
+
+/// Arguments must be a JSON array. Placeholders are checked only when there are attachments:
+/// without any, the packet goes as text, where an object shaped like a placeholder is plain
+/// data (socket.io-parser reconstructs binary packets only).
+pub(super) fn check_args(args: &str, attachments: &[Vec<u8>]) -> Result<(), ApiError> {
+    if !is_json_of(args, Kind::Array) {
+        return Err(ApiError::InvalidArgs);
+    }
+    if attachments.is_empty() {
+        return Ok(());
+    }
+    check_placeholders(args, attachments.len()).map_err(|()| ApiError::InvalidAttachments)
+}
+
+/// What every emit checks before it changes anything: the event name and the arguments.
+pub(super) fn check_emit(event: &str, args: &str, attachments: &[Vec<u8>]) -> Result<(), ApiError> {
+    check_event(event)?;
+    check_args(args, attachments)
+}
+
+/// `[event, ...args, offset?]` as JSON text, of arguments [`check_emit`] accepted.
+pub(super) fn event_data(event: &str, args: &str, offset: Option<&str>) -> String {
+    let inner = array_inner(args);
+    let mut out = String::with_capacity(event.len() + args.len() + 32);
+    out.push('[');
+    write_string(&mut out, event);
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
+    }
+    if let Some(offset) = offset {
+        out.push(',');
+        write_string(&mut out, offset);
+    }
+    out.push(']');
+    out
 }

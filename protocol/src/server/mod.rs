@@ -99,10 +99,10 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use crate::engine::{CloseReason, Data};
-use crate::json::{check_placeholders, write_string, JsonError, Kind};
-use crate::socket::{Packet, PacketType, RESERVED_EVENTS};
+use crate::json::{write_string, JsonError, Kind};
+use crate::socket::{Packet, PacketType};
 
-use json::{array_inner, first_element, is_json_of, string_member};
+use json::{check_args, check_emit, event_data, first_element, is_json_of, string_member};
 
 /// Room kept in a session's snapshot for a socket's fixed fields (ids, pid, counters, its
 /// connect position) beside its namespace, auth and data.
@@ -758,44 +758,4 @@ impl Server {
         self.shared.dynamic.retain(|name| nsps.contains_key(name) || persisted.values().any(|p| &p.nsp == name));
         self.shared_dirty |= before != self.shared.dynamic.len();
     }
-}
-
-fn check_event(event: &str) -> Result<(), ApiError> {
-    if RESERVED_EVENTS.contains(&event) {
-        return Err(ApiError::ReservedEvent(event.to_owned()));
-    }
-    Ok(())
-}
-
-/// Arguments must be a JSON array. Placeholders are checked only when there are attachments:
-/// without any, the packet goes as text, where an object shaped like a placeholder is plain
-/// data (socket.io-parser reconstructs binary packets only).
-fn check_args(args: &str, attachments: &[Vec<u8>]) -> Result<(), ApiError> {
-    if !is_json_of(args, Kind::Array) {
-        return Err(ApiError::InvalidArgs);
-    }
-    if attachments.is_empty() {
-        return Ok(());
-    }
-    check_placeholders(args, attachments.len()).map_err(|()| ApiError::InvalidAttachments)
-}
-
-/// `[event, ...args, offset?]` as JSON text.
-fn build_data(event: &str, args: &str, attachments: &[Vec<u8>], offset: Option<&str>) -> Result<String, ApiError> {
-    check_event(event)?;
-    check_args(args, attachments)?;
-    let inner = array_inner(args);
-    let mut out = String::with_capacity(event.len() + args.len() + 32);
-    out.push('[');
-    write_string(&mut out, event);
-    if !inner.is_empty() {
-        out.push(',');
-        out.push_str(inner);
-    }
-    if let Some(offset) = offset {
-        out.push(',');
-        write_string(&mut out, offset);
-    }
-    out.push(']');
-    Ok(out)
 }

@@ -108,8 +108,7 @@ impl Server {
         attachments: Vec<Vec<u8>>,
         now_ms: u64,
     ) -> Result<Delivery, ApiError> {
-        check_event(event)?;
-        check_args(args, &attachments)?;
+        check_emit(event, args, &attachments)?;
         // A relay behind its origin's last one here: sent on by a server a session moved from
         // ([`Delivery::moved_to`]), after later ones reached this server directly.
         let late = op
@@ -144,7 +143,7 @@ impl Server {
             *last = (*last).max(*seq);
             offsets::encode(&self.shared.seen)
         });
-        let data = build_data(event, args, &attachments, offset.as_deref())?;
+        let data = event_data(event, args, offset.as_deref());
         if let (Some(offset), Some((origin, seq))) = (offset, logged.clone()) {
             self.shared.log_bytes += data.len() + attachments.iter().map(Vec::len).sum::<usize>();
             self.shared.next_log_key += 1;
@@ -219,8 +218,8 @@ impl Server {
         timeout_ms: u64,
         now_ms: u64,
     ) -> Result<(u64, Delivery), ApiError> {
-        check_event(event)?;
-        let data = build_data(event, args, &attachments, None)?;
+        check_emit(event, args, &attachments)?;
+        let data = event_data(event, args, None);
         let sids = self.select(op);
         let ack_id = sids.iter().map(|sid| self.sockets[sid].next_ack).max().unwrap_or(0);
         let bid = self.shared.next_broadcast;

@@ -7,7 +7,8 @@ use super::*;
 impl Server {
     /// `socket.emit(event, ...args)`: `args` is a JSON array text, placeholders referring to
     /// `attachments`. With recovery enabled it is logged with an offset, as the reference
-    /// routes it through the adapter.
+    /// routes it through the adapter; without, it goes straight to the socket's session (no
+    /// selection of recipients: the hot path of a handler answering its client).
     pub fn emit(
         &mut self,
         sid: &str,
@@ -15,12 +16,20 @@ impl Server {
         args: &str,
         attachments: Vec<Vec<u8>>,
         now_ms: u64,
-    ) -> Result<Option<Rc<EncodedPacket>>, ApiError> {
-        let nsp = self.socket_state(sid)?.nsp.clone();
-        // The socket's own room has no other member: `join` refuses rooms named after a
-        // socket, connected or recoverable.
-        let op = Broadcast::new(nsp).to(sid);
-        Ok(self.broadcast(&op, event, args, attachments, now_ms)?.packet)
+    ) -> Result<(), ApiError> {
+        let socket = self.socket_state(sid)?;
+        let nsp = socket.nsp.clone();
+        if self.config.recovery.is_some() {
+            // The socket's own room has no other member: `join` refuses rooms named after a
+            // socket, connected or recoverable.
+            let op = Broadcast::new(nsp).to(sid);
+            return self.broadcast(&op, event, args, attachments, now_ms).map(drop);
+        }
+        let session = socket.session.clone();
+        check_emit(event, args, &attachments)?;
+        let data = event_data(event, args, None);
+        self.send_packet(&session, &Packet { kind: PacketType::Event, nsp, id: None, data: Some(data), attachments });
+        Ok(())
     }
 
     /// `socket.timeout(ms).emitWithAck(event, ...args)` (no timeout when `None`): returns the ack
@@ -36,7 +45,8 @@ impl Server {
     ) -> Result<u64, ApiError> {
         let socket = self.socket_state(sid)?;
         let (nsp, session, id) = (socket.nsp.clone(), socket.session.clone(), socket.next_ack);
-        let data = build_data(event, args, &attachments, None)?;
+        check_emit(event, args, &attachments)?;
+        let data = event_data(event, args, None);
         let packet = Packet { kind: PacketType::Event, nsp, id: Some(id), data: Some(data), attachments };
         self.socket_mut(sid).next_ack = id + 1;
         let deadline = timeout_ms.map(|t| now_ms + t);
