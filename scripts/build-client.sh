@@ -27,6 +27,12 @@ node -e 'const fs = require("fs"), f = process.argv[1], s = fs.readFileSync(f, "
 const dead = /\n *if \(module_or_path === undefined\) \{\n *module_or_path = new URL\(.wasmio_bg\.wasm., import\.meta\.url\);\n *\}/;
 if (!dead.test(s)) throw new Error("wasm-bindgen glue: the default wasm URL was not found");
 fs.writeFileSync(f, s.replace(dead, ""));' pkg/wasm/wasmio.js
+# The entries always pass the glue's init one object (`{ module_or_path }`): its branch for the
+# deprecated positional parameter, with its warning, is dead too. Removed, or the build fails.
+node -e 'const fs = require("fs"), f = process.argv[1], s = fs.readFileSync(f, "utf8");
+const dead = /\n *if \(module_or_path !== undefined\) \{\n *if \(Object\.getPrototypeOf\(module_or_path\) === Object\.prototype\) \{\n *\(\{module_or_path\} = module_or_path\)\n *\} else \{\n *console\.warn\([^\n]*\)\n *\}\n *\}/;
+if (!dead.test(s)) throw new Error("wasm-bindgen glue: the deprecated-parameter branch was not found");
+fs.writeFileSync(f, s.replace(dead, "\n    ({ module_or_path } = module_or_path);"));' pkg/wasm/wasmio.js
 # Node.js reads the wasm from a module holding it (base64), not from a file beside the package:
 # a server bundle (Next.js, Vite SSR, Rollup, esbuild --platform=node) carries a module as code,
 # where it rewrites `new URL("./wasm/...", import.meta.url)` as a web asset or leaves it behind.

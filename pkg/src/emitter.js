@@ -46,3 +46,26 @@ const E = Emitter.prototype;
 E.addEventListener = E.on;
 E.removeListener = E.removeAllListeners = E.removeEventListener = E.off;
 E.emitReserved = E.emit;
+
+/** Removes the first `fn` of `list` in place, as socket.io-client's `offAny`: a list read from
+ * `listenersAny()` stays the socket's own. */
+export const removeFirst = (list, fn) => {
+  const i = list.indexOf(fn);
+  if (i >= 0) list.splice(i, 1);
+};
+
+/** Reports what a listener threw without breaking the driver. */
+export function rethrow(e) {
+  setTimeout(() => {
+    throw e;
+  });
+}
+
+/** Calls a listener; what it throws is reported without breaking the driver. */
+export function guard(fn) {
+  try {
+    fn();
+  } catch (e) {
+    rethrow(e);
+  }
+}
