@@ -1,8 +1,10 @@
-//! A session moving between servers while broadcasts are on their way to both: each packet
-//! reaches the moved client once (see `server/handover.rs`).
+//! A session moving between servers: taken over from the server that held it (seen closed
+//! there or not), exported and recovered on another, where its home server learns it went;
+//! and while broadcasts are on their way to both, each packet reaches the moved client once
+//! (see `server/handover.rs`).
 
 use wasmio_protocol::engine::CloseReason;
-use wasmio_protocol::server::{Accept, Broadcast, Event, Server};
+use wasmio_protocol::server::{Accept, Broadcast, Delivery, DisconnectReason, Event, Server};
 
 const ACCEPT: fn() -> Accept = || Accept { sid: "new".into(), pid: Some("p-new".into()), data: None };
 
@@ -371,4 +373,291 @@ fn a_relay_sent_on_late_is_not_sent_again_to_a_socket_it_was_handed_to() {
     relay(&mut b, "c", 2, "c2");
     // Until 2026-12-07 the socket stopped looking for handed relays once c:3 came: c2 twice.
     assert_eq!(events_sent(&mut b, "f9"), Vec::<String>::new());
+}
+
+#[test]
+fn a_reconnection_takes_over_its_socket_before_the_old_transport_is_seen_closed() {
+    let mut h = Harness::new(recovery_config());
+    let offset = recovery_setup(&mut h);
+    // The client's transport closed, but this server has not seen it yet: its socket is still
+    // connected when the reconnection's CONNECT arrives, and a broadcast went to it meanwhile.
+    h.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[]", vec![], h.now).unwrap();
+    h.outs();
+    h.open("e2");
+    h.text("e2", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = h.events();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Disconnect { session, reason, .. }
+            if session == "e1" && *reason == DisconnectReason::TransportClose)),
+        "the old socket disconnects as if its transport closed: {events:?}"
+    );
+    assert!(events.contains(&Event::Connection {
+        session: "e2".into(),
+        nsp: "/".into(),
+        sid: "s1".into(),
+        recovered: true
+    }));
+    let outs = h.outs();
+    assert!(outs.contains(&Out::Close("e1".into())), "the old session is closed: {outs:?}");
+    let texts: Vec<&String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Send(to, text, _) if to == &["e2"] => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(texts[0].starts_with(r#"2["m2",""#), "the packet the old transport lost is replayed");
+    assert_eq!(texts[1], r#"0{"sid":"s1","pid":"p-s1"}"#);
+}
+
+#[test]
+fn a_recovery_asked_of_another_server_takes_over_a_socket_still_connected_there() {
+    let mut a = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    recovery_setup(&mut a);
+    // The holder has not seen the transport close; the reconnection reached another server.
+    let exported = a.server.export_recovery("p-s1", "/", None, "b", a.now).expect("taken over, then exported");
+    assert!(exported.contains("\"s1\""), "{exported}");
+    assert!(a.server.socket("s1").is_none());
+    assert!(a.outs().contains(&Out::Close("e1".into())));
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"));
+}
+
+#[test]
+fn recovery_moves_to_the_server_the_client_reconnects_to() {
+    // Two servers relaying their broadcasts to each other, as Durable Objects do.
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    let relay = |b: &mut Harness, delivery: Delivery, event: &str, args: &str, attachments: Vec<Vec<u8>>| {
+        let (origin, seq) = delivery.logged.expect("logged for recovery");
+        let op = Broadcast::new("/").to("r").relayed(origin, seq);
+        b.server.broadcast(&op, event, args, attachments, b.now).unwrap();
+        b.outs();
+    };
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    let first = a.server.broadcast(&Broadcast::new("/").to("r"), "m1", "[]", vec![], a.now).unwrap();
+    let text = a.texts_for("e1").pop().unwrap();
+    let offset = text.trim_start_matches(r#"2["m1",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(offset, "a:1");
+    relay(&mut b, first, "m1", "[]", vec![]);
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let args = r#"[1,{"_placeholder":true,"num":0}]"#;
+    let missed = a.server.broadcast(&Broadcast::new("/").to("r"), "missed", args, vec![vec![7, 8]], a.now).unwrap();
+    a.outs();
+    // b logs it too, and once only however often it is relayed.
+    let again = missed.clone();
+    relay(&mut b, missed, "missed", args, vec![vec![7, 8]]);
+    relay(&mut b, again, "missed", args, vec![vec![7, 8]]);
+    // The client reconnects to b, which does not hold its session.
+    b.open("e9");
+    b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    assert!(!request.recovered);
+    let from = request.recover_from.clone().expect("the pid to ask for");
+    assert_eq!((from.pid.as_str(), from.offset.as_str()), ("p-s1", offset.as_str()));
+    assert_eq!(
+        a.server.export_recovery(&from.pid, "/other", Some(&from.offset), "b", a.now),
+        None,
+        "another namespace"
+    );
+    let exported = a.server.export_recovery(&from.pid, "/", Some(&from.offset), "b", a.now).expect("held by a");
+    assert_eq!(a.server.export_recovery(&from.pid, "/", Some(&from.offset), "b", a.now), None, "exported once");
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
+    assert!(imported.recovered && !imported.run_middlewares);
+    b.server
+        .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
+        .unwrap();
+    assert_eq!(
+        b.events(),
+        vec![Event::Connection { session: "e9".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    let outs = b.outs();
+    let [Out::Send(_, missed, attachments), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
+    assert_eq!(missed, r#"51-["missed",1,{"_placeholder":true,"num":0},"a:2"]"#, "from a's log, once");
+    assert_eq!(attachments, &vec![vec![7u8, 8]]);
+    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#, "the same pid: the client tells a recovery by it");
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"), "a later reconnection asking a is sent on to b");
+    let a_restored = Server::restore(recovery_config(), Some(&a.server.shared_to_json()), []).unwrap();
+    assert_eq!(a_restored.moved_to("p-s1"), Some("b"), "and a remembers it through hibernation");
+    let info = b.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    assert!(
+        b.server.import_recovery(&mut request.clone(), "{}", b.now).is_err(),
+        "an export without a session is refused"
+    );
+}
+
+#[test]
+fn a_server_whose_log_is_behind_the_client_recovers_with_what_the_old_holder_hands_over() {
+    // Room broadcasts are relayed to the servers holding the room only: b never got the ones
+    // the client received on a, nor those it missed (nor would a server new to the deployment).
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    // One broadcast to everyone reached b too: b's log knows origin a up to 1.
+    let everyone = a.server.broadcast(&Broadcast::new("/"), "all", "[]", vec![], a.now).unwrap();
+    let (origin, seq) = everyone.logged.unwrap();
+    b.server.broadcast(&Broadcast::new("/").relayed(origin, seq), "all", "[]", vec![], b.now).unwrap();
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.broadcast(&Broadcast::new("/").to("r"), "m2", "[]", vec![], a.now).unwrap();
+    let text = a.texts_for("e1").pop().unwrap();
+    let offset = text.trim_start_matches(r#"2["m2",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(offset, "a:2");
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    a.server.broadcast(&Broadcast::new("/").to("r"), "missed", "[]", vec![], a.now).unwrap();
+    a.outs();
+    // The client reconnects to b, which takes the session from a.
+    b.open("e9");
+    b.text("e9", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = a.server.export_recovery("p-s1", "/", Some(&offset), "b", a.now).expect("held by a");
+    // Without what a's log found (as a server of the previous version exports), b alone
+    // cannot tell what the client missed after a:2.
+    let (session, _) = exported.split_once(r#","x":"#).expect("the missed packets go with the session");
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &format!("{session}}}"), b.now).unwrap();
+    assert!(!imported.recovered, "b cannot tell what the client missed after a:2");
+    // With them, the session is recovered with the room's packet it missed, once.
+    let mut imported = request.clone();
+    b.server.import_recovery(&mut imported, &exported, b.now).unwrap();
+    assert!(imported.recovered);
+    b.server
+        .accept_connect("e9", "/", Accept { sid: "new".into(), pid: Some("p-new".into()), data: None }, b.now)
+        .unwrap();
+    let outs = b.outs();
+    let [Out::Send(_, missed, _), Out::Send(_, connect, _)] = &outs[..] else { panic!("{outs:?}") };
+    // Its offset is b's position: a's (a:3) names a sequence of a's room b's log never reached.
+    assert_eq!(missed, r#"2["missed","a:1"]"#);
+    assert_eq!(connect, r#"0{"sid":"s1","pid":"p-s1"}"#);
+    // So, cut again before b sends it anything, it recovers from there (until 2026-12-06 it
+    // was refused: b's log had not reached a:3), missing nothing.
+    b.server.handle_close("e9", CloseReason::TransportClose, b.now);
+    b.events();
+    b.open("e10");
+    b.text("e10", r#"0{"pid":"p-s1","offset":"a:1"}"#);
+    let recovered = Event::Connection { session: "e10".into(), nsp: "/".into(), sid: "s1".into(), recovered: true };
+    assert_eq!(b.events(), vec![recovered]);
+    assert_eq!(b.texts_for("e10"), [r#"0{"sid":"s1","pid":"p-s1"}"#], "nothing replayed");
+}
+
+#[test]
+fn the_server_a_pid_names_is_told_where_its_session_went_last_and_keeps_the_latest() {
+    let mut home = Harness::new(recovery_config());
+    home.server.set_origin("a");
+    assert_eq!(home.server.moved_to("a-s1"), None);
+    home.server.note_moved("a-s1", "c", 2_000);
+    assert_eq!(home.server.moved_to("a-s1"), Some("c"));
+    home.server.note_moved("a-s1", "b", 1_000);
+    assert_eq!(home.server.moved_to("a-s1"), Some("c"), "a note of an earlier move arriving late is ignored");
+    home.server.note_moved("a-s1", "d", 3_000);
+    assert_eq!(home.server.moved_to("a-s1"), Some("d"));
+    let restored = Server::restore(recovery_config(), Some(&home.server.shared_to_json()), []).unwrap();
+    assert_eq!(restored.moved_to("a-s1"), Some("d"), "kept through hibernation");
+}
+
+#[test]
+fn a_session_taken_from_another_server_stays_recoverable_when_its_connect_is_refused_or_its_connection_closes_first() {
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    let offset = recovery_setup(&mut a);
+    assert_eq!(offset, "a:1");
+    // a's broadcast to everyone, relayed to b: b's log can tell what the client missed after it.
+    b.server.broadcast(&Broadcast::new("/").relayed("a", 1), "m1", "[]", vec![], b.now).unwrap();
+    b.outs();
+    let offset = offset.as_str();
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    let reconnect = |b: &mut Harness, session: &str| {
+        b.open(session);
+        b.text(session, &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+        b.events()
+    };
+    // The client reconnects to b, which takes the session from a; the driver refuses the CONNECT
+    // (say, an async middleware found the token expired).
+    let events = reconnect(&mut b, "e2");
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = a.server.export_recovery("p-s1", "/", Some(offset), "b", a.now).expect("held by a");
+    b.server.import_recovery(&mut request.clone(), &exported, b.now).unwrap();
+    b.server.reject_connect("e2", "/", "token expired", None).unwrap();
+    // Kept in b's shared state, through hibernation.
+    let mut b = Harness {
+        server: Server::restore(recovery_config(), Some(&b.server.shared_to_json()), []).unwrap(),
+        now: b.now,
+    };
+    b.server.set_origin("b");
+    // The next attempt, to b again, recovers it there: a gave it away already.
+    let recovered = Event::Connection { session: "e3".into(), nsp: "/".into(), sid: "s1".into(), recovered: true };
+    assert_eq!(reconnect(&mut b, "e3"), vec![recovered]);
+    let info = b.server.socket("s1").unwrap();
+    assert_eq!((info.rooms, info.data.as_str()), (sessions(&["r", "s1"]), r#"{"n":1}"#));
+    // Cut again; this time taken by a, whose connection closes before the CONNECT is decided.
+    b.server.handle_close("e3", CloseReason::TransportClose, b.now);
+    b.events();
+    a.open("e4");
+    a.text("e4", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    let events = a.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    let exported = b.server.export_recovery("p-s1", "/", Some(offset), "a", b.now).expect("held by b");
+    a.server.import_recovery(&mut request.clone(), &exported, a.now).unwrap();
+    a.server.handle_close("e4", CloseReason::TransportClose, a.now);
+    a.events();
+    a.open("e5");
+    a.text("e5", &format!(r#"0{{"pid":"p-s1","offset":"{offset}"}}"#));
+    assert_eq!(
+        a.events(),
+        vec![Event::Connection { session: "e5".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }],
+        "recovered on a, which took it"
+    );
+    assert_eq!(a.server.moved_to("p-s1"), None, "a holds it now, whatever it knew of the earlier move");
+}
+
+#[test]
+fn a_session_taken_from_another_server_stays_recoverable_when_its_connection_closed_while_it_was_asked_for() {
+    let mut a = Harness::new(recovery_config());
+    let mut b = Harness::new(recovery_config());
+    a.server.set_origin("a");
+    b.server.set_origin("b");
+    a.connect("e1", "/", "s1");
+    a.server.join("s1", ["r"]).unwrap();
+    a.server.handle_close("e1", CloseReason::TransportClose, a.now);
+    a.events();
+    // The client reconnects to b, which asks a for the session; the connection closes (its
+    // transport dropped, its connect timeout) before a answers.
+    b.open("e9");
+    b.text("e9", r#"0{"pid":"p-s1"}"#);
+    let events = b.events();
+    let [Event::ConnectRequest(request)] = &events[..] else { panic!("{events:?}") };
+    b.server.handle_close("e9", CloseReason::TransportClose, b.now);
+    b.events();
+    let exported = a.server.export_recovery("p-s1", "/", None, "b", a.now).expect("held by a");
+    let mut request = request.clone();
+    b.server.import_recovery(&mut request, &exported, b.now).unwrap();
+    assert!(!request.recovered, "nothing to recover into");
+    assert_eq!(a.server.moved_to("p-s1"), Some("b"));
+    // Kept in b's shared state, through hibernation: the next attempt recovers it there.
+    let mut b = Harness {
+        server: Server::restore(recovery_config(), Some(&b.server.shared_to_json()), []).unwrap(),
+        now: b.now,
+    };
+    b.open("e10");
+    b.text("e10", r#"0{"pid":"p-s1"}"#);
+    assert_eq!(
+        b.events(),
+        vec![Event::Connection { session: "e10".into(), nsp: "/".into(), sid: "s1".into(), recovered: true }]
+    );
+    assert_eq!(b.server.socket("s1").unwrap().rooms, sessions(&["r", "s1"]));
 }

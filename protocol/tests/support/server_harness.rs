@@ -2,7 +2,7 @@
 //! moves, its transmits flattened ([`Out`]) for assertions.
 
 use wasmio_protocol::engine::Data;
-use wasmio_protocol::server::{Accept, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit};
+use wasmio_protocol::server::{Accept, Broadcast, Config, Event, RecoveryConfig, Server, SessionInfo, Transmit};
 
 /// A flattened transmit: (sessions, text, attachments) or a close.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,4 +85,17 @@ pub fn recovery_config() -> Config {
 
 pub fn sessions(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Connects e1/s1 with recovery, joins "r", returns the offset of a first broadcast.
+pub fn recovery_setup(h: &mut Harness) -> String {
+    h.connect("e1", "/", "s1");
+    h.server.join("s1", ["r"]).unwrap();
+    h.server.set_data("s1", r#"{"n":1}"#).unwrap();
+    h.server.broadcast(&Broadcast::new("/"), "m1", "[]", vec![], h.now).unwrap();
+    let text = h.texts_for("e1").pop().unwrap();
+    // the offset is the last argument
+    let offset = text.trim_start_matches(r#"2["m1",""#).trim_end_matches("\"]").to_owned();
+    assert_eq!(text, format!(r#"2["m1","{offset}"]"#));
+    offset
 }
