@@ -25,12 +25,10 @@ mod config;
 mod current_engine;
 mod reconnection;
 mod sockets;
+mod timers;
 
 /// The error socket.io-client gives when a CONNECT answer has no `sid`.
 const V2_SERVER: &str = "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)";
-
-/// The most timers one `handle_timeout` call fires (zero delays cannot spin it forever).
-const MAX_TIMERS_PER_CALL: usize = 1_000;
 
 /// The Socket.IO client of one server: socket.io-client's `Manager` with its `Socket`s.
 pub struct Manager {
@@ -231,16 +229,6 @@ impl Manager {
         self.events.prepend(set_aside.0);
     }
 
-    /// When [`Manager::handle_timeout`] must be called next.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        let acks = self.sockets.iter().flat_map(|s| s.acks.values().filter_map(|a| a.deadline));
-        [self.connect_deadline, self.reconnection.due(), self.engine.session().and_then(ClientSession::poll_timeout)]
-            .into_iter()
-            .flatten()
-            .chain(acks)
-            .min()
-    }
-
     // ----- engine inputs --------------------------------------------------------------
 
     /// A poll GET of the engine answered (see [`ClientSession::handle_poll_response`]).
@@ -356,35 +344,6 @@ impl Manager {
     pub fn handle_transport_closed(&mut self, id: TransportId, now_ms: u64) {
         if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_transport_closed(local);
-            self.pump(now_ms);
-        }
-    }
-
-    /// The time is now `now_ms`: fires every timer due (connect timeout, reconnection delay,
-    /// acknowledgement timeouts, the engine's heartbeat), earliest first.
-    pub fn handle_timeout(&mut self, now_ms: u64) {
-        for _ in 0..MAX_TIMERS_PER_CALL {
-            let Some(timer) = self.next_due_timer(now_ms) else { return };
-            match timer {
-                Timer::Connect => self.connect_timed_out(now_ms),
-                Timer::Reconnect => {
-                    if let Some(attempt) = self.reconnection.fire() {
-                        self.push(ManagerEvent::ReconnectAttempt(attempt));
-                        self.open_engine(now_ms, true);
-                        // The attempt's own timers run at a later call, once `reconnect_attempt`
-                        // was handed out, as socket.io-client's `setTimeout`s do: a listener that
-                        // closes the manager (`socket.disconnect()`) cancels them, even the
-                        // connect timeout of `timeout: 0`, which is due at once.
-                        return self.pump(now_ms);
-                    }
-                }
-                Timer::Engine => {
-                    if let Some(engine) = self.engine.session_mut() {
-                        engine.handle_timeout(now_ms);
-                    }
-                }
-                Timer::Ack(socket, id) => self.on_ack_timeout(socket, id, now_ms),
-            }
             self.pump(now_ms);
         }
     }
@@ -774,26 +733,6 @@ impl Manager {
             self.force_close(now_ms);
         }
     }
-
-    fn next_due_timer(&self, now_ms: u64) -> Option<Timer> {
-        let mut best: Option<(u64, Timer)> = None;
-        let mut consider = |at: Option<u64>, timer: Timer| {
-            if let Some(at) = at.filter(|&at| at <= now_ms) {
-                if best.is_none_or(|(b, _)| at < b) {
-                    best = Some((at, timer));
-                }
-            }
-        };
-        consider(self.connect_deadline, Timer::Connect);
-        consider(self.reconnection.due(), Timer::Reconnect);
-        consider(self.engine.session().and_then(ClientSession::poll_timeout), Timer::Engine);
-        for (i, s) in self.sockets.iter().enumerate() {
-            for (&id, ack) in s.acks.iter() {
-                consider(ack.deadline, Timer::Ack(SocketId(i as u32), id));
-            }
-        }
-        best.map(|(_, timer)| timer)
-    }
 }
 
 /// What failed a queued emit's attempt.
@@ -802,12 +741,4 @@ enum QueueError {
     Value(String),
     /// The acknowledgement failed.
     Ack(AckError),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    Connect,
-    Reconnect,
-    Engine,
-    Ack(SocketId, u64),
 }
