@@ -1,942 +1,644 @@
 // What socket.io-client code reaches into beyond emit and on, in Chromium against the official
 // socket.io@4.8.4 server, asserted of wasmio and of the official socket.io-client 4.8.4 alike
 // (the same page script runs on each): the engine object (created on the first connection,
-// `close()` as a dropped connection), `socket.auth` and `io.opts.query` changed before an
-// automatic reconnection, acknowledgement callbacks dropped on disconnect, transport errors'
-// fields, the browser going offline, sendBuffer / receiveBuffer and onAnyOutgoing, and the options `path`, `withCredentials`, `extraHeaders`,
-// `transportOptions`, `protocols`, `requestTimeout`, `timestampRequests`, `multiplex`,
-// `upgrade`, with `prependAny`/`offAny`; what a listener's call causes, emitted within it.
-import { after, before, describe, test as nodeTest } from "node:test";
+// `close()` as a dropped connection), acknowledgement callbacks dropped on disconnect,
+// transport errors' fields, the browser going offline, sendBuffer / receiveBuffer and
+// onAnyOutgoing, `prependAny`/`offAny`, malformed packets; what a listener's call causes,
+// emitted within it. The options and URLs: parity-options.test.mjs.
 import assert from "node:assert/strict";
 import { freePort } from "../edge/harness.mjs";
-import { launch, openPage, startIo, startStatic } from "./harness.mjs";
+import { forEachClient, server, slow, forbidding, quick, test, withServers } from "./parity-servers.mjs";
 
-let browser, web, server, custom, slow, wildcard, forbidding, pollingOnly, quick;
+withServers();
 
-/** The handlers of every test server. */
-function handlers(io) {
-  // Why each engine connection closed, by its id (ends with the connection's close event).
-  const engineCloses = new Map();
-  io.engine.on("connection", (conn) => conn.on("close", (reason) => engineCloses.set(conn.id, reason)));
-  io.on("connection", (socket) => {
-    socket.on("engine-closed", (id, cb) => cb(engineCloses.get(id) ?? null));
-    socket.on("whoami", (cb) => cb([socket.handshake.auth.token, socket.handshake.query.v]));
-    socket.on("handshake", (cb) => {
-      const { headers, query } = socket.handshake;
-      cb({ token: headers["x-token"], poll: headers["x-poll"], protocol: headers["sec-websocket-protocol"], t: query.t });
+forEachClient((run) => {
+  test("JSON that does not parse closes with parse error, on both transports, and the listener never runs", async () => {
+    const r = await run(async (url) => {
+      const out = [];
+      for (const transports of [["polling"], ["websocket"]]) {
+        const socket = io(url, { forceNew: true, transports, reconnection: false });
+        await new Promise((res) => socket.on("connect", res));
+        const ticks = [];
+        socket.on("tick", (...args) => ticks.push(args));
+        const closed = new Promise((res) => socket.on("disconnect", (...args) => res(args)));
+        socket.emit("send-bad-json");
+        // the details are the decoder's Error
+        const [reason, details] = await closed;
+        out.push({ reason, ticks, details: [details instanceof Error, details?.message] });
+      }
+      return out;
     });
-    socket.on("silent", () => {});
-    socket.on("drop", () => socket.conn.close());
-    socket.on("echo", (...args) => args.pop()(...args));
-    socket.on("ping-me", () => socket.emit("first", 1) && socket.emit("second", 2));
-    // An event whose JSON breaks off after its name.
-    socket.on("send-bad-json", () => socket.conn.write('2["tick",1,}'));
-    // An event of the caller's choosing, as raw Socket.IO text on the main namespace.
-    socket.on("send-raw", (text) => socket.conn.write(text));
-    // A binary event of the caller's choosing: its raw text, then one attachment.
-    socket.on("send-raw-binary", (text, bytes) => {
-      socket.conn.write(text);
-      socket.conn.write(Buffer.from(bytes));
-    });
-    const notes = [];
-    socket.on("note", (...args) => notes.push(args.map((a) => (Buffer.isBuffer(a) ? [...a] : a))));
-    socket.on("notes", (cb) => cb(notes));
-    socket.on("query", (cb) => cb(socket.handshake.query));
+    assert.deepEqual(r, [
+      { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
+      { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
+    ]);
   });
-  // A namespace whose middleware refuses everyone, with no data.
-  io.of("/refused").use((socket, next) => next(new Error("refused")));
-}
 
-before(async () => {
-  web = await startStatic();
-  browser = await launch();
-  server = await startIo(handlers);
-  custom = await startIo(handlers, { path: "/custom" });
-  // Answers every HTTP request of the handshake after 1 s.
-  slow = await startIo(handlers, { allowRequest: (req, callback) => setTimeout(() => callback(null, true), 1000) });
-  // CORS for any origin without credentials: a request made with credentials is refused.
-  wildcard = await startIo(handlers, { cors: { origin: "*" } });
-  // Refuses every handshake (403 Forbidden).
-  forbidding = await startIo(handlers, { allowRequest: (req, callback) => callback(null, false) });
-  // Long-polling only: a WebSocket is refused.
-  pollingOnly = await startIo(handlers, { transports: ["polling"] });
-  // A heartbeat of 500 ms: a client that stopped hearing from it learns within a second.
-  quick = await startIo(handlers, { pingInterval: 300, pingTimeout: 200 });
-});
-
-after(async () => {
-  await browser?.close();
-  await Promise.all([server?.close(), custom?.close(), slow?.close(), wildcard?.close(), forbidding?.close(), pollingOnly?.close(), quick?.close()]);
-  await web?.close();
-});
-
-/** Every test fails after 20 s rather than hanging the file. */
-const test = (name, fn) => nodeTest(name, { timeout: 20_000 }, fn);
-
-const CLIENTS = { wasmio: "/pages/esm.html", "socket.io-client": "/pages/official.html" };
-
-for (const [client, pagePath] of Object.entries(CLIENTS)) {
-  describe(`${client} against socket.io 4.8.4`, () => {
-    /**
-     * Runs `script(arg)` in a fresh page of this client (or `onPage(page)`); fails on page
-     * errors but those matching `expected` (Chromium logs every failed request).
-     */
-    async function run(script, { onPage, arg = server.url, expected } = {}) {
-      const { page, errors, close } = await openPage(browser, `${web.url}${pagePath}`);
-      try {
-        const result = onPage ? await onPage(page) : await page.evaluate(script, arg);
-        assert.deepEqual(errors.filter((e) => !expected?.test(e.message)), []);
-        return result;
-      } finally {
-        await close();
-      }
-    }
-
-    test("JSON that does not parse closes with parse error, on both transports, and the listener never runs", async () => {
-      const r = await run(async (url) => {
-        const out = [];
-        for (const transports of [["polling"], ["websocket"]]) {
+  test("a binary event's placeholders become its attachments; an invalid one closes with parse error (illegal attachments)", async () => {
+    const r = await run(async (url) => {
+      const out = [];
+      for (const transports of [["polling"], ["websocket"]]) {
+        const bad = ['{"_placeholder":true,"num":1}', '{"_placeholder":true,"num":"0"}', '{"_placeholder":true,"num":-1}', '{"_placeholder":true}'];
+        for (const placeholder of bad) {
           const socket = io(url, { forceNew: true, transports, reconnection: false });
           await new Promise((res) => socket.on("connect", res));
-          const ticks = [];
-          socket.on("tick", (...args) => ticks.push(args));
+          const heard = [];
+          socket.on("tick", (...args) => heard.push(args));
           const closed = new Promise((res) => socket.on("disconnect", (...args) => res(args)));
-          socket.emit("send-bad-json");
-          // the details are the decoder's Error
+          socket.emit("send-raw-binary", `51-["tick",${placeholder}]`, [7]);
           const [reason, details] = await closed;
-          out.push({ reason, ticks, details: [details instanceof Error, details?.message] });
+          out.push([transports[0], placeholder, reason, details instanceof Error && details.message, heard.length]);
         }
-        return out;
-      });
-      assert.deepEqual(r, [
-        { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
-        { reason: "parse error", ticks: [], details: [true, "invalid payload"] },
-      ]);
-    });
-
-    test("a binary event's placeholders become its attachments; an invalid one closes with parse error (illegal attachments)", async () => {
-      const r = await run(async (url) => {
-        const out = [];
-        for (const transports of [["polling"], ["websocket"]]) {
-          const bad = ['{"_placeholder":true,"num":1}', '{"_placeholder":true,"num":"0"}', '{"_placeholder":true,"num":-1}', '{"_placeholder":true}'];
-          for (const placeholder of bad) {
-            const socket = io(url, { forceNew: true, transports, reconnection: false });
-            await new Promise((res) => socket.on("connect", res));
-            const heard = [];
-            socket.on("tick", (...args) => heard.push(args));
-            const closed = new Promise((res) => socket.on("disconnect", (...args) => res(args)));
-            socket.emit("send-raw-binary", `51-["tick",${placeholder}]`, [7]);
-            const [reason, details] = await closed;
-            out.push([transports[0], placeholder, reason, details instanceof Error && details.message, heard.length]);
-          }
-          // Valid, nested in an object and beside one that is not a placeholder.
-          const socket = io(url, { forceNew: true, transports, reconnection: false });
-          await new Promise((res) => socket.on("connect", res));
-          const heard = new Promise((res) => socket.on("tick", (...args) => res(args)));
-          socket.emit("send-raw-binary", '51-["tick",{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":false,"num":9}}]', [7, 8]);
-          const [arg] = await heard;
-          out.push([transports[0], [...new Uint8Array(arg.a)], arg.b]);
-          socket.disconnect();
-        }
-        return out;
-      }, { expected: /status of 400/ });
-      const expected = [];
-      for (const transport of ["polling", "websocket"]) {
-        for (const placeholder of ['{"_placeholder":true,"num":1}', '{"_placeholder":true,"num":"0"}', '{"_placeholder":true,"num":-1}', '{"_placeholder":true}']) {
-          expected.push([transport, placeholder, "parse error", "illegal attachments", 0]);
-        }
-        expected.push([transport, [7, 8], { _placeholder: false, num: 9 }]);
-      }
-      assert.deepEqual(r, expected);
-    });
-
-    test("JSON that parses but is no event (reserved or missing name, not a string or number) closes with parse error", async () => {
-      const r = await run(async (url) => {
-        const out = [];
-        for (const transports of [["polling"], ["websocket"]]) {
-          for (const data of ['["connect",1]', '["disconnect"]', '[{"name":"tick"}]', "[]", '[null,"tick"]']) {
-            const socket = io(url, { forceNew: true, transports, reconnection: false });
-            await new Promise((res) => socket.on("connect", res));
-            const heard = [];
-            socket.onAny((...args) => heard.push(args));
-            socket.on("connect", () => heard.push("connect"));
-            const reason = new Promise((res) => socket.on("disconnect", res));
-            socket.emit("send-raw", "2" + data);
-            out.push([transports[0], data, await reason, heard.length]);
-          }
-          // a number as the name is an event, as the reference parser reads it
-          const socket = io(url, { forceNew: true, transports, reconnection: false });
-          await new Promise((res) => socket.on("connect", res));
-          const heard = new Promise((res) => socket.on("7", (...args) => res(args)));
-          socket.emit("send-raw", '2[7,"seven"]');
-          out.push([transports[0], await heard]);
-          socket.disconnect();
-        }
-        return out;
-        // (the server answers a closed session's last polling request with 400)
-      }, { expected: /status of 400/ });
-      const expected = [];
-      for (const transport of ["polling", "websocket"]) {
-        for (const data of ['["connect",1]', '["disconnect"]', '[{"name":"tick"}]', "[]", '[null,"tick"]']) {
-          expected.push([transport, data, "parse error", 0]);
-        }
-        expected.push([transport, ["seven"]]);
-      }
-      assert.deepEqual(r, expected);
-    });
-
-    test("autoConnect: false has no engine until connect(); then its id, transport and state", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, autoConnect: false });
-        const before = socket.io.engine;
-        socket.connect();
+        // Valid, nested in an object and beside one that is not a placeholder.
+        const socket = io(url, { forceNew: true, transports, reconnection: false });
         await new Promise((res) => socket.on("connect", res));
-        const engine = socket.io.engine;
-        const out = { before, id: typeof engine.id, transport: typeof engine.transport.name, state: engine.readyState };
+        const heard = new Promise((res) => socket.on("tick", (...args) => res(args)));
+        socket.emit("send-raw-binary", '51-["tick",{"a":{"_placeholder":true,"num":0},"b":{"_placeholder":false,"num":9}}]', [7, 8]);
+        const [arg] = await heard;
+        out.push([transports[0], [...new Uint8Array(arg.a)], arg.b]);
         socket.disconnect();
-        return out;
-      });
-      assert.deepEqual(r, { before: undefined, id: "string", transport: "string", state: "open" });
-    });
+      }
+      return out;
+    }, { expected: /status of 400/ });
+    const expected = [];
+    for (const transport of ["polling", "websocket"]) {
+      for (const placeholder of ['{"_placeholder":true,"num":1}', '{"_placeholder":true,"num":"0"}', '{"_placeholder":true,"num":-1}', '{"_placeholder":true}']) {
+        expected.push([transport, placeholder, "parse error", "illegal attachments", 0]);
+      }
+      expected.push([transport, [7, 8], { _placeholder: false, num: 9 }]);
+    }
+    assert.deepEqual(r, expected);
+  });
 
-    test("engine.close() ends the connection as if lost; the socket reconnects", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+  test("JSON that parses but is no event (reserved or missing name, not a string or number) closes with parse error", async () => {
+    const r = await run(async (url) => {
+      const out = [];
+      for (const transports of [["polling"], ["websocket"]]) {
+        for (const data of ['["connect",1]', '["disconnect"]', '[{"name":"tick"}]', "[]", '[null,"tick"]']) {
+          const socket = io(url, { forceNew: true, transports, reconnection: false });
+          await new Promise((res) => socket.on("connect", res));
+          const heard = [];
+          socket.onAny((...args) => heard.push(args));
+          socket.on("connect", () => heard.push("connect"));
+          const reason = new Promise((res) => socket.on("disconnect", res));
+          socket.emit("send-raw", "2" + data);
+          out.push([transports[0], data, await reason, heard.length]);
+        }
+        // a number as the name is an event, as the reference parser reads it
+        const socket = io(url, { forceNew: true, transports, reconnection: false });
         await new Promise((res) => socket.on("connect", res));
-        const events = [];
-        const first = socket.id;
-        socket.io.engine.on("close", (reason) => events.push("engine close: " + reason));
-        socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
+        const heard = new Promise((res) => socket.on("7", (...args) => res(args)));
+        socket.emit("send-raw", '2[7,"seven"]');
+        out.push([transports[0], await heard]);
+        socket.disconnect();
+      }
+      return out;
+      // (the server answers a closed session's last polling request with 400)
+    }, { expected: /status of 400/ });
+    const expected = [];
+    for (const transport of ["polling", "websocket"]) {
+      for (const data of ['["connect",1]', '["disconnect"]', '[{"name":"tick"}]', "[]", '[null,"tick"]']) {
+        expected.push([transport, data, "parse error", 0]);
+      }
+      expected.push([transport, ["seven"]]);
+    }
+    assert.deepEqual(r, expected);
+  });
+
+  test("autoConnect: false has no engine until connect(); then its id, transport and state", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, autoConnect: false });
+      const before = socket.io.engine;
+      socket.connect();
+      await new Promise((res) => socket.on("connect", res));
+      const engine = socket.io.engine;
+      const out = { before, id: typeof engine.id, transport: typeof engine.transport.name, state: engine.readyState };
+      socket.disconnect();
+      return out;
+    });
+    assert.deepEqual(r, { before: undefined, id: "string", transport: "string", state: "open" });
+  });
+
+  test("engine.close() ends the connection as if lost; the socket reconnects", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+      await new Promise((res) => socket.on("connect", res));
+      const events = [];
+      const first = socket.id;
+      socket.io.engine.on("close", (reason) => events.push("engine close: " + reason));
+      socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
+      const back = new Promise((res) => socket.io.on("reconnect", res));
+      const old = socket.io.engine;
+      socket.io.engine.close();
+      await back;
+      if (!socket.connected) await new Promise((res) => socket.once("connect", res));
+      const out = { events: [...events], connected: socket.connected, newId: socket.id !== first };
+      // one engine per connection: the old one stays closed (and closing it again ends nothing)
+      out.engines = [old.readyState, socket.io.engine !== old, socket.io.engine.readyState];
+      old.close();
+      out.stillConnected = socket.connected && (await socket.emitWithAck("whoami")) !== undefined;
+      socket.disconnect();
+      return out;
+      // (closed while still upgrading, the session's last polling request may be answered 400)
+    }, { expected: /status of 400/ });
+    assert.deepEqual(r, {
+      events: ["disconnect: forced close", "engine close: forced close"],
+      connected: true,
+      newId: true,
+      engines: ["closed", true, "open"],
+      stillConnected: true,
+    });
+  });
+
+  test("engine.close() closes the connection on the server too, on every transport path (not at its ping timeout)", async () => {
+    const r = await run(async (url) => {
+      const out = [];
+      for (const transports of [["websocket"], ["polling", "websocket"], ["polling"]]) {
+        const socket = io(url, { forceNew: true, transports, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+        await new Promise((res) => socket.on("connect", res));
+        if (transports.length > 1 && socket.io.engine.transport.name !== "websocket") {
+          await new Promise((res) => socket.io.engine.once("upgrade", res));
+        }
+        const engineId = socket.io.engine.id;
         const back = new Promise((res) => socket.io.on("reconnect", res));
-        const old = socket.io.engine;
         socket.io.engine.close();
         await back;
         if (!socket.connected) await new Promise((res) => socket.once("connect", res));
-        const out = { events: [...events], connected: socket.connected, newId: socket.id !== first };
-        // one engine per connection: the old one stays closed (and closing it again ends nothing)
-        out.engines = [old.readyState, socket.io.engine !== old, socket.io.engine.readyState];
-        old.close();
-        out.stillConnected = socket.connected && (await socket.emitWithAck("whoami")) !== undefined;
-        socket.disconnect();
-        return out;
-        // (closed while still upgrading, the session's last polling request may be answered 400)
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, {
-        events: ["disconnect: forced close", "engine close: forced close"],
-        connected: true,
-        newId: true,
-        engines: ["closed", true, "open"],
-        stillConnected: true,
-      });
-    });
-
-    test("the transport exports of 4.8 choose the transports: [WebSocket] opens a WebSocket at once, [Fetch] and [XHR] poll", async () => {
-      // A 400 is tolerated: a polling socket's last GET, sent before its disconnect and reaching
-      // the server after the close it posted, is refused (unknown sid), a race of either client.
-      const r = await run(async (url) => {
-        const { Fetch, XHR, NodeXHR, WebSocket: WS, NodeWebSocket, WebTransport } = window.transportExports;
-        const out = [];
-        for (const [name, transports] of [["WebSocket", [WS]], ["Fetch", [Fetch]], ["XHR", [XHR]], ["Fetch, WebSocket", [Fetch, WS]]]) {
-          const socket = io(url, { forceNew: true, transports, reconnection: false });
-          const opened = new Promise((res) => socket.io.on("open", () => res(socket.io.engine.transport.name)));
-          await new Promise((res) => socket.on("connect", res));
-          if (transports.length > 1 && socket.io.engine.transport.name !== "websocket") {
-            await new Promise((res) => socket.io.engine.once("upgrade", res));
-          }
-          // The transport that opened the connection, the one it runs on, and an answer.
-          out.push([name, await opened, socket.io.engine.transport.name, await socket.emitWithAck("echo", name)]);
-          socket.disconnect();
+        // The server's ping timeout is 20 s: a close it learns of later than 5 s is missed.
+        let reason = null;
+        for (let i = 0; i < 50 && reason === null; i++) {
+          reason = await socket.emitWithAck("engine-closed", engineId);
+          if (reason === null) await new Promise((res) => setTimeout(res, 100));
         }
-        // The Node.js and WebTransport exports exist (a browser page never opens them).
-        out.push([NodeXHR, NodeWebSocket, WebTransport].map((t) => typeof t.prototype.name));
-        return out;
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, [
-        ["WebSocket", "websocket", "websocket", "WebSocket"],
-        ["Fetch", "polling", "polling", "Fetch"],
-        ["XHR", "polling", "polling", "XHR"],
-        ["Fetch, WebSocket", "polling", "websocket", "Fetch, WebSocket"],
-        ["string", "string", "string"],
-      ]);
-    });
+        out.push([transports.join(","), reason]);
+        socket.disconnect();
+      }
+      return out;
+    }, { expected: /status of 400/ });
+    assert.deepEqual(r, [
+      ["websocket", "transport close"],
+      ["polling,websocket", "transport close"],
+      ["polling", "transport close"],
+    ]);
+  });
 
-    test("engine.close() closes the connection on the server too, on every transport path (not at its ping timeout)", async () => {
-      const r = await run(async (url) => {
-        const out = [];
-        for (const transports of [["websocket"], ["polling", "websocket"], ["polling"]]) {
-          const socket = io(url, { forceNew: true, transports, reconnectionDelay: 50, reconnectionDelayMax: 100 });
+  test("acknowledgements awaited at a disconnect: a plain callback is dropped, one taking an error is told", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true });
+      await new Promise((res) => socket.on("connect", res));
+      let plainCalled = false;
+      socket.emit("silent", () => (plainCalled = true));
+      const withError = socket.timeout(5000).emitWithAck("silent").then(() => "resolved", (e) => e.message);
+      await new Promise((res) => setTimeout(res, 100));
+      const pending = Object.keys(socket.acks).length;
+      socket.disconnect();
+      const told = await withError;
+      await new Promise((res) => setTimeout(res, 100));
+      return { pending, left: Object.keys(socket.acks).length, plainCalled, told };
+    });
+    assert.deepEqual(r, { pending: 2, left: 0, plainCalled: false, told: "socket has been disconnected" });
+  });
+
+  test("a transport error is a TransportError whose description and context are the browser's details", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+    const r = await run(
+      async ({ closed, forbidding }) => {
+        const fail = async (url, transports) => {
+          const socket = io(url, { forceNew: true, reconnection: false, transports });
+          const err = await new Promise((res) => socket.on("connect_error", res));
+          socket.disconnect();
+          return err;
+        };
+        const refused = await fail(closed, ["polling"]);
+        const forbidden = await fail(forbidding, ["polling"]);
+        const websocket = await fail(closed, ["websocket"]);
+        return {
+          refused: [refused.message, refused.type, refused.description, "context" in refused],
+          // the HTTP status, and the request (an XMLHttpRequest there, aborted by then; a Response here)
+          forbidden: [forbidden.message, forbidden.description, typeof forbidden.context],
+          // the WebSocket's error event
+          websocket: [websocket.message, websocket.description instanceof Event, websocket.description.type],
+        };
+      },
+      { arg: { closed, forbidding: forbidding.url }, expected: /ERR_CONNECTION_REFUSED|403|WebSocket/ },
+    );
+    assert.deepEqual(r, {
+      refused: ["xhr poll error", "TransportError", 0, true],
+      forbidden: ["xhr poll error", 403, "object"],
+      websocket: ["websocket error", true, "error"],
+    });
+  });
+
+  test("a WebSocket the server closed: the disconnect's details carry its CloseEvent as context", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, transports: ["websocket"], reconnection: false });
+      await new Promise((res) => socket.on("connect", res));
+      const [reason, details] = await new Promise((res) => {
+        socket.on("disconnect", (...a) => res(a));
+        socket.emit("drop");
+      });
+      const { context } = details;
+      return [reason, details.description, context instanceof CloseEvent, context.code, context.wasClean];
+    });
+    assert.deepEqual(r, ["transport close", "websocket connection closed", true, 1005, true]);
+  });
+
+  test("the transport's name read in a connect listener agrees with the upgrade event that follows (the documented example)", async () => {
+    const r = await run(async (url) => {
+      const seen = new Set();
+      for (let round = 0; round < 20; round++) {
+        const socket = io(url, { forceNew: true });
+        const [atConnect, upgrade] = await new Promise((res) =>
+          socket.on("connect", () => {
+            const name = socket.io.engine.transport.name;
+            const upgraded = new Promise((up) => socket.io.engine.once("upgrade", (t) => up([t.name, socket.io.engine.transport.name])));
+            res([name, Promise.race([upgraded, new Promise((none) => setTimeout(() => none("no upgrade event"), 1000))])]);
+          }),
+        );
+        seen.add(JSON.stringify([atConnect, await upgrade]));
+        socket.disconnect();
+      }
+      return [...seen].map((s) => JSON.parse(s));
+    });
+    // Mostly polling then an upgrade event; a connection whose upgrade came first has no event left.
+    for (const entry of r) assert.ok([`["polling",["websocket","websocket"]]`, `["websocket","no upgrade event"]`].includes(JSON.stringify(entry)), JSON.stringify(r));
+  });
+
+  for (const transports of [["websocket"], ["polling"]]) {
+    test(`closeOnBeforeunload, over ${transports}: the server learns at once; a page that stays reconnects after its missed heartbeat`, async () => {
+      const r = await run(
+        async ({ url, transports }) => {
+          const socket = io(url, { forceNew: true, transports, closeOnBeforeunload: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
           await new Promise((res) => socket.on("connect", res));
-          if (transports.length > 1 && socket.io.engine.transport.name !== "websocket") {
-            await new Promise((res) => socket.io.engine.once("upgrade", res));
-          }
-          const engineId = socket.io.engine.id;
+          const events = [];
+          const first = socket.io.engine.id;
+          socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
           const back = new Promise((res) => socket.io.on("reconnect", res));
-          socket.io.engine.close();
+          dispatchEvent(new Event("beforeunload")); // a mailto: link, or "Stay on page"
+          await new Promise((res) => setTimeout(res, 50));
+          const atOnce = [...events];
           await back;
           if (!socket.connected) await new Promise((res) => socket.once("connect", res));
-          // The server's ping timeout is 20 s: a close it learns of later than 5 s is missed.
-          let reason = null;
-          for (let i = 0; i < 50 && reason === null; i++) {
-            reason = await socket.emitWithAck("engine-closed", engineId);
-            if (reason === null) await new Promise((res) => setTimeout(res, 100));
-          }
-          out.push([transports.join(","), reason]);
+          const serverSaw = await socket.emitWithAck("engine-closed", first);
+          const out = { atOnce, events: [...events], connected: true, serverSaw };
           socket.disconnect();
-        }
-        return out;
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, [
-        ["websocket", "transport close"],
-        ["polling,websocket", "transport close"],
-        ["polling", "transport close"],
-      ]);
-    });
-
-    test("useNativeTimers: the manager's timers are the module's own, not a setTimeout installed later", async () => {
-      const r = await run(async (url) => {
-        const real = window.setTimeout;
-        let calls = 0;
-        window.setTimeout = function (...args) {
-          calls++;
-          return real.apply(this, args);
-        };
-        const out = {};
-        try {
-          for (const useNativeTimers of [true, false]) {
-            calls = 0;
-            const socket = io(url, { forceNew: true, useNativeTimers, reconnectionDelay: 50, reconnectionDelayMax: 100 });
-            await new Promise((res) => socket.on("connect", res));
-            const back = new Promise((res) => socket.io.on("reconnect", res));
-            socket.io.engine.close(); // a reconnection: its delay is a timer
-            await back;
-            socket.disconnect();
-            out[useNativeTimers] = calls > 0;
-          }
-        } finally {
-          window.setTimeout = real;
-        }
-        return out;
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, { true: false, false: true });
-    });
-
-    test("socket.auth and io.opts.query changed before an automatic reconnection are sent with it", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, auth: { token: "one" }, query: { v: "1" }, reconnectionDelay: 50 });
-        await new Promise((res) => socket.on("connect", res));
-        const before = await socket.emitWithAck("whoami");
-        socket.auth = { token: "two" }; // a refreshed token
-        socket.io.on("reconnect_attempt", () => (socket.io.opts.query.v = "2"));
-        const back = new Promise((res) => socket.io.on("reconnect", res));
-        socket.io.engine.close();
-        await back;
-        if (!socket.connected) await new Promise((res) => socket.once("connect", res));
-        const after = await socket.emitWithAck("whoami");
-        socket.disconnect();
-        return { before, after };
-        // A request of the closed engine still in flight (its upgrade, its poll) may be
-        // answered 400 by the server that forgot its sid, which Chromium logs, as in the
-        // other tests that close the engine.
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, { before: ["one", "1"], after: ["two", "2"] });
-    });
-
-    test("io.opts.transports and extraHeaders changed after a failed connection are used by the next attempt (the documented fallback to polling)", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, transports: ["websocket"], reconnectionDelay: 50, extraHeaders: { "x-token": "one" } });
-        const errors = [];
-        socket.on("connect_error", (e) => {
-          errors.push(e.message);
-          socket.io.opts.transports = ["polling", "websocket"];
-          socket.io.opts.extraHeaders = { "x-token": "two" };
-        });
-        await new Promise((res) => socket.on("connect", res));
-        const first = [socket.io.engine.transport.name, (await socket.emitWithAck("handshake")).token];
-        socket.disconnect();
-        return { errors: errors.slice(0, 1), first };
-      }, { arg: pollingOnly.url, expected: /WebSocket|status of 400/ });
-      assert.deepEqual(r, { errors: ["websocket error"], first: ["polling", "two"] });
-    });
-
-    test("acknowledgements awaited at a disconnect: a plain callback is dropped, one taking an error is told", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true });
-        await new Promise((res) => socket.on("connect", res));
-        let plainCalled = false;
-        socket.emit("silent", () => (plainCalled = true));
-        const withError = socket.timeout(5000).emitWithAck("silent").then(() => "resolved", (e) => e.message);
-        await new Promise((res) => setTimeout(res, 100));
-        const pending = Object.keys(socket.acks).length;
-        socket.disconnect();
-        const told = await withError;
-        await new Promise((res) => setTimeout(res, 100));
-        return { pending, left: Object.keys(socket.acks).length, plainCalled, told };
-      });
-      assert.deepEqual(r, { pending: 2, left: 0, plainCalled: false, told: "socket has been disconnected" });
-    });
-
-    test("a transport error is a TransportError whose description and context are the browser's details", async () => {
-      const closed = `http://127.0.0.1:${await freePort()}`; // nothing listens there
-      const r = await run(
-        async ({ closed, forbidding }) => {
-          const fail = async (url, transports) => {
-            const socket = io(url, { forceNew: true, reconnection: false, transports });
-            const err = await new Promise((res) => socket.on("connect_error", res));
-            socket.disconnect();
-            return err;
-          };
-          const refused = await fail(closed, ["polling"]);
-          const forbidden = await fail(forbidding, ["polling"]);
-          const websocket = await fail(closed, ["websocket"]);
-          return {
-            refused: [refused.message, refused.type, refused.description, "context" in refused],
-            // the HTTP status, and the request (an XMLHttpRequest there, aborted by then; a Response here)
-            forbidden: [forbidden.message, forbidden.description, typeof forbidden.context],
-            // the WebSocket's error event
-            websocket: [websocket.message, websocket.description instanceof Event, websocket.description.type],
-          };
+          return out;
         },
-        { arg: { closed, forbidding: forbidding.url }, expected: /ERR_CONNECTION_REFUSED|403|WebSocket/ },
+        // (the poll in flight when the session closed is answered 400)
+        { arg: { url: quick.url, transports }, expected: /status of 400/ },
       );
-      assert.deepEqual(r, {
-        refused: ["xhr poll error", "TransportError", 0, true],
-        forbidden: ["xhr poll error", 403, "object"],
-        websocket: ["websocket error", true, "error"],
-      });
+      assert.deepEqual(r, { atOnce: [], events: ["disconnect: ping timeout"], connected: true, serverSaw: "transport close" });
     });
+  }
 
-    test("a WebSocket the server closed: the disconnect's details carry its CloseEvent as context", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, transports: ["websocket"], reconnection: false });
-        await new Promise((res) => socket.on("connect", res));
-        const [reason, details] = await new Promise((res) => {
-          socket.on("disconnect", (...a) => res(a));
-          socket.emit("drop");
-        });
-        const { context } = details;
-        return [reason, details.description, context instanceof CloseEvent, context.code, context.wasClean];
-      });
-      assert.deepEqual(r, ["transport close", "websocket connection closed", true, 1005, true]);
-    });
-
-    test("the transport's name read in a connect listener agrees with the upgrade event that follows (the documented example)", async () => {
-      const r = await run(async (url) => {
-        const seen = new Set();
-        for (let round = 0; round < 20; round++) {
-          const socket = io(url, { forceNew: true });
-          const [atConnect, upgrade] = await new Promise((res) =>
-            socket.on("connect", () => {
-              const name = socket.io.engine.transport.name;
-              const upgraded = new Promise((up) => socket.io.engine.once("upgrade", (t) => up([t.name, socket.io.engine.transport.name])));
-              res([name, Promise.race([upgraded, new Promise((none) => setTimeout(() => none("no upgrade event"), 1000))])]);
-            }),
-          );
-          seen.add(JSON.stringify([atConnect, await upgrade]));
+  test("a connection failing inside io() (no transport, a WebSocket constructor throwing) reaches the listeners added after it", async () => {
+    const r = await run(
+      async (url) => {
+        // What the socket and its manager report within 3 s (the connect timeout is 1 s).
+        const outcome = async (opts) => {
+          const socket = io(url, { forceNew: true, timeout: 1000, ...opts });
+          const heard = [];
+          socket.on("connect_error", (e) => heard.push("connect_error"));
+          socket.io.on("error", () => heard.push("error"));
+          socket.io.on("reconnect_attempt", () => heard.push("reconnect_attempt"));
+          await new Promise((res) => setTimeout(res, 3000));
+          const active = socket.active;
           socket.disconnect();
-        }
-        return [...seen].map((s) => JSON.parse(s));
-      });
-      // Mostly polling then an upgrade event; a connection whose upgrade came first has no event left.
-      for (const entry of r) assert.ok([`["polling",["websocket","websocket"]]`, `["websocket","no upgrade event"]`].includes(JSON.stringify(entry)), JSON.stringify(r));
-    });
-
-    for (const transports of [["websocket"], ["polling"]]) {
-      test(`closeOnBeforeunload, over ${transports}: the server learns at once; a page that stays reconnects after its missed heartbeat`, async () => {
-        const r = await run(
-          async ({ url, transports }) => {
-            const socket = io(url, { forceNew: true, transports, closeOnBeforeunload: true, reconnectionDelay: 50, reconnectionDelayMax: 100 });
-            await new Promise((res) => socket.on("connect", res));
-            const events = [];
-            const first = socket.io.engine.id;
-            socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
-            const back = new Promise((res) => socket.io.on("reconnect", res));
-            dispatchEvent(new Event("beforeunload")); // a mailto: link, or "Stay on page"
-            await new Promise((res) => setTimeout(res, 50));
-            const atOnce = [...events];
-            await back;
-            if (!socket.connected) await new Promise((res) => socket.once("connect", res));
-            const serverSaw = await socket.emitWithAck("engine-closed", first);
-            const out = { atOnce, events: [...events], connected: true, serverSaw };
-            socket.disconnect();
-            return out;
-          },
-          // (the poll in flight when the session closed is answered 400)
-          { arg: { url: quick.url, transports }, expected: /status of 400/ },
-        );
-        assert.deepEqual(r, { atOnce: [], events: ["disconnect: ping timeout"], connected: true, serverSaw: "transport close" });
-      });
-    }
-
-    test('io("") and io("http://") connect to the page\'s own origin, and a failure there is a connect_error', async () => {
-      const r = await run(
-        async () => {
-          const errors = [];
-          for (const uri of ["", "http://"]) {
-            const socket = io(uri, { forceNew: true, transports: ["polling"], reconnection: false });
-            errors.push((await new Promise((res) => socket.on("connect_error", res))).message);
-            socket.disconnect();
-          }
-          const polled = performance.getEntriesByType("resource").filter((e) => e.name.includes("/socket.io/?EIO=4"));
-          return { errors, origins: [...new Set(polled.map((e) => new URL(e.name).origin))], page: location.origin };
-        },
-        { expected: /404/ }, // the page's server is no Socket.IO server
-      );
-      assert.deepEqual(r, { errors: ["xhr poll error", "xhr poll error"], origins: [r.page], page: r.page });
-    });
-
-    test("path, withCredentials, extraHeaders, transportOptions and timestampRequests reach the server", async () => {
-      const r = await run(
-        async ({ url, customUrl, wildcardUrl }) => {
-          const ask = async (uri, opts) => {
-            const socket = io(uri, { forceNew: true, transports: ["polling"], ...opts });
-            await new Promise((res, rej) => socket.on("connect", res).on("connect_error", rej));
-            const seen = await socket.emitWithAck("handshake");
-            socket.disconnect();
-            return seen;
-          };
-          return {
-            path: await ask(customUrl, { path: "/custom" }),
-            // The wildcard server's CORS answer is refused to a request with credentials.
-            plain: await ask(wildcardUrl, {}).then(() => "connected"),
-            credentials: await ask(wildcardUrl, { withCredentials: true, reconnection: false }).then(
-              () => "connected",
-              (err) => err.message,
-            ),
-            headers: await ask(url, { extraHeaders: { "x-token": "abc" } }),
-            transportOptions: await ask(url, { transportOptions: { polling: { extraHeaders: { "x-poll": "yes" } } } }),
-            noTimestamps: await ask(url, { timestampRequests: false }),
-          };
-        },
-        // (a poll sent just before a disconnect's close packet can reach the server after it: 400,
-        // as the other polling tests here allow)
-        { arg: { url: server.url, customUrl: custom.url, wildcardUrl: wildcard.url }, expected: /CORS|ERR_FAILED|status of 400/ },
-      );
-      assert.equal(typeof r.path.t, "string", "a polling handshake carries `t`");
-      assert.equal(r.plain, "connected");
-      assert.equal(r.credentials, "xhr poll error", "sent with credentials");
-      assert.equal(r.headers.token, "abc");
-      assert.equal(r.transportOptions.poll, "yes");
-      assert.equal(r.noTimestamps.t, undefined);
-    });
-
-    test("protocols are offered on the WebSocket; requestTimeout fails a slow polling handshake", async () => {
-      const r = await run(
-        async ({ url, slowUrl }) => {
-          const socket = io(url, { forceNew: true, transports: ["websocket"], protocols: ["chat.v1"] });
-          await new Promise((res) => socket.on("connect", res));
-          const protocol = (await socket.emitWithAck("handshake")).protocol;
-          socket.disconnect();
-          const slowSocket = io(slowUrl, { forceNew: true, transports: ["polling"], reconnection: false, requestTimeout: 200 });
-          const err = await new Promise((res) => slowSocket.on("connect_error", res));
-          slowSocket.disconnect();
-          const patient = io(slowUrl, { forceNew: true, transports: ["polling"], reconnection: false, requestTimeout: 5000 });
-          await new Promise((res, rej) => patient.on("connect", res).on("connect_error", rej));
-          patient.disconnect();
-          return { protocol, timedOut: err.message };
-        },
-        { arg: { url: server.url, slowUrl: slow.url }, expected: /ERR_|Failed to load/ },
-      );
-      assert.deepEqual(r, { protocol: "chat.v1", timedOut: "xhr poll error" });
-    });
-
-    test("a connection failing inside io() (no transport, a WebSocket constructor throwing) reaches the listeners added after it", async () => {
-      const r = await run(
-        async (url) => {
-          // What the socket and its manager report within 3 s (the connect timeout is 1 s).
-          const outcome = async (opts) => {
-            const socket = io(url, { forceNew: true, timeout: 1000, ...opts });
-            const heard = [];
-            socket.on("connect_error", (e) => heard.push("connect_error"));
-            socket.io.on("error", () => heard.push("error"));
-            socket.io.on("reconnect_attempt", () => heard.push("reconnect_attempt"));
-            await new Promise((res) => setTimeout(res, 3000));
-            const active = socket.active;
-            socket.disconnect();
-            return { heard: heard.slice(0, 3), active };
-          };
-          // The page's first io() waits for the wasm; the later ones start at once.
-          const first = await outcome({ transports: [], reconnection: false });
-          return [first, ...await Promise.all([
-            outcome({ transports: [], reconnection: false }),
-            outcome({ transports: ["websocket"], protocols: ["not a token"], reconnection: false }),
-            outcome({ transports: [], reconnectionDelay: 100, reconnectionAttempts: 1 }),
-          ])];
-        },
-      );
-      const refused = { heard: ["connect_error", "error"], active: true };
-      assert.deepEqual(r, [refused, refused, refused, { heard: ["connect_error", "error", "reconnect_attempt"], active: true }]);
-    });
-
-    test("multiplex: false makes a manager per call; upgrade: false stays on polling", async () => {
-      const r = await run(async (url) => {
-        const a = io(url, { multiplex: false, upgrade: false });
-        const b = io(url, { multiplex: false, upgrade: false });
-        await Promise.all([a, b].map((s) => new Promise((res) => s.on("connect", res))));
-        await new Promise((res) => setTimeout(res, 500)); // an upgrade would have happened by now
-        const out = { separate: a.io !== b.io, transports: [a.io.engine.transport.name, b.io.engine.transport.name] };
-        a.disconnect();
-        b.disconnect();
-        return out;
-      });
-      assert.deepEqual(r, { separate: true, transports: ["polling", "polling"] });
-    });
-
-    test("sendBuffer holds emits made while disconnected, [] drops them, a timed-out one leaves it; onAnyOutgoing hears the caller's own arguments", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, autoConnect: false });
-        const bytes = new Uint8Array([1, 2]);
-        const out = [];
-        socket.onAnyOutgoing((ev, ...args) => out.push([ev, ...args.map((a) => (a === bytes ? "the same Uint8Array" : a))]));
-        socket.emit("note", 1);
-        socket.emit("note", 2);
-        const buffered = socket.sendBuffer.map((p) => p.data);
-        socket.sendBuffer = [];
-        socket.volatile.emit("note", "volatile: dropped while disconnected");
-        socket.emit("note", bytes);
-        const waiting = socket.sendBuffer.length;
-        // an emit whose acknowledgement times out before the connection leaves sendBuffer, unsent
-        const timedOut = await new Promise((res) => socket.timeout(10).emit("note", "timed out", (err) => res(err.message)));
-        const afterTimeout = socket.sendBuffer.map((p) => p.data.length);
-        const heardBeforeConnect = out.length;
-        socket.connect();
-        await new Promise((res) => socket.on("connect", res));
-        const receiveBuffer = socket.receiveBuffer;
-        const notes = await socket.emitWithAck("notes");
-        socket.disconnect();
-        return { buffered, waiting, timedOut, afterTimeout, heardBeforeConnect, out, notes, left: socket.sendBuffer.length, receiveBuffer };
-      });
-      assert.deepEqual(r, {
-        buffered: [["note", 1], ["note", 2]],
-        waiting: 1,
-        timedOut: "operation has timed out",
-        afterTimeout: [2],
-        heardBeforeConnect: 0,
-        out: [["note", "the same Uint8Array"], ["notes"]],
-        notes: [[[1, 2]]],
-        left: 0,
-        receiveBuffer: [],
-      });
-    });
-
-    test("the manager's packet event and the engine's packet, packetCreate, drain and upgrading events", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true });
-        const decoded = [];
-        const engine = { received: new Set(), created: new Set(), drains: 0, upgrading: [] };
-        socket.io.on("packet", (p) => decoded.push([p.type, p.nsp, Array.isArray(p.data) ? p.data[0] : typeof p.data, p.id]));
-        socket.io.engine.on("packet", (p) => engine.received.add(p.type));
-        socket.io.engine.on("packetCreate", (p) => engine.created.add(p.type + ":" + typeof p.data));
-        // each event's packet carries its emit's compress flag
-        const compress = [];
-        socket.io.engine.on("packetCreate", (p) => p.data?.[0] === "2" && compress.push(p.options.compress));
-        socket.io.engine.on("drain", () => engine.drains++);
-        socket.io.engine.on("upgrading", (transport) => engine.upgrading.push(transport.name));
-        const upgraded = new Promise((res) => socket.io.engine.once("upgrade", res));
-        await new Promise((res) => socket.on("connect", res));
-        await upgraded;
-        // A plain callback: socket.io-client emits `packet` a tick late, after an ack taking an
-        // error has put its `null` first into the packet's data.
-        const echoed = await new Promise((res) => socket.emit("echo", "x", res));
-        socket.compress(false).emit("silent");
-        socket.disconnect();
-        return {
-          echoed,
-          compress,
-          decoded,
-          received: ["open", "message"].filter((t) => engine.received.has(t)),
-          created: [...engine.created].sort(),
-          drained: engine.drains > 0,
-          upgrading: engine.upgrading,
+          return { heard: heard.slice(0, 3), active };
         };
-      });
-      assert.deepEqual(r, {
-        echoed: "x",
-        compress: [true, false],
-        decoded: [[0, "/", "object", undefined], [3, "/", "x", 0]],
-        received: ["open", "message"],
-        created: ["message:string"],
-        drained: true,
-        upgrading: ["websocket"],
-      });
-    });
+        // The page's first io() waits for the wasm; the later ones start at once.
+        const first = await outcome({ transports: [], reconnection: false });
+        return [first, ...await Promise.all([
+          outcome({ transports: [], reconnection: false }),
+          outcome({ transports: ["websocket"], protocols: ["not a token"], reconnection: false }),
+          outcome({ transports: [], reconnectionDelay: 100, reconnectionAttempts: 1 }),
+        ])];
+      },
+    );
+    const refused = { heard: ["connect_error", "error"], active: true };
+    assert.deepEqual(r, [refused, refused, refused, { heard: ["connect_error", "error", "reconnect_attempt"], active: true }]);
+  });
 
-    test("over a WebSocket, what a task emits after its first write goes out together at the next tick; a disconnect in that task sends it first", async () => {
-      const r = await run(async (url) => {
-        // The page's WebSocket frames (events) and closes, with the phase they came in.
-        const seen = [];
-        let phase = "task";
-        const { send, close } = WebSocket.prototype;
-        WebSocket.prototype.send = function (data) {
-          if (typeof data === "string" && data.startsWith("42")) seen.push([phase, data]);
-          return send.call(this, data);
-        };
-        WebSocket.prototype.close = function (...args) {
-          seen.push([phase, "close"]);
-          return close.apply(this, args);
-        };
-        try {
-          const socket = io(url, { forceNew: true, transports: ["websocket"] });
-          await new Promise((res) => socket.on("connect", res));
-          for (const i of [0, 1, 2]) socket.emit("note", i);
-          phase = "later";
-          await new Promise((res) => setTimeout(res));
-          const batched = seen.splice(0);
-          const notes = await socket.emitWithAck("notes");
-          seen.length = 0;
-          socket.emit("note", 3);
-          socket.emit("note", 4);
-          socket.disconnect();
-          await new Promise((res) => setTimeout(res, 50));
-          return { batched, notes, closing: seen.map(([, what]) => what) };
-        } finally {
-          Object.assign(WebSocket.prototype, { send, close });
-        }
-      });
-      assert.deepEqual(r, {
-        batched: [["task", '42["note",0]'], ["later", '42["note",1]'], ["later", '42["note",2]']],
-        notes: [[0], [1], [2]],
-        closing: ['42["note",3]', '42["note",4]', "close"],
-      });
+  test("sendBuffer holds emits made while disconnected, [] drops them, a timed-out one leaves it; onAnyOutgoing hears the caller's own arguments", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, autoConnect: false });
+      const bytes = new Uint8Array([1, 2]);
+      const out = [];
+      socket.onAnyOutgoing((ev, ...args) => out.push([ev, ...args.map((a) => (a === bytes ? "the same Uint8Array" : a))]));
+      socket.emit("note", 1);
+      socket.emit("note", 2);
+      const buffered = socket.sendBuffer.map((p) => p.data);
+      socket.sendBuffer = [];
+      socket.volatile.emit("note", "volatile: dropped while disconnected");
+      socket.emit("note", bytes);
+      const waiting = socket.sendBuffer.length;
+      // an emit whose acknowledgement times out before the connection leaves sendBuffer, unsent
+      const timedOut = await new Promise((res) => socket.timeout(10).emit("note", "timed out", (err) => res(err.message)));
+      const afterTimeout = socket.sendBuffer.map((p) => p.data.length);
+      const heardBeforeConnect = out.length;
+      socket.connect();
+      await new Promise((res) => socket.on("connect", res));
+      const receiveBuffer = socket.receiveBuffer;
+      const notes = await socket.emitWithAck("notes");
+      socket.disconnect();
+      return { buffered, waiting, timedOut, afterTimeout, heardBeforeConnect, out, notes, left: socket.sendBuffer.length, receiveBuffer };
     });
+    assert.deepEqual(r, {
+      buffered: [["note", 1], ["note", 2]],
+      waiting: 1,
+      timedOut: "operation has timed out",
+      afterTimeout: [2],
+      heardBeforeConnect: 0,
+      out: [["note", "the same Uint8Array"], ["notes"]],
+      notes: [[[1, 2]]],
+      left: 0,
+      receiveBuffer: [],
+    });
+  });
 
-    test("the engine's heartbeat comes with every packet received, each after its packet event", async () => {
-      const r = await run(async (url) => {
+  test("the manager's packet event and the engine's packet, packetCreate, drain and upgrading events", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true });
+      const decoded = [];
+      const engine = { received: new Set(), created: new Set(), drains: 0, upgrading: [] };
+      socket.io.on("packet", (p) => decoded.push([p.type, p.nsp, Array.isArray(p.data) ? p.data[0] : typeof p.data, p.id]));
+      socket.io.engine.on("packet", (p) => engine.received.add(p.type));
+      socket.io.engine.on("packetCreate", (p) => engine.created.add(p.type + ":" + typeof p.data));
+      // each event's packet carries its emit's compress flag
+      const compress = [];
+      socket.io.engine.on("packetCreate", (p) => p.data?.[0] === "2" && compress.push(p.options.compress));
+      socket.io.engine.on("drain", () => engine.drains++);
+      socket.io.engine.on("upgrading", (transport) => engine.upgrading.push(transport.name));
+      const upgraded = new Promise((res) => socket.io.engine.once("upgrade", res));
+      await new Promise((res) => socket.on("connect", res));
+      await upgraded;
+      // A plain callback: socket.io-client emits `packet` a tick late, after an ack taking an
+      // error has put its `null` first into the packet's data.
+      const echoed = await new Promise((res) => socket.emit("echo", "x", res));
+      socket.compress(false).emit("silent");
+      socket.disconnect();
+      return {
+        echoed,
+        compress,
+        decoded,
+        received: ["open", "message"].filter((t) => engine.received.has(t)),
+        created: [...engine.created].sort(),
+        drained: engine.drains > 0,
+        upgrading: engine.upgrading,
+      };
+    });
+    assert.deepEqual(r, {
+      echoed: "x",
+      compress: [true, false],
+      decoded: [[0, "/", "object", undefined], [3, "/", "x", 0]],
+      received: ["open", "message"],
+      created: ["message:string"],
+      drained: true,
+      upgrading: ["websocket"],
+    });
+  });
+
+  test("over a WebSocket, what a task emits after its first write goes out together at the next tick; a disconnect in that task sends it first", async () => {
+    const r = await run(async (url) => {
+      // The page's WebSocket frames (events) and closes, with the phase they came in.
+      const seen = [];
+      let phase = "task";
+      const { send, close } = WebSocket.prototype;
+      WebSocket.prototype.send = function (data) {
+        if (typeof data === "string" && data.startsWith("42")) seen.push([phase, data]);
+        return send.call(this, data);
+      };
+      WebSocket.prototype.close = function (...args) {
+        seen.push([phase, "close"]);
+        return close.apply(this, args);
+      };
+      try {
         const socket = io(url, { forceNew: true, transports: ["websocket"] });
         await new Promise((res) => socket.on("connect", res));
-        const seen = [];
-        socket.io.engine.on("heartbeat", () => seen.push("heartbeat"));
-        socket.io.engine.on("packet", (p) => seen.push(p.type));
-        const second = new Promise((res) => socket.once("second", res));
-        socket.emit("ping-me");
-        await second;
+        for (const i of [0, 1, 2]) socket.emit("note", i);
+        phase = "later";
+        await new Promise((res) => setTimeout(res));
+        const batched = seen.splice(0);
+        const notes = await socket.emitWithAck("notes");
+        seen.length = 0;
+        socket.emit("note", 3);
+        socket.emit("note", 4);
         socket.disconnect();
-        return seen;
-      });
-      assert.deepEqual(r, ["message", "heartbeat", "message", "heartbeat"]);
+        await new Promise((res) => setTimeout(res, 50));
+        return { batched, notes, closing: seen.map(([, what]) => what) };
+      } finally {
+        Object.assign(WebSocket.prototype, { send, close });
+      }
     });
-
-    test("what a listener's call causes is emitted within the call, before the next listener runs", async () => {
-      const r = await run(async (url) => {
-        const out = [];
-        for (const transports of [["polling"], ["websocket"]]) {
-          // disconnect() in the first of two connect listeners
-          const socket = io(url, { forceNew: true, transports, reconnection: false });
-          const log = [];
-          socket.on("disconnect", (reason) => log.push(`disconnect: ${reason}`));
-          socket.on("connect", () => {
-            log.push("connect 1");
-            socket.disconnect();
-            log.push("disconnect() returned");
-          });
-          await new Promise((res) => socket.on("connect", () => res(log.push(`connect 2: connected ${socket.connected}`))));
-          // compress(false).emit() in a connect listener: its packetCreate, within the emit
-          const other = io(url, { forceNew: true, transports });
-          const created = [];
-          other.io.on("open", () => other.io.engine.on("packetCreate", (p) => created.push([p.type, p.data, p.options?.compress])));
-          await new Promise((res) =>
-            other.on("connect", () => {
-              other.compress(false).emit("silent", 1);
-              created.push("emit returned");
-              res();
-            }),
-          );
-          const i = created.findIndex((c) => c[1]?.startsWith?.("2["));
-          out.push({ log, created: created.slice(i, i + 2) });
-          other.disconnect();
-        }
-        return out;
-        // (a polling socket closed in its connect listener: the GET it had sent before the close
-        // may be answered 400 by the server that forgot the session, seen once in a CI run)
-      }, { expected: /status of 400/ });
-      const expected = {
-        log: ["connect 1", "disconnect: io client disconnect", "disconnect() returned", "connect 2: connected false"],
-        created: [["message", '2["silent",1]', false], "emit returned"],
-      };
-      assert.deepEqual(r, [expected, expected]);
+    assert.deepEqual(r, {
+      batched: [["task", '42["note",0]'], ["later", '42["note",1]'], ["later", '42["note",2]']],
+      notes: [[0], [1], [2]],
+      closing: ['42["note",3]', '42["note",4]', "close"],
     });
+  });
 
-    test("socket.disconnect() in a reconnect_attempt listener ends that attempt, even one whose timeout: 0 is due at once", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, timeout: 0, reconnectionDelay: 10, reconnectionDelayMax: 10 });
+  test("the engine's heartbeat comes with every packet received, each after its packet event", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, transports: ["websocket"] });
+      await new Promise((res) => socket.on("connect", res));
+      const seen = [];
+      socket.io.engine.on("heartbeat", () => seen.push("heartbeat"));
+      socket.io.engine.on("packet", (p) => seen.push(p.type));
+      const second = new Promise((res) => socket.once("second", res));
+      socket.emit("ping-me");
+      await second;
+      socket.disconnect();
+      return seen;
+    });
+    assert.deepEqual(r, ["message", "heartbeat", "message", "heartbeat"]);
+  });
+
+  test("what a listener's call causes is emitted within the call, before the next listener runs", async () => {
+    const r = await run(async (url) => {
+      const out = [];
+      for (const transports of [["polling"], ["websocket"]]) {
+        // disconnect() in the first of two connect listeners
+        const socket = io(url, { forceNew: true, transports, reconnection: false });
         const log = [];
-        socket.on("connect_error", (e) => log.push(`connect_error: ${e.message}`));
-        socket.io.on("error", (e) => log.push(`error: ${e.message}`));
-        socket.io.on("reconnect_error", (e) => log.push(`reconnect_error: ${e.message}`));
-        socket.io.on("close", (reason) => log.push(`close: ${reason}`));
+        socket.on("disconnect", (reason) => log.push(`disconnect: ${reason}`));
+        socket.on("connect", () => {
+          log.push("connect 1");
+          socket.disconnect();
+          log.push("disconnect() returned");
+        });
+        await new Promise((res) => socket.on("connect", () => res(log.push(`connect 2: connected ${socket.connected}`))));
+        // compress(false).emit() in a connect listener: its packetCreate, within the emit
+        const other = io(url, { forceNew: true, transports });
+        const created = [];
+        other.io.on("open", () => other.io.engine.on("packetCreate", (p) => created.push([p.type, p.data, p.options?.compress])));
         await new Promise((res) =>
-          socket.io.once("reconnect_attempt", () => {
-            log.push("reconnect_attempt");
-            socket.disconnect();
+          other.on("connect", () => {
+            other.compress(false).emit("silent", 1);
+            created.push("emit returned");
             res();
           }),
         );
-        await new Promise((res) => setTimeout(res, 300));
-        return log;
-        // (the timed-out handshakes' requests may be answered after their engine closed)
-        // The slow server answers handshakes after 1 s: the 0 ms timeout always fires first (a
-        // prompt server's handshake could win it, and no attempt would ever come).
-      }, { arg: slow.url, expected: /status of 400|ERR_/ });
-      assert.deepEqual(r, ["connect_error: timeout", "error: timeout", "reconnect_attempt", "close: forced close"]);
-    });
+        const i = created.findIndex((c) => c[1]?.startsWith?.("2["));
+        out.push({ log, created: created.slice(i, i + 2) });
+        other.disconnect();
+      }
+      return out;
+      // (a polling socket closed in its connect listener: the GET it had sent before the close
+      // may be answered 400 by the server that forgot the session, seen once in a CI run)
+    }, { expected: /status of 400/ });
+    const expected = {
+      log: ["connect 1", "disconnect: io client disconnect", "disconnect() returned", "connect 2: connected false"],
+      created: [["message", '2["silent",1]', false], "emit returned"],
+    };
+    assert.deepEqual(r, [expected, expected]);
+  });
 
-    test("socket.io.reconnection(false) in a disconnect listener: no reconnection, and a later socket.connect() connects again", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 50 });
-        const log = [];
-        await new Promise((res) => socket.once("connect", res));
-        socket.io.on("reconnect_attempt", () => log.push("reconnect_attempt"));
-        socket.once("disconnect", (reason) => {
-          log.push(`disconnect: ${reason}`);
-          socket.io.reconnection(false);
-        });
-        socket.io.engine.close();
-        await new Promise((res) => setTimeout(res, 400));
-        log.push(`connected: ${socket.connected}`);
-        socket.connect();
-        const connected = new Promise((res) => socket.once("connect", () => res("connect")));
-        log.push(await Promise.race([connected, new Promise((res) => setTimeout(() => res("no connect"), 3000))]));
-        socket.disconnect();
-        return log;
-        // The poll both clients send on receiving CONNECT can reach the server after the close
-        // packet posted by engine.close(): refused with 400, as the session is gone (measured:
-        // socket.io-client 5 runs in 80, wasmio 2 in 40).
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, ["disconnect: forced close", "connected: false", "connect"]);
-    });
-
-    test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true });
-        const calls = [];
-        const last = (ev) => calls.push("last " + ev);
-        const first = (ev) => calls.push("first " + ev);
-        socket.onAny(last);
-        socket.prependAny(first);
-        await new Promise((res) => socket.on("connect", res));
-        const next = (ev) => new Promise((res) => socket.once(ev, res));
-        socket.emit("ping-me");
-        await next("second");
-        socket.offAny(first);
-        socket.emit("ping-me");
-        await next("second");
-        socket.offAny();
-        socket.emit("ping-me");
-        await next("second");
-        socket.disconnect();
-        return { calls, left: socket.listenersAny().length };
-      });
-      assert.deepEqual(r, {
-        calls: ["first first", "last first", "first second", "last second", "last first", "last second"],
-        left: 0,
-      });
-    });
-
-    test("offAny(fn) removes the first of its copies, in the very list listenersAny() returned", async () => {
-      const r = await run(async (url) => {
-        const socket = io(url, { forceNew: true, autoConnect: false });
-        const fn = () => {};
-        socket.onAny(fn).onAny(fn);
-        const list = socket.listenersAny();
-        socket.offAny(fn);
-        const afterOne = [list.length, socket.listenersAny() === list];
-        socket.onAnyOutgoing(fn).onAnyOutgoing(fn);
-        const outgoing = socket.listenersAnyOutgoing();
-        socket.offAnyOutgoing(fn);
-        return { afterOne, outgoing: [outgoing.length, socket.listenersAnyOutgoing() === outgoing] };
-      });
-      assert.deepEqual(r, { afterOne: [1, true], outgoing: [1, true] });
-    });
-
-    test("a query in the URL replaces the query option; a string query is decoded as engine.io-client does", async () => {
-      const r = await run(async (url) => {
-        const ask = async (uri, opts) => {
-          const socket = io(uri, { forceNew: true, ...opts });
-          const query = await new Promise((res) => socket.emit("query", res));
+  test("socket.disconnect() in a reconnect_attempt listener ends that attempt, even one whose timeout: 0 is due at once", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, timeout: 0, reconnectionDelay: 10, reconnectionDelayMax: 10 });
+      const log = [];
+      socket.on("connect_error", (e) => log.push(`connect_error: ${e.message}`));
+      socket.io.on("error", (e) => log.push(`error: ${e.message}`));
+      socket.io.on("reconnect_error", (e) => log.push(`reconnect_error: ${e.message}`));
+      socket.io.on("close", (reason) => log.push(`close: ${reason}`));
+      await new Promise((res) =>
+        socket.io.once("reconnect_attempt", () => {
+          log.push("reconnect_attempt");
           socket.disconnect();
-          return [query.x, query.y, query["?x"]];
-        };
-        return [
-          await ask(url + "/?x=1", { query: { y: "2" } }),
-          await ask(url, { query: "?x=s&y=t" }),
-          await ask(url, { query: "x=a%20b&y=" }),
-        ];
-      });
-      assert.deepEqual(r, [
-        ["1", undefined, undefined],
-        [undefined, "t", "s"],
-        ["a b", "", undefined],
-      ]);
-    });
+          res();
+        }),
+      );
+      await new Promise((res) => setTimeout(res, 300));
+      return log;
+      // (the timed-out handshakes' requests may be answered after their engine closed)
+      // The slow server answers handshakes after 1 s: the 0 ms timeout always fires first (a
+      // prompt server's handshake could win it, and no attempt would ever come).
+    }, { arg: slow.url, expected: /status of 400|ERR_/ });
+    assert.deepEqual(r, ["connect_error: timeout", "error: timeout", "reconnect_attempt", "close: forced close"]);
+  });
 
-    test("a CONNECT_ERROR without data still has a data key; a volatile emit is dropped while the transport writes", async () => {
-      const r = await run(async (url) => {
-        const refused = io(url + "/refused", { forceNew: true, reconnection: false });
-        const err = await new Promise((res) => refused.on("connect_error", res));
-        refused.disconnect();
-        const volatile = [];
-        for (const transports of [["polling"], ["websocket"]]) {
-          const socket = io(url, { forceNew: true, transports });
-          await new Promise((res) => socket.on("connect", res));
-          socket.emit("note", "regular");
-          socket.volatile.emit("note", "right after");
-          await new Promise((res) => socket.emit("echo", res));
-          await new Promise((res) => setTimeout(res, 100));
-          socket.volatile.emit("note", "when idle");
-          await new Promise((res) => setTimeout(res, 100));
-          volatile.push(await new Promise((res) => socket.emit("notes", res)));
-          socket.disconnect();
-        }
-        return { message: err.message, hasData: "data" in err, data: err.data, volatile };
-        // (the server may answer a closed session's last polling request with 400)
-      }, { expected: /status of 400/ });
-      assert.deepEqual(r, {
-        message: "refused",
-        hasData: true,
-        data: undefined,
-        volatile: [
-          [["regular"], ["when idle"]],
-          [["regular"], ["when idle"]],
-        ],
+  test("socket.io.reconnection(false) in a disconnect listener: no reconnection, and a later socket.connect() connects again", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 50 });
+      const log = [];
+      await new Promise((res) => socket.once("connect", res));
+      socket.io.on("reconnect_attempt", () => log.push("reconnect_attempt"));
+      socket.once("disconnect", (reason) => {
+        log.push(`disconnect: ${reason}`);
+        socket.io.reconnection(false);
       });
-    });
+      socket.io.engine.close();
+      await new Promise((res) => setTimeout(res, 400));
+      log.push(`connected: ${socket.connected}`);
+      socket.connect();
+      const connected = new Promise((res) => socket.once("connect", () => res("connect")));
+      log.push(await Promise.race([connected, new Promise((res) => setTimeout(() => res("no connect"), 3000))]));
+      socket.disconnect();
+      return log;
+      // The poll both clients send on receiving CONNECT can reach the server after the close
+      // packet posted by engine.close(): refused with 400, as the session is gone (measured:
+      // socket.io-client 5 runs in 80, wasmio 2 in 40).
+    }, { expected: /status of 400/ });
+    assert.deepEqual(r, ["disconnect: forced close", "connected: false", "connect"]);
+  });
 
-    test("rememberUpgrade: once a WebSocket worked, a new manager of the page starts on one", async () => {
-      const r = await run(async (url) => {
-        const first = io(url, { forceNew: true, rememberUpgrade: true });
-        await new Promise((res) => first.io.on("open", () => first.io.engine.on("upgrade", res)));
-        first.disconnect();
-        const second = io(url, { forceNew: true, rememberUpgrade: true });
-        await new Promise((res) => second.on("connect", res));
-        const transport = second.io.engine.transport.name;
-        second.disconnect();
-        return transport;
-      });
-      assert.equal(r, "websocket");
+  test("prependAny runs before onAny listeners; offAny removes one or all", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true });
+      const calls = [];
+      const last = (ev) => calls.push("last " + ev);
+      const first = (ev) => calls.push("first " + ev);
+      socket.onAny(last);
+      socket.prependAny(first);
+      await new Promise((res) => socket.on("connect", res));
+      const next = (ev) => new Promise((res) => socket.once(ev, res));
+      socket.emit("ping-me");
+      await next("second");
+      socket.offAny(first);
+      socket.emit("ping-me");
+      await next("second");
+      socket.offAny();
+      socket.emit("ping-me");
+      await next("second");
+      socket.disconnect();
+      return { calls, left: socket.listenersAny().length };
     });
-
-    test("the browser going offline ends the connection at once; back online, the socket reconnects", async () => {
-      const r = await run(null, { onPage: async (page) => {
-        await page.evaluate(async (url) => {
-          window.events = [];
-          const socket = (window.socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 200 }));
-          socket.on("disconnect", (reason, details) => events.push(["disconnect", reason, details && details.description]));
-          socket.on("connect", () => events.push(["connect"]));
-          await new Promise((res) => socket.once("connect", res));
-          // Upgraded first: a long-poll still pending when the network goes may fail before the
-          // browser's `offline` event is dispatched, a transport error for either client.
-          while (socket.io.engine.transport.name !== "websocket") await new Promise((res) => setTimeout(res, 10));
-        }, server.url);
-        await page.context().setOffline(true);
-        await page.waitForFunction(() => events.some(([e]) => e === "disconnect"), null, { timeout: 5000 });
-        await page.context().setOffline(false);
-        await page.waitForFunction(() => events.filter(([e]) => e === "connect").length === 2, null, { timeout: 10000 });
-        return page.evaluate(() => {
-          const seen = [...events];
-          socket.disconnect();
-          return seen;
-        });
-      }, expected: /ERR_INTERNET_DISCONNECTED/ }); // an attempt made while offline fails
-      assert.deepEqual(r, [["connect"], ["disconnect", "transport close", "network connection lost"], ["connect"]]);
+    assert.deepEqual(r, {
+      calls: ["first first", "last first", "first second", "last second", "last first", "last second"],
+      left: 0,
     });
   });
-}
+
+  test("offAny(fn) removes the first of its copies, in the very list listenersAny() returned", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, autoConnect: false });
+      const fn = () => {};
+      socket.onAny(fn).onAny(fn);
+      const list = socket.listenersAny();
+      socket.offAny(fn);
+      const afterOne = [list.length, socket.listenersAny() === list];
+      socket.onAnyOutgoing(fn).onAnyOutgoing(fn);
+      const outgoing = socket.listenersAnyOutgoing();
+      socket.offAnyOutgoing(fn);
+      return { afterOne, outgoing: [outgoing.length, socket.listenersAnyOutgoing() === outgoing] };
+    });
+    assert.deepEqual(r, { afterOne: [1, true], outgoing: [1, true] });
+  });
+
+  test("a CONNECT_ERROR without data still has a data key; a volatile emit is dropped while the transport writes", async () => {
+    const r = await run(async (url) => {
+      const refused = io(url + "/refused", { forceNew: true, reconnection: false });
+      const err = await new Promise((res) => refused.on("connect_error", res));
+      refused.disconnect();
+      const volatile = [];
+      for (const transports of [["polling"], ["websocket"]]) {
+        const socket = io(url, { forceNew: true, transports });
+        await new Promise((res) => socket.on("connect", res));
+        socket.emit("note", "regular");
+        socket.volatile.emit("note", "right after");
+        await new Promise((res) => socket.emit("echo", res));
+        await new Promise((res) => setTimeout(res, 100));
+        socket.volatile.emit("note", "when idle");
+        await new Promise((res) => setTimeout(res, 100));
+        volatile.push(await new Promise((res) => socket.emit("notes", res)));
+        socket.disconnect();
+      }
+      return { message: err.message, hasData: "data" in err, data: err.data, volatile };
+      // (the server may answer a closed session's last polling request with 400)
+    }, { expected: /status of 400/ });
+    assert.deepEqual(r, {
+      message: "refused",
+      hasData: true,
+      data: undefined,
+      volatile: [
+        [["regular"], ["when idle"]],
+        [["regular"], ["when idle"]],
+      ],
+    });
+  });
+
+  test("the browser going offline ends the connection at once; back online, the socket reconnects", async () => {
+    const r = await run(null, { onPage: async (page) => {
+      await page.evaluate(async (url) => {
+        window.events = [];
+        const socket = (window.socket = io(url, { forceNew: true, reconnectionDelay: 50, reconnectionDelayMax: 200 }));
+        socket.on("disconnect", (reason, details) => events.push(["disconnect", reason, details && details.description]));
+        socket.on("connect", () => events.push(["connect"]));
+        await new Promise((res) => socket.once("connect", res));
+        // Upgraded first: a long-poll still pending when the network goes may fail before the
+        // browser's `offline` event is dispatched, a transport error for either client.
+        while (socket.io.engine.transport.name !== "websocket") await new Promise((res) => setTimeout(res, 10));
+      }, server.url);
+      await page.context().setOffline(true);
+      await page.waitForFunction(() => events.some(([e]) => e === "disconnect"), null, { timeout: 5000 });
+      await page.context().setOffline(false);
+      await page.waitForFunction(() => events.filter(([e]) => e === "connect").length === 2, null, { timeout: 10000 });
+      return page.evaluate(() => {
+        const seen = [...events];
+        socket.disconnect();
+        return seen;
+      });
+    }, expected: /ERR_INTERNET_DISCONNECTED/ }); // an attempt made while offline fails
+    assert.deepEqual(r, [["connect"], ["disconnect", "transport close", "network connection lost"], ["connect"]]);
+  });
+});
