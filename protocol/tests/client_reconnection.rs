@@ -531,3 +531,55 @@ fn events_replayed_ahead_of_a_connect_that_never_came_are_delivered_once_by_the_
         assert_eq!(texts, expected, "recovered: {recovered}");
     }
 }
+
+#[test]
+fn an_engine_closed_while_a_reconnection_attempt_opens_it_fails_that_attempt_and_the_next_reconnects() {
+    // `engine.close()` or the browser going offline while an attempt's engine is opening. The
+    // client used to end nothing and schedule nothing: it never reconnected. (socket.io-client's
+    // manager hears an opening engine's close only at its connect timeout, 20 s by default, and
+    // never with `timeout: false`, the setting here.)
+    for (reason, description, message) in [
+        (DisconnectReason::ForcedClose, None, "forced close"),
+        (DisconnectReason::TransportClose, Some("network connection lost"), "network connection lost"),
+    ] {
+        let mut net = Net::new(ManagerConfig { timeout: None, ..polling_only() });
+        net.randoms(&[0.0, 0.0]);
+        net.manager.open(net.now);
+        let s = connected(&mut net, "/");
+        net.close_from_server();
+        net.host = Host::BlackHole;
+        let attempt_at = net.manager.poll_timeout().expect("a reconnection is scheduled");
+        net.advance(attempt_at);
+        assert_eq!(net.manager.ready_state(), ReadyState::Opening);
+        net.take_events();
+
+        net.manager.close_engine(reason, description.map(str::to_owned), net.now);
+        net.pump();
+        let failed = ManagerError::Transport(message.into());
+        assert_eq!(
+            net.take_events(),
+            [
+                Event::Socket {
+                    socket: s,
+                    event: SocketEvent::ConnectError { message: ErrorMessage::Text(message.into()), data: None }
+                },
+                Event::Manager(ManagerEvent::Error(failed.clone())),
+                Event::Manager(ManagerEvent::ReconnectError(failed)),
+            ],
+            "{message}: the attempt failed, and the socket, disconnected already, is not told again"
+        );
+        net.host = Host::Up;
+        let next = net.manager.poll_timeout().expect("the next attempt is scheduled");
+        net.advance(next);
+        assert_eq!(
+            net.take_events(),
+            [
+                Event::Manager(ManagerEvent::ReconnectAttempt(2)),
+                Event::Manager(ManagerEvent::Open),
+                Event::Manager(ManagerEvent::Reconnect(2)),
+                Event::Socket { socket: s, event: SocketEvent::Connect },
+            ],
+            "{message}"
+        );
+    }
+}

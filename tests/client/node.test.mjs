@@ -483,3 +483,30 @@ test("events of a payload whose engine a listener closed are delivered once thro
     }
   }
 });
+
+test("engine.close() while a reconnection attempt's engine opens fails that attempt, and the next reconnects (socket.io-client 4.8.4 waits out its connect timeout; wasmio used to never reconnect)", async () => {
+  // The browser going offline during an attempt closes its engine the same way.
+  const expected = {
+    wasmio: ["attempt 1", "reconnect_error forced close", "attempt 2", "connect"],
+    official: ["attempt 1", "reconnect_error timeout", "attempt 2", "connect"],
+  };
+  for (const [name, io] of Object.entries(CLIENTS)) {
+    const socket = io(server.url, { forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 100, timeout: 2000 });
+    const seen = [];
+    socket.io.on("reconnect_attempt", (n) => {
+      seen.push(`attempt ${n}`);
+      // The attempt's engine, created once this listener returns, still opening.
+      if (n === 1) setTimeout(() => socket.io.engine.close());
+    });
+    socket.io.on("reconnect_error", (error) => seen.push(`reconnect_error ${error.message}`));
+    try {
+      await new Promise((r) => socket.once("connect", r));
+      socket.on("connect", () => seen.push("connect"));
+      socket.io.engine.close();
+      await until(() => socket.connected, 10_000);
+      assert.deepEqual(seen, expected[name], name);
+    } finally {
+      socket.close();
+    }
+  }
+});

@@ -380,10 +380,20 @@ impl Manager {
 
     /// `manager.engine.close()`, or the network going away: the engine closes as if its
     /// connection was lost (`reason`, `description`); the sockets are told and the manager
-    /// reconnects, unless reconnection is off. Nothing happens without an open engine.
+    /// reconnects, unless reconnection is off. An engine still opening fails that open
+    /// (`error`, and `reconnect_error` for an attempt) and the next attempt is scheduled.
+    /// Nothing happens without an engine.
     pub fn close_engine(&mut self, reason: DisconnectReason, description: Option<String>, now_ms: u64) {
-        if self.state != ReadyState::Closed {
-            self.on_close(reason, description, now_ms);
+        match self.state {
+            ReadyState::Open => self.on_close(reason, description, now_ms),
+            // An engine closed before it opened fails its open, as a transport error does: the
+            // attempt ends and the next is scheduled. (socket.io-client's manager hears an
+            // opening engine's close only at its connect timeout, never with `timeout: false`.)
+            ReadyState::Opening => {
+                let message = description.unwrap_or_else(|| reason.as_str().to_owned());
+                self.fail_open(ManagerError::Transport(message), now_ms);
+            }
+            ReadyState::Closed => {}
         }
         self.pump(now_ms);
     }
@@ -533,7 +543,7 @@ impl Manager {
             // A connect timeout already due fires first, whenever the driver's timer runs:
             // socket.io-client's timer of `timeout: 0` always runs before the handshake's answer.
             ClientEvent::Open(_) if self.state == ReadyState::Opening => match self.connect_deadline {
-                Some(deadline) if now_ms >= deadline => self.connect_timed_out(now_ms),
+                Some(deadline) if now_ms >= deadline => self.fail_open(ManagerError::Timeout, now_ms),
                 _ => self.on_open(),
             },
             ClientEvent::Message(data) if self.state == ReadyState::Open => self.on_data(data, now_ms),
@@ -612,10 +622,10 @@ impl Manager {
         self.connect_deadline = self.timeout.map(|t| now_ms + t);
     }
 
-    /// The connect timeout: the attempt fails with "timeout" and its engine is closed.
-    fn connect_timed_out(&mut self, now_ms: u64) {
-        self.connect_deadline = None;
-        self.on_open_error(ManagerError::Timeout, now_ms);
+    /// The open under way fails with `error` (the connect timeout, an engine closed before it
+    /// opened) and its engine is closed.
+    fn fail_open(&mut self, error: ManagerError, now_ms: u64) {
+        self.on_open_error(error, now_ms);
         if let Some(engine) = self.engine.session_mut() {
             engine.close();
         }

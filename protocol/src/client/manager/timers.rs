@@ -33,7 +33,7 @@ impl Manager {
         for _ in 0..MAX_TIMERS_PER_CALL {
             let Some(timer) = self.next_due_timer(now_ms) else { return };
             match timer {
-                Timer::Connect => self.connect_timed_out(now_ms),
+                Timer::Connect => self.fail_open(ManagerError::Timeout, now_ms),
                 Timer::Reconnect => {
                     if let Some(attempt) = self.reconnection.fire() {
                         self.push(ManagerEvent::ReconnectAttempt(attempt));
