@@ -23,9 +23,7 @@ fn events_sent(h: &mut Harness, session: &str) -> Vec<String> {
 
 /// Servers a and b; s1 on a (session e1) received c:1, relayed to both, and was cut.
 fn cut_after_c1() -> (Harness, Harness) {
-    let (mut a, mut b) = (Harness::new(recovery_config()), Harness::new(recovery_config()));
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let (mut a, mut b) = (Harness::recovering("a"), Harness::recovering("b"));
     a.connect("e1", "/", "s1");
     relay(&mut a, "c", 1, "c1");
     relay(&mut b, "c", 1, "c1");
@@ -184,9 +182,7 @@ fn a_moved_client_cut_between_two_handed_packets_is_refused_and_one_that_got_the
 #[test]
 fn a_moved_client_that_had_no_offset_is_handed_packets_it_can_be_refused_by() {
     // s1 received nothing on a before it was cut: its CONNECT to b carries no offset.
-    let (mut a, mut b) = (Harness::new(recovery_config()), Harness::new(recovery_config()));
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let (mut a, mut b) = (Harness::recovering("a"), Harness::recovering("b"));
     a.connect("e1", "/", "s1");
     a.server.handle_close("e1", CloseReason::TransportClose, a.now);
     a.events();
@@ -220,9 +216,7 @@ fn a_moved_client_that_had_no_offset_is_handed_packets_it_can_be_refused_by() {
 fn a_client_that_moved_with_nothing_missed_recovers_again_if_cut_at_once() {
     // s1's last packet came from a's room: its offset names a sequence of a that b's log
     // never reaches.
-    let (mut a, mut b) = (Harness::new(recovery_config()), Harness::new(recovery_config()));
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let (mut a, mut b) = (Harness::recovering("a"), Harness::recovering("b"));
     a.connect("e1", "/", "s1");
     a.server.join("s1", ["r"]).unwrap();
     relay(&mut a, "c", 1, "c1");
@@ -263,9 +257,7 @@ fn relay_to_room(to: &mut Harness, origin: &str, seq: u64, room: &str, event: &s
 #[test]
 fn a_room_broadcast_relayed_to_the_old_holder_after_the_move_is_sent_on_to_the_new_one() {
     // s1, on a, in room r, received c:1 and was cut; b holds no member of r.
-    let (mut a, mut b) = (Harness::new(recovery_config()), Harness::new(recovery_config()));
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let (mut a, mut b) = (Harness::recovering("a"), Harness::recovering("b"));
     a.connect("e1", "/", "s1");
     a.server.sockets_join(&Broadcast::new("/"), &["r"]);
     assert_eq!(relay_to_room(&mut a, "c", 1, "r", "c1"), Vec::<String>::new());
@@ -413,8 +405,7 @@ fn a_reconnection_takes_over_its_socket_before_the_old_transport_is_seen_closed(
 
 #[test]
 fn a_recovery_asked_of_another_server_takes_over_a_socket_still_connected_there() {
-    let mut a = Harness::new(recovery_config());
-    a.server.set_origin("a");
+    let mut a = Harness::recovering("a");
     recovery_setup(&mut a);
     // The holder has not seen the transport close; the reconnection reached another server.
     let exported = a.server.export_recovery("p-s1", "/", None, "b", a.now).expect("taken over, then exported");
@@ -427,10 +418,8 @@ fn a_recovery_asked_of_another_server_takes_over_a_socket_still_connected_there(
 #[test]
 fn recovery_moves_to_the_server_the_client_reconnects_to() {
     // Two servers relaying their broadcasts to each other, as Durable Objects do.
-    let mut a = Harness::new(recovery_config());
-    let mut b = Harness::new(recovery_config());
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let mut a = Harness::recovering("a");
+    let mut b = Harness::recovering("b");
     let relay = |b: &mut Harness, delivery: Delivery, event: &str, args: &str, attachments: Vec<Vec<u8>>| {
         let (origin, seq) = delivery.logged.expect("logged for recovery");
         let op = Broadcast::new("/").to("r").relayed(origin, seq);
@@ -499,10 +488,8 @@ fn recovery_moves_to_the_server_the_client_reconnects_to() {
 fn a_server_whose_log_is_behind_the_client_recovers_with_what_the_old_holder_hands_over() {
     // Room broadcasts are relayed to the servers holding the room only: b never got the ones
     // the client received on a, nor those it missed (nor would a server new to the deployment).
-    let mut a = Harness::new(recovery_config());
-    let mut b = Harness::new(recovery_config());
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let mut a = Harness::recovering("a");
+    let mut b = Harness::recovering("b");
     // One broadcast to everyone reached b too: b's log knows origin a up to 1.
     let everyone = a.server.broadcast(&Broadcast::new("/"), "all", "[]", vec![], a.now).unwrap();
     let (origin, seq) = everyone.logged.unwrap();
@@ -554,8 +541,7 @@ fn a_server_whose_log_is_behind_the_client_recovers_with_what_the_old_holder_han
 
 #[test]
 fn the_server_a_pid_names_is_told_where_its_session_went_last_and_keeps_the_latest() {
-    let mut home = Harness::new(recovery_config());
-    home.server.set_origin("a");
+    let mut home = Harness::recovering("a");
     assert_eq!(home.server.moved_to("a-s1"), None);
     home.server.note_moved("a-s1", "c", 2_000);
     assert_eq!(home.server.moved_to("a-s1"), Some("c"));
@@ -569,10 +555,8 @@ fn the_server_a_pid_names_is_told_where_its_session_went_last_and_keeps_the_late
 
 #[test]
 fn a_session_taken_from_another_server_stays_recoverable_when_its_connect_is_refused_or_its_connection_closes_first() {
-    let mut a = Harness::new(recovery_config());
-    let mut b = Harness::new(recovery_config());
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let mut a = Harness::recovering("a");
+    let mut b = Harness::recovering("b");
     let offset = recovery_setup(&mut a);
     assert_eq!(offset, "a:1");
     // a's broadcast to everyone, relayed to b: b's log can tell what the client missed after it.
@@ -627,10 +611,8 @@ fn a_session_taken_from_another_server_stays_recoverable_when_its_connect_is_ref
 
 #[test]
 fn a_session_taken_from_another_server_stays_recoverable_when_its_connection_closed_while_it_was_asked_for() {
-    let mut a = Harness::new(recovery_config());
-    let mut b = Harness::new(recovery_config());
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let mut a = Harness::recovering("a");
+    let mut b = Harness::recovering("b");
     a.connect("e1", "/", "s1");
     a.server.join("s1", ["r"]).unwrap();
     a.server.handle_close("e1", CloseReason::TransportClose, a.now);

@@ -91,10 +91,8 @@ fn a_client_cut_before_the_connect_of_its_recovery_is_refused_rather_than_sent_w
 
 #[test]
 fn a_client_cut_before_its_first_broadcast_recovers_what_it_missed_since_it_connected() {
-    let mut a = Harness::new(recovery_config());
-    let mut b = Harness::new(recovery_config());
-    a.server.set_origin("a");
-    b.server.set_origin("b");
+    let mut a = Harness::recovering("a");
+    let mut b = Harness::recovering("b");
     // Broadcast before the socket connects: not its to receive.
     let before = a.server.broadcast(&Broadcast::new("/"), "before", "[]", vec![], a.now).unwrap();
     let (origin, seq) = before.logged.clone().unwrap();
@@ -188,8 +186,7 @@ fn a_socket_restored_from_its_snapshot_recovers_from_before_the_first_packet_sen
 
 #[test]
 fn a_hole_in_the_log_refuses_recovery_rather_than_losing_packets() {
-    let mut h = Harness::new(recovery_config());
-    h.server.set_origin("a");
+    let mut h = Harness::recovering("a");
     let offset = recovery_setup(&mut h);
     h.server.handle_close("e1", CloseReason::TransportClose, h.now);
     h.events();
@@ -208,10 +205,8 @@ fn sequences_an_origin_relayed_elsewhere_only_do_not_refuse_recovery() {
     // Server c relays a broadcast to the servers holding its room only (and a private emit to
     // none): a holds "r", not "s". What a relays names the sequence relayed to it before.
     for (after, recovered) in [(Some(1), true), (None, false), (Some(2), false)] {
-        let mut a = Harness::new(recovery_config());
-        let mut c = Harness::new(recovery_config());
-        a.server.set_origin("a");
-        c.server.set_origin("c");
+        let mut a = Harness::recovering("a");
+        let mut c = Harness::recovering("c");
         a.connect("e1", "/", "s1");
         a.server.join("s1", ["r"]).unwrap();
         c.connect("c1", "/", "t1");

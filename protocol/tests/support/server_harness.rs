@@ -21,6 +21,14 @@ impl Harness {
         Harness { server: Server::new(config), now: 1_000 }
     }
 
+    /// A server with connection state recovery whose broadcasts are logged under `origin`,
+    /// as one of several Durable Objects relaying to each other.
+    pub fn recovering(origin: &str) -> Self {
+        let mut h = Harness::new(recovery_config());
+        h.server.set_origin(origin);
+        h
+    }
+
     pub fn open(&mut self, session: &str) {
         self.server.handle_open(session, SessionInfo::default(), self.now).unwrap();
     }
