@@ -10,7 +10,7 @@
  *   bench/results/edge-cost.json  (its own `command`)          Durable Object wake-ups of idle connections
  *   bench/results/codec.json      bash bench/codec/build.sh    the protocol codec vs socket.io-parser/engine.io-parser
  *   bench/results/core.json       bash bench/core/run.sh       the server core per event, natively
- *   bench/results/server-profile.json  node bench/server/profile.mjs  where a WebSocket echo's CPU goes, ours vs the floor
+ *   bench/results/server-profile.json  node bench/server/profile.mjs  where WebSocket CPU goes (echo, pipelined acks), ours vs the floor
  * Outputs (under --out, default the repository root):
  *   BENCHMARKS.md                 one section per part: what was measured, the commands, the machine, date and
  *                                 commit, tables with ratios against the peer, the goal and whether it is met, plots
@@ -137,24 +137,35 @@ function hotPathGoal(r, metrics) {
   return { rows, met: ok };
 }
 
-/** Why the WebSocket ratios miss: where an echo's CPU goes in workerd, ours against the floor. */
+/** Why the WebSocket ratios miss: where workerd's CPU goes per echo and per pipelined
+ * acknowledgement, ours against the floor. */
 function echoProfile(p) {
-  if (!p) return [];
-  return [
-    `Where a WebSocket echo's CPU goes (\`node bench/server/profile.mjs\`, ${p.date.slice(0, 10)}, ${p.rounds} rounds of ` +
-      `${p.echoes.toLocaleString("en-US")} echoes on one warm WebSocket, workerd sampled by \`perf\` at ${p.hz} Hz, ` +
-      "microseconds of workerd's CPU per echo, means; its own run, not this table's):",
-    "",
-    table(
-      ["where", "ours", "floor", "ours - floor"],
-      p.rows.map((r) => [r.where, r.ours.toFixed(1), r.floor.toFixed(1), (r.ours - r.floor).toFixed(1)]),
-      ["l", "r", "r", "r"],
-    ),
-    "",
-    "The buckets are described in bench/server/profile.mjs; what they say about the WebSocket misses is in " +
-      "docs/ARCHITECTURE.md (where a WebSocket echo's CPU goes).",
+  if (!p?.scenarios) return [];
+  const out = [
+    `Where the WebSocket CPU goes (\`node bench/server/profile.mjs\`, ${p.date.slice(0, 10)}, ${p.rounds} rounds of ` +
+      `${p.echoes.toLocaleString("en-US")} operations per scenario on one warm WebSocket, workerd sampled by \`perf\` at ${p.hz} Hz, ` +
+      "microseconds of workerd's CPU per operation, means; its own run, not this table's):",
     "",
   ];
+  for (const { label, rows, peerSleeps } of Object.values(p.scenarios)) {
+    out.push(
+      `${label[0].toUpperCase()}${label.slice(1)}: the driver, the server's peer, went to sleep ${peerSleeps.ours.toFixed(2)} times per ` +
+        `operation with ours and ${peerSleeps.floor.toFixed(2)} with the floor (each a wake-up the server pays in the kernel).`,
+      "",
+      table(
+        ["where", "ours", "floor", "ours - floor"],
+        rows.map((r) => [r.where, r.ours.toFixed(1), r.floor.toFixed(1), (r.ours - r.floor).toFixed(1)]),
+        ["l", "r", "r", "r"],
+      ),
+      "",
+    );
+  }
+  out.push(
+    "The buckets are described in bench/server/profile.mjs; what they say about the WebSocket misses is in " +
+      "docs/ARCHITECTURE.md (where a WebSocket echo's CPU goes; where a pipelined acknowledgement's CPU goes).",
+    "",
+  );
+  return out;
 }
 
 function serverSection(r) {

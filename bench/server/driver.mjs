@@ -268,29 +268,32 @@ export async function echo(base, transport) {
 export async function pipe(base, transport) {
   const PIPE = SIZES[transport].pipe;
   const c = await connect(base, { transport });
-  const payload = JSON.stringify(["message-with-ack", "hello", { n: 1 }]);
-  const run = (count) =>
-    new Promise((resolve) => {
-      let sent = 0;
-      let done = 0;
-      const onAck = () => {
-        done++;
-        if (sent < count) {
-          sent++;
-          c.emitWithAck(payload, onAck);
-        } else if (done === count) resolve();
-      };
-      for (; sent < Math.min(PIPE_WINDOW, count); ) {
-        sent++;
-        c.emitWithAck(payload, onAck);
-      }
-    });
-  await run(PIPE / 10); // warm-up
+  await pipelinedAcks(c, PIPE / 10); // warm-up
   const start = performance.now();
-  await run(PIPE);
+  await pipelinedAcks(c, PIPE);
   const ms = performance.now() - start;
   c.close();
   return { acks_per_s: (PIPE / ms) * 1000 };
+}
+
+/** `count` acked `message-with-ack` emits on connection `c`, PIPE_WINDOW in flight. */
+export function pipelinedAcks(c, count) {
+  const payload = JSON.stringify(["message-with-ack", "hello", { n: 1 }]);
+  return new Promise((resolve) => {
+    let sent = 0;
+    let done = 0;
+    const onAck = () => {
+      done++;
+      if (sent < count) {
+        sent++;
+        c.emitWithAck(payload, onAck);
+      } else if (done === count) resolve();
+    };
+    for (; sent < Math.min(PIPE_WINDOW, count); ) {
+      sent++;
+      c.emitWithAck(payload, onAck);
+    }
+  });
 }
 
 export async function fanout(base, n, transport) {
