@@ -55,8 +55,8 @@ impl Hosted for EchoServer {
         self.host.schedule_alarm(None).await
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
-        self.host.websocket_closed_by_peer(&ws, &Echo);
+    async fn websocket_close(&self, ws: WebSocket, code: usize, _reason: String, _clean: bool) -> Result<()> {
+        self.host.websocket_closed_by_peer(&ws, code, &Echo);
         self.host.schedule_alarm(None).await
     }
 

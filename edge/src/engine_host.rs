@@ -32,6 +32,10 @@ use crate::websocket_sessions::{
 };
 use crate::OBJECT_HEADER;
 
+/// The code of a WebSocket's close event when its connection was lost without a close frame
+/// (RFC 6455, 7.1.5).
+const CONNECTION_LOST: usize = 1006;
+
 #[wasm_bindgen]
 extern "C" {
     /// `crypto.getRandomValues`, present in workerd.
@@ -250,11 +254,17 @@ impl EngineHost {
         self.message_time.get().unwrap_or_else(now_ms)
     }
 
-    /// The client closed one of the object's WebSockets: the close handshake is completed
-    /// (workerd leaves the answer to the object), then the session learns it.
-    pub fn websocket_closed_by_peer(&self, ws: &WebSocket, app: &impl EngineApp) {
-        // A reply on an already closed socket fails harmlessly.
-        let _ = ws.close(Some(1000), Some("closed"));
+    /// One of the object's WebSockets closed from the client's side with close code `code`:
+    /// a close frame the client sent is answered, completing the close handshake (workerd
+    /// leaves the answer to the object), then the session learns it. A connection lost without
+    /// a close frame (1006) gets no answer: there is no one to write to, and workerd reports the
+    /// failed write of a standard WebSocket's close as an uncaught "Network connection lost"
+    /// error.
+    pub fn websocket_closed_by_peer(&self, ws: &WebSocket, code: usize, app: &impl EngineApp) {
+        if code != CONNECTION_LOST {
+            // Closed meanwhile by the object itself: there is nothing left to answer.
+            let _ = ws.close(Some(1000), Some("closed"));
+        }
         self.websocket_gone(ws, app);
     }
 

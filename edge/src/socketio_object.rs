@@ -259,9 +259,9 @@ impl Hosted for SocketIoServer {
         self.settle().await
     }
 
-    async fn websocket_close(&self, ws: WebSocket, _code: usize, _reason: String, _clean: bool) -> Result<()> {
+    async fn websocket_close(&self, ws: WebSocket, code: usize, _reason: String, _clean: bool) -> Result<()> {
         self.restore()?;
-        self.host.websocket_closed_by_peer(&ws, self);
+        self.host.websocket_closed_by_peer(&ws, code, self);
         self.settle().await
     }
 

@@ -2,7 +2,9 @@
 // pingTimeout 200 ms, connectTimeout 1 s):
 // - a peer that stops answering pings, over WebSocket and over polling, is closed after
 //   pingInterval + pingTimeout (noticed by the alarm set for that deadline);
-// - a session that never sends CONNECT is closed after connectTimeout.
+// - a session that never sends CONNECT is closed after connectTimeout;
+// - a peer's close frame is answered; a peer lost without one is forgotten at once, with nothing
+//   written to it.
 // What is observed is the object's own count of open sessions (`__stats`), and for
 // WebSockets the close frame the peer receives.
 import { after, before, describe, it } from "node:test";
@@ -78,6 +80,29 @@ for (const heartbeat of ["strict", "hibernate"]) {
       assert.equal(await openSessions(), 0, "closed after connectTimeout");
       assert.ok(peer.closed(), "the peer got a close frame");
       peer.ws.terminate();
+    });
+
+    it("answers a peer's close frame, and lets a peer lost without one go with no error", async () => {
+      const uncaught = () => worker.log().split("\n").filter((line) => line.includes("Uncaught")).length;
+      const errorsBefore = uncaught();
+      const clean = await silentWebSocket();
+      clean.ws.send("40");
+      const code = new Promise((resolve) => clean.ws.once("close", resolve));
+      clean.ws.close(1000);
+      // ws waits for the server's close frame; without one it gives up after 30 s with 1006.
+      assert.equal(await Promise.race([code, sleep(2000).then(() => "no answer")]), 1000);
+      for (let i = 0; i < 3; i++) {
+        const lost = await silentWebSocket();
+        lost.ws.send("40");
+        await sleep(50);
+        lost.ws.terminate(); // no close frame: the TCP connection just ends
+      }
+      // Well before a ping deadline: the object learns it from the connection itself.
+      await sleep(PING_INTERVAL / 2);
+      assert.equal(await openSessions(), 0);
+      // Answering a close that never came (writing to a lost connection) is reported by workerd
+      // as an uncaught "Network connection lost" error, once per connection.
+      assert.equal(uncaught(), errorsBefore, worker.log().split("\n").filter((line) => line.includes("Uncaught")).join("\n"));
     });
 
     it("closes a polling session whose client stops polling", async () => {
