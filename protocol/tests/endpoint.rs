@@ -98,7 +98,7 @@ fn a_peer_that_never_answers_is_closed_at_its_pong_deadline() {
     assert_eq!(
         outputs,
         vec![
-            Output::CloseWebSocket { handle, channel: Channel::Transport, code: 1000, reason: "closed by the server" },
+            Output::CloseWebSocket { handle, channel: Channel::Transport, code: 1000, reason: "ping timeout" },
             Output::Event { handle, event: ServerEvent::Closed(CloseReason::PingTimeout) },
             Output::Removed { handle },
         ]

@@ -493,7 +493,8 @@ fn undecodable_post_closes_with_parse_error() {
 fn a_client_ping_is_a_protocol_violation() {
     let mut server = ServerSession::new("s", TransportKind::WebSocket, ServerConfig::default(), 0);
     server.handle_websocket_frame(Frame::Text("2".into()), 0);
-    assert!(std::iter::from_fn(|| server.poll_transmit()).any(|t| t == ServerTransmit::CloseWebSocket { code: 1000 }));
+    assert!(std::iter::from_fn(|| server.poll_transmit())
+        .any(|t| t == ServerTransmit::CloseWebSocket { code: 1000, reason: CloseReason::TransportError }));
     assert_eq!(server.poll_event(), Some(ServerEvent::Closed(CloseReason::TransportError)));
 }
 
@@ -502,7 +503,8 @@ fn oversize_websocket_message_closes_with_1009() {
     let config = ServerConfig { max_payload: 10, ..ServerConfig::default() };
     let mut server = ServerSession::new("s", TransportKind::WebSocket, config, 0);
     server.handle_websocket_frame(Frame::Binary(vec![0; 11]), 0);
-    assert!(std::iter::from_fn(|| server.poll_transmit()).any(|t| t == ServerTransmit::CloseWebSocket { code: 1009 }));
+    assert!(std::iter::from_fn(|| server.poll_transmit())
+        .any(|t| t == ServerTransmit::CloseWebSocket { code: 1009, reason: CloseReason::TransportError }));
     assert_eq!(server.poll_event(), Some(ServerEvent::Closed(CloseReason::TransportError)));
 }
 

@@ -156,7 +156,7 @@ export async function workerdOptions(build, { vars = {}, sqlite = true, persist,
 }
 
 /**
- * Calls `onClose()` when the server's close frame reaches `ws` (a `ws` client), read off its
+ * Calls `onClose(code, reason)` when the server's close frame reaches `ws` (a `ws` client), read off its
  * TCP stream: workerd may keep the connection open after the frame, so `ws`'s own `close`
  * can come much later. Every frame of each chunk is walked (a close frame often shares a
  * chunk with the frame before it).
@@ -174,7 +174,10 @@ export function watchCloseFrame(ws, onClose) {
           if (length === 126) [length, header] = [pending.length >= 4 ? pending.readUInt16BE(2) : Infinity, 4];
           else if (length === 127) [length, header] = [pending.length >= 10 ? Number(pending.readBigUInt64BE(2)) : Infinity, 10];
           if (pending.length < header + length) return;
-          if ((pending[0] & 0x0f) === 8) return onClose();
+          if ((pending[0] & 0x0f) === 8) {
+            const payload = pending.subarray(header, header + length);
+            return onClose(payload.length >= 2 ? payload.readUInt16BE(0) : undefined, payload.subarray(2).toString());
+          }
           pending = pending.subarray(header + length);
         }
       });

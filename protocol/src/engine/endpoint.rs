@@ -563,7 +563,7 @@ impl Endpoint {
                 }
                 ServerTransmit::WebSocket(frame) => Output::Send { handle, channel: Channel::Transport, frame },
                 ServerTransmit::Probe(frame) => Output::Send { handle, channel: Channel::Probe, frame },
-                ServerTransmit::CloseWebSocket { code } => {
+                ServerTransmit::CloseWebSocket { code, reason } => {
                     let channel = match (entry.websocket, entry.probe) {
                         (true, _) => Channel::Transport,
                         (false, true) => Channel::Probe,
@@ -572,7 +572,7 @@ impl Endpoint {
                     };
                     entry.websocket = false;
                     entry.probe = false;
-                    Output::CloseWebSocket { handle, channel, code, reason: "closed by the server" }
+                    Output::CloseWebSocket { handle, channel, code, reason: reason.as_str() }
                 }
                 ServerTransmit::CloseProbe => {
                     entry.probe = false;

@@ -84,6 +84,8 @@ pub enum ServerTransmit {
     CloseWebSocket {
         /// The WebSocket close code.
         code: u16,
+        /// Why the session ended: the close frame's reason (`as_str`).
+        reason: CloseReason,
     },
     /// Close the WebSocket that was being probed; the session goes on over polling.
     CloseProbe,
@@ -331,7 +333,7 @@ impl ServerSession {
         }
         self.enqueue(Packet::bare(PacketType::Close));
         if self.transport == TransportKind::WebSocket {
-            self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000 });
+            self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000, reason });
         }
         self.finish(reason);
     }
@@ -634,7 +636,7 @@ impl ServerSession {
     fn fail_closing(&mut self, reason: CloseReason, code: u16) {
         if !self.closed {
             if self.transport == TransportKind::WebSocket {
-                self.transmits.push_back(ServerTransmit::CloseWebSocket { code });
+                self.transmits.push_back(ServerTransmit::CloseWebSocket { code, reason });
             }
             // As the reference: a held poll learns of a close the client asked for with a
             // noop, of any other end with a `close` packet.
