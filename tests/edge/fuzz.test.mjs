@@ -1,8 +1,9 @@
 // Random and mutated Engine.IO / Socket.IO frames against real workerd (the conformance
-// deployment, in both heartbeat modes), over WebSocket and over long-polling, from a fixed
-// seed: valid frames of every packet type to every namespace and event of the conformance
-// application, some cut short or with characters inserted, replaced or removed, and binary
-// frames. Whatever arrives, the server answers as the reference does (a 400, a CONNECT_ERROR,
+// deployment in both heartbeat modes, and the chat deployment: hibernation, connection state
+// recovery, rate limits, handlers awaiting storage), over WebSocket and over long-polling, from
+// a fixed seed: valid frames of every packet type to every namespace and event of the
+// deployment's application, some cut short or with characters inserted, replaced or removed,
+// and binary frames. Whatever arrives, the server answers as the reference does (a 400, a CONNECT_ERROR,
 // a close with a reason) and nobody else pays for it:
 // - a witness session on the same object keeps echoing, and the object is never reset;
 // - no request is answered with a 5xx;
@@ -19,16 +20,45 @@ import { startWorker, watchCloseFrame } from "./harness.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const REASONS = ["parse error", "forced close", "transport close", "transport error", "ping timeout"];
-const NAMESPACES = ["", "/rooms,", "/custom,", "/auth,", "/server-ack,", "/server-disconnect,", "/typed,", "/async,",
-  "/limited,", "/limited-strict,", "/cluster,", "/dynamic-7,", "/dynamic-x,", "/nope,", "/credentials,", "/kv-auth,"];
-// `divide` is left out: it is the conformance application's deliberate panic (panic.test.mjs).
-const EVENTS = ["message", "message-with-ack", "join", "leave", "to-room", "to-room-all", "broadcast", "set-name",
-  "ask", "ask-later", "kick", "close", "name", "ping", "enqueue", "fetch", "join-all", "leave-all",
-  "disconnect-all", "poll", "census", "connect", "disconnect", "__proto__", "constructor", ""];
+/** The deployments offended, each with its namespaces and events and how its witness echoes. */
+const TARGETS = [
+  ...["strict", "hibernate"].map((heartbeat) => ({
+    name: `the conformance deployment with HEARTBEAT=${heartbeat}`,
+    env: "conformance",
+    vars: { HEARTBEAT: heartbeat },
+    namespaces: ["", "/rooms,", "/custom,", "/auth,", "/server-ack,", "/server-disconnect,", "/typed,", "/async,",
+      "/limited,", "/limited-strict,", "/cluster,", "/dynamic-7,", "/dynamic-x,", "/nope,", "/credentials,", "/kv-auth,"],
+    // `divide` is left out: it is the conformance application's deliberate panic (panic.test.mjs).
+    events: ["message", "message-with-ack", "join", "leave", "to-room", "to-room-all", "broadcast", "set-name",
+      "ask", "ask-later", "kick", "close", "name", "ping", "enqueue", "fetch", "join-all", "leave-all",
+      "disconnect-all", "poll", "census", "connect", "disconnect", "__proto__", "constructor", ""],
+    echo: (witness, tag) => {
+      const back = new Promise((resolve) => witness.once("message-back", resolve));
+      witness.emit("message", tag);
+      return back;
+    },
+  })),
+  {
+    name: "the chat deployment",
+    env: "chat",
+    vars: { TEST_HOOKS: "1", MAX_HANDSHAKES_PER_MINUTE: "0" },
+    namespaces: ["", "/chat,", "/board,", "/nope,"],
+    events: ["chat message", "sync", "message", "typing", "latency", "draw", "clear", "connect", "disconnecting",
+      "__proto__", ""],
+    echo: (witness, tag) => {
+      const back = new Promise((resolve) => {
+        const mine = (message) => message?.text === tag && (witness.off("chat message", mine), resolve(tag));
+        witness.on("chat message", mine);
+      });
+      witness.emit("chat message", tag);
+      return back;
+    },
+  },
+];
 const VALUES = ["1", "-0", "1e999", "null", "true", '"r"', "{}", "[]", '{"a":[1,{"b":null}]}',
   '{"_placeholder":true,"num":0}', '{"_placeholder":true,"num":5}', '{"_placeholder":true}', '"\\ud800"', '"é"',
   "123456789012345678901234567890", '{"room":"r","event":"e","value":1}', '{"__proto__":1}'];
-const AUTHS = ["", '{"token":"secret"}', '{"pid":"x","offset":"y"}', "[]", "1", '{"token":1}'];
+const AUTHS = ["", '{"token":"secret"}', '{"name":"a","room":"lobby"}', '{"pid":"x","offset":"y"}', "[]", "1", '{"token":1}'];
 
 /** A deterministic pseudo-random source (a linear congruential generator). */
 function random(seed) {
@@ -38,20 +68,20 @@ function random(seed) {
   return { next, pick };
 }
 
-/** One text frame: a packet of any type, often a Socket.IO one, sometimes mutated. */
-function textFrame({ next, pick }) {
+/** One text frame for `target`: a packet of any type, often a Socket.IO one, sometimes mutated. */
+function textFrame({ next, pick }, target) {
   const engineType = pick(["0", "1", "2", "3", "4", "5", "6", "", "9", "4", "4", "4"]);
   let frame;
   if (engineType !== "4") frame = engineType + (next() < 0.3 ? pick(["probe", "x", ""]) : "");
   else {
     const type = pick(["0", "1", "2", "3", "4", "5", "6", "2", "2", "7", ""]);
     frame = "4" + type + (type === "5" || type === "6" ? pick(["1", "2", "0", "99", "-1", ""]) + "-" : "");
-    frame += pick(NAMESPACES) + (next() < 0.4 ? pick(["1", "0", "42", "9007199254740993", "00", "-3"]) : "");
+    frame += pick(target.namespaces) + (next() < 0.4 ? pick(["1", "0", "42", "9007199254740993", "00", "-3"]) : "");
     if (type === "0") frame += pick(AUTHS);
     else if (type === "4") frame += pick(['{"message":"x"}', "", "[]"]);
     else if (type !== "1") {
       const args = Array.from({ length: Math.floor(next() * 4) }, () => pick(VALUES));
-      frame += "[" + (type === "3" || type === "6" ? args : [JSON.stringify(pick(EVENTS)), ...args]).join(",") + "]";
+      frame += "[" + (type === "3" || type === "6" ? args : [JSON.stringify(pick(target.events)), ...args]).join(",") + "]";
     }
   }
   if (next() < 0.7) return frame;
@@ -67,14 +97,14 @@ function textFrame({ next, pick }) {
   return frame;
 }
 
-for (const heartbeat of ["strict", "hibernate"]) {
-  describe(`random frames with HEARTBEAT=${heartbeat}`, () => {
+for (const target of TARGETS) {
+  describe(`random frames to ${target.name}`, () => {
     let worker;
     let base;
     let witness;
     const instances = async () => JSON.parse(await (await fetch(`${base}__stats`)).text()).instances;
     before(async () => {
-      worker = await startWorker("conformance", { vars: { HEARTBEAT: heartbeat } });
+      worker = await startWorker(target.env, { vars: target.vars });
       base = `${worker.url}/socket.io/`;
       witness = io(worker.url, { transports: ["websocket"], forceNew: true, reconnection: false });
       await new Promise((resolve, reject) => witness.once("connect", resolve).once("connect_error", reject));
@@ -95,7 +125,7 @@ for (const heartbeat of ["strict", "hibernate"]) {
         assert.equal(ws.readyState, WebSocket.OPEN, "the WebSocket opened");
         for (let i = 0; i < 40 && ws.readyState === WebSocket.OPEN; i++) {
           if (rng.next() < 0.08) ws.send(Buffer.from(rng.pick(["", "x", "\u0000\u0001", "4hello"])));
-          else ws.send(textFrame(rng));
+          else ws.send(textFrame(rng, target));
           if (rng.next() < 0.2) await sleep(2);
         }
         await sleep(20);
@@ -116,7 +146,7 @@ for (const heartbeat of ["strict", "hibernate"]) {
         const url = `${base}?EIO=4&transport=polling&sid=${sid}`;
         const held = fetch(url).then((res) => statuses.push(res.status) && res.text());
         for (let i = 0; i < 10; i++) {
-          const packets = Array.from({ length: 1 + Math.floor(rng.next() * 4) }, () => textFrame(rng));
+          const packets = Array.from({ length: 1 + Math.floor(rng.next() * 4) }, () => textFrame(rng, target));
           const res = await fetch(url, { method: "POST", body: packets.join(rng.next() < 0.9 ? "\x1e" : "\x1f") });
           statuses.push(res.status);
           await res.text();
@@ -131,8 +161,7 @@ for (const heartbeat of ["strict", "hibernate"]) {
       const closes = [];
       const statuses = [];
       await Promise.all([webSockets(random(1), 12, closes), webSockets(random(2), 12, closes), polling(random(3), 6, statuses)]);
-      const back = new Promise((resolve) => witness.once("message-back", resolve));
-      witness.emit("message", "after the offenders");
+      const back = target.echo(witness, "after the offenders");
       assert.equal(await Promise.race([back, sleep(10_000).then(() => "no answer")]), "after the offenders");
       assert.equal(await instances(), before, "the object was never reset");
       assert.deepEqual(statuses.filter((status) => status >= 500), [], "no request answered 5xx");
