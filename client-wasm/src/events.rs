@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::host::Host;
-use crate::{ack_number, to_buffers, Driver};
+use crate::{ack_number, to_buffers, Driver, Inner};
 use wasmio_protocol::client::{ErrorMessage, Event, Manager, ManagerEvent, SocketEvent};
 use wasmio_protocol::engine::{Data, TransportKind};
 
@@ -36,6 +36,21 @@ pub(crate) fn run(driver: &Driver) {
     let mut inner = cell.borrow_mut();
     PRIOR_WEBSOCKET_SUCCESS.store(inner.manager.prior_websocket_success(), Ordering::Relaxed);
     inner.schedule(&driver.host);
+    inner.publish_shortcut(&driver.host);
+}
+
+impl Inner {
+    /// Gives the page the manager's shortcut for received events ([`Host::route`]) when it
+    /// changed. Every input that may change the manager ends here, before the page runs
+    /// again: a WebSocket message never finds a shortcut older than the manager's state.
+    pub(crate) fn publish_shortcut(&mut self, host: &Host) {
+        let shortcut = self.manager.event_shortcut();
+        if shortcut == self.shortcut {
+            return;
+        }
+        host.route(shortcut.map_or(-1.0, |s| s.websocket.0.into()), shortcut.map_or(0, |s| s.sockets));
+        self.shortcut = shortcut;
+    }
 }
 
 /// `m`, told the page's [`PRIOR_WEBSOCKET_SUCCESS`] (which [`run`] updates after each input)

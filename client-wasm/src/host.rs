@@ -30,11 +30,23 @@ extern "C" {
     #[wasm_bindgen(method, js_name = frameEvent)]
     pub(crate) fn frame_event(this: &Host, kind: u32, socket: u32, start: u32, n: f64);
 
+    /// The manager's shortcut for received events changed ([`Manager::event_shortcut`]): it
+    /// now holds for WebSocket transport `transport` (-1: none) and the sockets whose bits
+    /// are set in `sockets` (bit `i` for socket `i`). A text frame of that transport made of
+    /// such a socket's head (`42`, or `42/chat,`), then JSON data starting with `[`, is an
+    /// event of that socket without ack id, which the page hands to the socket without
+    /// calling the driver.
+    ///
+    /// [`Manager::event_shortcut`]: wasmio_protocol::client::Manager::event_shortcut
+    #[wasm_bindgen(method)]
+    pub(crate) fn route(this: &Host, transport: f64, sockets: u32);
+
     /// A new WebSocket of transport `id` to `url` (binary type `arraybuffer`), offering the
     /// application's subprotocols as engine.io-client does; throws as the constructor does.
-    /// Its text frames go to [`Driver::head_text`] as their start up to the first `[` (a
-    /// received event then costs no `MessageEvent` read, no clock read and no copy of its data
-    /// into wasm), and whole to [`Driver::text`] when the core needs more; its `open`, binary
+    /// Its text frames the shortcut does not take ([`Host::route`]) go to
+    /// [`Driver::head_text`] as their start up to the first `[` (a received event then costs
+    /// no `MessageEvent` read, no clock read and no copy of its data into wasm), and whole to
+    /// [`Driver::text`] when the core needs more; its `open`, binary
     /// `message`, `error` and `close` events to [`Driver::callback`] with the tags `tag` + 0,
     /// 1, 2 and 3. The host keeps the details of a failure (the constructor's exception, the
     /// `error` event) for the `TransportError` the manager reports next, as engine.io-client's

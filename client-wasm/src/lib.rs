@@ -36,8 +36,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use wasmio_protocol::client::{
-    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, Manager, ManagerConfig, ReadyState, SetAside, SocketId,
-    SocketOptions, UnreadPayload,
+    AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, EventShortcut, Manager, ManagerConfig, ReadyState,
+    SetAside, SocketId, SocketOptions, UnreadPayload,
 };
 use wasmio_protocol::engine::{ClientConfig, Data, TransportId, TransportKind};
 use wasmio_protocol::socket::{decode_text, DecodeError, DEFAULT_MAX_ATTACHMENTS};
@@ -81,6 +81,9 @@ struct Inner {
     /// The WebSocket text frame being handled in whole ([`Driver::text`]): the events whose
     /// JSON ends it reach the page as the rest of the page's own string (`host.frameEvent`).
     frame: Option<String>,
+    /// The shortcut for received events the page holds ([`Host::route`]), as
+    /// [`Manager::event_shortcut`] gave it last.
+    shortcut: Option<EventShortcut>,
 }
 
 /// The driver of one Socket.IO manager (one server connection, many namespaces).
@@ -102,19 +105,37 @@ fn optional(value: f64) -> Option<u64> {
 }
 
 fn to_attachments(bins: Option<Array>) -> Vec<Vec<u8>> {
-    bins.map(|bins| bins.iter().map(|b| b.unchecked_into::<Uint8Array>().to_vec()).collect()).unwrap_or_default()
+    let mut attachments = Vec::new();
+    if let Some(bins) = bins {
+        for i in 0..bins.length() {
+            attachments.push(bins.get(i).unchecked_into::<Uint8Array>().to_vec());
+        }
+    }
+    attachments
 }
 
 fn to_buffers(attachments: &[Vec<u8>]) -> Option<Array> {
-    (!attachments.is_empty()).then(|| attachments.iter().map(|a| Uint8Array::from(&a[..]).buffer()).collect())
+    if attachments.is_empty() {
+        return None;
+    }
+    let buffers = Array::new();
+    for a in attachments {
+        buffers.push(&Uint8Array::from(&a[..]).buffer());
+    }
+    Some(buffers)
 }
 
 /// The transports of a list given as the bits under a leading 1, in order: `0` polling, `1`
 /// websocket (`0b101`: polling then websocket; the page maps the names it knows, skipping
 /// others). A number rather than names: no string crossing and no name matching in wasm.
 fn transport_list(bits: u32) -> Vec<TransportKind> {
-    let len = 31 - bits.max(1).leading_zeros();
-    (0..len).rev().map(|i| if bits >> i & 1 == 0 { TransportKind::Polling } else { TransportKind::WebSocket }).collect()
+    let mut list = Vec::new();
+    let mut i = 31 - bits.max(1).leading_zeros();
+    while i > 0 {
+        i -= 1;
+        list.push(if bits >> i & 1 == 0 { TransportKind::Polling } else { TransportKind::WebSocket });
+    }
+    list
 }
 
 fn ack_number(handle: AckHandle) -> f64 {
@@ -197,6 +218,7 @@ impl Driver {
             tick_queued: false,
             stamps: 0,
             frame: None,
+            shortcut: None,
         });
         Driver { inner, host }
     }
@@ -230,7 +252,11 @@ impl Driver {
     pub fn control(&self, op: u32, arg: f64) {
         let socket = SocketId(arg as u32);
         match op {
-            4 => self.inner.borrow_mut().manager.report_packets(true),
+            4 => {
+                let mut inner = self.inner.borrow_mut();
+                inner.manager.report_packets(true);
+                inner.publish_shortcut(&self.host);
+            }
             8 => self.inner.borrow_mut().manager.clear_send_buffer(socket),
             15 => {
                 let inner = self.inner.borrow();

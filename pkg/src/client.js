@@ -226,6 +226,9 @@ export function client(load, platform = {}) {
       const call = (tag, value) => d.callback(tag, value);
       // The WebSocket text frame being handled (`frameEvent` slices it).
       let frame;
+      // The manager's shortcut for received events (`route`): the WebSocket transport it holds
+      // for, and the socket of each head (an event's frame up to its JSON, `42`, `42/chat,`).
+      let shortcut = -1, heads = new Map();
       // Held by the manager; the driver gets it through a weak reference (`weakly`).
       const host = (this._host = {
         event: (...a) => guard(() => this._ev(...a)),
@@ -238,11 +241,18 @@ export function client(load, platform = {}) {
             rethrow(e);
           }
         },
+        route: (transport, sockets) => {
+          shortcut = transport;
+          heads = new Map();
+          // (bit i of `sockets` for socket i: none past the 32nd)
+          this._byId.forEach((socket, i) => sockets / 2 ** i & 1 && heads.set(socket.nsp === "/" ? "42" : "42" + socket.nsp + ",", socket));
+        },
         // A WebSocket with the application's subprotocols; its events go to the driver's
-        // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame goes
-        // to `head_text` as its start up to the first "[" (an event's JSON begins there: the
-        // core reads that header alone); whole to `text`, with the time, when the core needs
-        // more.
+        // callback (tag + 0 open, 1 binary, 2 error, 3 close). The hot path: a text frame's
+        // start up to the first "[" (an event's JSON begins there) is looked up in the
+        // manager's shortcut, whose event goes straight to its socket; else it goes to
+        // `head_text` (the core reads that header alone); whole to `text`, with the time, when
+        // the core needs more.
         webSocket: (url, id, tag) => {
           let ws;
           try {
@@ -261,8 +271,10 @@ export function client(load, platform = {}) {
           ws.onmessage = (e) => {
             const data = (frame = e.data);
             if (typeof data !== "string") return call(tag + 1, data);
-            const i = data.indexOf("[");
-            if (!(i > 0 && d.head_text(id, data.slice(0, i)))) d.text(id, data, Date.now());
+            const i = data.indexOf("["), head = data.slice(0, i);
+            const socket = i > 0 && id === shortcut && heads.get(head);
+            if (socket) socket._ev(13, data.slice(i), null, undefined, -1);
+            else if (!(i > 0 && d.head_text(id, head))) d.text(id, data, Date.now());
           };
           return ws;
         },

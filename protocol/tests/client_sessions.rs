@@ -6,7 +6,8 @@ use wasmio_protocol::client::{
     AckError, AckHandle, AckMode, DisconnectReason, EmitError, EmitOptions, ErrorMessage, ManagerConfig, ManagerEvent,
     ReadyState, SocketEvent, SocketOptions, UnreadPayload,
 };
-use wasmio_protocol::engine::{ClientConfig, Data, TransportKind};
+use wasmio_protocol::client::{Auth, SocketId};
+use wasmio_protocol::engine::{ClientConfig, Data, Frame, TransportId, TransportKind};
 use wasmio_protocol::socket::{DecodeError, Packet, PacketType};
 
 mod support;
@@ -545,6 +546,98 @@ fn header_routing_leaves_recovery_offsets_and_reported_packets_to_the_core() {
     connected(&mut net, "/");
     let ws = net.current().websocket.expect("on a WebSocket");
     assert_eq!(net.manager.handle_websocket_head(ws, "42"), None);
+}
+
+/// The shortcut for received events names exactly `expected` among `sockets` on WebSocket
+/// `ws`, and each socket it names is where header routing sends a frame of its head: a socket
+/// of namespace `/` gets `42`, another `42` + namespace + `,` (taking the shortcut changes
+/// nothing, so neither does asking header routing here).
+fn assert_shortcut(net: &mut Net, ws: TransportId, sockets: &[SocketId], expected: &[SocketId]) {
+    let shortcut = net.manager.event_shortcut();
+    for &socket in sockets {
+        let nsp = net.manager.get_socket(socket).unwrap().nsp().to_owned();
+        let head = if nsp == "/" { "42".to_owned() } else { format!("42{nsp},") };
+        let taken = shortcut.is_some_and(|s| s.websocket == ws && s.sockets >> socket.0 & 1 == 1);
+        assert_eq!(taken, expected.contains(&socket), "{nsp}: {shortcut:?}");
+        if taken {
+            let event = UnreadPayload::Event { socket, ack_id: None };
+            assert_eq!(net.manager.handle_websocket_head(ws, &head), Some(event), "{head}");
+        }
+    }
+    assert_eq!(shortcut.map_or(0, |s| s.sockets.count_ones() as usize), expected.len(), "{shortcut:?}");
+    assert_eq!(net.manager.poll_event(), None);
+}
+
+#[test]
+fn the_event_shortcut_names_the_sockets_header_routing_hands_events_to() {
+    // polling: every frame goes to the manager
+    let mut net = Net::new(ManagerConfig { application_json: true, ..polling_only() });
+    net.manager.open(net.now);
+    connected(&mut net, "/");
+    assert_eq!(net.manager.event_shortcut(), None);
+
+    // upgraded to a WebSocket: the connected sockets of plain namespaces
+    let mut net = Net::new(ManagerConfig { application_json: true, ..ManagerConfig::default() });
+    net.manager.open(net.now);
+    let main = connected(&mut net, "/");
+    let chat = connected(&mut net, "/chat");
+    let ws = net.current().websocket.expect("upgraded");
+    net.ignore.push("/later".into());
+    let later = net.connect("/later", SocketOptions::default());
+    // namespaces whose head reads back otherwise: subscribed (their CONNECT waits for an auth
+    // never given; the server would not read it), connected by their private `onpacket`
+    let odd: Vec<SocketId> = ["/a,b", "nosl", "/x[1]"]
+        .into_iter()
+        .map(|nsp| {
+            let socket = net.connect(nsp, SocketOptions { auth: Auth::Callback, ..SocketOptions::default() });
+            let mut answer = Packet::new(PacketType::Connect, nsp);
+            answer.data = Some(r#"{"sid":"x"}"#.into());
+            net.manager.handle_socket_packet(socket, answer, net.now);
+            assert!(net.manager.get_socket(socket).unwrap().connected(), "{nsp}");
+            socket
+        })
+        .collect();
+    net.pump();
+    let all = [&[main, chat, later][..], &odd].concat();
+    assert_shortcut(&mut net, ws, &all, &[main, chat]);
+    // `/a,b`'s head reads as namespace `/a` and data `b,`: the manager reads such a frame
+    assert_eq!(net.manager.handle_websocket_head(ws, "42/a,b,"), None);
+
+    // a socket that leaves, one that connects
+    net.manager.disconnect_socket(chat, net.now);
+    net.pump();
+    net.take_events();
+    let mut answer = Packet::new(PacketType::Connect, "/later");
+    answer.data = Some(r#"{"sid":"s2"}"#.into());
+    net.server_send(answer);
+    assert_shortcut(&mut net, ws, &all, &[main, later]);
+
+    // while a binary packet is put together, and while packets are reported: none
+    net.manager.handle_websocket_text(ws, r#"451-["bin",{"_placeholder":true,"num":0}]"#, net.now);
+    assert_eq!(net.manager.event_shortcut(), None);
+    net.manager.handle_websocket_frame(ws, Frame::Binary(vec![1]), net.now);
+    net.pump();
+    net.take_events();
+    assert_shortcut(&mut net, ws, &all, &[main, later]);
+    net.manager.report_packets(true);
+    assert_eq!(net.manager.event_shortcut(), None);
+
+    // a socket reading recovery offsets out of its events is left out
+    let mut net = Net::new(ManagerConfig { application_json: true, ..ManagerConfig::default() });
+    net.pid = Some("p1".into());
+    net.manager.open(net.now);
+    let recovering = connected(&mut net, "/");
+    let ws = net.current().websocket.expect("upgraded");
+    assert_shortcut(&mut net, ws, &[recovering], &[]);
+
+    // a closed manager, and one that parses the JSON itself: none
+    net.manager.close(net.now);
+    net.pump();
+    assert_eq!(net.manager.event_shortcut(), None);
+    let mut net = Net::new(ManagerConfig::default());
+    net.manager.open(net.now);
+    connected(&mut net, "/");
+    assert_eq!(net.manager.event_shortcut(), None);
 }
 
 #[test]

@@ -453,6 +453,28 @@ forEachClient((run) => {
     assert.deepEqual(r, ["message", "heartbeat", "message", "heartbeat"]);
   });
 
+  test("over a WebSocket, events reach their socket in order whatever their header; a packet listener added later sees the next ones", async () => {
+    // wasmio hands a plain event (`42[...]`) to its socket without a call into the wasm while
+    // the core allows it; the other headers, and packets reported, go through the core.
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, transports: ["websocket"] });
+      await new Promise((res) => socket.on("connect", res));
+      const heard = [];
+      socket.on("tick", (...args) => heard.push(args.map((a) => (typeof a === "function" ? "ack" : a))));
+      for (const text of ['2["tick",1]', '2/,["tick",2]', '21["tick",3]', '2/nowhere,["tick",0]', '2["tick",4]']) {
+        socket.emit("send-raw", text);
+      }
+      await socket.emitWithAck("echo");
+      const packets = [];
+      socket.io.engine.on("packet", (p) => typeof p.data === "string" && p.data.startsWith('2["tick"') && packets.push(p.data));
+      socket.emit("send-raw", '2["tick",5]');
+      await socket.emitWithAck("echo");
+      socket.disconnect();
+      return { heard, packets };
+    });
+    assert.deepEqual(r, { heard: [[1], [2], [3, "ack"], [4], [5]], packets: ['2["tick",5]'] });
+  });
+
   test("what a listener's call causes is emitted within the call, before the next listener runs", async () => {
     const r = await run(async (url) => {
       const out = [];

@@ -10,7 +10,8 @@ use super::socket::{
     SocketOptions,
 };
 use super::{
-    AckError, DisconnectReason, EmitError, ErrorMessage, Event, ManagerError, ManagerEvent, SocketEvent, UnreadPayload,
+    AckError, DisconnectReason, EmitError, ErrorMessage, Event, EventShortcut, ManagerError, ManagerEvent, SocketEvent,
+    UnreadPayload,
 };
 use crate::engine::{ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind};
 use crate::json;
@@ -280,16 +281,7 @@ impl Manager {
     /// core needs the whole frame ([`Manager::handle_websocket_text`]); nothing changed.
     /// Only with [`ManagerConfig::application_json`].
     pub fn handle_websocket_head(&mut self, id: TransportId, head: &str) -> Option<UnreadPayload> {
-        // (reported packets: the engine's flag is the manager's, checked below)
-        if !self.application_json
-            || self.state != ReadyState::Open
-            || !self.events.is_empty()
-            || self.decoder.is_reconstructing()
-        {
-            return None;
-        }
-        let (engine, local) = self.engine.for_transport(id)?;
-        if !engine.passes_messages_on(local) {
+        if self.head_routing_websocket() != Some(id) {
             return None;
         }
         let text = head.strip_prefix('4')?;

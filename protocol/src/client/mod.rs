@@ -27,7 +27,7 @@ pub use socket::{AckHandle, AckMode, Auth, EmitOptions, Socket, SocketId, Socket
 
 use std::borrow::Cow;
 
-use crate::engine::{CloseReason, TransportKind};
+use crate::engine::{CloseReason, TransportId, TransportKind};
 
 /// Why a socket or the manager closed, with socket.io-client's reason strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,7 +139,7 @@ impl EmitError {
     /// The message a JavaScript caller gets thrown (what [`std::fmt::Display`] writes).
     pub fn message(&self) -> Cow<'static, str> {
         match self {
-            EmitError::ReservedEvent(name) => ["\"", name, "\" is a reserved event name"].concat().into(),
+            EmitError::ReservedEvent(name) => crate::concat(&["\"", name, "\" is a reserved event name"]).into(),
             EmitError::InvalidData => "the data must be the JSON text of a non-empty array".into(),
             EmitError::UnknownSocket => "unknown socket".into(),
         }
@@ -223,6 +223,19 @@ pub enum UnreadPayload {
         /// The callback takes an error (or `null`) first.
         with_error: bool,
     },
+}
+
+/// The manager's shortcut for received events ([`Manager::event_shortcut`]): on WebSocket
+/// `websocket`, the events without ack id of the sockets in `sockets` may reach the
+/// application without the manager. Such an event's frame starts with its socket's *head*,
+/// the reference encoder's header for it: `42` for the namespace `/`, else `42`, the
+/// namespace and `,` (`42/chat,`); its JSON data follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventShortcut {
+    /// The WebSocket transport whose text frames it is for.
+    pub websocket: TransportId,
+    /// Bit `i` set for socket `SocketId(i)` (a socket past the 32nd is left to the manager).
+    pub sockets: u32,
 }
 
 /// What one namespace socket reports.

@@ -171,6 +171,13 @@ pub struct Socket {
 }
 
 impl Socket {
+    /// Whether an event for the socket reaches the application as it came: the socket is
+    /// connected (else the event waits in its receive buffer) and reads no recovery offset
+    /// out of the event's data.
+    pub(crate) fn takes_events_unread(&self) -> bool {
+        self.connected && self.pid.is_none()
+    }
+
     pub(crate) fn new(nsp: String, options: SocketOptions) -> Self {
         Socket {
             nsp,

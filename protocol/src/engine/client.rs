@@ -471,6 +471,11 @@ impl ClientSession {
             && self.is_current(id, TransportKind::WebSocket)
     }
 
+    /// The WebSocket whose message packets [`ClientSession::passes_messages_on`] now, if any.
+    pub fn message_websocket(&self) -> Option<TransportId> {
+        self.transport.map(|t| t.id).filter(|&id| self.passes_messages_on(id))
+    }
+
     fn on_websocket_packet(&mut self, id: TransportId, packet: Result<Packet, PacketError>, now_ms: u64) {
         if self.probe == Probe::Sent(id) {
             match packet {

@@ -30,8 +30,8 @@ impl HandshakeError {
     /// What went wrong (what [`std::fmt::Display`] writes).
     pub fn message(&self) -> String {
         match self {
-            HandshakeError::Json(error) => ["handshake is not JSON: ", &error.message()].concat(),
-            HandshakeError::Field(name) => ["handshake field `", name, "` is missing or invalid"].concat(),
+            HandshakeError::Json(error) => crate::concat(&["handshake is not JSON: ", &error.message()]),
+            HandshakeError::Field(name) => crate::concat(&["handshake field `", name, "` is missing or invalid"]),
         }
     }
 }

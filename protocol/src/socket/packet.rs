@@ -198,7 +198,7 @@ impl Packet {
         scanner.skip_value().ok()?;
         Some(if scanner.eat(b',') {
             scanner.skip_ws();
-            ["[", &data[scanner.position()..]].concat()
+            crate::concat(&["[", &data[scanner.position()..]])
         } else {
             "[]".to_owned()
         })

@@ -60,13 +60,24 @@ impl CurrentEngine {
         self.session.as_mut().map(|session| (session, local))
     }
 
+    /// The session's WebSocket whose messages pass on to the manager now (a manager's id;
+    /// see [`ClientSession::message_websocket`]).
+    pub(super) fn message_websocket(&self) -> Option<TransportId> {
+        self.session.as_ref()?.message_websocket().map(|local| manager_id(self.generation, local))
+    }
+
     /// Moves the session's transmits to `out`, their transport ids made the manager's.
     pub(super) fn drain_transmits(&mut self, out: &mut Fifo<ClientTransmit>) {
         let Some(session) = self.session.as_mut() else { return };
         while let Some(mut transmit) = session.poll_transmit() {
             let id = transmit.transport_mut();
-            *id = TransportId(self.generation << GENERATION_SHIFT | id.0);
+            *id = manager_id(self.generation, *id);
             out.push(transmit);
         }
     }
+}
+
+/// The manager's id of transport `local` of the session of generation `generation`.
+fn manager_id(generation: u32, local: TransportId) -> TransportId {
+    TransportId(generation << GENERATION_SHIFT | local.0)
 }

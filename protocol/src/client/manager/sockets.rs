@@ -151,6 +151,35 @@ impl Manager {
         }
     }
 
+    /// The WebSocket whose text frames may be routed from their heads now
+    /// ([`Manager::handle_websocket_head`]): the application parses the payloads, the manager
+    /// is open, no event waits to be polled (a frame's would overtake it), no binary packet is
+    /// being put together, and the engine hands that WebSocket's messages on as they are
+    /// (packets are not reported).
+    pub(super) fn head_routing_websocket(&self) -> Option<TransportId> {
+        let routes = self.application_json
+            && self.state == ReadyState::Open
+            && self.events.is_empty()
+            && !self.decoder.is_reconstructing();
+        routes.then(|| self.engine.message_websocket()).flatten()
+    }
+
+    /// The shortcut for received events, good until the manager's next input: while it
+    /// holds, a text frame of its WebSocket made of the head of one of its sockets (see
+    /// [`EventShortcut`]), then JSON data starting with `[`, is that socket's event without
+    /// ack id, which [`Manager::handle_websocket_head`] would route changing nothing. The
+    /// driver may then hand the data to the application without telling the manager. `None`
+    /// while every frame must come to the manager.
+    pub fn event_shortcut(&self) -> Option<EventShortcut> {
+        let websocket = self.head_routing_websocket()?;
+        // (a subscribed socket is its namespace's listening socket: one socket a namespace)
+        let sockets = self.subscribed.iter().filter(|id| {
+            let s = &self.sockets[id.0 as usize];
+            id.0 < 32 && s.takes_events_unread() && has_plain_head(&s.nsp)
+        });
+        Some(EventShortcut { websocket, sockets: sockets.fold(0, |bits, id| bits | 1 << id.0) })
+    }
+
     /// Where an EVENT or ACK goes from its header alone (see
     /// [`Manager::handle_websocket_head`]): an event for a connected socket that tracks no
     /// recovery offset (the offset is in the data), or the answer to an application's ack,
@@ -159,9 +188,7 @@ impl Manager {
         let socket = self.listening_socket(header.nsp)?;
         let s = self.socket_mut(socket);
         match header.wire {
-            PacketType::Event if s.connected && s.pid.is_none() => {
-                Some(UnreadPayload::Event { socket, ack_id: header.id })
-            }
+            PacketType::Event if s.takes_events_unread() => Some(UnreadPayload::Event { socket, ack_id: header.id }),
             PacketType::Ack => {
                 let id = header.id?;
                 let with_error = s.acks.get(&id).filter(|ack| ack.target == AckTarget::User)?.with_error;
@@ -298,7 +325,7 @@ impl Manager {
                 } else {
                     match elements.first() {
                         Some(first) if json::trim(first) == "null" => Ok(rest_of_array(&elements[1..], None)),
-                        Some(first) => Err(QueueError::Value(["[", first, "]"].concat())),
+                        Some(first) => Err(QueueError::Value(crate::concat(&["[", first, "]"]))),
                         // `undefined !== null`
                         None => Err(QueueError::Value("[]".to_owned())),
                     }
@@ -377,4 +404,11 @@ impl Manager {
         }
         self.drain_queue(socket, false, now_ms);
     }
+}
+
+/// Whether the head of an event of namespace `nsp` (see [`EventShortcut`]) reads back as that
+/// namespace ([`Header::parse`] reads one only after a `/` and ends it at its first `,`) and
+/// holds no `[` (where the driver cuts a frame).
+fn has_plain_head(nsp: &str) -> bool {
+    nsp == "/" || nsp.starts_with("/") && !nsp.bytes().any(|b| b == b',' || b == b'[')
 }
