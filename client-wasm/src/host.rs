@@ -35,7 +35,10 @@ extern "C" {
     /// are set in `sockets` (bit `i` for socket `i`). A text frame of that transport made of
     /// such a socket's head (`42`, or `42/chat,`), then JSON data starting with `[`, is an
     /// event of that socket without ack id, which the page hands to the socket without
-    /// calling the driver.
+    /// calling the driver; the page keeps the last argument of the last such event of a
+    /// socket, when a string (its recovery offset), and reports it by the socket's
+    /// disconnection ([`Driver::offset`]), unless an event the driver handed to the socket
+    /// since had one (the core read it).
     ///
     /// [`Manager::event_shortcut`]: wasmio_protocol::client::Manager::event_shortcut
     #[wasm_bindgen(method)]

@@ -259,18 +259,18 @@ impl Driver {
             }
             8 => self.inner.borrow_mut().manager.clear_send_buffer(socket),
             15 => {
-                let inner = self.inner.borrow();
-                for (data, attachments) in inner.manager.get_socket(socket).into_iter().flat_map(|s| s.receive_buffer())
-                {
-                    self.host.event(20, socket.0, Some(data), None, to_buffers(attachments), 0.0);
+                if let Some(s) = self.inner.borrow().manager.get_socket(socket) {
+                    for (data, attachments) in s.receive_buffer() {
+                        self.host.event(20, socket.0, Some(data), None, to_buffers(attachments), 0.0);
+                    }
                 }
             }
             16 => {
-                let inner = self.inner.borrow();
-                let queue = inner.manager.get_socket(socket).into_iter().flat_map(|s| s.retry_queue());
-                for (data, attachments, try_count, pending) in queue {
-                    let n = f64::from(try_count) * 2.0 + f64::from(u8::from(pending));
-                    self.host.event(21, socket.0, Some(data), None, to_buffers(attachments), n);
+                if let Some(s) = self.inner.borrow().manager.get_socket(socket) {
+                    for (data, attachments, try_count, pending) in s.retry_queue() {
+                        let n = f64::from(try_count) * 2.0 + f64::from(u8::from(pending));
+                        self.host.event(21, socket.0, Some(data), None, to_buffers(attachments), n);
+                    }
                 }
             }
             9..=14 => self.set_option(op, arg),
@@ -361,6 +361,13 @@ impl Driver {
             }
             _ => false,
         }
+    }
+
+    /// The recovery offset of the last event the page handed to socket `socket` by the
+    /// shortcut (`host.route`; its last argument, when a string), which the core did not
+    /// read; reported by the socket's disconnection (event 12) at the latest.
+    pub fn offset(&self, socket: u32, offset: &str) {
+        self.inner.borrow_mut().manager.handle_event_offset(SocketId(socket), offset);
     }
 
     /// What the `auth` function gave (JSON text), after event 18.

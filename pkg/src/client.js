@@ -273,7 +273,7 @@ export function client(load, platform = {}) {
             if (typeof data !== "string") return call(tag + 1, data);
             const i = data.indexOf("["), head = data.slice(0, i);
             const socket = i > 0 && id === shortcut && heads.get(head);
-            if (socket) socket._ev(13, data.slice(i), null, undefined, -1);
+            if (socket) socket._ev(17, data.slice(i), null, undefined, -1);
             else if (!(i > 0 && d.head_text(id, head))) d.text(id, data, Date.now());
           };
           return ws;

@@ -234,10 +234,20 @@ export class Socket extends Emitter {
       }
       case 12:
         this._connected = false;
+        // The recovery offset for the next CONNECT, of the last event the shortcut handed
+        // over, which the core did not read.
+        if (this._off !== undefined) this.io._d.offset(this._s, this._off);
+        this._off = undefined;
         return this.emitReserved("disconnect", a, description(a, b, this.io));
-      case 13: {
+      case 13:
+      case 17: {
+        // 17: an event the shortcut handed over (the core is told of its offset later); 13:
+        // one the core handed over, whose offset it read (with every packet received before)
         const args = this.io._decode(a, bins, isEvent);
         if (!args) return;
+        // socket.io-client's `_lastOffset`: an event's last argument, when a string
+        const last = args[args.length - 1];
+        if (n < 0 && typeof last === "string") this._off = kind === 17 ? last : undefined;
         if (n >= 0) args.push(this._ack(n));
         if (this._any.length) for (const fn of this._any.slice()) fn.apply(this, args);
         return Emitter.prototype.emit.apply(this, args);

@@ -6,7 +6,7 @@ use wasmio_protocol::client::{
     AckError, AckHandle, AckMode, DisconnectReason, EmitError, EmitOptions, ErrorMessage, ManagerConfig, ManagerEvent,
     ReadyState, SocketEvent, SocketOptions, UnreadPayload,
 };
-use wasmio_protocol::client::{Auth, SocketId};
+use wasmio_protocol::client::{Auth, Event, SocketId};
 use wasmio_protocol::engine::{ClientConfig, Data, Frame, TransportId, TransportKind};
 use wasmio_protocol::socket::{DecodeError, Packet, PacketType};
 
@@ -549,19 +549,30 @@ fn header_routing_leaves_recovery_offsets_and_reported_packets_to_the_core() {
 }
 
 /// The shortcut for received events names exactly `expected` among `sockets` on WebSocket
-/// `ws`, and each socket it names is where header routing sends a frame of its head: a socket
-/// of namespace `/` gets `42`, another `42` + namespace + `,` (taking the shortcut changes
-/// nothing, so neither does asking header routing here).
+/// `ws`, and a frame of a named socket's head (`42` for namespace `/`, else `42` + namespace +
+/// `,`) and data is that socket's event, handed over as it came, nothing else happening than
+/// the socket's recovery offset moving when it keeps one.
 fn assert_shortcut(net: &mut Net, ws: TransportId, sockets: &[SocketId], expected: &[SocketId]) {
     let shortcut = net.manager.event_shortcut();
     for &socket in sockets {
-        let nsp = net.manager.get_socket(socket).unwrap().nsp().to_owned();
-        let head = if nsp == "/" { "42".to_owned() } else { format!("42{nsp},") };
+        let s = net.manager.get_socket(socket).unwrap();
+        let (nsp, keeps_offset) = (s.nsp().to_owned(), s.pid().is_some());
         let taken = shortcut.is_some_and(|s| s.websocket == ws && s.sockets >> socket.0 & 1 == 1);
         assert_eq!(taken, expected.contains(&socket), "{nsp}: {shortcut:?}");
         if taken {
-            let event = UnreadPayload::Event { socket, ack_id: None };
-            assert_eq!(net.manager.handle_websocket_head(ws, &head), Some(event), "{head}");
+            let head = if nsp == "/" { "42".to_owned() } else { format!("42{nsp},") };
+            if !keeps_offset {
+                let event = UnreadPayload::Event { socket, ack_id: None };
+                assert_eq!(net.manager.handle_websocket_head(ws, &head), Some(event), "{head}");
+            }
+            let seen = net.events.len();
+            net.manager.handle_websocket_text(ws, &format!(r#"{head}["tick","o9"]"#), net.now);
+            net.pump();
+            let event = SocketEvent::Event { data: r#"["tick","o9"]"#.into(), attachments: vec![], ack_id: None };
+            let events: Vec<&Event> = net.events[seen..].iter().map(|(_, e)| e).collect();
+            assert_eq!(events, [&Event::Socket { socket, event }], "{head}");
+            let offset = net.manager.get_socket(socket).unwrap().last_offset();
+            assert_eq!(offset, keeps_offset.then_some("o9"), "{head}");
         }
     }
     assert_eq!(shortcut.map_or(0, |s| s.sockets.count_ones() as usize), expected.len(), "{shortcut:?}");
@@ -569,7 +580,7 @@ fn assert_shortcut(net: &mut Net, ws: TransportId, sockets: &[SocketId], expecte
 }
 
 #[test]
-fn the_event_shortcut_names_the_sockets_header_routing_hands_events_to() {
+fn the_event_shortcut_names_the_sockets_whose_events_go_to_the_application_as_they_came() {
     // polling: every frame goes to the manager
     let mut net = Net::new(ManagerConfig { application_json: true, ..polling_only() });
     net.manager.open(net.now);
@@ -622,13 +633,25 @@ fn the_event_shortcut_names_the_sockets_header_routing_hands_events_to() {
     net.manager.report_packets(true);
     assert_eq!(net.manager.event_shortcut(), None);
 
-    // a socket reading recovery offsets out of its events is left out
+    // a socket keeping a recovery offset: the offset the driver reports goes in the next
+    // CONNECT; one of a socket without recovery is ignored
     let mut net = Net::new(ManagerConfig { application_json: true, ..ManagerConfig::default() });
     net.pid = Some("p1".into());
     net.manager.open(net.now);
     let recovering = connected(&mut net, "/");
     let ws = net.current().websocket.expect("upgraded");
-    assert_shortcut(&mut net, ws, &[recovering], &[]);
+    assert_shortcut(&mut net, ws, &[recovering], &[recovering]);
+    net.manager.handle_event_offset(recovering, "o10");
+    net.randoms(&[0.0, 0.0]);
+    net.close_from_server();
+    net.advance(net.now + 1_000);
+    assert_eq!(net.received_encoded().last().unwrap(), r#"0{"pid":"p1","offset":"o10"}"#);
+    assert!(net.manager.get_socket(recovering).unwrap().recovered());
+    let mut other = Net::new(ManagerConfig { application_json: true, ..ManagerConfig::default() });
+    other.manager.open(other.now);
+    let plain = connected(&mut other, "/");
+    other.manager.handle_event_offset(plain, "o1");
+    assert_eq!(other.manager.get_socket(plain).unwrap().last_offset(), None);
 
     // a closed manager, and one that parses the JSON itself: none
     net.manager.close(net.now);

@@ -109,11 +109,6 @@ impl AckTable {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&u64, &PendingAck)> {
         self.0.iter().map(|(id, ack)| (id, ack))
     }
-
-    /// The acknowledgements, by increasing id.
-    pub(crate) fn values(&self) -> impl Iterator<Item = &PendingAck> {
-        self.0.iter().map(|(_, ack)| ack)
-    }
 }
 
 /// A registered acknowledgement (`this.acks[id]`).
@@ -171,13 +166,6 @@ pub struct Socket {
 }
 
 impl Socket {
-    /// Whether an event for the socket reaches the application as it came: the socket is
-    /// connected (else the event waits in its receive buffer) and reads no recovery offset
-    /// out of the event's data.
-    pub(crate) fn takes_events_unread(&self) -> bool {
-        self.connected && self.pid.is_none()
-    }
-
     pub(crate) fn new(nsp: String, options: SocketOptions) -> Self {
         Socket {
             nsp,

@@ -49,12 +49,12 @@ impl Manager {
         // _clearAcks: acks of buffered packets survive; the others are dropped, and those
         // taking an error are told.
         let s = self.socket_mut(socket);
-        let cleared: Vec<(u64, PendingAck)> = s
-            .acks
-            .iter()
-            .filter(|(id, _)| !s.send_buffer.iter().any(|p| p.id == Some(**id)))
-            .map(|(&id, &ack)| (id, ack))
-            .collect();
+        let mut cleared = Vec::new();
+        for (&id, &ack) in s.acks.iter() {
+            if !s.send_buffer.iter().any(|p| p.id == Some(id)) {
+                cleared.push((id, ack));
+            }
+        }
         for (id, ack) in cleared {
             self.socket_mut(socket).acks.remove(&id);
             match (ack.with_error, ack.target) {
@@ -167,17 +167,33 @@ impl Manager {
     /// The shortcut for received events, good until the manager's next input: while it
     /// holds, a text frame of its WebSocket made of the head of one of its sockets (see
     /// [`EventShortcut`]), then JSON data starting with `[`, is that socket's event without
-    /// ack id, which [`Manager::handle_websocket_head`] would route changing nothing. The
-    /// driver may then hand the data to the application without telling the manager. `None`
-    /// while every frame must come to the manager.
+    /// ack id, which the manager would hand to the application as it came, changing nothing
+    /// else than the recovery offset of a socket that keeps one (its last argument, when a
+    /// string, as socket.io-client's `emitEvent` keeps it). The driver may then hand the data
+    /// to the application without telling the manager, and reports the offset of the last
+    /// event it so handed to a socket ([`Manager::handle_event_offset`]) by the socket's
+    /// [`SocketEvent::Disconnect`] at the latest, unless the manager handed the socket an
+    /// event with an offset since (the manager reads a packet's offset as it takes the packet
+    /// in, before it hands over the events queued ahead of it). `None` while every frame must
+    /// come to the manager.
     pub fn event_shortcut(&self) -> Option<EventShortcut> {
         let websocket = self.head_routing_websocket()?;
         // (a subscribed socket is its namespace's listening socket: one socket a namespace)
         let sockets = self.subscribed.iter().filter(|id| {
             let s = &self.sockets[id.0 as usize];
-            id.0 < 32 && s.takes_events_unread() && has_plain_head(&s.nsp)
+            id.0 < 32 && s.connected && has_plain_head(&s.nsp)
         });
         Some(EventShortcut { websocket, sockets: sockets.fold(0, |bits, id| bits | 1 << id.0) })
+    }
+
+    /// The recovery offset of the last event the driver handed to socket `socket` by the
+    /// shortcut ([`Manager::event_shortcut`]), which the manager did not read: what the
+    /// socket's next CONNECT asks the server to recover from. Ignored for a socket that keeps
+    /// no offset (its server offers no recovery).
+    pub fn handle_event_offset(&mut self, socket: SocketId, offset: &str) {
+        if let Some(s) = self.sockets.get_mut(socket.0 as usize).filter(|s| s.pid.is_some()) {
+            s.last_offset = Some(offset.to_owned());
+        }
     }
 
     /// Where an EVENT or ACK goes from its header alone (see
@@ -188,7 +204,9 @@ impl Manager {
         let socket = self.listening_socket(header.nsp)?;
         let s = self.socket_mut(socket);
         match header.wire {
-            PacketType::Event if s.takes_events_unread() => Some(UnreadPayload::Event { socket, ack_id: header.id }),
+            PacketType::Event if s.connected && s.pid.is_none() => {
+                Some(UnreadPayload::Event { socket, ack_id: header.id })
+            }
             PacketType::Ack => {
                 let id = header.id?;
                 let with_error = s.acks.get(&id).filter(|ack| ack.target == AckTarget::User)?.with_error;

@@ -19,12 +19,9 @@ enum Timer {
 impl Manager {
     /// When [`Manager::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let acks = self.sockets.iter().flat_map(|s| s.acks.values().filter_map(|a| a.deadline));
-        [self.connect_deadline, self.reconnection.due(), self.engine.session().and_then(ClientSession::poll_timeout)]
-            .into_iter()
-            .flatten()
-            .chain(acks)
-            .min()
+        let mut next: Option<u64> = None;
+        self.each_deadline(|at, _| next = Some(next.map_or(at, |next| next.min(at))));
+        next
     }
 
     /// The time is now `now_ms`: fires every timer due (connect timeout, reconnection delay,
@@ -56,13 +53,24 @@ impl Manager {
         }
     }
 
+    /// The timer due at `now_ms` whose deadline is earliest (the first of those listed by
+    /// [`Manager::each_deadline`] on a tie).
     fn next_due_timer(&self, now_ms: u64) -> Option<Timer> {
         let mut best: Option<(u64, Timer)> = None;
+        self.each_deadline(|at, timer| {
+            if at <= now_ms && best.is_none_or(|(b, _)| at < b) {
+                best = Some((at, timer));
+            }
+        });
+        best.map(|(_, timer)| timer)
+    }
+
+    /// Calls `f` with each timer set and its deadline: the connect timeout, the reconnection
+    /// delay, the engine's heartbeat, then the acknowledgements' timeouts.
+    fn each_deadline(&self, mut f: impl FnMut(u64, Timer)) {
         let mut consider = |at: Option<u64>, timer: Timer| {
-            if let Some(at) = at.filter(|&at| at <= now_ms) {
-                if best.is_none_or(|(b, _)| at < b) {
-                    best = Some((at, timer));
-                }
+            if let Some(at) = at {
+                f(at, timer);
             }
         };
         consider(self.connect_deadline, Timer::Connect);
@@ -73,6 +81,5 @@ impl Manager {
                 consider(ack.deadline, Timer::Ack(SocketId(i as u32), id));
             }
         }
-        best.map(|(_, timer)| timer)
     }
 }
