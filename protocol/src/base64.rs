@@ -26,14 +26,22 @@ mod js_engine {
 
     /// Appends the base64 form of `bytes` to `out`.
     pub fn encode_into(bytes: &[u8], out: &mut String) {
-        let binary: String = bytes.iter().copied().map(char::from).collect();
+        let mut binary = String::with_capacity(bytes.len() * 2);
+        for &byte in bytes {
+            binary.push(char::from(byte));
+        }
         out.push_str(&btoa(&binary));
     }
 
     /// Decodes base64 text; `None` if it is not base64.
     pub fn decode(text: &str) -> Option<Vec<u8>> {
         // Each character `atob` gives is one byte (U+0000 to U+00FF).
-        Some(atob(text).ok()?.chars().map(|c| c as u8).collect())
+        let binary = atob(text).ok()?;
+        let mut bytes = Vec::with_capacity(binary.len());
+        for c in binary.chars() {
+            bytes.push(c as u8);
+        }
+        Some(bytes)
     }
 }
 

@@ -179,11 +179,14 @@ impl Manager {
     pub fn event_shortcut(&self) -> Option<EventShortcut> {
         let websocket = self.head_routing_websocket()?;
         // (a subscribed socket is its namespace's listening socket: one socket a namespace)
-        let sockets = self.subscribed.iter().filter(|id| {
+        let mut sockets = 0;
+        for &id in &self.subscribed {
             let s = &self.sockets[id.0 as usize];
-            id.0 < 32 && s.connected && has_plain_head(&s.nsp)
-        });
-        Some(EventShortcut { websocket, sockets: sockets.fold(0, |bits, id| bits | 1 << id.0) })
+            if id.0 < 32 && s.connected && has_plain_head(&s.nsp) {
+                sockets |= 1 << id.0;
+            }
+        }
+        Some(EventShortcut { websocket, sockets })
     }
 
     /// The recovery offset of the last event the driver handed to socket `socket` by the
