@@ -366,7 +366,7 @@ impl Driver {
     /// The recovery offset of the last event the page handed to socket `socket` by the
     /// shortcut (`host.route`; its last argument, when a string), which the core did not
     /// read; reported by the socket's disconnection (event 12) at the latest.
-    pub fn offset(&self, socket: u32, offset: &str) {
+    pub fn offset(&self, socket: u32, offset: String) {
         self.inner.borrow_mut().manager.handle_event_offset(SocketId(socket), offset);
     }
 

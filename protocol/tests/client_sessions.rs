@@ -641,7 +641,7 @@ fn the_event_shortcut_names_the_sockets_whose_events_go_to_the_application_as_th
     let recovering = connected(&mut net, "/");
     let ws = net.current().websocket.expect("upgraded");
     assert_shortcut(&mut net, ws, &[recovering], &[recovering]);
-    net.manager.handle_event_offset(recovering, "o10");
+    net.manager.handle_event_offset(recovering, "o10".into());
     net.randoms(&[0.0, 0.0]);
     net.close_from_server();
     net.advance(net.now + 1_000);
@@ -650,7 +650,7 @@ fn the_event_shortcut_names_the_sockets_whose_events_go_to_the_application_as_th
     let mut other = Net::new(ManagerConfig { application_json: true, ..ManagerConfig::default() });
     other.manager.open(other.now);
     let plain = connected(&mut other, "/");
-    other.manager.handle_event_offset(plain, "o1");
+    other.manager.handle_event_offset(plain, "o1".into());
     assert_eq!(other.manager.get_socket(plain).unwrap().last_offset(), None);
 
     // a closed manager, and one that parses the JSON itself: none

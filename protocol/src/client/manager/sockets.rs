@@ -193,9 +193,9 @@ impl Manager {
     /// shortcut ([`Manager::event_shortcut`]), which the manager did not read: what the
     /// socket's next CONNECT asks the server to recover from. Ignored for a socket that keeps
     /// no offset (its server offers no recovery).
-    pub fn handle_event_offset(&mut self, socket: SocketId, offset: &str) {
+    pub fn handle_event_offset(&mut self, socket: SocketId, offset: String) {
         if let Some(s) = self.sockets.get_mut(socket.0 as usize).filter(|s| s.pid.is_some()) {
-            s.last_offset = Some(offset.to_owned());
+            s.last_offset = Some(offset);
         }
     }
 
