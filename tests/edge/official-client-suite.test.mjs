@@ -26,7 +26,8 @@ const SUITE_PORT = 3210;
  * passes once the upgrade to WebSocket is done within the first attempts (failed once for
  * wasmio in a fresh-clone `make test`, 2026-12-03; passed in the 3 runs of this file after it).
  * A fourth's connection must open within the real time fake timers take to reach its connect
- * timeout (its entry says more).
+ * timeout (its entry says more). The first two are also retried (run.mjs's TIMING_RETRIES), as
+ * against the suite's Node server: they may still fail all three tries here.
  */
 const TIMING = new Map([
   ...["", " (promise)"].map((suffix) => [
@@ -59,7 +60,7 @@ async function suiteAgainstWorker(client, who) {
   const printed = worker.log().length;
   try {
     const report = await runSuite(client, { ownServer: false });
-    console.log(`${client}: ${report.stats.passes}/${report.stats.tests} passed`);
+    console.log(`${client}: ${report.stats.passes}/${report.stats.tests} passed, retried: ${report.retried.join("; ") || "none"}`);
     assertFailures(report, new Map(), who, TIMING);
   } catch (error) {
     error.message += `\nthe worker's output during the run:\n${worker.log().slice(printed).slice(-5_000) || "(none)"}`;
