@@ -63,7 +63,12 @@ pub(crate) fn prior_websocket_success_read(m: &mut Manager) -> &mut Manager {
 
 /// The length in UTF-16 units (JavaScript's `length`) of `text`.
 pub(crate) fn utf16_len(text: &str) -> u32 {
-    text.bytes().map(|b| u32::from(b & 0xc0 != 0x80) + u32::from(b >= 0xf0)).sum()
+    let mut len = 0;
+    for b in text.bytes() {
+        // A unit per UTF-8 lead byte, two for a 4-byte sequence (a surrogate pair).
+        len += u32::from(b & 0xc0 != 0x80) + u32::from(b >= 0xf0);
+    }
+    len
 }
 
 /// An event without attachments.
