@@ -73,14 +73,14 @@ macro_rules! hosted_durable_object {
 
             /// An HTTP request reached the object.
             #[wasm_bindgen(js_name = fetch)]
-            pub fn fetch(&self, req: ::worker::worker_sys::web_sys::Request) -> $crate::durable::Export {
+            pub fn fetch(&self, req: ::worker::worker_sys::web_sys::Request) -> ::worker::wasm_bindgen::JsValue {
                 let inner = self.inner.clone();
                 $crate::durable::now_or_promise(async move { $crate::durable::fetch(&*inner, req).await })
             }
 
             /// The object's alarm fired.
             #[wasm_bindgen(js_name = alarm)]
-            pub fn alarm(&self) -> $crate::durable::Export {
+            pub fn alarm(&self) -> ::worker::wasm_bindgen::JsValue {
                 let inner = self.inner.clone();
                 $crate::durable::now_or_promise(async move { $crate::durable::alarm(&*inner).await })
             }
@@ -91,7 +91,7 @@ macro_rules! hosted_durable_object {
                 &self,
                 ws: ::worker::worker_sys::web_sys::WebSocket,
                 message: ::worker::wasm_bindgen::JsValue,
-            ) -> $crate::durable::Export {
+            ) -> ::worker::wasm_bindgen::JsValue {
                 let inner = self.inner.clone();
                 $crate::durable::now_or_promise(async move {
                     $crate::durable::websocket_message(&*inner, ws, message).await
@@ -106,7 +106,7 @@ macro_rules! hosted_durable_object {
                 code: usize,
                 reason: String,
                 was_clean: bool,
-            ) -> $crate::durable::Export {
+            ) -> ::worker::wasm_bindgen::JsValue {
                 let inner = self.inner.clone();
                 $crate::durable::now_or_promise(async move {
                     $crate::durable::websocket_close(&*inner, ws, code, reason, was_clean).await
@@ -119,7 +119,7 @@ macro_rules! hosted_durable_object {
                 &self,
                 ws: ::worker::worker_sys::web_sys::WebSocket,
                 error: ::worker::wasm_bindgen::JsValue,
-            ) -> $crate::durable::Export {
+            ) -> ::worker::wasm_bindgen::JsValue {
                 let inner = self.inner.clone();
                 $crate::durable::now_or_promise(async move {
                     $crate::durable::websocket_error(&*inner, ws, error).await
@@ -129,21 +129,24 @@ macro_rules! hosted_durable_object {
     };
 }
 
-/// What an exported method of an object returns (or its promise resolves to).
+/// What a handler of an object ends with: its value, or the error workerd is to see.
 pub type Export = std::result::Result<JsValue, JsValue>;
 
 /// Runs a handler to its end at once when it waits for nothing (a message that needs no
-/// storage read or write, no alarm, no other object: the usual case), returning its result
-/// as workerd allows a handler to; otherwise the handler goes on as a promise, which workerd
+/// storage read or write, no alarm, no other object: the usual case), returning its value as
+/// workerd allows a handler to; otherwise the handler goes on as a promise, which workerd
 /// awaits. An `async` export would pay a promise, a microtask and two closure calls for every
-/// event (measured in docs/ARCHITECTURE.md).
-pub fn now_or_promise(handler: impl Future<Output = Export> + 'static) -> Export {
+/// event (measured in docs/ARCHITECTURE.md). An error is returned as a rejected promise, which
+/// workerd takes as it takes a throw: the export returns one JavaScript value, where a
+/// `Result` would return three, which wasm-bindgen's glue reads from an array made per call.
+pub fn now_or_promise(handler: impl Future<Output = Export> + 'static) -> JsValue {
     let mut handler = Box::pin(handler);
     match handler.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(result) => result,
+        Poll::Ready(Ok(value)) => value,
+        Poll::Ready(Err(error)) => js_sys::Promise::reject(&error).into(),
         // Polled again by the executor at once, with its waker: whatever the handler waits
         // for wakes that one (a future uses the waker of its latest poll).
-        Poll::Pending => Ok(wasm_bindgen_futures::future_to_promise(handler).into()),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(handler).into(),
     }
 }
 
