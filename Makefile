@@ -13,7 +13,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 WASM := --target wasm32-unknown-unknown
 
 .PHONY: setup build build-wasm build-client build-worker build-app demo conformance test lint test-protocol test-edge \
-	test-official test-lifecycle test-client test-e2e test-demo test-browsers-beside-lifecycle test-wasm fuzz test-fuzz bench size \
+	test-official test-lifecycle test-client test-client-official test-e2e test-demo test-browsers-beside-lifecycle test-wasm fuzz test-fuzz bench size \
 	screenshots
 
 ## Install everything (apt, rustup target, wasm-bindgen-cli, worker-build, npm ci); idempotent.
@@ -59,7 +59,8 @@ conformance: setup
 		--inspector-ip 127.0.0.1 --show-interactive-dev-session=false
 
 ## The whole test suite.
-test: setup lint test-protocol test-fuzz test-wasm build-wasm build-app test-official test-edge test-browsers-beside-lifecycle
+test: setup lint test-protocol test-fuzz test-wasm build-wasm build-app test-official test-edge test-client-official \
+	test-browsers-beside-lifecycle
 
 ## Formatting, clippy and rustdoc, warnings as errors (the wasm crates checked for wasm32).
 lint:
@@ -118,9 +119,18 @@ test-lifecycle: build-client build-worker
 ## Browser client in real Chromium against the official socket.io server (also in a Web
 ## Worker, and `npm pack`ed, installed and built into fresh Vite and webpack 5 apps) and
 ## against our edge worker.
-CLIENT_SUITE = WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/client/
+## socket.io-client's own Node suite (tests/client/official-suite.test.mjs) runs apart, on a
+## quiet machine: some of its tests give a connection a fixed 50-100 ms, which the official
+## client missed three times in one fresh-clone `make test` (2026-12-07) beside the lifecycle
+## suite's workerd restarts (wasmio passed them all in that run).
+CLIENT_OFFICIAL = tests/client/official-suite.test.mjs
+CLIENT_SUITE = WASMIO_PREBUILT=1 node --test --test-timeout=180000 \
+	$(filter-out $(CLIENT_OFFICIAL),$(wildcard tests/client/*.test.mjs))
+CLIENT_OFFICIAL_SUITE = node --test --test-timeout=300000 $(CLIENT_OFFICIAL)
 test-client: build-client build-worker
-	$(CLIENT_SUITE)
+	$(CLIENT_OFFICIAL_SUITE) && $(CLIENT_SUITE)
+test-client-official: build-client
+	$(CLIENT_OFFICIAL_SUITE)
 
 ## The seed chat page in Chromium, served by the edge worker (client and server are ours).
 E2E_SUITE = WASMIO_PREBUILT=1 node --test --test-timeout=180000 tests/e2e/

@@ -2,8 +2,8 @@
 // README there), run with mocha twice against the root's socket.io 4.8.4 server on
 // 127.0.0.1:3210: once on the official socket.io-client 4.8.4, where every test passes, and once
 // on wasmio (pkg/node.js), where every test passes too, those that reach into socket.io-client's
-// private members included (`socket.onpacket()`, `socket._queue`, `engine.emit("data")`); two
-// whose 50 ms limit also counts a connection get three tries (run.mjs's TIMING_RETRIES). A
+// private members included (`socket.onpacket()`, `socket._queue`, `engine.emit("data")`); four
+// whose 50-100 ms limit also counts a connection get three tries (run.mjs's TIMING_RETRIES). A
 // test that fails, a suite file edited (SHA256SUMS) or a run that ran fewer tests than the
 // suite has fails this file.
 import { describe, it } from "node:test";
