@@ -53,7 +53,14 @@ pub(crate) fn object_members(text: &str) -> Option<Vec<(String, &str)>> {
 
 /// The value of `key` in a JSON object (the last one, as `JSON.parse` keeps).
 pub(crate) fn member<'a>(members: &[(String, &'a str)], key: &str) -> Option<&'a str> {
-    members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+    let mut i = members.len();
+    while i > 0 {
+        i -= 1;
+        if members[i].0 == key {
+            return Some(members[i].1);
+        }
+    }
+    None
 }
 
 /// The unescaped value of a raw JSON string token.
