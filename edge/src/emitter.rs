@@ -11,7 +11,7 @@ use std::rc::Rc;
 use futures_util::future::join_all;
 use serde::Serialize;
 use wasmio_protocol::server::ApiError;
-use wasmio_protocol::socket::RESERVED_EVENTS;
+use wasmio_protocol::socket::is_reserved_event;
 use worker::{Env, Method, Request, RequestInit, Response};
 
 use crate::app::{Args, Relay};
@@ -341,7 +341,7 @@ impl<'e> Emitter<'e> {
 
 /// Refuses a reserved event name or arguments that are not a JSON array.
 fn check(event: &str, args: &Args) -> Result<(), EmitError> {
-    if RESERVED_EVENTS.contains(&event) {
+    if is_reserved_event(event) {
         return Err(EmitError::ReservedEvent(event.to_owned()));
     }
     if !matches!(serde_json::from_str::<serde_json::Value>(&args.json), Ok(serde_json::Value::Array(_))) {

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 use wasmio_protocol::engine::{self, Handshake};
-use wasmio_protocol::socket::{self, RESERVED_EVENTS};
+use wasmio_protocol::socket::{self, is_reserved_event};
 use wasmio_protocol::{base64, json};
 
 fn config(cases: u32) -> ProptestConfig {
@@ -146,10 +146,7 @@ fn socket_round_trip(packet: &socket::Packet) -> Result<socket::Packet, String> 
 }
 
 fn event_name() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>().prop_filter("reserved", |name| !RESERVED_EVENTS.contains(&name.as_str())),
-        Just("message".to_owned()),
-    ]
+    prop_oneof![any::<String>().prop_filter("reserved", |name| !is_reserved_event(name)), Just("message".to_owned()),]
 }
 
 /// Array elements `args` with a placeholder for each of `count` attachments inserted, some

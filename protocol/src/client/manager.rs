@@ -16,7 +16,7 @@ use super::{
 use crate::engine::{ClientEvent, ClientSession, ClientTransmit, CloseReason, Data, Frame, TransportId, TransportKind};
 use crate::json;
 use crate::socket::{
-    event_name, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
+    event_name, is_reserved_event, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS,
 };
 pub use config::{ManagerConfig, ReadyState};
 use current_engine::CurrentEngine;
@@ -466,7 +466,7 @@ impl Manager {
             return Err(EmitError::InvalidData);
         }
         if let Some(name) = event_name(data) {
-            if RESERVED_EVENTS.contains(&&*name) {
+            if is_reserved_event(&name) {
                 return Err(EmitError::ReservedEvent(name.into_owned()));
             }
         }

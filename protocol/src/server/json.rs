@@ -2,7 +2,7 @@
 //! crate's scanner (no JSON tree is built).
 
 use crate::json::{self, check_placeholders, write_string, Kind, Scanner};
-use crate::socket::RESERVED_EVENTS;
+use crate::socket::is_reserved_event;
 
 use super::{ApiError, SnapshotError};
 
@@ -217,7 +217,7 @@ impl<'a> Reader<'a> {
 
 /// An event name an application may emit (not one of the protocol's own).
 fn check_event(event: &str) -> Result<(), ApiError> {
-    if RESERVED_EVENTS.contains(&event) {
+    if is_reserved_event(event) {
         return Err(ApiError::ReservedEvent(event.to_owned()));
     }
     Ok(())

@@ -3,7 +3,8 @@
 mod packet;
 
 pub use packet::{
-    decode_text, event_name, DecodeError, Decoder, Header, Packet, PacketType, DEFAULT_MAX_ATTACHMENTS, RESERVED_EVENTS,
+    decode_text, event_name, is_reserved_event, DecodeError, Decoder, Header, Packet, PacketType,
+    DEFAULT_MAX_ATTACHMENTS,
 };
 
 /// The Socket.IO protocol revision (socket.io-client's `protocol`).

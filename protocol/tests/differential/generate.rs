@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use wasmio_protocol::engine;
 use wasmio_protocol::json::write_string;
-use wasmio_protocol::socket::{self, PacketType, RESERVED_EVENTS};
+use wasmio_protocol::socket::{self, is_reserved_event, PacketType};
 
 /// What mutations insert or substitute: characters that steer the header parsers, JSON
 /// structure, the payload separator, and whitespace that JavaScript's `Number()` trims.
@@ -230,7 +230,7 @@ pub(crate) fn socket_packet(rng: &mut Rng) -> socket::Packet {
                 rng.number()
             } else {
                 let name = if rng.chance(30) { rng.pick(EVENT_NAMES).to_owned() } else { rng.string(12) };
-                let name = if RESERVED_EVENTS.contains(&name.as_str()) { format!("{name}!") } else { name };
+                let name = if is_reserved_event(&name) { format!("{name}!") } else { name };
                 let mut quoted = String::new();
                 write_string(&mut quoted, &name);
                 quoted

@@ -249,7 +249,9 @@ impl Manager {
         // The offset is the last argument when it is a string (with an ack id, the last
         // argument is the ack callback).
         if s.pid.is_some() && received.ack_id.is_none() {
-            if let Some(last) = array_elements(&received.data).and_then(|e| e.last().copied()).and_then(string_value) {
+            if let Some(last) =
+                array_elements(&received.data).and_then(|e| e.last().map(|e| e.1)).and_then(string_value)
+            {
                 s.last_offset = Some(last);
             }
         }
@@ -345,8 +347,8 @@ impl Manager {
                     Ok(args.clone())
                 } else {
                     match elements.first() {
-                        Some(first) if json::trim(first) == "null" => Ok(rest_of_array(&elements[1..], None)),
-                        Some(first) => Err(QueueError::Value(crate::concat(&["[", first, "]"]))),
+                        Some((_, first)) if json::trim(first) == "null" => Ok(rest_of_array(&elements[1..], None)),
+                        Some((_, first)) => Err(QueueError::Value(crate::concat(&["[", first, "]"]))),
                         // `undefined !== null`
                         None => Err(QueueError::Value("[]".to_owned())),
                     }
