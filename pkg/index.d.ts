@@ -237,7 +237,11 @@ export class Socket<ListenEvents extends EventsMap = DefaultEventsMap, EmitEvent
   readonly disconnected: boolean;
   /** Connected or trying to. */
   readonly active: boolean;
-  /** The last connection restored the previous session (connection state recovery). */
+  /**
+   * The last connection restored the previous session (connection state recovery). Typed as
+   * socket.io-client types it; like socket.io-client, `undefined` once connected to a server
+   * without connection state recovery.
+   */
   readonly recovered: boolean;
   auth: { [key: string]: any } | ((cb: (data: object) => void) => void);
   /** The emits waiting for the connection; assigning `[]` drops them. */

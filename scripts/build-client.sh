@@ -43,7 +43,7 @@ node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], "// The was
 # use, and does not compress away). Not the ones socket.io-client also has (`_readyState`,
 # `_reconnection`, `_opts`, ...: code written against it may read them), nor `_d`, which
 # bench/sizes reads, nor the wire's `_placeholder`.
-MANGLED='^_(off|call|send|decode|notifyOutgoing|reportPackets|engineEvent|engine|start|state|set|reporting|compress|byId|anyOut|any|buffer|connected|active|closed|received|held|ev|te|wc|tn|q|p|m|s)$'
+MANGLED='^_(early|off|call|send|decode|notifyOutgoing|reportPackets|engineEvent|engine|start|state|set|reporting|compress|byId|anyOut|any|buffer|connected|active|closed|received|held|ev|te|wc|tn|q|p|m|s)$'
 
 # esbuild bundles, terser minifies: its three compress passes and mangling leave 258 B gzip less
 # than esbuild's --minify on the ESM entry (docs/ARCHITECTURE.md). Only safe compress options.

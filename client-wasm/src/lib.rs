@@ -390,7 +390,8 @@ impl Driver {
     }
 
     /// The manager's `_readyState` (0 closed, 1 opening, 2 open), plus 4 while reconnecting,
-    /// and socket `socket`'s state: 8 connected, 16 active, 32 recovered. One export for both.
+    /// and socket `socket`'s state: 8 connected, 16 active, 32 recovered, 64 `recovered` is
+    /// `undefined` (its server gave no `pid`). One export for both.
     pub fn state(&self, socket: u32) -> u32 {
         let inner = self.inner.borrow();
         let m = &inner.manager;
@@ -399,9 +400,10 @@ impl Driver {
             ReadyState::Opening => 1,
             ReadyState::Open => 2,
         };
-        let socket = m
-            .get_socket(SocketId(socket))
-            .map_or(0, |s| u32::from(s.connected()) << 3 | u32::from(s.active()) << 4 | u32::from(s.recovered()) << 5);
+        let socket = m.get_socket(SocketId(socket)).map_or(0, |s| {
+            let recovered = s.recovered().map_or(64, |r| u32::from(r) << 5);
+            u32::from(s.connected()) << 3 | u32::from(s.active()) << 4 | recovered
+        });
         ready | u32::from(m.is_reconnecting()) << 2 | socket
     }
 

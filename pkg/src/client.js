@@ -143,7 +143,9 @@ export function client(load, platform = {}) {
     get transport() {
       // As its events told (the open, then an upgrade): the driver may have upgraded already
       // while the events of the packets that came before are still being handed out.
-      return { name: this._tn || (this._m._d && this._m._d.name(0, 0)) || undefined };
+      // Opened before the wasm was ready: the first transport it will open, as engine.io-client's.
+      const m = this._m, first = (m.opts.transports || TRANSPORTS)[0];
+      return { name: this._tn || (m._d ? m._d.name(0, 0) : m._early && typeof first === "string" ? first : 0) || undefined };
     }
     get readyState() {
       // One engine per connection, as engine.io-client's: a closed one stays closed.
@@ -189,7 +191,7 @@ export function client(load, platform = {}) {
       (ready || (ready = load().then((Driver) => (loaded = Driver)))).then(
         (Driver) => this._start(Driver),
         (err) => {
-          ready = 0;
+          ready = this._early = 0;
           this.emitReserved("error", err);
           for (const nsp in this.nsps) this.nsps[nsp].emitReserved("connect_error", err);
           if (this._reconnection && attempt < this._reconnectionAttempts)
@@ -406,10 +408,16 @@ export function client(load, platform = {}) {
           // Packets reported: the ping's own packet report gave its heartbeat.
           if (!this._reporting) this.engine?.emit("heartbeat");
           return this.emitReserved("ping");
-        case 3:
-          if (this.engine) this.engine._closed = true;
-          this.engine?.emit("close", a, description(a, b, this));
-          return this.emitReserved("close", a, description(a, b, this));
+        case 3: {
+          // As socket.io-client's: the manager's `close` (the one its engine's `close` leads
+          // to) comes before the application's listeners of the engine's, which an engine
+          // emits once.
+          const engine = this.engine, open = engine && !engine._closed, details = description(a, b, this);
+          if (open) engine._closed = true;
+          this.emitReserved("close", a, details);
+          if (open) engine.emit("close", a, details);
+          return;
+        }
         case 4:
           return this.emitReserved("reconnect", n);
         case 5:
@@ -440,13 +448,17 @@ export function client(load, platform = {}) {
       if (!n) engine.emit("heartbeat");
     }
 
-    /** The engine of the connection being opened: a new one once the last one closed. */
+    /**
+     * The engine of the connection being opened: a new one once the last one closed. Opened
+     * before the wasm is ready, it is opening already (`_readyState`, `transport`).
+     */
     _engine() {
+      this._early = !this._d;
       if (!this.engine || this.engine._closed) this.engine = new Engine(this);
     }
 
     get _readyState() {
-      return this._d ? ["closed", "opening", "open"][this._d.state(0) & 3] : "closed";
+      return this._d ? ["closed", "opening", "open"][this._d.state(0) & 3] : this._early ? "opening" : "closed";
     }
 
     get _reconnecting() {

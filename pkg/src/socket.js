@@ -49,8 +49,9 @@ export class Socket extends Emitter {
   get active() {
     return this._s === undefined ? this._active : this._state(16);
   }
+  /** socket.io-client's `pid && this._pid === pid`: `undefined` after connecting to a server without recovery. */
   get recovered() {
-    return this._state(32);
+    return this._state(64) ? undefined : this._state(32);
   }
 
   /** The emits waiting for the connection (`{ type, nsp, data, options }`). */

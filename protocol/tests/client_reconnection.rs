@@ -264,7 +264,7 @@ fn recovers_the_session_with_pid_and_offset() {
     net.manager.open(net.now);
     let s = net.connect("/", SocketOptions::with_auth(r#"{"token":"t"}"#));
     assert_eq!(net.received_encoded(), [r#"0{"token":"t"}"#]);
-    assert!(!net.manager.get_socket(s).unwrap().recovered());
+    assert_eq!(net.manager.get_socket(s).unwrap().recovered(), Some(false));
 
     net.server_send(Packet::event("/", r#"["msg","hi","off-1"]"#));
     // with an ack id, the last argument is the callback: the offset does not move
@@ -277,14 +277,14 @@ fn recovers_the_session_with_pid_and_offset() {
     net.advance(net.now + 1_000);
     assert_eq!(net.received_encoded().last().unwrap(), r#"0{"pid":"p1","offset":"off-1","token":"t"}"#);
     let socket = net.manager.get_socket(s).unwrap();
-    assert!(socket.connected() && socket.recovered(), "same pid: recovered");
+    assert!(socket.connected() && socket.recovered() == Some(true), "same pid: recovered");
 
     // the server lost the session: another pid, not recovered
     net.pid = Some("p2".into());
     net.close_from_server();
     net.advance(net.now + 1_000);
     let socket = net.manager.get_socket(s).unwrap();
-    assert!(socket.connected() && !socket.recovered());
+    assert!(socket.connected() && socket.recovered() == Some(false));
     assert_eq!(socket.pid(), Some("p2"));
 }
 
@@ -518,7 +518,7 @@ fn events_replayed_ahead_of_a_connect_that_never_came_are_delivered_once_by_the_
             false => reconnect(&mut net, &[], Some("p2")),
         }
         let socket = net.manager.get_socket(s).unwrap();
-        assert!(socket.connected() && socket.recovered() == recovered);
+        assert!(socket.connected() && socket.recovered() == Some(recovered));
         let texts: Vec<String> = net
             .socket_events(s)
             .into_iter()

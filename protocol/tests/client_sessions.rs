@@ -157,9 +157,12 @@ fn emits_are_buffered_until_connected_and_volatile_ones_dropped() {
     net.manager.emit(s, r#"["echo","early"]"#, vec![], ack(), net.now).unwrap();
     assert_eq!(net.manager.get_socket(s).unwrap().send_buffer_len(), 2);
     assert!(net.manager.poll_transmit().is_none(), "nothing is sent before connecting");
+    assert_eq!(net.manager.get_socket(s).unwrap().recovered(), Some(false));
 
     net.manager.connect_socket(s, net.now);
     net.pump();
+    // the server gave no pid (no connection state recovery): socket.io-client's `undefined`
+    assert_eq!(net.manager.get_socket(s).unwrap().recovered(), None);
     // CONNECT first, then the buffer in order; the volatile emit never left
     assert_eq!(net.received_encoded(), ["0", r#"2["early",1]"#, r#"20["echo","early"]"#]);
     assert_eq!(net.manager.get_socket(s).unwrap().send_buffer_len(), 0);
@@ -646,7 +649,7 @@ fn the_event_shortcut_names_the_sockets_whose_events_go_to_the_application_as_th
     net.close_from_server();
     net.advance(net.now + 1_000);
     assert_eq!(net.received_encoded().last().unwrap(), r#"0{"pid":"p1","offset":"o10"}"#);
-    assert!(net.manager.get_socket(recovering).unwrap().recovered());
+    assert_eq!(net.manager.get_socket(recovering).unwrap().recovered(), Some(true));
     let mut other = Net::new(ManagerConfig { application_json: true, ..ManagerConfig::default() });
     other.manager.open(other.now);
     let plain = connected(&mut other, "/");

@@ -265,6 +265,39 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       }
     });
 
+    test("recovered: false before a connection, undefined from a server without connection state recovery, false on a new session of one with it", async () => {
+      // socket.io-client sets `recovered = pid && this._pid === pid` at each CONNECT.
+      const plain = io(cookieServer.url, { forceNew: true, autoConnect: false });
+      const recovering = io(server.url, { forceNew: true });
+      const recoveringConnected = once(recovering, "connect");
+      try {
+        assert.equal(plain.recovered, false);
+        plain.connect();
+        await once(plain, "connect");
+        assert.equal(plain.recovered, undefined);
+        await recoveringConnected;
+        assert.equal(recovering.recovered, false);
+      } finally {
+        plain.disconnect();
+        recovering.disconnect();
+      }
+    });
+
+    test("the first io() of a process has an engine opening on its first transport at once (wasmio's wasm still loading)", async () => {
+      const stdout = await runAlone(
+        name,
+        `const state = (s) => [s.io.engine.transport.name, s.io.engine.readyState, s.io._readyState].join(" ");
+        const socket = io(${JSON.stringify(server.url)});
+        console.log(state(socket));
+        const lazy = io(${JSON.stringify(server.url)}, { forceNew: true, autoConnect: false, transports: ["websocket"] });
+        console.log(String(lazy.io.engine));
+        lazy.connect();
+        console.log(state(lazy));
+        socket.on("connect", () => (socket.disconnect(), lazy.disconnect()));`,
+      );
+      assert.equal(stdout, "polling opening opening\nundefined\nwebsocket opening opening\n");
+    });
+
     for (const path of Object.keys(PATHS)) {
       test(`${path}: with autoUnref, an open connection does not keep the process alive`, async () => {
         const stdout = await runAlone(

@@ -127,6 +127,7 @@ forEachClient((run) => {
       const first = socket.id;
       socket.io.engine.on("close", (reason) => events.push("engine close: " + reason));
       socket.on("disconnect", (reason) => events.push("disconnect: " + reason));
+      socket.io.on("close", (reason) => events.push("manager close: " + reason));
       const back = new Promise((res) => socket.io.on("reconnect", res));
       const old = socket.io.engine;
       socket.io.engine.close();
@@ -142,12 +143,29 @@ forEachClient((run) => {
       // (closed while still upgrading, the session's last polling request may be answered 400)
     }, { expected: /status of 400/ });
     assert.deepEqual(r, {
-      events: ["disconnect: forced close", "engine close: forced close"],
+      // the manager's `close` comes from its own listener of the engine's, registered first
+      events: ["disconnect: forced close", "manager close: forced close", "engine close: forced close"],
       connected: true,
       newId: true,
       engines: ["closed", true, "open"],
       stillConnected: true,
     });
+  });
+
+  test("a closed engine emits close once: a later disconnect() repeats only the manager's close", async () => {
+    const r = await run(async (url) => {
+      const socket = io(url, { forceNew: true, reconnection: false });
+      await new Promise((res) => socket.on("connect", res));
+      const events = [];
+      socket.io.engine.on("close", (reason) => events.push("engine close: " + reason));
+      socket.io.on("close", (reason) => events.push("manager close: " + reason));
+      socket.io.engine.close();
+      await new Promise((res) => setTimeout(res, 50));
+      socket.disconnect();
+      await new Promise((res) => setTimeout(res, 50));
+      return events;
+    });
+    assert.deepEqual(r, ["manager close: forced close", "engine close: forced close", "manager close: forced close"]);
   });
 
   test("engine.close() closes the connection on the server too, on every transport path (not at its ping timeout)", async () => {

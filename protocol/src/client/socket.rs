@@ -148,7 +148,9 @@ pub struct Socket {
     /// `subs` exists: listening to the manager.
     pub(crate) active: bool,
     pub(crate) connected: bool,
-    pub(crate) recovered: bool,
+    /// `None` once connected to a server that gave no `pid` (no connection state recovery),
+    /// where socket.io-client's `recovered` is `undefined` (`pid && this._pid === pid`).
+    pub(crate) recovered: Option<bool>,
     pub(crate) sid: Option<String>,
     pub(crate) pid: Option<String>,
     pub(crate) last_offset: Option<String>,
@@ -174,7 +176,7 @@ impl Socket {
             ack_timeout: options.ack_timeout,
             active: false,
             connected: false,
-            recovered: false,
+            recovered: Some(false),
             sid: None,
             pid: None,
             last_offset: None,
@@ -214,8 +216,9 @@ impl Socket {
         self.active
     }
 
-    /// `recovered`: the last connection restored the previous session (same `pid`).
-    pub fn recovered(&self) -> bool {
+    /// `recovered`: whether the last connection restored the previous session (same `pid`);
+    /// `None` (socket.io-client's `undefined`) when its server gave no `pid`.
+    pub fn recovered(&self) -> Option<bool> {
         self.recovered
     }
 

@@ -224,12 +224,12 @@ impl Manager {
     pub(super) fn on_connect(&mut self, socket: SocketId, sid: String, pid: Option<String>, now_ms: u64) {
         let s = self.socket_mut(socket);
         s.sid = Some(sid);
-        s.recovered = pid.is_some() && s.pid == pid;
+        s.recovered = pid.as_ref().map(|_| s.pid == pid);
         s.pid = pid;
         s.connected = true;
         // emitBuffered; a recovery replays again what a cut one held, a new session does not.
         let mut buffered = std::mem::take(&mut s.cut_replay);
-        if s.recovered {
+        if s.recovered == Some(true) {
             buffered.clear();
         }
         buffered.append(&mut s.receive_buffer);
