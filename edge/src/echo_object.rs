@@ -61,7 +61,7 @@ impl Hosted for EchoServer {
     }
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        self.host.websocket_gone(&ws, &Echo);
+        self.host.websocket_failed(&ws, &Echo);
         self.host.schedule_alarm(None).await
     }
 

@@ -268,8 +268,19 @@ impl EngineHost {
         self.websocket_gone(ws, app);
     }
 
-    /// One of the object's WebSockets closed or failed.
+    /// One of the object's WebSockets closed: its session ends with `transport close`.
     pub fn websocket_gone(&self, ws: &WebSocket, app: &impl EngineApp) {
+        self.websocket_lost(ws, Endpoint::handle_websocket_closed, app);
+    }
+
+    /// One of the object's WebSockets failed (workerd's error event, or a message refused as
+    /// too big): its session ends with `transport error`, as the reference's on its `ws`'s
+    /// error (the application's `disconnect` handler reads it).
+    pub fn websocket_failed(&self, ws: &WebSocket, app: &impl EngineApp) {
+        self.websocket_lost(ws, Endpoint::handle_websocket_failed, app);
+    }
+
+    fn websocket_lost(&self, ws: &WebSocket, lost: fn(&mut Endpoint, SessionHandle, u64), app: &impl EngineApp) {
         let Some(handle) = self.websocket_handle(ws) else { return };
         let mut endpoint = self.endpoint.borrow_mut();
         // A polling session only has a probe; a WebSocket session only its WebSocket (an
@@ -282,7 +293,7 @@ impl EngineHost {
                 TransportKind::WebSocket => transports.websocket = None,
             }
         }
-        endpoint.handle_websocket_closed(handle, now_ms());
+        lost(&mut endpoint, handle, now_ms());
         drop(endpoint);
         self.drive(app);
     }

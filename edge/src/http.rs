@@ -96,6 +96,9 @@ pub fn preflight(req: &web_sys::Request, config: &Config) -> Result<web_sys::Res
     headers.set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")?;
     if let Some(requested) = req.headers().get("Access-Control-Request-Headers")? {
         headers.set("Access-Control-Allow-Headers", &requested)?;
+        // The answer depends on the request's headers (a cache keeps it per value), as the
+        // `cors` package's that socket.io uses says.
+        headers.append("Vary", "Access-Control-Request-Headers")?;
     }
     Ok(Response::empty()?.with_status(204).with_headers(headers).into())
 }

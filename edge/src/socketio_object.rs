@@ -267,7 +267,7 @@ impl Hosted for SocketIoServer {
 
     async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
         self.restore()?;
-        self.host.websocket_gone(&ws, self);
+        self.host.websocket_failed(&ws, self);
         self.settle().await
     }
 

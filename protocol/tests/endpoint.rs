@@ -206,6 +206,27 @@ fn a_poll_answer_that_could_not_be_delivered_ends_the_session() {
 }
 
 #[test]
+fn a_websocket_that_fails_ends_its_session_with_a_transport_error_one_that_closes_with_a_transport_close() {
+    // As the reference: its `ws`'s error event (a message too big among them) is a transport
+    // error, its close event a transport close; the application's disconnect handler reads it.
+    let mut endpoint = Endpoint::new(config());
+    let failed = endpoint.open("f", TransportKind::WebSocket, START).unwrap();
+    let closed = endpoint.open("c", TransportKind::WebSocket, START).unwrap();
+    drain(&mut endpoint);
+    endpoint.handle_websocket_failed(failed, START + 1);
+    endpoint.handle_websocket_closed(closed, START + 1);
+    let outputs = drain(&mut endpoint);
+    let closed_with = |handle| {
+        outputs.iter().find_map(|output| match output {
+            Output::Event { handle: h, event: ServerEvent::Closed(reason) } if *h == handle => Some(*reason),
+            _ => None,
+        })
+    };
+    assert_eq!(closed_with(failed), Some(CloseReason::TransportError));
+    assert_eq!(closed_with(closed), Some(CloseReason::TransportClose));
+}
+
+#[test]
 fn an_upgrade_promotes_the_probe_before_anything_is_written_on_it() {
     let mut endpoint = Endpoint::new(config());
     let handle = endpoint.open("u", TransportKind::Polling, START).unwrap();

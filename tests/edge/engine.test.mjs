@@ -113,6 +113,7 @@ describe("handshake", () => {
     assert.equal(res.headers.get("access-control-allow-origin"), "*");
     assert.equal(res.headers.get("access-control-allow-credentials"), null);
     assert.equal(res.headers.get("access-control-allow-headers"), "content-type");
+    assert.equal(res.headers.get("vary"), "Access-Control-Request-Headers");
     const get = await fetch(`${base}?EIO=4&transport=polling`, { headers: { Origin: "https://example.test" } });
     assert.equal(get.headers.get("access-control-allow-origin"), "*");
   });

@@ -627,6 +627,23 @@ describe("a WebSocket message larger than maxPayload", () => {
         }
         const grown = (await memory()) - before;
         assert.ok(grown < 2 ** 20, `wasm memory grew by ${grown} bytes`);
+        // The application's disconnect handler reads "transport error", as socket.io's does
+        // when its `ws` refuses a message (/server-disconnect tells everyone as `left`).
+        const url = `${worker.url}/server-disconnect`;
+        const hearer = io(url, { forceNew: true, transports: ["websocket"], reconnection: false });
+        const sender = io(url, { forceNew: true, transports: ["websocket"], reconnection: false });
+        try {
+          const left = new Promise((resolve) => hearer.on("left", (...args) => resolve(args)));
+          await sender.emitWithAck("name", "too-big");
+          await new Promise((resolve) => (hearer.connected ? resolve() : hearer.once("connect", resolve)));
+          const disconnected = new Promise((resolve) => sender.once("disconnect", resolve));
+          sender.emit("ping", "x".repeat(1_000_100));
+          assert.deepEqual(await left, ["too-big", "transport error"]);
+          assert.equal(await disconnected, "transport close");
+        } finally {
+          hearer.close();
+          sender.close();
+        }
       });
     });
   }

@@ -378,14 +378,25 @@ impl Endpoint {
         }
     }
 
-    /// The session's WebSocket closed or failed (its probe while it polls).
+    /// The session's WebSocket closed (its probe while it polls): see
+    /// [`ServerSession::handle_websocket_closed`].
     pub fn handle_websocket_closed(&mut self, handle: SessionHandle, now_ms: u64) {
+        self.websocket_lost(handle, ServerSession::handle_websocket_closed, now_ms);
+    }
+
+    /// The session's WebSocket failed (its probe while it polls): see
+    /// [`ServerSession::handle_websocket_failed`].
+    pub fn handle_websocket_failed(&mut self, handle: SessionHandle, now_ms: u64) {
+        self.websocket_lost(handle, ServerSession::handle_websocket_failed, now_ms);
+    }
+
+    fn websocket_lost(&mut self, handle: SessionHandle, lost: fn(&mut ServerSession), now_ms: u64) {
         if let Ok(entry) = self.entry_mut(handle) {
             match entry.machine.transport() {
                 TransportKind::Polling => entry.probe = false,
                 TransportKind::WebSocket => entry.websocket = false,
             }
-            entry.machine.handle_websocket_closed();
+            lost(&mut entry.machine);
             self.after(handle, now_ms);
         }
     }

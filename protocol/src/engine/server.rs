@@ -447,10 +447,22 @@ impl ServerSession {
         }
     }
 
-    /// The session's WebSocket (or the probe) closed or failed.
+    /// The session's WebSocket (or the probe) closed: a WebSocket session ends with
+    /// `transport close`.
     pub fn handle_websocket_closed(&mut self) {
+        self.websocket_lost(CloseReason::TransportClose);
+    }
+
+    /// The session's WebSocket (or the probe) failed (the runtime's error event; a message
+    /// refused as too big): a WebSocket session ends with `transport error`, as the
+    /// reference's does on its `ws`'s error.
+    pub fn handle_websocket_failed(&mut self) {
+        self.websocket_lost(CloseReason::TransportError);
+    }
+
+    fn websocket_lost(&mut self, reason: CloseReason) {
         if self.transport == TransportKind::WebSocket {
-            self.fail(CloseReason::TransportClose);
+            self.fail(reason);
         } else if self.upgrade != Upgrade::None {
             self.upgrade = Upgrade::None;
         }
