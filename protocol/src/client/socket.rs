@@ -87,7 +87,7 @@ pub(crate) struct AckTable(Vec<(u64, PendingAck)>);
 impl AckTable {
     /// Registers `ack` under `id`, replacing one already there.
     pub(crate) fn insert(&mut self, id: u64, ack: PendingAck) {
-        match self.0.binary_search_by_key(&id, |(k, _)| *k) {
+        match self.find(id) {
             Ok(i) => self.0[i].1 = ack,
             Err(i) => self.0.insert(i, (id, ack)),
         }
@@ -95,14 +95,20 @@ impl AckTable {
 
     /// The acknowledgement of `id`.
     pub(crate) fn get(&self, id: &u64) -> Option<&PendingAck> {
-        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
+        let i = self.find(*id).ok()?;
         Some(&self.0[i].1)
     }
 
     /// Takes the acknowledgement of `id` out.
     pub(crate) fn remove(&mut self, id: &u64) -> Option<PendingAck> {
-        let i = self.0.binary_search_by_key(id, |(k, _)| *k).ok()?;
+        let i = self.find(*id).ok()?;
         Some(self.0.remove(i).1)
+    }
+
+    /// Where `id` is (`Ok`), or where it would go (`Err`): one search for every use, which
+    /// the browser client's wasm then holds once.
+    fn find(&self, id: u64) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&id, |(k, _)| *k)
     }
 
     /// The acknowledgements, by increasing id.
