@@ -58,7 +58,7 @@ pub(crate) fn on_callback(driver: &Driver, tag: u64, value: &JsValue) {
             CB_GET_TEXT => m.handle_poll_response(id, &value.as_string().unwrap_or_default(), now),
             CB_GET_FAILED => m.handle_transport_error(id, "xhr poll error", now),
             CB_POST_DONE => m.handle_post_done(id, now),
-            CB_POST_FAILED => m.handle_transport_error(id, "xhr post error", now),
+            CB_POST_FAILED => m.handle_post_failed(id, now),
             // The WebSocket is writable again: what the task queued after its first write goes.
             CB_TICK => {
                 inner.tick_queued = false;

@@ -134,7 +134,7 @@ impl Loopback {
                 Ok(()) => self.client.handle_post_done(id),
                 Err(error) => {
                     self.post_errors.push(error);
-                    self.client.handle_transport_error(id, "xhr post error");
+                    self.client.handle_post_failed(id);
                 }
             },
             ClientTransmit::OpenWebSocket { id, query } => {
@@ -561,6 +561,19 @@ fn client_close_over_polling_posts_a_close_packet() {
 }
 
 #[test]
+fn a_refused_post_ends_the_session_on_both_sides_at_once_by_its_close_packet() {
+    // As engine.io-client: a POST the server refused (413) ends the client's session with
+    // "xhr post error", and the close packet it posts then ends the server's at once
+    // ("transport close"), not at the server's heartbeat.
+    let mut net = Loopback::new(no_upgrade(), ServerConfig { max_payload: 100, ..ServerConfig::default() });
+    net.client.send(text(&"x".repeat(200)));
+    net.pump();
+    assert_eq!(net.post_errors, [PostError::PayloadTooLarge]);
+    assert_eq!(net.client_close(), Some(CloseReason::TransportError));
+    assert_eq!(net.server_close(), Some(CloseReason::TransportClose));
+}
+
+#[test]
 fn closing_over_polling_never_overlaps_posts() {
     let mut net = Loopback::new(no_upgrade(), ServerConfig::default());
     net.client.send(text("in flight"));
@@ -603,6 +616,8 @@ fn server_close_reaches_the_client_on_both_transports() {
         net.pump();
         assert_eq!(net.server_close(), Some(CloseReason::ForcedClose));
         assert_eq!(net.client_close(), Some(CloseReason::TransportClose));
+        // a session the server closed gets no close packet back (engine.io-client's neither)
+        assert_eq!(net.post_errors, []);
     }
 }
 

@@ -265,6 +265,29 @@ for (const [name, io] of Object.entries(CLIENTS)) {
       }
     });
 
+    test("a polling emit past the server's maxHttpBufferSize ends the session on both sides at once: xhr post error here, transport close there", async () => {
+      const reasons = [];
+      const small = await startIo((io) => io.on("connection", (s) => s.on("disconnect", (reason) => reasons.push(reason))), {
+        maxHttpBufferSize: 1000,
+      });
+      const socket = io(small.url, { forceNew: true, reconnection: false, transports: ["polling"] });
+      try {
+        await once(socket, "connect");
+        const closed = once(socket, "disconnect");
+        socket.emit("big", "x".repeat(5000));
+        const [reason, details] = await closed;
+        assert.deepEqual([reason, details.message, details.description], ["transport error", "xhr post error", 413]);
+        // The close packet the client posts then (engine.io-client's polling transport posts
+        // one however its session ended): the server ends its session at once, not at its
+        // heartbeat, and not as an abandoned poll ("transport error").
+        await until(() => reasons.length > 0, 3000);
+        assert.deepEqual(reasons, ["transport close"]);
+      } finally {
+        socket.close();
+        await small.close();
+      }
+    });
+
     test("recovered: false before a connection, undefined from a server without connection state recovery, false on a new session of one with it", async () => {
       // socket.io-client sets `recovered = pid && this._pid === pid` at each CONNECT.
       const plain = io(cookieServer.url, { forceNew: true, autoConnect: false });

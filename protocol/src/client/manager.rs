@@ -316,7 +316,15 @@ impl Manager {
         self.pump(now_ms);
     }
 
-    /// A transport of the engine failed.
+    /// A POST of the engine failed ([`ClientSession::handle_post_failed`]).
+    pub fn handle_post_failed(&mut self, id: TransportId, now_ms: u64) {
+        if let Some((engine, local)) = self.engine.for_transport(id) {
+            engine.handle_post_failed(local);
+            self.pump(now_ms);
+        }
+    }
+
+    /// A transport of the engine failed; `description` says how (e.g. "xhr poll error").
     pub fn handle_transport_error(&mut self, id: TransportId, description: &str, now_ms: u64) {
         if let Some((engine, local)) = self.engine.for_transport(id) {
             engine.handle_transport_error(local, description);

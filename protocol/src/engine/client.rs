@@ -328,23 +328,16 @@ impl ClientSession {
         match (self.state, self.transport) {
             (State::Open, Some(t)) => match t.kind {
                 TransportKind::Polling => {
-                    // What is left, then the close packet, posted one POST after the other
-                    // (the server refuses overlapping POSTs).
-                    // Written as engine.io-client's polling transport writes it: not a packet
-                    // the socket creates (no `packetCreate`).
+                    // What is left, then the close packet (written as engine.io-client's
+                    // polling transport writes it: not a packet the socket creates, no
+                    // `packetCreate`).
                     self.write_buffer.push(Packet::bare(PacketType::Close));
-                    // A poll asked for but not sent yet is dropped: sent beside the close packet,
-                    // it could reach the server after the close and be refused.
-                    self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
                     let max = self.handshake.as_ref().map_or(u64::MAX, |h| h.max_payload);
                     let mut bodies = Fifo::default();
                     while !self.write_buffer.is_empty() {
                         bodies.push(take_payload(&mut self.write_buffer, max));
                     }
-                    self.closing_posts = Some((t.id, bodies));
-                    if !self.post_in_flight {
-                        self.post_next_closing_body();
-                    }
+                    self.post_last(t.id, bodies);
                 }
                 TransportKind::WebSocket => {
                     // What is left is sent, written or not this tick, then the WebSocket closes
@@ -374,15 +367,7 @@ impl ClientSession {
         self.abandon_probe(None, false);
         match self.transport.take() {
             Some(t) if t.kind == TransportKind::Polling && self.state == State::Open => {
-                let mut close = Fifo::default();
-                close.push(Packet::bare(PacketType::Close));
-                let mut bodies = Fifo::default();
-                bodies.push(take_payload(&mut close, u64::MAX));
-                self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
-                self.closing_posts = Some((t.id, bodies));
-                if !self.post_in_flight {
-                    self.post_next_closing_body();
-                }
+                self.post_last(t.id, close_packet_alone());
             }
             Some(t) => self.transmits.push(ClientTransmit::Close { id: t.id }),
             None => {}
@@ -495,6 +480,15 @@ impl ClientSession {
             Ok(packet) => self.on_packet(packet, now_ms),
             Err(_) => self.fail(CloseReason::TransportError, Some("parse error".into())),
         }
+    }
+
+    /// A POST failed (HTTP error, network error): the session ends with "xhr post error", and
+    /// the POST is no longer in flight (the close packet goes at once).
+    pub fn handle_post_failed(&mut self, id: TransportId) {
+        if self.is_current(id, TransportKind::Polling) {
+            self.post_in_flight = false;
+        }
+        self.transport_lost(id, CloseReason::TransportError, "xhr post error");
     }
 
     /// A transport failed (HTTP error, network error, WebSocket error).
@@ -658,6 +652,18 @@ impl ClientSession {
         }
     }
 
+    /// Posts `bodies`, the last of the session over polling transport `id`, one POST after
+    /// the other (the server refuses overlapping POSTs). A poll asked for but not sent yet is
+    /// dropped: sent beside the close packet, it could reach the server after the close and
+    /// be refused.
+    fn post_last(&mut self, id: TransportId, bodies: Fifo<String>) {
+        self.transmits.retain(|t| !matches!(t, ClientTransmit::PollGet { .. }));
+        self.closing_posts = Some((id, bodies));
+        if !self.post_in_flight {
+            self.post_next_closing_body();
+        }
+    }
+
     /// After a close over polling: posts the next of the last payloads, if any is left.
     fn post_next_closing_body(&mut self) {
         let Some((id, bodies)) = self.closing_posts.as_mut() else { return };
@@ -725,8 +731,22 @@ impl ClientSession {
             return;
         }
         self.abandon_probe(None, false);
-        if let Some(t) = self.transport {
-            self.transmits.push(ClientTransmit::Close { id: t.id });
+        match self.transport {
+            // As engine.io-client, whose polling transport posts a close packet when the
+            // session ends on its side (a refused POST, a parse error, a missed heartbeat; not
+            // the server's own close packet, the one `transport close` over polling): the
+            // server ends it at once ("transport close"), where one that cannot see a held poll
+            // abandoned (a Durable Object) would hold it until its heartbeat. The held poll is
+            // left to the server's answer to the close, as there.
+            Some(t)
+                if t.kind == TransportKind::Polling
+                    && self.state == State::Open
+                    && reason != CloseReason::TransportClose =>
+            {
+                self.post_last(t.id, close_packet_alone());
+            }
+            Some(t) => self.transmits.push(ClientTransmit::Close { id: t.id }),
+            None => {}
         }
         self.finish(reason, description);
     }
@@ -737,6 +757,15 @@ impl ClientSession {
         self.write_buffer = Fifo::default();
         self.events.push(ClientEvent::Close { reason, description });
     }
+}
+
+/// The close packet alone, as the one payload [`ClientSession::post_last`] posts.
+fn close_packet_alone() -> Fifo<String> {
+    let mut close = Fifo::default();
+    close.push(Packet::bare(PacketType::Close));
+    let mut bodies = Fifo::default();
+    bodies.push(take_payload(&mut close, u64::MAX));
+    bodies
 }
 
 /// Percent-encodes `value` for a query string (unreserved characters stay as they are).

@@ -133,11 +133,11 @@ impl Net {
             ClientTransmit::PollPost { id, query, body } => {
                 let sid = Net::sid_of(&query).expect("a POST names its session");
                 let Some(conn) = self.conns.get_mut(&sid) else {
-                    return self.manager.handle_transport_error(id, "xhr post error", now);
+                    return self.manager.handle_post_failed(id, now);
                 };
                 match conn.session.handle_post(&body, now) {
                     Ok(()) => self.manager.handle_post_done(id, now),
-                    Err(_) => self.manager.handle_transport_error(id, "xhr post error", now),
+                    Err(_) => self.manager.handle_post_failed(id, now),
                 }
             }
             ClientTransmit::OpenWebSocket { id, query } => {
