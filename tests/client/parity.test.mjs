@@ -164,7 +164,9 @@ forEachClient((run) => {
       socket.disconnect();
       await new Promise((res) => setTimeout(res, 50));
       return events;
-    });
+      // Closed right after connect, the session's close packet may race the poll both clients
+      // send on CONNECT: the server answers that poll 400 (seen once in a fresh-clone run).
+    }, { expected: /status of 400/ });
     assert.deepEqual(r, ["manager close: forced close", "engine close: forced close", "manager close: forced close"]);
   });
 
