@@ -325,6 +325,36 @@ fn messages_queued_during_the_upgrade_arrive_in_order() {
 }
 
 #[test]
+fn what_is_sent_while_the_upgrade_waits_for_a_held_poll_is_posted_not_held() {
+    let mut net = Loopback::start(ClientConfig::default(), ServerConfig::default());
+    net.step(); // the handshake: the client opens a probe WebSocket and polls
+    net.step();
+    net.step();
+    assert!(net.held_poll.is_some(), "the server holds the client's poll");
+    net.step(); // `2probe`: the server answers it and releases the poll it holds
+    let pong = net.server().poll_transmit().expect("3probe");
+    // socket.io's server releases that poll only at its next check, up to 100 ms on
+    let release = net.server().poll_transmit().expect("the poll released");
+    assert!(matches!(release, ServerTransmit::PollResponse(_)));
+    net.deliver_to_client(pong);
+    let events: Vec<_> = std::iter::from_fn(|| net.client.poll_event()).collect();
+    assert_eq!(events.last(), Some(&ClientEvent::Upgrading));
+    net.client.send(text("question"));
+    // posted at once, not held until the poll comes back
+    net.pump();
+    assert_eq!(net.server_messages(), [text("question")]);
+    net.server_send(text("answer"));
+    net.deliver_to_client(release);
+    net.pump();
+    assert_eq!(net.client_messages(), [text("answer")]);
+    assert_eq!(net.client.transport(), Some(TransportKind::WebSocket));
+    net.client.send(text("next"));
+    net.pump();
+    assert_eq!(net.server_messages(), [text("question"), text("next")]);
+    assert_eq!(net.server().transport(), TransportKind::WebSocket);
+}
+
+#[test]
 fn websocket_only_handshake() {
     let config = ClientConfig { transports: vec![TransportKind::WebSocket], ..ClientConfig::default() };
     let mut net = Loopback::new(config, ServerConfig::default());

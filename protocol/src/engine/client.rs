@@ -411,6 +411,7 @@ impl ClientSession {
         }
         self.post_in_flight = false;
         if self.probe_is_pausing() {
+            self.flush();
             self.complete_upgrade_if_paused();
         } else if self.write_buffer.is_empty() {
             self.drained();
@@ -622,7 +623,12 @@ impl ClientSession {
 
     fn flush(&mut self) {
         let Some(t) = self.transport else { return };
-        if self.state != State::Open || self.probe_is_pausing() || self.write_buffer.is_empty() {
+        // Pausing for the upgrade, polling still posts while the server holds its poll: the
+        // upgrade waits for that poll anyway, and the server's answer to what is posted may be
+        // what ends it (engine.io-client holds it, for up to the 100 ms the server takes to
+        // release an idle poll).
+        if self.state != State::Open || self.write_buffer.is_empty() || self.probe_is_pausing() && !self.poll_in_flight
+        {
             return;
         }
         match t.kind {
