@@ -101,6 +101,19 @@ impl Args {
         T::deserialize(Handed(self.values()?)).map_err(invalid)
     }
 
+    /// The argument at `index` alone (a JSON `null` when there is none), with the attachments
+    /// it holds: a relay of one argument that keeps binary as it came, which a
+    /// `serde_json::Value` parameter cannot (it reads bytes as numbers).
+    /// `socket.to(&room).emit_args("message", args.nth(1)?)` is socket.io's
+    /// `socket.to(room).emit("message", msg)` in a handler of `(room, msg)`.
+    pub fn nth(&self, index: usize) -> Result<Args, EventError> {
+        let values: Vec<Value> = crate::js_json::parse(&self.json).map_err(invalid)?;
+        let mut value = values.into_iter().nth(index).unwrap_or(Value::Null);
+        let mut attachments = Vec::new();
+        self.renumber(&mut value, &mut attachments);
+        Ok(Args { json: serde_json::to_string(&[value]).map_err(invalid)?, attachments })
+    }
+
     /// The arguments as JSON values, each attachment placeholder replaced by its bytes (an
     /// array of numbers, which a [`Bytes`] or a `Vec<u8>` reads).
     fn values(&self) -> Result<Vec<Value>, EventError> {
@@ -115,11 +128,8 @@ impl Args {
 
     fn fill(&self, value: &mut Value) {
         match value {
-            Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
-                // `num` as JavaScript indexes with it: `-0`, `0.0` and `1e0` are whole numbers.
-                let index = map.get("num").and_then(Value::as_f64).filter(|n| *n >= 0.0 && n.fract() == 0.0);
-                let bytes = index.and_then(|n| self.attachments.get(n as usize));
-                if let Some(bytes) = bytes {
+            Value::Object(map) if is_placeholder(map) => {
+                if let Some(bytes) = self.attachment(map) {
                     *value = Value::Array(bytes.iter().map(|b| Value::from(*b)).collect());
                 }
             }
@@ -128,6 +138,32 @@ impl Args {
             _ => {}
         }
     }
+
+    /// Points each placeholder in `value` at its attachment's copy in `taken`, in order met.
+    fn renumber(&self, value: &mut Value, taken: &mut Vec<Vec<u8>>) {
+        match value {
+            Value::Object(map) if is_placeholder(map) => {
+                if let Some(bytes) = self.attachment(map) {
+                    map.insert("num".to_owned(), Value::from(taken.len()));
+                    taken.push(bytes.clone());
+                }
+            }
+            Value::Object(map) => map.values_mut().for_each(|v| self.renumber(v, taken)),
+            Value::Array(list) => list.iter_mut().for_each(|v| self.renumber(v, taken)),
+            _ => {}
+        }
+    }
+
+    /// The attachment a placeholder names, if it exists.
+    fn attachment(&self, placeholder: &serde_json::Map<String, Value>) -> Option<&Vec<u8>> {
+        // `num` as JavaScript indexes with it: `-0`, `0.0` and `1e0` are whole numbers.
+        let index = placeholder.get("num").and_then(Value::as_f64).filter(|n| *n >= 0.0 && n.fract() == 0.0);
+        index.and_then(|n| self.attachments.get(n as usize))
+    }
+}
+
+fn is_placeholder(map: &serde_json::Map<String, Value>) -> bool {
+    map.get("_placeholder") == Some(&Value::Bool(true))
 }
 
 fn invalid(error: serde_json::Error) -> EventError {
@@ -432,5 +468,28 @@ mod tests {
         assert_eq!(Args::many(&"not a sequence"), Err(ApiError::InvalidJson));
         // Outside Args, bytes stay plain JSON.
         assert_eq!(serde_json::to_string(&Bytes(vec![1, 2])).unwrap(), "[1,2]");
+    }
+
+    #[test]
+    fn one_argument_is_taken_alone_with_the_attachments_it_holds() {
+        let given = args(
+            r#"["room", {"file": {"_placeholder": true, "num": 1}, "n": 1.5}, {"_placeholder": true, "num": 0}]"#,
+            vec![vec![1], vec![2, 3]],
+        );
+        let second = given.nth(1).unwrap();
+        assert_eq!(second.json, r#"[{"file":{"_placeholder":true,"num":0},"n":1.5}]"#);
+        assert_eq!(second.attachments, vec![vec![2, 3]]);
+        let third = given.nth(2).unwrap();
+        assert_eq!((third.json.as_str(), third.attachments), (r#"[{"_placeholder":true,"num":0}]"#, vec![vec![1]]));
+        assert_eq!(given.nth(0).unwrap(), args(r#"["room"]"#, Vec::new()));
+        assert_eq!(
+            given.nth(3).unwrap(),
+            args("[null]", Vec::new()),
+            "a missing argument is null, as JSON.stringify writes undefined"
+        );
+        // A placeholder naming no attachment stays as it came, as socket.io-parser leaves it.
+        let dangling = args(r#"[{"_placeholder": true, "num": 5}]"#, vec![vec![1]]).nth(0).unwrap();
+        assert_eq!((dangling.json.as_str(), dangling.attachments.len()), (r#"[{"_placeholder":true,"num":5}]"#, 0));
+        assert!(args("[1,", Vec::new()).nth(0).is_err());
     }
 }

@@ -81,6 +81,16 @@ describe("cluster-wide operations over 16 objects", () => {
     assert.deepEqual(spent.filter((_, n) => n !== 7), Array(SHARDS - 1).fill(0), `relays per object: ${spent}`);
   });
 
+  it("a broadcast relayed to another object keeps binary inside its argument as binary", async () => {
+    const heard = [a, b].map((s) => new Promise((resolve) => s.once("room-message", resolve)));
+    b.emit("to-room", "duo", { name: "a.bin", data: Buffer.from([1, 2, 3]) });
+    for (const got of await Promise.all(heard)) {
+      assert.equal(got.name, "a.bin");
+      assert.ok(ArrayBuffer.isView(got.data) || got.data instanceof ArrayBuffer, `binary, not ${JSON.stringify(got.data)}`);
+      assert.deepEqual([...new Uint8Array(got.data.buffer ?? got.data, got.data.byteOffset, got.data.byteLength)], [1, 2, 3]);
+    }
+  });
+
   it("fetchSockets gathers the sockets of every object, all of them or a room's", async () => {
     assert.deepEqual(names(await ask(c, "fetch")), ["ann", "bob", "cyd"]);
     const duo = await ask(c, "fetch", { room: "duo" });

@@ -278,6 +278,23 @@ describe("official socket.io-client 4.8.4", () => {
     assert.deepEqual(got[2], { text: "hi \ufffd", whole: "😀" });
   });
 
+  test("relays binary inside an argument as binary: socket.to, io.to, broadcast, over polling and WebSocket", async () => {
+    const from = client("/rooms", { transports: ["polling"] });
+    const to = client("/rooms", { transports: ["websocket"] });
+    await Promise.all([from, to].map(connected));
+    for (const socket of [from, to]) assert.equal(await socket.emitWithAck("join", "files"), "files");
+    const file = { name: "a.bin", data: Buffer.from([1, 2, 3]), parts: [Buffer.from([4]), "text"] };
+    const heard = once(to, "room-message");
+    from.emit("to-room", "files", file, "an extra argument, not relayed");
+    assert.deepEqual(normalize(await heard), [file]);
+    const both = [once(from, "room-message"), once(to, "room-message")];
+    from.emit("to-room-all", "files", Buffer.from([9]));
+    assert.deepEqual(normalize(await Promise.all(both)), [[Buffer.from([9])], [Buffer.from([9])]]);
+    const broadcast = once(from, "broadcast-message");
+    to.emit("broadcast", file);
+    assert.deepEqual(normalize(await broadcast), [file]);
+  });
+
   test("answers a server emit with an acknowledgement (text and binary) and times out without one", async () => {
     const socket = client("/server-ack", { transports: ["websocket"] });
     await connected(socket);
@@ -289,6 +306,8 @@ describe("official socket.io-client 4.8.4", () => {
     assert.deepEqual(await once(socket, "answer"), [{ got: "hello" }, "second"]);
     socket.emit("ask", "binary");
     assert.deepEqual(normalize(await once(socket, "answer")), [Buffer.from([1, 2]), "second"]);
+    socket.emit("ask", { file: Buffer.from([5, 6]) });
+    assert.deepEqual(normalize(await once(socket, "answer")), [{ got: { file: Buffer.from([5, 6]) } }, "second"]);
     const started = Date.now();
     socket.emit("ask", "ignore");
     await once(socket, "answer-timeout");

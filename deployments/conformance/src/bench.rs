@@ -28,7 +28,7 @@ pub fn rooms(ns: Namespace) -> Namespace {
         Ok(socket.ack(&room)?)
     })
     .on_args("to-room", |socket, args| {
-        let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
-        Ok(socket.to(&room).emit("room-message", &msg)?)
+        let room: String = args.first()?;
+        Ok(socket.to(&room).emit_args("room-message", args.nth(1)?)?)
     })
 }

@@ -51,8 +51,8 @@ pub fn cluster(ns: Namespace) -> Namespace {
         Ok(socket.ack(&name)?)
     })
     .on_args("to-room", |socket, args| {
-        let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
-        Ok(socket.io().to(&room).emit("room-message", &msg)?)
+        let room: String = args.first()?;
+        Ok(socket.io().to(&room).emit_args("room-message", args.nth(1)?)?)
     })
     .on_async("fetch", |ctx, selection: Selection| async move {
         let sockets = selection.io(&ctx)?.fetch_sockets().await?;

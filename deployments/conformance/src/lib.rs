@@ -223,11 +223,11 @@ fn app(env: &worker::Env) -> App {
                     Ok(socket.ack(&room)?)
                 })
                 .on_args("to-room-all", |socket, args| {
-                    let (room, msg) = args.parse::<(String, serde_json::Value)>()?;
-                    Ok(socket.io().to(&room).emit("room-message", &msg)?)
+                    let room: String = args.first()?;
+                    Ok(socket.io().to(&room).emit_args("room-message", args.nth(1)?)?)
                 })
-                .on("broadcast", |socket, msg: serde_json::Value| {
-                    Ok(socket.broadcast().emit("broadcast-message", &msg)?)
+                .on_args("broadcast", |socket, args| {
+                    Ok(socket.broadcast().emit_args("broadcast-message", args.nth(0)?)?)
                 })
                 // A job for the queue consumer (`consume`), which emits it to its room.
                 .on_async("enqueue", |ctx, job: Job| async move {
@@ -268,12 +268,12 @@ fn app(env: &worker::Env) -> App {
                 .on_args("ping", pong)
         })
         .namespace("/server-ack", |ns| {
-            ns.on("ask", |socket, value: serde_json::Value| {
-                Ok(socket.emit_with_ack("question", &value, 1000, "answered")?)
+            ns.on_args("ask", |socket, args| {
+                Ok(socket.emit_args_with_ack("question", args.nth(0)?, 1000, "answered")?)
             })
             // An answer that may come after the object was evicted or restarted.
-            .on("ask-later", |socket, value: serde_json::Value| {
-                Ok(socket.emit_with_ack("question", &value, 120_000, "answered")?)
+            .on_args("ask-later", |socket, args| {
+                Ok(socket.emit_args_with_ack("question", args.nth(0)?, 120_000, "answered")?)
             })
             .on_ack("answered", |socket, result: Result<Args, AckError>| match result {
                 Ok(args) => Ok(socket.emit_args("answer", args)?),
