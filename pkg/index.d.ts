@@ -195,6 +195,13 @@ export interface Engine extends Emitter<EngineEvents, {}> {
   readonly readyState: "opening" | "open" | "closed";
   /** Ends the connection as if it was lost (`forced close`): the manager reconnects. */
   close(): this;
+  /** Writes an Engine.IO message as it is (not a Socket.IO packet); `callback` runs once the
+   * write buffer is written out. */
+  write(data: string | ArrayBuffer | ArrayBufferView, options?: { compress?: boolean }, callback?: () => void): this;
+  write(data: string | ArrayBuffer | ArrayBufferView, callback?: () => void): this;
+  /** The same as `write`. */
+  send(data: string | ArrayBuffer | ArrayBufferView, options?: { compress?: boolean }, callback?: () => void): this;
+  send(data: string | ArrayBuffer | ArrayBufferView, callback?: () => void): this;
 }
 
 /** One connection to a server, multiplexing namespace sockets, with reconnection. */

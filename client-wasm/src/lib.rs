@@ -339,18 +339,22 @@ impl Driver {
         let _ = self.with(|m, now| m.send_ack(SocketId(socket), ack_id as u64, args, attachments, now));
     }
 
-    /// An input socket.io-client takes through private members, which its own test suite uses
-    /// to play what a server sends. With `socket` negative, `manager.engine.emit("data",
-    /// data)`: a message handed to the manager as if its engine had received it, `text`, or
-    /// without text the first of `bins` (binary). Else `socket.onpacket(packet)`: `text` is
-    /// the packet as its text frame is written, `bins` its attachments. Returns false when
-    /// that text is not a Socket.IO packet with as many attachments (nothing happens).
+    /// A message or packet the page hands over as it is, which socket.io's and socket.io-client's
+    /// test suites use. With `socket` -1, `manager.engine.emit("data", data)`: a message handed
+    /// to the manager as if its engine had received it; -2, `manager.engine.write(data)`: a
+    /// message written on the engine; the message is `text`, or without text the first of
+    /// `bins` (binary). Else `socket.onpacket(packet)`: `text` is the packet as its text frame
+    /// is written, `bins` its attachments. Returns false when that text is not a Socket.IO
+    /// packet with as many attachments (nothing happens).
     pub fn inject(&self, socket: f64, text: Option<String>, bins: Option<Array>) -> bool {
         let attachments = to_attachments(bins);
         if socket < 0.0 {
             let data =
                 text.map_or_else(|| Data::Binary(attachments.into_iter().next().unwrap_or_default()), Data::Text);
-            self.with(|m, now| m.handle_engine_data(data, now));
+            self.with(|m, now| match socket < -1.0 {
+                true => m.write_engine_data(data, now),
+                false => m.handle_engine_data(data, now),
+            });
             return true;
         }
         match decode_text(text.as_deref().unwrap_or_default(), DEFAULT_MAX_ATTACHMENTS) {

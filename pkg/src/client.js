@@ -111,6 +111,7 @@ export function client(load, platform = {}) {
   /**
    * The engine of a manager (`manager.engine`, from its first connection on): its id,
    * transport and state, `close()` (the connection ends as if lost, the manager reconnects),
+   * `write(data)` / `send(data)` (a raw Engine.IO message),
    * and the events `upgrade`, `upgrading`, `heartbeat`, `close`, `packet`, `packetCreate`
    * and `drain` (the last three reported by the driver once a listener asks for them).
    */
@@ -128,14 +129,28 @@ export function client(load, platform = {}) {
       if (!this._closed) this._m._call((d) => d.control(2, 0)); // engine.close()
       return this;
     }
+    /** A message written as it is (a string or binary data), not as a Socket.IO packet;
+     * `callback` runs once the write buffer is written out. */
+    write(data, options, callback) {
+      callback = typeof options === "function" ? options : callback;
+      if (!this._closed) {
+        if (callback) this.once("drain", callback);
+        this._data(-2, data);
+      }
+      return this;
+    }
+    send(data, options, callback) {
+      return this.write(data, options, callback);
+    }
     emit(ev, ...args) {
       // socket.io-client's manager listens to its engine's `data`: what is emitted there (its
       // test suite plays a decoding error so) reaches the manager as a received message.
-      const [data] = args;
-      if (ev === "data" && this === this._m.engine && !this._closed) {
-        this._m._call((d) => (typeof data === "string" ? d.inject(-1, data) : d.inject(-1, undefined, encode([data])[1])));
-      }
+      if (ev === "data" && this === this._m.engine && !this._closed) this._data(-1, args[0]);
       return super.emit(ev, ...args);
+    }
+    /** A message handed to the driver: -1 received, -2 to write (`Driver::inject`). */
+    _data(slot, data) {
+      this._m._call((d) => (typeof data === "string" ? d.inject(slot, data) : d.inject(slot, undefined, encode([data])[1])));
     }
     get id() {
       return (this._m._d && this._m._d.name(1, 0)) || undefined;

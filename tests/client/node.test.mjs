@@ -43,6 +43,7 @@ before(async () => {
         });
         socket.on("slow-answer", (cb) => setTimeout(() => cb("answered"), 500));
         socket.on("drop", () => socket.conn.close());
+        socket.on("raw", (...args) => socket.emit("raw-back", ...args));
         socket.on("query", (cb) => cb(socket.handshake.query));
         socket.on("request-headers", (cb) => cb([socket.handshake.headers["user-agent"], socket.handshake.headers.accept]));
         socket.emit("welcome", { to: socket.id }, Buffer.from("hi"));
@@ -116,6 +117,27 @@ for (const [name, io] of Object.entries(CLIENTS)) {
           assert.deepEqual([...back], [7, 8, 9]);
           await until(() => socket.io.engine.transport.name === transports.at(-1));
           assert.ok(headers.includes(tag), `the handshake carried extraHeaders: ${headers}`);
+        } finally {
+          socket.disconnect();
+        }
+      });
+
+      test(`${path}: engine.write and engine.send write an Engine.IO message as it is, text or binary, and call back once written`, async () => {
+        const socket = io(server.url, { transports, forceNew: true });
+        try {
+          await once(socket, "welcome");
+          const back = once(socket, "raw-back");
+          const written = new Promise((r) => socket.io.engine.write('2["raw","text"]', r));
+          assert.equal((await back)[0], "text"); // then the server's recovery offset
+          await written;
+          // Socket.IO packets, written as Engine.IO messages: an event, then a binary event (its
+          // packet, then its attachment, each a message of its own).
+          const bytes = once(socket, "raw-back");
+          socket.io.engine.send('51-["raw",{"_placeholder":true,"num":0}]', { compress: false });
+          assert.equal(socket.io.engine.send(Buffer.from([4, 5])), socket.io.engine, "chainable");
+          const [got] = await bytes;
+          assert.ok(Buffer.isBuffer(got), `binary arrived as binary: ${JSON.stringify(got)}`);
+          assert.deepEqual([...got], [4, 5]);
         } finally {
           socket.disconnect();
         }

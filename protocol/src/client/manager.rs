@@ -316,6 +316,16 @@ impl Manager {
         self.pump(now_ms);
     }
 
+    /// `manager.engine.write(data)`: a message written on the engine as it is, not as a
+    /// Socket.IO packet (socket.io's own test suite writes raw packets so). Nothing without an
+    /// open or opening engine.
+    pub fn write_engine_data(&mut self, data: Data, now_ms: u64) {
+        if let Some(engine) = self.engine.session_mut() {
+            engine.send(data);
+        }
+        self.pump(now_ms);
+    }
+
     /// A POST of the engine failed ([`ClientSession::handle_post_failed`]).
     pub fn handle_post_failed(&mut self, id: TransportId, now_ms: u64) {
         if let Some((engine, local)) = self.engine.for_transport(id) {
