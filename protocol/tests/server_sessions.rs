@@ -378,7 +378,7 @@ fn disconnect_reasons_and_rooms_at_disconnecting() {
     h.connect("e2", "/", "s5");
     h.text("e2", r#"2/a,["x"]"#);
     assert_eq!(h.outs(), vec![Out::Close("e2".into())]);
-    assert_eq!(reasons(&h.events())[1], ("s5".into(), "forced server close", None));
+    assert_eq!(reasons(&h.events())[1], ("s5".into(), "forced close", None), "as socket.io's sockets read it");
     // the engine's own Closed afterwards is ignored
     h.server.handle_close("e2", CloseReason::ForcedClose, h.now);
     assert_eq!(h.events(), vec![]);

@@ -350,6 +350,14 @@ describe("official socket.io-client 4.8.4", () => {
     const left = once(stays, "left");
     leaves.disconnect();
     assert.deepEqual(await left, ["ana", "client namespace disconnect"]);
+    // A packet for a namespace never joined (socket.io's "invalid state") closes the connection:
+    // its socket reads "forced close", as socket.io's do.
+    const offender = client("/server-disconnect", { transports: ["websocket"] });
+    await connected(offender);
+    assert.equal(await withTimeout(offender.emitWithAck("name", "eve"), 3000, "the name's ack"), "eve");
+    const broken = once(stays, "left");
+    offender.io.engine.write('2/never-joined,["x"]');
+    assert.deepEqual(await broken, ["eve", "forced close"]);
     const kicked = once(stays, "left");
     stays.emit("kick");
     assert.deepEqual(await kicked.catch(() => "no left event"), "no left event", "a socket hears no event once gone");

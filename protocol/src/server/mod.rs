@@ -672,8 +672,10 @@ impl Server {
             (Some(sid), kind) if kind != PacketType::Connect && kind != PacketType::ConnectError => {
                 self.on_socket_packet(&sid, packet, now_ms)
             }
-            // client.ondecoded "invalid state": client.close()
-            _ => self.close_session(session, DisconnectReason::ForcedServerClose, now_ms),
+            // client.ondecoded "invalid state": client.close(), whose engine closes at once and
+            // reports "forced close" before the client's own "forced server close" (socket.io
+            // 4.8.4's sockets read "forced close", but behind a write still in flight).
+            _ => self.close_session(session, DisconnectReason::ForcedClose, now_ms),
         }
     }
 
