@@ -39,7 +39,7 @@ use wasmio_protocol::client::{
     AckHandle, AckMode, Auth, DisconnectReason, EmitOptions, EventShortcut, Manager, ManagerConfig, ReadyState,
     SetAside, SocketId, SocketOptions, UnreadPayload,
 };
-use wasmio_protocol::engine::{ClientConfig, Data, TransportId, TransportKind};
+use wasmio_protocol::engine::{ClientConfig, ClientSession, Data, TransportId, TransportKind};
 use wasmio_protocol::socket::{decode_text, DecodeError, DEFAULT_MAX_ATTACHMENTS};
 
 use browser::{on_callback, Transport};
@@ -394,8 +394,9 @@ impl Driver {
     }
 
     /// The manager's `_readyState` (0 closed, 1 opening, 2 open), plus 4 while reconnecting,
+    /// 128 while its engine's transport is writable (a volatile emit goes out, not dropped),
     /// and socket `socket`'s state: 8 connected, 16 active, 32 recovered, 64 `recovered` is
-    /// `undefined` (its server gave no `pid`). One export for both.
+    /// `undefined` (its server gave no `pid`). One export for all.
     pub fn state(&self, socket: u32) -> u32 {
         let inner = self.inner.borrow();
         let m = &inner.manager;
@@ -408,7 +409,8 @@ impl Driver {
             let recovered = s.recovered().map_or(64, |r| u32::from(r) << 5);
             u32::from(s.connected()) << 3 | u32::from(s.active()) << 4 | recovered
         });
-        ready | u32::from(m.is_reconnecting()) << 2 | socket
+        let writable = m.engine().is_some_and(ClientSession::is_writable);
+        ready | u32::from(m.is_reconnecting()) << 2 | u32::from(writable) << 7 | socket
     }
 
     /// A text frame of WebSocket transport `id`, given by its start up to its first `[`

@@ -138,10 +138,11 @@ export class Socket extends Emitter {
     if (cb) f |= cb.withError ? 6 : 2;
     const data = [ev, ...args];
     // As socket.io-client: outgoing listeners hear an emit, with the caller's own arguments,
-    // when it goes out: now, or from sendBuffer once connected; a volatile one never buffers.
+    // when it goes out: now, or from sendBuffer once connected; a volatile one never buffers,
+    // and is dropped, unheard, while the transport is not writable (128: `Driver::state`).
     // Arguments that do not encode (circular, BigInt) throw here, before anything is kept.
     let buffered, connected = this._connected;
-    if (connected) this._notifyOutgoing(data);
+    if (connected && !(flags.volatile && !this._state(128))) this._notifyOutgoing(data);
     const [text, bins] = encode(data);
     if (!connected && !flags.volatile) {
       buffered = { type: 2, nsp: this.nsp, data, options: { compress: flags.compress !== false }, _cb: cb };

@@ -627,7 +627,7 @@ forEachClient((run) => {
     assert.deepEqual(r, { afterOne: [1, true], outgoing: [1, true] });
   });
 
-  test("a CONNECT_ERROR without data still has a data key; a volatile emit is dropped while the transport writes", async () => {
+  test("a CONNECT_ERROR without data still has a data key; a volatile emit is dropped while the transport writes, unheard by onAnyOutgoing", async () => {
     const r = await run(async (url) => {
       const refused = io(url + "/refused", { forceNew: true, reconnection: false });
       const err = await new Promise((res) => refused.on("connect_error", res));
@@ -636,13 +636,15 @@ forEachClient((run) => {
       for (const transports of [["polling"], ["websocket"]]) {
         const socket = io(url, { forceNew: true, transports });
         await new Promise((res) => socket.on("connect", res));
+        const heard = [];
+        socket.onAnyOutgoing((ev, note) => ev === "note" && heard.push(note));
         socket.emit("note", "regular");
         socket.volatile.emit("note", "right after");
         await new Promise((res) => socket.emit("echo", res));
         await new Promise((res) => setTimeout(res, 100));
         socket.volatile.emit("note", "when idle");
         await new Promise((res) => setTimeout(res, 100));
-        volatile.push(await new Promise((res) => socket.emit("notes", res)));
+        volatile.push([await new Promise((res) => socket.emit("notes", res)), heard]);
         socket.disconnect();
       }
       return { message: err.message, hasData: "data" in err, data: err.data, volatile };
@@ -653,8 +655,8 @@ forEachClient((run) => {
       hasData: true,
       data: undefined,
       volatile: [
-        [["regular"], ["when idle"]],
-        [["regular"], ["when idle"]],
+        [[["regular"], ["when idle"]], ["regular", "when idle"]],
+        [[["regular"], ["when idle"]], ["regular", "when idle"]],
       ],
     });
   });
