@@ -110,7 +110,10 @@ impl Args {
         let values: Vec<Value> = crate::js_json::parse(&self.json).map_err(invalid)?;
         let mut value = values.into_iter().nth(index).unwrap_or(Value::Null);
         let mut attachments = Vec::new();
-        self.renumber(&mut value, &mut attachments);
+        self.each_placeholder(&mut value, &mut |placeholder, bytes| {
+            placeholder["num"] = Value::from(attachments.len());
+            attachments.push(bytes.clone());
+        });
         Ok(Args { json: serde_json::to_string(&[value]).map_err(invalid)?, attachments })
     }
 
@@ -120,50 +123,29 @@ impl Args {
         let mut values: Vec<Value> = crate::js_json::parse(&self.json).map_err(invalid)?;
         if !self.attachments.is_empty() {
             for value in &mut values {
-                self.fill(value);
+                self.each_placeholder(value, &mut |placeholder, bytes| {
+                    *placeholder = Value::Array(bytes.iter().map(|b| Value::from(*b)).collect());
+                });
             }
         }
         Ok(values)
     }
 
-    fn fill(&self, value: &mut Value) {
+    /// Calls `f` with each placeholder in `value` that names an attachment, and its bytes.
+    fn each_placeholder(&self, value: &mut Value, f: &mut impl FnMut(&mut Value, &Vec<u8>)) {
         match value {
-            Value::Object(map) if is_placeholder(map) => {
-                if let Some(bytes) = self.attachment(map) {
-                    *value = Value::Array(bytes.iter().map(|b| Value::from(*b)).collect());
+            Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
+                // `num` as JavaScript indexes with it: `-0`, `0.0` and `1e0` are whole numbers.
+                let index = map.get("num").and_then(Value::as_f64).filter(|n| *n >= 0.0 && n.fract() == 0.0);
+                if let Some(bytes) = index.and_then(|n| self.attachments.get(n as usize)) {
+                    f(value, bytes);
                 }
             }
-            Value::Object(map) => map.values_mut().for_each(|v| self.fill(v)),
-            Value::Array(list) => list.iter_mut().for_each(|v| self.fill(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.each_placeholder(v, f)),
+            Value::Array(list) => list.iter_mut().for_each(|v| self.each_placeholder(v, f)),
             _ => {}
         }
     }
-
-    /// Points each placeholder in `value` at its attachment's copy in `taken`, in order met.
-    fn renumber(&self, value: &mut Value, taken: &mut Vec<Vec<u8>>) {
-        match value {
-            Value::Object(map) if is_placeholder(map) => {
-                if let Some(bytes) = self.attachment(map) {
-                    map.insert("num".to_owned(), Value::from(taken.len()));
-                    taken.push(bytes.clone());
-                }
-            }
-            Value::Object(map) => map.values_mut().for_each(|v| self.renumber(v, taken)),
-            Value::Array(list) => list.iter_mut().for_each(|v| self.renumber(v, taken)),
-            _ => {}
-        }
-    }
-
-    /// The attachment a placeholder names, if it exists.
-    fn attachment(&self, placeholder: &serde_json::Map<String, Value>) -> Option<&Vec<u8>> {
-        // `num` as JavaScript indexes with it: `-0`, `0.0` and `1e0` are whole numbers.
-        let index = placeholder.get("num").and_then(Value::as_f64).filter(|n| *n >= 0.0 && n.fract() == 0.0);
-        index.and_then(|n| self.attachments.get(n as usize))
-    }
-}
-
-fn is_placeholder(map: &serde_json::Map<String, Value>) -> bool {
-    map.get("_placeholder") == Some(&Value::Bool(true))
 }
 
 fn invalid(error: serde_json::Error) -> EventError {
