@@ -652,6 +652,22 @@ fn server_close_reaches_the_client_on_both_transports() {
 }
 
 #[test]
+fn a_server_close_over_websocket_sends_what_was_queued_then_a_close_frame_and_no_close_packet() {
+    let mut server = ServerSession::new("s", TransportKind::WebSocket, ServerConfig::default(), 0);
+    while server.poll_transmit().is_some() {}
+    server.send(Data::Text("41".into()), 0);
+    server.close(CloseReason::ForcedClose);
+    let sent: Vec<_> = std::iter::from_fn(|| server.poll_transmit()).collect();
+    assert_eq!(
+        sent,
+        [
+            ServerTransmit::WebSocket(Frame::Text("441".into())),
+            ServerTransmit::CloseWebSocket { code: 1000, reason: CloseReason::ForcedClose },
+        ]
+    );
+}
+
+#[test]
 fn try_all_transports_falls_back_to_websocket() {
     let config = ClientConfig { try_all_transports: true, ..ClientConfig::default() };
     let mut client = ClientSession::new(config, false);

@@ -2,7 +2,8 @@
 // pingTimeout 200 ms, connectTimeout 1 s):
 // - a peer that stops answering pings, over WebSocket and over polling, is closed after
 //   pingInterval + pingTimeout (noticed by the alarm set for that deadline);
-// - a session that never sends CONNECT is closed after connectTimeout;
+// - a session that never sends CONNECT is closed after connectTimeout (over WebSocket by a close
+//   frame alone, no `close` packet, as engine.io's ws transport);
 // - a peer's close frame is answered; a peer lost without one is forgotten at once, with nothing
 //   written to it.
 // What is observed is the object's own count of open sessions (`__stats`), and for
@@ -79,6 +80,9 @@ for (const heartbeat of ["strict", "hibernate"]) {
       await sleep(CONNECT_TIMEOUT / 2 + SLACK);
       assert.equal(await openSessions(), 0, "closed after connectTimeout");
       assert.ok(peer.closed(), "the peer got a close frame");
+      // As engine.io's ws transport: the close frame alone, no `close` packet before it
+      // (python-engineio, handed one, waited out a ping interval before it let go).
+      assert.deepEqual(peer.frames.filter((frame) => !/^(0\{|2$|6$)/.test(frame)), [], "only open, pings, auto-pong noops");
       peer.ws.terminate();
     });
 

@@ -417,7 +417,8 @@ impl Endpoint {
         }
     }
 
-    /// Closes the session from the server side (a `close` packet, then the transport).
+    /// Closes the session from the server side once what is queued has gone (see
+    /// [`ServerSession::close`]).
     pub fn close(&mut self, handle: SessionHandle, reason: CloseReason, now_ms: u64) {
         if let Ok(entry) = self.entry_mut(handle) {
             entry.machine.close(reason);

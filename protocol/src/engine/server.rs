@@ -325,15 +325,19 @@ impl ServerSession {
         }
     }
 
-    /// Closes the session from the server side: a `close` packet is sent, then the transport
-    /// closes.
+    /// Closes the session from the server side once what is queued has gone: over polling a
+    /// `close` packet tells the client; a WebSocket is closed with code 1000 and the reason,
+    /// with no `close` packet before it, as the reference's `ws` transport (a client reads a
+    /// close frame alone as the end; python-engineio's, handed a `close` packet first, waited
+    /// out a ping interval before it let go).
     pub fn close(&mut self, reason: CloseReason) {
         if self.closed {
             return;
         }
-        self.enqueue(Packet::bare(PacketType::Close));
         if self.transport == TransportKind::WebSocket {
             self.transmits.push_back(ServerTransmit::CloseWebSocket { code: 1000, reason });
+        } else {
+            self.enqueue(Packet::bare(PacketType::Close));
         }
         self.finish(reason);
     }
