@@ -163,6 +163,12 @@ export interface ManagerReservedEvents {
 
 /** The events of a Manager's engine. */
 export interface EngineEvents {
+  /** The handshake is done (after the Manager's `open`). */
+  open: () => void;
+  /** A ping from the server, answered (after the Manager's `ping`). */
+  ping: () => void;
+  /** Right after `ping`, as engine.io-client emits it. */
+  pong: () => void;
   upgrade: (transport: { name: string }) => void;
   upgrading: (transport: { name: string }) => void;
   heartbeat: () => void;

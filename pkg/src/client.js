@@ -112,8 +112,9 @@ export function client(load, platform = {}) {
    * The engine of a manager (`manager.engine`, from its first connection on): its id,
    * transport and state, `close()` (the connection ends as if lost, the manager reconnects),
    * `write(data)` / `send(data)` (a raw Engine.IO message),
-   * and the events `upgrade`, `upgrading`, `heartbeat`, `close`, `packet`, `packetCreate`
-   * and `drain` (the last three reported by the driver once a listener asks for them).
+   * and the events `open`, `ping`, `pong`, `upgrade`, `upgrading`, `heartbeat`, `close`,
+   * `packet`, `packetCreate` and `drain` (the last three reported by the driver once a
+   * listener asks for them).
    */
   class Engine extends Emitter {
     constructor(manager) {
@@ -416,13 +417,18 @@ export function client(load, platform = {}) {
         }
         case 0:
           if (this.engine) this.engine._tn = this._d.name(0, 0);
-          return this.emitReserved("open");
+          // the Manager's first, as its listener of its engine's open came first
+          this.emitReserved("open");
+          return this.engine?.emit("open");
         case 1:
           return this.emitReserved("error", failure(a, this));
         case 2:
           // Packets reported: the ping's own packet report gave its heartbeat.
           if (!this._reporting) this.engine?.emit("heartbeat");
-          return this.emitReserved("ping");
+          this.emitReserved("ping");
+          // engine.io-client's own, after the manager's (its listener came first)
+          this.engine?.emit("ping");
+          return this.engine?.emit("pong");
         case 3: {
           // As socket.io-client's: the manager's `close` (the one its engine's `close` leads
           // to) comes before the application's listeners of the engine's, which an engine

@@ -7,7 +7,7 @@ use wasmio_protocol::client::{
     ReadyState, SocketEvent, SocketOptions, UnreadPayload,
 };
 use wasmio_protocol::client::{Auth, Event, SocketId};
-use wasmio_protocol::engine::{ClientConfig, Data, Frame, TransportId, TransportKind};
+use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Data, Frame, TransportId, TransportKind};
 use wasmio_protocol::socket::{DecodeError, Packet, PacketType};
 
 mod support;
@@ -44,6 +44,39 @@ fn namespaces_are_multiplexed_over_one_engine_session() {
     net.manager.emit(admin, r#"["to admin",1]"#, vec![], EmitOptions::default(), net.now).unwrap();
     net.pump();
     assert_eq!(net.received_encoded().last().unwrap(), r#"2/admin,["to admin",1]"#);
+}
+
+#[test]
+fn after_the_handshake_the_connect_is_posted_before_the_upgrade_probe_and_the_next_poll() {
+    // engine.io-client's order: its `open` listeners write first (the CONNECT goes in a POST),
+    // then it probes the upgrade, then it polls; a server that answers a poll already waiting
+    // with the CONNECT's answer (python-engineio) would otherwise keep the session on polling.
+    let mut net = Net::new(ManagerConfig::default());
+    net.manager.open(net.now);
+    let socket = net.manager.socket("/", SocketOptions::default());
+    net.manager.connect_socket(socket, net.now);
+    let handshake = net.manager.poll_transmit().expect("the handshake");
+    assert!(matches!(handshake, ClientTransmit::PollGet { .. }), "{handshake:?}");
+    net.deliver(handshake);
+    // the driver hands every event over (the socket's auth is asked for) before it transmits
+    while net.manager.poll_event().is_some() {}
+    let next: Vec<_> = std::iter::from_fn(|| net.manager.poll_transmit()).collect();
+    assert!(
+        matches!(
+            &next[..],
+            [ClientTransmit::PollPost { body, .. }, ClientTransmit::OpenWebSocket { .. }, ClientTransmit::PollGet { .. }]
+                if body == "40"
+        ),
+        "{next:?}"
+    );
+    for transmit in next {
+        net.deliver(transmit);
+    }
+    net.pump();
+    assert!(net.manager.get_socket(socket).unwrap().connected());
+    // the upgrade completes (the server releases the poll it holds at its next check)
+    net.advance(net.now + 100);
+    assert_eq!(net.manager.engine().unwrap().transport(), Some(TransportKind::WebSocket));
 }
 
 #[test]
@@ -642,6 +675,8 @@ fn the_event_shortcut_names_the_sockets_whose_events_go_to_the_application_as_th
     net.pid = Some("p1".into());
     net.manager.open(net.now);
     let recovering = connected(&mut net, "/");
+    // the server releases the poll sent after its probe's answer at its next check
+    net.advance(net.now + 100);
     let ws = net.current().websocket.expect("upgraded");
     assert_shortcut(&mut net, ws, &[recovering], &[recovering]);
     net.manager.handle_event_offset(recovering, "o10".into());

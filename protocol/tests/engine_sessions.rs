@@ -100,6 +100,7 @@ impl Loopback {
                 moved = true;
                 self.client_events.push(e);
             }
+            self.client.move_after_open();
             if !moved {
                 if !self.client.wants_tick() {
                     return;
@@ -327,7 +328,10 @@ fn messages_queued_during_the_upgrade_arrive_in_order() {
 #[test]
 fn what_is_sent_while_the_upgrade_waits_for_a_held_poll_is_posted_not_held() {
     let mut net = Loopback::start(ClientConfig::default(), ServerConfig::default());
-    net.step(); // the handshake: the client opens a probe WebSocket and polls
+    net.step(); // the handshake
+                // once the application took the open event, the client opens a probe WebSocket and polls
+    assert!(matches!(net.client.poll_event(), Some(ClientEvent::Open(_))));
+    net.client.move_after_open();
     net.step();
     net.step();
     assert!(net.held_poll.is_some(), "the server holds the client's poll");

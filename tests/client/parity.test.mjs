@@ -473,6 +473,52 @@ forEachClient((run) => {
     assert.deepEqual(r, ["message", "heartbeat", "message", "heartbeat"]);
   });
 
+  test("after the handshake the CONNECT is posted first, then the next poll goes", async () => {
+    // engine.io-client's order (its open listeners write before it probes the upgrade and polls
+    // again; protocol/tests/client_sessions.rs checks the probe's place, which the browser's
+    // events do not tell reliably); a server that answers a poll already waiting
+    // (python-engineio) would otherwise keep the connection's first packets on polling.
+    const order = await run(null, {
+      onPage: async (page) => {
+        const seen = [];
+        page.on("request", (request) => {
+          const url = request.url();
+          if (url.includes("/socket.io/")) seen.push(url.includes("sid=") ? request.method() : "handshake");
+        });
+        await page.evaluate(async (url) => {
+          const socket = io(url, { forceNew: true });
+          await new Promise((res) => socket.on("connect", res));
+          if (socket.io.engine.transport.name !== "websocket") {
+            await new Promise((res) => socket.io.engine.on("upgrade", res));
+          }
+          socket.disconnect();
+        }, server.url);
+        return seen.slice(0, 3);
+      },
+    });
+    assert.deepEqual(order, ["handshake", "POST", "GET"]);
+  });
+
+  test("the engine emits open and ping, then pong, each after the Manager's own", async () => {
+    const r = await run(
+      async (url) => {
+        const seen = [];
+        const socket = io(url, { forceNew: true, transports: ["websocket"] });
+        socket.io.engine.on("open", () => seen.push("engine open"));
+        socket.io.on("open", () => seen.push("open"));
+        await new Promise((res) => socket.on("connect", res));
+        socket.io.on("ping", () => seen.push("ping"));
+        socket.io.engine.on("ping", () => seen.push("engine ping"));
+        socket.io.engine.on("pong", () => seen.push("engine pong"));
+        await new Promise((res) => socket.io.engine.once("pong", res));
+        socket.disconnect();
+        return seen;
+      },
+      { arg: quick.url },
+    );
+    assert.deepEqual(r, ["open", "engine open", "ping", "engine ping", "engine pong"]);
+  });
+
   test("over a WebSocket, events reach their socket in order whatever their header; a packet listener added later sees the next ones", async () => {
     // wasmio hands a plain event (`42[...]`) to its socket without a call into the wasm while
     // the core allows it; the other headers, and packets reported, go through the core.

@@ -208,7 +208,21 @@ impl Manager {
     /// The next thing to do on the network. Transport ids are unique across the engines the
     /// manager creates.
     pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
+        if self.events.is_empty() {
+            self.move_after_open();
+        }
         self.transmits.pop()
+    }
+
+    /// The application was handed every event (the open's too, and its listeners wrote): the
+    /// engine's moves after the open ([`ClientSession::move_after_open`]) follow what they
+    /// wrote.
+    #[inline(never)]
+    fn move_after_open(&mut self) {
+        if let Some(session) = self.engine.session_mut() {
+            session.move_after_open();
+            self.engine.drain_transmits(&mut self.transmits);
+        }
     }
 
     /// The next event for the application.

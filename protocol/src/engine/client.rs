@@ -169,6 +169,9 @@ pub struct ClientSession {
     state: State,
     transport: Option<Transport>,
     probe: Probe,
+    /// Opened over polling, the moves [`ClientSession::move_after_open`] makes are still to
+    /// come (`true`: with the upgrade probe).
+    after_open: Option<bool>,
     next_id: u32,
     handshake: Option<Handshake>,
     poll_in_flight: bool,
@@ -213,6 +216,7 @@ impl ClientSession {
             state: State::Idle,
             transport: None,
             probe: Probe::None,
+            after_open: None,
             next_id: 0,
             handshake: None,
             poll_in_flight: false,
@@ -395,7 +399,7 @@ impl ClientSession {
         }
         if self.probe_is_pausing() {
             self.complete_upgrade_if_paused();
-        } else if self.state == State::Open {
+        } else if self.state == State::Open && self.after_open.is_none() {
             self.poll(id);
         }
     }
@@ -524,6 +528,25 @@ impl ClientSession {
         self.events.pop()
     }
 
+    /// Once the application has taken [`ClientEvent::Open`] and its listeners ran (what they
+    /// wrote is queued): the moves engine.io-client's `onOpen` makes after its `open`
+    /// listeners, the upgrade probe and then the next poll, so that what they wrote (the
+    /// CONNECT) is posted first. Nothing otherwise.
+    pub fn move_after_open(&mut self) {
+        let Some(probe) = self.after_open.take() else { return };
+        let Some(Transport { id, kind: TransportKind::Polling }) = self.transport else { return };
+        if self.state != State::Open {
+            return;
+        }
+        if probe {
+            let probe_id = self.new_id();
+            self.probe = Probe::Sent(probe_id);
+            let query = self.query(TransportKind::WebSocket);
+            self.transmits.push(ClientTransmit::OpenWebSocket { id: probe_id, query });
+        }
+        self.poll(id);
+    }
+
     fn new_id(&mut self) -> TransportId {
         self.next_id += 1;
         TransportId(self.next_id)
@@ -607,11 +630,8 @@ impl ClientSession {
         self.reset_ping_deadline(now_ms);
         self.events.push(ClientEvent::Open(handshake));
         self.flush();
-        if probe_websocket {
-            let id = self.new_id();
-            self.probe = Probe::Sent(id);
-            let query = self.query(TransportKind::WebSocket);
-            self.transmits.push(ClientTransmit::OpenWebSocket { id, query });
+        if self.transport() == Some(TransportKind::Polling) {
+            self.after_open = Some(probe_websocket);
         }
     }
 
