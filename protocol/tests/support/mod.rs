@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod client_net;
+pub mod engine_loopback;
 pub mod server_harness;
