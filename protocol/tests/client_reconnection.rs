@@ -6,7 +6,7 @@ use wasmio_protocol::client::{
     AckError, AckMode, Auth, Backoff, DisconnectReason, EmitOptions, ErrorMessage, Event, ManagerConfig, ManagerError,
     ManagerEvent, ReadyState, SocketEvent, SocketOptions,
 };
-use wasmio_protocol::engine::{ClientConfig, Data, ServerConfig, TransportKind};
+use wasmio_protocol::engine::{ClientConfig, ClientTransmit, Data, ServerConfig, TransportKind};
 use wasmio_protocol::socket::{Packet, PacketType};
 
 mod support;
@@ -286,6 +286,25 @@ fn recovers_the_session_with_pid_and_offset() {
     let socket = net.manager.get_socket(s).unwrap();
     assert!(socket.connected() && socket.recovered() == Some(false));
     assert_eq!(socket.pid(), Some("p2"));
+}
+
+#[test]
+fn a_poll_answer_that_does_not_decode_ends_the_session_without_a_new_poll() {
+    // engine.io-client hands the answer's packets over (its listeners close the engine on the
+    // parse error) before it would poll again: no poll follows, which the server, having
+    // ended the session at the close packet, would refuse (400).
+    let mut net = Net::new(polling_only());
+    net.manager.open(net.now);
+    connected(&mut net, "/");
+    net.randoms(&[0.5]);
+    let now = net.now;
+    net.current().session.send(Data::Text("9nonsense".into()), now);
+    let answer = net.current().session.poll_transmit().expect("the held poll answered");
+    net.deliver_to_client("eio-1", answer);
+    while net.manager.poll_event().is_some() {}
+    let sent: Vec<_> = std::iter::from_fn(|| net.manager.poll_transmit()).collect();
+    assert!(!sent.iter().any(|t| matches!(t, ClientTransmit::PollGet { .. })), "{sent:?}");
+    assert!(sent.iter().any(|t| matches!(t, ClientTransmit::PollPost { body, .. } if body == "1")), "{sent:?}");
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn what_is_sent_while_the_upgrade_waits_for_a_held_poll_is_posted_not_held() {
     net.step(); // the handshake
                 // once the application took the open event, the client opens a probe WebSocket and polls
     assert!(matches!(net.client.poll_event(), Some(ClientEvent::Open(_))));
-    net.client.move_after_open();
+    net.client.move_after_events();
     net.step();
     net.step();
     assert!(net.held_poll.is_some(), "the server holds the client's poll");

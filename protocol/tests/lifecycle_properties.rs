@@ -339,7 +339,22 @@ impl World {
     fn client_drain(&mut self, c: usize) {
         let now = self.now;
         let client = &mut self.clients[c];
+        // As the browser driver: the events first (the application reacts within the input),
+        // then the transmits.
         loop {
+            while let Some(event) = client.manager.poll_event() {
+                let ClientEvent::Socket { event, .. } = event else { continue };
+                let pid = client.manager.get_socket(client.socket).and_then(|s| s.pid()).unwrap_or_default().to_owned();
+                match event {
+                    SocketEvent::Connect => client.seen.push(Seen::Connect(pid)),
+                    SocketEvent::Disconnect { .. } => client.seen.push(Seen::Disconnect),
+                    SocketEvent::Event { data, .. } => {
+                        let data: Vec<Value> = serde_json::from_str(&data).unwrap();
+                        client.seen.push(Seen::Chat(pid, data[1].as_u64().unwrap()));
+                    }
+                    _ => {}
+                }
+            }
             while let Some(transmit) = client.manager.poll_transmit() {
                 client.links.insert(link_id(&transmit));
                 self.wire.push_back(Wire::Up(c, transmit));
@@ -349,19 +364,6 @@ impl World {
                 break;
             }
             client.manager.handle_tick(now);
-        }
-        while let Some(event) = client.manager.poll_event() {
-            let ClientEvent::Socket { event, .. } = event else { continue };
-            let pid = client.manager.get_socket(client.socket).and_then(|s| s.pid()).unwrap_or_default().to_owned();
-            match event {
-                SocketEvent::Connect => client.seen.push(Seen::Connect(pid)),
-                SocketEvent::Disconnect { .. } => client.seen.push(Seen::Disconnect),
-                SocketEvent::Event { data, .. } => {
-                    let data: Vec<Value> = serde_json::from_str(&data).unwrap();
-                    client.seen.push(Seen::Chat(pid, data[1].as_u64().unwrap()));
-                }
-                _ => {}
-            }
         }
     }
 

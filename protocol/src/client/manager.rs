@@ -209,18 +209,18 @@ impl Manager {
     /// manager creates.
     pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
         if self.events.is_empty() {
-            self.move_after_open();
+            self.move_after_events();
         }
         self.transmits.pop()
     }
 
     /// The application was handed every event (the open's too, and its listeners wrote): the
-    /// engine's moves after the open ([`ClientSession::move_after_open`]) follow what they
+    /// engine's moves after the open ([`ClientSession::move_after_events`]) follow what they
     /// wrote.
     #[inline(never)]
-    fn move_after_open(&mut self) {
+    fn move_after_events(&mut self) {
         if let Some(session) = self.engine.session_mut() {
-            session.move_after_open();
+            session.move_after_events();
             self.engine.drain_transmits(&mut self.transmits);
         }
     }

@@ -169,9 +169,9 @@ pub struct ClientSession {
     state: State,
     transport: Option<Transport>,
     probe: Probe,
-    /// Opened over polling, the moves [`ClientSession::move_after_open`] makes are still to
-    /// come (`true`: with the upgrade probe).
-    after_open: Option<bool>,
+    /// After a poll's answer, the moves [`ClientSession::move_after_events`] makes are still
+    /// to come: the next poll (`true`: after the handshake, the upgrade probe first).
+    after_events: Option<bool>,
     next_id: u32,
     handshake: Option<Handshake>,
     poll_in_flight: bool,
@@ -216,7 +216,7 @@ impl ClientSession {
             state: State::Idle,
             transport: None,
             probe: Probe::None,
-            after_open: None,
+            after_events: None,
             next_id: 0,
             handshake: None,
             poll_in_flight: false,
@@ -399,8 +399,8 @@ impl ClientSession {
         }
         if self.probe_is_pausing() {
             self.complete_upgrade_if_paused();
-        } else if self.state == State::Open && self.after_open.is_none() {
-            self.poll(id);
+        } else if self.state == State::Open {
+            self.after_events.get_or_insert(false);
         }
     }
 
@@ -528,12 +528,14 @@ impl ClientSession {
         self.events.pop()
     }
 
-    /// Once the application has taken [`ClientEvent::Open`] and its listeners ran (what they
-    /// wrote is queued): the moves engine.io-client's `onOpen` makes after its `open`
-    /// listeners, the upgrade probe and then the next poll, so that what they wrote (the
-    /// CONNECT) is posted first. Nothing otherwise.
-    pub fn move_after_open(&mut self) {
-        let Some(probe) = self.after_open.take() else { return };
+    /// Once the application has taken the events of a poll's answer and its listeners ran
+    /// (what they wrote is queued, a close they asked for is done): the moves engine.io-client
+    /// makes after its listeners, within the same input. After the handshake, the upgrade
+    /// probe, so that what the `open` listeners wrote (the CONNECT) is posted first; then the
+    /// next poll, unless the session was closed meanwhile (a packet that did not decode).
+    /// Nothing otherwise.
+    pub fn move_after_events(&mut self) {
+        let Some(probe) = self.after_events.take() else { return };
         let Some(Transport { id, kind: TransportKind::Polling }) = self.transport else { return };
         if self.state != State::Open {
             return;
@@ -544,7 +546,9 @@ impl ClientSession {
             let query = self.query(TransportKind::WebSocket);
             self.transmits.push(ClientTransmit::OpenWebSocket { id: probe_id, query });
         }
-        self.poll(id);
+        if !self.probe_is_pausing() {
+            self.poll(id);
+        }
     }
 
     fn new_id(&mut self) -> TransportId {
@@ -631,7 +635,7 @@ impl ClientSession {
         self.events.push(ClientEvent::Open(handshake));
         self.flush();
         if self.transport() == Some(TransportKind::Polling) {
-            self.after_open = Some(probe_websocket);
+            self.after_events = Some(probe_websocket);
         }
     }
 

@@ -97,7 +97,7 @@ impl Loopback {
                 moved = true;
                 self.client_events.push(e);
             }
-            self.client.move_after_open();
+            self.client.move_after_events();
             if !moved {
                 if !self.client.wants_tick() {
                     return;
