@@ -214,9 +214,9 @@ impl Manager {
         self.transmits.pop()
     }
 
-    /// The application was handed every event (the open's too, and its listeners wrote): the
-    /// engine's moves after the open ([`ClientSession::move_after_events`]) follow what they
-    /// wrote.
+    /// The application was handed every event of the last input (a poll's answer, the open's
+    /// too) and its listeners wrote: the engine's next poll, and after the handshake its
+    /// upgrade probe ([`ClientSession::move_after_events`]), follow what they wrote.
     #[inline(never)]
     fn move_after_events(&mut self) {
         if let Some(session) = self.engine.session_mut() {
